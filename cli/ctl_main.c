@@ -1,0 +1,136 @@
+/*
+ * floectl — the command-line client. Verbs are a table; `floectl VERB --help` explains
+ * each. Standard flags (--config, --set, ...) and `-o table|json|yaml` may appear anywhere.
+ */
+#include "ctl.h"
+#include "floe_main.h"
+#include "floe_mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct ctl_verb {
+    const char *name;
+    const char *summary;
+    const char *help;   /* full help; NULL when help_fn is set */
+    void (*help_fn)(FILE *out);
+    int (*run)(const ctl_ctx *ctx, int argc, char **argv); /* NULL: not in this build */
+} ctl_verb;
+
+static const ctl_verb verbs[] = {
+    {"register", "register tasks, workflows and launch plans from YAML",
+     "usage: floectl register -f FILE|DIR [-o table|json|yaml]\n"
+     "Compiles and registers every spec in FILE (or each *.yaml in DIR).\n",
+     NULL, NULL},
+    {"launch", "start an execution of a workflow or launch plan",
+     "usage: floectl launch REF [--input NAME=VALUE ...] [--inputs-file F] [--wait]\n"
+     "REF is project/domain/name[@version]. Exits 0 when accepted (with --wait: succeeded).\n",
+     NULL, NULL},
+    {"get", "show one object: execution, workflow, task, launchplan",
+     "usage: floectl get execution|workflow|task|launchplan NAME|ID [-o table|json|yaml]\n",
+     NULL, NULL},
+    {"list", "list objects: executions, workflows, tasks, launchplans",
+     "usage: floectl list executions|workflows|tasks|launchplans [--project P] [--domain D]\n"
+     "       [--limit N] [--token T] [-o table|json|yaml]\n",
+     NULL, NULL},
+    {"publish", "announce a published dataset partition (DataPublished)",
+     "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n",
+     NULL, NULL},
+    {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
+     ctl_smoke},
+};
+
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void
+usage(FILE *out)
+{
+    fputs("usage: floectl VERB [args] [-o table|json|yaml] [options]\n\nverbs:\n", out);
+    for (size_t i = 0; i < N_VERBS; i++)
+        fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fputs("\nRun `floectl VERB --help` for a verb's arguments.\n"
+          "The API address comes from FLOE_API_URL (default http://127.0.0.1:8780).\n\n",
+          out);
+    floe_main_usage_common(out);
+}
+
+static void
+verb_help(const ctl_verb *v, FILE *out)
+{
+    if (v->help_fn != NULL)
+        v->help_fn(out);
+    else
+        fputs(v->help, out);
+    fputs("\n", out);
+    floe_main_usage_common(out);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const ctl_verb *v = NULL;
+    for (size_t i = 0; i < N_VERBS; i++) {
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            v = &verbs[i];
+    }
+    if (v == NULL && argv[1][0] != '-') {
+        fprintf(stderr, "floectl: unknown verb \"%s\" (see floectl --help)\n", argv[1]);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (v != NULL && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+            verb_help(v, stdout);
+            return 0;
+        }
+    }
+
+    ctl_ctx ctx = {.output = isatty(STDOUT_FILENO) ? CTL_OUT_TABLE : CTL_OUT_JSON};
+    /* -o is everyone's: take it out before the verb sees its arguments. */
+    int out = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+            const char *f = i + 1 < argc ? argv[++i] : "";
+            if (strcmp(f, "table") == 0)
+                ctx.output = CTL_OUT_TABLE;
+            else if (strcmp(f, "json") == 0)
+                ctx.output = CTL_OUT_JSON;
+            else if (strcmp(f, "yaml") == 0)
+                ctx.output = CTL_OUT_YAML;
+            else {
+                fprintf(stderr, "floectl: -o \"%s\": expected table, json or yaml\n", f);
+                return 2;
+            }
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    argc = out;
+    argv[argc] = NULL;
+
+    floe_config *cfg = NULL;
+    floe_main_rc mrc = floe_main_init("floectl", &argc, argv, NULL, 0, &cfg);
+    if (mrc != FLOE_MAIN_RUN)
+        return mrc == FLOE_MAIN_EXIT_OK ? 0 : 2;
+    if (v == NULL) {
+        fprintf(stderr, "floectl: missing verb (see floectl --help)\n");
+        floe_config_free(cfg);
+        return 2;
+    }
+    ctx.cfg = cfg;
+    int rc;
+    if (v->run == NULL) {
+        fprintf(stderr, "floectl %s: not available in this build yet (the registry API comes "
+                        "with the workflow-spec work)\n",
+                v->name);
+        rc = 1;
+    } else {
+        rc = v->run(&ctx, argc - 1, argv + 1);
+    }
+    floe_config_free(cfg);
+    return rc;
+}

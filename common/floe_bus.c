@@ -1,0 +1,835 @@
+/*
+ * Design
+ * ------
+ * Two librdkafka handles: a producer and (after subscribe) a high-level consumer. Each
+ * handle's queue (the producer's main queue; the consumer queue, which the consumer's main
+ * queue is forwarded to) writes one byte to a pipe when it goes from empty to non-empty;
+ * libevent watches the pipe. The read callback drains at most bus.batch_max events, then
+ * re-activates itself if the queue may still hold more, because librdkafka will not write
+ * again to a queue it sees as non-empty. A 500 ms timer polls as well: the consumer must
+ * be polled within max.poll.interval.ms even when idle, and a lost wake-up costs little.
+ *
+ * Acknowledgement tracking, per assigned partition: a ring of delivered offsets with an
+ * "acked" flag. floe_bus_ack marks one; the contiguous acked prefix is popped and the last
+ * popped offset stored (librdkafka commits offset + 1). So the committed offset never
+ * passes a message whose effect is not durable, whatever order acks come in. A rebalance
+ * bumps the generation and drops the rings: late acks from before it are ignored, and the
+ * new owner re-reads from the last commit.
+ *
+ *     ring:  [o=7 acked][o=8      ][o=9 acked]   ack(8) -> pop 7,8,9 -> store 9 (commit 10)
+ */
+#include "floe_bus.h"
+
+#include "floe_arena.h"
+#include "floe_log.h"
+#include "floe_mem.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define BUS_MAX_TOPICS 64
+#define BUS_MAX_INFLIGHT 100000 /* unacked messages held before fetching pauses */
+#define BUS_TICK_MS 500
+
+typedef struct bus_part {
+    uint32_t topic;
+    int32_t partition;
+    int64_t *off;
+    uint8_t *acked;
+    uint32_t head, count, cap;
+} bus_part;
+
+typedef struct bus_topic {
+    char *name;
+    rd_kafka_topic_t *rkt;
+} bus_topic;
+
+/* A dead-lettered message waiting for the DLQ's delivery report, then acked. */
+typedef struct bus_dlq_pending {
+    floe_bus_pos pos;
+} bus_dlq_pending;
+
+struct floe_bus {
+    struct event_base *base;
+    const floe_config *cfg;
+    floe_bus_callbacks cb;
+    floe_log_ctx log;
+
+    rd_kafka_t *prod;
+    rd_kafka_queue_t *prod_q;
+    int prod_pipe[2];
+    struct event *prod_ev;
+
+    rd_kafka_t *cons;
+    rd_kafka_queue_t *cons_q;
+    int cons_pipe[2];
+    struct event *cons_ev;
+    char *group;
+
+    struct event *tick_ev;
+
+    bus_topic out_topics[BUS_MAX_TOPICS]; /* producer topic handles, by name */
+    size_t n_out_topics;
+    bus_topic in_topics[BUS_MAX_TOPICS];  /* subscription, consumer topic handles */
+    size_t n_in_topics;
+    char dlq_topic[128];
+    int dlq_marker; /* its address is the DLQ topic's opaque */
+
+    bus_part *parts;
+    size_t n_parts;
+    uint64_t generation;
+    size_t inflight;
+    bool paused_full;  /* paused by the in-flight bound */
+    bool paused_user;  /* paused by floe_bus_pause */
+
+    floe_arena *arena; /* one consumed message at a time */
+    floe_buf enc;      /* encoding buffer, reused */
+    floe_bus_stats stats;
+};
+
+/* --- configuration ------------------------------------------------------------------- */
+
+static floe_rc
+conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, floe_err *err)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return floe_err_user(err, FLOE_EINVAL, "kafka property %s=%s: %s", key, value, errstr);
+    return FLOE_OK;
+}
+
+/* Applies "k=v,k=v" (already checked by the config table). */
+static floe_rc
+conf_apply_list(rd_kafka_conf_t *conf, const char *list, floe_err *err)
+{
+    char kv[512];
+    const char *p = list;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (len >= sizeof(kv))
+            return floe_err_user(err, FLOE_EINVAL, "kafka.properties: entry too long");
+        memcpy(kv, p, len);
+        kv[len] = '\0';
+        char *eq = strchr(kv, '=');
+        if (eq != NULL) {
+            *eq = '\0';
+            if (conf_set(conf, kv, eq + 1, err) != FLOE_OK)
+                return FLOE_EINVAL;
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return FLOE_OK;
+}
+
+static void
+bus_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    floe_bus *bus = rd_kafka_opaque(rk);
+    floe_log_level l = level <= LOG_ERR ? FLOE_LOG_ERROR
+                       : level == LOG_WARNING ? FLOE_LOG_WARN
+                       : level <= LOG_INFO    ? FLOE_LOG_INFO
+                                              : FLOE_LOG_DEBUG;
+    floe_log(l, &bus->log, "librdkafka %s: %s", fac, buf);
+}
+
+static void
+bus_error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+    (void)rk;
+    floe_bus *bus = opaque;
+    floe_log_warn(&bus->log, "kafka: %s: %s", rd_kafka_err2name(code), reason);
+}
+
+static rd_kafka_conf_t *
+conf_common(floe_bus *bus, floe_err *err)
+{
+    const floe_config *cfg = bus->cfg;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", (long long)cfg->bus_max_message_bytes + 65536);
+    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != FLOE_OK ||
+        conf_set(conf, "client.id", cfg->producer_name, err) != FLOE_OK ||
+        conf_set(conf, "log.queue", "true", err) != FLOE_OK ||
+        conf_set(conf, "socket.nagle.disable", "true", err) != FLOE_OK ||
+        conf_set(conf, "message.max.bytes", num, err) != FLOE_OK ||
+        conf_apply_list(conf, cfg->kafka_properties, err) != FLOE_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, bus);
+    rd_kafka_conf_set_log_cb(conf, bus_log_cb);
+    rd_kafka_conf_set_error_cb(conf, bus_error_cb);
+    return conf;
+}
+
+/* --- topics -------------------------------------------------------------------------- */
+
+static rd_kafka_topic_t *
+bus_out_topic(floe_bus *bus, const char *name, floe_err *err)
+{
+    for (size_t i = 0; i < bus->n_out_topics; i++) {
+        if (strcmp(bus->out_topics[i].name, name) == 0)
+            return bus->out_topics[i].rkt;
+    }
+    if (bus->n_out_topics == BUS_MAX_TOPICS) {
+        floe_err_user(err, FLOE_ETOOBIG, "bus: more than %d topics", BUS_MAX_TOPICS);
+        return NULL;
+    }
+    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+    char errstr[256];
+    /* Java's partitioner: services using the Java client put a key where we do, so one
+     * execution's events stay in one partition whoever produced them. */
+    if (rd_kafka_topic_conf_set(tconf, "partitioner", "murmur2_random", errstr,
+                                sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        rd_kafka_topic_conf_destroy(tconf);
+        floe_err_sys(err, FLOE_EINVAL, "bus: topic %s: %s", name, errstr);
+        return NULL;
+    }
+    if (strcmp(name, bus->dlq_topic) == 0)
+        rd_kafka_topic_conf_set_opaque(tconf, &bus->dlq_marker);
+    char *copy = floe_strdup(name);
+    rd_kafka_topic_t *rkt = copy != NULL ? rd_kafka_topic_new(bus->prod, name, tconf) : NULL;
+    if (rkt == NULL) {
+        if (copy == NULL)
+            rd_kafka_topic_conf_destroy(tconf);
+        floe_free(copy);
+        floe_err_sys(err, FLOE_ENOMEM, "bus: topic %s: cannot create handle", name);
+        return NULL;
+    }
+    bus->out_topics[bus->n_out_topics].name = copy;
+    bus->out_topics[bus->n_out_topics].rkt = rkt;
+    bus->n_out_topics++;
+    return rkt;
+}
+
+/* --- acknowledgement tracking -------------------------------------------------------- */
+
+static bus_part *
+part_find(floe_bus *bus, uint32_t topic, int32_t partition)
+{
+    for (size_t i = 0; i < bus->n_parts; i++) {
+        if (bus->parts[i].topic == topic && bus->parts[i].partition == partition)
+            return &bus->parts[i];
+    }
+    return NULL;
+}
+
+static void
+parts_clear(floe_bus *bus)
+{
+    for (size_t i = 0; i < bus->n_parts; i++) {
+        floe_free(bus->parts[i].off);
+        floe_free(bus->parts[i].acked);
+    }
+    floe_free_clear(&bus->parts);
+    bus->n_parts = 0;
+    bus->inflight = 0;
+    bus->stats.assigned = 0;
+}
+
+static floe_rc
+part_push(bus_part *p, int64_t offset)
+{
+    if (p->count == p->cap) {
+        uint32_t cap = p->cap ? p->cap * 2 : 64;
+        int64_t *off = floe_malloc(cap * sizeof(*off));
+        uint8_t *acked = floe_malloc(cap);
+        if (off == NULL || acked == NULL) {
+            floe_free(off);
+            floe_free(acked);
+            return FLOE_ENOMEM;
+        }
+        for (uint32_t i = 0; i < p->count; i++) {
+            off[i] = p->off[(p->head + i) % p->cap];
+            acked[i] = p->acked[(p->head + i) % p->cap];
+        }
+        floe_free(p->off);
+        floe_free(p->acked);
+        p->off = off;
+        p->acked = acked;
+        p->head = 0;
+        p->cap = cap;
+    }
+    uint32_t at = (p->head + p->count) % p->cap;
+    p->off[at] = offset;
+    p->acked[at] = 0;
+    p->count++;
+    return FLOE_OK;
+}
+
+static void bus_update_pause(floe_bus *bus);
+
+void
+floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos)
+{
+    if (pos->generation != bus->generation)
+        return; /* from before a rebalance: the partition is re-read from its commit */
+    bus_part *p = part_find(bus, pos->topic, pos->partition);
+    if (p == NULL)
+        return;
+    uint32_t i;
+    for (i = 0; i < p->count; i++) {
+        uint32_t at = (p->head + i) % p->cap;
+        if (p->off[at] == pos->offset) {
+            if (p->acked[at])
+                return; /* acked twice */
+            p->acked[at] = 1;
+            break;
+        }
+    }
+    if (i == p->count)
+        return;
+    bus->stats.acked++;
+    int64_t last = -1;
+    while (p->count > 0 && p->acked[p->head]) {
+        last = p->off[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        bus->inflight--;
+    }
+    if (last >= 0) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_offset_store(bus->in_topics[p->topic].rkt, p->partition, last);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            floe_log_warn(&bus->log, "storing offset %s[%d]@%lld: %s",
+                          bus->in_topics[p->topic].name, p->partition, (long long)last,
+                          rd_kafka_err2str(e));
+    }
+    bus_update_pause(bus);
+}
+
+/* --- pausing ------------------------------------------------------------------------- */
+
+static void
+bus_set_paused(floe_bus *bus, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (bus->cons == NULL || rd_kafka_assignment(bus->cons, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(bus->cons, parts);
+    else
+        rd_kafka_resume_partitions(bus->cons, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void
+bus_update_pause(floe_bus *bus)
+{
+    bool was = bus->paused_full || bus->paused_user;
+    if (!bus->paused_full && bus->inflight >= BUS_MAX_INFLIGHT)
+        bus->paused_full = true;
+    else if (bus->paused_full && bus->inflight < BUS_MAX_INFLIGHT / 2)
+        bus->paused_full = false;
+    bool now = bus->paused_full || bus->paused_user;
+    if (now != was)
+        bus_set_paused(bus, now);
+}
+
+void
+floe_bus_pause(floe_bus *bus)
+{
+    bool was = bus->paused_full || bus->paused_user;
+    bus->paused_user = true;
+    if (!was)
+        bus_set_paused(bus, true);
+}
+
+void
+floe_bus_resume(floe_bus *bus)
+{
+    bus->paused_user = false;
+    if (!bus->paused_full)
+        bus_set_paused(bus, false);
+}
+
+/* --- rebalancing --------------------------------------------------------------------- */
+
+static int
+in_topic_index(floe_bus *bus, const char *name)
+{
+    for (size_t i = 0; i < bus->n_in_topics; i++) {
+        if (strcmp(bus->in_topics[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static void
+bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *list,
+                 void *opaque)
+{
+    floe_bus *bus = opaque;
+    bus->generation++;
+    parts_clear(bus);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        bus->parts = floe_calloc((size_t)list->cnt, sizeof(*bus->parts));
+        if (bus->parts == NULL && list->cnt > 0) {
+            /* Without tracking we cannot ack: take nothing; the group reassigns later. */
+            floe_log_error(&bus->log, "out of memory on partition assignment");
+            rd_kafka_assign(rk, NULL);
+            return;
+        }
+        for (int i = 0; i < list->cnt; i++) {
+            int t = in_topic_index(bus, list->elems[i].topic);
+            bus->parts[bus->n_parts].topic = t < 0 ? UINT32_MAX : (uint32_t)t;
+            bus->parts[bus->n_parts].partition = list->elems[i].partition;
+            bus->n_parts++;
+        }
+        bus->stats.assigned = list->cnt;
+        floe_log_info(&bus->log, "group %s: assigned %d partitions", bus->group, list->cnt);
+        rd_kafka_assign(rk, list);
+        if (bus->paused_user || bus->paused_full)
+            bus_set_paused(bus, true);
+        if (bus->cb.on_rebalance != NULL)
+            bus->cb.on_rebalance(bus, true, list->cnt, bus->cb.arg);
+    } else {
+        /* Hand over what was acknowledged before the partitions go. */
+        rd_kafka_commit(rk, NULL, 1);
+        floe_log_info(&bus->log, "group %s: revoked %d partitions", bus->group, list->cnt);
+        rd_kafka_assign(rk, NULL);
+        if (bus->cb.on_rebalance != NULL)
+            bus->cb.on_rebalance(bus, false, 0, bus->cb.arg);
+    }
+}
+
+/* --- consuming ----------------------------------------------------------------------- */
+
+static void
+bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos *pos,
+                const floe_err *why)
+{
+    Floe__DeadLetter dl = FLOE__DEAD_LETTER__INIT;
+    dl.topic = (char *)rd_kafka_topic_name(rkm->rkt);
+    dl.partition = rkm->partition;
+    dl.offset = rkm->offset;
+    dl.key.data = rkm->key;
+    dl.key.len = rkm->key != NULL ? rkm->key_len : 0;
+    dl.raw.data = rkm->payload;
+    dl.raw.len = rkm->payload != NULL ? rkm->len : 0;
+    dl.reason = (char *)why->msg;
+    dl.consumer = bus->group;
+    dl.failed_unix_us = floe_now_us();
+
+    floe_log_warn(&bus->log, "dead-lettering %s[%d]@%lld: %s", dl.topic, dl.partition,
+                  (long long)dl.offset, why->msg);
+    bus_dlq_pending *pending = floe_malloc(sizeof(*pending));
+    floe_err err;
+    floe_rc rc = FLOE_ENOMEM;
+    if (pending != NULL) {
+        pending->pos = *pos;
+        /* A raw message larger than the limit cannot travel whole: keep its head. */
+        if (dl.raw.len > (size_t)bus->cfg->bus_max_message_bytes / 2)
+            dl.raw.len = (size_t)bus->cfg->bus_max_message_bytes / 2;
+        rc = floe_bus_produce(bus, bus->dlq_topic, rkm->key, dl.key.len,
+                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER, &dl.base, pending,
+                              NULL, &err);
+    }
+    if (rc != FLOE_OK) {
+        /* Left unacknowledged: it comes back after a restart and is tried again. */
+        floe_log_error(&bus->log, "cannot dead-letter %s[%d]@%lld: %s", dl.topic, dl.partition,
+                       (long long)dl.offset, pending != NULL ? err.msg : "out of memory");
+        floe_free(pending);
+        return;
+    }
+    bus->stats.dead_lettered++;
+}
+
+static void
+bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
+{
+    if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            floe_log_warn(&bus->log, "consumer: %s", rd_kafka_message_errstr(rkm));
+        return;
+    }
+    int t = in_topic_index(bus, rd_kafka_topic_name(rkm->rkt));
+    bus_part *p = t < 0 ? NULL : part_find(bus, (uint32_t)t, rkm->partition);
+    if (p == NULL)
+        return; /* a message of a partition no longer ours */
+    if (part_push(p, rkm->offset) != FLOE_OK) {
+        /* Cannot track it, so cannot ack it: stop here; it is re-read after a restart. */
+        floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld", rd_kafka_topic_name(rkm->rkt),
+                       rkm->partition, (long long)rkm->offset);
+        return;
+    }
+    bus->inflight++;
+
+    floe_bus_msg msg;
+    msg.topic = bus->in_topics[t].name;
+    msg.key = rkm->key;
+    msg.key_len = rkm->key_len;
+    msg.pos.topic = (uint32_t)t;
+    msg.pos.partition = rkm->partition;
+    msg.pos.offset = rkm->offset;
+    msg.pos.generation = bus->generation;
+
+    floe_envelope env;
+    floe_err err;
+    floe_rc rc = floe_envelope_decode(rkm->payload, rkm->len,
+                                      (size_t)bus->cfg->bus_max_message_bytes, bus->arena, &env,
+                                      &err);
+    if (rc != FLOE_OK) {
+        bus_dead_letter(bus, rkm, &msg.pos, &err);
+    } else {
+        msg.env = &env;
+        bus->stats.consumed++;
+        bus->cb.on_message(bus, &msg, bus->cb.arg);
+    }
+    floe_arena_reset(bus->arena);
+    bus_update_pause(bus);
+}
+
+static void
+pipe_drain(int fd)
+{
+    char junk[256];
+    while (read(fd, junk, sizeof(junk)) > 0)
+        ;
+}
+
+static void
+bus_consumer_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    floe_bus *bus = arg;
+    if (fd >= 0)
+        pipe_drain(fd);
+    if (bus->cons == NULL)
+        return;
+    int64_t max = bus->cfg->bus_batch_max;
+    for (int64_t i = 0; i < max; i++) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(bus->cons, 0);
+        if (rkm == NULL)
+            return;
+        bus_handle_message(bus, rkm);
+        rd_kafka_message_destroy(rkm);
+        if (bus->cons == NULL)
+            return;
+    }
+    /* Batch limit reached: the queue is not empty, so librdkafka will not wake us. */
+    event_active(bus->cons_ev, EV_READ, 0);
+}
+
+/* --- producing ----------------------------------------------------------------------- */
+
+static void
+bus_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)rk;
+    floe_bus *bus = opaque;
+    floe_rc rc = rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR ? FLOE_OK : FLOE_EIO;
+    if (rc == FLOE_OK)
+        bus->stats.delivered++;
+    else
+        bus->stats.failed++;
+    if (rd_kafka_topic_opaque(rkm->rkt) == &bus->dlq_marker && rkm->_private != NULL) {
+        bus_dlq_pending *pending = rkm->_private;
+        if (rc == FLOE_OK)
+            floe_bus_ack(bus, &pending->pos);
+        else
+            floe_log_error(&bus->log, "dead-letter not delivered: %s", rd_kafka_err2str(rkm->err));
+        floe_free(pending);
+        return;
+    }
+    if (bus->cb.on_delivered != NULL)
+        bus->cb.on_delivered(bus, rkm->_private, rc, rc == FLOE_OK ? NULL : rd_kafka_err2str(rkm->err),
+                             bus->cb.arg);
+}
+
+static void
+bus_producer_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    floe_bus *bus = arg;
+    if (fd >= 0)
+        pipe_drain(fd);
+    /* rd_kafka_poll serves every queued delivery report; bounded by what is queued. */
+    rd_kafka_poll(bus->prod, 0);
+}
+
+static floe_rc
+bus_produce_bytes(floe_bus *bus, const char *topic, const void *key, size_t key_len,
+                  const void *value, size_t len, void *opaque, floe_err *err)
+{
+    rd_kafka_topic_t *rkt = bus_out_topic(bus, topic, err);
+    if (rkt == NULL)
+        return err != NULL ? err->code : FLOE_EINVAL;
+    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, len,
+                         key, key_len, opaque) == -1) {
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return floe_err_sys(err, FLOE_EAGAIN, "bus: produce to %s: local queue full", topic);
+        return floe_err_sys(err, FLOE_EIO, "bus: produce to %s: %s", topic, rd_kafka_err2str(e));
+    }
+    bus->stats.produced++;
+    return FLOE_OK;
+}
+
+floe_rc
+floe_bus_produce(floe_bus *bus, const char *topic, const void *key, size_t key_len,
+                 Floe__MessageType type, const ProtobufCMessage *payload, void *opaque,
+                 char id_out[FLOE_ID_LEN + 1], floe_err *err)
+{
+    floe_rc rc = floe_envelope_encode(type, payload, bus->cfg->producer_name,
+                                      (size_t)bus->cfg->bus_max_message_bytes, &bus->enc, id_out,
+                                      err);
+    if (rc != FLOE_OK)
+        return rc;
+    return bus_produce_bytes(bus, topic, key, key_len, bus->enc.data, bus->enc.len, opaque, err);
+}
+
+floe_rc
+floe_bus_produce_raw(floe_bus *bus, const char *topic, const void *key, size_t key_len,
+                     const void *value, size_t len, void *opaque, floe_err *err)
+{
+    return bus_produce_bytes(bus, topic, key, key_len, value, len, opaque, err);
+}
+
+int
+floe_bus_outq_len(floe_bus *bus)
+{
+    return rd_kafka_outq_len(bus->prod);
+}
+
+floe_rc
+floe_bus_flush(floe_bus *bus, int timeout_ms)
+{
+    rd_kafka_resp_err_t e = rd_kafka_flush(bus->prod, timeout_ms);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR ? FLOE_OK : FLOE_ETIMEDOUT;
+}
+
+void
+floe_bus_stats_get(const floe_bus *bus, floe_bus_stats *out)
+{
+    *out = bus->stats;
+}
+
+/* --- life cycle ---------------------------------------------------------------------- */
+
+static void
+bus_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    floe_bus *bus = arg;
+    bus_producer_ready(-1, 0, bus);
+    if (bus->cons != NULL)
+        bus_consumer_ready(-1, 0, bus);
+}
+
+static floe_rc
+pipe_open(int fds[2], floe_err *err)
+{
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
+        return floe_err_sys(err, FLOE_EIO, "bus: pipe: %s", strerror(errno));
+    return FLOE_OK;
+}
+
+static void
+pipe_close(int fds[2])
+{
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    fds[0] = fds[1] = -1;
+}
+
+floe_bus *
+floe_bus_new(struct event_base *base, const floe_config *cfg, const floe_bus_callbacks *cb,
+             floe_err *err)
+{
+    char errstr[256];
+    floe_bus *bus = floe_calloc(1, sizeof(*bus));
+    if (bus == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "bus: out of memory");
+        return NULL;
+    }
+    bus->base = base;
+    bus->cfg = cfg;
+    bus->cb = *cb;
+    bus->log.comp = "bus";
+    bus->prod_pipe[0] = bus->prod_pipe[1] = -1;
+    bus->cons_pipe[0] = bus->cons_pipe[1] = -1;
+    if (floe_config_topic(cfg, "dlq", bus->dlq_topic, sizeof(bus->dlq_topic)) != FLOE_OK) {
+        floe_err_user(err, FLOE_EINVAL, "bus: topic prefix too long");
+        goto fail;
+    }
+    bus->arena = floe_arena_new(16384, (size_t)cfg->bus_max_message_bytes * 4);
+    if (bus->arena == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "bus: out of memory");
+        goto fail;
+    }
+
+    rd_kafka_conf_t *conf = conf_common(bus, err);
+    if (conf == NULL)
+        goto fail;
+    char linger[32];
+    snprintf(linger, sizeof(linger), "%lld", (long long)cfg->kafka_linger_ms);
+    if (conf_set(conf, "linger.ms", linger, err) != FLOE_OK ||
+        conf_set(conf, "acks", "all", err) != FLOE_OK) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, bus_dr_cb);
+    bus->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (bus->prod == NULL) {
+        rd_kafka_conf_destroy(conf);
+        floe_err_sys(err, FLOE_EIO, "bus: producer: %s", errstr);
+        goto fail;
+    }
+    bus->prod_q = rd_kafka_queue_get_main(bus->prod);
+    rd_kafka_set_log_queue(bus->prod, bus->prod_q);
+    if (pipe_open(bus->prod_pipe, err) != FLOE_OK)
+        goto fail;
+    rd_kafka_queue_io_event_enable(bus->prod_q, bus->prod_pipe[1], "1", 1);
+    bus->prod_ev = event_new(base, bus->prod_pipe[0], EV_READ | EV_PERSIST, bus_producer_ready, bus);
+    bus->tick_ev = event_new(base, -1, EV_PERSIST, bus_tick, bus);
+    if (bus->prod_ev == NULL || bus->tick_ev == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "bus: out of memory");
+        goto fail;
+    }
+    struct timeval tick = {0, BUS_TICK_MS * 1000};
+    event_add(bus->prod_ev, NULL);
+    event_add(bus->tick_ev, &tick);
+    return bus;
+
+fail:
+    floe_bus_free(bus);
+    return NULL;
+}
+
+floe_rc
+floe_bus_subscribe(floe_bus *bus, const char *group, const char *const *topics, size_t n_topics,
+                   floe_err *err)
+{
+    char errstr[256];
+    char num[32];
+    if (bus->cons != NULL)
+        return floe_err_user(err, FLOE_ESTATE, "bus: already subscribed");
+    if (n_topics == 0 || n_topics > BUS_MAX_TOPICS)
+        return floe_err_user(err, FLOE_EINVAL, "bus: subscribe to 1..%d topics", BUS_MAX_TOPICS);
+    bus->group = floe_strdup(group);
+    if (bus->group == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "bus: out of memory");
+
+    rd_kafka_conf_t *conf = conf_common(bus, err);
+    if (conf == NULL)
+        return FLOE_EINVAL;
+    long long session = (long long)bus->cfg->kafka_session_timeout_ms;
+    long long heartbeat = session / 3 < 3000 ? session / 3 : 3000;
+    snprintf(num, sizeof(num), "%lld", session);
+    int bad = conf_set(conf, "group.id", group, err) != FLOE_OK ||
+              conf_set(conf, "session.timeout.ms", num, err) != FLOE_OK;
+    snprintf(num, sizeof(num), "%lld", heartbeat);
+    bad = bad || conf_set(conf, "heartbeat.interval.ms", num, err) != FLOE_OK;
+    snprintf(num, sizeof(num), "%lld", (long long)bus->cfg->bus_max_message_bytes + 65536);
+    bad = bad || conf_set(conf, "fetch.message.max.bytes", num, err) != FLOE_OK ||
+          conf_set(conf, "enable.auto.commit", "true", err) != FLOE_OK ||
+          conf_set(conf, "auto.commit.interval.ms", "1000", err) != FLOE_OK ||
+          conf_set(conf, "enable.auto.offset.store", "false", err) != FLOE_OK ||
+          conf_set(conf, "auto.offset.reset", "earliest", err) != FLOE_OK ||
+          conf_set(conf, "fetch.wait.max.ms", "100", err) != FLOE_OK;
+    if (bad) {
+        rd_kafka_conf_destroy(conf);
+        return FLOE_EINVAL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, bus_rebalance_cb);
+    bus->cons = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (bus->cons == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return floe_err_sys(err, FLOE_EIO, "bus: consumer: %s", errstr);
+    }
+    rd_kafka_poll_set_consumer(bus->cons);
+    bus->cons_q = rd_kafka_queue_get_consumer(bus->cons);
+    rd_kafka_set_log_queue(bus->cons, bus->cons_q);
+    if (pipe_open(bus->cons_pipe, err) != FLOE_OK)
+        return FLOE_EIO;
+    rd_kafka_queue_io_event_enable(bus->cons_q, bus->cons_pipe[1], "1", 1);
+    bus->cons_ev =
+        event_new(bus->base, bus->cons_pipe[0], EV_READ | EV_PERSIST, bus_consumer_ready, bus);
+    if (bus->cons_ev == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "bus: out of memory");
+    event_add(bus->cons_ev, NULL);
+
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n_topics);
+    for (size_t i = 0; i < n_topics; i++) {
+        bus->in_topics[i].name = floe_strdup(topics[i]);
+        bus->in_topics[i].rkt = bus->in_topics[i].name != NULL
+                                    ? rd_kafka_topic_new(bus->cons, topics[i], NULL)
+                                    : NULL;
+        bus->n_in_topics = i + 1;
+        if (bus->in_topics[i].rkt == NULL) {
+            rd_kafka_topic_partition_list_destroy(list);
+            return floe_err_sys(err, FLOE_ENOMEM, "bus: topic %s: cannot create handle",
+                                topics[i]);
+        }
+        rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(bus->cons, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return floe_err_sys(err, FLOE_EIO, "bus: subscribe: %s", rd_kafka_err2str(e));
+    floe_log_info(&bus->log, "group %s: subscribed to %zu topic(s), first %s", group, n_topics,
+                  topics[0]);
+    return FLOE_OK;
+}
+
+floe_rc
+floe_bus_unsubscribe(floe_bus *bus)
+{
+    if (bus->cons == NULL)
+        return FLOE_OK;
+    rd_kafka_resp_err_t e = rd_kafka_unsubscribe(bus->cons);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR ? FLOE_OK : FLOE_EIO;
+}
+
+void
+floe_bus_free(floe_bus *bus)
+{
+    if (bus == NULL)
+        return;
+    if (bus->cons != NULL) {
+        /* Commits stored offsets and leaves the group; serves the revoke callback. */
+        rd_kafka_consumer_close(bus->cons);
+        for (size_t i = 0; i < bus->n_in_topics; i++) {
+            if (bus->in_topics[i].rkt != NULL)
+                rd_kafka_topic_destroy(bus->in_topics[i].rkt);
+            floe_free(bus->in_topics[i].name);
+        }
+        rd_kafka_queue_destroy(bus->cons_q);
+        rd_kafka_destroy(bus->cons);
+    }
+    if (bus->prod != NULL) {
+        rd_kafka_flush(bus->prod, 5000);
+        for (size_t i = 0; i < bus->n_out_topics; i++) {
+            rd_kafka_topic_destroy(bus->out_topics[i].rkt);
+            floe_free(bus->out_topics[i].name);
+        }
+        if (bus->prod_q != NULL)
+            rd_kafka_queue_destroy(bus->prod_q);
+        rd_kafka_destroy(bus->prod);
+    }
+    if (bus->cons_ev != NULL)
+        event_free(bus->cons_ev);
+    if (bus->prod_ev != NULL)
+        event_free(bus->prod_ev);
+    if (bus->tick_ev != NULL)
+        event_free(bus->tick_ev);
+    pipe_close(bus->prod_pipe);
+    pipe_close(bus->cons_pipe);
+    parts_clear(bus);
+    floe_free(bus->group);
+    floe_arena_free(bus->arena);
+    floe_buf_deinit(&bus->enc);
+    floe_free(bus);
+}

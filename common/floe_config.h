@@ -1,0 +1,72 @@
+/*
+ * floe_config — every setting of every Floe program, in one declarative table
+ * (floe_config.c: name, type, default, bounds, FLOE_* variable, help, secret flag), as
+ * Redis's standardConfig and PostgreSQL's GUC tables.
+ *
+ * Sources apply in order: defaults, then the config file (`key = value` lines, `#`
+ * comments), then FLOE_* environment variables, then command-line overrides. Every invalid
+ * entry of every source is reported (file and line, variable or flag named) before the
+ * load fails; nothing is half-applied. The result is immutable: pass it as const.
+ */
+#ifndef FLOE_CONFIG_H
+#define FLOE_CONFIG_H
+
+#include "floe_err.h"
+#include "floe_log.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct floe_config {
+    floe_log_level log_level;
+    floe_log_format log_format;
+
+    char *kafka_brokers;
+    char *kafka_properties; /* "k=v,k=v": any librdkafka property */
+    char *topic_prefix;
+    char *resource_classes; /* "a,b,c" */
+    int64_t kafka_session_timeout_ms;
+    int64_t kafka_linger_ms;
+    int64_t bus_max_message_bytes;
+    int64_t bus_batch_max;
+
+    char *redis_url;
+    char *postgres_url;
+    char *api_url;
+    char *blob_root;
+    char *producer_name; /* program name for envelopes; set by the program */
+} floe_config;
+
+/* What to load from. Any member may be NULL/0. */
+typedef struct floe_config_source {
+    const char *program;           /* "floe-scheduler", ...: the producer name */
+    const char *file;              /* config file; when NULL, FLOE_CONFIG from env */
+    char *const *env;              /* NULL-terminated "NAME=value" list; NULL = none */
+    const char *const *overrides;  /* "key=value" from flags */
+    size_t n_overrides;
+} floe_config_source;
+
+/* Every problem found, one per line. */
+typedef struct floe_config_report {
+    unsigned count;
+    char text[8192];
+} floe_config_report;
+
+/* On success *out owns a new config (free with floe_config_free). On failure returns
+ * FLOE_EINVAL (bad entries, all listed in report) or FLOE_ENOMEM, and *out is NULL. */
+floe_rc floe_config_load(const floe_config_source *src, floe_config **out,
+                         floe_config_report *report);
+
+void floe_config_free(floe_config *cfg);
+
+/* Writes every setting as `key = value`, secrets redacted. */
+void floe_config_print(const floe_config *cfg, FILE *out);
+
+/* Writes the table as help text: key, type, default, env variable, description. */
+void floe_config_help(FILE *out);
+
+/* Topic names derived from the prefix; buf gets "<prefix>.<suffix>". Returns FLOE_ETOOBIG
+ * if it does not fit. */
+floe_rc floe_config_topic(const floe_config *cfg, const char *suffix, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,92 @@
+#include "floe_main.h"
+
+#include "floe_mem.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAIN_MAX_SETS 64
+
+void
+floe_main_usage_common(FILE *out)
+{
+    fputs("common options:\n"
+          "  --config FILE        read settings from FILE (`key = value` lines)\n"
+          "  --set KEY=VALUE      set one setting (repeatable); see --help-config\n"
+          "  --print-config       print the effective settings (secrets redacted) and exit\n"
+          "  --help-config        list every setting with its default and FLOE_* variable\n"
+          "  --version            print the version and exit\n",
+          out);
+}
+
+floe_main_rc
+floe_main_init(const char *program, int *argc, char **argv, const char *const *extra_overrides,
+               size_t n_extra, floe_config **cfg)
+{
+    const char *sets[MAIN_MAX_SETS];
+    size_t n_sets = 0;
+    const char *file = NULL;
+    bool print = false;
+    int out = 1;
+
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "%s: %s needs a value\n", program, a);
+                return FLOE_MAIN_EXIT_BAD;
+            }
+            val = argv[++i];
+            if (a[2] == 'c') {
+                file = val;
+            } else if (n_sets == MAIN_MAX_SETS) {
+                fprintf(stderr, "%s: more than %d --set flags\n", program, MAIN_MAX_SETS);
+                return FLOE_MAIN_EXIT_BAD;
+            } else {
+                sets[n_sets++] = val;
+            }
+        } else if (strcmp(a, "--print-config") == 0) {
+            print = true;
+        } else if (strcmp(a, "--help-config") == 0) {
+            printf("settings (file key, type, default, environment variable):\n");
+            floe_config_help(stdout);
+            return FLOE_MAIN_EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("%s %s\n", program, FLOE_VERSION);
+            return FLOE_MAIN_EXIT_OK;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+
+    for (size_t i = 0; i < n_extra && n_sets < MAIN_MAX_SETS; i++)
+        sets[n_sets++] = extra_overrides[i];
+
+    floe_config_source src = {
+        .program = program,
+        .file = file,
+        .env = environ,
+        .overrides = sets,
+        .n_overrides = n_sets,
+    };
+    floe_config_report report;
+    if (floe_config_load(&src, cfg, &report) != FLOE_OK) {
+        fprintf(stderr, "%s: invalid configuration (%u problem%s):\n%s", program, report.count,
+                report.count == 1 ? "" : "s", report.text);
+        return FLOE_MAIN_EXIT_BAD;
+    }
+    if (print) {
+        floe_config_print(*cfg, stdout);
+        floe_config_free(*cfg);
+        *cfg = NULL;
+        return FLOE_MAIN_EXIT_OK;
+    }
+    floe_log_setup((*cfg)->log_level, (*cfg)->log_format, STDERR_FILENO);
+    return FLOE_MAIN_RUN;
+}

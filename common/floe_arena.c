@@ -18,6 +18,7 @@ struct floe_arena {
     size_t chunk_size;
     size_t limit;
     size_t total; /* bytes handed out since reset */
+    int exhausted;
     ProtobufCAllocator pb;
 };
 
@@ -70,16 +71,19 @@ void *
 floe_arena_alloc(floe_arena *arena, size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (need < n)
-        return NULL; /* overflow */
-    if (arena->limit != 0 && (need > arena->limit || arena->total > arena->limit - need))
+    if (need < n || (arena->limit != 0 && (need > arena->limit ||
+                                            arena->total > arena->limit - need))) {
+        arena->exhausted = 1;
         return NULL;
+    }
     arena_chunk *c = arena->head;
     if (c == NULL || c->size - c->used < need) {
         size_t size = need > arena->chunk_size ? need : arena->chunk_size;
         arena_chunk *fresh = arena_chunk_new(size);
-        if (fresh == NULL)
+        if (fresh == NULL) {
+            arena->exhausted = 1;
             return NULL;
+        }
         if (c != NULL && need > arena->chunk_size) {
             /* An oversized block goes behind the current chunk so its free space stays in
              * use for later small requests. */
@@ -112,6 +116,7 @@ floe_arena_strndup(floe_arena *arena, const char *s, size_t n)
 void
 floe_arena_reset(floe_arena *arena)
 {
+    arena->exhausted = 0;
     if (arena->head == NULL)
         return;
     /* Keep one chunk of the standard size (the last in the list is the oldest). */
@@ -131,6 +136,13 @@ floe_arena_reset(floe_arena *arena)
     }
     arena->head = keep;
     arena->total = 0;
+    arena->exhausted = 0;
+}
+
+int
+floe_arena_exhausted(const floe_arena *arena)
+{
+    return arena->exhausted;
 }
 
 size_t

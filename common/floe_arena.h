@@ -24,6 +24,10 @@ char *floe_arena_strndup(floe_arena *arena, const char *s, size_t n);
 /* Releases everything allocated; keeps the first chunk for reuse. */
 void floe_arena_reset(floe_arena *arena);
 
+/* Whether an allocation failed (limit or memory) since the last reset: lets a decoder
+ * tell "too large once decoded" from "malformed". */
+int floe_arena_exhausted(const floe_arena *arena);
+
 /* Bytes handed out since the last reset. */
 size_t floe_arena_used(const floe_arena *arena);
 

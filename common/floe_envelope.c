@@ -272,6 +272,8 @@ floe_envelope_decode(const void *data, size_t len, size_t max_bytes, floe_arena 
                              max_bytes);
     ProtobufCAllocator *pa = floe_arena_pb_allocator(arena);
     Floe__Envelope *env = floe__envelope__unpack(pa, len, data);
+    if (env == NULL && floe_arena_exhausted(arena))
+        return floe_err_user(err, FLOE_ETOOBIG, "envelope: too large once decoded");
     if (env == NULL)
         return floe_err_user(err, FLOE_EINVAL,
                              "envelope: not a valid floe.Envelope (truncated or corrupt)");
@@ -291,6 +293,8 @@ floe_envelope_decode(const void *data, size_t len, size_t max_bytes, floe_arena 
 
     ProtobufCMessage *msg =
         protobuf_c_message_unpack(t->desc, pa, env->payload.len, env->payload.data);
+    if (msg == NULL && floe_arena_exhausted(arena))
+        return floe_err_user(err, FLOE_ETOOBIG, "%s: payload too large once decoded", t->name);
     if (msg == NULL)
         return floe_err_user(err, FLOE_EINVAL, "%s: payload is not a valid floe.%s", t->name,
                              t->name);

@@ -798,6 +798,10 @@ floe_bus_free(floe_bus *bus)
 {
     if (bus == NULL)
         return;
+    /* Producer first: its delivery reports acknowledge dead-lettered messages, and those
+     * acks must be stored before the consumer's final commit. */
+    if (bus->prod != NULL)
+        rd_kafka_flush(bus->prod, 5000);
     if (bus->cons != NULL) {
         /* Commits stored offsets and leaves the group; serves the revoke callback. */
         rd_kafka_consumer_close(bus->cons);
@@ -810,7 +814,6 @@ floe_bus_free(floe_bus *bus)
         rd_kafka_destroy(bus->cons);
     }
     if (bus->prod != NULL) {
-        rd_kafka_flush(bus->prod, 5000);
         for (size_t i = 0; i < bus->n_out_topics; i++) {
             rd_kafka_topic_destroy(bus->out_topics[i].rkt);
             floe_free(bus->out_topics[i].name);

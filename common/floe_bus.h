@@ -108,8 +108,9 @@ floe_rc floe_bus_flush(floe_bus *bus, int timeout_ms);
 
 void floe_bus_stats_get(const floe_bus *bus, floe_bus_stats *out);
 
-/* Closes the consumer (commits stored offsets, leaves the group), flushes the producer for
- * up to 5 s, frees everything. Must not be called from a bus callback. NULL is a no-op. */
+/* Flushes the producer for up to 5 s (on_delivered may still be called from here), closes
+ * the consumer (commits stored offsets, leaves the group), frees everything. Must not be
+ * called from a bus callback. NULL is a no-op. */
 void floe_bus_free(floe_bus *bus);
 
 #endif

@@ -13,7 +13,7 @@
 typedef struct ctl_verb {
     const char *name;
     const char *summary;
-    const char *help;   /* full help; NULL when help_fn is set */
+    const char *help; /* full help; NULL when help_fn is set */
     void (*help_fn)(FILE *out);
     int (*run)(const ctl_ctx *ctx, int argc, char **argv); /* NULL: not in this build */
 } ctl_verb;
@@ -28,15 +28,15 @@ static const ctl_verb verbs[] = {
      "REF is project/domain/name[@version]. Exits 0 when accepted (with --wait: succeeded).\n",
      NULL, NULL},
     {"get", "show one object: execution, workflow, task, launchplan",
-     "usage: floectl get execution|workflow|task|launchplan NAME|ID [-o table|json|yaml]\n",
-     NULL, NULL},
+     "usage: floectl get execution|workflow|task|launchplan NAME|ID [-o table|json|yaml]\n", NULL,
+     NULL},
     {"list", "list objects: executions, workflows, tasks, launchplans",
      "usage: floectl list executions|workflows|tasks|launchplans [--project P] [--domain D]\n"
      "       [--limit N] [--token T] [-o table|json|yaml]\n",
      NULL, NULL},
     {"publish", "announce a published dataset partition (DataPublished)",
-     "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n",
-     NULL, NULL},
+     "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n", NULL,
+     NULL},
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},
 };
@@ -124,8 +124,9 @@ main(int argc, char **argv)
     ctx.cfg = cfg;
     int rc;
     if (v->run == NULL) {
-        fprintf(stderr, "floectl %s: not available in this build yet (the registry API comes "
-                        "with the workflow-spec work)\n",
+        fprintf(stderr,
+                "floectl %s: not available in this build yet (the registry API comes "
+                "with the workflow-spec work)\n",
                 v->name);
         rc = 1;
     } else {

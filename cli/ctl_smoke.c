@@ -181,8 +181,7 @@ ctl_smoke(const ctl_ctx *ctx, int argc, char **argv)
     event_base_dispatch(s.base);
 
     if (s.failure != NULL) {
-        fprintf(stderr,
-                "floectl smoke: %s after %llu of %llu round trips (brokers %s, topic %s)\n",
+        fprintf(stderr, "floectl smoke: %s after %llu of %llu round trips (brokers %s, topic %s)\n",
                 s.failure, (unsigned long long)s.got, (unsigned long long)s.n,
                 ctx->cfg->kafka_brokers, s.topic);
         goto out;
@@ -194,14 +193,12 @@ ctl_smoke(const ctl_ctx *ctx, int argc, char **argv)
     if (ctx->output == CTL_OUT_JSON) {
         printf("{\"ok\":true,\"brokers\":\"%s\",\"topic\":\"%s\",\"messages\":%llu,"
                "\"rtt_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},\"total_s\":%.3f}\n",
-               ctx->cfg->kafka_brokers, s.topic, (unsigned long long)s.n, p50, p99, max,
-               total_s);
+               ctx->cfg->kafka_brokers, s.topic, (unsigned long long)s.n, p50, p99, max, total_s);
     } else {
         printf("smoke: %llu messages round-tripped through Kafka %s, topic %s, new group\n"
                "  round trip (produce -> broker -> consume): p50 %.3f ms  p99 %.3f ms  "
                "max %.3f ms\n  total %.2f s (includes joining the consumer group)\n",
-               (unsigned long long)s.n, ctx->cfg->kafka_brokers, s.topic, p50, p99, max,
-               total_s);
+               (unsigned long long)s.n, ctx->cfg->kafka_brokers, s.topic, p50, p99, max, total_s);
     }
     rc = 0;
 out:

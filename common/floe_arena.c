@@ -71,8 +71,8 @@ void *
 floe_arena_alloc(floe_arena *arena, size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (need < n || (arena->limit != 0 && (need > arena->limit ||
-                                            arena->total > arena->limit - need))) {
+    if (need < n ||
+        (arena->limit != 0 && (need > arena->limit || arena->total > arena->limit - need))) {
         arena->exhausted = 1;
         return NULL;
     }

@@ -75,7 +75,7 @@ struct floe_bus {
 
     bus_topic out_topics[BUS_MAX_TOPICS]; /* producer topic handles, by name */
     size_t n_out_topics;
-    bus_topic in_topics[BUS_MAX_TOPICS];  /* subscription, consumer topic handles */
+    bus_topic in_topics[BUS_MAX_TOPICS]; /* subscription, consumer topic handles */
     size_t n_in_topics;
     char dlq_topic[128];
     int dlq_marker; /* its address is the DLQ topic's opaque */
@@ -84,8 +84,8 @@ struct floe_bus {
     size_t n_parts;
     uint64_t generation;
     size_t inflight;
-    bool paused_full;  /* paused by the in-flight bound */
-    bool paused_user;  /* paused by floe_bus_pause */
+    bool paused_full; /* paused by the in-flight bound */
+    bool paused_user; /* paused by floe_bus_pause */
 
     floe_arena *arena; /* one consumed message at a time */
     floe_buf enc;      /* encoding buffer, reused */
@@ -133,7 +133,7 @@ static void
 bus_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     floe_bus *bus = rd_kafka_opaque(rk);
-    floe_log_level l = level <= LOG_ERR ? FLOE_LOG_ERROR
+    floe_log_level l = level <= LOG_ERR       ? FLOE_LOG_ERROR
                        : level == LOG_WARNING ? FLOE_LOG_WARN
                        : level <= LOG_INFO    ? FLOE_LOG_INFO
                                               : FLOE_LOG_DEBUG;
@@ -187,8 +187,8 @@ bus_out_topic(floe_bus *bus, const char *name, floe_err *err)
     char errstr[256];
     /* Java's partitioner: services using the Java client put a key where we do, so one
      * execution's events stay in one partition whoever produced them. */
-    if (rd_kafka_topic_conf_set(tconf, "partitioner", "murmur2_random", errstr,
-                                sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_topic_conf_set(tconf, "partitioner", "murmur2_random", errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK) {
         rd_kafka_topic_conf_destroy(tconf);
         floe_err_sys(err, FLOE_EINVAL, "bus: topic %s: %s", name, errstr);
         return NULL;
@@ -430,8 +430,8 @@ bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos
         if (dl.raw.len > (size_t)bus->cfg->bus_max_message_bytes / 2)
             dl.raw.len = (size_t)bus->cfg->bus_max_message_bytes / 2;
         rc = floe_bus_produce(bus, bus->dlq_topic, rkm->key, dl.key.len,
-                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER, &dl.base, pending,
-                              NULL, &err);
+                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER, &dl.base, pending, NULL,
+                              &err);
     }
     if (rc != FLOE_OK) {
         /* Left unacknowledged: it comes back after a restart and is tried again. */
@@ -457,8 +457,8 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
         return; /* a message of a partition no longer ours */
     if (part_push(p, rkm->offset) != FLOE_OK) {
         /* Cannot track it, so cannot ack it: stop here; it is re-read after a restart. */
-        floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld", rd_kafka_topic_name(rkm->rkt),
-                       rkm->partition, (long long)rkm->offset);
+        floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld",
+                       rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset);
         return;
     }
     bus->inflight++;
@@ -474,9 +474,8 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
 
     floe_envelope env;
     floe_err err;
-    floe_rc rc = floe_envelope_decode(rkm->payload, rkm->len,
-                                      (size_t)bus->cfg->bus_max_message_bytes, bus->arena, &env,
-                                      &err);
+    floe_rc rc = floe_envelope_decode(
+        rkm->payload, rkm->len, (size_t)bus->cfg->bus_max_message_bytes, bus->arena, &env, &err);
     if (rc != FLOE_OK) {
         bus_dead_letter(bus, rkm, &msg.pos, &err);
     } else {
@@ -541,8 +540,8 @@ bus_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
         return;
     }
     if (bus->cb.on_delivered != NULL)
-        bus->cb.on_delivered(bus, rkm->_private, rc, rc == FLOE_OK ? NULL : rd_kafka_err2str(rkm->err),
-                             bus->cb.arg);
+        bus->cb.on_delivered(bus, rkm->_private, rc,
+                             rc == FLOE_OK ? NULL : rd_kafka_err2str(rkm->err), bus->cb.arg);
 }
 
 static void
@@ -563,8 +562,8 @@ bus_produce_bytes(floe_bus *bus, const char *topic, const void *key, size_t key_
     rd_kafka_topic_t *rkt = bus_out_topic(bus, topic, err);
     if (rkt == NULL)
         return err != NULL ? err->code : FLOE_EINVAL;
-    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, len,
-                         key, key_len, opaque) == -1) {
+    if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, len, key,
+                         key_len, opaque) == -1) {
         rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return floe_err_sys(err, FLOE_EAGAIN, "bus: produce to %s: local queue full", topic);
@@ -579,9 +578,9 @@ floe_bus_produce(floe_bus *bus, const char *topic, const void *key, size_t key_l
                  Floe__MessageType type, const ProtobufCMessage *payload, void *opaque,
                  char id_out[FLOE_ID_LEN + 1], floe_err *err)
 {
-    floe_rc rc = floe_envelope_encode(type, payload, bus->cfg->producer_name,
-                                      (size_t)bus->cfg->bus_max_message_bytes, &bus->enc, id_out,
-                                      err);
+    floe_rc rc =
+        floe_envelope_encode(type, payload, bus->cfg->producer_name,
+                             (size_t)bus->cfg->bus_max_message_bytes, &bus->enc, id_out, err);
     if (rc != FLOE_OK)
         return rc;
     return bus_produce_bytes(bus, topic, key, key_len, bus->enc.data, bus->enc.len, opaque, err);
@@ -692,7 +691,8 @@ floe_bus_new(struct event_base *base, const floe_config *cfg, const floe_bus_cal
     if (pipe_open(bus->prod_pipe, err) != FLOE_OK)
         goto fail;
     rd_kafka_queue_io_event_enable(bus->prod_q, bus->prod_pipe[1], "1", 1);
-    bus->prod_ev = event_new(base, bus->prod_pipe[0], EV_READ | EV_PERSIST, bus_producer_ready, bus);
+    bus->prod_ev =
+        event_new(base, bus->prod_pipe[0], EV_READ | EV_PERSIST, bus_producer_ready, bus);
     bus->tick_ev = event_new(base, -1, EV_PERSIST, bus_tick, bus);
     if (bus->prod_ev == NULL || bus->tick_ev == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "bus: out of memory");
@@ -764,14 +764,12 @@ floe_bus_subscribe(floe_bus *bus, const char *group, const char *const *topics, 
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n_topics);
     for (size_t i = 0; i < n_topics; i++) {
         bus->in_topics[i].name = floe_strdup(topics[i]);
-        bus->in_topics[i].rkt = bus->in_topics[i].name != NULL
-                                    ? rd_kafka_topic_new(bus->cons, topics[i], NULL)
-                                    : NULL;
+        bus->in_topics[i].rkt =
+            bus->in_topics[i].name != NULL ? rd_kafka_topic_new(bus->cons, topics[i], NULL) : NULL;
         bus->n_in_topics = i + 1;
         if (bus->in_topics[i].rkt == NULL) {
             rd_kafka_topic_partition_list_destroy(list);
-            return floe_err_sys(err, FLOE_ENOMEM, "bus: topic %s: cannot create handle",
-                                topics[i]);
+            return floe_err_sys(err, FLOE_ENOMEM, "bus: topic %s: cannot create handle", topics[i]);
         }
         rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
     }

@@ -34,7 +34,7 @@ typedef struct floe_bus floe_bus;
 
 /* Where a consumed message sits; pass to floe_bus_ack(). Plain data, copy freely. */
 typedef struct floe_bus_pos {
-    uint32_t topic;      /* index in the subscription */
+    uint32_t topic; /* index in the subscription */
     int32_t partition;
     int64_t offset;
     uint64_t generation; /* assignment generation: acks from before a rebalance are ignored */
@@ -59,13 +59,13 @@ typedef struct floe_bus_callbacks {
 } floe_bus_callbacks;
 
 typedef struct floe_bus_stats {
-    uint64_t consumed;    /* valid messages handed to on_message */
+    uint64_t consumed; /* valid messages handed to on_message */
     uint64_t dead_lettered;
-    uint64_t produced;    /* queued by floe_bus_produce */
-    uint64_t delivered;   /* acknowledged by the broker */
-    uint64_t failed;      /* delivery failed for good */
-    uint64_t acked;       /* floe_bus_ack calls that counted */
-    int assigned;         /* partitions held now */
+    uint64_t produced;  /* queued by floe_bus_produce */
+    uint64_t delivered; /* acknowledged by the broker */
+    uint64_t failed;    /* delivery failed for good */
+    uint64_t acked;     /* floe_bus_ack calls that counted */
+    int assigned;       /* partitions held now */
 } floe_bus_stats;
 
 /* Connects producer (and, on subscribe, consumer) with cfg's brokers and extra properties.

@@ -34,7 +34,7 @@ typedef struct cfg_entry {
     cfg_type type;
     size_t offset;
     const char *def;
-    int64_t min, max;   /* CFG_INT/DURATION/SIZE bounds; CFG_STRING max length */
+    int64_t min, max; /* CFG_INT/DURATION/SIZE bounds; CFG_STRING max length */
     const char *env;
     unsigned flags;
     const char *const *values; /* CFG_ENUM: NULL-terminated */
@@ -59,8 +59,8 @@ static const cfg_entry config_table[] = {
      NULL, "log line format"},
     {"kafka.brokers", CFG_STRING, OFF(kafka_brokers), "127.0.0.1:9092", 1, 1024,
      "FLOE_KAFKA_BROKERS", 0, NULL, NULL, "bootstrap brokers, host:port[,host:port]"},
-    {"kafka.properties", CFG_STRING, OFF(kafka_properties), "", 0, 4096, "FLOE_KAFKA_PROPERTIES",
-     0, NULL, check_kv_list,
+    {"kafka.properties", CFG_STRING, OFF(kafka_properties), "", 0, 4096, "FLOE_KAFKA_PROPERTIES", 0,
+     NULL, check_kv_list,
      "extra librdkafka properties, k=v[,k=v] (Kafka 0.9: api.version.request=false,"
      "broker.version.fallback=0.9.0.1)"},
     {"topic.prefix", CFG_STRING, OFF(topic_prefix), "floe", 1, 32, "FLOE_TOPIC_PREFIX", 0, NULL,
@@ -76,14 +76,14 @@ static const cfg_entry config_table[] = {
     {"bus.max_message_bytes", CFG_SIZE, OFF(bus_max_message_bytes), "1MiB", 1024, 16777216,
      "FLOE_BUS_MAX_MESSAGE_BYTES", 0, NULL, NULL,
      "largest bus message accepted or produced; larger ones are dead-lettered"},
-    {"bus.batch_max", CFG_INT, OFF(bus_batch_max), "256", 1, 100000, "FLOE_BUS_BATCH_MAX", 0,
-     NULL, NULL, "messages handled per event-loop turn before yielding"},
-    {"redis.url", CFG_STRING, OFF(redis_url), "redis://127.0.0.1:6379", 1, 1024,
-     "FLOE_REDIS_URL", CFG_URL, NULL, NULL, "Redis server, redis://[:password@]host:port[/db]"},
+    {"bus.batch_max", CFG_INT, OFF(bus_batch_max), "256", 1, 100000, "FLOE_BUS_BATCH_MAX", 0, NULL,
+     NULL, "messages handled per event-loop turn before yielding"},
+    {"redis.url", CFG_STRING, OFF(redis_url), "redis://127.0.0.1:6379", 1, 1024, "FLOE_REDIS_URL",
+     CFG_URL, NULL, NULL, "Redis server, redis://[:password@]host:port[/db]"},
     {"postgres.url", CFG_STRING, OFF(postgres_url), "postgresql://floe@127.0.0.1:5432/floe", 1,
      1024, "FLOE_POSTGRES_URL", CFG_URL, NULL, NULL, "PostgreSQL connection URI or conninfo"},
-    {"api.url", CFG_STRING, OFF(api_url), "http://127.0.0.1:8780", 1, 1024, "FLOE_API_URL", 0,
-     NULL, check_http_url, "HTTP API address: the scheduler listens here, floectl calls it"},
+    {"api.url", CFG_STRING, OFF(api_url), "http://127.0.0.1:8780", 1, 1024, "FLOE_API_URL", 0, NULL,
+     check_http_url, "HTTP API address: the scheduler listens here, floectl calls it"},
     {"blob.root", CFG_STRING, OFF(blob_root), "/var/lib/floe/blobs", 1, 1024, "FLOE_BLOB_ROOT", 0,
      NULL, NULL, "root directory of the local blob store"},
 };
@@ -137,8 +137,8 @@ check_one_name(const char *s, size_t len, char *why, size_t why_size)
     }
     for (size_t i = 0; i < len; i++) {
         if (!is_name_char((unsigned char)s[i])) {
-            snprintf(why, why_size, "\"%.*s\": only a-z, 0-9, '_' and '-' are allowed",
-                     (int)len, s);
+            snprintf(why, why_size, "\"%.*s\": only a-z, 0-9, '_' and '-' are allowed", (int)len,
+                     s);
             return false;
         }
     }
@@ -217,16 +217,11 @@ typedef struct cfg_unit {
     int64_t mult;
 } cfg_unit;
 
-static const cfg_unit duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-                                          {NULL, 0}};
-static const cfg_unit size_units[] = {{"B", 1},
-                                      {"KiB", 1024},
-                                      {"MiB", 1024 * 1024},
-                                      {"GiB", 1024 * 1024 * 1024},
-                                      {"k", 1024},
-                                      {"M", 1024 * 1024},
-                                      {"G", 1024 * 1024 * 1024},
-                                      {NULL, 0}};
+static const cfg_unit duration_units[] = {
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
+static const cfg_unit size_units[] = {
+    {"B", 1},    {"KiB", 1024},      {"MiB", 1024 * 1024},      {"GiB", 1024 * 1024 * 1024},
+    {"k", 1024}, {"M", 1024 * 1024}, {"G", 1024 * 1024 * 1024}, {NULL, 0}};
 
 static bool
 parse_with_unit(const char *s, const cfg_unit *units, int64_t *out)

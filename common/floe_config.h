@@ -39,10 +39,10 @@ typedef struct floe_config {
 
 /* What to load from. Any member may be NULL/0. */
 typedef struct floe_config_source {
-    const char *program;           /* "floe-scheduler", ...: the producer name */
-    const char *file;              /* config file; when NULL, FLOE_CONFIG from env */
-    char *const *env;              /* NULL-terminated "NAME=value" list; NULL = none */
-    const char *const *overrides;  /* "key=value" from flags */
+    const char *program;          /* "floe-scheduler", ...: the producer name */
+    const char *file;             /* config file; when NULL, FLOE_CONFIG from env */
+    char *const *env;             /* NULL-terminated "NAME=value" list; NULL = none */
+    const char *const *overrides; /* "key=value" from flags */
     size_t n_overrides;
 } floe_config_source;
 

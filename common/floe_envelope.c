@@ -113,9 +113,8 @@ varint_put(uint8_t *out, uint64_t v)
 }
 
 floe_rc
-floe_envelope_encode(Floe__MessageType type, const ProtobufCMessage *payload,
-                     const char *producer, size_t max_bytes, floe_buf *buf,
-                     char id_out[FLOE_ID_LEN + 1], floe_err *err)
+floe_envelope_encode(Floe__MessageType type, const ProtobufCMessage *payload, const char *producer,
+                     size_t max_bytes, floe_buf *buf, char id_out[FLOE_ID_LEN + 1], floe_err *err)
 {
     const env_type *t = env_type_find(type);
     if (t == NULL || payload->descriptor != t->desc)
@@ -200,7 +199,8 @@ check_execution_requested(const ProtobufCMessage *msg, floe_err *err)
     const Floe__ExecutionRequested *m = (const Floe__ExecutionRequested *)msg;
     floe_rc rc = check_exec_node_attempt(m->execution_id, NULL, 0, err);
     if (rc == FLOE_OK && m->workflow == NULL && m->launch_plan == NULL)
-        rc = floe_err_user(err, FLOE_EINVAL, "workflow: missing (neither workflow nor launch_plan)");
+        rc =
+            floe_err_user(err, FLOE_EINVAL, "workflow: missing (neither workflow nor launch_plan)");
     return rc;
 }
 
@@ -279,11 +279,9 @@ floe_envelope_decode(const void *data, size_t len, size_t max_bytes, floe_arena 
                              "envelope: not a valid floe.Envelope (truncated or corrupt)");
     const env_type *t = env_type_find(env->type);
     if (t == NULL)
-        return floe_err_user(err, FLOE_EINVAL, "envelope: unknown message type %d",
-                             (int)env->type);
+        return floe_err_user(err, FLOE_EINVAL, "envelope: unknown message type %d", (int)env->type);
     if (env->id == NULL || strlen(env->id) != FLOE_ID_LEN)
-        return floe_err_user(err, FLOE_EINVAL, "envelope: id must be %d characters",
-                             FLOE_ID_LEN);
+        return floe_err_user(err, FLOE_EINVAL, "envelope: id must be %d characters", FLOE_ID_LEN);
     if (floe_envelope_check_id("envelope: id", env->id, FLOE_ID_LEN, err) != FLOE_OK)
         return FLOE_EINVAL;
     if (env->time_unix_us <= 0)

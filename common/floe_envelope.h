@@ -31,8 +31,8 @@ typedef struct floe_envelope {
     Floe__MessageType type;
     char id[FLOE_ID_LEN + 1];
     int64_t time_unix_us;
-    const char *producer;         /* in the arena */
-    const ProtobufCMessage *msg;  /* decoded payload of `type`, in the arena */
+    const char *producer;        /* in the arena */
+    const ProtobufCMessage *msg; /* decoded payload of `type`, in the arena */
 } floe_envelope;
 
 /* Payload descriptor for a message type; NULL for unknown types. */

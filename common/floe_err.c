@@ -5,8 +5,7 @@
 #include <string.h>
 
 floe_rc
-floe_err_set(floe_err *err, floe_rc code, floe_err_class cls, bool retriable, const char *fmt,
-             ...)
+floe_err_set(floe_err *err, floe_rc code, floe_err_class cls, bool retriable, const char *fmt, ...)
 {
     if (err == NULL)
         return code;

@@ -13,7 +13,7 @@
 
 typedef enum floe_rc {
     FLOE_OK = 0,
-    FLOE_EINVAL = -1,    /* bad input: the caller's fault, retrying will not help */
+    FLOE_EINVAL = -1, /* bad input: the caller's fault, retrying will not help */
     FLOE_ENOMEM = -2,
     FLOE_ENOTFOUND = -3,
     FLOE_ECONFLICT = -4, /* exists with different content, or a concurrent change */
@@ -21,8 +21,8 @@ typedef enum floe_rc {
     FLOE_EAGAIN = -6,    /* try again later: busy, not ready, queue full */
     FLOE_EIO = -7,       /* a peer (Kafka, Redis, Postgres, disk) failed */
     FLOE_ETIMEDOUT = -8,
-    FLOE_ETOOBIG = -9,   /* over a configured size or count limit */
-    FLOE_ESTATE = -10,   /* not allowed in the current state */
+    FLOE_ETOOBIG = -9, /* over a configured size or count limit */
+    FLOE_ESTATE = -10, /* not allowed in the current state */
 } floe_rc;
 
 typedef enum floe_err_class {

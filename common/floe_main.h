@@ -20,8 +20,7 @@ typedef enum floe_main_rc {
  * their order). extra_overrides ("key=value") are applied after --set flags, e.g. a
  * program's own `--class NAME`. On FLOE_MAIN_RUN, *cfg is owned by the caller. */
 floe_main_rc floe_main_init(const char *program, int *argc, char **argv,
-                            const char *const *extra_overrides, size_t n_extra,
-                            floe_config **cfg);
+                            const char *const *extra_overrides, size_t n_extra, floe_config **cfg);
 
 /* Help text for the standard flags. */
 void floe_main_usage_common(FILE *out);

@@ -12,9 +12,10 @@
 static void
 usage(FILE *out)
 {
-    fputs("usage: floe-scheduler [options]\n"
-          "Runs the Floe scheduler: the API on every replica, the engine on the elected leader.\n\n",
-          out);
+    fputs(
+        "usage: floe-scheduler [options]\n"
+        "Runs the Floe scheduler: the API on every replica, the engine on the elected leader.\n\n",
+        out);
     floe_main_usage_common(out);
 }
 

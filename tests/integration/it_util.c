@@ -15,8 +15,8 @@ extern char **environ;
 floe_config *
 it_config(const char *program, const char *const *overrides, size_t n)
 {
-    floe_config_source src = {.program = program, .env = environ, .overrides = overrides,
-                              .n_overrides = n};
+    floe_config_source src = {
+        .program = program, .env = environ, .overrides = overrides, .n_overrides = n};
     floe_config *cfg = NULL;
     floe_config_report report;
     if (floe_config_load(&src, &cfg, &report) != FLOE_OK)

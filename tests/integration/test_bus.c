@@ -30,10 +30,10 @@ typedef struct probe {
     struct event_base *base;
     floe_bus *bus;
     char run_id[FLOE_ID_LEN + 1];
-    uint64_t ack_below;      /* acknowledge our messages with seq below this */
-    unsigned seen[N_MSGS];   /* how often each seq of our run arrived */
-    unsigned ours;           /* messages of our run received */
-    unsigned delivered;      /* delivery reports with success */
+    uint64_t ack_below;    /* acknowledge our messages with seq below this */
+    unsigned seen[N_MSGS]; /* how often each seq of our run arrived */
+    unsigned ours;         /* messages of our run received */
+    unsigned delivered;    /* delivery reports with success */
     unsigned failed;
     bool assigned;
     /* DLQ watching: [0] the garbage message, [1] the oversized one */
@@ -103,8 +103,10 @@ on_rebalance(floe_bus *bus, bool assigned, int n, void *arg)
 static floe_bus *
 bus_open(probe *p, const floe_config *cfg, const char *group, const char *topic)
 {
-    floe_bus_callbacks cb = {.on_message = on_message, .on_delivered = on_delivered,
-                             .on_rebalance = on_rebalance, .arg = p};
+    floe_bus_callbacks cb = {.on_message = on_message,
+                             .on_delivered = on_delivered,
+                             .on_rebalance = on_rebalance,
+                             .arg = p};
     floe_err err;
     floe_bus *bus = floe_bus_new(p->base, cfg, &cb, &err);
     if (bus == NULL)
@@ -217,7 +219,6 @@ marker_seen(void *arg)
     return ((probe *)arg)->marker_seen > 0;
 }
 
-
 static void
 test_bad_messages_go_to_dlq(void **state)
 {
@@ -254,8 +255,8 @@ test_bad_messages_go_to_dlq(void **state)
     Floe__Smoke m = FLOE__SMOKE__INIT;
     m.run_id = big_id;
     assert_int_equal(floe_bus_produce(prod, topic, p.run_id, FLOE_ID_LEN,
-                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &m.base, NULL,
-                                      NULL, &err),
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &m.base, NULL, NULL,
+                                      &err),
                      FLOE_OK);
     assert_int_equal(floe_bus_flush(prod, 10000), FLOE_OK);
 

@@ -30,8 +30,8 @@ static floe_rc
 load(const char *file, char **env, const char **flags, size_t n, floe_config **cfg,
      floe_config_report *r)
 {
-    floe_config_source src = {.program = "test", .file = file, .env = env, .overrides = flags,
-                              .n_overrides = n};
+    floe_config_source src = {
+        .program = "test", .file = file, .env = env, .overrides = flags, .n_overrides = n};
     return floe_config_load(&src, cfg, r);
 }
 
@@ -67,9 +67,9 @@ test_precedence_file_env_flags(void **state)
     floe_config *cfg;
     floe_config_report r;
     assert_int_equal(load(file, env, flags, 2, &cfg, &r), FLOE_OK);
-    assert_string_equal(cfg->kafka_brokers, "env:2");     /* env beats file */
-    assert_string_equal(cfg->topic_prefix, "fromfile");   /* file beats default */
-    assert_int_equal(cfg->log_level, FLOE_LOG_ERROR);     /* flag beats env */
+    assert_string_equal(cfg->kafka_brokers, "env:2");   /* env beats file */
+    assert_string_equal(cfg->topic_prefix, "fromfile"); /* file beats default */
+    assert_int_equal(cfg->log_level, FLOE_LOG_ERROR);   /* flag beats env */
     assert_int_equal(cfg->kafka_session_timeout_ms, 6000);
     floe_config_free(cfg);
     unlink(file);
@@ -117,9 +117,9 @@ test_every_invalid_entry_reported(void **state)
     snprintf(where, sizeof(where), "%s:5: expected `key = value`", file);
     assert_non_null(strstr(r.text, where));
     assert_non_null(strstr(r.text, "environment FLOE_KAFKA_SESSION_TIMEOUT: 500 is outside "
-                                    "1000..300000"));
+                                   "1000..300000"));
     assert_non_null(strstr(r.text, "environment FLOE_TOPIC_PREFIX: \"Bad!\" must start with a "
-                                    "lower-case letter"));
+                                   "lower-case letter"));
     assert_non_null(strstr(r.text, "flag bus.max_message_bytes: 17825792 is outside"));
     assert_non_null(strstr(r.text, "flag \"nokey\": unknown setting"));
     assert_non_null(strstr(r.text, "flag resource.classes: names are 1 to 32 characters"));
@@ -144,18 +144,29 @@ test_values_and_bounds(void **state)
         const char *flag;
         int ok;
     } cases[] = {
-        {"kafka.session_timeout=1000", 1},   {"kafka.session_timeout=999", 0},
-        {"kafka.session_timeout=5m", 1},     {"kafka.session_timeout=6m", 0},
-        {"kafka.session_timeout=5 s", 0},    {"kafka.session_timeout=-5s", 0},
-        {"kafka.linger=0ms", 1},             {"bus.max_message_bytes=1024", 1},
-        {"bus.max_message_bytes=1023", 0},   {"bus.max_message_bytes=16MiB", 1},
-        {"bus.max_message_bytes=1x", 0},     {"bus.batch_max=99999999999999999999", 0},
-        {"bus.batch_max= 5", 0},             {"bus.batch_max=100000", 1},
-        {"topic.prefix=a", 1},               {"topic.prefix=", 0},
+        {"kafka.session_timeout=1000", 1},
+        {"kafka.session_timeout=999", 0},
+        {"kafka.session_timeout=5m", 1},
+        {"kafka.session_timeout=6m", 0},
+        {"kafka.session_timeout=5 s", 0},
+        {"kafka.session_timeout=-5s", 0},
+        {"kafka.linger=0ms", 1},
+        {"bus.max_message_bytes=1024", 1},
+        {"bus.max_message_bytes=1023", 0},
+        {"bus.max_message_bytes=16MiB", 1},
+        {"bus.max_message_bytes=1x", 0},
+        {"bus.batch_max=99999999999999999999", 0},
+        {"bus.batch_max= 5", 0},
+        {"bus.batch_max=100000", 1},
+        {"topic.prefix=a", 1},
+        {"topic.prefix=", 0},
         {"topic.prefix=abcdefghijabcdefghijabcdefghijabc", 0},
-        {"resource.classes=cpu,gpu-big", 1}, {"resource.classes=cpu,GPU", 0},
-        {"kafka.properties=a=b,c=d", 1},     {"kafka.properties=a", 0},
-        {"kafka.properties=", 1},            {"api.url=https://x", 0},
+        {"resource.classes=cpu,gpu-big", 1},
+        {"resource.classes=cpu,GPU", 0},
+        {"kafka.properties=a=b,c=d", 1},
+        {"kafka.properties=a", 0},
+        {"kafka.properties=", 1},
+        {"api.url=https://x", 0},
         {"log.level=debug", 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -36,8 +36,7 @@ teardown(void **state)
 }
 
 static void
-encode_dispatch(Floe__TaskDispatch *d, Floe__NamedValue *nv, Floe__Value *v,
-                Floe__NamedValue **nvs)
+encode_dispatch(Floe__TaskDispatch *d, Floe__NamedValue *nv, Floe__Value *v, Floe__NamedValue **nvs)
 {
     floe__task_dispatch__init(d);
     floe__named_value__init(nv);
@@ -185,8 +184,8 @@ test_decoded_size_bounded(void **state)
     }
     m.partition = kvs;
     m.n_partition = N;
-    assert_int_equal(floe_envelope_encode(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED,
-                                          &m.base, "p", MAX_BYTES, &buf, NULL, NULL),
+    assert_int_equal(floe_envelope_encode(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED, &m.base,
+                                          "p", MAX_BYTES, &buf, NULL, NULL),
                      FLOE_OK);
     floe_arena *small = floe_arena_new(1024, 32 * 1024);
     floe_envelope env;

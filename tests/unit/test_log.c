@@ -72,8 +72,7 @@ test_logfmt_context_and_quoting(void **state)
 {
     (void)state;
     floe_log_setup(FLOE_LOG_DEBUG, FLOE_LOG_LOGFMT, fds[1]);
-    floe_log_ctx ctx = {.comp = "engine", .exec = "ex1", .node = "train", .attempt = 2,
-                        .epoch = 7};
+    floe_log_ctx ctx = {.comp = "engine", .exec = "ex1", .node = "train", .attempt = 2, .epoch = 7};
     floe_log_info(&ctx, "node \"train\" ready\nnext=1");
     const char *l = captured();
     assert_memory_equal(l, "ts=", 3);

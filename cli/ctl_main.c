@@ -113,7 +113,7 @@ main(int argc, char **argv)
     argv[argc] = NULL;
 
     floe_config *cfg = NULL;
-    floe_main_rc mrc = floe_main_init("floectl", &argc, argv, NULL, 0, &cfg);
+    floe_main_rc mrc = floe_main_init("floectl", NULL, &argc, argv, NULL, 0, &cfg);
     if (mrc != FLOE_MAIN_RUN)
         return mrc == FLOE_MAIN_EXIT_OK ? 0 : 2;
     if (v == NULL) {

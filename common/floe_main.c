@@ -23,8 +23,8 @@ floe_main_usage_common(FILE *out)
 }
 
 floe_main_rc
-floe_main_init(const char *program, int *argc, char **argv, const char *const *extra_overrides,
-               size_t n_extra, floe_config **cfg)
+floe_main_init(const char *program, void (*usage)(FILE *out), int *argc, char **argv,
+               const char *const *extra_overrides, size_t n_extra, floe_config **cfg)
 {
     const char *sets[MAIN_MAX_SETS];
     size_t n_sets = 0;
@@ -49,6 +49,9 @@ floe_main_init(const char *program, int *argc, char **argv, const char *const *e
             } else {
                 sets[n_sets++] = val;
             }
+        } else if (usage != NULL && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            usage(stdout);
+            return FLOE_MAIN_EXIT_OK;
         } else if (strcmp(a, "--print-config") == 0) {
             print = true;
         } else if (strcmp(a, "--help-config") == 0) {

@@ -17,9 +17,10 @@ typedef enum floe_main_rc {
 } floe_main_rc;
 
 /* Consumes the standard flags from argv (removing them, *argc updated; the rest keep
- * their order). extra_overrides ("key=value") are applied after --set flags, e.g. a
- * program's own `--class NAME`. On FLOE_MAIN_RUN, *cfg is owned by the caller. */
-floe_main_rc floe_main_init(const char *program, int *argc, char **argv,
+ * their order). When usage is not NULL, --help/-h print it and return FLOE_MAIN_EXIT_OK.
+ * extra_overrides ("key=value") are applied after --set flags, e.g. a program's own
+ * `--class NAME`. On FLOE_MAIN_RUN, *cfg is owned by the caller. */
+floe_main_rc floe_main_init(const char *program, void (*usage)(FILE *out), int *argc, char **argv,
                             const char *const *extra_overrides, size_t n_extra, floe_config **cfg);
 
 /* Help text for the standard flags. */

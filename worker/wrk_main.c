@@ -6,7 +6,6 @@
 #include "floe_main.h"
 
 #include <stdio.h>
-#include <string.h>
 
 static void
 usage(FILE *out)
@@ -20,14 +19,8 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-    }
     floe_config *cfg = NULL;
-    floe_main_rc mrc = floe_main_init("floe-worker", &argc, argv, NULL, 0, &cfg);
+    floe_main_rc mrc = floe_main_init("floe-worker", usage, &argc, argv, NULL, 0, &cfg);
     if (mrc != FLOE_MAIN_RUN)
         return mrc == FLOE_MAIN_EXIT_OK ? 0 : 2;
     floe_log_ctx log = {.comp = "worker"};

@@ -4,10 +4,11 @@
 #include <string.h>
 
 #ifdef FLOE_TESTING
-/* Test builds only, single-threaded tests only: plain counters are enough. */
-static unsigned long mem_count;
-static unsigned long mem_fail_nth;
-static int mem_fail_sticky;
+/* Test builds only. Atomic because pool threads allocate too; failure injection itself is
+ * meant for single-threaded unit tests. */
+static _Atomic unsigned long mem_count;
+static _Atomic unsigned long mem_fail_nth;
+static _Atomic int mem_fail_sticky;
 
 unsigned long
 floe_mem_fail_at(unsigned long nth, int sticky)
@@ -22,10 +23,10 @@ floe_mem_fail_at(unsigned long nth, int sticky)
 static int
 mem_should_fail(void)
 {
-    mem_count++;
-    if (mem_fail_nth == 0)
+    unsigned long n = ++mem_count, nth = mem_fail_nth;
+    if (nth == 0)
         return 0;
-    return mem_count == mem_fail_nth || (mem_fail_sticky && mem_count > mem_fail_nth);
+    return n == nth || (mem_fail_sticky && n > nth);
 }
 #else
 #define mem_should_fail() 0

@@ -1,0 +1,14 @@
+/*
+ * floe_digest — SHA-256 for content digests (registry versions, blobs, cache keys).
+ */
+#ifndef FLOE_DIGEST_H
+#define FLOE_DIGEST_H
+
+#include <stddef.h>
+
+#define FLOE_SHA256_HEX_LEN 64
+
+/* Lower-case hex digest of data[0..len) into out (65 bytes with the NUL). */
+void floe_sha256_hex(const void *data, size_t len, char out[FLOE_SHA256_HEX_LEN + 1]);
+
+#endif

@@ -1,0 +1,164 @@
+#include "floe_httpc.h"
+
+#include "floe_mem.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct httpc_call {
+    floe_http_resp *resp;
+    floe_rc rc;
+    enum evhttp_request_error error;
+    int failed;
+    int too_big;
+} httpc_call;
+
+static void
+httpc_on_error(enum evhttp_request_error error, void *arg)
+{
+    httpc_call *call = arg;
+    call->failed = 1;
+    call->error = error;
+}
+
+static void
+httpc_on_done(struct evhttp_request *req, void *arg)
+{
+    httpc_call *call = arg;
+    if (req == NULL || evhttp_request_get_response_code(req) == 0) {
+        call->failed = 1;
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > FLOE_HTTPC_BODY_MAX) {
+        call->too_big = 1;
+        return;
+    }
+    char *body = floe_malloc(len + 1);
+    if (body == NULL) {
+        call->rc = FLOE_ENOMEM;
+        return;
+    }
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    call->resp->status = evhttp_request_get_response_code(req);
+    call->resp->body = body;
+    call->resp->len = len;
+    call->rc = FLOE_OK;
+}
+
+static enum evhttp_cmd_type
+httpc_method(const char *m)
+{
+    if (strcmp(m, "POST") == 0)
+        return EVHTTP_REQ_POST;
+    if (strcmp(m, "PUT") == 0)
+        return EVHTTP_REQ_PUT;
+    if (strcmp(m, "DELETE") == 0)
+        return EVHTTP_REQ_DELETE;
+    if (strcmp(m, "PATCH") == 0)
+        return EVHTTP_REQ_PATCH;
+    return EVHTTP_REQ_GET;
+}
+
+floe_rc
+floe_httpc_request(const char *base_url, const char *method, const char *path,
+                   const char *content_type, const void *body, size_t len, int timeout_ms,
+                   floe_http_resp *resp, floe_err *err)
+{
+    memset(resp, 0, sizeof(*resp));
+    floe_rc rc;
+    struct evhttp_uri *uri = evhttp_uri_parse(base_url);
+    const char *host = uri != NULL ? evhttp_uri_get_host(uri) : NULL;
+    if (host == NULL) {
+        rc =
+            floe_err_user(err, FLOE_EINVAL, "API address \"%s\" is not http://host:port", base_url);
+        goto out_uri;
+    }
+    int port = evhttp_uri_get_port(uri);
+    struct event_base *base = event_base_new();
+    if (base == NULL) {
+        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an event base");
+        goto out_uri;
+    }
+    struct evhttp_connection *conn =
+        evhttp_connection_base_new(base, NULL, host, (unsigned short)(port > 0 ? port : 80));
+    if (conn == NULL) {
+        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP connection");
+        goto out_base;
+    }
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    evhttp_connection_set_timeout_tv(conn, &tv);
+    evhttp_connection_set_retries(conn, 0);
+    httpc_call call = {.resp = resp, .rc = FLOE_EIO};
+    struct evhttp_request *req = evhttp_request_new(httpc_on_done, &call);
+    if (req == NULL) {
+        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP request");
+        goto out_conn;
+    }
+    evhttp_request_set_error_cb(req, httpc_on_error);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char hostport[300];
+    snprintf(hostport, sizeof(hostport), "%s:%d", host, port > 0 ? port : 80);
+    evhttp_add_header(h, "Host", hostport);
+    evhttp_add_header(h, "Accept", "application/json");
+    evhttp_add_header(h, "Connection", "close");
+    if (content_type != NULL)
+        evhttp_add_header(h, "Content-Type", content_type);
+    if (body != NULL && len > 0)
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    if (evhttp_make_request(conn, req, httpc_method(method), path) != 0) {
+        rc = floe_err_sys(err, FLOE_EIO, "cannot send the request to %s", base_url);
+        goto out_conn; /* evhttp frees req on failure */
+    }
+    event_base_dispatch(base);
+    if (call.too_big) {
+        rc = floe_err_sys(err, FLOE_ETOOBIG, "response from %s is larger than %u bytes", base_url,
+                          FLOE_HTTPC_BODY_MAX);
+    } else if (call.rc == FLOE_ENOMEM) {
+        rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory reading the response");
+    } else if (call.rc != FLOE_OK) {
+        if (call.failed && call.error == EVREQ_HTTP_TIMEOUT)
+            rc = floe_err_sys(err, FLOE_ETIMEDOUT, "no response from %s within %d ms", base_url,
+                              timeout_ms);
+        else
+            rc = floe_err_sys(err, FLOE_EIO,
+                              "cannot reach the Floe API at %s (is floe-scheduler running?)",
+                              base_url);
+    } else {
+        rc = FLOE_OK;
+    }
+out_conn:
+    evhttp_connection_free(conn);
+out_base:
+    event_base_free(base);
+out_uri:
+    if (uri != NULL)
+        evhttp_uri_free(uri);
+    if (rc != FLOE_OK)
+        floe_http_resp_deinit(resp);
+    return rc;
+}
+
+void
+floe_http_resp_deinit(floe_http_resp *resp)
+{
+    floe_free_clear(&resp->body);
+    resp->len = 0;
+}
+
+char *
+floe_url_escape(const char *s)
+{
+    char *e = evhttp_uriencode(s, -1, 0);
+    if (e == NULL)
+        return NULL;
+    char *copy = floe_strdup(e);
+    free(e);
+    return copy;
+}

@@ -1,0 +1,34 @@
+/*
+ * floe_httpc — a blocking HTTP/1.1 client for floectl and the tests, on libevent's evhttp.
+ * One request per call, its own event base; nothing shared between calls.
+ */
+#ifndef FLOE_HTTPC_H
+#define FLOE_HTTPC_H
+
+#include "floe_err.h"
+
+#include <stddef.h>
+
+#define FLOE_HTTPC_BODY_MAX (64u << 20) /* larger responses are refused */
+
+typedef struct floe_http_resp {
+    int status;
+    char *body; /* NUL-terminated (the NUL is not counted in len); owned, free with deinit */
+    size_t len;
+} floe_http_resp;
+
+/* Sends method to base_url + path (path starts with '/', query included, already
+ * escaped). body may be NULL. On FLOE_OK resp holds the reply, whatever its status.
+ * FLOE_EIO when the server cannot be reached or the reply is malformed, FLOE_ETIMEDOUT,
+ * FLOE_EINVAL for a bad base_url. */
+floe_rc floe_httpc_request(const char *base_url, const char *method, const char *path,
+                           const char *content_type, const void *body, size_t len, int timeout_ms,
+                           floe_http_resp *resp, floe_err *err);
+
+void floe_http_resp_deinit(floe_http_resp *resp);
+
+/* Percent-encodes s for a path segment or query value. Caller frees with floe_free;
+ * NULL when out of memory. */
+char *floe_url_escape(const char *s);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * floe_metrics — counters and gauges rendered in the Prometheus text format for /metrics.
+ * A metric is a (name, labels) series; asking for the same series twice returns the same
+ * handle, so call sites may look one up lazily (e.g. per HTTP status code). Updates are
+ * atomic and may come from any thread; registering takes a lock.
+ */
+#ifndef FLOE_METRICS_H
+#define FLOE_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct floe_metrics floe_metrics;
+typedef struct floe_metric floe_metric;
+
+floe_metrics *floe_metrics_new(void);
+void floe_metrics_free(floe_metrics *m);
+
+/* labels: the inside of the braces, already escaped (`route="register",code="200"`), or
+ * NULL. Names and labels are copied. NULL when out of memory or when name is already a
+ * metric of the other kind; updates through a NULL handle are ignored. */
+floe_metric *floe_metrics_counter(floe_metrics *m, const char *name, const char *help,
+                                  const char *labels);
+floe_metric *floe_metrics_gauge(floe_metrics *m, const char *name, const char *help,
+                                const char *labels);
+
+void floe_metric_add(floe_metric *metric, int64_t n);
+void floe_metric_set(floe_metric *metric, int64_t v);
+int64_t floe_metric_get(const floe_metric *metric);
+
+/* Writes every family: # HELP, # TYPE, then its series. */
+void floe_metrics_render(floe_metrics *m, FILE *out);
+
+#endif

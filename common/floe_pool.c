@@ -1,0 +1,241 @@
+/*
+ * Two lists under one mutex: `todo` (submitted, not started) and `done` (work finished,
+ * done function not yet called). A thread that finishes a job moves it to `done` and, if
+ * the list was empty, writes the eventfd once; the loop swaps the whole list out and
+ * calls the done functions, at most POOL_BATCH per wake-up so timers and sockets are
+ * served between batches.
+ */
+#include "floe_pool.h"
+
+#include "floe_mem.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define POOL_BATCH 64
+
+typedef struct pool_job {
+    struct pool_job *next;
+    floe_pool_work_fn work;
+    floe_pool_done_fn done;
+    void *job;
+} pool_job;
+
+typedef struct pool_list {
+    pool_job *head, *tail;
+} pool_list;
+
+struct floe_pool {
+    floe_pool_config cfg;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pool_list todo, done;
+    unsigned queued, running, finished;
+    int stopping;
+    int efd;
+    struct event *ev;
+    pthread_t *threads;
+    unsigned n_threads;
+};
+
+static void
+list_push(pool_list *l, pool_job *j)
+{
+    j->next = NULL;
+    if (l->tail != NULL)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+}
+
+static pool_job *
+list_pop(pool_list *l)
+{
+    pool_job *j = l->head;
+    if (j != NULL) {
+        l->head = j->next;
+        if (l->head == NULL)
+            l->tail = NULL;
+    }
+    return j;
+}
+
+static void *
+pool_thread(void *arg)
+{
+    floe_pool *pool = arg;
+    void *ctx = pool->cfg.thread_init != NULL ? pool->cfg.thread_init(pool->cfg.arg) : NULL;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        pool_job *j = list_pop(&pool->todo);
+        if (j == NULL) {
+            if (pool->stopping)
+                break;
+            pthread_cond_wait(&pool->cond, &pool->lock);
+            continue;
+        }
+        pool->queued--;
+        pool->running++;
+        pthread_mutex_unlock(&pool->lock);
+        j->work(ctx, j->job);
+        pthread_mutex_lock(&pool->lock);
+        pool->running--;
+        pool->finished++;
+        int was_empty = pool->done.head == NULL;
+        list_push(&pool->done, j);
+        if (was_empty) {
+            uint64_t one = 1;
+            ssize_t n = write(pool->efd, &one, sizeof(one));
+            (void)n; /* a full counter still wakes the loop */
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (pool->cfg.thread_fini != NULL)
+        pool->cfg.thread_fini(ctx);
+    return NULL;
+}
+
+/* Calls up to max done functions; returns how many remain. */
+static unsigned
+pool_deliver(floe_pool *pool, unsigned max)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool_list batch = {0};
+    unsigned n = 0;
+    pool_job *j;
+    while (n < max && (j = list_pop(&pool->done)) != NULL) {
+        list_push(&batch, j);
+        n++;
+    }
+    pool->finished -= n;
+    unsigned left = pool->finished;
+    pthread_mutex_unlock(&pool->lock);
+    while ((j = list_pop(&batch)) != NULL) {
+        j->done(j->job);
+        floe_free(j);
+    }
+    return left;
+}
+
+static void
+pool_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    floe_pool *pool = arg;
+    uint64_t count;
+    ssize_t n = read(fd, &count, sizeof(count));
+    (void)n; /* EAGAIN: another wake-up already drained it */
+    if (pool_deliver(pool, POOL_BATCH) > 0)
+        event_active(pool->ev, EV_READ, 0);
+}
+
+floe_pool *
+floe_pool_new(struct event_base *base, const floe_pool_config *pc, floe_err *err)
+{
+    floe_pool *pool = floe_calloc(1, sizeof(*pool));
+    if (pool == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "pool: out of memory");
+        return NULL;
+    }
+    pool->cfg = *pc;
+    if (pool->cfg.threads == 0)
+        pool->cfg.threads = 1;
+    pool->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (pool->efd == -1) {
+        floe_err_sys(err, FLOE_EIO, "pool: eventfd: %s", strerror(errno));
+        goto fail_efd;
+    }
+    pool->ev = event_new(base, pool->efd, EV_READ | EV_PERSIST, pool_on_wake, pool);
+    if (pool->ev == NULL || event_add(pool->ev, NULL) != 0) {
+        floe_err_sys(err, FLOE_ENOMEM, "pool: cannot register its event");
+        goto fail_ev;
+    }
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->cond, NULL);
+    pool->threads = floe_calloc(pool->cfg.threads, sizeof(*pool->threads));
+    if (pool->threads == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "pool: out of memory");
+        goto fail_threads;
+    }
+    for (; pool->n_threads < pool->cfg.threads; pool->n_threads++) {
+        int e = pthread_create(&pool->threads[pool->n_threads], NULL, pool_thread, pool);
+        if (e != 0) {
+            floe_err_sys(err, FLOE_EIO, "pool: pthread_create: %s", strerror(e));
+            floe_pool_free(pool);
+            return NULL;
+        }
+    }
+    return pool;
+fail_threads:
+    pthread_cond_destroy(&pool->cond);
+    pthread_mutex_destroy(&pool->lock);
+fail_ev:
+    if (pool->ev != NULL)
+        event_free(pool->ev);
+    close(pool->efd);
+fail_efd:
+    floe_free(pool);
+    return NULL;
+}
+
+floe_rc
+floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done, void *job)
+{
+    pool_job *j = floe_malloc(sizeof(*j));
+    if (j == NULL)
+        return FLOE_ENOMEM;
+    j->work = work;
+    j->done = done;
+    j->job = job;
+    pthread_mutex_lock(&pool->lock);
+    floe_rc rc = FLOE_OK;
+    if (pool->stopping)
+        rc = FLOE_ESTATE;
+    else if (pool->cfg.queue_max > 0 && pool->queued >= pool->cfg.queue_max)
+        rc = FLOE_EAGAIN;
+    if (rc == FLOE_OK) {
+        list_push(&pool->todo, j);
+        pool->queued++;
+        pthread_cond_signal(&pool->cond);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (rc != FLOE_OK)
+        floe_free(j);
+    return rc;
+}
+
+unsigned
+floe_pool_pending(floe_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    unsigned n = pool->queued + pool->running + pool->finished;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
+void
+floe_pool_free(floe_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = 1;
+    pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+    for (unsigned i = 0; i < pool->n_threads; i++)
+        pthread_join(pool->threads[i], NULL);
+    while (pool_deliver(pool, UINT32_MAX) > 0)
+        ;
+    floe_free(pool->threads);
+    pthread_cond_destroy(&pool->cond);
+    pthread_mutex_destroy(&pool->lock);
+    event_free(pool->ev);
+    close(pool->efd);
+    floe_free(pool);
+}

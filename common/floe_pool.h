@@ -1,0 +1,45 @@
+/*
+ * floe_pool — a few threads for blocking work (PostgreSQL calls, compiling a large spec,
+ * health probes) so the event loop never blocks. A job's work function runs on a pool
+ * thread with that thread's context (e.g. its own database connection); its done function
+ * then runs on the loop thread, where the result is used (e.g. the HTTP reply sent).
+ * Threads exchange jobs, not shared structures: a job belongs to the pool thread while
+ * its work runs and to the loop thread before and after.
+ */
+#ifndef FLOE_POOL_H
+#define FLOE_POOL_H
+
+#include "floe_err.h"
+
+struct event_base;
+typedef struct floe_pool floe_pool;
+
+typedef void (*floe_pool_work_fn)(void *thread_ctx, void *job);
+typedef void (*floe_pool_done_fn)(void *job);
+
+typedef struct floe_pool_config {
+    unsigned threads;
+    unsigned queue_max;              /* jobs waiting; beyond, submit says FLOE_EAGAIN */
+    void *(*thread_init)(void *arg); /* per-thread context, on the thread; may be NULL */
+    void (*thread_fini)(void *ctx);  /* on the thread, when it stops */
+    void *arg;
+} floe_pool_config;
+
+/* Starts the threads. Done functions run on base's loop. NULL with err on failure. */
+floe_pool *floe_pool_new(struct event_base *base, const floe_pool_config *pc, floe_err *err);
+
+/* Queues job. work(ctx, job) runs on a thread, then done(job) on the loop thread.
+ * FLOE_EAGAIN when the queue is full, FLOE_ESTATE when stopping, FLOE_ENOMEM. On error
+ * nothing is queued and the job still belongs to the caller. */
+floe_rc floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done,
+                         void *job);
+
+/* Jobs queued or running. */
+unsigned floe_pool_pending(floe_pool *pool);
+
+/* Runs every queued job to the end, calls the done functions not yet called (on the
+ * calling thread, which must be the loop thread), stops the threads and frees the pool.
+ * NULL is a no-op. */
+void floe_pool_free(floe_pool *pool);
+
+#endif

@@ -834,3 +834,19 @@ floe_bus_free(floe_bus *bus)
     floe_buf_deinit(&bus->enc);
     floe_free(bus);
 }
+
+floe_rc
+floe_bus_check(floe_bus *bus, int timeout_ms, floe_err *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    /* rd_kafka_metadata is thread-safe on the handle. */
+    rd_kafka_resp_err_t e = rd_kafka_metadata(bus->prod, 0, NULL, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return floe_err_sys(err, FLOE_EIO, "kafka: no broker answered within %d ms: %s", timeout_ms,
+                            rd_kafka_err2str(e));
+    int brokers = md->broker_cnt;
+    rd_kafka_metadata_destroy(md);
+    if (brokers == 0)
+        return floe_err_sys(err, FLOE_EIO, "kafka: the cluster reports no brokers");
+    return FLOE_OK;
+}

@@ -108,6 +108,11 @@ floe_rc floe_bus_flush(floe_bus *bus, int timeout_ms);
 
 void floe_bus_stats_get(const floe_bus *bus, floe_bus_stats *out);
 
+/* Asks a broker for metadata, waiting up to timeout_ms: a readiness probe. Blocks, and
+ * unlike the rest of this API may be called from any thread. FLOE_EIO when no broker
+ * answers. */
+floe_rc floe_bus_check(floe_bus *bus, int timeout_ms, floe_err *err);
+
 /* Flushes the producer for up to 5 s (on_delivered may still be called from here), closes
  * the consumer (commits stored offsets, leaves the group), frees everything. Must not be
  * called from a bus callback. NULL is a no-op. */

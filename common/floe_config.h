@@ -34,6 +34,18 @@ typedef struct floe_config {
     char *postgres_url;
     char *api_url;
     char *blob_root;
+
+    char *domains;       /* "development,staging,production" */
+    int64_t api_threads; /* pool threads serving API database work */
+    int64_t api_max_body_bytes;
+    int64_t api_timeout_ms; /* floectl: per request */
+    int64_t spec_max_bytes;
+    int64_t spec_max_documents;
+    int64_t spec_max_nesting;
+    int64_t spec_max_nodes;
+    int64_t spec_max_depth;
+    char *project;       /* floectl: default project */
+    char *domain;        /* floectl: default domain */
     char *producer_name; /* program name for envelopes; set by the program */
 } floe_config;
 

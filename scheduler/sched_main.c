@@ -1,21 +1,107 @@
 /*
- * floe-scheduler — entry point. The engine (leader election, readiness, dispatch) and the
- * HTTP API are built in later steps; today the binary validates its configuration so
- * deployments and `--print-config` can be tried.
+ * floe-scheduler — entry point: configuration, the schema migrations, the Kafka bus, the
+ * HTTP API, and an orderly shutdown on SIGTERM/SIGINT (stop accepting, answer what is in
+ * progress within a deadline, flush the producer, free in reverse order).
+ * The engine (leader election, readiness, dispatch) joins this loop in the engine work.
  */
+#include "floe_bus.h"
 #include "floe_log.h"
 #include "floe_main.h"
+#include "floe_metrics.h"
+#include "floe_time.h"
+#include "sched_api.h"
+#include "store_migrate.h"
+#include "store_pg.h"
 
+#include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
+
+#define SCHED_SHUTDOWN_GRACE_US 10000000 /* answer requests in progress for up to 10 s */
+#define SCHED_MIGRATE_WAIT_US 60000000   /* PostgreSQL may still be starting */
+
+typedef struct sched {
+    const floe_config *cfg;
+    struct event_base *base;
+    floe_log_ctx log;
+    floe_metrics *metrics;
+    floe_bus *bus;
+    sched_api *api;
+    struct event *sig_term, *sig_int, *drain_ev;
+    int64_t drain_deadline_us;
+} sched;
 
 static void
 usage(FILE *out)
 {
-    fputs(
-        "usage: floe-scheduler [options]\n"
-        "Runs the Floe scheduler: the API on every replica, the engine on the elected leader.\n\n",
-        out);
+    fputs("usage: floe-scheduler [options]\n"
+          "Runs the Floe scheduler: the API on every replica, the engine on the elected leader.\n"
+          "At start-up it applies the PostgreSQL schema migrations this binary carries.\n\n",
+          out);
     floe_main_usage_common(out);
+}
+
+static void
+on_delivered(floe_bus *bus, void *opaque, floe_rc rc, const char *reason, void *arg)
+{
+    (void)bus;
+    (void)arg;
+    /* Only the API produces today; the engine's messages will carry their own opaque. */
+    if (opaque != NULL)
+        sched_api_on_delivered(opaque, rc, reason);
+}
+
+static void
+on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sched *s = arg;
+    if (sched_api_inflight(s->api) == 0 || floe_mono_us() > s->drain_deadline_us)
+        event_base_loopexit(s->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    sched *s = arg;
+    if (s->drain_ev != NULL)
+        return; /* already stopping */
+    floe_log_info(&s->log, "signal %d: stopping (answering %u requests in progress)", (int)sig,
+                  sched_api_inflight(s->api));
+    sched_api_stop(s->api);
+    s->drain_deadline_us = floe_mono_us() + SCHED_SHUTDOWN_GRACE_US;
+    s->drain_ev = event_new(s->base, -1, EV_PERSIST, on_drain_tick, s);
+    struct timeval tv = {0, 20000};
+    if (s->drain_ev == NULL || event_add(s->drain_ev, &tv) != 0)
+        event_base_loopexit(s->base, NULL);
+}
+
+/* Migrations run once per start-up, retried while PostgreSQL comes up. */
+static int
+sched_migrate(sched *s)
+{
+    int64_t deadline = floe_mono_us() + SCHED_MIGRATE_WAIT_US;
+    floe_err err = {0};
+    for (int attempt = 1;; attempt++) {
+        store_pg *pg = store_pg_connect(s->cfg->postgres_url, "floe-scheduler", &err);
+        unsigned applied = 0;
+        floe_rc rc = pg != NULL ? store_migrate_apply(pg, &applied, &err) : err.code;
+        store_pg_close(pg);
+        if (rc == FLOE_OK) {
+            floe_log_info(&s->log, "schema up to date (%u migrations applied now)", applied);
+            return 0;
+        }
+        if (rc != FLOE_EIO || floe_mono_us() > deadline) {
+            floe_log_error(&s->log, "schema: %s", err.msg);
+            return -1;
+        }
+        if (attempt == 1)
+            floe_log_warn(&s->log, "waiting for PostgreSQL: %s", err.msg);
+        usleep(500000);
+    }
 }
 
 int
@@ -30,8 +116,53 @@ main(int argc, char **argv)
         floe_config_free(cfg);
         return 2;
     }
-    floe_log_ctx log = {.comp = "scheduler"};
-    floe_log_error(&log, "the scheduling engine is not part of this build yet");
+    signal(SIGPIPE, SIG_IGN);
+    sched s = {.cfg = cfg, .log = {.comp = "scheduler"}};
+    int status = 1;
+    floe_err err = {0};
+    if ((s.base = event_base_new()) == NULL || (s.metrics = floe_metrics_new()) == NULL) {
+        floe_log_error(&s.log, "out of memory");
+        goto out;
+    }
+    if (sched_migrate(&s) != 0)
+        goto out;
+    floe_bus_callbacks cb = {.on_delivered = on_delivered, .arg = &s};
+    if ((s.bus = floe_bus_new(s.base, cfg, &cb, &err)) == NULL) {
+        floe_log_error(&s.log, "%s", err.msg);
+        goto out;
+    }
+    if ((s.api = sched_api_new(s.base, cfg, s.bus, s.metrics, &err)) == NULL) {
+        floe_log_error(&s.log, "%s", err.msg);
+        goto out;
+    }
+    s.sig_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
+    s.sig_int = evsignal_new(s.base, SIGINT, on_signal, &s);
+    if (s.sig_term == NULL || s.sig_int == NULL || event_add(s.sig_term, NULL) != 0 ||
+        event_add(s.sig_int, NULL) != 0) {
+        floe_log_error(&s.log, "cannot install signal handlers");
+        goto out;
+    }
+    floe_log_info(&s.log, "started (version %s)", FLOE_VERSION);
+    event_base_dispatch(s.base);
+    status = 0;
+out:
+    if (s.api != NULL)
+        sched_api_drain(s.api);
+    if (s.bus != NULL && floe_bus_flush(s.bus, 5000) != FLOE_OK)
+        floe_log_warn(&s.log, "kafka: some messages were not delivered before shutdown");
+    sched_api_free(s.api);
+    floe_bus_free(s.bus);
+    if (s.drain_ev != NULL)
+        event_free(s.drain_ev);
+    if (s.sig_term != NULL)
+        event_free(s.sig_term);
+    if (s.sig_int != NULL)
+        event_free(s.sig_int);
+    floe_metrics_free(s.metrics);
+    if (s.base != NULL)
+        event_base_free(s.base);
+    if (status == 0)
+        floe_log_info(&s.log, "stopped");
     floe_config_free(cfg);
-    return 1;
+    return status;
 }

@@ -1,0 +1,700 @@
+/*
+ * The HTTP server: binding, routing, bounds, the hand-off of each request to the pool
+ * and back, JSON replies and errors, and the health, readiness and metrics endpoints.
+ *
+ * A request (api_req) is owned by the loop thread until submitted, by one pool thread
+ * while its work runs, then by the loop thread again until api_reply() frees it.
+ */
+#include "sched_api_int.h"
+
+#include "floe_log.h"
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "floe_value.h"
+#include "spec.h"
+#include "store_redis_probe.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_PATH_MAX 2048
+#define API_QUERY_MAX 4096
+
+struct sched_api {
+    struct event_base *base;
+    const floe_config *cfg;
+    floe_bus *bus;
+    floe_metrics *metrics;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    floe_pool *pool;
+    unsigned inflight;
+    floe_log_ctx log;
+    floe_metric *m_inflight;
+};
+
+static void readyz_work(api_thread *t, api_req *r);
+
+#define GET EVHTTP_REQ_GET
+#define POST EVHTTP_REQ_POST
+#define KINDS "tasks|workflows|launchplans"
+
+static const api_route routes[] = {
+    {"healthz", GET, "/healthz", NULL, NULL},
+    {"metrics", GET, "/metrics", NULL, NULL},
+    {"readyz", GET, "/readyz", readyz_work, NULL},
+    {"register", POST, "/api/v1/register", api_register_work, NULL},
+    {"launch", POST, "/api/v1/executions", api_launch_work, api_launch_done},
+    {"execution_list", GET, "/api/v1/executions", api_exec_list_work, NULL},
+    {"execution_get", GET, "/api/v1/executions/:", api_exec_get_work, NULL},
+    {"entity_list", GET, "/api/v1/" KINDS, api_entity_list_work, NULL},
+    {"entity_get", GET, "/api/v1/" KINDS "/:/:/:", api_entity_get_work, NULL},
+    {"entity_get", GET, "/api/v1/" KINDS "/:/:/:/:", api_entity_get_work, NULL},
+    {"activate", POST, "/api/v1/launchplans/:/:/:/:/activate|deactivate", api_activate_work, NULL},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* --- accessors ------------------------------------------------------------------------ */
+
+const floe_config *
+api_cfg(const api_req *r)
+{
+    return r->api->cfg;
+}
+
+floe_bus *
+api_bus(const api_req *r)
+{
+    return r->api->bus;
+}
+
+floe_metrics *
+api_metrics(const api_req *r)
+{
+    return r->api->metrics;
+}
+
+unsigned
+sched_api_inflight(const sched_api *api)
+{
+    return api->inflight;
+}
+
+/* --- replies -------------------------------------------------------------------------- */
+
+static const char *
+code_name(floe_rc code, int *status)
+{
+    switch (code) {
+    case FLOE_EINVAL:
+        *status = 400;
+        return "invalid_argument";
+    case FLOE_ENOTFOUND:
+        *status = 404;
+        return "not_found";
+    case FLOE_ECONFLICT:
+        *status = 409;
+        return "conflict";
+    case FLOE_ETOOBIG:
+        *status = 413;
+        return "too_large";
+    case FLOE_ESTATE:
+        *status = 409;
+        return "failed_precondition";
+    case FLOE_EAGAIN:
+    case FLOE_EIO:
+    case FLOE_ETIMEDOUT:
+        *status = 503;
+        return "unavailable";
+    default:
+        *status = 500;
+        return "internal";
+    }
+}
+
+void
+api_fail(api_req *r, floe_rc code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[FLOE_ERR_MSG_MAX];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    floe_err_set(&r->err, code, code == FLOE_EINVAL ? FLOE_ERR_USER : FLOE_ERR_SYSTEM, false, "%s",
+                 msg);
+}
+
+static void
+send_body(struct evhttp_request *req, int status, const char *type, const char *body, size_t len)
+{
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    evbuffer_add(out, body, len);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, status, NULL, out);
+    evbuffer_free(out);
+}
+
+static void
+req_free(api_req *r)
+{
+    if (r->query_parsed)
+        evhttp_clear_headers(&r->query);
+    json_decref(r->reply);
+    json_decref(r->err_details);
+    floe_arena_free(r->arena);
+    floe_free(r);
+}
+
+static void
+count_request(sched_api *api, const char *route, int status)
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"", route, status);
+    floe_metric_add(floe_metrics_counter(api->metrics, "floe_api_requests_total",
+                                         "HTTP API requests answered, by route and status", labels),
+                    1);
+}
+
+void
+api_reply(api_req *r)
+{
+    sched_api *api = r->api;
+    int status = r->status != 0 ? r->status : 200;
+    json_t *body = r->reply;
+    json_t *owned = NULL;
+    if (r->err.code != FLOE_OK) {
+        owned = json_object();
+        const char *code = code_name(r->err.code, &status);
+        if (r->status == 405) {
+            status = 405;
+            code = "method_not_allowed";
+        }
+        json_object_set_new(owned, "code", json_string(code));
+        json_object_set_new(owned, "message", json_string(r->err.msg[0] ? r->err.msg : code));
+        json_object_set_new(owned, "details",
+                            r->err_details != NULL ? json_incref(r->err_details) : json_object());
+        body = owned;
+        if (status >= 500)
+            floe_log_warn(&api->log, "%s: %d %s", r->route != NULL ? r->route->name : "?", status,
+                          r->err.msg);
+    }
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (text != NULL) {
+        size_t len = strlen(text);
+        text[len] = '\0';
+        send_body(r->req, status, "application/json", text, len);
+        free(text);
+    } else {
+        send_body(r->req, 500, "application/json",
+                  "{\"code\":\"internal\",\"message\":\"out of memory\",\"details\":{}}", 58);
+        status = 500;
+    }
+    json_decref(owned);
+    count_request(api, r->route != NULL ? r->route->name : "none", status);
+    api->inflight--;
+    floe_metric_set(api->m_inflight, api->inflight);
+    req_free(r);
+}
+
+/* --- parameters ----------------------------------------------------------------------- */
+
+const char *
+api_param(api_req *r, const char *key)
+{
+    if (!r->query_parsed)
+        return NULL;
+    const char *v = evhttp_find_header(&r->query, key);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+bool
+api_domain_known(const floe_config *cfg, const char *domain)
+{
+    size_t n = strlen(domain);
+    for (const char *p = cfg->domains; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, domain, n) == 0)
+            return true;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+const char *
+api_project(api_req *r, bool *ok)
+{
+    const char *p = api_param(r, "project");
+    if (p == NULL)
+        p = api_cfg(r)->project;
+    if (spec_check_project(p, &r->err) != FLOE_OK)
+        *ok = false;
+    return p;
+}
+
+const char *
+api_domain(api_req *r, bool *ok)
+{
+    const char *d = api_param(r, "domain");
+    if (d == NULL)
+        d = api_cfg(r)->domain;
+    if (!api_domain_known(api_cfg(r), d)) {
+        api_fail(r, FLOE_EINVAL, "domain \"%.64s\" is not one of the configured domains (%s)", d,
+                 api_cfg(r)->domains);
+        *ok = false;
+    }
+    return d;
+}
+
+unsigned
+api_limit(api_req *r, bool *ok)
+{
+    const char *v = api_param(r, "limit");
+    if (v == NULL)
+        return API_LIST_LIMIT_DEFAULT;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < 1 || n > API_LIST_LIMIT_MAX) {
+        api_fail(r, FLOE_EINVAL, "limit \"%.32s\": expected 1 to %d", v, API_LIST_LIMIT_MAX);
+        *ok = false;
+        return 0;
+    }
+    return (unsigned)n;
+}
+
+int64_t
+api_token(api_req *r, bool *ok)
+{
+    const char *v = api_param(r, "token");
+    if (v == NULL)
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end != '\0' || n < 1) {
+        api_fail(r, FLOE_EINVAL, "token \"%.32s\" is not a page token from a previous answer", v);
+        *ok = false;
+        return 0;
+    }
+    return n;
+}
+
+void
+api_next_token(json_t *obj, bool more, int64_t last_seq)
+{
+    if (more) {
+        char tok[24];
+        snprintf(tok, sizeof(tok), "%lld", (long long)last_seq);
+        json_object_set_new(obj, "next_token", json_string(tok));
+    } else {
+        json_object_set_new(obj, "next_token", json_null());
+    }
+}
+
+/* --- pool plumbing -------------------------------------------------------------------- */
+
+static void *
+thread_init(void *arg)
+{
+    api_thread *t = floe_calloc(1, sizeof(*t));
+    if (t != NULL)
+        t->cfg = arg;
+    return t;
+}
+
+static void
+thread_fini(void *ctx)
+{
+    api_thread *t = ctx;
+    if (t == NULL)
+        return;
+    store_pg_close(t->pg);
+    floe_free(t);
+}
+
+floe_rc
+api_pg(api_thread *t, api_req *r)
+{
+    if (t == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return FLOE_ENOMEM;
+    }
+    if (t->pg == NULL) {
+        t->pg = store_pg_connect(t->cfg->postgres_url, "floe-scheduler", &r->err);
+        return t->pg != NULL ? FLOE_OK : r->err.code;
+    }
+    return store_pg_ensure(t->pg, &r->err);
+}
+
+typedef struct api_job {
+    api_req *r;
+    void (*work)(api_thread *, api_req *);
+    void (*done)(api_req *);
+} api_job;
+
+static void
+job_work(void *ctx, void *arg)
+{
+    api_job *j = arg;
+    j->work(ctx, j->r);
+}
+
+static void
+job_done(void *arg)
+{
+    api_job *j = arg;
+    api_req *r = j->r;
+    void (*done)(api_req *) = j->done;
+    floe_free(j);
+    if (done != NULL && r->err.code == FLOE_OK)
+        done(r);
+    else
+        api_reply(r);
+}
+
+floe_rc
+api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *))
+{
+    if (r->api->pool == NULL)
+        return FLOE_ESTATE;
+    api_job *j = floe_malloc(sizeof(*j));
+    if (j == NULL)
+        return FLOE_ENOMEM;
+    *j = (api_job){.r = r, .work = work, .done = done};
+    floe_rc rc = floe_pool_submit(r->api->pool, job_work, job_done, j);
+    if (rc != FLOE_OK)
+        floe_free(j);
+    return rc;
+}
+
+/* --- built-in endpoints --------------------------------------------------------------- */
+
+static void
+readyz_work(api_thread *t, api_req *r)
+{
+    json_t *checks = json_object();
+    bool ready = true;
+    floe_err err = {0};
+    if (api_pg(t, r) == FLOE_OK && store_pg_ping(t->pg, &err) == FLOE_OK) {
+        json_object_set_new(checks, "postgres", json_string("ok"));
+    } else {
+        json_object_set_new(checks, "postgres", json_string(r->err.msg[0] ? r->err.msg : err.msg));
+        ready = false;
+    }
+    floe_err_clear(&r->err);
+    if (store_redis_ping(api_cfg(r)->redis_url, 1000, &err) == FLOE_OK) {
+        json_object_set_new(checks, "redis", json_string("ok"));
+    } else {
+        json_object_set_new(checks, "redis", json_string(err.msg));
+        ready = false;
+    }
+    if (floe_bus_check(api_bus(r), 2000, &err) == FLOE_OK) {
+        json_object_set_new(checks, "kafka", json_string("ok"));
+    } else {
+        json_object_set_new(checks, "kafka", json_string(err.msg));
+        ready = false;
+    }
+    r->reply = json_object();
+    json_object_set_new(r->reply, "status", json_string(ready ? "ready" : "not ready"));
+    json_object_set_new(r->reply, "checks", checks);
+    r->status = ready ? 200 : 503;
+}
+
+static void
+serve_metrics(sched_api *api, struct evhttp_request *req)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    floe_metrics_render(api->metrics, f);
+    fclose(f);
+    send_body(req, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+    count_request(api, "metrics", 200);
+}
+
+/* --- routing -------------------------------------------------------------------------- */
+
+/* Whether segment matches one of the '|'-separated alternatives in pat[0..len). */
+static bool
+seg_match(const char *pat, size_t len, const char *seg)
+{
+    if (len == 1 && pat[0] == ':')
+        return true;
+    size_t n = strlen(seg);
+    for (size_t i = 0; i < len;) {
+        size_t alt = 0;
+        while (i + alt < len && pat[i + alt] != '|')
+            alt++;
+        if (alt == n && strncmp(pat + i, seg, n) == 0)
+            return true;
+        i += alt + 1;
+    }
+    return false;
+}
+
+static bool
+route_match(const api_route *route, char **seg, int n_seg)
+{
+    const char *p = route->pattern + 1;
+    int i = 0;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (i >= n_seg || !seg_match(p, len, seg[i]))
+            return false;
+        i++;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return i == n_seg;
+}
+
+/* Splits and decodes the path into r->seg. False (r failed) on a bad path. */
+static bool
+split_path(api_req *r, const char *path)
+{
+    if (strlen(path) > API_PATH_MAX) {
+        api_fail(r, FLOE_ETOOBIG, "the path is longer than %d bytes", API_PATH_MAX);
+        return false;
+    }
+    const char *p = path;
+    while (*p == '/')
+        p++;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (r->n_seg == API_MAX_SEGMENTS) {
+            api_fail(r, FLOE_ENOTFOUND, "no such resource");
+            return false;
+        }
+        char *raw = floe_arena_strndup(r->arena, p, len);
+        size_t dlen = 0;
+        char *dec = raw != NULL ? evhttp_uridecode(raw, 0, &dlen) : NULL;
+        if (dec == NULL) {
+            api_fail(r, FLOE_ENOMEM, "out of memory");
+            return false;
+        }
+        if (strlen(dec) != dlen) {
+            free(dec);
+            api_fail(r, FLOE_EINVAL, "the path contains a NUL byte");
+            return false;
+        }
+        r->seg[r->n_seg] = floe_arena_strndup(r->arena, dec, dlen);
+        free(dec);
+        if (r->seg[r->n_seg] == NULL) {
+            api_fail(r, FLOE_ENOMEM, "out of memory");
+            return false;
+        }
+        r->n_seg++;
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+    sched_api *api = arg;
+    api_req *r = floe_calloc(1, sizeof(*r));
+    if (r == NULL || (r->arena = floe_arena_new(16384, 0)) == NULL) {
+        floe_free(r);
+        evhttp_send_error(req, 503, "out of memory");
+        return;
+    }
+    r->api = api;
+    r->req = req;
+    r->start_us = floe_mono_us();
+    api->inflight++;
+    floe_metric_set(api->m_inflight, api->inflight);
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    if (path == NULL || !split_path(r, path))
+        goto reply;
+    if (query != NULL) {
+        if (strlen(query) > API_QUERY_MAX) {
+            api_fail(r, FLOE_ETOOBIG, "the query is longer than %d bytes", API_QUERY_MAX);
+            goto reply;
+        }
+        if (strstr(query, "%00") != NULL) {
+            api_fail(r, FLOE_EINVAL, "the query contains a NUL byte (%%00)");
+            goto reply;
+        }
+        TAILQ_INIT(&r->query);
+        r->query_parsed = true;
+        if (evhttp_parse_query_str(query, &r->query) != 0) {
+            api_fail(r, FLOE_EINVAL, "the query string is malformed");
+            goto reply;
+        }
+        struct evkeyval *kv;
+        TAILQ_FOREACH(kv, &r->query, next)
+        {
+            if (!floe_utf8_valid(kv->value, strlen(kv->value))) {
+                api_fail(r, FLOE_EINVAL, "query parameter \"%.32s\" is not valid UTF-8", kv->key);
+                goto reply;
+            }
+        }
+    }
+    int method = (int)evhttp_request_get_command(req);
+    bool path_known = false;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!route_match(&routes[i], r->seg, r->n_seg))
+            continue;
+        path_known = true;
+        if (routes[i].method == method) {
+            r->route = &routes[i];
+            break;
+        }
+    }
+    if (r->route == NULL) {
+        if (path_known)
+            api_fail(r, FLOE_EINVAL, "method not allowed on %.128s", path);
+        else
+            api_fail(r, FLOE_ENOTFOUND, "no such resource: %.128s", path);
+        r->status = path_known ? 405 : 0;
+        goto reply;
+    }
+    if (strcmp(r->route->name, "healthz") == 0) {
+        r->reply = json_pack("{s:s}", "status", "ok");
+        goto reply;
+    }
+    if (strcmp(r->route->name, "metrics") == 0) {
+        serve_metrics(api, req);
+        api->inflight--;
+        floe_metric_set(api->m_inflight, api->inflight);
+        req_free(r);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = floe_arena_alloc(r->arena, len + 1);
+    if (body == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        goto reply;
+    }
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    r->body = body;
+    r->body_len = len;
+    floe_rc rc = api_resubmit(r, r->route->work, r->route->done);
+    if (rc == FLOE_OK)
+        return;
+    api_fail(r, FLOE_EAGAIN, "the server is busy (%s): retry", floe_rc_name(rc));
+reply:
+    api_reply(r);
+}
+
+/* --- life cycle ----------------------------------------------------------------------- */
+
+sched_api *
+sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, floe_metrics *metrics,
+              floe_err *err)
+{
+    sched_api *api = floe_calloc(1, sizeof(*api));
+    if (api == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "api: out of memory");
+        return NULL;
+    }
+    api->base = base;
+    api->cfg = cfg;
+    api->bus = bus;
+    api->metrics = metrics;
+    api->log = (floe_log_ctx){.comp = "api"};
+    api->m_inflight = floe_metrics_gauge(metrics, "floe_api_requests_inflight",
+                                         "HTTP API requests accepted and not yet answered", NULL);
+    struct evhttp_uri *uri = evhttp_uri_parse(cfg->api_url);
+    const char *host = uri != NULL ? evhttp_uri_get_host(uri) : NULL;
+    int port = uri != NULL ? evhttp_uri_get_port(uri) : -1;
+    if (host == NULL) {
+        floe_err_user(err, FLOE_EINVAL, "api.url \"%s\" is not http://host:port", cfg->api_url);
+        goto fail;
+    }
+    floe_pool_config pc = {.threads = (unsigned)cfg->api_threads,
+                           .queue_max = 1024,
+                           .thread_init = thread_init,
+                           .thread_fini = thread_fini,
+                           .arg = (void *)cfg};
+    if ((api->pool = floe_pool_new(base, &pc, err)) == NULL)
+        goto fail;
+    if ((api->http = evhttp_new(base)) == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "api: out of memory");
+        goto fail;
+    }
+    evhttp_set_max_body_size(api->http, (ev_ssize_t)cfg->api_max_body_bytes);
+    evhttp_set_max_headers_size(api->http, 65536);
+    evhttp_set_timeout(api->http, 120);
+    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(api->http, on_request, api);
+    api->sock = evhttp_bind_socket_with_handle(api->http, host, (uint16_t)(port > 0 ? port : 80));
+    if (api->sock == NULL) {
+        floe_err_sys(err, FLOE_EIO, "api: cannot listen on %s:%d (in use?)", host,
+                     port > 0 ? port : 80);
+        goto fail;
+    }
+    evhttp_uri_free(uri);
+    floe_log_info(&api->log, "listening on %s", cfg->api_url);
+    return api;
+fail:
+    if (uri != NULL)
+        evhttp_uri_free(uri);
+    sched_api_free(api);
+    return NULL;
+}
+
+void
+sched_api_stop(sched_api *api)
+{
+    if (api->sock != NULL) {
+        evhttp_del_accept_socket(api->http, api->sock);
+        api->sock = NULL;
+    }
+}
+
+void
+sched_api_on_delivered(void *opaque, floe_rc rc, const char *reason)
+{
+    api_req *r = opaque;
+    r->delivery = NULL;
+    api_launch_delivered(r, rc, reason);
+}
+
+void
+sched_api_drain(sched_api *api)
+{
+    sched_api_stop(api);
+    floe_pool *pool = api->pool;
+    /* Done functions that resubmit during the drain are refused and answer at once. */
+    floe_pool_free(pool);
+    api->pool = NULL;
+}
+
+void
+sched_api_free(sched_api *api)
+{
+    if (api == NULL)
+        return;
+    sched_api_drain(api);
+    if (api->http != NULL)
+        evhttp_free(api->http);
+    floe_free(api);
+}

@@ -1,0 +1,44 @@
+/*
+ * sched_api — the HTTP/JSON API every floe-scheduler replica serves (libevent evhttp):
+ * the registry (register, get, list, activate), executions (launch, get, list), and
+ * /healthz, /readyz, /metrics. docs/api.md lists every route.
+ *
+ * Requests are parsed and bounded on the loop thread; their database and compile work
+ * runs on the pool (one PostgreSQL connection per pool thread); replies are sent from
+ * the loop thread. A launch is recorded in PostgreSQL, then published to Kafka as an
+ * ExecutionRequested, and answered once the broker has acknowledged it.
+ */
+#ifndef SCHED_API_H
+#define SCHED_API_H
+
+#include "floe_bus.h"
+#include "floe_config.h"
+#include "floe_err.h"
+#include "floe_metrics.h"
+
+struct event_base;
+typedef struct sched_api sched_api;
+
+/* Starts listening on cfg->api_url. cfg, bus and metrics must outlive the API.
+ * NULL with err when the address cannot be bound or memory runs out. */
+sched_api *sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus,
+                         floe_metrics *metrics, floe_err *err);
+
+/* The bus delivery callback for messages the API produced (opaque from floe_bus). */
+void sched_api_on_delivered(void *opaque, floe_rc rc, const char *reason);
+
+/* Stops accepting connections; requests in progress continue. */
+void sched_api_stop(sched_api *api);
+
+/* Requests accepted and not yet answered. */
+unsigned sched_api_inflight(const sched_api *api);
+
+/* Stops accepting, runs every queued job to its end (their done functions included) and
+ * stops the pool. Answers that wait for Kafka come with the bus's flush; call this, then
+ * floe_bus_flush(), then sched_api_free(). */
+void sched_api_drain(sched_api *api);
+
+/* Frees; requests still unanswered are dropped with their connections. NULL is a no-op. */
+void sched_api_free(sched_api *api);
+
+#endif

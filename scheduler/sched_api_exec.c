@@ -1,0 +1,547 @@
+/*
+ * Execution routes. A launch (POST /api/v1/executions) resolves the workflow or launch
+ * plan, checks the inputs against the interface (every missing, unknown or mistyped input
+ * is reported in `details`), records the execution in PostgreSQL, then publishes an
+ * ExecutionRequested to <prefix>.events and answers 201 once the broker acknowledged it.
+ * If Kafka refuses it, the execution is marked FAILED (so no accepted execution is left
+ * without an outcome) and the answer is 503.
+ */
+#include "sched_api_int.h"
+
+#include "floe_envelope.h"
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "floe_type.h"
+#include "floe_value.h"
+#include "spec.h"
+#include "store_exec.h"
+#include "store_registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct launch_state {
+    Floe__ExecutionRequested msg;
+    store_exec ex;
+    char id[FLOE_ID_LEN + 1];
+    char reason[FLOE_ERR_MSG_MAX];
+} launch_state;
+
+static const char *const phases[] = {"QUEUED",  "RUNNING",   "SUCCEEDED", "FAILED",
+                                     "ABORTED", "TIMED_OUT", "ABORTING",  NULL};
+
+/* "name" or "name@version", or {name, version}. */
+static bool
+parse_ref(api_req *r, const json_t *j, const char *field, const char **name, const char **version)
+{
+    *name = *version = NULL;
+    if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        const char *at = strchr(s, '@');
+        if (at != NULL) {
+            *name = floe_arena_strndup(r->arena, s, (size_t)(at - s));
+            *version = floe_arena_strndup(r->arena, at + 1, strlen(at + 1));
+        } else {
+            *name = floe_arena_strndup(r->arena, s, strlen(s));
+        }
+    } else if (json_is_object(j)) {
+        json_t *n = json_object_get(j, "name"), *v = json_object_get(j, "version");
+        *name = json_is_string(n)
+                    ? floe_arena_strndup(r->arena, json_string_value(n), json_string_length(n))
+                    : NULL;
+        *version = json_is_string(v)
+                       ? floe_arena_strndup(r->arena, json_string_value(v), json_string_length(v))
+                       : NULL;
+    }
+    if (*name == NULL) {
+        api_fail(r, FLOE_EINVAL, "%s: expected \"name\", \"name@version\" or {name, version}",
+                 field);
+        return false;
+    }
+    if (spec_check_name(field, *name, &r->err) != FLOE_OK ||
+        (*version != NULL && spec_check_version(*version, &r->err) != FLOE_OK))
+        return false;
+    return true;
+}
+
+static const Floe__InputSpec *
+ifc_input(const Floe__Interface *ifc, const char *name)
+{
+    for (size_t i = 0; i < ifc->n_inputs; i++) {
+        if (strcmp(ifc->inputs[i]->name, name) == 0)
+            return ifc->inputs[i];
+    }
+    return NULL;
+}
+
+static const char *
+input_names(const Floe__Interface *ifc, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < ifc->n_inputs && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", ifc->inputs[i]->name);
+    if (ifc->n_inputs == 0)
+        snprintf(buf, size, "none");
+    return buf;
+}
+
+static const Floe__NamedValue *
+find_value(Floe__NamedValue **nv, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(nv[i]->name, name) == 0)
+            return nv[i];
+    }
+    return NULL;
+}
+
+/* Resolves every interface input from the request, the plan and the defaults. Problems
+ * go into r->err_details, one per input; returns false when there were any. */
+static bool
+resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
+               const Floe__LaunchPlanSpec *lp, Floe__ValueMap *out)
+{
+    json_t *problems = json_object();
+    size_t n_problems = 0;
+    char first[160] = "";
+#define PROBLEM(name, ...)                                                                         \
+    do {                                                                                           \
+        char msg_[FLOE_ERR_MSG_MAX];                                                               \
+        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
+        json_object_set_new(problems, (name), json_string(msg_));                                  \
+        if (n_problems++ == 0)                                                                     \
+            snprintf(first, sizeof(first), "input \"%.48s\": %.100s", (name), msg_);               \
+    } while (0)
+
+    const char *key;
+    json_t *val;
+    if (given != NULL) {
+        json_object_foreach((json_t *)given, key, val)
+        {
+            char names[160];
+            if (ifc_input(ifc, key) == NULL)
+                PROBLEM(key, "unknown input (the workflow's inputs: %s)",
+                        input_names(ifc, names, sizeof(names)));
+            else if (lp != NULL && find_value(lp->fixed_inputs, lp->n_fixed_inputs, key) != NULL)
+                PROBLEM(key, "fixed by launch plan \"%s\": it cannot be overridden", lp->id->name);
+        }
+    }
+    out->entries = floe_arena_alloc(r->arena, (ifc->n_inputs + 1) * sizeof(*out->entries));
+    if (out->entries == NULL) {
+        json_decref(problems);
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < ifc->n_inputs; i++) {
+        const Floe__InputSpec *in = ifc->inputs[i];
+        Floe__NamedValue *e = floe_arena_alloc(r->arena, sizeof(*e));
+        if (e == NULL)
+            break;
+        floe__named_value__init(e);
+        e->name = in->name;
+        const json_t *g = given != NULL ? json_object_get(given, in->name) : NULL;
+        const Floe__NamedValue *fixed =
+            lp != NULL ? find_value(lp->fixed_inputs, lp->n_fixed_inputs, in->name) : NULL;
+        const Floe__NamedValue *def =
+            lp != NULL ? find_value(lp->default_inputs, lp->n_default_inputs, in->name) : NULL;
+        if (fixed != NULL) {
+            e->value = fixed->value;
+        } else if (g != NULL) {
+            floe_err verr;
+            if (floe_value_from_json(in->type, g, r->arena, &e->value, &verr) != FLOE_OK) {
+                PROBLEM(in->name, "%s", verr.msg);
+                continue;
+            }
+        } else if (def != NULL) {
+            e->value = def->value;
+        } else if (in->default_value != NULL) {
+            e->value = in->default_value;
+        } else {
+            char tb[FLOE_TYPE_TEXT_MAX];
+            PROBLEM(in->name, "missing: required %s", floe_type_format(in->type, tb, sizeof(tb)));
+            continue;
+        }
+        out->entries[out->n_entries++] = e;
+    }
+#undef PROBLEM
+    if (n_problems > 0) {
+        r->err_details = json_pack("{s:o}", "inputs", problems);
+        if (n_problems == 1)
+            api_fail(r, FLOE_EINVAL, "%s", first);
+        else
+            api_fail(r, FLOE_EINVAL, "%s (%zu more in details)", first, n_problems - 1);
+        return false;
+    }
+    json_decref(problems);
+    return true;
+}
+
+static const char *const launch_fields[] = {
+    "project",  "domain",          "workflow",     "launch_plan",      "inputs",
+    "no_cache", "overwrite_cache", "requested_by", "source_execution", NULL};
+
+static bool
+check_fields(api_req *r, const json_t *body)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        size_t i;
+        for (i = 0; launch_fields[i] != NULL && strcmp(launch_fields[i], key) != 0; i++)
+            ;
+        if (launch_fields[i] == NULL) {
+            api_fail(r, FLOE_EINVAL,
+                     "unknown field \"%.48s\" (expected project, domain, workflow or launch_plan, "
+                     "inputs, no_cache, overwrite_cache, requested_by)",
+                     key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *
+body_string(api_req *r, const json_t *body, const char *key, size_t max, bool *ok)
+{
+    const json_t *v = json_object_get(body, key);
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v) || json_string_length(v) > max) {
+        api_fail(r, FLOE_EINVAL, "%s: expected a string of at most %zu bytes", key, max);
+        *ok = false;
+        return NULL;
+    }
+    const char *copy = floe_arena_strndup(r->arena, json_string_value(v), json_string_length(v));
+    if (copy == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        *ok = false;
+    }
+    return copy;
+}
+
+static void
+launch_work_json(api_thread *t, api_req *r, json_t *body)
+{
+    bool ok = true;
+    if (!json_is_object(body)) {
+        api_fail(r, FLOE_EINVAL, "the body must be a JSON object");
+        return;
+    }
+    if (!check_fields(r, body))
+        return;
+    const char *project = body_string(r, body, "project", 63, &ok);
+    const char *domain = body_string(r, body, "domain", 32, &ok);
+    const char *requested_by = body_string(r, body, "requested_by", 128, &ok);
+    if (!ok)
+        return;
+    if (project == NULL)
+        project = api_project(r, &ok);
+    else if (spec_check_project(project, &r->err) != FLOE_OK)
+        return;
+    if (domain == NULL)
+        domain = api_domain(r, &ok);
+    else if (!api_domain_known(api_cfg(r), domain)) {
+        api_fail(r, FLOE_EINVAL, "domain \"%.64s\" is not one of the configured domains (%s)",
+                 domain, api_cfg(r)->domains);
+        return;
+    }
+    if (!ok)
+        return;
+    const json_t *wf_j = json_object_get(body, "workflow");
+    const json_t *lp_j = json_object_get(body, "launch_plan");
+    const json_t *inputs = json_object_get(body, "inputs");
+    if ((wf_j == NULL) == (lp_j == NULL)) {
+        api_fail(r, FLOE_EINVAL, "give exactly one of \"workflow\" and \"launch_plan\"");
+        return;
+    }
+    if (inputs != NULL && !json_is_object(inputs) && !json_is_null(inputs)) {
+        api_fail(r, FLOE_EINVAL, "inputs: expected an object of name: value");
+        return;
+    }
+    if (json_is_null(inputs))
+        inputs = NULL;
+    const json_t *nc = json_object_get(body, "no_cache"),
+                 *oc = json_object_get(body, "overwrite_cache");
+    if ((nc != NULL && !json_is_boolean(nc)) || (oc != NULL && !json_is_boolean(oc))) {
+        api_fail(r, FLOE_EINVAL, "no_cache and overwrite_cache are true or false");
+        return;
+    }
+    if (requested_by != NULL && !floe_utf8_valid(requested_by, strlen(requested_by))) {
+        api_fail(r, FLOE_EINVAL, "requested_by is not valid UTF-8");
+        return;
+    }
+    const char *name, *version;
+    if (!parse_ref(r, lp_j != NULL ? lp_j : wf_j, lp_j != NULL ? "launch_plan" : "workflow", &name,
+                   &version))
+        return;
+    if (api_pg(t, r) != FLOE_OK)
+        return;
+
+    const Floe__LaunchPlanSpec *lp = NULL;
+    store_entity e;
+    const char *wf_name = name, *wf_version = version;
+    if (lp_j != NULL) {
+        if (store_registry_get(t->pg, STORE_LAUNCHPLAN, project, domain, name, version, r->arena,
+                               &e, &r->err) != FLOE_OK)
+            return;
+        lp = floe__launch_plan_spec__unpack(floe_arena_pb_allocator(r->arena), e.spec_len, e.spec);
+        if (lp == NULL) {
+            api_fail(r, FLOE_EIO, "launch plan \"%s\" is stored in a form that does not decode",
+                     name);
+            return;
+        }
+        wf_name = lp->workflow->name;
+        wf_version = lp->workflow->version;
+    }
+    if (store_registry_get(t->pg, STORE_WORKFLOW, project, domain, wf_name, wf_version, r->arena,
+                           &e, &r->err) != FLOE_OK)
+        return;
+    const Floe__WorkflowSpec *wf =
+        floe__workflow_spec__unpack(floe_arena_pb_allocator(r->arena), e.spec_len, e.spec);
+    if (wf == NULL) {
+        api_fail(r, FLOE_EIO, "workflow \"%s\" is stored in a form that does not decode", wf_name);
+        return;
+    }
+    Floe__ValueMap values = FLOE__VALUE_MAP__INIT;
+    if (!resolve_inputs(r, wf->interface, inputs, lp, &values))
+        return;
+
+    launch_state *st = floe_arena_alloc(r->arena, sizeof(*st));
+    if (st == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    memset(st, 0, sizeof(*st));
+    if (floe_id_new(st->id) != 0) {
+        api_fail(r, FLOE_EIO, "no randomness for an execution id");
+        return;
+    }
+    size_t len = floe__value_map__get_packed_size(&values);
+    uint8_t *packed = floe_arena_alloc(r->arena, len ? len : 1);
+    if (packed == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    floe__value_map__pack(&values, packed);
+    store_exec *ex = &st->ex;
+    ex->id = st->id;
+    ex->project = project;
+    ex->domain = domain;
+    ex->workflow_name = wf->id->name;
+    ex->workflow_version = wf->id->version;
+    ex->launch_plan_name = lp != NULL ? lp->id->name : NULL;
+    ex->launch_plan_version = lp != NULL ? lp->id->version : NULL;
+    ex->inputs = packed;
+    ex->inputs_len = len;
+    ex->requested_by = requested_by != NULL ? requested_by : "api";
+    ex->no_cache = json_is_true(nc);
+    ex->overwrite_cache = json_is_true(oc);
+    if (store_exec_insert(t->pg, ex, &r->err) != FLOE_OK)
+        return;
+
+    Floe__ExecutionRequested *m = &st->msg;
+    floe__execution_requested__init(m);
+    m->execution_id = st->id;
+    m->workflow = wf->id;
+    m->launch_plan = lp != NULL ? lp->id : NULL;
+    m->inputs = values.entries;
+    m->n_inputs = values.n_entries;
+    m->requested_by = (char *)ex->requested_by;
+    m->no_cache = ex->no_cache;
+    m->overwrite_cache = ex->overwrite_cache;
+    r->state = st;
+    r->reply = json_pack(
+        "{s:s,s:s,s:s,s:{s:s,s:s},s:o,s:s,s:o}", "id", st->id, "project", project, "domain", domain,
+        "workflow", "name", wf->id->name, "version", wf->id->version, "launch_plan",
+        lp != NULL ? json_pack("{s:s,s:s}", "name", lp->id->name, "version", lp->id->version)
+                   : json_null(),
+        "phase", "QUEUED", "inputs", sched_render_values(packed, len, r->arena));
+}
+
+void
+api_launch_work(api_thread *t, api_req *r)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL) {
+        api_fail(r, FLOE_EINVAL, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        return;
+    }
+    launch_work_json(t, r, body); /* copies what it keeps into the arena */
+    json_decref(body);
+}
+
+/* --- publishing ----------------------------------------------------------------------- */
+
+static void
+mark_failed_work(api_thread *t, api_req *r)
+{
+    launch_state *st = r->state;
+    floe_err err;
+    if (api_pg(t, r) != FLOE_OK ||
+        store_exec_fail_unpublished(t->pg, st->id, st->reason, &err) != FLOE_OK)
+        floe_err_clear(&r->err); /* the 503 below says what matters */
+    api_fail(r, FLOE_EIO,
+             "execution %s was recorded but could not be published to Kafka (%s); it is marked "
+             "FAILED: launch again",
+             st->id, st->reason);
+}
+
+static void
+launch_publish_failed(api_req *r, const char *reason)
+{
+    launch_state *st = r->state;
+    snprintf(st->reason, sizeof(st->reason), "%s", reason);
+    if (api_resubmit(r, mark_failed_work, NULL) != FLOE_OK) {
+        api_fail(r, FLOE_EIO, "execution %s could not be published to Kafka: %s", st->id, reason);
+        api_reply(r);
+    }
+}
+
+void
+api_launch_done(api_req *r)
+{
+    launch_state *st = r->state;
+    char topic[160];
+    floe_err err;
+    floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
+    if (rc == FLOE_OK) {
+        r->delivery = r;
+        rc = floe_bus_produce(api_bus(r), topic, st->id, strlen(st->id),
+                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &st->msg.base,
+                              r, NULL, &err);
+    } else {
+        snprintf(err.msg, sizeof(err.msg), "topic name too long");
+    }
+    if (rc != FLOE_OK) {
+        r->delivery = NULL;
+        launch_publish_failed(r, err.msg);
+    }
+    /* else: answered from api_launch_delivered */
+}
+
+void
+api_launch_delivered(api_req *r, floe_rc rc, const char *reason)
+{
+    if (rc != FLOE_OK) {
+        launch_publish_failed(r, reason != NULL ? reason : floe_rc_name(rc));
+        return;
+    }
+    floe_metric_add(floe_metrics_counter(api_metrics(r), "floe_executions_launched_total",
+                                         "executions accepted and published to Kafka", NULL),
+                    1);
+    r->status = 201;
+    api_reply(r);
+}
+
+/* --- get and list --------------------------------------------------------------------- */
+
+static json_t *
+exec_json(const store_exec *ex, floe_arena *arena)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "id", json_string(ex->id));
+    json_object_set_new(o, "project", json_string(ex->project));
+    json_object_set_new(o, "domain", json_string(ex->domain));
+    json_object_set_new(
+        o, "workflow",
+        json_pack("{s:s,s:s}", "name", ex->workflow_name, "version", ex->workflow_version));
+    json_object_set_new(o, "launch_plan",
+                        ex->launch_plan_name != NULL
+                            ? json_pack("{s:s,s:s}", "name", ex->launch_plan_name, "version",
+                                        ex->launch_plan_version)
+                            : json_null());
+    json_object_set_new(o, "phase", json_string(ex->phase));
+    json_object_set_new(o, "inputs", sched_render_values(ex->inputs, ex->inputs_len, arena));
+    json_object_set_new(o, "outputs", sched_render_values(ex->outputs, ex->outputs_len, arena));
+    json_object_set_new(o, "error", ex->error != NULL ? json_string(ex->error) : json_null());
+    json_object_set_new(o, "requested_by", json_string(ex->requested_by));
+    json_object_set_new(o, "source_execution",
+                        ex->source_execution != NULL ? json_string(ex->source_execution)
+                                                     : json_null());
+    json_object_set_new(o, "no_cache", json_boolean(ex->no_cache));
+    json_object_set_new(o, "overwrite_cache", json_boolean(ex->overwrite_cache));
+    json_object_set_new(o, "created_at", sched_render_time(ex->created_us));
+    json_object_set_new(o, "updated_at", sched_render_time(ex->updated_us));
+    json_object_set_new(o, "started_at", sched_render_time(ex->started_us));
+    json_object_set_new(o, "finished_at", sched_render_time(ex->finished_us));
+    return o;
+}
+
+static bool
+exec_id_valid(api_req *r, const char *id)
+{
+    if (floe_envelope_check_id("execution id", id, 64, &r->err) != FLOE_OK) {
+        r->err.code = FLOE_EINVAL;
+        return false;
+    }
+    return true;
+}
+
+void
+api_exec_get_work(api_thread *t, api_req *r)
+{
+    const char *id = r->seg[3];
+    if (!exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
+        return;
+    store_exec ex;
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
+        return;
+    if ((r->reply = exec_json(&ex, r->arena)) == NULL)
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+}
+
+void
+api_exec_list_work(api_thread *t, api_req *r)
+{
+    bool ok = true;
+    store_exec_query q = {0};
+    q.project = api_project(r, &ok);
+    if (ok)
+        q.domain = api_domain(r, &ok);
+    if (ok)
+        q.limit = api_limit(r, &ok);
+    if (ok)
+        q.before_seq = api_token(r, &ok);
+    if (!ok)
+        return;
+    const char *phase = api_param(r, "phase");
+    if (phase != NULL) {
+        char up[16];
+        size_t i;
+        for (i = 0; phase[i] && i + 1 < sizeof(up); i++)
+            up[i] = (char)(phase[i] >= 'a' && phase[i] <= 'z' ? phase[i] - 32 : phase[i]);
+        up[i] = '\0';
+        for (i = 0; phases[i] != NULL && strcmp(phases[i], up) != 0; i++)
+            ;
+        if (phases[i] == NULL) {
+            api_fail(r, FLOE_EINVAL,
+                     "phase \"%.32s\" is not one of queued, running, succeeded, failed, aborted, "
+                     "timed_out",
+                     phase);
+            return;
+        }
+        q.phase = phases[i];
+    }
+    q.workflow_name = api_param(r, "workflow");
+    if (q.workflow_name != NULL && spec_check_name("workflow", q.workflow_name, &r->err) != 0)
+        return;
+    if (api_pg(t, r) != FLOE_OK)
+        return;
+    store_exec *rows;
+    size_t n;
+    bool more;
+    if (store_exec_list(t->pg, &q, r->arena, &rows, &n, &more, &r->err) != FLOE_OK)
+        return;
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, exec_json(&rows[i], r->arena));
+    r->reply = json_pack("{s:o}", "items", items);
+    if (r->reply != NULL)
+        api_next_token(r->reply, more, n > 0 ? rows[n - 1].seq : 0);
+}

@@ -1,0 +1,98 @@
+/*
+ * Internals of the API shared by its modules: the request, the per-thread context, the
+ * route table entry, and helpers for parameters and replies. Not for use outside
+ * sched_api*.c.
+ */
+#ifndef SCHED_API_INT_H
+#define SCHED_API_INT_H
+
+#include "floe_arena.h"
+#include "floe_pool.h"
+#include "sched_api.h"
+#include "store_pg.h"
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#define API_MAX_SEGMENTS 8
+#define API_LIST_LIMIT_MAX 1000
+#define API_LIST_LIMIT_DEFAULT 100
+
+typedef struct api_thread {
+    const floe_config *cfg;
+    store_pg *pg; /* connected lazily; reconnects after a failure */
+} api_thread;
+
+typedef struct api_req api_req;
+
+typedef struct api_route {
+    const char *name;    /* metrics label */
+    int method;          /* EVHTTP_REQ_* */
+    const char *pattern; /* "/api/v1/executions/:" — ':' matches one segment */
+    void (*work)(api_thread *t, api_req *r); /* on a pool thread; NULL: loop only */
+    void (*done)(api_req *r);                /* on the loop thread; NULL: reply */
+} api_route;
+
+struct api_req {
+    sched_api *api;
+    struct evhttp_request *req;
+    const api_route *route;
+    floe_arena *arena;
+    char *seg[API_MAX_SEGMENTS]; /* decoded path segments, in arena */
+    int n_seg;
+    struct evkeyvalq query;
+    bool query_parsed;
+    const char *body; /* in arena, NUL-terminated */
+    size_t body_len;
+
+    /* The reply, set by work or done. */
+    int status;
+    json_t *reply;
+    floe_err err;
+    json_t *err_details;
+
+    void *state; /* route-specific, in arena */
+    int64_t start_us;
+    void *delivery; /* set while a produced message awaits its report */
+};
+
+/* sched_api.c */
+const floe_config *api_cfg(const api_req *r);
+floe_bus *api_bus(const api_req *r);
+floe_metrics *api_metrics(const api_req *r);
+void api_reply(api_req *r); /* sends r->reply / r->err and frees r */
+void api_fail(api_req *r, floe_rc code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+floe_rc api_pg(api_thread *t, api_req *r); /* connects t->pg; on failure fills r */
+/* Resubmits r to the pool with another work/done pair (e.g. after a Kafka report). */
+floe_rc api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *));
+
+/* Query parameters, checked: NULL when absent; on a bad value r is failed and *ok false. */
+const char *api_param(api_req *r, const char *key);
+const char *api_project(api_req *r, bool *ok); /* ?project= or config default */
+const char *api_domain(api_req *r, bool *ok);  /* ?domain=, must be configured */
+bool api_domain_known(const floe_config *cfg, const char *domain);
+unsigned api_limit(api_req *r, bool *ok);
+int64_t api_token(api_req *r, bool *ok);
+void api_next_token(json_t *obj, bool more, int64_t last_seq);
+
+/* sched_api_registry.c */
+void api_register_work(api_thread *t, api_req *r);
+void api_entity_get_work(api_thread *t, api_req *r);
+void api_entity_list_work(api_thread *t, api_req *r);
+void api_activate_work(api_thread *t, api_req *r);
+
+/* sched_api_exec.c */
+void api_launch_work(api_thread *t, api_req *r);
+void api_launch_done(api_req *r);
+void api_exec_get_work(api_thread *t, api_req *r);
+void api_exec_list_work(api_thread *t, api_req *r);
+void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
+
+/* sched_render.c: compiled specs and values to JSON */
+json_t *sched_render_message(const ProtobufCMessage *msg);
+json_t *sched_render_values(const uint8_t *packed_map, size_t len, floe_arena *arena);
+json_t *sched_render_time(int64_t unix_us); /* null for 0 */
+
+#endif

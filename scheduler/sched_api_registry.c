@@ -1,0 +1,292 @@
+/*
+ * Registry routes: POST /api/v1/register (compile YAML, store every document in one
+ * transaction), GET one version or a page of versions of tasks, workflows and launch
+ * plans, and launch-plan activation. Pool-thread work functions.
+ */
+#include "sched_api_int.h"
+
+#include "spec.h"
+#include "store_registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+_Static_assert((int)SPEC_TASK == (int)STORE_TASK && (int)SPEC_WORKFLOW == (int)STORE_WORKFLOW &&
+                   (int)SPEC_LAUNCHPLAN == (int)STORE_LAUNCHPLAN,
+               "spec_kind and store_kind are cast into each other");
+
+static store_kind
+kind_from_segment(const char *seg)
+{
+    if (strcmp(seg, "tasks") == 0)
+        return STORE_TASK;
+    if (strcmp(seg, "workflows") == 0)
+        return STORE_WORKFLOW;
+    return STORE_LAUNCHPLAN;
+}
+
+static const char *
+kind_word(store_kind k)
+{
+    return k == STORE_TASK ? "task" : k == STORE_WORKFLOW ? "workflow" : "launchplan";
+}
+
+/* --- register ------------------------------------------------------------------------- */
+
+typedef struct reg_resolver {
+    api_thread *t;
+    const char *project, *domain;
+} reg_resolver;
+
+static floe_rc
+reg_resolve(void *arg, spec_kind kind, const char *name, const char *version, floe_arena *arena,
+            const uint8_t **data, size_t *len, floe_err *err)
+{
+    reg_resolver *rr = arg;
+    store_entity e;
+    floe_err local;
+    floe_rc rc = store_registry_get(rr->t->pg, (store_kind)kind, rr->project, rr->domain, name,
+                                    version, arena, &e, &local);
+    if (rc == FLOE_ENOTFOUND)
+        return rc;
+    if (rc != FLOE_OK) {
+        if (err != NULL)
+            *err = local;
+        return rc;
+    }
+    *data = e.spec;
+    *len = e.spec_len;
+    return FLOE_OK;
+}
+
+/* Splits configured resource classes into an arena array. */
+static const char **
+class_list(api_req *r, size_t *n)
+{
+    const char *s = api_cfg(r)->resource_classes;
+    size_t count = 1;
+    for (const char *p = s; *p; p++)
+        count += *p == ',';
+    const char **out = floe_arena_alloc(r->arena, count * sizeof(*out));
+    if (out == NULL)
+        return NULL;
+    *n = 0;
+    for (const char *p = s; *p;) {
+        size_t len = strcspn(p, ",");
+        out[(*n)++] = floe_arena_strndup(r->arena, p, len);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return out;
+}
+
+/* File names only label messages; keep them short and printable. */
+static const char *
+file_label(api_req *r)
+{
+    const char *f = api_param(r, "file");
+    if (f == NULL)
+        return "request";
+    char *copy = floe_arena_strndup(r->arena, f, strlen(f) > 64 ? 64 : strlen(f));
+    if (copy == NULL)
+        return "request";
+    for (char *p = copy; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    return copy;
+}
+
+void
+api_register_work(api_thread *t, api_req *r)
+{
+    bool ok = true;
+    const char *project = api_project(r, &ok);
+    const char *domain = api_domain(r, &ok);
+    const char *version = api_param(r, "version");
+    if (ok && version != NULL && spec_check_version(version, &r->err) != FLOE_OK)
+        ok = false;
+    if (!ok)
+        return;
+    if (r->body_len == 0) {
+        api_fail(r, FLOE_EINVAL, "the request body is empty: send the YAML to register");
+        return;
+    }
+    if (api_pg(t, r) != FLOE_OK)
+        return;
+    const floe_config *cfg = api_cfg(r);
+    reg_resolver rr = {.t = t, .project = project, .domain = domain};
+    spec_env env = {.project = project,
+                    .domain = domain,
+                    .version = version,
+                    .limits = {.max_bytes = (size_t)cfg->spec_max_bytes,
+                               .max_documents = (unsigned)cfg->spec_max_documents,
+                               .max_nesting = (unsigned)cfg->spec_max_nesting,
+                               .max_nodes = (unsigned)cfg->spec_max_nodes,
+                               .max_depth = (unsigned)cfg->spec_max_depth},
+                    .resolve = reg_resolve,
+                    .resolve_arg = &rr};
+    env.resource_classes = class_list(r, &env.n_resource_classes);
+    if (env.resource_classes == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    spec_item *items;
+    size_t n;
+    if (spec_compile(&env, file_label(r), r->body, r->body_len, r->arena, &items, &n, &r->err) !=
+        FLOE_OK)
+        return;
+
+    /* All or nothing: one transaction for the project and every document. */
+    bool *created = floe_arena_alloc(r->arena, n * sizeof(*created));
+    if (created == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    floe_rc rc = store_pg_begin(t->pg, &r->err);
+    if (rc == FLOE_OK)
+        rc = store_project_ensure(t->pg, project, &r->err);
+    for (size_t i = 0; rc == FLOE_OK && i < n; i++) {
+        store_entity e = {.kind = (store_kind)items[i].kind,
+                          .project = project,
+                          .domain = domain,
+                          .name = items[i].name,
+                          .version = items[i].version,
+                          .digest = items[i].digest,
+                          .spec = items[i].data,
+                          .spec_len = items[i].len};
+        if (items[i].kind == SPEC_LAUNCHPLAN) {
+            const Floe__LaunchPlanSpec *lp = (const Floe__LaunchPlanSpec *)items[i].msg;
+            e.workflow_name = lp->workflow->name;
+            e.workflow_version = lp->workflow->version;
+        }
+        rc = store_registry_put(t->pg, &e, &created[i], &r->err);
+    }
+    if (rc == FLOE_OK)
+        rc = store_pg_commit(t->pg, &r->err);
+    if (rc != FLOE_OK) {
+        store_pg_rollback(t->pg);
+        return;
+    }
+    json_t *list = json_array();
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", spec_kind_name(items[i].kind), "name",
+                            items[i].name, "version", items[i].version, "digest", items[i].digest,
+                            "status", created[i] ? "created" : "unchanged"));
+        any |= created[i];
+    }
+    r->reply = json_pack("{s:s,s:s,s:o}", "project", project, "domain", domain, "registered", list);
+    r->status = any ? 201 : 200;
+}
+
+/* --- get and list --------------------------------------------------------------------- */
+
+static json_t *
+entity_json(const store_entity *e, floe_arena *arena)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "kind", kind_word(e->kind), "project",
+                          e->project, "domain", e->domain, "name", e->name, "version", e->version,
+                          "digest", e->digest, "created_at", sched_render_time(e->created_us));
+    if (o == NULL)
+        return NULL;
+    if (e->kind == STORE_LAUNCHPLAN) {
+        json_object_set_new(
+            o, "workflow",
+            json_pack("{s:s,s:s}", "name", e->workflow_name, "version", e->workflow_version));
+        json_object_set_new(o, "active", json_boolean(e->active));
+    }
+    if (e->spec != NULL) {
+        const ProtobufCMessageDescriptor *d = e->kind == STORE_TASK ? &floe__task_spec__descriptor
+                                              : e->kind == STORE_WORKFLOW
+                                                  ? &floe__workflow_spec__descriptor
+                                                  : &floe__launch_plan_spec__descriptor;
+        ProtobufCMessage *m =
+            protobuf_c_message_unpack(d, floe_arena_pb_allocator(arena), e->spec_len, e->spec);
+        json_object_set_new(o, "spec", m != NULL ? sched_render_message(m) : json_null());
+    }
+    return o;
+}
+
+/* Checks the project/domain/name[/version] path segments after the kind. */
+static bool
+entity_path(api_req *r, const char **project, const char **domain, const char **name,
+            const char **version)
+{
+    *project = r->seg[3];
+    *domain = r->seg[4];
+    *name = r->seg[5];
+    *version = r->n_seg > 6 ? r->seg[6] : NULL;
+    if (spec_check_project(*project, &r->err) != FLOE_OK)
+        return false;
+    if (!api_domain_known(api_cfg(r), *domain)) {
+        api_fail(r, FLOE_EINVAL, "domain \"%.64s\" is not one of the configured domains (%s)",
+                 *domain, api_cfg(r)->domains);
+        return false;
+    }
+    if (spec_check_name(kind_word(kind_from_segment(r->seg[2])), *name, &r->err) != FLOE_OK)
+        return false;
+    if (*version != NULL && spec_check_version(*version, &r->err) != FLOE_OK)
+        return false;
+    return true;
+}
+
+void
+api_entity_get_work(api_thread *t, api_req *r)
+{
+    const char *project, *domain, *name, *version;
+    if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK)
+        return;
+    store_entity e;
+    if (store_registry_get(t->pg, kind_from_segment(r->seg[2]), project, domain, name, version,
+                           r->arena, &e, &r->err) != FLOE_OK)
+        return;
+    if ((r->reply = entity_json(&e, r->arena)) == NULL)
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+}
+
+void
+api_entity_list_work(api_thread *t, api_req *r)
+{
+    bool ok = true;
+    store_list_query q = {.kind = kind_from_segment(r->seg[2])};
+    q.project = api_project(r, &ok);
+    if (ok)
+        q.domain = api_domain(r, &ok);
+    if (ok)
+        q.limit = api_limit(r, &ok);
+    if (ok)
+        q.before_seq = api_token(r, &ok);
+    q.name = api_param(r, "name");
+    if (ok && q.name != NULL && spec_check_name("name", q.name, &r->err) != FLOE_OK)
+        ok = false;
+    if (!ok || api_pg(t, r) != FLOE_OK)
+        return;
+    store_entity *rows;
+    size_t n;
+    bool more;
+    if (store_registry_list(t->pg, &q, r->arena, &rows, &n, &more, &r->err) != FLOE_OK)
+        return;
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, entity_json(&rows[i], r->arena));
+    r->reply = json_pack("{s:o}", "items", items);
+    if (r->reply != NULL)
+        api_next_token(r->reply, more, n > 0 ? rows[n - 1].seq : 0);
+}
+
+void
+api_activate_work(api_thread *t, api_req *r)
+{
+    const char *project, *domain, *name, *version;
+    if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK)
+        return;
+    bool active = strcmp(r->seg[7], "activate") == 0;
+    if (store_launchplan_activate(t->pg, project, domain, name, version, active, &r->err) !=
+        FLOE_OK)
+        return;
+    r->reply = json_pack("{s:s,s:s,s:s,s:s,s:b}", "project", project, "domain", domain, "name",
+                         name, "version", version, "active", active);
+}

@@ -1,0 +1,188 @@
+#include "store_exec.h"
+
+#include "store_pg_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+floe_rc
+store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
+{
+    char scheduled[24];
+    snprintf(scheduled, sizeof(scheduled), "%lld", (long long)ex->scheduled_us);
+    const char *params[] = {ex->id,
+                            ex->project,
+                            ex->domain,
+                            ex->workflow_name,
+                            ex->workflow_version,
+                            ex->launch_plan_name,
+                            ex->launch_plan_version,
+                            (const char *)ex->inputs,
+                            ex->requested_by != NULL ? ex->requested_by : "",
+                            ex->source_execution,
+                            ex->recover ? "true" : "false",
+                            ex->no_cache ? "true" : "false",
+                            ex->overwrite_cache ? "true" : "false",
+                            scheduled};
+    int lens[14] = {0};
+    int fmts[14] = {0};
+    lens[7] = (int)ex->inputs_len;
+    fmts[7] = 1;
+    PGresult *r;
+    floe_rc rc = store_pg_exec(
+        pg,
+        "INSERT INTO executions (id, project, domain, workflow_name, workflow_version,"
+        " launch_plan_name, launch_plan_version, inputs, requested_by, source_execution,"
+        " recover, no_cache, overwrite_cache, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+        " $8, $9, $10, $11, $12, $13,"
+        " CASE WHEN $14::bigint = 0 THEN NULL ELSE to_timestamp($14::bigint / 1e6) END)",
+        14, params, lens, fmts, &r, err);
+    if (rc == FLOE_OK)
+        PQclear(r);
+    else if (rc == FLOE_ECONFLICT)
+        floe_err_user(err, FLOE_ECONFLICT, "execution \"%s\" already exists", ex->id);
+    return rc;
+}
+
+floe_rc
+store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason, floe_err *err)
+{
+    const char *params[] = {id, reason};
+    PGresult *r;
+    floe_rc rc = store_pg_exec(pg,
+                               "UPDATE executions SET phase = 'FAILED', error = $2,"
+                               " finished_at = now(), updated_at = now()"
+                               " WHERE id = $1 AND phase = 'QUEUED'",
+                               2, params, NULL, NULL, &r, err);
+    if (rc == FLOE_OK)
+        PQclear(r);
+    return rc;
+}
+
+#define EXEC_COLUMNS                                                                               \
+    "id, project, domain, workflow_name, workflow_version, launch_plan_name,"                      \
+    " launch_plan_version, phase, requested_by, source_execution, error, recover, no_cache,"       \
+    " overwrite_cache, seq,"                                                                       \
+    " (extract(epoch from scheduled_at) * 1000000)::bigint,"                                       \
+    " (extract(epoch from created_at) * 1000000)::bigint,"                                         \
+    " (extract(epoch from updated_at) * 1000000)::bigint,"                                         \
+    " (extract(epoch from started_at) * 1000000)::bigint,"                                         \
+    " (extract(epoch from finished_at) * 1000000)::bigint, inputs, outputs"
+
+static const char *
+col_str(PGresult *r, int row, int col, floe_arena *arena, floe_rc *rc)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    const char *s =
+        floe_arena_strndup(arena, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+    if (s == NULL)
+        *rc = FLOE_ENOMEM;
+    return s;
+}
+
+static const uint8_t *
+col_bytea(PGresult *r, int row, int col, floe_arena *arena, size_t *len, floe_rc *rc)
+{
+    *len = 0;
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
+    if (raw == NULL) {
+        *rc = FLOE_ENOMEM;
+        return NULL;
+    }
+    uint8_t *copy = floe_arena_alloc(arena, *len ? *len : 1);
+    if (copy != NULL)
+        memcpy(copy, raw, *len);
+    else
+        *rc = FLOE_ENOMEM;
+    PQfreemem(raw);
+    return copy;
+}
+
+static floe_rc
+row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
+{
+    floe_rc rc = FLOE_OK;
+    memset(ex, 0, sizeof(*ex));
+    ex->id = col_str(r, row, 0, arena, &rc);
+    ex->project = col_str(r, row, 1, arena, &rc);
+    ex->domain = col_str(r, row, 2, arena, &rc);
+    ex->workflow_name = col_str(r, row, 3, arena, &rc);
+    ex->workflow_version = col_str(r, row, 4, arena, &rc);
+    ex->launch_plan_name = col_str(r, row, 5, arena, &rc);
+    ex->launch_plan_version = col_str(r, row, 6, arena, &rc);
+    ex->phase = col_str(r, row, 7, arena, &rc);
+    ex->requested_by = col_str(r, row, 8, arena, &rc);
+    ex->source_execution = col_str(r, row, 9, arena, &rc);
+    ex->error = col_str(r, row, 10, arena, &rc);
+    ex->recover = store_pg_bool(r, row, 11);
+    ex->no_cache = store_pg_bool(r, row, 12);
+    ex->overwrite_cache = store_pg_bool(r, row, 13);
+    ex->seq = store_pg_int64(r, row, 14);
+    ex->scheduled_us = store_pg_int64(r, row, 15);
+    ex->created_us = store_pg_int64(r, row, 16);
+    ex->updated_us = store_pg_int64(r, row, 17);
+    ex->started_us = store_pg_int64(r, row, 18);
+    ex->finished_us = store_pg_int64(r, row, 19);
+    ex->inputs = col_bytea(r, row, 20, arena, &ex->inputs_len, &rc);
+    ex->outputs = col_bytea(r, row, 21, arena, &ex->outputs_len, &rc);
+    return rc;
+}
+
+floe_rc
+store_exec_get(store_pg *pg, const char *id, floe_arena *arena, store_exec *out, floe_err *err)
+{
+    const char *params[] = {id};
+    PGresult *r;
+    floe_rc rc = store_pg_exec(pg, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = $1", 1,
+                               params, NULL, NULL, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return floe_err_user(err, FLOE_ENOTFOUND, "execution \"%s\" not found", id);
+    }
+    rc = row_to_exec(r, 0, arena, out);
+    PQclear(r);
+    return rc == FLOE_OK ? FLOE_OK : floe_err_sys(err, rc, "out of memory reading an execution");
+}
+
+floe_rc
+store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, store_exec **rows,
+                size_t *n, bool *more, floe_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    *more = false;
+    char before[24], limit[16];
+    snprintf(before, sizeof(before), "%lld", (long long)(q->before_seq > 0 ? q->before_seq : 0));
+    snprintf(limit, sizeof(limit), "%u", q->limit + 1);
+    const char *params[] = {q->project, q->domain, q->phase, q->workflow_name, before, limit};
+    PGresult *r;
+    floe_rc rc = store_pg_exec(pg,
+                               "SELECT " EXEC_COLUMNS " FROM executions WHERE project = $1 AND"
+                               " domain = $2 AND ($3::text IS NULL OR phase = $3) AND"
+                               " ($4::text IS NULL OR workflow_name = $4) AND"
+                               " ($5::bigint = 0 OR seq < $5) ORDER BY seq DESC LIMIT $6::int",
+                               6, params, NULL, NULL, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    int count = PQntuples(r);
+    if ((unsigned)count > q->limit) {
+        *more = true;
+        count = (int)q->limit;
+    }
+    store_exec *out = floe_arena_alloc(arena, (size_t)(count ? count : 1) * sizeof(*out));
+    if (out == NULL)
+        rc = FLOE_ENOMEM;
+    for (int i = 0; rc == FLOE_OK && i < count; i++)
+        rc = row_to_exec(r, i, arena, &out[i]);
+    PQclear(r);
+    if (rc != FLOE_OK)
+        return floe_err_sys(err, rc, "out of memory listing executions");
+    *rows = out;
+    *n = (size_t)count;
+    return FLOE_OK;
+}

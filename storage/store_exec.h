@@ -1,0 +1,60 @@
+/*
+ * store_exec — the executions table: one row per accepted execution, created by the API
+ * when it accepts a launch (phase QUEUED) and advanced by the engine.
+ * Rows returned live in the caller's arena.
+ */
+#ifndef STORE_EXEC_H
+#define STORE_EXEC_H
+
+#include "floe_arena.h"
+#include "floe_err.h"
+#include "store_pg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store_exec {
+    const char *id;
+    const char *project, *domain;
+    const char *workflow_name, *workflow_version;
+    const char *launch_plan_name, *launch_plan_version; /* NULL when launched directly */
+    const uint8_t *inputs;                              /* packed floe.ValueMap */
+    size_t inputs_len;
+    const uint8_t *outputs; /* packed floe.ValueMap; NULL until succeeded */
+    size_t outputs_len;
+    const char *phase;
+    const char *requested_by;
+    const char *source_execution; /* NULL unless relaunched/recovered */
+    const char *error;            /* NULL unless failed */
+    bool recover, no_cache, overwrite_cache;
+    int64_t scheduled_us; /* 0 when not scheduled */
+    int64_t seq;
+    int64_t created_us, updated_us, started_us, finished_us; /* 0 when not yet */
+} store_exec;
+
+typedef struct store_exec_query {
+    const char *project, *domain; /* required */
+    const char *phase;            /* optional */
+    const char *workflow_name;    /* optional */
+    int64_t before_seq;           /* 0: newest first from the top */
+    unsigned limit;
+} store_exec_query;
+
+/* Inserts a new execution (id, project, domain, workflow, launch plan, inputs, flags).
+ * FLOE_ECONFLICT when the id exists. */
+floe_rc store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err);
+
+/* Marks an execution that was recorded but never published FAILED with reason (only
+ * while it is still QUEUED). */
+floe_rc store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason,
+                                    floe_err *err);
+
+/* FLOE_ENOTFOUND when there is no such execution. */
+floe_rc store_exec_get(store_pg *pg, const char *id, floe_arena *arena, store_exec *out,
+                       floe_err *err);
+
+floe_rc store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena,
+                        store_exec **rows, size_t *n, bool *more, floe_err *err);
+
+#endif

@@ -1,0 +1,164 @@
+#include "store_pg_int.h"
+
+#include "floe_mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+pg_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* NOTICEs (e.g. "relation already exists, skipping") are expected */
+}
+
+static floe_rc
+pg_open(store_pg *pg, floe_err *err)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {pg->url, pg->application, "5", NULL};
+    pg->conn = PQconnectdbParams(keys, vals, 1 /* expand dbname as a URI/conninfo */);
+    if (pg->conn == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        floe_rc rc =
+            floe_err_sys(err, FLOE_EIO, "postgres: cannot connect: %s", PQerrorMessage(pg->conn));
+        /* libpq messages end in a newline */
+        if (err != NULL && strlen(err->msg) > 0 && err->msg[strlen(err->msg) - 1] == '\n')
+            err->msg[strlen(err->msg) - 1] = '\0';
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return rc;
+    }
+    PQsetNoticeProcessor(pg->conn, pg_notice, NULL);
+    return FLOE_OK;
+}
+
+store_pg *
+store_pg_connect(const char *url, const char *application, floe_err *err)
+{
+    store_pg *pg = floe_calloc(1, sizeof(*pg));
+    if (pg == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
+        return NULL;
+    }
+    pg->url = floe_strdup(url);
+    pg->application = floe_strdup(application);
+    if (pg->url == NULL || pg->application == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
+        goto fail;
+    }
+    if (pg_open(pg, err) != FLOE_OK)
+        goto fail;
+    return pg;
+fail:
+    floe_free(pg->url);
+    floe_free(pg->application);
+    floe_free(pg);
+    return NULL;
+}
+
+void
+store_pg_close(store_pg *pg)
+{
+    if (pg == NULL)
+        return;
+    if (pg->conn != NULL)
+        PQfinish(pg->conn);
+    floe_free(pg->url);
+    floe_free(pg->application);
+    floe_free(pg);
+}
+
+floe_rc
+store_pg_ensure(store_pg *pg, floe_err *err)
+{
+    if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
+        return FLOE_OK;
+    if (pg->conn != NULL) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    return pg_open(pg, err);
+}
+
+floe_rc
+store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, const int *lens,
+              const int *formats, PGresult **res, floe_err *err)
+{
+    *res = NULL;
+    floe_rc rc = store_pg_ensure(pg, err);
+    if (rc != FLOE_OK)
+        return rc;
+    PGresult *r = PQexecParams(pg->conn, sql, n, NULL, params, lens, formats, 0);
+    if (r == NULL)
+        return floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn));
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        *res = r;
+        return FLOE_OK;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (msg == NULL)
+        msg = PQerrorMessage(pg->conn);
+    if (state != NULL && strcmp(state, "23505") == 0)
+        rc = floe_err_user(err, FLOE_ECONFLICT, "postgres: %s", msg);
+    else if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        rc = floe_err_sys(err, FLOE_EAGAIN, "postgres: %s", msg);
+    else
+        rc = floe_err_sys(err, FLOE_EIO, "postgres: %s%s%s", msg, state ? " SQLSTATE " : "",
+                          state ? state : "");
+    PQclear(r);
+    return rc;
+}
+
+static floe_rc
+pg_simple(store_pg *pg, const char *sql, floe_err *err)
+{
+    PGresult *r;
+    floe_rc rc = store_pg_exec(pg, sql, 0, NULL, NULL, NULL, &r, err);
+    if (rc == FLOE_OK)
+        PQclear(r);
+    return rc;
+}
+
+floe_rc
+store_pg_begin(store_pg *pg, floe_err *err)
+{
+    return pg_simple(pg, "BEGIN", err);
+}
+
+floe_rc
+store_pg_commit(store_pg *pg, floe_err *err)
+{
+    return pg_simple(pg, "COMMIT", err);
+}
+
+void
+store_pg_rollback(store_pg *pg)
+{
+    if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
+        PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+        pg_simple(pg, "ROLLBACK", NULL);
+}
+
+floe_rc
+store_pg_ping(store_pg *pg, floe_err *err)
+{
+    return pg_simple(pg, "SELECT 1", err);
+}
+
+int64_t
+store_pg_int64(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return 0;
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+bool
+store_pg_bool(const PGresult *res, int row, int col)
+{
+    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}

@@ -1,0 +1,29 @@
+/*
+ * Internals shared by the store_* modules that talk SQL: the connection struct and a
+ * parameterised exec that classifies errors. Only text parameters and text results,
+ * except bytea parameters, which go binary (formats[i] = 1).
+ */
+#ifndef STORE_PG_INT_H
+#define STORE_PG_INT_H
+
+#include "store_pg.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+struct store_pg {
+    PGconn *conn;
+    char *url;
+    char *application;
+};
+
+/* Runs sql with n params. On FLOE_OK *res holds the result (PQclear it); commands and
+ * queries both succeed here. lens/formats may be NULL for all-text parameters. */
+floe_rc store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params,
+                      const int *lens, const int *formats, PGresult **res, floe_err *err);
+
+/* Column helpers over a text-format result. */
+int64_t store_pg_int64(const PGresult *res, int row, int col);
+bool store_pg_bool(const PGresult *res, int row, int col);
+
+#endif

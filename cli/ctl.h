@@ -8,6 +8,9 @@
 
 #include "floe_config.h"
 
+#include <jansson.h>
+#include <stdio.h>
+
 typedef enum ctl_output {
     CTL_OUT_TABLE = 0,
     CTL_OUT_JSON = 1,
@@ -19,7 +22,34 @@ typedef struct ctl_ctx {
     ctl_output output;
 } ctl_ctx;
 
+#define CTL_OK 0
+#define CTL_FAILED 1
+#define CTL_USAGE 2
+
+/* ctl_http.c: calls the API. On a 2xx answer *out gets the JSON body and CTL_OK is
+ * returned; otherwise the error ({code, message, details}) is printed to stderr and
+ * CTL_FAILED returned. path is escaped by the caller. */
+int ctl_call(const ctl_ctx *ctx, const char *method, const char *path, const char *content_type,
+             const void *body, size_t len, json_t **out);
+
+/* Consumes --project/-p and --domain/-d at argv[*i] (and its value): 1 when consumed,
+ * 0 when argv[*i] is something else, -1 (message printed) when the value is missing. */
+int ctl_scope_flag(int argc, char **argv, int *i, const char **project, const char **domain);
+
+/* Appends "&key=value" (escaped) to a query being built in buf. */
+void ctl_query_add(char *buf, size_t size, const char *key, const char *value);
+
+/* ctl_out.c: prints a result in the chosen format. columns: for tables, the fields shown
+ * for each item of {items: [...]} (or for the object itself), NULL-terminated. */
+void ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns);
+
+/* Verbs. */
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);
 void ctl_smoke_help(FILE *out);
+int ctl_register(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_get(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_launch(const ctl_ctx *ctx, int argc, char **argv);
 
 #endif

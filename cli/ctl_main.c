@@ -6,6 +6,7 @@
 #include "floe_main.h"
 #include "floe_mem.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,20 +21,38 @@ typedef struct ctl_verb {
 
 static const ctl_verb verbs[] = {
     {"register", "register tasks, workflows and launch plans from YAML",
-     "usage: floectl register -f FILE|DIR [-o table|json|yaml]\n"
-     "Compiles and registers every spec in FILE (or each *.yaml in DIR).\n",
-     NULL, NULL},
+     "usage: floectl register -f FILE|DIR [--version V] [-p PROJECT] [-d DOMAIN]\n"
+     "Compiles and registers every document of FILE, or of each *.yaml/*.yml in DIR (in name\n"
+     "order, one registration per file). Documents without a version: take --version.\n"
+     "Registering the same version again with the same content changes nothing; with other\n"
+     "content it fails (versions are immutable).\n",
+     NULL, ctl_register},
     {"launch", "start an execution of a workflow or launch plan",
-     "usage: floectl launch REF [--input NAME=VALUE ...] [--inputs-file F] [--wait]\n"
-     "REF is project/domain/name[@version]. Exits 0 when accepted (with --wait: succeeded).\n",
-     NULL, NULL},
+     "usage: floectl launch [workflow/|launchplan/]NAME[@VERSION] [--input NAME=VALUE ...]\n"
+     "       [--inputs-file FILE] [--wait [--wait-timeout 1h]] [--no-cache] [--overwrite-cache]\n"
+     "       [-p PROJECT] [-d DOMAIN]\n"
+     "Each --input is parsed against the declared type: 42, 0.5, true, text, 2026-11-21,\n"
+     "90s, a blob uri, or JSON for lists and maps. --inputs-file holds a YAML or JSON\n"
+     "mapping; --input wins over it. Without a version: the latest workflow, or the active\n"
+     "launch plan. Exits 0 once accepted; with --wait, 0 only if the execution succeeded.\n",
+     NULL, ctl_launch},
     {"get", "show one object: execution, workflow, task, launchplan",
-     "usage: floectl get execution|workflow|task|launchplan NAME|ID [-o table|json|yaml]\n", NULL,
-     NULL},
+     "usage: floectl get execution ID\n"
+     "       floectl get workflow|task|launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"
+     "Without a version: the latest (for a launch plan, the active version if any).\n",
+     NULL, ctl_get},
     {"list", "list objects: executions, workflows, tasks, launchplans",
-     "usage: floectl list executions|workflows|tasks|launchplans [--project P] [--domain D]\n"
-     "       [--limit N] [--token T] [-o table|json|yaml]\n",
-     NULL, NULL},
+     "usage: floectl list executions [--workflow NAME] [--phase PHASE]\n"
+     "       floectl list workflows|tasks|launchplans [--name NAME]\n"
+     "       [-p PROJECT] [-d DOMAIN] [--limit N] [--token T]\n"
+     "Newest first; --token continues from where a page ended.\n",
+     NULL, ctl_list},
+    {"activate", "make a launch plan version the active one",
+     "usage: floectl activate launchplan NAME@VERSION [-p PROJECT] [-d DOMAIN]\n", NULL,
+     ctl_activate},
+    {"deactivate", "deactivate a launch plan version",
+     "usage: floectl deactivate launchplan NAME@VERSION [-p PROJECT] [-d DOMAIN]\n", NULL,
+     ctl_activate},
     {"publish", "announce a published dataset partition (DataPublished)",
      "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n", NULL,
      NULL},
@@ -50,7 +69,9 @@ usage(FILE *out)
     for (size_t i = 0; i < N_VERBS; i++)
         fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
     fputs("\nRun `floectl VERB --help` for a verb's arguments.\n"
-          "The API address comes from FLOE_API_URL (default http://127.0.0.1:8780).\n\n",
+          "The API address comes from FLOE_API_URL (default http://127.0.0.1:8780); the\n"
+          "project and domain from -p/-d, FLOE_PROJECT/FLOE_DOMAIN, or the config file.\n"
+          "Exit status: 0 success, 1 the call or the execution failed, 2 bad usage.\n\n",
           out);
     floe_main_usage_common(out);
 }
@@ -122,11 +143,12 @@ main(int argc, char **argv)
         return 2;
     }
     ctx.cfg = cfg;
+    signal(SIGPIPE, SIG_IGN); /* a server closing early must not kill us mid-request */
     int rc;
     if (v->run == NULL) {
         fprintf(stderr,
-                "floectl %s: not available in this build yet (the registry API comes "
-                "with the workflow-spec work)\n",
+                "floectl %s: not available in this build yet (it comes with launch-plan "
+                "triggers)\n",
                 v->name);
         rc = 1;
     } else {

@@ -58,7 +58,8 @@ floe_main_init(const char *program, void (*usage)(FILE *out), int *argc, char **
             printf("settings (file key, type, default, environment variable):\n");
             floe_config_help(stdout);
             return FLOE_MAIN_EXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
+        } else if (strcmp(a, "--version") == 0 && i == 1) {
+            /* Only as the first argument: floectl register takes --version V. */
             printf("%s %s\n", program, FLOE_VERSION);
             return FLOE_MAIN_EXIT_OK;
         } else {

@@ -336,3 +336,25 @@ fail:
     json_decref(result);
     return NULL;
 }
+
+json_t *
+spec_yaml_to_json(const char *file, const char *text, size_t len, const spec_limits *limits,
+                  floe_err *err)
+{
+    floe_arena *arena = floe_arena_new(16384, 16 * limits->max_bytes + 65536);
+    if (arena == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        return NULL;
+    }
+    spec_y **docs;
+    size_t n;
+    json_t *j = NULL;
+    if (spec_yaml_parse(file, text, len, limits, arena, &docs, &n, err) == FLOE_OK) {
+        if (n != 1)
+            floe_err_user(err, FLOE_EINVAL, "%.64s: expected one document, found %zu", file, n);
+        else if ((j = spec_y_to_json(docs[0], err)) == NULL)
+            floe_err_prefix(err, "%.64s", file);
+    }
+    floe_arena_free(arena);
+    return j;
+}

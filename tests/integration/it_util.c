@@ -1,6 +1,17 @@
 #include "it_util.h"
 
+#include "floe_httpc.h"
 #include "floe_time.h"
+
+#include <jansson.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,4 +58,89 @@ it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout
     event_free(tick);
     if (!ok)
         fail_msg("timed out after %d ms waiting for %s", timeout_ms, what);
+}
+
+int
+it_spawn(char *const argv[], char *const env_extra[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid == -1)
+        fail_msg("fork: cannot start %s", argv[0]);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        for (size_t i = 0; env_extra != NULL && env_extra[i] != NULL; i++)
+            putenv(env_extra[i]);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd != -1) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+bool
+it_alive(int pid)
+{
+    int status;
+    return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+int
+it_stop(int pid, int timeout_ms)
+{
+    int status = 0;
+    kill(pid, SIGTERM);
+    int64_t deadline = floe_mono_us() + (int64_t)timeout_ms * 1000;
+    while (floe_mono_us() < deadline) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        usleep(10000); /* waiting on another process's exit: no event to block on here */
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+int
+it_http(const char *base_url, const char *method, const char *path, const char *body, size_t len,
+        json_t **json)
+{
+    floe_http_resp resp;
+    floe_err err;
+    if (json != NULL)
+        *json = NULL;
+    if (floe_httpc_request(base_url, method, path, body != NULL ? "application/octet-stream" : NULL,
+                           body, len, 30000, &resp, &err) != FLOE_OK)
+        fail_msg("%s %s: %s", method, path, err.msg);
+    if (json != NULL)
+        *json = json_loadb(resp.body, resp.len, 0, NULL);
+    int status = resp.status;
+    floe_http_resp_deinit(&resp);
+    return status;
+}
+
+void
+it_http_wait_ok(const char *base_url, const char *path, int timeout_ms)
+{
+    int64_t deadline = floe_mono_us() + (int64_t)timeout_ms * 1000;
+    int last = 0;
+    while (floe_mono_us() < deadline) {
+        floe_http_resp resp;
+        floe_err err;
+        if (floe_httpc_request(base_url, "GET", path, NULL, NULL, 0, 2000, &resp, &err) ==
+            FLOE_OK) {
+            last = resp.status;
+            floe_http_resp_deinit(&resp);
+            if (last == 200)
+                return;
+        }
+        usleep(50000); /* the server is starting: nothing to be notified by */
+    }
+    fail_msg("timed out after %d ms waiting for %s%s to answer 200 (last status %d)", timeout_ms,
+             base_url, path, last);
 }

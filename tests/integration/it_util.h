@@ -7,6 +7,8 @@
 
 #include "floe_config.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 
 struct event_base;
@@ -19,5 +21,25 @@ floe_config *it_config(const char *program, const char *const *overrides, size_t
  * "timed out after N ms waiting for <what>". */
 void it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout_ms,
              const char *what);
+
+/* Starts argv[0] with argv and extra "NAME=value" environment entries (NULL-terminated,
+ * may be NULL) added to this process's; output goes to log_path. Fails the test if it
+ * cannot start. The child gets SIGTERM when the test process dies. */
+int it_spawn(char *const argv[], char *const env_extra[], const char *log_path);
+
+/* Whether the child is still running. */
+bool it_alive(int pid);
+
+/* SIGTERM, then waits up to timeout_ms for the exit; SIGKILL after. Returns the exit
+ * status (as from waitpid) or -1 when it had to be killed. */
+int it_stop(int pid, int timeout_ms);
+
+/* One HTTP call to base_url + path; returns the status and, when the body is JSON, *json
+ * (caller decrefs; may be NULL). Fails the test when the server cannot be reached. */
+int it_http(const char *base_url, const char *method, const char *path, const char *body,
+            size_t len, json_t **json);
+
+/* Polls GET base_url + path until it answers 200 or timeout_ms passes (then fails). */
+void it_http_wait_ok(const char *base_url, const char *path, int timeout_ms);
 
 #endif

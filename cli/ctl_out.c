@@ -1,0 +1,208 @@
+/*
+ * Output formats: JSON (indented), YAML (libyaml's emitter over the JSON value) and
+ * tables (chosen columns, one row per item; nested values shown as compact JSON).
+ */
+#include "ctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define OUT_MAX_DEPTH 64
+
+/* --- YAML ------------------------------------------------------------------------------ */
+
+static int
+emit(yaml_emitter_t *em, yaml_event_t *ev)
+{
+    return yaml_emitter_emit(em, ev) ? 0 : -1;
+}
+
+static int
+emit_scalar(yaml_emitter_t *em, const char *s, int plain_ok)
+{
+    yaml_event_t ev;
+    yaml_scalar_event_initialize(
+        &ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), plain_ok, !plain_ok,
+        plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+    return emit(em, &ev);
+}
+
+static int
+emit_json(yaml_emitter_t *em, json_t *j, int depth)
+{
+    yaml_event_t ev;
+    char buf[64];
+    if (depth > OUT_MAX_DEPTH)
+        return emit_scalar(em, "...", 1);
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+        if (emit(em, &ev) != 0)
+            return -1;
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+        {
+            if (emit_scalar(em, key, 1) != 0 || emit_json(em, v, depth + 1) != 0)
+                return -1;
+        }
+        yaml_mapping_end_event_initialize(&ev);
+        return emit(em, &ev);
+    }
+    case JSON_ARRAY: {
+        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+        if (emit(em, &ev) != 0)
+            return -1;
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+        {
+            if (emit_json(em, v, depth + 1) != 0)
+                return -1;
+        }
+        yaml_sequence_end_event_initialize(&ev);
+        return emit(em, &ev);
+    }
+    case JSON_STRING: {
+        /* Quote strings that would read back as another type. */
+        const char *s = json_string_value(j);
+        char *end;
+        int looks_typed = s[0] == '\0' || strcmp(s, "true") == 0 || strcmp(s, "false") == 0 ||
+                          strcmp(s, "null") == 0 || strcmp(s, "~") == 0 ||
+                          (strtod(s, &end), *end == '\0');
+        return emit_scalar(em, s, !looks_typed);
+    }
+    case JSON_INTEGER:
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        return emit_scalar(em, buf, 1);
+    case JSON_REAL:
+        snprintf(buf, sizeof(buf), "%.17g", json_real_value(j));
+        return emit_scalar(em, buf, 1);
+    case JSON_TRUE:
+        return emit_scalar(em, "true", 1);
+    case JSON_FALSE:
+        return emit_scalar(em, "false", 1);
+    case JSON_NULL:
+        return emit_scalar(em, "null", 1);
+    }
+    return -1;
+}
+
+static void
+print_yaml(json_t *j)
+{
+    yaml_emitter_t em;
+    yaml_event_t ev;
+    if (!yaml_emitter_initialize(&em))
+        return;
+    yaml_emitter_set_output_file(&em, stdout);
+    yaml_emitter_set_unicode(&em, 1);
+    yaml_emitter_set_width(&em, 100);
+    int ok = 1;
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    ok = ok && emit(&em, &ev) == 0;
+    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+    ok = ok && emit(&em, &ev) == 0;
+    ok = ok && emit_json(&em, j, 0) == 0;
+    yaml_document_end_event_initialize(&ev, 1);
+    ok = ok && emit(&em, &ev) == 0;
+    yaml_stream_end_event_initialize(&ev);
+    ok = ok && emit(&em, &ev) == 0;
+    if (!ok)
+        fprintf(stderr, "floectl: cannot write YAML: %s\n", em.problem ? em.problem : "?");
+    yaml_emitter_delete(&em);
+}
+
+/* --- tables ---------------------------------------------------------------------------- */
+
+/* Cell text for a field; "a.b" reaches into objects. Caller frees. */
+static char *
+cell(json_t *obj, const char *field)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s", field);
+    json_t *v = obj;
+    for (char *part = strtok(path, "."); part != NULL && v != NULL; part = strtok(NULL, "."))
+        v = json_object_get(v, part);
+    if (v == NULL || json_is_null(v))
+        return strdup("-");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strcmp(field, "digest") == 0 && strlen(s) > 12)
+            return strndup(s, 12);
+        return strdup(s);
+    }
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static void
+print_table(json_t *value, const char *const *columns)
+{
+    json_t *items = json_object_get(value, "items");
+    json_t *one = NULL;
+    if (!json_is_array(items)) {
+        one = json_array();
+        json_array_append(one, value);
+        items = one;
+    }
+    size_t ncol = 0;
+    while (columns[ncol] != NULL)
+        ncol++;
+    size_t nrow = json_array_size(items);
+    size_t *width = calloc(ncol, sizeof(*width));
+    char **cells = calloc((nrow + 1) * ncol, sizeof(*cells));
+    if (width == NULL || cells == NULL)
+        goto out;
+    for (size_t c = 0; c < ncol; c++) {
+        const char *h = strrchr(columns[c], '.') ? strrchr(columns[c], '.') + 1 : columns[c];
+        cells[c] = strdup(h);
+        for (char *p = cells[c]; p != NULL && *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    }
+    for (size_t r = 0; r < nrow; r++) {
+        for (size_t c = 0; c < ncol; c++)
+            cells[(r + 1) * ncol + c] = cell(json_array_get(items, r), columns[c]);
+    }
+    for (size_t i = 0; i < (nrow + 1) * ncol; i++) {
+        size_t len = cells[i] != NULL ? strlen(cells[i]) : 0;
+        if (len > width[i % ncol])
+            width[i % ncol] = len;
+    }
+    for (size_t r = 0; r <= nrow; r++) {
+        for (size_t c = 0; c < ncol; c++) {
+            const char *s = cells[r * ncol + c] != NULL ? cells[r * ncol + c] : "";
+            if (c + 1 < ncol)
+                printf("%-*s  ", (int)width[c], s);
+            else
+                printf("%s\n", s);
+        }
+    }
+    if (json_is_string(json_object_get(value, "next_token")))
+        printf("(more: --token %s)\n", json_string_value(json_object_get(value, "next_token")));
+out:
+    for (size_t i = 0; cells != NULL && i < (nrow + 1) * ncol; i++)
+        free(cells[i]);
+    free(cells);
+    free(width);
+    json_decref(one);
+}
+
+void
+ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns)
+{
+    switch (ctx->output) {
+    case CTL_OUT_JSON:
+        json_dumpf(value, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        break;
+    case CTL_OUT_YAML:
+        print_yaml(value);
+        break;
+    case CTL_OUT_TABLE:
+        print_table(value, columns);
+        break;
+    }
+    fflush(stdout);
+}

@@ -1,0 +1,521 @@
+/*
+ * The registry and launch API through real HTTP, PostgreSQL and Kafka: a floe-scheduler
+ * is started for the test (argv[1]) on its own port. Covers register/get/list, immutable
+ * versions, every golden compile error, launch input errors (nothing recorded), a launch
+ * seen in PostgreSQL and as an ExecutionRequested on Kafka, launch-plan activation,
+ * pagination, and hostile names and values.
+ */
+#include "floe_bus.h"
+#include "floe_httpc.h"
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "it_util.h"
+
+#include <dirent.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define API "http://127.0.0.1:18781"
+
+static const char *scheduler_bin;
+static int scheduler_pid;
+static char project[32];
+static floe_config *cfg;
+
+static const char *const tasks_yaml =
+    "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"
+    "inputs: {who: string, times: {type: integer, default: 1}, sizes: \"list<integer>\"}\n"
+    "outputs: {greeting: string}\n"
+    "---\n"
+    "kind: workflow\nname: greet\nversion: v1\n"
+    "inputs: {who: string, sizes: \"list<integer>\"}\n"
+    "outputs: {greeting: {from: {node: h, output: greeting}}}\n"
+    "nodes:\n  - {id: h, task: hello, inputs: {who: {input: who}, sizes: {input: sizes}}}\n"
+    "---\n"
+    "kind: launchplan\nname: greet_daily\nversion: v1\nworkflow: greet@v1\n"
+    "fixed_inputs: {sizes: [1, 2]}\ndefault_inputs: {who: world}\n";
+
+static int
+setup(void **state)
+{
+    (void)state;
+    cfg = it_config("test_api", NULL, 0);
+    char id[FLOE_ID_LEN + 1];
+    floe_id_new(id);
+    for (char *p = id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    snprintf(project, sizeof(project), "it-%.20s", id);
+    char *argv[] = {(char *)scheduler_bin, NULL};
+    /* Limits as in tests/unit/test_spec.c, so the golden messages are the same. */
+    char *env[] = {"FLOE_API_URL=" API,          "FLOE_SPEC_MAX_NESTING=32",
+                   "FLOE_SPEC_MAX_DEPTH=4",      "FLOE_SPEC_MAX_BYTES=1MiB",
+                   "FLOE_SPEC_MAX_DOCUMENTS=64", NULL};
+    scheduler_pid = it_spawn(argv, env, "test_api.scheduler.log");
+    it_http_wait_ok(API, "/readyz", 60000);
+    if (!it_alive(scheduler_pid))
+        fail_msg("floe-scheduler exited at start (port %s in use?); see test_api.scheduler.log",
+                 API);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    int status = it_stop(scheduler_pid, 15000);
+    floe_config_free(cfg);
+    if (status != 0)
+        fail_msg("floe-scheduler did not stop cleanly on SIGTERM (status %d); see "
+                 "test_api.scheduler.log",
+                 status);
+    return 0;
+}
+
+/* --- helpers --------------------------------------------------------------------------- */
+
+static int
+post(const char *path, const char *body, json_t **out)
+{
+    return it_http(API, "POST", path, body, body != NULL ? strlen(body) : 0, out);
+}
+
+static int
+get(const char *path, json_t **out)
+{
+    return it_http(API, "GET", path, NULL, 0, out);
+}
+
+static int
+reg(const char *yaml, const char *file, json_t **out)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/register?project=%s&file=%s", project, file);
+    return post(path, yaml, out);
+}
+
+static const char *
+jstr(json_t *j, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *part = strtok(buf, "."); part != NULL && j != NULL; part = strtok(NULL, "."))
+        j = json_is_array(j) ? json_array_get(j, (size_t)atoi(part)) : json_object_get(j, part);
+    return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static PGconn *
+pg(void)
+{
+    PGconn *c = PQconnectdb(cfg->postgres_url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("postgres: %s", PQerrorMessage(c));
+    return c;
+}
+
+static long
+count_rows(const char *sql_with_project)
+{
+    PGconn *c = pg();
+    const char *params[] = {project};
+    PGresult *r = PQexecParams(c, sql_with_project, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql_with_project, PQerrorMessage(c));
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* --- registry -------------------------------------------------------------------------- */
+
+static void
+test_register_get_list(void **state)
+{
+    (void)state;
+    json_t *out;
+    assert_int_equal(reg(tasks_yaml, "greet.yaml", &out), 201);
+    assert_string_equal(jstr(out, "registered.0.status"), "created");
+    assert_string_equal(jstr(out, "registered.1.kind"), "workflow");
+    json_decref(out);
+
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/workflows/%s/development/greet", project);
+    assert_int_equal(get(path, &out), 200);
+    assert_string_equal(jstr(out, "version"), "v1");
+    assert_string_equal(jstr(out, "spec.nodes.0.id"), "h");
+    assert_string_equal(jstr(out, "spec.interface.inputs.0.type"), "list<integer>");
+    json_decref(out);
+
+    snprintf(path, sizeof(path), "/api/v1/tasks?project=%s", project);
+    assert_int_equal(get(path, &out), 200);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    assert_string_equal(jstr(out, "items.0.name"), "hello");
+    json_decref(out);
+
+    snprintf(path, sizeof(path), "/api/v1/workflows/%s/development/nothere", project);
+    assert_int_equal(get(path, &out), 404);
+    assert_string_equal(jstr(out, "code"), "not_found");
+    json_decref(out);
+}
+
+static void
+test_versions_are_immutable(void **state)
+{
+    (void)state;
+    json_t *out;
+    /* Same version, same content (formatting aside): a no-op. */
+    char *same = NULL;
+    if (asprintf(&same, "# reformatted\n%s\n", tasks_yaml) < 0)
+        fail();
+    assert_int_equal(reg(same, "again.yaml", &out), 200);
+    assert_string_equal(jstr(out, "registered.0.status"), "unchanged");
+    json_decref(out);
+    free(same);
+
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/tasks/%s/development/hello/v1", project);
+    assert_int_equal(get(path, &out), 200);
+    char digest[80];
+    snprintf(digest, sizeof(digest), "%s", jstr(out, "digest"));
+    json_decref(out);
+
+    /* Same version, other content: a conflict that says so, and nothing changes - not even
+     * the new task in the same registration. */
+    const char *changed = "kind: task\nname: brand_new\nversion: v1\n"
+                          "container: {command: [/bin/true]}\n---\n"
+                          "kind: task\nname: hello\nversion: v1\n"
+                          "container: {command: [/bin/echo, bye]}\n";
+    assert_int_equal(reg(changed, "changed.yaml", &out), 409);
+    assert_string_equal(jstr(out, "code"), "conflict");
+    assert_non_null(strstr(jstr(out, "message"),
+                           "task \"hello\" version \"v1\" is already registered with different "
+                           "content"));
+    json_decref(out);
+    assert_int_equal(get(path, &out), 200);
+    assert_string_equal(jstr(out, "digest"), digest);
+    json_decref(out);
+    assert_int_equal(count_rows("SELECT count(*) FROM tasks WHERE project = $1 AND name = "
+                                "'brand_new'"),
+                     0);
+}
+
+static void
+test_pagination_and_activation(void **state)
+{
+    (void)state;
+    json_t *out;
+    for (int v = 2; v <= 4; v++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "kind: launchplan\nname: greet_daily\nversion: v%d\nworkflow: greet@v1\n"
+                 "fixed_inputs: {sizes: [%d]}\n",
+                 v, v);
+        assert_int_equal(reg(yaml, "lp.yaml", &out), 201);
+        json_decref(out);
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/launchplans?project=%s&limit=2", project);
+    assert_int_equal(get(path, &out), 200);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 2);
+    assert_string_equal(jstr(out, "items.0.version"), "v4");
+    char token[32];
+    snprintf(token, sizeof(token), "%s", jstr(out, "next_token"));
+    json_decref(out);
+    snprintf(path, sizeof(path), "/api/v1/launchplans?project=%s&limit=2&token=%s", project, token);
+    assert_int_equal(get(path, &out), 200);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 2);
+    assert_string_equal(jstr(out, "items.0.version"), "v2");
+    assert_true(json_is_null(json_object_get(out, "next_token")));
+    json_decref(out);
+
+    /* Only one active version at a time. */
+    for (int v = 2; v <= 3; v++) {
+        snprintf(path, sizeof(path), "/api/v1/launchplans/%s/development/greet_daily/v%d/activate",
+                 project, v);
+        assert_int_equal(post(path, NULL, &out), 200);
+        json_decref(out);
+    }
+    assert_int_equal(count_rows("SELECT count(*) FROM launch_plans WHERE project = $1 AND active"),
+                     1);
+    assert_int_equal(count_rows("SELECT count(*) FROM launch_plans WHERE project = $1 AND active "
+                                "AND version = 'v3'"),
+                     1);
+    snprintf(path, sizeof(path), "/api/v1/launchplans/%s/development/greet_daily/v9/activate",
+             project);
+    assert_int_equal(post(path, NULL, &out), 404);
+    json_decref(out);
+}
+
+static void
+test_golden_errors_over_http(void **state)
+{
+    (void)state;
+    const char *dir = FLOE_SOURCE_DIR "/tests/golden/spec";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    int checked = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+        if (nl < 6 || strcmp(de->d_name + nl - 5, ".yaml") != 0)
+            continue;
+        char path[512], yaml[65536], want[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "rb");
+        size_t n = fread(yaml, 1, sizeof(yaml) - 1, f);
+        fclose(f);
+        yaml[n] = '\0';
+        snprintf(path, sizeof(path), "%s/%.*s.err", dir, (int)(nl - 5), de->d_name);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        if (fgets(want, sizeof(want), f) == NULL)
+            fail();
+        fclose(f);
+        want[strcspn(want, "\n")] = '\0';
+        /* The golden messages were made for project "demo". */
+        snprintf(path, sizeof(path), "/api/v1/register?project=demo&file=%s", de->d_name);
+        json_t *out;
+        int status = it_http(API, "POST", path, yaml, n, &out);
+        if (status != 400 && status != 413)
+            fail_msg("%s: status %d", de->d_name, status);
+        if (jstr(out, "message") == NULL || strcmp(jstr(out, "message"), want) != 0)
+            fail_msg("%s:\n  want: %s\n  got:  %s", de->d_name, want, jstr(out, "message"));
+        json_decref(out);
+        checked++;
+    }
+    closedir(d);
+    assert_true(checked >= 20);
+}
+
+/* --- launches -------------------------------------------------------------------------- */
+
+typedef struct seen {
+    const char *id;
+    bool found;
+    char workflow[64];
+    long n_inputs;
+} seen;
+
+static void
+on_event(floe_bus *bus, const floe_bus_msg *msg, void *arg)
+{
+    (void)bus;
+    seen *s = arg;
+    if (msg->env->type != FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
+        return;
+    const Floe__ExecutionRequested *er = (const Floe__ExecutionRequested *)msg->env->msg;
+    if (strcmp(er->execution_id, s->id) == 0) {
+        s->found = true;
+        snprintf(s->workflow, sizeof(s->workflow), "%s@%s", er->workflow->name,
+                 er->workflow->version);
+        s->n_inputs = (long)er->n_inputs;
+    }
+}
+
+static bool
+found(void *arg)
+{
+    return ((seen *)arg)->found;
+}
+
+static void
+test_launch_input_errors_record_nothing(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"{\"workflow\":\"greet\",\"inputs\":{\"sizes\":[1]}}", "input \"who\": missing"},
+        {"{\"workflow\":\"greet\",\"inputs\":{\"who\":\"x\",\"sizes\":[1],\"extra\":1}}",
+         "input \"extra\": unknown input"},
+        {"{\"workflow\":\"greet\",\"inputs\":{\"who\":\"x\",\"sizes\":[1,\"two\"]}}",
+         "input \"sizes\": item 1: expected integer, got string"},
+        {"{\"launch_plan\":\"greet_daily@v1\",\"inputs\":{\"sizes\":[5]}}",
+         "input \"sizes\": fixed by launch plan \"greet_daily\""},
+        {"{\"workflow\":\"greet\",\"inputz\":{}}", "unknown field \"inputz\""},
+        {"{\"workflow\":\"greet\"", "the body is not valid JSON"},
+    };
+    long before = count_rows("SELECT count(*) FROM executions WHERE project = $1");
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *out;
+        int status = post(path, cases[i][0], &out);
+        if (status != 400 || jstr(out, "message") == NULL ||
+            strstr(jstr(out, "message"), cases[i][1]) == NULL)
+            fail_msg("%s: status %d, message \"%s\"; want 400 and \"%s\"", cases[i][0], status,
+                     jstr(out, "message"), cases[i][1]);
+        json_decref(out);
+    }
+    assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1"), before);
+}
+
+static void
+test_launch_recorded_and_published(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
+    json_t *out;
+    /* A hostile string value is stored and returned verbatim. */
+    const char *body = "{\"launch_plan\":\"greet_daily@v1\",\"inputs\":{\"who\":"
+                       "\"'); DROP TABLE executions; -- ../../etc \\u00e9\"}}";
+    assert_int_equal(post(path, body, &out), 201);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", jstr(out, "id"));
+    assert_string_equal(jstr(out, "phase"), "QUEUED");
+    json_decref(out);
+
+    snprintf(path, sizeof(path), "/api/v1/executions/%s", id);
+    assert_int_equal(get(path, &out), 200);
+    assert_string_equal(jstr(out, "inputs.who"),
+                        "'); DROP TABLE executions; -- ../../etc \xc3\xa9");
+    assert_string_equal(jstr(out, "launch_plan.version"), "v1");
+    assert_int_equal(json_integer_value(json_array_get(
+                         json_object_get(json_object_get(out, "inputs"), "sizes"), 1)),
+                     2);
+    json_decref(out);
+    assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1 AND phase = "
+                                "'QUEUED'"),
+                     1);
+
+    /* ... and it is on floe.events. */
+    struct event_base *base = event_base_new();
+    seen s = {.id = id};
+    floe_bus_callbacks cb = {.on_message = on_event, .arg = &s};
+    floe_err err;
+    floe_bus *bus = floe_bus_new(base, cfg, &cb, &err);
+    assert_non_null(bus);
+    char topic[128], group[64];
+    floe_config_topic(cfg, "events", topic, sizeof(topic));
+    snprintf(group, sizeof(group), "test-api-%s", project);
+    const char *topics[] = {topic};
+    assert_int_equal(floe_bus_subscribe(bus, group, topics, 1, &err), FLOE_OK);
+    it_wait(base, found, &s, 60000, "the ExecutionRequested of the launch on floe.events");
+    assert_string_equal(s.workflow, "greet@v1");
+    assert_int_equal(s.n_inputs, 2);
+    floe_bus_free(bus);
+    event_base_free(base);
+}
+
+/* --- hostile input --------------------------------------------------------------------- */
+
+static void
+test_hostile_names_and_values(void **state)
+{
+    (void)state;
+    static const char *const bad_paths[] = {
+        "/api/v1/workflows/demo/development/a'%3B%20DROP%20TABLE%20workflows%3B--",
+        "/api/v1/workflows/demo/development/..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/workflows/demo/development/a%00b",
+        "/api/v1/workflows/demo/development/%FF%FE",
+        "/api/v1/workflows/DEMO'--/development/x",
+        "/api/v1/workflows/demo/production'/x",
+        "/api/v1/executions/..%2F..",
+        "/api/v1/tasks?project=demo&name=x%00y",
+        "/api/v1/tasks?project=demo&limit=-1",
+        "/api/v1/tasks?project=demo&token=1%20OR%201=1",
+    };
+    for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+        json_t *out;
+        int status = get(bad_paths[i], &out);
+        if (status != 400)
+            fail_msg("GET %s: status %d, want 400", bad_paths[i], status);
+        assert_string_equal(jstr(out, "code"), "invalid_argument");
+        json_decref(out);
+    }
+    /* A very long name. */
+    char *longpath = malloc(20000);
+    int n = snprintf(longpath, 20000, "/api/v1/workflows/demo/development/");
+    memset(longpath + n, 'a', 10000);
+    longpath[n + 10000] = '\0';
+    json_t *out;
+    int status = get(longpath, &out);
+    assert_true(status == 400 || status == 413);
+    json_decref(out);
+    free(longpath);
+
+    /* Invalid UTF-8 in a spec and in a launch body. */
+    assert_int_equal(reg("kind: task\nname: \"\xff\"\nversion: v1\n", "bad.yaml", &out), 400);
+    json_decref(out);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
+    assert_int_equal(post(path, "{\"workflow\":\"greet\",\"inputs\":{\"who\":\"\xc3\x28\"}}", &out),
+                     400);
+    json_decref(out);
+    /* A body over the limit is refused by the server before anything reads it. */
+    size_t big = 9u << 20;
+    char *body = malloc(big);
+    memset(body, '#', big);
+    floe_http_resp resp;
+    floe_err err;
+    floe_rc rc = floe_httpc_request(API, "POST", "/api/v1/register?project=demo", NULL, body, big,
+                                    30000, &resp, &err);
+    /* Either the 413 arrives, or the server closed the connection before the client had
+     * written everything: both refuse it. */
+    if (rc == FLOE_OK) {
+        assert_int_equal(resp.status, 413);
+        floe_http_resp_deinit(&resp);
+    } else {
+        assert_int_equal(rc, FLOE_EIO);
+    }
+    free(body);
+    assert_int_equal(get("/healthz", &out), 200);
+    json_decref(out);
+    /* The tables are all still there. */
+    assert_true(count_rows("SELECT count(*) FROM workflows WHERE project = $1") >= 1);
+    assert_true(count_rows("SELECT count(*) FROM executions WHERE project = $1") >= 1);
+}
+
+static void
+test_health_and_metrics(void **state)
+{
+    (void)state;
+    json_t *out;
+    assert_int_equal(get("/healthz", &out), 200);
+    json_decref(out);
+    assert_int_equal(get("/readyz", &out), 200);
+    assert_string_equal(jstr(out, "checks.postgres"), "ok");
+    assert_string_equal(jstr(out, "checks.kafka"), "ok");
+    assert_string_equal(jstr(out, "checks.redis"), "ok");
+    json_decref(out);
+    floe_http_resp resp;
+    floe_err err;
+    assert_int_equal(floe_httpc_request(API, "GET", "/metrics", NULL, NULL, 0, 5000, &resp, &err),
+                     FLOE_OK);
+    assert_int_equal(resp.status, 200);
+    assert_non_null(strstr(resp.body, "# TYPE floe_api_requests_total counter"));
+    assert_non_null(strstr(resp.body, "floe_api_requests_total{route=\"launch\",code=\"201\"}"));
+    assert_non_null(strstr(resp.body, "floe_executions_launched_total 1"));
+    floe_http_resp_deinit(&resp);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_api PATH-TO-floe-scheduler\n");
+        return 2;
+    }
+    scheduler_bin = argv[1];
+    signal(SIGPIPE, SIG_IGN); /* the server may close on an oversized body mid-write */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register_get_list),
+        cmocka_unit_test(test_versions_are_immutable),
+        cmocka_unit_test(test_pagination_and_activation),
+        cmocka_unit_test(test_golden_errors_over_http),
+        cmocka_unit_test(test_launch_input_errors_record_nothing),
+        cmocka_unit_test(test_launch_recorded_and_published),
+        cmocka_unit_test(test_hostile_names_and_values),
+        cmocka_unit_test(test_health_and_metrics),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -279,8 +279,10 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
     }
     if ((rc = typed_inputs(iface, pairs, n_pairs, values)) != CTL_OK)
         goto out;
-    body = json_pack("{s:s,s:s,s:s,s:O,s:b,s:b}", "project", project, "domain", domain, field, ref,
-                     "inputs", values, "no_cache", no_cache, "overwrite_cache", overwrite);
+    const char *who = getenv("USER");
+    body = json_pack("{s:s,s:s,s:s,s:O,s:b,s:b,s:s}", "project", project, "domain", domain, field,
+                     ref, "inputs", values, "no_cache", no_cache, "overwrite_cache", overwrite,
+                     "requested_by", who != NULL && who[0] != '\0' ? who : "floectl");
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     if (text == NULL) {
         rc = CTL_FAILED;

@@ -481,7 +481,8 @@ wf_order(wf *w, Floe__WorkflowSpec *spec)
     /* Downstream lists from upstream lists, in one arena block. */
     size_t edges = 0;
     for (size_t i = 0; i < w->n; i++) {
-        qsort(w->nodes[i].up, w->nodes[i].n_up, sizeof(uint32_t), u32_cmp);
+        if (w->nodes[i].n_up > 1)
+            qsort(w->nodes[i].up, w->nodes[i].n_up, sizeof(uint32_t), u32_cmp);
         edges += w->nodes[i].n_up;
         w->nodes[i].pending = (uint32_t)w->nodes[i].n_up;
     }

@@ -82,7 +82,8 @@ const char *spec_kind_name(spec_kind kind);
 /* Parses one YAML (or JSON) document into JSON with YAML 1.2 core-schema scalars, e.g.
  * an inputs file. Bounded like specs. NULL with err on a syntax error or limit. */
 struct json_t *spec_yaml_to_json(const char *file, const char *text, size_t len,
-                                 const spec_limits *limits, floe_err *err); /* "task", "workflow", "launchplan" */
+                                 const spec_limits *limits,
+                                 floe_err *err); /* "task", "workflow", "launchplan" */
 
 /* Name rules, shared with the API's parameter checks. Each returns FLOE_EINVAL with err
  * saying which rule `s` broke; `what` names it in the message. */

@@ -139,16 +139,20 @@ ctl_register(const ctl_ctx *ctx, int argc, char **argv)
                   (l > 4 && strcmp(de->d_name + l - 4, ".yml") == 0)))
                 continue;
             if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                names = floe_realloc(names, cap * sizeof(*names));
+                size_t ncap = cap ? cap * 2 : 16;
+                char **grown = floe_realloc(names, ncap * sizeof(*names));
+                if (grown == NULL)
+                    break;
+                names = grown;
+                cap = ncap;
             }
-            if (names == NULL)
-                break;
-            names[n++] = floe_strdup(de->d_name);
+            if ((names[n] = floe_strdup(de->d_name)) != NULL)
+                n++;
         }
         if (d != NULL)
             closedir(d);
-        qsort(names, n, sizeof(*names), str_cmp);
+        if (n > 1)
+            qsort(names, n, sizeof(*names), str_cmp);
         for (size_t i = 0; i < n; i++) {
             char full[4096];
             snprintf(full, sizeof(full), "%s/%s", path, names[i]);

@@ -292,15 +292,14 @@ api_token(api_req *r, bool *ok)
 }
 
 void
-api_next_token(json_t *obj, bool more, int64_t last_seq)
+api_reply_page(api_req *r, json_t *items, bool more, int64_t last_seq)
 {
-    if (more) {
-        char tok[24];
-        snprintf(tok, sizeof(tok), "%lld", (long long)last_seq);
-        json_object_set_new(obj, "next_token", json_string(tok));
-    } else {
-        json_object_set_new(obj, "next_token", json_null());
-    }
+    char tok[24];
+    snprintf(tok, sizeof(tok), "%lld", (long long)last_seq);
+    r->reply =
+        json_pack("{s:o,s:o}", "items", items, "next_token", more ? json_string(tok) : json_null());
+    if (r->reply == NULL)
+        api_fail(r, FLOE_ENOMEM, "out of memory");
 }
 
 /* --- pool plumbing -------------------------------------------------------------------- */

@@ -75,7 +75,8 @@ const char *api_domain(api_req *r, bool *ok);  /* ?domain=, must be configured *
 bool api_domain_known(const floe_config *cfg, const char *domain);
 unsigned api_limit(api_req *r, bool *ok);
 int64_t api_token(api_req *r, bool *ok);
-void api_next_token(json_t *obj, bool more, int64_t last_seq);
+/* Sets r->reply to {items, next_token} (items: a new reference, taken). */
+void api_reply_page(api_req *r, json_t *items, bool more, int64_t last_seq);
 
 /* sched_api_registry.c */
 void api_register_work(api_thread *t, api_req *r);

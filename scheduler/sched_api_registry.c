@@ -272,9 +272,7 @@ api_entity_list_work(api_thread *t, api_req *r)
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, entity_json(&rows[i], r->arena));
-    r->reply = json_pack("{s:o}", "items", items);
-    if (r->reply != NULL)
-        api_next_token(r->reply, more, n > 0 ? rows[n - 1].seq : 0);
+    api_reply_page(r, items, more, n > 0 ? rows[n - 1].seq : 0);
 }
 
 void

@@ -259,7 +259,7 @@ api_domain(api_req *r, bool *ok)
     return d;
 }
 
-unsigned
+static unsigned
 api_limit(api_req *r, bool *ok)
 {
     const char *v = api_param(r, "limit");
@@ -275,7 +275,7 @@ api_limit(api_req *r, bool *ok)
     return (unsigned)n;
 }
 
-int64_t
+static int64_t
 api_token(api_req *r, bool *ok)
 {
     const char *v = api_param(r, "token");
@@ -289,6 +289,21 @@ api_token(api_req *r, bool *ok)
         return 0;
     }
     return n;
+}
+
+bool
+api_list_scope(api_req *r, const char **project, const char **domain, unsigned *limit,
+               int64_t *before_seq)
+{
+    bool ok = true;
+    *project = api_project(r, &ok);
+    if (ok)
+        *domain = api_domain(r, &ok);
+    if (ok)
+        *limit = api_limit(r, &ok);
+    if (ok)
+        *before_seq = api_token(r, &ok);
+    return ok;
 }
 
 void

@@ -499,16 +499,8 @@ api_exec_get_work(api_thread *t, api_req *r)
 void
 api_exec_list_work(api_thread *t, api_req *r)
 {
-    bool ok = true;
     store_exec_query q = {0};
-    q.project = api_project(r, &ok);
-    if (ok)
-        q.domain = api_domain(r, &ok);
-    if (ok)
-        q.limit = api_limit(r, &ok);
-    if (ok)
-        q.before_seq = api_token(r, &ok);
-    if (!ok)
+    if (!api_list_scope(r, &q.project, &q.domain, &q.limit, &q.before_seq))
         return;
     const char *phase = api_param(r, "phase");
     if (phase != NULL) {

@@ -73,8 +73,10 @@ const char *api_param(api_req *r, const char *key);
 const char *api_project(api_req *r, bool *ok); /* ?project= or config default */
 const char *api_domain(api_req *r, bool *ok);  /* ?domain=, must be configured */
 bool api_domain_known(const floe_config *cfg, const char *domain);
-unsigned api_limit(api_req *r, bool *ok);
-int64_t api_token(api_req *r, bool *ok);
+/* The parameters every list takes: project, domain, limit, token. False (r failed) when
+ * one is bad. */
+bool api_list_scope(api_req *r, const char **project, const char **domain, unsigned *limit,
+                    int64_t *before_seq);
 /* Sets r->reply to {items, next_token} (items: a new reference, taken). */
 void api_reply_page(api_req *r, json_t *items, bool more, int64_t last_seq);
 

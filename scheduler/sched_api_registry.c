@@ -250,15 +250,8 @@ api_entity_get_work(api_thread *t, api_req *r)
 void
 api_entity_list_work(api_thread *t, api_req *r)
 {
-    bool ok = true;
     store_list_query q = {.kind = kind_from_segment(r->seg[2])};
-    q.project = api_project(r, &ok);
-    if (ok)
-        q.domain = api_domain(r, &ok);
-    if (ok)
-        q.limit = api_limit(r, &ok);
-    if (ok)
-        q.before_seq = api_token(r, &ok);
+    bool ok = api_list_scope(r, &q.project, &q.domain, &q.limit, &q.before_seq);
     q.name = api_param(r, "name");
     if (ok && q.name != NULL && spec_check_name("name", q.name, &r->err) != FLOE_OK)
         ok = false;

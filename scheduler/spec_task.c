@@ -50,13 +50,13 @@ parse_cpu(spec_ctx *ctx, const spec_y *y, uint32_t *out)
     else if (*end != '\0')
         goto bad;
     if (v * 1000 > TASK_CPU_MAX_MILLIS)
-        return spec_fail(ctx, y, FLOE_EINVAL, "resources: cpu: %s is over the limit of %u CPUs",
-                         y->str, TASK_CPU_MAX_MILLIS / 1000);
+        return spec_fail(ctx, y, FLOE_EINVAL, "cpu: %s is over the limit of %u CPUs", y->str,
+                         TASK_CPU_MAX_MILLIS / 1000);
     *out = (uint32_t)llround(v * 1000);
     return FLOE_OK;
 bad:
     return spec_fail(ctx, y, FLOE_EINVAL,
-                     "resources: cpu: expected CPUs (\"2\", 0.5) or millicpus (\"500m\")");
+                     "cpu: expected CPUs (\"2\", 0.5) or millicpus (\"500m\")");
 }
 
 static floe_rc
@@ -83,15 +83,15 @@ parse_memory(spec_ctx *ctx, const spec_y *y, uint64_t *out)
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].sfx) == 0) {
             if (v > TASK_MEMORY_MAX / units[i].mul)
-                return spec_fail(ctx, y, FLOE_EINVAL,
-                                 "resources: memory: %s is over the limit of 4Ti", y->str);
+                return spec_fail(ctx, y, FLOE_EINVAL, "memory: %s is over the limit of 4Ti",
+                                 y->str);
             *out = v * units[i].mul;
             return FLOE_OK;
         }
     }
 bad:
     return spec_fail(ctx, y, FLOE_EINVAL,
-                     "resources: memory: expected bytes with an optional unit (\"512Mi\", "
+                     "memory: expected bytes with an optional unit (\"512Mi\", "
                      "\"2Gi\")");
 }
 
@@ -103,28 +103,22 @@ task_resources(spec_ctx *ctx, const spec_y *doc, Floe__TaskSpec *t)
         return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
     floe__resources__init(r);
     t->resources = r;
-    floe_rc rc;
+    floe_rc rc = FLOE_OK;
     const spec_y *ry = spec_y_get(doc, "resources");
     if (ry != NULL) {
         static const char *const fields[] = {"cpu", "memory", "gpu", NULL};
         if ((rc = spec_check_fields(ctx, ry, "resources", fields)) != FLOE_OK)
             return rc;
+        /* Messages of the three fields read "resources: <field>: ...". */
         size_t mark = spec_where_push(ctx, "resources");
         const spec_y *y;
-        if ((y = spec_y_get(ry, "cpu")) != NULL) {
-            spec_where_pop(ctx, mark);
-            if ((rc = parse_cpu(ctx, y, &r->cpu_millis)) != FLOE_OK)
-                return rc;
-            mark = spec_where_push(ctx, "resources");
-        }
-        if ((y = spec_y_get(ry, "memory")) != NULL) {
-            spec_where_pop(ctx, mark);
-            if ((rc = parse_memory(ctx, y, &r->memory_bytes)) != FLOE_OK)
-                return rc;
-            mark = spec_where_push(ctx, "resources");
-        }
         uint64_t gpu = 0;
-        rc = spec_get_uint(ctx, ry, "gpu", TASK_GPU_MAX, &gpu);
+        if ((y = spec_y_get(ry, "cpu")) != NULL)
+            rc = parse_cpu(ctx, y, &r->cpu_millis);
+        if (rc == FLOE_OK && (y = spec_y_get(ry, "memory")) != NULL)
+            rc = parse_memory(ctx, y, &r->memory_bytes);
+        if (rc == FLOE_OK)
+            rc = spec_get_uint(ctx, ry, "gpu", TASK_GPU_MAX, &gpu);
         spec_where_pop(ctx, mark);
         if (rc != FLOE_OK)
             return rc;

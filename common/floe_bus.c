@@ -798,8 +798,12 @@ floe_bus_free(floe_bus *bus)
         return;
     /* Producer first: its delivery reports acknowledge dead-lettered messages, and those
      * acks must be stored before the consumer's final commit. */
-    if (bus->prod != NULL)
-        rd_kafka_flush(bus->prod, 5000);
+    if (bus->prod != NULL && rd_kafka_flush(bus->prod, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Whatever is left gets its delivery report (failed) now, so owners of the
+         * opaques hear about every message. */
+        rd_kafka_purge(bus->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(bus->prod, 100);
+    }
     if (bus->cons != NULL) {
         /* Commits stored offsets and leaves the group; serves the revoke callback. */
         rd_kafka_consumer_close(bus->cons);

@@ -49,6 +49,7 @@ static bool check_http_url(const char *value, char *why, size_t why_size);
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"logfmt", "json", NULL};
+static const char *const on_off[] = {"off", "on", NULL};
 
 #define OFF(f) offsetof(floe_config, f)
 
@@ -104,6 +105,25 @@ static const cfg_entry config_table[] = {
      NULL, NULL, "nodes in one workflow"},
     {"spec.max_depth", CFG_INT, OFF(spec_max_depth), "8", 1, 64, "FLOE_SPEC_MAX_DEPTH", 0, NULL,
      NULL, "sub-workflow nesting levels"},
+    {"leader.lease", CFG_DURATION, OFF(leader_lease_ms), "5s", 1000, 600000, "FLOE_LEADER_LEASE", 0,
+     NULL, NULL,
+     "leader lease in PostgreSQL; renewed every third of it, a standby takes over within it"},
+    {"engine.attempt_lease", CFG_DURATION, OFF(attempt_lease_ms), "10s", 500, 3600000,
+     "FLOE_ATTEMPT_LEASE", 0, NULL, NULL,
+     "a worker's claim on a running attempt; it heartbeats every third, else the attempt is "
+     "retried"},
+    {"engine.retention", CFG_DURATION, OFF(state_retention_ms), "1h", 1000, 2592000000LL,
+     "FLOE_STATE_RETENTION", 0, NULL, NULL,
+     "how long a finished execution's state stays in Redis once written to PostgreSQL"},
+    {"engine.execution_timeout", CFG_DURATION, OFF(execution_timeout_ms), "0", 0, 2592000000LL,
+     "FLOE_EXECUTION_TIMEOUT", 0, NULL, NULL,
+     "an execution still running after this ends TIMED_OUT; 0 for no limit"},
+    {"engine.egress_nodes", CFG_ENUM, OFF(egress_nodes), "on", 0, 0, "FLOE_EGRESS_NODES", 0, on_off,
+     NULL, "publish node phase changes to <prefix>.egress (execution changes always are)"},
+    {"engine.threads", CFG_INT, OFF(engine_threads), "2", 1, 32, "FLOE_ENGINE_THREADS", 0, NULL,
+     NULL, "threads (each with a PostgreSQL connection) for the engine's database work"},
+    {"redis.timeout", CFG_DURATION, OFF(redis_timeout_ms), "5s", 100, 600000, "FLOE_REDIS_TIMEOUT",
+     0, NULL, NULL, "a Redis request unanswered for this long drops the connection"},
     {"project", CFG_STRING, OFF(project), "default", 1, 63, "FLOE_PROJECT", 0, NULL, NULL,
      "floectl: the project used when --project is not given"},
     {"domain", CFG_STRING, OFF(domain), "development", 1, 32, "FLOE_DOMAIN", 0, NULL, NULL,

@@ -44,6 +44,14 @@ typedef struct floe_config {
     int64_t spec_max_nesting;
     int64_t spec_max_nodes;
     int64_t spec_max_depth;
+    int64_t leader_lease_ms;
+    int64_t attempt_lease_ms;
+    int64_t state_retention_ms;
+    int64_t execution_timeout_ms; /* 0: none */
+    int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */
+    int64_t engine_threads;
+    int64_t redis_timeout_ms;
+
     char *project;       /* floectl: default project */
     char *domain;        /* floectl: default domain */
     char *producer_name; /* program name for envelopes; set by the program */

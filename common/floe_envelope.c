@@ -25,6 +25,7 @@ static floe_rc check_task_failed(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_data_published(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_lineage_recorded(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_phase_changed(const ProtobufCMessage *msg, floe_err *err);
+static floe_rc check_execution_terminate(const ProtobufCMessage *msg, floe_err *err);
 
 static const env_type env_types[] = {
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, "ExecutionRequested",
@@ -45,6 +46,8 @@ static const env_type env_types[] = {
      &floe__phase_changed__descriptor, check_phase_changed},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER, "DeadLetter", &floe__dead_letter__descriptor,
      NULL},
+    {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, "ExecutionTerminate",
+     &floe__execution_terminate__descriptor, check_execution_terminate},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, "Smoke", &floe__smoke__descriptor, NULL},
 };
 
@@ -202,6 +205,13 @@ check_execution_requested(const ProtobufCMessage *msg, floe_err *err)
         rc =
             floe_err_user(err, FLOE_EINVAL, "workflow: missing (neither workflow nor launch_plan)");
     return rc;
+}
+
+static floe_rc
+check_execution_terminate(const ProtobufCMessage *msg, floe_err *err)
+{
+    const Floe__ExecutionTerminate *m = (const Floe__ExecutionTerminate *)msg;
+    return check_exec_node_attempt(m->execution_id, NULL, 0, err);
 }
 
 static floe_rc

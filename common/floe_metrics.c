@@ -6,17 +6,25 @@
 #include <stdatomic.h>
 #include <string.h>
 
+/* Latency histogram bucket bounds, in microseconds (rendered in seconds). */
+static const int64_t hist_bounds_us[FLOE_HIST_BUCKETS] = {
+    50,    100,   250,    500,    1000,   2500,    5000,    10000,
+    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+};
+
 struct floe_metric {
     struct floe_metric *next; /* in its family */
     char *labels;
-    _Atomic int64_t value;
+    _Atomic int64_t value;                      /* counter, gauge; histogram: count */
+    _Atomic int64_t sum_us;                     /* histogram */
+    _Atomic int64_t buckets[FLOE_HIST_BUCKETS]; /* histogram: not cumulative */
 };
 
 typedef struct metric_family {
     struct metric_family *next;
     char *name;
     char *help;
-    int is_gauge;
+    int is_gauge; /* 0 counter, 1 gauge, 2 histogram */
     floe_metric *series, *last;
 } metric_family;
 
@@ -126,6 +134,61 @@ floe_metrics_gauge(floe_metrics *m, const char *name, const char *help, const ch
     return metrics_get(m, name, help, labels, 1);
 }
 
+floe_metric *
+floe_metrics_histogram(floe_metrics *m, const char *name, const char *help, const char *labels)
+{
+    return metrics_get(m, name, help, labels, 2);
+}
+
+void
+floe_metric_observe_us(floe_metric *metric, int64_t us)
+{
+    if (metric == NULL)
+        return;
+    int b = 0;
+    while (b < FLOE_HIST_BUCKETS && us > hist_bounds_us[b])
+        b++;
+    if (b < FLOE_HIST_BUCKETS)
+        atomic_fetch_add_explicit(&metric->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&metric->sum_us, us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&metric->value, 1, memory_order_relaxed);
+}
+
+int64_t
+floe_metric_quantile_us(const floe_metric *metric, double q)
+{
+    if (metric == NULL)
+        return 0;
+    int64_t count = atomic_load_explicit(&metric->value, memory_order_relaxed);
+    if (count == 0)
+        return 0;
+    int64_t want = (int64_t)(q * (double)count + 0.999999), seen = 0;
+    for (int b = 0; b < FLOE_HIST_BUCKETS; b++) {
+        seen += atomic_load_explicit(&metric->buckets[b], memory_order_relaxed);
+        if (seen >= want)
+            return hist_bounds_us[b];
+    }
+    return INT64_MAX;
+}
+
+static void
+render_histogram(FILE *out, const char *name, const floe_metric *s)
+{
+    const char *sep = s->labels[0] != '\0' ? "," : "";
+    int64_t cum = 0;
+    for (int b = 0; b < FLOE_HIST_BUCKETS; b++) {
+        cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
+        fprintf(out, "%s_bucket{%s%sle=\"%g\"} %lld\n", name, s->labels, sep,
+                (double)hist_bounds_us[b] / 1e6, (long long)cum);
+    }
+    long long count = (long long)atomic_load_explicit(&s->value, memory_order_relaxed);
+    fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", name, s->labels, sep, count);
+    const char *lb = s->labels[0] != '\0' ? "{" : "", *rb = s->labels[0] != '\0' ? "}" : "";
+    fprintf(out, "%s_sum%s%s%s %.6f\n", name, lb, s->labels, rb,
+            (double)atomic_load_explicit(&s->sum_us, memory_order_relaxed) / 1e6);
+    fprintf(out, "%s_count%s%s%s %lld\n", name, lb, s->labels, rb, count);
+}
+
 void
 floe_metric_add(floe_metric *metric, int64_t n)
 {
@@ -151,9 +214,13 @@ floe_metrics_render(floe_metrics *m, FILE *out)
 {
     pthread_mutex_lock(&m->lock);
     for (const metric_family *f = m->families; f != NULL; f = f->next) {
-        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-                f->is_gauge ? "gauge" : "counter");
+        static const char *const kinds[] = {"counter", "gauge", "histogram"};
+        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, kinds[f->is_gauge]);
         for (const floe_metric *s = f->series; s != NULL; s = s->next) {
+            if (f->is_gauge == 2) {
+                render_histogram(out, f->name, s);
+                continue;
+            }
             long long v = (long long)atomic_load_explicit(&s->value, memory_order_relaxed);
             if (s->labels[0] != '\0')
                 fprintf(out, "%s{%s} %lld\n", f->name, s->labels, v);

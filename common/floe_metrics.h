@@ -1,6 +1,6 @@
 /*
- * floe_metrics — counters and gauges rendered in the Prometheus text format for /metrics.
- * A metric is a (name, labels) series; asking for the same series twice returns the same
+ * floe_metrics — counters, gauges and latency histograms rendered in the Prometheus text format for
+ * /metrics. A metric is a (name, labels) series; asking for the same series twice returns the same
  * handle, so call sites may look one up lazily (e.g. per HTTP status code). Updates are
  * atomic and may come from any thread; registering takes a lock.
  */
@@ -23,6 +23,14 @@ floe_metric *floe_metrics_counter(floe_metrics *m, const char *name, const char 
                                   const char *labels);
 floe_metric *floe_metrics_gauge(floe_metrics *m, const char *name, const char *help,
                                 const char *labels);
+
+/* A latency histogram with fixed buckets from 50 us to 10 s. */
+#define FLOE_HIST_BUCKETS 16
+floe_metric *floe_metrics_histogram(floe_metrics *m, const char *name, const char *help,
+                                    const char *labels);
+void floe_metric_observe_us(floe_metric *metric, int64_t us);
+/* Upper bound of the bucket holding quantile q (0..1); 0 without observations. */
+int64_t floe_metric_quantile_us(const floe_metric *metric, double q);
 
 void floe_metric_add(floe_metric *metric, int64_t n);
 void floe_metric_set(floe_metric *metric, int64_t v);

@@ -2,7 +2,8 @@
  * floe-scheduler — entry point: configuration, the schema migrations, the Kafka bus, the
  * HTTP API, and an orderly shutdown on SIGTERM/SIGINT (stop accepting, answer what is in
  * progress within a deadline, flush the producer, free in reverse order).
- * The engine (leader election, readiness, dispatch) joins this loop in the engine work.
+ * Every replica campaigns for the leader lease (sched_lease); the elected one runs the
+ * engine (sched_engine) on this same loop until it loses the lease or is fenced.
  */
 #include "floe_bus.h"
 #include "floe_log.h"
@@ -10,6 +11,8 @@
 #include "floe_metrics.h"
 #include "floe_time.h"
 #include "sched_api.h"
+#include "sched_engine.h"
+#include "sched_lease.h"
 #include "store_migrate.h"
 #include "store_pg.h"
 
@@ -28,6 +31,8 @@ typedef struct sched {
     floe_metrics *metrics;
     floe_bus *bus;
     sched_api *api;
+    sched_engine *engine;
+    sched_lease *lease;
     struct event *sig_term, *sig_int, *drain_ev;
     int64_t drain_deadline_us;
 } sched;
@@ -53,6 +58,28 @@ on_delivered(floe_bus *bus, void *opaque, floe_rc rc, const char *reason, void *
 }
 
 static void
+on_elected(uint64_t epoch, void *arg)
+{
+    sched *s = arg;
+    sched_engine_lead(s->engine, epoch);
+}
+
+static void
+on_demoted(uint64_t epoch, const char *why, void *arg)
+{
+    (void)epoch;
+    sched *s = arg;
+    sched_engine_stop(s->engine, why);
+}
+
+static void
+on_fenced(const char *why, void *arg)
+{
+    sched *s = arg;
+    sched_lease_fenced(s->lease, why);
+}
+
+static void
 on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -72,6 +99,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     floe_log_info(&s->log, "signal %d: stopping (answering %u requests in progress)", (int)sig,
                   sched_api_inflight(s->api));
     sched_api_stop(s->api);
+    /* Hand leadership over now: a standby takes over without waiting for the lease. */
+    sched_lease_free(s->lease);
+    s->lease = NULL;
+    sched_engine_stop(s->engine, "shutting down");
     s->drain_deadline_us = floe_mono_us() + SCHED_SHUTDOWN_GRACE_US;
     s->drain_ev = event_new(s->base, -1, EV_PERSIST, on_drain_tick, s);
     struct timeval tv = {0, 20000};
@@ -135,6 +166,21 @@ main(int argc, char **argv)
         floe_log_error(&s.log, "%s", err.msg);
         goto out;
     }
+    sched_engine_hooks hooks = {.on_fenced = on_fenced, .arg = &s};
+    if ((s.engine = sched_engine_new(s.base, cfg, s.metrics, &hooks, &err)) == NULL) {
+        floe_log_error(&s.log, "%s", err.msg);
+        goto out;
+    }
+    char holder[128], host[64] = "host", id[FLOE_ID_LEN + 1];
+    gethostname(host, sizeof(host) - 1);
+    if (floe_id_new(id) != 0)
+        snprintf(id, sizeof(id), "%lld", (long long)floe_mono_us());
+    snprintf(holder, sizeof(holder), "%s/%d/%s", host, (int)getpid(), id);
+    sched_lease_callbacks lcb = {.on_elected = on_elected, .on_demoted = on_demoted, .arg = &s};
+    if ((s.lease = sched_lease_new(s.base, cfg, s.metrics, holder, &lcb, &err)) == NULL) {
+        floe_log_error(&s.log, "%s", err.msg);
+        goto out;
+    }
     s.sig_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
     s.sig_int = evsignal_new(s.base, SIGINT, on_signal, &s);
     if (s.sig_term == NULL || s.sig_int == NULL || event_add(s.sig_term, NULL) != 0 ||
@@ -146,6 +192,8 @@ main(int argc, char **argv)
     event_base_dispatch(s.base);
     status = 0;
 out:
+    sched_lease_free(s.lease);
+    sched_engine_free(s.engine);
     if (s.api != NULL)
         sched_api_drain(s.api);
     if (s.bus != NULL && floe_bus_flush(s.bus, 5000) != FLOE_OK)

@@ -1,0 +1,423 @@
+/*
+ * sched_dispatch — from the outbox to Kafka. A node made ready by a script is already in
+ * the outbox (same script); here its TaskDispatch is built (inputs resolved from literals,
+ * the execution's inputs and upstream outputs in Redis) and produced to
+ * <prefix>.tasks.<class>, keyed "<execution>/<node>". The broker's acknowledgement clears
+ * the outbox entry (batched). A new term re-sends the whole outbox; a periodic scan
+ * re-sends entries older than a few seconds (a produce that failed). Duplicates are
+ * harmless: a worker's claim lets one copy run.
+ */
+#include "sched_engine_int.h"
+
+#include "floe_mem.h"
+#include "floe_time.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { OP_READ = 20, OP_SEND, OP_ACK, OP_SCAN };
+
+#define SCAN_BATCH 500
+#define RESEND_AFTER_MS 5000
+#define FIELDS_MAX 64
+
+/* --- Building -------------------------------------------------------------------------- */
+
+typedef struct disp_src {
+    const uint8_t *data; /* packed floe.ValueMap from Redis (or the cached inputs) */
+    size_t len;
+    Floe__ValueMap *map; /* unpacked on first use */
+} disp_src;
+
+static const Floe__Value *
+map_find(sched_engine *e, disp_src *src, const char *name)
+{
+    if (src->map == NULL && src->data != NULL)
+        src->map =
+            floe__value_map__unpack(floe_arena_pb_allocator(e->scratch), src->len, src->data);
+    if (src->map == NULL)
+        return NULL;
+    for (size_t i = 0; i < src->map->n_entries; i++)
+        if (strcmp(src->map->entries[i]->name, name) == 0)
+            return src->map->entries[i]->value;
+    return NULL;
+}
+
+static const Floe__Value *
+wf_default(const sched_plan *plan, const char *name)
+{
+    const Floe__Interface *ifc = plan->spec->interface;
+    for (size_t i = 0; ifc != NULL && i < ifc->n_inputs; i++)
+        if (strcmp(ifc->inputs[i]->name, name) == 0)
+            return ifc->inputs[i]->default_value;
+    return NULL;
+}
+
+static unsigned
+class_index(sched_engine *e, const char *cls)
+{
+    for (unsigned i = 0; i < e->n_classes; i++)
+        if (strcmp(e->classes[i], cls) == 0)
+            return i;
+    return 0;
+}
+
+/* Builds and produces. up[k]/fields[k]: upstream outputs read for this dispatch. */
+static void
+send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, const uint32_t *up,
+              disp_src *outs, size_t n_up, disp_src *inputs)
+{
+    eng_term *t = ex->t;
+    sched_engine *e = t->e;
+    const sched_plan *plan = ex->plan->plan;
+    const sched_pnode *pn = &plan->nodes[node];
+    const Floe__TaskSpec *task = pn->task;
+    const Floe__Interface *ifc = task->interface;
+    Floe__TaskDispatch d = FLOE__TASK_DISPATCH__INIT;
+    d.execution_id = ex->id;
+    d.node_id = (char *)pn->id;
+    d.node_index = node;
+    d.attempt = attempt;
+    d.epoch = t->epoch;
+    d.task = task->id;
+    d.resource_class = task->resource_class;
+    d.executor = task->executor;
+    d.container = task->container;
+    d.resources = task->resources;
+    d.timeout_ms = task->timeout_ms;
+    d.deadline_unix_us =
+        task->timeout_ms > 0 ? floe_now_us() + (int64_t)task->timeout_ms * 1000 : 0;
+    d.lease_ms = (uint32_t)e->cfg->attempt_lease_ms;
+    d.cache_key = "";
+    size_t n_in = ifc != NULL ? ifc->n_inputs : 0;
+    Floe__NamedValue *vals = n_in ? floe_arena_alloc(e->scratch, n_in * sizeof(*vals)) : NULL;
+    Floe__NamedValue **ptrs = n_in ? floe_arena_alloc(e->scratch, n_in * sizeof(*ptrs)) : NULL;
+    if (n_in > 0 && (vals == NULL || ptrs == NULL)) {
+        eng_term_fail(t, "engine: out of memory (dispatch)");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < n_in; i++) {
+        const Floe__InputSpec *want = ifc->inputs[i];
+        const sched_binding *b = NULL;
+        for (uint32_t k = 0; k < pn->n_inputs; k++)
+            if (strcmp(pn->inputs[k].name, want->name) == 0)
+                b = &pn->inputs[k];
+        const Floe__Value *v = NULL;
+        if (b == NULL) {
+            v = want->default_value;
+        } else if (b->kind == SCHED_SRC_LITERAL) {
+            v = b->literal;
+        } else if (b->kind == SCHED_SRC_INPUT) {
+            v = map_find(e, inputs, b->ref);
+            if (v == NULL)
+                v = wf_default(plan, b->ref);
+        } else {
+            for (size_t k = 0; k < n_up && v == NULL; k++)
+                if (up[k] == b->node)
+                    v = map_find(e, &outs[k], b->ref);
+        }
+        if (v == NULL) {
+            floe_log_ctx c = {.comp = "engine",
+                              .exec = ex->id,
+                              .node = pn->id,
+                              .attempt = attempt,
+                              .epoch = t->epoch};
+            floe_log_warn(&c, "input \"%s\" has no value; dispatched without it", want->name);
+            continue;
+        }
+        floe__named_value__init(&vals[n]);
+        vals[n].name = want->name;
+        vals[n].value = (Floe__Value *)v;
+        ptrs[n] = &vals[n];
+        n++;
+    }
+    d.inputs = ptrs;
+    d.n_inputs = n;
+    d.outputs = ifc != NULL ? ifc->outputs : NULL;
+    d.n_outputs = ifc != NULL ? ifc->n_outputs : 0;
+
+    unsigned cls = class_index(e, task->resource_class);
+    char topic[192];
+    const char *tp = e->class_topics[cls];
+    if (e->n_classes == 0 || strcmp(e->classes[cls], task->resource_class) != 0) {
+        char suffix[96];
+        snprintf(suffix, sizeof(suffix), "tasks.%s", task->resource_class);
+        floe_config_topic(e->cfg, suffix, topic, sizeof(topic));
+        tp = topic;
+    }
+    char key[STORE_KEY_MAX + 160], member[STORE_KEY_MAX];
+    int klen = snprintf(key, sizeof(key), "%s/%s", ex->id, pn->id);
+    store_member(member, ex->id, node, attempt);
+    eng_op *op = eng_op_new(t, ex, OP_SEND);
+    if (op == NULL || (op->str = floe_strdup(member)) == NULL) {
+        eng_op_free(op);
+        eng_term_fail(t, "engine: out of memory (dispatch)");
+        return;
+    }
+    op->cls = cls;
+    op->node = node;
+    op->attempt = attempt;
+    floe_err err = {0};
+    floe_rc rc =
+        floe_bus_produce(t->bus, tp, key, (size_t)klen,
+                         FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_DISPATCH, &d.base, op, NULL, &err);
+    if (rc != FLOE_OK) {
+        floe_metric_add(e->m_dispatch_fail, 1);
+        floe_log_warn(&t->log, "dispatch %s: %s (kept in the outbox)", member, err.msg);
+        eng_op_free(op);
+        return;
+    }
+    if (ready_us > 0)
+        floe_metric_observe_us(e->m_ready_lat, floe_mono_us() - ready_us);
+}
+
+/* --- Reading what a dispatch needs ----------------------------------------------------- */
+
+typedef struct read_ctx {
+    uint32_t up[FIELDS_MAX];
+    size_t n_up;
+    bool verify, want_inputs;
+    int64_t ready_us;
+} read_ctx;
+
+static void
+read_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    eng_exec *ex = op->ex;
+    read_ctx *rc = op->data;
+    if (t->dead) {
+        floe_free(rc);
+        eng_op_free(op);
+        return;
+    }
+    if (err != NULL) {
+        floe_free(rc);
+        eng_term_fail(t, err->msg);
+        eng_op_free(op);
+        return;
+    }
+    sched_engine *e = t->e;
+    size_t i = 0;
+    bool ok = true;
+    if (rc->verify) {
+        const char *ph = store_reply_str(store_reply_elem(rep, i++), NULL);
+        const char *rec = store_reply_str(store_reply_elem(rep, i++), NULL);
+        unsigned p = 0, a = 0;
+        ok = ph != NULL && rec != NULL && strcmp(ph, "3") == 0 &&
+             sscanf(rec, "%u,%u", &p, &a) == 2 && p == 2 && a == op->attempt;
+    }
+    disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
+    if (rc->want_inputs) {
+        size_t len = 0;
+        const char *in = store_reply_str(store_reply_elem(rep, i++), &len);
+        inputs = (disp_src){.data = (const uint8_t *)in, .len = len};
+    }
+    if (!ok) {
+        /* Stale entry (the node moved on, or the execution ended): clear it. */
+        char member[STORE_KEY_MAX];
+        store_member(member, ex->id, op->node, op->attempt);
+        if (t->n_acks < ENG_ACK_BATCH && (t->acks[t->n_acks] = floe_strdup(member)) != NULL) {
+            t->n_acks++;
+            event_active(t->ack_ev, EV_TIMEOUT, 0);
+        }
+    } else {
+        disp_src outs[FIELDS_MAX];
+        for (size_t k = 0; k < rc->n_up; k++) {
+            size_t len = 0;
+            const char *o = store_reply_str(store_reply_elem(rep, i + k), &len);
+            outs[k] = (disp_src){.data = (const uint8_t *)o, .len = len};
+        }
+        send_dispatch(ex, op->node, op->attempt, rc->ready_us, rc->up, outs, rc->n_up, &inputs);
+        floe_arena_reset(e->scratch);
+    }
+    floe_free(rc);
+    eng_op_free(op);
+}
+
+void
+eng_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us)
+{
+    eng_term *t = ex->t;
+    sched_engine *e = t->e;
+    if (t->dead || node >= ex->plan->plan->n_nodes)
+        return;
+    const sched_pnode *pn = &ex->plan->plan->nodes[node];
+    read_ctx rcx = {.verify = ready_us == 0, .ready_us = ready_us};
+    for (uint32_t k = 0; k < pn->n_inputs; k++) {
+        const sched_binding *b = &pn->inputs[k];
+        if (b->kind == SCHED_SRC_INPUT && ex->inputs == NULL)
+            rcx.want_inputs = true;
+        if (b->kind != SCHED_SRC_OUTPUT)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < rcx.n_up; j++)
+            seen = seen || rcx.up[j] == b->node;
+        if (!seen && rcx.n_up < FIELDS_MAX)
+            rcx.up[rcx.n_up++] = b->node;
+    }
+    if (!rcx.verify && !rcx.want_inputs && rcx.n_up == 0) {
+        disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
+        send_dispatch(ex, node, attempt, ready_us, NULL, NULL, 0, &inputs);
+        floe_arena_reset(e->scratch);
+        return;
+    }
+    /* Field names, in the order read_reply consumes them. */
+    char names[FIELDS_MAX + 3][16];
+    const char *fields[FIELDS_MAX + 3];
+    size_t nf = 0;
+    if (rcx.verify) {
+        fields[nf++] = "ph";
+        snprintf(names[nf], sizeof(names[0]), "%u", node);
+        fields[nf] = names[nf];
+        nf++;
+    }
+    if (rcx.want_inputs)
+        fields[nf++] = "in";
+    for (size_t j = 0; j < rcx.n_up; j++) {
+        snprintf(names[nf], sizeof(names[0]), "o%u", rcx.up[j]);
+        fields[nf] = names[nf];
+        nf++;
+    }
+    read_ctx *rc = floe_malloc(sizeof(*rc));
+    eng_op *op = rc != NULL ? eng_op_new(t, ex, OP_READ) : NULL;
+    if (op == NULL) {
+        floe_free(rc);
+        eng_term_fail(t, "engine: out of memory (dispatch)");
+        return;
+    }
+    *rc = rcx;
+    op->data = rc;
+    op->node = node;
+    op->attempt = attempt;
+    if (store_state_hmget(e->redis, ex->id, fields, nf, read_reply, op) != FLOE_OK) {
+        floe_free(rc);
+        eng_op_free(op);
+        eng_term_fail(t, "redis: not connected");
+    }
+}
+
+/* --- Acknowledgements ------------------------------------------------------------------ */
+
+void
+eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason)
+{
+    eng_op *op = opaque;
+    sched_engine *e = t->e;
+    if (t->dead) {
+        eng_op_free(op);
+        return;
+    }
+    if (rc != FLOE_OK) {
+        floe_metric_add(e->m_dispatch_fail, 1);
+        floe_log_warn(&t->log, "dispatch %s not delivered: %s (kept in the outbox)", op->str,
+                      reason != NULL ? reason : "?");
+        eng_op_free(op);
+        return;
+    }
+    floe_metric_add(e->m_dispatched[op->cls], 1);
+    if (t->n_acks == ENG_ACK_BATCH)
+        eng_flush_acks(t);
+    t->acks[t->n_acks++] = op->str;
+    op->str = NULL;
+    if (t->n_acks == 1)
+        event_active(t->ack_ev, EV_TIMEOUT, 0);
+    eng_op_free(op);
+}
+
+static void
+ack_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    store_state_res res;
+    eng_script_failed(op->t, rep, err, &res);
+    eng_op_free(op);
+}
+
+void
+eng_flush_acks(eng_term *t)
+{
+    if (t->n_acks == 0 || t->dead)
+        return;
+    eng_op *op = eng_op_new(t, NULL, OP_ACK);
+    floe_rc rc = op != NULL
+                     ? store_state_outbox_ack(t->e->redis, t->epoch, (const char *const *)t->acks,
+                                              t->n_acks, ack_reply, op)
+                     : FLOE_ENOMEM;
+    for (size_t i = 0; i < t->n_acks; i++)
+        floe_free(t->acks[i]);
+    t->n_acks = 0;
+    if (rc != FLOE_OK) {
+        /* The entries stay in the outbox and are sent again: harmless duplicates. */
+        eng_op_free(op);
+        eng_term_fail(t, "redis: outbox acknowledgement not sent");
+    }
+}
+
+/* --- Outbox scans ---------------------------------------------------------------------- */
+
+static void
+scan_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    t->scanning_outbox = false;
+    if (t->dead || err != NULL) {
+        if (!t->dead)
+            eng_term_fail(t, err->msg);
+        eng_op_free(op);
+        return;
+    }
+    size_t n = store_reply_len(rep);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *m = store_reply_str(store_reply_elem(rep, i), &len);
+        char id[ENG_EXEC_ID_MAX + 1];
+        uint32_t node, attempt;
+        if (m == NULL || store_member_parse(m, len, id, sizeof(id), &node, &attempt) != FLOE_OK)
+            continue;
+        eng_exec *ex = eng_exec_get(t, id, true);
+        eng_item *it = ex != NULL ? eng_item_new(ITEM_DISPATCH) : NULL;
+        if (it == NULL) {
+            eng_term_fail(t, "engine: out of memory (outbox scan)");
+            break;
+        }
+        it->node = node;
+        it->attempt = attempt;
+        eng_exec_push(ex, it);
+        if (ex->state == EX_NEW)
+            eng_exec_load(ex);
+        else
+            eng_exec_drain(ex);
+    }
+    if (n == SCAN_BATCH && !t->dead) {
+        t->outbox_offset += SCAN_BATCH;
+        eng_outbox_scan(t);
+    } else {
+        t->outbox_offset = 0;
+    }
+    eng_op_free(op);
+}
+
+void
+eng_outbox_scan(eng_term *t)
+{
+    if (t->scanning_outbox || t->dead)
+        return;
+    /* The first scan of a term takes everything; later ones only what lingers. */
+    int64_t max = t->sweeps == 0 ? INT64_MAX / 2 : floe_now_us() / 1000 - RESEND_AFTER_MS;
+    eng_op *op = eng_op_new(t, NULL, OP_SCAN);
+    if (op == NULL)
+        return;
+    t->scanning_outbox = true;
+    if (store_state_zdue(t->e->redis, STORE_KEY_OUTBOX, max, t->outbox_offset, SCAN_BATCH,
+                         scan_reply, op) != FLOE_OK) {
+        t->scanning_outbox = false;
+        eng_op_free(op);
+        eng_term_fail(t, "redis: not connected");
+    }
+}

@@ -1,0 +1,561 @@
+/*
+ * sched_engine — leadership terms and the plumbing every handler shares: operations and
+ * their references, acknowledgements, egress, and what to do when Redis fails (end the
+ * term; start a new one under the same epoch once Redis answers again: every unacknowledged
+ * event is delivered again and handled idempotently) or refuses the epoch (stop, demote).
+ */
+#include "sched_engine_int.h"
+
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "store_pg.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ENG_SWEEP_MS 100
+#define ENG_RESTART_MS 1000
+#define ENG_OPS_FREE_MAX 4096
+
+static const char *const phase_names[] = {"UNSPECIFIED", "QUEUED",  "READY",   "RUNNING",
+                                          "SUCCEEDED",   "FAILED",  "ABORTED", "CACHED",
+                                          "TIMED_OUT",   "SKIPPED", "RETRYING"};
+
+/* --- Operations ------------------------------------------------------------------------ */
+
+eng_op *
+eng_op_new(eng_term *t, eng_exec *ex, int kind)
+{
+    sched_engine *e = t->e;
+    eng_op *op = e->free_ops;
+    if (op != NULL) {
+        e->free_ops = op->next;
+        e->n_free_ops--;
+    } else if ((op = floe_malloc(sizeof(*op))) == NULL) {
+        return NULL;
+    }
+    memset(op, 0, sizeof(*op));
+    op->t = t;
+    op->ex = ex;
+    op->kind = kind;
+    eng_term_ref(t);
+    if (ex != NULL)
+        ex->inflight++;
+    return op;
+}
+
+void
+eng_op_free(eng_op *op)
+{
+    if (op == NULL)
+        return;
+    eng_term *t = op->t;
+    sched_engine *e = t->e;
+    floe_free(op->str);
+    op->str = NULL;
+    if (op->ex != NULL)
+        eng_exec_release(op->ex);
+    if (e->n_free_ops < ENG_OPS_FREE_MAX) {
+        op->next = e->free_ops;
+        e->free_ops = op;
+        e->n_free_ops++;
+    } else {
+        floe_free(op);
+    }
+    eng_term_unref(t);
+}
+
+/* --- Terms ----------------------------------------------------------------------------- */
+
+void
+eng_term_ref(eng_term *t)
+{
+    t->refs++;
+}
+
+void
+eng_term_unref(eng_term *t)
+{
+    if (--t->refs > 0)
+        return;
+    for (size_t i = 0; i < t->n_acks; i++)
+        floe_free(t->acks[i]);
+    floe_map_free(t->execs);
+    floe_free(t);
+}
+
+static void
+term_on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
+{
+    (void)bus;
+    eng_term *t = arg;
+    if (t->dead)
+        return;
+    eng_on_bus(t, msg);
+}
+
+static void
+term_on_delivered(floe_bus *bus, void *opaque, floe_rc rc, const char *reason, void *arg)
+{
+    (void)bus;
+    if (opaque != NULL)
+        eng_on_delivered(arg, opaque, rc, reason);
+}
+
+static void
+term_on_rebalance(floe_bus *bus, bool assigned, int n, void *arg)
+{
+    (void)bus;
+    eng_term *t = arg;
+    floe_log_info(&t->log, "events partitions %s (%d held)", assigned ? "assigned" : "revoked", n);
+}
+
+static void
+term_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    eng_term *t = arg;
+    if (!t->dead)
+        eng_sweep(t);
+}
+
+static void
+term_ack_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    eng_term *t = arg;
+    if (!t->dead)
+        eng_flush_acks(t);
+}
+
+/* Runs outside bus callbacks: closing the consumer serves callbacks of its own. */
+static void
+term_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    eng_term *t = arg;
+    floe_bus *bus = t->bus;
+    t->bus = NULL;
+    floe_bus_free(bus);
+    event_free(t->sweep_ev);
+    event_free(t->ack_ev);
+    event_free(t->free_ev);
+    floe_log_info(&t->log, "term ended; left the consumer group");
+    eng_term_unref(t);
+}
+
+static void
+term_end(sched_engine *e, const char *why)
+{
+    eng_term *t = e->term;
+    if (t == NULL)
+        return;
+    e->term = NULL;
+    t->dead = true;
+    floe_log_warn(&t->log, "engine stops: %s", why);
+    event_del(t->sweep_ev);
+    event_del(t->ack_ev);
+    eng_term_drop_execs(t);
+    floe_metric_set(e->m_running, 0);
+    event_active(t->free_ev, EV_TIMEOUT, 0);
+}
+
+static eng_term *
+term_start(sched_engine *e, uint64_t epoch)
+{
+    eng_term *t = floe_calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->e = e;
+    t->epoch = epoch;
+    t->refs = 1;
+    t->log = (floe_log_ctx){.comp = "engine", .epoch = epoch};
+    floe_err err = {0};
+    floe_bus_callbacks cb = {.on_message = term_on_message,
+                             .on_delivered = term_on_delivered,
+                             .on_rebalance = term_on_rebalance,
+                             .arg = t};
+    char group[160];
+    snprintf(group, sizeof(group), "%s-scheduler", e->cfg->topic_prefix);
+    const char *topics[] = {e->topic_events};
+    t->execs = floe_map_new(256);
+    t->sweep_ev = event_new(e->base, -1, EV_PERSIST, term_sweep_cb, t);
+    t->ack_ev = event_new(e->base, -1, 0, term_ack_cb, t);
+    t->free_ev = event_new(e->base, -1, 0, term_free_cb, t);
+    if (t->execs == NULL || t->sweep_ev == NULL || t->ack_ev == NULL || t->free_ev == NULL)
+        goto fail;
+    if ((t->bus = floe_bus_new(e->base, e->cfg, &cb, &err)) == NULL ||
+        floe_bus_subscribe(t->bus, group, topics, 1, &err) != FLOE_OK) {
+        floe_log_error(&t->log, "engine cannot start: %s", err.msg);
+        goto fail;
+    }
+    struct timeval tv = {0, ENG_SWEEP_MS * 1000};
+    event_add(t->sweep_ev, &tv);
+    return t;
+fail:
+    floe_bus_free(t->bus);
+    if (t->sweep_ev != NULL)
+        event_free(t->sweep_ev);
+    if (t->ack_ev != NULL)
+        event_free(t->ack_ev);
+    if (t->free_ev != NULL)
+        event_free(t->free_ev);
+    floe_map_free(t->execs);
+    floe_free(t);
+    return NULL;
+}
+
+static void
+restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sched_engine *e = arg;
+    if (e->term != NULL || e->restart_epoch == 0)
+        return;
+    if (!store_redis_connected(e->redis)) {
+        struct timeval tv = {0, ENG_RESTART_MS * 1000};
+        event_add(e->restart_ev, &tv);
+        return;
+    }
+    uint64_t epoch = e->restart_epoch;
+    e->restart_epoch = 0;
+    floe_metric_add(e->m_restarts, 1);
+    sched_engine_lead(e, epoch);
+}
+
+void
+sched_engine_lead(sched_engine *e, uint64_t epoch)
+{
+    if (e->term != NULL)
+        term_end(e, "a new term starts");
+    e->restart_epoch = 0;
+    eng_term *t = term_start(e, epoch);
+    if (t == NULL) {
+        /* Kafka or memory: try again shortly under the same epoch. */
+        e->restart_epoch = epoch;
+        struct timeval tv = {0, ENG_RESTART_MS * 1000};
+        event_add(e->restart_ev, &tv);
+        return;
+    }
+    e->term = t;
+    floe_log_info(&t->log, "engine leads (epoch %" PRIu64 "): re-sending the outbox", epoch);
+    t->outbox_offset = 0;
+    eng_outbox_scan(t);
+}
+
+void
+sched_engine_stop(sched_engine *e, const char *why)
+{
+    e->restart_epoch = 0;
+    term_end(e, why);
+}
+
+void
+eng_term_fail(eng_term *t, const char *why)
+{
+    sched_engine *e = t->e;
+    if (t->dead || e->term != t)
+        return;
+    floe_log_error(&t->log, "%s; restarting the term", why);
+    uint64_t epoch = t->epoch;
+    term_end(e, why);
+    e->restart_epoch = epoch;
+    struct timeval tv = {0, ENG_RESTART_MS * 1000};
+    event_add(e->restart_ev, &tv);
+}
+
+void
+eng_fenced(eng_term *t, const char *note)
+{
+    sched_engine *e = t->e;
+    floe_metric_add(e->m_fenced, 1);
+    if (t->dead)
+        return;
+    char why[FLOE_ERR_MSG_MAX];
+    snprintf(why, sizeof(why), "write refused by Redis: %s", note);
+    floe_log_warn(&t->log, "%s", why);
+    sched_engine_stop(e, why);
+    if (e->hooks.on_fenced != NULL)
+        e->hooks.on_fenced(why, e->hooks.arg);
+}
+
+bool
+eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err, store_state_res *res)
+{
+    if (t->dead)
+        return true;
+    if (err != NULL) {
+        eng_term_fail(t, err->msg);
+        return true;
+    }
+    store_state_parse(rep, res);
+    if (res->st == STORE_ST_ERROR) {
+        eng_term_fail(t, "redis: a script answered in an unexpected shape");
+        return true;
+    }
+    if (res->st == STORE_ST_FENCED) {
+        eng_fenced(t, res->note);
+        return true;
+    }
+    if (res->st == STORE_ST_NOOP)
+        floe_metric_add(t->e->m_noop, 1);
+    return false;
+}
+
+void
+eng_ack(eng_term *t, const floe_bus_pos *pos)
+{
+    if (!t->dead && t->bus != NULL)
+        floe_bus_ack(t->bus, pos);
+}
+
+const char *
+eng_csv(sched_engine *e, const uint32_t *v, size_t n)
+{
+    size_t need = n * 11 + 1;
+    if (need > e->csv_cap) {
+        char *c = floe_realloc(e->csv, need);
+        if (c == NULL)
+            return NULL;
+        e->csv = c;
+        e->csv_cap = need;
+    }
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++)
+        pos += (size_t)snprintf(e->csv + pos, 12, "%s%u", i ? "," : "", v[i]);
+    e->csv[pos] = '\0';
+    return e->csv;
+}
+
+void
+eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt, int old_phase,
+           int new_phase, int error_kind, const char *message)
+{
+    sched_engine *e = t->e;
+    if (t->dead || t->bus == NULL || (node_id != NULL && !e->cfg->egress_nodes))
+        return;
+    Floe__PhaseChanged m = FLOE__PHASE_CHANGED__INIT;
+    m.execution_id = (char *)ex->id;
+    m.node_id = (char *)(node_id != NULL ? node_id : "");
+    m.attempt = attempt;
+    m.old_phase = (Floe__Phase)old_phase;
+    m.new_phase = (Floe__Phase)new_phase;
+    m.changed_unix_us = floe_now_us();
+    m.error_kind = (Floe__ErrorKind)error_kind;
+    m.message = (char *)(message != NULL ? message : "");
+    if (ex->plan != NULL && ex->plan->plan != NULL)
+        m.workflow = ex->plan->plan->spec->id;
+    floe_err err = {0};
+    if (floe_bus_produce(t->bus, e->topic_egress, ex->id, strlen(ex->id),
+                         FLOE__MESSAGE_TYPE__MESSAGE_TYPE_PHASE_CHANGED, &m.base, NULL, NULL,
+                         &err) != FLOE_OK)
+        floe_log_warn(&t->log, "egress: %s", err.msg);
+}
+
+const char *
+sched_phase_name(int phase)
+{
+    return phase >= 0 && phase < (int)(sizeof(phase_names) / sizeof(phase_names[0]))
+               ? phase_names[phase]
+               : "UNSPECIFIED";
+}
+
+/* --- Engine ---------------------------------------------------------------------------- */
+
+static void *
+pool_init(void *arg)
+{
+    sched_engine *e = arg;
+    floe_err err = {0};
+    store_pg *pg = store_pg_connect(e->cfg->postgres_url, "floe-scheduler-engine", &err);
+    if (pg == NULL)
+        floe_log_warn(&e->log, "engine: %s", err.msg);
+    return pg;
+}
+
+static void
+pool_fini(void *ctx)
+{
+    store_pg_close(ctx);
+}
+
+static void
+metrics_init(sched_engine *e)
+{
+    floe_metrics *m = e->metrics;
+    static const struct {
+        Floe__MessageType type;
+        const char *label;
+    } types[] = {
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, "type=\"ExecutionRequested\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, "type=\"TaskStarted\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, "type=\"TaskSucceeded\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED, "type=\"TaskFailed\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED, "type=\"DataPublished\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, "type=\"LineageRecorded\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, "type=\"ExecutionTerminate\""},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        e->m_events[types[i].type] =
+            floe_metrics_counter(m, "floe_engine_events_total",
+                                 "events consumed from <prefix>.events, by type", types[i].label);
+    e->m_noop =
+        floe_metrics_counter(m, "floe_engine_events_noop_total",
+                             "events that changed nothing (duplicates, stale attempts)", NULL);
+    e->m_fenced = floe_metrics_counter(m, "floe_engine_fenced_total",
+                                       "writes refused because a newer leader epoch exists", NULL);
+    for (unsigned i = 0; i < e->n_classes; i++) {
+        char label[96];
+        snprintf(label, sizeof(label), "class=\"%s\"", e->classes[i]);
+        e->m_dispatched[i] = floe_metrics_counter(m, "floe_engine_dispatches_total",
+                                                  "task dispatches acknowledged by Kafka, by "
+                                                  "resource class",
+                                                  label);
+    }
+    e->m_dispatch_fail = floe_metrics_counter(
+        m, "floe_engine_dispatch_failures_total",
+        "dispatches Kafka did not take (left in the outbox and sent again)", NULL);
+    e->m_ready_lat = floe_metrics_histogram(
+        m, "floe_engine_ready_to_dispatch_seconds",
+        "from a node becoming ready (script answer) to its dispatch being queued to Kafka", NULL);
+    e->m_running = floe_metrics_gauge(m, "floe_engine_executions_in_memory",
+                                      "executions the leader holds in memory", NULL);
+    e->m_outbox =
+        floe_metrics_gauge(m, "floe_engine_outbox_depth",
+                           "dispatches recorded in the outbox, not yet acknowledged", NULL);
+    e->m_lease_exp = floe_metrics_counter(m, "floe_engine_lease_expiries_total",
+                                          "attempts whose worker lease expired", NULL);
+    e->m_retry_user = floe_metrics_counter(m, "floe_engine_retries_total",
+                                           "attempts retried, by error kind", "kind=\"USER\"");
+    e->m_retry_sys = floe_metrics_counter(m, "floe_engine_retries_total",
+                                          "attempts retried, by error kind", "kind=\"SYSTEM\"");
+    for (int p = 4; p <= 8; p++) {
+        char label[48];
+        snprintf(label, sizeof(label), "phase=\"%s\"", sched_phase_name(p));
+        if (p != 7)
+            e->m_finished[p] =
+                floe_metrics_counter(m, "floe_engine_executions_finished_total",
+                                     "executions that reached a terminal phase, by phase", label);
+    }
+    e->m_restarts = floe_metrics_counter(m, "floe_engine_term_restarts_total",
+                                         "terms restarted after a Redis or Kafka failure", NULL);
+}
+
+static floe_rc
+classes_init(sched_engine *e, floe_err *err)
+{
+    const char *p = e->cfg->resource_classes;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (len > 0) {
+            if (e->n_classes == ENG_CLASSES_MAX || len >= sizeof(e->classes[0]))
+                return floe_err_user(err, FLOE_EINVAL, "resource.classes: too many or too long");
+            memcpy(e->classes[e->n_classes], p, len);
+            e->classes[e->n_classes][len] = '\0';
+            char suffix[80];
+            snprintf(suffix, sizeof(suffix), "tasks.%s", e->classes[e->n_classes]);
+            if (floe_config_topic(e->cfg, suffix, e->class_topics[e->n_classes],
+                                  sizeof(e->class_topics[0])) != FLOE_OK)
+                return floe_err_user(err, FLOE_EINVAL, "resource class topic name too long");
+            e->n_classes++;
+        }
+        p += len + (comma != NULL);
+        if (comma == NULL)
+            break;
+    }
+    return FLOE_OK;
+}
+
+sched_engine *
+sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
+                 const sched_engine_hooks *hooks, floe_err *err)
+{
+    sched_engine *e = floe_calloc(1, sizeof(*e));
+    if (e == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "engine: out of memory");
+        return NULL;
+    }
+    e->base = base;
+    e->cfg = cfg;
+    e->metrics = m;
+    e->hooks = *hooks;
+    e->log.comp = "engine";
+    if (floe_config_topic(cfg, "events", e->topic_events, sizeof(e->topic_events)) != FLOE_OK ||
+        floe_config_topic(cfg, "egress", e->topic_egress, sizeof(e->topic_egress)) != FLOE_OK) {
+        floe_err_user(err, FLOE_EINVAL, "engine: topic prefix too long");
+        goto fail;
+    }
+    if (classes_init(e, err) != FLOE_OK)
+        goto fail;
+    metrics_init(e);
+    floe_pool_config pc = {.threads = (unsigned)cfg->engine_threads,
+                           .queue_max = 100000,
+                           .thread_init = pool_init,
+                           .thread_fini = pool_fini,
+                           .arg = e};
+    if ((e->redis = store_redis_new(base, cfg->redis_url, (int)cfg->redis_timeout_ms, err)) ==
+            NULL ||
+        (e->pool = floe_pool_new(base, &pc, err)) == NULL)
+        goto fail;
+    e->plans = floe_map_new(64);
+    e->scratch = floe_arena_new(65536, (size_t)cfg->bus_max_message_bytes * 8);
+    e->restart_ev = event_new(base, -1, 0, restart_cb, e);
+    if (e->plans == NULL || e->scratch == NULL || e->restart_ev == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "engine: out of memory");
+        goto fail;
+    }
+    return e;
+fail:
+    sched_engine_free(e);
+    return NULL;
+}
+
+void
+sched_engine_free(sched_engine *e)
+{
+    if (e == NULL)
+        return;
+    sched_engine_stop(e, "shutting down");
+    /* Pool jobs of ended terms finish and drop their results. */
+    floe_pool_free(e->pool);
+    e->pool = NULL;
+    /* Pending Redis replies fail (FLOE_ESTATE) and release their terms. */
+    store_redis_free(e->redis);
+    e->redis = NULL;
+    /* A term whose bus is still to be closed: do it now. */
+    event_base_loop(e->base, EVLOOP_NONBLOCK);
+    if (e->plans != NULL) {
+        size_t pos = 0;
+        eng_plan *p;
+        eng_plan *all[1024];
+        size_t n = 0;
+        while ((p = floe_map_next(e->plans, &pos)) != NULL && n < 1024)
+            all[n++] = p;
+        for (size_t i = 0; i < n; i++) {
+            floe_map_del(e->plans, all[i]->ref);
+            sched_plan_free(all[i]->plan);
+            floe_free(all[i]->ref);
+            floe_free(all[i]);
+        }
+        floe_map_free(e->plans);
+    }
+    while (e->free_ops != NULL) {
+        eng_op *op = e->free_ops;
+        e->free_ops = op->next;
+        floe_free(op);
+    }
+    if (e->restart_ev != NULL)
+        event_free(e->restart_ev);
+    floe_arena_free(e->scratch);
+    floe_free(e->csv);
+    floe_free(e->closure);
+    floe_free(e->mark);
+    floe_free(e);
+}

@@ -1,0 +1,37 @@
+/*
+ * sched_engine — the DAG engine, run by the elected leader only: consumes <prefix>.events,
+ * keeps each execution's state in Redis through the scripts of store_state, dispatches
+ * ready nodes through the Redis outbox to <prefix>.tasks.<class>, retries, sweeps expired
+ * attempt leases, and writes finished executions to PostgreSQL. See docs/engine.md.
+ *
+ * A leadership term starts with sched_engine_lead(epoch) and ends with
+ * sched_engine_stop(): every piece of work of the term stops at once (replies arriving
+ * later are dropped), the consumer leaves the group, and nothing more is written. A write
+ * refused for a newer epoch calls hooks->on_fenced, which should demote (sched_lease).
+ * Threading: the loop thread; PostgreSQL work runs on the engine's own pool.
+ */
+#ifndef SCHED_ENGINE_H
+#define SCHED_ENGINE_H
+
+#include "floe_config.h"
+#include "floe_err.h"
+#include "floe_metrics.h"
+
+#include <stdint.h>
+
+struct event_base;
+typedef struct sched_engine sched_engine;
+
+typedef struct sched_engine_hooks {
+    void (*on_fenced)(const char *why, void *arg);
+    void *arg;
+} sched_engine_hooks;
+
+sched_engine *sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
+                               const sched_engine_hooks *hooks, floe_err *err);
+void sched_engine_lead(sched_engine *e, uint64_t epoch);
+void sched_engine_stop(sched_engine *e, const char *why);
+/* Stops, then frees. Not from an engine callback. NULL is a no-op. */
+void sched_engine_free(sched_engine *e);
+
+#endif

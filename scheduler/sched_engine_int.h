@@ -1,0 +1,204 @@
+/*
+ * Internals of the engine, shared by sched_engine.c (terms, intake), sched_exec.c
+ * (executions in memory, loading), sched_events.c (event handlers), sched_dispatch.c
+ * (outbox to Kafka) and sched_finish.c (finalization, sweeps).
+ *
+ * Ownership: the engine owns the Redis client, the pool, the plan cache and the current
+ * term. A term owns its bus and its executions. Every asynchronous operation (a Redis
+ * call, a pool job, a produced dispatch) holds a reference on its term (and on its
+ * execution), so a term that ends while replies are in flight is freed only after the
+ * last one came back and was dropped.
+ */
+#ifndef SCHED_ENGINE_INT_H
+#define SCHED_ENGINE_INT_H
+
+#include "floe_arena.h"
+#include "floe_bus.h"
+#include "floe_log.h"
+#include "floe_map.h"
+#include "floe_pool.h"
+#include "sched_engine.h"
+#include "sched_plan.h"
+#include "store_state.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ENG_EXEC_ID_MAX 128
+#define ENG_ACK_BATCH 256
+#define ENG_CLASSES_MAX 32
+#define ENG_MSG_MAX 1024 /* error messages kept in the state */
+
+typedef struct eng_term eng_term;
+typedef struct eng_exec eng_exec;
+typedef struct eng_item eng_item;
+typedef struct eng_plan eng_plan;
+
+/* A plan in the cache, by workflow reference. */
+struct eng_plan {
+    char *ref;
+    sched_plan *plan; /* NULL while loading or when it failed */
+    unsigned refs;    /* executions using it */
+    bool loading;
+    char error[FLOE_ERR_MSG_MAX]; /* when the load failed */
+    eng_exec *waiters;            /* executions waiting for the load (via next_wait) */
+};
+
+typedef enum eng_item_kind {
+    ITEM_BUS = 1,  /* a consumed message, parked while its execution loads */
+    ITEM_DISPATCH, /* send node/attempt from the outbox */
+    ITEM_LEASE,    /* node/attempt's lease expired */
+    ITEM_ABORT,    /* end the execution (deadline) */
+    ITEM_FINALIZE, /* the execution is terminal: write it to PostgreSQL */
+} eng_item_kind;
+
+struct eng_item {
+    eng_item *next;
+    eng_item_kind kind;
+    Floe__MessageType type; /* ITEM_BUS */
+    floe_bus_pos pos;
+    uint8_t *payload; /* ITEM_BUS: packed message */
+    size_t payload_len;
+    uint32_t node, attempt;
+    int phase;
+    int64_t ready_us;
+};
+
+typedef enum eng_exec_state {
+    EX_NEW = 0, /* reading its head from Redis */
+    EX_LOADING, /* waiting for its plan / PostgreSQL */
+    EX_READY,   /* items run as they come */
+    EX_GONE,    /* unknown or finished: items are dropped */
+} eng_exec_state;
+
+struct eng_exec {
+    char id[ENG_EXEC_ID_MAX + 1];
+    eng_term *t;
+    eng_exec_state state;
+    eng_plan *plan;
+    uint8_t *inputs; /* packed floe.ValueMap of the execution's inputs */
+    size_t inputs_len;
+    eng_item *q_head, *q_tail; /* parked, in arrival order */
+    unsigned inflight;         /* operations that point at it */
+    bool in_map;
+    bool terminal;   /* Redis says it ended */
+    bool finalizing; /* a finalize is under way */
+    eng_exec *next_wait;
+};
+
+struct eng_term {
+    sched_engine *e;
+    uint64_t epoch;
+    bool dead;
+    unsigned refs;
+    floe_bus *bus;
+    floe_map *execs;
+    struct event *sweep_ev, *ack_ev, *free_ev;
+    char *acks[ENG_ACK_BATCH]; /* delivered dispatch members to clear from the outbox */
+    size_t n_acks;
+    unsigned sweeps;
+    bool scanning_outbox, scanning_leases, firing_timers, scanning_finalize;
+    unsigned outbox_offset;
+    floe_log_ctx log;
+};
+
+/* An asynchronous operation's context (free-listed). */
+typedef struct eng_op {
+    struct eng_op *next;
+    eng_term *t;
+    eng_exec *ex; /* may be NULL */
+    int kind;
+    uint32_t node, attempt;
+    floe_bus_pos pos;
+    bool has_pos;
+    int64_t t0_us;
+    void *data;   /* kind-specific */
+    char *str;    /* owned: e.g. the outbox member of a dispatch */
+    unsigned cls; /* resource class index of a dispatch */
+} eng_op;
+
+struct sched_engine {
+    struct event_base *base;
+    const floe_config *cfg;
+    floe_metrics *metrics;
+    sched_engine_hooks hooks;
+    store_redis *redis;
+    floe_pool *pool;
+    floe_map *plans;
+    eng_term *term;
+    eng_op *free_ops;
+    unsigned n_free_ops;
+    floe_log_ctx log;
+    char topic_events[128], topic_egress[128];
+    char classes[ENG_CLASSES_MAX][64];
+    char class_topics[ENG_CLASSES_MAX][128];
+    unsigned n_classes;
+    floe_arena *scratch; /* per item: unpacking, building a dispatch */
+    char *csv;           /* node lists for scripts */
+    size_t csv_cap;
+    uint32_t *closure;
+    uint8_t *mark;
+    size_t closure_cap;
+    struct event *restart_ev;
+    uint64_t restart_epoch;
+    /* metrics */
+    floe_metric *m_events[16], *m_noop, *m_fenced, *m_dispatched_total, *m_ready_lat, *m_running,
+        *m_outbox, *m_lease_exp, *m_retry_user, *m_retry_sys, *m_finished[12], *m_restarts,
+        *m_dispatch_fail, *m_dlq;
+    floe_metric *m_dispatched[ENG_CLASSES_MAX];
+};
+
+/* sched_engine.c */
+eng_op *eng_op_new(eng_term *t, eng_exec *ex, int kind);
+void eng_op_free(eng_op *op);
+void eng_term_ref(eng_term *t);
+void eng_term_unref(eng_term *t);
+/* Redis failed under the term: end it and start again (same epoch) once Redis answers. */
+void eng_term_fail(eng_term *t, const char *why);
+/* A script said "fenced": stop the term and tell the lease. */
+void eng_fenced(eng_term *t, const char *note);
+void eng_ack(eng_term *t, const floe_bus_pos *pos);
+const char *eng_csv(sched_engine *e, const uint32_t *v, size_t n);
+void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
+                int old_phase, int new_phase, int error_kind, const char *message);
+/* The answer of a state script: false when the term can go on (the caller continues). */
+bool eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err,
+                       store_state_res *res);
+
+/* sched_exec.c */
+eng_exec *eng_exec_get(eng_term *t, const char *id, bool create);
+void eng_exec_push(eng_exec *ex, eng_item *it);
+/* Runs parked items of a ready execution; drops them when it is gone. */
+void eng_exec_drain(eng_exec *ex);
+void eng_exec_release(eng_exec *ex); /* an operation on ex ended */
+void eng_exec_forget(eng_exec *ex);  /* finished and recorded: out of the map */
+void eng_exec_loaded(eng_exec *ex, eng_exec_state state);
+void eng_plan_put(sched_engine *e, eng_plan *p);
+void eng_term_drop_execs(eng_term *t);
+eng_item *eng_item_new(eng_item_kind kind);
+void eng_item_free(eng_item *it);
+/* Starts loading an execution first seen through ExecutionRequested. */
+void eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m);
+/* Starts loading an execution from its Redis state (any other event). */
+void eng_exec_load(eng_exec *ex);
+const char *sched_phase_name(int phase);
+
+/* sched_events.c */
+void eng_on_bus(eng_term *t, const floe_bus_msg *msg);
+void eng_run_item(eng_exec *ex, eng_item *it);
+void eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage *msg,
+                        const floe_bus_pos *pos);
+/* A script changed the state: dispatch the ready nodes, finalize when terminal. */
+void eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first_item);
+
+/* sched_dispatch.c */
+void eng_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us);
+void eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason);
+void eng_flush_acks(eng_term *t);
+void eng_outbox_scan(eng_term *t);
+
+/* sched_finish.c */
+void eng_finalize(eng_exec *ex);
+void eng_sweep(eng_term *t);
+
+#endif

@@ -1,0 +1,629 @@
+/*
+ * sched_events — what each event does to an execution: one state script per event, then
+ * the consequences the script reports (nodes made ready go to dispatch, a terminal
+ * execution goes to finalization, phase changes go to egress). The consumed message is
+ * acknowledged only after Redis has answered, so its effect is durable first.
+ */
+#include "sched_engine_int.h"
+
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "floe_value.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    OP_CREATE = 1,
+    OP_STARTED,
+    OP_SUCCEEDED,
+    OP_FAILED,
+    OP_ABORT,
+    OP_LEASE,
+};
+
+/* --- Helpers --------------------------------------------------------------------------- */
+
+/* Copies s into out (size n), keeping UTF-8 whole and replacing the state's separator. */
+static const char *
+clean(char *out, size_t n, const char *s, bool no_bar)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    if (len >= n) {
+        len = n - 1;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--;
+    }
+    for (size_t i = 0; i < len; i++)
+        out[i] = no_bar && s[i] == '|' ? '_' : s[i];
+    out[len] = '\0';
+    return out;
+}
+
+static uint32_t
+jitter(void)
+{
+    static uint64_t x = 0;
+    if (x == 0)
+        x = (uint64_t)floe_mono_us() | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return (uint32_t)(x % 1001);
+}
+
+static const sched_pnode *
+find_node(eng_exec *ex, const char *node_id, uint32_t *idx)
+{
+    int64_t i = sched_plan_find(ex->plan->plan, node_id);
+    if (i < 0)
+        return NULL;
+    *idx = (uint32_t)i;
+    return &ex->plan->plan->nodes[i];
+}
+
+static bool
+op_start(eng_exec *ex, int kind, uint32_t node, uint32_t attempt, const floe_bus_pos *pos,
+         eng_op **out)
+{
+    eng_op *op = eng_op_new(ex->t, ex, kind);
+    if (op == NULL) {
+        eng_term_fail(ex->t, "engine: out of memory");
+        return false;
+    }
+    op->node = node;
+    op->attempt = attempt;
+    if (pos != NULL) {
+        op->pos = *pos;
+        op->has_pos = true;
+    }
+    op->t0_us = floe_mono_us();
+    *out = op;
+    return true;
+}
+
+static void
+op_sent(eng_op *op, floe_rc rc)
+{
+    if (rc == FLOE_OK)
+        return;
+    eng_term *t = op->t;
+    eng_op_free(op);
+    eng_term_fail(t, rc == FLOE_EAGAIN ? "redis: not connected" : "redis: request not sent");
+}
+
+static void
+log_noop(eng_op *op, const char *what, const store_state_res *res)
+{
+    eng_exec *ex = op->ex;
+    const char *node = ex->plan != NULL && op->node < ex->plan->plan->n_nodes
+                           ? ex->plan->plan->nodes[op->node].id
+                           : "";
+    floe_log_ctx c = {.comp = "engine",
+                      .exec = ex->id,
+                      .node = node,
+                      .attempt = op->attempt,
+                      .epoch = op->t->epoch};
+    floe_log_debug(&c, "%s: no change: %s", what, res->note);
+}
+
+void
+eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first)
+{
+    int64_t now = floe_mono_us();
+    const sched_plan *plan = ex->plan->plan;
+    for (size_t i = first; i < res->n_items; i++) {
+        int64_t idx = store_state_item_int(res, i);
+        if (idx < 0 || idx >= plan->n_nodes)
+            continue;
+        eng_egress(ex->t, ex, plan->nodes[idx].id, 1, 1, 2, 0, NULL);
+        eng_dispatch(ex, (uint32_t)idx, 1, now);
+    }
+    if (res->phase != 0) {
+        ex->terminal = true;
+        eng_finalize(ex);
+    }
+}
+
+/* --- ExecutionRequested ---------------------------------------------------------------- */
+
+static void
+created_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    store_state_res res;
+    if (eng_script_failed(op->t, rep, err, &res)) {
+        eng_op_free(op);
+        return;
+    }
+    eng_ack(op->t, &op->pos);
+    if (res.st == STORE_ST_OK) {
+        floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
+        floe_log_info(&c, "execution started: %s, %u nodes, %zu ready", op->ex->plan->ref,
+                      op->ex->plan->plan->n_nodes, res.n_items);
+        eng_egress(op->t, op->ex, NULL, 0, 1, 3, 0, NULL);
+        eng_after_ready(op->ex, &res, 0);
+    } else {
+        log_noop(op, "ExecutionRequested", &res);
+    }
+    eng_op_free(op);
+}
+
+static void
+on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos *pos)
+{
+    sched_engine *e = ex->t->e;
+    const sched_plan *plan = ex->plan->plan;
+    Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
+    vm.entries = m->inputs;
+    vm.n_entries = m->n_inputs;
+    size_t len = floe__value_map__get_packed_size(&vm);
+    if (ex->inputs == NULL) {
+        if ((ex->inputs = floe_malloc(len ? len : 1)) == NULL) {
+            eng_term_fail(ex->t, "engine: out of memory");
+            return;
+        }
+        floe__value_map__pack(&vm, ex->inputs);
+        ex->inputs_len = len;
+    }
+    int64_t deadline =
+        e->cfg->execution_timeout_ms > 0 ? floe_now_us() + e->cfg->execution_timeout_ms * 1000 : 0;
+    eng_op *op;
+    if (!op_start(ex, OP_CREATE, 0, 0, pos, &op))
+        return;
+    op_sent(op, store_state_exec_create(e->redis, ex->t->epoch, ex->id, plan->ref,
+                                        plan->failure_policy, ex->inputs, ex->inputs_len, deadline,
+                                        plan->n_nodes, plan->unresolved_csv, created_reply, op));
+}
+
+/* --- TaskStarted ----------------------------------------------------------------------- */
+
+static void
+started_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    store_state_res res;
+    if (eng_script_failed(op->t, rep, err, &res)) {
+        eng_op_free(op);
+        return;
+    }
+    eng_ack(op->t, &op->pos);
+    if (res.st == STORE_ST_OK)
+        eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 2, 3, 0,
+                   NULL);
+    else
+        log_noop(op, "TaskStarted", &res);
+    eng_op_free(op);
+}
+
+static void
+on_started(eng_exec *ex, const Floe__TaskStarted *m, const floe_bus_pos *pos)
+{
+    uint32_t idx;
+    if (find_node(ex, m->node_id, &idx) == NULL) {
+        floe_log_warn(&ex->t->log, "execution %s has no node \"%s\"; event dropped", ex->id,
+                      m->node_id);
+        eng_ack(ex->t, pos);
+        return;
+    }
+    char worker[128];
+    eng_op *op;
+    if (!op_start(ex, OP_STARTED, idx, m->attempt, pos, &op))
+        return;
+    op_sent(op, store_state_node_started(ex->t->e->redis, ex->t->epoch, ex->id, idx, m->attempt,
+                                         clean(worker, sizeof(worker), m->worker_id, true),
+                                         m->started_unix_us, started_reply, op));
+}
+
+/* --- TaskFailed (and lease expiry) ----------------------------------------------------- */
+
+static void
+failed_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    eng_exec *ex = op->ex;
+    store_state_res res;
+    if (eng_script_failed(t, rep, err, &res)) {
+        eng_op_free(op);
+        return;
+    }
+    if (op->has_pos)
+        eng_ack(t, &op->pos);
+    const sched_plan *plan = ex->plan->plan;
+    const char *node = plan->nodes[op->node].id;
+    int kind = (int)(intptr_t)op->data;
+    floe_log_ctx c = {
+        .comp = "engine", .exec = ex->id, .node = node, .attempt = op->attempt, .epoch = t->epoch};
+    if (res.st == STORE_ST_NOOP) {
+        log_noop(op, op->kind == OP_LEASE ? "lease expiry" : "TaskFailed", &res);
+    } else if (res.st == STORE_ST_RETRY) {
+        uint32_t next = (uint32_t)store_state_item_int(&res, 0);
+        int64_t delay = store_state_item_int(&res, 1);
+        floe_metric_add(kind == 2 ? t->e->m_retry_sys : t->e->m_retry_user, 1);
+        if (op->kind == OP_LEASE)
+            floe_metric_add(t->e->m_lease_exp, 1);
+        floe_log_info(&c, "attempt failed (%s); attempt %u in %" PRId64 " ms",
+                      kind == 2 ? "SYSTEM" : "USER", next, delay);
+        eng_egress(t, ex, node, op->attempt, 3, 10, kind, NULL);
+        if (delay <= 0)
+            eng_dispatch(ex, op->node, next, floe_mono_us());
+    } else if (res.st == STORE_ST_FAILED) {
+        if (op->kind == OP_LEASE)
+            floe_metric_add(t->e->m_lease_exp, 1);
+        floe_log_info(&c, "node failed (%s error, retries exhausted or not retriable)",
+                      kind == 2 ? "SYSTEM" : "USER");
+        eng_egress(t, ex, node, op->attempt, 3, 5, kind, NULL);
+        for (size_t i = 0; i < res.n_items; i++) {
+            int64_t s = store_state_item_int(&res, i);
+            if (s >= 0 && s < plan->n_nodes)
+                eng_egress(t, ex, plan->nodes[s].id, 0, 1, 9, 0, NULL);
+        }
+        if (res.phase != 0) {
+            ex->terminal = true;
+            eng_finalize(ex);
+        }
+    }
+    eng_op_free(op);
+}
+
+typedef struct fail_in {
+    int kind;
+    bool retriable;
+    const char *code, *message, *worker;
+    int64_t started_us, finished_us;
+    bool lease_check;
+} fail_in;
+
+static void
+node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const floe_bus_pos *pos,
+          int op_kind)
+{
+    sched_engine *e = ex->t->e;
+    const sched_plan *plan = ex->plan->plan;
+    const Floe__TaskSpec *task = plan->nodes[idx].task;
+    const Floe__RetryPolicy *rp = task->retries;
+    char code[64], msg[ENG_MSG_MAX], worker[128];
+    store_failure f = {
+        .exec = ex->id,
+        .node = idx,
+        .attempt = attempt,
+        .kind = in->kind,
+        .retriable = in->retriable,
+        .user_budget = rp != NULL ? rp->user_retries : 0,
+        .system_budget = rp != NULL ? rp->system_retries : 3,
+        .backoff_initial_ms = rp != NULL ? rp->backoff_initial_ms : 1000,
+        .backoff_max_ms = rp != NULL && rp->backoff_max_ms ? rp->backoff_max_ms : 60000,
+        .backoff_multiplier_milli =
+            rp != NULL && rp->backoff_multiplier_milli ? rp->backoff_multiplier_milli : 2000,
+        .jitter_milli = jitter(),
+        .code = clean(code, sizeof(code), in->code, true),
+        .message = clean(msg, sizeof(msg), in->message, false),
+        .worker = clean(worker, sizeof(worker), in->worker, true),
+        .started_us = in->started_us,
+        .finished_us = in->finished_us,
+        .lease_check = in->lease_check,
+    };
+    if (plan->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT) {
+        if (e->closure_cap < plan->n_nodes) {
+            uint32_t *cl = floe_realloc(e->closure, plan->n_nodes * sizeof(*cl));
+            if (cl != NULL)
+                e->closure = cl;
+            uint8_t *mk = floe_realloc(e->mark, plan->n_nodes);
+            if (mk != NULL) {
+                memset(mk, 0, plan->n_nodes);
+                e->mark = mk;
+            }
+            if (cl == NULL || mk == NULL) {
+                eng_term_fail(ex->t, "engine: out of memory");
+                return;
+            }
+            e->closure_cap = plan->n_nodes;
+        }
+        uint32_t n = sched_plan_closure(plan, idx, e->closure, e->mark);
+        f.closure_csv = eng_csv(e, e->closure, n);
+        if (f.closure_csv == NULL) {
+            eng_term_fail(ex->t, "engine: out of memory");
+            return;
+        }
+    }
+    eng_op *op;
+    if (!op_start(ex, op_kind, idx, attempt, pos, &op))
+        return;
+    op->data = (void *)(intptr_t)in->kind;
+    op_sent(op, store_state_node_failed(e->redis, ex->t->epoch, &f, failed_reply, op));
+}
+
+static void
+on_failed(eng_exec *ex, const Floe__TaskFailed *m, const floe_bus_pos *pos)
+{
+    uint32_t idx;
+    if (find_node(ex, m->node_id, &idx) == NULL) {
+        floe_log_warn(&ex->t->log, "execution %s has no node \"%s\"; event dropped", ex->id,
+                      m->node_id);
+        eng_ack(ex->t, pos);
+        return;
+    }
+    fail_in in = {.kind = m->kind == FLOE__ERROR_KIND__ERROR_KIND_SYSTEM ? 2 : 1,
+                  .retriable = m->retriable,
+                  .code = m->code,
+                  .message = m->message,
+                  .worker = m->worker_id,
+                  .started_us = m->started_unix_us,
+                  .finished_us = m->finished_unix_us};
+    node_fail(ex, idx, m->attempt, &in, pos, OP_FAILED);
+}
+
+static void
+lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
+{
+    if (idx >= ex->plan->plan->n_nodes)
+        return;
+    fail_in in = {.kind = 2,
+                  .retriable = true,
+                  .code = "lease_expired",
+                  .message = "the worker stopped renewing its lease on the attempt (lost, "
+                             "killed or hung)",
+                  .lease_check = true};
+    node_fail(ex, idx, attempt, &in, NULL, OP_LEASE);
+}
+
+/* --- TaskSucceeded --------------------------------------------------------------------- */
+
+static void
+succeeded_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    store_state_res res;
+    if (eng_script_failed(op->t, rep, err, &res)) {
+        eng_op_free(op);
+        return;
+    }
+    eng_ack(op->t, &op->pos);
+    if (res.st == STORE_ST_OK) {
+        eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 3, 4, 0,
+                   NULL);
+        eng_after_ready(op->ex, &res, 0);
+    } else {
+        log_noop(op, "TaskSucceeded", &res);
+    }
+    eng_op_free(op);
+}
+
+static void
+on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos)
+{
+    sched_engine *e = ex->t->e;
+    uint32_t idx;
+    const sched_pnode *pn = find_node(ex, m->node_id, &idx);
+    if (pn == NULL) {
+        floe_log_warn(&ex->t->log, "execution %s has no node \"%s\"; event dropped", ex->id,
+                      m->node_id);
+        eng_ack(ex->t, pos);
+        return;
+    }
+    /* The declared outputs, typed, in declared order; anything else is a USER error. */
+    const Floe__Interface *ifc = pn->task->interface;
+    size_t n_out = ifc != NULL ? ifc->n_outputs : 0;
+    Floe__NamedValue **outs =
+        n_out > 0 ? floe_arena_alloc(e->scratch, n_out * sizeof(*outs)) : NULL;
+    if (n_out > 0 && outs == NULL) {
+        eng_term_fail(ex->t, "engine: out of memory");
+        return;
+    }
+    floe_err verr = {0};
+    char why[512] = "";
+    for (size_t i = 0; i < n_out && why[0] == '\0'; i++) {
+        const Floe__Variable *want = ifc->outputs[i];
+        outs[i] = NULL;
+        for (size_t k = 0; k < m->n_outputs; k++)
+            if (strcmp(m->outputs[k]->name, want->name) == 0)
+                outs[i] = m->outputs[k];
+        if (outs[i] == NULL || outs[i]->value == NULL)
+            snprintf(why, sizeof(why), "output \"%s\" is missing", want->name);
+        else if (floe_value_check(want->type, outs[i]->value, &verr) != FLOE_OK)
+            snprintf(why, sizeof(why), "output \"%s\": %s", want->name, verr.msg);
+    }
+    if (why[0] != '\0') {
+        fail_in in = {.kind = 1,
+                      .retriable = true,
+                      .code = "bad_output",
+                      .message = why,
+                      .worker = m->worker_id,
+                      .started_us = m->started_unix_us,
+                      .finished_us = m->finished_unix_us};
+        node_fail(ex, idx, m->attempt, &in, pos, OP_FAILED);
+        return;
+    }
+    Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
+    vm.entries = outs;
+    vm.n_entries = n_out;
+    size_t len = floe__value_map__get_packed_size(&vm);
+    uint8_t *packed = floe_arena_alloc(e->scratch, len ? len : 1);
+    const char *down = eng_csv(e, pn->down, pn->n_down);
+    if (packed == NULL || down == NULL) {
+        eng_term_fail(ex->t, "engine: out of memory");
+        return;
+    }
+    floe__value_map__pack(&vm, packed);
+    char worker[128];
+    store_success s = {.exec = ex->id,
+                       .node = idx,
+                       .attempt = m->attempt,
+                       .outputs = packed,
+                       .outputs_len = len,
+                       .worker = clean(worker, sizeof(worker), m->worker_id, true),
+                       .started_us = m->started_unix_us,
+                       .finished_us = m->finished_unix_us,
+                       .down_csv = down,
+                       .phase = FLOE__PHASE__PHASE_SUCCEEDED};
+    eng_op *op;
+    if (!op_start(ex, OP_SUCCEEDED, idx, m->attempt, pos, &op))
+        return;
+    op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, succeeded_reply, op));
+}
+
+/* --- Abort ----------------------------------------------------------------------------- */
+
+static void
+abort_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    store_state_res res;
+    if (eng_script_failed(op->t, rep, err, &res)) {
+        eng_op_free(op);
+        return;
+    }
+    if (op->has_pos)
+        eng_ack(op->t, &op->pos);
+    if (res.st == STORE_ST_OK) {
+        floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
+        floe_log_info(&c, "execution %s", sched_phase_name((int)res.phase));
+        op->ex->terminal = true;
+        eng_finalize(op->ex);
+    } else {
+        log_noop(op, "abort", &res);
+    }
+    eng_op_free(op);
+}
+
+static void
+exec_abort(eng_exec *ex, int phase, const char *why, const floe_bus_pos *pos)
+{
+    char msg[ENG_MSG_MAX];
+    eng_op *op;
+    if (!op_start(ex, OP_ABORT, 0, 0, pos, &op))
+        return;
+    op_sent(op, store_state_exec_abort(ex->t->e->redis, ex->t->epoch, ex->id, phase,
+                                       clean(msg, sizeof(msg), why, false), abort_reply, op));
+}
+
+/* --- Intake ---------------------------------------------------------------------------- */
+
+void
+eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage *msg,
+                   const floe_bus_pos *pos)
+{
+    switch (type) {
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
+        on_requested(ex, (const Floe__ExecutionRequested *)msg, pos);
+        break;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED:
+        on_started(ex, (const Floe__TaskStarted *)msg, pos);
+        break;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED:
+        on_succeeded(ex, (const Floe__TaskSucceeded *)msg, pos);
+        break;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
+        on_failed(ex, (const Floe__TaskFailed *)msg, pos);
+        break;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE: {
+        const Floe__ExecutionTerminate *m = (const Floe__ExecutionTerminate *)msg;
+        char why[ENG_MSG_MAX];
+        snprintf(why, sizeof(why), "terminated by %s: %s",
+                 m->requested_by[0] ? m->requested_by : "unknown",
+                 m->reason[0] ? m->reason : "no reason given");
+        exec_abort(ex, FLOE__PHASE__PHASE_ABORTED, why, pos);
+        break;
+    }
+    default:
+        eng_ack(ex->t, pos);
+        break;
+    }
+    floe_arena_reset(ex->t->e->scratch);
+}
+
+static const char *
+exec_id_of(Floe__MessageType type, const ProtobufCMessage *msg)
+{
+    switch (type) {
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
+        return ((const Floe__ExecutionRequested *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED:
+        return ((const Floe__TaskStarted *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED:
+        return ((const Floe__TaskSucceeded *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
+        return ((const Floe__TaskFailed *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE:
+        return ((const Floe__ExecutionTerminate *)msg)->execution_id;
+    default:
+        return NULL;
+    }
+}
+
+void
+eng_on_bus(eng_term *t, const floe_bus_msg *msg)
+{
+    sched_engine *e = t->e;
+    Floe__MessageType type = msg->env->type;
+    if ((unsigned)type < 16)
+        floe_metric_add(e->m_events[type], 1);
+    const char *id = exec_id_of(type, msg->env->msg);
+    if (id == NULL) {
+        /* Not the engine's: DataPublished and LineageRecorded have their own consumers. */
+        eng_ack(t, &msg->pos);
+        return;
+    }
+    eng_exec *ex = eng_exec_get(t, id, true);
+    if (ex == NULL) {
+        eng_term_fail(t, "engine: out of memory (execution table)");
+        return;
+    }
+    if (ex->state == EX_READY && ex->q_head == NULL) {
+        eng_handle_message(ex, type, msg->env->msg, &msg->pos);
+        return;
+    }
+    eng_item *it = eng_item_new(ITEM_BUS);
+    size_t len = protobuf_c_message_get_packed_size(msg->env->msg);
+    if (it == NULL || (it->payload = floe_malloc(len ? len : 1)) == NULL) {
+        eng_item_free(it);
+        eng_term_fail(t, "engine: out of memory (parking an event)");
+        return;
+    }
+    it->payload_len = protobuf_c_message_pack(msg->env->msg, it->payload);
+    it->type = type;
+    it->pos = msg->pos;
+    eng_exec_push(ex, it);
+    if (ex->state == EX_NEW) {
+        if (type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
+            eng_exec_load_request(ex, (const Floe__ExecutionRequested *)msg->env->msg);
+        else
+            eng_exec_load(ex);
+    }
+}
+
+void
+eng_run_item(eng_exec *ex, eng_item *it)
+{
+    sched_engine *e = ex->t->e;
+    switch (it->kind) {
+    case ITEM_BUS: {
+        const ProtobufCMessageDescriptor *d = floe_envelope_descriptor(it->type);
+        ProtobufCMessage *m =
+            d != NULL ? protobuf_c_message_unpack(d, floe_arena_pb_allocator(e->scratch),
+                                                  it->payload_len, it->payload)
+                      : NULL;
+        if (m == NULL) {
+            eng_term_fail(ex->t, "engine: a parked event no longer decodes");
+            return;
+        }
+        eng_handle_message(ex, it->type, m, &it->pos);
+        break;
+    }
+    case ITEM_DISPATCH:
+        eng_dispatch(ex, it->node, it->attempt, 0);
+        break;
+    case ITEM_LEASE:
+        lease_expired(ex, it->node, it->attempt);
+        break;
+    case ITEM_ABORT:
+        exec_abort(ex, it->phase, "the execution ran past its deadline (engine.execution_timeout)",
+                   NULL);
+        break;
+    case ITEM_FINALIZE:
+        eng_finalize(ex);
+        break;
+    }
+}

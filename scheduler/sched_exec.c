@@ -1,0 +1,632 @@
+/*
+ * sched_exec — the executions a leader holds in memory: only those with work in flight
+ * (state lives in Redis). An execution is first seen through an event; until its plan is
+ * known, what arrives for it is parked in arrival order, so one execution's events are
+ * applied in the order Kafka delivered them.
+ *
+ * Two ways in: an ExecutionRequested (the execution may be new: record it RUNNING in
+ * PostgreSQL, load its workflow), or anything else (read the workflow reference from its
+ * Redis state; none there means the execution is unknown or long finished).
+ */
+#include "sched_engine_int.h"
+
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "store_registry.h"
+#include "store_run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_CACHE_MAX 64
+
+/* --- Items ----------------------------------------------------------------------------- */
+
+eng_item *
+eng_item_new(eng_item_kind kind)
+{
+    eng_item *it = floe_calloc(1, sizeof(*it));
+    if (it != NULL)
+        it->kind = kind;
+    return it;
+}
+
+void
+eng_item_free(eng_item *it)
+{
+    if (it == NULL)
+        return;
+    floe_free(it->payload);
+    floe_free(it);
+}
+
+void
+eng_exec_push(eng_exec *ex, eng_item *it)
+{
+    it->next = NULL;
+    if (ex->q_tail != NULL)
+        ex->q_tail->next = it;
+    else
+        ex->q_head = it;
+    ex->q_tail = it;
+}
+
+static eng_item *
+exec_pop(eng_exec *ex)
+{
+    eng_item *it = ex->q_head;
+    if (it != NULL) {
+        ex->q_head = it->next;
+        if (ex->q_head == NULL)
+            ex->q_tail = NULL;
+    }
+    return it;
+}
+
+/* --- Executions ------------------------------------------------------------------------ */
+
+static void
+plan_unref(sched_engine *e, eng_plan *p)
+{
+    if (p == NULL || --p->refs > 0 || p->loading)
+        return;
+    if (floe_map_count(e->plans) <= PLAN_CACHE_MAX && p->plan != NULL)
+        return;
+    floe_map_del(e->plans, p->ref);
+    sched_plan_free(p->plan);
+    floe_free(p->ref);
+    floe_free(p);
+}
+
+static void
+exec_maybe_free(eng_exec *ex)
+{
+    if (ex->in_map || ex->inflight > 0 || ex->q_head != NULL)
+        return;
+    plan_unref(ex->t->e, ex->plan);
+    floe_free(ex->inputs);
+    eng_term_unref(ex->t);
+    floe_free(ex);
+}
+
+eng_exec *
+eng_exec_get(eng_term *t, const char *id, bool create)
+{
+    eng_exec *ex = floe_map_get(t->execs, id);
+    if (ex != NULL || !create)
+        return ex;
+    if (strlen(id) > ENG_EXEC_ID_MAX || (ex = floe_calloc(1, sizeof(*ex))) == NULL)
+        return NULL;
+    snprintf(ex->id, sizeof(ex->id), "%s", id);
+    ex->t = t;
+    if (floe_map_put(t->execs, ex->id, ex) != FLOE_OK) {
+        floe_free(ex);
+        return NULL;
+    }
+    ex->in_map = true;
+    eng_term_ref(t);
+    floe_metric_set(t->e->m_running, (int64_t)floe_map_count(t->execs));
+    return ex;
+}
+
+static void
+exec_drop_items(eng_exec *ex, bool ack)
+{
+    eng_item *it;
+    while ((it = exec_pop(ex)) != NULL) {
+        if (ack && it->kind == ITEM_BUS)
+            eng_ack(ex->t, &it->pos);
+        eng_item_free(it);
+    }
+}
+
+void
+eng_exec_release(eng_exec *ex)
+{
+    ex->inflight--;
+    exec_maybe_free(ex);
+}
+
+void
+eng_exec_forget(eng_exec *ex)
+{
+    ex->state = EX_GONE;
+    if (ex->in_map) {
+        floe_map_del(ex->t->execs, ex->id);
+        ex->in_map = false;
+        floe_metric_set(ex->t->e->m_running, (int64_t)floe_map_count(ex->t->execs));
+    }
+    exec_drop_items(ex, true);
+    ex->inflight++; /* exec_maybe_free through release, once */
+    eng_exec_release(ex);
+}
+
+void
+eng_term_drop_execs(eng_term *t)
+{
+    size_t pos = 0, n = 0, cap = floe_map_count(t->execs);
+    eng_exec **all = cap > 0 ? floe_malloc(cap * sizeof(*all)) : NULL;
+    eng_exec *ex;
+    while (all != NULL && (ex = floe_map_next(t->execs, &pos)) != NULL)
+        all[n++] = ex;
+    for (size_t i = 0; i < n; i++) {
+        ex = all[i];
+        floe_map_del(t->execs, ex->id);
+        ex->in_map = false;
+        ex->state = EX_GONE;
+        exec_drop_items(ex, false);
+        ex->inflight++;
+        eng_exec_release(ex);
+    }
+    floe_free(all);
+}
+
+void
+eng_exec_drain(eng_exec *ex)
+{
+    /* Items may start asynchronous work; they are issued in order, and Redis answers in
+     * order on one connection. */
+    while (ex->q_head != NULL && !ex->t->dead) {
+        if (ex->state == EX_GONE) {
+            exec_drop_items(ex, true);
+            break;
+        }
+        if (ex->state != EX_READY)
+            break;
+        eng_item *it = exec_pop(ex);
+        ex->inflight++; /* the item may forget ex */
+        eng_run_item(ex, it);
+        eng_item_free(it);
+        eng_exec_release(ex);
+    }
+}
+
+void
+eng_exec_loaded(eng_exec *ex, eng_exec_state state)
+{
+    ex->state = state;
+    if (state == EX_GONE && ex->in_map) {
+        eng_exec_forget(ex);
+        return;
+    }
+    eng_exec_drain(ex);
+}
+
+/* --- Plans ----------------------------------------------------------------------------- */
+
+typedef struct plan_job {
+    eng_term *t;
+    eng_plan *p;
+    uint64_t epoch;
+    size_t max_nodes;
+    char project[64], domain[64], name[256], version[256];
+    sched_plan *plan;
+    floe_rc rc;
+    floe_err err;
+} plan_job;
+
+static floe_rc
+ref_split(const char *ref, plan_job *j)
+{
+    char buf[700];
+    if (snprintf(buf, sizeof(buf), "%s", ref) >= (int)sizeof(buf))
+        return FLOE_EINVAL;
+    char *parts[4], *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(buf, "/", &save); tok != NULL && n < 4;
+         tok = strtok_r(NULL, "/", &save))
+        parts[n++] = tok;
+    if (n != 4 || strlen(parts[0]) >= sizeof(j->project) || strlen(parts[1]) >= sizeof(j->domain) ||
+        strlen(parts[2]) >= sizeof(j->name) || strlen(parts[3]) >= sizeof(j->version))
+        return FLOE_EINVAL;
+    snprintf(j->project, sizeof(j->project), "%s", parts[0]);
+    snprintf(j->domain, sizeof(j->domain), "%s", parts[1]);
+    snprintf(j->name, sizeof(j->name), "%s", parts[2]);
+    snprintf(j->version, sizeof(j->version), "%s", parts[3]);
+    return FLOE_OK;
+}
+
+/* On a pool thread: the compiled workflow from the registry, flattened. */
+static floe_rc
+plan_load(store_pg *pg, const char *project, const char *domain, const char *name,
+          const char *version, size_t max_nodes, sched_plan **out, floe_err *err)
+{
+    if (pg == NULL)
+        return floe_err_sys(err, FLOE_EIO, "no PostgreSQL connection");
+    floe_rc rc = store_pg_ensure(pg, err);
+    if (rc != FLOE_OK)
+        return rc;
+    floe_arena *arena = floe_arena_new(65536, 0);
+    if (arena == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    store_entity ent;
+    rc = store_registry_get(pg, STORE_WORKFLOW, project, domain, name, version, arena, &ent, err);
+    if (rc == FLOE_OK && (*out = sched_plan_build(ent.spec, ent.spec_len, max_nodes, err)) == NULL)
+        rc = err->code != FLOE_OK ? err->code : FLOE_EINVAL;
+    floe_arena_free(arena);
+    return rc;
+}
+
+static void
+plan_work(void *ctx, void *arg)
+{
+    plan_job *j = arg;
+    j->rc =
+        plan_load(ctx, j->project, j->domain, j->name, j->version, j->max_nodes, &j->plan, &j->err);
+}
+
+static void
+plan_wake(sched_engine *e, eng_plan *p)
+{
+    eng_exec *w = p->waiters;
+    p->waiters = NULL;
+    while (w != NULL) {
+        eng_exec *next = w->next_wait;
+        w->next_wait = NULL;
+        if (p->plan != NULL && !w->t->dead) {
+            w->plan = p;
+            p->refs++;
+            eng_exec_loaded(w, EX_READY);
+        } else if (!w->t->dead) {
+            floe_log_warn(&w->t->log, "execution %s: workflow %s: %s; its events are dropped",
+                          w->id, p->ref, p->error);
+            eng_exec_loaded(w, EX_GONE);
+        }
+        eng_exec_release(w);
+        w = next;
+    }
+    if (p->refs == 0) {
+        p->refs = 1;
+        plan_unref(e, p);
+    }
+}
+
+static void
+plan_done(void *arg)
+{
+    plan_job *j = arg;
+    eng_plan *p = j->p;
+    sched_engine *e = j->t->e;
+    p->loading = false;
+    if (j->rc == FLOE_OK) {
+        p->plan = j->plan;
+    } else {
+        snprintf(p->error, sizeof(p->error), "%s", j->err.msg);
+        if (j->rc == FLOE_EIO || j->rc == FLOE_ENOMEM)
+            eng_term_fail(j->t, j->err.msg);
+    }
+    eng_term_unref(j->t);
+    floe_free(j);
+    plan_wake(e, p);
+}
+
+/* Gives ex its plan now, or parks it on the plan's load. */
+static void
+exec_plan_acquire(eng_exec *ex, const char *ref)
+{
+    sched_engine *e = ex->t->e;
+    eng_plan *p = floe_map_get(e->plans, ref);
+    if (p != NULL && p->plan != NULL) {
+        ex->plan = p;
+        p->refs++;
+        eng_exec_loaded(ex, EX_READY);
+        return;
+    }
+    if (p == NULL) {
+        plan_job *j = floe_calloc(1, sizeof(*j));
+        p = floe_calloc(1, sizeof(*p));
+        char *dup = floe_strdup(ref);
+        if (j == NULL || p == NULL || dup == NULL || ref_split(ref, j) != FLOE_OK ||
+            floe_map_put(e->plans, dup, p) != FLOE_OK) {
+            bool bad_ref = j != NULL && p != NULL && dup != NULL;
+            floe_free(j);
+            floe_free(p);
+            floe_free(dup);
+            if (bad_ref) {
+                floe_log_warn(&ex->t->log, "execution %s: bad workflow reference \"%.200s\"",
+                              ex->id, ref);
+                eng_exec_loaded(ex, EX_GONE);
+            } else {
+                eng_term_fail(ex->t, "engine: out of memory");
+            }
+            return;
+        }
+        p->ref = dup;
+        p->loading = true;
+        j->t = ex->t;
+        j->p = p;
+        j->max_nodes = (size_t)e->cfg->spec_max_nodes;
+        eng_term_ref(ex->t);
+        if (floe_pool_submit(e->pool, plan_work, plan_done, j) != FLOE_OK) {
+            eng_term_unref(ex->t);
+            floe_map_del(e->plans, p->ref);
+            floe_free(p->ref);
+            floe_free(p);
+            floe_free(j);
+            eng_term_fail(ex->t, "engine: the database queue is full");
+            return;
+        }
+    } else if (!p->loading) {
+        /* The last load failed: the workflow is gone or broken. */
+        floe_log_warn(&ex->t->log, "execution %s: workflow %s: %s", ex->id, ref, p->error);
+        eng_exec_loaded(ex, EX_GONE);
+        return;
+    }
+    ex->state = EX_LOADING;
+    ex->inflight++;
+    ex->next_wait = p->waiters;
+    p->waiters = ex;
+}
+
+/* --- Loading from the Redis head ------------------------------------------------------- */
+
+static void
+head_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    eng_exec *ex = op->ex;
+    if (t->dead) {
+        eng_op_free(op);
+        return;
+    }
+    if (err != NULL) {
+        eng_term_fail(t, err->msg);
+        eng_op_free(op);
+        return;
+    }
+    size_t wf_len = 0, in_len = 0;
+    const char *ph = store_reply_str(store_reply_elem(rep, 0), NULL);
+    const char *wf = store_reply_str(store_reply_elem(rep, 1), &wf_len);
+    const char *in = store_reply_str(store_reply_elem(rep, 2), &in_len);
+    if (ph == NULL || wf == NULL || wf_len == 0 || wf_len > 700) {
+        floe_log_debug(&t->log, "execution %s: no state in Redis; dropping its events", ex->id);
+        eng_exec_loaded(ex, EX_GONE);
+        eng_op_free(op);
+        return;
+    }
+    int phase = (int)strtol(ph, NULL, 10);
+    ex->terminal = phase == 4 || phase == 5 || phase == 6 || phase == 8;
+    if (in != NULL && in_len > 0 && (ex->inputs = floe_malloc(in_len)) != NULL) {
+        memcpy(ex->inputs, in, in_len);
+        ex->inputs_len = in_len;
+    }
+    char ref[701];
+    memcpy(ref, wf, wf_len);
+    ref[wf_len] = '\0';
+    exec_plan_acquire(ex, ref);
+    eng_op_free(op);
+}
+
+static void
+exec_load_head(eng_exec *ex)
+{
+    ex->state = EX_LOADING;
+    eng_op *op = eng_op_new(ex->t, ex, 0);
+    static const char *const fields[] = {"ph", "wf", "in"};
+    if (op == NULL) {
+        eng_term_fail(ex->t, "engine: out of memory");
+        return;
+    }
+    floe_rc rc = store_state_hmget(ex->t->e->redis, ex->id, fields, 3, head_reply, op);
+    if (rc != FLOE_OK) {
+        eng_op_free(op);
+        eng_term_fail(ex->t, "redis: not connected");
+    }
+}
+
+/* --- Loading an ExecutionRequested ----------------------------------------------------- */
+
+typedef struct start_job {
+    eng_op *op;
+    uint64_t epoch;
+    size_t max_nodes;
+    bool need_plan;
+    store_exec row;
+    floe_arena *arena;
+    Floe__Identifier *lp; /* to resolve when no workflow was given */
+    sched_plan *plan;
+    char ref[700];
+    char phase[16];
+    bool failed; /* recorded FAILED: the workflow cannot run */
+    floe_rc rc;
+    floe_err err;
+} start_job;
+
+static void
+start_work(void *ctx, void *arg)
+{
+    start_job *j = arg;
+    store_pg *pg = ctx;
+    if (pg == NULL) {
+        j->rc = floe_err_sys(&j->err, FLOE_EIO, "no PostgreSQL connection");
+        return;
+    }
+    if ((j->rc = store_pg_ensure(pg, &j->err)) != FLOE_OK)
+        return;
+    floe_err perr = {0};
+    floe_rc prc = FLOE_OK;
+    if (j->row.workflow_name == NULL) {
+        store_entity lp;
+        prc = store_registry_get(pg, STORE_LAUNCHPLAN, j->lp->project, j->lp->domain, j->lp->name,
+                                 j->lp->version[0] ? j->lp->version : NULL, j->arena, &lp, &perr);
+        if (prc == FLOE_OK) {
+            j->row.workflow_name = lp.workflow_name;
+            j->row.workflow_version = lp.workflow_version;
+        } else {
+            j->row.workflow_name = j->row.workflow_version = "?";
+        }
+    }
+    snprintf(j->ref, sizeof(j->ref), "%s/%s/%s/%s", j->row.project, j->row.domain,
+             j->row.workflow_name, j->row.workflow_version);
+    if (prc == FLOE_OK && j->need_plan)
+        prc = plan_load(pg, j->row.project, j->row.domain, j->row.workflow_name,
+                        j->row.workflow_version, j->max_nodes, &j->plan, &perr);
+    if (prc == FLOE_EIO || prc == FLOE_ENOMEM) {
+        j->rc = prc;
+        j->err = perr;
+        return;
+    }
+    if ((j->rc = store_run_start(pg, j->epoch, &j->row, j->phase, &j->err)) != FLOE_OK)
+        return;
+    if (prc != FLOE_OK && strcmp(j->phase, "RUNNING") == 0) {
+        store_run_result res = {.exec_id = j->row.id, .phase = "FAILED", .error = perr.msg};
+        if ((j->rc = store_run_finish(pg, j->epoch, &res, &j->err)) == FLOE_OK) {
+            j->failed = true;
+            snprintf(j->phase, sizeof(j->phase), "FAILED");
+            j->err = perr;
+        }
+    }
+}
+
+static void
+start_done(void *arg)
+{
+    start_job *j = arg;
+    eng_op *op = j->op;
+    eng_term *t = op->t;
+    eng_exec *ex = op->ex;
+    if (t->dead) {
+        sched_plan_free(j->plan);
+    } else if (j->rc == FLOE_EFENCED) {
+        sched_plan_free(j->plan);
+        eng_fenced(t, j->err.msg);
+    } else if (j->rc != FLOE_OK) {
+        sched_plan_free(j->plan);
+        eng_term_fail(t, j->err.msg);
+    } else if (strcmp(j->phase, "RUNNING") != 0) {
+        sched_plan_free(j->plan);
+        if (j->failed) {
+            floe_log_warn(&t->log, "execution %s cannot run: %s", ex->id, j->err.msg);
+            eng_egress(t, ex, NULL, 0, 1, 5, 1, j->err.msg);
+            floe_metric_add(t->e->m_finished[5], 1);
+        } else {
+            floe_log_debug(&t->log, "execution %s is %s already; request ignored", ex->id,
+                           j->phase);
+        }
+        eng_exec_loaded(ex, EX_GONE);
+    } else {
+        sched_engine *e = t->e;
+        eng_plan *p = floe_map_get(e->plans, j->ref);
+        if (p == NULL && j->plan != NULL) {
+            p = floe_calloc(1, sizeof(*p));
+            char *dup = floe_strdup(j->ref);
+            if (p == NULL || dup == NULL || floe_map_put(e->plans, dup, p) != FLOE_OK) {
+                floe_free(p);
+                floe_free(dup);
+                sched_plan_free(j->plan);
+                eng_term_fail(t, "engine: out of memory");
+                goto out;
+            }
+            p->ref = dup;
+            p->plan = j->plan;
+            j->plan = NULL;
+        }
+        sched_plan_free(j->plan);
+        if (p == NULL || (p->plan == NULL && !p->loading)) {
+            /* Cached at submit time, evicted since: load through the cache. */
+            exec_plan_acquire(ex, j->ref);
+        } else if (p->plan == NULL) {
+            exec_plan_acquire(ex, j->ref);
+        } else {
+            ex->plan = p;
+            p->refs++;
+            eng_exec_loaded(ex, EX_READY);
+        }
+    }
+out:
+    floe_arena_free(j->arena);
+    floe_free(j);
+    eng_op_free(op);
+}
+
+static const char *
+arena_str(floe_arena *a, const char *s)
+{
+    return s != NULL ? floe_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+void
+eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m)
+{
+    eng_term *t = ex->t;
+    sched_engine *e = t->e;
+    ex->state = EX_LOADING;
+    start_job *j = floe_calloc(1, sizeof(*j));
+    floe_arena *a = floe_arena_new(4096, 0);
+    eng_op *op = j != NULL && a != NULL ? eng_op_new(t, ex, 0) : NULL;
+    if (op == NULL) {
+        floe_free(j);
+        floe_arena_free(a);
+        eng_term_fail(t, "engine: out of memory");
+        return;
+    }
+    j->op = op;
+    j->arena = a;
+    j->epoch = t->epoch;
+    j->max_nodes = (size_t)e->cfg->spec_max_nodes;
+    const Floe__Identifier *wf = m->workflow;
+    const Floe__Identifier *id = wf != NULL ? wf : m->launch_plan;
+    store_exec *row = &j->row;
+    row->id = arena_str(a, m->execution_id);
+    row->project = arena_str(a, id->project);
+    row->domain = arena_str(a, id->domain);
+    if (wf != NULL) {
+        row->workflow_name = arena_str(a, wf->name);
+        row->workflow_version = arena_str(a, wf->version);
+    }
+    if (m->launch_plan != NULL) {
+        row->launch_plan_name = arena_str(a, m->launch_plan->name);
+        row->launch_plan_version = arena_str(a, m->launch_plan->version);
+        j->lp = floe_arena_alloc(a, sizeof(*j->lp));
+        if (j->lp != NULL) {
+            floe__identifier__init(j->lp);
+            j->lp->project = (char *)row->project;
+            j->lp->domain = (char *)row->domain;
+            j->lp->name = (char *)row->launch_plan_name;
+            j->lp->version = (char *)row->launch_plan_version;
+        }
+    }
+    Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
+    vm.entries = m->inputs;
+    vm.n_entries = m->n_inputs;
+    size_t len = floe__value_map__get_packed_size(&vm);
+    uint8_t *in = floe_arena_alloc(a, len ? len : 1);
+    if (in != NULL)
+        floe__value_map__pack(&vm, in);
+    row->inputs = in;
+    row->inputs_len = len;
+    row->requested_by = arena_str(a, m->requested_by);
+    row->source_execution = m->source_execution_id != NULL && m->source_execution_id[0]
+                                ? arena_str(a, m->source_execution_id)
+                                : NULL;
+    row->recover = m->recover;
+    row->no_cache = m->no_cache;
+    row->overwrite_cache = m->overwrite_cache;
+    row->scheduled_us = m->scheduled_unix_us;
+    bool ok = row->id != NULL && row->project != NULL && row->domain != NULL && in != NULL &&
+              (wf == NULL || (row->workflow_name != NULL && row->workflow_version != NULL)) &&
+              (wf != NULL || j->lp != NULL);
+    if (wf != NULL) {
+        char ref[700];
+        snprintf(ref, sizeof(ref), "%s/%s/%s/%s", wf->project, wf->domain, wf->name, wf->version);
+        eng_plan *p = floe_map_get(e->plans, ref);
+        j->need_plan = p == NULL || p->plan == NULL;
+    } else {
+        j->need_plan = true;
+    }
+    if (!ok || floe_pool_submit(e->pool, start_work, start_done, j) != FLOE_OK) {
+        floe_arena_free(a);
+        floe_free(j);
+        eng_op_free(op);
+        eng_term_fail(t, ok ? "engine: the database queue is full" : "engine: out of memory");
+    }
+}
+
+void
+eng_exec_load(eng_exec *ex)
+{
+    exec_load_head(ex);
+}

@@ -1,0 +1,571 @@
+/*
+ * sched_finish — the end of an execution, and the leader's periodic sweeps.
+ *
+ * Finalization reads the whole execution state once (HGETALL, the attempt log), writes
+ * the execution, its nodes and attempts to PostgreSQL in one fenced transaction, then
+ * lets the Redis state expire after the retention period. Executions that ended under a
+ * previous leader but were not yet written are found in the finalize set.
+ *
+ * Sweeps (every 100 ms, each bounded): retries whose backoff elapsed move to the outbox;
+ * expired attempt leases (a sorted set by deadline, never a scan of executions) become
+ * SYSTEM failures; executions past their deadline end TIMED_OUT; lingering outbox
+ * entries are sent again.
+ */
+#include "sched_engine_int.h"
+
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "store_run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OP_FIN_READ = 40,
+    OP_FIN_LOG,
+    OP_FIN_DONE,
+    OP_TIMERS,
+    OP_LEASES,
+    OP_DEADLINES,
+    OP_FINSET,
+    OP_DEPTH
+};
+
+#define LEASE_SCAN_MAX 200
+
+static const char *const kind_names[] = {NULL, "USER", "SYSTEM"};
+
+typedef struct fin_job {
+    eng_op *op;
+    floe_arena *arena;
+    uint64_t epoch;
+    store_run_result res;
+    store_run_node *nodes;
+    store_run_attempt *attempts;
+    int phase;
+    floe_rc rc;
+    floe_err err;
+} fin_job;
+
+static const char *
+dup_n(floe_arena *a, const char *s, size_t n)
+{
+    return floe_arena_strndup(a, s, n);
+}
+
+static bool
+terminal_node(int p)
+{
+    return p == 4 || p == 5 || p == 6 || p == 7 || p == 8 || p == 9;
+}
+
+/* --- Reading the state ----------------------------------------------------------------- */
+
+static const Floe__Value *
+vm_find(floe_arena *a, const uint8_t *data, size_t len, const char *name)
+{
+    if (data == NULL)
+        return NULL;
+    Floe__ValueMap *m = floe__value_map__unpack(floe_arena_pb_allocator(a), len, data);
+    for (size_t i = 0; m != NULL && i < m->n_entries; i++)
+        if (strcmp(m->entries[i]->name, name) == 0)
+            return m->entries[i]->value;
+    return NULL;
+}
+
+static void
+fin_outputs(fin_job *j, eng_exec *ex)
+{
+    const sched_plan *plan = ex->plan->plan;
+    floe_arena *a = j->arena;
+    Floe__NamedValue **ev = floe_arena_alloc(a, (plan->n_outputs + 1) * sizeof(*ev));
+    Floe__NamedValue *vals = floe_arena_alloc(a, (plan->n_outputs + 1) * sizeof(*vals));
+    if (ev == NULL || vals == NULL)
+        return;
+    size_t n = 0;
+    for (uint32_t i = 0; i < plan->n_outputs; i++) {
+        const sched_binding *b = &plan->outputs[i];
+        const Floe__Value *v = NULL;
+        if (b->kind == SCHED_SRC_LITERAL)
+            v = b->literal;
+        else if (b->kind == SCHED_SRC_INPUT)
+            v = vm_find(a, ex->inputs, ex->inputs_len, b->ref);
+        else if (b->node < j->res.n_nodes)
+            v = vm_find(a, j->nodes[b->node].outputs, j->nodes[b->node].outputs_len, b->ref);
+        if (v == NULL)
+            continue;
+        floe__named_value__init(&vals[n]);
+        vals[n].name = (char *)b->name;
+        vals[n].value = (Floe__Value *)v;
+        ev[n] = &vals[n];
+        n++;
+    }
+    Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
+    vm.entries = ev;
+    vm.n_entries = n;
+    size_t len = floe__value_map__get_packed_size(&vm);
+    uint8_t *out = floe_arena_alloc(a, len ? len : 1);
+    if (out == NULL)
+        return;
+    floe__value_map__pack(&vm, out);
+    j->res.outputs = out;
+    j->res.outputs_len = len;
+}
+
+static bool
+fin_parse_all(fin_job *j, eng_exec *ex, const store_reply *rep)
+{
+    const sched_plan *plan = ex->plan->plan;
+    floe_arena *a = j->arena;
+    uint32_t nn = plan->n_nodes;
+    j->nodes = floe_arena_alloc(a, (nn + 1) * sizeof(*j->nodes));
+    if (j->nodes == NULL)
+        return false;
+    memset(j->nodes, 0, (nn + 1) * sizeof(*j->nodes));
+    int *phase = floe_arena_alloc(a, (nn + 1) * sizeof(int));
+    if (phase == NULL)
+        return false;
+    memset(phase, 0, (nn + 1) * sizeof(int));
+    for (uint32_t i = 0; i < nn; i++)
+        j->nodes[i].node_id = plan->nodes[i].id;
+    size_t n = store_reply_len(rep);
+    for (size_t k = 0; k + 1 < n; k += 2) {
+        size_t flen, vlen;
+        const char *f = store_reply_str(store_reply_elem(rep, k), &flen);
+        const char *v = store_reply_str(store_reply_elem(rep, k + 1), &vlen);
+        if (f == NULL || v == NULL || flen == 0 || flen > 16)
+            continue;
+        char field[17];
+        memcpy(field, f, flen);
+        field[flen] = '\0';
+        char *end;
+        if (field[0] >= '0' && field[0] <= '9') {
+            unsigned long i = strtoul(field, &end, 10);
+            unsigned p, at;
+            if (*end == '\0' && i < nn && sscanf(v, "%u,%u", &p, &at) == 2) {
+                phase[i] = (int)p;
+                j->nodes[i].attempts = at;
+            }
+        } else if ((field[0] == 'o' || field[0] == 'e') && field[1] >= '0' && field[1] <= '9') {
+            unsigned long i = strtoul(field + 1, &end, 10);
+            if (*end != '\0' || i >= nn)
+                continue;
+            if (field[0] == 'o') {
+                uint8_t *o = floe_arena_alloc(a, vlen ? vlen : 1);
+                if (o == NULL)
+                    return false;
+                memcpy(o, v, vlen);
+                j->nodes[i].outputs = o;
+                j->nodes[i].outputs_len = vlen;
+            } else {
+                const char *b1 = memchr(v, '|', vlen);
+                const char *b2 =
+                    b1 != NULL ? memchr(b1 + 1, '|', vlen - (size_t)(b1 + 1 - v)) : NULL;
+                if (b1 == NULL || b2 == NULL)
+                    continue;
+                int kind = atoi(v);
+                j->nodes[i].error_kind = kind == 1 || kind == 2 ? kind_names[kind] : NULL;
+                j->nodes[i].error_code = dup_n(a, b1 + 1, (size_t)(b2 - b1 - 1));
+                j->nodes[i].error = dup_n(a, b2 + 1, vlen - (size_t)(b2 + 1 - v));
+            }
+        } else if (strcmp(field, "ph") == 0) {
+            j->phase = atoi(v);
+        } else if (strcmp(field, "t0") == 0) {
+            j->res.started_us = strtoll(v, NULL, 10);
+        } else if (strcmp(field, "t1") == 0) {
+            j->res.finished_us = strtoll(v, NULL, 10);
+        } else if (strcmp(field, "err") == 0) {
+            j->res.error = dup_n(a, v, vlen);
+        }
+    }
+    bool ended_badly = j->phase != 4;
+    for (uint32_t i = 0; i < nn; i++) {
+        int p = phase[i];
+        if (!terminal_node(p))
+            p = p == 1 ? (ended_badly ? 9 : 1) : 6; /* never ran: SKIPPED; in flight: ABORTED */
+        j->nodes[i].phase = sched_phase_name(p);
+        if (p != 4 && p != 7) {
+            j->nodes[i].outputs = NULL;
+            j->nodes[i].outputs_len = 0;
+        }
+    }
+    j->res.nodes = j->nodes;
+    j->res.n_nodes = nn;
+    j->res.phase = sched_phase_name(j->phase);
+    j->res.exec_id = ex->id;
+    if (j->phase == 4)
+        fin_outputs(j, ex);
+    return true;
+}
+
+static bool
+fin_parse_log(fin_job *j, eng_exec *ex, const store_reply *rep)
+{
+    const sched_plan *plan = ex->plan->plan;
+    size_t n = store_reply_len(rep);
+    j->attempts = floe_arena_alloc(j->arena, (n + 1) * sizeof(*j->attempts));
+    if (j->attempts == NULL)
+        return false;
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t len;
+        const char *s = store_reply_str(store_reply_elem(rep, k), &len);
+        const char *f[9];
+        size_t fl[9];
+        size_t nf = 0, start = 0;
+        for (size_t i = 0; s != NULL && i <= len && nf < 9; i++) {
+            if (i == len || (s[i] == '|' && nf < 8)) {
+                f[nf] = s + start;
+                fl[nf] = i - start;
+                nf++;
+                start = i + 1;
+            }
+        }
+        if (nf != 9)
+            continue;
+        unsigned long idx = strtoul(f[0], NULL, 10);
+        if (idx >= plan->n_nodes)
+            continue;
+        int kind = atoi(f[3]);
+        store_run_attempt *at = &j->attempts[w++];
+        *at = (store_run_attempt){
+            .node_id = plan->nodes[idx].id,
+            .attempt = (uint32_t)strtoul(f[1], NULL, 10),
+            .phase = sched_phase_name(atoi(f[2])),
+            .error_kind = kind == 1 || kind == 2 ? kind_names[kind] : NULL,
+            .error_code = fl[4] ? dup_n(j->arena, f[4], fl[4]) : NULL,
+            .worker = fl[5] ? dup_n(j->arena, f[5], fl[5]) : NULL,
+            .started_us = strtoll(f[6], NULL, 10),
+            .finished_us = strtoll(f[7], NULL, 10),
+            .message = fl[8] ? dup_n(j->arena, f[8], fl[8]) : NULL,
+        };
+    }
+    j->res.attempts = j->attempts;
+    j->res.n_attempts = w;
+    return true;
+}
+
+/* --- Steps ----------------------------------------------------------------------------- */
+
+static void
+fin_abandon(fin_job *j, eng_exec *ex)
+{
+    ex->finalizing = false;
+    floe_arena_free(j->arena);
+    floe_free(j);
+}
+
+static void
+recorded_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    eng_exec *ex = op->ex;
+    store_state_res res;
+    if (eng_script_failed(t, rep, err, &res)) {
+        eng_op_free(op);
+        return;
+    }
+    int phase = (int)(intptr_t)op->data;
+    floe_log_ctx c = {.comp = "engine", .exec = ex->id, .epoch = t->epoch};
+    floe_log_info(&c, "execution finished: %s", sched_phase_name(phase));
+    if (phase >= 0 && phase < 12)
+        floe_metric_add(t->e->m_finished[phase], 1);
+    eng_egress(t, ex, NULL, 0, 3, phase, 0, NULL);
+    eng_exec_forget(ex);
+    eng_op_free(op);
+}
+
+static void
+fin_work(void *ctx, void *arg)
+{
+    fin_job *j = arg;
+    store_pg *pg = ctx;
+    if (pg == NULL) {
+        j->rc = floe_err_sys(&j->err, FLOE_EIO, "no PostgreSQL connection");
+        return;
+    }
+    if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
+        j->rc = store_run_finish(pg, j->epoch, &j->res, &j->err);
+}
+
+static void
+fin_done(void *arg)
+{
+    fin_job *j = arg;
+    eng_op *op = j->op;
+    eng_term *t = op->t;
+    eng_exec *ex = op->ex;
+    int phase = j->phase;
+    floe_rc rc = j->rc;
+    char msg[FLOE_ERR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", j->err.msg);
+    fin_abandon(j, ex);
+    if (t->dead) {
+        eng_op_free(op);
+        return;
+    }
+    if (rc == FLOE_EFENCED) {
+        eng_fenced(t, msg);
+    } else if (rc != FLOE_OK && rc != FLOE_ENOTFOUND) {
+        eng_term_fail(t, msg);
+    } else {
+        if (rc == FLOE_ENOTFOUND)
+            floe_log_warn(&t->log, "execution %s: %s", ex->id, msg);
+        ex->finalizing = true;
+        eng_op *rop = eng_op_new(t, ex, OP_FIN_DONE);
+        if (rop != NULL) {
+            rop->data = (void *)(intptr_t)phase;
+            if (store_state_exec_recorded(t->e->redis, t->epoch, ex->id,
+                                          t->e->cfg->state_retention_ms, recorded_reply,
+                                          rop) != FLOE_OK) {
+                eng_op_free(rop);
+                eng_term_fail(t, "redis: not connected");
+            }
+        }
+    }
+    eng_op_free(op);
+}
+
+static void
+log_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    fin_job *j = op->data;
+    eng_exec *ex = op->ex;
+    if (t->dead || err != NULL) {
+        fin_abandon(j, ex);
+        if (!t->dead)
+            eng_term_fail(t, err->msg);
+        eng_op_free(op);
+        return;
+    }
+    if (!fin_parse_log(j, ex, rep)) {
+        fin_abandon(j, ex);
+        eng_term_fail(t, "engine: out of memory (finalize)");
+        eng_op_free(op);
+        return;
+    }
+    j->op = op;
+    j->epoch = t->epoch;
+    if (floe_pool_submit(t->e->pool, fin_work, fin_done, j) != FLOE_OK) {
+        fin_abandon(j, ex);
+        eng_term_fail(t, "engine: the database queue is full");
+        eng_op_free(op);
+    }
+}
+
+static void
+all_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    fin_job *j = op->data;
+    eng_exec *ex = op->ex;
+    if (t->dead || err != NULL) {
+        fin_abandon(j, ex);
+        if (!t->dead)
+            eng_term_fail(t, err->msg);
+        eng_op_free(op);
+        return;
+    }
+    if (!fin_parse_all(j, ex, rep)) {
+        fin_abandon(j, ex);
+        eng_term_fail(t, "engine: out of memory (finalize)");
+        eng_op_free(op);
+        return;
+    }
+    if (j->phase != 4 && j->phase != 5 && j->phase != 6 && j->phase != 8) {
+        /* Not terminal (a stale finalize entry): nothing to write yet. */
+        fin_abandon(j, ex);
+        eng_op_free(op);
+        return;
+    }
+    op->kind = OP_FIN_LOG;
+    if (store_state_exec_log(t->e->redis, ex->id, log_reply, op) != FLOE_OK) {
+        fin_abandon(j, ex);
+        eng_op_free(op);
+        eng_term_fail(t, "redis: not connected");
+    }
+}
+
+void
+eng_finalize(eng_exec *ex)
+{
+    eng_term *t = ex->t;
+    if (ex->finalizing || t->dead || ex->state != EX_READY)
+        return;
+    fin_job *j = floe_calloc(1, sizeof(*j));
+    floe_arena *a = j != NULL ? floe_arena_new(65536, 0) : NULL;
+    eng_op *op = a != NULL ? eng_op_new(t, ex, OP_FIN_READ) : NULL;
+    if (op == NULL) {
+        floe_arena_free(a);
+        floe_free(j);
+        eng_term_fail(t, "engine: out of memory (finalize)");
+        return;
+    }
+    j->arena = a;
+    op->data = j;
+    ex->finalizing = true;
+    if (store_state_exec_all(t->e->redis, ex->id, all_reply, op) != FLOE_OK) {
+        fin_abandon(j, ex);
+        eng_op_free(op);
+        eng_term_fail(t, "redis: not connected");
+    }
+}
+
+/* --- Sweeps ---------------------------------------------------------------------------- */
+
+static void
+park(eng_term *t, const char *id, eng_item_kind kind, uint32_t node, uint32_t attempt, int phase)
+{
+    eng_exec *ex = eng_exec_get(t, id, true);
+    eng_item *it = ex != NULL ? eng_item_new(kind) : NULL;
+    if (it == NULL) {
+        eng_term_fail(t, "engine: out of memory (sweep)");
+        return;
+    }
+    if (kind == ITEM_FINALIZE && (ex->finalizing || ex->state == EX_LOADING)) {
+        eng_item_free(it);
+        return;
+    }
+    it->node = node;
+    it->attempt = attempt;
+    it->phase = phase;
+    eng_exec_push(ex, it);
+    if (ex->state == EX_NEW)
+        eng_exec_load(ex);
+    else
+        eng_exec_drain(ex);
+}
+
+static void
+members_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    eng_term *t = op->t;
+    bool *busy = op->data;
+    if (busy != NULL)
+        *busy = false;
+    if (t->dead || err != NULL) {
+        if (!t->dead)
+            eng_term_fail(t, err->msg);
+        eng_op_free(op);
+        return;
+    }
+    const store_reply *list = rep;
+    size_t first = 0;
+    if (op->kind == OP_TIMERS) {
+        store_state_res res;
+        store_state_parse(rep, &res);
+        if (res.st == STORE_ST_FENCED) {
+            eng_fenced(t, res.note);
+            eng_op_free(op);
+            return;
+        }
+        first = 3;
+    }
+    size_t n = store_reply_len(list);
+    for (size_t i = first; i < n && !t->dead; i++) {
+        size_t len;
+        const char *m = store_reply_str(store_reply_elem(list, i), &len);
+        if (m == NULL)
+            continue;
+        char id[ENG_EXEC_ID_MAX + 1];
+        uint32_t node = 0, attempt = 0;
+        if (op->kind == OP_TIMERS || op->kind == OP_LEASES) {
+            if (store_member_parse(m, len, id, sizeof(id), &node, &attempt) != FLOE_OK)
+                continue;
+        } else {
+            if (len > ENG_EXEC_ID_MAX)
+                continue;
+            memcpy(id, m, len);
+            id[len] = '\0';
+        }
+        switch (op->kind) {
+        case OP_TIMERS:
+            park(t, id, ITEM_DISPATCH, node, attempt, 0);
+            break;
+        case OP_LEASES:
+            park(t, id, ITEM_LEASE, node, attempt, 0);
+            break;
+        case OP_DEADLINES:
+            park(t, id, ITEM_ABORT, 0, 0, FLOE__PHASE__PHASE_TIMED_OUT);
+            break;
+        case OP_FINSET:
+            park(t, id, ITEM_FINALIZE, 0, 0, 0);
+            break;
+        default:
+            break;
+        }
+    }
+    eng_op_free(op);
+}
+
+static void
+depth_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    eng_op *op = arg;
+    if (!op->t->dead && err == NULL)
+        floe_metric_set(op->t->e->m_outbox, store_reply_int(rep));
+    eng_op_free(op);
+}
+
+static void
+sweep_call(eng_term *t, int kind, bool *busy)
+{
+    sched_engine *e = t->e;
+    if (busy != NULL && *busy)
+        return;
+    eng_op *op = eng_op_new(t, NULL, kind);
+    if (op == NULL)
+        return;
+    op->data = busy;
+    int64_t now_ms = floe_now_us() / 1000;
+    floe_rc rc;
+    switch (kind) {
+    case OP_TIMERS:
+        rc = store_state_timer_fire(e->redis, t->epoch, 100, members_reply, op);
+        break;
+    case OP_LEASES:
+        rc = store_state_zdue(e->redis, STORE_KEY_LEASES, now_ms, 0, LEASE_SCAN_MAX, members_reply,
+                              op);
+        break;
+    case OP_DEADLINES:
+        rc = store_state_zdue(e->redis, STORE_KEY_DEADLINES, now_ms, 0, 100, members_reply, op);
+        break;
+    case OP_FINSET:
+        rc = store_state_smembers(e->redis, STORE_KEY_FINALIZE, members_reply, op);
+        break;
+    default:
+        rc = store_state_zcard(e->redis, STORE_KEY_OUTBOX, depth_reply, op);
+        break;
+    }
+    if (rc != FLOE_OK) {
+        eng_op_free(op);
+        eng_term_fail(t, "redis: not connected");
+        return;
+    }
+    if (busy != NULL)
+        *busy = true;
+}
+
+void
+eng_sweep(eng_term *t)
+{
+    unsigned s = t->sweeps++;
+    sweep_call(t, OP_TIMERS, &t->firing_timers);
+    if (s % 3 == 0)
+        sweep_call(t, OP_LEASES, &t->scanning_leases);
+    if (s % 10 == 0)
+        sweep_call(t, OP_DEADLINES, NULL);
+    if (s % 50 == 0) {
+        sweep_call(t, OP_FINSET, &t->scanning_finalize);
+        sweep_call(t, OP_DEPTH, NULL);
+        if (s > 0)
+            eng_outbox_scan(t);
+    }
+}

@@ -1,0 +1,469 @@
+/*
+ * sched_plan — flattening. One recursive pass per workflow level (depth is bounded by the
+ * compiler's spec.max_depth, so the recursion is too):
+ *
+ *   level(wf, ctx):  for each node j of wf, in topological order
+ *     deps(j)      = done-set of each upstream u, or the enclosing call's deps for a node
+ *                    with no upstream inside its workflow
+ *     task node    -> one plan node; done-set(j) = {it}
+ *     workflow node-> level(sub, ctx'); done-set(j) = every plan node it produced
+ *                    (or deps(j) when the sub-workflow is empty)
+ *
+ * A binding to {input: x} inside a sub-workflow resolves through the call's binding for x
+ * (or the sub-workflow's default); a binding to an output of a workflow node resolves
+ * through that sub-workflow's output bindings. Edges are deduplicated, so n_upstream is
+ * the exact count the Redis state decrements.
+ */
+#include "sched_plan.h"
+
+#include "floe_arena.h"
+#include "floe_map.h"
+#include "floe_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_ID_MAX 128 /* the bus limit on node ids */
+
+typedef struct u32vec {
+    uint32_t *v;
+    uint32_t n;
+} u32vec;
+
+typedef struct plan_build plan_build;
+
+/* One workflow level being inlined. */
+typedef struct plan_level {
+    const Floe__WorkflowSpec *wf;
+    const char *prefix;              /* "" at the top, "call." inside */
+    const struct plan_level *parent; /* NULL at the top */
+    const Floe__Node *call;          /* the parent's node calling this level */
+    const u32vec *call_deps;         /* that node's deps */
+    u32vec *done;                    /* per node of wf */
+    sched_binding **outs;            /* per node of wf: resolved outputs of workflow nodes */
+} plan_level;
+
+typedef struct plan_tmp {
+    const char *id;
+    const Floe__TaskSpec *task;
+    sched_binding *inputs;
+    uint32_t n_inputs;
+    u32vec deps;
+} plan_tmp;
+
+struct plan_build {
+    floe_arena *arena;
+    size_t max_nodes;
+    plan_tmp *tmp;
+    uint32_t n, cap;
+    floe_err *err;
+};
+
+struct sched_plan_priv {
+    sched_plan pub;
+    floe_arena *arena;
+    floe_map *by_id;
+};
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --- Binding resolution ---------------------------------------------------------------- */
+
+static floe_rc resolve(plan_build *b, const plan_level *lv, const Floe__Binding *bind,
+                       sched_binding *out);
+
+static const Floe__Binding *
+find_binding(Floe__Binding *const *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i]->name, name) == 0)
+            return v[i];
+    return NULL;
+}
+
+static floe_rc
+resolve_input(plan_build *b, const plan_level *lv, const char *name, sched_binding *out)
+{
+    if (lv->parent == NULL) {
+        out->kind = SCHED_SRC_INPUT;
+        out->ref = name;
+        return FLOE_OK;
+    }
+    const Floe__Binding *via = find_binding(lv->call->inputs, lv->call->n_inputs, name);
+    if (via != NULL)
+        return resolve(b, lv->parent, via, out);
+    const Floe__Interface *ifc = lv->wf->interface;
+    for (size_t i = 0; ifc != NULL && i < ifc->n_inputs; i++) {
+        if (strcmp(ifc->inputs[i]->name, name) == 0 && ifc->inputs[i]->default_value != NULL) {
+            out->kind = SCHED_SRC_LITERAL;
+            out->literal = ifc->inputs[i]->default_value;
+            return FLOE_OK;
+        }
+    }
+    return floe_err_user(b->err, FLOE_EINVAL,
+                         "plan: node \"%.200s\": sub-workflow input \"%.64s\" is not bound",
+                         lv->call->id, name);
+}
+
+static floe_rc
+resolve(plan_build *b, const plan_level *lv, const Floe__Binding *bind, sched_binding *out)
+{
+    switch (bind->source_case) {
+    case FLOE__BINDING__SOURCE_LITERAL:
+        out->kind = SCHED_SRC_LITERAL;
+        out->literal = bind->literal;
+        return FLOE_OK;
+    case FLOE__BINDING__SOURCE_WORKFLOW_INPUT:
+        return resolve_input(b, lv, bind->workflow_input, out);
+    case FLOE__BINDING__SOURCE_NODE_OUTPUT: {
+        const Floe__OutputRef *ref = bind->node_output;
+        if (ref->node_index >= lv->wf->n_nodes)
+            return floe_err_user(b->err, FLOE_EINVAL, "plan: output reference to node %u of %zu",
+                                 ref->node_index, lv->wf->n_nodes);
+        const Floe__Node *src = lv->wf->nodes[ref->node_index];
+        if (src->kind == FLOE__NODE_KIND__NODE_KIND_WORKFLOW) {
+            const Floe__WorkflowSpec *sub = lv->wf->subworkflows[src->target];
+            sched_binding *outs = lv->outs[ref->node_index];
+            for (size_t i = 0; i < sub->n_outputs; i++) {
+                if (strcmp(sub->outputs[i]->name, ref->output) == 0) {
+                    const char *name = out->name;
+                    *out = outs[i];
+                    out->name = name;
+                    return FLOE_OK;
+                }
+            }
+            return floe_err_user(b->err, FLOE_EINVAL,
+                                 "plan: node \"%.200s\" has no output \"%.64s\"", src->id,
+                                 ref->output);
+        }
+        const u32vec *d = &lv->done[ref->node_index];
+        out->kind = SCHED_SRC_OUTPUT;
+        out->node = d->v[0];
+        out->ref = ref->output;
+        return FLOE_OK;
+    }
+    default:
+        return floe_err_user(b->err, FLOE_EINVAL, "plan: binding \"%.64s\" has no source",
+                             bind->name);
+    }
+}
+
+/* --- Levels ---------------------------------------------------------------------------- */
+
+static floe_rc
+vec_union(plan_build *b, u32vec *dst, const u32vec *src)
+{
+    if (src->n == 0)
+        return FLOE_OK;
+    uint32_t *v = floe_arena_alloc(b->arena, (dst->n + src->n) * sizeof(*v));
+    if (v == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    if (dst->n > 0)
+        memcpy(v, dst->v, dst->n * sizeof(*v));
+    memcpy(v + dst->n, src->v, src->n * sizeof(*v));
+    dst->v = v;
+    dst->n += src->n;
+    return FLOE_OK;
+}
+
+static floe_rc
+add_task(plan_build *b, const char *id, const Floe__TaskSpec *task, sched_binding *inputs,
+         uint32_t n_inputs, const u32vec *deps, uint32_t *index)
+{
+    if (b->n >= b->max_nodes)
+        return floe_err_user(b->err, FLOE_ETOOBIG,
+                             "plan: more than %zu task nodes once sub-workflows are inlined",
+                             b->max_nodes);
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 64;
+        plan_tmp *t = floe_realloc(b->tmp, cap * sizeof(*t));
+        if (t == NULL)
+            return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        b->tmp = t;
+        b->cap = cap;
+    }
+    plan_tmp *t = &b->tmp[b->n];
+    *t = (plan_tmp){.id = id, .task = task, .inputs = inputs, .n_inputs = n_inputs, .deps = *deps};
+    *index = b->n++;
+    return FLOE_OK;
+}
+
+static floe_rc plan_level_run(plan_build *b, plan_level *lv);
+
+static floe_rc
+level_node(plan_build *b, plan_level *lv, size_t j)
+{
+    const Floe__WorkflowSpec *wf = lv->wf;
+    const Floe__Node *nd = wf->nodes[j];
+    u32vec deps = {0};
+    floe_rc rc;
+    for (size_t k = 0; k < nd->n_upstream; k++) {
+        if (nd->upstream[k] >= j)
+            return floe_err_user(b->err, FLOE_EINVAL,
+                                 "plan: node \"%.200s\" is not in topological order", nd->id);
+        if ((rc = vec_union(b, &deps, &lv->done[nd->upstream[k]])) != FLOE_OK)
+            return rc;
+    }
+    if (nd->n_upstream == 0 && lv->call_deps != NULL &&
+        (rc = vec_union(b, &deps, lv->call_deps)) != FLOE_OK)
+        return rc;
+    if (deps.n > 1) {
+        qsort(deps.v, deps.n, sizeof(*deps.v), cmp_u32);
+        uint32_t w = 1;
+        for (uint32_t k = 1; k < deps.n; k++)
+            if (deps.v[k] != deps.v[w - 1])
+                deps.v[w++] = deps.v[k];
+        deps.n = w;
+    }
+    size_t plen = strlen(lv->prefix) + strlen(nd->id) + 1;
+    if (plen > PLAN_ID_MAX)
+        return floe_err_user(b->err, FLOE_EINVAL, "plan: node id \"%.64s...\" is too long",
+                             lv->prefix);
+    char *id = floe_arena_alloc(b->arena, plen);
+    if (id == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    snprintf(id, plen, "%s%s", lv->prefix, nd->id);
+
+    if (nd->kind == FLOE__NODE_KIND__NODE_KIND_TASK) {
+        if (nd->target >= wf->n_tasks)
+            return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": no task %u", id,
+                                 nd->target);
+        sched_binding *in =
+            nd->n_inputs > 0 ? floe_arena_alloc(b->arena, nd->n_inputs * sizeof(*in)) : NULL;
+        if (nd->n_inputs > 0 && in == NULL)
+            return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        for (size_t k = 0; k < nd->n_inputs; k++) {
+            memset(&in[k], 0, sizeof(in[k]));
+            in[k].name = nd->inputs[k]->name;
+            if ((rc = resolve(b, lv, nd->inputs[k], &in[k])) != FLOE_OK)
+                return rc;
+        }
+        uint32_t idx = 0;
+        if ((rc = add_task(b, id, wf->tasks[nd->target], in, (uint32_t)nd->n_inputs, &deps,
+                           &idx)) != FLOE_OK)
+            return rc;
+        uint32_t *one = floe_arena_alloc(b->arena, sizeof(*one));
+        if (one == NULL)
+            return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        *one = idx;
+        lv->done[j] = (u32vec){one, 1};
+        return FLOE_OK;
+    }
+    if (nd->kind != FLOE__NODE_KIND__NODE_KIND_WORKFLOW || nd->target >= wf->n_subworkflows)
+        return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": bad kind or target", id);
+    const Floe__WorkflowSpec *sub = wf->subworkflows[nd->target];
+    char *prefix = floe_arena_alloc(b->arena, plen + 1);
+    u32vec *deps_copy = floe_arena_alloc(b->arena, sizeof(*deps_copy));
+    if (prefix == NULL || deps_copy == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    snprintf(prefix, plen + 1, "%s.", id);
+    *deps_copy = deps;
+    plan_level inner = {
+        .wf = sub, .prefix = prefix, .parent = lv, .call = nd, .call_deps = deps_copy};
+    uint32_t first = b->n;
+    if ((rc = plan_level_run(b, &inner)) != FLOE_OK)
+        return rc;
+    if (b->n > first) {
+        uint32_t *all = floe_arena_alloc(b->arena, (b->n - first) * sizeof(*all));
+        if (all == NULL)
+            return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        for (uint32_t k = first; k < b->n; k++)
+            all[k - first] = k;
+        lv->done[j] = (u32vec){all, b->n - first};
+    } else {
+        lv->done[j] = deps;
+    }
+    sched_binding *outs =
+        floe_arena_alloc(b->arena, (sub->n_outputs ? sub->n_outputs : 1) * sizeof(*outs));
+    if (outs == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    for (size_t k = 0; k < sub->n_outputs; k++) {
+        memset(&outs[k], 0, sizeof(outs[k]));
+        outs[k].name = sub->outputs[k]->name;
+        if ((rc = resolve(b, &inner, sub->outputs[k], &outs[k])) != FLOE_OK)
+            return rc;
+    }
+    lv->outs[j] = outs;
+    return FLOE_OK;
+}
+
+static floe_rc
+plan_level_run(plan_build *b, plan_level *lv)
+{
+    size_t n = lv->wf->n_nodes;
+    lv->done = floe_arena_alloc(b->arena, (n ? n : 1) * sizeof(*lv->done));
+    lv->outs = floe_arena_alloc(b->arena, (n ? n : 1) * sizeof(*lv->outs));
+    if (lv->done == NULL || lv->outs == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    memset(lv->done, 0, (n ? n : 1) * sizeof(*lv->done));
+    memset(lv->outs, 0, (n ? n : 1) * sizeof(*lv->outs));
+    for (size_t j = 0; j < n; j++) {
+        floe_rc rc = level_node(b, lv, j);
+        if (rc != FLOE_OK)
+            return rc;
+    }
+    return FLOE_OK;
+}
+
+/* --- Assembly -------------------------------------------------------------------------- */
+
+static floe_rc
+plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
+{
+    sched_plan *p = &pp->pub;
+    uint32_t n = b->n;
+    sched_pnode *nodes = floe_arena_alloc(b->arena, (n ? n : 1) * sizeof(*nodes));
+    uint32_t *outdeg = floe_calloc(n ? n : 1, sizeof(*outdeg));
+    char *csv = floe_arena_alloc(b->arena, (size_t)n * 11 + 1);
+    floe_rc rc = FLOE_OK;
+    if (nodes == NULL || outdeg == NULL || csv == NULL) {
+        rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < b->tmp[i].deps.n; k++)
+            outdeg[b->tmp[i].deps.v[k]]++;
+    size_t pos = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const plan_tmp *t = &b->tmp[i];
+        uint32_t *down = outdeg[i] ? floe_arena_alloc(b->arena, outdeg[i] * sizeof(*down)) : NULL;
+        if (outdeg[i] && down == NULL) {
+            rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+            goto out;
+        }
+        nodes[i] = (sched_pnode){.id = t->id,
+                                 .task = t->task,
+                                 .inputs = t->inputs,
+                                 .n_inputs = t->n_inputs,
+                                 .n_upstream = t->deps.n,
+                                 .down = down};
+        pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", t->deps.n);
+        if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
+            rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+            goto out;
+        }
+    }
+    csv[pos] = '\0';
+    /* Nodes are visited in ascending order, so each down list comes out sorted. */
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t k = 0; k < b->tmp[i].deps.n; k++) {
+            sched_pnode *up = &nodes[b->tmp[i].deps.v[k]];
+            ((uint32_t *)up->down)[up->n_down++] = i;
+        }
+    }
+    const Floe__WorkflowSpec *wf = top->wf;
+    sched_binding *outs =
+        floe_arena_alloc(b->arena, (wf->n_outputs ? wf->n_outputs : 1) * sizeof(*outs));
+    if (outs == NULL) {
+        rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < wf->n_outputs; k++) {
+        memset(&outs[k], 0, sizeof(outs[k]));
+        outs[k].name = wf->outputs[k]->name;
+        if ((rc = resolve(b, top, wf->outputs[k], &outs[k])) != FLOE_OK)
+            goto out;
+    }
+    p->nodes = nodes;
+    p->n_nodes = n;
+    p->outputs = outs;
+    p->n_outputs = (uint32_t)wf->n_outputs;
+    p->unresolved_csv = csv;
+out:
+    floe_free(outdeg);
+    return rc;
+}
+
+sched_plan *
+sched_plan_build(const uint8_t *spec, size_t len, size_t max_nodes, floe_err *err)
+{
+    struct sched_plan_priv *pp = floe_calloc(1, sizeof(*pp));
+    if (pp == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "plan: out of memory");
+        return NULL;
+    }
+    plan_build b = {.max_nodes = max_nodes, .err = err};
+    pp->arena = b.arena = floe_arena_new(65536, 0);
+    pp->by_id = floe_map_new(64);
+    if (pp->arena == NULL || pp->by_id == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "plan: out of memory");
+        goto fail;
+    }
+    Floe__WorkflowSpec *wf =
+        floe__workflow_spec__unpack(floe_arena_pb_allocator(pp->arena), len, spec);
+    if (wf == NULL || wf->id == NULL) {
+        floe_err_user(err, FLOE_EINVAL, "plan: the stored workflow does not decode");
+        goto fail;
+    }
+    sched_plan *p = &pp->pub;
+    p->spec = wf;
+    size_t rlen = strlen(wf->id->project) + strlen(wf->id->domain) + strlen(wf->id->name) +
+                  strlen(wf->id->version) + 4;
+    char *ref = floe_arena_alloc(pp->arena, rlen);
+    if (ref == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "plan: out of memory");
+        goto fail;
+    }
+    snprintf(ref, rlen, "%s/%s/%s/%s", wf->id->project, wf->id->domain, wf->id->name,
+             wf->id->version);
+    p->ref = ref;
+    p->failure_policy =
+        wf->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT
+            ? FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT
+            : FLOE__FAILURE_POLICY__FAILURE_POLICY_FAIL_FAST;
+    plan_level top = {.wf = wf, .prefix = ""};
+    if (plan_level_run(&b, &top) != FLOE_OK || plan_assemble(&b, pp, &top) != FLOE_OK)
+        goto fail;
+    floe_free(b.tmp);
+    p->bytes = floe_arena_used(pp->arena) + floe_map_count(pp->by_id) * 48;
+    return p;
+fail:
+    floe_free(b.tmp);
+    sched_plan_free(&pp->pub);
+    return NULL;
+}
+
+void
+sched_plan_free(sched_plan *plan)
+{
+    if (plan == NULL)
+        return;
+    struct sched_plan_priv *pp = (struct sched_plan_priv *)plan;
+    floe_map_free(pp->by_id);
+    floe_arena_free(pp->arena);
+    floe_free(pp);
+}
+
+int64_t
+sched_plan_find(const sched_plan *plan, const char *id)
+{
+    const struct sched_plan_priv *pp = (const struct sched_plan_priv *)plan;
+    uintptr_t v = (uintptr_t)floe_map_get(pp->by_id, id);
+    return v == 0 ? -1 : (int64_t)(v - 1);
+}
+
+uint32_t
+sched_plan_closure(const sched_plan *plan, uint32_t node, uint32_t *out, uint8_t *mark)
+{
+    /* Nodes are in topological order: everything downstream has a larger index, so one
+     * ascending sweep over the marked range finds the closure without a queue. */
+    uint32_t n = 0;
+    mark[node] = 1;
+    for (uint32_t i = node; i < plan->n_nodes; i++) {
+        if (!mark[i])
+            continue;
+        const sched_pnode *nd = &plan->nodes[i];
+        for (uint32_t k = 0; k < nd->n_down; k++)
+            mark[nd->down[k]] = 1;
+        if (i != node)
+            out[n++] = i;
+        mark[i] = 0;
+    }
+    return n;
+}

@@ -1,0 +1,45 @@
+-- Creates an execution's state and makes its source nodes ready.
+-- KEYS: epoch, exec, outbox, finalize, deadlines
+-- ARGV: epoch, exec_id, workflow_ref, failure_policy, inputs, deadline_us (0: none),
+--       n_nodes, unresolved counts ("0,1,2,...", one per node)
+local E = ARGV[2]
+local stale = fence(KEYS[1], ARGV[1])
+if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'noop', 0, 'execution exists'}
+end
+local n = tonumber(ARGV[7])
+local counts = split_ints(ARGV[8])
+if #counts ~= n then return redis.error_reply('exec_create: ' .. #counts .. ' counts for ' .. n .. ' nodes') end
+local now = now_us()
+redis.call('HSET', KEYS[2], 'ph', RUNNING, 'wf', ARGV[3], 'pol', ARGV[4], 'in', ARGV[5],
+  'left', n, 'fail', 0, 't0', str(now), 'dl', ARGV[6])
+local out = {'ok', 0, ''}
+local batch = {}
+for i = 1, n do
+  local idx = i - 1
+  local u = counts[i]
+  if u == 0 then
+    batch[#batch + 1] = idx
+    batch[#batch + 1] = READY .. ',1,0,0,0'
+    redis.call('ZADD', KEYS[3], math.floor(now / 1000), E .. '|' .. idx .. '|1')
+    out[#out + 1] = idx
+  else
+    batch[#batch + 1] = idx
+    batch[#batch + 1] = QUEUED .. ',0,' .. u .. ',0,0'
+  end
+  if #batch >= 1000 then
+    redis.call('HSET', KEYS[2], unpack(batch))
+    batch = {}
+  end
+end
+if #batch > 0 then redis.call('HSET', KEYS[2], unpack(batch)) end
+if tonumber(ARGV[6]) > 0 then
+  redis.call('ZADD', KEYS[5], math.floor(tonumber(ARGV[6]) / 1000), E)
+end
+if n == 0 then
+  redis.call('HSET', KEYS[2], 'ph', SUCCEEDED, 't1', str(now))
+  redis.call('SADD', KEYS[4], E)
+  out[2] = SUCCEEDED
+end
+return out

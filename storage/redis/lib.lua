@@ -1,0 +1,51 @@
+-- Prepended to every Floe script at build time (storage/embed_lua.cmake).
+-- Node record: hash field "<index>" = "phase,attempt,unresolved,user_failures,system_failures".
+-- Phases are floe.Phase numbers (broker-schemas/floe_messages.proto).
+local QUEUED, READY, RUNNING, SUCCEEDED, FAILED, ABORTED, CACHED, TIMED_OUT, SKIPPED, RETRYING =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+
+local function node_get(h, i)
+  local v = redis.call('HGET', h, i)
+  if not v then return nil end
+  local p, a, u, fu, fs = string.match(v, '^(%d+),(%d+),(%d+),(%d+),(%d+)$')
+  return {p = tonumber(p), a = tonumber(a), u = tonumber(u), fu = tonumber(fu), fs = tonumber(fs)}
+end
+
+local function node_put(h, i, n)
+  redis.call('HSET', h, i, n.p .. ',' .. n.a .. ',' .. n.u .. ',' .. n.fu .. ',' .. n.fs)
+end
+
+local function node_terminal(p)
+  return p == SUCCEEDED or p == FAILED or p == ABORTED or p == CACHED or p == TIMED_OUT or
+    p == SKIPPED
+end
+
+local function exec_terminal(p)
+  return p == SUCCEEDED or p == FAILED or p == ABORTED or p == TIMED_OUT
+end
+
+-- Lua 5.1 prints numbers with 14 significant digits: format microseconds explicitly.
+local function str(n)
+  return string.format('%d', n)
+end
+
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- The fence: refuse callers whose leader epoch is older than the highest seen.
+local function fence(key, epoch)
+  epoch = tonumber(epoch)
+  local cur = tonumber(redis.call('GET', key) or '0')
+  if epoch < cur then return cur end
+  if epoch > cur then redis.call('SET', key, epoch) end
+  return nil
+end
+
+local function split_ints(s)
+  local out = {}
+  if s == nil or s == '' then return out end
+  for x in string.gmatch(s, '%d+') do out[#out + 1] = tonumber(x) end
+  return out
+end

@@ -1,0 +1,89 @@
+-- Attempt ARGV[4] of node ARGV[3] failed. Retry within the budget of its error kind
+-- (exponential backoff with jitter), else fail the node: fail-fast ends the execution;
+-- finish-independent skips the node's downstream closure (given by the caller) and lets
+-- the rest run.
+-- KEYS: epoch, exec, log, outbox, delayed, leases, finalize
+-- ARGV: epoch, exec_id, node, attempt, kind (1 user, 2 system), retriable (0/1),
+--       user_budget, system_budget, backoff_initial_ms, backoff_max_ms,
+--       backoff_multiplier_milli, jitter_milli (0..1000), code, message, worker,
+--       started_us, finished_us, closure ("4,9,..."), lease_check (1: only if the lease
+--       has expired by Redis's clock)
+local E = ARGV[2]
+local stale = fence(KEYS[1], ARGV[1])
+if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
+local i, a = ARGV[3], tonumber(ARGV[4])
+local member = E .. '|' .. i .. '|' .. a
+local now = now_us()
+if ARGV[19] == '1' then
+  local s = redis.call('ZSCORE', KEYS[6], member)
+  if not s then return {'noop', 0, 'no lease'} end
+  if tonumber(s) > math.floor(now / 1000) then return {'noop', 0, 'lease was renewed'} end
+end
+local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
+if ph == 0 then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'no such execution'} end
+if exec_terminal(ph) then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'execution is terminal'} end
+local nd = node_get(KEYS[2], i)
+if not nd then return {'noop', 0, 'no such node'} end
+if a ~= nd.a then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
+if nd.p ~= READY and nd.p ~= RUNNING then
+  redis.call('ZREM', KEYS[6], member)
+  return {'noop', 0, 'node is in phase ' .. nd.p}
+end
+redis.call('ZREM', KEYS[6], member)
+local kind = tonumber(ARGV[5])
+if kind == 2 then nd.fs = nd.fs + 1 else nd.fu = nd.fu + 1 end
+local started = ARGV[16]
+if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
+local finished = ARGV[17] ~= '0' and ARGV[17] or str(now)
+local msg = ARGV[14]
+local budget_left = (kind == 2 and nd.fs <= tonumber(ARGV[8])) or (kind ~= 2 and nd.fu <= tonumber(ARGV[7]))
+if ARGV[6] == '1' and budget_left then
+  local n = nd.fu + nd.fs
+  local delay = tonumber(ARGV[9]) * (tonumber(ARGV[11]) / 1000) ^ (n - 1)
+  if delay > tonumber(ARGV[10]) then delay = tonumber(ARGV[10]) end
+  delay = math.floor(delay / 2 + delay / 2 * tonumber(ARGV[12]) / 1000)
+  redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. RETRYING .. '|' .. kind .. '|' .. ARGV[13] ..
+    '|' .. ARGV[15] .. '|' .. started .. '|' .. finished .. '|' .. msg)
+  nd.a = a + 1
+  local next_member = E .. '|' .. i .. '|' .. nd.a
+  local due = str(math.floor(now / 1000) + delay)
+  if delay <= 0 then
+    nd.p = READY
+    redis.call('ZADD', KEYS[4], due, next_member)
+  else
+    nd.p = RETRYING
+    redis.call('ZADD', KEYS[5], due, next_member)
+  end
+  node_put(KEYS[2], i, nd)
+  redis.call('HDEL', KEYS[2], 's' .. i)
+  return {'retry', 0, '', nd.a, delay}
+end
+nd.p = FAILED
+node_put(KEYS[2], i, nd)
+redis.call('HSET', KEYS[2], 'e' .. i, kind .. '|' .. ARGV[13] .. '|' .. msg)
+redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. FAILED .. '|' .. kind .. '|' .. ARGV[13] ..
+  '|' .. ARGV[15] .. '|' .. started .. '|' .. finished .. '|' .. msg)
+redis.call('HINCRBY', KEYS[2], 'fail', 1)
+local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
+local out = {'failed', 0, ''}
+local fin = 0
+if redis.call('HGET', KEYS[2], 'pol') == '1' then
+  fin = FAILED
+else
+  for _, c in ipairs(split_ints(ARGV[18])) do
+    local cn = node_get(KEYS[2], c)
+    if cn and (cn.p == QUEUED) then
+      cn.p = SKIPPED
+      node_put(KEYS[2], c, cn)
+      left = redis.call('HINCRBY', KEYS[2], 'left', -1)
+      out[#out + 1] = c
+    end
+  end
+  if left <= 0 then fin = FAILED end
+end
+if fin ~= 0 then
+  redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now), 'err', 'node ' .. i .. ': ' .. msg)
+  redis.call('SADD', KEYS[7], E)
+  out[2] = fin
+end
+return out

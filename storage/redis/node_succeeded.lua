@@ -1,0 +1,50 @@
+-- Attempt ARGV[4] of node ARGV[3] succeeded: record its outputs, release its downstream
+-- nodes (O(out-degree)), and finish the execution when it was the last node.
+-- KEYS: epoch, exec, log, outbox, leases, finalize
+-- ARGV: epoch, exec_id, node, attempt, outputs, worker, started_us, finished_us,
+--       downstream ("3,7,..."), phase (SUCCEEDED or CACHED)
+local E = ARGV[2]
+local stale = fence(KEYS[1], ARGV[1])
+if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
+local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
+if ph == 0 then return {'noop', 0, 'no such execution'} end
+if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local i, a = ARGV[3], tonumber(ARGV[4])
+local nd = node_get(KEYS[2], i)
+if not nd then return {'noop', 0, 'no such node'} end
+if a ~= nd.a then return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
+if node_terminal(nd.p) then return {'noop', 0, 'node is already terminal (phase ' .. nd.p .. ')'} end
+if nd.p ~= READY and nd.p ~= RUNNING then return {'noop', 0, 'node is in phase ' .. nd.p} end
+local now = now_us()
+nd.p = tonumber(ARGV[10])
+node_put(KEYS[2], i, nd)
+redis.call('HSET', KEYS[2], 'o' .. i, ARGV[5])
+redis.call('ZREM', KEYS[5], E .. '|' .. i .. '|' .. a)
+local started = ARGV[7]
+if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
+redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. nd.p .. '|0||' .. ARGV[6] .. '|' .. started ..
+  '|' .. (ARGV[8] ~= '0' and ARGV[8] or str(now)) .. '|')
+local out = {'ok', 0, ''}
+local ms = math.floor(now / 1000)
+for _, d in ipairs(split_ints(ARGV[9])) do
+  local dn = node_get(KEYS[2], d)
+  if dn and dn.p == QUEUED and dn.u > 0 then
+    dn.u = dn.u - 1
+    if dn.u == 0 then
+      dn.p = READY
+      dn.a = 1
+      redis.call('ZADD', KEYS[4], ms, E .. '|' .. d .. '|1')
+      out[#out + 1] = d
+    end
+    node_put(KEYS[2], d, dn)
+  end
+end
+local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
+if left <= 0 then
+  local fail = tonumber(redis.call('HGET', KEYS[2], 'fail') or '0')
+  local fin = fail > 0 and FAILED or SUCCEEDED
+  redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now))
+  redis.call('SADD', KEYS[6], E)
+  out[2] = fin
+end
+return out

@@ -1,0 +1,24 @@
+/*
+ * store_lease — the leader lease row in PostgreSQL (table floe_leader). Synchronous, for
+ * the lease thread's own connection.
+ */
+#ifndef STORE_LEASE_H
+#define STORE_LEASE_H
+
+#include "store_pg.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One conditional UPDATE: takes the lease when it is free or expired, renews it when
+ * holder holds it. The epoch rises whenever the holder changes or the lease had expired.
+ * On success *held says whether holder has the lease now, *epoch its epoch; when not held,
+ * *epoch is the current holder's and current_holder (size 128) names it. */
+floe_rc store_lease_acquire(store_pg *pg, const char *name, const char *holder, int64_t lease_ms,
+                            bool *held, uint64_t *epoch, char *current_holder, floe_err *err);
+
+/* Gives the lease up (expires it now) if holder has it with epoch. */
+floe_rc store_lease_release(store_pg *pg, const char *name, const char *holder, uint64_t epoch,
+                            floe_err *err);
+
+#endif

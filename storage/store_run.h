@@ -1,0 +1,53 @@
+/*
+ * store_run — the engine's writes to the executions table: an execution starts running,
+ * an execution finished (with its nodes and attempts). Every write carries the leader's
+ * epoch and only applies while that epoch still holds the lease row: a deposed leader's
+ * write changes nothing and returns FLOE_EFENCED. Synchronous, on a pool thread.
+ */
+#ifndef STORE_RUN_H
+#define STORE_RUN_H
+
+#include "store_exec.h"
+
+typedef struct store_run_node {
+    const char *node_id;
+    const char *phase;
+    uint32_t attempts;
+    const uint8_t *outputs; /* packed floe.ValueMap or NULL */
+    size_t outputs_len;
+    const char *error_kind, *error_code, *error; /* NULL unless failed */
+} store_run_node;
+
+typedef struct store_run_attempt {
+    const char *node_id;
+    uint32_t attempt;
+    const char *phase;
+    const char *error_kind, *error_code, *message, *worker; /* may be NULL */
+    int64_t started_us, finished_us;                        /* 0: unknown */
+} store_run_attempt;
+
+typedef struct store_run_result {
+    const char *exec_id;
+    const char *phase;
+    const uint8_t *outputs; /* packed floe.ValueMap or NULL */
+    size_t outputs_len;
+    const char *error; /* NULL when none */
+    int64_t started_us, finished_us;
+    const store_run_node *nodes;
+    size_t n_nodes;
+    const store_run_attempt *attempts;
+    size_t n_attempts;
+} store_run_result;
+
+/* The execution starts: QUEUED -> RUNNING. An execution requested straight on the bus (no
+ * row yet) is inserted from ex first. *phase (size 16) receives the row's phase after the
+ * call: a terminal phase means "already finished, do not run it again". */
+floe_rc store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
+                        floe_err *err);
+
+/* Writes the finished execution, its nodes and attempts in one transaction. Idempotent:
+ * writing the same result again changes nothing. FLOE_EFENCED when epoch no longer holds
+ * the lease. */
+floe_rc store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe_err *err);
+
+#endif

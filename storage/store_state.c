@@ -1,0 +1,425 @@
+/*
+ * store_state — argument lists for the scripts. Numbers are formatted into stack buffers:
+ * hiredis copies every argument when the command is queued, so nothing here outlives
+ * the call.
+ */
+#include "store_state.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NUM 24
+
+/* --- Answers ----------------------------------------------------------------------------- */
+
+static const struct {
+    const char *s;
+    store_st st;
+} st_names[] = {
+    {"ok", STORE_ST_OK},       {"noop", STORE_ST_NOOP},     {"fenced", STORE_ST_FENCED},
+    {"retry", STORE_ST_RETRY}, {"failed", STORE_ST_FAILED}, {"dup", STORE_ST_DUP},
+    {"stale", STORE_ST_STALE}, {"abort", STORE_ST_ABORT},   {"lost", STORE_ST_LOST},
+};
+
+const char *
+store_st_name(store_st st)
+{
+    for (size_t i = 0; i < sizeof(st_names) / sizeof(st_names[0]); i++)
+        if (st_names[i].st == st)
+            return st_names[i].s;
+    return "error";
+}
+
+void
+store_state_parse(const store_reply *rep, store_state_res *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->note = "";
+    if (rep == NULL || store_reply_kind(rep) != STORE_REPLY_ARRAY || store_reply_len(rep) < 3)
+        return;
+    size_t len;
+    const char *s = store_reply_str(store_reply_elem(rep, 0), &len);
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(st_names) / sizeof(st_names[0]); i++)
+        if (strlen(st_names[i].s) == len && memcmp(st_names[i].s, s, len) == 0)
+            out->st = st_names[i].st;
+    out->phase = store_reply_int(store_reply_elem(rep, 1));
+    const char *note = store_reply_str(store_reply_elem(rep, 2), NULL);
+    out->note = note != NULL ? note : "";
+    out->rep = rep;
+    out->n_items = store_reply_len(rep) - 3;
+}
+
+int64_t
+store_state_item_int(const store_state_res *res, size_t i)
+{
+    const store_reply *e = res->rep != NULL ? store_reply_elem(res->rep, i + 3) : NULL;
+    return e != NULL ? store_reply_int(e) : 0;
+}
+
+const char *
+store_state_item_str(const store_state_res *res, size_t i, size_t *len)
+{
+    const store_reply *e = res->rep != NULL ? store_reply_elem(res->rep, i + 3) : NULL;
+    return e != NULL ? store_reply_str(e, len) : NULL;
+}
+
+/* --- Keys -------------------------------------------------------------------------------- */
+
+static floe_rc
+key_fmt(char out[STORE_KEY_MAX], int n)
+{
+    (void)out;
+    return n > 0 && n < STORE_KEY_MAX ? FLOE_OK : FLOE_ETOOBIG;
+}
+
+floe_rc
+store_key_exec(char out[STORE_KEY_MAX], const char *exec)
+{
+    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "floe:{%s}", exec));
+}
+
+floe_rc
+store_key_log(char out[STORE_KEY_MAX], const char *exec)
+{
+    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "floe:{%s}:log", exec));
+}
+
+floe_rc
+store_key_claim(char out[STORE_KEY_MAX], const char *exec, uint32_t node, uint32_t attempt)
+{
+    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "floe:{%s}:c:%u:%u", exec, node, attempt));
+}
+
+floe_rc
+store_member(char out[STORE_KEY_MAX], const char *exec, uint32_t node, uint32_t attempt)
+{
+    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "%s|%u|%u", exec, node, attempt));
+}
+
+floe_rc
+store_member_parse(const char *m, size_t len, char *exec, size_t exec_size, uint32_t *node,
+                   uint32_t *attempt)
+{
+    const char *bar = memchr(m, '|', len);
+    if (bar == NULL || bar == m || (size_t)(bar - m) >= exec_size)
+        return FLOE_EINVAL;
+    memcpy(exec, m, (size_t)(bar - m));
+    exec[bar - m] = '\0';
+    char tail[32];
+    size_t tl = len - (size_t)(bar - m) - 1;
+    if (tl == 0 || tl >= sizeof(tail))
+        return FLOE_EINVAL;
+    memcpy(tail, bar + 1, tl);
+    tail[tl] = '\0';
+    unsigned n, a;
+    char extra;
+    if (sscanf(tail, "%u|%u%c", &n, &a, &extra) != 2)
+        return FLOE_EINVAL;
+    *node = n;
+    *attempt = a;
+    return FLOE_OK;
+}
+
+/* --- Leader scripts ---------------------------------------------------------------------- */
+
+#define KEYS_EXEC(E)                                                                               \
+    char kx[STORE_KEY_MAX], kl[STORE_KEY_MAX];                                                     \
+    if (store_key_exec(kx, (E)) != FLOE_OK || store_key_log(kl, (E)) != FLOE_OK)                   \
+    return FLOE_ETOOBIG
+
+floe_rc
+store_state_exec_create(store_redis *r, uint64_t epoch, const char *exec, const char *wf_ref,
+                        int policy, const void *inputs, size_t inputs_len, int64_t deadline_us,
+                        uint32_t n_nodes, const char *unresolved_csv, store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(exec);
+    char ep[NUM], pol[NUM], dl[NUM], n[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(pol, NUM, "%d", policy);
+    snprintf(dl, NUM, "%" PRId64, deadline_us);
+    snprintf(n, NUM, "%u", n_nodes);
+    const char *argv[] = {STORE_KEY_EPOCH,
+                          kx,
+                          STORE_KEY_OUTBOX,
+                          STORE_KEY_FINALIZE,
+                          STORE_KEY_DEADLINES,
+                          ep,
+                          exec,
+                          wf_ref,
+                          pol,
+                          inputs != NULL ? inputs : "",
+                          dl,
+                          n,
+                          unresolved_csv};
+    size_t len[13];
+    for (int i = 0; i < 13; i++)
+        len[i] = strlen(argv[i]);
+    len[9] = inputs_len;
+    return store_redis_script(r, STORE_SCRIPT_EXEC_CREATE, 5, 13, argv, len, cb, arg);
+}
+
+floe_rc
+store_state_node_started(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                         uint32_t attempt, const char *worker, int64_t started_us,
+                         store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(exec);
+    (void)kl;
+    char ep[NUM], nd[NUM], at[NUM], st[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", node);
+    snprintf(at, NUM, "%u", attempt);
+    snprintf(st, NUM, "%" PRId64, started_us);
+    const char *argv[] = {STORE_KEY_EPOCH, kx, ep, exec, nd, at, worker != NULL ? worker : "", st};
+    return store_redis_script(r, STORE_SCRIPT_NODE_STARTED, 2, 8, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *s,
+                           store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(s->exec);
+    char ep[NUM], nd[NUM], at[NUM], st[NUM], fin[NUM], ph[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", s->node);
+    snprintf(at, NUM, "%u", s->attempt);
+    snprintf(st, NUM, "%" PRId64, s->started_us);
+    snprintf(fin, NUM, "%" PRId64, s->finished_us);
+    snprintf(ph, NUM, "%d", s->phase);
+    const char *argv[] = {STORE_KEY_EPOCH,
+                          kx,
+                          kl,
+                          STORE_KEY_OUTBOX,
+                          STORE_KEY_LEASES,
+                          STORE_KEY_FINALIZE,
+                          ep,
+                          s->exec,
+                          nd,
+                          at,
+                          s->outputs != NULL ? s->outputs : "",
+                          s->worker != NULL ? s->worker : "",
+                          st,
+                          fin,
+                          s->down_csv != NULL ? s->down_csv : "",
+                          ph};
+    size_t len[16];
+    for (int i = 0; i < 16; i++)
+        len[i] = strlen(argv[i]);
+    len[10] = s->outputs != NULL ? s->outputs_len : 0;
+    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 16, argv, len, cb, arg);
+}
+
+floe_rc
+store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, store_redis_cb cb,
+                        void *arg)
+{
+    KEYS_EXEC(f->exec);
+    char ep[NUM], nd[NUM], at[NUM], kind[NUM], ub[NUM], sb[NUM], bi[NUM], bm[NUM], mult[NUM],
+        jit[NUM], st[NUM], fin[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", f->node);
+    snprintf(at, NUM, "%u", f->attempt);
+    snprintf(kind, NUM, "%d", f->kind);
+    snprintf(ub, NUM, "%u", f->user_budget);
+    snprintf(sb, NUM, "%u", f->system_budget);
+    snprintf(bi, NUM, "%u", f->backoff_initial_ms);
+    snprintf(bm, NUM, "%u", f->backoff_max_ms);
+    snprintf(mult, NUM, "%u", f->backoff_multiplier_milli);
+    snprintf(jit, NUM, "%u", f->jitter_milli > 1000 ? 1000 : f->jitter_milli);
+    snprintf(st, NUM, "%" PRId64, f->started_us);
+    snprintf(fin, NUM, "%" PRId64, f->finished_us);
+    const char *argv[] = {STORE_KEY_EPOCH,
+                          kx,
+                          kl,
+                          STORE_KEY_OUTBOX,
+                          STORE_KEY_DELAYED,
+                          STORE_KEY_LEASES,
+                          STORE_KEY_FINALIZE,
+                          ep,
+                          f->exec,
+                          nd,
+                          at,
+                          kind,
+                          f->retriable ? "1" : "0",
+                          ub,
+                          sb,
+                          bi,
+                          bm,
+                          mult,
+                          jit,
+                          f->code != NULL ? f->code : "",
+                          f->message != NULL ? f->message : "",
+                          f->worker != NULL ? f->worker : "",
+                          st,
+                          fin,
+                          f->closure_csv != NULL ? f->closure_csv : "",
+                          f->lease_check ? "1" : "0"};
+    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 7, 26, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_outbox_ack(store_redis *r, uint64_t epoch, const char *const *members, size_t n,
+                       store_redis_cb cb, void *arg)
+{
+    enum { MAX = 512 };
+    if (n == 0 || n > MAX)
+        return FLOE_EINVAL;
+    const char *argv[MAX + 3];
+    char ep[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    argv[0] = STORE_KEY_EPOCH;
+    argv[1] = STORE_KEY_OUTBOX;
+    argv[2] = ep;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 3] = members[i];
+    return store_redis_script(r, STORE_SCRIPT_OUTBOX_ACK, 2, (int)n + 3, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_timer_fire(store_redis *r, uint64_t epoch, unsigned limit, store_redis_cb cb, void *arg)
+{
+    char ep[NUM], lim[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(lim, NUM, "%u", limit);
+    const char *argv[] = {STORE_KEY_EPOCH, STORE_KEY_DELAYED, STORE_KEY_OUTBOX, ep, lim};
+    return store_redis_script(r, STORE_SCRIPT_TIMER_FIRE, 3, 5, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_exec_abort(store_redis *r, uint64_t epoch, const char *exec, int phase,
+                       const char *message, store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(exec);
+    (void)kl;
+    char ep[NUM], ph[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(ph, NUM, "%d", phase);
+    const char *argv[] = {STORE_KEY_EPOCH, kx, STORE_KEY_FINALIZE, ep, exec, ph, message};
+    return store_redis_script(r, STORE_SCRIPT_EXEC_ABORT, 3, 7, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_exec_recorded(store_redis *r, uint64_t epoch, const char *exec, int64_t retention_ms,
+                          store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(exec);
+    char ep[NUM], ret[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(ret, NUM, "%" PRId64, retention_ms > 0 ? retention_ms : 1);
+    const char *argv[] = {STORE_KEY_EPOCH,     kx, kl,   STORE_KEY_FINALIZE,
+                          STORE_KEY_DEADLINES, ep, exec, ret};
+    return store_redis_script(r, STORE_SCRIPT_EXEC_RECORDED, 5, 8, argv, NULL, cb, arg);
+}
+
+/* --- Worker scripts ---------------------------------------------------------------------- */
+
+static floe_rc
+worker_script(store_redis *r, store_script_id id, const char *exec, uint32_t node, uint32_t attempt,
+              const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg)
+{
+    char kx[STORE_KEY_MAX], kc[STORE_KEY_MAX], m[STORE_KEY_MAX];
+    if (store_key_exec(kx, exec) != FLOE_OK ||
+        store_key_claim(kc, exec, node, attempt) != FLOE_OK ||
+        store_member(m, exec, node, attempt) != FLOE_OK)
+        return FLOE_ETOOBIG;
+    char nd[NUM], at[NUM], lm[NUM];
+    snprintf(nd, NUM, "%u", node);
+    snprintf(at, NUM, "%u", attempt);
+    snprintf(lm, NUM, "%u", lease_ms);
+    if (id == STORE_SCRIPT_RELEASE) {
+        const char *argv[] = {kx, kc, STORE_KEY_LEASES, m, worker};
+        return store_redis_script(r, id, 3, 5, argv, NULL, cb, arg);
+    }
+    const char *argv[] = {kx, kc, STORE_KEY_LEASES, m, nd, at, worker, lm};
+    return store_redis_script(r, id, 3, 8, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_claim(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
+                  const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg)
+{
+    return worker_script(r, STORE_SCRIPT_CLAIM, exec, node, attempt, worker, lease_ms, cb, arg);
+}
+
+floe_rc
+store_state_heartbeat(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
+                      const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg)
+{
+    return worker_script(r, STORE_SCRIPT_HEARTBEAT, exec, node, attempt, worker, lease_ms, cb, arg);
+}
+
+floe_rc
+store_state_release(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
+                    const char *worker, store_redis_cb cb, void *arg)
+{
+    return worker_script(r, STORE_SCRIPT_RELEASE, exec, node, attempt, worker, 0, cb, arg);
+}
+
+/* --- Reads ------------------------------------------------------------------------------- */
+
+floe_rc
+store_state_hmget(store_redis *r, const char *exec, const char *const *fields, size_t n,
+                  store_redis_cb cb, void *arg)
+{
+    enum { MAX = 256 };
+    char kx[STORE_KEY_MAX];
+    if (n == 0 || n > MAX)
+        return FLOE_EINVAL;
+    if (store_key_exec(kx, exec) != FLOE_OK)
+        return FLOE_ETOOBIG;
+    const char *argv[MAX + 2];
+    argv[0] = "HMGET";
+    argv[1] = kx;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 2] = fields[i];
+    return store_redis_cmd(r, (int)n + 2, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_exec_all(store_redis *r, const char *exec, store_redis_cb cb, void *arg)
+{
+    char kx[STORE_KEY_MAX];
+    if (store_key_exec(kx, exec) != FLOE_OK)
+        return FLOE_ETOOBIG;
+    const char *argv[] = {"HGETALL", kx};
+    return store_redis_cmd(r, 2, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_exec_log(store_redis *r, const char *exec, store_redis_cb cb, void *arg)
+{
+    char kl[STORE_KEY_MAX];
+    if (store_key_log(kl, exec) != FLOE_OK)
+        return FLOE_ETOOBIG;
+    const char *argv[] = {"LRANGE", kl, "0", "-1"};
+    return store_redis_cmd(r, 4, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_zdue(store_redis *r, const char *key, int64_t max_score, unsigned offset,
+                 unsigned limit, store_redis_cb cb, void *arg)
+{
+    char mx[NUM], off[NUM], lim[NUM];
+    snprintf(mx, NUM, "%" PRId64, max_score);
+    snprintf(off, NUM, "%u", offset);
+    snprintf(lim, NUM, "%u", limit);
+    const char *argv[] = {"ZRANGEBYSCORE", key, "-inf", mx, "LIMIT", off, lim};
+    return store_redis_cmd(r, 7, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_smembers(store_redis *r, const char *key, store_redis_cb cb, void *arg)
+{
+    const char *argv[] = {"SMEMBERS", key};
+    return store_redis_cmd(r, 2, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_zcard(store_redis *r, const char *key, store_redis_cb cb, void *arg)
+{
+    const char *argv[] = {"ZCARD", key};
+    return store_redis_cmd(r, 2, argv, NULL, cb, arg);
+}

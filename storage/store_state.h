@@ -1,0 +1,137 @@
+/*
+ * store_state — the execution state in Redis, as typed calls: one function per Lua script
+ * of storage/redis (see docs/state.md for the key layout), plus the reads the engine and
+ * the workers need. Builds keys and arguments, calls through store_redis, and parses the
+ * scripts' uniform answer {status, phase, note, items...}.
+ *
+ * Every state-changing call of the leader carries its epoch; Redis refuses older epochs
+ * (STORE_ST_FENCED). Calls return FLOE_EAGAIN when Redis is disconnected (cb not called).
+ */
+#ifndef STORE_STATE_H
+#define STORE_STATE_H
+
+#include "store_redis.h"
+
+#include <stdint.h>
+
+#define STORE_KEY_MAX 192
+
+typedef enum store_st {
+    STORE_ST_ERROR = 0, /* the answer did not parse */
+    STORE_ST_OK,
+    STORE_ST_NOOP,   /* duplicate or stale: nothing changed (note says why) */
+    STORE_ST_FENCED, /* the caller's epoch is stale */
+    STORE_ST_RETRY,  /* node_failed: another attempt is scheduled */
+    STORE_ST_FAILED, /* node_failed: the node failed for good */
+    STORE_ST_DUP,    /* claim: another worker holds the attempt */
+    STORE_ST_STALE,  /* claim: the attempt is not current */
+    STORE_ST_ABORT,  /* heartbeat: stop the attempt */
+    STORE_ST_LOST,   /* heartbeat: the claim expired */
+} store_st;
+
+typedef struct store_state_res {
+    store_st st;
+    int64_t phase;    /* terminal execution phase reached by this call, else 0 */
+    const char *note; /* why, for NOOP/FENCED/STALE/...; NUL-terminated, valid with rep */
+    const store_reply *rep;
+    size_t n_items; /* items after the first three elements */
+} store_state_res;
+
+/* Parses a script's answer. */
+void store_state_parse(const store_reply *rep, store_state_res *out);
+int64_t store_state_item_int(const store_state_res *res, size_t i);
+const char *store_state_item_str(const store_state_res *res, size_t i, size_t *len);
+const char *store_st_name(store_st st);
+
+/* Keys. Return FLOE_ETOOBIG when the id does not fit. */
+floe_rc store_key_exec(char out[STORE_KEY_MAX], const char *exec);
+floe_rc store_key_log(char out[STORE_KEY_MAX], const char *exec);
+floe_rc store_key_claim(char out[STORE_KEY_MAX], const char *exec, uint32_t node, uint32_t attempt);
+/* "<exec>|<node>|<attempt>": members of the outbox, delayed and leases sets. */
+floe_rc store_member(char out[STORE_KEY_MAX], const char *exec, uint32_t node, uint32_t attempt);
+/* Parses a member; exec gets the id. */
+floe_rc store_member_parse(const char *m, size_t len, char *exec, size_t exec_size, uint32_t *node,
+                           uint32_t *attempt);
+
+#define STORE_KEY_EPOCH "floe:epoch"
+#define STORE_KEY_OUTBOX "floe:outbox"
+#define STORE_KEY_DELAYED "floe:delayed"
+#define STORE_KEY_LEASES "floe:leases"
+#define STORE_KEY_FINALIZE "floe:finalize"
+#define STORE_KEY_DEADLINES "floe:deadlines"
+
+/* --- The leader's scripts -------------------------------------------------------------- */
+
+floe_rc store_state_exec_create(store_redis *r, uint64_t epoch, const char *exec,
+                                const char *wf_ref, int policy, const void *inputs,
+                                size_t inputs_len, int64_t deadline_us, uint32_t n_nodes,
+                                const char *unresolved_csv, store_redis_cb cb, void *arg);
+
+floe_rc store_state_node_started(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                                 uint32_t attempt, const char *worker, int64_t started_us,
+                                 store_redis_cb cb, void *arg);
+
+typedef struct store_success {
+    const char *exec;
+    uint32_t node, attempt;
+    const void *outputs; /* packed floe.ValueMap */
+    size_t outputs_len;
+    const char *worker;
+    int64_t started_us, finished_us; /* 0: Redis's clock / the recorded start */
+    const char *down_csv;            /* downstream node indices */
+    int phase;                       /* FLOE__PHASE__PHASE_SUCCEEDED or _CACHED */
+} store_success;
+
+floe_rc store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *s,
+                                   store_redis_cb cb, void *arg);
+
+typedef struct store_failure {
+    const char *exec;
+    uint32_t node, attempt;
+    int kind; /* FLOE__ERROR_KIND__ERROR_KIND_USER / _SYSTEM */
+    bool retriable;
+    uint32_t user_budget, system_budget;
+    uint32_t backoff_initial_ms, backoff_max_ms, backoff_multiplier_milli;
+    uint32_t jitter_milli; /* 0..1000, random */
+    const char *code, *message, *worker;
+    int64_t started_us, finished_us;
+    const char *closure_csv; /* transitive downstream (finish-independent skips it) */
+    bool lease_check;        /* only if the lease has expired (the sweeper) */
+} store_failure;
+
+floe_rc store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f,
+                                store_redis_cb cb, void *arg);
+
+floe_rc store_state_outbox_ack(store_redis *r, uint64_t epoch, const char *const *members, size_t n,
+                               store_redis_cb cb, void *arg);
+floe_rc store_state_timer_fire(store_redis *r, uint64_t epoch, unsigned limit, store_redis_cb cb,
+                               void *arg);
+floe_rc store_state_exec_abort(store_redis *r, uint64_t epoch, const char *exec, int phase,
+                               const char *message, store_redis_cb cb, void *arg);
+floe_rc store_state_exec_recorded(store_redis *r, uint64_t epoch, const char *exec,
+                                  int64_t retention_ms, store_redis_cb cb, void *arg);
+
+/* --- The workers' scripts -------------------------------------------------------------- */
+
+floe_rc store_state_claim(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
+                          const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg);
+floe_rc store_state_heartbeat(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
+                              const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg);
+floe_rc store_state_release(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
+                            const char *worker, store_redis_cb cb, void *arg);
+
+/* --- Reads ----------------------------------------------------------------------------- */
+
+/* HMGET of the execution hash: fields[] names (e.g. "ph", "wf", "in", "o3"). */
+floe_rc store_state_hmget(store_redis *r, const char *exec, const char *const *fields, size_t n,
+                          store_redis_cb cb, void *arg);
+/* HGETALL of the execution hash / LRANGE of its attempt log. */
+floe_rc store_state_exec_all(store_redis *r, const char *exec, store_redis_cb cb, void *arg);
+floe_rc store_state_exec_log(store_redis *r, const char *exec, store_redis_cb cb, void *arg);
+/* Members of a sorted set with score <= max_score (ms), at most limit, from offset. */
+floe_rc store_state_zdue(store_redis *r, const char *key, int64_t max_score, unsigned offset,
+                         unsigned limit, store_redis_cb cb, void *arg);
+floe_rc store_state_smembers(store_redis *r, const char *key, store_redis_cb cb, void *arg);
+floe_rc store_state_zcard(store_redis *r, const char *key, store_redis_cb cb, void *arg);
+
+#endif

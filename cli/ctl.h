@@ -51,5 +51,6 @@ int ctl_get(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_launch(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_terminate(const ctl_ctx *ctx, int argc, char **argv);
 
 #endif

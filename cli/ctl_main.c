@@ -53,6 +53,8 @@ static const ctl_verb verbs[] = {
     {"deactivate", "deactivate a launch plan version",
      "usage: floectl deactivate launchplan NAME@VERSION [-p PROJECT] [-d DOMAIN]\n", NULL,
      ctl_activate},
+    {"terminate", "stop a running execution (it ends ABORTED)",
+     "usage: floectl terminate EXECUTION_ID [--reason TEXT]\n", NULL, ctl_terminate},
     {"publish", "announce a published dataset partition (DataPublished)",
      "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n", NULL,
      NULL},

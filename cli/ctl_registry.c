@@ -338,3 +338,46 @@ ctl_activate(const ctl_ctx *ctx, int argc, char **argv)
     json_decref(out);
     return rc;
 }
+
+int
+ctl_terminate(const ctl_ctx *ctx, int argc, char **argv)
+{
+    const char *id = NULL, *reason = "";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+            reason = argv[++i];
+        } else if (argv[i][0] == '-' || id != NULL) {
+            fprintf(stderr, "floectl terminate: unexpected \"%s\"\n", argv[i]);
+            return CTL_USAGE;
+        } else {
+            id = argv[i];
+        }
+    }
+    if (id == NULL) {
+        fprintf(stderr, "floectl terminate: expected an execution id\n");
+        return CTL_USAGE;
+    }
+    char *esc = floe_url_escape(id);
+    const char *user = getenv("USER");
+    json_t *body =
+        json_pack("{s:s,s:s}", "reason", reason, "requested_by", user != NULL ? user : "floectl");
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (esc == NULL || text == NULL) {
+        free(esc);
+        free(text);
+        fprintf(stderr, "floectl terminate: out of memory\n");
+        return CTL_FAILED;
+    }
+    char url[512];
+    snprintf(url, sizeof(url), "/api/v1/executions/%s/terminate", esc);
+    free(esc);
+    json_t *out;
+    int rc = ctl_call(ctx, "POST", url, "application/json", text, strlen(text), &out);
+    free(text);
+    static const char *const cols[] = {"id", "status", NULL};
+    if (rc == CTL_OK)
+        ctl_print(ctx, out, cols);
+    json_decref(out);
+    return rc;
+}

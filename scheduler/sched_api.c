@@ -52,6 +52,7 @@ static const api_route routes[] = {
     {"launch", POST, "/api/v1/executions", api_launch_work, api_launch_done},
     {"execution_list", GET, "/api/v1/executions", api_exec_list_work, NULL},
     {"execution_get", GET, "/api/v1/executions/:", api_exec_get_work, NULL},
+    {"terminate", POST, "/api/v1/executions/:/terminate", api_terminate_work, api_terminate_done},
     {"entity_list", GET, "/api/v1/" KINDS, api_entity_list_work, NULL},
     {"entity_get", GET, "/api/v1/" KINDS "/:/:/:", api_entity_get_work, NULL},
     {"entity_get", GET, "/api/v1/" KINDS "/:/:/:/:", api_entity_get_work, NULL},
@@ -689,7 +690,7 @@ sched_api_on_delivered(void *opaque, floe_rc rc, const char *reason)
 {
     api_req *r = opaque;
     r->delivery = NULL;
-    api_launch_delivered(r, rc, reason);
+    r->delivered(r, rc, reason);
 }
 
 void

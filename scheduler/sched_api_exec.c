@@ -410,6 +410,7 @@ api_launch_done(api_req *r)
     floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
     if (rc == FLOE_OK) {
         r->delivery = r;
+        r->delivered = api_launch_delivered;
         rc = floe_bus_produce(api_bus(r), topic, st->id, strlen(st->id),
                               FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &st->msg.base,
                               r, NULL, &err);
@@ -534,4 +535,101 @@ api_exec_list_work(api_thread *t, api_req *r)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, exec_json(&rows[i], r->arena));
     api_reply_page(r, items, more, n > 0 ? rows[n - 1].seq : 0);
+}
+
+/* --- terminate ------------------------------------------------------------------------ */
+
+/* The engine ends the execution when it consumes the request: the answer is 202. */
+typedef struct terminate_state {
+    Floe__ExecutionTerminate msg;
+} terminate_state;
+
+void
+api_terminate_work(api_thread *t, api_req *r)
+{
+    const char *id = r->seg[3];
+    if (!exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
+        return;
+    const char *reason = "";
+    const char *by = "";
+    if (r->body_len > 0) {
+        json_error_t jerr;
+        json_t *body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (body == NULL || !json_is_object(body)) {
+            json_decref(body);
+            api_fail(r, FLOE_EINVAL, "the body must be a JSON object {reason, requested_by}");
+            return;
+        }
+        const char *rs = json_string_value(json_object_get(body, "reason"));
+        const char *rb = json_string_value(json_object_get(body, "requested_by"));
+        if ((rs != NULL && (strlen(rs) > 1024 || !floe_utf8_valid(rs, strlen(rs)))) ||
+            (rb != NULL && (strlen(rb) > 128 || !floe_utf8_valid(rb, strlen(rb))))) {
+            json_decref(body);
+            api_fail(r, FLOE_EINVAL,
+                     "reason (at most 1024 bytes) and requested_by (at most 128) "
+                     "must be UTF-8 text");
+            return;
+        }
+        reason = rs != NULL ? floe_arena_strndup(r->arena, rs, strlen(rs)) : "";
+        by = rb != NULL ? floe_arena_strndup(r->arena, rb, strlen(rb)) : "";
+        json_decref(body);
+    }
+    store_exec ex;
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
+        return;
+    if (strcmp(ex.phase, "QUEUED") != 0 && strcmp(ex.phase, "RUNNING") != 0) {
+        api_fail(r, FLOE_ECONFLICT, "execution %s has already ended (%s)", id, ex.phase);
+        return;
+    }
+    terminate_state *st = floe_arena_alloc(r->arena, sizeof(*st));
+    if (st == NULL || reason == NULL || by == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    floe__execution_terminate__init(&st->msg);
+    st->msg.execution_id = (char *)ex.id;
+    st->msg.reason = (char *)reason;
+    st->msg.requested_by = (char *)by;
+    r->state = st;
+}
+
+static void
+terminate_delivered(api_req *r, floe_rc rc, const char *reason)
+{
+    terminate_state *st = r->state;
+    if (rc != FLOE_OK) {
+        api_fail(r, FLOE_EIO, "the terminate request could not be published to Kafka: %s",
+                 reason != NULL ? reason : floe_rc_name(rc));
+    } else {
+        r->status = 202;
+        r->reply = json_pack("{s:s,s:s}", "id", st->msg.execution_id, "status", "terminating");
+    }
+    api_reply(r);
+}
+
+void
+api_terminate_done(api_req *r)
+{
+    terminate_state *st = r->state;
+    char topic[160];
+    floe_err err;
+    if (st == NULL) { /* work failed: r->err says why */
+        api_reply(r);
+        return;
+    }
+    floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
+    if (rc == FLOE_OK) {
+        r->delivery = r;
+        r->delivered = terminate_delivered;
+        rc = floe_bus_produce(api_bus(r), topic, st->msg.execution_id, strlen(st->msg.execution_id),
+                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, &st->msg.base,
+                              r, NULL, &err);
+    } else {
+        snprintf(err.msg, sizeof(err.msg), "topic name too long");
+    }
+    if (rc != FLOE_OK) {
+        r->delivery = NULL;
+        api_fail(r, FLOE_EIO, "the terminate request could not be published: %s", err.msg);
+        api_reply(r);
+    }
 }

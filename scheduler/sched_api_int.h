@@ -56,6 +56,7 @@ struct api_req {
     void *state; /* route-specific, in arena */
     int64_t start_us;
     void *delivery; /* set while a produced message awaits its report */
+    void (*delivered)(api_req *r, floe_rc rc, const char *reason); /* its report */
 };
 
 /* sched_api.c */
@@ -92,6 +93,8 @@ void api_launch_done(api_req *r);
 void api_exec_get_work(api_thread *t, api_req *r);
 void api_exec_list_work(api_thread *t, api_req *r);
 void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
+void api_terminate_work(api_thread *t, api_req *r);
+void api_terminate_done(api_req *r);
 
 /* sched_render.c: compiled specs and values to JSON */
 json_t *sched_render_message(const ProtobufCMessage *msg);

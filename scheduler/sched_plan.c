@@ -123,13 +123,21 @@ resolve(plan_build *b, const plan_level *lv, const Floe__Binding *bind, sched_bi
         return resolve_input(b, lv, bind->workflow_input, out);
     case FLOE__BINDING__SOURCE_NODE_OUTPUT: {
         const Floe__OutputRef *ref = bind->node_output;
-        if (ref->node_index >= lv->wf->n_nodes)
-            return floe_err_user(b->err, FLOE_EINVAL, "plan: output reference to node %u of %zu",
-                                 ref->node_index, lv->wf->n_nodes);
-        const Floe__Node *src = lv->wf->nodes[ref->node_index];
+        uint32_t at = ref->node_index;
+        /* Versions compiled before the output-index fix stored workflow outputs by source
+         * position: trust the name. */
+        if (at >= lv->wf->n_nodes || strcmp(lv->wf->nodes[at]->id, ref->node) != 0) {
+            for (at = 0; at < lv->wf->n_nodes; at++)
+                if (strcmp(lv->wf->nodes[at]->id, ref->node) == 0)
+                    break;
+        }
+        if (at >= lv->wf->n_nodes)
+            return floe_err_user(b->err, FLOE_EINVAL, "plan: output of unknown node \"%.128s\"",
+                                 ref->node);
+        const Floe__Node *src = lv->wf->nodes[at];
         if (src->kind == FLOE__NODE_KIND__NODE_KIND_WORKFLOW) {
             const Floe__WorkflowSpec *sub = lv->wf->subworkflows[src->target];
-            sched_binding *outs = lv->outs[ref->node_index];
+            sched_binding *outs = lv->outs[at];
             for (size_t i = 0; i < sub->n_outputs; i++) {
                 if (strcmp(sub->outputs[i]->name, ref->output) == 0) {
                     const char *name = out->name;
@@ -142,7 +150,7 @@ resolve(plan_build *b, const plan_level *lv, const Floe__Binding *bind, sched_bi
                                  "plan: node \"%.200s\" has no output \"%.64s\"", src->id,
                                  ref->output);
         }
-        const u32vec *d = &lv->done[ref->node_index];
+        const u32vec *d = &lv->done[at];
         out->kind = SCHED_SRC_OUTPUT;
         out->node = d->v[0];
         out->ref = ref->output;

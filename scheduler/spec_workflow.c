@@ -613,6 +613,9 @@ wf_outputs(wf *w, const spec_y *oy, Floe__WorkflowSpec *spec, Floe__Interface *i
         floe_rc rc = wf_binding(w, NULL, src, k->str, field, want, &got, b);
         if (rc != FLOE_OK)
             return rc;
+        /* Nodes were put in topological order before the outputs were read. */
+        if (b->source_case == FLOE__BINDING__SOURCE_NODE_OUTPUT)
+            b->node_output->node_index = w->nodes[b->node_output->node_index].topo;
         floe__variable__init(var);
         var->name = (char *)k->str;
         var->type = (Floe__LiteralType *)got;

@@ -10,6 +10,7 @@
  *   fail-until N   USER failure on attempts < N, then like sum
  *   fail           USER failure, every attempt
  *   hang           claim and start, then never heartbeat nor answer (a lost worker)
+ *   hang-once      like hang on attempt 1, then like sum
  *   sleep MS       like sum after MS milliseconds, heartbeating meanwhile
  *
  * Each completed attempt prints "DONE <execution> <node> <attempt>" on stdout.
@@ -199,7 +200,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     st.worker_id = a->worker;
     st.started_unix_us = t->started_us;
     publish(a, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, t->exec);
-    if (strcmp(t->cmd, "hang") == 0) {
+    if (strcmp(t->cmd, "hang") == 0 || (strcmp(t->cmd, "hang-once") == 0 && t->attempt == 1)) {
         att_free(t);
         return;
     }

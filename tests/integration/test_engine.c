@@ -1,0 +1,645 @@
+/*
+ * The engine against the real stack: floe-scheduler processes (argv[1]) and it_answerer
+ * (argv[2], a TEST HELPER standing in for floe-worker: it claims and answers dispatches
+ * without running anything). Covers: diamond, fan-out/fan-in of 500 and a chain of 100
+ * with their outputs; a retry succeeding on the third attempt; fail-fast and
+ * finish-independent; duplicate and stale events injected on the bus; an attempt whose
+ * worker stops heartbeating; terminate; kill -9 of the leader with 200 nodes in flight;
+ * a leader paused past its lease whose writes Redis then refuses.
+ */
+#include "floe_bus.h"
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "it_util.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define API_A "http://127.0.0.1:18783"
+#define API_B "http://127.0.0.1:18784"
+
+static const char *sched_bin, *answerer_bin;
+static int pid_a, pid_b, pid_ans;
+static const char *api = API_A; /* the replica the test talks to */
+static char project[40];
+static floe_config *cfg;
+static PGconn *pg;
+
+static char *const sched_env_a[] = {"FLOE_API_URL=" API_A, "FLOE_LEADER_LEASE=3s",
+                                    "FLOE_ATTEMPT_LEASE=2s", NULL};
+static char *const sched_env_b[] = {"FLOE_API_URL=" API_B, "FLOE_LEADER_LEASE=3s",
+                                    "FLOE_ATTEMPT_LEASE=2s", NULL};
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+static void
+register_yaml(const char *yaml)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/api/v1/register?project=%s&domain=development", project);
+    json_t *out = NULL;
+    int st = it_http(api, "POST", path, yaml, strlen(yaml), &out);
+    if (st != 200 && st != 201) {
+        char *txt = out != NULL ? json_dumps(out, 0) : NULL;
+        fail_msg("register: HTTP %d %s", st, txt != NULL ? txt : "");
+    }
+    json_decref(out);
+}
+
+static void
+launch(const char *wf, const char *inputs_json, char id[64])
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"project\":\"%s\",\"domain\":\"development\",\"workflow\":{\"name\":\"%s\"},"
+             "\"inputs\":%s}",
+             project, wf, inputs_json);
+    json_t *out = NULL;
+    int st = it_http(api, "POST", "/api/v1/executions", body, strlen(body), &out);
+    if (st != 201)
+        fail_msg("launch %s: HTTP %d", wf, st);
+    snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+}
+
+static json_t *
+get_exec(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s", id);
+    json_t *out = NULL;
+    int st = it_http(api, "GET", path, NULL, 0, &out);
+    if (st != 200)
+        fail_msg("get execution %s: HTTP %d", id, st);
+    return out;
+}
+
+static bool
+terminal(const char *phase)
+{
+    return strcmp(phase, "QUEUED") != 0 && strcmp(phase, "RUNNING") != 0;
+}
+
+/* Waits (bounded) for the execution to end; returns it (decref). */
+static json_t *
+wait_exec(const char *id, int timeout_ms)
+{
+    int64_t deadline = floe_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        json_t *ex = get_exec(id);
+        const char *ph = json_string_value(json_object_get(ex, "phase"));
+        if (ph != NULL && terminal(ph))
+            return ex;
+        json_decref(ex);
+        if (floe_mono_us() > deadline)
+            fail_msg("execution %s did not finish within %d ms", id, timeout_ms);
+        usleep(50000);
+    }
+}
+
+static void
+expect_phase(json_t *ex, const char *phase)
+{
+    const char *ph = json_string_value(json_object_get(ex, "phase"));
+    if (ph == NULL || strcmp(ph, phase) != 0) {
+        char *txt = json_dumps(ex, 0);
+        fail_msg("expected %s, got %s", phase, txt);
+    }
+}
+
+static long long
+output_int(json_t *ex, const char *name)
+{
+    json_t *v = json_object_get(json_object_get(ex, "outputs"), name);
+    if (!json_is_integer(v))
+        fail_msg("output %s missing or not an integer", name);
+    return json_integer_value(v);
+}
+
+/* One integer from SQL with $1 = execution id (and $2 = node when given). */
+static long long
+sql_int(const char *sql, const char *exec, const char *node)
+{
+    const char *params[] = {exec, node};
+    PGresult *r = PQexecParams(pg, sql, node != NULL ? 2 : 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        fail_msg("sql failed: %s", PQerrorMessage(pg));
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static char *
+sql_text(const char *sql, const char *exec, const char *node)
+{
+    const char *params[] = {exec, node};
+    PGresult *r = PQexecParams(pg, sql, node != NULL ? 2 : 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("sql failed: %s", PQerrorMessage(pg));
+    char *v = strdup(PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return v;
+}
+
+/* A metric's value from a replica's /metrics (first series of that name), or -1. */
+static long long
+metric(const char *base, const char *name)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "curl -s %s", url);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    char line[1024];
+    long long v = -1;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (v < 0 && strncmp(line, name, nl) == 0 && (line[nl] == ' ' || line[nl] == '{'))
+            v = atoll(strrchr(line, ' ') + 1);
+    pclose(f);
+    return v;
+}
+
+static void
+wait_metric(const char *base, const char *name, long long want, int timeout_ms)
+{
+    int64_t deadline = floe_mono_us() + (int64_t)timeout_ms * 1000;
+    long long v;
+    while ((v = metric(base, name)) < want) {
+        if (floe_mono_us() > deadline)
+            fail_msg("%s %s stayed %lld (want >= %lld) for %d ms", base, name, v, want, timeout_ms);
+        usleep(50000);
+    }
+}
+
+static int
+spawn_sched(char *const env[], const char *log)
+{
+    char *argv[] = {(char *)sched_bin, NULL};
+    return it_spawn(argv, env, log);
+}
+
+static void
+produce(Floe__MessageType type, const ProtobufCMessage *m, const char *key)
+{
+    struct event_base *base = event_base_new();
+    floe_bus_callbacks cb = {0};
+    floe_err err = {0};
+    floe_bus *bus = floe_bus_new(base, cfg, &cb, &err);
+    assert_non_null(bus);
+    char topic[128];
+    floe_config_topic(cfg, "events", topic, sizeof(topic));
+    assert_int_equal(floe_bus_produce(bus, topic, key, strlen(key), type, m, NULL, NULL, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_bus_flush(bus, 10000), FLOE_OK);
+    floe_bus_free(bus);
+    event_base_free(base);
+}
+
+/* --- specs ------------------------------------------------------------------------------ */
+
+static const char *const tasks_yaml =
+    "kind: task\nname: add\nversion: v1\ncontainer: {command: [sum]}\n"
+    "inputs: {a: integer, b: integer}\noutputs: {out: integer}\n"
+    "---\nkind: task\nname: flaky\nversion: v1\ncontainer: {command: [fail-until, '3']}\n"
+    "inputs: {a: integer}\noutputs: {out: integer}\n"
+    "retries: {user: 2, backoff: {initial: 10ms, max: 50ms}}\n"
+    "---\nkind: task\nname: bad\nversion: v1\ncontainer: {command: [fail]}\n"
+    "inputs: {a: integer}\noutputs: {out: integer}\nretries: 1\n"
+    "---\nkind: task\nname: lost\nversion: v1\ncontainer: {command: [hang-once]}\n"
+    "inputs: {a: integer}\noutputs: {out: integer}\n"
+    "---\nkind: task\nname: slow\nversion: v1\ncontainer: {command: [sleep, '1500']}\n"
+    "inputs: {a: integer, b: {type: integer, default: 0}}\noutputs: {out: integer}\n"
+    "---\nkind: task\nname: forever\nversion: v1\ncontainer: {command: [sleep, '600000']}\n"
+    "inputs: {a: integer}\noutputs: {out: integer}\n"
+    "---\nkind: workflow\nname: diamond\nversion: v1\ninputs: {x: integer}\n"
+    "outputs: {result: {from: {node: bottom, output: out}}}\n"
+    "nodes:\n"
+    "  - {id: top, task: add, inputs: {a: {input: x}, b: 1}}\n"
+    "  - {id: left, task: add, inputs: {a: {node: top, output: out}, b: 10}}\n"
+    "  - {id: right, task: add, inputs: {a: {node: top, output: out}, b: 100}}\n"
+    "  - {id: bottom, task: add, inputs: {a: {node: left, output: out}, "
+    "b: {node: right, output: out}}}\n"
+    "---\nkind: workflow\nname: retry\nversion: v1\ninputs: {x: integer}\n"
+    "outputs: {result: {from: {node: f, output: out}}}\n"
+    "nodes:\n  - {id: f, task: flaky, inputs: {a: {input: x}}}\n"
+    "---\nkind: workflow\nname: lease\nversion: v1\ninputs: {x: integer}\n"
+    "outputs: {result: {from: {node: l, output: out}}}\n"
+    "nodes:\n  - {id: l, task: lost, inputs: {a: {input: x}}}\n"
+    "---\nkind: workflow\nname: stop\nversion: v1\ninputs: {x: integer}\n"
+    "outputs: {result: {from: {node: f, output: out}}}\n"
+    "nodes:\n  - {id: f, task: forever, inputs: {a: {input: x}}}\n";
+
+/* Two branches: b fails for good; s is slow and independent; d depends on b. */
+static void
+failing_yaml(char *buf, size_t size, const char *name, const char *policy)
+{
+    snprintf(buf, size,
+             "kind: workflow\nname: %s\nversion: v1\ninputs: {x: integer}\n"
+             "failure_policy: %s\n"
+             "outputs: {result: {from: {node: s, output: out}}}\n"
+             "nodes:\n"
+             "  - {id: b, task: bad, inputs: {a: {input: x}}}\n"
+             "  - {id: d, task: add, inputs: {a: {node: b, output: out}, b: 1}}\n"
+             "  - {id: s, task: slow, inputs: {a: {input: x}}}\n",
+             name, policy);
+}
+
+/* src -> n0..n(width-1) -> join (after all), and a chain of `chain`. */
+static char *
+shapes_yaml(int width, int chain, const char *name, const char *task)
+{
+    size_t cap = (size_t)(width + chain) * 160 + 4096, len = 0;
+    char *y = malloc(cap);
+    assert_non_null(y);
+    len += (size_t)snprintf(y + len, cap - len,
+                            "kind: workflow\nname: %s\nversion: v1\ninputs: {x: integer}\n"
+                            "outputs: {fan: {from: {node: join, output: out}}",
+                            name);
+    if (chain > 0)
+        len += (size_t)snprintf(y + len, cap - len, ", chain: {from: {node: c%d, output: out}}",
+                                chain - 1);
+    len += (size_t)snprintf(y + len, cap - len,
+                            "}\nnodes:\n  - {id: src, task: %s, inputs: {a: {input: x}, b: 0}}\n",
+                            task);
+    for (int i = 0; i < width; i++)
+        len += (size_t)snprintf(y + len, cap - len,
+                                "  - {id: n%d, task: %s, inputs: {a: {node: src, output: out}, "
+                                "b: %d}}\n",
+                                i, task, i);
+    len += (size_t)snprintf(y + len, cap - len,
+                            "  - id: join\n    task: %s\n    inputs: {a: {node: src, output: out}, "
+                            "b: 1000}\n    after: [",
+                            task);
+    for (int i = 0; i < width; i++)
+        len += (size_t)snprintf(y + len, cap - len, "%sn%d", i ? ", " : "", i);
+    len += (size_t)snprintf(y + len, cap - len, "]\n");
+    for (int i = 0; i < chain; i++) {
+        if (i == 0)
+            len +=
+                (size_t)snprintf(y + len, cap - len,
+                                 "  - {id: c0, task: %s, inputs: {a: {input: x}, b: 1}}\n", task);
+        else
+            len += (size_t)snprintf(y + len, cap - len,
+                                    "  - {id: c%d, task: %s, inputs: {a: {node: c%d, output: "
+                                    "out}, b: 1}}\n",
+                                    i, task, i - 1);
+    }
+    return y;
+}
+
+/* --- fixtures --------------------------------------------------------------------------- */
+
+static int
+setup(void **state)
+{
+    (void)state;
+    cfg = it_config("test_engine", NULL, 0);
+    char id[FLOE_ID_LEN + 1];
+    floe_id_new(id);
+    for (char *p = id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    snprintf(project, sizeof(project), "eng-%.20s", id);
+    pg = PQconnectdb(cfg->postgres_url);
+    if (PQstatus(pg) != CONNECTION_OK)
+        fail_msg("postgres: %s", PQerrorMessage(pg));
+    pid_a = spawn_sched(sched_env_a, "test_engine.a.log");
+    it_http_wait_ok(API_A, "/readyz", 60000);
+    char *argv[] = {(char *)answerer_bin, "default", NULL};
+    pid_ans = it_spawn(argv, NULL, "test_engine.answerer.log");
+    wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
+    register_yaml(tasks_yaml);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    if (pid_ans > 0)
+        it_stop(pid_ans, 10000);
+    int sa = pid_a > 0 ? it_stop(pid_a, 20000) : 0;
+    int sb = pid_b > 0 ? it_stop(pid_b, 20000) : 0;
+    PQfinish(pg);
+    floe_config_free(cfg);
+    if (sa != 0 || sb != 0)
+        fail_msg("a scheduler did not stop cleanly (status %d / %d)", sa, sb);
+    return 0;
+}
+
+/* --- tests ------------------------------------------------------------------------------ */
+
+static void
+test_diamond(void **state)
+{
+    (void)state;
+    char id[64];
+    launch("diamond", "{\"x\": 1}", id);
+    json_t *ex = wait_exec(id, 30000);
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "result"), 114); /* (1+1+10) + (1+1+100) */
+    json_decref(ex);
+    assert_int_equal(sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
+                             "phase = 'SUCCEEDED'",
+                             id, NULL),
+                     4);
+}
+
+static void
+test_fanout_and_chain(void **state)
+{
+    (void)state;
+    char *y = shapes_yaml(500, 100, "shapes", "add");
+    register_yaml(y);
+    free(y);
+    char id[64];
+    int64_t t0 = floe_mono_us();
+    launch("shapes", "{\"x\": 5}", id);
+    json_t *ex = wait_exec(id, 120000);
+    double secs = (double)(floe_mono_us() - t0) / 1e6;
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "fan"), 1005);  /* src = 5, join = 5 + 1000 */
+    assert_int_equal(output_int(ex, "chain"), 105); /* 5 + 100 x 1 */
+    json_decref(ex);
+    assert_int_equal(sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
+                             "phase = 'SUCCEEDED' AND attempts = 1",
+                             id, NULL),
+                     602);
+    printf("# fan-out 500 + chain 100: 602 nodes in %.2f s\n", secs);
+}
+
+static void
+test_retry_third_attempt(void **state)
+{
+    (void)state;
+    char id[64];
+    launch("retry", "{\"x\": 7}", id);
+    json_t *ex = wait_exec(id, 30000);
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "result"), 7);
+    json_decref(ex);
+    assert_int_equal(sql_int("SELECT attempts FROM node_executions WHERE execution_id = $1 AND "
+                             "node_id = $2",
+                             id, "f"),
+                     3);
+    assert_int_equal(sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                             "node_id = $2 AND phase = 'RETRYING' AND error_kind = 'USER'",
+                             id, "f"),
+                     2);
+}
+
+static void
+test_fail_fast_and_independent(void **state)
+{
+    (void)state;
+    char y[2048];
+    failing_yaml(y, sizeof(y), "ff", "fail_fast");
+    register_yaml(y);
+    failing_yaml(y, sizeof(y), "fi", "finish_independent");
+    register_yaml(y);
+    char ff[64], fi[64];
+    launch("ff", "{\"x\": 1}", ff);
+    launch("fi", "{\"x\": 1}", fi);
+    json_t *ex = wait_exec(ff, 30000);
+    expect_phase(ex, "FAILED");
+    json_decref(ex);
+    /* fail-fast: the slow branch did not get to finish */
+    char *s = sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2",
+                       ff, "s");
+    assert_string_not_equal(s, "SUCCEEDED");
+    free(s);
+    ex = wait_exec(fi, 30000);
+    expect_phase(ex, "FAILED");
+    json_decref(ex);
+    s = sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2", fi,
+                 "s");
+    assert_string_equal(s, "SUCCEEDED");
+    free(s);
+    s = sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2", fi,
+                 "d");
+    assert_string_equal(s, "SKIPPED");
+    free(s);
+    s = sql_text("SELECT phase || ':' || attempts FROM node_executions WHERE execution_id = $1 AND "
+                 "node_id = $2",
+                 fi, "b");
+    assert_string_equal(s, "FAILED:2");
+    free(s);
+}
+
+static void
+test_duplicates_and_stale_events(void **state)
+{
+    (void)state;
+    char id[64];
+    launch("diamond", "{\"x\": 2}", id);
+    json_t *ex = wait_exec(id, 30000);
+    expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    /* Replays of every kind after the fact: a second success of top with another value, a
+     * failure of an attempt that succeeded, a start of an attempt never dispatched. */
+    Floe__Value v = FLOE__VALUE__INIT;
+    v.kind_case = FLOE__VALUE__KIND_INTEGER;
+    v.integer = 999;
+    Floe__NamedValue nv = FLOE__NAMED_VALUE__INIT;
+    nv.name = "out";
+    nv.value = &v;
+    Floe__NamedValue *pv[] = {&nv};
+    Floe__TaskSucceeded s = FLOE__TASK_SUCCEEDED__INIT;
+    s.execution_id = id;
+    s.node_id = "top";
+    s.attempt = 1;
+    s.outputs = pv;
+    s.n_outputs = 1;
+    long long noop0 = metric(API_A, "floe_engine_events_noop_total");
+    produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, id);
+    Floe__TaskFailed f = FLOE__TASK_FAILED__INIT;
+    f.execution_id = id;
+    f.node_id = "left";
+    f.attempt = 1;
+    f.kind = FLOE__ERROR_KIND__ERROR_KIND_USER;
+    f.retriable = true;
+    produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED, &f.base, id);
+    Floe__TaskStarted st = FLOE__TASK_STARTED__INIT;
+    st.execution_id = id;
+    st.node_id = "bottom";
+    st.attempt = 5;
+    produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, id);
+    wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 3, 20000);
+    /* Reordered during a run: a stale success for an attempt that was retried. */
+    char rid[64];
+    launch("retry", "{\"x\": 3}", rid);
+    json_t *rex = wait_exec(rid, 30000);
+    expect_phase(rex, "SUCCEEDED");
+    json_decref(rex);
+    s.execution_id = rid;
+    s.node_id = "f";
+    s.attempt = 1;
+    produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, rid);
+    wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 4, 20000);
+    ex = get_exec(id);
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "result"), 116);
+    json_decref(ex);
+    rex = get_exec(rid);
+    assert_int_equal(output_int(rex, "result"), 3);
+    json_decref(rex);
+    assert_int_equal(
+        sql_int("SELECT sum(attempts) FROM node_executions WHERE execution_id = $1", id, NULL), 4);
+}
+
+static void
+test_lease_expiry(void **state)
+{
+    (void)state;
+    char id[64];
+    long long exp0 = metric(API_A, "floe_engine_lease_expiries_total");
+    launch("lease", "{\"x\": 4}", id);
+    json_t *ex = wait_exec(id, 30000);
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "result"), 4);
+    json_decref(ex);
+    char *s = sql_text("SELECT error_kind || ':' || error_code FROM node_attempts WHERE "
+                       "execution_id = $1 AND node_id = $2 AND attempt = 1",
+                       id, "l");
+    assert_string_equal(s, "SYSTEM:lease_expired");
+    free(s);
+    assert_true(metric(API_A, "floe_engine_lease_expiries_total") >= exp0 + 1);
+}
+
+static void
+test_terminate(void **state)
+{
+    (void)state;
+    char id[64], path[128];
+    launch("stop", "{\"x\": 1}", id);
+    /* Wait until the attempt runs (claimed) before stopping it. */
+    int64_t deadline = floe_mono_us() + 20000000;
+    while (metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") < 0 &&
+           floe_mono_us() < deadline)
+        usleep(50000);
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", id);
+    const char *body = "{\"reason\": \"test\", \"requested_by\": \"test_engine\"}";
+    int st = it_http(api, "POST", path, body, strlen(body), NULL);
+    assert_int_equal(st, 202);
+    json_t *ex = wait_exec(id, 30000);
+    expect_phase(ex, "ABORTED");
+    json_decref(ex);
+    /* A second terminate of an ended execution is a conflict. */
+    assert_int_equal(it_http(api, "POST", path, body, strlen(body), NULL), 409);
+}
+
+static void
+test_failover_kill9(void **state)
+{
+    (void)state;
+    pid_b = spawn_sched(sched_env_b, "test_engine.b.log");
+    it_http_wait_ok(API_B, "/readyz", 60000);
+    assert_int_equal(metric(API_B, "floe_scheduler_is_leader"), 0);
+    char *y = shapes_yaml(200, 0, "wide", "slow");
+    register_yaml(y);
+    free(y);
+    char id[64];
+    launch("wide", "{\"x\": 1}", id);
+    /* 200 slow nodes in flight: wait until many started. */
+    int64_t deadline = floe_mono_us() + 30000000;
+    while (metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") < 100 &&
+           floe_mono_us() < deadline)
+        usleep(50000);
+    int64_t t0 = floe_mono_us();
+    kill(pid_a, SIGKILL);
+    waitpid(pid_a, NULL, 0);
+    pid_a = 0;
+    api = API_B;
+    wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    double failover = (double)(floe_mono_us() - t0) / 1e6;
+    json_t *ex = wait_exec(id, 120000);
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "fan"), 1001);
+    json_decref(ex);
+    /* What the workflow can observe: every node succeeded exactly once. */
+    assert_int_equal(sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
+                             "phase = 'SUCCEEDED'",
+                             id, NULL),
+                     202);
+    assert_int_equal(sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                             "phase = 'SUCCEEDED'",
+                             id, NULL),
+                     202);
+    printf("# failover: standby leads %.2f s after kill -9 of the leader (lease 3 s)\n", failover);
+}
+
+static void
+test_paused_leader_fenced(void **state)
+{
+    (void)state;
+    /* B leads now. A new replica A that ignores its own renew deadline (test hook) is the
+     * one paused: only the Redis fence can stop it. */
+    char *const env[] = {"FLOE_API_URL=" API_A, "FLOE_LEADER_LEASE=3s", "FLOE_ATTEMPT_LEASE=2s",
+                         "FLOE_TEST_LEASE_IGNORE_DEADLINE=1", NULL};
+    it_stop(pid_b, 20000);
+    pid_b = 0;
+    pid_a = spawn_sched(env, "test_engine.a2.log");
+    it_http_wait_ok(API_A, "/readyz", 60000);
+    wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
+    pid_b = spawn_sched(sched_env_b, "test_engine.b2.log");
+    it_http_wait_ok(API_B, "/readyz", 60000);
+    kill(pid_a, SIGSTOP);
+    wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    api = API_B;
+    char id[64];
+    launch("diamond", "{\"x\": 3}", id);
+    json_t *ex = wait_exec(id, 30000);
+    expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    kill(pid_a, SIGCONT);
+    /* The old leader's first write is refused and it demotes itself. */
+    wait_metric(API_A, "floe_engine_fenced_total", 1, 30000);
+    int64_t deadline = floe_mono_us() + 10000000;
+    while (metric(API_A, "floe_scheduler_is_leader") != 0 && floe_mono_us() < deadline)
+        usleep(50000);
+    assert_int_equal(metric(API_A, "floe_scheduler_is_leader"), 0);
+    assert_int_equal(metric(API_B, "floe_scheduler_is_leader"), 1);
+    /* And the system still works under the new leader. */
+    launch("diamond", "{\"x\": 4}", id);
+    ex = wait_exec(id, 30000);
+    expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(output_int(ex, "result"), 120); /* (4+1+10) + (4+1+100) */
+    json_decref(ex);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_engine FLOE_SCHEDULER IT_ANSWERER\n");
+        return 2;
+    }
+    sched_bin = argv[1];
+    answerer_bin = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_diamond),
+        cmocka_unit_test(test_fanout_and_chain),
+        cmocka_unit_test(test_retry_third_attempt),
+        cmocka_unit_test(test_fail_fast_and_independent),
+        cmocka_unit_test(test_duplicates_and_stale_events),
+        cmocka_unit_test(test_lease_expiry),
+        cmocka_unit_test(test_terminate),
+        cmocka_unit_test(test_failover_kill9),
+        cmocka_unit_test(test_paused_leader_fenced),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -156,8 +156,7 @@ store_state_exec_create(store_redis *r, uint64_t epoch, const char *exec, const 
                           unresolved_csv};
     size_t len[13];
     for (int i = 0; i < 13; i++)
-        len[i] = strlen(argv[i]);
-    len[9] = inputs_len;
+        len[i] = i == 9 ? inputs_len : strlen(argv[i]); /* the inputs are binary */
     return store_redis_script(r, STORE_SCRIPT_EXEC_CREATE, 5, 13, argv, len, cb, arg);
 }
 
@@ -206,9 +205,8 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
                           s->down_csv != NULL ? s->down_csv : "",
                           ph};
     size_t len[16];
-    for (int i = 0; i < 16; i++)
-        len[i] = strlen(argv[i]);
-    len[10] = s->outputs != NULL ? s->outputs_len : 0;
+    for (int i = 0; i < 16; i++) /* the outputs are binary */
+        len[i] = i == 10 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
     return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 16, argv, len, cb, arg);
 }
 

@@ -613,10 +613,6 @@ api_terminate_done(api_req *r)
     terminate_state *st = r->state;
     char topic[160];
     floe_err err;
-    if (st == NULL) { /* work failed: r->err says why */
-        api_reply(r);
-        return;
-    }
     floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
     if (rc == FLOE_OK) {
         r->delivery = r;

@@ -174,6 +174,23 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         floe_metric_observe_us(e->m_ready_lat, floe_mono_us() - ready_us);
 }
 
+/* --- Clearing the outbox --------------------------------------------------------------- */
+
+/* Queues member (taken) for the next batched outbox_ack. */
+static void
+outbox_clear(eng_term *t, char *member)
+{
+    if (t->n_acks == ENG_ACK_BATCH)
+        eng_flush_acks(t);
+    if (t->n_acks == ENG_ACK_BATCH) { /* an ended term: nothing more is written */
+        floe_free(member);
+        return;
+    }
+    t->acks[t->n_acks++] = member;
+    if (t->n_acks == 1)
+        event_active(t->ack_ev, EV_TIMEOUT, 0);
+}
+
 /* --- Reading what a dispatch needs ----------------------------------------------------- */
 
 typedef struct read_ctx {
@@ -221,10 +238,9 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
         /* Stale entry (the node moved on, or the execution ended): clear it. */
         char member[STORE_KEY_MAX];
         store_member(member, ex->id, op->node, op->attempt);
-        if (t->n_acks < ENG_ACK_BATCH && (t->acks[t->n_acks] = floe_strdup(member)) != NULL) {
-            t->n_acks++;
-            event_active(t->ack_ev, EV_TIMEOUT, 0);
-        }
+        char *m = floe_strdup(member);
+        if (m != NULL) /* else it stays and is sent again: harmless */
+            outbox_clear(t, m);
     } else {
         disp_src outs[FIELDS_MAX];
         for (size_t k = 0; k < rc->n_up; k++) {
@@ -320,12 +336,8 @@ eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason)
         return;
     }
     floe_metric_add(e->m_dispatched[op->cls], 1);
-    if (t->n_acks == ENG_ACK_BATCH)
-        eng_flush_acks(t);
-    t->acks[t->n_acks++] = op->str;
+    outbox_clear(t, op->str);
     op->str = NULL;
-    if (t->n_acks == 1)
-        event_active(t->ack_ev, EV_TIMEOUT, 0);
     eng_op_free(op);
 }
 

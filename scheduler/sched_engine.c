@@ -534,15 +534,13 @@ sched_engine_free(sched_engine *e)
     if (e->plans != NULL) {
         size_t pos = 0;
         eng_plan *p;
-        eng_plan *all[1024];
-        size_t n = 0;
-        while ((p = floe_map_next(e->plans, &pos)) != NULL && n < 1024)
-            all[n++] = p;
-        for (size_t i = 0; i < n; i++) {
-            floe_map_del(e->plans, all[i]->ref);
-            sched_plan_free(all[i]->plan);
-            floe_free(all[i]->ref);
-            floe_free(all[i]);
+        /* Deleting moves entries: start the walk again after each one. */
+        while ((p = floe_map_next(e->plans, &pos)) != NULL) {
+            floe_map_del(e->plans, p->ref);
+            sched_plan_free(p->plan);
+            floe_free(p->ref);
+            floe_free(p);
+            pos = 0;
         }
         floe_map_free(e->plans);
     }

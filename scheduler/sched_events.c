@@ -23,6 +23,8 @@ enum {
     OP_LEASE,
 };
 
+static void script_reply(const store_reply *rep, const floe_err *err, void *arg);
+
 /* --- Helpers --------------------------------------------------------------------------- */
 
 /* Copies s into out (size n), keeping UTF-8 whole and replacing the state's separator. */
@@ -129,25 +131,13 @@ eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first)
 /* --- ExecutionRequested ---------------------------------------------------------------- */
 
 static void
-created_reply(const store_reply *rep, const floe_err *err, void *arg)
+created(eng_op *op, const store_state_res *res)
 {
-    eng_op *op = arg;
-    store_state_res res;
-    if (eng_script_failed(op->t, rep, err, &res)) {
-        eng_op_free(op);
-        return;
-    }
-    eng_ack(op->t, &op->pos);
-    if (res.st == STORE_ST_OK) {
-        floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
-        floe_log_info(&c, "execution started: %s, %u nodes, %zu ready", op->ex->plan->ref,
-                      op->ex->plan->plan->n_nodes, res.n_items);
-        eng_egress(op->t, op->ex, NULL, 0, 1, 3, 0, NULL);
-        eng_after_ready(op->ex, &res, 0);
-    } else {
-        log_noop(op, "ExecutionRequested", &res);
-    }
-    eng_op_free(op);
+    floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
+    floe_log_info(&c, "execution started: %s, %u nodes, %zu ready", op->ex->plan->ref,
+                  op->ex->plan->plan->n_nodes, res->n_items);
+    eng_egress(op->t, op->ex, NULL, 0, 1, 3, 0, NULL);
+    eng_after_ready(op->ex, res, 0);
 }
 
 static void
@@ -174,27 +164,16 @@ on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos
         return;
     op_sent(op, store_state_exec_create(e->redis, ex->t->epoch, ex->id, plan->ref,
                                         plan->failure_policy, ex->inputs, ex->inputs_len, deadline,
-                                        plan->n_nodes, plan->unresolved_csv, created_reply, op));
+                                        plan->n_nodes, plan->unresolved_csv, script_reply, op));
 }
 
 /* --- TaskStarted ----------------------------------------------------------------------- */
 
 static void
-started_reply(const store_reply *rep, const floe_err *err, void *arg)
+started(eng_op *op, const store_state_res *res)
 {
-    eng_op *op = arg;
-    store_state_res res;
-    if (eng_script_failed(op->t, rep, err, &res)) {
-        eng_op_free(op);
-        return;
-    }
-    eng_ack(op->t, &op->pos);
-    if (res.st == STORE_ST_OK)
-        eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 2, 3, 0,
-                   NULL);
-    else
-        log_noop(op, "TaskStarted", &res);
-    eng_op_free(op);
+    (void)res;
+    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 2, 3, 0, NULL);
 }
 
 static void
@@ -213,34 +192,24 @@ on_started(eng_exec *ex, const Floe__TaskStarted *m, const floe_bus_pos *pos)
         return;
     op_sent(op, store_state_node_started(ex->t->e->redis, ex->t->epoch, ex->id, idx, m->attempt,
                                          clean(worker, sizeof(worker), m->worker_id, true),
-                                         m->started_unix_us, started_reply, op));
+                                         m->started_unix_us, script_reply, op));
 }
 
 /* --- TaskFailed (and lease expiry) ----------------------------------------------------- */
 
 static void
-failed_reply(const store_reply *rep, const floe_err *err, void *arg)
+failed(eng_op *op, const store_state_res *res)
 {
-    eng_op *op = arg;
     eng_term *t = op->t;
     eng_exec *ex = op->ex;
-    store_state_res res;
-    if (eng_script_failed(t, rep, err, &res)) {
-        eng_op_free(op);
-        return;
-    }
-    if (op->has_pos)
-        eng_ack(t, &op->pos);
     const sched_plan *plan = ex->plan->plan;
     const char *node = plan->nodes[op->node].id;
     int kind = (int)(intptr_t)op->data;
     floe_log_ctx c = {
         .comp = "engine", .exec = ex->id, .node = node, .attempt = op->attempt, .epoch = t->epoch};
-    if (res.st == STORE_ST_NOOP) {
-        log_noop(op, op->kind == OP_LEASE ? "lease expiry" : "TaskFailed", &res);
-    } else if (res.st == STORE_ST_RETRY) {
-        uint32_t next = (uint32_t)store_state_item_int(&res, 0);
-        int64_t delay = store_state_item_int(&res, 1);
+    if (res->st == STORE_ST_RETRY) {
+        uint32_t next = (uint32_t)store_state_item_int(res, 0);
+        int64_t delay = store_state_item_int(res, 1);
         floe_metric_add(kind == 2 ? t->e->m_retry_sys : t->e->m_retry_user, 1);
         if (op->kind == OP_LEASE)
             floe_metric_add(t->e->m_lease_exp, 1);
@@ -249,23 +218,22 @@ failed_reply(const store_reply *rep, const floe_err *err, void *arg)
         eng_egress(t, ex, node, op->attempt, 3, 10, kind, NULL);
         if (delay <= 0)
             eng_dispatch(ex, op->node, next, floe_mono_us());
-    } else if (res.st == STORE_ST_FAILED) {
+    } else if (res->st == STORE_ST_FAILED) {
         if (op->kind == OP_LEASE)
             floe_metric_add(t->e->m_lease_exp, 1);
         floe_log_info(&c, "node failed (%s error, retries exhausted or not retriable)",
                       kind == 2 ? "SYSTEM" : "USER");
         eng_egress(t, ex, node, op->attempt, 3, 5, kind, NULL);
-        for (size_t i = 0; i < res.n_items; i++) {
-            int64_t s = store_state_item_int(&res, i);
+        for (size_t i = 0; i < res->n_items; i++) {
+            int64_t s = store_state_item_int(res, i);
             if (s >= 0 && s < plan->n_nodes)
                 eng_egress(t, ex, plan->nodes[s].id, 0, 1, 9, 0, NULL);
         }
-        if (res.phase != 0) {
+        if (res->phase != 0) {
             ex->terminal = true;
             eng_finalize(ex);
         }
     }
-    eng_op_free(op);
 }
 
 typedef struct fail_in {
@@ -332,7 +300,7 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
     if (!op_start(ex, op_kind, idx, attempt, pos, &op))
         return;
     op->data = (void *)(intptr_t)in->kind;
-    op_sent(op, store_state_node_failed(e->redis, ex->t->epoch, &f, failed_reply, op));
+    op_sent(op, store_state_node_failed(e->redis, ex->t->epoch, &f, script_reply, op));
 }
 
 static void
@@ -372,23 +340,10 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 /* --- TaskSucceeded --------------------------------------------------------------------- */
 
 static void
-succeeded_reply(const store_reply *rep, const floe_err *err, void *arg)
+succeeded(eng_op *op, const store_state_res *res)
 {
-    eng_op *op = arg;
-    store_state_res res;
-    if (eng_script_failed(op->t, rep, err, &res)) {
-        eng_op_free(op);
-        return;
-    }
-    eng_ack(op->t, &op->pos);
-    if (res.st == STORE_ST_OK) {
-        eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 3, 4, 0,
-                   NULL);
-        eng_after_ready(op->ex, &res, 0);
-    } else {
-        log_noop(op, "TaskSucceeded", &res);
-    }
-    eng_op_free(op);
+    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 3, 4, 0, NULL);
+    eng_after_ready(op->ex, res, 0);
 }
 
 static void
@@ -461,29 +416,48 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
     eng_op *op;
     if (!op_start(ex, OP_SUCCEEDED, idx, m->attempt, pos, &op))
         return;
-    op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, succeeded_reply, op));
+    op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, script_reply, op));
 }
 
 /* --- Abort ----------------------------------------------------------------------------- */
 
 static void
-abort_reply(const store_reply *rep, const floe_err *err, void *arg)
+aborted(eng_op *op, const store_state_res *res)
 {
+    floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
+    floe_log_info(&c, "execution %s", sched_phase_name((int)res->phase));
+    op->ex->terminal = true;
+    eng_finalize(op->ex);
+}
+
+/* --- Answers --------------------------------------------------------------------------- */
+
+/* The one trampoline for every state script's answer: acknowledge the event (its effect
+ * is durable), log a no-op with its reason, or hand a change to the kind's handler. */
+static void
+script_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    static void (*const changed[])(eng_op *, const store_state_res *) = {
+        [OP_CREATE] = created, [OP_STARTED] = started, [OP_SUCCEEDED] = succeeded,
+        [OP_FAILED] = failed,  [OP_ABORT] = aborted,   [OP_LEASE] = failed,
+    };
+    static const char *const what[] = {
+        [OP_CREATE] = "ExecutionRequested",
+        [OP_STARTED] = "TaskStarted",
+        [OP_SUCCEEDED] = "TaskSucceeded",
+        [OP_FAILED] = "TaskFailed",
+        [OP_ABORT] = "abort",
+        [OP_LEASE] = "lease expiry",
+    };
     eng_op *op = arg;
     store_state_res res;
-    if (eng_script_failed(op->t, rep, err, &res)) {
-        eng_op_free(op);
-        return;
-    }
-    if (op->has_pos)
-        eng_ack(op->t, &op->pos);
-    if (res.st == STORE_ST_OK) {
-        floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
-        floe_log_info(&c, "execution %s", sched_phase_name((int)res.phase));
-        op->ex->terminal = true;
-        eng_finalize(op->ex);
-    } else {
-        log_noop(op, "abort", &res);
+    if (!eng_script_failed(op->t, rep, err, &res)) {
+        if (op->has_pos)
+            eng_ack(op->t, &op->pos);
+        if (res.st == STORE_ST_NOOP)
+            log_noop(op, what[op->kind], &res);
+        else
+            changed[op->kind](op, &res);
     }
     eng_op_free(op);
 }
@@ -496,7 +470,7 @@ exec_abort(eng_exec *ex, int phase, const char *why, const floe_bus_pos *pos)
     if (!op_start(ex, OP_ABORT, 0, 0, pos, &op))
         return;
     op_sent(op, store_state_exec_abort(ex->t->e->redis, ex->t->epoch, ex->id, phase,
-                                       clean(msg, sizeof(msg), why, false), abort_reply, op));
+                                       clean(msg, sizeof(msg), why, false), script_reply, op));
 }
 
 /* --- Intake ---------------------------------------------------------------------------- */

@@ -525,10 +525,8 @@ start_done(void *arg)
             j->plan = NULL;
         }
         sched_plan_free(j->plan);
-        if (p == NULL || (p->plan == NULL && !p->loading)) {
-            /* Cached at submit time, evicted since: load through the cache. */
-            exec_plan_acquire(ex, j->ref);
-        } else if (p->plan == NULL) {
+        if (p == NULL || p->plan == NULL) {
+            /* Cached at submit time, evicted or still loading since: go through the cache. */
             exec_plan_acquire(ex, j->ref);
         } else {
             ex->plan = p;

@@ -257,6 +257,17 @@ fin_abandon(fin_job *j, eng_exec *ex)
     floe_free(j);
 }
 
+/* Gives up a finalization whose job is op->data; why (when not NULL) restarts the term. */
+static void
+fin_fail(eng_op *op, const char *why)
+{
+    eng_term *t = op->t;
+    fin_abandon(op->data, op->ex);
+    if (why != NULL && !t->dead)
+        eng_term_fail(t, why);
+    eng_op_free(op);
+}
+
 static void
 recorded_reply(const store_reply *rep, const floe_err *err, void *arg)
 {
@@ -337,25 +348,17 @@ log_reply(const store_reply *rep, const floe_err *err, void *arg)
     fin_job *j = op->data;
     eng_exec *ex = op->ex;
     if (t->dead || err != NULL) {
-        fin_abandon(j, ex);
-        if (!t->dead)
-            eng_term_fail(t, err->msg);
-        eng_op_free(op);
+        fin_fail(op, err != NULL ? err->msg : NULL);
         return;
     }
     if (!fin_parse_log(j, ex, rep)) {
-        fin_abandon(j, ex);
-        eng_term_fail(t, "engine: out of memory (finalize)");
-        eng_op_free(op);
+        fin_fail(op, "engine: out of memory (finalize)");
         return;
     }
     j->op = op;
     j->epoch = t->epoch;
-    if (floe_pool_submit(t->e->pool, fin_work, fin_done, j) != FLOE_OK) {
-        fin_abandon(j, ex);
-        eng_term_fail(t, "engine: the database queue is full");
-        eng_op_free(op);
-    }
+    if (floe_pool_submit(t->e->pool, fin_work, fin_done, j) != FLOE_OK)
+        fin_fail(op, "engine: the database queue is full");
 }
 
 static void
@@ -366,30 +369,21 @@ all_reply(const store_reply *rep, const floe_err *err, void *arg)
     fin_job *j = op->data;
     eng_exec *ex = op->ex;
     if (t->dead || err != NULL) {
-        fin_abandon(j, ex);
-        if (!t->dead)
-            eng_term_fail(t, err->msg);
-        eng_op_free(op);
+        fin_fail(op, err != NULL ? err->msg : NULL);
         return;
     }
     if (!fin_parse_all(j, ex, rep)) {
-        fin_abandon(j, ex);
-        eng_term_fail(t, "engine: out of memory (finalize)");
-        eng_op_free(op);
+        fin_fail(op, "engine: out of memory (finalize)");
         return;
     }
     if (j->phase != 4 && j->phase != 5 && j->phase != 6 && j->phase != 8) {
         /* Not terminal (a stale finalize entry): nothing to write yet. */
-        fin_abandon(j, ex);
-        eng_op_free(op);
+        fin_fail(op, NULL);
         return;
     }
     op->kind = OP_FIN_LOG;
-    if (store_state_exec_log(t->e->redis, ex->id, log_reply, op) != FLOE_OK) {
-        fin_abandon(j, ex);
-        eng_op_free(op);
-        eng_term_fail(t, "redis: not connected");
-    }
+    if (store_state_exec_log(t->e->redis, ex->id, log_reply, op) != FLOE_OK)
+        fin_fail(op, "redis: not connected");
 }
 
 void
@@ -410,11 +404,8 @@ eng_finalize(eng_exec *ex)
     j->arena = a;
     op->data = j;
     ex->finalizing = true;
-    if (store_state_exec_all(t->e->redis, ex->id, all_reply, op) != FLOE_OK) {
-        fin_abandon(j, ex);
-        eng_op_free(op);
-        eng_term_fail(t, "redis: not connected");
-    }
+    if (store_state_exec_all(t->e->redis, ex->id, all_reply, op) != FLOE_OK)
+        fin_fail(op, "redis: not connected");
 }
 
 /* --- Sweeps ---------------------------------------------------------------------------- */

@@ -69,34 +69,33 @@ store_state_item_str(const store_state_res *res, size_t i, size_t *len)
 /* --- Keys -------------------------------------------------------------------------------- */
 
 static floe_rc
-key_fmt(char out[STORE_KEY_MAX], int n)
+key_fmt(int n)
 {
-    (void)out;
     return n > 0 && n < STORE_KEY_MAX ? FLOE_OK : FLOE_ETOOBIG;
 }
 
 floe_rc
 store_key_exec(char out[STORE_KEY_MAX], const char *exec)
 {
-    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "floe:{%s}", exec));
+    return key_fmt(snprintf(out, STORE_KEY_MAX, "floe:{%s}", exec));
 }
 
 floe_rc
 store_key_log(char out[STORE_KEY_MAX], const char *exec)
 {
-    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "floe:{%s}:log", exec));
+    return key_fmt(snprintf(out, STORE_KEY_MAX, "floe:{%s}:log", exec));
 }
 
 floe_rc
 store_key_claim(char out[STORE_KEY_MAX], const char *exec, uint32_t node, uint32_t attempt)
 {
-    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "floe:{%s}:c:%u:%u", exec, node, attempt));
+    return key_fmt(snprintf(out, STORE_KEY_MAX, "floe:{%s}:c:%u:%u", exec, node, attempt));
 }
 
 floe_rc
 store_member(char out[STORE_KEY_MAX], const char *exec, uint32_t node, uint32_t attempt)
 {
-    return key_fmt(out, snprintf(out, STORE_KEY_MAX, "%s|%u|%u", exec, node, attempt));
+    return key_fmt(snprintf(out, STORE_KEY_MAX, "%s|%u|%u", exec, node, attempt));
 }
 
 floe_rc

@@ -8,6 +8,7 @@
  * a leader paused past its lease whose writes Redis then refuses.
  */
 #include "floe_bus.h"
+#include "floe_httpc.h"
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "it_util.h"
@@ -153,24 +154,30 @@ sql_text(const char *sql, const char *exec, const char *node)
     return v;
 }
 
-/* A metric's value from a replica's /metrics (first series of that name), or -1. */
+/* A metric's value from a replica's /metrics (first series of that name), or -1 when the
+ * replica does not answer (e.g. while it is stopped). */
 static long long
 metric(const char *base, const char *name)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "%s/metrics", base);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "curl -s %s", url);
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
+    floe_http_resp resp;
+    floe_err err;
+    if (floe_httpc_request(base, "GET", "/metrics", NULL, NULL, 0, 2000, &resp, &err) != FLOE_OK)
         return -1;
-    char line[1024];
     long long v = -1;
     size_t nl = strlen(name);
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (v < 0 && strncmp(line, name, nl) == 0 && (line[nl] == ' ' || line[nl] == '{'))
-            v = atoll(strrchr(line, ' ') + 1);
-    pclose(f);
+    for (const char *line = resp.body; line != NULL && *line != '\0' && v < 0;) {
+        const char *eol = strchr(line, '\n');
+        if (strncmp(line, name, nl) == 0 && (line[nl] == ' ' || line[nl] == '{')) {
+            const char *last = NULL; /* the value follows the last space */
+            for (const char *q = line; q < (eol != NULL ? eol : line + strlen(line)); q++)
+                if (*q == ' ')
+                    last = q;
+            if (last != NULL)
+                v = atoll(last + 1);
+        }
+        line = eol != NULL ? eol + 1 : NULL;
+    }
+    floe_http_resp_deinit(&resp);
     return v;
 }
 

@@ -42,6 +42,7 @@ typedef struct bus_part {
     int64_t *off;
     uint8_t *acked;
     uint32_t head, count, cap;
+    int64_t next; /* offset after the last message handed over; -1 before the first */
 } bus_part;
 
 typedef struct bus_topic {
@@ -382,6 +383,7 @@ bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partiti
             int t = in_topic_index(bus, list->elems[i].topic);
             bus->parts[bus->n_parts].topic = t < 0 ? UINT32_MAX : (uint32_t)t;
             bus->parts[bus->n_parts].partition = list->elems[i].partition;
+            bus->parts[bus->n_parts].next = -1;
             bus->n_parts++;
         }
         bus->stats.assigned = list->cnt;
@@ -455,6 +457,9 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     bus_part *p = t < 0 ? NULL : part_find(bus, (uint32_t)t, rkm->partition);
     if (p == NULL)
         return; /* a message of a partition no longer ours */
+    if (p->next >= 0 && rkm->offset < p->next)
+        return; /* fetched again after a pause/resume (librdkafka refetches from the
+                   application position): handed over once per assignment already */
     if (part_push(p, rkm->offset) != FLOE_OK) {
         /* Cannot track it, so cannot ack it: stop here; it is re-read after a restart. */
         floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld",
@@ -462,6 +467,7 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
         return;
     }
     bus->inflight++;
+    p->next = rkm->offset + 1;
 
     floe_bus_msg msg;
     msg.topic = bus->in_topics[t].name;

@@ -52,6 +52,26 @@ typedef struct floe_config {
     int64_t engine_threads;
     int64_t redis_timeout_ms;
 
+    int64_t blob_max_bytes;
+    char *worker_class;
+    int64_t worker_concurrency;
+    int64_t worker_grace_ms;
+    int64_t worker_kill_grace_ms;
+    char *worker_dir;
+    char *worker_http;
+    int64_t worker_threads;
+    int64_t worker_output_max;
+    int64_t worker_stderr_tail;
+    int worker_cgroups; /* 0 off, 1 on */
+    char *oci_runtime;
+    char *oci_rootfs_dir;
+    char *kube_api;
+    char *kube_config;
+    char *kube_namespace;
+    char *kube_token_file;
+    char *kube_ca_file;
+    int64_t kube_poll_ms;
+
     char *project;       /* floectl: default project */
     char *domain;        /* floectl: default domain */
     char *producer_name; /* program name for envelopes; set by the program */

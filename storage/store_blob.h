@@ -1,0 +1,64 @@
+/*
+ * store_blob — the blob store: files by content address. A blob's key is
+ * "sha256/<64 hex>" and its uri "floe://blobs/sha256/<64 hex>", the same whichever backend
+ * holds it, so a value written by one worker is read by any other configured with the
+ * same store. Backends sit behind a small table of operations (store_blob.c); the local
+ * directory backend (store_blob_local.c) is the first, an S3-compatible one can follow.
+ *
+ * Calls block (disk I/O, hashing): run them on a pool thread, never on the event loop.
+ * A store may be used from several threads at once.
+ */
+#ifndef STORE_BLOB_H
+#define STORE_BLOB_H
+
+#include "floe_digest.h"
+#include "floe_err.h"
+
+#include <stdint.h>
+
+#define STORE_BLOB_URI_PREFIX "floe://blobs/"
+#define STORE_BLOB_URI_MAX 96 /* "floe://blobs/sha256/" + 64 hex + NUL fits */
+
+typedef struct store_blob store_blob;
+
+/* A stored blob: uri, digest ("sha256:<hex>") and size. */
+typedef struct store_blob_ref {
+    char uri[STORE_BLOB_URI_MAX];
+    char digest[8 + FLOE_SHA256_HEX_LEN];
+    uint64_t size;
+} store_blob_ref;
+
+/* What a backend implements. `impl` is the backend's own state. */
+typedef struct store_blob_ops {
+    const char *name;
+    /* Stores the file at path (at most max bytes), filling out. Idempotent. */
+    floe_rc (*put_file)(void *impl, const char *path, uint64_t max, store_blob_ref *out,
+                        floe_err *err);
+    /* Copies blob hex (64 lower-case hex) to the new file dest, checking its digest and
+     * that it holds at most max bytes. FLOE_ENOTFOUND when absent. */
+    floe_rc (*get_file)(void *impl, const char *hex, const char *dest, uint64_t max, floe_err *err);
+    void (*free)(void *impl);
+} store_blob_ops;
+
+/* Opens the store named by root: today a local directory (absolute path, created when
+ * missing). max_bytes bounds every blob. NULL with err on failure. */
+store_blob *store_blob_open(const char *root, uint64_t max_bytes, floe_err *err);
+void store_blob_free(store_blob *bs);
+
+/* Uploads the file at path. */
+floe_rc store_blob_put_file(store_blob *bs, const char *path, store_blob_ref *out, floe_err *err);
+
+/* Downloads the blob named by uri to dest (which must not exist). When digest is not
+ * NULL or empty it must agree with the uri ("sha256:<hex>"). FLOE_EINVAL (user error)
+ * for a uri that is not of this store or malformed, FLOE_ENOTFOUND when absent. */
+floe_rc store_blob_get_file(store_blob *bs, const char *uri, const char *digest, const char *dest,
+                            floe_err *err);
+
+/* Parses "floe://blobs/sha256/<hex>" into hex (65 bytes). FLOE_EINVAL otherwise. */
+floe_rc store_blob_uri_parse(const char *uri, char hex[FLOE_SHA256_HEX_LEN + 1], floe_err *err);
+
+/* The local-directory backend's operations, for store_blob.c. */
+extern const store_blob_ops store_blob_local_ops;
+void *store_blob_local_new(const char *root, floe_err *err);
+
+#endif

@@ -1,0 +1,941 @@
+/*
+ * wrk_attempt — one attempt's life in a worker, on the event loop:
+ *
+ *   received ──▶ (backlog while full) ──▶ CLAIMING ──claim ok──▶ PREPARING ──▶ RUNNING
+ *                                            │ dup/stale: dropped      (pool)    (executor)
+ *                                            ▼                                     │
+ *                      finished ◀── PUBLISHING ◀────────── COLLECTING (pool) ◀─────┘
+ *
+ * The Kafka offset is stored (ack) once Redis answered the claim: before that, a crash
+ * means the dispatch is delivered again; after it, the claim's lease covers the attempt
+ * (a lost worker's lease expires and the engine retries). TaskStarted is published when
+ * the claim is made; the result (TaskSucceeded + LineageRecorded, or TaskFailed) after
+ * the outputs are typed and uploaded. The lease is renewed every third of its length until
+ * the result is acknowledged by the broker; a renewal answered "abort" (execution ended,
+ * attempt superseded) or "lost" stops the task and publishes nothing.
+ *
+ * File work (inputs, outputs, logs, removing the directory) runs on the pool: while a job
+ * is out, the loop only sets flags on the attempt. An attempt is freed once nothing refers
+ * to it: no Redis request, pool job or delivery outstanding.
+ */
+#include "wrk_int.h"
+
+#include "floe_arena.h"
+#include "floe_digest.h"
+#include "floe_map.h"
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "store_state.h"
+#include "wrk_io.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ATT_CLAIM_RETRY_MS 500
+#define ATT_ARENA_CHUNK 16384
+#define ATT_ARENA_LIMIT (64u << 20)
+#define ATT_ID_MAX 128
+
+typedef enum att_state {
+    ATT_QUEUED = 1,
+    ATT_CLAIMING,
+    ATT_PREPARING,
+    ATT_RUNNING,
+    ATT_COLLECTING,
+    ATT_PUBLISHING,
+    ATT_RELEASING,
+    ATT_DONE,
+} att_state;
+
+struct wrk_att {
+    wrk *w;
+    wrk_att *prev, *next;
+    att_state state;
+    Floe__TaskDispatch *d; /* our own unpacked copy */
+    floe_bus_pos pos;
+    int kind; /* index in w->exec */
+    uint32_t lease_ms;
+    char run_id[40];
+    char key[2 * ATT_ID_MAX + 16]; /* in w->keys while queued or active */
+    char dir[PATH_MAX - 64];
+    floe_log_ctx log;
+    int64_t received_us, started_us, run_start_us, run_end_us;
+    struct event *beat, *timeout, *retry;
+    plug_run *run;
+    plug_result res;
+    bool timed_out, aborted, released, job_out, beat_out, linked;
+    unsigned redis_out, deliveries_out;
+
+    /* written by pool jobs */
+    floe_err err;
+    bool job_failed;
+    char *inputs_json;
+    floe_arena *arena;
+    Floe__NamedValue **outs;
+    store_blob_ref logs[2];
+    bool has_log[2];
+    char *tail;
+};
+
+static const char *const kinds[WRK_EXECUTORS] = {"process", "oci", "kubernetes"};
+
+static void att_pump(wrk *w);
+static void att_start_claim(wrk_att *att);
+
+/* --- lifetime -------------------------------------------------------------------------- */
+
+static void
+att_free(wrk_att *att)
+{
+    if (att->key[0] != '\0' && floe_map_get(att->w->keys, att->key) == att)
+        floe_map_del(att->w->keys, att->key);
+    if (att->beat != NULL)
+        event_free(att->beat);
+    if (att->timeout != NULL)
+        event_free(att->timeout);
+    if (att->retry != NULL)
+        event_free(att->retry);
+    if (att->run != NULL)
+        att->w->exec[att->kind]->ops->run_free(att->run);
+    floe__task_dispatch__free_unpacked(att->d, NULL);
+    floe_arena_free(att->arena);
+    floe_free(att->inputs_json);
+    floe_free(att->tail);
+    floe_free(att);
+}
+
+static void
+att_maybe_free(wrk_att *att)
+{
+    if (att->state == ATT_DONE && att->redis_out == 0 && att->deliveries_out == 0 && !att->job_out)
+        att_free(att);
+}
+
+static void
+att_unlink(wrk_att *att)
+{
+    wrk *w = att->w;
+    if (!att->linked)
+        return;
+    if (att->prev != NULL)
+        att->prev->next = att->next;
+    else
+        w->active = att->next;
+    if (att->next != NULL)
+        att->next->prev = att->prev;
+    att->linked = false;
+    w->n_active--;
+    floe_metric_set(w->m_running, w->n_active);
+}
+
+/* The attempt needs nothing more from this worker. */
+static void
+att_finish(wrk_att *att)
+{
+    wrk *w = att->w;
+    att->state = ATT_DONE;
+    if (floe_map_get(w->keys, att->key) == att)
+        floe_map_del(w->keys, att->key);
+    if (att->beat != NULL)
+        event_del(att->beat);
+    if (att->timeout != NULL)
+        event_del(att->timeout);
+    att_unlink(att);
+    att_maybe_free(att);
+    att_pump(w);
+}
+
+static void
+count_result(wrk_att *att, const char *result)
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "executor=\"%s\",result=\"%s\"", kinds[att->kind], result);
+    floe_metric_add(floe_metrics_counter(att->w->metrics, "floe_worker_attempts_total",
+                                         "attempts this worker finished, by result", labels),
+                    1);
+}
+
+/* --- publishing ------------------------------------------------------------------------ */
+
+static floe_rc
+att_publish(wrk_att *att, Floe__MessageType type, const ProtobufCMessage *m, bool track)
+{
+    wrk *w = att->w;
+    floe_err err = {0};
+    const char *key = att->d->execution_id;
+    floe_rc rc = floe_bus_produce(w->bus, w->events_topic, key, strlen(key), type, m,
+                                  track ? att : NULL, NULL, &err);
+    if (rc != FLOE_OK)
+        floe_log_error(&att->log,
+                       "cannot publish %s: %s (the lease will expire and the engine "
+                       "retries the attempt)",
+                       floe_rc_name(rc), err.msg);
+    else if (track)
+        att->deliveries_out++;
+    return rc;
+}
+
+static void
+observe_times(wrk_att *att)
+{
+    char labels[48];
+    int64_t now = floe_now_us(), total = now - att->received_us;
+    int64_t task = att->run_end_us > att->run_start_us ? att->run_end_us - att->run_start_us : 0;
+    snprintf(labels, sizeof(labels), "executor=\"%s\"", kinds[att->kind]);
+    floe_metrics *m = att->w->metrics;
+    floe_metric_observe_us(floe_metrics_histogram(m, "floe_worker_dispatch_to_result_seconds",
+                                                  "dispatch received to result published", labels),
+                           total);
+    floe_metric_observe_us(floe_metrics_histogram(m, "floe_worker_task_seconds",
+                                                  "the task itself: executor start to exit",
+                                                  labels),
+                           task);
+    floe_metric_observe_us(
+        floe_metrics_histogram(m, "floe_worker_overhead_seconds",
+                               "dispatch-to-result time not spent in the task: claim, inputs, "
+                               "executor start and stop, outputs, uploads",
+                               labels),
+        total - task);
+}
+
+static Floe__Blob *
+log_blob(wrk_att *att, int i, Floe__Blob *b)
+{
+    if (!att->has_log[i])
+        return NULL;
+    floe__blob__init(b);
+    b->uri = att->logs[i].uri;
+    b->digest = att->logs[i].digest;
+    b->size = att->logs[i].size;
+    b->format = "text";
+    return b;
+}
+
+static void
+publish_failure(wrk_att *att, floe_err_class cls, const char *code, const char *message)
+{
+    Floe__TaskFailed f = FLOE__TASK_FAILED__INIT;
+    Floe__Blob out, errb;
+    const Floe__TaskDispatch *d = att->d;
+    f.execution_id = d->execution_id;
+    f.node_id = d->node_id;
+    f.attempt = d->attempt;
+    f.epoch = d->epoch;
+    f.worker_id = att->w->worker_id;
+    f.kind = cls == FLOE_ERR_USER ? FLOE__ERROR_KIND__ERROR_KIND_USER
+                                  : FLOE__ERROR_KIND__ERROR_KIND_SYSTEM;
+    f.code = (char *)code;
+    f.message = (char *)message;
+    if (att->res.end == PLUG_END_EXITED)
+        f.exit_code = att->res.exit_code;
+    if (att->res.end == PLUG_END_SIGNALED)
+        f.signal = att->res.signal;
+    f.stderr_tail = att->tail != NULL ? att->tail : "";
+    f.retriable = true;
+    f.started_unix_us = att->started_us;
+    f.finished_unix_us = floe_now_us();
+    f.stdout_log = log_blob(att, 0, &out);
+    f.stderr_log = log_blob(att, 1, &errb);
+    floe_log_info(&att->log, "attempt failed: %s %s: %s", cls == FLOE_ERR_USER ? "USER" : "SYSTEM",
+                  code, message);
+    count_result(att, cls == FLOE_ERR_USER ? "failed_user" : "failed_system");
+    observe_times(att);
+    att->state = ATT_PUBLISHING;
+    att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED, &f.base, true);
+    if (att->deliveries_out == 0)
+        att_finish(att);
+}
+
+static void
+publish_success(wrk_att *att)
+{
+    const Floe__TaskDispatch *d = att->d;
+    size_t n = d->n_outputs;
+    Floe__Blob out, errb;
+    Floe__TaskSucceeded s = FLOE__TASK_SUCCEEDED__INIT;
+    s.execution_id = d->execution_id;
+    s.node_id = d->node_id;
+    s.attempt = d->attempt;
+    s.epoch = d->epoch;
+    s.worker_id = att->w->worker_id;
+    s.outputs = att->outs;
+    s.n_outputs = n;
+    s.started_unix_us = att->started_us;
+    s.finished_unix_us = floe_now_us();
+    s.stdout_log = log_blob(att, 0, &out);
+    s.stderr_log = log_blob(att, 1, &errb);
+
+    /* Lineage: what was consumed and produced, outputs typed by their declaration. */
+    Floe__Artifact *arts = floe_arena_alloc(att->arena, (d->n_inputs + n + 1) * sizeof(*arts));
+    Floe__Artifact **cons = floe_arena_alloc(att->arena, (d->n_inputs + 1) * sizeof(*cons));
+    Floe__Artifact **prod = floe_arena_alloc(att->arena, (n + 1) * sizeof(*prod));
+    Floe__LineageRecorded l = FLOE__LINEAGE_RECORDED__INIT;
+    if (arts != NULL && cons != NULL && prod != NULL) {
+        for (size_t i = 0; i < d->n_inputs; i++) {
+            floe__artifact__init(&arts[i]);
+            arts[i].name = d->inputs[i]->name;
+            arts[i].value = d->inputs[i]->value;
+            cons[i] = &arts[i];
+        }
+        for (size_t i = 0; i < n; i++) {
+            Floe__Artifact *a = &arts[d->n_inputs + i];
+            floe__artifact__init(a);
+            a->name = att->outs[i]->name;
+            a->type = d->outputs[i]->type;
+            a->value = att->outs[i]->value;
+            prod[i] = a;
+        }
+        l.execution_id = d->execution_id;
+        l.node_id = d->node_id;
+        l.attempt = d->attempt;
+        l.task = d->task;
+        l.consumed = cons;
+        l.n_consumed = d->n_inputs;
+        l.produced = prod;
+        l.n_produced = n;
+        l.cache_key = d->cache_key;
+        l.recorded_unix_us = s.finished_unix_us;
+    }
+    count_result(att, "succeeded");
+    observe_times(att);
+    att->state = ATT_PUBLISHING;
+    /* Lineage first: on one key and partition, it is in the log before the success that
+     * may finish the execution, so a reader of a finished execution finds its lineage. */
+    if (arts != NULL && cons != NULL && prod != NULL)
+        att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, &l.base, true);
+    att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, true);
+    floe_log_debug(&att->log, "attempt succeeded");
+    if (att->deliveries_out == 0)
+        att_finish(att);
+}
+
+void
+wrk_att_delivered(wrk *w, wrk_att *att, floe_rc rc)
+{
+    (void)w;
+    if (rc != FLOE_OK)
+        floe_log_error(&att->log,
+                       "a result was not delivered: %s (the lease will expire and "
+                       "the engine retries the attempt)",
+                       floe_rc_name(rc));
+    att->deliveries_out--;
+    if (att->deliveries_out == 0 && att->state == ATT_PUBLISHING)
+        att_finish(att);
+    else
+        att_maybe_free(att);
+}
+
+/* --- releasing (shutdown) --------------------------------------------------------------- */
+
+static void
+release_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    (void)rep;
+    wrk_att *att = arg;
+    att->redis_out--;
+    if (err != NULL)
+        floe_log_warn(&att->log, "release: %s (the lease expires instead)", err->msg);
+    count_result(att, "released");
+    att_finish(att);
+}
+
+static void
+att_release(wrk_att *att)
+{
+    const Floe__TaskDispatch *d = att->d;
+    att->state = ATT_RELEASING;
+    if (store_state_release(att->w->redis, d->execution_id, d->node_index, d->attempt,
+                            att->w->worker_id, release_reply, att) == FLOE_OK) {
+        att->redis_out++;
+        return;
+    }
+    count_result(att, "released");
+    att_finish(att);
+}
+
+/* --- collecting (pool) ----------------------------------------------------------------- */
+
+static void
+collect_work(void *ctx, void *job)
+{
+    (void)ctx;
+    wrk_att *att = job;
+    wrk *w = att->w;
+    char path[PATH_MAX];
+    static const char *const names[2] = {"stdout", "stderr"};
+    bool publish = !att->aborted && !att->released;
+    if (publish) {
+        if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
+            att->job_failed = wrk_io_outputs(att->dir, att->d->outputs, att->d->n_outputs, w->blobs,
+                                             (uint64_t)w->cfg->worker_output_max, att->arena,
+                                             &att->outs, &att->err) != FLOE_OK;
+        }
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
+            floe_err lerr = {0};
+            if (access(path, F_OK) == 0 &&
+                store_blob_put_file(w->blobs, path, &att->logs[i], &lerr) == FLOE_OK)
+                att->has_log[i] = att->logs[i].size > 0;
+        }
+        size_t max = (size_t)w->cfg->worker_stderr_tail;
+        if ((att->tail = floe_malloc(max + 1)) != NULL) {
+            snprintf(path, sizeof(path), "%s/stderr", att->dir);
+            wrk_io_tail(path, att->tail, max);
+        }
+    }
+    if (att->dir[0] != '\0')
+        wrk_io_rmtree(att->dir);
+}
+
+static void
+describe_end(const wrk_att *att, char *msg, size_t size, const char **code)
+{
+    const plug_result *r = &att->res;
+    const Floe__TaskDispatch *d = att->d;
+    const char *tail = att->tail != NULL && att->tail[0] != '\0' ? "; stderr ends: " : "";
+    char last[200] = "";
+    if (tail[0] != '\0') { /* the last line, as the most likely explanation */
+        size_t len = strlen(att->tail);
+        while (len > 0 && att->tail[len - 1] == '\n')
+            len--;
+        size_t s = len;
+        while (s > 0 && att->tail[s - 1] != '\n')
+            s--;
+        snprintf(last, sizeof(last), "%.*s", (int)(len - s), att->tail + s);
+        if (last[0] == '\0')
+            tail = "";
+    }
+    if (att->timed_out) {
+        *code = "timeout";
+        snprintf(msg, size, "exceeded its timeout of %u ms and was stopped", d->timeout_ms);
+    } else if (r->oom) {
+        *code = "oom";
+        snprintf(msg, size, "killed for exceeding its memory limit of %llu bytes",
+                 (unsigned long long)(d->resources != NULL ? d->resources->memory_bytes : 0));
+    } else if (r->end == PLUG_END_SIGNALED) {
+        *code = "signal";
+        snprintf(msg, size, "killed by signal %d (%s)%s%s", r->signal, strsignal(r->signal), tail,
+                 last);
+    } else {
+        *code = "exit";
+        snprintf(msg, size, "%s exited with status %d%s%s",
+                 d->container != NULL && d->container->n_command > 0 ? d->container->command[0]
+                                                                     : "the task",
+                 r->exit_code, tail, last);
+    }
+}
+
+static void
+collect_done(void *job)
+{
+    wrk_att *att = job;
+    att->job_out = false;
+    if (att->released) {
+        att_release(att);
+        return;
+    }
+    if (att->aborted) {
+        count_result(att, "aborted");
+        att_finish(att);
+        return;
+    }
+    if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
+        if (!att->job_failed) {
+            publish_success(att);
+            return;
+        }
+        const char *code = att->err.cls == FLOE_ERR_SYSTEM ? "upload" : "output";
+        publish_failure(att, att->err.cls == FLOE_ERR_SYSTEM ? FLOE_ERR_SYSTEM : FLOE_ERR_USER,
+                        code, att->err.msg);
+        return;
+    }
+    char msg[FLOE_ERR_MSG_MAX];
+    const char *code = "exit";
+    describe_end(att, msg, sizeof(msg), &code);
+    publish_failure(att, FLOE_ERR_USER, code, msg);
+}
+
+static void
+att_collect(wrk_att *att)
+{
+    att->state = ATT_COLLECTING;
+    att->job_out = true;
+    if (floe_pool_submit(att->w->pool, collect_work, collect_done, att) != FLOE_OK) {
+        att->job_out = false;
+        floe_log_error(&att->log, "file pool full: the attempt is left to its lease");
+        att_finish(att);
+    }
+}
+
+/* A failure before the task ran (or could run): the directory is removed meanwhile. */
+static void
+cleanup_work(void *ctx, void *job)
+{
+    (void)ctx;
+    wrk_att *att = job;
+    if (att->dir[0] != '\0')
+        wrk_io_rmtree(att->dir);
+}
+
+static void
+cleanup_done(void *job)
+{
+    wrk_att *att = job;
+    att->job_out = false;
+    att_maybe_free(att);
+}
+
+static void
+fail_and_clean(wrk_att *att, floe_err_class cls, const char *code, const char *message)
+{
+    att->job_out = true;
+    if (floe_pool_submit(att->w->pool, cleanup_work, cleanup_done, att) != FLOE_OK)
+        att->job_out = false;
+    publish_failure(att, cls, code, message);
+}
+
+/* --- running --------------------------------------------------------------------------- */
+
+static void
+on_exec_done(plug_run *run, const plug_result *res, void *arg)
+{
+    (void)run;
+    wrk_att *att = arg;
+    att->res = *res;
+    att->run_end_us = floe_now_us();
+    if (att->timeout != NULL)
+        event_del(att->timeout);
+    if (res->end == PLUG_END_ERROR) {
+        att->err = res->err;
+        att->state = ATT_COLLECTING;
+        if (att->aborted || att->released) {
+            att_collect(att);
+            return;
+        }
+        fail_and_clean(att, res->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
+                       "executor", res->err.msg);
+        return;
+    }
+    att_collect(att);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wrk_att *att = arg;
+    if (att->state != ATT_RUNNING || att->run == NULL)
+        return;
+    att->timed_out = true;
+    floe_log_info(&att->log, "timeout after %u ms: stopping the task", att->d->timeout_ms);
+    att->w->exec[att->kind]->ops->kill(att->run);
+}
+
+static void
+att_run(wrk_att *att)
+{
+    wrk *w = att->w;
+    const Floe__TaskDispatch *d = att->d;
+    const Floe__Container *c = d->container;
+    char in[PATH_MAX], out[PATH_MAX], so[PATH_MAX], se[PATH_MAX];
+    const char *env[64];
+    size_t n_env = 0;
+    snprintf(in, sizeof(in), "%s/inputs", att->dir);
+    snprintf(out, sizeof(out), "%s/outputs", att->dir);
+    snprintf(so, sizeof(so), "%s/stdout", att->dir);
+    snprintf(se, sizeof(se), "%s/stderr", att->dir);
+    for (size_t i = 0; c != NULL && i < c->n_env && n_env < 64; i++) {
+        const Floe__KeyValue *kv = c->env[i];
+        size_t len = strlen(kv->key) + strlen(kv->value) + 2;
+        char *s = floe_arena_alloc(att->arena, len);
+        if (s == NULL)
+            break;
+        snprintf(s, len, "%s=%s", kv->key, kv->value);
+        env[n_env++] = s;
+    }
+    plug_spec spec = {
+        .exec = d->execution_id,
+        .node = d->node_id,
+        .attempt = d->attempt,
+        .run_id = att->run_id,
+        .argv = (const char *const *)c->command,
+        .argc = c->n_command,
+        .env = env,
+        .n_env = n_env,
+        .rootfs = c->rootfs,
+        .image = c->image,
+        .dir = att->dir,
+        .inputs_dir = in,
+        .outputs_dir = out,
+        .inputs_json = att->inputs_json,
+        .stdout_path = so,
+        .stderr_path = se,
+        .cpu_millis = d->resources != NULL ? d->resources->cpu_millis : 0,
+        .memory_bytes = d->resources != NULL ? d->resources->memory_bytes : 0,
+    };
+    floe_err err = {0};
+    att->state = ATT_RUNNING;
+    att->run_start_us = floe_now_us();
+    if (w->exec[att->kind]->ops->start(w->exec[att->kind], &spec, on_exec_done, att, &att->run,
+                                       &err) != FLOE_OK) {
+        att->run = NULL;
+        att->run_end_us = att->run_start_us;
+        fail_and_clean(att, err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM, "start",
+                       err.msg);
+        return;
+    }
+    int64_t ms = d->timeout_ms;
+    if (d->deadline_unix_us > 0) {
+        int64_t left = (d->deadline_unix_us - floe_now_us()) / 1000;
+        if (ms == 0 || left < ms)
+            ms = left > 0 ? left : 1;
+    }
+    if (ms > 0 && (att->timeout = evtimer_new(w->base, on_timeout, att)) != NULL) {
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(att->timeout, &tv);
+    }
+}
+
+/* --- preparing (pool) ------------------------------------------------------------------ */
+
+static void
+prepare_work(void *ctx, void *job)
+{
+    (void)ctx;
+    wrk_att *att = job;
+    wrk *w = att->w;
+    char tmpl[sizeof(att->dir)];
+    snprintf(tmpl, sizeof(tmpl), "%s/att-XXXXXX", w->slot_dir);
+    if (mkdtemp(tmpl) == NULL) {
+        att->job_failed = true;
+        floe_err_sys(&att->err, FLOE_EIO, "attempt directory under %s: %s", w->slot_dir,
+                     strerror(errno));
+        return;
+    }
+    snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
+    att->job_failed = wrk_io_inputs(att->dir, att->d->inputs, att->d->n_inputs, w->blobs,
+                                    &att->inputs_json, &att->err) != FLOE_OK;
+}
+
+static void
+prepare_done(void *job)
+{
+    wrk_att *att = job;
+    att->job_out = false;
+    if (att->aborted || att->released) {
+        att_collect(att); /* removes the directory, publishes nothing */
+        return;
+    }
+    if (att->job_failed) {
+        fail_and_clean(att, att->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
+                       "inputs", att->err.msg);
+        return;
+    }
+    att_run(att);
+}
+
+/* --- claiming and heartbeats ----------------------------------------------------------- */
+
+static void
+beat_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    wrk_att *att = arg;
+    att->redis_out--;
+    att->beat_out = false;
+    if (err == NULL && att->state != ATT_DONE) {
+        store_state_res res;
+        store_state_parse(rep, &res);
+        if (res.st == STORE_ST_ABORT || res.st == STORE_ST_LOST) {
+            floe_log_info(&att->log, "stopping the attempt: %s", res.note);
+            floe_metric_add(att->w->m_lost, 1);
+            att->aborted = true;
+            if (att->state == ATT_RUNNING && att->run != NULL)
+                att->w->exec[att->kind]->ops->kill(att->run);
+        }
+    }
+    att_maybe_free(att);
+}
+
+static void
+on_beat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wrk_att *att = arg;
+    const Floe__TaskDispatch *d = att->d;
+    if (att->beat_out || att->aborted)
+        return;
+    if (store_state_heartbeat(att->w->redis, d->execution_id, d->node_index, d->attempt,
+                              att->w->worker_id, att->lease_ms, beat_reply, att) == FLOE_OK) {
+        att->beat_out = true;
+        att->redis_out++;
+        floe_metric_add(att->w->m_heartbeats, 1);
+    }
+}
+
+static void
+publish_started(wrk_att *att)
+{
+    Floe__TaskStarted st = FLOE__TASK_STARTED__INIT;
+    st.execution_id = att->d->execution_id;
+    st.node_id = att->d->node_id;
+    st.attempt = att->d->attempt;
+    st.epoch = att->d->epoch;
+    st.worker_id = att->w->worker_id;
+    st.started_unix_us = att->started_us;
+    att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, false);
+}
+
+static void
+on_claim_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    att_start_claim(arg);
+}
+
+static void
+claim_retry_later(wrk_att *att)
+{
+    if (att->retry == NULL)
+        att->retry = evtimer_new(att->w->base, on_claim_retry, att);
+    struct timeval tv = {0, ATT_CLAIM_RETRY_MS * 1000};
+    if (att->retry != NULL)
+        evtimer_add(att->retry, &tv);
+}
+
+static void
+claim_reply(const store_reply *rep, const floe_err *err, void *arg)
+{
+    wrk_att *att = arg;
+    wrk *w = att->w;
+    att->redis_out--;
+    if (err != NULL) { /* Redis unreachable: the dispatch stays unacknowledged, try again */
+        floe_log_warn(&att->log, "claim: %s; retrying", err->msg);
+        if (att->released) {
+            att_finish(att);
+            return;
+        }
+        claim_retry_later(att);
+        return;
+    }
+    store_state_res res;
+    store_state_parse(rep, &res);
+    floe_bus_ack(w->bus, &att->pos);
+    if (res.st != STORE_ST_OK) {
+        floe_metric_add(res.st == STORE_ST_DUP ? w->m_claim_dup : w->m_claim_stale, 1);
+        floe_log_info(&att->log, "dispatch dropped: %s: %s", store_st_name(res.st), res.note);
+        att_finish(att);
+        return;
+    }
+    floe_metric_add(w->m_claim_ok, 1);
+    att->started_us = floe_now_us();
+    if (att->released) { /* shutting down: give it back at once */
+        att_release(att);
+        return;
+    }
+    publish_started(att);
+    uint32_t every = att->lease_ms / 3 > 0 ? att->lease_ms / 3 : 1;
+    if ((att->beat = event_new(w->base, -1, EV_PERSIST, on_beat, att)) != NULL) {
+        struct timeval tv = {every / 1000, (every % 1000) * 1000};
+        event_add(att->beat, &tv);
+    }
+    if (att->d->container == NULL || att->d->container->n_command == 0 ||
+        (att->kind != 2 && att->d->container->command[0][0] == '\0')) {
+        publish_failure(att, FLOE_ERR_USER, "start", "the task has no command");
+        return;
+    }
+    att->state = ATT_PREPARING;
+    att->job_out = true;
+    if (floe_pool_submit(w->pool, prepare_work, prepare_done, att) != FLOE_OK) {
+        att->job_out = false;
+        publish_failure(att, FLOE_ERR_SYSTEM, "busy", "the worker's file pool is full");
+    }
+}
+
+static void
+att_start_claim(wrk_att *att)
+{
+    wrk *w = att->w;
+    const Floe__TaskDispatch *d = att->d;
+    att->state = ATT_CLAIMING;
+    if (!att->linked) {
+        att->next = w->active;
+        att->prev = NULL;
+        if (w->active != NULL)
+            w->active->prev = att;
+        w->active = att;
+        att->linked = true;
+        w->n_active++;
+        floe_metric_set(w->m_running, w->n_active);
+    }
+    if (store_state_claim(w->redis, d->execution_id, d->node_index, d->attempt, w->worker_id,
+                          att->lease_ms, claim_reply, att) == FLOE_OK) {
+        att->redis_out++;
+        return;
+    }
+    claim_retry_later(att);
+}
+
+/* --- intake ---------------------------------------------------------------------------- */
+
+static void
+att_pump(wrk *w)
+{
+    while (!w->draining && w->backlog != NULL &&
+           w->n_active < (unsigned)w->cfg->worker_concurrency) {
+        wrk_att *att = w->backlog;
+        w->backlog = att->next;
+        if (w->backlog == NULL)
+            w->backlog_tail = NULL;
+        att->next = NULL;
+        w->n_backlog--;
+        att_start_claim(att);
+    }
+    floe_metric_set(w->m_backlog, w->n_backlog);
+    if (w->paused && !w->draining && w->n_active < (unsigned)w->cfg->worker_concurrency) {
+        w->paused = false;
+        floe_bus_resume(w->bus);
+    }
+    if (w->draining && w->n_active == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+static int
+kind_of(const char *executor)
+{
+    if (executor == NULL || executor[0] == '\0')
+        return 0;
+    for (int i = 0; i < WRK_EXECUTORS; i++)
+        if (strcmp(executor, kinds[i]) == 0)
+            return i;
+    return -1;
+}
+
+void
+wrk_att_receive(wrk *w, const floe_bus_msg *msg)
+{
+    if (msg->env->type != FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_DISPATCH) {
+        floe_bus_ack(w->bus, &msg->pos);
+        return;
+    }
+    if (w->draining)
+        return; /* not acknowledged: another worker gets it after we leave the group */
+    const Floe__TaskDispatch *in = (const Floe__TaskDispatch *)msg->env->msg;
+    floe_log_ctx log = {
+        .comp = "worker", .exec = in->execution_id, .node = in->node_id, .attempt = in->attempt};
+    int kind = kind_of(in->executor);
+    if (in->execution_id == NULL || in->execution_id[0] == '\0' ||
+        strlen(in->execution_id) > ATT_ID_MAX || in->node_id == NULL || in->node_id[0] == '\0' ||
+        strlen(in->node_id) > ATT_ID_MAX || in->attempt == 0 || kind < 0 || w->exec[kind] == NULL) {
+        floe_log_error(&log, "dispatch dropped: %s",
+                       kind < 0 ? "unknown executor"
+                       : kind >= 0 && w->exec[kind] == NULL
+                           ? "executor not available on this worker"
+                           : "missing execution, node or attempt");
+        floe_bus_ack(w->bus, &msg->pos);
+        return;
+    }
+    /* The same dispatch again while we hold it (redelivered after a rebalance, or sent
+     * twice): the claim would accept it, as it is ours, so only one copy may run. */
+    char key[sizeof(((wrk_att *)0)->key)];
+    snprintf(key, sizeof(key), "%s|%s|%u", in->execution_id, in->node_id, in->attempt);
+    wrk_att *held = floe_map_get(w->keys, key);
+    if (held != NULL) {
+        if (held->state == ATT_QUEUED || held->state == ATT_CLAIMING)
+            held->pos = msg->pos; /* acknowledged by the holder once claimed */
+        else
+            floe_bus_ack(w->bus, &msg->pos);
+        return;
+    }
+    wrk_att *att = floe_calloc(1, sizeof(*att));
+    size_t len = floe__task_dispatch__get_packed_size(in);
+    uint8_t *buf = floe_malloc(len > 0 ? len : 1);
+    if (att == NULL || buf == NULL ||
+        (att->arena = floe_arena_new(ATT_ARENA_CHUNK, ATT_ARENA_LIMIT)) == NULL) {
+        floe_free(buf);
+        floe_free(att);
+        floe_log_error(&log, "out of memory: dispatch left for redelivery");
+        return;
+    }
+    floe__task_dispatch__pack(in, buf);
+    att->d = floe__task_dispatch__unpack(NULL, len, buf);
+    floe_free(buf);
+    if (att->d == NULL) {
+        floe_arena_free(att->arena);
+        floe_free(att);
+        return;
+    }
+    att->w = w;
+    att->pos = msg->pos;
+    att->kind = kind;
+    att->received_us = floe_now_us();
+    att->lease_ms = att->d->lease_ms > 0 ? att->d->lease_ms : (uint32_t)w->cfg->attempt_lease_ms;
+    att->log = (floe_log_ctx){.comp = "worker",
+                              .exec = att->d->execution_id,
+                              .node = att->d->node_id,
+                              .attempt = att->d->attempt};
+    char seed[400], hex[FLOE_SHA256_HEX_LEN + 1];
+    int n = snprintf(seed, sizeof(seed), "%s|%s|%u|%s", att->d->execution_id, att->d->node_id,
+                     att->d->attempt, w->worker_id);
+    floe_sha256_hex(seed, (size_t)n < sizeof(seed) ? (size_t)n : sizeof(seed) - 1, hex);
+    snprintf(att->run_id, sizeof(att->run_id), "%.20s-%u", hex, att->d->attempt % 100000);
+    att->state = ATT_QUEUED;
+    memcpy(att->key, key, sizeof(key));
+    if (floe_map_put(w->keys, att->key, att) != FLOE_OK) {
+        att_free(att);
+        return;
+    }
+    if (w->n_active < (unsigned)w->cfg->worker_concurrency && w->backlog == NULL) {
+        att_start_claim(att);
+    } else {
+        if (w->backlog_tail != NULL)
+            w->backlog_tail->next = att;
+        else
+            w->backlog = att;
+        w->backlog_tail = att;
+        w->n_backlog++;
+        floe_metric_set(w->m_backlog, w->n_backlog);
+    }
+    if (!w->paused && w->n_active >= (unsigned)w->cfg->worker_concurrency) {
+        w->paused = true;
+        floe_bus_pause(w->bus);
+    }
+}
+
+/* --- shutdown -------------------------------------------------------------------------- */
+
+void
+wrk_att_release_all(wrk *w)
+{
+    for (wrk_att *att = w->active; att != NULL; att = att->next) {
+        if (att->state > ATT_RUNNING || att->released)
+            continue;
+        att->released = true;
+        floe_log_info(&att->log, "grace period over: stopping the attempt and releasing it");
+        if (att->state == ATT_RUNNING && att->run != NULL)
+            w->exec[att->kind]->ops->kill(att->run);
+    }
+}
+
+void
+wrk_att_free_all(wrk *w)
+{
+    while (w->backlog != NULL) {
+        wrk_att *att = w->backlog;
+        w->backlog = att->next;
+        att_free(att);
+    }
+    w->backlog_tail = NULL;
+    while (w->active != NULL) {
+        wrk_att *att = w->active;
+        att_unlink(att);
+        att_free(att);
+    }
+}

@@ -1,0 +1,70 @@
+/*
+ * wrk_int — what the worker's modules share: the worker (one per process, owned by
+ * wrk_main, used only on its event loop thread) and an attempt's life (wrk_attempt.c).
+ */
+#ifndef WRK_INT_H
+#define WRK_INT_H
+
+#include "floe_bus.h"
+#include "floe_config.h"
+#include "floe_log.h"
+#include "floe_metrics.h"
+#include "floe_pool.h"
+#include "plug_child.h"
+#include "plug_exec.h"
+#include "store_blob.h"
+#include "store_redis.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define WRK_EXECUTORS 3 /* process, oci, kubernetes */
+
+typedef struct wrk_att wrk_att;
+
+typedef struct wrk {
+    const floe_config *cfg;
+    struct event_base *base;
+    floe_log_ctx log;
+    floe_metrics *metrics;
+    floe_bus *bus;
+    store_redis *redis;
+    floe_pool *pool;
+    store_blob *blobs;
+    plug_child *children;
+    plug_env penv;
+    plug_executor *exec[WRK_EXECUTORS];
+    char worker_id[96];
+    char events_topic[160];
+    char slot_dir[PATH_MAX - 512]; /* <worker.dir>/slot-N: this process's own */
+    int slot_fd;                   /* the slot's lock, held for the process's life */
+
+    wrk_att *active;  /* claimed and not finished, doubly linked */
+    wrk_att *backlog; /* received while full, FIFO (head) */
+    wrk_att *backlog_tail;
+    unsigned n_active, n_backlog;
+    struct floe_map *keys; /* "exec|node|attempt" -> attempt, queued or active */
+    bool draining, paused;
+    struct event *grace_timer;
+    uint64_t seq; /* attempt directory names */
+
+    floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
+    floe_metric *m_heartbeats, *m_lost;
+} wrk;
+
+/* Takes a received TaskDispatch: starts it or queues it (pausing the bus when full). */
+void wrk_att_receive(wrk *w, const floe_bus_msg *msg);
+/* The broker acknowledged a result the attempt published. */
+void wrk_att_delivered(wrk *w, wrk_att *att, floe_rc rc);
+/* Shutdown: intake stopped; after the grace period, stop and release what still runs. */
+void wrk_att_release_all(wrk *w);
+/* Frees whatever is left (the loop has stopped). */
+void wrk_att_free_all(wrk *w);
+
+/* wrk_http: /metrics and /healthz. NULL (and nothing served) when worker.http is empty. */
+typedef struct wrk_http wrk_http;
+wrk_http *wrk_http_new(wrk *w, floe_err *err);
+void wrk_http_free(wrk_http *h);
+
+#endif

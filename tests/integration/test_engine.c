@@ -11,6 +11,7 @@
 #include "floe_httpc.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "it_exec.h"
 #include "it_util.h"
 
 #include <event2/event.h>
@@ -33,10 +34,7 @@
 
 static const char *sched_bin, *answerer_bin;
 static int pid_a, pid_b, pid_ans;
-static const char *api = API_A; /* the replica the test talks to */
-static char project[40];
 static floe_config *cfg;
-static PGconn *pg;
 
 static char *const sched_env_a[] = {"FLOE_API_URL=" API_A, "FLOE_LEADER_LEASE=3s",
                                     "FLOE_ATTEMPT_LEASE=2s", NULL};
@@ -44,154 +42,6 @@ static char *const sched_env_b[] = {"FLOE_API_URL=" API_B, "FLOE_LEADER_LEASE=3s
                                     "FLOE_ATTEMPT_LEASE=2s", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
-
-static void
-register_yaml(const char *yaml)
-{
-    char path[160];
-    snprintf(path, sizeof(path), "/api/v1/register?project=%s&domain=development", project);
-    json_t *out = NULL;
-    int st = it_http(api, "POST", path, yaml, strlen(yaml), &out);
-    if (st != 200 && st != 201) {
-        char *txt = out != NULL ? json_dumps(out, 0) : NULL;
-        fail_msg("register: HTTP %d %s", st, txt != NULL ? txt : "");
-    }
-    json_decref(out);
-}
-
-static void
-launch(const char *wf, const char *inputs_json, char id[64])
-{
-    char body[1024];
-    snprintf(body, sizeof(body),
-             "{\"project\":\"%s\",\"domain\":\"development\",\"workflow\":{\"name\":\"%s\"},"
-             "\"inputs\":%s}",
-             project, wf, inputs_json);
-    json_t *out = NULL;
-    int st = it_http(api, "POST", "/api/v1/executions", body, strlen(body), &out);
-    if (st != 201)
-        fail_msg("launch %s: HTTP %d", wf, st);
-    snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
-    json_decref(out);
-}
-
-static json_t *
-get_exec(const char *id)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/api/v1/executions/%s", id);
-    json_t *out = NULL;
-    int st = it_http(api, "GET", path, NULL, 0, &out);
-    if (st != 200)
-        fail_msg("get execution %s: HTTP %d", id, st);
-    return out;
-}
-
-static bool
-terminal(const char *phase)
-{
-    return strcmp(phase, "QUEUED") != 0 && strcmp(phase, "RUNNING") != 0;
-}
-
-/* Waits (bounded) for the execution to end; returns it (decref). */
-static json_t *
-wait_exec(const char *id, int timeout_ms)
-{
-    int64_t deadline = floe_mono_us() + (int64_t)timeout_ms * 1000;
-    for (;;) {
-        json_t *ex = get_exec(id);
-        const char *ph = json_string_value(json_object_get(ex, "phase"));
-        if (ph != NULL && terminal(ph))
-            return ex;
-        json_decref(ex);
-        if (floe_mono_us() > deadline)
-            fail_msg("execution %s did not finish within %d ms", id, timeout_ms);
-        usleep(50000);
-    }
-}
-
-static void
-expect_phase(json_t *ex, const char *phase)
-{
-    const char *ph = json_string_value(json_object_get(ex, "phase"));
-    if (ph == NULL || strcmp(ph, phase) != 0) {
-        char *txt = json_dumps(ex, 0);
-        fail_msg("expected %s, got %s", phase, txt);
-    }
-}
-
-static long long
-output_int(json_t *ex, const char *name)
-{
-    json_t *v = json_object_get(json_object_get(ex, "outputs"), name);
-    if (!json_is_integer(v))
-        fail_msg("output %s missing or not an integer", name);
-    return json_integer_value(v);
-}
-
-/* One integer from SQL with $1 = execution id (and $2 = node when given). */
-static long long
-sql_int(const char *sql, const char *exec, const char *node)
-{
-    const char *params[] = {exec, node};
-    PGresult *r = PQexecParams(pg, sql, node != NULL ? 2 : 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        fail_msg("sql failed: %s", PQerrorMessage(pg));
-    long long v = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static char *
-sql_text(const char *sql, const char *exec, const char *node)
-{
-    const char *params[] = {exec, node};
-    PGresult *r = PQexecParams(pg, sql, node != NULL ? 2 : 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("sql failed: %s", PQerrorMessage(pg));
-    char *v = strdup(PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    return v;
-}
-
-/* A metric's value from a replica's /metrics (first series of that name), or -1 when the
- * replica does not answer (e.g. while it is stopped). */
-static long long
-metric(const char *base, const char *name)
-{
-    floe_http_resp resp;
-    floe_err err;
-    if (floe_httpc_request(base, "GET", "/metrics", NULL, NULL, 0, 2000, &resp, &err) != FLOE_OK)
-        return -1;
-    long long v = -1;
-    size_t nl = strlen(name);
-    for (const char *line = resp.body; line != NULL && *line != '\0' && v < 0;) {
-        const char *eol = strchr(line, '\n');
-        if (strncmp(line, name, nl) == 0 && (line[nl] == ' ' || line[nl] == '{')) {
-            const char *last = NULL; /* the value follows the last space */
-            for (const char *q = line; q < (eol != NULL ? eol : line + strlen(line)); q++)
-                if (*q == ' ')
-                    last = q;
-            if (last != NULL)
-                v = atoll(last + 1);
-        }
-        line = eol != NULL ? eol + 1 : NULL;
-    }
-    floe_http_resp_deinit(&resp);
-    return v;
-}
-
-static void
-wait_metric(const char *base, const char *name, long long want, int timeout_ms)
-{
-    int64_t deadline = floe_mono_us() + (int64_t)timeout_ms * 1000;
-    long long v;
-    while ((v = metric(base, name)) < want) {
-        if (floe_mono_us() > deadline)
-            fail_msg("%s %s stayed %lld (want >= %lld) for %d ms", base, name, v, want, timeout_ms);
-        usleep(50000);
-    }
-}
 
 static int
 spawn_sched(char *const env[], const char *log)
@@ -320,16 +170,17 @@ setup(void **state)
     floe_id_new(id);
     for (char *p = id; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    snprintf(project, sizeof(project), "eng-%.20s", id);
-    pg = PQconnectdb(cfg->postgres_url);
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("postgres: %s", PQerrorMessage(pg));
+    it.api = API_A;
+    snprintf(it.project, sizeof(it.project), "eng-%.20s", id);
+    it.pg = PQconnectdb(cfg->postgres_url);
+    if (PQstatus(it.pg) != CONNECTION_OK)
+        fail_msg("postgres: %s", PQerrorMessage(it.pg));
     pid_a = spawn_sched(sched_env_a, "test_engine.a.log");
     it_http_wait_ok(API_A, "/readyz", 60000);
     char *argv[] = {(char *)answerer_bin, "default", NULL};
     pid_ans = it_spawn(argv, NULL, "test_engine.answerer.log");
-    wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
-    register_yaml(tasks_yaml);
+    it_wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
+    it_register(tasks_yaml);
     return 0;
 }
 
@@ -341,7 +192,7 @@ teardown(void **state)
         it_stop(pid_ans, 10000);
     int sa = pid_a > 0 ? it_stop(pid_a, 20000) : 0;
     int sb = pid_b > 0 ? it_stop(pid_b, 20000) : 0;
-    PQfinish(pg);
+    PQfinish(it.pg);
     floe_config_free(cfg);
     if (sa != 0 || sb != 0)
         fail_msg("a scheduler did not stop cleanly (status %d / %d)", sa, sb);
@@ -355,14 +206,14 @@ test_diamond(void **state)
 {
     (void)state;
     char id[64];
-    launch("diamond", "{\"x\": 1}", id);
-    json_t *ex = wait_exec(id, 30000);
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "result"), 114); /* (1+1+10) + (1+1+100) */
+    it_launch("diamond", "{\"x\": 1}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 114); /* (1+1+10) + (1+1+100) */
     json_decref(ex);
-    assert_int_equal(sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
-                             "phase = 'SUCCEEDED'",
-                             id, NULL),
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
+                                "phase = 'SUCCEEDED'",
+                                id, NULL),
                      4);
 }
 
@@ -371,20 +222,20 @@ test_fanout_and_chain(void **state)
 {
     (void)state;
     char *y = shapes_yaml(500, 100, "shapes", "add");
-    register_yaml(y);
+    it_register(y);
     free(y);
     char id[64];
     int64_t t0 = floe_mono_us();
-    launch("shapes", "{\"x\": 5}", id);
-    json_t *ex = wait_exec(id, 120000);
+    it_launch("shapes", "{\"x\": 5}", id);
+    json_t *ex = it_wait_exec(id, 120000);
     double secs = (double)(floe_mono_us() - t0) / 1e6;
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "fan"), 1005);  /* src = 5, join = 5 + 1000 */
-    assert_int_equal(output_int(ex, "chain"), 105); /* 5 + 100 x 1 */
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "fan"), 1005);  /* src = 5, join = 5 + 1000 */
+    assert_int_equal(it_output_int(ex, "chain"), 105); /* 5 + 100 x 1 */
     json_decref(ex);
-    assert_int_equal(sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
-                             "phase = 'SUCCEEDED' AND attempts = 1",
-                             id, NULL),
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
+                                "phase = 'SUCCEEDED' AND attempts = 1",
+                                id, NULL),
                      602);
     printf("# fan-out 500 + chain 100: 602 nodes in %.2f s\n", secs);
 }
@@ -394,18 +245,18 @@ test_retry_third_attempt(void **state)
 {
     (void)state;
     char id[64];
-    launch("retry", "{\"x\": 7}", id);
-    json_t *ex = wait_exec(id, 30000);
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "result"), 7);
+    it_launch("retry", "{\"x\": 7}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 7);
     json_decref(ex);
-    assert_int_equal(sql_int("SELECT attempts FROM node_executions WHERE execution_id = $1 AND "
-                             "node_id = $2",
-                             id, "f"),
+    assert_int_equal(it_sql_int("SELECT attempts FROM node_executions WHERE execution_id = $1 AND "
+                                "node_id = $2",
+                                id, "f"),
                      3);
-    assert_int_equal(sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
-                             "node_id = $2 AND phase = 'RETRYING' AND error_kind = 'USER'",
-                             id, "f"),
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                                "node_id = $2 AND phase = 'RETRYING' AND error_kind = 'USER'",
+                                id, "f"),
                      2);
 }
 
@@ -415,34 +266,35 @@ test_fail_fast_and_independent(void **state)
     (void)state;
     char y[2048];
     failing_yaml(y, sizeof(y), "ff", "fail_fast");
-    register_yaml(y);
+    it_register(y);
     failing_yaml(y, sizeof(y), "fi", "finish_independent");
-    register_yaml(y);
+    it_register(y);
     char ff[64], fi[64];
-    launch("ff", "{\"x\": 1}", ff);
-    launch("fi", "{\"x\": 1}", fi);
-    json_t *ex = wait_exec(ff, 30000);
-    expect_phase(ex, "FAILED");
+    it_launch("ff", "{\"x\": 1}", ff);
+    it_launch("fi", "{\"x\": 1}", fi);
+    json_t *ex = it_wait_exec(ff, 30000);
+    it_expect_phase(ex, "FAILED");
     json_decref(ex);
     /* fail-fast: the slow branch did not get to finish */
-    char *s = sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2",
-                       ff, "s");
+    char *s = it_sql_text(
+        "SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2", ff, "s");
     assert_string_not_equal(s, "SUCCEEDED");
     free(s);
-    ex = wait_exec(fi, 30000);
-    expect_phase(ex, "FAILED");
+    ex = it_wait_exec(fi, 30000);
+    it_expect_phase(ex, "FAILED");
     json_decref(ex);
-    s = sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2", fi,
-                 "s");
+    s = it_sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2",
+                    fi, "s");
     assert_string_equal(s, "SUCCEEDED");
     free(s);
-    s = sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2", fi,
-                 "d");
+    s = it_sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND node_id = $2",
+                    fi, "d");
     assert_string_equal(s, "SKIPPED");
     free(s);
-    s = sql_text("SELECT phase || ':' || attempts FROM node_executions WHERE execution_id = $1 AND "
-                 "node_id = $2",
-                 fi, "b");
+    s = it_sql_text(
+        "SELECT phase || ':' || attempts FROM node_executions WHERE execution_id = $1 AND "
+        "node_id = $2",
+        fi, "b");
     assert_string_equal(s, "FAILED:2");
     free(s);
 }
@@ -452,9 +304,9 @@ test_duplicates_and_stale_events(void **state)
 {
     (void)state;
     char id[64];
-    launch("diamond", "{\"x\": 2}", id);
-    json_t *ex = wait_exec(id, 30000);
-    expect_phase(ex, "SUCCEEDED");
+    it_launch("diamond", "{\"x\": 2}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
     json_decref(ex);
     /* Replays of every kind after the fact: a second success of top with another value, a
      * failure of an attempt that succeeded, a start of an attempt never dispatched. */
@@ -471,7 +323,7 @@ test_duplicates_and_stale_events(void **state)
     s.attempt = 1;
     s.outputs = pv;
     s.n_outputs = 1;
-    long long noop0 = metric(API_A, "floe_engine_events_noop_total");
+    long long noop0 = it_metric(API_A, "floe_engine_events_noop_total");
     produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, id);
     Floe__TaskFailed f = FLOE__TASK_FAILED__INIT;
     f.execution_id = id;
@@ -485,27 +337,28 @@ test_duplicates_and_stale_events(void **state)
     st.node_id = "bottom";
     st.attempt = 5;
     produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, id);
-    wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 3, 20000);
+    it_wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 3, 20000);
     /* Reordered during a run: a stale success for an attempt that was retried. */
     char rid[64];
-    launch("retry", "{\"x\": 3}", rid);
-    json_t *rex = wait_exec(rid, 30000);
-    expect_phase(rex, "SUCCEEDED");
+    it_launch("retry", "{\"x\": 3}", rid);
+    json_t *rex = it_wait_exec(rid, 30000);
+    it_expect_phase(rex, "SUCCEEDED");
     json_decref(rex);
     s.execution_id = rid;
     s.node_id = "f";
     s.attempt = 1;
     produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, rid);
-    wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 4, 20000);
-    ex = get_exec(id);
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "result"), 116);
+    it_wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 4, 20000);
+    ex = it_get_exec(id);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 116);
     json_decref(ex);
-    rex = get_exec(rid);
-    assert_int_equal(output_int(rex, "result"), 3);
+    rex = it_get_exec(rid);
+    assert_int_equal(it_output_int(rex, "result"), 3);
     json_decref(rex);
     assert_int_equal(
-        sql_int("SELECT sum(attempts) FROM node_executions WHERE execution_id = $1", id, NULL), 4);
+        it_sql_int("SELECT sum(attempts) FROM node_executions WHERE execution_id = $1", id, NULL),
+        4);
 }
 
 static void
@@ -513,18 +366,18 @@ test_lease_expiry(void **state)
 {
     (void)state;
     char id[64];
-    long long exp0 = metric(API_A, "floe_engine_lease_expiries_total");
-    launch("lease", "{\"x\": 4}", id);
-    json_t *ex = wait_exec(id, 30000);
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "result"), 4);
+    long long exp0 = it_metric(API_A, "floe_engine_lease_expiries_total");
+    it_launch("lease", "{\"x\": 4}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 4);
     json_decref(ex);
-    char *s = sql_text("SELECT error_kind || ':' || error_code FROM node_attempts WHERE "
-                       "execution_id = $1 AND node_id = $2 AND attempt = 1",
-                       id, "l");
+    char *s = it_sql_text("SELECT error_kind || ':' || error_code FROM node_attempts WHERE "
+                          "execution_id = $1 AND node_id = $2 AND attempt = 1",
+                          id, "l");
     assert_string_equal(s, "SYSTEM:lease_expired");
     free(s);
-    assert_true(metric(API_A, "floe_engine_lease_expiries_total") >= exp0 + 1);
+    assert_true(it_metric(API_A, "floe_engine_lease_expiries_total") >= exp0 + 1);
 }
 
 static void
@@ -532,21 +385,21 @@ test_terminate(void **state)
 {
     (void)state;
     char id[64], path[128];
-    launch("stop", "{\"x\": 1}", id);
+    it_launch("stop", "{\"x\": 1}", id);
     /* Wait until the attempt runs (claimed) before stopping it. */
     int64_t deadline = floe_mono_us() + 20000000;
-    while (metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") < 0 &&
+    while (it_metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") < 0 &&
            floe_mono_us() < deadline)
         usleep(50000);
     snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", id);
     const char *body = "{\"reason\": \"test\", \"requested_by\": \"test_engine\"}";
-    int st = it_http(api, "POST", path, body, strlen(body), NULL);
+    int st = it_http(it.api, "POST", path, body, strlen(body), NULL);
     assert_int_equal(st, 202);
-    json_t *ex = wait_exec(id, 30000);
-    expect_phase(ex, "ABORTED");
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "ABORTED");
     json_decref(ex);
     /* A second terminate of an ended execution is a conflict. */
-    assert_int_equal(it_http(api, "POST", path, body, strlen(body), NULL), 409);
+    assert_int_equal(it_http(it.api, "POST", path, body, strlen(body), NULL), 409);
 }
 
 static void
@@ -555,36 +408,36 @@ test_failover_kill9(void **state)
     (void)state;
     pid_b = spawn_sched(sched_env_b, "test_engine.b.log");
     it_http_wait_ok(API_B, "/readyz", 60000);
-    assert_int_equal(metric(API_B, "floe_scheduler_is_leader"), 0);
+    assert_int_equal(it_metric(API_B, "floe_scheduler_is_leader"), 0);
     char *y = shapes_yaml(200, 0, "wide", "slow");
-    register_yaml(y);
+    it_register(y);
     free(y);
     char id[64];
-    launch("wide", "{\"x\": 1}", id);
+    it_launch("wide", "{\"x\": 1}", id);
     /* 200 slow nodes in flight: wait until many started. */
     int64_t deadline = floe_mono_us() + 30000000;
-    while (metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") < 100 &&
+    while (it_metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") < 100 &&
            floe_mono_us() < deadline)
         usleep(50000);
     int64_t t0 = floe_mono_us();
     kill(pid_a, SIGKILL);
     waitpid(pid_a, NULL, 0);
     pid_a = 0;
-    api = API_B;
-    wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    it.api = API_B;
+    it_wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
     double failover = (double)(floe_mono_us() - t0) / 1e6;
-    json_t *ex = wait_exec(id, 120000);
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "fan"), 1001);
+    json_t *ex = it_wait_exec(id, 120000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "fan"), 1001);
     json_decref(ex);
     /* What the workflow can observe: every node succeeded exactly once. */
-    assert_int_equal(sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
-                             "phase = 'SUCCEEDED'",
-                             id, NULL),
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 AND "
+                                "phase = 'SUCCEEDED'",
+                                id, NULL),
                      202);
-    assert_int_equal(sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
-                             "phase = 'SUCCEEDED'",
-                             id, NULL),
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                                "phase = 'SUCCEEDED'",
+                                id, NULL),
                      202);
     printf("# failover: standby leads %.2f s after kill -9 of the leader (lease 3 s)\n", failover);
 }
@@ -601,30 +454,30 @@ test_paused_leader_fenced(void **state)
     pid_b = 0;
     pid_a = spawn_sched(env, "test_engine.a2.log");
     it_http_wait_ok(API_A, "/readyz", 60000);
-    wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
+    it_wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
     pid_b = spawn_sched(sched_env_b, "test_engine.b2.log");
     it_http_wait_ok(API_B, "/readyz", 60000);
     kill(pid_a, SIGSTOP);
-    wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
-    api = API_B;
+    it_wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    it.api = API_B;
     char id[64];
-    launch("diamond", "{\"x\": 3}", id);
-    json_t *ex = wait_exec(id, 30000);
-    expect_phase(ex, "SUCCEEDED");
+    it_launch("diamond", "{\"x\": 3}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
     json_decref(ex);
     kill(pid_a, SIGCONT);
     /* The old leader's first write is refused and it demotes itself. */
-    wait_metric(API_A, "floe_engine_fenced_total", 1, 30000);
+    it_wait_metric(API_A, "floe_engine_fenced_total", 1, 30000);
     int64_t deadline = floe_mono_us() + 10000000;
-    while (metric(API_A, "floe_scheduler_is_leader") != 0 && floe_mono_us() < deadline)
+    while (it_metric(API_A, "floe_scheduler_is_leader") != 0 && floe_mono_us() < deadline)
         usleep(50000);
-    assert_int_equal(metric(API_A, "floe_scheduler_is_leader"), 0);
-    assert_int_equal(metric(API_B, "floe_scheduler_is_leader"), 1);
+    assert_int_equal(it_metric(API_A, "floe_scheduler_is_leader"), 0);
+    assert_int_equal(it_metric(API_B, "floe_scheduler_is_leader"), 1);
     /* And the system still works under the new leader. */
-    launch("diamond", "{\"x\": 4}", id);
-    ex = wait_exec(id, 30000);
-    expect_phase(ex, "SUCCEEDED");
-    assert_int_equal(output_int(ex, "result"), 120); /* (4+1+10) + (4+1+100) */
+    it_launch("diamond", "{\"x\": 4}", id);
+    ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 120); /* (4+1+10) + (4+1+100) */
     json_decref(ex);
 }
 

@@ -1,0 +1,486 @@
+/*
+ * floe-worker against the real stack: a floe-scheduler (argv[1]) and floe-worker
+ * processes (argv[2]) run real tasks. Covers: the example pipeline (process and runc
+ * nodes, literals and blobs; blob outputs byte-identical to what the task wrote; lineage
+ * published); failures a user can act on (non-zero exit with its stderr, a mistyped and a
+ * missing output, a timeout) and an argv passed literally; three workers sharing a
+ * 300-task fan-out, one killed -9 in the middle; SIGTERM releasing a running attempt;
+ * a runc container left by a worker killed -9, deleted by its successor in the slot.
+ */
+#include "floe_bus.h"
+#include "floe_time.h"
+#include "it_exec.h"
+#include "it_util.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define API "http://127.0.0.1:18785"
+#define W1 "127.0.0.1:18791"
+#define W2 "127.0.0.1:18792"
+#define W3 "127.0.0.1:18793"
+
+static const char *sched_bin, *worker_bin;
+static int pid_sched, pid_w1;
+static floe_config *cfg;
+
+static char *const sched_env[] = {"FLOE_API_URL=" API, "FLOE_ATTEMPT_LEASE=2s", NULL};
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+static int
+spawn_worker(const char *http, const char *extra, const char *log)
+{
+    char *argv[] = {(char *)worker_bin, "--class", "default", NULL};
+    char h[64];
+    snprintf(h, sizeof(h), "FLOE_WORKER_HTTP=%s", http);
+    char *env[] = {h, "FLOE_KAFKA_SESSION_TIMEOUT=6s", (char *)extra, NULL};
+    int pid = it_spawn(argv, env, log);
+    char url[80];
+    snprintf(url, sizeof(url), "http://%s", http);
+    it_http_wait_ok(url, "/healthz", 30000);
+    return pid;
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len != NULL)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* The bytes of a blob output, read from the local blob store by its uri. */
+static char *
+blob_bytes(json_t *ex, const char *name, size_t *len)
+{
+    json_t *b = json_object_get(json_object_get(ex, "outputs"), name);
+    const char *uri = json_string_value(json_object_get(b, "uri"));
+    if (uri == NULL || strncmp(uri, "floe://blobs/sha256/", 20) != 0)
+        fail_msg("output %s is not a blob of the store", name);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", cfg->blob_root, uri + 20, uri + 20);
+    return read_file(path, len);
+}
+
+/* The last attempt's error code and message of a node. */
+static void
+expect_attempt_error(const char *exec, const char *node, const char *kind, const char *code,
+                     const char *needle)
+{
+    char *k = it_sql_text("SELECT error_kind FROM node_attempts WHERE execution_id = $1 AND "
+                          "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                          exec, node);
+    char *c = it_sql_text("SELECT error_code FROM node_attempts WHERE execution_id = $1 AND "
+                          "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                          exec, node);
+    char *m = it_sql_text("SELECT message FROM node_attempts WHERE execution_id = $1 AND "
+                          "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                          exec, node);
+    printf("# %s: %s %s: %s\n", node, k, c, m);
+    if (strcmp(k, kind) != 0 || strcmp(c, code) != 0 || strstr(m, needle) == NULL)
+        fail_msg("node %s: expected %s %s with \"%s\", got %s %s \"%s\"", node, kind, code, needle,
+                 k, c, m);
+    free(k);
+    free(c);
+    free(m);
+}
+
+/* --- lineage on the bus ----------------------------------------------------------------- */
+
+typedef struct lineage_watch {
+    const char *exec;
+    const char *node;
+    bool found;
+    size_t consumed, produced;
+    char produced_uri[128];
+} lineage_watch;
+
+static void
+on_event(floe_bus *bus, const floe_bus_msg *msg, void *arg)
+{
+    lineage_watch *lw = arg;
+    floe_bus_ack(bus, &msg->pos);
+    if (msg->env->type != FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED)
+        return;
+    const Floe__LineageRecorded *l = (const Floe__LineageRecorded *)msg->env->msg;
+    if (strcmp(l->execution_id, lw->exec) != 0 || strcmp(l->node_id, lw->node) != 0)
+        return;
+    lw->found = true;
+    lw->consumed = l->n_consumed;
+    lw->produced = l->n_produced;
+    for (size_t i = 0; i < l->n_produced; i++)
+        if (l->produced[i]->value != NULL &&
+            l->produced[i]->value->kind_case == FLOE__VALUE__KIND_BLOB)
+            snprintf(lw->produced_uri, sizeof(lw->produced_uri), "%s",
+                     l->produced[i]->value->blob->uri);
+}
+
+static bool
+lineage_found(void *arg)
+{
+    return ((lineage_watch *)arg)->found;
+}
+
+/* --- fixtures --------------------------------------------------------------------------- */
+
+static int
+setup(void **state)
+{
+    (void)state;
+    cfg = it_config("test_worker", NULL, 0);
+    char id[FLOE_ID_LEN + 1];
+    floe_id_new(id);
+    for (char *p = id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    it.api = API;
+    snprintf(it.project, sizeof(it.project), "wrk-%.20s", id);
+    it.pg = PQconnectdb(cfg->postgres_url);
+    if (PQstatus(it.pg) != CONNECTION_OK)
+        fail_msg("postgres: %s", PQerrorMessage(it.pg));
+    char *argv[] = {(char *)sched_bin, NULL};
+    pid_sched = it_spawn(argv, sched_env, "test_worker.scheduler.log");
+    it_http_wait_ok(API, "/readyz", 60000);
+    it_wait_metric(API, "floe_scheduler_is_leader", 1, 30000);
+    pid_w1 = spawn_worker(W1, NULL, "test_worker.w1.log");
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    int sw = pid_w1 > 0 ? it_stop(pid_w1, 20000) : 0;
+    int ss = pid_sched > 0 ? it_stop(pid_sched, 20000) : 0;
+    PQfinish(it.pg);
+    floe_config_free(cfg);
+    if (sw != 0 || ss != 0)
+        fail_msg("a daemon did not stop cleanly (worker %d, scheduler %d)", sw, ss);
+    return 0;
+}
+
+/* --- tests ------------------------------------------------------------------------------ */
+
+static void
+test_example_pipeline(void **state)
+{
+    (void)state;
+    char *yaml = read_file(FLOE_SOURCE_DIR "/examples/pipeline.yaml", NULL);
+    it_register(yaml);
+    free(yaml);
+    char id[64];
+    it_launch("pipeline", "{\"n\": 100, \"label\": \"hundred\"}", id);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "sum"), 5050);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ex, "outputs"), "line")),
+                        "hundred: 100 numbers add up to 5050");
+    /* Blobs: byte for byte what the tasks wrote (seq 1 100; the three largest). */
+    char want[512];
+    size_t wl = 0, len = 0;
+    for (int i = 1; i <= 100; i++)
+        wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%d\n", i);
+    char *got = blob_bytes(ex, "numbers", &len);
+    assert_int_equal(len, wl);
+    assert_memory_equal(got, want, wl);
+    free(got);
+    got = blob_bytes(ex, "top", &len);
+    assert_int_equal(len, 10);
+    assert_memory_equal(got, "100\n99\n98\n", 10);
+    free(got);
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                                "phase = 'SUCCEEDED' AND worker <> ''",
+                                id, NULL),
+                     3);
+    /* Lineage of the container node: consumed the numbers blob, produced three outputs. */
+    lineage_watch lw = {.exec = id, .node = "stats"};
+    struct event_base *base = event_base_new();
+    floe_bus_callbacks cb = {.on_message = on_event, .arg = &lw};
+    floe_err err = {0};
+    floe_bus *bus = floe_bus_new(base, cfg, &cb, &err);
+    assert_non_null(bus);
+    char topic[128], group[96];
+    floe_config_topic(cfg, "events", topic, sizeof(topic));
+    snprintf(group, sizeof(group), "test-worker-lineage-%s", id);
+    const char *topics[] = {topic};
+    assert_int_equal(floe_bus_subscribe(bus, group, topics, 1, &err), FLOE_OK);
+    it_wait(base, lineage_found, &lw, 60000, "LineageRecorded of node stats");
+    floe_bus_free(bus);
+    event_base_free(base);
+    assert_int_equal(lw.consumed, 1);
+    assert_int_equal(lw.produced, 3);
+    json_t *top = json_object_get(json_object_get(ex, "outputs"), "top");
+    assert_string_equal(lw.produced_uri, json_string_value(json_object_get(top, "uri")));
+    json_decref(ex);
+}
+
+static void
+test_failures_users_can_act_on(void **state)
+{
+    (void)state;
+    char marker[96], yaml[4096];
+    snprintf(marker, sizeof(marker), "/tmp/floe-argv-%s", it.project);
+    unlink(marker);
+    snprintf(yaml, sizeof(yaml),
+             "kind: task\nname: crash\nversion: v1\n"
+             "container: {command: [/bin/sh, -c, 'echo starting; echo \"cannot read the "
+             "table: permission denied\" >&2; exit 3']}\n"
+             "inputs: {x: integer}\noutputs: {out: integer}\n"
+             "---\nkind: task\nname: mistyped\nversion: v1\n"
+             "container: {command: [/bin/sh, -c, 'echo twelve > \"$FLOE_OUTPUTS/out\"']}\n"
+             "inputs: {x: integer}\noutputs: {out: integer}\n"
+             "---\nkind: task\nname: silent\nversion: v1\n"
+             "container: {command: [/bin/true]}\n"
+             "inputs: {x: integer}\noutputs: {out: integer}\n"
+             "---\nkind: task\nname: slow\nversion: v1\ntimeout: 1s\n"
+             "container: {command: [/bin/sleep, '30']}\n"
+             "inputs: {x: integer}\noutputs: {out: integer}\n"
+             "---\nkind: task\nname: literal\nversion: v1\n"
+             "container: {command: [/bin/sh, -c, 'printf %%s \"$1\" > \"$FLOE_OUTPUTS/out\"', sh, "
+             "'$(touch %s)']}\n"
+             "inputs: {x: integer}\noutputs: {out: string}\n"
+             "---\nkind: workflow\nname: failures\nversion: v1\ninputs: {x: integer}\n"
+             "failure_policy: finish_independent\n"
+             "outputs: {arg: {from: {node: literal, output: out}}}\n"
+             "nodes:\n"
+             "  - {id: crash, task: crash, inputs: {x: {input: x}}}\n"
+             "  - {id: mistyped, task: mistyped, inputs: {x: {input: x}}}\n"
+             "  - {id: silent, task: silent, inputs: {x: {input: x}}}\n"
+             "  - {id: slow, task: slow, inputs: {x: {input: x}}}\n"
+             "  - {id: literal, task: literal, inputs: {x: {input: x}}}\n",
+             marker);
+    it_register(yaml);
+    char id[64];
+    it_launch("failures", "{\"x\": 1}", id);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "FAILED");
+    json_decref(ex);
+    expect_attempt_error(id, "crash", "USER", "exit", "exited with status 3");
+    expect_attempt_error(id, "crash", "USER", "exit", "permission denied");
+    expect_attempt_error(id, "mistyped", "USER", "output", "output \"out\"");
+    expect_attempt_error(id, "silent", "USER", "output", "was not written");
+    expect_attempt_error(id, "slow", "USER", "timeout", "timeout of 1000 ms");
+    /* The argv reached the task as one literal string: no shell evaluated it. */
+    char *arg = it_sql_text("SELECT phase FROM node_executions WHERE execution_id = $1 AND "
+                            "node_id = $2",
+                            id, "literal");
+    assert_string_equal(arg, "SUCCEEDED");
+    free(arg);
+    struct stat st;
+    assert_int_equal(stat(marker, &st), -1);
+}
+
+static char *
+fanout_yaml(int width)
+{
+    size_t cap = 256 + (size_t)width * 80, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y + len, cap - len,
+                            "kind: task\nname: nap\nversion: v1\n"
+                            "container: {command: [/bin/sh, -c, 'sleep 0.2; cat "
+                            "\"$FLOE_INPUTS/x\" > \"$FLOE_OUTPUTS/out\"']}\n"
+                            "inputs: {x: integer}\noutputs: {out: integer}\n"
+                            "---\nkind: workflow\nname: wide\nversion: v1\n"
+                            "inputs: {x: integer}\n"
+                            "outputs: {first: {from: {node: n0, output: out}}}\nnodes:\n");
+    for (int i = 0; i < width; i++)
+        len += (size_t)snprintf(y + len, cap - len,
+                                "  - {id: n%d, task: nap, inputs: {x: {input: x}}}\n", i);
+    return y;
+}
+
+static void
+test_three_workers_kill9(void **state)
+{
+    (void)state;
+    int pid_w2 = spawn_worker(W2, NULL, "test_worker.w2.log");
+    int pid_w3 = spawn_worker(W3, NULL, "test_worker.w3.log");
+    char *y = fanout_yaml(300);
+    it_register(y);
+    free(y);
+    char id[64];
+    it_launch("wide", "{\"x\": 7}", id);
+    /* All three take work... */
+    const char *claims = "floe_worker_claims_total{outcome=\"ok\"}";
+    it_wait_metric("http://" W1, claims, 5, 60000);
+    it_wait_metric("http://" W2, claims, 5, 60000);
+    it_wait_metric("http://" W3, claims, 5, 60000);
+    /* ...then one of them dies with attempts running. */
+    it_wait_metric("http://" W2, "floe_worker_attempts_running", 1, 30000);
+    long long done_w2 = it_metric("http://" W2, "floe_worker_claims_total");
+    kill(pid_w2, SIGKILL);
+    waitpid(pid_w2, NULL, 0);
+    json_t *ex = it_wait_exec(id, 180000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "first"), 7);
+    json_decref(ex);
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
+                                "AND phase = 'SUCCEEDED'",
+                                id, NULL),
+                     300);
+    long long lost = it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                                "error_code = 'lease_expired'",
+                                id, NULL);
+    long long workers = it_sql_int("SELECT count(DISTINCT worker) FROM node_attempts WHERE "
+                                   "execution_id = $1 AND phase = 'SUCCEEDED'",
+                                   id, NULL);
+    printf("# fan-out 300: worker 2 had claimed %lld when killed; %lld attempts retried after "
+           "lease expiry; successes spread over %lld workers\n",
+           done_w2, lost, workers);
+    assert_true(lost >= 1);
+    assert_int_equal(workers, 3);
+    assert_int_equal(it_stop(pid_w3, 20000), 0);
+}
+
+static void
+test_sigterm_releases(void **state)
+{
+    (void)state;
+    it_register("kind: task\nname: long\nversion: v1\n"
+                "container: {command: [/bin/sh, -c, 'sleep \"$(cat \"$FLOE_INPUTS/s\")\"; echo 1 > "
+                "\"$FLOE_OUTPUTS/out\"']}\n"
+                "inputs: {s: integer}\noutputs: {out: integer}\n"
+                "---\nkind: workflow\nname: longone\nversion: v1\ninputs: {s: integer}\n"
+                "outputs: {out: {from: {node: l, output: out}}}\n"
+                "nodes:\n  - {id: l, task: long, inputs: {s: {input: s}}}\n");
+    /* Only worker 1 runs: its grace is the default (30 s) — restart it with 500 ms. */
+    assert_int_equal(it_stop(pid_w1, 20000), 0);
+    pid_w1 = spawn_worker(W1, "FLOE_WORKER_GRACE=500ms", "test_worker.w1b.log");
+    char id[64];
+    it_launch("longone", "{\"s\": 4}", id);
+    it_wait_metric("http://" W1, "floe_worker_attempts_running", 1, 30000);
+    int64_t t0 = floe_mono_us();
+    int st = it_stop(pid_w1, 20000);
+    double stop_s = (double)(floe_mono_us() - t0) / 1e6;
+    assert_int_equal(st, 0);
+    assert_true(stop_s < 3.0); /* grace 500 ms, kill grace 2 s: not the 4 s task */
+    pid_w1 = spawn_worker(W1, NULL, "test_worker.w1c.log");
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    char *first = it_sql_text("SELECT error_kind || ' ' || error_code FROM node_attempts WHERE "
+                              "execution_id = $1 AND attempt = 1",
+                              id, NULL);
+    assert_string_equal(first, "SYSTEM lease_expired");
+    free(first);
+    assert_int_equal(
+        it_sql_int("SELECT max(attempt) FROM node_attempts WHERE execution_id = $1", id, NULL), 2);
+    printf("# SIGTERM with an attempt running: worker stopped in %.2f s, attempt released and "
+           "retried\n",
+           stop_s);
+}
+
+static int
+runc_containers(const char *root)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "runc --root '%s' list -q 2>/dev/null | grep -c '^floe-'", root);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p == NULL || fscanf(p, "%d", &n) != 1)
+        n = 0;
+    if (p != NULL)
+        pclose(p);
+    return n;
+}
+
+static void
+test_oci_timeout_and_reap(void **state)
+{
+    (void)state;
+    char dir[256], env_dir[300], root[300];
+    snprintf(dir, sizeof(dir), "%s/work-%s", getenv("FLOE_STATE_DIR"), it.project);
+    snprintf(env_dir, sizeof(env_dir), "FLOE_WORKER_DIR=%s", dir);
+    snprintf(root, sizeof(root), "%s/slot-0/runc", dir);
+    it_register("kind: task\nname: boxnap\nversion: v1\nexecutor: oci\ntimeout: 1s\n"
+                "container: {rootfs: /var/lib/floe/rootfs/busybox, command: [sleep, '60']}\n"
+                "inputs: {x: integer}\noutputs: {out: integer}\n"
+                "---\nkind: task\nname: boxlong\nversion: v1\nexecutor: oci\n"
+                "container: {rootfs: /var/lib/floe/rootfs/busybox, command: [sleep, '600']}\n"
+                "inputs: {x: integer}\noutputs: {out: integer}\n"
+                "---\nkind: workflow\nname: boxtimeout\nversion: v1\ninputs: {x: integer}\n"
+                "outputs: {out: {from: {node: b, output: out}}}\n"
+                "nodes:\n  - {id: b, task: boxnap, inputs: {x: {input: x}}}\n"
+                "---\nkind: workflow\nname: boxkill\nversion: v1\ninputs: {x: integer}\n"
+                "outputs: {out: {from: {node: b, output: out}}}\n"
+                "nodes:\n  - {id: b, task: boxlong, inputs: {x: {input: x}}}\n");
+    /* Worker 1 stops: the worker of this test has its own directory (slot-0 in it). */
+    assert_int_equal(it_stop(pid_w1, 20000), 0);
+    pid_w1 = spawn_worker(W1, env_dir, "test_worker.w1d.log");
+    char id[64];
+    it_launch("boxtimeout", "{\"x\": 1}", id);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "FAILED");
+    json_decref(ex);
+    expect_attempt_error(id, "b", "USER", "timeout", "timeout of 1000 ms");
+    assert_int_equal(runc_containers(root), 0);
+
+    it_launch("boxkill", "{\"x\": 1}", id);
+    int64_t deadline = floe_mono_us() + 30000000;
+    while (runc_containers(root) == 0 && floe_mono_us() < deadline)
+        usleep(50000);
+    assert_int_equal(runc_containers(root), 1);
+    kill(pid_w1, SIGKILL);
+    waitpid(pid_w1, NULL, 0);
+    assert_int_equal(runc_containers(root), 1); /* left behind by the dead worker */
+    pid_w1 = spawn_worker(W1, env_dir, "test_worker.w1e.log");
+    /* Its successor in the slot deleted it before taking work (the retried attempt may
+     * start a new container afterwards: that one is ours to stop below). */
+    char *log = read_file("test_worker.w1e.log", NULL);
+    if (strstr(log, "deleted container floe-") == NULL)
+        fail_msg("the new worker did not delete the dead worker's container");
+    free(log);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", id);
+    it_http(API, "POST", path, "{}", 2, NULL);
+    ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "ABORTED");
+    json_decref(ex);
+    deadline = floe_mono_us() + 30000000;
+    while (runc_containers(root) != 0 && floe_mono_us() < deadline)
+        usleep(50000);
+    assert_int_equal(runc_containers(root), 0);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_worker FLOE_SCHEDULER FLOE_WORKER\n");
+        return 2;
+    }
+    sched_bin = argv[1];
+    worker_bin = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_pipeline),
+        cmocka_unit_test(test_failures_users_can_act_on),
+        cmocka_unit_test(test_three_workers_kill9),
+        cmocka_unit_test(test_sigterm_releases),
+        cmocka_unit_test(test_oci_timeout_and_reap),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,14 +1,759 @@
 /*
- * plug_kube — the `kubernetes` executor (placeholder until the client lands).
+ * plug_kube — the `kubernetes` executor: one Pod per attempt through the API server over
+ * HTTPS (libcurl), followed until it ends, its log fetched, then deleted.
+ *
+ * Each run is one job on the executor's own threads (as many as the worker's concurrency),
+ * since every step is a blocking HTTP call: create the Pod (409: it exists already, from
+ * an earlier try of this very attempt: adopt it), read its phase every kubernetes.poll
+ * until Succeeded or Failed, fetch the log of container "task", delete the Pod. 429 and
+ * 5xx (and connection failures) are retried with exponential backoff (honouring
+ * Retry-After) for up to a minute; 404/410 of a Pod we created means someone else deleted
+ * it (a SYSTEM error); a Pod stuck on ErrImagePull/ImagePullBackOff/InvalidImageName is a
+ * SYSTEM error ("image missing" is infrastructure, per the error model). kill sets a flag
+ * the job checks between polls: it deletes the Pod and reports SIGKILL.
+ *
+ * Data: a Pod cannot see the worker's disk, so inputs travel in the environment
+ * (FLOE_INPUTS_JSON, the inputs.json text, at most 256 KiB) and outputs come back through
+ * the log: a line "floe.output NAME=VALUE" writes VALUE to outputs/NAME, typed like any
+ * other output. Blob outputs need a blob store the cluster can reach (S3, to come).
+ *
+ * Pods carry a label of the worker slot; a worker that takes a slot deletes the Pods a
+ * dead predecessor left there (reap).
  */
+#include "plug_kube.h"
+
+#include "floe_digest.h"
+#include "floe_log.h"
+#include "floe_mem.h"
+#include "floe_pool.h"
 #include "plug_exec.h"
 
-#include <stddef.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define KUBE_BODY_MAX (8u << 20)
+#define KUBE_INPUTS_MAX (256u << 10)
+#define KUBE_RETRY_FOR_MS 60000
+#define KUBE_IMAGE_WAIT_POLLS 30
+
+typedef struct kube_exec {
+    plug_executor base;
+    plug_kube_conn conn;
+    floe_pool *pool;
+    char slot[64];
+    int64_t poll_ms;
+} kube_exec;
+
+struct plug_run {
+    kube_exec *kx;
+    plug_done_fn done;
+    void *arg;
+    atomic_bool kill;
+    bool freed; /* run_free came while the job was out: the job's done frees it */
+    json_t *pod;
+    char name[80];
+    char stdout_path[PATH_MAX], outputs_dir[PATH_MAX];
+    plug_result res;
+};
+
+/* --- small helpers --------------------------------------------------------------------- */
+
+void
+plug_kube_label(const char *in, char out[64])
+{
+    size_t n = 0;
+    for (const char *p = in; *p != '\0' && n < 63; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        out[n++] = ok ? c : '-';
+    }
+    while (n > 0 &&
+           !((out[n - 1] >= 'a' && out[n - 1] <= 'z') || (out[n - 1] >= 'A' && out[n - 1] <= 'Z') ||
+             (out[n - 1] >= '0' && out[n - 1] <= '9')))
+        n--;
+    size_t s = 0;
+    while (s < n && !((out[s] >= 'a' && out[s] <= 'z') || (out[s] >= 'A' && out[s] <= 'Z') ||
+                      (out[s] >= '0' && out[s] <= '9')))
+        s++;
+    memmove(out, out + s, n - s);
+    out[n - s] = '\0';
+}
+
+static char *
+slurp(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return NULL;
+    char *buf = floe_malloc(max + 1);
+    size_t n = buf != NULL ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return buf;
+}
+
+static char *
+b64_decode(const char *in)
+{
+    size_t len = strlen(in);
+    unsigned char *out = floe_malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0) {
+        floe_free(out);
+        return NULL;
+    }
+    while (n > 0 && len > 0 && in[len - 1] == '=') { /* DecodeBlock counts padding bytes */
+        n--;
+        len--;
+    }
+    out[n] = '\0';
+    return (char *)out;
+}
+
+/* --- connection settings --------------------------------------------------------------- */
+
+static yaml_node_t *
+y_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        if (k != NULL && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0)
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+static const char *
+y_str(yaml_node_t *n)
+{
+    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* The `key` entry named name in a list of {name, key: {...}}. */
+static yaml_node_t *
+y_named(yaml_document_t *doc, yaml_node_t *list, const char *name, const char *key)
+{
+    if (list == NULL || list->type != YAML_SEQUENCE_NODE || name == NULL)
+        return NULL;
+    for (yaml_node_item_t *i = list->data.sequence.items.start; i < list->data.sequence.items.top;
+         i++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *i);
+        const char *n = y_str(y_get(doc, e, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return y_get(doc, e, key);
+    }
+    return NULL;
+}
+
+static floe_rc
+load_kubeconfig(const char *path, plug_kube_conn *c, floe_err *err)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return floe_err_user(err, FLOE_ENOTFOUND, "kubeconfig %s: %s", path, strerror(errno));
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    floe_rc rc = FLOE_OK;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return floe_err_user(err, FLOE_EINVAL, "kubeconfig %s: not YAML", path);
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    const char *ctx_name = y_str(y_get(&doc, root, "current-context"));
+    yaml_node_t *ctx = y_named(&doc, y_get(&doc, root, "contexts"), ctx_name, "context");
+    const char *cluster_name = y_str(y_get(&doc, ctx, "cluster"));
+    const char *user_name = y_str(y_get(&doc, ctx, "user"));
+    const char *ns = y_str(y_get(&doc, ctx, "namespace"));
+    yaml_node_t *cl = y_named(&doc, y_get(&doc, root, "clusters"), cluster_name, "cluster");
+    yaml_node_t *us = y_named(&doc, y_get(&doc, root, "users"), user_name, "user");
+    const char *server = y_str(y_get(&doc, cl, "server"));
+    if (ctx == NULL || cl == NULL || server == NULL) {
+        rc = floe_err_user(err, FLOE_EINVAL,
+                           "kubeconfig %s: current-context \"%s\" has no cluster with a server",
+                           path, ctx_name != NULL ? ctx_name : "");
+        goto out;
+    }
+    snprintf(c->server, sizeof(c->server), "%s", server);
+    if (ns != NULL)
+        snprintf(c->ns, sizeof(c->ns), "%s", ns);
+    const char *v;
+    if ((v = y_str(y_get(&doc, cl, "certificate-authority"))) != NULL)
+        c->ca_file = floe_strdup(v);
+    if ((v = y_str(y_get(&doc, cl, "certificate-authority-data"))) != NULL)
+        c->ca_pem = b64_decode(v);
+    if ((v = y_str(y_get(&doc, cl, "insecure-skip-tls-verify"))) != NULL)
+        c->insecure = strcmp(v, "true") == 0;
+    if ((v = y_str(y_get(&doc, us, "token"))) != NULL)
+        c->token = floe_strdup(v);
+    if ((v = y_str(y_get(&doc, us, "tokenFile"))) != NULL)
+        c->token = slurp(v, 16384);
+    if ((v = y_str(y_get(&doc, us, "client-certificate-data"))) != NULL)
+        c->cert_pem = b64_decode(v);
+    if ((v = y_str(y_get(&doc, us, "client-key-data"))) != NULL)
+        c->key_pem = b64_decode(v);
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+floe_rc
+plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *c, floe_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    floe_rc rc;
+    if (cfg->kube_config[0] != '\0') {
+        if ((rc = load_kubeconfig(cfg->kube_config, c, err)) != FLOE_OK)
+            return rc;
+    } else {
+        const char *host = getenv("KUBERNETES_SERVICE_HOST"),
+                   *port = getenv("KUBERNETES_SERVICE_PORT");
+        if (cfg->kube_api[0] != '\0')
+            snprintf(c->server, sizeof(c->server), "%s", cfg->kube_api);
+        else if (host != NULL && port != NULL)
+            snprintf(c->server, sizeof(c->server), "https://%s:%s", host, port);
+        else
+            return floe_err_sys(err, FLOE_ENOTFOUND,
+                                "no cluster configured (kubernetes.api, kubernetes.kubeconfig, "
+                                "or in-cluster KUBERNETES_SERVICE_HOST)");
+        c->token = slurp(cfg->kube_token_file, 16384);
+        if (access(cfg->kube_ca_file, R_OK) == 0)
+            c->ca_file = floe_strdup(cfg->kube_ca_file);
+        char *ns = slurp("/var/run/secrets/kubernetes.io/serviceaccount/namespace", 63);
+        if (ns != NULL)
+            snprintf(c->ns, sizeof(c->ns), "%s", ns);
+        floe_free(ns);
+    }
+    if (cfg->kube_namespace[0] != '\0')
+        snprintf(c->ns, sizeof(c->ns), "%s", cfg->kube_namespace);
+    if (c->ns[0] == '\0')
+        snprintf(c->ns, sizeof(c->ns), "default");
+    for (const char *p = c->ns; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+            plug_kube_conn_deinit(c);
+            return floe_err_user(err, FLOE_EINVAL, "kubernetes namespace \"%s\" is not a DNS label",
+                                 c->ns);
+        }
+    return FLOE_OK;
+}
+
+void
+plug_kube_conn_deinit(plug_kube_conn *c)
+{
+    floe_free(c->token);
+    floe_free(c->ca_file);
+    floe_free(c->ca_pem);
+    floe_free(c->cert_pem);
+    floe_free(c->key_pem);
+    c->token = c->ca_file = c->ca_pem = c->cert_pem = c->key_pem = NULL;
+}
+
+/* --- the Pod --------------------------------------------------------------------------- */
+
+json_t *
+plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label)
+{
+    char name[80], lexec[64], lnode[64], att[16];
+    snprintf(name, sizeof(name), "floe-%s", spec->run_id);
+    plug_kube_label(spec->exec, lexec);
+    plug_kube_label(spec->node, lnode);
+    snprintf(att, sizeof(att), "%u", spec->attempt);
+    json_t *cmd = json_array(), *env = json_array();
+    for (size_t i = 0; i < spec->argc; i++)
+        json_array_append_new(cmd, json_string(spec->argv[i]));
+    for (size_t i = 0; i < spec->n_env; i++) {
+        const char *eq = strchr(spec->env[i], '=');
+        if (eq == NULL || strncmp(spec->env[i], "FLOE_", 5) == 0)
+            continue;
+        json_array_append_new(env, json_pack("{s:s%, s:s}", "name", spec->env[i],
+                                             (size_t)(eq - spec->env[i]), "value", eq + 1));
+    }
+    const char *floe_env[][2] = {
+        {"FLOE_EXECUTION_ID", spec->exec},
+        {"FLOE_NODE_ID", spec->node},
+        {"FLOE_ATTEMPT", att},
+        {"FLOE_INPUTS_JSON", spec->inputs_json != NULL ? spec->inputs_json : "{}"}};
+    for (size_t i = 0; i < sizeof(floe_env) / sizeof(floe_env[0]); i++)
+        json_array_append_new(
+            env, json_pack("{s:s, s:s}", "name", floe_env[i][0], "value", floe_env[i][1]));
+    json_t *res = json_object();
+    if (spec->cpu_millis > 0 || spec->memory_bytes > 0) {
+        json_t *q = json_object();
+        char v[32];
+        if (spec->cpu_millis > 0) {
+            snprintf(v, sizeof(v), "%um", spec->cpu_millis);
+            json_object_set_new(q, "cpu", json_string(v));
+        }
+        if (spec->memory_bytes > 0) {
+            snprintf(v, sizeof(v), "%llu", (unsigned long long)spec->memory_bytes);
+            json_object_set_new(q, "memory", json_string(v));
+        }
+        json_object_set(res, "requests", q);
+        json_object_set_new(res, "limits", q);
+    }
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s}},"
+                     " s:{s:s, s:b, s:[{s:s, s:s, s:o, s:o, s:o}]}}",
+                     "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace", ns,
+                     "labels", "app.kubernetes.io/managed-by", "floe", "floe.execution", lexec,
+                     "floe.node", lnode, "floe.attempt", att, "floe.slot", slot_label,
+                     "annotations", "floe.execution", spec->exec, "floe.node", spec->node, "spec",
+                     "restartPolicy", "Never", "automountServiceAccountToken", 0, "containers",
+                     "name", "task", "image", spec->image != NULL ? spec->image : "", "command",
+                     cmd, "env", env, "resources", res);
+}
+
+/* --- HTTP ------------------------------------------------------------------------------ */
+
+typedef struct kube_resp {
+    long status;
+    char *body;
+    size_t len;
+    long retry_after_s;
+    bool too_big;
+} kube_resp;
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    kube_resp *r = arg;
+    size_t n = size * nmemb;
+    if (r->len + n > KUBE_BODY_MAX) {
+        r->too_big = true;
+        return 0;
+    }
+    char *nb = realloc(r->body, r->len + n + 1);
+    if (nb == NULL)
+        return 0;
+    memcpy(nb + r->len, data, n);
+    r->body = nb;
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    kube_resp *r = arg;
+    size_t n = size * nmemb;
+    if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0)
+        r->retry_after_s = strtol(data + 12, NULL, 10);
+    return n;
+}
+
+/* One request; status 0 when the server could not be reached. */
+static void
+kube_call(const plug_kube_conn *c, const char *method, const char *path, const char *body,
+          kube_resp *r)
+{
+    char url[KUBE_SERVER_MAX + 512], auth[16400];
+    struct curl_slist *h = NULL;
+    memset(r, 0, sizeof(*r));
+    CURL *curl = curl_easy_init();
+    if (curl == NULL)
+        return;
+    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+    if (c->ca_file != NULL)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+    if (c->ca_pem != NULL) {
+        struct curl_blob b = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (c->cert_pem != NULL && c->key_pem != NULL) {
+        struct curl_blob cb = {c->cert_pem, strlen(c->cert_pem), CURL_BLOB_COPY};
+        struct curl_blob kb = {c->key_pem, strlen(c->key_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cb);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &kb);
+    }
+    if (c->insecure) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (c->token != NULL && c->token[0] != '\0') {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+        h = curl_slist_append(h, auth);
+    }
+    h = curl_slist_append(h, "Accept: application/json");
+    if (body != NULL) {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(curl);
+}
+
+static bool
+retriable(long status)
+{
+    return status == 0 || status == 429 || status >= 500;
+}
+
+static void
+nap_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/* Calls until a non-retriable answer or KUBE_RETRY_FOR_MS; r holds the last answer. */
+static void
+kube_call_retry(const plug_kube_conn *c, const char *method, const char *path, const char *body,
+                kube_resp *r, atomic_bool *stop)
+{
+    int64_t waited = 0, backoff = 100;
+    for (;;) {
+        kube_call(c, method, path, body, r);
+        if (!retriable(r->status) || waited >= KUBE_RETRY_FOR_MS ||
+            (stop != NULL && atomic_load(stop)))
+            return;
+        int64_t ms = r->retry_after_s > 0 ? r->retry_after_s * 1000 : backoff;
+        if (ms > 5000)
+            ms = 5000;
+        free(r->body);
+        r->body = NULL;
+        nap_ms(ms);
+        waited += ms;
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+}
+
+static const char *
+status_message(const kube_resp *r)
+{
+    static _Thread_local char msg[200];
+    json_t *j = r->body != NULL ? json_loads(r->body, 0, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(j, "message"));
+    snprintf(msg, sizeof(msg), "%s", m != NULL ? m : r->status == 0 ? "unreachable" : "");
+    json_decref(j);
+    return msg;
+}
+
+/* --- a run (on a pool thread) ---------------------------------------------------------- */
+
+static void
+write_outputs_from_log(plug_run *run, const char *log, size_t len)
+{
+    FILE *out = fopen(run->stdout_path, "we");
+    if (out != NULL) {
+        fwrite(log, 1, len, out);
+        fclose(out);
+    }
+    static const char prefix[] = "floe.output ";
+    for (const char *line = log; line != NULL && line < log + len;) {
+        const char *eol = memchr(line, '\n', (size_t)(log + len - line));
+        size_t ll = eol != NULL ? (size_t)(eol - line) : (size_t)(log + len - line);
+        if (ll > sizeof(prefix) - 1 && strncmp(line, prefix, sizeof(prefix) - 1) == 0) {
+            const char *name = line + sizeof(prefix) - 1, *eq = memchr(name, '=', ll);
+            size_t nl = eq != NULL ? (size_t)(eq - name) : 0;
+            bool ok = nl > 0 && nl < 64 && !(name[0] >= '0' && name[0] <= '9');
+            for (size_t i = 0; ok && i < nl; i++)
+                ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                     (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+            if (ok) {
+                char path[PATH_MAX + 80];
+                snprintf(path, sizeof(path), "%s/%.*s", run->outputs_dir, (int)nl, name);
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd != -1) {
+                    (void)!write(fd, eq + 1, (size_t)(line + ll - (eq + 1)));
+                    close(fd);
+                }
+            }
+        }
+        line = eol != NULL ? eol + 1 : NULL;
+    }
+}
+
+static void __attribute__((format(printf, 3, 4)))
+run_fail(plug_run *run, floe_err_class cls, const char *fmt, ...)
+{
+    char msg[FLOE_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    run->res.end = PLUG_END_ERROR;
+    floe_err_set(&run->res.err, cls == FLOE_ERR_USER ? FLOE_EINVAL : FLOE_EIO, cls,
+                 cls == FLOE_ERR_SYSTEM, "%s", msg);
+}
+
+static void
+run_work(void *ctx, void *job)
+{
+    (void)ctx;
+    plug_run *run = job;
+    kube_exec *kx = run->kx;
+    const plug_kube_conn *c = &kx->conn;
+    char path[256], *body = json_dumps(run->pod, JSON_COMPACT);
+    kube_resp r;
+    int image_polls = 0;
+    if (body == NULL) {
+        run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: %s", "out of memory");
+        return;
+    }
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", c->ns);
+    kube_call_retry(c, "POST", path, body, &r, &run->kill);
+    free(body);
+    if (r.status != 201 && r.status != 200 && r.status != 409) {
+        char d[300];
+        snprintf(d, sizeof(d), "%ld %s", r.status, status_message(&r));
+        run_fail(run, r.status == 400 || r.status == 422 ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
+                 "kubernetes: creating the pod: %s", d);
+        free(r.body);
+        return;
+    }
+    free(r.body);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", c->ns, run->name);
+    json_t *pod = NULL;
+    const char *phase = "";
+    for (;;) {
+        if (atomic_load(&run->kill)) {
+            run->res.end = PLUG_END_SIGNALED;
+            run->res.signal = SIGKILL;
+            break;
+        }
+        nap_ms(kx->poll_ms);
+        kube_call_retry(c, "GET", path, NULL, &r, &run->kill);
+        if (r.status == 404 || r.status == 410) {
+            free(r.body);
+            run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: pod %s was deleted by someone else",
+                     run->name);
+            goto del;
+        }
+        if (r.status != 200) {
+            char d[300];
+            snprintf(d, sizeof(d), "%ld %s", r.status, status_message(&r));
+            free(r.body);
+            run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: reading the pod: %s", d);
+            goto del;
+        }
+        json_decref(pod);
+        pod = json_loads(r.body, 0, NULL);
+        free(r.body);
+        json_t *st = json_object_get(pod, "status");
+        phase = json_string_value(json_object_get(st, "phase"));
+        if (phase == NULL)
+            phase = "";
+        if (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)
+            break;
+        json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
+        const char *why = json_string_value(
+            json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+        if (why != NULL &&
+            (strcmp(why, "ErrImagePull") == 0 || strcmp(why, "ImagePullBackOff") == 0 ||
+             strcmp(why, "InvalidImageName") == 0) &&
+            ++image_polls >= KUBE_IMAGE_WAIT_POLLS) {
+            run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: the image cannot be pulled (%s)", why);
+            goto del;
+        }
+    }
+    if (run->res.end == 0) {
+        json_t *term = json_object_get(
+            json_object_get(
+                json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"),
+                               0),
+                "state"),
+            "terminated");
+        int code = (int)json_integer_value(json_object_get(term, "exitCode"));
+        int sig = (int)json_integer_value(json_object_get(term, "signal"));
+        const char *reason = json_string_value(json_object_get(term, "reason"));
+        run->res.oom = reason != NULL && strcmp(reason, "OOMKilled") == 0;
+        if (sig > 0 || run->res.oom) {
+            run->res.end = PLUG_END_SIGNALED;
+            run->res.signal = sig > 0 ? sig : SIGKILL;
+        } else {
+            run->res.end = PLUG_END_EXITED;
+            run->res.exit_code = strcmp(phase, "Failed") == 0 && code == 0 ? 1 : code;
+        }
+        char lpath[300];
+        snprintf(lpath, sizeof(lpath), "/api/v1/namespaces/%s/pods/%s/log?container=task", c->ns,
+                 run->name);
+        kube_call_retry(c, "GET", lpath, NULL, &r, NULL);
+        if (r.status == 200 && r.body != NULL)
+            write_outputs_from_log(run, r.body, r.len);
+        free(r.body);
+    }
+del:
+    json_decref(pod);
+    kube_call_retry(c, "DELETE", path, "{\"propagationPolicy\":\"Background\"}", &r, NULL);
+    free(r.body);
+}
+
+static void
+run_done(void *job)
+{
+    plug_run *run = job;
+    if (run->freed) {
+        json_decref(run->pod);
+        floe_free(run);
+        return;
+    }
+    run->done(run, &run->res, run->arg);
+}
+
+/* --- the executor ---------------------------------------------------------------------- */
+
+static floe_rc
+kube_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *arg, plug_run **out,
+           floe_err *err)
+{
+    kube_exec *kx = (kube_exec *)ex;
+    if (spec->image == NULL || spec->image[0] == '\0')
+        return floe_err_user(err, FLOE_EINVAL, "kubernetes executor: the task has no image");
+    if (spec->inputs_json != NULL && strlen(spec->inputs_json) > KUBE_INPUTS_MAX)
+        return floe_err_user(err, FLOE_ETOOBIG,
+                             "kubernetes executor: inputs of %zu bytes exceed the %u passed in "
+                             "the environment",
+                             strlen(spec->inputs_json), KUBE_INPUTS_MAX);
+    plug_run *run = floe_calloc(1, sizeof(*run));
+    if (run == NULL || (run->pod = plug_kube_pod(spec, kx->conn.ns, kx->slot)) == NULL) {
+        floe_free(run);
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    }
+    run->kx = kx;
+    run->done = done;
+    run->arg = arg;
+    atomic_init(&run->kill, false);
+    snprintf(run->name, sizeof(run->name), "floe-%s", spec->run_id);
+    snprintf(run->stdout_path, sizeof(run->stdout_path), "%s", spec->stdout_path);
+    snprintf(run->outputs_dir, sizeof(run->outputs_dir), "%s", spec->outputs_dir);
+    int fd = open(spec->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd != -1)
+        close(fd); /* a pod's log is one stream: it all goes to stdout */
+    if (floe_pool_submit(kx->pool, run_work, run_done, run) != FLOE_OK) {
+        json_decref(run->pod);
+        floe_free(run);
+        return floe_err_sys(err, FLOE_EAGAIN, "kubernetes executor: too many pods at once");
+    }
+    *out = run;
+    return FLOE_OK;
+}
+
+static void
+kube_kill(plug_run *run)
+{
+    atomic_store(&run->kill, true);
+}
+
+static void
+kube_run_free(plug_run *run)
+{
+    if (run == NULL)
+        return;
+    if (run->res.end == 0) { /* the job is still out: it frees the run when it returns */
+        atomic_store(&run->kill, true);
+        run->freed = true;
+        return;
+    }
+    json_decref(run->pod);
+    floe_free(run);
+}
+
+static void
+kube_reap(plug_executor *ex)
+{
+    kube_exec *kx = (kube_exec *)ex;
+    char path[256];
+    kube_resp r;
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io%%2Fmanaged-by%%3Dfloe%%2C"
+             "floe.slot%%3D%s",
+             kx->conn.ns, kx->slot);
+    kube_call(&kx->conn, "DELETE", path, NULL, &r);
+    floe_log_ctx log = {.comp = "kubernetes"};
+    if (r.status == 200)
+        floe_log_info(&log, "deleted pods left in slot %s by a previous worker", kx->slot);
+    else
+        floe_log_warn(&log, "could not delete pods left by a previous worker: %ld %s", r.status,
+                      status_message(&r));
+    free(r.body);
+}
+
+static void
+kube_free(plug_executor *ex)
+{
+    kube_exec *kx = (kube_exec *)ex;
+    floe_pool_free(kx->pool);
+    plug_kube_conn_deinit(&kx->conn);
+    floe_free(kx);
+}
+
+static const plug_ops kube_ops = {
+    .name = "kubernetes",
+    .start = kube_start,
+    .kill = kube_kill,
+    .run_free = kube_run_free,
+    .reap = kube_reap,
+    .free = kube_free,
+};
 
 plug_executor *
 plug_kube_new(const plug_env *env, floe_err *err)
 {
-    (void)env;
-    floe_err_sys(err, FLOE_ENOTFOUND, "not built yet");
-    return NULL;
+    kube_exec *kx = floe_calloc(1, sizeof(*kx));
+    if (kx == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (plug_kube_conn_load(env->cfg, &kx->conn, err) != FLOE_OK) {
+        floe_free(kx);
+        return NULL;
+    }
+    kx->base.ops = &kube_ops;
+    kx->base.env = env;
+    kx->poll_ms = env->cfg->kube_poll_ms;
+    char hex[FLOE_SHA256_HEX_LEN + 1], seed[PATH_MAX + 80];
+    char host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    int n = snprintf(seed, sizeof(seed), "%s:%s", host, env->state_dir);
+    floe_sha256_hex(seed, (size_t)n < sizeof(seed) ? (size_t)n : sizeof(seed) - 1, hex);
+    snprintf(kx->slot, sizeof(kx->slot), "%.16s", hex);
+    floe_pool_config pc = {.threads = (unsigned)env->cfg->worker_concurrency,
+                           .queue_max = (unsigned)env->cfg->worker_concurrency * 2};
+    if ((kx->pool = floe_pool_new(env->base, &pc, err)) == NULL) {
+        plug_kube_conn_deinit(&kx->conn);
+        floe_free(kx);
+        return NULL;
+    }
+    return &kx->base;
 }

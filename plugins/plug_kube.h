@@ -1,0 +1,43 @@
+/*
+ * plug_kube — the kubernetes executor's pieces that need no cluster, exposed for tests:
+ * the connection settings (in-cluster or a kubeconfig) and the Pod built for an attempt.
+ */
+#ifndef PLUG_KUBE_H
+#define PLUG_KUBE_H
+
+#include "floe_config.h"
+#include "plug_exec.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define KUBE_SERVER_MAX 512
+#define KUBE_NS_MAX 64
+
+/* How to reach the API server. Blobs are PEM text (malloc'd, NUL-terminated). */
+typedef struct plug_kube_conn {
+    char server[KUBE_SERVER_MAX]; /* https://host:port */
+    char ns[KUBE_NS_MAX];
+    char *token;
+    char *ca_file;
+    char *ca_pem, *cert_pem, *key_pem;
+    bool insecure;
+} plug_kube_conn;
+
+/* From cfg: kubernetes.kubeconfig (its current context: server, CA, token or client
+ * certificate, namespace) when set; otherwise kubernetes.api or the in-cluster
+ * KUBERNETES_SERVICE_HOST/PORT, with the service account's token, CA and namespace
+ * (kubernetes.namespace overrides). FLOE_ENOTFOUND when no cluster is configured. */
+floe_rc plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *out, floe_err *err);
+void plug_kube_conn_deinit(plug_kube_conn *c);
+
+/* The Pod for an attempt (caller owns it): name floe-<run_id>, labels for execution, node,
+ * attempt and the worker slot, restartPolicy Never, one container "task" with the image,
+ * argv as command, the task's env plus FLOE_* (inputs as FLOE_INPUTS_JSON) and CPU/memory
+ * requests = limits. NULL when out of memory. */
+json_t *plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label);
+
+/* A label value from any text: [A-Za-z0-9._-], at most 63, alphanumeric at both ends. */
+void plug_kube_label(const char *in, char out[64]);
+
+#endif

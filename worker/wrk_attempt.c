@@ -384,7 +384,8 @@ collect_work(void *ctx, void *job)
         }
         size_t max = (size_t)w->cfg->worker_stderr_tail;
         if ((att->tail = floe_malloc(max + 1)) != NULL) {
-            snprintf(path, sizeof(path), "%s/stderr", att->dir);
+            /* a pod's log is one stream, kept as stdout */
+            snprintf(path, sizeof(path), "%s/%s", att->dir, att->kind == 2 ? "stdout" : "stderr");
             wrk_io_tail(path, att->tail, max);
         }
     }

@@ -43,17 +43,26 @@ static char *const sched_env[] = {"FLOE_API_URL=" API, "FLOE_ATTEMPT_LEASE=2s", 
 /* --- helpers ---------------------------------------------------------------------------- */
 
 static int
-spawn_worker(const char *http, const char *extra, const char *log)
+spawn_worker_env(const char *http, char *const *extra, const char *log)
 {
     char *argv[] = {(char *)worker_bin, "--class", "default", NULL};
     char h[64];
     snprintf(h, sizeof(h), "FLOE_WORKER_HTTP=%s", http);
-    char *env[] = {h, "FLOE_KAFKA_SESSION_TIMEOUT=6s", (char *)extra, NULL};
+    char *env[16] = {h, "FLOE_KAFKA_SESSION_TIMEOUT=6s", NULL};
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 13; i++)
+        env[2 + i] = extra[i];
     int pid = it_spawn(argv, env, log);
     char url[80];
     snprintf(url, sizeof(url), "http://%s", http);
     it_http_wait_ok(url, "/healthz", 30000);
     return pid;
+}
+
+static int
+spawn_worker(const char *http, const char *extra, const char *log)
+{
+    char *const env[] = {(char *)extra, NULL};
+    return spawn_worker_env(http, env, log);
 }
 
 static char *
@@ -466,6 +475,149 @@ test_oci_timeout_and_reap(void **state)
     assert_int_equal(runc_containers(root), 0);
 }
 
+/* The kubernetes executor against a FAKE API server (tests/integration/
+ * fake_kube_apiserver.py: no real one can run here), over HTTPS with a token. */
+static void
+test_kubernetes_fake_apiserver(void **state)
+{
+    (void)state;
+    char dir[256], cmd[1024], api[64], tok[300], ca[300], record[300];
+    snprintf(dir, sizeof(dir), "%s/kube-%s", getenv("FLOE_STATE_DIR"), it.project);
+    mkdir(dir, 0700);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+             "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 "
+             "&& printf test-token > %s/token",
+             dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(record, sizeof(record), "%s/record.json", dir);
+    char cert[300], key[300];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    char *fargv[] = {"/usr/bin/python3",
+                     FLOE_SOURCE_DIR "/tests/integration/fake_kube_apiserver.py",
+                     "--port",
+                     "18443",
+                     "--cert",
+                     cert,
+                     "--key",
+                     key,
+                     "--token",
+                     "test-token",
+                     "--record",
+                     record,
+                     NULL};
+    int pid_fake = it_spawn(fargv, NULL, "test_worker.fake_kube.log");
+    snprintf(api, sizeof(api), "FLOE_KUBERNETES_API=https://127.0.0.1:18443");
+    snprintf(tok, sizeof(tok), "FLOE_KUBERNETES_TOKEN_FILE=%s/token", dir);
+    snprintf(ca, sizeof(ca), "FLOE_KUBERNETES_CA_FILE=%s/cert.pem", dir);
+    char *const env[] = {
+        api, tok, ca, "FLOE_KUBERNETES_NAMESPACE=floe-test", "FLOE_KUBERNETES_POLL=100ms", NULL};
+    int64_t deadline = floe_mono_us() + 10000000;
+    struct stat st;
+    while (stat(record, &st) == -1 && floe_mono_us() < deadline)
+        usleep(20000);
+    if (stat(record, &st) == -1)
+        fail_msg("the fake API server did not start (see test_worker.fake_kube.log)");
+    assert_int_equal(it_stop(pid_w1, 20000), 0);
+    pid_w1 = spawn_worker_env(W1, env, "test_worker.w1k.log");
+    it_register("kind: task\nname: kok\nversion: v1\nexecutor: kubernetes\n"
+                "container: {image: fake/succeed, command: [/app/run, --fast, '$(touch x)'], "
+                "env: {MODE: batch}}\n"
+                "resources: {cpu: 250m, memory: 128Mi}\n"
+                "inputs: {x: integer}\noutputs: {out: integer}\n"
+                "---\nkind: task\nname: kfail\nversion: v1\nexecutor: kubernetes\n"
+                "container: {image: fake/fail, command: [/app/run]}\n"
+                "inputs: {x: integer}\noutputs: {out: integer}\n"
+                "---\nkind: task\nname: khang\nversion: v1\nexecutor: kubernetes\n"
+                "container: {image: fake/hang, command: [/app/run]}\n"
+                "inputs: {x: integer}\noutputs: {out: integer}\n"
+                "---\nkind: workflow\nname: kube_ok\nversion: v1\ninputs: {x: integer}\n"
+                "outputs: {out: {from: {node: k, output: out}}}\n"
+                "nodes:\n  - {id: k, task: kok, inputs: {x: {input: x}}}\n"
+                "---\nkind: workflow\nname: kube_fail\nversion: v1\ninputs: {x: integer}\n"
+                "outputs: {out: {from: {node: k, output: out}}}\n"
+                "nodes:\n  - {id: k, task: kfail, inputs: {x: {input: x}}}\n"
+                "---\nkind: workflow\nname: kube_hang\nversion: v1\ninputs: {x: integer}\n"
+                "outputs: {out: {from: {node: k, output: out}}}\n"
+                "nodes:\n  - {id: k, task: khang, inputs: {x: {input: x}}}\n");
+    char ok_id[64], fail_id[64], hang_id[64];
+    it_launch("kube_ok", "{\"x\": 41}", ok_id);
+    json_t *ex = it_wait_exec(ok_id, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "out"), 42); /* the pod saw x = 41 */
+    json_decref(ex);
+    it_launch("kube_fail", "{\"x\": 1}", fail_id);
+    ex = it_wait_exec(fail_id, 60000);
+    it_expect_phase(ex, "FAILED");
+    json_decref(ex);
+    expect_attempt_error(fail_id, "k", "USER", "exit", "the model file is missing");
+    it_launch("kube_hang", "{\"x\": 1}", hang_id);
+    it_wait_metric("http://" W1, "floe_worker_attempts_running", 1, 30000);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", hang_id);
+    assert_int_equal(it_http(API, "POST", path, "{}", 2, NULL), 202);
+    ex = it_wait_exec(hang_id, 60000);
+    it_expect_phase(ex, "ABORTED");
+    json_decref(ex);
+
+    /* What the fake received. */
+    json_t *rec = NULL;
+    deadline = floe_mono_us() + 20000000;
+    for (;;) { /* the hung pod is deleted on the worker's next heartbeat */
+        json_decref(rec);
+        rec = json_load_file(record, 0, NULL);
+        json_t *del = json_object_get(rec, "deleted");
+        if (json_array_size(del) >= 3 || floe_mono_us() > deadline)
+            break;
+        usleep(50000);
+    }
+    assert_non_null(rec);
+    assert_int_equal(json_integer_value(json_object_get(rec, "unauthorized")), 0);
+    assert_true(json_integer_value(json_object_get(rec, "creates")) >= 5); /* 429, 500, 3 pods */
+    json_t *created = json_object_get(rec, "created");
+    assert_int_equal(json_array_size(created), 3);
+    assert_int_equal(json_array_size(json_object_get(rec, "deleted")), 3); /* every pod */
+    json_t *pod = json_array_get(created, 0);
+    json_t *md = json_object_get(pod, "metadata"), *sp = json_object_get(pod, "spec");
+    json_t *labels = json_object_get(md, "labels");
+    json_t *c0 = json_array_get(json_object_get(sp, "containers"), 0);
+    assert_string_equal(json_string_value(json_object_get(pod, "kind")), "Pod");
+    assert_string_equal(json_string_value(json_object_get(md, "namespace")), "floe-test");
+    assert_true(strncmp(json_string_value(json_object_get(md, "name")), "floe-", 5) == 0);
+    assert_string_equal(json_string_value(json_object_get(labels, "floe.execution")), ok_id);
+    assert_string_equal(json_string_value(json_object_get(labels, "floe.node")), "k");
+    assert_string_equal(json_string_value(json_object_get(labels, "floe.attempt")), "1");
+    assert_string_equal(json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")),
+                        "floe");
+    assert_string_equal(json_string_value(json_object_get(sp, "restartPolicy")), "Never");
+    assert_string_equal(json_string_value(json_object_get(c0, "image")), "fake/succeed");
+    json_t *cmdv = json_object_get(c0, "command");
+    assert_int_equal(json_array_size(cmdv), 3);
+    assert_string_equal(json_string_value(json_array_get(cmdv, 0)), "/app/run");
+    assert_string_equal(json_string_value(json_array_get(cmdv, 1)), "--fast");
+    assert_string_equal(json_string_value(json_array_get(cmdv, 2)), "$(touch x)");
+    json_t *res = json_object_get(c0, "resources");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "requests"), "cpu")),
+                        "250m");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "limits"), "memory")), "134217728");
+    bool mode = false, inputs = false;
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(c0, "env"), i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        const char *v = json_string_value(json_object_get(e, "value"));
+        mode |= strcmp(n, "MODE") == 0 && strcmp(v, "batch") == 0;
+        inputs |= strcmp(n, "FLOE_INPUTS_JSON") == 0 && strcmp(v, "{\"x\":41}") == 0;
+    }
+    assert_true(mode);
+    assert_true(inputs);
+    json_decref(rec);
+    it_stop(pid_fake, 5000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -481,6 +633,9 @@ main(int argc, char **argv)
         cmocka_unit_test(test_three_workers_kill9),
         cmocka_unit_test(test_sigterm_releases),
         cmocka_unit_test(test_oci_timeout_and_reap),
+        cmocka_unit_test(test_kubernetes_fake_apiserver),
     };
+    if (getenv("IT_FILTER") != NULL) /* e.g. IT_FILTER='*kube*' to run one test */
+        cmocka_set_test_filter(getenv("IT_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,303 @@
+/*
+ * store_blob and the worker's attempt files (wrk_io), on a temporary directory: content
+ * addressing, atomic idempotent puts, uri validation (no path traversal), corruption
+ * detected on read, size limits; inputs materialised in their text forms; outputs typed,
+ * with the errors a user sees for missing, mistyped, oversized and symlinked outputs.
+ */
+#include "floe_arena.h"
+#include "floe_digest.h"
+#include "store_blob.h"
+#include "wrk_io.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char root[256];
+
+static void
+write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static char *
+read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[65536];
+    *len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    return buf;
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof(root), "/tmp/floe-test-blob-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    wrk_io_rmtree(root);
+    return 0;
+}
+
+static void
+test_put_get_roundtrip(void **state)
+{
+    (void)state;
+    char store_dir[300], src[300], dst[300];
+    snprintf(store_dir, sizeof(store_dir), "%s/store", root);
+    snprintf(src, sizeof(src), "%s/src", root);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(store_dir, 1 << 20, &err);
+    assert_non_null(bs);
+    const char data[] = "binary\0data\n\xff\xfe";
+    write_file(src, data, sizeof(data));
+    store_blob_ref ref, again;
+    assert_int_equal(store_blob_put_file(bs, src, &ref, &err), FLOE_OK);
+    char hex[FLOE_SHA256_HEX_LEN + 1];
+    floe_sha256_hex(data, sizeof(data), hex);
+    char want[128];
+    snprintf(want, sizeof(want), "floe://blobs/sha256/%s", hex);
+    assert_string_equal(ref.uri, want);
+    assert_int_equal(ref.size, sizeof(data));
+    assert_true(strncmp(ref.digest, "sha256:", 7) == 0 && strcmp(ref.digest + 7, hex) == 0);
+    /* Idempotent: the same content, the same reference, nothing left in tmp/. */
+    assert_int_equal(store_blob_put_file(bs, src, &again, &err), FLOE_OK);
+    assert_string_equal(again.uri, ref.uri);
+    char tmpd[320];
+    snprintf(tmpd, sizeof(tmpd), "%s/tmp", store_dir);
+    assert_int_equal(rmdir(tmpd), 0); /* empty */
+    mkdir(tmpd, 0755);
+    snprintf(dst, sizeof(dst), "%s/dst", root);
+    assert_int_equal(store_blob_get_file(bs, ref.uri, ref.digest, dst, &err), FLOE_OK);
+    size_t len;
+    char *got = read_all(dst, &len);
+    assert_int_equal(len, sizeof(data));
+    assert_memory_equal(got, data, len);
+    /* dest must not exist: no overwriting through a get */
+    assert_int_not_equal(store_blob_get_file(bs, ref.uri, NULL, dst, &err), FLOE_OK);
+    store_blob_free(bs);
+}
+
+static void
+test_bad_uris_touch_nothing(void **state)
+{
+    (void)state;
+    char store_dir[300], dst[300];
+    snprintf(store_dir, sizeof(store_dir), "%s/store2", root);
+    snprintf(dst, sizeof(dst), "%s/never", root);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(store_dir, 1 << 20, &err);
+    assert_non_null(bs);
+    const char *bad[] = {
+        "floe://blobs/sha256/../../../etc/passwd",
+        "floe://blobs/sha256/" /* empty */,
+        "floe://blobs/sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "floe://blobs/sha256/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/x",
+        "s3://bucket/key",
+        "/etc/passwd",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        floe_err_clear(&err);
+        assert_int_equal(store_blob_get_file(bs, bad[i], NULL, dst, &err), FLOE_EINVAL);
+        assert_int_equal(err.cls, FLOE_ERR_USER);
+        assert_non_null(strstr(err.msg, "is not in the blob store"));
+    }
+    struct stat st;
+    assert_int_equal(stat(dst, &st), -1);
+    /* A well-formed uri that is absent, and a digest that disagrees with the uri. */
+    const char *absent =
+        "floe://blobs/sha256/0000000000000000000000000000000000000000000000000000000000000000";
+    assert_int_equal(store_blob_get_file(bs, absent, NULL, dst, &err), FLOE_ENOTFOUND);
+    assert_int_equal(store_blob_get_file(bs, absent, "sha256:1111", dst, &err), FLOE_EINVAL);
+    assert_null(store_blob_open("relative/root", 1, &err));
+    store_blob_free(bs);
+}
+
+static void
+test_corruption_and_limits(void **state)
+{
+    (void)state;
+    char store_dir[300], src[300], dst[300], path[600];
+    snprintf(store_dir, sizeof(store_dir), "%s/store3", root);
+    snprintf(src, sizeof(src), "%s/src3", root);
+    snprintf(dst, sizeof(dst), "%s/dst3", root);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(store_dir, 16, &err);
+    write_file(src, "0123456789", 10);
+    store_blob_ref ref;
+    assert_int_equal(store_blob_put_file(bs, src, &ref, &err), FLOE_OK);
+    /* Flip the stored bytes: a read refuses them and leaves no destination file. */
+    const char *hex = ref.uri + strlen("floe://blobs/sha256/");
+    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", store_dir, hex, hex);
+    chmod(path, 0644);
+    write_file(path, "9876543210", 10);
+    assert_int_equal(store_blob_get_file(bs, ref.uri, NULL, dst, &err), FLOE_EIO);
+    assert_non_null(strstr(err.msg, "corrupt"));
+    struct stat st;
+    assert_int_equal(stat(dst, &st), -1);
+    /* Over the size limit. */
+    write_file(src, "01234567890123456789", 20);
+    assert_int_equal(store_blob_put_file(bs, src, &ref, &err), FLOE_ETOOBIG);
+    store_blob_free(bs);
+}
+
+static Floe__NamedValue *
+nv_int(const char *name, int64_t v, Floe__NamedValue *nv, Floe__Value *val)
+{
+    floe__named_value__init(nv);
+    floe__value__init(val);
+    val->kind_case = FLOE__VALUE__KIND_INTEGER;
+    val->integer = v;
+    nv->name = (char *)name;
+    nv->value = val;
+    return nv;
+}
+
+static void
+test_inputs_and_outputs(void **state)
+{
+    (void)state;
+    char store_dir[300], dir[300], path[400];
+    snprintf(store_dir, sizeof(store_dir), "%s/store4", root);
+    snprintf(dir, sizeof(dir), "%s/att", root);
+    mkdir(dir, 0755);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(store_dir, 1 << 20, &err);
+    Floe__NamedValue nv[2], *pnv[2];
+    Floe__Value v[2];
+    pnv[0] = nv_int("count", 42, &nv[0], &v[0]);
+    floe__named_value__init(&nv[1]);
+    floe__value__init(&v[1]);
+    v[1].kind_case = FLOE__VALUE__KIND_STRING;
+    v[1].string = "héllo\n";
+    nv[1].name = "text";
+    nv[1].value = &v[1];
+    pnv[1] = &nv[1];
+    char *json = NULL;
+    assert_int_equal(wrk_io_inputs(dir, pnv, 2, bs, &json, &err), FLOE_OK);
+    assert_string_equal(json, "{\"count\":42,\"text\":\"héllo\\n\"}");
+    free(json);
+    size_t len;
+    snprintf(path, sizeof(path), "%s/inputs/count", dir);
+    char *got = read_all(path, &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(got, "42", 2);
+    snprintf(path, sizeof(path), "%s/inputs/text", dir);
+    got = read_all(path, &len);
+    assert_memory_equal(got, "héllo\n", len);
+
+    /* Outputs: an integer with whitespace, a string with one trailing newline dropped, a
+     * blob uploaded as written. */
+    Floe__LiteralType t_int = FLOE__LITERAL_TYPE__INIT, t_str = FLOE__LITERAL_TYPE__INIT,
+                      t_blob = FLOE__LITERAL_TYPE__INIT;
+    t_int.simple = FLOE__SIMPLE_TYPE__SIMPLE_TYPE_INTEGER;
+    t_str.simple = FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING;
+    t_blob.simple = FLOE__SIMPLE_TYPE__SIMPLE_TYPE_BLOB;
+    Floe__Variable o[3], *po[3];
+    const char *names[3] = {"n", "s", "b"};
+    Floe__LiteralType *types[3] = {&t_int, &t_str, &t_blob};
+    for (int i = 0; i < 3; i++) {
+        floe__variable__init(&o[i]);
+        o[i].name = (char *)names[i];
+        o[i].type = types[i];
+        po[i] = &o[i];
+    }
+    snprintf(path, sizeof(path), "%s/outputs/n", dir);
+    write_file(path, " 17\n", 4);
+    snprintf(path, sizeof(path), "%s/outputs/s", dir);
+    write_file(path, "line one\nline two\n\n", 19);
+    snprintf(path, sizeof(path), "%s/outputs/b", dir);
+    write_file(path, "\x01\x02\n", 3);
+    floe_arena *arena = floe_arena_new(4096, 1 << 20);
+    Floe__NamedValue **outs = NULL;
+    assert_int_equal(wrk_io_outputs(dir, po, 3, bs, 1024, arena, &outs, &err), FLOE_OK);
+    assert_int_equal(outs[0]->value->integer, 17);
+    assert_string_equal(outs[1]->value->string, "line one\nline two\n");
+    assert_int_equal(outs[2]->value->blob->size, 3);
+
+    /* Mistyped, oversized, missing, and a symlink to a worker file: USER errors. */
+    snprintf(path, sizeof(path), "%s/outputs/n", dir);
+    write_file(path, "twelve", 6);
+    assert_int_equal(wrk_io_outputs(dir, po, 1, bs, 1024, arena, &outs, &err), FLOE_EINVAL);
+    assert_int_equal(err.cls, FLOE_ERR_USER);
+    assert_non_null(strstr(err.msg, "output \"n\""));
+    write_file(path, "1111111111", 10);
+    assert_int_equal(wrk_io_outputs(dir, po, 1, bs, 4, arena, &outs, &err), FLOE_ETOOBIG);
+    unlink(path);
+    assert_int_equal(wrk_io_outputs(dir, po, 1, bs, 1024, arena, &outs, &err), FLOE_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "was not written"));
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    assert_int_not_equal(wrk_io_outputs(dir, po, 1, bs, 1024, arena, &outs, &err), FLOE_OK);
+    snprintf(path, sizeof(path), "%s/outputs/b", dir);
+    unlink(path);
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    assert_int_not_equal(wrk_io_outputs(dir, po + 2, 1, bs, 1024, arena, &outs, &err), FLOE_OK);
+    floe_arena_free(arena);
+
+    /* Names that are not file names never reach the disk. */
+    nv[0].name = "../escape";
+    snprintf(dir, sizeof(dir), "%s/att2", root);
+    mkdir(dir, 0755);
+    assert_int_equal(wrk_io_inputs(dir, pnv, 1, bs, &json, &err), FLOE_EINVAL);
+    assert_int_equal(err.cls, FLOE_ERR_USER);
+    assert_false(wrk_io_name_ok("a/b"));
+    assert_false(wrk_io_name_ok(".."));
+    assert_false(wrk_io_name_ok("9lives"));
+    assert_true(wrk_io_name_ok("out_2"));
+    store_blob_free(bs);
+}
+
+static void
+test_tail(void **state)
+{
+    (void)state;
+    char path[300], buf[64];
+    snprintf(path, sizeof(path), "%s/log", root);
+    write_file(path, "first line\nbad \xff byte\n", 22);
+    size_t n = wrk_io_tail(path, buf, 16); /* no line starts near: the partial one stays */
+    assert_int_equal(n, strlen(buf));
+    assert_string_equal(buf, "line\nbad ? byte\n"); /* invalid UTF-8 replaced */
+    write_file(path, "0123456789\nabcdefghijklmnopqrstuvwxyz\n", 38);
+    wrk_io_tail(path, buf, 15);
+    assert_string_equal(buf, "mnopqrstuvwxyz\n");
+    char big[64];
+    write_file(path, "xyz\n0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP\n", 57);
+    wrk_io_tail(path, big, 54);
+    assert_string_equal(big, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP\n");
+    assert_int_equal(wrk_io_tail("/nonexistent", buf, 15), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_get_roundtrip),
+        cmocka_unit_test(test_bad_uris_touch_nothing),
+        cmocka_unit_test(test_corruption_and_limits),
+        cmocka_unit_test(test_inputs_and_outputs),
+        cmocka_unit_test(test_tail),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

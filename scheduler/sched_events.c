@@ -43,6 +43,19 @@ clean(char *out, size_t n, const char *s, bool no_bar)
     return out;
 }
 
+/* "<stdout uri>|<stderr uri>" of an attempt's logs into out (320 bytes), or NULL. */
+static const char *
+log_refs(char *out, const Floe__Blob *so, const Floe__Blob *se)
+{
+    if ((so == NULL || so->uri == NULL) && (se == NULL || se->uri == NULL))
+        return NULL;
+    char a[160], b[160];
+    clean(a, sizeof(a), so != NULL ? so->uri : NULL, true);
+    clean(b, sizeof(b), se != NULL ? se->uri : NULL, true);
+    snprintf(out, 320, "%s|%s", a, b);
+    return out;
+}
+
 static uint32_t
 jitter(void)
 {
@@ -242,6 +255,7 @@ typedef struct fail_in {
     const char *code, *message, *worker;
     int64_t started_us, finished_us;
     bool lease_check;
+    const char *logs;
 } fail_in;
 
 static void
@@ -272,6 +286,7 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
         .started_us = in->started_us,
         .finished_us = in->finished_us,
         .lease_check = in->lease_check,
+        .logs = in->logs,
     };
     if (plan->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT) {
         if (e->closure_cap < plan->n_nodes) {
@@ -313,13 +328,15 @@ on_failed(eng_exec *ex, const Floe__TaskFailed *m, const floe_bus_pos *pos)
         eng_ack(ex->t, pos);
         return;
     }
+    char logs[320];
     fail_in in = {.kind = m->kind == FLOE__ERROR_KIND__ERROR_KIND_SYSTEM ? 2 : 1,
                   .retriable = m->retriable,
                   .code = m->code,
                   .message = m->message,
                   .worker = m->worker_id,
                   .started_us = m->started_unix_us,
-                  .finished_us = m->finished_unix_us};
+                  .finished_us = m->finished_unix_us,
+                  .logs = log_refs(logs, m->stdout_log, m->stderr_log)};
     node_fail(ex, idx, m->attempt, &in, pos, OP_FAILED);
 }
 
@@ -381,13 +398,15 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
             snprintf(why, sizeof(why), "output \"%s\": %s", want->name, verr.msg);
     }
     if (why[0] != '\0') {
+        char logs[320];
         fail_in in = {.kind = 1,
                       .retriable = true,
                       .code = "bad_output",
                       .message = why,
                       .worker = m->worker_id,
                       .started_us = m->started_unix_us,
-                      .finished_us = m->finished_unix_us};
+                      .finished_us = m->finished_unix_us,
+                      .logs = log_refs(logs, m->stdout_log, m->stderr_log)};
         node_fail(ex, idx, m->attempt, &in, pos, OP_FAILED);
         return;
     }
@@ -402,7 +421,7 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
         return;
     }
     floe__value_map__pack(&vm, packed);
-    char worker[128];
+    char worker[128], logs[320];
     store_success s = {.exec = ex->id,
                        .node = idx,
                        .attempt = m->attempt,
@@ -412,7 +431,8 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
                        .started_us = m->started_unix_us,
                        .finished_us = m->finished_unix_us,
                        .down_csv = down,
-                       .phase = FLOE__PHASE__PHASE_SUCCEEDED};
+                       .phase = FLOE__PHASE__PHASE_SUCCEEDED,
+                       .logs = log_refs(logs, m->stdout_log, m->stderr_log)};
     eng_op *op;
     if (!op_start(ex, OP_SUCCEEDED, idx, m->attempt, pos, &op))
         return;

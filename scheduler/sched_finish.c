@@ -44,6 +44,11 @@ typedef struct fin_job {
     store_run_result res;
     store_run_node *nodes;
     store_run_attempt *attempts;
+    struct fin_logs {
+        uint32_t node, attempt;
+        const char *out, *err;
+    } * logs; /* from the hash's l<node>.<attempt> fields */
+    size_t n_logs, cap_logs;
     int phase;
     floe_rc rc;
     floe_err err;
@@ -170,6 +175,26 @@ fin_parse_all(fin_job *j, eng_exec *ex, const store_reply *rep)
                 j->nodes[i].error_code = dup_n(a, b1 + 1, (size_t)(b2 - b1 - 1));
                 j->nodes[i].error = dup_n(a, b2 + 1, vlen - (size_t)(b2 + 1 - v));
             }
+        } else if (field[0] == 'l' && field[1] >= '0' && field[1] <= '9') {
+            unsigned long i = strtoul(field + 1, &end, 10);
+            unsigned long at = *end == '.' ? strtoul(end + 1, &end, 10) : 0;
+            const char *bar = memchr(v, '|', vlen);
+            if (*end != '\0' || i >= nn || bar == NULL)
+                continue;
+            if (j->n_logs == j->cap_logs) {
+                size_t cap = j->cap_logs ? 2 * j->cap_logs : 16;
+                struct fin_logs *nl = floe_arena_alloc(a, cap * sizeof(*nl));
+                if (nl == NULL)
+                    return false;
+                if (j->n_logs > 0)
+                    memcpy(nl, j->logs, j->n_logs * sizeof(*nl));
+                j->logs = nl;
+                j->cap_logs = cap;
+            }
+            size_t ol = (size_t)(bar - v), el = vlen - ol - 1;
+            j->logs[j->n_logs++] =
+                (struct fin_logs){(uint32_t)i, (uint32_t)at, ol ? dup_n(a, v, ol) : NULL,
+                                  el ? dup_n(a, bar + 1, el) : NULL};
         } else if (strcmp(field, "ph") == 0) {
             j->phase = atoi(v);
         } else if (strcmp(field, "t0") == 0) {
@@ -241,6 +266,11 @@ fin_parse_log(fin_job *j, eng_exec *ex, const store_reply *rep)
             .finished_us = strtoll(f[7], NULL, 10),
             .message = fl[8] ? dup_n(j->arena, f[8], fl[8]) : NULL,
         };
+        for (size_t l = 0; l < j->n_logs; l++)
+            if (j->logs[l].node == idx && j->logs[l].attempt == at->attempt) {
+                at->stdout_uri = j->logs[l].out;
+                at->stderr_uri = j->logs[l].err;
+            }
     }
     j->res.attempts = j->attempts;
     j->res.n_attempts = w;

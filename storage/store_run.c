@@ -192,7 +192,8 @@ finish_nodes(store_pg *pg, const store_run_result *res, floe_err *err)
 static floe_rc
 finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
 {
-    arr ids = {0}, at = {0}, ph = {0}, ek = {0}, ec = {0}, msg = {0}, wk = {0}, st = {0}, fin = {0};
+    arr ids = {0}, at = {0}, ph = {0}, ek = {0}, ec = {0}, msg = {0}, wk = {0}, st = {0}, fin = {0},
+        so = {0}, se = {0};
     for (size_t i = 0; i < res->n_attempts; i++) {
         const store_run_attempt *a = &res->attempts[i];
         arr_add(&ids, a->node_id);
@@ -204,11 +205,14 @@ finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
         arr_add(&wk, a->worker);
         arr_add_int(&st, a->started_us);
         arr_add_int(&fin, a->finished_us);
+        arr_add(&so, a->stdout_uri);
+        arr_add(&se, a->stderr_uri);
     }
-    const char *params[] = {res->exec_id, arr_end(&ids), arr_end(&at), arr_end(&ph), arr_end(&ek),
-                            arr_end(&ec), arr_end(&msg), arr_end(&wk), arr_end(&st), arr_end(&fin)};
+    const char *params[] = {res->exec_id, arr_end(&ids), arr_end(&at),  arr_end(&ph),
+                            arr_end(&ek), arr_end(&ec),  arr_end(&msg), arr_end(&wk),
+                            arr_end(&st), arr_end(&fin), arr_end(&so),  arr_end(&se)};
     floe_rc rc = FLOE_OK;
-    for (int i = 1; i < 10; i++)
+    for (int i = 1; i < 12; i++)
         if (params[i] == NULL)
             rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
     PGresult *r;
@@ -216,17 +220,18 @@ finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
         rc = store_pg_exec(
             pg,
             "INSERT INTO node_attempts (execution_id, node_id, attempt, phase, error_kind,"
-            " error_code, message, worker, started_at, finished_at)"
+            " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"
             " SELECT $1, n, a, p, k, c, m, w,"
             " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"
-            " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END"
+            " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"
             " FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],"
-            " $8::text[], $9::bigint[], $10::bigint[]) AS t(n, a, p, k, c, m, w, s, f)"
+            " $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])"
+            " AS t(n, a, p, k, c, m, w, s, f, o, e)"
             " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING",
-            10, params, NULL, NULL, &r, err);
+            12, params, NULL, NULL, &r, err);
     if (rc == FLOE_OK)
         PQclear(r);
-    arr *all[] = {&ids, &at, &ph, &ek, &ec, &msg, &wk, &st, &fin};
+    arr *all[] = {&ids, &at, &ph, &ek, &ec, &msg, &wk, &st, &fin, &so, &se};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         floe_buf_deinit(&all[i]->buf);
     return rc;

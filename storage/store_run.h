@@ -24,6 +24,7 @@ typedef struct store_run_attempt {
     const char *phase;
     const char *error_kind, *error_code, *message, *worker; /* may be NULL */
     int64_t started_us, finished_us;                        /* 0: unknown */
+    const char *stdout_uri, *stderr_uri;                    /* blob store, may be NULL */
 } store_run_attempt;
 
 typedef struct store_run_result {

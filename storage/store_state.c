@@ -202,11 +202,12 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
                           st,
                           fin,
                           s->down_csv != NULL ? s->down_csv : "",
-                          ph};
-    size_t len[16];
-    for (int i = 0; i < 16; i++) /* the outputs are binary */
+                          ph,
+                          s->logs != NULL ? s->logs : ""};
+    size_t len[17];
+    for (int i = 0; i < 17; i++) /* the outputs are binary */
         len[i] = i == 10 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
-    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 16, argv, len, cb, arg);
+    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 17, argv, len, cb, arg);
 }
 
 floe_rc
@@ -253,8 +254,9 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
                           st,
                           fin,
                           f->closure_csv != NULL ? f->closure_csv : "",
-                          f->lease_check ? "1" : "0"};
-    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 7, 26, argv, NULL, cb, arg);
+                          f->lease_check ? "1" : "0",
+                          f->logs != NULL ? f->logs : ""};
+    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 7, 27, argv, NULL, cb, arg);
 }
 
 floe_rc

@@ -80,6 +80,7 @@ typedef struct store_success {
     int64_t started_us, finished_us; /* 0: Redis's clock / the recorded start */
     const char *down_csv;            /* downstream node indices */
     int phase;                       /* FLOE__PHASE__PHASE_SUCCEEDED or _CACHED */
+    const char *logs;                /* "<stdout uri>|<stderr uri>" or NULL */
 } store_success;
 
 floe_rc store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *s,
@@ -97,6 +98,7 @@ typedef struct store_failure {
     int64_t started_us, finished_us;
     const char *closure_csv; /* transitive downstream (finish-independent skips it) */
     bool lease_check;        /* only if the lease has expired (the sweeper) */
+    const char *logs;        /* "<stdout uri>|<stderr uri>" or NULL */
 } store_failure;
 
 floe_rc store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f,

@@ -7,7 +7,7 @@
 --       user_budget, system_budget, backoff_initial_ms, backoff_max_ms,
 --       backoff_multiplier_milli, jitter_milli (0..1000), code, message, worker,
 --       started_us, finished_us, closure ("4,9,..."), lease_check (1: only if the lease
---       has expired by Redis's clock)
+--       has expired by Redis's clock), logs ("<stdout uri>|<stderr uri>", may be empty)
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -36,6 +36,7 @@ local started = ARGV[16]
 if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
 local finished = ARGV[17] ~= '0' and ARGV[17] or str(now)
 local msg = ARGV[14]
+if ARGV[20] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[20]) end
 local budget_left = (kind == 2 and nd.fs <= tonumber(ARGV[8])) or (kind ~= 2 and nd.fu <= tonumber(ARGV[7]))
 if ARGV[6] == '1' and budget_left then
   local n = nd.fu + nd.fs

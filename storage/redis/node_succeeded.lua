@@ -2,7 +2,8 @@
 -- nodes (O(out-degree)), and finish the execution when it was the last node.
 -- KEYS: epoch, exec, log, outbox, leases, finalize
 -- ARGV: epoch, exec_id, node, attempt, outputs, worker, started_us, finished_us,
---       downstream ("3,7,..."), phase (SUCCEEDED or CACHED)
+--       downstream ("3,7,..."), phase (SUCCEEDED or CACHED), logs ("<stdout uri>|<stderr
+--       uri>", may be empty)
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -18,6 +19,7 @@ if nd.p ~= READY and nd.p ~= RUNNING then return {'noop', 0, 'node is in phase '
 local now = now_us()
 nd.p = tonumber(ARGV[10])
 node_put(KEYS[2], i, nd)
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[11]) end
 redis.call('HSET', KEYS[2], 'o' .. i, ARGV[5])
 redis.call('ZREM', KEYS[5], E .. '|' .. i .. '|' .. a)
 local started = ARGV[7]

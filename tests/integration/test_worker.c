@@ -290,6 +290,21 @@ test_failures_users_can_act_on(void **state)
     json_decref(ex);
     expect_attempt_error(id, "crash", "USER", "exit", "exited with status 3");
     expect_attempt_error(id, "crash", "USER", "exit", "permission denied");
+    /* Its full stdout and stderr are in the blob store, referenced from the attempt. */
+    char *logs = it_sql_text("SELECT stdout_uri || ' ' || stderr_uri FROM node_attempts WHERE "
+                             "execution_id = $1 AND node_id = $2",
+                             id, "crash");
+    char so[100], se[100], path[4096];
+    assert_int_equal(sscanf(logs, "floe://blobs/sha256/%99s floe://blobs/sha256/%99s", so, se), 2);
+    free(logs);
+    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", cfg->blob_root, se, se);
+    char *err_text = read_file(path, NULL);
+    assert_string_equal(err_text, "cannot read the table: permission denied\n");
+    free(err_text);
+    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", cfg->blob_root, so, so);
+    char *out_text = read_file(path, NULL);
+    assert_string_equal(out_text, "starting\n");
+    free(out_text);
     expect_attempt_error(id, "mistyped", "USER", "output", "output \"out\"");
     expect_attempt_error(id, "silent", "USER", "output", "was not written");
     expect_attempt_error(id, "slow", "USER", "timeout", "timeout of 1000 ms");

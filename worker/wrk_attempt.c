@@ -766,6 +766,8 @@ att_start_claim(wrk_att *att)
     wrk *w = att->w;
     const Floe__TaskDispatch *d = att->d;
     att->state = ATT_CLAIMING;
+    if (!att->linked) /* the clock of its overhead starts here, not in the backlog */
+        att->received_us = floe_now_us();
     if (!att->linked) {
         att->next = w->active;
         att->prev = NULL;
@@ -800,7 +802,10 @@ att_pump(wrk *w)
         att_start_claim(att);
     }
     floe_metric_set(w->m_backlog, w->n_backlog);
-    if (w->paused && !w->draining && w->n_active < (unsigned)w->cfg->worker_concurrency) {
+    /* Resume before the backlog runs dry, so the next dispatches are already here when a
+     * slot frees up (a pause makes the consumer refetch: a round trip per resume). */
+    if (w->paused && !w->draining &&
+        w->n_backlog < ((unsigned)w->cfg->worker_concurrency + 1) / 2) {
         w->paused = false;
         floe_bus_resume(w->bus);
     }
@@ -904,7 +909,9 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
         w->n_backlog++;
         floe_metric_set(w->m_backlog, w->n_backlog);
     }
-    if (!w->paused && w->n_active >= (unsigned)w->cfg->worker_concurrency) {
+    /* Full, and as many waiting as run at once: stop fetching. The backlog is not claimed
+     * (no lease ticks) nor acknowledged (a crash hands it to another worker). */
+    if (!w->paused && w->n_backlog >= (unsigned)w->cfg->worker_concurrency) {
         w->paused = true;
         floe_bus_pause(w->bus);
     }

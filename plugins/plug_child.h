@@ -63,6 +63,9 @@ struct plug_spec;
 char **plug_envp_build(const struct plug_spec *spec, const char *inputs, const char *outputs,
                        const char *home, const char *tmp);
 
+/* Creates (truncates) the task's stdout and stderr files; on error none is left open. */
+floe_rc plug_open_logs(const struct plug_spec *spec, int *out_fd, int *err_fd, floe_err *err);
+
 /* The PATH of envp (or the default). */
 const char *plug_envp_path(char *const *envp);
 #endif

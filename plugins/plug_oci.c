@@ -271,11 +271,8 @@ oci_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *arg
         rc = floe_err_sys(err, FLOE_EIO, "oci executor: cannot write %s", cfgpath);
         goto fail;
     }
-    if ((out_fd = open(spec->stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
-        (err_fd = open(spec->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
-        rc = floe_err_sys(err, FLOE_EIO, "cannot create the log files: %s", strerror(errno));
+    if ((rc = plug_open_logs(spec, &out_fd, &err_fd, err)) != FLOE_OK)
         goto fail;
-    }
     char *argv[] = {path,   "--root",           ox->root, "run", "--bundle",
                     bundle, "--no-new-keyring", run->id,  NULL};
     char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};

@@ -100,11 +100,8 @@ proc_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *ar
     if ((rc = plug_child_which(spec->argv[0], plug_envp_path(envp), path, sizeof(path), err)) !=
         FLOE_OK)
         goto fail;
-    if ((out_fd = open(spec->stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
-        (err_fd = open(spec->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
-        rc = floe_err_sys(err, FLOE_EIO, "cannot create the log files: %s", strerror(errno));
+    if ((rc = plug_open_logs(spec, &out_fd, &err_fd, err)) != FLOE_OK)
         goto fail;
-    }
     if (px->cgs != NULL && (spec->memory_bytes > 0 || spec->cpu_millis > 0)) {
         floe_err cerr = {0};
         if (plug_cgroup_create(px->cgs, spec->run_id, spec->memory_bytes, spec->cpu_millis,

@@ -766,9 +766,8 @@ att_start_claim(wrk_att *att)
     wrk *w = att->w;
     const Floe__TaskDispatch *d = att->d;
     att->state = ATT_CLAIMING;
-    if (!att->linked) /* the clock of its overhead starts here, not in the backlog */
-        att->received_us = floe_now_us();
     if (!att->linked) {
+        att->received_us = floe_now_us(); /* its overhead is counted from here, not the backlog */
         att->next = w->active;
         att->prev = NULL;
         if (w->active != NULL)

@@ -46,6 +46,8 @@ struct plug_run {
     oci_exec *ox;
     pid_t pid;
     bool running, killed;
+    pid_t deleter; /* the runc delete a killed container waits for before reporting */
+    plug_result res;
     char id[80];
     struct event *kill_timer;
     plug_done_fn done;
@@ -152,8 +154,9 @@ plug_oci_config(const plug_spec *spec, const char *rootfs, const char *worker_id
 
 /* --- running --------------------------------------------------------------------------- */
 
-static void
-runc_async(oci_exec *ox, const char *verb, const char *id, const char *arg)
+static pid_t
+runc_async(oci_exec *ox, const char *verb, const char *id, const char *arg,
+           plug_child_exit_fn exit_fn, void *exit_arg)
 {
     char *argv[8] = {(char *)ox->base.env->oci_runtime, "--root", ox->root, (char *)verb, NULL};
     size_t n = 4;
@@ -166,7 +169,7 @@ runc_async(oci_exec *ox, const char *verb, const char *id, const char *arg)
     char path[PATH_MAX];
     char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
     if (plug_child_which(argv[0], envp[0] + 5, path, sizeof(path), NULL) != FLOE_OK)
-        return;
+        return -1;
     plug_spawn sp = {.path = path,
                      .argv = argv,
                      .envp = envp,
@@ -175,7 +178,19 @@ runc_async(oci_exec *ox, const char *verb, const char *id, const char *arg)
                      .cgroup_fd = -1,
                      .cgroup_fd2 = -1};
     pid_t pid;
-    plug_child_spawn(ox->base.env->children, &sp, NULL, NULL, &pid, NULL);
+    if (plug_child_spawn(ox->base.env->children, &sp, exit_fn, exit_arg, &pid, NULL) != FLOE_OK)
+        return -1;
+    return pid;
+}
+
+static void
+on_delete_exit(pid_t pid, int status, void *arg)
+{
+    (void)pid;
+    (void)status;
+    plug_run *run = arg;
+    run->deleter = -1;
+    run->done(run, &run->res, run->arg);
 }
 
 static void
@@ -185,6 +200,7 @@ on_runc_exit(pid_t pid, int status, void *arg)
     plug_run *run = arg;
     plug_result res = {0};
     run->running = false;
+    run->pid = -1;
     if (run->kill_timer != NULL)
         event_del(run->kill_timer);
     if (WIFEXITED(status)) {
@@ -202,6 +218,14 @@ on_runc_exit(pid_t pid, int status, void *arg)
         res.end = PLUG_END_SIGNALED;
         res.signal = WTERMSIG(status);
     }
+    if (run->killed) {
+        /* runc run does not delete a container it did not see exit by itself: delete it
+         * before the result goes out, so a reported timeout leaves nothing running. */
+        run->res = res;
+        run->deleter = runc_async(run->ox, "delete", run->id, NULL, on_delete_exit, run);
+        if (run->deleter != -1)
+            return;
+    }
     run->done(run, &res, run->arg);
 }
 
@@ -213,7 +237,7 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
     plug_run *run = arg;
     if (!run->running)
         return;
-    runc_async(run->ox, "kill", run->id, "KILL");
+    runc_async(run->ox, "kill", run->id, "KILL", NULL, NULL);
     kill(-run->pid, SIGKILL); /* runc itself, should the container not exist yet */
 }
 
@@ -257,6 +281,7 @@ oci_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *arg
     if (run == NULL)
         return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     run->ox = ox;
+    run->deleter = -1;
     run->done = done;
     run->arg = arg;
     snprintf(run->id, sizeof(run->id), "floe-%s", spec->run_id);
@@ -312,7 +337,7 @@ oci_kill(plug_run *run)
     if (!run->running)
         return;
     run->killed = true;
-    runc_async(run->ox, "kill", run->id, "TERM");
+    runc_async(run->ox, "kill", run->id, "TERM", NULL, NULL);
     if (run->kill_timer == NULL)
         run->kill_timer = evtimer_new(run->ox->base.env->base, on_kill_timer, run);
     int64_t ms = run->ox->base.env->kill_grace_ms;
@@ -330,8 +355,10 @@ oci_run_free(plug_run *run)
         plug_child_forget(run->ox->base.env->children, run->pid);
         kill(-run->pid, SIGKILL);
     }
-    if (run->running || run->killed)
-        runc_async(run->ox, "delete", run->id, NULL); /* runc run deletes it unless killed */
+    if (run->deleter != -1)
+        plug_child_forget(run->ox->base.env->children, run->deleter);
+    else if (run->running || run->killed)
+        runc_async(run->ox, "delete", run->id, NULL, NULL, NULL); /* unless runc run did */
     if (run->kill_timer != NULL)
         event_free(run->kill_timer);
     floe_free(run);

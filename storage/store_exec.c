@@ -69,54 +69,22 @@ store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason, fl
     " (extract(epoch from started_at) * 1000000)::bigint,"                                         \
     " (extract(epoch from finished_at) * 1000000)::bigint, inputs, outputs"
 
-static const char *
-col_str(PGresult *r, int row, int col, floe_arena *arena, floe_rc *rc)
-{
-    if (PQgetisnull(r, row, col))
-        return NULL;
-    const char *s =
-        floe_arena_strndup(arena, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
-    if (s == NULL)
-        *rc = FLOE_ENOMEM;
-    return s;
-}
-
-static const uint8_t *
-col_bytea(PGresult *r, int row, int col, floe_arena *arena, size_t *len, floe_rc *rc)
-{
-    *len = 0;
-    if (PQgetisnull(r, row, col))
-        return NULL;
-    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
-    if (raw == NULL) {
-        *rc = FLOE_ENOMEM;
-        return NULL;
-    }
-    uint8_t *copy = floe_arena_alloc(arena, *len ? *len : 1);
-    if (copy != NULL)
-        memcpy(copy, raw, *len);
-    else
-        *rc = FLOE_ENOMEM;
-    PQfreemem(raw);
-    return copy;
-}
-
 static floe_rc
 row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
 {
     floe_rc rc = FLOE_OK;
     memset(ex, 0, sizeof(*ex));
-    ex->id = col_str(r, row, 0, arena, &rc);
-    ex->project = col_str(r, row, 1, arena, &rc);
-    ex->domain = col_str(r, row, 2, arena, &rc);
-    ex->workflow_name = col_str(r, row, 3, arena, &rc);
-    ex->workflow_version = col_str(r, row, 4, arena, &rc);
-    ex->launch_plan_name = col_str(r, row, 5, arena, &rc);
-    ex->launch_plan_version = col_str(r, row, 6, arena, &rc);
-    ex->phase = col_str(r, row, 7, arena, &rc);
-    ex->requested_by = col_str(r, row, 8, arena, &rc);
-    ex->source_execution = col_str(r, row, 9, arena, &rc);
-    ex->error = col_str(r, row, 10, arena, &rc);
+    ex->id = store_pg_str(r, row, 0, arena, &rc);
+    ex->project = store_pg_str(r, row, 1, arena, &rc);
+    ex->domain = store_pg_str(r, row, 2, arena, &rc);
+    ex->workflow_name = store_pg_str(r, row, 3, arena, &rc);
+    ex->workflow_version = store_pg_str(r, row, 4, arena, &rc);
+    ex->launch_plan_name = store_pg_str(r, row, 5, arena, &rc);
+    ex->launch_plan_version = store_pg_str(r, row, 6, arena, &rc);
+    ex->phase = store_pg_str(r, row, 7, arena, &rc);
+    ex->requested_by = store_pg_str(r, row, 8, arena, &rc);
+    ex->source_execution = store_pg_str(r, row, 9, arena, &rc);
+    ex->error = store_pg_str(r, row, 10, arena, &rc);
     ex->recover = store_pg_bool(r, row, 11);
     ex->no_cache = store_pg_bool(r, row, 12);
     ex->overwrite_cache = store_pg_bool(r, row, 13);
@@ -126,8 +94,8 @@ row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
     ex->updated_us = store_pg_int64(r, row, 17);
     ex->started_us = store_pg_int64(r, row, 18);
     ex->finished_us = store_pg_int64(r, row, 19);
-    ex->inputs = col_bytea(r, row, 20, arena, &ex->inputs_len, &rc);
-    ex->outputs = col_bytea(r, row, 21, arena, &ex->outputs_len, &rc);
+    ex->inputs = store_pg_bytea(r, row, 20, arena, &ex->inputs_len, &rc);
+    ex->outputs = store_pg_bytea(r, row, 21, arena, &ex->outputs_len, &rc);
     return rc;
 }
 

@@ -162,3 +162,35 @@ store_pg_bool(const PGresult *res, int row, int col)
 {
     return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
 }
+
+const char *
+store_pg_str(PGresult *r, int row, int col, floe_arena *arena, floe_rc *rc)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    const char *s =
+        floe_arena_strndup(arena, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+    if (s == NULL)
+        *rc = FLOE_ENOMEM;
+    return s;
+}
+
+const uint8_t *
+store_pg_bytea(PGresult *r, int row, int col, floe_arena *arena, size_t *len, floe_rc *rc)
+{
+    *len = 0;
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
+    if (raw == NULL) {
+        *rc = FLOE_ENOMEM;
+        return NULL;
+    }
+    uint8_t *copy = floe_arena_alloc(arena, *len ? *len : 1);
+    if (copy != NULL)
+        memcpy(copy, raw, *len);
+    else
+        *rc = FLOE_ENOMEM;
+    PQfreemem(raw);
+    return copy;
+}

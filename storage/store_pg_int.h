@@ -6,6 +6,7 @@
 #ifndef STORE_PG_INT_H
 #define STORE_PG_INT_H
 
+#include "floe_arena.h"
 #include "store_pg.h"
 
 #include <libpq-fe.h>
@@ -25,5 +26,12 @@ floe_rc store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *p
 /* Column helpers over a text-format result. */
 int64_t store_pg_int64(const PGresult *res, int row, int col);
 bool store_pg_bool(const PGresult *res, int row, int col);
+
+/* A column copied into arena: NULL for SQL NULL; *rc = FLOE_ENOMEM when out of memory
+ * (left alone otherwise). */
+const char *store_pg_str(PGresult *r, int row, int col, floe_arena *arena, floe_rc *rc);
+/* A bytea column (text format), unescaped into arena. */
+const uint8_t *store_pg_bytea(PGresult *r, int row, int col, floe_arena *arena, size_t *len,
+                              floe_rc *rc);
 
 #endif

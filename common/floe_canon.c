@@ -151,8 +151,8 @@ put_value(canon *c, const Floe__Value *v, int depth)
     }
     case FLOE__VALUE__KIND_MAP:
         put_tag(c, T_MAP);
-        put_named(c, v->map != NULL ? v->map->entries : NULL, v->map != NULL ? v->map->n_entries : 0,
-                  depth);
+        put_named(c, v->map != NULL ? v->map->entries : NULL,
+                  v->map != NULL ? v->map->n_entries : 0, depth);
         break;
     default:
         put_tag(c, T_NONE);

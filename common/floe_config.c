@@ -112,6 +112,14 @@ static const cfg_entry config_table[] = {
      "FLOE_ATTEMPT_LEASE", 0, NULL, NULL,
      "a worker's claim on a running attempt; it heartbeats every third, else the attempt is "
      "retried"},
+    {"catalog.reservation", CFG_DURATION, OFF(cache_reservation_ms), "1h", 1000, 604800000LL,
+     "FLOE_CACHE_RESERVATION", 0, NULL, NULL,
+     "identical cacheable work waits for the run under way at most this long (the run's node "
+     "failing or its execution ending frees the waiters sooner)"},
+    {"catalog.recheck", CFG_DURATION, OFF(cache_recheck_ms), "2s", 100, 600000,
+     "FLOE_CACHE_RECHECK", 0, NULL, NULL,
+     "how often work waiting for an identical run checks that the run is still alive (its "
+     "success wakes the waiters at once)"},
     {"engine.retention", CFG_DURATION, OFF(state_retention_ms), "1h", 1000, 2592000000LL,
      "FLOE_STATE_RETENTION", 0, NULL, NULL,
      "how long a finished execution's state stays in Redis once written to PostgreSQL"},

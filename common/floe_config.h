@@ -46,6 +46,8 @@ typedef struct floe_config {
     int64_t spec_max_depth;
     int64_t leader_lease_ms;
     int64_t attempt_lease_ms;
+    int64_t cache_reservation_ms;
+    int64_t cache_recheck_ms;
     int64_t state_retention_ms;
     int64_t execution_timeout_ms; /* 0: none */
     int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */

@@ -67,7 +67,7 @@ class_index(sched_engine *e, const char *cls)
 /* Builds and produces. up[k]/fields[k]: upstream outputs read for this dispatch. */
 static void
 send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, const uint32_t *up,
-              disp_src *outs, size_t n_up, disp_src *inputs)
+              disp_src *outs, size_t n_up, disp_src *inputs, const char *cache_key)
 {
     eng_term *t = ex->t;
     sched_engine *e = t->e;
@@ -90,7 +90,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
     d.deadline_unix_us =
         task->timeout_ms > 0 ? floe_now_us() + (int64_t)task->timeout_ms * 1000 : 0;
     d.lease_ms = (uint32_t)e->cfg->attempt_lease_ms;
-    d.cache_key = "";
+    d.cache_key = cache_key != NULL ? (char *)cache_key : "";
     size_t n_in = ifc != NULL ? ifc->n_inputs : 0;
     Floe__NamedValue *vals = n_in ? floe_arena_alloc(e->scratch, n_in * sizeof(*vals)) : NULL;
     Floe__NamedValue **ptrs = n_in ? floe_arena_alloc(e->scratch, n_in * sizeof(*ptrs)) : NULL;
@@ -133,6 +133,10 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         vals[n].value = (Floe__Value *)v;
         ptrs[n] = &vals[n];
         n++;
+    }
+    if (cache_key == NULL && eng_cache_applies(ex, pn)) {
+        eng_cache_begin(ex, node, attempt, ready_us, ptrs, n);
+        return;
     }
     d.inputs = ptrs;
     d.n_inputs = n;
@@ -196,8 +200,9 @@ outbox_clear(eng_term *t, char *member)
 typedef struct read_ctx {
     uint32_t up[FIELDS_MAX];
     size_t n_up;
-    bool verify, want_inputs;
+    bool verify, want_inputs, keyed;
     int64_t ready_us;
+    char key[65]; /* when keyed: the catalog step is done, the dispatch carries it */
 } read_ctx;
 
 static void
@@ -248,7 +253,8 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
             const char *o = store_reply_str(store_reply_elem(rep, i + k), &len);
             outs[k] = (disp_src){.data = (const uint8_t *)o, .len = len};
         }
-        send_dispatch(ex, op->node, op->attempt, rc->ready_us, rc->up, outs, rc->n_up, &inputs);
+        send_dispatch(ex, op->node, op->attempt, rc->ready_us, rc->up, outs, rc->n_up, &inputs,
+                      rc->keyed ? rc->key : NULL);
         floe_arena_reset(e->scratch);
     }
     floe_free(rc);
@@ -258,12 +264,21 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
 void
 eng_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us)
 {
+    eng_dispatch_keyed(ex, node, attempt, ready_us, NULL);
+}
+
+void
+eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
+                   const char *cache_key)
+{
     eng_term *t = ex->t;
     sched_engine *e = t->e;
     if (t->dead || node >= ex->plan->plan->n_nodes)
         return;
     const sched_pnode *pn = &ex->plan->plan->nodes[node];
-    read_ctx rcx = {.verify = ready_us == 0, .ready_us = ready_us};
+    read_ctx rcx = {.verify = ready_us == 0, .ready_us = ready_us, .keyed = cache_key != NULL};
+    if (cache_key != NULL)
+        snprintf(rcx.key, sizeof(rcx.key), "%s", cache_key);
     for (uint32_t k = 0; k < pn->n_inputs; k++) {
         const sched_binding *b = &pn->inputs[k];
         if (b->kind == SCHED_SRC_INPUT && ex->inputs == NULL)
@@ -278,7 +293,7 @@ eng_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us)
     }
     if (!rcx.verify && !rcx.want_inputs && rcx.n_up == 0) {
         disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
-        send_dispatch(ex, node, attempt, ready_us, NULL, NULL, 0, &inputs);
+        send_dispatch(ex, node, attempt, ready_us, NULL, NULL, 0, &inputs, cache_key);
         floe_arena_reset(e->scratch);
         return;
     }
@@ -372,6 +387,29 @@ eng_flush_acks(eng_term *t)
 
 /* --- Outbox scans ---------------------------------------------------------------------- */
 
+bool
+eng_dispatch_member(eng_term *t, const char *m, size_t len)
+{
+    char id[ENG_EXEC_ID_MAX + 1];
+    uint32_t node, attempt;
+    if (store_member_parse(m, len, id, sizeof(id), &node, &attempt) != FLOE_OK)
+        return true; /* not ours to send */
+    eng_exec *ex = eng_exec_get(t, id, true);
+    eng_item *it = ex != NULL ? eng_item_new(ITEM_DISPATCH) : NULL;
+    if (it == NULL) {
+        eng_term_fail(t, "engine: out of memory (dispatch)");
+        return false;
+    }
+    it->node = node;
+    it->attempt = attempt;
+    eng_exec_push(ex, it);
+    if (ex->state == EX_NEW)
+        eng_exec_load(ex);
+    else
+        eng_exec_drain(ex);
+    return true;
+}
+
 static void
 scan_reply(const store_reply *rep, const floe_err *err, void *arg)
 {
@@ -388,23 +426,8 @@ scan_reply(const store_reply *rep, const floe_err *err, void *arg)
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *m = store_reply_str(store_reply_elem(rep, i), &len);
-        char id[ENG_EXEC_ID_MAX + 1];
-        uint32_t node, attempt;
-        if (m == NULL || store_member_parse(m, len, id, sizeof(id), &node, &attempt) != FLOE_OK)
-            continue;
-        eng_exec *ex = eng_exec_get(t, id, true);
-        eng_item *it = ex != NULL ? eng_item_new(ITEM_DISPATCH) : NULL;
-        if (it == NULL) {
-            eng_term_fail(t, "engine: out of memory (outbox scan)");
+        if (m != NULL && !eng_dispatch_member(t, m, len))
             break;
-        }
-        it->node = node;
-        it->attempt = attempt;
-        eng_exec_push(ex, it);
-        if (ex->state == EX_NEW)
-            eng_exec_load(ex);
-        else
-            eng_exec_drain(ex);
     }
     if (n == SCAN_BATCH && !t->dead) {
         t->outbox_offset += SCAN_BATCH;

@@ -19,9 +19,9 @@
 #define ENG_RESTART_MS 1000
 #define ENG_OPS_FREE_MAX 4096
 
-static const char *const phase_names[] = {"UNSPECIFIED", "QUEUED",  "READY",   "RUNNING",
-                                          "SUCCEEDED",   "FAILED",  "ABORTED", "CACHED",
-                                          "TIMED_OUT",   "SKIPPED", "RETRYING"};
+static const char *const phase_names[] = {"UNSPECIFIED", "QUEUED",  "READY",    "RUNNING",
+                                          "SUCCEEDED",   "FAILED",  "ABORTED",  "CACHED",
+                                          "TIMED_OUT",   "SKIPPED", "RETRYING", "RECOVERED"};
 
 /* --- Operations ------------------------------------------------------------------------ */
 
@@ -55,6 +55,8 @@ eng_op_free(eng_op *op)
     sched_engine *e = t->e;
     floe_free(op->str);
     op->str = NULL;
+    floe_free(op->buf);
+    op->buf = NULL;
     if (op->ex != NULL)
         eng_exec_release(op->ex);
     if (e->n_free_ops < ENG_OPS_FREE_MAX) {
@@ -435,6 +437,16 @@ metrics_init(sched_engine *e)
                                            "attempts retried, by error kind", "kind=\"USER\"");
     e->m_retry_sys = floe_metrics_counter(m, "floe_engine_retries_total",
                                           "attempts retried, by error kind", "kind=\"SYSTEM\"");
+    static const char *const cache_results[] = {"hit", "miss", "wait", "recorded"};
+    for (int i = 0; i < 4; i++) {
+        char label[48];
+        snprintf(label, sizeof(label), "result=\"%s\"", cache_results[i]);
+        e->m_cache[i] = floe_metrics_counter(
+            m, "floe_engine_cache_total",
+            "catalog look-ups of cacheable attempts (hit, miss), waits for an identical run "
+            "under way, results recorded",
+            label);
+    }
     for (int p = 4; p <= 8; p++) {
         char label[48];
         snprintf(label, sizeof(label), "phase=\"%s\"", sched_phase_name(p));

@@ -81,6 +81,10 @@ struct eng_exec {
     eng_item *q_head, *q_tail; /* parked, in arrival order */
     unsigned inflight;         /* operations that point at it */
     bool in_map;
+    bool no_cache, overwrite_cache; /* the launch's catalog options */
+    floe_arena *rec_arena;          /* recover: what the source execution produced ... */
+    struct store_run_node *rec;     /* ... taken over at creation, then freed */
+    size_t n_rec;
     bool terminal;   /* Redis says it ended */
     bool finalizing; /* a finalize is under way */
     eng_exec *next_wait;
@@ -114,6 +118,8 @@ typedef struct eng_op {
     int64_t t0_us;
     void *data;   /* kind-specific */
     char *str;    /* owned: e.g. the outbox member of a dispatch */
+    uint8_t *buf; /* owned: e.g. the outputs of a success to record in the catalog */
+    size_t buf_len;
     unsigned cls; /* resource class index of a dispatch */
 } eng_op;
 
@@ -145,6 +151,7 @@ struct sched_engine {
     floe_metric *m_events[16], *m_noop, *m_fenced, *m_dispatched_total, *m_ready_lat, *m_running,
         *m_outbox, *m_lease_exp, *m_retry_user, *m_retry_sys, *m_finished[12], *m_restarts,
         *m_dispatch_fail, *m_dlq;
+    floe_metric *m_cache[4]; /* ENG_CACHE_HIT, _MISS, _WAIT, _RECORDED */
     floe_metric *m_dispatched[ENG_CLASSES_MAX];
 };
 
@@ -193,6 +200,29 @@ void eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first_item
 
 /* sched_dispatch.c */
 void eng_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us);
+/* The same, once the catalog step decided it runs: the dispatch carries cache_key. */
+void eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
+                        const char *cache_key);
+/* An outbox member ("E|node|attempt") to send: its execution loads first if needed. */
+bool eng_dispatch_member(eng_term *t, const char *member, size_t len);
+
+/* sched_cache.c: memoization (docs/catalog.md) */
+enum { ENG_CACHE_HIT, ENG_CACHE_MISS, ENG_CACHE_WAIT, ENG_CACHE_RECORDED };
+bool eng_cache_applies(const eng_exec *ex, const sched_pnode *pn);
+/* A cacheable attempt's inputs are resolved (values valid for the call only): look the
+ * key up, then finish the node CACHED, or dispatch it keyed, or wait for an identical
+ * run under way. */
+void eng_cache_begin(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
+                     Floe__NamedValue *const *inputs, size_t n_inputs);
+/* A cacheable attempt succeeded (the state has its outputs): record them under key, wake
+ * identical waiters, then acknowledge pos (when has_pos). Takes outputs (malloc'd). */
+void eng_cache_record(eng_exec *ex, uint32_t node, uint32_t attempt, const char *key,
+                      uint8_t *outputs, size_t len, const floe_bus_pos *pos, bool has_pos);
+
+/* sched_events.c */
+/* The node's outputs came from the catalog: it ends CACHED and its downstream runs. */
+void eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
+                     size_t len);
 void eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason);
 void eng_flush_acks(eng_term *t);
 void eng_outbox_scan(eng_term *t);

@@ -9,6 +9,7 @@
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "floe_value.h"
+#include "store_run.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ enum {
     OP_FAILED,
     OP_ABORT,
     OP_LEASE,
+    OP_CACHED,
 };
 
 static void script_reply(const store_reply *rep, const floe_err *err, void *arg);
@@ -153,6 +155,50 @@ created(eng_op *op, const store_state_res *res)
     eng_after_ready(op->ex, res, 0);
 }
 
+/* Recover: the nodes that produced outputs in the source execution start RECOVERED with
+ * those outputs; their downstream nodes wait for one upstream less each. Built in the
+ * scratch arena. */
+static bool
+recovered_nodes(eng_exec *ex, store_create *c)
+{
+    sched_engine *e = ex->t->e;
+    const sched_plan *plan = ex->plan->plan;
+    uint32_t n = plan->n_nodes;
+    uint32_t *u = floe_arena_alloc(e->scratch, (n ? n : 1) * sizeof(*u));
+    uint32_t *idx = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*idx));
+    const uint8_t **outs = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*outs));
+    size_t *lens = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*lens));
+    if (u == NULL || idx == NULL || outs == NULL || lens == NULL)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        u[i] = plan->nodes[i].n_upstream;
+    size_t k = 0;
+    for (size_t r = 0; r < ex->n_rec; r++) {
+        int64_t i = sched_plan_find(plan, ex->rec[r].node_id);
+        if (i < 0)
+            continue; /* same version, so only a corrupted row gets here */
+        idx[k] = (uint32_t)i;
+        outs[k] = ex->rec[r].outputs;
+        lens[k] = ex->rec[r].outputs_len;
+        k++;
+        const sched_pnode *pn = &plan->nodes[i];
+        for (uint32_t d = 0; d < pn->n_down; d++)
+            if (u[pn->down[d]] > 0)
+                u[pn->down[d]]--;
+    }
+    const char *ucsv = eng_csv(e, u, n);
+    char *ucopy = ucsv != NULL ? floe_arena_strndup(e->scratch, ucsv, strlen(ucsv)) : NULL;
+    const char *rcsv = ucopy != NULL ? eng_csv(e, idx, k) : NULL;
+    if (rcsv == NULL)
+        return false;
+    c->unresolved_csv = ucopy;
+    c->recovered_csv = rcsv;
+    c->recovered_outputs = outs;
+    c->recovered_lens = lens;
+    c->n_recovered = k;
+    return true;
+}
+
 static void
 on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos *pos)
 {
@@ -172,12 +218,24 @@ on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos
     }
     int64_t deadline =
         e->cfg->execution_timeout_ms > 0 ? floe_now_us() + e->cfg->execution_timeout_ms * 1000 : 0;
+    store_create c = {.exec = ex->id,
+                      .wf_ref = plan->ref,
+                      .policy = plan->failure_policy,
+                      .inputs = ex->inputs,
+                      .inputs_len = ex->inputs_len,
+                      .deadline_us = deadline,
+                      .n_nodes = plan->n_nodes,
+                      .unresolved_csv = plan->unresolved_csv,
+                      .flags = ex->no_cache ? (ex->overwrite_cache ? "nw" : "n")
+                                            : (ex->overwrite_cache ? "w" : "")};
+    if (ex->n_rec > 0 && !recovered_nodes(ex, &c)) {
+        eng_term_fail(ex->t, "engine: out of memory");
+        return;
+    }
     eng_op *op;
     if (!op_start(ex, OP_CREATE, 0, 0, pos, &op))
         return;
-    op_sent(op, store_state_exec_create(e->redis, ex->t->epoch, ex->id, plan->ref,
-                                        plan->failure_policy, ex->inputs, ex->inputs_len, deadline,
-                                        plan->n_nodes, plan->unresolved_csv, script_reply, op));
+    op_sent(op, store_state_exec_create(e->redis, ex->t->epoch, &c, script_reply, op));
 }
 
 /* --- TaskStarted ----------------------------------------------------------------------- */
@@ -364,6 +422,37 @@ succeeded(eng_op *op, const store_state_res *res)
 }
 
 static void
+cached(eng_op *op, const store_state_res *res)
+{
+    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 2, 7, 0, NULL);
+    eng_after_ready(op->ex, res, 0);
+}
+
+void
+eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs, size_t len)
+{
+    sched_engine *e = ex->t->e;
+    const sched_pnode *pn = &ex->plan->plan->nodes[node];
+    const char *down = eng_csv(e, pn->down, pn->n_down);
+    if (down == NULL) {
+        eng_term_fail(ex->t, "engine: out of memory");
+        return;
+    }
+    store_success s = {.exec = ex->id,
+                       .node = node,
+                       .attempt = attempt,
+                       .outputs = outputs,
+                       .outputs_len = len,
+                       .worker = "",
+                       .down_csv = down,
+                       .phase = FLOE__PHASE__PHASE_CACHED};
+    eng_op *op;
+    if (!op_start(ex, OP_CACHED, node, attempt, NULL, &op))
+        return;
+    op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, script_reply, op));
+}
+
+static void
 on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos)
 {
     sched_engine *e = ex->t->e;
@@ -436,6 +525,15 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
     eng_op *op;
     if (!op_start(ex, OP_SUCCEEDED, idx, m->attempt, pos, &op))
         return;
+    if (eng_cache_applies(ex, pn)) { /* kept for the catalog, should the state say so */
+        if ((op->buf = floe_malloc(len ? len : 1)) == NULL) {
+            eng_op_free(op);
+            eng_term_fail(ex->t, "engine: out of memory");
+            return;
+        }
+        memcpy(op->buf, packed, len);
+        op->buf_len = len;
+    }
     op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, script_reply, op));
 }
 
@@ -460,6 +558,7 @@ script_reply(const store_reply *rep, const floe_err *err, void *arg)
     static void (*const changed[])(eng_op *, const store_state_res *) = {
         [OP_CREATE] = created, [OP_STARTED] = started, [OP_SUCCEEDED] = succeeded,
         [OP_FAILED] = failed,  [OP_ABORT] = aborted,   [OP_LEASE] = failed,
+        [OP_CACHED] = cached,
     };
     static const char *const what[] = {
         [OP_CREATE] = "ExecutionRequested",
@@ -468,10 +567,20 @@ script_reply(const store_reply *rep, const floe_err *err, void *arg)
         [OP_FAILED] = "TaskFailed",
         [OP_ABORT] = "abort",
         [OP_LEASE] = "lease expiry",
+        [OP_CACHED] = "cache hit",
     };
     eng_op *op = arg;
     store_state_res res;
     if (!eng_script_failed(op->t, rep, err, &res)) {
+        /* A keyed success: the catalog records it, then acknowledges the event. */
+        bool record = op->kind == OP_SUCCEEDED && res.st == STORE_ST_OK && op->buf != NULL &&
+                      res.note != NULL && res.note[0] != '\0';
+        if (record) {
+            eng_cache_record(op->ex, op->node, op->attempt, res.note, op->buf, op->buf_len,
+                             &op->pos, op->has_pos);
+            op->buf = NULL;
+            op->has_pos = false;
+        }
         if (op->has_pos)
             eng_ack(op->t, &op->pos);
         if (res.st == STORE_ST_NOOP)

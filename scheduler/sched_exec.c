@@ -87,6 +87,7 @@ exec_maybe_free(eng_exec *ex)
         return;
     plan_unref(ex->t->e, ex->plan);
     floe_free(ex->inputs);
+    floe_arena_free(ex->rec_arena);
     eng_term_unref(ex->t);
     floe_free(ex);
 }
@@ -388,6 +389,9 @@ head_reply(const store_reply *rep, const floe_err *err, void *arg)
         return;
     }
     int phase = (int)strtol(ph, NULL, 10);
+    const char *fl = store_reply_str(store_reply_elem(rep, 3), NULL);
+    ex->no_cache = fl != NULL && strchr(fl, 'n') != NULL;
+    ex->overwrite_cache = fl != NULL && strchr(fl, 'w') != NULL;
     ex->terminal = phase == 4 || phase == 5 || phase == 6 || phase == 8;
     if (in != NULL && in_len > 0 && (ex->inputs = floe_malloc(in_len)) != NULL) {
         memcpy(ex->inputs, in, in_len);
@@ -405,12 +409,12 @@ exec_load_head(eng_exec *ex)
 {
     ex->state = EX_LOADING;
     eng_op *op = eng_op_new(ex->t, ex, 0);
-    static const char *const fields[] = {"ph", "wf", "in"};
+    static const char *const fields[] = {"ph", "wf", "in", "fl"};
     if (op == NULL) {
         eng_term_fail(ex->t, "engine: out of memory");
         return;
     }
-    floe_rc rc = store_state_hmget(ex->t->e->redis, ex->id, fields, 3, head_reply, op);
+    floe_rc rc = store_state_hmget(ex->t->e->redis, ex->id, fields, 4, head_reply, op);
     if (rc != FLOE_OK) {
         eng_op_free(op);
         eng_term_fail(ex->t, "redis: not connected");
@@ -430,7 +434,9 @@ typedef struct start_job {
     sched_plan *plan;
     char ref[700];
     char phase[16];
-    bool failed; /* recorded FAILED: the workflow cannot run */
+    bool failed;         /* recorded FAILED: the workflow cannot run */
+    store_run_node *rec; /* recover: the source's nodes with outputs */
+    size_t n_rec;
     floe_rc rc;
     floe_err err;
 } start_job;
@@ -471,6 +477,10 @@ start_work(void *ctx, void *arg)
     }
     if ((j->rc = store_run_start(pg, j->epoch, &j->row, j->phase, &j->err)) != FLOE_OK)
         return;
+    if (prc == FLOE_OK && j->row.recover && j->row.source_execution != NULL &&
+        (j->rc = store_run_recoverable(pg, &j->row, j->arena, &j->rec, &j->n_rec, &j->err)) !=
+            FLOE_OK)
+        return;
     if (prc != FLOE_OK && strcmp(j->phase, "RUNNING") == 0) {
         store_run_result res = {.exec_id = j->row.id, .phase = "FAILED", .error = perr.msg};
         if ((j->rc = store_run_finish(pg, j->epoch, &res, &j->err)) == FLOE_OK) {
@@ -509,6 +519,14 @@ start_done(void *arg)
         eng_exec_loaded(ex, EX_GONE);
     } else {
         sched_engine *e = t->e;
+        ex->no_cache = j->row.no_cache;
+        ex->overwrite_cache = j->row.overwrite_cache;
+        if (j->n_rec > 0) { /* the arena goes with them */
+            ex->rec_arena = j->arena;
+            ex->rec = j->rec;
+            ex->n_rec = j->n_rec;
+            j->arena = NULL;
+        }
         eng_plan *p = floe_map_get(e->plans, j->ref);
         if (p == NULL && j->plan != NULL) {
             p = floe_calloc(1, sizeof(*p));

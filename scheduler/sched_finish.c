@@ -63,7 +63,7 @@ dup_n(floe_arena *a, const char *s, size_t n)
 static bool
 terminal_node(int p)
 {
-    return p == 4 || p == 5 || p == 6 || p == 7 || p == 8 || p == 9;
+    return p == 4 || p == 5 || p == 6 || p == 7 || p == 8 || p == 9 || p == 11;
 }
 
 /* --- Reading the state ----------------------------------------------------------------- */

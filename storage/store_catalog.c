@@ -10,8 +10,8 @@
 #define US(col) "(extract(epoch from " col ") * 1000000)::bigint"
 #define ENTRY_COLUMNS                                                                              \
     "cache_key, project, domain, task_name, task_version, cache_version, outputs,"                 \
-    " execution_id, node_id, attempt, hits, " US("created_at") ", " US("expires_at") ", "         \
-    US("last_hit_at")
+    " execution_id, node_id, attempt, hits, " US("created_at") ", " US("expires_at") ", " US(      \
+        "last_hit_at")
 
 static floe_rc
 row_entry(PGresult *r, int row, floe_arena *a, store_catalog_entry *e)
@@ -41,11 +41,12 @@ store_catalog_lookup(store_pg *pg, const char *cache_key, floe_arena *arena,
 {
     const char *params[] = {cache_key};
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg,
-                               "UPDATE catalog SET hits = hits + 1, last_hit_at = now()"
-                               " WHERE cache_key = $1 AND (expires_at IS NULL OR expires_at > now())"
-                               " RETURNING " ENTRY_COLUMNS,
-                               1, params, NULL, NULL, &r, err);
+    floe_rc rc =
+        store_pg_exec(pg,
+                      "UPDATE catalog SET hits = hits + 1, last_hit_at = now()"
+                      " WHERE cache_key = $1 AND (expires_at IS NULL OR expires_at > now())"
+                      " RETURNING " ENTRY_COLUMNS,
+                      1, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     if (PQntuples(r) == 0)
@@ -62,10 +63,18 @@ store_catalog_record(store_pg *pg, const store_catalog_entry *e, bool overwrite,
     char attempt[16], ttl[24];
     snprintf(attempt, sizeof(attempt), "%" PRIu32, e->attempt);
     snprintf(ttl, sizeof(ttl), "%" PRIu64, e->ttl_s);
-    const char *params[] = {e->cache_key,    e->project,         e->domain,
-                            e->task_name,    e->task_version,    e->cache_version,
-                            (const char *)e->outputs, e->execution_id, e->node_id,
-                            attempt,         ttl,                overwrite ? "true" : "false"};
+    const char *params[] = {e->cache_key,
+                            e->project,
+                            e->domain,
+                            e->task_name,
+                            e->task_version,
+                            e->cache_version,
+                            (const char *)e->outputs,
+                            e->execution_id,
+                            e->node_id,
+                            attempt,
+                            ttl,
+                            overwrite ? "true" : "false"};
     int lens[12] = {0}, fmts[12] = {0};
     lens[6] = (int)e->outputs_len;
     fmts[6] = 1;

@@ -2,6 +2,8 @@
 
 #include "floe_mem.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,4 +195,79 @@ store_pg_bytea(PGresult *r, int row, int col, floe_arena *arena, size_t *len, fl
         *rc = FLOE_ENOMEM;
     PQfreemem(raw);
     return copy;
+}
+
+/* --- Array literals -------------------------------------------------------------------- */
+
+void
+store_pg_arr_put(store_pg_arr *a, const void *p, size_t len)
+{
+    if (a->oom)
+        return;
+    if (a->buf.len + len + 1 > a->buf.cap) {
+        size_t cap = a->buf.cap ? a->buf.cap * 2 : 256;
+        while (cap < a->buf.len + len + 1)
+            cap *= 2;
+        uint8_t *d = floe_realloc(a->buf.data, cap);
+        if (d == NULL) {
+            a->oom = true;
+            return;
+        }
+        a->buf.data = d;
+        a->buf.cap = cap;
+    }
+    memcpy(a->buf.data + a->buf.len, p, len);
+    a->buf.len += len;
+    a->buf.data[a->buf.len] = '\0';
+}
+
+void
+store_pg_arr_add(store_pg_arr *a, const char *s)
+{
+    store_pg_arr_put(a, a->n++ == 0 ? "{" : ",", 1);
+    if (s == NULL) {
+        store_pg_arr_put(a, "NULL", 4);
+        return;
+    }
+    store_pg_arr_put(a, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            store_pg_arr_put(a, "\\", 1);
+        store_pg_arr_put(a, p, 1);
+    }
+    store_pg_arr_put(a, "\"", 1);
+}
+
+void
+store_pg_arr_add_int(store_pg_arr *a, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%" PRId64, v);
+    store_pg_arr_add(a, num);
+}
+
+void
+store_pg_arr_add_hex(store_pg_arr *a, const uint8_t *p, size_t len)
+{
+    if (p == NULL) {
+        store_pg_arr_add(a, NULL);
+        return;
+    }
+    store_pg_arr_put(a, a->n++ == 0 ? "{" : ",", 1);
+    store_pg_arr_put(a, "\"", 1);
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        char two[2] = {hx[p[i] >> 4], hx[p[i] & 15]};
+        store_pg_arr_put(a, two, 2);
+    }
+    store_pg_arr_put(a, "\"", 1);
+}
+
+const char *
+store_pg_arr_end(store_pg_arr *a)
+{
+    if (a->n == 0)
+        store_pg_arr_put(a, "{", 1);
+    store_pg_arr_put(a, "}", 1);
+    return a->oom ? NULL : (const char *)a->buf.data;
 }

@@ -7,6 +7,7 @@
 #define STORE_PG_INT_H
 
 #include "floe_arena.h"
+#include "floe_envelope.h"
 #include "store_pg.h"
 
 #include <libpq-fe.h>
@@ -33,5 +34,20 @@ const char *store_pg_str(PGresult *r, int row, int col, floe_arena *arena, floe_
 /* A bytea column (text format), unescaped into arena. */
 const uint8_t *store_pg_bytea(PGresult *r, int row, int col, floe_arena *arena, size_t *len,
                               floe_rc *rc);
+
+/* A PostgreSQL array literal under construction, for batched INSERTs from parallel arrays
+ * (unnest): every element quoted and escaped, so values never become SQL. */
+typedef struct store_pg_arr {
+    floe_buf buf;
+    bool oom;
+    size_t n;
+} store_pg_arr;
+
+void store_pg_arr_put(store_pg_arr *a, const void *p, size_t len);
+void store_pg_arr_add(store_pg_arr *a, const char *s); /* NULL: SQL NULL */
+void store_pg_arr_add_int(store_pg_arr *a, int64_t v);
+void store_pg_arr_add_hex(store_pg_arr *a, const uint8_t *p, size_t len); /* bytea as hex */
+/* Closes the literal: NULL when out of memory. The caller frees a->buf.data. */
+const char *store_pg_arr_end(store_pg_arr *a);
 
 #endif

@@ -18,87 +18,6 @@
 
 #define FENCE "(SELECT epoch FROM floe_leader WHERE name = 'scheduler') = $2::bigint"
 
-/* --- Array literals -------------------------------------------------------------------- */
-
-typedef struct arr {
-    floe_buf buf;
-    bool oom;
-    size_t n;
-} arr;
-
-static void
-arr_put(arr *a, const void *p, size_t len)
-{
-    if (a->oom)
-        return;
-    if (a->buf.len + len + 1 > a->buf.cap) {
-        size_t cap = a->buf.cap ? a->buf.cap * 2 : 256;
-        while (cap < a->buf.len + len + 1)
-            cap *= 2;
-        uint8_t *d = floe_realloc(a->buf.data, cap);
-        if (d == NULL) {
-            a->oom = true;
-            return;
-        }
-        a->buf.data = d;
-        a->buf.cap = cap;
-    }
-    memcpy(a->buf.data + a->buf.len, p, len);
-    a->buf.len += len;
-    a->buf.data[a->buf.len] = '\0';
-}
-
-static void
-arr_add(arr *a, const char *s)
-{
-    arr_put(a, a->n++ == 0 ? "{" : ",", 1);
-    if (s == NULL) {
-        arr_put(a, "NULL", 4);
-        return;
-    }
-    arr_put(a, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            arr_put(a, "\\", 1);
-        arr_put(a, p, 1);
-    }
-    arr_put(a, "\"", 1);
-}
-
-static void
-arr_add_int(arr *a, int64_t v)
-{
-    char num[24];
-    snprintf(num, sizeof(num), "%" PRId64, v);
-    arr_add(a, num);
-}
-
-static void
-arr_add_hex(arr *a, const uint8_t *p, size_t len)
-{
-    if (p == NULL) {
-        arr_add(a, NULL);
-        return;
-    }
-    arr_put(a, a->n++ == 0 ? "{" : ",", 1);
-    arr_put(a, "\"", 1);
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        char two[2] = {hx[p[i] >> 4], hx[p[i] & 15]};
-        arr_put(a, two, 2);
-    }
-    arr_put(a, "\"", 1);
-}
-
-static const char *
-arr_end(arr *a)
-{
-    if (a->n == 0)
-        arr_put(a, "{", 1);
-    arr_put(a, "}", 1);
-    return a->oom ? NULL : (const char *)a->buf.data;
-}
-
 /* --- Start ----------------------------------------------------------------------------- */
 
 floe_rc
@@ -151,19 +70,20 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
 static floe_rc
 finish_nodes(store_pg *pg, const store_run_result *res, floe_err *err)
 {
-    arr ids = {0}, ph = {0}, att = {0}, out = {0}, ek = {0}, ec = {0}, em = {0};
+    store_pg_arr ids = {0}, ph = {0}, att = {0}, out = {0}, ek = {0}, ec = {0}, em = {0};
     for (size_t i = 0; i < res->n_nodes; i++) {
         const store_run_node *n = &res->nodes[i];
-        arr_add(&ids, n->node_id);
-        arr_add(&ph, n->phase);
-        arr_add_int(&att, n->attempts);
-        arr_add_hex(&out, n->outputs, n->outputs_len);
-        arr_add(&ek, n->error_kind);
-        arr_add(&ec, n->error_code);
-        arr_add(&em, n->error);
+        store_pg_arr_add(&ids, n->node_id);
+        store_pg_arr_add(&ph, n->phase);
+        store_pg_arr_add_int(&att, n->attempts);
+        store_pg_arr_add_hex(&out, n->outputs, n->outputs_len);
+        store_pg_arr_add(&ek, n->error_kind);
+        store_pg_arr_add(&ec, n->error_code);
+        store_pg_arr_add(&em, n->error);
     }
-    const char *params[] = {res->exec_id,  arr_end(&ids), arr_end(&ph), arr_end(&att),
-                            arr_end(&out), arr_end(&ek),  arr_end(&ec), arr_end(&em)};
+    const char *params[] = {res->exec_id,           store_pg_arr_end(&ids), store_pg_arr_end(&ph),
+                            store_pg_arr_end(&att), store_pg_arr_end(&out), store_pg_arr_end(&ek),
+                            store_pg_arr_end(&ec),  store_pg_arr_end(&em)};
     floe_rc rc = FLOE_OK;
     for (int i = 1; i < 8; i++)
         if (params[i] == NULL)
@@ -183,7 +103,7 @@ finish_nodes(store_pg *pg, const store_run_result *res, floe_err *err)
             8, params, NULL, NULL, &r, err);
     if (rc == FLOE_OK)
         PQclear(r);
-    arr *all[] = {&ids, &ph, &att, &out, &ek, &ec, &em};
+    store_pg_arr *all[] = {&ids, &ph, &att, &out, &ek, &ec, &em};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         floe_buf_deinit(&all[i]->buf);
     return rc;
@@ -192,25 +112,26 @@ finish_nodes(store_pg *pg, const store_run_result *res, floe_err *err)
 static floe_rc
 finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
 {
-    arr ids = {0}, at = {0}, ph = {0}, ek = {0}, ec = {0}, msg = {0}, wk = {0}, st = {0}, fin = {0},
-        so = {0}, se = {0};
+    store_pg_arr ids = {0}, at = {0}, ph = {0}, ek = {0}, ec = {0}, msg = {0}, wk = {0}, st = {0},
+                 fin = {0}, so = {0}, se = {0};
     for (size_t i = 0; i < res->n_attempts; i++) {
         const store_run_attempt *a = &res->attempts[i];
-        arr_add(&ids, a->node_id);
-        arr_add_int(&at, a->attempt);
-        arr_add(&ph, a->phase);
-        arr_add(&ek, a->error_kind);
-        arr_add(&ec, a->error_code);
-        arr_add(&msg, a->message);
-        arr_add(&wk, a->worker);
-        arr_add_int(&st, a->started_us);
-        arr_add_int(&fin, a->finished_us);
-        arr_add(&so, a->stdout_uri);
-        arr_add(&se, a->stderr_uri);
+        store_pg_arr_add(&ids, a->node_id);
+        store_pg_arr_add_int(&at, a->attempt);
+        store_pg_arr_add(&ph, a->phase);
+        store_pg_arr_add(&ek, a->error_kind);
+        store_pg_arr_add(&ec, a->error_code);
+        store_pg_arr_add(&msg, a->message);
+        store_pg_arr_add(&wk, a->worker);
+        store_pg_arr_add_int(&st, a->started_us);
+        store_pg_arr_add_int(&fin, a->finished_us);
+        store_pg_arr_add(&so, a->stdout_uri);
+        store_pg_arr_add(&se, a->stderr_uri);
     }
-    const char *params[] = {res->exec_id, arr_end(&ids), arr_end(&at),  arr_end(&ph),
-                            arr_end(&ek), arr_end(&ec),  arr_end(&msg), arr_end(&wk),
-                            arr_end(&st), arr_end(&fin), arr_end(&so),  arr_end(&se)};
+    const char *params[] = {res->exec_id,           store_pg_arr_end(&ids), store_pg_arr_end(&at),
+                            store_pg_arr_end(&ph),  store_pg_arr_end(&ek),  store_pg_arr_end(&ec),
+                            store_pg_arr_end(&msg), store_pg_arr_end(&wk),  store_pg_arr_end(&st),
+                            store_pg_arr_end(&fin), store_pg_arr_end(&so),  store_pg_arr_end(&se)};
     floe_rc rc = FLOE_OK;
     for (int i = 1; i < 12; i++)
         if (params[i] == NULL)
@@ -231,7 +152,7 @@ finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
             12, params, NULL, NULL, &r, err);
     if (rc == FLOE_OK)
         PQclear(r);
-    arr *all[] = {&ids, &at, &ph, &ek, &ec, &msg, &wk, &st, &fin, &so, &se};
+    store_pg_arr *all[] = {&ids, &at, &ph, &ek, &ec, &msg, &wk, &st, &fin, &so, &se};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         floe_buf_deinit(&all[i]->buf);
     return rc;
@@ -283,5 +204,45 @@ store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe
     return store_pg_commit(pg, err);
 fail:
     store_pg_rollback(pg);
+    return rc;
+}
+
+/* --- Recover --------------------------------------------------------------------------- */
+
+floe_rc
+store_run_recoverable(store_pg *pg, const store_exec *ex, floe_arena *arena, store_run_node **out,
+                      size_t *n, floe_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    const char *params[] = {ex->source_execution, ex->project, ex->domain, ex->workflow_name,
+                            ex->workflow_version};
+    PGresult *r;
+    floe_rc rc = store_pg_exec(
+        pg,
+        "SELECT n.node_id, n.phase, n.outputs FROM node_executions n JOIN executions e"
+        " ON e.id = n.execution_id WHERE e.id = $1 AND e.project = $2 AND e.domain = $3"
+        " AND e.workflow_name = $4 AND e.workflow_version = $5"
+        " AND n.phase IN ('SUCCEEDED', 'CACHED', 'RECOVERED') AND n.outputs IS NOT NULL",
+        5, params, NULL, NULL, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    int rows = PQntuples(r);
+    store_run_node *v = rows > 0 ? floe_arena_alloc(arena, (size_t)rows * sizeof(*v)) : NULL;
+    if (rows > 0 && v == NULL)
+        rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    for (int i = 0; i < rows && rc == FLOE_OK; i++) {
+        memset(&v[i], 0, sizeof(v[i]));
+        v[i].node_id = store_pg_str(r, i, 0, arena, &rc);
+        v[i].phase = store_pg_str(r, i, 1, arena, &rc);
+        v[i].outputs = store_pg_bytea(r, i, 2, arena, &v[i].outputs_len, &rc);
+        if (rc != FLOE_OK)
+            floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    if (rc == FLOE_OK) {
+        *out = v;
+        *n = (size_t)rows;
+    }
     return rc;
 }

@@ -51,4 +51,10 @@ floe_rc store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char
  * the lease. */
 floe_rc store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe_err *err);
 
+/* The nodes of ex->source_execution that produced outputs (SUCCEEDED, CACHED, RECOVERED),
+ * provided it ran the same workflow version as ex: what a recovering execution takes
+ * over. Strings and outputs in arena. */
+floe_rc store_run_recoverable(store_pg *pg, const store_exec *ex, floe_arena *arena,
+                              store_run_node **out, size_t *n, floe_err *err);
+
 #endif

@@ -5,6 +5,8 @@
  */
 #include "store_state.h"
 
+#include "floe_mem.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,33 +132,53 @@ store_member_parse(const char *m, size_t len, char *exec, size_t exec_size, uint
     return FLOE_ETOOBIG
 
 floe_rc
-store_state_exec_create(store_redis *r, uint64_t epoch, const char *exec, const char *wf_ref,
-                        int policy, const void *inputs, size_t inputs_len, int64_t deadline_us,
-                        uint32_t n_nodes, const char *unresolved_csv, store_redis_cb cb, void *arg)
+store_state_exec_create(store_redis *r, uint64_t epoch, const store_create *c, store_redis_cb cb,
+                        void *arg)
 {
-    KEYS_EXEC(exec);
+    enum { FIXED = 15 };
+    KEYS_EXEC(c->exec);
+    (void)kl;
     char ep[NUM], pol[NUM], dl[NUM], n[NUM];
     snprintf(ep, NUM, "%" PRIu64, epoch);
-    snprintf(pol, NUM, "%d", policy);
-    snprintf(dl, NUM, "%" PRId64, deadline_us);
-    snprintf(n, NUM, "%u", n_nodes);
-    const char *argv[] = {STORE_KEY_EPOCH,
-                          kx,
-                          STORE_KEY_OUTBOX,
-                          STORE_KEY_FINALIZE,
-                          STORE_KEY_DEADLINES,
-                          ep,
-                          exec,
-                          wf_ref,
-                          pol,
-                          inputs != NULL ? inputs : "",
-                          dl,
-                          n,
-                          unresolved_csv};
-    size_t len[13];
-    for (int i = 0; i < 13; i++)
-        len[i] = i == 9 ? inputs_len : strlen(argv[i]); /* the inputs are binary */
-    return store_redis_script(r, STORE_SCRIPT_EXEC_CREATE, 5, 13, argv, len, cb, arg);
+    snprintf(pol, NUM, "%d", c->policy);
+    snprintf(dl, NUM, "%" PRId64, c->deadline_us);
+    snprintf(n, NUM, "%u", c->n_nodes);
+    size_t argc = FIXED + c->n_recovered;
+    const char **argv = floe_malloc(argc * sizeof(*argv));
+    size_t *len = floe_malloc(argc * sizeof(*len));
+    if (argv == NULL || len == NULL) {
+        floe_free(argv);
+        floe_free(len);
+        return FLOE_ENOMEM;
+    }
+    const char *fixed[FIXED] = {STORE_KEY_EPOCH,
+                                kx,
+                                STORE_KEY_OUTBOX,
+                                STORE_KEY_FINALIZE,
+                                STORE_KEY_DEADLINES,
+                                ep,
+                                c->exec,
+                                c->wf_ref,
+                                pol,
+                                c->inputs != NULL ? (const char *)c->inputs : "",
+                                dl,
+                                n,
+                                c->unresolved_csv,
+                                c->flags != NULL ? c->flags : "",
+                                c->recovered_csv != NULL ? c->recovered_csv : ""};
+    for (size_t i = 0; i < FIXED; i++) {
+        argv[i] = fixed[i];
+        len[i] = i == 9 ? c->inputs_len : strlen(fixed[i]); /* the inputs are binary */
+    }
+    for (size_t i = 0; i < c->n_recovered; i++) {
+        argv[FIXED + i] =
+            c->recovered_outputs[i] != NULL ? (const char *)c->recovered_outputs[i] : "";
+        len[FIXED + i] = c->recovered_outputs[i] != NULL ? c->recovered_lens[i] : 0;
+    }
+    floe_rc rc = store_redis_script(r, STORE_SCRIPT_EXEC_CREATE, 5, (int)argc, argv, len, cb, arg);
+    floe_free(argv);
+    floe_free(len);
+    return rc;
 }
 
 floe_rc
@@ -275,6 +297,65 @@ store_state_outbox_ack(store_redis *r, uint64_t epoch, const char *const *member
     for (size_t i = 0; i < n; i++)
         argv[i + 3] = members[i];
     return store_redis_script(r, STORE_SCRIPT_OUTBOX_ACK, 2, (int)n + 3, argv, NULL, cb, arg);
+}
+
+/* floe:cres:<key> (the reservation) and floe:cw:<key> (its waiters). */
+static floe_rc
+cache_keys(const char *key, char res[STORE_KEY_MAX], char wait[STORE_KEY_MAX])
+{
+    if (strlen(key) != 64)
+        return FLOE_EINVAL;
+    snprintf(res, STORE_KEY_MAX, "floe:cres:%s", key);
+    snprintf(wait, STORE_KEY_MAX, "floe:cw:%s", key);
+    return FLOE_OK;
+}
+
+floe_rc
+store_state_cache_reserve(store_redis *r, uint64_t epoch, const store_cache_req *q,
+                          store_redis_cb cb, void *arg)
+{
+    char kres[STORE_KEY_MAX], kwait[STORE_KEY_MAX];
+    KEYS_EXEC(q->exec);
+    (void)kl;
+    if (cache_keys(q->cache_key, kres, kwait) != FLOE_OK)
+        return FLOE_EINVAL;
+    char ep[NUM], nd[NUM], at[NUM], res_ms[NUM], re_ms[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", q->node);
+    snprintf(at, NUM, "%u", q->attempt);
+    snprintf(res_ms, NUM, "%" PRId64, q->reservation_ms);
+    snprintf(re_ms, NUM, "%" PRId64, q->recheck_ms);
+    const char *argv[] = {STORE_KEY_EPOCH,
+                          kx,
+                          kres,
+                          kwait,
+                          STORE_KEY_OUTBOX,
+                          STORE_KEY_DELAYED,
+                          ep,
+                          q->exec,
+                          nd,
+                          at,
+                          q->cache_key,
+                          res_ms,
+                          re_ms,
+                          q->looked_again ? "1" : "0",
+                          q->record_only ? "record" : "reserve"};
+    return store_redis_script(r, STORE_SCRIPT_CACHE_RESERVE, 6, 15, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_cache_done(store_redis *r, uint64_t epoch, const char *cache_key, int64_t done_ms,
+                       store_redis_cb cb, void *arg)
+{
+    char kres[STORE_KEY_MAX], kwait[STORE_KEY_MAX];
+    if (cache_keys(cache_key, kres, kwait) != FLOE_OK)
+        return FLOE_EINVAL;
+    char ep[NUM], ms[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(ms, NUM, "%" PRId64, done_ms);
+    const char *argv[] = {STORE_KEY_EPOCH,   kres, kwait, STORE_KEY_OUTBOX,
+                          STORE_KEY_DELAYED, ep,   ms};
+    return store_redis_script(r, STORE_SCRIPT_CACHE_DONE, 5, 7, argv, NULL, cb, arg);
 }
 
 floe_rc

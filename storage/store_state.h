@@ -12,6 +12,7 @@
 
 #include "store_redis.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define STORE_KEY_MAX 192
@@ -62,10 +63,23 @@ floe_rc store_member_parse(const char *m, size_t len, char *exec, size_t exec_si
 
 /* --- The leader's scripts -------------------------------------------------------------- */
 
-floe_rc store_state_exec_create(store_redis *r, uint64_t epoch, const char *exec,
-                                const char *wf_ref, int policy, const void *inputs,
-                                size_t inputs_len, int64_t deadline_us, uint32_t n_nodes,
-                                const char *unresolved_csv, store_redis_cb cb, void *arg);
+typedef struct store_create {
+    const char *exec, *wf_ref;
+    int policy;
+    const void *inputs; /* packed floe.ValueMap */
+    size_t inputs_len;
+    int64_t deadline_us; /* 0: none */
+    uint32_t n_nodes;
+    const char *unresolved_csv; /* per node, recovered upstreams not counted */
+    const char *flags;          /* "n" no cache look-ups, "w" overwrite the cache */
+    const char *recovered_csv;  /* nodes taken over from the recovered execution, or NULL */
+    const uint8_t *const *recovered_outputs; /* their outputs, in that order */
+    const size_t *recovered_lens;
+    size_t n_recovered;
+} store_create;
+
+floe_rc store_state_exec_create(store_redis *r, uint64_t epoch, const store_create *c,
+                                store_redis_cb cb, void *arg);
 
 floe_rc store_state_node_started(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
                                  uint32_t attempt, const char *worker, int64_t started_us,
@@ -106,6 +120,23 @@ floe_rc store_state_node_failed(store_redis *r, uint64_t epoch, const store_fail
 
 floe_rc store_state_outbox_ack(store_redis *r, uint64_t epoch, const char *const *members, size_t n,
                                store_redis_cb cb, void *arg);
+/* The catalog's coordination of identical work (cache_reserve.lua, cache_done.lua). */
+typedef struct store_cache_req {
+    const char *exec;
+    uint32_t node, attempt;
+    const char *cache_key; /* 64 hex */
+    int64_t reservation_ms, recheck_ms;
+    bool looked_again; /* the catalog was read again after an 'again' answer */
+    bool record_only;  /* only remember the key (no look-up: --no-cache, --overwrite-cache) */
+} store_cache_req;
+
+/* Answers {ok, 0, run|wait|again, holder}. */
+floe_rc store_state_cache_reserve(store_redis *r, uint64_t epoch, const store_cache_req *q,
+                                  store_redis_cb cb, void *arg);
+/* Answers {ok, 0, '', members moved to the outbox...}. */
+floe_rc store_state_cache_done(store_redis *r, uint64_t epoch, const char *cache_key,
+                               int64_t done_ms, store_redis_cb cb, void *arg);
+
 floe_rc store_state_timer_fire(store_redis *r, uint64_t epoch, unsigned limit, store_redis_cb cb,
                                void *arg);
 floe_rc store_state_exec_abort(store_redis *r, uint64_t epoch, const char *exec, int phase,

@@ -1,7 +1,10 @@
 -- Creates an execution's state and makes its source nodes ready.
 -- KEYS: epoch, exec, outbox, finalize, deadlines
 -- ARGV: epoch, exec_id, workflow_ref, failure_policy, inputs, deadline_us (0: none),
---       n_nodes, unresolved counts ("0,1,2,...", one per node)
+--       n_nodes, unresolved counts ("0,1,2,...", one per node, not counting recovered
+--       upstreams), flags ("n": --no-cache, "w": --overwrite-cache), recovered nodes
+--       ("3,7,..."), then each recovered node's outputs (packed floe.ValueMap) in that order
+-- A recovered node (taken over from the execution being recovered) starts RECOVERED.
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -12,14 +15,23 @@ local n = tonumber(ARGV[7])
 local counts = split_ints(ARGV[8])
 if #counts ~= n then return redis.error_reply('exec_create: ' .. #counts .. ' counts for ' .. n .. ' nodes') end
 local now = now_us()
+local rec = {}
+for k, r in ipairs(split_ints(ARGV[10])) do rec[r] = ARGV[10 + k] end
+local n_rec = 0
+for _ in pairs(rec) do n_rec = n_rec + 1 end
 redis.call('HSET', KEYS[2], 'ph', RUNNING, 'wf', ARGV[3], 'pol', ARGV[4], 'in', ARGV[5],
-  'left', n, 'fail', 0, 't0', str(now), 'dl', ARGV[6])
+  'left', n - n_rec, 'fail', 0, 't0', str(now), 'dl', ARGV[6], 'fl', ARGV[9])
 local out = {'ok', 0, ''}
 local batch = {}
 for i = 1, n do
   local idx = i - 1
   local u = counts[i]
-  if u == 0 then
+  if rec[idx] then
+    batch[#batch + 1] = idx
+    batch[#batch + 1] = RECOVERED .. ',0,0,0,0'
+    batch[#batch + 1] = 'o' .. idx
+    batch[#batch + 1] = rec[idx]
+  elseif u == 0 then
     batch[#batch + 1] = idx
     batch[#batch + 1] = READY .. ',1,0,0,0'
     redis.call('ZADD', KEYS[3], math.floor(now / 1000), E .. '|' .. idx .. '|1')
@@ -37,7 +49,7 @@ if #batch > 0 then redis.call('HSET', KEYS[2], unpack(batch)) end
 if tonumber(ARGV[6]) > 0 then
   redis.call('ZADD', KEYS[5], math.floor(tonumber(ARGV[6]) / 1000), E)
 end
-if n == 0 then
+if n - n_rec == 0 then
   redis.call('HSET', KEYS[2], 'ph', SUCCEEDED, 't1', str(now))
   redis.call('SADD', KEYS[4], E)
   out[2] = SUCCEEDED

@@ -1,8 +1,8 @@
 -- Prepended to every Floe script at build time (storage/embed_lua.cmake).
 -- Node record: hash field "<index>" = "phase,attempt,unresolved,user_failures,system_failures".
 -- Phases are floe.Phase numbers (broker-schemas/floe_messages.proto).
-local QUEUED, READY, RUNNING, SUCCEEDED, FAILED, ABORTED, CACHED, TIMED_OUT, SKIPPED, RETRYING =
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+local QUEUED, READY, RUNNING, SUCCEEDED, FAILED, ABORTED, CACHED, TIMED_OUT, SKIPPED, RETRYING,
+  RECOVERED = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 
 local function node_get(h, i)
   local v = redis.call('HGET', h, i)
@@ -16,7 +16,7 @@ local function node_put(h, i, n)
 end
 
 local function node_terminal(p)
-  return p == SUCCEEDED or p == FAILED or p == ABORTED or p == CACHED or p == TIMED_OUT or
+  return p == SUCCEEDED or p == FAILED or p == ABORTED or p == CACHED or p == RECOVERED or p == TIMED_OUT or
     p == SKIPPED
 end
 

@@ -1,5 +1,9 @@
 -- Attempt ARGV[4] of node ARGV[3] succeeded: record its outputs, release its downstream
 -- nodes (O(out-degree)), and finish the execution when it was the last node.
+-- Answers the attempt's cache key (field k<node>, set by cache_reserve) as the note, so the
+-- caller records the outputs in the catalog; a duplicate of a success already applied
+-- answers it again ({'ok', 0, key}) so a recording cut short by a crash is completed.
+-- A CACHED node (outputs from the catalog) leaves the outbox and no attempt record.
 -- KEYS: epoch, exec, log, outbox, leases, finalize
 -- ARGV: epoch, exec_id, node, attempt, outputs, worker, started_us, finished_us,
 --       downstream ("3,7,..."), phase (SUCCEEDED or CACHED), logs ("<stdout uri>|<stderr
@@ -9,24 +13,37 @@ local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
 local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
 if ph == 0 then return {'noop', 0, 'no such execution'} end
-if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
 local i, a = ARGV[3], tonumber(ARGV[4])
 local nd = node_get(KEYS[2], i)
 if not nd then return {'noop', 0, 'no such node'} end
+if nd.p == SUCCEEDED and nd.a == a and tonumber(ARGV[10]) == SUCCEEDED then
+  local k = redis.call('HGET', KEYS[2], 'k' .. i)
+  if k then return {'ok', 0, k} end
+end
+if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
 if a ~= nd.a then return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
 if node_terminal(nd.p) then return {'noop', 0, 'node is already terminal (phase ' .. nd.p .. ')'} end
 if nd.p ~= READY and nd.p ~= RUNNING then return {'noop', 0, 'node is in phase ' .. nd.p} end
 local now = now_us()
 nd.p = tonumber(ARGV[10])
+local key = ''
+if nd.p == CACHED then
+  redis.call('ZREM', KEYS[4], E .. '|' .. i .. '|' .. a)
+  nd.a = 0
+else
+  key = redis.call('HGET', KEYS[2], 'k' .. i) or ''
+end
 node_put(KEYS[2], i, nd)
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[11]) end
 redis.call('HSET', KEYS[2], 'o' .. i, ARGV[5])
 redis.call('ZREM', KEYS[5], E .. '|' .. i .. '|' .. a)
 local started = ARGV[7]
 if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
-redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. nd.p .. '|0||' .. ARGV[6] .. '|' .. started ..
-  '|' .. (ARGV[8] ~= '0' and ARGV[8] or str(now)) .. '|')
-local out = {'ok', 0, ''}
+if nd.p ~= CACHED then
+  redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. nd.p .. '|0||' .. ARGV[6] .. '|' .. started ..
+    '|' .. (ARGV[8] ~= '0' and ARGV[8] or str(now)) .. '|')
+end
+local out = {'ok', 0, key}
 local ms = math.floor(now / 1000)
 for _, d in ipairs(split_ints(ARGV[9])) do
   local dn = node_get(KEYS[2], d)

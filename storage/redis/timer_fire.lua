@@ -1,4 +1,5 @@
--- Moves retries whose backoff has elapsed from the delayed set to the outbox.
+-- Moves retries whose backoff has elapsed, and cache waiters due to look again (READY
+-- nodes parked by cache_reserve), from the delayed set to the outbox.
 -- Execution hashes are derived from members ("<exec>|<node>|<attempt>"): this script
 -- assumes one Redis (not a cluster).
 -- KEYS: epoch, delayed, outbox
@@ -16,7 +17,7 @@ for _, m in ipairs(due) do
     local h = 'floe:{' .. E .. '}'
     local ph = tonumber(redis.call('HGET', h, 'ph') or '0')
     local nd = node_get(h, i)
-    if ph == RUNNING and nd and nd.a == tonumber(a) and nd.p == RETRYING then
+    if ph == RUNNING and nd and nd.a == tonumber(a) and (nd.p == RETRYING or nd.p == READY) then
       nd.p = READY
       node_put(h, i, nd)
       redis.call('ZADD', KEYS[3], ms, m)

@@ -37,11 +37,18 @@ it_register(const char *yaml)
 void
 it_launch(const char *wf, const char *inputs_json, char id[64])
 {
-    char body[1024];
+    it_launch_opts(wf, inputs_json, NULL, id);
+}
+
+void
+it_launch_opts(const char *wf, const char *inputs_json, const char *options, char id[64])
+{
+    char body[2048];
     snprintf(body, sizeof(body),
              "{\"project\":\"%s\",\"domain\":\"development\",\"workflow\":{\"name\":\"%s\"},"
-             "\"inputs\":%s}",
-             it.project, wf, inputs_json);
+             "\"inputs\":%s%s%s}",
+             it.project, wf, inputs_json, options != NULL ? "," : "",
+             options != NULL ? options : "");
     json_t *out = NULL;
     int st = it_http(it.api, "POST", "/api/v1/executions", body, strlen(body), &out);
     if (st != 201)

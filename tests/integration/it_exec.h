@@ -23,6 +23,8 @@ void it_register(const char *yaml);
 /* Launches workflow wf with inputs (a JSON object text); id receives the execution id. */
 void it_launch(const char *wf, const char *inputs_json, char id[64]);
 /* GET the execution (decref). */
+/* The same with more launch fields (options: JSON members, e.g. "\"no_cache\": true"). */
+void it_launch_opts(const char *wf, const char *inputs_json, const char *options, char id[64]);
 json_t *it_get_exec(const char *id);
 bool it_terminal(const char *phase);
 /* Polls until the execution ends (fails the test after timeout_ms); returns it (decref). */

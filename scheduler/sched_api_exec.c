@@ -20,13 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct launch_state {
-    Floe__ExecutionRequested msg;
-    store_exec ex;
-    char id[FLOE_ID_LEN + 1];
-    char reason[FLOE_ERR_MSG_MAX];
-} launch_state;
-
 static const char *const phases[] = {"QUEUED",  "RUNNING",   "SUCCEEDED", "FAILED",
                                      "ABORTED", "TIMED_OUT", "ABORTING",  NULL};
 
@@ -474,8 +467,8 @@ exec_json(const store_exec *ex, floe_arena *arena)
     return o;
 }
 
-static bool
-exec_id_valid(api_req *r, const char *id)
+bool
+api_exec_id_valid(api_req *r, const char *id)
 {
     if (floe_envelope_check_id("execution id", id, 64, &r->err) != FLOE_OK) {
         r->err.code = FLOE_EINVAL;
@@ -488,7 +481,7 @@ void
 api_exec_get_work(api_thread *t, api_req *r)
 {
     const char *id = r->seg[3];
-    if (!exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
+    if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     store_exec ex;
     if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
@@ -548,7 +541,7 @@ void
 api_terminate_work(api_thread *t, api_req *r)
 {
     const char *id = r->seg[3];
-    if (!exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
+    if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     const char *reason = "";
     const char *by = "";

@@ -9,6 +9,9 @@
 #include "floe_arena.h"
 #include "floe_pool.h"
 #include "sched_api.h"
+#include "floe_envelope.h"
+#include "floe_messages.pb-c.h"
+#include "store_exec.h"
 #include "store_pg.h"
 
 #include <event2/http.h>
@@ -88,6 +91,14 @@ void api_entity_list_work(api_thread *t, api_req *r);
 void api_activate_work(api_thread *t, api_req *r);
 
 /* sched_api_exec.c */
+/* A launch on its way: the row recorded, the message to publish (api_launch_done). */
+typedef struct launch_state {
+    Floe__ExecutionRequested msg;
+    store_exec ex;
+    char id[FLOE_ID_LEN + 1];
+    char reason[FLOE_ERR_MSG_MAX];
+} launch_state;
+bool api_exec_id_valid(api_req *r, const char *id);
 void api_launch_work(api_thread *t, api_req *r);
 void api_launch_done(api_req *r);
 void api_exec_get_work(api_thread *t, api_req *r);
@@ -95,6 +106,12 @@ void api_exec_list_work(api_thread *t, api_req *r);
 void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
 void api_terminate_work(api_thread *t, api_req *r);
 void api_terminate_done(api_req *r);
+
+/* sched_api_catalog.c: relaunch/recover, the cache, lineage */
+void api_relaunch_work(api_thread *t, api_req *r);
+void api_cache_list_work(api_thread *t, api_req *r);
+void api_cache_delete_work(api_thread *t, api_req *r);
+void api_lineage_work(api_thread *t, api_req *r);
 
 /* sched_render.c: compiled specs and values to JSON */
 json_t *sched_render_message(const ProtobufCMessage *msg);

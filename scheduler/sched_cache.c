@@ -34,6 +34,8 @@ typedef struct cache_job {
     char key[FLOE_CANON_HEX_LEN + 1];
     int64_t ready_us;
     bool looked_again;
+    uint8_t *inputs; /* packed floe.ValueMap: what a hit consumed, for its lineage */
+    size_t inputs_len;
     /* record */
     store_catalog_entry entry;
     bool overwrite;
@@ -58,7 +60,32 @@ job_free(cache_job *j)
     if (j == NULL)
         return;
     floe_arena_free(j->arena);
+    floe_free(j->inputs);
     floe_free(j);
+}
+
+/* The lineage of a hit: it consumed its inputs and produced the recorded outputs, which
+ * derive from the run that recorded them. */
+static void
+hit_lineage(eng_op *op, cache_job *j)
+{
+    sched_engine *e = op->t->e;
+    ProtobufCAllocator *al = floe_arena_pb_allocator(e->scratch);
+    Floe__ValueMap *in = floe__value_map__unpack(al, j->inputs_len, j->inputs);
+    Floe__ValueMap *out = floe__value_map__unpack(al, j->hit.outputs_len, j->hit.outputs);
+    if (in == NULL || out == NULL)
+        return;
+    eng_lin_in li = {.attempt = 0,
+                     .phase = "CACHED",
+                     .cache_key = j->key,
+                     .source_execution = j->hit.execution_id,
+                     .source_node = j->hit.node_id,
+                     .consumed = in->entries,
+                     .n_consumed = in->n_entries,
+                     .produced = out->entries,
+                     .n_produced = out->n_entries};
+    eng_lineage_add(op->ex, op->node, &li, NULL);
+    floe_arena_reset(e->scratch);
 }
 
 static floe_log_ctx
@@ -162,6 +189,7 @@ lookup_done(void *arg)
         floe_log_info(&c, "cache hit %.12s: outputs of %s/%s attempt %u", j->key,
                       j->hit.execution_id, j->hit.node_id, j->hit.attempt);
         eng_node_cached(op->ex, op->node, op->attempt, j->hit.outputs, j->hit.outputs_len);
+        hit_lineage(op, j);
         job_free(j);
         eng_op_free(op);
     } else if (j->rc == FLOE_ENOTFOUND) {
@@ -214,6 +242,17 @@ eng_cache_begin(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
     op->node = node;
     op->attempt = attempt;
     j->ready_us = ready_us;
+    Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
+    vm.entries = (Floe__NamedValue **)inputs;
+    vm.n_entries = n_inputs;
+    j->inputs_len = floe__value_map__get_packed_size(&vm);
+    if ((j->inputs = floe_malloc(j->inputs_len ? j->inputs_len : 1)) == NULL) {
+        job_free(j);
+        eng_op_free(op);
+        eng_term_fail(t, "engine: out of memory (cache key)");
+        return;
+    }
+    floe__value_map__pack(&vm, j->inputs);
     if (ex->no_cache || ex->overwrite_cache)
         reserve(op, j, true);
     else

@@ -84,6 +84,7 @@ eng_term_unref(eng_term *t)
         return;
     for (size_t i = 0; i < t->n_acks; i++)
         floe_free(t->acks[i]);
+    eng_lineage_drop(t);
     floe_map_free(t->execs);
     floe_free(t);
 }

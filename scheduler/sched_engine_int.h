@@ -33,6 +33,7 @@ typedef struct eng_term eng_term;
 typedef struct eng_exec eng_exec;
 typedef struct eng_item eng_item;
 typedef struct eng_plan eng_plan;
+typedef struct eng_lin eng_lin;
 
 /* A plan in the cache, by workflow reference. */
 struct eng_plan {
@@ -84,6 +85,7 @@ struct eng_exec {
     bool no_cache, overwrite_cache; /* the launch's catalog options */
     floe_arena *rec_arena;          /* recover: what the source execution produced ... */
     struct store_run_node *rec;     /* ... taken over at creation, then freed */
+    const char *rec_source;         /* the execution recovered */
     size_t n_rec;
     bool terminal;   /* Redis says it ended */
     bool finalizing; /* a finalize is under way */
@@ -103,6 +105,9 @@ struct eng_term {
     unsigned sweeps;
     bool scanning_outbox, scanning_leases, firing_timers, scanning_finalize;
     unsigned outbox_offset;
+    eng_lin *lin_head, *lin_tail; /* lineage records waiting to be written */
+    size_t n_lin;
+    bool lin_busy;
     floe_log_ctx log;
 };
 
@@ -218,6 +223,23 @@ void eng_cache_begin(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t read
  * identical waiters, then acknowledge pos (when has_pos). Takes outputs (malloc'd). */
 void eng_cache_record(eng_exec *ex, uint32_t node, uint32_t attempt, const char *key,
                       uint8_t *outputs, size_t len, const floe_bus_pos *pos, bool has_pos);
+
+/* sched_lineage.c */
+typedef struct eng_lin_in {
+    uint32_t attempt;
+    const char *phase; /* SUCCEEDED, CACHED, RECOVERED */
+    const char *cache_key, *source_execution, *source_node;
+    Floe__NamedValue *const *consumed;
+    size_t n_consumed;
+    Floe__NamedValue *const *produced;
+    size_t n_produced;
+} eng_lin_in;
+/* Queues a lineage record of node (values copied); pos is acknowledged once written. */
+void eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bus_pos *pos);
+void eng_lineage_event(eng_exec *ex, const Floe__LineageRecorded *m, const floe_bus_pos *pos);
+/* The nodes a recovering execution took over (ex->rec), from execution source. */
+void eng_lineage_recovered(eng_exec *ex, const char *source);
+void eng_lineage_drop(eng_term *t); /* records not written when the term ends */
 
 /* sched_events.c */
 /* The node's outputs came from the catalog: it ends CACHED and its downstream runs. */

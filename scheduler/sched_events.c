@@ -152,6 +152,14 @@ created(eng_op *op, const store_state_res *res)
     floe_log_info(&c, "execution started: %s, %u nodes, %zu ready", op->ex->plan->ref,
                   op->ex->plan->plan->n_nodes, res->n_items);
     eng_egress(op->t, op->ex, NULL, 0, 1, 3, 0, NULL);
+    eng_exec *ex = op->ex;
+    if (ex->n_rec > 0) {
+        eng_lineage_recovered(ex, ex->rec_source);
+        floe_arena_free(ex->rec_arena);
+        ex->rec_arena = NULL;
+        ex->rec = NULL;
+        ex->n_rec = 0;
+    }
     eng_after_ready(op->ex, res, 0);
 }
 
@@ -621,6 +629,9 @@ eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage 
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
         on_failed(ex, (const Floe__TaskFailed *)msg, pos);
         break;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
+        eng_lineage_event(ex, (const Floe__LineageRecorded *)msg, pos);
+        break;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE: {
         const Floe__ExecutionTerminate *m = (const Floe__ExecutionTerminate *)msg;
         char why[ENG_MSG_MAX];
@@ -651,6 +662,8 @@ exec_id_of(Floe__MessageType type, const ProtobufCMessage *msg)
         return ((const Floe__TaskFailed *)msg)->execution_id;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE:
         return ((const Floe__ExecutionTerminate *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
+        return ((const Floe__LineageRecorded *)msg)->execution_id;
     default:
         return NULL;
     }
@@ -665,7 +678,7 @@ eng_on_bus(eng_term *t, const floe_bus_msg *msg)
         floe_metric_add(e->m_events[type], 1);
     const char *id = exec_id_of(type, msg->env->msg);
     if (id == NULL) {
-        /* Not the engine's: DataPublished and LineageRecorded have their own consumers. */
+        /* Not the engine's: DataPublished has its own consumer. */
         eng_ack(t, &msg->pos);
         return;
     }

@@ -525,6 +525,7 @@ start_done(void *arg)
             ex->rec_arena = j->arena;
             ex->rec = j->rec;
             ex->n_rec = j->n_rec;
+            ex->rec_source = j->row.source_execution;
             j->arena = NULL;
         }
         eng_plan *p = floe_map_get(e->plans, j->ref);

@@ -279,6 +279,231 @@ test_identical_launches_coalesce(void **state)
     assert_int_equal(cached, 18);
 }
 
+/* --- cache entries through the API ------------------------------------------------------ */
+
+static void
+test_cache_list_and_delete(void **state)
+{
+    (void)state;
+    char path[256], id[64];
+    register_abc("1", ""); /* unchanged when an earlier test registered it */
+    json_decref(run("abc", "{\"n\": 30, \"label\": \"y\"}", NULL, "SUCCEEDED", id));
+    snprintf(path, sizeof(path), "/api/v1/cache?project=%s&domain=development&task=say",
+             it.project);
+    json_t *out = NULL;
+    assert_int_equal(it_http(API, "GET", path, NULL, 0, &out), 200);
+    json_t *items = json_object_get(out, "items");
+    assert_true(json_array_size(items) >= 1);
+    json_t *first = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(first, "task"), "name")),
+                        "say");
+    char key[65];
+    snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(first, "key")));
+    json_decref(out);
+    /* A bad key is refused and deletes nothing. */
+    snprintf(path, sizeof(path), "/api/v1/cache?project=%s&domain=development&key=x'1", it.project);
+    assert_int_equal(it_http(API, "DELETE", path, NULL, 0, NULL), 400);
+    snprintf(path, sizeof(path), "/api/v1/cache?project=%s&domain=development&task=say",
+             it.project);
+    assert_int_equal(it_http(API, "DELETE", path, NULL, 0, &out), 200);
+    assert_true(json_integer_value(json_object_get(out, "deleted")) >= 1);
+    json_decref(out);
+    json_decref(run("abc", "{\"n\": 30, \"label\": \"y\"}", NULL, "SUCCEEDED", id));
+    expect_nodes(id, "a=CACHED b=CACHED c=SUCCEEDED");
+}
+
+/* --- recover, relaunch, lineage ---------------------------------------------------------- */
+
+static json_t *
+lineage(const char *query)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/api/v1/lineage?%s", query);
+    json_t *out = NULL;
+    int st = it_http(API, "GET", path, NULL, 0, &out);
+    if (st != 200)
+        fail_msg("lineage %s: HTTP %d", query, st);
+    return out;
+}
+
+/* Whether the lineage answer holds a vertex with these fields. */
+static bool
+has_vertex(json_t *g, const char *kind, const char *exec, const char *node, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(g, "nodes"), i, v)
+    {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (strcmp(json_string_value(json_object_get(v, "kind")), kind) == 0 &&
+            strcmp(json_string_value(json_object_get(v, "execution")), exec) == 0 &&
+            strcmp(json_string_value(json_object_get(v, "node")), node) == 0 &&
+            (name == NULL || (n != NULL && strcmp(n, name) == 0)))
+            return true;
+    }
+    return false;
+}
+
+static void
+test_recover_and_relaunch(void **state)
+{
+    (void)state;
+    char yaml[8192], t[2048], flag[600];
+    size_t len = 0;
+    snprintf(flag, sizeof(flag), "%s/fixed", workdir);
+    task_yaml(t, sizeof(t), "mk", "1", "seq 1 $(cat $FLOE_INPUTS/n) > $FLOE_OUTPUTS/nums",
+              "{n: integer}", "{nums: blob}", "false");
+    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%s", t);
+    task_yaml(t, sizeof(t), "add", "1",
+              "awk \"{s+=\\$1} END {print s}\" $FLOE_INPUTS/nums > $FLOE_OUTPUTS/sum",
+              "{nums: blob}", "{sum: integer}", "false");
+    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%s", t);
+    task_yaml(t, sizeof(t), "publish", "1",
+              "test -f \"$(cat $FLOE_INPUTS/flag)\" || { echo the fix is missing >&2; exit 3; }; "
+              "echo total $(cat $FLOE_INPUTS/sum) > $FLOE_OUTPUTS/line",
+              "{sum: integer, flag: string}", "{line: string}", "false");
+    len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "%s", t);
+    snprintf(yaml + len, sizeof(yaml) - len,
+             "kind: workflow\nname: fragile\nversion: \"1\"\n"
+             "inputs: {n: integer, flag: string}\n"
+             "outputs: {line: {from: {node: c, output: line}}}\n"
+             "nodes:\n"
+             "  - {id: a, task: mk, inputs: {n: {input: n}}}\n"
+             "  - {id: b, task: add, inputs: {nums: {node: a, output: nums}}}\n"
+             "  - {id: c, task: publish, inputs: {sum: {node: b, output: sum}, "
+             "flag: {input: flag}}}\n");
+    it_register(yaml);
+    char id1[64], inputs[800];
+    snprintf(inputs, sizeof(inputs), "{\"n\": 4, \"flag\": \"%s\"}", flag);
+    json_decref(run("fragile", inputs, NULL, "FAILED", id1));
+    expect_nodes(id1, "a=SUCCEEDED b=SUCCEEDED c=FAILED");
+    /* Recovering a running execution is refused; this one ended. The fault is fixed. */
+    FILE *f = fopen(flag, "w");
+    assert_non_null(f);
+    fclose(f);
+    char path[160];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/recover", id1);
+    json_t *out = NULL;
+    assert_int_equal(it_http(API, "POST", path, "{}", 2, &out), 201);
+    char id2[64];
+    snprintf(id2, sizeof(id2), "%s", json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    json_t *ex = it_wait_exec(id2, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ex, "outputs"), "line")),
+                        "total 10");
+    json_decref(ex);
+    expect_nodes(id2, "a=RECOVERED b=RECOVERED c=SUCCEEDED");
+    assert_int_equal(attempts_of(id2), 1); /* only c ran */
+    char *src = it_sql_text("SELECT source_execution || ' ' || recover FROM executions WHERE "
+                            "id = $1",
+                            id2, NULL);
+    char want[100];
+    snprintf(want, sizeof(want), "%s true", id1);
+    assert_string_equal(src, want);
+    free(src);
+    /* Lineage of the recovered output reaches the original inputs through both runs. */
+    char q[256];
+    snprintf(q, sizeof(q), "execution=%s&node=c&output=line&direction=upstream&depth=20", id2);
+    json_t *g = lineage(q);
+    assert_true(has_vertex(g, "node", id2, "c", NULL));
+    assert_true(has_vertex(g, "artifact", id2, "b", "sum")); /* taken over ... */
+    assert_true(has_vertex(g, "artifact", id1, "b", "sum")); /* ... from the original */
+    assert_true(has_vertex(g, "node", id1, "a", NULL));
+    assert_true(has_vertex(g, "artifact", id1, "", "n"));    /* the original input */
+    assert_true(has_vertex(g, "artifact", id2, "", "flag")); /* and the new run's */
+    printf("# lineage upstream of %s/c/line: %zu vertices, %zu edges\n", id2,
+           json_array_size(json_object_get(g, "nodes")),
+           json_array_size(json_object_get(g, "edges")));
+    json_decref(g);
+    /* Downstream of the original input n reaches the recovered run's output. */
+    snprintf(q, sizeof(q), "execution=%s&direction=downstream&depth=30", id1);
+    g = lineage(q);
+    assert_true(has_vertex(g, "artifact", id2, "c", "line"));
+    json_decref(g);
+    /* Bad queries are refused. */
+    assert_int_equal(it_http(API, "GET", "/api/v1/lineage?artifact=0", NULL, 0, NULL), 400);
+    assert_int_equal(
+        it_http(API, "GET", "/api/v1/lineage?execution=x&direction=sideways", NULL, 0, NULL), 400);
+    /* Relaunch: the same version and inputs, everything runs again. */
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/relaunch", id1);
+    assert_int_equal(it_http(API, "POST", path, NULL, 0, &out), 201);
+    char id3[64];
+    snprintf(id3, sizeof(id3), "%s", json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    json_decref(it_wait_exec(id3, 60000));
+    expect_nodes(id3, "a=SUCCEEDED b=SUCCEEDED c=SUCCEEDED");
+    src = it_sql_text("SELECT source_execution || ' ' || recover FROM executions WHERE id = $1",
+                      id3, NULL);
+    snprintf(want, sizeof(want), "%s false", id1);
+    assert_string_equal(src, want);
+    free(src);
+}
+
+/* A 1,000-node execution (one source, 998 readers of its output, one more after the last
+ * reader): the lineage queries' cost, printed (not asserted: bench/ measures). */
+static void
+test_lineage_thousand_nodes(void **state)
+{
+    (void)state;
+    size_t cap = 200000, len = 0;
+    char *yaml = malloc(cap);
+    len += (size_t)snprintf(
+        yaml + len, cap - len,
+        "kind: task\nname: one\nversion: \"1\"\nexecutor: process\n"
+        "container: {command: [/bin/sh, -c, 'echo $(( $(cat $FLOE_INPUTS/x) + 1 )) > "
+        "$FLOE_OUTPUTS/y']}\ninputs: {x: integer}\noutputs: {y: integer}\n---\n"
+        "kind: workflow\nname: wide\nversion: \"1\"\ninputs: {x: integer}\n"
+        "outputs: {y: {from: {node: z, output: y}}}\nnodes:\n"
+        "  - {id: s, task: one, inputs: {x: {input: x}}}\n");
+    for (int i = 0; i < 998; i++)
+        len +=
+            (size_t)snprintf(yaml + len, cap - len,
+                             "  - {id: m%03d, task: one, inputs: {x: {node: s, output: y}}}\n", i);
+    snprintf(yaml + len, cap - len,
+             "  - {id: z, task: one, inputs: {x: {node: m997, output: y}}}\n");
+    it_register(yaml);
+    free(yaml);
+    char id[64];
+    it_launch("wide", "{\"x\": 1}", id);
+    json_t *ex = it_wait_exec(id, 300000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "y"), 4);
+    json_decref(ex);
+    /* Lineage is written as the events arrive: wait for the last node's record. */
+    int64_t deadline = floe_mono_us() + 30000000;
+    while (it_sql_int("SELECT count(*) FROM lineage_nodes WHERE execution_id = $1", id, NULL) <
+           1000) {
+        if (floe_mono_us() > deadline)
+            fail_msg("lineage of %s incomplete after 30 s", id);
+        usleep(20000);
+    }
+    char q[256];
+    snprintf(q, sizeof(q), "execution=%s&node=s&output=y&direction=downstream&depth=100", id);
+    int64_t t0 = floe_mono_us();
+    json_t *g = lineage(q);
+    double down_ms = (double)(floe_mono_us() - t0) / 1000.0;
+    size_t nv = json_array_size(json_object_get(g, "nodes"));
+    assert_true(nv >= 1 + 999 + 999); /* s.y, 999 readers, their outputs */
+    json_decref(g);
+    snprintf(q, sizeof(q), "execution=%s&direction=upstream&depth=100", id);
+    t0 = floe_mono_us();
+    g = lineage(q);
+    double all_ms = (double)(floe_mono_us() - t0) / 1000.0;
+    size_t na = json_array_size(json_object_get(g, "nodes"));
+    json_decref(g);
+    snprintf(q, sizeof(q), "execution=%s&node=z&output=y&direction=upstream&depth=100", id);
+    t0 = floe_mono_us();
+    g = lineage(q);
+    double up_ms = (double)(floe_mono_us() - t0) / 1000.0;
+    assert_true(has_vertex(g, "artifact", id, "", "x"));
+    json_decref(g);
+    printf("# lineage on a 1,000-node execution: downstream of the source output %.1f ms "
+           "(%zu vertices), whole execution %.1f ms (%zu vertices), upstream of the last "
+           "output %.1f ms (HTTP round trip included)\n",
+           down_ms, nv, all_ms, na, up_ms);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -292,6 +517,9 @@ main(int argc, char **argv)
         cmocka_unit_test(test_second_run_cached),
         cmocka_unit_test(test_invalidation_and_options),
         cmocka_unit_test(test_identical_launches_coalesce),
+        cmocka_unit_test(test_cache_list_and_delete),
+        cmocka_unit_test(test_recover_and_relaunch),
+        cmocka_unit_test(test_lineage_thousand_nodes),
     };
     if (getenv("IT_FILTER") != NULL)
         cmocka_set_test_filter(getenv("IT_FILTER"));

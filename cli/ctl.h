@@ -9,12 +9,14 @@
 #include "floe_config.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum ctl_output {
     CTL_OUT_TABLE = 0,
     CTL_OUT_JSON = 1,
     CTL_OUT_YAML = 2,
+    CTL_OUT_DOT = 3, /* Graphviz, for lineage; other verbs print JSON */
 } ctl_output;
 
 typedef struct ctl_ctx {
@@ -43,6 +45,10 @@ void ctl_query_add(char *buf, size_t size, const char *key, const char *value);
  * for each item of {items: [...]} (or for the object itself), NULL-terminated. */
 void ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns);
 
+/* ctl_launch.c: polls execution id until it ends or timeout_ms passes; prints it; CTL_OK
+ * only when it succeeded. */
+int ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms);
+
 /* Verbs. */
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);
 void ctl_smoke_help(FILE *out);
@@ -52,5 +58,8 @@ int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_launch(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_terminate(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv); /* relaunch and recover */
+int ctl_cache(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_lineage(const ctl_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -45,9 +45,8 @@ phase_terminal(const char *phase)
            strcmp(phase, "ABORTED") == 0 || strcmp(phase, "TIMED_OUT") == 0;
 }
 
-/* Polls the execution until it ends or timeout_ms passes. */
-static int
-wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms)
+int
+ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms)
 {
     char url[512];
     char *e = floe_url_escape(id);
@@ -296,7 +295,7 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
     if (wait && id != NULL) {
         if (ctx->output == CTL_OUT_TABLE)
             fprintf(stderr, "launched %s; waiting for it to finish\n", id);
-        rc = wait_for(ctx, id, timeout_us / 1000);
+        rc = ctl_wait_for(ctx, id, timeout_us / 1000);
     } else {
         static const char *const cols[] = {"id", "workflow.name", "phase", NULL};
         ctl_print(ctx, out, cols);

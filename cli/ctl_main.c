@@ -55,6 +55,27 @@ static const ctl_verb verbs[] = {
      ctl_activate},
     {"terminate", "stop a running execution (it ends ABORTED)",
      "usage: floectl terminate EXECUTION_ID [--reason TEXT]\n", NULL, ctl_terminate},
+    {"relaunch", "start the same workflow version again with the same inputs",
+     "usage: floectl relaunch EXECUTION_ID [--no-cache] [--overwrite-cache] [--wait]\n"
+     "The new execution records where it came from (source_execution).\n",
+     NULL, ctl_relaunch},
+    {"recover", "re-run only what failed: nodes that succeeded are taken over",
+     "usage: floectl recover EXECUTION_ID [--no-cache] [--overwrite-cache] [--wait]\n"
+     "A new execution of the same version and inputs in which every node that produced\n"
+     "outputs in EXECUTION_ID (which must have ended) starts RECOVERED with those outputs;\n"
+     "only failed and downstream nodes run.\n",
+     NULL, ctl_relaunch},
+    {"cache", "list or delete memoized task results",
+     "usage: floectl cache list [--task NAME] [--limit N] [-p PROJECT] [-d DOMAIN]\n"
+     "       floectl cache delete (--key CACHE_KEY | --task NAME) [-p PROJECT] [-d DOMAIN]\n",
+     NULL, ctl_cache},
+    {"lineage", "where an artifact came from, or what was made from it",
+     "usage: floectl lineage EXECUTION_ID[/NODE[/OUTPUT]] | --artifact ID\n"
+     "       [--downstream] [--depth N] [-o table|json|yaml|dot]\n"
+     "Upstream (inputs, producers, what was cached or recovered from) by default; the walk\n"
+     "crosses executions. -o dot prints a Graphviz digraph: floectl lineage ... -o dot | dot "
+     "-Tsvg\n",
+     NULL, ctl_lineage},
     {"publish", "announce a published dataset partition (DataPublished)",
      "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n", NULL,
      NULL},
@@ -124,8 +145,11 @@ main(int argc, char **argv)
                 ctx.output = CTL_OUT_JSON;
             else if (strcmp(f, "yaml") == 0)
                 ctx.output = CTL_OUT_YAML;
+            else if (strcmp(f, "dot") == 0 && v != NULL && strcmp(v->name, "lineage") == 0)
+                ctx.output = CTL_OUT_DOT;
             else {
-                fprintf(stderr, "floectl: -o \"%s\": expected table, json or yaml\n", f);
+                fprintf(stderr, "floectl: -o \"%s\": expected table, json or yaml%s\n", f,
+                        v != NULL && strcmp(v->name, "lineage") == 0 ? " or dot" : "");
                 return 2;
             }
         } else {

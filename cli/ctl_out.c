@@ -194,6 +194,7 @@ ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns)
 {
     switch (ctx->output) {
     case CTL_OUT_JSON:
+    case CTL_OUT_DOT:
         json_dumpf(value, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         break;

@@ -41,7 +41,7 @@ typedef struct store_lin_record {
     const char *execution_id, *node_id;
     uint32_t attempt;
     const char *project, *domain, *task_name, *task_version;
-    const char *phase; /* SUCCEEDED, CACHED, RECOVERED */
+    const char *phase;                                      /* SUCCEEDED, CACHED, RECOVERED */
     const char *cache_key, *source_execution, *source_node; /* may be NULL */
     const store_lin_artifact *artifacts;
     size_t n_artifacts;

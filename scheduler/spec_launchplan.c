@@ -5,6 +5,7 @@
  */
 #include "spec_int.h"
 
+#include "floe_cron.h"
 #include "floe_type.h"
 
 #include <stdio.h>
@@ -87,41 +88,19 @@ lp_choice(spec_ctx *ctx, const spec_y *map, const char *key, const char *const *
                      choices[2]);
 }
 
+/* The expression must parse and fire within the horizon (an impossible date such as
+ * 30 February is refused here rather than never firing). */
 static floe_rc
 check_cron(spec_ctx *ctx, const spec_y *at, const char *cron)
 {
-    static const char *const macros[] = {"@hourly", "@daily",    "@weekly",   "@monthly",
-                                         "@yearly", "@annually", "@midnight", NULL};
-    if (cron[0] == '@') {
-        for (size_t i = 0; macros[i] != NULL; i++) {
-            if (strcmp(macros[i], cron) == 0)
-                return FLOE_OK;
-        }
+    floe_cron c;
+    floe_err err = {0};
+    if (floe_cron_parse(cron, &c, &err) != FLOE_OK)
+        return spec_fail(ctx, at, FLOE_EINVAL, "schedule: %s", err.msg);
+    if (floe_cron_next(&c, NULL, 1767225600 /* 2026-01-01 */) < 0)
         return spec_fail(ctx, at, FLOE_EINVAL,
-                         "schedule: cron: \"%.32s\" is not @hourly, @daily, @weekly, @monthly "
-                         "or @yearly",
-                         cron);
-    }
-    int fields = 0;
-    for (const char *p = cron; *p;) {
-        while (*p == ' ')
-            p++;
-        if (*p == '\0')
-            break;
-        fields++;
-        while (*p && *p != ' ') {
-            if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= 'a' && *p <= 'z') || *p == '*' || *p == ',' || *p == '-' || *p == '/'))
-                return spec_fail(ctx, at, FLOE_EINVAL, "schedule: cron: unexpected character '%c'",
-                                 *p);
-            p++;
-        }
-    }
-    if (fields != 5)
-        return spec_fail(ctx, at, FLOE_EINVAL,
-                         "schedule: cron: \"%.64s\" has %d fields; expected 5 (minute hour "
-                         "day-of-month month day-of-week)",
-                         cron, fields);
+                         "schedule: cron: \"%.64s\" never fires (no such date within %d years)",
+                         cron, FLOE_CRON_HORIZON_YEARS);
     return FLOE_OK;
 }
 
@@ -156,16 +135,13 @@ lp_schedule(spec_ctx *ctx, const spec_y *sy, Floe__LaunchPlanSpec *lp)
     if (cron != NULL && (rc = check_cron(ctx, spec_y_get(sy, "cron"), cron)) != FLOE_OK)
         return rc;
     if (tz != NULL) {
-        /* Shape only: the name later selects a zoneinfo file, so no "..", no leading '/'. */
-        bool ok = tz[0] != '/' && strstr(tz, "..") == NULL;
-        for (const char *p = tz; ok && *p; p++)
-            ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                 *p == '/' || *p == '_' || *p == '-' || *p == '+';
-        if (!ok)
+        /* Loaded once here so an unknown zone is refused at registration. */
+        floe_err zerr = {0};
+        floe_tz *z = floe_tz_load(tz, &zerr);
+        if (z == NULL)
             return spec_fail(ctx, spec_y_get(sy, "time_zone"), FLOE_EINVAL,
-                             "schedule: time_zone: \"%.64s\" is not an IANA zone name such as "
-                             "Europe/Berlin",
-                             tz);
+                             "schedule: time_zone: %s", zerr.msg);
+        floe_tz_free(z);
         s->time_zone = (char *)tz;
     }
     if (input != NULL) {

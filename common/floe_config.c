@@ -120,6 +120,16 @@ static const cfg_entry config_table[] = {
      "FLOE_CACHE_RECHECK", 0, NULL, NULL,
      "how often work waiting for an identical run checks that the run is still alive (its "
      "success wakes the waiters at once)"},
+    {"launchplan.tick", CFG_DURATION, OFF(lp_tick_ms), "1s", 100, 60000, "FLOE_LAUNCHPLAN_TICK", 0,
+     NULL, NULL,
+     "how often the leader evaluates schedules, launches pending firings and republishes what "
+     "was not acknowledged; a catching-up schedule launches at most one firing per tick"},
+    {"launchplan.grace", CFG_DURATION, OFF(lp_grace_ms), "30s", 1000, 86400000LL,
+     "FLOE_LAUNCHPLAN_GRACE", 0, NULL, NULL,
+     "a scheduled instant older than this when evaluated was missed (the scheduler was down) "
+     "and its catch_up policy decides"},
+    {"launchplan.batch", CFG_INT, OFF(lp_batch), "200", 1, 10000, "FLOE_LAUNCHPLAN_BATCH", 0, NULL,
+     NULL, "firings launched per tick at most, over all launch plans"},
     {"engine.retention", CFG_DURATION, OFF(state_retention_ms), "1h", 1000, 2592000000LL,
      "FLOE_STATE_RETENTION", 0, NULL, NULL,
      "how long a finished execution's state stays in Redis once written to PostgreSQL"},

@@ -253,7 +253,50 @@ static floe_rc
 check_data_published(const ProtobufCMessage *msg, floe_err *err)
 {
     const Floe__DataPublished *m = (const Floe__DataPublished *)msg;
-    return floe_envelope_check_id("dataset", m->dataset, ID_MAX, err);
+    floe_rc rc = floe_envelope_check_id("dataset", m->dataset, ID_MAX, err);
+    if (rc != FLOE_OK)
+        return rc;
+    if (m->n_partition > FLOE_PARTITION_MAX)
+        return floe_err_user(err, FLOE_EINVAL, "partition: at most %d keys", FLOE_PARTITION_MAX);
+    for (size_t i = 0; i < m->n_partition; i++) {
+        const Floe__KeyValue *kv = m->partition[i];
+        if ((rc = floe_envelope_check_id("partition key", kv->key, 64, err)) != FLOE_OK)
+            return rc;
+        size_t n = strlen(kv->value);
+        if (n == 0 || n > 256 || !floe_text_printable(kv->value, n))
+            return floe_err_user(err, FLOE_EINVAL,
+                                 "partition \"%s\": the value must be 1 to 256 bytes of printable "
+                                 "text",
+                                 kv->key);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(m->partition[j]->key, kv->key) == 0)
+                return floe_err_user(err, FLOE_EINVAL, "partition \"%s\": given twice", kv->key);
+    }
+    size_t n = strlen(m->event_id);
+    if (n > 0) {
+        bool ok = n <= 128;
+        for (size_t i = 0; ok && i < n; i++) {
+            char c = m->event_id[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+        }
+        if (!ok)
+            return floe_err_user(err, FLOE_EINVAL,
+                                 "event_id: 1 to 128 of A-Z a-z 0-9 . _ : / - expected");
+    }
+    if (strlen(m->uri) > 4096 || strlen(m->digest) > 128 || strlen(m->producer) > 128)
+        return floe_err_user(err, FLOE_EINVAL,
+                             "uri (4096), digest (128) or producer (128 bytes) too long");
+    return FLOE_OK;
+}
+
+bool
+floe_text_printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
 }
 
 static floe_rc

@@ -15,6 +15,7 @@
 #include "floe_envelope.pb-c.h"
 #include "floe_messages.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,5 +56,10 @@ floe_rc floe_envelope_decode(const void *data, size_t len, size_t max_bytes, flo
 /* Checks an identifier used in keys and names: 1..max bytes of [A-Za-z0-9._-], starting
  * with a letter or digit. */
 floe_rc floe_envelope_check_id(const char *what, const char *s, size_t max, floe_err *err);
+
+/* DataPublished bounds (also used by the client library and floectl publish). */
+#define FLOE_PARTITION_MAX 16
+/* No control characters (UTF-8 beyond ASCII is allowed). */
+bool floe_text_printable(const char *s, size_t n);
 
 #endif

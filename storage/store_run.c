@@ -201,6 +201,17 @@ store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe
     if ((rc = finish_nodes(pg, res, err)) != FLOE_OK ||
         (rc = finish_attempts(pg, res, err)) != FLOE_OK)
         goto fail;
+    for (size_t i = 0; i < res->n_pubs; i++) {
+        const store_run_pub *p = &res->pubs[i];
+        const char *pp[] = {p->event_id, p->dataset, (const char *)p->payload, res->exec_id};
+        int plens[4] = {0, 0, (int)p->len, 0}, pfmts[4] = {0, 0, 1, 0};
+        if ((rc = store_pg_exec(pg,
+                                "INSERT INTO data_outbox (event_id, dataset, payload, execution_id)"
+                                " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+                                4, pp, plens, pfmts, &r, err)) != FLOE_OK)
+            goto fail;
+        PQclear(r);
+    }
     return store_pg_commit(pg, err);
 fail:
     store_pg_rollback(pg);

@@ -27,6 +27,14 @@ typedef struct store_run_attempt {
     const char *stdout_uri, *stderr_uri;                    /* blob store, may be NULL */
 } store_run_attempt;
 
+/* A dataset the execution publishes (docs/launchplans.md): written to the outbox with the
+ * result, sent to Kafka by the leader. */
+typedef struct store_run_pub {
+    const char *event_id, *dataset;
+    const uint8_t *payload; /* packed floe.DataPublished */
+    size_t len;
+} store_run_pub;
+
 typedef struct store_run_result {
     const char *exec_id;
     const char *phase;
@@ -38,6 +46,8 @@ typedef struct store_run_result {
     size_t n_nodes;
     const store_run_attempt *attempts;
     size_t n_attempts;
+    const store_run_pub *pubs;
+    size_t n_pubs;
 } store_run_result;
 
 /* The execution starts: QUEUED -> RUNNING. An execution requested straight on the bus (no

@@ -339,6 +339,10 @@ eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason)
 {
     eng_op *op = opaque;
     sched_engine *e = t->e;
+    if (eng_lp_owns(op)) {
+        eng_lp_delivered(t, op, rc);
+        return;
+    }
     if (t->dead) {
         eng_op_free(op);
         return;

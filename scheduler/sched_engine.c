@@ -85,6 +85,7 @@ eng_term_unref(eng_term *t)
     for (size_t i = 0; i < t->n_acks; i++)
         floe_free(t->acks[i]);
     eng_lineage_drop(t);
+    eng_lp_free(t);
     floe_map_free(t->execs);
     floe_free(t);
 }
@@ -163,6 +164,7 @@ term_end(sched_engine *e, const char *why)
     floe_log_warn(&t->log, "engine stops: %s", why);
     event_del(t->sweep_ev);
     event_del(t->ack_ev);
+    eng_lp_stop(t);
     eng_term_drop_execs(t);
     floe_metric_set(e->m_running, 0);
     event_active(t->free_ev, EV_TIMEOUT, 0);
@@ -195,6 +197,10 @@ term_start(sched_engine *e, uint64_t epoch)
     if ((t->bus = floe_bus_new(e->base, e->cfg, &cb, &err)) == NULL ||
         floe_bus_subscribe(t->bus, group, topics, 1, &err) != FLOE_OK) {
         floe_log_error(&t->log, "engine cannot start: %s", err.msg);
+        goto fail;
+    }
+    if (!eng_lp_start(t)) {
+        floe_log_error(&t->log, "engine cannot start: out of memory (launch plans)");
         goto fail;
     }
     struct timeval tv = {0, ENG_SWEEP_MS * 1000};

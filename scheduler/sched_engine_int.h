@@ -34,6 +34,7 @@ typedef struct eng_exec eng_exec;
 typedef struct eng_item eng_item;
 typedef struct eng_plan eng_plan;
 typedef struct eng_lin eng_lin;
+typedef struct eng_lps eng_lps;
 
 /* A plan in the cache, by workflow reference. */
 struct eng_plan {
@@ -108,6 +109,7 @@ struct eng_term {
     eng_lin *lin_head, *lin_tail; /* lineage records waiting to be written */
     size_t n_lin;
     bool lin_busy;
+    eng_lps *lp; /* launch plans (sched_lp.c) */
     floe_log_ctx log;
 };
 
@@ -240,6 +242,16 @@ void eng_lineage_event(eng_exec *ex, const Floe__LineageRecorded *m, const floe_
 /* The nodes a recovering execution took over (ex->rec), from execution source. */
 void eng_lineage_recovered(eng_exec *ex, const char *source);
 void eng_lineage_drop(eng_term *t); /* records not written when the term ends */
+
+/* sched_lp.c: launch plans that launch themselves (docs/launchplans.md) */
+bool eng_lp_start(eng_term *t);
+void eng_lp_stop(eng_term *t);
+void eng_lp_free(eng_term *t);
+void eng_lp_tick(eng_term *t);
+/* A DataPublished consumed from the events topic: acknowledged once matched. */
+void eng_lp_data(eng_term *t, const floe_bus_msg *msg);
+bool eng_lp_owns(const eng_op *op); /* a message sched_lp produced */
+void eng_lp_delivered(eng_term *t, eng_op *op, floe_rc rc);
 
 /* sched_events.c */
 /* The node's outputs came from the catalog: it ends CACHED and its downstream runs. */

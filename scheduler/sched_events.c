@@ -677,8 +677,11 @@ eng_on_bus(eng_term *t, const floe_bus_msg *msg)
     if ((unsigned)type < 16)
         floe_metric_add(e->m_events[type], 1);
     const char *id = exec_id_of(type, msg->env->msg);
+    if (type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED) {
+        eng_lp_data(t, msg);
+        return;
+    }
     if (id == NULL) {
-        /* Not the engine's: DataPublished has its own consumer. */
         eng_ack(t, &msg->pos);
         return;
     }

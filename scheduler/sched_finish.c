@@ -13,7 +13,10 @@
  */
 #include "sched_engine_int.h"
 
+#include "floe_canon.h"
+#include "floe_digest.h"
 #include "floe_mem.h"
+#include "floe_value.h"
 #include "floe_time.h"
 #include "store_run.h"
 
@@ -80,6 +83,128 @@ vm_find(floe_arena *a, const uint8_t *data, size_t len, const char *name)
     return NULL;
 }
 
+/* A partition value: text, or the text form of the scalar input it names. */
+static const char *
+fin_partition_value(floe_arena *a, eng_exec *ex, const char *v)
+{
+    char name[80];
+    if (sscanf(v, "{{inputs.%64[A-Za-z0-9_]}}", name) != 1)
+        return v;
+    const Floe__Value *in = vm_find(a, ex->inputs, ex->inputs_len, name);
+    char *buf = floe_arena_alloc(a, 64);
+    if (in == NULL || buf == NULL)
+        return NULL;
+    switch (in->kind_case) {
+    case FLOE__VALUE__KIND_STRING:
+        return in->string;
+    case FLOE__VALUE__KIND_INTEGER:
+        snprintf(buf, 64, "%" PRId64, in->integer);
+        return buf;
+    case FLOE__VALUE__KIND_FLOAT:
+        snprintf(buf, 64, "%.17g", in->float_);
+        return buf;
+    case FLOE__VALUE__KIND_BOOLEAN:
+        return in->boolean ? "true" : "false";
+    case FLOE__VALUE__KIND_DATETIME_UNIX_US:
+        floe_datetime_format(in->datetime_unix_us, buf, 64);
+        return buf;
+    case FLOE__VALUE__KIND_DURATION_US:
+        snprintf(buf, 64, "%" PRId64 "us", in->duration_us);
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+/* The datasets a succeeded execution publishes (WorkflowSpec.publish), for the outbox
+ * written with its result. Event ids are derived from the execution, so writing the
+ * result again publishes nothing new. */
+static void
+fin_publish(fin_job *j, eng_exec *ex, const Floe__NamedValue *vals, size_t n)
+{
+    const Floe__WorkflowSpec *spec = ex->plan->plan->spec;
+    floe_arena *a = j->arena;
+    if (spec == NULL || spec->n_publish == 0)
+        return;
+    store_run_pub *pubs = floe_arena_alloc(a, spec->n_publish * sizeof(*pubs));
+    if (pubs == NULL)
+        return;
+    size_t np = 0;
+    for (size_t i = 0; i < spec->n_publish; i++) {
+        const Floe__DatasetPublish *p = spec->publish[i];
+        const Floe__Value *v = NULL;
+        const char *node = "";
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(vals[k].name, p->output) == 0)
+                v = vals[k].value;
+        for (uint32_t k = 0; k < ex->plan->plan->n_outputs; k++) {
+            const sched_binding *b = &ex->plan->plan->outputs[k];
+            if (strcmp(b->name, p->output) == 0 && b->kind == SCHED_SRC_OUTPUT)
+                node = ex->plan->plan->nodes[b->node].id;
+        }
+        if (v == NULL)
+            continue;
+        Floe__DataPublished m = FLOE__DATA_PUBLISHED__INIT;
+        Floe__KeyValue *kv = floe_arena_alloc(a, (p->n_partition + 1) * sizeof(*kv));
+        Floe__KeyValue **kvp = floe_arena_alloc(a, (p->n_partition + 1) * sizeof(*kvp));
+        char *id = floe_arena_alloc(a, 160), *uri = floe_arena_alloc(a, 400);
+        char *digest = floe_arena_alloc(a, FLOE_CANON_HEX_LEN + 8);
+        if (kv == NULL || kvp == NULL || id == NULL || uri == NULL || digest == NULL)
+            return;
+        bool ok = true;
+        for (size_t k = 0; k < p->n_partition; k++) {
+            floe__key_value__init(&kv[k]);
+            kv[k].key = p->partition[k]->key;
+            const char *pv = fin_partition_value(a, ex, p->partition[k]->value);
+            ok = ok && pv != NULL;
+            kv[k].value = (char *)(pv != NULL ? pv : "");
+            kvp[k] = &kv[k];
+        }
+        if (!ok) {
+            floe_log_warn(&ex->t->log,
+                          "execution %s: dataset %s not published: a partition "
+                          "value has no text form",
+                          ex->id, p->dataset);
+            continue;
+        }
+        m.dataset = p->dataset;
+        m.partition = kvp;
+        m.n_partition = p->n_partition;
+        if (v->kind_case == FLOE__VALUE__KIND_BLOB && v->blob != NULL) {
+            m.uri = v->blob->uri;
+            m.digest = v->blob->digest;
+            m.size = v->blob->size;
+        } else {
+            snprintf(uri, 400, "floe://executions/%s/outputs/%s", ex->id, p->output);
+            memcpy(digest, "sha256:", 7);
+            if (floe_canon_value_digest(v, digest + 7) != 0)
+                continue;
+            m.uri = uri;
+            m.digest = digest;
+        }
+        m.execution_id = ex->id;
+        m.node_id = (char *)node;
+        m.published_unix_us = floe_now_us();
+        m.producer = "floe";
+        int w = snprintf(id, 160, "floe:%s/%s/%s", ex->id, p->output, p->dataset);
+        if (w < 0 || w > 128) {
+            char hex[FLOE_SHA256_HEX_LEN + 1];
+            floe_sha256_hex(id, strlen(id), hex);
+            snprintf(id, 160, "floe:%s", hex);
+        }
+        m.event_id = id;
+        size_t len = floe__data_published__get_packed_size(&m);
+        uint8_t *buf = floe_arena_alloc(a, len ? len : 1);
+        if (buf == NULL)
+            return;
+        floe__data_published__pack(&m, buf);
+        pubs[np++] =
+            (store_run_pub){.event_id = id, .dataset = p->dataset, .payload = buf, .len = len};
+    }
+    j->res.pubs = pubs;
+    j->res.n_pubs = np;
+}
+
 static void
 fin_outputs(fin_job *j, eng_exec *ex)
 {
@@ -117,6 +242,7 @@ fin_outputs(fin_job *j, eng_exec *ex)
     floe__value_map__pack(&vm, out);
     j->res.outputs = out;
     j->res.outputs_len = len;
+    fin_publish(j, ex, vals, n);
 }
 
 static bool

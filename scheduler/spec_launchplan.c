@@ -239,6 +239,10 @@ lp_trigger(spec_ctx *ctx, const spec_y *ty, Floe__LaunchPlanSpec *lp)
         if (td == NULL)
             return spec_fail(ctx, d, FLOE_ENOMEM, "out of memory");
         floe__trigger_dataset__init(td);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(t->datasets[k]->dataset, name) == 0)
+                return spec_fail(ctx, d, FLOE_EINVAL, "trigger: dataset \"%s\" is listed twice",
+                                 name);
         td->dataset = (char *)name;
         const spec_y *py = spec_y_get(d, "partition");
         if (py != NULL && (rc = lp_kv_map(ctx, py, "trigger: partition", 16, &td->partition,
@@ -257,7 +261,20 @@ lp_trigger(spec_ctx *ctx, const spec_y *ty, Floe__LaunchPlanSpec *lp)
         if ((rc = lp_kv_map(ctx, iy, "trigger: inputs", 256, &t->inputs, &t->n_inputs)) != 0)
             return rc;
         for (size_t i = 0; i < t->n_inputs; i++) {
-            const char *f = t->inputs[i]->value;
+            const char *f = t->inputs[i]->value, *colon = strchr(f, ':');
+            if (colon != NULL) { /* DATASET:FIELD picks one dataset of several */
+                bool known = false;
+                for (size_t d = 0; d < t->n_datasets; d++)
+                    known =
+                        known || (strlen(t->datasets[d]->dataset) == (size_t)(colon - f) &&
+                                  strncmp(t->datasets[d]->dataset, f, (size_t)(colon - f)) == 0);
+                if (!known)
+                    return spec_fail(ctx, iy, FLOE_EINVAL,
+                                     "trigger: inputs: \"%s\": \"%.48s\" names no dataset of "
+                                     "the trigger",
+                                     t->inputs[i]->key, f);
+                f = colon + 1;
+            }
             if (spec_ifc_input(lp->interface, t->inputs[i]->key) == NULL)
                 return spec_fail(ctx, iy, FLOE_EINVAL,
                                  "trigger: inputs: the workflow has no input \"%s\"",
@@ -267,7 +284,8 @@ lp_trigger(spec_ctx *ctx, const spec_y *ty, Floe__LaunchPlanSpec *lp)
                 strncmp(f, "partition.", 10) != 0)
                 return spec_fail(ctx, iy, FLOE_EINVAL,
                                  "trigger: inputs: \"%s\": field \"%.48s\" is not uri, digest, "
-                                 "dataset, event_id, time or partition.KEY",
+                                 "dataset, event_id, time or partition.KEY (optionally "
+                                 "DATASET:FIELD)",
                                  t->inputs[i]->key, f);
         }
     }

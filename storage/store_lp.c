@@ -113,11 +113,12 @@ store_lp_schedule_record(store_pg *pg, uint64_t epoch, const store_lp_key *k,
         snprintf(key, sizeof(key), "t:%" PRId64, f[i].at_s);
         snprintf(at, sizeof(at), "%" PRId64, f[i].at_s);
         const char *params[] = {k->project, k->domain, k->name, key, at, f[i].state, f[i].reason};
-        if ((rc = run(pg,
-                      "INSERT INTO lp_firings (project, domain, name, kind, fire_key, scheduled_at,"
-                      " state, reason) VALUES ($1, $2, $3, 'schedule', $4, to_timestamp($5::bigint),"
-                      " $6, $7) ON CONFLICT (project, domain, name, fire_key) DO NOTHING",
-                      7, params, err)) != FLOE_OK)
+        if ((rc =
+                 run(pg,
+                     "INSERT INTO lp_firings (project, domain, name, kind, fire_key, scheduled_at,"
+                     " state, reason) VALUES ($1, $2, $3, 'schedule', $4, to_timestamp($5::bigint),"
+                     " $6, $7) ON CONFLICT (project, domain, name, fire_key) DO NOTHING",
+                     7, params, err)) != FLOE_OK)
             goto fail;
     }
     char cur[24], mis[24];
@@ -165,8 +166,8 @@ store_lp_pending(store_pg *pg, const store_lp_key *k, unsigned limit, floe_arena
         f[i].kind = store_pg_str(r, i, 1, arena, &rc);
         f[i].scheduled_s = store_pg_int64(r, i, 2);
         f[i].partition_key = store_pg_str(r, i, 3, arena, &rc);
-        f[i].inputs = PQgetisnull(r, i, 4) ? NULL
-                                           : store_pg_bytea(r, i, 4, arena, &f[i].inputs_len, &rc);
+        f[i].inputs =
+            PQgetisnull(r, i, 4) ? NULL : store_pg_bytea(r, i, 4, arena, &f[i].inputs_len, &rc);
     }
     PQclear(r);
     if (rc != FLOE_OK)
@@ -177,8 +178,7 @@ store_lp_pending(store_pg *pg, const store_lp_key *k, unsigned limit, floe_arena
 }
 
 static floe_rc
-count(store_pg *pg, const char *sql, int n, const char *const *params, int64_t *out,
-      floe_err *err)
+count(store_pg *pg, const char *sql, int n, const char *const *params, int64_t *out, floe_err *err)
 {
     PGresult *r;
     floe_rc rc = store_pg_exec(pg, sql, n, params, NULL, NULL, &r, err);
@@ -343,12 +343,18 @@ store_lp_event_put(store_pg *pg, const store_lp_key *k, const store_lp_event *ev
     char size[24], pub[24];
     snprintf(size, sizeof(size), "%" PRId64, ev->size);
     snprintf(pub, sizeof(pub), "%" PRId64, ev->published_us);
-    const char *params[] = {k->project,     k->domain,
-                            k->name,        ev->dataset,
-                            ev->partition_key, ev->event_id,
-                            ev->uri,        ev->digest,
-                            size,           ev->partition_json,
-                            ev->producer_execution, ev->producer_node,
+    const char *params[] = {k->project,
+                            k->domain,
+                            k->name,
+                            ev->dataset,
+                            ev->partition_key,
+                            ev->event_id,
+                            ev->uri,
+                            ev->digest,
+                            size,
+                            ev->partition_json,
+                            ev->producer_execution,
+                            ev->producer_node,
                             pub};
     PGresult *r;
     floe_rc rc = store_pg_exec(
@@ -406,8 +412,8 @@ store_lp_events_waiting(store_pg *pg, const store_lp_key *k, const char *partiti
 }
 
 floe_rc
-store_lp_trigger_fire(store_pg *pg, const store_lp_key *k, const store_lp_tfire *f,
-                      bool *created, floe_err *err)
+store_lp_trigger_fire(store_pg *pg, const store_lp_key *k, const store_lp_tfire *f, bool *created,
+                      floe_err *err)
 {
     store_pg_arr ids = {0}, ds = {0};
     for (size_t i = 0; i < f->n_events; i++) {
@@ -420,9 +426,15 @@ store_lp_trigger_fire(store_pg *pg, const store_lp_key *k, const store_lp_tfire 
         rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory");
         goto out;
     }
-    const char *params[] = {k->project,       k->domain,          k->name,
-                            f->fire_key,      f->partition_key,   ids_lit,
-                            (const char *)f->inputs, f->state,    f->reason};
+    const char *params[] = {k->project,
+                            k->domain,
+                            k->name,
+                            f->fire_key,
+                            f->partition_key,
+                            ids_lit,
+                            (const char *)f->inputs,
+                            f->state,
+                            f->reason};
     int lens[9] = {0}, fmts[9] = {0};
     lens[6] = (int)f->inputs_len;
     fmts[6] = 1;

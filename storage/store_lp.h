@@ -42,7 +42,7 @@ floe_rc store_lp_cursor_get(store_pg *pg, const store_lp_key *k, int64_t *cursor
                             floe_err *err);
 
 typedef struct store_lp_fire {
-    int64_t at_s; /* the scheduled instant */
+    int64_t at_s;      /* the scheduled instant */
     const char *state; /* PENDING or SKIPPED */
     const char *reason;
 } store_lp_fire;
@@ -50,8 +50,8 @@ typedef struct store_lp_fire {
 /* One fenced transaction: records firings (existing keys are left alone), moves the cursor
  * to cursor_s and adds missed to the plan's count. */
 floe_rc store_lp_schedule_record(store_pg *pg, uint64_t epoch, const store_lp_key *k,
-                                 const store_lp_fire *f, size_t n, int64_t cursor_s,
-                                 int64_t missed, floe_err *err);
+                                 const store_lp_fire *f, size_t n, int64_t cursor_s, int64_t missed,
+                                 floe_err *err);
 
 /* --- Firings --------------------------------------------------------------------------- */
 
@@ -103,8 +103,7 @@ floe_rc store_lp_event_put(store_pg *pg, const store_lp_key *k, const store_lp_e
                            bool *inserted, floe_err *err);
 /* The oldest event still waiting of each dataset of partition_key. */
 floe_rc store_lp_events_waiting(store_pg *pg, const store_lp_key *k, const char *partition_key,
-                                floe_arena *arena, store_lp_event **out, size_t *n,
-                                floe_err *err);
+                                floe_arena *arena, store_lp_event **out, size_t *n, floe_err *err);
 
 typedef struct store_lp_tfire {
     const char *fire_key, *partition_key;

@@ -61,5 +61,6 @@ int ctl_terminate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv); /* relaunch and recover */
 int ctl_cache(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_lineage(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_publish(const ctl_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -77,8 +77,11 @@ static const ctl_verb verbs[] = {
      "-Tsvg\n",
      NULL, ctl_lineage},
     {"publish", "announce a published dataset partition (DataPublished)",
-     "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n", NULL,
-     NULL},
+     "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n"
+     "       [--size BYTES] [--event-id ID] [--producer NAME]\n"
+     "Sends a DataPublished to Kafka (FLOE_KAFKA_BROKERS); launch plans whose trigger matches\n"
+     "the dataset and partition fire. --event-id makes a retry a duplicate (ignored).\n",
+     NULL, ctl_publish},
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},
 };

@@ -239,6 +239,41 @@ ctl_get(const ctl_ctx *ctx, int argc, char **argv)
     int rc = ctl_call(ctx, "GET", url, NULL, NULL, 0, &out);
     if (rc == CTL_OK)
         ctl_print(ctx, out, strcmp(kind, "launchplans") == 0 ? plan_columns : entity_columns);
+    json_t *st = rc == CTL_OK ? json_object_get(out, "status") : NULL;
+    if (st != NULL && ctx->output == CTL_OUT_TABLE) {
+        /* What the plan does on its own: next instants, firings, awaited datasets. */
+        static const char *const firing_cols[] = {"id",
+                                                  "kind",
+                                                  "state",
+                                                  "scheduled_at",
+                                                  "partition_key",
+                                                  "execution_id",
+                                                  "execution_phase",
+                                                  "reason",
+                                                  NULL};
+        static const char *const await_cols[] = {"partition_key", "published", "awaited", "since",
+                                                 NULL};
+        printf("\nnext fires:");
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(st, "next_fires"), i, v)
+            printf(" %s", json_string_value(v));
+        printf("\nfirings: %lld launched, %lld pending (queued), %lld skipped; %lld instants "
+               "missed; %lld trigger launches in the last minute\n",
+               (long long)json_integer_value(json_object_get(st, "launched")),
+               (long long)json_integer_value(json_object_get(st, "pending")),
+               (long long)json_integer_value(json_object_get(st, "skipped")),
+               (long long)json_integer_value(json_object_get(st, "missed")),
+               (long long)json_integer_value(json_object_get(st, "launched_last_minute")));
+        if (json_array_size(json_object_get(st, "firings")) > 0) {
+            printf("\nlast firings:\n");
+            ctl_print(ctx, json_object_get(st, "firings"), firing_cols);
+        }
+        if (json_array_size(json_object_get(st, "awaiting")) > 0) {
+            printf("\npartitions awaiting datasets:\n");
+            ctl_print(ctx, json_object_get(st, "awaiting"), await_cols);
+        }
+    }
     json_decref(out);
     return rc;
 }

@@ -68,6 +68,15 @@ floe_envelope_descriptor(Floe__MessageType type)
     return t != NULL ? t->desc : NULL;
 }
 
+floe_rc
+floe_envelope_check_message(Floe__MessageType type, const ProtobufCMessage *msg, floe_err *err)
+{
+    const env_type *t = env_type_find(type);
+    if (t == NULL)
+        return floe_err_user(err, FLOE_EINVAL, "unknown message type %d", (int)type);
+    return t->check != NULL ? t->check(msg, err) : FLOE_OK;
+}
+
 const char *
 floe_envelope_type_name(Floe__MessageType type)
 {

@@ -39,6 +39,9 @@ typedef struct floe_envelope {
 /* Payload descriptor for a message type; NULL for unknown types. */
 const ProtobufCMessageDescriptor *floe_envelope_descriptor(Floe__MessageType type);
 const char *floe_envelope_type_name(Floe__MessageType type);
+/* The checks decode applies to a payload of type (senders run them before producing). */
+floe_rc floe_envelope_check_message(Floe__MessageType type, const ProtobufCMessage *msg,
+                                    floe_err *err);
 
 /* Encodes payload (whose descriptor must match type) in a new envelope with a fresh id and
  * the current time into buf (replacing its contents). id_out (optional) receives the id.

@@ -6,6 +6,10 @@
 #include "sched_api_int.h"
 
 #include "spec.h"
+#include "floe_cron.h"
+#include "floe_time.h"
+#include "floe_value.h"
+#include "store_lp.h"
 #include "store_registry.h"
 
 #include <stdio.h>
@@ -233,6 +237,60 @@ entity_path(api_req *r, const char **project, const char **domain, const char **
     return true;
 }
 
+/* What a launch plan that launches itself is doing (docs/launchplans.md): the next
+ * scheduled instants, its last firings, what is pending and which trigger partitions
+ * still await datasets. */
+static json_t *
+lp_status(api_thread *t, api_req *r, const store_entity *e)
+{
+    store_lp_key k = {e->project, e->domain, e->name};
+    json_t *st = store_lp_status(t->pg, &k, 20, &r->err);
+    if (st == NULL)
+        return NULL;
+    const Floe__LaunchPlanSpec *lp =
+        floe__launch_plan_spec__unpack(floe_arena_pb_allocator(r->arena), e->spec_len, e->spec);
+    json_t *next = json_array();
+    const Floe__Schedule *s = lp != NULL ? lp->schedule : NULL;
+    if (s != NULL) {
+        floe_cron c;
+        floe_err err;
+        floe_tz *tz =
+            s->time_zone != NULL && s->time_zone[0] ? floe_tz_load(s->time_zone, &err) : NULL;
+        bool ok = s->rate_s > 0 || floe_cron_parse(s->cron, &c, &err) == FLOE_OK;
+        int64_t at = floe_now_us() / 1000000;
+        for (int i = 0; ok && i < 5; i++) {
+            at = s->rate_s > 0 ? floe_rate_next(s->rate_s, at) : floe_cron_next(&c, tz, at);
+            if (at < 0)
+                break;
+            char buf[40];
+            floe_datetime_format(at * 1000000, buf, sizeof(buf));
+            json_array_append_new(next, json_string(buf));
+        }
+        floe_tz_free(tz);
+    }
+    json_object_set_new(st, "next_fires", next);
+    /* Each waiting partition: what was published, what is still awaited. */
+    json_t *aw = json_object_get(st, "awaiting");
+    size_t i;
+    json_t *w;
+    json_array_foreach(aw, i, w)
+    {
+        json_t *missing = json_array(), *have = json_object_get(w, "published");
+        for (size_t d = 0; lp != NULL && lp->trigger != NULL && d < lp->trigger->n_datasets; d++) {
+            bool got = false;
+            size_t h;
+            json_t *hv;
+            json_array_foreach(have, h, hv) got =
+                got || strcmp(json_string_value(hv), lp->trigger->datasets[d]->dataset) == 0;
+            if (!got)
+                json_array_append_new(missing, json_string(lp->trigger->datasets[d]->dataset));
+        }
+        json_object_set_new(w, "awaited", missing);
+    }
+    json_object_set_new(st, "active", json_boolean(e->active));
+    return st;
+}
+
 void
 api_entity_get_work(api_thread *t, api_req *r)
 {
@@ -243,8 +301,19 @@ api_entity_get_work(api_thread *t, api_req *r)
     if (store_registry_get(t->pg, kind_from_segment(r->seg[2]), project, domain, name, version,
                            r->arena, &e, &r->err) != FLOE_OK)
         return;
-    if ((r->reply = entity_json(&e, r->arena)) == NULL)
+    if ((r->reply = entity_json(&e, r->arena)) == NULL) {
         api_fail(r, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    if (e.kind == STORE_LAUNCHPLAN) {
+        json_t *st = lp_status(t, r, &e);
+        if (st == NULL) {
+            json_decref(r->reply);
+            r->reply = NULL;
+            return;
+        }
+        json_object_set_new(r->reply, "status", st);
+    }
 }
 
 void

@@ -82,9 +82,9 @@ eng_lp_start(eng_term *t)
     lp->first = true;
     lp->m_launched = floe_metrics_counter(e->metrics, "floe_launchplan_launched_total",
                                           "executions launched by schedules and triggers", NULL);
-    lp->m_skipped = floe_metrics_counter(e->metrics, "floe_launchplan_skipped_total",
-                                         "firings skipped (concurrency, queue full, bad input)",
-                                         NULL);
+    lp->m_skipped =
+        floe_metrics_counter(e->metrics, "floe_launchplan_skipped_total",
+                             "firings skipped (concurrency, queue full, bad input)", NULL);
     lp->m_missed = floe_metrics_counter(e->metrics, "floe_launchplan_missed_total",
                                         "scheduled instants dropped by the catch-up policy", NULL);
     lp->m_fired = floe_metrics_counter(e->metrics, "floe_launchplan_trigger_firings_total",
@@ -143,8 +143,8 @@ send_msgs(eng_term *t, const lp_tick_job *j)
         const ProtobufCMessageDescriptor *d = floe_envelope_descriptor(m->type);
         ProtobufCMessage *pm = protobuf_c_message_unpack(d, NULL, m->len, m->payload);
         bool req = m->type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED;
-        eng_op *op = pm != NULL ? eng_op_new(t, NULL, req ? OP_LP_SEND_REQ : OP_LP_SEND_DATA)
-                                : NULL;
+        eng_op *op =
+            pm != NULL ? eng_op_new(t, NULL, req ? OP_LP_SEND_REQ : OP_LP_SEND_DATA) : NULL;
         if (op != NULL && (op->str = floe_strdup(m->id)) != NULL) {
             floe_err err;
             if (floe_bus_produce(t->bus, e->topic_events, m->key, strlen(m->key), m->type, pm, op,
@@ -228,7 +228,8 @@ eng_lp_tick(eng_term *t)
     j->acked_data = (const char **)c->acked_data;
     j->n_acked_req = lp->n_acked_req;
     j->n_acked_data = lp->n_acked_data;
-    char **nr = floe_calloc(ACKED_MAX, sizeof(char *)), **nd = floe_calloc(ACKED_MAX, sizeof(char *));
+    char **nr = floe_calloc(ACKED_MAX, sizeof(char *)),
+         **nd = floe_calloc(ACKED_MAX, sizeof(char *));
     if (nr == NULL || nd == NULL) {
         floe_free(nr);
         floe_free(nd);

@@ -39,8 +39,8 @@ typedef struct lp_tick_job {
     uint64_t epoch;
     const floe_config *cfg;
     int64_t now_s;
-    bool republish_all;  /* first tick of a term: everything not acknowledged */
-    bool collect;        /* nothing of ours in flight: gather what to (re)publish */
+    bool republish_all; /* first tick of a term: everything not acknowledged */
+    bool collect;       /* nothing of ours in flight: gather what to (re)publish */
     const char **acked_req, **acked_data; /* acknowledged since the last tick */
     size_t n_acked_req, n_acked_data;
     /* out */

@@ -65,14 +65,13 @@ schedule_eval(store_pg *pg, lp_tick_job *j, const store_lp_key *k, const Floe__S
     floe_err err = {0};
     floe_cron c;
     if (s->rate_s == 0 && floe_cron_parse(s->cron, &c, &err) != FLOE_OK) {
-        floe_log_warn(&lp_log, "launch plan %s/%s/%s: %s", k->project, k->domain, k->name,
-                      err.msg);
+        floe_log_warn(&lp_log, "launch plan %s/%s/%s: %s", k->project, k->domain, k->name, err.msg);
         return FLOE_OK;
     }
     floe_tz *tz = NULL;
-    if (s->time_zone != NULL && s->time_zone[0] && (tz = floe_tz_load(s->time_zone, &err)) == NULL) {
-        floe_log_warn(&lp_log, "launch plan %s/%s/%s: %s", k->project, k->domain, k->name,
-                      err.msg);
+    if (s->time_zone != NULL && s->time_zone[0] &&
+        (tz = floe_tz_load(s->time_zone, &err)) == NULL) {
+        floe_log_warn(&lp_log, "launch plan %s/%s/%s: %s", k->project, k->domain, k->name, err.msg);
         return FLOE_OK;
     }
     int64_t cursor;
@@ -89,8 +88,8 @@ schedule_eval(store_pg *pg, lp_tick_job *j, const store_lp_key *k, const Floe__S
     if (cursor >= now)
         goto out;
     /* Walk the due instants in (cursor, now]; keep the last catch_up_max of them. */
-    unsigned keep_max = strcmp(s->catch_up, "all") == 0 ? (s->catch_up_max ? s->catch_up_max : 1)
-                                                        : 1;
+    unsigned keep_max =
+        strcmp(s->catch_up, "all") == 0 ? (s->catch_up_max ? s->catch_up_max : 1) : 1;
     int64_t ring[1000];
     size_t n_due = 0;
     int64_t grace = j->cfg->lp_grace_ms / 1000;
@@ -99,7 +98,8 @@ schedule_eval(store_pg *pg, lp_tick_job *j, const store_lp_key *k, const Floe__S
         ring[n_due % keep_max] = t;
         n_due++;
         if (n_due >= LP_DUE_MAX) { /* an absurd outage: jump ahead */
-            floe_log_warn(&lp_log, "launch plan %s/%s/%s: over %d instants due; evaluating from now",
+            floe_log_warn(&lp_log,
+                          "launch plan %s/%s/%s: over %d instants due; evaluating from now",
                           k->project, k->domain, k->name, LP_DUE_MAX);
             break;
         }
@@ -178,10 +178,10 @@ launch_inputs(floe_arena *a, const Floe__LaunchPlanSpec *lp, const Floe__ValueMa
     floe__value__init(tv);
     tv->kind_case = FLOE__VALUE__KIND_DATETIME_UNIX_US;
     tv->datetime_unix_us = scheduled_s * 1000000;
-    const char *time_input = lp->schedule != NULL && lp->schedule->time_input != NULL &&
-                                     lp->schedule->time_input[0]
-                                 ? lp->schedule->time_input
-                                 : NULL;
+    const char *time_input =
+        lp->schedule != NULL && lp->schedule->time_input != NULL && lp->schedule->time_input[0]
+            ? lp->schedule->time_input
+            : NULL;
     for (size_t i = 0; i < ifc->n_inputs; i++) {
         const Floe__InputSpec *in = ifc->inputs[i];
         const Floe__Value *v = nv_find(lp->fixed_inputs, lp->n_fixed_inputs, in->name);
@@ -213,9 +213,8 @@ launch_one(store_pg *pg, lp_tick_job *j, const store_lp_active *act, const Floe_
     floe_arena *a = j->arena;
     floe_err err = {0};
     const Floe__ValueMap *mapped = NULL;
-    if (f->inputs != NULL &&
-        (mapped = floe__value_map__unpack(floe_arena_pb_allocator(a), f->inputs_len, f->inputs)) ==
-            NULL)
+    if (f->inputs != NULL && (mapped = floe__value_map__unpack(floe_arena_pb_allocator(a),
+                                                               f->inputs_len, f->inputs)) == NULL)
         return store_lp_skip(pg, j->epoch, f->id, "the mapped inputs do not decode", &j->err);
     Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
     floe_rc rc = launch_inputs(a, lp, mapped, strcmp(f->kind, "schedule") == 0 ? f->scheduled_s : 0,
@@ -302,7 +301,7 @@ launch_pending(store_pg *pg, lp_tick_job *j, const store_lp_active *act,
     if (rate > 0 && (rc = store_lp_recent_launches(pg, &act->key, &recent, &j->err)) != FLOE_OK)
         return rc;
     bool sched_done = false;
-    for (size_t i = 0; i < n && *budget > 0; i++) {
+    for (size_t i = 0; i<n && * budget> 0; i++) {
         if (strcmp(f[i].kind, "schedule") == 0) {
             if (sched_done) /* pacing: one scheduled launch per plan per tick */
                 continue;
@@ -344,8 +343,8 @@ collect_unpublished(store_pg *pg, lp_tick_job *j)
 {
     const char **ids;
     size_t n;
-    floe_rc rc = store_lp_unpublished(pg, j->republish_all ? 0 : 10, 500, j->arena, &ids, &n,
-                                      &j->err);
+    floe_rc rc =
+        store_lp_unpublished(pg, j->republish_all ? 0 : 10, 500, j->arena, &ids, &n, &j->err);
     for (size_t i = 0; rc == FLOE_OK && i < n; i++) {
         store_exec ex;
         floe_err err;

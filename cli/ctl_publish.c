@@ -1,0 +1,86 @@
+/*
+ * floectl publish: announce a dataset partition, as a service would, through the client
+ * library (broker-schemas/client). Triggers of active launch plans fire on it.
+ */
+#include "ctl.h"
+
+#include "floe_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
+{
+    floe_kv part[16];
+    size_t n = 0;
+    floe_data d = {.producer = "floectl"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool flag = a[0] == '-' && a[1] == '-';
+        if (flag && v == NULL) {
+            fprintf(stderr, "floectl publish: %s needs a value\n", a);
+            return CTL_USAGE;
+        }
+        if (strcmp(a, "--partition") == 0) {
+            char *eq = strchr(argv[i + 1], '=');
+            if (eq == NULL || eq == argv[i + 1] || n == 16) {
+                fprintf(stderr,
+                        "floectl publish: --partition \"%s\": expected KEY=VALUE (at most "
+                        "16)\n",
+                        argv[i + 1]);
+                return CTL_USAGE;
+            }
+            *eq = '\0';
+            part[n++] = (floe_kv){argv[i + 1], eq + 1};
+            i++;
+        } else if (strcmp(a, "--uri") == 0) {
+            d.uri = argv[++i];
+        } else if (strcmp(a, "--digest") == 0) {
+            d.digest = argv[++i];
+        } else if (strcmp(a, "--size") == 0) {
+            char *end;
+            d.size = strtoull(argv[++i], &end, 10);
+            if (*end != '\0') {
+                fprintf(stderr, "floectl publish: --size: \"%s\" is not a number\n", argv[i]);
+                return CTL_USAGE;
+            }
+        } else if (strcmp(a, "--event-id") == 0) {
+            d.event_id = argv[++i];
+        } else if (strcmp(a, "--producer") == 0) {
+            d.producer = argv[++i];
+        } else if (!flag && d.dataset == NULL) {
+            d.dataset = a;
+        } else {
+            fprintf(stderr, "floectl publish: unexpected \"%s\"\n", a);
+            return CTL_USAGE;
+        }
+    }
+    if (d.dataset == NULL || d.uri == NULL) {
+        fprintf(stderr, "floectl publish: expected DATASET and --uri URI (see floectl publish "
+                        "--help)\n");
+        return CTL_USAGE;
+    }
+    d.partition = part;
+    d.n_partition = n;
+    char err[512], id[FLOE_CLIENT_ID_MAX + 1];
+    floe_client *c = floe_client_new(ctx->cfg->kafka_brokers, ctx->cfg->kafka_properties,
+                                     ctx->cfg->topic_prefix, err, sizeof(err));
+    if (c == NULL || floe_client_publish(c, &d, id, err, sizeof(err)) != 0) {
+        fprintf(stderr, "floectl publish: %s\n", err);
+        floe_client_free(c);
+        return CTL_FAILED;
+    }
+    floe_client_free(c);
+    json_t *p = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(p, part[i].key, json_string(part[i].value));
+    json_t *out = json_pack("{s:s,s:o,s:s,s:s}", "dataset", d.dataset, "partition", p, "uri", d.uri,
+                            "event_id", id);
+    static const char *const cols[] = {"dataset", "event_id", "uri", NULL};
+    ctl_print(ctx, out, cols);
+    json_decref(out);
+    return CTL_OK;
+}

@@ -11,6 +11,7 @@
 #include "sched_engine_int.h"
 
 #include "floe_mem.h"
+#include "floe_value.h"
 #include "floe_time.h"
 #include "store_registry.h"
 #include "store_run.h"
@@ -437,9 +438,90 @@ typedef struct start_job {
     bool failed;         /* recorded FAILED: the workflow cannot run */
     store_run_node *rec; /* recover: the source's nodes with outputs */
     size_t n_rec;
+    bool resolved; /* inputs merged with the launch plan's (row.inputs) */
     floe_rc rc;
     floe_err err;
 } start_job;
+
+/* A request naming only a launch plan (a service through floe_client): its inputs are
+ * merged with the plan's like a launch through the API, text converted to the declared
+ * types. FLOE_EINVAL (the execution fails with the reason) for a bad or missing input. */
+static floe_rc
+request_inputs(start_job *j, const store_entity *e, floe_err *err)
+{
+    floe_arena *a = j->arena;
+    const Floe__LaunchPlanSpec *lp =
+        floe__launch_plan_spec__unpack(floe_arena_pb_allocator(a), e->spec_len, e->spec);
+    const Floe__ValueMap *given =
+        floe__value_map__unpack(floe_arena_pb_allocator(a), j->row.inputs_len, j->row.inputs);
+    if (lp == NULL || lp->interface == NULL || given == NULL)
+        return floe_err_user(err, FLOE_EINVAL, "the launch plan or the inputs do not decode");
+    const Floe__Interface *ifc = lp->interface;
+    for (size_t g = 0; g < given->n_entries; g++) {
+        bool known = false;
+        for (size_t i = 0; i < ifc->n_inputs; i++)
+            known = known || strcmp(ifc->inputs[i]->name, given->entries[g]->name) == 0;
+        for (size_t f = 0; f < lp->n_fixed_inputs; f++)
+            if (strcmp(lp->fixed_inputs[f]->name, given->entries[g]->name) == 0)
+                return floe_err_user(err, FLOE_EINVAL,
+                                     "input \"%.64s\": fixed by the launch plan, it cannot be "
+                                     "given",
+                                     given->entries[g]->name);
+        if (!known)
+            return floe_err_user(err, FLOE_EINVAL,
+                                 "input \"%.64s\": the workflow has no such input",
+                                 given->entries[g]->name);
+    }
+    Floe__ValueMap out = FLOE__VALUE_MAP__INIT;
+    out.entries = floe_arena_alloc(a, (ifc->n_inputs + 1) * sizeof(*out.entries));
+    if (out.entries == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < ifc->n_inputs; i++) {
+        const Floe__InputSpec *in = ifc->inputs[i];
+        const Floe__Value *v = NULL;
+        for (size_t f = 0; v == NULL && f < lp->n_fixed_inputs; f++)
+            if (strcmp(lp->fixed_inputs[f]->name, in->name) == 0)
+                v = lp->fixed_inputs[f]->value;
+        for (size_t g = 0; v == NULL && g < given->n_entries; g++) {
+            const Floe__NamedValue *nv = given->entries[g];
+            if (strcmp(nv->name, in->name) != 0 || nv->value == NULL)
+                continue;
+            Floe__Value *conv = nv->value;
+            floe_err verr = {0};
+            if (conv->kind_case == FLOE__VALUE__KIND_STRING &&
+                in->type->simple != FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING &&
+                floe_value_from_text(in->type, conv->string, a, &conv, &verr) != FLOE_OK)
+                return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": %.160s", in->name,
+                                     verr.msg);
+            if (floe_value_check(in->type, conv, &verr) != FLOE_OK)
+                return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": %.160s", in->name,
+                                     verr.msg);
+            v = conv;
+        }
+        for (size_t d = 0; v == NULL && d < lp->n_default_inputs; d++)
+            if (strcmp(lp->default_inputs[d]->name, in->name) == 0)
+                v = lp->default_inputs[d]->value;
+        if (v == NULL)
+            v = in->default_value;
+        if (v == NULL)
+            return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": missing (required)", in->name);
+        Floe__NamedValue *nv = floe_arena_alloc(a, sizeof(*nv));
+        if (nv == NULL)
+            return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        floe__named_value__init(nv);
+        nv->name = in->name;
+        nv->value = (Floe__Value *)v;
+        out.entries[out.n_entries++] = nv;
+    }
+    size_t len = floe__value_map__get_packed_size(&out);
+    uint8_t *p = floe_arena_alloc(a, len ? len : 1);
+    if (p == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    floe__value_map__pack(&out, p);
+    j->row.inputs = p;
+    j->row.inputs_len = len;
+    return FLOE_OK;
+}
 
 static void
 start_work(void *ctx, void *arg)
@@ -461,6 +543,8 @@ start_work(void *ctx, void *arg)
         if (prc == FLOE_OK) {
             j->row.workflow_name = lp.workflow_name;
             j->row.workflow_version = lp.workflow_version;
+            if ((prc = request_inputs(j, &lp, &perr)) == FLOE_OK)
+                j->resolved = true;
         } else {
             j->row.workflow_name = j->row.workflow_version = "?";
         }
@@ -521,6 +605,11 @@ start_done(void *arg)
         sched_engine *e = t->e;
         ex->no_cache = j->row.no_cache;
         ex->overwrite_cache = j->row.overwrite_cache;
+        if (j->resolved && ex->inputs == NULL &&
+            (ex->inputs = floe_malloc(j->row.inputs_len ? j->row.inputs_len : 1)) != NULL) {
+            memcpy(ex->inputs, j->row.inputs, j->row.inputs_len);
+            ex->inputs_len = j->row.inputs_len;
+        }
         if (j->n_rec > 0) { /* the arena goes with them */
             ex->rec_arena = j->arena;
             ex->rec = j->rec;

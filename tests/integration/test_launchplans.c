@@ -321,9 +321,10 @@ test_catch_up(void **state)
     /* all: the three launch one per tick (paced), none lost. */
     snprintf(sql, sizeof(sql),
              "SELECT count(DISTINCT launched_at) FROM lp_firings WHERE project = $1 AND name ="
-             " 'cu_all' AND scheduled_at < to_timestamp(%lld + 7) AND scheduled_at >"
-             " to_timestamp(%lld) AND state = 'LAUNCHED'",
-             down_at, down_at);
+             " 'cu_all' AND state = 'LAUNCHED' AND created_at = (SELECT min(created_at) FROM"
+             " lp_firings WHERE project = $1 AND name = 'cu_all' AND created_at >"
+             " to_timestamp(%lld / 1e6))",
+             down_us);
     wait_count(3, 20000, "cu_all catch-up launches (distinct ticks)", sql);
     activate("cu_skip", "1", false);
     activate("cu_latest", "1", false);

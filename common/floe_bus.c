@@ -23,6 +23,7 @@
 #include "floe_arena.h"
 #include "floe_log.h"
 #include "floe_mem.h"
+#include "floe_metrics.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -91,6 +92,7 @@ struct floe_bus {
     floe_arena *arena; /* one consumed message at a time */
     floe_buf enc;      /* encoding buffer, reused */
     floe_bus_stats stats;
+    floe_metric *m_produced, *m_consumed; /* NULL unless floe_bus_count_into */
 };
 
 /* --- configuration ------------------------------------------------------------------- */
@@ -487,6 +489,7 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     } else {
         msg.env = &env;
         bus->stats.consumed++;
+        floe_metric_add(bus->m_consumed, 1);
         bus->cb.on_message(bus, &msg, bus->cb.arg);
     }
     floe_arena_reset(bus->arena);
@@ -576,6 +579,7 @@ bus_produce_bytes(floe_bus *bus, const char *topic, const void *key, size_t key_
         return floe_err_sys(err, FLOE_EIO, "bus: produce to %s: %s", topic, rd_kafka_err2str(e));
     }
     bus->stats.produced++;
+    floe_metric_add(bus->m_produced, 1);
     return FLOE_OK;
 }
 
@@ -610,6 +614,17 @@ floe_bus_flush(floe_bus *bus, int timeout_ms)
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(bus->prod, timeout_ms);
     return e == RD_KAFKA_RESP_ERR_NO_ERROR ? FLOE_OK : FLOE_ETIMEDOUT;
+}
+
+void
+floe_bus_count_into(floe_bus *bus, floe_metrics *m, const char *who)
+{
+    char labels[96];
+    static const char help[] = "messages this process's bus produced or consumed";
+    snprintf(labels, sizeof(labels), "bus=\"%.32s\",dir=\"produced\"", who);
+    bus->m_produced = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
+    snprintf(labels, sizeof(labels), "bus=\"%.32s\",dir=\"consumed\"", who);
+    bus->m_consumed = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
 }
 
 void

@@ -108,6 +108,11 @@ floe_rc floe_bus_flush(floe_bus *bus, int timeout_ms);
 
 void floe_bus_stats_get(const floe_bus *bus, floe_bus_stats *out);
 
+/* Counts produced and consumed messages in m as floe_bus_messages_total{bus=who,dir=...}
+ * from now on (bench/ derives Kafka messages per task from it). who: [a-z_], borrowed. */
+struct floe_metrics;
+void floe_bus_count_into(floe_bus *bus, struct floe_metrics *m, const char *who);
+
 /* Asks a broker for metadata, waiting up to timeout_ms: a readiness probe. Blocks, and
  * unlike the rest of this API may be called from any thread. FLOE_EIO when no broker
  * answers. */

@@ -149,6 +149,10 @@ static const cfg_entry config_table[] = {
     {"worker.concurrency", CFG_INT, OFF(worker_concurrency), "4", 1, 1024,
      "FLOE_WORKER_CONCURRENCY", 0, NULL, NULL,
      "attempts one worker runs at once; it stops fetching while full"},
+    {"worker.backlog", CFG_INT, OFF(worker_backlog), "1024", 1, 100000, "FLOE_WORKER_BACKLOG", 0,
+     NULL, NULL,
+     "dispatches held unclaimed while every slot is busy; beyond it fetching pauses (a resume "
+     "costs a fetch round trip, so keep it well above worker.concurrency)"},
     {"worker.grace", CFG_DURATION, OFF(worker_grace_ms), "30s", 0, 3600000, "FLOE_WORKER_GRACE", 0,
      NULL, NULL,
      "on SIGTERM, running attempts may finish for this long; the rest are stopped and released"},
@@ -167,6 +171,11 @@ static const cfg_entry config_table[] = {
      "FLOE_WORKER_STDERR_TAIL", 0, NULL, NULL, "bytes of stderr quoted in a failure"},
     {"worker.cgroups", CFG_ENUM, OFF(worker_cgroups), "on", 0, 0, "FLOE_WORKER_CGROUPS", 0, on_off,
      NULL, "process executor: memory/cpu limits through cgroups when the machine allows it"},
+    {"worker.noop", CFG_ENUM, OFF(worker_noop), "off", 0, 0, "FLOE_WORKER_NOOP", 0, on_off, NULL,
+     "accept tasks of the noop executor (benchmarks: succeed at once, outputs zero-valued)"},
+    {"worker.trace", CFG_STRING, OFF(worker_trace), "", 0, 1024, "FLOE_WORKER_TRACE", 0, NULL, NULL,
+     "append one line per finished attempt (ids and ready, dispatched, received, finished "
+     "times in unix us) to this file; empty: off (bench/ reads it)"},
     {"oci.runtime", CFG_STRING, OFF(oci_runtime), "runc", 1, 1024, "FLOE_OCI_RUNTIME", 0, NULL,
      NULL, "oci executor: the OCI runtime binary"},
     {"oci.rootfs_dir", CFG_STRING, OFF(oci_rootfs_dir), "/var/lib/floe/rootfs", 1, 1024,

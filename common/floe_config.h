@@ -58,6 +58,7 @@ typedef struct floe_config {
     int64_t blob_max_bytes;
     char *worker_class;
     int64_t worker_concurrency;
+    int64_t worker_backlog;
     int64_t worker_grace_ms;
     int64_t worker_kill_grace_ms;
     char *worker_dir;
@@ -66,6 +67,8 @@ typedef struct floe_config {
     int64_t worker_output_max;
     int64_t worker_stderr_tail;
     int worker_cgroups; /* 0 off, 1 on */
+    int worker_noop;    /* 0 off, 1 on */
+    char *worker_trace;
     char *oci_runtime;
     char *oci_rootfs_dir;
     char *kube_api;

@@ -87,8 +87,10 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
     d.container = task->container;
     d.resources = task->resources;
     d.timeout_ms = task->timeout_ms;
-    d.deadline_unix_us =
-        task->timeout_ms > 0 ? floe_now_us() + (int64_t)task->timeout_ms * 1000 : 0;
+    int64_t now = floe_now_us(), mono = floe_mono_us();
+    d.deadline_unix_us = task->timeout_ms > 0 ? now + (int64_t)task->timeout_ms * 1000 : 0;
+    d.dispatched_unix_us = now;
+    d.ready_unix_us = ready_us > 0 ? now - (mono - ready_us) : 0;
     d.lease_ms = (uint32_t)e->cfg->attempt_lease_ms;
     d.cache_key = cache_key != NULL ? (char *)cache_key : "";
     size_t n_in = ifc != NULL ? ifc->n_inputs : 0;
@@ -175,7 +177,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         return;
     }
     if (ready_us > 0)
-        floe_metric_observe_us(e->m_ready_lat, floe_mono_us() - ready_us);
+        floe_metric_observe_us(e->m_ready_lat, mono - ready_us);
 }
 
 /* --- Clearing the outbox --------------------------------------------------------------- */

@@ -194,8 +194,9 @@ term_start(sched_engine *e, uint64_t epoch)
     t->free_ev = event_new(e->base, -1, 0, term_free_cb, t);
     if (t->execs == NULL || t->sweep_ev == NULL || t->ack_ev == NULL || t->free_ev == NULL)
         goto fail;
-    if ((t->bus = floe_bus_new(e->base, e->cfg, &cb, &err)) == NULL ||
-        floe_bus_subscribe(t->bus, group, topics, 1, &err) != FLOE_OK) {
+    if ((t->bus = floe_bus_new(e->base, e->cfg, &cb, &err)) != NULL)
+        floe_bus_count_into(t->bus, e->metrics, "engine");
+    if (t->bus == NULL || floe_bus_subscribe(t->bus, group, topics, 1, &err) != FLOE_OK) {
         floe_log_error(&t->log, "engine cannot start: %s", err.msg);
         goto fail;
     }

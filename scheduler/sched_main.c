@@ -162,6 +162,7 @@ main(int argc, char **argv)
         floe_log_error(&s.log, "%s", err.msg);
         goto out;
     }
+    floe_bus_count_into(s.bus, s.metrics, "api");
     if ((s.api = sched_api_new(s.base, cfg, s.bus, s.metrics, &err)) == NULL) {
         floe_log_error(&s.log, "%s", err.msg);
         goto out;

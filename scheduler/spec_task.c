@@ -23,7 +23,7 @@
 #define TASK_MEMORY_MAX (4ULL << 40)
 #define TASK_GPU_MAX 64
 
-static const char *const executors[] = {"process", "oci", "kubernetes", NULL};
+static const char *const executors[] = {"process", "oci", "kubernetes", "noop", NULL};
 
 static bool
 class_known(const spec_env *env, const char *c)
@@ -457,8 +457,8 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
             ;
         if (executors[i] == NULL)
             return spec_fail(ctx, ey, FLOE_EINVAL,
-                             "executor: unknown executor \"%s\" (expected process, oci or "
-                             "kubernetes)",
+                             "executor: unknown executor \"%s\" (expected process, oci, "
+                             "kubernetes or noop)",
                              ex);
         t->executor = (char *)executors[i];
     }

@@ -64,7 +64,9 @@ struct wrk_att {
     char key[2 * ATT_ID_MAX + 16]; /* in w->keys while queued or active */
     char dir[PATH_MAX - 64];
     floe_log_ctx log;
-    int64_t received_us, started_us, run_start_us, run_end_us;
+    int64_t arrived_us;  /* the dispatch was read from the bus (before any backlog) */
+    int64_t received_us; /* taken from the backlog: the worker's own overhead starts */
+    int64_t started_us, run_start_us, run_end_us;
     struct event *beat, *timeout, *retry;
     plug_run *run;
     plug_result res;
@@ -82,7 +84,10 @@ struct wrk_att {
     char *tail;
 };
 
-static const char *const kinds[WRK_EXECUTORS] = {"process", "oci", "kubernetes"};
+/* Index WRK_NOOP has no plugin: the noop executor (worker.noop) runs nothing and exists to
+ * measure Floe's own per-task cost (bus, state, dispatch, claim, events) in bench/. */
+#define WRK_NOOP WRK_EXECUTORS
+static const char *const kinds[WRK_EXECUTORS + 1] = {"process", "oci", "kubernetes", "noop"};
 
 static void att_pump(wrk *w);
 static void att_start_claim(wrk_att *att);
@@ -181,10 +186,15 @@ att_publish(wrk_att *att, Floe__MessageType type, const ProtobufCMessage *m, boo
 }
 
 static void
-observe_times(wrk_att *att)
+observe_times(wrk_att *att, const char *result)
 {
     char labels[48];
     int64_t now = floe_now_us(), total = now - att->received_us;
+    const Floe__TaskDispatch *d = att->d;
+    if (att->w->trace != NULL)
+        fprintf(att->w->trace, "%s %s %u %lld %lld %lld %lld %s\n", d->execution_id, d->node_id,
+                d->attempt, (long long)d->ready_unix_us, (long long)d->dispatched_unix_us,
+                (long long)att->arrived_us, (long long)now, result);
     int64_t task = att->run_end_us > att->run_start_us ? att->run_end_us - att->run_start_us : 0;
     snprintf(labels, sizeof(labels), "executor=\"%s\"", kinds[att->kind]);
     floe_metrics *m = att->w->metrics;
@@ -244,7 +254,7 @@ publish_failure(wrk_att *att, floe_err_class cls, const char *code, const char *
     floe_log_info(&att->log, "attempt failed: %s %s: %s", cls == FLOE_ERR_USER ? "USER" : "SYSTEM",
                   code, message);
     count_result(att, cls == FLOE_ERR_USER ? "failed_user" : "failed_system");
-    observe_times(att);
+    observe_times(att, "failed");
     att->state = ATT_PUBLISHING;
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED, &f.base, true);
     if (att->deliveries_out == 0)
@@ -302,7 +312,7 @@ publish_success(wrk_att *att)
         l.recorded_unix_us = s.finished_unix_us;
     }
     count_result(att, "succeeded");
-    observe_times(att);
+    observe_times(att, "succeeded");
     att->state = ATT_PUBLISHING;
     /* Lineage first: on one key and partition, it is in the log before the success that
      * may finish the execution, so a reader of a finished execution finds its lineage. */
@@ -693,6 +703,71 @@ publish_started(wrk_att *att)
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, false);
 }
 
+/* The noop executor: nothing runs; each declared output takes its type's zero value. */
+static void
+run_noop(wrk_att *att)
+{
+    const Floe__TaskDispatch *d = att->d;
+    att->run_start_us = att->run_end_us = floe_now_us();
+    att->outs = floe_arena_alloc(att->arena, (d->n_outputs + 1) * sizeof(*att->outs));
+    for (size_t i = 0; att->outs != NULL && i < d->n_outputs; i++) {
+        Floe__NamedValue *nv = floe_arena_alloc(att->arena, sizeof(*nv));
+        Floe__Value *v = floe_arena_alloc(att->arena, sizeof(*v));
+        Floe__ValueList *l = floe_arena_alloc(att->arena, sizeof(*l));
+        Floe__ValueMap *m = floe_arena_alloc(att->arena, sizeof(*m));
+        const Floe__LiteralType *t = d->outputs[i]->type;
+        if (nv == NULL || v == NULL || l == NULL || m == NULL) {
+            publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
+            return;
+        }
+        floe__named_value__init(nv);
+        floe__value__init(v);
+        floe__value_list__init(l);
+        floe__value_map__init(m);
+        nv->name = d->outputs[i]->name;
+        nv->value = v;
+        switch (t != NULL ? t->simple : FLOE__SIMPLE_TYPE__SIMPLE_TYPE_UNSPECIFIED) {
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_INTEGER:
+            v->kind_case = FLOE__VALUE__KIND_INTEGER;
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_FLOAT:
+            v->kind_case = FLOE__VALUE__KIND_FLOAT;
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING:
+            v->kind_case = FLOE__VALUE__KIND_STRING;
+            v->string = "";
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_BOOLEAN:
+            v->kind_case = FLOE__VALUE__KIND_BOOLEAN;
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_DATETIME:
+            v->kind_case = FLOE__VALUE__KIND_DATETIME_UNIX_US;
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_DURATION:
+            v->kind_case = FLOE__VALUE__KIND_DURATION_US;
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_LIST:
+            v->kind_case = FLOE__VALUE__KIND_LIST;
+            v->list = l;
+            break;
+        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_MAP:
+            v->kind_case = FLOE__VALUE__KIND_MAP;
+            v->map = m;
+            break;
+        default:
+            publish_failure(att, FLOE_ERR_USER, "noop",
+                            "the noop executor cannot produce a blob output");
+            return;
+        }
+        att->outs[i] = nv;
+    }
+    if (att->outs == NULL) {
+        publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
+        return;
+    }
+    publish_success(att);
+}
+
 static void
 on_claim_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -746,6 +821,10 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     if ((att->beat = event_new(w->base, -1, EV_PERSIST, on_beat, att)) != NULL) {
         struct timeval tv = {every / 1000, (every % 1000) * 1000};
         event_add(att->beat, &tv);
+    }
+    if (att->kind == WRK_NOOP) {
+        run_noop(att);
+        return;
     }
     if (att->d->container == NULL || att->d->container->n_command == 0 ||
         (att->kind != 2 && att->d->container->command[0][0] == '\0')) {
@@ -801,10 +880,11 @@ att_pump(wrk *w)
         att_start_claim(att);
     }
     floe_metric_set(w->m_backlog, w->n_backlog);
+    if (w->trace != NULL && w->n_active == 0) /* idle: the trace is complete for a reader */
+        fflush(w->trace);
     /* Resume before the backlog runs dry, so the next dispatches are already here when a
      * slot frees up (a pause makes the consumer refetch: a round trip per resume). */
-    if (w->paused && !w->draining &&
-        w->n_backlog < ((unsigned)w->cfg->worker_concurrency + 1) / 2) {
+    if (w->paused && !w->draining && w->n_backlog < ((unsigned)w->cfg->worker_backlog + 1) / 2) {
         w->paused = false;
         floe_bus_resume(w->bus);
     }
@@ -817,7 +897,7 @@ kind_of(const char *executor)
 {
     if (executor == NULL || executor[0] == '\0')
         return 0;
-    for (int i = 0; i < WRK_EXECUTORS; i++)
+    for (int i = 0; i <= WRK_EXECUTORS; i++)
         if (strcmp(executor, kinds[i]) == 0)
             return i;
     return -1;
@@ -836,14 +916,14 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
     floe_log_ctx log = {
         .comp = "worker", .exec = in->execution_id, .node = in->node_id, .attempt = in->attempt};
     int kind = kind_of(in->executor);
+    bool absent = kind >= 0 && (kind == WRK_NOOP ? !w->cfg->worker_noop : w->exec[kind] == NULL);
     if (in->execution_id == NULL || in->execution_id[0] == '\0' ||
         strlen(in->execution_id) > ATT_ID_MAX || in->node_id == NULL || in->node_id[0] == '\0' ||
-        strlen(in->node_id) > ATT_ID_MAX || in->attempt == 0 || kind < 0 || w->exec[kind] == NULL) {
+        strlen(in->node_id) > ATT_ID_MAX || in->attempt == 0 || kind < 0 || absent) {
         floe_log_error(&log, "dispatch dropped: %s",
                        kind < 0 ? "unknown executor"
-                       : kind >= 0 && w->exec[kind] == NULL
-                           ? "executor not available on this worker"
-                           : "missing execution, node or attempt");
+                       : absent ? "executor not available on this worker"
+                                : "missing execution, node or attempt");
         floe_bus_ack(w->bus, &msg->pos);
         return;
     }
@@ -880,7 +960,7 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
     att->w = w;
     att->pos = msg->pos;
     att->kind = kind;
-    att->received_us = floe_now_us();
+    att->received_us = att->arrived_us = floe_now_us();
     att->lease_ms = att->d->lease_ms > 0 ? att->d->lease_ms : (uint32_t)w->cfg->attempt_lease_ms;
     att->log = (floe_log_ctx){.comp = "worker",
                               .exec = att->d->execution_id,
@@ -908,9 +988,9 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
         w->n_backlog++;
         floe_metric_set(w->m_backlog, w->n_backlog);
     }
-    /* Full, and as many waiting as run at once: stop fetching. The backlog is not claimed
-     * (no lease ticks) nor acknowledged (a crash hands it to another worker). */
-    if (!w->paused && w->n_backlog >= (unsigned)w->cfg->worker_concurrency) {
+    /* Full, and worker.backlog waiting: stop fetching. The backlog is not claimed (no lease
+     * ticks) nor acknowledged (a crash hands it to another worker). */
+    if (!w->paused && w->n_backlog >= (unsigned)w->cfg->worker_backlog) {
         w->paused = true;
         floe_bus_pause(w->bus);
     }

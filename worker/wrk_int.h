@@ -16,6 +16,7 @@
 #include "store_redis.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +49,7 @@ typedef struct wrk {
     bool draining, paused;
     struct event *grace_timer;
     uint64_t seq; /* attempt directory names */
+    FILE *trace;  /* worker.trace, or NULL */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
     floe_metric *m_heartbeats, *m_lost;

@@ -317,8 +317,14 @@ main(int argc, char **argv)
         floe_log_error(&w.log, "cannot start: %s", err.msg[0] ? err.msg : "out of memory");
         goto out;
     }
+    if (cfg->worker_trace[0] != '\0' && (w.trace = fopen(cfg->worker_trace, "ae")) == NULL) {
+        floe_log_error(&w.log, "cannot start: worker.trace %s: %s", cfg->worker_trace,
+                       strerror(errno));
+        goto out;
+    }
     slot_clean(&w);
     make_metrics(&w);
+    floe_bus_count_into(w.bus, w.metrics, "worker");
     if ((http = wrk_http_new(&w, &err)) == NULL && err.code != FLOE_OK) {
         floe_log_error(&w.log, "cannot start: %s", err.msg);
         goto out;
@@ -354,6 +360,8 @@ out:
     if (w.grace_timer != NULL)
         event_free(w.grace_timer);
     wrk_http_free(http);
+    if (w.trace != NULL)
+        fclose(w.trace);
     for (int i = 0; i < WRK_EXECUTORS; i++)
         if (w.exec[i] != NULL)
             w.exec[i]->ops->free(w.exec[i]);

@@ -1,0 +1,418 @@
+"""bench/floe_side.py — runs the workloads on Floe: a floe-scheduler and floe-workers
+started here against the local stack (ops/stack), specs registered and executions
+launched through the HTTP API like any user's, and everything measured from outside
+the processes (/proc, /metrics, Redis INFO, PostgreSQL) or from the workers' trace
+files (worker.trace: ready, dispatched, received and finished times per attempt).
+"""
+import hashlib
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import shapes
+
+PROJECT = "bench"
+DOMAIN = "development"
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    pass
+
+
+def pct(values, q):
+    """The q-quantile (nearest rank) of values, or None."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(q * len(v) + 0.999999) - 1))
+    return v[k]
+
+
+def wait_for(what, check, timeout, every=0.05):
+    """Polls check() until it returns a true value; BenchError naming `what` on timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(every)
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+class Daemon:
+    def __init__(self, name, argv, env, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.p = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def cpu_s(self):
+        """User + system CPU seconds of the process (all threads, not its children)."""
+        with open("/proc/%d/stat" % self.p.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def reset_peak_rss(self):
+        with open("/proc/%d/clear_refs" % self.p.pid, "w") as f:
+            f.write("5")
+
+    def peak_rss_bytes(self):
+        with open("/proc/%d/status" % self.p.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return None
+
+    def stop(self, timeout=60):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+def scrape(url):
+    """Prometheus text from url -> {"name{labels}": value}."""
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            try:
+                out[k] = float(v)
+            except ValueError:
+                pass
+    return out
+
+
+def bus_messages(metrics):
+    """Messages produced by a process's buses (floe_bus_messages_total)."""
+    return sum(v for k, v in metrics.items()
+               if k.startswith("floe_bus_messages_total{") and 'dir="produced"' in k)
+
+
+# --- the API --------------------------------------------------------------------------
+
+
+class Api:
+    def __init__(self, url):
+        u = urllib.parse.urlsplit(url)
+        self.host, self.port = u.hostname, u.port
+        self.local = threading.local()
+
+    def call(self, method, path, body=None, ctype="application/json"):
+        c = getattr(self.local, "conn", None)
+        if c is None:
+            c = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        data = body.encode() if isinstance(body, str) else body
+        try:
+            c.request(method, path, body=data, headers={"Content-Type": ctype})
+            r = c.getresponse()
+            text = r.read().decode()
+        except (OSError, http.client.HTTPException):
+            self.local.conn = None
+            c.close()
+            raise
+        if r.status >= 300:
+            raise BenchError("%s %s: HTTP %d: %s" % (method, path, r.status, text[:500]))
+        return json.loads(text) if text else {}
+
+    def register(self, yaml_text, label):
+        q = urllib.parse.urlencode({"project": PROJECT, "domain": DOMAIN, "file": label})
+        return self.call("POST", "/api/v1/register?" + q, yaml_text, "application/yaml")
+
+    def launch(self, workflow):
+        body = json.dumps({"project": PROJECT, "domain": DOMAIN, "workflow": workflow,
+                           "inputs": {}, "requested_by": "bench"})
+        got = self.call("POST", "/api/v1/executions", body)
+        if not ID_RE.match(got.get("id", "")):
+            raise BenchError("launch %s: unexpected answer %r" % (workflow, got))
+        return got["id"]
+
+
+def psql(url, script, variables):
+    """Runs script with psql variables (quoted by psql, never pasted); rows as lists."""
+    argv = ["psql", url, "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    for k, v in variables.items():
+        argv += ["-v", "%s=%s" % (k, v)]
+    r = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise BenchError("psql: %s" % r.stderr.strip())
+    return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+
+# --- the bench ------------------------------------------------------------------------
+
+
+class FloeBench:
+    def __init__(self, top, stack_env, out_dir, quick, log):
+        self.top = top
+        self.env = dict(os.environ)
+        self.env.update(stack_env)
+        self.env["FLOE_LOG_LEVEL"] = "warn"
+        self.out_dir = out_dir
+        self.quick = quick
+        self.log = log
+        self.api = Api(stack_env["FLOE_API_URL"])
+        self.pg = stack_env["FLOE_POSTGRES_URL"]
+        self.redis_url = stack_env["FLOE_REDIS_URL"]
+        self.sched = None
+        self.workers = []
+        self.worker_seq = 0
+        self.versions = {}
+        self.trace_paths = []
+
+    # -- daemons --
+
+    def start_scheduler(self):
+        env = dict(self.env)
+        self.sched = Daemon("scheduler", [os.path.join(self.top, "build/bin/floe-scheduler")],
+                            env, os.path.join(self.out_dir, "scheduler.log"))
+
+        def leading():
+            if not self.sched.alive():
+                raise BenchError("floe-scheduler exited (log: %s)" % self.sched.log_path)
+            try:
+                return scrape(self.env["FLOE_API_URL"]).get("floe_scheduler_is_leader") == 1
+            except OSError:
+                return False
+        wait_for("floe-scheduler to lead", leading, 60)
+
+    def start_workers(self, n, concurrency):
+        self.stop_workers()
+        for i in range(n):
+            self.worker_seq += 1
+            env = dict(self.env)
+            port = 18900 + self.worker_seq
+            trace = os.path.join(self.out_dir, "worker-%d.trace" % self.worker_seq)
+            env.update({"FLOE_WORKER_NOOP": "on", "FLOE_WORKER_TRACE": trace,
+                        "FLOE_WORKER_HTTP": "127.0.0.1:%d" % port,
+                        "FLOE_WORKER_CONCURRENCY": str(concurrency)})
+            d = Daemon("worker-%d" % self.worker_seq,
+                       [os.path.join(self.top, "build/bin/floe-worker"), "--class", "default"],
+                       env, os.path.join(self.out_dir, "worker-%d.log" % self.worker_seq))
+            d.metrics_url = "http://127.0.0.1:%d" % port
+            d.trace = trace
+            self.workers.append(d)
+            self.trace_paths.append(trace)
+        # Consumers join the group one by one (each join rebalances): small executions until
+        # every worker has run something, so the measured run starts with a stable group.
+        def all_took_part():
+            ids = [self.api.launch(self.wf("warmup", "noop")) for _ in range(2)]
+            self.wait_finished(ids, 60)
+            return all(os.path.exists(w.trace) and os.path.getsize(w.trace) > 0 for w in self.workers)
+        for w in self.workers:
+            if not w.alive():
+                raise BenchError("%s exited (log: %s)" % (w.name, w.log_path))
+        wait_for("%d workers to share the work" % n, all_took_part, 120, every=0.2)
+
+    def stop_workers(self):
+        for w in self.workers:
+            w.stop()
+        self.workers = []
+
+    def stop(self):
+        self.stop_workers()
+        if self.sched is not None:
+            self.sched.stop()
+
+    # -- specs --
+
+    def wf(self, shape, executor):
+        return "%s_%s@%s" % (shape, executor, self.versions[(shape, executor)])
+
+    def register(self):
+        tasks = ("kind: task\nname: bench_noop\nversion: \"1\"\nexecutor: noop\n"
+                 "container: {command: [\"true\"]}\nretries: 0\n---\n"
+                 "kind: task\nname: bench_true\nversion: \"1\"\nexecutor: process\n"
+                 "container: {command: [/bin/true]}\nretries: 0\n")
+        self.api.register(tasks, "bench-tasks.yaml")
+        shapes_all = dict(shapes.workloads(self.quick))
+        shapes_all["warmup"] = (shapes.fanout(16), 1)
+        for name, (shape, _) in shapes_all.items():
+            for executor, task in (("noop", "bench_noop"), ("process", "bench_true")):
+                body = shapes.yaml_workflow("%s_%s" % (name, executor), "V", shape, task)
+                version = "b" + hashlib.sha256(body.encode()).hexdigest()[:12]
+                self.versions[(name, executor)] = version
+                self.api.register(body.replace('version: "V"', 'version: "%s"' % version, 1),
+                                  "bench-%s-%s.yaml" % (name, executor))
+
+    # -- waiting and reading results --
+
+    def wait_finished(self, ids, timeout):
+        """Waits until every execution in ids ended; returns {id: (phase, finished_us)}."""
+        arr = "{" + ",".join(ids) + "}"
+        sql = ("SELECT id, phase, (extract(epoch FROM finished_at) * 1000000)::bigint "
+               "FROM executions WHERE id = ANY(:'ids'::text[]) AND finished_at IS NOT NULL;\n")
+        done = {}
+
+        def check():
+            for row in psql(self.pg, sql, {"ids": arr}):
+                done[row[0]] = (row[1], int(row[2]))
+            return len(done) == len(ids)
+        wait_for("%d executions to finish" % len(ids), check, timeout, every=0.1)
+        bad = [(i, p) for i, (p, _) in done.items() if p != "SUCCEEDED"]
+        if bad:
+            raise BenchError("executions did not succeed: %s" % bad[:5])
+        return done
+
+    def redis_used(self):
+        r = subprocess.run(["redis-cli", "-u", self.redis_url, "info", "memory"],
+                           capture_output=True, text=True, timeout=10)
+        m = re.search(r"^used_memory:(\d+)", r.stdout, re.M)
+        if not m:
+            raise BenchError("redis INFO memory: %s" % (r.stderr or r.stdout)[:200])
+        return int(m.group(1))
+
+    def read_traces(self, ids):
+        """Trace rows of these executions: {(exec, node): (ready, dispatched, received, finished)}."""
+        want = set(ids)
+        rows = {}
+        for path in self.trace_paths:
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) == 8 and p[0] in want and p[7] == "succeeded":
+                        rows[(p[0], p[1])] = tuple(int(x) for x in p[3:7])
+        return rows
+
+    # -- one workload --
+
+    def run(self, name, executor, shape, n_exec, profile=None):
+        wf = self.wf(name, executor)
+        tasks = len(shape) * n_exec
+        self.log("floe: %s (%s executor): %d executions x %d nodes" % (name, executor, n_exec, len(shape)))
+        before = self.sample()
+        self.sched.reset_peak_rss()
+        peak = [self.redis_used()]
+        base_mem = peak[0]
+        stop = threading.Event()
+
+        def watch_redis():
+            while not stop.wait(0.05):
+                peak[0] = max(peak[0], self.redis_used())
+        watcher = threading.Thread(target=watch_redis, daemon=True)
+        watcher.start()
+        perf = None
+        if profile:
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", profile,
+                                     "-p", str(self.sched.p.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)  # perf attaches asynchronously; nothing to await
+        t0 = time.time()
+        if n_exec == 1:
+            ids = [self.api.launch(wf)]
+        else:
+            ids = self.launch_many(wf, n_exec)
+        launched = time.time()
+        done = self.wait_finished(ids, 600)
+        stop.set()
+        watcher.join()
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+        wall = max(f for _, f in done.values()) / 1e6 - t0
+        after = self.sample()
+        traces = self.wait_traces(ids, tasks)
+        return self.figures(name, executor, shape, ids, tasks, wall, launched - t0, before,
+                            after, peak[0] - base_mem, traces)
+
+    def launch_many(self, wf, n):
+        ids, errors = [], []
+        lock = threading.Lock()
+
+        def launcher(k):
+            try:
+                got = [self.api.launch(wf) for _ in range(k)]
+            except Exception as e:  # reported below, the run fails
+                errors.append(e)
+                return
+            with lock:
+                ids.extend(got)
+        threads = [threading.Thread(target=launcher, args=(n // 4 + (i < n % 4),)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise BenchError("launching: %s" % errors[0])
+        return ids
+
+    def wait_traces(self, ids, tasks):
+        """Workers write their trace when idle; the last lines may trail the results."""
+        got = {}
+
+        def check():
+            got.update(self.read_traces(ids))
+            return len(got) >= tasks
+        try:
+            wait_for("trace lines of %d tasks" % tasks, check, 10, every=0.1)
+        except BenchError as e:
+            self.log("warning: %s (have %d)" % (e, len(got)))
+        return got
+
+    def sample(self):
+        s = {"sched_cpu": self.sched.cpu_s(), "sched_msgs": bus_messages(scrape(self.env["FLOE_API_URL"])),
+             "worker_cpu": 0.0, "worker_msgs": 0.0}
+        for w in self.workers:
+            s["worker_cpu"] += w.cpu_s()
+            s["worker_msgs"] += bus_messages(scrape(w.metrics_url))
+        return s
+
+    def figures(self, name, executor, shape, ids, tasks, wall, launch_s, before, after,
+                redis_bytes, traces):
+        parents = {n: ps for n, ps in shape}
+        r2d, c2d = [], []
+        for (ex, node), (ready, disp, recv, fin) in traces.items():
+            if ready > 0:
+                r2d.append(disp - ready)
+            ps = parents.get(node, [])
+            if ps:
+                ends = [traces.get((ex, p)) for p in ps]
+                if all(e is not None for e in ends):
+                    c2d.append(recv - max(e[3] for e in ends))
+        k = tasks / 1000.0
+        msgs = (after["sched_msgs"] - before["sched_msgs"]) + (after["worker_msgs"] - before["worker_msgs"])
+
+        def ms(v):
+            return None if v is None else round(v / 1000.0, 3)
+        return {
+            "system": "floe", "workload": name, "executor": executor, "workers": len(self.workers),
+            "executions": len(ids), "tasks": tasks,
+            "wall_s": round(wall, 3), "tasks_per_s": round(tasks / wall, 1),
+            "launch_s": round(launch_s, 3),
+            "us_per_task": round(wall * 1e6 / tasks, 1),
+            "ready_to_dispatched_ms": {"p50": ms(pct(r2d, 0.5)), "p99": ms(pct(r2d, 0.99)), "n": len(r2d)},
+            "completion_to_downstream_received_ms": {"p50": ms(pct(c2d, 0.5)), "p99": ms(pct(c2d, 0.99)),
+                                                     "n": len(c2d)},
+            "sched_cpu_s_per_1000_tasks": round((after["sched_cpu"] - before["sched_cpu"]) / k, 3),
+            "worker_cpu_s_per_1000_tasks": round((after["worker_cpu"] - before["worker_cpu"]) / k, 3),
+            "sched_peak_rss_mib": round(self.sched.peak_rss_bytes() / 2**20, 1),
+            "redis_bytes_per_node": round(redis_bytes / tasks, 1),
+            "kafka_msgs_per_task": round(msgs / tasks, 2),
+        }

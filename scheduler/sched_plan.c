@@ -164,19 +164,39 @@ resolve(plan_build *b, const plan_level *lv, const Floe__Binding *bind, sched_bi
 
 /* --- Levels ---------------------------------------------------------------------------- */
 
+/* A node's dependencies: the union of its upstream nodes' sets (or the call's, for a source
+ * node of a sub-workflow), in one allocation: appending set by set copied O(in-degree^2)
+ * bytes (200 MB for a join after 10,000 nodes). Sorted and deduplicated by the caller. */
 static floe_rc
-vec_union(plan_build *b, u32vec *dst, const u32vec *src)
+level_deps(plan_build *b, const plan_level *lv, const Floe__Node *nd, size_t j, u32vec *deps)
 {
-    if (src->n == 0)
+    size_t total = 0;
+    for (size_t k = 0; k < nd->n_upstream; k++) {
+        if (nd->upstream[k] >= j)
+            return floe_err_user(b->err, FLOE_EINVAL,
+                                 "plan: node \"%.200s\" is not in topological order", nd->id);
+        total += lv->done[nd->upstream[k]].n;
+    }
+    const u32vec *call = nd->n_upstream == 0 ? lv->call_deps : NULL;
+    if (call != NULL)
+        total += call->n;
+    *deps = (u32vec){0};
+    if (total == 0)
         return FLOE_OK;
-    uint32_t *v = floe_arena_alloc(b->arena, (dst->n + src->n) * sizeof(*v));
+    uint32_t *v = floe_arena_alloc(b->arena, total * sizeof(*v));
     if (v == NULL)
         return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
-    if (dst->n > 0)
-        memcpy(v, dst->v, dst->n * sizeof(*v));
-    memcpy(v + dst->n, src->v, src->n * sizeof(*v));
-    dst->v = v;
-    dst->n += src->n;
+    size_t n = 0;
+    for (size_t k = 0; k < nd->n_upstream; k++) {
+        const u32vec *src = &lv->done[nd->upstream[k]];
+        if (src->n > 0)
+            memcpy(v + n, src->v, src->n * sizeof(*v));
+        n += src->n;
+    }
+    if (call != NULL && call->n > 0)
+        memcpy(v + n, call->v, call->n * sizeof(*v));
+    deps->v = v;
+    deps->n = (uint32_t)total;
     return FLOE_OK;
 }
 
@@ -209,17 +229,9 @@ level_node(plan_build *b, plan_level *lv, size_t j)
 {
     const Floe__WorkflowSpec *wf = lv->wf;
     const Floe__Node *nd = wf->nodes[j];
-    u32vec deps = {0};
-    floe_rc rc;
-    for (size_t k = 0; k < nd->n_upstream; k++) {
-        if (nd->upstream[k] >= j)
-            return floe_err_user(b->err, FLOE_EINVAL,
-                                 "plan: node \"%.200s\" is not in topological order", nd->id);
-        if ((rc = vec_union(b, &deps, &lv->done[nd->upstream[k]])) != FLOE_OK)
-            return rc;
-    }
-    if (nd->n_upstream == 0 && lv->call_deps != NULL &&
-        (rc = vec_union(b, &deps, lv->call_deps)) != FLOE_OK)
+    u32vec deps;
+    floe_rc rc = level_deps(b, lv, nd, j, &deps);
+    if (rc != FLOE_OK)
         return rc;
     if (deps.n > 1) {
         qsort(deps.v, deps.n, sizeof(*deps.v), cmp_u32);

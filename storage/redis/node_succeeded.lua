@@ -39,6 +39,7 @@ redis.call('HSET', KEYS[2], 'o' .. i, ARGV[5])
 redis.call('ZREM', KEYS[5], E .. '|' .. i .. '|' .. a)
 local started = ARGV[7]
 if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
+redis.call('HDEL', KEYS[2], 's' .. i) -- only the running attempt's; ~60 bytes a node kept
 if nd.p ~= CACHED then
   redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. nd.p .. '|0||' .. ARGV[6] .. '|' .. started ..
     '|' .. (ARGV[8] ~= '0' and ARGV[8] or str(now)) .. '|')

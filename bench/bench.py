@@ -1,0 +1,229 @@
+"""bench/bench.py — runs the whole benchmark (started by bench/run): Floe's workloads, the
+scheduler profile, the peers, then results.json and summary.txt in the output directory.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floe_side  # noqa: E402
+import shapes  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOOP_CONCURRENCY = 256   # the noop executor holds a slot for a Redis and a Kafka round trip
+PROCESS_CONCURRENCY = 4  # worker.concurrency's default: what a user starts with
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+def stack_env():
+    r = subprocess.run([os.path.join(TOP, "ops/stack"), "env"], capture_output=True, text=True,
+                       check=True)
+    env = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("export "):
+            k, _, v = line[len("export "):].partition("=")
+            env[k] = v
+    return env
+
+
+def run_floe(out, quick):
+    env = stack_env()
+    b = floe_side.FloeBench(TOP, env, out, quick, log)
+    results = []
+    wl = shapes.workloads(quick)
+    try:
+        b.start_scheduler()
+        b.register()
+        for executor, conc in (("noop", NOOP_CONCURRENCY), ("process", PROCESS_CONCURRENCY)):
+            b.start_workers(2, conc)
+            for name, (shape, n) in wl.items():
+                prof = os.path.join(out, "scheduler-fanout.perf.data") \
+                    if (name, executor) == ("fanout", "noop") else None
+                r = b.run(name, executor, shape, n, profile=prof)
+                r["worker_concurrency"] = conc
+                results.append(r)
+                log("  %.0f tasks/s, wall %.2f s" % (r["tasks_per_s"], r["wall_s"]))
+        shape, n = wl["fanout"]
+        for workers in (1, 2, 4):
+            b.start_workers(workers, PROCESS_CONCURRENCY)
+            r = b.run("fanout", "process", shape, n)
+            r["workload"] = "scale"
+            r["worker_concurrency"] = PROCESS_CONCURRENCY
+            results.append(r)
+            log("  %d workers: %.0f tasks/s" % (workers, r["tasks_per_s"]))
+    finally:
+        b.stop()
+    return results
+
+
+def run_peers(out, quick):
+    results = []
+    env = dict(os.environ, FLOE_BENCH_CELERY_URL=stack_env()["FLOE_REDIS_URL"] + "/3")
+    for peer in ("dask", "celery"):
+        log("%s: every shape (this takes a while)" % peer)
+        path = os.path.join(out, "%s.json" % peer)
+        argv = ["/usr/bin/python3", os.path.join(TOP, "bench/peers.py"), peer, path]
+        with open(os.path.join(out, "%s.log" % peer), "w") as lf:
+            r = subprocess.run(argv + (["--quick"] if quick else []), env=env, stdout=lf,
+                               stderr=subprocess.STDOUT, timeout=900)
+        if r.returncode != 0 or not os.path.exists(path):
+            results.append({"system": peer, "error": "exit %d (log: %s.log)" % (r.returncode, peer)})
+            continue
+        with open(path) as f:
+            results.extend(json.load(f))
+    return results
+
+
+def profile_top(out, n=15):
+    data = os.path.join(out, "scheduler-fanout.perf.data")
+    if not os.path.exists(data):
+        return []
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                        "--sort", "symbol", "--percent-limit", "0.5"],
+                       capture_output=True, text=True)
+    with open(os.path.join(out, "scheduler-fanout.perf.txt"), "w") as f:
+        f.write(r.stdout)
+    top = []
+    for line in r.stdout.splitlines():
+        p = line.split()
+        if len(p) >= 3 and p[0].endswith("%") and not line.startswith("#"):
+            top.append({"percent": float(p[0][:-1]), "symbol": " ".join(p[2:])})
+    return top[:n]
+
+
+def best_peer(peers, workload, executor):
+    cands = [p for p in peers if p.get("workload") == workload and p.get("executor") == executor]
+    ok = [p for p in cands if "tasks_per_s" in p]
+    if ok:
+        return max(ok, key=lambda p: p["tasks_per_s"]), cands
+    return None, cands
+
+
+def summary(res):
+    floe = [r for r in res["floe"]]
+    peers = res["peers"]
+    lines = ["Floe benchmark (%s mode) on %s, %d cores" % (res["mode"], res["host"], res["cores"]),
+             "", "Throughput, Floe vs the best peer (same DAG, same machine):", ""]
+    hdr = "%-8s %-8s %7s %10s %9s  %-28s %8s" % ("workload", "executor", "tasks", "Floe t/s",
+                                                 "wall s", "best peer t/s", "ratio")
+    lines += [hdr, "-" * len(hdr)]
+    for r in floe:
+        if r["workload"] == "scale":
+            continue
+        bp, cands = best_peer(peers, r["workload"], r["executor"])
+        if bp:
+            peer = "%s %.0f" % (bp["system"], bp["tasks_per_s"])
+            ratio = "%.1fx" % (r["tasks_per_s"] / bp["tasks_per_s"])
+        else:
+            peer, ratio = ("not run" if not cands else "cannot express"), "-"
+        lines.append("%-8s %-8s %7d %10.0f %9.2f  %-28s %8s" % (
+            r["workload"], r["executor"], r["tasks"], r["tasks_per_s"], r["wall_s"], peer, ratio))
+    notes = [p for p in peers if "note" in p and "tasks_per_s" not in p]
+    for p in notes:
+        lines.append("  %s %s/%s: %s" % (p["system"], p["workload"], p["executor"], p["note"]))
+    for p in peers:
+        if "error" in p:
+            lines.append("  %s: failed: %s" % (p["system"], p["error"]))
+    lines += ["", "Floe inside (latencies in ms; CPU s per 1,000 tasks):", ""]
+    hdr = "%-8s %-8s %-2s %15s %17s %8s %6s %6s %6s %8s %6s" % (
+        "workload", "executor", "w", "ready>disp p50/99", "done>downstr p50/99", "us/task",
+        "schedC", "wrkC", "RSS MiB", "Redis B/n", "msgs/t")
+    lines += [hdr, "-" * len(hdr)]
+
+    def pp(d):
+        return "%s/%s" % tuple("-" if d[k] is None else ("%.2f" % d[k]) for k in ("p50", "p99"))
+    for r in floe:
+        lines.append("%-8s %-8s %-2d %15s %17s %8.0f %6.3f %6.3f %6.1f %8.0f %6.2f" % (
+            r["workload"], r["executor"], r["workers"], pp(r["ready_to_dispatched_ms"]),
+            pp(r["completion_to_downstream_received_ms"]), r["us_per_task"],
+            r["sched_cpu_s_per_1000_tasks"], r["worker_cpu_s_per_1000_tasks"],
+            r["sched_peak_rss_mib"], r["redis_bytes_per_node"], r["kafka_msgs_per_task"]))
+    lines += ["", "Targets:"]
+    for t in res["targets"]:
+        lines.append("  [%s] %s: %s" % ("met" if t["met"] else ("n/a" if t["met"] is None else "MISSED"),
+                                        t["target"], t["measured"]))
+    if res["profile_top"]:
+        lines += ["", "Scheduler profile on fanout (noop), top functions by self time "
+                  "(perf, scheduler-fanout.perf.txt):"]
+        for p in res["profile_top"]:
+            lines.append("  %5.1f%%  %s" % (p["percent"], p["symbol"]))
+    return "\n".join(lines) + "\n"
+
+
+def targets(floe, peers):
+    def find(w, e, workers=None):
+        for r in floe:
+            if r["workload"] == w and r["executor"] == e and (workers is None or r["workers"] == workers):
+                return r
+        return None
+    out = []
+    for w in ("fanout", "layered"):
+        for e in ("noop", "process"):
+            r, (bp, _) = find(w, e), best_peer(peers, w, e)
+            if r and bp:
+                ratio = r["tasks_per_s"] / bp["tasks_per_s"]
+                out.append({"target": "%s (%s) >= 3x best peer" % (w, e), "met": ratio >= 3,
+                            "measured": "%.1fx (%s)" % (ratio, bp["system"])})
+    r = find("fanout", "noop")
+    if r:
+        out.append({"target": "fanout noop >= 10,000 tasks/s", "met": r["tasks_per_s"] >= 10000,
+                    "measured": "%.0f tasks/s" % r["tasks_per_s"]})
+    for w in ("chain", "fanout"):
+        r = find(w, "noop")
+        if r and r["ready_to_dispatched_ms"]["p99"] is not None:
+            out.append({"target": "ready->dispatched p99 < 1 ms (%s)" % w,
+                        "met": r["ready_to_dispatched_ms"]["p99"] < 1,
+                        "measured": "%.3f ms" % r["ready_to_dispatched_ms"]["p99"]})
+    r = find("chain", "noop")
+    if r and r["completion_to_downstream_received_ms"]["p50"] is not None:
+        c = r["completion_to_downstream_received_ms"]
+        out.append({"target": "completion->downstream received p50 < 1.5 ms, p99 < 5 ms (chain)",
+                    "met": c["p50"] < 1.5 and c["p99"] < 5,
+                    "measured": "p50 %.2f ms, p99 %.2f ms" % (c["p50"], c["p99"])})
+    worst = max((r["redis_bytes_per_node"] for r in floe), default=None)
+    if worst is not None:
+        out.append({"target": "Redis < 300 bytes per node", "met": worst < 300,
+                    "measured": "%.0f bytes (worst workload)" % worst})
+    s1, s4 = find("scale", "process", 1), find("scale", "process", 4)
+    if s1 and s4:
+        ratio = s4["tasks_per_s"] / s1["tasks_per_s"]
+        out.append({"target": "4 workers >= 1.6x 1 worker (fanout, process)", "met": ratio >= 1.6,
+                    "measured": "%.2fx (%.0f vs %.0f tasks/s)" % (ratio, s4["tasks_per_s"], s1["tasks_per_s"])})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-peers", action="store_true")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    t0 = time.time()
+    floe = run_floe(a.out, a.quick)
+    peers = [] if a.no_peers else run_peers(a.out, a.quick)
+    res = {"mode": "quick" if a.quick else "full", "host": platform.node(),
+           "cores": os.cpu_count(), "sizes": shapes.sizes(a.quick),
+           "started_unix": int(t0), "floe": floe, "peers": peers,
+           "profile_top": profile_top(a.out)}
+    res["targets"] = targets(floe, peers)
+    res["duration_s"] = round(time.time() - t0, 1)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    text = summary(res)
+    with open(os.path.join(a.out, "summary.txt"), "w") as f:
+        f.write(text)
+    sys.stdout.write("\n" + text)
+    log("results: %s/results.json, summary.txt, scheduler-fanout.perf.txt (%.0f s)" %
+        (a.out, res["duration_s"]))
+
+
+if __name__ == "__main__":
+    main()

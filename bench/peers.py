@@ -1,0 +1,175 @@
+"""bench/peers.py — the same shapes on Dask distributed and Celery (Debian's packages).
+
+Run as `python3 bench/peers.py dask|celery OUT.json [--quick]` with Debian's
+/usr/bin/python3: one process per peer, so neither's imports or threads affect the other.
+Tasks are a no-op function (the `noop` counterpart) or `subprocess.run(["/bin/true"])`
+(the `process` counterpart); dependencies pass the parents' results, as ordering only.
+Wall time runs from the first submission to the last result.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import shapes  # noqa: E402
+
+TIMEOUT = 300
+
+
+def result(peer, workload, executor, tasks, wall, note=None, **extra):
+    r = {"system": peer, "workload": workload, "executor": executor, "tasks": tasks}
+    if wall is None:
+        r["note"] = note
+    else:
+        r.update({"wall_s": round(wall, 3), "tasks_per_s": round(tasks / wall, 1),
+                  "us_per_task": round(wall * 1e6 / tasks, 1)})
+        if note:
+            r["note"] = note
+    r.update(extra)
+    return r
+
+
+# --- Dask ------------------------------------------------------------------------------
+
+
+def nop(*parents):
+    return None
+
+
+def run_true(*parents):
+    subprocess.run(["/bin/true"], check=True)
+    return None
+
+
+def dask_run(quick, variants):
+    from dask.distributed import Client, LocalCluster, wait
+    out = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.submit(nop).result()  # workers up before the clock starts
+        for name, (shape, n_exec) in shapes.workloads(quick).items():
+            for executor, fn in variants:
+                if (name, executor) not in WANT:
+                    continue
+                t0 = time.time()
+                finals = []
+                for e in range(n_exec):
+                    futs = {}
+                    for node, parents in shape:
+                        futs[node] = client.submit(fn, *[futs[p] for p in parents],
+                                                   key="%s-%s-%d-%s" % (name, executor, e, node),
+                                                   pure=False)
+                    finals.extend(futs[node] for node, parents in shape)
+                wait(finals, timeout=TIMEOUT)
+                wall = time.time() - t0
+                bad = [f for f in finals if f.status != "finished"]
+                if bad:
+                    raise RuntimeError("dask %s: %d tasks did not finish" % (name, len(bad)))
+                out.append(result("dask", name, executor, len(shape) * n_exec, wall))
+                client.cancel(finals)
+                del finals, futs
+    return out
+
+
+# --- Celery ----------------------------------------------------------------------------
+
+
+def celery_app(url):
+    from celery import Celery
+    app = Celery("floe_bench_peer", broker=url, backend=url)
+    app.conf.update(worker_prefetch_multiplier=4, task_acks_late=False, result_expires=600,
+                    worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+
+    @app.task(name="nop")
+    def cnop(*parents):
+        return None
+
+    @app.task(name="run_true")
+    def ctrue(*parents):
+        subprocess.run(["/bin/true"], check=True)
+        return None
+
+    @app.task(name="join")
+    def cjoin(results):
+        return None
+    return app, {"noop": cnop, "process": ctrue}
+
+
+def celery_run(quick, url, variants):
+    from celery import chain, chord, group
+    app, fns = celery_app(url)
+    env = dict(os.environ, FLOE_BENCH_CELERY_URL=url)
+    here = os.path.dirname(os.path.abspath(__file__))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "peers:APP", "worker", "-c", "2", "-P", "prefork",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=here, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = []
+    try:
+        deadline = time.time() + 60
+        while True:  # the worker is up once a task round-trips
+            try:
+                fns["noop"].delay().get(timeout=5)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise RuntimeError("celery worker did not start")
+        s = shapes.sizes(quick)
+        for name, (shape, n_exec) in shapes.workloads(quick).items():
+            for executor, _ in variants:
+                if (name, executor) not in WANT:
+                    continue
+                t = fns[executor]
+                tasks = len(shape) * n_exec
+                if name == "layered":
+                    out.append(result("celery", name, executor, tasks, None,
+                                      "cannot express: a node reading 3 of the previous layer "
+                                      "(canvas has chains, groups and chords: all-of-layer "
+                                      "barriers only)"))
+                    continue
+                t0 = time.time()
+                if name == "fanout":
+                    sig = chain(t.si(), chord(group(t.si() for _ in range(s["fanout"])), t.si()))
+                    sig.apply_async().get(timeout=TIMEOUT)
+                elif name == "chain":
+                    chain(*[t.si() for _ in range(s["chain"])]).apply_async().get(timeout=TIMEOUT)
+                elif name == "many":
+                    rs = [chain(t.si(), chord(group(t.si() for _ in range(3)), t.si())).apply_async()
+                          for _ in range(n_exec)]
+                    for r in rs:
+                        r.get(timeout=TIMEOUT)
+                wall = time.time() - t0
+                out.append(result("celery", name, executor, tasks, wall,
+                                  "chain + chord" if name != "chain" else "chain"))
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    return out
+
+
+if "FLOE_BENCH_CELERY_URL" in os.environ:  # imported by the celery worker
+    APP, _ = celery_app(os.environ["FLOE_BENCH_CELERY_URL"])
+
+# Which (workload, executor) pairs the peers run: every shape with the no-op function, and
+# the process counterpart for the shapes whose throughput targets compare executors.
+WANT = {(w, "noop") for w in ("fanout", "chain", "layered", "many")} | \
+       {("fanout", "process"), ("layered", "process")}
+
+if __name__ == "__main__":
+    peer, path = sys.argv[1], sys.argv[2]
+    quick = "--quick" in sys.argv
+    variants = [("noop", nop), ("process", run_true)]
+    try:
+        if peer == "dask":
+            res = dask_run(quick, variants)
+        else:
+            res = celery_run(quick, os.environ["FLOE_BENCH_CELERY_URL"], variants)
+    except Exception as e:  # recorded, so the report says what failed instead of nothing
+        res = [{"system": peer, "error": "%s: %s" % (type(e).__name__, e)}]
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)

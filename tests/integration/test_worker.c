@@ -418,6 +418,66 @@ test_sigterm_releases(void **state)
            stop_s);
 }
 
+/* The noop executor (bench/) runs nothing: zero-valued outputs, a blob output refused; the
+ * worker's trace has ready <= dispatched <= received <= finished for every attempt. Only a
+ * worker with worker.noop=on takes such tasks, so worker 1 (noop off) steps aside. */
+static void
+test_noop_executor_and_trace(void **state)
+{
+    (void)state;
+    it_register("kind: task\nname: nothing\nversion: v1\nexecutor: noop\n"
+                "outputs: {n: integer, s: string, l: list<integer>, b: boolean}\n"
+                "---\nkind: task\nname: noblob\nversion: v1\nexecutor: noop\n"
+                "outputs: {f: blob}\n"
+                "---\nkind: workflow\nname: nothings\nversion: v1\n"
+                "outputs: {n: {from: {node: b, output: n}}, s: {from: {node: b, output: s}}}\n"
+                "nodes:\n  - {id: a, task: nothing}\n  - {id: b, task: nothing, after: [a]}\n"
+                "---\nkind: workflow\nname: noblobs\nversion: v1\n"
+                "nodes:\n  - {id: x, task: noblob}\n");
+    char trace[256], env_trace[300];
+    snprintf(trace, sizeof(trace), "%s/test_worker.noop.trace", getenv("FLOE_STATE_DIR"));
+    unlink(trace);
+    snprintf(env_trace, sizeof(env_trace), "FLOE_WORKER_TRACE=%s", trace);
+    assert_int_equal(it_stop(pid_w1, 20000), 0);
+    char *const env[] = {"FLOE_WORKER_NOOP=on", env_trace, NULL};
+    int pid = spawn_worker_env(W2, env, "test_worker.noop.log");
+    char id[64], bad[64];
+    it_launch("nothings", "{}", id);
+    it_launch("noblobs", "{}", bad);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "n"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ex, "outputs"), "s")),
+                        "");
+    json_decref(ex);
+    ex = it_wait_exec(bad, 60000);
+    it_expect_phase(ex, "FAILED");
+    json_decref(ex);
+    expect_attempt_error(bad, "x", "USER", "noop", "cannot produce a blob");
+    assert_int_equal(it_stop(pid, 20000), 0); /* the trace is complete once it exits */
+    pid_w1 = spawn_worker(W1, NULL, "test_worker.w1d.log");
+    FILE *f = fopen(trace, "r");
+    assert_non_null(f);
+    char line[512], e[80], node[80], result[32];
+    unsigned attempt;
+    long long ready, disp, recv, fin;
+    int mine = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%79s %79s %u %lld %lld %lld %lld %31s", e, node, &attempt, &ready, &disp,
+                   &recv, &fin, result) != 8)
+            fail_msg("trace line \"%s\" does not have 8 fields", line);
+        if (strcmp(e, id) != 0)
+            continue;
+        mine++;
+        assert_string_equal(result, "succeeded");
+        assert_true(ready > 0 && ready <= disp && disp <= recv && recv <= fin);
+        printf("# noop %s: ready->dispatched %lld us, ->received %lld us, ->finished %lld us\n",
+               node, disp - ready, recv - disp, fin - recv);
+    }
+    fclose(f);
+    assert_int_equal(mine, 2);
+}
+
 static int
 runc_containers(const char *root)
 {
@@ -647,6 +707,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_failures_users_can_act_on),
         cmocka_unit_test(test_three_workers_kill9),
         cmocka_unit_test(test_sigterm_releases),
+        cmocka_unit_test(test_noop_executor_and_trace),
         cmocka_unit_test(test_oci_timeout_and_reap),
         cmocka_unit_test(test_kubernetes_fake_apiserver),
     };

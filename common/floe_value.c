@@ -744,3 +744,49 @@ floe_value_to_json(const Floe__Value *value)
 {
     return to_json(value, 0);
 }
+
+floe_rc
+floe_value_zero(const Floe__LiteralType *type, floe_arena *arena, Floe__Value **out, floe_err *err)
+{
+    Floe__Value *v = floe_arena_alloc(arena, sizeof(*v));
+    if (v == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    floe__value__init(v);
+    switch (type != NULL ? type->simple : FLOE__SIMPLE_TYPE__SIMPLE_TYPE_UNSPECIFIED) {
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_INTEGER:
+        v->kind_case = FLOE__VALUE__KIND_INTEGER;
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_FLOAT:
+        v->kind_case = FLOE__VALUE__KIND_FLOAT;
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING:
+        v->kind_case = FLOE__VALUE__KIND_STRING;
+        v->string = "";
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_BOOLEAN:
+        v->kind_case = FLOE__VALUE__KIND_BOOLEAN;
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_DATETIME:
+        v->kind_case = FLOE__VALUE__KIND_DATETIME_UNIX_US;
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_DURATION:
+        v->kind_case = FLOE__VALUE__KIND_DURATION_US;
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_LIST:
+        if ((v->list = floe_arena_alloc(arena, sizeof(*v->list))) == NULL)
+            return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        floe__value_list__init(v->list);
+        v->kind_case = FLOE__VALUE__KIND_LIST;
+        break;
+    case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_MAP:
+        if ((v->map = floe_arena_alloc(arena, sizeof(*v->map))) == NULL)
+            return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        floe__value_map__init(v->map);
+        v->kind_case = FLOE__VALUE__KIND_MAP;
+        break;
+    default:
+        return floe_err_user(err, FLOE_EINVAL, "a blob has no zero value");
+    }
+    *out = v;
+    return FLOE_OK;
+}

@@ -37,6 +37,11 @@ floe_rc floe_value_from_json(const Floe__LiteralType *type, const json_t *json, 
 floe_rc floe_value_from_text(const Floe__LiteralType *type, const char *text, floe_arena *arena,
                              Floe__Value **out, floe_err *err);
 
+/* The zero value of type (0, "", false, the epoch, 0s, an empty list or map) in arena;
+ * FLOE_EINVAL for a blob, which has none. The noop executor's outputs. */
+floe_rc floe_value_zero(const Floe__LiteralType *type, floe_arena *arena, Floe__Value **out,
+                        floe_err *err);
+
 /* Checks a value received from elsewhere (the bus, storage) against type. */
 floe_rc floe_value_check(const Floe__LiteralType *type, const Floe__Value *value, floe_err *err);
 

@@ -25,6 +25,7 @@
 #include "floe_map.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "floe_value.h"
 #include "store_state.h"
 #include "wrk_io.h"
 
@@ -708,62 +709,31 @@ static void
 run_noop(wrk_att *att)
 {
     const Floe__TaskDispatch *d = att->d;
+    floe_err err = {0};
     att->run_start_us = att->run_end_us = floe_now_us();
     att->outs = floe_arena_alloc(att->arena, (d->n_outputs + 1) * sizeof(*att->outs));
-    for (size_t i = 0; att->outs != NULL && i < d->n_outputs; i++) {
+    if (att->outs == NULL) {
+        publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < d->n_outputs; i++) {
         Floe__NamedValue *nv = floe_arena_alloc(att->arena, sizeof(*nv));
-        Floe__Value *v = floe_arena_alloc(att->arena, sizeof(*v));
-        Floe__ValueList *l = floe_arena_alloc(att->arena, sizeof(*l));
-        Floe__ValueMap *m = floe_arena_alloc(att->arena, sizeof(*m));
-        const Floe__LiteralType *t = d->outputs[i]->type;
-        if (nv == NULL || v == NULL || l == NULL || m == NULL) {
+        if (nv == NULL) {
             publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
             return;
         }
         floe__named_value__init(nv);
-        floe__value__init(v);
-        floe__value_list__init(l);
-        floe__value_map__init(m);
         nv->name = d->outputs[i]->name;
-        nv->value = v;
-        switch (t != NULL ? t->simple : FLOE__SIMPLE_TYPE__SIMPLE_TYPE_UNSPECIFIED) {
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_INTEGER:
-            v->kind_case = FLOE__VALUE__KIND_INTEGER;
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_FLOAT:
-            v->kind_case = FLOE__VALUE__KIND_FLOAT;
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING:
-            v->kind_case = FLOE__VALUE__KIND_STRING;
-            v->string = "";
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_BOOLEAN:
-            v->kind_case = FLOE__VALUE__KIND_BOOLEAN;
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_DATETIME:
-            v->kind_case = FLOE__VALUE__KIND_DATETIME_UNIX_US;
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_DURATION:
-            v->kind_case = FLOE__VALUE__KIND_DURATION_US;
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_LIST:
-            v->kind_case = FLOE__VALUE__KIND_LIST;
-            v->list = l;
-            break;
-        case FLOE__SIMPLE_TYPE__SIMPLE_TYPE_MAP:
-            v->kind_case = FLOE__VALUE__KIND_MAP;
-            v->map = m;
-            break;
-        default:
-            publish_failure(att, FLOE_ERR_USER, "noop",
-                            "the noop executor cannot produce a blob output");
+        if (floe_value_zero(d->outputs[i]->type, att->arena, &nv->value, &err) != FLOE_OK) {
+            char msg[FLOE_ERR_MSG_MAX];
+            bool user = err.cls == FLOE_ERR_USER; /* only a blob has no zero value */
+            snprintf(msg, sizeof(msg),
+                     "the noop executor cannot produce %s output \"%.64s\"%s%.120s",
+                     user ? "a blob" : "the", nv->name, user ? "" : ": ", user ? "" : err.msg);
+            publish_failure(att, user ? FLOE_ERR_USER : FLOE_ERR_SYSTEM, "noop", msg);
             return;
         }
         att->outs[i] = nv;
-    }
-    if (att->outs == NULL) {
-        publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
-        return;
     }
     publish_success(att);
 }

@@ -164,14 +164,36 @@ test_utf8(void **state)
     assert_true(floe_utf8_valid("\xf0\x9f\x98\x80", 4)); /* emoji */
 }
 
+/* Zero values are valid values of their type; a blob has none. */
+static void
+test_zero_values(void **state)
+{
+    (void)state;
+    floe_arena *a = floe_arena_new(1024, 0);
+    static const char *const types[] = {
+        "integer",  "float",    "string",        "boolean",
+        "datetime", "duration", "list<integer>", "map<string, list<float>>"};
+    floe_err err = {0};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        Floe__LiteralType *t = type_of(a, types[i]);
+        Floe__Value *v = NULL;
+        assert_int_equal(floe_value_zero(t, a, &v, &err), FLOE_OK);
+        if (floe_value_check(t, v, &err) != FLOE_OK)
+            fail_msg("%s: zero value refused: %s", types[i], err.msg);
+    }
+    Floe__Value *v = NULL;
+    assert_int_equal(floe_value_zero(type_of(a, "blob"), a, &v, &err), FLOE_EINVAL);
+    assert_null(v);
+    floe_arena_free(a);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_json_values),
-        cmocka_unit_test(test_text_values),
-        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_types),       cmocka_unit_test(test_json_values),
+        cmocka_unit_test(test_text_values), cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_zero_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

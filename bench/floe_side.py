@@ -15,6 +15,9 @@ import threading
 import time
 import urllib.parse
 
+import psycopg2
+import redis
+
 import shapes
 
 PROJECT = "bench"
@@ -153,17 +156,6 @@ class Api:
         return got["id"]
 
 
-def psql(url, script, variables):
-    """Runs script with psql variables (quoted by psql, never pasted); rows as lists."""
-    argv = ["psql", url, "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
-    for k, v in variables.items():
-        argv += ["-v", "%s=%s" % (k, v)]
-    r = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise BenchError("psql: %s" % r.stderr.strip())
-    return [line.split("\t") for line in r.stdout.splitlines() if line]
-
-
 # --- the bench ------------------------------------------------------------------------
 
 
@@ -179,6 +171,12 @@ class FloeBench:
         self.api = Api(stack_env["FLOE_API_URL"])
         self.pg = stack_env["FLOE_POSTGRES_URL"]
         self.redis_url = stack_env["FLOE_REDIS_URL"]
+        # One connection each, kept: the harness polls while the workload runs, and a
+        # process per poll (psql, redis-cli) cost more CPU than the scheduler did.
+        self.db = psycopg2.connect(self.pg)
+        self.db.autocommit = True
+        self.rds = redis.Redis.from_url(self.redis_url)
+        self.rds_lock = threading.Lock()
         self.sched = None
         self.workers = []
         self.worker_seq = 0
@@ -238,6 +236,8 @@ class FloeBench:
         self.stop_workers()
         if self.sched is not None:
             self.sched.stop()
+        self.db.close()
+        self.rds.close()
 
     # -- specs --
 
@@ -264,14 +264,15 @@ class FloeBench:
 
     def wait_finished(self, ids, timeout):
         """Waits until every execution in ids ended; returns {id: (phase, finished_us)}."""
-        arr = "{" + ",".join(ids) + "}"
         sql = ("SELECT id, phase, (extract(epoch FROM finished_at) * 1000000)::bigint "
-               "FROM executions WHERE id = ANY(:'ids'::text[]) AND finished_at IS NOT NULL;\n")
+               "FROM executions WHERE id = ANY(%s) AND finished_at IS NOT NULL")
         done = {}
 
         def check():
-            for row in psql(self.pg, sql, {"ids": arr}):
-                done[row[0]] = (row[1], int(row[2]))
+            with self.db.cursor() as cur:
+                cur.execute(sql, (list(ids),))
+                for row in cur.fetchall():
+                    done[row[0]] = (row[1], int(row[2]))
             return len(done) == len(ids)
         wait_for("%d executions to finish" % len(ids), check, timeout, every=0.1)
         bad = [(i, p) for i, (p, _) in done.items() if p != "SUCCEEDED"]
@@ -280,12 +281,8 @@ class FloeBench:
         return done
 
     def redis_used(self):
-        r = subprocess.run(["redis-cli", "-u", self.redis_url, "info", "memory"],
-                           capture_output=True, text=True, timeout=10)
-        m = re.search(r"^used_memory:(\d+)", r.stdout, re.M)
-        if not m:
-            raise BenchError("redis INFO memory: %s" % (r.stderr or r.stdout)[:200])
-        return int(m.group(1))
+        with self.rds_lock:
+            return int(self.rds.info("memory")["used_memory"])
 
     def read_traces(self, ids):
         """Trace rows of these executions: {(exec, node): (ready, dispatched, received, finished)}."""

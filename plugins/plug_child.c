@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,14 +119,25 @@ plug_child_which(const char *prog, const char *path_list, char *out, size_t size
                          path_list);
 }
 
-/* In the child: only async-signal-safe calls from here to execve. */
-static void __attribute__((noreturn)) child_exec(const plug_spawn *sp, int report_fd)
+/*
+ * In the child, which shares the worker's memory until execve (vfork): only system calls
+ * from here to execve, and nothing written but *errp. Signals arrive blocked; handlers
+ * are reset before they are unblocked, so a signal meant for the worker never runs the
+ * worker's handler (libevent's, which would wake the worker's loop) in the child.
+ */
+static void __attribute__((noreturn)) child_exec(const plug_spawn *sp, volatile int *errp)
 {
-    int e = 0;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &cur) == -1)
+            continue;
+        if (sig == SIGPIPE || (cur.sa_handler != SIG_IGN && cur.sa_handler != SIG_DFL))
+            sigaction(sig, &dfl, NULL);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
     if (sp->new_pgrp && setpgid(0, 0) == -1)
         goto fail;
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the worker: its lease will expire */
@@ -154,8 +166,7 @@ static void __attribute__((noreturn)) child_exec(const plug_spawn *sp, int repor
         goto fail;
     execve(sp->path, sp->argv, sp->envp);
 fail:
-    e = errno;
-    (void)!write(report_fd, &e, sizeof(e));
+    *errp = errno != 0 ? errno : EIO;
     _exit(127);
 }
 
@@ -165,33 +176,27 @@ plug_child_spawn(plug_child *pc, const plug_spawn *sp, plug_child_exit_fn exit_f
 {
     if (pc->n >= CHILD_MAX)
         return floe_err_sys(err, FLOE_EAGAIN, "too many child processes");
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) == -1)
-        return floe_err_sys(err, FLOE_EIO, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid == -1) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return floe_err_sys(err, FLOE_EIO, "fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        close(pipefd[0]);
-        child_exec(sp, pipefd[1]);
-    }
-    close(pipefd[1]);
+    /* vfork, not fork: the parent's page tables are not copied (fork cost grows with the
+     * worker's memory), and the parent resumes once the child has exec'd or failed, so
+     * the failure comes back through shared memory instead of a pipe. */
+    volatile int child_errno = 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = vfork();
+    if (pid == 0)
+        child_exec(sp, &child_errno);
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid == -1)
+        return floe_err_sys(err, FLOE_EIO, "fork: %s", strerror(fork_errno));
     if (sp->new_pgrp)
-        setpgid(pid, pid); /* also here, so killpg works before the child ran */
+        setpgid(pid, pid); /* a no-op by now, kept should the child not have run it */
     pc->slots[pc->n++] = (child_slot){pid, exit_fn, arg};
-    int e = 0;
-    ssize_t n;
-    do
-        n = read(pipefd[0], &e, sizeof(e)); /* EOF at execve: the pipe closes on exec */
-    while (n == -1 && errno == EINTR);
-    close(pipefd[0]);
-    if (n == (ssize_t)sizeof(e)) {
+    if (child_errno != 0) {
         plug_child_forget(pc, pid); /* reaped by the next SIGCHLD, no callback */
         return floe_err_user(err, FLOE_ENOTFOUND, "cannot execute %.120s: %s", sp->path,
-                             strerror(e));
+                             strerror(child_errno));
     }
     *pid_out = pid;
     return FLOE_OK;

@@ -3,10 +3,11 @@
  * reaping (SIGCHLD on the event loop, waitpid, one callback per child). The process and
  * oci executors run their tasks and runc through it.
  *
- * Spawning prepares everything before fork: the child only calls async-signal-safe
- * functions (setpgid, prctl, setrlimit, dup2, chdir, write, execve), since the worker
- * has other threads (librdkafka, the file pool) whose locks a forked child may inherit
- * held. An execve failure reaches the parent through a close-on-exec pipe.
+ * Spawning prepares everything before vfork: the child only makes system calls
+ * (sigaction, setpgid, prctl, setrlimit, dup2, chdir, write, execve), since it shares
+ * the worker's memory until execve and the worker has other threads (librdkafka, the
+ * file pool) whose locks it must not touch. An execve failure reaches the parent in a
+ * shared variable (the parent resumes only after the child's execve or _exit).
  */
 #ifndef PLUG_CHILD_H
 #define PLUG_CHILD_H

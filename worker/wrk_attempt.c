@@ -388,10 +388,7 @@ collect_work(void *ctx, void *job)
         }
         for (int i = 0; i < 2; i++) {
             snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
-            floe_err lerr = {0};
-            if (access(path, F_OK) == 0 &&
-                store_blob_put_file(w->blobs, path, &att->logs[i], &lerr) == FLOE_OK)
-                att->has_log[i] = att->logs[i].size > 0;
+            att->has_log[i] = wrk_io_put_log(w->blobs, path, &att->logs[i]);
         }
         size_t max = (size_t)w->cfg->worker_stderr_tail;
         if ((att->tail = floe_malloc(max + 1)) != NULL) {

@@ -368,6 +368,15 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return 0;
 }
 
+bool
+wrk_io_put_log(store_blob *bs, const char *path, store_blob_ref *ref)
+{
+    struct stat st;
+    floe_err err = {0};
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+           store_blob_put_file(bs, path, ref, &err) == FLOE_OK && ref->size > 0;
+}
+
 floe_rc
 wrk_io_rmtree(const char *dir)
 {

@@ -48,6 +48,10 @@ floe_rc wrk_io_outputs(const char *dir, Floe__Variable *const *vars, size_t n, s
  * by '?', NUL-terminated in buf (max + 1 bytes). Returns its length; 0 when unreadable. */
 size_t wrk_io_tail(const char *path, char *buf, size_t max);
 
+/* Stores the log file at path when it is not empty; true when ref names a stored blob. An
+ * empty log is not stored (no blob, no fsync, no reference in the result). */
+bool wrk_io_put_log(store_blob *bs, const char *path, store_blob_ref *ref);
+
 /* Removes dir and everything under it, not following symlinks. */
 floe_rc wrk_io_rmtree(const char *dir);
 

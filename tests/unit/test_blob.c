@@ -269,6 +269,32 @@ test_inputs_and_outputs(void **state)
     store_blob_free(bs);
 }
 
+/* Logs: an empty one is not stored (no blob, no fsync); a written one is, by content. */
+static void
+test_logs(void **state)
+{
+    (void)state;
+    char store_dir[300], path[300];
+    snprintf(store_dir, sizeof(store_dir), "%s/store-logs", root);
+    snprintf(path, sizeof(path), "%s/stderr", root);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(store_dir, 1 << 20, &err);
+    assert_non_null(bs);
+    store_blob_ref ref = {0};
+    assert_false(wrk_io_put_log(bs, path, &ref)); /* missing */
+    write_file(path, "", 0);
+    assert_false(wrk_io_put_log(bs, path, &ref)); /* empty */
+    char shard[320];
+    snprintf(shard, sizeof(shard), "%s/sha256", store_dir);
+    struct stat st;
+    assert_int_not_equal(stat(shard, &st), 0); /* nothing was stored */
+    write_file(path, "warning: x\n", 11);
+    assert_true(wrk_io_put_log(bs, path, &ref));
+    assert_int_equal(ref.size, 11);
+    assert_int_equal(stat(shard, &st), 0);
+    store_blob_free(bs);
+}
+
 static void
 test_tail(void **state)
 {
@@ -297,6 +323,7 @@ main(void)
         cmocka_unit_test(test_bad_uris_touch_nothing),
         cmocka_unit_test(test_corruption_and_limits),
         cmocka_unit_test(test_inputs_and_outputs),
+        cmocka_unit_test(test_logs),
         cmocka_unit_test(test_tail),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

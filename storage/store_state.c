@@ -202,6 +202,9 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
                            store_redis_cb cb, void *arg)
 {
     KEYS_EXEC(s->exec);
+    char kc[STORE_KEY_MAX];
+    if (store_key_claim(kc, s->exec, s->node, s->attempt) != FLOE_OK)
+        return FLOE_ETOOBIG;
     char ep[NUM], nd[NUM], at[NUM], st[NUM], fin[NUM], ph[NUM];
     snprintf(ep, NUM, "%" PRIu64, epoch);
     snprintf(nd, NUM, "%u", s->node);
@@ -215,6 +218,7 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
                           STORE_KEY_OUTBOX,
                           STORE_KEY_LEASES,
                           STORE_KEY_FINALIZE,
+                          kc,
                           ep,
                           s->exec,
                           nd,
@@ -226,10 +230,10 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
                           s->down_csv != NULL ? s->down_csv : "",
                           ph,
                           s->logs != NULL ? s->logs : ""};
-    size_t len[17];
-    for (int i = 0; i < 17; i++) /* the outputs are binary */
-        len[i] = i == 10 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
-    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 17, argv, len, cb, arg);
+    size_t len[18];
+    for (int i = 0; i < 18; i++) /* the outputs are binary */
+        len[i] = i == 11 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
+    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 7, 18, argv, len, cb, arg);
 }
 
 floe_rc
@@ -237,6 +241,9 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
                         void *arg)
 {
     KEYS_EXEC(f->exec);
+    char kc[STORE_KEY_MAX];
+    if (store_key_claim(kc, f->exec, f->node, f->attempt) != FLOE_OK)
+        return FLOE_ETOOBIG;
     char ep[NUM], nd[NUM], at[NUM], kind[NUM], ub[NUM], sb[NUM], bi[NUM], bm[NUM], mult[NUM],
         jit[NUM], st[NUM], fin[NUM];
     snprintf(ep, NUM, "%" PRIu64, epoch);
@@ -258,6 +265,7 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
                           STORE_KEY_DELAYED,
                           STORE_KEY_LEASES,
                           STORE_KEY_FINALIZE,
+                          kc,
                           ep,
                           f->exec,
                           nd,
@@ -278,7 +286,7 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
                           f->closure_csv != NULL ? f->closure_csv : "",
                           f->lease_check ? "1" : "0",
                           f->logs != NULL ? f->logs : ""};
-    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 7, 27, argv, NULL, cb, arg);
+    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 8, 28, argv, NULL, cb, arg);
 }
 
 floe_rc

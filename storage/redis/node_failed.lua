@@ -2,7 +2,7 @@
 -- (exponential backoff with jitter), else fail the node: fail-fast ends the execution;
 -- finish-independent skips the node's downstream closure (given by the caller) and lets
 -- the rest run.
--- KEYS: epoch, exec, log, outbox, delayed, leases, finalize
+-- KEYS: epoch, exec, log, outbox, delayed, leases, finalize, claim (of this attempt)
 -- ARGV: epoch, exec_id, node, attempt, kind (1 user, 2 system), retriable (0/1),
 --       user_budget, system_budget, backoff_initial_ms, backoff_max_ms,
 --       backoff_multiplier_milli, jitter_milli (0..1000), code, message, worker,
@@ -30,6 +30,7 @@ if nd.p ~= READY and nd.p ~= RUNNING then
   return {'noop', 0, 'node is in phase ' .. nd.p}
 end
 redis.call('ZREM', KEYS[6], member)
+redis.call('DEL', KEYS[8]) -- the attempt is over: a duplicate dispatch finds it stale
 local kind = tonumber(ARGV[5])
 if kind == 2 then nd.fs = nd.fs + 1 else nd.fu = nd.fu + 1 end
 local started = ARGV[16]

@@ -4,7 +4,7 @@
 -- caller records the outputs in the catalog; a duplicate of a success already applied
 -- answers it again ({'ok', 0, key}) so a recording cut short by a crash is completed.
 -- A CACHED node (outputs from the catalog) leaves the outbox and no attempt record.
--- KEYS: epoch, exec, log, outbox, leases, finalize
+-- KEYS: epoch, exec, log, outbox, leases, finalize, claim (of this attempt)
 -- ARGV: epoch, exec_id, node, attempt, outputs, worker, started_us, finished_us,
 --       downstream ("3,7,..."), phase (SUCCEEDED or CACHED), logs ("<stdout uri>|<stderr
 --       uri>", may be empty)
@@ -37,6 +37,9 @@ node_put(KEYS[2], i, nd)
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[11]) end
 redis.call('HSET', KEYS[2], 'o' .. i, ARGV[5])
 redis.call('ZREM', KEYS[5], E .. '|' .. i .. '|' .. a)
+-- The claim goes with the attempt (a duplicate dispatch finds the node terminal) instead
+-- of holding ~120 bytes a node until its lease would have expired.
+redis.call('DEL', KEYS[7])
 local started = ARGV[7]
 if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
 redis.call('HDEL', KEYS[2], 's' .. i) -- only the running attempt's; ~60 bytes a node kept

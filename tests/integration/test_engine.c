@@ -15,6 +15,7 @@
 #include "it_util.h"
 
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <setjmp.h>
@@ -201,6 +202,33 @@ teardown(void **state)
 
 /* --- tests ------------------------------------------------------------------------------ */
 
+/* Claim keys of exec left in Redis: an attempt's claim goes when its result is applied. */
+static long long
+claims_left(const char *exec)
+{
+    char host[64], pattern[128];
+    int port;
+    if (sscanf(cfg->redis_url, "redis://%63[^:]:%d", host, &port) != 2)
+        fail_msg("FLOE_REDIS_URL \"%s\": expected redis://host:port", cfg->redis_url);
+    redisContext *c = redisConnect(host, port);
+    if (c == NULL || c->err)
+        fail_msg("redis %s:%d: %s", host, port, c != NULL ? c->errstr : "no context");
+    snprintf(pattern, sizeof(pattern), "floe:{%s}:c:*", exec);
+    long long n = 0;
+    char cursor[32] = "0";
+    do { /* SCAN with the pattern as an argument, never formatted into a command */
+        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+        redisReply *r = redisCommandArgv(c, 6, argv, NULL);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+            fail_msg("redis SCAN failed");
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        n += (long long)r->element[1]->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    redisFree(c);
+    return n;
+}
+
 static void
 test_diamond(void **state)
 {
@@ -215,6 +243,7 @@ test_diamond(void **state)
                                 "phase = 'SUCCEEDED'",
                                 id, NULL),
                      4);
+    assert_int_equal(claims_left(id), 0);
 }
 
 static void
@@ -258,6 +287,7 @@ test_retry_third_attempt(void **state)
                                 "node_id = $2 AND phase = 'RETRYING' AND error_kind = 'USER'",
                                 id, "f"),
                      2);
+    assert_int_equal(claims_left(id), 0); /* the failed attempts' too */
 }
 
 static void
@@ -501,5 +531,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
     };
+    if (getenv("IT_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("IT_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

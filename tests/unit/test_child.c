@@ -92,8 +92,7 @@ test_spawn_output_exit_and_failure(void **state)
     /* The shell reports what it sees, then kills itself with SIGTERM: spawning blocks
      * every signal around vfork, and a mask survives execve, so a child left with it
      * would ignore the signal and exit 3 instead. */
-    char *const argv[] = {"/bin/sh", "-c", "echo \"hello $FOO\"; pwd; kill -TERM $$; exit 3",
-                          NULL};
+    char *const argv[] = {"/bin/sh", "-c", "echo \"hello $FOO\"; pwd; kill -TERM $$; exit 3", NULL};
     char *const envp[] = {"FOO=world", NULL};
     plug_spawn sp = {.path = "/bin/sh",
                      .argv = argv,
@@ -133,8 +132,7 @@ test_spawn_output_exit_and_failure(void **state)
     sp.out_fd = -1;
     exit_seen never = {.base = base};
     pid = 0;
-    assert_int_equal(plug_child_spawn(pc, &sp, on_exit_cb, &never, &pid, &err),
-                     FLOE_ENOTFOUND);
+    assert_int_equal(plug_child_spawn(pc, &sp, on_exit_cb, &never, &pid, &err), FLOE_ENOTFOUND);
     assert_non_null(strstr(err.msg, "cannot execute /nonexistent/prog"));
     assert_int_equal(pid, 0);
     /* The failed child is still reaped: a good spawn after it gets its own callback only. */

@@ -190,8 +190,6 @@ plug_child_spawn(plug_child *pc, const plug_spawn *sp, plug_child_exit_fn exit_f
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid == -1)
         return floe_err_sys(err, FLOE_EIO, "fork: %s", strerror(fork_errno));
-    if (sp->new_pgrp)
-        setpgid(pid, pid); /* a no-op by now, kept should the child not have run it */
     pc->slots[pc->n++] = (child_slot){pid, exit_fn, arg};
     if (child_errno != 0) {
         plug_child_forget(pc, pid); /* reaped by the next SIGCHLD, no callback */

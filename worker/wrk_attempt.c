@@ -88,7 +88,9 @@ struct wrk_att {
 /* Index WRK_NOOP has no plugin: the noop executor (worker.noop) runs nothing and exists to
  * measure Floe's own per-task cost (bus, state, dispatch, claim, events) in bench/. */
 #define WRK_NOOP WRK_EXECUTORS
-static const char *const kinds[WRK_EXECUTORS + 1] = {"process", "oci", "kubernetes", "noop"};
+#define WRK_UNKNOWN (WRK_EXECUTORS + 1) /* a name this worker does not know (newer scheduler) */
+static const char *const kinds[WRK_EXECUTORS + 2] = {"process", "oci", "kubernetes", "noop",
+                                                     "unknown"};
 
 static void att_pump(wrk *w);
 static void att_start_claim(wrk_att *att);
@@ -701,6 +703,21 @@ publish_started(wrk_att *att)
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, false);
 }
 
+/* Claimed, so that the engine hears of it (retried as SYSTEM, perhaps on a worker that has
+ * the executor) instead of the node waiting for a result nobody will send. */
+static void
+fail_unavailable(wrk_att *att)
+{
+    char msg[FLOE_ERR_MSG_MAX];
+    const char *name = att->d->executor != NULL ? att->d->executor : "";
+    const char *why = att->kind == WRK_NOOP      ? "worker.noop is off"
+                      : att->kind == WRK_UNKNOWN ? "this worker does not know it"
+                                                 : att->w->exec_why[att->kind];
+    snprintf(msg, sizeof(msg), "executor \"%.64s\" is not available on worker %s (class %s): %s",
+             name, att->w->worker_id, att->w->cfg->worker_class, why);
+    publish_failure(att, FLOE_ERR_SYSTEM, "executor", msg);
+}
+
 /* The noop executor: nothing runs; each declared output takes its type's zero value. */
 static void
 run_noop(wrk_att *att)
@@ -789,8 +806,12 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         struct timeval tv = {every / 1000, (every % 1000) * 1000};
         event_add(att->beat, &tv);
     }
-    if (att->kind == WRK_NOOP) {
+    if (att->kind == WRK_NOOP && w->cfg->worker_noop) {
         run_noop(att);
+        return;
+    }
+    if (att->kind >= WRK_NOOP || w->exec[att->kind] == NULL) {
+        fail_unavailable(att);
         return;
     }
     if (att->d->container == NULL || att->d->container->n_command == 0 ||
@@ -867,7 +888,7 @@ kind_of(const char *executor)
     for (int i = 0; i <= WRK_EXECUTORS; i++)
         if (strcmp(executor, kinds[i]) == 0)
             return i;
-    return -1;
+    return WRK_UNKNOWN;
 }
 
 void
@@ -882,15 +903,10 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
     const Floe__TaskDispatch *in = (const Floe__TaskDispatch *)msg->env->msg;
     floe_log_ctx log = {
         .comp = "worker", .exec = in->execution_id, .node = in->node_id, .attempt = in->attempt};
-    int kind = kind_of(in->executor);
-    bool absent = kind >= 0 && (kind == WRK_NOOP ? !w->cfg->worker_noop : w->exec[kind] == NULL);
     if (in->execution_id == NULL || in->execution_id[0] == '\0' ||
         strlen(in->execution_id) > ATT_ID_MAX || in->node_id == NULL || in->node_id[0] == '\0' ||
-        strlen(in->node_id) > ATT_ID_MAX || in->attempt == 0 || kind < 0 || absent) {
-        floe_log_error(&log, "dispatch dropped: %s",
-                       kind < 0 ? "unknown executor"
-                       : absent ? "executor not available on this worker"
-                                : "missing execution, node or attempt");
+        strlen(in->node_id) > ATT_ID_MAX || in->attempt == 0) {
+        floe_log_error(&log, "dispatch dropped: missing or oversized execution, node or attempt");
         floe_bus_ack(w->bus, &msg->pos);
         return;
     }
@@ -926,7 +942,7 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
     }
     att->w = w;
     att->pos = msg->pos;
-    att->kind = kind;
+    att->kind = kind_of(in->executor);
     att->received_us = att->arrived_us = floe_now_us();
     att->lease_ms = att->d->lease_ms > 0 ? att->d->lease_ms : (uint32_t)w->cfg->attempt_lease_ms;
     att->log = (floe_log_ctx){.comp = "worker",

@@ -36,6 +36,7 @@ typedef struct wrk {
     plug_child *children;
     plug_env penv;
     plug_executor *exec[WRK_EXECUTORS];
+    char exec_why[WRK_EXECUTORS][200]; /* why exec[i] is NULL, for the attempts that need it */
     char worker_id[96];
     char events_topic[160];
     char slot_dir[PATH_MAX - 512]; /* <worker.dir>/slot-N: this process's own */

@@ -230,11 +230,15 @@ make_executors(wrk *w, floe_err *err)
     if ((w->exec[0] = plug_process_new(&w->penv, err)) == NULL)
         return err->code;
     floe_err xerr = {0};
-    if ((w->exec[1] = plug_oci_new(&w->penv, &xerr)) == NULL)
+    if ((w->exec[1] = plug_oci_new(&w->penv, &xerr)) == NULL) {
         floe_log_warn(&w->log, "oci executor unavailable: %s", xerr.msg);
+        snprintf(w->exec_why[1], sizeof(w->exec_why[1]), "%.190s", xerr.msg);
+    }
     floe_err_clear(&xerr);
-    if ((w->exec[2] = plug_kube_new(&w->penv, &xerr)) == NULL)
+    if ((w->exec[2] = plug_kube_new(&w->penv, &xerr)) == NULL) {
         floe_log_info(&w->log, "kubernetes executor unavailable: %s", xerr.msg);
+        snprintf(w->exec_why[2], sizeof(w->exec_why[2]), "%.190s", xerr.msg);
+    }
     for (int i = 0; i < WRK_EXECUTORS; i++)
         if (w->exec[i] != NULL)
             w->exec[i]->ops->reap(w->exec[i]);

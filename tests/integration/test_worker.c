@@ -3,7 +3,8 @@
  * processes (argv[2]) run real tasks. Covers: the example pipeline (process and runc
  * nodes, literals and blobs; blob outputs byte-identical to what the task wrote; lineage
  * published); failures a user can act on (non-zero exit with its stderr, a mistyped and a
- * missing output, a timeout) and an argv passed literally; three workers sharing a
+ * missing output, a timeout) and an argv passed literally; a dispatch for an executor the
+ * worker lacks failed as SYSTEM, not left waiting; three workers sharing a
  * 300-task fan-out, one killed -9 in the middle; SIGTERM releasing a running attempt;
  * a runc container left by a worker killed -9, deleted by its successor in the slot.
  */
@@ -316,6 +317,31 @@ test_failures_users_can_act_on(void **state)
     free(arg);
     struct stat st;
     assert_int_equal(stat(marker, &st), -1);
+}
+
+/* A dispatch for an executor the worker lacks (worker 1 has no Kubernetes API server
+ * configured) is claimed and failed as SYSTEM "executor", naming the executor, the worker
+ * and why, so the engine retries it and then fails the node: it does not stay READY. */
+static void
+test_executor_unavailable(void **state)
+{
+    (void)state;
+    it_register("kind: task\nname: kube_only\nversion: v1\nexecutor: kubernetes\n"
+                "retries: {system: 1, backoff: {initial: 100ms}}\n"
+                "container: {image: busybox, command: [/bin/true]}\n"
+                "---\nkind: workflow\nname: needs_kube\nversion: v1\n"
+                "nodes:\n  - {id: k, task: kube_only}\n");
+    char id[64];
+    it_launch("needs_kube", "{}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "FAILED");
+    json_decref(ex);
+    expect_attempt_error(id, "k", "SYSTEM", "executor",
+                         "executor \"kubernetes\" is not available on worker");
+    char *n =
+        it_sql_text("SELECT count(*)::text FROM node_attempts WHERE execution_id = $1", id, NULL);
+    assert_string_equal(n, "2"); /* the first attempt and its one system retry */
+    free(n);
 }
 
 static char *
@@ -705,6 +731,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_pipeline),
         cmocka_unit_test(test_failures_users_can_act_on),
+        cmocka_unit_test(test_executor_unavailable),
         cmocka_unit_test(test_three_workers_kill9),
         cmocka_unit_test(test_sigterm_releases),
         cmocka_unit_test(test_noop_executor_and_trace),

@@ -70,6 +70,16 @@ def run_floe(out, quick):
             r["worker_concurrency"] = PROCESS_CONCURRENCY
             results.append(r)
             log("  %d workers: %.0f tasks/s" % (workers, r["tasks_per_s"]))
+        b.start_workers(1, 1)
+        for executor in ("process", "oci"):
+            try:
+                r = b.run_hops(executor)
+            except floe_side.BenchError as e:  # e.g. oci without root or runc
+                r = {"system": "floe", "workload": "hops", "executor": executor, "error": str(e)}
+                log("  failed: %s" % e)
+            else:
+                log("  received->published p50 %.2f ms" % r["received_to_published_ms"]["p50"])
+            results.append(r)
     finally:
         b.stop()
     return results
@@ -156,7 +166,7 @@ def summary(res):
                                                  "wall s", "best peer t/s", "ratio")
     lines += [hdr, "-" * len(hdr)]
     for r in floe:
-        if r["workload"] == "scale":
+        if r["workload"] in ("scale", "hops"):
             continue
         bp, cands = best_peer(peers, r["workload"], r["executor"])
         if bp:
@@ -181,11 +191,27 @@ def summary(res):
     def pp(d):
         return "%s/%s" % tuple("-" if d[k] is None else ("%.2f" % d[k]) for k in ("p50", "p99"))
     for r in floe:
+        if r["workload"] == "hops":
+            continue
         lines.append("%-8s %-8s %-2d %15s %17s %8.0f %6.3f %6.3f %6.1f %8.0f %6.2f" % (
             r["workload"], r["executor"], r["workers"], pp(r["ready_to_dispatched_ms"]),
             pp(r["completion_to_downstream_received_ms"]), r["us_per_task"],
             r["sched_cpu_s_per_1000_tasks"], r["worker_cpu_s_per_1000_tasks"],
             r["sched_peak_rss_mib"], r["redis_bytes_per_node"], r["kafka_msgs_per_task"]))
+    lines += ["", "Per-task cost of each executor (hops: a chain of cp tasks, one worker; ms p50/p99):",
+              ""]
+    hdr = "%-8s %6s %18s %15s %15s %15s" % ("executor", "tasks", "received>published",
+                                            "before task", "task", "after task")
+    lines += [hdr, "-" * len(hdr)]
+    for r in floe:
+        if r["workload"] != "hops":
+            continue
+        if "error" in r:
+            lines.append("%-8s failed: %s" % (r["executor"], r["error"]))
+            continue
+        lines.append("%-8s %6d %18s %15s %15s %15s" % (
+            r["executor"], r["tasks"], pp(r["received_to_published_ms"]), pp(r["before_task_ms"]),
+            pp(r["task_ms"]), pp(r["after_task_ms"])))
     lines += ["", "Targets:"]
     for t in res["targets"]:
         lines.append("  [%s] %s: %s" % ("met" if t["met"] else ("n/a" if t["met"] is None else "MISSED"),
@@ -228,7 +254,8 @@ def targets(floe, peers):
         out.append({"target": "completion->downstream received p50 < 1.5 ms, p99 < 5 ms (chain)",
                     "met": c["p50"] < 1.5 and c["p99"] < 5,
                     "measured": "p50 %.2f ms, p99 %.2f ms" % (c["p50"], c["p99"])})
-    worst = max((r["redis_bytes_per_node"] for r in floe), default=None)
+    worst = max((r["redis_bytes_per_node"] for r in floe if "redis_bytes_per_node" in r),
+                default=None)
     if worst is not None:
         out.append({"target": "Redis < 300 bytes per node", "met": worst < 300,
                     "measured": "%.0f bytes (worst workload)" % worst})

@@ -2,8 +2,10 @@
 started here against the local stack (ops/stack), specs registered and executions
 launched through the HTTP API like any user's, and everything measured from outside
 the processes (/proc, /metrics, Redis INFO, PostgreSQL) or from the workers' trace
-files (worker.trace: ready, dispatched, received and finished times per attempt).
+files (worker.trace: ready, dispatched, arrived, taken, task start and end, and
+published times per attempt).
 """
+import collections
 import hashlib
 import http.client
 import json
@@ -28,6 +30,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 class BenchError(Exception):
     pass
+
+
+# One line of a worker's trace (worker.trace), Unix microseconds: ready (the scheduler made
+# the node ready), dispatched (produced), arrived (read by the worker), taken (out of its
+# backlog: claim starts), run_start / run_end (the executor started / the task ended),
+# published (the result produced).
+Trace = collections.namedtuple("Trace", "ready dispatched arrived taken run_start run_end published")
 
 
 def pct(values, q):
@@ -147,9 +156,9 @@ class Api:
         q = urllib.parse.urlencode({"project": PROJECT, "domain": DOMAIN, "file": label})
         return self.call("POST", "/api/v1/register?" + q, yaml_text, "application/yaml")
 
-    def launch(self, workflow):
+    def launch(self, workflow, inputs=None):
         body = json.dumps({"project": PROJECT, "domain": DOMAIN, "workflow": workflow,
-                           "inputs": {}, "requested_by": "bench"})
+                           "inputs": inputs or {}, "requested_by": "bench"})
         got = self.call("POST", "/api/v1/executions", body)
         if not ID_RE.match(got.get("id", "")):
             raise BenchError("launch %s: unexpected answer %r" % (workflow, got))
@@ -250,6 +259,24 @@ class FloeBench:
                  "kind: task\nname: bench_true\nversion: \"1\"\nexecutor: process\n"
                  "container: {command: [/bin/true]}\nretries: 0\n")
         self.api.register(tasks, "bench-tasks.yaml")
+        # hops: a chain passing an integer along, each task one cp without a shell, so
+        # the time is the executor's and the worker's, not the task's.
+        rootfs = os.path.join(self.env.get("FLOE_OCI_ROOTFS_DIR", "/var/lib/floe/rootfs"),
+                              "busybox")
+        cp = ("kind: task\nname: bench_cp\nversion: \"1\"\nexecutor: process\n"
+              "container: {command: [/bin/cp, inputs/x, outputs/x]}\n"
+              "inputs: {x: integer}\noutputs: {x: integer}\nretries: 0\n---\n"
+              "kind: task\nname: bench_cp_oci\nversion: \"1\"\nexecutor: oci\n"
+              "container: {rootfs: %s, command: [/bin/cp, /floe/inputs/x, /floe/outputs/x]}\n"
+              "inputs: {x: integer}\noutputs: {x: integer}\nretries: 0\n" % rootfs)
+        self.api.register(cp, "bench-cp.yaml")
+        n = shapes.sizes(self.quick)["hops"]
+        for executor, task in (("process", "bench_cp"), ("oci", "bench_cp_oci")):
+            body = shapes.yaml_hops("hops_%s" % executor, "V", n, task)
+            version = "b" + hashlib.sha256(body.encode()).hexdigest()[:12]
+            self.versions[("hops", executor)] = version
+            self.api.register(body.replace('version: "V"', 'version: "%s"' % version, 1),
+                              "bench-hops-%s.yaml" % executor)
         shapes_all = dict(shapes.workloads(self.quick))
         shapes_all["warmup"] = (shapes.fanout(16), 1)
         for name, (shape, _) in shapes_all.items():
@@ -300,7 +327,7 @@ class FloeBench:
             return int(self.rds.info("memory")["used_memory"])
 
     def read_traces(self, ids):
-        """Trace rows of these executions: {(exec, node): (ready, dispatched, received, finished)}."""
+        """Trace rows of these executions: {(exec, node): Trace}."""
         want = set(ids)
         rows = {}
         for path in self.trace_paths:
@@ -309,8 +336,8 @@ class FloeBench:
             with open(path) as f:
                 for line in f:
                     p = line.split()
-                    if len(p) == 8 and p[0] in want and p[7] == "succeeded":
-                        rows[(p[0], p[1])] = tuple(int(x) for x in p[3:7])
+                    if len(p) == 11 and p[0] in want and p[10] == "succeeded":
+                        rows[(p[0], p[1])] = Trace(*(int(x) for x in p[3:10]))
         return rows
 
     # -- one workload --
@@ -354,6 +381,29 @@ class FloeBench:
         traces = self.wait_traces(ids, tasks)
         return self.figures(name, executor, shape, ids, tasks, wall, launched - t0, before,
                             after, peak[0] - base_mem, traces)
+
+    def run_hops(self, executor):
+        """A chain of cp tasks on one worker: per attempt, the time from the dispatch
+        arriving to the result published, split into the worker's part before the task
+        (claim, inputs, executor start), the task as the executor reports it (for oci:
+        runc create, start, the container, runc delete) and the part after (outputs, logs,
+        directory removed, result produced)."""
+        wf = self.wf("hops", executor)
+        n = shapes.sizes(self.quick)["hops"]
+        self.log("floe: hops (%s executor): a chain of %d cp tasks" % (executor, n))
+        ids = [self.api.launch(wf, {"x": 7})]
+        self.wait_finished(ids, 600)
+        traces = self.wait_traces(ids, n)
+        ms = lambda v: None if v is None else round(v / 1000.0, 3)  # noqa: E731
+        parts = {"received_to_published": [t.published - t.taken for t in traces.values()],
+                 "before_task": [t.run_start - t.taken for t in traces.values()],
+                 "task": [t.run_end - t.run_start for t in traces.values()],
+                 "after_task": [t.published - t.run_end for t in traces.values()]}
+        out = {"system": "floe", "workload": "hops", "executor": executor, "workers": 1,
+               "tasks": len(traces)}
+        for k, v in parts.items():
+            out[k + "_ms"] = {"p50": ms(pct(v, 0.5)), "p99": ms(pct(v, 0.99)), "n": len(v)}
+        return out
 
     def launch_many(self, wf, n):
         ids, errors = [], []
@@ -401,14 +451,14 @@ class FloeBench:
                 redis_bytes, traces):
         parents = {n: ps for n, ps in shape}
         r2d, c2d = [], []
-        for (ex, node), (ready, disp, recv, fin) in traces.items():
-            if ready > 0:
-                r2d.append(disp - ready)
+        for (ex, node), t in traces.items():
+            if t.ready > 0:
+                r2d.append(t.dispatched - t.ready)
             ps = parents.get(node, [])
             if ps:
                 ends = [traces.get((ex, p)) for p in ps]
                 if all(e is not None for e in ends):
-                    c2d.append(recv - max(e[3] for e in ends))
+                    c2d.append(t.arrived - max(e.published for e in ends))
         k = tasks / 1000.0
         msgs = (after["sched_msgs"] - before["sched_msgs"]) + (after["worker_msgs"] - before["worker_msgs"])
 

@@ -36,8 +36,10 @@ def diamond():
 def sizes(quick):
     """Workload sizes: the issue's, or scaled down for --quick."""
     if quick:
-        return {"fanout": 2000, "chain": 200, "layers": 20, "width": 100, "many": 400}
-    return {"fanout": 10000, "chain": 1000, "layers": 100, "width": 100, "many": 2000}
+        return {"fanout": 2000, "chain": 200, "layers": 20, "width": 100, "many": 400,
+                "hops": 20}
+    return {"fanout": 10000, "chain": 1000, "layers": 100, "width": 100, "many": 2000,
+            "hops": 100}
 
 
 def workloads(quick):
@@ -59,4 +61,16 @@ def yaml_workflow(name, version, shape, task):
             out.append("  - {id: %s, task: %s, after: [%s]}" % (node, task, ", ".join(parents)))
         else:
             out.append("  - {id: %s, task: %s}" % (node, task))
+    return "\n".join(out) + "\n"
+
+
+def yaml_hops(name, version, length, task):
+    """A Floe workflow: a chain of length nodes passing integer x along (Floe only: the
+    executors' own overhead, nothing to compare with a peer)."""
+    out = ["kind: workflow", "name: %s" % name, "version: \"%s\"" % version,
+           "inputs: {x: integer}",
+           "outputs: {x: {from: {node: h%d, output: x}}}" % (length - 1), "nodes:"]
+    for i in range(length):
+        src = "{input: x}" if i == 0 else "{node: h%d, output: x}" % (i - 1)
+        out.append("  - {id: h%d, task: %s, inputs: {x: %s}}" % (i, task, src))
     return "\n".join(out) + "\n"

@@ -195,9 +195,11 @@ observe_times(wrk_att *att, const char *result)
     int64_t now = floe_now_us(), total = now - att->received_us;
     const Floe__TaskDispatch *d = att->d;
     if (att->w->trace != NULL)
-        fprintf(att->w->trace, "%s %s %u %lld %lld %lld %lld %s\n", d->execution_id, d->node_id,
-                d->attempt, (long long)d->ready_unix_us, (long long)d->dispatched_unix_us,
-                (long long)att->arrived_us, (long long)now, result);
+        fprintf(att->w->trace, "%s %s %u %lld %lld %lld %lld %lld %lld %lld %s\n", d->execution_id,
+                d->node_id, d->attempt, (long long)d->ready_unix_us,
+                (long long)d->dispatched_unix_us, (long long)att->arrived_us,
+                (long long)att->received_us, (long long)att->run_start_us,
+                (long long)att->run_end_us, (long long)now, result);
     int64_t task = att->run_end_us > att->run_start_us ? att->run_end_us - att->run_start_us : 0;
     snprintf(labels, sizeof(labels), "executor=\"%s\"", kinds[att->kind]);
     floe_metrics *m = att->w->metrics;

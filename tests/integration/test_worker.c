@@ -445,8 +445,9 @@ test_sigterm_releases(void **state)
 }
 
 /* The noop executor (bench/) runs nothing: zero-valued outputs, a blob output refused; the
- * worker's trace has ready <= dispatched <= received <= finished for every attempt. Only a
- * worker with worker.noop=on takes such tasks, so worker 1 (noop off) steps aside. */
+ * worker's trace has ready <= dispatched <= arrived <= taken <= run start <= run end <=
+ * finished for every attempt. Only a worker with worker.noop=on runs such tasks (worker 1,
+ * noop off, would fail them as SYSTEM executor), so worker 1 steps aside. */
 static void
 test_noop_executor_and_trace(void **state)
 {
@@ -486,17 +487,18 @@ test_noop_executor_and_trace(void **state)
     assert_non_null(f);
     char line[512], e[80], node[80], result[32];
     unsigned attempt;
-    long long ready, disp, recv, fin;
+    long long ready, disp, recv, took, rs, re, fin;
     int mine = 0;
     while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "%79s %79s %u %lld %lld %lld %lld %31s", e, node, &attempt, &ready, &disp,
-                   &recv, &fin, result) != 8)
-            fail_msg("trace line \"%s\" does not have 8 fields", line);
+        if (sscanf(line, "%79s %79s %u %lld %lld %lld %lld %lld %lld %lld %31s", e, node, &attempt,
+                   &ready, &disp, &recv, &took, &rs, &re, &fin, result) != 11)
+            fail_msg("trace line \"%s\" does not have 11 fields", line);
         if (strcmp(e, id) != 0)
             continue;
         mine++;
         assert_string_equal(result, "succeeded");
-        assert_true(ready > 0 && ready <= disp && disp <= recv && recv <= fin);
+        assert_true(ready > 0 && ready <= disp && disp <= recv && recv <= took && took <= rs &&
+                    rs <= re && re <= fin);
         printf("# noop %s: ready->dispatched %lld us, ->received %lld us, ->finished %lld us\n",
                node, disp - ready, recv - disp, fin - recv);
     }

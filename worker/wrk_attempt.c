@@ -710,13 +710,14 @@ publish_started(wrk_att *att)
 static void
 fail_unavailable(wrk_att *att)
 {
-    char msg[FLOE_ERR_MSG_MAX];
+    char msg[512];
     const char *name = att->d->executor != NULL ? att->d->executor : "";
     const char *why = att->kind == WRK_NOOP      ? "worker.noop is off"
                       : att->kind == WRK_UNKNOWN ? "this worker does not know it"
                                                  : att->w->exec_why[att->kind];
-    snprintf(msg, sizeof(msg), "executor \"%.64s\" is not available on worker %s (class %s): %s",
-             name, att->w->worker_id, att->w->cfg->worker_class, why);
+    snprintf(msg, sizeof(msg),
+             "executor \"%.64s\" is not available on worker %.96s (class %.64s): %.200s", name,
+             att->w->worker_id, att->w->cfg->worker_class, why);
     publish_failure(att, FLOE_ERR_SYSTEM, "executor", msg);
 }
 

@@ -32,6 +32,7 @@ struct sched_lease {
     char holder[128];
     floe_pool *pool;
     struct event *tick_ev;
+    struct event *kick_ev; /* the first renew at once (see eng_lps in sched_lp.c for why apart) */
     lease_job job;
     bool job_busy;
     bool leader;
@@ -185,8 +186,9 @@ sched_lease_new(struct event_base *base, const floe_config *cfg, floe_metrics *m
                            .arg = l};
     l->pool = floe_pool_new(base, &pc, err);
     l->tick_ev = event_new(base, -1, EV_PERSIST, lease_tick, l);
-    if (l->pool == NULL || l->tick_ev == NULL) {
-        if (l->tick_ev == NULL)
+    l->kick_ev = event_new(base, -1, 0, lease_tick, l);
+    if (l->pool == NULL || l->tick_ev == NULL || l->kick_ev == NULL) {
+        if (l->pool != NULL)
             floe_err_sys(err, FLOE_ENOMEM, "lease: out of memory");
         sched_lease_free(l);
         return NULL;
@@ -194,7 +196,7 @@ sched_lease_new(struct event_base *base, const floe_config *cfg, floe_metrics *m
     int64_t every = cfg->leader_lease_ms / 3;
     struct timeval tv = {every / 1000, (every % 1000) * 1000};
     event_add(l->tick_ev, &tv);
-    event_active(l->tick_ev, EV_TIMEOUT, 0);
+    event_active(l->kick_ev, EV_TIMEOUT, 0);
     return l;
 }
 
@@ -206,6 +208,8 @@ sched_lease_free(sched_lease *l)
     l->stopping = true;
     if (l->tick_ev != NULL)
         event_free(l->tick_ev);
+    if (l->kick_ev != NULL)
+        event_free(l->kick_ev);
     floe_pool_free(l->pool); /* waits for a renew in flight */
     if (l->leader) {
         floe_err err = {0};

@@ -30,7 +30,11 @@ typedef struct lp_dp {
 } lp_dp;
 
 struct eng_lps {
-    struct event *tick_ev;
+    /* The periodic tick, and a one-off kick to run it now: activating the persistent timer
+     * itself with EV_TIMEOUT would make libevent schedule its next run an interval after
+     * the pending one, so every kick pushed the periodic tick an interval further away
+     * (after a burst of trigger firings, ticks stopped for tens of seconds). */
+    struct event *tick_ev, *kick_ev;
     bool tick_busy, first, data_busy;
     unsigned inflight; /* our messages not yet acknowledged by Kafka */
     char **acked_req, **acked_data;
@@ -71,9 +75,13 @@ eng_lp_start(eng_term *t)
     lp->acked_req = floe_calloc(ACKED_MAX, sizeof(char *));
     lp->acked_data = floe_calloc(ACKED_MAX, sizeof(char *));
     lp->tick_ev = event_new(e->base, -1, EV_PERSIST, tick_cb, t);
-    if (lp->acked_req == NULL || lp->acked_data == NULL || lp->tick_ev == NULL) {
+    lp->kick_ev = event_new(e->base, -1, 0, tick_cb, t);
+    if (lp->acked_req == NULL || lp->acked_data == NULL || lp->tick_ev == NULL ||
+        lp->kick_ev == NULL) {
         if (lp->tick_ev != NULL)
             event_free(lp->tick_ev);
+        if (lp->kick_ev != NULL)
+            event_free(lp->kick_ev);
         floe_free(lp->acked_req);
         floe_free(lp->acked_data);
         floe_free(lp);
@@ -94,15 +102,17 @@ eng_lp_start(eng_term *t)
     t->lp = lp;
     struct timeval tv = {e->cfg->lp_tick_ms / 1000, (e->cfg->lp_tick_ms % 1000) * 1000};
     event_add(lp->tick_ev, &tv);
-    event_active(lp->tick_ev, EV_TIMEOUT, 0);
+    event_active(lp->kick_ev, EV_TIMEOUT, 0);
     return true;
 }
 
 void
 eng_lp_stop(eng_term *t)
 {
-    if (t->lp != NULL)
+    if (t->lp != NULL) {
         event_del(t->lp->tick_ev);
+        event_del(t->lp->kick_ev);
+    }
 }
 
 void
@@ -112,6 +122,7 @@ eng_lp_free(eng_term *t)
     if (lp == NULL)
         return;
     event_free(lp->tick_ev);
+    event_free(lp->kick_ev);
     acked_free(lp->acked_req, lp->n_acked_req);
     acked_free(lp->acked_data, lp->n_acked_data);
     dp_free(lp->head);
@@ -318,7 +329,7 @@ data_done(void *arg)
             floe_metric_add(lp->m_fired, j->fired);
             floe_metric_add(lp->m_dup, j->duplicates);
             if (j->fired > 0)
-                event_active(lp->tick_ev, EV_TIMEOUT, 0); /* launch without waiting a tick */
+                event_active(lp->kick_ev, EV_TIMEOUT, 0); /* launch without waiting a tick */
             data_flush(t);
         } else if (j->rc == FLOE_EFENCED) {
             eng_fenced(t, j->err.msg);

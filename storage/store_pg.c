@@ -60,11 +60,20 @@ fail:
     return NULL;
 }
 
+static void
+stmts_forget(store_pg *pg)
+{
+    for (size_t i = 0; i < pg->n_stmts; i++)
+        floe_free(pg->stmts[i].sql);
+    pg->n_stmts = 0;
+}
+
 void
 store_pg_close(store_pg *pg)
 {
     if (pg == NULL)
         return;
+    stmts_forget(pg);
     if (pg->conn != NULL)
         PQfinish(pg->conn);
     floe_free(pg->url);
@@ -81,7 +90,46 @@ store_pg_ensure(store_pg *pg, floe_err *err)
         PQfinish(pg->conn);
         pg->conn = NULL;
     }
+    stmts_forget(pg); /* they lived on the old connection */
     return pg_open(pg, err);
+}
+
+static uint64_t
+sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The name of sql's prepared statement on pg's connection, preparing it at first use;
+ * false when it cannot be (cache full, out of memory, or PostgreSQL refused: then the
+ * unprepared execution reports the error with its context). */
+static bool
+stmt_name(store_pg *pg, const char *sql, int n, char name[24])
+{
+    uint64_t h = sql_hash(sql);
+    size_t i = 0;
+    while (i < pg->n_stmts && (pg->stmts[i].hash != h || strcmp(pg->stmts[i].sql, sql) != 0))
+        i++;
+    snprintf(name, 24, "floe_%zu", i);
+    if (i < pg->n_stmts)
+        return true;
+    if (pg->n_stmts == STORE_PG_STMTS_MAX || PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
+        return false;
+    char *copy = floe_strdup(sql);
+    if (copy == NULL)
+        return false;
+    PGresult *r = PQprepare(pg->conn, name, sql, n, NULL);
+    bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        floe_free(copy);
+        return false;
+    }
+    pg->stmts[pg->n_stmts++] = (store_pg_stmt){copy, h};
+    return true;
 }
 
 floe_rc
@@ -92,7 +140,10 @@ store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, c
     floe_rc rc = store_pg_ensure(pg, err);
     if (rc != FLOE_OK)
         return rc;
-    PGresult *r = PQexecParams(pg->conn, sql, n, NULL, params, lens, formats, 0);
+    char name[24];
+    PGresult *r = n > 0 && stmt_name(pg, sql, n, name)
+                      ? PQexecPrepared(pg->conn, name, n, params, lens, formats, 0)
+                      : PQexecParams(pg->conn, sql, n, NULL, params, lens, formats, 0);
     if (r == NULL)
         return floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn));
     ExecStatusType st = PQresultStatus(r);

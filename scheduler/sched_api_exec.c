@@ -13,6 +13,7 @@
 #include "floe_time.h"
 #include "floe_type.h"
 #include "floe_value.h"
+#include "sched_inputs.h"
 #include "spec.h"
 #include "store_exec.h"
 #include "store_registry.h"
@@ -57,36 +58,37 @@ parse_ref(api_req *r, const json_t *j, const char *field, const char **name, con
     return true;
 }
 
-static const Floe__InputSpec *
-ifc_input(const Floe__Interface *ifc, const char *name)
+/* The request's inputs for sched_inputs_merge: JSON values converted to the declared
+ * types; every problem is collected for the answer's details. */
+typedef struct api_inputs {
+    const json_t *given;
+    json_t *problems;
+    size_t n_problems;
+    char first[160];
+} api_inputs;
+
+static floe_rc
+given_json(void *arg, const Floe__InputSpec *in, floe_arena *a, const Floe__Value **v,
+           floe_err *err)
 {
-    for (size_t i = 0; i < ifc->n_inputs; i++) {
-        if (strcmp(ifc->inputs[i]->name, name) == 0)
-            return ifc->inputs[i];
-    }
-    return NULL;
+    api_inputs *ai = arg;
+    const json_t *g = ai->given != NULL ? json_object_get(ai->given, in->name) : NULL;
+    Floe__Value *val = NULL;
+    *v = NULL;
+    if (g == NULL)
+        return FLOE_OK;
+    floe_rc rc = floe_value_from_json(in->type, g, a, &val, err);
+    *v = val;
+    return rc;
 }
 
-static const char *
-input_names(const Floe__Interface *ifc, char *buf, size_t size)
+static void
+input_problem(void *arg, const char *input, const char *msg)
 {
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < ifc->n_inputs && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", ifc->inputs[i]->name);
-    if (ifc->n_inputs == 0)
-        snprintf(buf, size, "none");
-    return buf;
-}
-
-static const Floe__NamedValue *
-find_value(Floe__NamedValue **nv, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(nv[i]->name, name) == 0)
-            return nv[i];
-    }
-    return NULL;
+    api_inputs *ai = arg;
+    json_object_set_new(ai->problems, input, json_string(msg));
+    if (ai->n_problems++ == 0)
+        snprintf(ai->first, sizeof(ai->first), "input \"%.48s\": %.100s", input, msg);
 }
 
 /* Resolves every interface input from the request, the plan and the defaults. Problems
@@ -95,78 +97,34 @@ static bool
 resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
                const Floe__LaunchPlanSpec *lp, Floe__ValueMap *out)
 {
-    json_t *problems = json_object();
-    size_t n_problems = 0;
-    char first[160] = "";
-#define PROBLEM(name, ...)                                                                         \
-    do {                                                                                           \
-        char msg_[FLOE_ERR_MSG_MAX];                                                               \
-        snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                                 \
-        json_object_set_new(problems, (name), json_string(msg_));                                  \
-        if (n_problems++ == 0)                                                                     \
-            snprintf(first, sizeof(first), "input \"%.48s\": %.100s", (name), msg_);               \
-    } while (0)
-
+    api_inputs ai = {.given = given, .problems = json_object()};
     const char *key;
     json_t *val;
     if (given != NULL) {
         json_object_foreach((json_t *)given, key, val)
         {
-            char names[160];
-            if (ifc_input(ifc, key) == NULL)
-                PROBLEM(key, "unknown input (the workflow's inputs: %s)",
-                        input_names(ifc, names, sizeof(names)));
-            else if (lp != NULL && find_value(lp->fixed_inputs, lp->n_fixed_inputs, key) != NULL)
-                PROBLEM(key, "fixed by launch plan \"%s\": it cannot be overridden", lp->id->name);
+            char why[FLOE_ERR_MSG_MAX];
+            if (!sched_inputs_givable(ifc, lp, key, why, sizeof(why)))
+                input_problem(&ai, key, why);
         }
     }
-    out->entries = floe_arena_alloc(r->arena, (ifc->n_inputs + 1) * sizeof(*out->entries));
-    if (out->entries == NULL) {
-        json_decref(problems);
+    floe_err err = {0};
+    floe_rc rc =
+        sched_inputs_merge(r->arena, ifc, lp, given_json, &ai, input_problem, &ai, out, &err);
+    if (rc == FLOE_ENOMEM) {
+        json_decref(ai.problems);
         api_fail(r, FLOE_ENOMEM, "out of memory");
         return false;
     }
-    for (size_t i = 0; i < ifc->n_inputs; i++) {
-        const Floe__InputSpec *in = ifc->inputs[i];
-        Floe__NamedValue *e = floe_arena_alloc(r->arena, sizeof(*e));
-        if (e == NULL)
-            break;
-        floe__named_value__init(e);
-        e->name = in->name;
-        const json_t *g = given != NULL ? json_object_get(given, in->name) : NULL;
-        const Floe__NamedValue *fixed =
-            lp != NULL ? find_value(lp->fixed_inputs, lp->n_fixed_inputs, in->name) : NULL;
-        const Floe__NamedValue *def =
-            lp != NULL ? find_value(lp->default_inputs, lp->n_default_inputs, in->name) : NULL;
-        if (fixed != NULL) {
-            e->value = fixed->value;
-        } else if (g != NULL) {
-            floe_err verr;
-            if (floe_value_from_json(in->type, g, r->arena, &e->value, &verr) != FLOE_OK) {
-                PROBLEM(in->name, "%s", verr.msg);
-                continue;
-            }
-        } else if (def != NULL) {
-            e->value = def->value;
-        } else if (in->default_value != NULL) {
-            e->value = in->default_value;
-        } else {
-            char tb[FLOE_TYPE_TEXT_MAX];
-            PROBLEM(in->name, "missing: required %s", floe_type_format(in->type, tb, sizeof(tb)));
-            continue;
-        }
-        out->entries[out->n_entries++] = e;
-    }
-#undef PROBLEM
-    if (n_problems > 0) {
-        r->err_details = json_pack("{s:o}", "inputs", problems);
-        if (n_problems == 1)
-            api_fail(r, FLOE_EINVAL, "%s", first);
+    if (ai.n_problems > 0) {
+        r->err_details = json_pack("{s:o}", "inputs", ai.problems);
+        if (ai.n_problems == 1)
+            api_fail(r, FLOE_EINVAL, "%s", ai.first);
         else
-            api_fail(r, FLOE_EINVAL, "%s (%zu more in details)", first, n_problems - 1);
+            api_fail(r, FLOE_EINVAL, "%s (%zu more in details)", ai.first, ai.n_problems - 1);
         return false;
     }
-    json_decref(problems);
+    json_decref(ai.problems);
     return true;
 }
 

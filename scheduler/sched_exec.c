@@ -9,6 +9,7 @@
  * Redis state; none there means the execution is unknown or long finished).
  */
 #include "sched_engine_int.h"
+#include "sched_inputs.h"
 
 #include "floe_mem.h"
 #include "floe_value.h"
@@ -443,6 +444,27 @@ typedef struct start_job {
     floe_err err;
 } start_job;
 
+/* A request's inputs are text (floe_client): converted to the declared types. */
+static floe_rc
+given_text(void *arg, const Floe__InputSpec *in, floe_arena *a, const Floe__Value **v,
+           floe_err *err)
+{
+    const Floe__ValueMap *given = arg;
+    Floe__Value *conv =
+        (Floe__Value *)sched_inputs_value(given->entries, given->n_entries, in->name);
+    *v = NULL;
+    if (conv == NULL)
+        return FLOE_OK;
+    if (conv->kind_case == FLOE__VALUE__KIND_STRING &&
+        in->type->simple != FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING &&
+        floe_value_from_text(in->type, conv->string, a, &conv, err) != FLOE_OK)
+        return err->code == FLOE_ENOMEM ? FLOE_ENOMEM : FLOE_EINVAL;
+    if (floe_value_check(in->type, conv, err) != FLOE_OK)
+        return FLOE_EINVAL;
+    *v = conv;
+    return FLOE_OK;
+}
+
 /* A request naming only a launch plan (a service through floe_client): its inputs are
  * merged with the plan's like a launch through the API, text converted to the declared
  * types. FLOE_EINVAL (the execution fails with the reason) for a bad or missing input. */
@@ -456,63 +478,17 @@ request_inputs(start_job *j, const store_entity *e, floe_err *err)
         floe__value_map__unpack(floe_arena_pb_allocator(a), j->row.inputs_len, j->row.inputs);
     if (lp == NULL || lp->interface == NULL || given == NULL)
         return floe_err_user(err, FLOE_EINVAL, "the launch plan or the inputs do not decode");
-    const Floe__Interface *ifc = lp->interface;
     for (size_t g = 0; g < given->n_entries; g++) {
-        bool known = false;
-        for (size_t i = 0; i < ifc->n_inputs; i++)
-            known = known || strcmp(ifc->inputs[i]->name, given->entries[g]->name) == 0;
-        for (size_t f = 0; f < lp->n_fixed_inputs; f++)
-            if (strcmp(lp->fixed_inputs[f]->name, given->entries[g]->name) == 0)
-                return floe_err_user(err, FLOE_EINVAL,
-                                     "input \"%.64s\": fixed by the launch plan, it cannot be "
-                                     "given",
-                                     given->entries[g]->name);
-        if (!known)
-            return floe_err_user(err, FLOE_EINVAL,
-                                 "input \"%.64s\": the workflow has no such input",
-                                 given->entries[g]->name);
+        char why[FLOE_ERR_MSG_MAX];
+        if (!sched_inputs_givable(lp->interface, lp, given->entries[g]->name, why, sizeof(why)))
+            return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": %.160s",
+                                 given->entries[g]->name, why);
     }
     Floe__ValueMap out = FLOE__VALUE_MAP__INIT;
-    out.entries = floe_arena_alloc(a, (ifc->n_inputs + 1) * sizeof(*out.entries));
-    if (out.entries == NULL)
-        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
-    for (size_t i = 0; i < ifc->n_inputs; i++) {
-        const Floe__InputSpec *in = ifc->inputs[i];
-        const Floe__Value *v = NULL;
-        for (size_t f = 0; v == NULL && f < lp->n_fixed_inputs; f++)
-            if (strcmp(lp->fixed_inputs[f]->name, in->name) == 0)
-                v = lp->fixed_inputs[f]->value;
-        for (size_t g = 0; v == NULL && g < given->n_entries; g++) {
-            const Floe__NamedValue *nv = given->entries[g];
-            if (strcmp(nv->name, in->name) != 0 || nv->value == NULL)
-                continue;
-            Floe__Value *conv = nv->value;
-            floe_err verr = {0};
-            if (conv->kind_case == FLOE__VALUE__KIND_STRING &&
-                in->type->simple != FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING &&
-                floe_value_from_text(in->type, conv->string, a, &conv, &verr) != FLOE_OK)
-                return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": %.160s", in->name,
-                                     verr.msg);
-            if (floe_value_check(in->type, conv, &verr) != FLOE_OK)
-                return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": %.160s", in->name,
-                                     verr.msg);
-            v = conv;
-        }
-        for (size_t d = 0; v == NULL && d < lp->n_default_inputs; d++)
-            if (strcmp(lp->default_inputs[d]->name, in->name) == 0)
-                v = lp->default_inputs[d]->value;
-        if (v == NULL)
-            v = in->default_value;
-        if (v == NULL)
-            return floe_err_user(err, FLOE_EINVAL, "input \"%.64s\": missing (required)", in->name);
-        Floe__NamedValue *nv = floe_arena_alloc(a, sizeof(*nv));
-        if (nv == NULL)
-            return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
-        floe__named_value__init(nv);
-        nv->name = in->name;
-        nv->value = (Floe__Value *)v;
-        out.entries[out.n_entries++] = nv;
-    }
+    floe_rc rc =
+        sched_inputs_merge(a, lp->interface, lp, given_text, (void *)given, NULL, NULL, &out, err);
+    if (rc != FLOE_OK)
+        return rc;
     size_t len = floe__value_map__get_packed_size(&out);
     uint8_t *p = floe_arena_alloc(a, len ? len : 1);
     if (p == NULL)

@@ -6,6 +6,7 @@
  */
 #include "sched_lp.h"
 
+#include "sched_inputs.h"
 #include "floe_cron.h"
 #include "floe_digest.h"
 #include "floe_log.h"
@@ -146,22 +147,26 @@ out:
 
 /* --- Launching ------------------------------------------------------------------------- */
 
-static const Floe__Value *
-vm_find(const Floe__ValueMap *vm, const char *name)
-{
-    for (size_t i = 0; vm != NULL && i < vm->n_entries; i++)
-        if (strcmp(vm->entries[i]->name, name) == 0)
-            return vm->entries[i]->value;
-    return NULL;
-}
+/* What a firing gives: the trigger's mapped inputs, then the scheduled time. */
+typedef struct firing_given {
+    const Floe__ValueMap *mapped;
+    const char *time_input;
+    Floe__Value *time;
+} firing_given;
 
-static const Floe__Value *
-nv_find(Floe__NamedValue **nv, size_t n, const char *name)
+static floe_rc
+given_firing(void *arg, const Floe__InputSpec *in, floe_arena *a, const Floe__Value **v,
+             floe_err *err)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(nv[i]->name, name) == 0)
-            return nv[i]->value;
-    return NULL;
+    (void)a;
+    (void)err;
+    firing_given *fg = arg;
+    *v = fg->mapped != NULL
+             ? sched_inputs_value(fg->mapped->entries, fg->mapped->n_entries, in->name)
+             : NULL;
+    if (*v == NULL && fg->time != NULL && strcmp(fg->time_input, in->name) == 0)
+        *v = fg->time;
+    return FLOE_OK;
 }
 
 /* Every input of the plan's interface: fixed, then what the firing mapped, then the
@@ -170,40 +175,17 @@ static floe_rc
 launch_inputs(floe_arena *a, const Floe__LaunchPlanSpec *lp, const Floe__ValueMap *mapped,
               int64_t scheduled_s, Floe__ValueMap *out, floe_err *err)
 {
-    const Floe__Interface *ifc = lp->interface;
-    out->entries = floe_arena_alloc(a, (ifc->n_inputs + 1) * sizeof(*out->entries));
-    Floe__Value *tv = floe_arena_alloc(a, sizeof(*tv));
-    if (out->entries == NULL || tv == NULL)
-        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
-    floe__value__init(tv);
-    tv->kind_case = FLOE__VALUE__KIND_DATETIME_UNIX_US;
-    tv->datetime_unix_us = scheduled_s * 1000000;
-    const char *time_input =
-        lp->schedule != NULL && lp->schedule->time_input != NULL && lp->schedule->time_input[0]
-            ? lp->schedule->time_input
-            : NULL;
-    for (size_t i = 0; i < ifc->n_inputs; i++) {
-        const Floe__InputSpec *in = ifc->inputs[i];
-        const Floe__Value *v = nv_find(lp->fixed_inputs, lp->n_fixed_inputs, in->name);
-        if (v == NULL)
-            v = vm_find(mapped, in->name);
-        if (v == NULL && time_input != NULL && scheduled_s > 0 && strcmp(time_input, in->name) == 0)
-            v = tv;
-        if (v == NULL)
-            v = nv_find(lp->default_inputs, lp->n_default_inputs, in->name);
-        if (v == NULL)
-            v = in->default_value;
-        if (v == NULL)
-            return floe_err_user(err, FLOE_EINVAL, "input \"%s\" has no value", in->name);
-        Floe__NamedValue *e = floe_arena_alloc(a, sizeof(*e));
-        if (e == NULL)
+    firing_given fg = {.mapped = mapped};
+    if (lp->schedule != NULL && lp->schedule->time_input != NULL &&
+        lp->schedule->time_input[0] != '\0' && scheduled_s > 0) {
+        if ((fg.time = floe_arena_alloc(a, sizeof(*fg.time))) == NULL)
             return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
-        floe__named_value__init(e);
-        e->name = in->name;
-        e->value = (Floe__Value *)v;
-        out->entries[out->n_entries++] = e;
+        floe__value__init(fg.time);
+        fg.time->kind_case = FLOE__VALUE__KIND_DATETIME_UNIX_US;
+        fg.time->datetime_unix_us = scheduled_s * 1000000;
+        fg.time_input = lp->schedule->time_input;
     }
-    return FLOE_OK;
+    return sched_inputs_merge(a, lp->interface, lp, given_firing, &fg, NULL, NULL, out, err);
 }
 
 static floe_rc
@@ -530,15 +512,6 @@ event_field(floe_arena *a, const store_lp_event *ev, const char *field)
     return NULL;
 }
 
-static const Floe__LiteralType *
-input_type(const Floe__Interface *ifc, const char *name)
-{
-    for (size_t i = 0; i < ifc->n_inputs; i++)
-        if (strcmp(ifc->inputs[i]->name, name) == 0)
-            return ifc->inputs[i]->type;
-    return NULL;
-}
-
 /* The trigger's input mapping over the firing's events; a problem goes to why. */
 static bool
 map_inputs(floe_arena *a, const Floe__LaunchPlanSpec *lp, const store_lp_event *evs, size_t n,
@@ -562,7 +535,8 @@ map_inputs(floe_arena *a, const Floe__LaunchPlanSpec *lp, const store_lp_event *
                     ev = &evs[k];
             spec = colon + 1;
         }
-        const Floe__LiteralType *type = input_type(lp->interface, name);
+        const Floe__InputSpec *spec_in = sched_inputs_find(lp->interface, name);
+        const Floe__LiteralType *type = spec_in != NULL ? spec_in->type : NULL;
         const char *text = ev != NULL ? event_field(a, ev, spec) : NULL;
         if (type == NULL || text == NULL) {
             snprintf(why, why_size, "input \"%s\": the events carry no %s", name,

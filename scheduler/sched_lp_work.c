@@ -147,6 +147,42 @@ out:
 
 /* --- Launching ------------------------------------------------------------------------- */
 
+/* The ExecutionRequested the engine starts ex from, queued for the loop to publish: for
+ * a new launch (with the plan's labels) and again for one Kafka has not acknowledged. */
+static floe_rc
+push_request(lp_tick_job *j, const store_exec *ex, Floe__NamedValue **inputs, size_t n_inputs,
+             Floe__KeyValue **labels, size_t n_labels)
+{
+    Floe__Identifier wf = FLOE__IDENTIFIER__INIT, lpid = FLOE__IDENTIFIER__INIT;
+    wf.project = lpid.project = (char *)ex->project;
+    wf.domain = lpid.domain = (char *)ex->domain;
+    wf.name = (char *)ex->workflow_name;
+    wf.version = (char *)ex->workflow_version;
+    lpid.name = (char *)(ex->launch_plan_name ? ex->launch_plan_name : "");
+    lpid.version = (char *)(ex->launch_plan_version ? ex->launch_plan_version : "");
+    Floe__ExecutionRequested m = FLOE__EXECUTION_REQUESTED__INIT;
+    m.execution_id = (char *)ex->id;
+    m.workflow = &wf;
+    m.launch_plan = ex->launch_plan_name != NULL ? &lpid : NULL;
+    m.inputs = inputs;
+    m.n_inputs = n_inputs;
+    m.requested_by = (char *)ex->requested_by;
+    m.scheduled_unix_us = ex->scheduled_us;
+    m.labels = labels;
+    m.n_labels = n_labels;
+    size_t len = floe__execution_requested__get_packed_size(&m);
+    uint8_t *p = floe_arena_alloc(j->arena, len ? len : 1);
+    if (p == NULL)
+        return floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+    floe__execution_requested__pack(&m, p);
+    lp_msg msg = {.key = ex->id,
+                  .id = ex->id,
+                  .type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
+                  .payload = p,
+                  .len = len};
+    return push_msg(j, &msg) ? FLOE_OK : floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+}
+
 /* What a firing gives: the trigger's mapped inputs, then the scheduled time. */
 typedef struct firing_given {
     const Floe__ValueMap *mapped;
@@ -233,35 +269,7 @@ launch_one(store_pg *pg, lp_tick_job *j, const store_lp_active *act, const Floe_
     if (rc != FLOE_OK)
         return rc;
     j->launched++;
-    /* The request the engine starts it from. */
-    Floe__Identifier wf = FLOE__IDENTIFIER__INIT, lpid = FLOE__IDENTIFIER__INIT;
-    wf.project = lpid.project = (char *)act->key.project;
-    wf.domain = lpid.domain = (char *)act->key.domain;
-    wf.name = lp->workflow->name;
-    wf.version = lp->workflow->version;
-    lpid.name = (char *)act->key.name;
-    lpid.version = (char *)act->version;
-    Floe__ExecutionRequested m = FLOE__EXECUTION_REQUESTED__INIT;
-    m.execution_id = id;
-    m.workflow = &wf;
-    m.launch_plan = &lpid;
-    m.inputs = vm.entries;
-    m.n_inputs = vm.n_entries;
-    m.requested_by = (char *)ex.requested_by;
-    m.scheduled_unix_us = ex.scheduled_us;
-    m.labels = lp->labels;
-    m.n_labels = lp->n_labels;
-    size_t mlen = floe__execution_requested__get_packed_size(&m);
-    uint8_t *mp = floe_arena_alloc(a, mlen ? mlen : 1);
-    if (mp == NULL)
-        return floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
-    floe__execution_requested__pack(&m, mp);
-    lp_msg msg = {.key = id,
-                  .id = id,
-                  .type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
-                  .payload = mp,
-                  .len = mlen};
-    return push_msg(j, &msg) ? FLOE_OK : floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+    return push_request(j, &ex, vm.entries, vm.n_entries, lp->labels, lp->n_labels);
 }
 
 static floe_rc
@@ -336,33 +344,8 @@ collect_unpublished(store_pg *pg, lp_tick_job *j)
             floe__value_map__unpack(floe_arena_pb_allocator(j->arena), ex.inputs_len, ex.inputs);
         if (vm == NULL)
             continue;
-        Floe__Identifier wf = FLOE__IDENTIFIER__INIT, lpid = FLOE__IDENTIFIER__INIT;
-        wf.project = lpid.project = (char *)ex.project;
-        wf.domain = lpid.domain = (char *)ex.domain;
-        wf.name = (char *)ex.workflow_name;
-        wf.version = (char *)ex.workflow_version;
-        lpid.name = (char *)(ex.launch_plan_name ? ex.launch_plan_name : "");
-        lpid.version = (char *)(ex.launch_plan_version ? ex.launch_plan_version : "");
-        Floe__ExecutionRequested m = FLOE__EXECUTION_REQUESTED__INIT;
-        m.execution_id = (char *)ex.id;
-        m.workflow = &wf;
-        m.launch_plan = ex.launch_plan_name != NULL ? &lpid : NULL;
-        m.inputs = vm->entries;
-        m.n_inputs = vm->n_entries;
-        m.requested_by = (char *)ex.requested_by;
-        m.scheduled_unix_us = ex.scheduled_us;
-        size_t len = floe__execution_requested__get_packed_size(&m);
-        uint8_t *p = floe_arena_alloc(j->arena, len ? len : 1);
-        if (p == NULL)
-            return floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
-        floe__execution_requested__pack(&m, p);
-        lp_msg msg = {.key = ex.id,
-                      .id = ex.id,
-                      .type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
-                      .payload = p,
-                      .len = len};
-        if (!push_msg(j, &msg))
-            return floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+        if ((rc = push_request(j, &ex, vm->entries, vm->n_entries, NULL, 0)) != FLOE_OK)
+            return rc;
     }
     if (rc != FLOE_OK)
         return rc;

@@ -10,15 +10,15 @@
  * means the dispatch is delivered again; after it, the claim's lease covers the attempt
  * (a lost worker's lease expires and the engine retries). TaskStarted is published when
  * the claim is made; the result (TaskSucceeded + LineageRecorded, or TaskFailed) after
- * the outputs are typed and uploaded. The lease is renewed every third of its length until
- * the result is acknowledged by the broker; a renewal answered "abort" (execution ended,
- * attempt superseded) or "lost" stops the task and publishes nothing.
+ * the outputs are typed and uploaded (the messages themselves: wrk_result.c). The lease is renewed
+ * every third of its length until the result is acknowledged by the broker; a renewal answered
+ * "abort" (execution ended, attempt superseded) or "lost" stops the task and publishes nothing.
  *
  * File work (inputs, outputs, logs, removing the directory) runs on the pool: while a job
  * is out, the loop only sets flags on the attempt. An attempt is freed once nothing refers
  * to it: no Redis request, pool job or delivery outstanding.
  */
-#include "wrk_int.h"
+#include "wrk_att.h"
 
 #include "floe_arena.h"
 #include "floe_digest.h"
@@ -40,57 +40,6 @@
 #define ATT_CLAIM_RETRY_MS 500
 #define ATT_ARENA_CHUNK 16384
 #define ATT_ARENA_LIMIT (64u << 20)
-#define ATT_ID_MAX 128
-
-typedef enum att_state {
-    ATT_QUEUED = 1,
-    ATT_CLAIMING,
-    ATT_PREPARING,
-    ATT_RUNNING,
-    ATT_COLLECTING,
-    ATT_PUBLISHING,
-    ATT_RELEASING,
-    ATT_DONE,
-} att_state;
-
-struct wrk_att {
-    wrk *w;
-    wrk_att *prev, *next;
-    att_state state;
-    Floe__TaskDispatch *d; /* our own unpacked copy */
-    floe_bus_pos pos;
-    int kind; /* index in w->exec */
-    uint32_t lease_ms;
-    char run_id[40];
-    char key[2 * ATT_ID_MAX + 16]; /* in w->keys while queued or active */
-    char dir[PATH_MAX - 64];
-    floe_log_ctx log;
-    int64_t arrived_us;  /* the dispatch was read from the bus (before any backlog) */
-    int64_t received_us; /* taken from the backlog: the worker's own overhead starts */
-    int64_t started_us, run_start_us, run_end_us;
-    struct event *beat, *timeout, *retry;
-    plug_run *run;
-    plug_result res;
-    bool timed_out, aborted, released, job_out, beat_out, linked;
-    unsigned redis_out, deliveries_out;
-
-    /* written by pool jobs */
-    floe_err err;
-    bool job_failed;
-    char *inputs_json;
-    floe_arena *arena;
-    Floe__NamedValue **outs;
-    store_blob_ref logs[2];
-    bool has_log[2];
-    char *tail;
-};
-
-/* Index WRK_NOOP has no plugin: the noop executor (worker.noop) runs nothing and exists to
- * measure Floe's own per-task cost (bus, state, dispatch, claim, events) in bench/. */
-#define WRK_NOOP WRK_EXECUTORS
-#define WRK_UNKNOWN (WRK_EXECUTORS + 1) /* a name this worker does not know (newer scheduler) */
-static const char *const kinds[WRK_EXECUTORS + 2] = {"process", "oci", "kubernetes", "noop",
-                                                     "unknown"};
 
 static void att_pump(wrk *w);
 static void att_start_claim(wrk_att *att);
@@ -117,8 +66,8 @@ att_free(wrk_att *att)
     floe_free(att);
 }
 
-static void
-att_maybe_free(wrk_att *att)
+void
+wrk_att_maybe_free(wrk_att *att)
 {
     if (att->state == ATT_DONE && att->redis_out == 0 && att->deliveries_out == 0 && !att->job_out)
         att_free(att);
@@ -142,8 +91,8 @@ att_unlink(wrk_att *att)
 }
 
 /* The attempt needs nothing more from this worker. */
-static void
-att_finish(wrk_att *att)
+void
+wrk_att_finish(wrk_att *att)
 {
     wrk *w = att->w;
     att->state = ATT_DONE;
@@ -154,195 +103,8 @@ att_finish(wrk_att *att)
     if (att->timeout != NULL)
         event_del(att->timeout);
     att_unlink(att);
-    att_maybe_free(att);
+    wrk_att_maybe_free(att);
     att_pump(w);
-}
-
-static void
-count_result(wrk_att *att, const char *result)
-{
-    char labels[96];
-    snprintf(labels, sizeof(labels), "executor=\"%s\",result=\"%s\"", kinds[att->kind], result);
-    floe_metric_add(floe_metrics_counter(att->w->metrics, "floe_worker_attempts_total",
-                                         "attempts this worker finished, by result", labels),
-                    1);
-}
-
-/* --- publishing ------------------------------------------------------------------------ */
-
-static floe_rc
-att_publish(wrk_att *att, Floe__MessageType type, const ProtobufCMessage *m, bool track)
-{
-    wrk *w = att->w;
-    floe_err err = {0};
-    const char *key = att->d->execution_id;
-    floe_rc rc = floe_bus_produce(w->bus, w->events_topic, key, strlen(key), type, m,
-                                  track ? att : NULL, NULL, &err);
-    if (rc != FLOE_OK)
-        floe_log_error(&att->log,
-                       "cannot publish %s: %s (the lease will expire and the engine "
-                       "retries the attempt)",
-                       floe_rc_name(rc), err.msg);
-    else if (track)
-        att->deliveries_out++;
-    return rc;
-}
-
-static void
-observe_times(wrk_att *att, const char *result)
-{
-    char labels[48];
-    int64_t now = floe_now_us(), total = now - att->received_us;
-    const Floe__TaskDispatch *d = att->d;
-    if (att->w->trace != NULL)
-        fprintf(att->w->trace, "%s %s %u %lld %lld %lld %lld %lld %lld %lld %s\n", d->execution_id,
-                d->node_id, d->attempt, (long long)d->ready_unix_us,
-                (long long)d->dispatched_unix_us, (long long)att->arrived_us,
-                (long long)att->received_us, (long long)att->run_start_us,
-                (long long)att->run_end_us, (long long)now, result);
-    int64_t task = att->run_end_us > att->run_start_us ? att->run_end_us - att->run_start_us : 0;
-    snprintf(labels, sizeof(labels), "executor=\"%s\"", kinds[att->kind]);
-    floe_metrics *m = att->w->metrics;
-    floe_metric_observe_us(floe_metrics_histogram(m, "floe_worker_dispatch_to_result_seconds",
-                                                  "dispatch received to result published", labels),
-                           total);
-    floe_metric_observe_us(floe_metrics_histogram(m, "floe_worker_task_seconds",
-                                                  "the task itself: executor start to exit",
-                                                  labels),
-                           task);
-    floe_metric_observe_us(
-        floe_metrics_histogram(m, "floe_worker_overhead_seconds",
-                               "dispatch-to-result time not spent in the task: claim, inputs, "
-                               "executor start and stop, outputs, uploads",
-                               labels),
-        total - task);
-}
-
-static Floe__Blob *
-log_blob(wrk_att *att, int i, Floe__Blob *b)
-{
-    if (!att->has_log[i])
-        return NULL;
-    floe__blob__init(b);
-    b->uri = att->logs[i].uri;
-    b->digest = att->logs[i].digest;
-    b->size = att->logs[i].size;
-    b->format = "text";
-    return b;
-}
-
-static void
-publish_failure(wrk_att *att, floe_err_class cls, const char *code, const char *message)
-{
-    Floe__TaskFailed f = FLOE__TASK_FAILED__INIT;
-    Floe__Blob out, errb;
-    const Floe__TaskDispatch *d = att->d;
-    f.execution_id = d->execution_id;
-    f.node_id = d->node_id;
-    f.attempt = d->attempt;
-    f.epoch = d->epoch;
-    f.worker_id = att->w->worker_id;
-    f.kind = cls == FLOE_ERR_USER ? FLOE__ERROR_KIND__ERROR_KIND_USER
-                                  : FLOE__ERROR_KIND__ERROR_KIND_SYSTEM;
-    f.code = (char *)code;
-    f.message = (char *)message;
-    if (att->res.end == PLUG_END_EXITED)
-        f.exit_code = att->res.exit_code;
-    if (att->res.end == PLUG_END_SIGNALED)
-        f.signal = att->res.signal;
-    f.stderr_tail = att->tail != NULL ? att->tail : "";
-    f.retriable = true;
-    f.started_unix_us = att->started_us;
-    f.finished_unix_us = floe_now_us();
-    f.stdout_log = log_blob(att, 0, &out);
-    f.stderr_log = log_blob(att, 1, &errb);
-    floe_log_info(&att->log, "attempt failed: %s %s: %s", cls == FLOE_ERR_USER ? "USER" : "SYSTEM",
-                  code, message);
-    count_result(att, cls == FLOE_ERR_USER ? "failed_user" : "failed_system");
-    observe_times(att, "failed");
-    att->state = ATT_PUBLISHING;
-    att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED, &f.base, true);
-    if (att->deliveries_out == 0)
-        att_finish(att);
-}
-
-static void
-publish_success(wrk_att *att)
-{
-    const Floe__TaskDispatch *d = att->d;
-    size_t n = d->n_outputs;
-    Floe__Blob out, errb;
-    Floe__TaskSucceeded s = FLOE__TASK_SUCCEEDED__INIT;
-    s.execution_id = d->execution_id;
-    s.node_id = d->node_id;
-    s.attempt = d->attempt;
-    s.epoch = d->epoch;
-    s.worker_id = att->w->worker_id;
-    s.outputs = att->outs;
-    s.n_outputs = n;
-    s.started_unix_us = att->started_us;
-    s.finished_unix_us = floe_now_us();
-    s.stdout_log = log_blob(att, 0, &out);
-    s.stderr_log = log_blob(att, 1, &errb);
-
-    /* Lineage: what was consumed and produced, outputs typed by their declaration. */
-    Floe__Artifact *arts = floe_arena_alloc(att->arena, (d->n_inputs + n + 1) * sizeof(*arts));
-    Floe__Artifact **cons = floe_arena_alloc(att->arena, (d->n_inputs + 1) * sizeof(*cons));
-    Floe__Artifact **prod = floe_arena_alloc(att->arena, (n + 1) * sizeof(*prod));
-    Floe__LineageRecorded l = FLOE__LINEAGE_RECORDED__INIT;
-    if (arts != NULL && cons != NULL && prod != NULL) {
-        for (size_t i = 0; i < d->n_inputs; i++) {
-            floe__artifact__init(&arts[i]);
-            arts[i].name = d->inputs[i]->name;
-            arts[i].value = d->inputs[i]->value;
-            cons[i] = &arts[i];
-        }
-        for (size_t i = 0; i < n; i++) {
-            Floe__Artifact *a = &arts[d->n_inputs + i];
-            floe__artifact__init(a);
-            a->name = att->outs[i]->name;
-            a->type = d->outputs[i]->type;
-            a->value = att->outs[i]->value;
-            prod[i] = a;
-        }
-        l.execution_id = d->execution_id;
-        l.node_id = d->node_id;
-        l.attempt = d->attempt;
-        l.task = d->task;
-        l.consumed = cons;
-        l.n_consumed = d->n_inputs;
-        l.produced = prod;
-        l.n_produced = n;
-        l.cache_key = d->cache_key;
-        l.recorded_unix_us = s.finished_unix_us;
-    }
-    count_result(att, "succeeded");
-    observe_times(att, "succeeded");
-    att->state = ATT_PUBLISHING;
-    /* Lineage first: on one key and partition, it is in the log before the success that
-     * may finish the execution, so a reader of a finished execution finds its lineage. */
-    if (arts != NULL && cons != NULL && prod != NULL)
-        att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, &l.base, true);
-    att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, true);
-    floe_log_debug(&att->log, "attempt succeeded");
-    if (att->deliveries_out == 0)
-        att_finish(att);
-}
-
-void
-wrk_att_delivered(wrk *w, wrk_att *att, floe_rc rc)
-{
-    (void)w;
-    if (rc != FLOE_OK)
-        floe_log_error(&att->log,
-                       "a result was not delivered: %s (the lease will expire and "
-                       "the engine retries the attempt)",
-                       floe_rc_name(rc));
-    att->deliveries_out--;
-    if (att->deliveries_out == 0 && att->state == ATT_PUBLISHING)
-        att_finish(att);
-    else
-        att_maybe_free(att);
 }
 
 /* --- releasing (shutdown) --------------------------------------------------------------- */
@@ -355,8 +117,8 @@ release_reply(const store_reply *rep, const floe_err *err, void *arg)
     att->redis_out--;
     if (err != NULL)
         floe_log_warn(&att->log, "release: %s (the lease expires instead)", err->msg);
-    count_result(att, "released");
-    att_finish(att);
+    wrk_res_count(att, "released");
+    wrk_att_finish(att);
 }
 
 static void
@@ -369,8 +131,8 @@ att_release(wrk_att *att)
         att->redis_out++;
         return;
     }
-    count_result(att, "released");
-    att_finish(att);
+    wrk_res_count(att, "released");
+    wrk_att_finish(att);
 }
 
 /* --- collecting (pool) ----------------------------------------------------------------- */
@@ -453,24 +215,24 @@ collect_done(void *job)
         return;
     }
     if (att->aborted) {
-        count_result(att, "aborted");
-        att_finish(att);
+        wrk_res_count(att, "aborted");
+        wrk_att_finish(att);
         return;
     }
     if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
         if (!att->job_failed) {
-            publish_success(att);
+            wrk_res_success(att);
             return;
         }
         const char *code = att->err.cls == FLOE_ERR_SYSTEM ? "upload" : "output";
-        publish_failure(att, att->err.cls == FLOE_ERR_SYSTEM ? FLOE_ERR_SYSTEM : FLOE_ERR_USER,
+        wrk_res_failure(att, att->err.cls == FLOE_ERR_SYSTEM ? FLOE_ERR_SYSTEM : FLOE_ERR_USER,
                         code, att->err.msg);
         return;
     }
     char msg[FLOE_ERR_MSG_MAX];
     const char *code = "exit";
     describe_end(att, msg, sizeof(msg), &code);
-    publish_failure(att, FLOE_ERR_USER, code, msg);
+    wrk_res_failure(att, FLOE_ERR_USER, code, msg);
 }
 
 static void
@@ -481,7 +243,7 @@ att_collect(wrk_att *att)
     if (floe_pool_submit(att->w->pool, collect_work, collect_done, att) != FLOE_OK) {
         att->job_out = false;
         floe_log_error(&att->log, "file pool full: the attempt is left to its lease");
-        att_finish(att);
+        wrk_att_finish(att);
     }
 }
 
@@ -500,7 +262,7 @@ cleanup_done(void *job)
 {
     wrk_att *att = job;
     att->job_out = false;
-    att_maybe_free(att);
+    wrk_att_maybe_free(att);
 }
 
 static void
@@ -509,7 +271,7 @@ fail_and_clean(wrk_att *att, floe_err_class cls, const char *code, const char *m
     att->job_out = true;
     if (floe_pool_submit(att->w->pool, cleanup_work, cleanup_done, att) != FLOE_OK)
         att->job_out = false;
-    publish_failure(att, cls, code, message);
+    wrk_res_failure(att, cls, code, message);
 }
 
 /* --- running --------------------------------------------------------------------------- */
@@ -672,7 +434,7 @@ beat_reply(const store_reply *rep, const floe_err *err, void *arg)
                 att->w->exec[att->kind]->ops->kill(att->run);
         }
     }
-    att_maybe_free(att);
+    wrk_att_maybe_free(att);
 }
 
 static void
@@ -692,19 +454,6 @@ on_beat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void
-publish_started(wrk_att *att)
-{
-    Floe__TaskStarted st = FLOE__TASK_STARTED__INIT;
-    st.execution_id = att->d->execution_id;
-    st.node_id = att->d->node_id;
-    st.attempt = att->d->attempt;
-    st.epoch = att->d->epoch;
-    st.worker_id = att->w->worker_id;
-    st.started_unix_us = att->started_us;
-    att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, false);
-}
-
 /* Claimed, so that the engine hears of it (retried as SYSTEM, perhaps on a worker that has
  * the executor) instead of the node waiting for a result nobody will send. */
 static void
@@ -718,7 +467,7 @@ fail_unavailable(wrk_att *att)
     snprintf(msg, sizeof(msg),
              "executor \"%.64s\" is not available on worker %.96s (class %.64s): %.200s", name,
              att->w->worker_id, att->w->cfg->worker_class, why);
-    publish_failure(att, FLOE_ERR_SYSTEM, "executor", msg);
+    wrk_res_failure(att, FLOE_ERR_SYSTEM, "executor", msg);
 }
 
 /* The noop executor: nothing runs; each declared output takes its type's zero value. */
@@ -730,13 +479,13 @@ run_noop(wrk_att *att)
     att->run_start_us = att->run_end_us = floe_now_us();
     att->outs = floe_arena_alloc(att->arena, (d->n_outputs + 1) * sizeof(*att->outs));
     if (att->outs == NULL) {
-        publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
+        wrk_res_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
         return;
     }
     for (size_t i = 0; i < d->n_outputs; i++) {
         Floe__NamedValue *nv = floe_arena_alloc(att->arena, sizeof(*nv));
         if (nv == NULL) {
-            publish_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
+            wrk_res_failure(att, FLOE_ERR_SYSTEM, "noop", "out of memory");
             return;
         }
         floe__named_value__init(nv);
@@ -747,12 +496,12 @@ run_noop(wrk_att *att)
             snprintf(msg, sizeof(msg),
                      "the noop executor cannot produce %s output \"%.64s\"%s%.120s",
                      user ? "a blob" : "the", nv->name, user ? "" : ": ", user ? "" : err.msg);
-            publish_failure(att, user ? FLOE_ERR_USER : FLOE_ERR_SYSTEM, "noop", msg);
+            wrk_res_failure(att, user ? FLOE_ERR_USER : FLOE_ERR_SYSTEM, "noop", msg);
             return;
         }
         att->outs[i] = nv;
     }
-    publish_success(att);
+    wrk_res_success(att);
 }
 
 static void
@@ -782,7 +531,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     if (err != NULL) { /* Redis unreachable: the dispatch stays unacknowledged, try again */
         floe_log_warn(&att->log, "claim: %s; retrying", err->msg);
         if (att->released) {
-            att_finish(att);
+            wrk_att_finish(att);
             return;
         }
         claim_retry_later(att);
@@ -794,7 +543,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     if (res.st != STORE_ST_OK) {
         floe_metric_add(res.st == STORE_ST_DUP ? w->m_claim_dup : w->m_claim_stale, 1);
         floe_log_info(&att->log, "dispatch dropped: %s: %s", store_st_name(res.st), res.note);
-        att_finish(att);
+        wrk_att_finish(att);
         return;
     }
     floe_metric_add(w->m_claim_ok, 1);
@@ -803,7 +552,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         att_release(att);
         return;
     }
-    publish_started(att);
+    wrk_res_started(att);
     uint32_t every = att->lease_ms / 3 > 0 ? att->lease_ms / 3 : 1;
     if ((att->beat = event_new(w->base, -1, EV_PERSIST, on_beat, att)) != NULL) {
         struct timeval tv = {every / 1000, (every % 1000) * 1000};
@@ -819,14 +568,14 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     }
     if (att->d->container == NULL || att->d->container->n_command == 0 ||
         (att->kind != 2 && att->d->container->command[0][0] == '\0')) {
-        publish_failure(att, FLOE_ERR_USER, "start", "the task has no command");
+        wrk_res_failure(att, FLOE_ERR_USER, "start", "the task has no command");
         return;
     }
     att->state = ATT_PREPARING;
     att->job_out = true;
     if (floe_pool_submit(w->pool, prepare_work, prepare_done, att) != FLOE_OK) {
         att->job_out = false;
-        publish_failure(att, FLOE_ERR_SYSTEM, "busy", "the worker's file pool is full");
+        wrk_res_failure(att, FLOE_ERR_SYSTEM, "busy", "the worker's file pool is full");
     }
 }
 
@@ -889,7 +638,7 @@ kind_of(const char *executor)
     if (executor == NULL || executor[0] == '\0')
         return 0;
     for (int i = 0; i <= WRK_EXECUTORS; i++)
-        if (strcmp(executor, kinds[i]) == 0)
+        if (strcmp(executor, wrk_att_kinds[i]) == 0)
             return i;
     return WRK_UNKNOWN;
 }

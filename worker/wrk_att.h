@@ -1,0 +1,86 @@
+/*
+ * wrk_att — an attempt as the worker holds it, shared by its life on the loop
+ * (wrk_attempt.c) and the results it publishes (wrk_result.c). Private to the worker.
+ */
+#ifndef WRK_ATT_H
+#define WRK_ATT_H
+
+#include "wrk_int.h"
+
+#include "floe_arena.h"
+#include "floe_messages.pb-c.h"
+#include "plug_exec.h"
+#include "store_blob.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ATT_ID_MAX 128
+
+typedef enum att_state {
+    ATT_QUEUED = 1,
+    ATT_CLAIMING,
+    ATT_PREPARING,
+    ATT_RUNNING,
+    ATT_COLLECTING,
+    ATT_PUBLISHING,
+    ATT_RELEASING,
+    ATT_DONE,
+} att_state;
+
+struct wrk_att {
+    wrk *w;
+    wrk_att *prev, *next;
+    att_state state;
+    Floe__TaskDispatch *d; /* our own unpacked copy */
+    floe_bus_pos pos;
+    int kind; /* index in w->exec */
+    uint32_t lease_ms;
+    char run_id[40];
+    char key[2 * ATT_ID_MAX + 16]; /* in w->keys while queued or active */
+    char dir[PATH_MAX - 64];
+    floe_log_ctx log;
+    int64_t arrived_us;  /* the dispatch was read from the bus (before any backlog) */
+    int64_t received_us; /* taken from the backlog: the worker's own overhead starts */
+    int64_t started_us, run_start_us, run_end_us;
+    struct event *beat, *timeout, *retry;
+    plug_run *run;
+    plug_result res;
+    bool timed_out, aborted, released, job_out, beat_out, linked;
+    unsigned redis_out, deliveries_out;
+
+    /* written by pool jobs */
+    floe_err err;
+    bool job_failed;
+    char *inputs_json;
+    floe_arena *arena;
+    Floe__NamedValue **outs;
+    store_blob_ref logs[2];
+    bool has_log[2];
+    char *tail;
+};
+
+/* Index WRK_NOOP has no plugin: the noop executor (worker.noop) runs nothing and exists to
+ * measure Floe's own per-task cost (bus, state, dispatch, claim, events) in bench/. */
+#define WRK_NOOP WRK_EXECUTORS
+#define WRK_UNKNOWN (WRK_EXECUTORS + 1) /* a name this worker does not know (newer scheduler) */
+extern const char *const wrk_att_kinds[WRK_EXECUTORS + 2]; /* by kind: metric labels, names */
+
+/* wrk_attempt.c: the attempt needs nothing more from this worker (it is freed once no
+ * request, job or delivery refers to it). */
+void wrk_att_finish(wrk_att *att);
+/* Frees a finished attempt that nothing refers to any more. */
+void wrk_att_maybe_free(wrk_att *att);
+
+/* wrk_result.c: counts the attempt in floe_worker_attempts_total under result. */
+void wrk_res_count(wrk_att *att, const char *result);
+/* TaskStarted, untracked (the result that follows matters, this one does not). */
+void wrk_res_started(wrk_att *att);
+/* TaskFailed with the error class, code (exit, timeout, output, ...) and message; the
+ * attempt finishes once the broker acknowledged it. */
+void wrk_res_failure(wrk_att *att, floe_err_class cls, const char *code, const char *message);
+/* LineageRecorded, then TaskSucceeded with att->outs; finishes like wrk_res_failure. */
+void wrk_res_success(wrk_att *att);
+
+#endif

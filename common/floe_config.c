@@ -19,7 +19,7 @@
 typedef enum cfg_type {
     CFG_STRING = 1,
     CFG_INT = 2,
-    CFG_DURATION = 3, /* milliseconds; "250ms", "5s", "2m", "1h"; bare numbers are ms */
+    CFG_DURATION = 3, /* milliseconds; "250ms", "5s", "2m", "1h", "7d"; bare numbers are ms */
     CFG_SIZE = 4,     /* bytes; "512KiB", "1MiB"; bare numbers are bytes */
     CFG_ENUM = 5,     /* stored as int, index into values */
 } cfg_type;
@@ -130,6 +130,14 @@ static const cfg_entry config_table[] = {
      "and its catch_up policy decides"},
     {"launchplan.batch", CFG_INT, OFF(lp_batch), "200", 1, 10000, "FLOE_LAUNCHPLAN_BATCH", 0, NULL,
      NULL, "firings launched per tick at most, over all launch plans"},
+    {"launchplan.retention", CFG_DURATION, OFF(lp_retention_ms), "7d", 1000, 315360000000LL,
+     "FLOE_LAUNCHPLAN_RETENTION", 0, NULL, NULL,
+     "done firings, consumed trigger events and sent dataset events older than this are "
+     "deleted (pending firings and events awaiting a partner dataset are kept); an event "
+     "replayed after this long is no longer recognised as a duplicate"},
+    {"launchplan.prune_every", CFG_DURATION, OFF(lp_prune_every_ms), "1m", 1000, 86400000LL,
+     "FLOE_LAUNCHPLAN_PRUNE_EVERY", 0, NULL, NULL,
+     "how often the leader runs that deletion (at most 1,000 rows of each table a run)"},
     {"engine.retention", CFG_DURATION, OFF(state_retention_ms), "1h", 1000, 2592000000LL,
      "FLOE_STATE_RETENTION", 0, NULL, NULL,
      "how long a finished execution's state stays in Redis once written to PostgreSQL"},
@@ -330,8 +338,8 @@ typedef struct cfg_unit {
     int64_t mult;
 } cfg_unit;
 
-static const cfg_unit duration_units[] = {
-    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
+static const cfg_unit duration_units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+                                          {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
 static const cfg_unit size_units[] = {
     {"B", 1},    {"KiB", 1024},      {"MiB", 1024 * 1024},      {"GiB", 1024 * 1024 * 1024},
     {"k", 1024}, {"M", 1024 * 1024}, {"G", 1024 * 1024 * 1024}, {NULL, 0}};

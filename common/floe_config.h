@@ -48,7 +48,7 @@ typedef struct floe_config {
     int64_t attempt_lease_ms;
     int64_t cache_reservation_ms;
     int64_t cache_recheck_ms;
-    int64_t lp_tick_ms, lp_grace_ms, lp_batch;
+    int64_t lp_tick_ms, lp_grace_ms, lp_batch, lp_retention_ms, lp_prune_every_ms;
     int64_t state_retention_ms;
     int64_t execution_timeout_ms; /* 0: none */
     int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */

@@ -37,11 +37,12 @@ struct eng_lps {
     struct event *tick_ev, *kick_ev;
     bool tick_busy, first, data_busy;
     unsigned inflight; /* our messages not yet acknowledged by Kafka */
+    int64_t pruned_us; /* monotonic time of the last retention run, 0 = none this term */
     char **acked_req, **acked_data;
     size_t n_acked_req, n_acked_data;
     lp_dp *head, *tail;
     size_t n_queued;
-    floe_metric *m_launched, *m_skipped, *m_missed, *m_fired, *m_dup;
+    floe_metric *m_launched, *m_skipped, *m_missed, *m_fired, *m_dup, *m_pruned;
 };
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -99,6 +100,9 @@ eng_lp_start(eng_term *t)
                                        "trigger firings recorded", NULL);
     lp->m_dup = floe_metrics_counter(e->metrics, "floe_launchplan_duplicate_events_total",
                                      "DataPublished events seen before (same event id)", NULL);
+    lp->m_pruned = floe_metrics_counter(
+        e->metrics, "floe_launchplan_pruned_total",
+        "done firings, consumed trigger events and sent dataset events deleted by retention", NULL);
     t->lp = lp;
     struct timeval tv = {e->cfg->lp_tick_ms / 1000, (e->cfg->lp_tick_ms % 1000) * 1000};
     event_add(lp->tick_ev, &tv);
@@ -187,6 +191,7 @@ tick_done(void *arg)
         floe_metric_add(lp->m_launched, j->launched);
         floe_metric_add(lp->m_skipped, j->skipped);
         floe_metric_add(lp->m_missed, j->missed);
+        floe_metric_add(lp->m_pruned, j->pruned);
         if (j->rc == FLOE_EFENCED) {
             eng_fenced(t, j->err.msg);
         } else {
@@ -232,6 +237,11 @@ eng_lp_tick(eng_term *t)
     j->now_s = floe_now_us() / 1000000;
     j->republish_all = lp->first;
     j->collect = lp->inflight == 0;
+    int64_t mono = floe_mono_us();
+    if (lp->pruned_us == 0 || mono - lp->pruned_us >= e->cfg->lp_prune_every_ms * 1000) {
+        j->prune = true;
+        lp->pruned_us = mono;
+    }
     j->arena = a;
     c->acked_req = lp->acked_req;
     c->acked_data = lp->acked_data;

@@ -41,6 +41,7 @@ typedef struct lp_tick_job {
     int64_t now_s;
     bool republish_all; /* first tick of a term: everything not acknowledged */
     bool collect;       /* nothing of ours in flight: gather what to (re)publish */
+    bool prune;         /* run the retention (launchplan.prune_every has passed) */
     const char **acked_req, **acked_data; /* acknowledged since the last tick */
     size_t n_acked_req, n_acked_data;
     /* out */
@@ -48,6 +49,7 @@ typedef struct lp_tick_job {
     lp_msg *msgs;
     size_t n_msgs, cap_msgs;
     unsigned launched, skipped, recorded, missed;
+    int64_t pruned; /* rows deleted by the retention */
     floe_rc rc;
     floe_err err;
 } lp_tick_job;

@@ -326,6 +326,8 @@ launch_pending(store_pg *pg, lp_tick_job *j, const store_lp_active *act,
     return FLOE_OK;
 }
 
+#define LP_PRUNE_BATCH 1000 /* rows of each table a retention run deletes at most */
+
 /* --- Republishing ---------------------------------------------------------------------- */
 
 static floe_rc
@@ -395,8 +397,11 @@ lp_tick_work(store_pg *pg, lp_tick_job *j)
         if (budget > 0 && (j->rc = launch_pending(pg, j, &act[i], lp, &budget)) != FLOE_OK)
             return;
     }
-    if (j->collect)
-        j->rc = collect_unpublished(pg, j);
+    if (j->collect && (j->rc = collect_unpublished(pg, j)) != FLOE_OK)
+        return;
+    if (j->prune)
+        j->rc =
+            store_lp_prune(pg, j->cfg->lp_retention_ms / 1000, LP_PRUNE_BATCH, &j->pruned, &j->err);
 }
 
 /* --- Trigger events -------------------------------------------------------------------- */

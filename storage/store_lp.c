@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EXEC_RUNNING "('QUEUED', 'RUNNING')"
@@ -498,6 +499,37 @@ store_lp_outbox_unsent(store_pg *pg, unsigned limit, floe_arena *arena, store_lp
         return floe_err_sys(err, rc, "out of memory");
     *out = o;
     *n = (size_t)rows;
+    return FLOE_OK;
+}
+
+floe_rc
+store_lp_prune(store_pg *pg, int64_t older_than_s, unsigned limit, int64_t *deleted, floe_err *err)
+{
+    /* ctid batches: DELETE has no LIMIT, and an unbounded delete of a long backlog would
+     * hold one transaction (and the tick) for as long as it takes. */
+    static const char *const sql[] = {
+        "DELETE FROM lp_firings WHERE ctid IN (SELECT ctid FROM lp_firings WHERE (state ="
+        " 'SKIPPED' OR (state = 'LAUNCHED' AND published)) AND created_at < now() -"
+        " $1::bigint * interval '1 second' LIMIT $2::bigint)",
+        "DELETE FROM trigger_events WHERE ctid IN (SELECT ctid FROM trigger_events WHERE"
+        " firing_id IS NOT NULL AND received_at < now() - $1::bigint * interval '1 second'"
+        " LIMIT $2::bigint)",
+        "DELETE FROM data_outbox WHERE ctid IN (SELECT ctid FROM data_outbox WHERE sent AND"
+        " created_at < now() - $1::bigint * interval '1 second' LIMIT $2::bigint)",
+    };
+    char old[24], lim[16];
+    snprintf(old, sizeof(old), "%lld", (long long)older_than_s);
+    snprintf(lim, sizeof(lim), "%u", limit);
+    const char *params[] = {old, lim};
+    *deleted = 0;
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        PGresult *r;
+        floe_rc rc = store_pg_exec(pg, sql[i], 2, params, NULL, NULL, &r, err);
+        if (rc != FLOE_OK)
+            return rc;
+        *deleted += strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    }
     return FLOE_OK;
 }
 

@@ -133,6 +133,14 @@ floe_rc store_lp_outbox_unsent(store_pg *pg, unsigned limit, floe_arena *arena,
                                store_lp_outbox **out, size_t *n, floe_err *err);
 floe_rc store_lp_outbox_sent(store_pg *pg, const char *const *ids, size_t n, floe_err *err);
 
+/* Retention: deletes up to limit rows of each of the done firings (skipped, or launched and
+ * published), the consumed trigger events and the sent outbox rows older than
+ * older_than_s; *deleted is how many went. PENDING firings, trigger events still waiting
+ * for a partner dataset and unsent rows are kept whatever their age. A replay of an event
+ * older than the retention is no longer recognised as a duplicate. */
+floe_rc store_lp_prune(store_pg *pg, int64_t older_than_s, unsigned limit, int64_t *deleted,
+                       floe_err *err);
+
 /* --- Status (the API) ------------------------------------------------------------------ */
 
 /* {cursor, missed, pending, firings: [...], awaiting: [...], launched_last_minute}; NULL on

@@ -37,10 +37,12 @@ static int pid_a, pid_b, pid_w1;
 static floe_config *cfg;
 static floe_client *client;
 
-static char *const env_a[] = {"FLOE_API_URL=" API_A, "FLOE_LAUNCHPLAN_TICK=200ms",
-                              "FLOE_LAUNCHPLAN_GRACE=2s", "FLOE_LEADER_LEASE=2s", NULL};
-static char *const env_b[] = {"FLOE_API_URL=" API_B, "FLOE_LAUNCHPLAN_TICK=200ms",
-                              "FLOE_LAUNCHPLAN_GRACE=2s", "FLOE_LEADER_LEASE=2s", NULL};
+static char *const env_a[] = {
+    "FLOE_API_URL=" API_A,  "FLOE_LAUNCHPLAN_TICK=200ms",     "FLOE_LAUNCHPLAN_GRACE=2s",
+    "FLOE_LEADER_LEASE=2s", "FLOE_LAUNCHPLAN_PRUNE_EVERY=1s", NULL};
+static char *const env_b[] = {
+    "FLOE_API_URL=" API_B,  "FLOE_LAUNCHPLAN_TICK=200ms",     "FLOE_LAUNCHPLAN_GRACE=2s",
+    "FLOE_LEADER_LEASE=2s", "FLOE_LAUNCHPLAN_PRUNE_EVERY=1s", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -60,6 +62,17 @@ sql_int(const char *fmt, ...)
     long long v = PQgetisnull(r, 0, 0) ? -1 : atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     return v;
+}
+
+/* Runs a statement over $1 = project. */
+static void
+sql_exec(const char *sql)
+{
+    const char *params[] = {it.project};
+    PGresult *r = PQexecParams(it.pg, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
 }
 
 /* Polls a count (SQL over $1 = project) until it reaches want. */
@@ -494,6 +507,77 @@ test_chain(void **state)
     assert_true(linked);
 }
 
+/* Retention (launchplan.retention, 7 days; pruned every second here): done firings,
+ * consumed trigger events and sent dataset events older than that are deleted; pending
+ * firings, launched ones not yet published, events awaiting a partner and anything recent
+ * are kept. The rows are written straight into PostgreSQL with old timestamps. */
+static void
+test_retention(void **state)
+{
+    (void)state;
+    use_live_api();
+    const char *old = "now() - interval '8 days'";
+    char sql[1024];
+    static const struct {
+        const char *key, *st;
+        bool published, recent;
+    } firings[] = {
+        {"skipped-old", "SKIPPED", false, false},   {"launched-old", "LAUNCHED", true, false},
+        {"pending-old", "PENDING", false, false},   {"unpublished-old", "LAUNCHED", false, false},
+        {"skipped-recent", "SKIPPED", false, true},
+    };
+    for (size_t i = 0; i < sizeof(firings) / sizeof(firings[0]); i++) {
+        snprintf(
+            sql, sizeof(sql),
+            "INSERT INTO lp_firings (project, domain, name, kind, fire_key, state, published,"
+            " created_at) VALUES ($1, 'development', 'retained', 'trigger', '%s', '%s', %s, %s)",
+            firings[i].key, firings[i].st, firings[i].published ? "true" : "false",
+            firings[i].recent ? "now()" : old);
+        sql_exec(sql);
+    }
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO trigger_events (project, domain, name, dataset, partition_key, event_id,"
+        " received_at, firing_id) VALUES ($1, 'development', 'retained', 'ds', 'p', 'consumed',"
+        " %s, 1), ($1, 'development', 'retained', 'ds', 'p', 'waiting', %s, NULL)",
+        old, old);
+    sql_exec(sql);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO data_outbox (event_id, dataset, payload, execution_id, sent, created_at)"
+             " VALUES ($1 || '-sent-old', 'ds', '', NULL, true, %s), ($1 || '-sent-recent', 'ds',"
+             " '', NULL, true, now())",
+             old);
+    sql_exec(sql);
+    /* Gone within a few prune runs; the rest stays. */
+    int64_t end = floe_mono_us() / 1000 + 15000;
+    const char *left_firings = "SELECT count(*) FROM lp_firings WHERE project = $1 AND name = "
+                               "'retained'";
+    const char *left_events = "SELECT count(*) FROM trigger_events WHERE project = $1 AND name = "
+                              "'retained'";
+    const char *left_outbox = "SELECT count(*) FROM data_outbox WHERE event_id LIKE $1 || '-%%'";
+    while (sql_int(left_firings) > 3 || sql_int(left_events) > 1 || sql_int(left_outbox) > 1) {
+        if (floe_mono_us() / 1000 > end)
+            fail_msg("retention: after 15 s %lld firings (want 3), %lld trigger events (want 1), "
+                     "%lld outbox rows (want 1) left",
+                     sql_int(left_firings), sql_int(left_events), sql_int(left_outbox));
+        usleep(100 * 1000);
+    }
+    assert_int_equal(sql_int("SELECT count(*) FROM lp_firings WHERE project = $1 AND name = "
+                             "'retained' AND fire_key IN ('pending-old', 'unpublished-old', "
+                             "'skipped-recent')"),
+                     3);
+    assert_int_equal(sql_int("SELECT count(*) FROM trigger_events WHERE project = $1 AND name = "
+                             "'retained' AND event_id = 'waiting'"),
+                     1);
+    assert_int_equal(sql_int("SELECT count(*) FROM data_outbox WHERE event_id = $1 || "
+                             "'-sent-recent'"),
+                     1);
+    long long pruned = it_metric(it.api, "floe_launchplan_pruned_total");
+    printf("# retention: 4 old rows deleted, 5 kept; floe_launchplan_pruned_total %lld\n", pruned);
+    sql_exec("DELETE FROM lp_firings WHERE project = $1 AND name = 'retained'");
+    sql_exec("DELETE FROM trigger_events WHERE project = $1 AND name = 'retained'");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -510,6 +594,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_trigger_and_dedup),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_retention),
     };
     if (getenv("IT_FILTER") != NULL)
         cmocka_set_test_filter(getenv("IT_FILTER"));

@@ -47,6 +47,7 @@ test_defaults(void **state)
     assert_string_equal(cfg->api_url, "http://127.0.0.1:8780");
     assert_int_equal(cfg->kafka_session_timeout_ms, 10000);
     assert_int_equal(cfg->bus_max_message_bytes, 1024 * 1024);
+    assert_int_equal(cfg->lp_retention_ms, 7LL * 24 * 3600 * 1000); /* "7d" */
     assert_int_equal(cfg->log_level, FLOE_LOG_INFO);
     assert_string_equal(cfg->producer_name, "test");
     char topic[64];

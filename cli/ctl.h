@@ -49,6 +49,9 @@ void ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns);
  * only when it succeeded. */
 int ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms);
 
+/* ctl_blob.c: stores the file at path in the blob store; *out = {uri, digest, size}. */
+int ctl_blob_put_json(const ctl_ctx *ctx, const char *path, json_t **out);
+
 /* Verbs. */
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);
 void ctl_smoke_help(FILE *out);
@@ -57,6 +60,7 @@ int ctl_get(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_launch(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_blob(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_terminate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv); /* relaunch and recover */
 int ctl_cache(const ctl_ctx *ctx, int argc, char **argv);

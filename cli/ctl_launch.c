@@ -125,7 +125,7 @@ input_type(json_t *inputs, const char *name)
 
 /* Parses each NAME=VALUE against its declared type into values (JSON). */
 static int
-typed_inputs(json_t *iface, char **pairs, int n, json_t *values)
+typed_inputs(const ctl_ctx *ctx, json_t *iface, char **pairs, int n, json_t *values)
 {
     floe_arena *arena = floe_arena_new(4096, 0);
     int rc = arena != NULL ? CTL_OK : CTL_FAILED;
@@ -148,6 +148,12 @@ typed_inputs(json_t *iface, char **pairs, int n, json_t *values)
             fprintf(stderr, ")\n");
             rc = CTL_USAGE;
             break;
+        }
+        if (strcmp(tt, "blob") == 0 && text[0] == '@') { /* a local file: store it first */
+            json_t *blob;
+            if ((rc = ctl_blob_put_json(ctx, text + 1, &blob)) == CTL_OK)
+                json_object_set_new(values, name, blob);
+            continue;
         }
         Floe__LiteralType *type;
         Floe__Value *value;
@@ -276,7 +282,7 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
         rc = CTL_USAGE;
         goto out;
     }
-    if ((rc = typed_inputs(iface, pairs, n_pairs, values)) != CTL_OK)
+    if ((rc = typed_inputs(ctx, iface, pairs, n_pairs, values)) != CTL_OK)
         goto out;
     const char *who = getenv("USER");
     body = json_pack("{s:s,s:s,s:s,s:O,s:b,s:b,s:s}", "project", project, "domain", domain, field,

@@ -32,10 +32,17 @@ static const ctl_verb verbs[] = {
      "       [--inputs-file FILE] [--wait [--wait-timeout 1h]] [--no-cache] [--overwrite-cache]\n"
      "       [-p PROJECT] [-d DOMAIN]\n"
      "Each --input is parsed against the declared type: 42, 0.5, true, text, 2026-11-21,\n"
-     "90s, a blob uri, or JSON for lists and maps. --inputs-file holds a YAML or JSON\n"
+     "90s, a blob uri or @FILE (stored in the blob store first), or JSON for lists and\n"
+     "maps. --inputs-file holds a YAML or JSON\n"
      "mapping; --input wins over it. Without a version: the latest workflow, or the active\n"
      "launch plan. Exits 0 once accepted; with --wait, 0 only if the execution succeeded.\n",
      NULL, ctl_launch},
+    {"blob", "store local files in the blob store and print their uris",
+     "usage: floectl blob put FILE...\n"
+     "Stores each file under its content address in the blob store the workers read\n"
+     "(blob.root) and prints its uri, usable as a blob input: --input NAME=URI, or directly\n"
+     "--input NAME=@FILE at launch.\n",
+     NULL, ctl_blob},
     {"get", "show one object: execution, workflow, task, launchplan",
      "usage: floectl get execution ID\n"
      "       floectl get workflow|task|launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # floectl against a real floe-scheduler: --help for every verb, register, get, list,
-# launch (typed inputs), get execution, and the exit codes 0 / 1 / 2.
+# launch (typed inputs, a blob from a local file), blob put, get execution, and the exit
+# codes 0 / 1 / 2.
 # usage: test_floectl.sh FLOECTL FLOE-SCHEDULER SOURCE-DIR   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 src=$3
@@ -15,7 +16,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register launch get list activate deactivate publish smoke; do
+for verb in register launch get list activate deactivate publish smoke blob; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -59,6 +60,41 @@ grep -q 'not found' /tmp/floectl.err || fail "not found message"
 expect 1 "$ctl" get execution 01ZZZZZZZZZZZZZZZZZZZZZZZZ
 expect 0 "$ctl" activate launchplan wordcount_nightly@1
 expect 1 "$ctl" activate launchplan wordcount_nightly@9
+
+# Blobs: put stores the file under its content address (the bytes, once); a launch with
+# --input NAME=@FILE stores it and passes its uri; a missing file is bad usage.
+blob=$(mktemp)
+head -c 3000 /dev/urandom >"$blob"
+hex=$(sha256sum "$blob" | cut -d' ' -f1)
+expect 0 "$ctl" blob put "$blob" -o json
+grep -q "\"uri\": \"floe://blobs/sha256/$hex\"" /tmp/floectl.out || fail "blob put uri: $(cat /tmp/floectl.out)"
+grep -q '"size": 3000' /tmp/floectl.out || fail "blob put size"
+cmp -s "$blob" "$FLOE_BLOB_ROOT/sha256/${hex:0:2}/$hex" || fail "stored blob differs from the file"
+expect 0 "$ctl" blob put "$blob" "$blob" -o json # twice: the same uri, nothing rewritten
+[ "$(grep -c "floe://blobs/sha256/$hex" /tmp/floectl.out)" = 2 ] || fail "blob put twice"
+expect 2 "$ctl" blob put /nonexistent/file
+grep -q 'cannot store /nonexistent/file' /tmp/floectl.err || fail "missing file message: $(cat /tmp/floectl.err)"
+cat >/tmp/floectl.blobwf.yaml <<'YAML'
+kind: task
+name: count_bytes
+version: "1"
+container: {command: [/bin/sh, -c, 'wc -c < "$FLOE_INPUTS/data" > "$FLOE_OUTPUTS/n"']}
+inputs: {data: blob}
+outputs: {n: integer}
+---
+kind: workflow
+name: count_bytes
+version: "1"
+inputs: {data: blob}
+outputs: {n: {from: {node: c, output: n}}}
+nodes:
+  - {id: c, task: count_bytes, inputs: {data: {input: data}}}
+YAML
+expect 0 "$ctl" register -f /tmp/floectl.blobwf.yaml
+expect 0 "$ctl" launch count_bytes --input "data=@$blob" -o json
+grep -q "\"uri\": \"floe://blobs/sha256/$hex\"" /tmp/floectl.out || fail "launch @file: $(cat /tmp/floectl.out)"
+expect 2 "$ctl" launch count_bytes --input "data=@/nonexistent/file"
+rm -f "$blob"
 
 kill -TERM $pid
 wait $pid || fail "floe-scheduler exited with $? on SIGTERM"

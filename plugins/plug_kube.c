@@ -168,6 +168,42 @@ y_named(yaml_document_t *doc, yaml_node_t *list, const char *name, const char *k
     return NULL;
 }
 
+/* A file a kubeconfig names: a relative path is relative to the kubeconfig's directory,
+ * as kubectl reads it. */
+static char *
+kc_path(const char *kubeconfig, const char *p)
+{
+    if (p[0] == '/')
+        return floe_strdup(p);
+    const char *slash = strrchr(kubeconfig, '/');
+    int dir_len = slash != NULL ? (int)(slash - kubeconfig) : 1;
+    size_t n = (size_t)dir_len + strlen(p) + 2;
+    char *out = floe_malloc(n);
+    if (out != NULL)
+        snprintf(out, n, "%.*s/%s", dir_len, slash != NULL ? kubeconfig : ".", p);
+    return out;
+}
+
+/* The contents of the file a kubeconfig's field names (at most max bytes). */
+static floe_rc
+kc_read(const char *kubeconfig, const char *field, const char *p, size_t max, char **out,
+        floe_err *err)
+{
+    char *path = kc_path(kubeconfig, p);
+    if (path == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    floe_free(*out);
+    errno = 0;
+    *out = slurp(path, max);
+    int e = errno;
+    floe_rc rc = FLOE_OK;
+    if (*out == NULL)
+        rc = floe_err_user(err, FLOE_EINVAL, "kubeconfig %s: %s %s: %s", kubeconfig, field, path,
+                           e != 0 ? strerror(e) : "cannot be read");
+    floe_free(path);
+    return rc;
+}
+
 static floe_rc
 load_kubeconfig(const char *path, plug_kube_conn *c, floe_err *err)
 {
@@ -203,20 +239,35 @@ load_kubeconfig(const char *path, plug_kube_conn *c, floe_err *err)
     if (ns != NULL)
         snprintf(c->ns, sizeof(c->ns), "%s", ns);
     const char *v;
-    if ((v = y_str(y_get(&doc, cl, "certificate-authority"))) != NULL)
-        c->ca_file = floe_strdup(v);
+    if ((v = y_str(y_get(&doc, cl, "certificate-authority"))) != NULL &&
+        (c->ca_file = kc_path(path, v)) == NULL) {
+        rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        goto out;
+    }
     if ((v = y_str(y_get(&doc, cl, "certificate-authority-data"))) != NULL)
         c->ca_pem = b64_decode(v);
     if ((v = y_str(y_get(&doc, cl, "insecure-skip-tls-verify"))) != NULL)
         c->insecure = strcmp(v, "true") == 0;
     if ((v = y_str(y_get(&doc, us, "token"))) != NULL)
         c->token = floe_strdup(v);
-    if ((v = y_str(y_get(&doc, us, "tokenFile"))) != NULL)
-        c->token = slurp(v, 16384);
-    if ((v = y_str(y_get(&doc, us, "client-certificate-data"))) != NULL)
+    /* As client-go: token over tokenFile, *-data over the file names. */
+    if (c->token == NULL && (v = y_str(y_get(&doc, us, "tokenFile"))) != NULL &&
+        (rc = kc_read(path, "tokenFile", v, 16384, &c->token, err)) != FLOE_OK)
+        goto out;
+    if ((v = y_str(y_get(&doc, us, "client-certificate"))) != NULL &&
+        (rc = kc_read(path, "client-certificate", v, 65536, &c->cert_pem, err)) != FLOE_OK)
+        goto out;
+    if ((v = y_str(y_get(&doc, us, "client-key"))) != NULL &&
+        (rc = kc_read(path, "client-key", v, 65536, &c->key_pem, err)) != FLOE_OK)
+        goto out;
+    if ((v = y_str(y_get(&doc, us, "client-certificate-data"))) != NULL) {
+        floe_free(c->cert_pem);
         c->cert_pem = b64_decode(v);
-    if ((v = y_str(y_get(&doc, us, "client-key-data"))) != NULL)
+    }
+    if ((v = y_str(y_get(&doc, us, "client-key-data"))) != NULL) {
+        floe_free(c->key_pem);
         c->key_pem = b64_decode(v);
+    }
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -230,8 +281,10 @@ plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *c, floe_err *err)
     memset(c, 0, sizeof(*c));
     floe_rc rc;
     if (cfg->kube_config[0] != '\0') {
-        if ((rc = load_kubeconfig(cfg->kube_config, c, err)) != FLOE_OK)
+        if ((rc = load_kubeconfig(cfg->kube_config, c, err)) != FLOE_OK) {
+            plug_kube_conn_deinit(c); /* what was read before the problem */
             return rc;
+        }
     } else {
         const char *host = getenv("KUBERNETES_SERVICE_HOST"),
                    *port = getenv("KUBERNETES_SERVICE_PORT");

@@ -1,0 +1,145 @@
+/*
+ * The Kubernetes executor's connection from a kubeconfig: the current context's server,
+ * namespace and credentials; files named relative to the kubeconfig's directory (as
+ * kubectl reads them); inline *-data over file names, token over tokenFile; a named file
+ * that cannot be read is an error naming the field and the path, and leaves nothing
+ * allocated.
+ */
+#include "plug_kube.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[64];
+
+static void
+put(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/floe-test-kubeconfig-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    put("client.crt", "-----BEGIN CERTIFICATE-----\nCERT\n-----END CERTIFICATE-----\n");
+    put("client.key", "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n");
+    put("token", "file-token\n");
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"client.crt", "client.key", "token", "config", NULL};
+    char path[256];
+    for (int i = 0; files[i] != NULL; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return 0;
+}
+
+static floe_rc
+load(const char *user_block, plug_kube_conn *c, floe_err *err)
+{
+    char text[2048], path[256];
+    snprintf(text, sizeof(text),
+             "apiVersion: v1\nkind: Config\ncurrent-context: dev\n"
+             "contexts:\n- name: other\n  context: {cluster: nope, user: nope}\n"
+             "- name: dev\n  context: {cluster: kind, user: me, namespace: team-a}\n"
+             "clusters:\n- name: kind\n  cluster:\n    server: https://127.0.0.1:6443\n"
+             "    certificate-authority: ca.crt\n"
+             "users:\n- name: me\n  user:\n%s",
+             user_block);
+    put("config", text);
+    snprintf(path, sizeof(path), "%s/config", dir);
+    floe_config cfg = {0};
+    cfg.kube_config = path;
+    char empty[] = "";
+    cfg.kube_api = cfg.kube_namespace = cfg.kube_token_file = cfg.kube_ca_file = empty;
+    return plug_kube_conn_load(&cfg, c, err);
+}
+
+static void
+test_files_relative_to_the_kubeconfig(void **state)
+{
+    (void)state;
+    plug_kube_conn c;
+    floe_err err = {0};
+    assert_int_equal(load("    client-certificate: client.crt\n    client-key: ./client.key\n"
+                          "    tokenFile: token\n",
+                          &c, &err),
+                     FLOE_OK);
+    assert_string_equal(c.server, "https://127.0.0.1:6443");
+    assert_string_equal(c.ns, "team-a");
+    char want[256];
+    snprintf(want, sizeof(want), "%s/ca.crt", dir);
+    assert_string_equal(c.ca_file, want);
+    assert_non_null(strstr(c.cert_pem, "CERT"));
+    assert_non_null(strstr(c.key_pem, "KEY"));
+    assert_string_equal(c.token, "file-token");
+    plug_kube_conn_deinit(&c);
+}
+
+static void
+test_inline_data_and_token_win(void **state)
+{
+    (void)state;
+    plug_kube_conn c;
+    floe_err err = {0};
+    /* "SU5MSU5F" is base64 for "INLINE" */
+    assert_int_equal(load("    client-certificate: client.crt\n"
+                          "    client-certificate-data: SU5MSU5F\n"
+                          "    client-key: client.key\n    token: inline-token\n"
+                          "    tokenFile: token\n",
+                          &c, &err),
+                     FLOE_OK);
+    assert_string_equal(c.cert_pem, "INLINE");
+    assert_non_null(strstr(c.key_pem, "KEY"));
+    assert_string_equal(c.token, "inline-token");
+    plug_kube_conn_deinit(&c);
+}
+
+static void
+test_unreadable_file_named(void **state)
+{
+    (void)state;
+    plug_kube_conn c;
+    floe_err err = {0};
+    assert_int_equal(load("    tokenFile: token\n    client-key: missing.key\n", &c, &err),
+                     FLOE_EINVAL);
+    char want[256];
+    snprintf(want, sizeof(want), "client-key %s/missing.key: No such file or directory", dir);
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("error \"%s\" does not name \"%s\"", err.msg, want);
+    assert_null(c.token); /* freed: the problem leaves nothing allocated */
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_files_relative_to_the_kubeconfig),
+        cmocka_unit_test(test_inline_data_and_token_win),
+        cmocka_unit_test(test_unreadable_file_named),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -32,7 +32,7 @@ struct sched_lease {
     char holder[128];
     floe_pool *pool;
     struct event *tick_ev;
-    struct event *kick_ev; /* the first renew at once (see eng_lps in sched_lp.c for why apart) */
+    struct event *kick_ev; /* the first renew now; not tick_ev itself (see sched_lp.c) */
     lease_job job;
     bool job_busy;
     bool leader;

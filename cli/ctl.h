@@ -61,6 +61,9 @@ int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_launch(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_blob(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_logs(const ctl_ctx *ctx, int argc, char **argv);
+/* ctl_logs.c: `floectl get nodes EXECUTION_ID`. */
+int ctl_get_nodes(const ctl_ctx *ctx, const char *id);
 int ctl_terminate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv); /* relaunch and recover */
 int ctl_cache(const ctl_ctx *ctx, int argc, char **argv);

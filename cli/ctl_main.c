@@ -37,14 +37,20 @@ static const ctl_verb verbs[] = {
      "mapping; --input wins over it. Without a version: the latest workflow, or the active\n"
      "launch plan. Exits 0 once accepted; with --wait, 0 only if the execution succeeded.\n",
      NULL, ctl_launch},
+    {"logs", "print what a node's task wrote to stdout or stderr",
+     "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N]\n"
+     "The last attempt's unless --attempt says which; read from the blob store (blob.root)\n"
+     "once the execution has ended.\n",
+     NULL, ctl_logs},
     {"blob", "store local files in the blob store and print their uris",
      "usage: floectl blob put FILE...\n"
      "Stores each file under its content address in the blob store the workers read\n"
      "(blob.root) and prints its uri, usable as a blob input: --input NAME=URI, or directly\n"
      "--input NAME=@FILE at launch.\n",
      NULL, ctl_blob},
-    {"get", "show one object: execution, workflow, task, launchplan",
+    {"get", "show one object: execution, nodes, workflow, task, launchplan",
      "usage: floectl get execution ID\n"
+     "       floectl get nodes ID        (each node's phase, attempts and error)\n"
      "       floectl get workflow|task|launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"
      "Without a version: the latest (for a launch plan, the active version if any).\n",
      NULL, ctl_get},

@@ -226,9 +226,12 @@ ctl_get(const ctl_ctx *ctx, int argc, char **argv)
     if (strcmp(what, "execution") == 0 || strcmp(what, "executions") == 0 ||
         strcmp(what, "ex") == 0)
         return ctl_get_execution(ctx, ref);
+    if (strcmp(what, "nodes") == 0)
+        return ctl_get_nodes(ctx, ref);
     const char *kind = kind_path(what);
     if (kind == NULL) {
-        fprintf(stderr, "floectl get: \"%s\" is not execution, workflow, task or launchplan\n",
+        fprintf(stderr,
+                "floectl get: \"%s\" is not execution, nodes, workflow, task or launchplan\n",
                 what);
         return CTL_USAGE;
     }

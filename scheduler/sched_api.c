@@ -52,6 +52,7 @@ static const api_route routes[] = {
     {"launch", POST, "/api/v1/executions", api_launch_work, api_launch_done},
     {"execution_list", GET, "/api/v1/executions", api_exec_list_work, NULL},
     {"execution_get", GET, "/api/v1/executions/:", api_exec_get_work, NULL},
+    {"execution_nodes", GET, "/api/v1/executions/:/nodes", api_exec_nodes_work, NULL},
     {"terminate", POST, "/api/v1/executions/:/terminate", api_terminate_work, api_terminate_done},
     {"relaunch", POST, "/api/v1/executions/:/relaunch|recover", api_relaunch_work, api_launch_done},
     {"cache_list", GET, "/api/v1/cache", api_cache_list_work, NULL},

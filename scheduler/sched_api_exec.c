@@ -16,6 +16,7 @@
 #include "sched_inputs.h"
 #include "spec.h"
 #include "store_exec.h"
+#include "store_nodes.h"
 #include "store_registry.h"
 
 #include <stdio.h>
@@ -445,6 +446,64 @@ api_exec_get_work(api_thread *t, api_req *r)
     if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
         return;
     if ((r->reply = exec_json(&ex, r->arena)) == NULL)
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *
+node_json(const store_node *nd, floe_arena *arena)
+{
+    json_t *atts = json_array();
+    for (size_t i = 0; atts != NULL && i < nd->n_att; i++) {
+        const store_attempt *a = &nd->att[i];
+        json_array_append_new(
+            atts, json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "attempt", a->attempt,
+                            "phase", a->phase != NULL ? a->phase : "", "error_kind",
+                            str_or_null(a->error_kind), "error_code", str_or_null(a->error_code),
+                            "message", str_or_null(a->message), "worker", str_or_null(a->worker),
+                            "started_at", sched_render_time(a->started_us), "finished_at",
+                            sched_render_time(a->finished_us), "stdout", str_or_null(a->stdout_uri),
+                            "stderr", str_or_null(a->stderr_uri)));
+    }
+    json_t *error = nd->error_kind != NULL || nd->error != NULL
+                        ? json_pack("{s:o,s:o,s:o}", "kind", str_or_null(nd->error_kind), "code",
+                                    str_or_null(nd->error_code), "message", str_or_null(nd->error))
+                        : json_null();
+    return json_pack("{s:s,s:s,s:i,s:o,s:o,s:o}", "id", nd->node_id, "phase",
+                     nd->phase != NULL ? nd->phase : "", "attempts", nd->attempts, "error", error,
+                     "outputs", sched_render_values(nd->outputs, nd->outputs_len, arena),
+                     "attempt_log", atts != NULL ? atts : json_array());
+}
+
+/* GET /api/v1/executions/ID/nodes: every node with its phase, error, outputs and attempts
+ * (worker, timing, the stdout/stderr blobs), as recorded when the execution ended. */
+void
+api_exec_nodes_work(api_thread *t, api_req *r)
+{
+    const char *id = r->seg[3];
+    if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
+        return;
+    store_exec ex;
+    store_node *nodes;
+    size_t n;
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
+        store_nodes_get(t->pg, id, r->arena, &nodes, &n, &r->err) != FLOE_OK)
+        return;
+    json_t *items = json_array();
+    for (size_t i = 0; items != NULL && i < n; i++)
+        json_array_append_new(items, node_json(&nodes[i], r->arena));
+    bool ended = ex.finished_us > 0;
+    r->reply = json_pack("{s:s,s:s,s:b,s:o}", "execution", ex.id, "phase", ex.phase, "recorded",
+                         ended, "items", items != NULL ? items : json_array());
+    if (r->reply != NULL && !ended)
+        json_object_set_new(r->reply, "note",
+                            json_string("nodes are recorded when the execution ends"));
+    if (r->reply == NULL)
         api_fail(r, FLOE_ENOMEM, "out of memory");
 }
 

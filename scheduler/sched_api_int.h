@@ -102,6 +102,7 @@ bool api_exec_id_valid(api_req *r, const char *id);
 void api_launch_work(api_thread *t, api_req *r);
 void api_launch_done(api_req *r);
 void api_exec_get_work(api_thread *t, api_req *r);
+void api_exec_nodes_work(api_thread *t, api_req *r);
 void api_exec_list_work(api_thread *t, api_req *r);
 void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
 void api_terminate_work(api_thread *t, api_req *r);

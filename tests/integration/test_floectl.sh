@@ -2,9 +2,11 @@
 # floectl against a real floe-scheduler: --help for every verb, register, get, list,
 # launch (typed inputs, a blob from a local file), blob put, get execution, and the exit
 # codes 0 / 1 / 2.
-# usage: test_floectl.sh FLOECTL FLOE-SCHEDULER SOURCE-DIR   (settings from ops/stack env)
+# With a worker at the end: launch --wait, get nodes, logs.
+# usage: test_floectl.sh FLOECTL FLOE-SCHEDULER SOURCE-DIR FLOE-WORKER   (settings from
+# ops/stack env)
 set -uo pipefail
-ctl=$1 sched=$2 src=$3
+ctl=$1 sched=$2 src=$3 worker=$4
 export FLOE_API_URL=http://127.0.0.1:18782
 export FLOE_PROJECT=ctl-$$-$RANDOM
 log=$(mktemp)
@@ -16,7 +18,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register launch get list activate deactivate publish smoke blob; do
+for verb in register launch get list activate deactivate publish smoke blob logs; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -78,7 +80,7 @@ cat >/tmp/floectl.blobwf.yaml <<'YAML'
 kind: task
 name: count_bytes
 version: "1"
-container: {command: [/bin/sh, -c, 'wc -c < "$FLOE_INPUTS/data" > "$FLOE_OUTPUTS/n"']}
+container: {command: [/bin/sh, -c, 'echo "counting bytes" >&2; wc -c < "$FLOE_INPUTS/data" | tee "$FLOE_OUTPUTS/n"']}
 inputs: {data: blob}
 outputs: {n: integer}
 ---
@@ -94,9 +96,30 @@ expect 0 "$ctl" register -f /tmp/floectl.blobwf.yaml
 expect 0 "$ctl" launch count_bytes --input "data=@$blob" -o json
 grep -q "\"uri\": \"floe://blobs/sha256/$hex\"" /tmp/floectl.out || fail "launch @file: $(cat /tmp/floectl.out)"
 expect 2 "$ctl" launch count_bytes --input "data=@/nonexistent/file"
+
+# A worker runs it: the nodes and their logs.
+wlog=$(mktemp)
+FLOE_WORKER_HTTP=127.0.0.1:18798 "$worker" --class default >"$wlog" 2>&1 &
+wpid=$!
+trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -f "$log" "$wlog"' EXIT
+expect 0 "$ctl" launch count_bytes --input "data=@$blob" --wait --wait-timeout 60s -o json
+grep -q '"n": 3000' /tmp/floectl.out || fail "count_bytes output: $(cat /tmp/floectl.out) $(cat "$wlog")"
+id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
+expect 0 "$ctl" get nodes "$id" -o table
+grep -Eq '^c +SUCCEEDED +1' /tmp/floectl.out || fail "get nodes: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" logs "$id/c"
+[ "$(tr -d ' ' </tmp/floectl.out)" = 3000 ] || fail "logs stdout: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" logs "$id/c" --stderr --attempt 1
+[ "$(cat /tmp/floectl.out)" = "counting bytes" ] || fail "logs --stderr: $(cat /tmp/floectl.out)"
+expect 1 "$ctl" logs "$id/nope"
+grep -q 'no node "nope"' /tmp/floectl.err || fail "logs of an unknown node"
+expect 1 "$ctl" logs "$id/c" --attempt 2
+expect 2 "$ctl" logs "$id"
+kill -TERM $wpid
+wait $wpid || fail "floe-worker exited with $? on SIGTERM"
 rm -f "$blob"
 
 kill -TERM $pid
 wait $pid || fail "floe-scheduler exited with $? on SIGTERM"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$wlog"' EXIT
 echo "floectl: all checks passed"

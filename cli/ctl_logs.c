@@ -1,0 +1,138 @@
+/*
+ * An execution's nodes and their logs: `floectl get nodes ID` lists every node with its
+ * phase, attempts and error; `floectl logs ID/NODE` prints an attempt's stdout (or
+ * --stderr) from the blob store, where the worker kept it.
+ */
+#include "ctl.h"
+
+#include "floe_httpc.h"
+#include "floe_mem.h"
+#include "store_blob.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+fetch_nodes(const ctl_ctx *ctx, const char *id, json_t **out)
+{
+    char *e = floe_url_escape(id);
+    if (e == NULL)
+        return CTL_FAILED;
+    char url[512];
+    snprintf(url, sizeof(url), "/api/v1/executions/%s/nodes", e);
+    floe_free(e);
+    return ctl_call(ctx, "GET", url, NULL, NULL, 0, out);
+}
+
+int
+ctl_get_nodes(const ctl_ctx *ctx, const char *id)
+{
+    json_t *out;
+    int rc = fetch_nodes(ctx, id, &out);
+    if (rc != CTL_OK)
+        return rc;
+    static const char *const cols[] = {"id", "phase", "attempts", "error.message", NULL};
+    ctl_print(ctx, out, cols);
+    const char *note = json_string_value(json_object_get(out, "note"));
+    if (note != NULL && ctx->output == CTL_OUT_TABLE)
+        fprintf(stderr, "floectl: execution %s is %s: %s\n", id,
+                json_string_value(json_object_get(out, "phase")), note);
+    json_decref(out);
+    return CTL_OK;
+}
+
+/* Copies blob uri out of the store to stdout. */
+static int
+print_blob(const ctl_ctx *ctx, const char *uri)
+{
+    char dir[] = "/tmp/floectl-logs-XXXXXX", path[sizeof(dir) + 8];
+    if (mkdtemp(dir) == NULL) {
+        perror("floectl logs: a temporary directory");
+        return CTL_FAILED;
+    }
+    snprintf(path, sizeof(path), "%s/log", dir);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(ctx->cfg->blob_root, (uint64_t)ctx->cfg->blob_max_bytes, &err);
+    int rc = CTL_OK;
+    if (bs == NULL || store_blob_get_file(bs, uri, NULL, path, &err) != FLOE_OK) {
+        fprintf(stderr, "floectl logs: cannot read %s from the blob store (%s): %s\n", uri,
+                ctx->cfg->blob_root, err.msg);
+        rc = CTL_FAILED;
+    } else {
+        FILE *f = fopen(path, "rb");
+        char buf[65536];
+        size_t n;
+        while (f != NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+            fwrite(buf, 1, n, stdout);
+        if (f != NULL)
+            fclose(f);
+    }
+    store_blob_free(bs);
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}
+
+int
+ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
+{
+    const char *ref = NULL;
+    bool want_err = false;
+    long attempt = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--stderr") == 0)
+            want_err = true;
+        else if (strcmp(argv[i], "--attempt") == 0 && i + 1 < argc) {
+            char *end;
+            attempt = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || attempt < 1) {
+                fprintf(stderr, "floectl logs: --attempt takes a number from 1\n");
+                return CTL_USAGE;
+            }
+        } else if (argv[i][0] != '-' && ref == NULL)
+            ref = argv[i];
+        else {
+            fprintf(stderr, "floectl logs: unexpected \"%s\" (see --help)\n", argv[i]);
+            return CTL_USAGE;
+        }
+    }
+    const char *slash = ref != NULL ? strchr(ref, '/') : NULL;
+    if (slash == NULL || slash == ref || slash[1] == '\0' || strlen(ref) > 400) {
+        fprintf(stderr, "floectl logs: expected EXECUTION_ID/NODE\n");
+        return CTL_USAGE;
+    }
+    char id[401];
+    snprintf(id, sizeof(id), "%.*s", (int)(slash - ref), ref);
+    const char *node = slash + 1;
+    json_t *out;
+    int rc = fetch_nodes(ctx, id, &out);
+    if (rc != CTL_OK)
+        return rc;
+    json_t *found = NULL, *v;
+    size_t i;
+    json_array_foreach(json_object_get(out, "items"), i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "id")), node) == 0)
+            found = v;
+    }
+    json_t *log = json_object_get(found, "attempt_log"), *att = NULL;
+    json_array_foreach(log, i, v)
+    {
+        if (attempt == 0 || json_integer_value(json_object_get(v, "attempt")) == attempt)
+            att = v; /* the last one unless --attempt says which */
+    }
+    const char *stream = want_err ? "stderr" : "stdout";
+    const char *uri = json_string_value(json_object_get(att, stream));
+    if (found == NULL)
+        fprintf(stderr, "floectl logs: execution %s has no node \"%s\" recorded%s\n", id, node,
+                json_object_get(out, "note") != NULL ? " (it has not ended yet)" : "");
+    else if (att == NULL)
+        fprintf(stderr, "floectl logs: node %s has no attempt %ld\n", node, attempt);
+    if (found == NULL || att == NULL)
+        rc = CTL_FAILED;
+    else if (uri != NULL)
+        rc = print_blob(ctx, uri); /* no uri: the task wrote nothing there */
+    json_decref(out);
+    return rc;
+}

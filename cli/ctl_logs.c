@@ -113,7 +113,8 @@ ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
     size_t i;
     json_array_foreach(json_object_get(out, "items"), i, v)
     {
-        if (strcmp(json_string_value(json_object_get(v, "id")), node) == 0)
+        const char *nid = json_string_value(json_object_get(v, "id"));
+        if (nid != NULL && strcmp(nid, node) == 0)
             found = v;
     }
     json_t *log = json_object_get(found, "attempt_log"), *att = NULL;

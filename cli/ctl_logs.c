@@ -1,7 +1,7 @@
 /*
  * An execution's nodes and their logs: `floectl get nodes ID` lists every node with its
- * phase, attempts and error; `floectl logs ID/NODE` prints an attempt's stdout (or
- * --stderr) from the blob store, where the worker kept it.
+ * phase, attempts and error; `floectl logs ID/NODE` prints an ended attempt's stdout (or
+ * --stderr) from the blob store, where the worker kept it, also while the execution runs.
  */
 #include "ctl.h"
 
@@ -34,10 +34,6 @@ ctl_get_nodes(const ctl_ctx *ctx, const char *id)
         return rc;
     static const char *const cols[] = {"id", "phase", "attempts", "error.message", NULL};
     ctl_print(ctx, out, cols);
-    const char *note = json_string_value(json_object_get(out, "note"));
-    if (note != NULL && ctx->output == CTL_OUT_TABLE)
-        fprintf(stderr, "floectl: execution %s is %s: %s\n", id,
-                json_string_value(json_object_get(out, "phase")), note);
     json_decref(out);
     return CTL_OK;
 }
@@ -126,8 +122,7 @@ ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
     const char *stream = want_err ? "stderr" : "stdout";
     const char *uri = json_string_value(json_object_get(att, stream));
     if (found == NULL)
-        fprintf(stderr, "floectl logs: execution %s has no node \"%s\" recorded%s\n", id, node,
-                json_object_get(out, "note") != NULL ? " (it has not ended yet)" : "");
+        fprintf(stderr, "floectl logs: execution %s has no node \"%s\"\n", id, node);
     else if (att == NULL)
         fprintf(stderr, "floectl logs: node %s has no attempt %ld\n", node, attempt);
     if (found == NULL || att == NULL)

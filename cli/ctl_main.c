@@ -39,8 +39,8 @@ static const ctl_verb verbs[] = {
      NULL, ctl_launch},
     {"logs", "print what a node's task wrote to stdout or stderr",
      "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N]\n"
-     "The last attempt's unless --attempt says which; read from the blob store (blob.root)\n"
-     "once the execution has ended.\n",
+     "The last ended attempt's unless --attempt says which; read from the blob store\n"
+     "(blob.root).\n",
      NULL, ctl_logs},
     {"blob", "store local files in the blob store and print their uris",
      "usage: floectl blob put FILE...\n"

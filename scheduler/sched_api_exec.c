@@ -16,7 +16,11 @@
 #include "sched_inputs.h"
 #include "spec.h"
 #include "store_exec.h"
+#include "sched_plan.h"
+#include "sched_state_read.h"
 #include "store_nodes.h"
+#include "store_redis_probe.h"
+#include "store_state.h"
 #include "store_registry.h"
 
 #include <stdio.h>
@@ -456,13 +460,13 @@ str_or_null(const char *s)
 }
 
 static json_t *
-node_json(const store_node *nd, floe_arena *arena)
+node_json(const store_run_node *nd, const store_run_attempt *att, size_t n_att, floe_arena *arena)
 {
     json_t *atts = json_array();
-    for (size_t i = 0; atts != NULL && i < nd->n_att; i++) {
-        const store_attempt *a = &nd->att[i];
+    for (size_t i = 0; atts != NULL && i < n_att; i++) {
+        const store_run_attempt *a = &att[i];
         json_array_append_new(
-            atts, json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "attempt", a->attempt,
+            atts, json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "attempt", (int)a->attempt,
                             "phase", a->phase != NULL ? a->phase : "", "error_kind",
                             str_or_null(a->error_kind), "error_code", str_or_null(a->error_code),
                             "message", str_or_null(a->message), "worker", str_or_null(a->worker),
@@ -475,13 +479,91 @@ node_json(const store_node *nd, floe_arena *arena)
                                     str_or_null(nd->error_code), "message", str_or_null(nd->error))
                         : json_null();
     return json_pack("{s:s,s:s,s:i,s:o,s:o,s:o}", "id", nd->node_id, "phase",
-                     nd->phase != NULL ? nd->phase : "", "attempts", nd->attempts, "error", error,
-                     "outputs", sched_render_values(nd->outputs, nd->outputs_len, arena),
+                     nd->phase != NULL ? nd->phase : "", "attempts", (int)nd->attempts, "error",
+                     error, "outputs", sched_render_values(nd->outputs, nd->outputs_len, arena),
                      "attempt_log", atts != NULL ? atts : json_array());
 }
 
+/* A running execution's nodes, from its Redis state (the leader's; read here with a short
+ * blocking connection) decoded against its plan. Attempts grouped by node. */
+static floe_rc
+live_nodes(api_thread *t, api_req *r, const store_exec *ex, store_nodes *out)
+{
+    memset(out, 0, sizeof(*out));
+    store_entity ent;
+    floe_rc rc =
+        store_registry_get(t->pg, STORE_WORKFLOW, ex->project, ex->domain, ex->workflow_name,
+                           ex->workflow_version, r->arena, &ent, &r->err);
+    if (rc != FLOE_OK)
+        return rc;
+    sched_plan *plan =
+        sched_plan_build(ent.spec, ent.spec_len, (size_t)t->cfg->spec_max_nodes, &r->err);
+    if (plan == NULL)
+        return r->err.code != FLOE_OK ? r->err.code : FLOE_EINVAL;
+    char kx[STORE_KEY_MAX], kl[STORE_KEY_MAX];
+    store_reply *rep[2] = {NULL, NULL};
+    if ((rc = store_key_exec(kx, ex->id)) == FLOE_OK &&
+        (rc = store_key_log(kl, ex->id)) == FLOE_OK) {
+        const char *hgetall[] = {"HGETALL", kx}, *lrange[] = {"LRANGE", kl, "0", "-1"};
+        const char *const *cmds[] = {hgetall, lrange};
+        const int argcs[] = {2, 4};
+        rc = store_redis_sync_call(t->cfg->redis_url, (int)t->cfg->redis_timeout_ms, 2, cmds, argcs,
+                                   rep, &r->err);
+    }
+    sched_state_view v;
+    if (rc == FLOE_OK && store_reply_len(rep[0]) > 0 &&
+        (!sched_state_read_hash(plan, rep[0], false, r->arena, &v) ||
+         !sched_state_read_log(plan, rep[1], r->arena, &v)))
+        rc = floe_err_sys(&r->err, FLOE_ENOMEM, "out of memory reading the execution state");
+    if (rc == FLOE_OK && store_reply_len(rep[0]) > 0) {
+        size_t nn = v.n_nodes;
+        out->nodes = v.nodes;
+        out->first = floe_arena_alloc(r->arena, (nn + 1) * sizeof(size_t));
+        out->count = floe_arena_alloc(r->arena, (nn + 1) * sizeof(size_t));
+        out->att = floe_arena_alloc(r->arena, (v.n_attempts + 1) * sizeof(*out->att));
+        if (out->first == NULL || out->count == NULL || out->att == NULL) {
+            rc = floe_err_sys(&r->err, FLOE_ENOMEM, "out of memory");
+        } else {
+            /* The log is in the order attempts ended: a counting sort groups it by node. */
+            memset(out->count, 0, (nn + 1) * sizeof(size_t));
+            int64_t *idx = floe_arena_alloc(r->arena, (v.n_attempts + 1) * sizeof(int64_t));
+            for (size_t i = 0; idx != NULL && i < v.n_attempts; i++)
+                if ((idx[i] = sched_plan_find(plan, v.attempts[i].node_id)) >= 0)
+                    out->count[idx[i]]++;
+            size_t at = 0;
+            for (size_t i = 0; i < nn; i++) {
+                out->first[i] = at;
+                at += out->count[i];
+            }
+            size_t *fill = floe_arena_alloc(r->arena, (nn + 1) * sizeof(size_t));
+            if (idx == NULL || fill == NULL) {
+                rc = floe_err_sys(&r->err, FLOE_ENOMEM, "out of memory");
+            } else {
+                memset(fill, 0, (nn + 1) * sizeof(size_t));
+                /* Node ids live in the plan, freed below: the answer gets its own copies. */
+                for (size_t i = 0; rc == FLOE_OK && i < nn; i++)
+                    if ((out->nodes[i].node_id = floe_arena_strndup(
+                             r->arena, plan->nodes[i].id, strlen(plan->nodes[i].id))) == NULL)
+                        rc = floe_err_sys(&r->err, FLOE_ENOMEM, "out of memory");
+                for (size_t i = 0; rc == FLOE_OK && i < v.n_attempts; i++) {
+                    if (idx[i] < 0)
+                        continue;
+                    store_run_attempt *a = &out->att[out->first[idx[i]] + fill[idx[i]]++];
+                    *a = v.attempts[i];
+                    a->node_id = out->nodes[idx[i]].node_id;
+                }
+                out->n = rc == FLOE_OK ? nn : 0;
+            }
+        }
+    }
+    store_redis_sync_free(rep, 2);
+    sched_plan_free(plan);
+    return rc;
+}
+
 /* GET /api/v1/executions/ID/nodes: every node with its phase, error, outputs and attempts
- * (worker, timing, the stdout/stderr blobs), as recorded when the execution ended. */
+ * (worker, timing, the stdout/stderr blobs): from PostgreSQL once the execution ended,
+ * from its Redis state while it runs. */
 void
 api_exec_nodes_work(api_thread *t, api_req *r)
 {
@@ -489,20 +571,20 @@ api_exec_nodes_work(api_thread *t, api_req *r)
     if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     store_exec ex;
-    store_node *nodes;
-    size_t n;
-    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
-        store_nodes_get(t->pg, id, r->arena, &nodes, &n, &r->err) != FLOE_OK)
+    store_nodes nodes;
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
+        return;
+    bool ended = ex.finished_us > 0;
+    if ((ended ? store_nodes_get(t->pg, id, r->arena, &nodes, &r->err)
+               : live_nodes(t, r, &ex, &nodes)) != FLOE_OK)
         return;
     json_t *items = json_array();
-    for (size_t i = 0; items != NULL && i < n; i++)
-        json_array_append_new(items, node_json(&nodes[i], r->arena));
-    bool ended = ex.finished_us > 0;
-    r->reply = json_pack("{s:s,s:s,s:b,s:o}", "execution", ex.id, "phase", ex.phase, "recorded",
-                         ended, "items", items != NULL ? items : json_array());
-    if (r->reply != NULL && !ended)
-        json_object_set_new(r->reply, "note",
-                            json_string("nodes are recorded when the execution ends"));
+    for (size_t i = 0; items != NULL && i < nodes.n; i++)
+        json_array_append_new(items, node_json(&nodes.nodes[i], nodes.att + nodes.first[i],
+                                               nodes.count[i], r->arena));
+    r->reply =
+        json_pack("{s:s,s:s,s:s,s:o}", "execution", ex.id, "phase", ex.phase, "source",
+                  ended ? "recorded" : "live", "items", items != NULL ? items : json_array());
     if (r->reply == NULL)
         api_fail(r, FLOE_ENOMEM, "out of memory");
 }

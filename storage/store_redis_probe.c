@@ -49,39 +49,93 @@ store_redis_url_parse(const char *url, store_redis_addr *out, floe_err *err)
     return FLOE_OK;
 }
 
-floe_rc
-store_redis_ping(const char *url, int timeout_ms, floe_err *err)
+/* A blocking connection to url, authenticated and on its database; NULL with err. */
+static redisContext *
+sync_connect(const char *url, int timeout_ms, floe_err *err)
 {
     store_redis_addr a;
-    floe_rc rc = store_redis_url_parse(url, &a, err);
-    if (rc != FLOE_OK)
-        return rc;
+    if (store_redis_url_parse(url, &a, err) != FLOE_OK)
+        return NULL;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = redisConnectWithTimeout(a.host, a.port, tv);
     if (c == NULL || c->err) {
-        rc = floe_err_sys(err, FLOE_EIO, "redis %s:%d: %s", a.host, a.port,
-                          c != NULL ? c->errstr : "out of memory");
-        goto out;
+        floe_err_sys(err, FLOE_EIO, "redis %s:%d: %s", a.host, a.port,
+                     c != NULL ? c->errstr : "out of memory");
+        if (c != NULL)
+            redisFree(c);
+        return NULL;
     }
     redisSetTimeout(c, tv);
-    if (a.password[0] != '\0') {
-        redisReply *r = redisCommand(c, "AUTH %s", a.password);
+    if (a.password[0] != '\0' || a.db != 0) {
+        redisReply *r = a.password[0] != '\0' ? redisCommand(c, "AUTH %s", a.password)
+                                              : redisCommand(c, "SELECT %d", a.db);
         bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
         if (r != NULL)
             freeReplyObject(r);
+        if (ok && a.password[0] != '\0' && a.db != 0) {
+            r = redisCommand(c, "SELECT %d", a.db);
+            ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+            if (r != NULL)
+                freeReplyObject(r);
+        }
         if (!ok) {
-            rc = floe_err_sys(err, FLOE_EIO, "redis %s:%d: AUTH failed", a.host, a.port);
-            goto out;
+            floe_err_sys(err, FLOE_EIO, "redis %s:%d: AUTH or SELECT failed", a.host, a.port);
+            redisFree(c);
+            return NULL;
         }
     }
+    return c;
+}
+
+floe_rc
+store_redis_ping(const char *url, int timeout_ms, floe_err *err)
+{
+    redisContext *c = sync_connect(url, timeout_ms, err);
+    if (c == NULL)
+        return err != NULL && err->code != FLOE_OK ? err->code : FLOE_EIO;
+    floe_rc rc = FLOE_OK;
     redisReply *r = redisCommand(c, "PING");
     if (r == NULL || r->type == REDIS_REPLY_ERROR)
-        rc = floe_err_sys(err, FLOE_EIO, "redis %s:%d: PING failed: %s", a.host, a.port,
-                          r != NULL ? r->str : c->errstr);
+        rc = floe_err_sys(err, FLOE_EIO, "redis: PING failed: %s", r != NULL ? r->str : c->errstr);
     if (r != NULL)
         freeReplyObject(r);
-out:
-    if (c != NULL)
-        redisFree(c);
+    redisFree(c);
     return rc;
+}
+
+floe_rc
+store_redis_sync_call(const char *url, int timeout_ms, int n_cmds, const char *const *const *cmds,
+                      const int *argcs, store_reply **replies, floe_err *err)
+{
+    for (int i = 0; i < n_cmds; i++)
+        replies[i] = NULL;
+    redisContext *c = sync_connect(url, timeout_ms, err);
+    if (c == NULL)
+        return err != NULL && err->code != FLOE_OK ? err->code : FLOE_EIO;
+    floe_rc rc = FLOE_OK;
+    for (int i = 0; rc == FLOE_OK && i < n_cmds; i++) {
+        redisReply *r = redisCommandArgv(c, argcs[i], (const char **)cmds[i], NULL);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            rc = floe_err_sys(err, FLOE_EIO, "redis: %s failed: %s", cmds[i][0],
+                              r != NULL ? r->str : c->errstr);
+            if (r != NULL)
+                freeReplyObject(r);
+            break;
+        }
+        replies[i] = (store_reply *)r;
+    }
+    if (rc != FLOE_OK)
+        store_redis_sync_free(replies, n_cmds);
+    redisFree(c);
+    return rc;
+}
+
+void
+store_redis_sync_free(store_reply **replies, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
 }

@@ -23,4 +23,13 @@ floe_rc store_redis_url_parse(const char *url, store_redis_addr *out, floe_err *
 /* Connects, AUTHs if needed, PINGs. FLOE_EIO / FLOE_ETIMEDOUT on failure. */
 floe_rc store_redis_ping(const char *url, int timeout_ms, floe_err *err);
 
+/* Blocking commands on one short connection (pool threads only): cmds[i] has argcs[i]
+ * arguments; replies[i] receives each answer (read with store_reply_*, freed with
+ * store_redis_sync_free). On failure nothing is left to free. */
+typedef struct store_reply store_reply;
+floe_rc store_redis_sync_call(const char *url, int timeout_ms, int n_cmds,
+                              const char *const *const *cmds, const int *argcs,
+                              store_reply **replies, floe_err *err);
+void store_redis_sync_free(store_reply **replies, int n);
+
 #endif

@@ -115,6 +115,34 @@ expect 1 "$ctl" logs "$id/nope"
 grep -q 'no node "nope"' /tmp/floectl.err || fail "logs of an unknown node"
 expect 1 "$ctl" logs "$id/c" --attempt 2
 expect 2 "$ctl" logs "$id"
+
+# While an execution runs, its nodes come live from its state: the running node RUNNING,
+# the one after it QUEUED.
+cat >/tmp/floectl.slowwf.yaml <<'YAML'
+kind: task
+name: nap
+version: "1"
+container: {command: [/bin/sh, -c, 'echo napping; sleep 3']}
+---
+kind: workflow
+name: naps
+version: "1"
+nodes:
+  - {id: first, task: nap}
+  - {id: second, task: nap, after: [first]}
+YAML
+expect 0 "$ctl" register -f /tmp/floectl.slowwf.yaml
+expect 0 "$ctl" launch naps -o json
+id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
+live=
+for _ in $(seq 1 100); do # up to 10 s for the first node to be running
+    "$ctl" get nodes "$id" -o table >/tmp/floectl.out 2>/tmp/floectl.err || fail "get nodes (live): $(cat /tmp/floectl.err)"
+    if grep -Eq '^first +RUNNING' /tmp/floectl.out; then live=1; break; fi
+    sleep 0.1
+done
+[ -n "$live" ] || fail "the first node never showed RUNNING: $(cat /tmp/floectl.out)"
+grep -Eq '^second +QUEUED' /tmp/floectl.out || fail "live second node: $(cat /tmp/floectl.out)"
+"$ctl" get nodes "$id" -o json | grep -q '"source": "live"' || fail "live nodes not marked live"
 kill -TERM $wpid
 wait $wpid || fail "floe-worker exited with $? on SIGTERM"
 rm -f "$blob"

@@ -38,6 +38,9 @@ int ctl_call(const ctl_ctx *ctx, const char *method, const char *path, const cha
  * 0 when argv[*i] is something else, -1 (message printed) when the value is missing. */
 int ctl_scope_flag(int argc, char **argv, int *i, const char **project, const char **domain);
 
+/* "/api/v1/executions/ID[/SUFFIX]" in buf, the id escaped; -1 (said) when out of memory. */
+int ctl_exec_path(char *buf, size_t size, const char *id, const char *suffix);
+
 /* Appends "&key=value" (escaped) to a query being built in buf. */
 void ctl_query_add(char *buf, size_t size, const char *key, const char *value);
 

@@ -37,16 +37,12 @@ ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv)
                              "requested_by", user != NULL ? user : "floectl");
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    char *esc = floe_url_escape(id);
-    if (text == NULL || esc == NULL) {
+    char url[512];
+    if (text == NULL || ctl_exec_path(url, sizeof(url), id, verb) != 0) {
         free(text);
-        floe_free(esc);
         fprintf(stderr, "floectl %s: out of memory\n", verb);
         return CTL_FAILED;
     }
-    char url[512];
-    snprintf(url, sizeof(url), "/api/v1/executions/%s/%s", esc, verb);
-    floe_free(esc);
     json_t *out = NULL;
     int rc = ctl_call(ctx, "POST", url, "application/json", text, strlen(text), &out);
     free(text);

@@ -60,6 +60,20 @@ ctl_query_add(char *buf, size_t size, const char *key, const char *value)
 }
 
 int
+ctl_exec_path(char *buf, size_t size, const char *id, const char *suffix)
+{
+    char *e = floe_url_escape(id);
+    if (e == NULL) {
+        fprintf(stderr, "floectl: out of memory\n");
+        return -1;
+    }
+    snprintf(buf, size, "/api/v1/executions/%s%s%s", e, suffix != NULL ? "/" : "",
+             suffix != NULL ? suffix : "");
+    floe_free(e);
+    return 0;
+}
+
+int
 ctl_scope_flag(int argc, char **argv, int *i, const char **project, const char **domain)
 {
     const char *a = argv[*i];

@@ -24,12 +24,9 @@ int ctl_get_execution(const ctl_ctx *ctx, const char *id);
 int
 ctl_get_execution(const ctl_ctx *ctx, const char *id)
 {
-    char *e = floe_url_escape(id);
-    if (e == NULL)
-        return CTL_FAILED;
     char url[512];
-    snprintf(url, sizeof(url), "/api/v1/executions/%s", e);
-    floe_free(e);
+    if (ctl_exec_path(url, sizeof(url), id, NULL) != 0)
+        return CTL_FAILED;
     json_t *out;
     int rc = ctl_call(ctx, "GET", url, NULL, NULL, 0, &out);
     if (rc == CTL_OK)
@@ -49,11 +46,8 @@ int
 ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms)
 {
     char url[512];
-    char *e = floe_url_escape(id);
-    if (e == NULL)
+    if (ctl_exec_path(url, sizeof(url), id, NULL) != 0)
         return CTL_FAILED;
-    snprintf(url, sizeof(url), "/api/v1/executions/%s", e);
-    floe_free(e);
     int64_t deadline = floe_mono_us() + timeout_ms * 1000;
     useconds_t pause = 100000;
     for (;;) {

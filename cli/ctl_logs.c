@@ -5,8 +5,6 @@
  */
 #include "ctl.h"
 
-#include "floe_httpc.h"
-#include "floe_mem.h"
 #include "store_blob.h"
 
 #include <stdlib.h>
@@ -16,12 +14,9 @@
 static int
 fetch_nodes(const ctl_ctx *ctx, const char *id, json_t **out)
 {
-    char *e = floe_url_escape(id);
-    if (e == NULL)
-        return CTL_FAILED;
     char url[512];
-    snprintf(url, sizeof(url), "/api/v1/executions/%s/nodes", e);
-    floe_free(e);
+    if (ctl_exec_path(url, sizeof(url), id, "nodes") != 0)
+        return CTL_FAILED;
     return ctl_call(ctx, "GET", url, NULL, NULL, 0, out);
 }
 

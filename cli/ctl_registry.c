@@ -395,21 +395,17 @@ ctl_terminate(const ctl_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "floectl terminate: expected an execution id\n");
         return CTL_USAGE;
     }
-    char *esc = floe_url_escape(id);
     const char *user = getenv("USER");
     json_t *body =
         json_pack("{s:s,s:s}", "reason", reason, "requested_by", user != NULL ? user : "floectl");
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (esc == NULL || text == NULL) {
-        free(esc);
+    char url[512];
+    if (text == NULL || ctl_exec_path(url, sizeof(url), id, "terminate") != 0) {
         free(text);
         fprintf(stderr, "floectl terminate: out of memory\n");
         return CTL_FAILED;
     }
-    char url[512];
-    snprintf(url, sizeof(url), "/api/v1/executions/%s/terminate", esc);
-    free(esc);
     json_t *out;
     int rc = ctl_call(ctx, "POST", url, "application/json", text, strlen(text), &out);
     free(text);

@@ -409,24 +409,29 @@ bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partiti
 
 /* --- consuming ----------------------------------------------------------------------- */
 
+/* Kafka keys are ours (execution ids): a longer one is not, and must not make the
+ * dead-letter itself too large to send (review H5). */
+#define BUS_DLQ_KEY_MAX 256
+
 static void
-bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos *pos,
-                const floe_err *why)
+bus_dead_letter_at(floe_bus *bus, const char *topic, int32_t partition, int64_t offset,
+                   const void *key, size_t key_len, const void *raw, size_t raw_len,
+                   const floe_bus_pos *pos, const char *why)
 {
     Floe__DeadLetter dl = FLOE__DEAD_LETTER__INIT;
-    dl.topic = (char *)rd_kafka_topic_name(rkm->rkt);
-    dl.partition = rkm->partition;
-    dl.offset = rkm->offset;
-    dl.key.data = rkm->key;
-    dl.key.len = rkm->key != NULL ? rkm->key_len : 0;
-    dl.raw.data = rkm->payload;
-    dl.raw.len = rkm->payload != NULL ? rkm->len : 0;
-    dl.reason = (char *)why->msg;
+    dl.topic = (char *)topic;
+    dl.partition = partition;
+    dl.offset = offset;
+    dl.key.data = (uint8_t *)key;
+    dl.key.len = key != NULL ? (key_len < BUS_DLQ_KEY_MAX ? key_len : BUS_DLQ_KEY_MAX) : 0;
+    dl.raw.data = (uint8_t *)raw;
+    dl.raw.len = raw != NULL ? raw_len : 0;
+    dl.reason = (char *)why;
     dl.consumer = bus->group;
     dl.failed_unix_us = floe_now_us();
 
     floe_log_warn(&bus->log, "dead-lettering %s[%d]@%lld: %s", dl.topic, dl.partition,
-                  (long long)dl.offset, why->msg);
+                  (long long)dl.offset, why);
     bus_dlq_pending *pending = floe_malloc(sizeof(*pending));
     floe_err err;
     floe_rc rc = FLOE_ENOMEM;
@@ -435,7 +440,7 @@ bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos
         /* A raw message larger than the limit cannot travel whole: keep its head. */
         if (dl.raw.len > (size_t)bus->cfg->bus_max_message_bytes / 2)
             dl.raw.len = (size_t)bus->cfg->bus_max_message_bytes / 2;
-        rc = floe_bus_produce(bus, bus->dlq_topic, rkm->key, dl.key.len,
+        rc = floe_bus_produce(bus, bus->dlq_topic, dl.key.data, dl.key.len,
                               FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER, &dl.base, pending, NULL,
                               &err);
     }
@@ -447,6 +452,23 @@ bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos
         return;
     }
     bus->stats.dead_lettered++;
+}
+
+static void
+bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos *pos,
+                const floe_err *why)
+{
+    bus_dead_letter_at(bus, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, rkm->key,
+                       rkm->key_len, rkm->payload, rkm->len, pos, why->msg);
+}
+
+void
+floe_bus_reject(floe_bus *bus, const floe_bus_pos *pos, const char *why)
+{
+    if (pos->generation != bus->generation || pos->topic >= bus->n_in_topics)
+        return; /* from before a rebalance: whoever holds the partition now sees it again */
+    bus_dead_letter_at(bus, bus->in_topics[pos->topic].name, pos->partition, pos->offset, NULL, 0,
+                       NULL, 0, pos, why);
 }
 
 static void
@@ -531,6 +553,9 @@ bus_consumer_ready(evutil_socket_t fd, short what, void *arg)
 
 /* --- producing ----------------------------------------------------------------------- */
 
+static floe_rc bus_produce_bytes(floe_bus *bus, const char *topic, const void *key, size_t key_len,
+                                 const void *value, size_t len, void *opaque, floe_err *err);
+
 static void
 bus_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
@@ -543,11 +568,21 @@ bus_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
         bus->stats.failed++;
     if (rd_kafka_topic_opaque(rkm->rkt) == &bus->dlq_marker && rkm->_private != NULL) {
         bus_dlq_pending *pending = rkm->_private;
-        if (rc == FLOE_OK)
+        if (rc == FLOE_OK) {
             floe_bus_ack(bus, &pending->pos);
-        else
-            floe_log_error(&bus->log, "dead-letter not delivered: %s", rd_kafka_err2str(rkm->err));
-        floe_free(pending);
+            floe_free(pending);
+            return;
+        }
+        /* Never acked without the DLQ having it, and never left pinning the partition's
+         * commit: the same bytes go again (the producer's own timeout paces this). */
+        floe_err err;
+        floe_log_error(&bus->log, "dead-letter not delivered (%s): sending it again",
+                       rd_kafka_err2str(rkm->err));
+        if (bus_produce_bytes(bus, bus->dlq_topic, rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                              pending, &err) != FLOE_OK) {
+            floe_log_error(&bus->log, "dead-letter not sent again: %s", err.msg);
+            floe_free(pending);
+        }
         return;
     }
     if (bus->cb.on_delivered != NULL)

@@ -99,6 +99,11 @@ floe_rc floe_bus_produce_raw(floe_bus *bus, const char *topic, const void *key, 
 /* The effect of the message at pos is durable. */
 void floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos);
 
+/* The message at pos decoded but its effect failed for its own content (a value the
+ * database refuses, say): it goes to the dead-letter topic with why and its position, and
+ * is acknowledged once the DLQ has it, instead of coming back for ever (review H5). */
+void floe_bus_reject(floe_bus *bus, const floe_bus_pos *pos, const char *why);
+
 /* Messages queued or in flight to the broker. */
 int floe_bus_outq_len(floe_bus *bus);
 

@@ -83,6 +83,10 @@ static const cfg_entry config_table[] = {
      CFG_URL, NULL, NULL, "Redis server, redis://[:password@]host:port[/db]"},
     {"postgres.url", CFG_STRING, OFF(postgres_url), "postgresql://floe@127.0.0.1:5432/floe", 1,
      1024, "FLOE_POSTGRES_URL", CFG_URL, NULL, NULL, "PostgreSQL connection URI or conninfo"},
+    {"postgres.timeout", CFG_DURATION, OFF(postgres_timeout_ms), "30s", 100, 3600000,
+     "FLOE_POSTGRES_TIMEOUT", 0, NULL, NULL,
+     "longest statement or lock wait on a PostgreSQL connection (idle transactions end at "
+     "twice it, at least 10s); the leader lease's connection uses a third of leader.lease"},
     {"api.url", CFG_STRING, OFF(api_url), "http://127.0.0.1:8780", 1, 1024, "FLOE_API_URL", 0, NULL,
      check_http_url, "HTTP API address: the scheduler listens here, floectl calls it"},
     {"blob.root", CFG_STRING, OFF(blob_root), "/var/lib/floe/blobs", 1, 1024, "FLOE_BLOB_ROOT", 0,

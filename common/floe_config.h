@@ -32,6 +32,7 @@ typedef struct floe_config {
 
     char *redis_url;
     char *postgres_url;
+    int64_t postgres_timeout_ms; /* statement and lock wait bound per connection */
     char *api_url;
     char *blob_root;
 

@@ -1,6 +1,7 @@
 #include "floe_envelope.h"
 
 #include "floe_mem.h"
+#include "floe_pbwire.h"
 
 #include <string.h>
 
@@ -299,15 +300,6 @@ check_data_published(const ProtobufCMessage *msg, floe_err *err)
     return FLOE_OK;
 }
 
-bool
-floe_text_printable(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
 static floe_rc
 check_lineage_recorded(const ProtobufCMessage *msg, floe_err *err)
 {
@@ -332,6 +324,11 @@ floe_envelope_decode(const void *data, size_t len, size_t max_bytes, floe_arena 
         return floe_err_user(err, FLOE_ETOOBIG,
                              "envelope: message of %zu bytes exceeds the limit of %zu bytes", len,
                              max_bytes);
+    /* Depth and text are checked on the wire before protobuf-c recurses (floe_pbwire). */
+    if (floe_pb_check(&floe__envelope__descriptor, data, len, err) != FLOE_OK) {
+        floe_err_prefix(err, "envelope: not a valid floe.Envelope");
+        return FLOE_EINVAL;
+    }
     ProtobufCAllocator *pa = floe_arena_pb_allocator(arena);
     Floe__Envelope *env = floe__envelope__unpack(pa, len, data);
     if (env == NULL && floe_arena_exhausted(arena))
@@ -351,6 +348,10 @@ floe_envelope_decode(const void *data, size_t len, size_t max_bytes, floe_arena 
     if (env->producer == NULL || strlen(env->producer) > 256)
         return floe_err_user(err, FLOE_EINVAL, "envelope: producer longer than 256 bytes");
 
+    if (floe_pb_check(t->desc, env->payload.data, env->payload.len, err) != FLOE_OK) {
+        floe_err_prefix(err, "%s: payload is not a valid floe.%s", t->name, t->name);
+        return FLOE_EINVAL;
+    }
     ProtobufCMessage *msg =
         protobuf_c_message_unpack(t->desc, pa, env->payload.len, env->payload.data);
     if (msg == NULL && floe_arena_exhausted(arena))

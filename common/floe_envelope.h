@@ -10,6 +10,7 @@
 
 #include "floe_arena.h"
 #include "floe_err.h"
+#include "floe_text.h"
 #include "floe_time.h"
 
 #include "floe_envelope.pb-c.h"
@@ -62,7 +63,5 @@ floe_rc floe_envelope_check_id(const char *what, const char *s, size_t max, floe
 
 /* DataPublished bounds (also used by the client library and floectl publish). */
 #define FLOE_PARTITION_MAX 16
-/* No control characters (UTF-8 beyond ASCII is allowed). */
-bool floe_text_printable(const char *s, size_t n);
 
 #endif

@@ -1,5 +1,7 @@
 #include "floe_err.h"
 
+#include "floe_text.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,9 +14,10 @@ floe_err_set(floe_err *err, floe_rc code, floe_err_class cls, bool retriable, co
     err->code = code;
     err->cls = cls;
     err->retriable = retriable;
+    /* Messages reach Redis, PostgreSQL and the bus: cut between characters, never in one. */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    floe_text_vfmt(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     return code;
 }
@@ -27,18 +30,15 @@ floe_err_prefix(floe_err *err, const char *fmt, ...)
     char joined[FLOE_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(joined, sizeof(joined), fmt, ap);
+    size_t len = floe_text_vfmt(joined, sizeof(joined), fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    /* Append ": " and the old message, truncating at the buffer's end. */
-    size_t len = strlen(joined);
+    /* Append ": " and the old message; a character cut at the buffer's end is dropped. */
     const char *tail[2] = {": ", err->msg};
     for (int t = 0; t < 2; t++) {
         for (const char *p = tail[t]; *p != '\0' && len < sizeof(joined) - 1; p++)
             joined[len++] = *p;
     }
-    joined[len] = '\0';
+    floe_text_fix(joined, len);
     memcpy(err->msg, joined, sizeof(err->msg));
 }
 

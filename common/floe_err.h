@@ -41,7 +41,8 @@ typedef struct floe_err {
 } floe_err;
 
 /* Fills err (when not NULL) and returns code, so callers can `return floe_err_set(...)`.
- * The message is truncated to FLOE_ERR_MSG_MAX - 1 bytes. */
+ * The message is cut to FLOE_ERR_MSG_MAX - 1 bytes on a character boundary and is always
+ * valid UTF-8 (see floe_text). */
 floe_rc floe_err_set(floe_err *err, floe_rc code, floe_err_class cls, bool retriable,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

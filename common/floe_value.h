@@ -16,6 +16,7 @@
 
 #include "floe_arena.h"
 #include "floe_err.h"
+#include "floe_text.h"
 #include "floe_type.h"
 
 #include "floe_values.pb-c.h"
@@ -59,8 +60,5 @@ void floe_datetime_format(int64_t unix_us, char *buf, size_t size);
 /* "1h30m" to microseconds (>= 0), and back ("0s" for zero). buf: at least 48 bytes. */
 floe_rc floe_duration_parse(const char *s, int64_t *us, floe_err *err);
 void floe_duration_format(int64_t us, char *buf, size_t size);
-
-/* Well-formed UTF-8 without NUL bytes, at most max bytes. */
-bool floe_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -352,7 +352,8 @@ api_pg(api_thread *t, api_req *r)
         return FLOE_ENOMEM;
     }
     if (t->pg == NULL) {
-        t->pg = store_pg_connect(t->cfg->postgres_url, "floe-scheduler", &r->err);
+        t->pg = store_pg_connect(t->cfg->postgres_url, "floe-scheduler",
+                                 t->cfg->postgres_timeout_ms, &r->err);
         return t->pg != NULL ? FLOE_OK : r->err.code;
     }
     return store_pg_ensure(t->pg, &r->err);

@@ -93,7 +93,7 @@ input_problem(void *arg, const char *input, const char *msg)
     api_inputs *ai = arg;
     json_object_set_new(ai->problems, input, json_string(msg));
     if (ai->n_problems++ == 0)
-        snprintf(ai->first, sizeof(ai->first), "input \"%.48s\": %.100s", input, msg);
+        floe_text_fmt(ai->first, sizeof(ai->first), "input \"%.48s\": %.100s", input, msg);
 }
 
 /* Resolves every interface input from the request, the plan and the defaults. Problems

@@ -198,7 +198,7 @@ lookup_done(void *arg)
         reserve(op, j, false);
     } else {
         char msg[FLOE_ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "catalog look-up: %.200s", j->err.msg);
+        floe_text_fmt(msg, sizeof(msg), "catalog look-up: %.200s", j->err.msg);
         job_free(j);
         eng_op_free(op);
         eng_term_fail(t, msg); /* the dispatch stays in the outbox: tried again next term */
@@ -306,7 +306,7 @@ record_done(void *arg)
     }
     if (j->rc != FLOE_OK) {
         char msg[FLOE_ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "catalog record: %.200s", j->err.msg);
+        floe_text_fmt(msg, sizeof(msg), "catalog record: %.200s", j->err.msg);
         job_free(j);
         eng_op_free(op);
         eng_term_fail(t, msg); /* unacknowledged: the success is handled again */

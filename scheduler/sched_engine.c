@@ -325,6 +325,15 @@ eng_ack(eng_term *t, const floe_bus_pos *pos)
         floe_bus_ack(t->bus, pos);
 }
 
+void
+eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why)
+{
+    if (t->dead || t->bus == NULL)
+        return;
+    floe_metric_add(t->e->m_dlq, 1);
+    floe_bus_reject(t->bus, pos, why);
+}
+
 const char *
 eng_csv(sched_engine *e, const uint32_t *v, size_t n)
 {
@@ -383,7 +392,8 @@ pool_init(void *arg)
 {
     sched_engine *e = arg;
     floe_err err = {0};
-    store_pg *pg = store_pg_connect(e->cfg->postgres_url, "floe-scheduler-engine", &err);
+    store_pg *pg = store_pg_connect(e->cfg->postgres_url, "floe-scheduler-engine",
+                                    e->cfg->postgres_timeout_ms, &err);
     if (pg == NULL)
         floe_log_warn(&e->log, "engine: %s", err.msg);
     return pg;

@@ -172,6 +172,8 @@ void eng_term_fail(eng_term *t, const char *why);
 /* A script said "fenced": stop the term and tell the lease. */
 void eng_fenced(eng_term *t, const char *note);
 void eng_ack(eng_term *t, const floe_bus_pos *pos);
+/* The event at pos failed for its own content: dead-lettered with why, then acknowledged. */
+void eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why);
 const char *eng_csv(sched_engine *e, const uint32_t *v, size_t n);
 void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
                 int old_phase, int new_phase, int error_kind, const char *message);

@@ -29,19 +29,16 @@ static void script_reply(const store_reply *rep, const floe_err *err, void *arg)
 
 /* --- Helpers --------------------------------------------------------------------------- */
 
-/* Copies s into out (size n), keeping UTF-8 whole and replacing the state's separator. */
+/* Copies s into out (size n) as valid UTF-8 cut between characters (what Redis keeps
+ * reaches PostgreSQL at finalization, which refuses anything else), replacing the state's
+ * separator. */
 static const char *
 clean(char *out, size_t n, const char *s, bool no_bar)
 {
-    size_t len = s != NULL ? strlen(s) : 0;
-    if (len >= n) {
-        len = n - 1;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--;
-    }
-    for (size_t i = 0; i < len; i++)
-        out[i] = no_bar && s[i] == '|' ? '_' : s[i];
-    out[len] = '\0';
+    size_t len = floe_text_copy(out, n, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+    for (size_t i = 0; no_bar && i < len; i++)
+        if (out[i] == '|')
+            out[i] = '_';
     return out;
 }
 
@@ -635,9 +632,9 @@ eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage 
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE: {
         const Floe__ExecutionTerminate *m = (const Floe__ExecutionTerminate *)msg;
         char why[ENG_MSG_MAX];
-        snprintf(why, sizeof(why), "terminated by %s: %s",
-                 m->requested_by[0] ? m->requested_by : "unknown",
-                 m->reason[0] ? m->reason : "no reason given");
+        floe_text_fmt(why, sizeof(why), "terminated by %s: %s",
+                      m->requested_by[0] ? m->requested_by : "unknown",
+                      m->reason[0] ? m->reason : "no reason given");
         exec_abort(ex, FLOE__PHASE__PHASE_ABORTED, why, pos);
         break;
     }

@@ -46,6 +46,7 @@ typedef struct fin_job {
     store_run_result res;
     sched_state_view view; /* the Redis state, decoded */
     int phase;
+    bool bare; /* the full record was refused for its content; a bare one was written */
     floe_rc rc;
     floe_err err;
 } fin_job;
@@ -308,6 +309,22 @@ fin_work(void *ctx, void *arg)
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
         j->rc = store_run_finish(pg, j->epoch, &j->res, &j->err);
+    if (j->rc == FLOE_EINVAL) {
+        /* PostgreSQL refused the record for its content: one execution's data must not
+         * stop the engine (review C2), so it ends with the refusal as its error and without
+         * the details that could not be stored. */
+        char why[FLOE_ERR_MSG_MAX];
+        floe_text_fmt(why, sizeof(why), "finalization: the record was refused: %s", j->err.msg);
+        store_run_result bare = {.exec_id = j->res.exec_id,
+                                 .phase = "FAILED",
+                                 .error = why,
+                                 .started_us = j->res.started_us,
+                                 .finished_us = j->res.finished_us};
+        if (strcmp(j->res.phase, "SUCCEEDED") != 0)
+            bare.phase = j->res.phase;
+        j->bare = true;
+        j->rc = store_run_finish(pg, j->epoch, &bare, &j->err);
+    }
 }
 
 static void
@@ -321,6 +338,9 @@ fin_done(void *arg)
     floe_rc rc = j->rc;
     char msg[FLOE_ERR_MSG_MAX];
     snprintf(msg, sizeof(msg), "%s", j->err.msg);
+    if (j->bare)
+        floe_log_error(&t->log, "execution %s: its record was refused, written without details",
+                       ex->id);
     fin_abandon(j, ex);
     if (t->dead) {
         eng_op_free(op);
@@ -328,11 +348,13 @@ fin_done(void *arg)
     }
     if (rc == FLOE_EFENCED) {
         eng_fenced(t, msg);
-    } else if (rc != FLOE_OK && rc != FLOE_ENOTFOUND) {
+    } else if (rc != FLOE_OK && rc != FLOE_ENOTFOUND && rc != FLOE_EINVAL) {
         eng_term_fail(t, msg);
     } else {
-        if (rc == FLOE_ENOTFOUND)
-            floe_log_warn(&t->log, "execution %s: %s", ex->id, msg);
+        /* Not found, or refused even bare: logged, and the engine moves on (never a term
+         * restart for one execution's content). */
+        if (rc != FLOE_OK)
+            floe_log_error(&t->log, "execution %s: %s", ex->id, msg);
         ex->finalizing = true;
         eng_op *rop = eng_op_new(t, ex, OP_FIN_DONE);
         if (rop != NULL) {

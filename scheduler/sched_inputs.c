@@ -1,5 +1,6 @@
 #include "sched_inputs.h"
 
+#include "floe_text.h"
 #include "floe_type.h"
 
 #include <stdio.h>
@@ -46,8 +47,8 @@ sched_inputs_givable(const Floe__Interface *ifc, const Floe__LaunchPlanSpec *lp,
         return false;
     }
     if (lp != NULL && sched_inputs_value(lp->fixed_inputs, lp->n_fixed_inputs, name) != NULL) {
-        snprintf(why, why_size, "fixed by launch plan \"%.64s\": it cannot be overridden",
-                 lp->id != NULL ? lp->id->name : "?");
+        floe_text_fmt(why, why_size, "fixed by launch plan \"%.64s\": it cannot be overridden",
+                      lp->id != NULL ? lp->id->name : "?");
         return false;
     }
     return true;

@@ -45,12 +45,22 @@ struct sched_lease {
     char last_seen[128];
 };
 
+/* The lease's statements must end well inside a renewal period, or a blocked renewal
+ * outlives the deadline it was meant to extend (review H7). */
+static int64_t
+lease_pg_timeout(const floe_config *cfg)
+{
+    int64_t t = cfg->leader_lease_ms / 3;
+    return t < cfg->postgres_timeout_ms ? t : cfg->postgres_timeout_ms;
+}
+
 static void *
 thread_init(void *arg)
 {
     sched_lease *l = arg;
     floe_err err = {0};
-    store_pg *pg = store_pg_connect(l->cfg->postgres_url, "floe-scheduler-lease", &err);
+    store_pg *pg = store_pg_connect(l->cfg->postgres_url, "floe-scheduler-lease",
+                                    lease_pg_timeout(l->cfg), &err);
     if (pg == NULL)
         floe_log_warn(&l->log, "lease: %s", err.msg);
     return pg;
@@ -213,7 +223,8 @@ sched_lease_free(sched_lease *l)
     floe_pool_free(l->pool); /* waits for a renew in flight */
     if (l->leader) {
         floe_err err = {0};
-        store_pg *pg = store_pg_connect(l->cfg->postgres_url, "floe-scheduler-lease", &err);
+        store_pg *pg = store_pg_connect(l->cfg->postgres_url, "floe-scheduler-lease",
+                                        lease_pg_timeout(l->cfg), &err);
         if (pg == NULL || store_lease_release(pg, LEASE_NAME, l->holder, l->epoch, &err) != FLOE_OK)
             floe_log_warn(&l->log, "lease: could not give it up: %s", err.msg);
         else

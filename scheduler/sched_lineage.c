@@ -39,6 +39,7 @@ typedef struct lin_job {
     eng_lin *head;
     store_lin_record *recs;
     size_t n;
+    uint8_t *bad; /* per record, after a batch refused for its content: this one was */
     floe_rc rc;
     floe_err err;
 } lin_job;
@@ -77,6 +78,27 @@ lin_work(void *ctx, void *arg)
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
         j->rc = store_lineage_write(pg, j->recs, j->n, &j->err);
+    if (j->rc != FLOE_EINVAL)
+        return;
+    /* One record's content was refused: write them one by one to find which, so only
+     * that event is dead-lettered (review H5). */
+    j->bad = floe_calloc(j->n, 1);
+    if (j->bad == NULL) {
+        j->rc = floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        floe_err one;
+        floe_rc rc = store_lineage_write(pg, &j->recs[i], 1, &one);
+        if (rc == FLOE_EINVAL)
+            j->bad[i] = 1;
+        else if (rc != FLOE_OK) {
+            j->rc = rc;
+            j->err = one;
+            return;
+        }
+    }
+    j->rc = FLOE_OK;
 }
 
 static void
@@ -87,16 +109,27 @@ lin_done(void *arg)
     eng_term *t = op->t;
     t->lin_busy = false;
     if (!t->dead && j->rc == FLOE_OK) {
-        for (eng_lin *l = j->head; l != NULL; l = l->next)
-            if (l->has_pos)
+        size_t i = 0;
+        for (eng_lin *l = j->head; l != NULL; l = l->next, i++) {
+            if (!l->has_pos)
+                continue;
+            if (j->bad != NULL && j->bad[i]) {
+                char why[FLOE_ERR_MSG_MAX];
+                floe_text_fmt(why, sizeof(why), "lineage of %s/%s refused by PostgreSQL: %s",
+                              l->rec.execution_id, l->rec.node_id, j->err.msg);
+                eng_reject(t, &l->pos, why);
+            } else {
                 eng_ack(t, &l->pos);
+            }
+        }
     } else if (!t->dead) {
         char msg[FLOE_ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "lineage: %.200s", j->err.msg);
+        floe_text_fmt(msg, sizeof(msg), "lineage: %.200s", j->err.msg);
         eng_term_fail(t, msg); /* unacknowledged events come again */
     }
     lin_free(j->head);
     floe_free(j->recs);
+    floe_free(j->bad);
     floe_free(j);
     if (!t->dead)
         flush(t);

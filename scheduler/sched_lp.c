@@ -334,8 +334,15 @@ data_done(void *arg)
         eng_lps *lp = t->lp;
         lp->data_busy = false;
         if (j->rc == FLOE_OK) {
-            for (lp_dp *d = c->head; d != NULL; d = d->next)
-                eng_ack(t, &d->pos);
+            for (lp_dp *d = c->head; d != NULL; d = d->next) {
+                size_t i = 0;
+                while (j->bad != NULL && i < j->n && c->events[i].tag != d)
+                    i++;
+                if (j->bad != NULL && i < j->n && j->bad[i])
+                    eng_reject(t, &d->pos, "DataPublished refused by PostgreSQL");
+                else
+                    eng_ack(t, &d->pos);
+            }
             floe_metric_add(lp->m_fired, j->fired);
             floe_metric_add(lp->m_dup, j->duplicates);
             if (j->fired > 0)
@@ -345,12 +352,13 @@ data_done(void *arg)
             eng_fenced(t, j->err.msg);
         } else {
             char msg[FLOE_ERR_MSG_MAX];
-            snprintf(msg, sizeof(msg), "triggers: %.200s", j->err.msg);
+            floe_text_fmt(msg, sizeof(msg), "triggers: %.200s", j->err.msg);
             eng_term_fail(t, msg); /* the events come again */
         }
     }
     dp_free(c->head);
     floe_arena_free(j->arena);
+    floe_free(j->bad);
     floe_free(c->events);
     floe_free(c);
     eng_op_free(op);
@@ -379,6 +387,7 @@ data_flush(eng_term *t)
         ev[n].m = floe__data_published__unpack(floe_arena_pb_allocator(a), d->len, d->payload);
         ev[n].envelope_id = d->envelope_id;
         ev[n].time_us = d->time_us;
+        ev[n].tag = d;
         if (ev[n].m != NULL)
             n++;
         last = d;

@@ -59,6 +59,7 @@ typedef struct lp_event {
     const Floe__DataPublished *m;
     const char *envelope_id;
     int64_t time_us; /* envelope time */
+    const void *tag; /* the caller's, for telling which events were refused */
 } lp_event;
 
 typedef struct lp_data_job {
@@ -67,6 +68,7 @@ typedef struct lp_data_job {
     size_t n;
     floe_arena *arena;
     unsigned matched, fired, duplicates;
+    uint8_t *bad; /* per event, when the batch was refused for one's content (malloc'd) */
     floe_rc rc;
     floe_err err;
 } lp_data_job;

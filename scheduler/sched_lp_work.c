@@ -548,8 +548,8 @@ map_inputs(floe_arena *a, const Floe__LaunchPlanSpec *lp, const store_lp_event *
             v->kind_case = FLOE__VALUE__KIND_BLOB;
             v->blob = b;
         } else if (floe_value_from_text(type, text, a, &v, &err) != FLOE_OK) {
-            snprintf(why, why_size, "input \"%.40s\" from %.60s: %.100s", name, t->inputs[i]->value,
-                     err.msg);
+            floe_text_fmt(why, why_size, "input \"%.40s\" from %.60s: %.100s", name,
+                          t->inputs[i]->value, err.msg);
             return false;
         }
         Floe__NamedValue *e = floe_arena_alloc(a, sizeof(*e));
@@ -695,6 +695,25 @@ data_one(store_pg *pg, lp_data_job *j, const lp_event *e, const store_lp_active 
     return rc;
 }
 
+/* Events [from, from + count) in one fenced transaction. */
+static floe_rc
+data_batch(store_pg *pg, lp_data_job *j, size_t from, size_t count, const store_lp_active *act,
+           const Floe__LaunchPlanSpec **lps, size_t n)
+{
+    floe_rc rc = store_pg_begin(pg, &j->err);
+    if (rc != FLOE_OK)
+        return rc;
+    if ((rc = store_lp_fence(pg, j->epoch, &j->err)) == FLOE_OK) {
+        for (size_t i = from; rc == FLOE_OK && i < from + count; i++)
+            rc = data_one(pg, j, &j->events[i], act, lps, n);
+    }
+    if (rc == FLOE_OK)
+        rc = store_pg_commit(pg, &j->err);
+    else
+        store_pg_rollback(pg);
+    return rc;
+}
+
 void
 lp_data_work(store_pg *pg, lp_data_job *j)
 {
@@ -718,14 +737,22 @@ lp_data_work(store_pg *pg, lp_data_job *j)
         if (lps[i] != NULL && (lps[i]->trigger == NULL || lps[i]->interface == NULL))
             lps[i] = NULL;
     }
-    if ((j->rc = store_pg_begin(pg, &j->err)) != FLOE_OK)
+    unsigned matched = j->matched, fired = j->fired, dups = j->duplicates;
+    if ((j->rc = data_batch(pg, j, 0, j->n, act, lps, n)) != FLOE_EINVAL)
         return;
-    if ((j->rc = store_lp_fence(pg, j->epoch, &j->err)) == FLOE_OK) {
-        for (size_t i = 0; j->rc == FLOE_OK && i < j->n; i++)
-            j->rc = data_one(pg, j, &j->events[i], act, lps, n);
+    /* One event's content was refused: each alone, so only that one is dead-lettered and
+     * the rest take effect (review H5). */
+    j->matched = matched, j->fired = fired, j->duplicates = dups;
+    if ((j->bad = floe_calloc(j->n, 1)) == NULL) {
+        j->rc = floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+        return;
     }
-    if (j->rc == FLOE_OK)
-        j->rc = store_pg_commit(pg, &j->err);
-    else
-        store_pg_rollback(pg);
+    for (size_t i = 0; i < j->n; i++) {
+        floe_rc rc = data_batch(pg, j, i, 1, act, lps, n);
+        if (rc == FLOE_EINVAL)
+            j->bad[i] = 1;
+        else if ((j->rc = rc) != FLOE_OK)
+            return;
+    }
+    j->rc = FLOE_OK;
 }

@@ -117,7 +117,8 @@ sched_migrate(sched *s)
     int64_t deadline = floe_mono_us() + SCHED_MIGRATE_WAIT_US;
     floe_err err = {0};
     for (int attempt = 1;; attempt++) {
-        store_pg *pg = store_pg_connect(s->cfg->postgres_url, "floe-scheduler", &err);
+        store_pg *pg = store_pg_connect(s->cfg->postgres_url, "floe-scheduler",
+                                        s->cfg->postgres_timeout_ms, &err);
         unsigned applied = 0;
         floe_rc rc = pg != NULL ? store_migrate_apply(pg, &applied, &err) : err.code;
         store_pg_close(pg);

@@ -2,15 +2,22 @@
 
 #include "sched_engine_int.h"
 
+#include "floe_text.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[] = {NULL, "USER", "SYSTEM"};
 
+/* Text read back from Redis goes to PostgreSQL: repaired to valid UTF-8 here, whatever an
+ * older version or a stray writer left there (review C2). */
 static const char *
 dup_n(floe_arena *a, const char *s, size_t n)
 {
-    return floe_arena_strndup(a, s, n);
+    char *d = floe_arena_strndup(a, s, n);
+    if (d != NULL)
+        floe_text_fix(d, strlen(d));
+    return d;
 }
 
 static bool

@@ -1,6 +1,7 @@
 #include "store_pg_int.h"
 
 #include "floe_mem.h"
+#include "floe_text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,8 +18,28 @@ pg_notice(void *arg, const char *message)
 static floe_rc
 pg_open(store_pg *pg, floe_err *err)
 {
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {pg->url, pg->application, "5", NULL};
+    /* Server-side bounds travel as startup options; the client-side ones (keepalives,
+     * tcp_user_timeout) detect a peer that vanished without a FIN. */
+    char options[160], user_timeout[24];
+    int64_t t = pg->timeout_ms;
+    int64_t idle_tx = t * 2 > 10000 ? t * 2 : 10000;
+    snprintf(options, sizeof(options),
+             "-c statement_timeout=%lld -c lock_timeout=%lld "
+             "-c idle_in_transaction_session_timeout=%lld",
+             (long long)t, (long long)t, (long long)idle_tx);
+    snprintf(user_timeout, sizeof(user_timeout), "%lld", (long long)(t > 10000 ? t : 10000));
+    const char *keys[] = {"dbname",
+                          "application_name",
+                          "connect_timeout",
+                          "options",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          NULL};
+    const char *vals[] = {pg->url, pg->application, "5", options, "1", "10", "5",
+                          "3",     user_timeout,    NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1 /* expand dbname as a URI/conninfo */);
     if (pg->conn == NULL)
         return floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
@@ -37,13 +58,14 @@ pg_open(store_pg *pg, floe_err *err)
 }
 
 store_pg *
-store_pg_connect(const char *url, const char *application, floe_err *err)
+store_pg_connect(const char *url, const char *application, int64_t timeout_ms, floe_err *err)
 {
     store_pg *pg = floe_calloc(1, sizeof(*pg));
     if (pg == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
         return NULL;
     }
+    pg->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
     pg->url = floe_strdup(url);
     pg->application = floe_strdup(application);
     if (pg->url == NULL || pg->application == NULL) {
@@ -137,6 +159,14 @@ store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, c
               const int *formats, PGresult **res, floe_err *err)
 {
     *res = NULL;
+    /* PostgreSQL would refuse it with 22021 after a round trip; say which parameter.
+     * (libpq sends a text parameter up to its NUL, whatever lens says.) */
+    for (int i = 0; i < n; i++) {
+        if (params[i] != NULL && (formats == NULL || formats[i] == 0) &&
+            !floe_utf8_valid(params[i], strlen(params[i])))
+            return floe_err_user(err, FLOE_EINVAL, "postgres: parameter $%d is not valid UTF-8",
+                                 i + 1);
+    }
     floe_rc rc = store_pg_ensure(pg, err);
     if (rc != FLOE_OK)
         return rc;
@@ -159,6 +189,9 @@ store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, c
         rc = floe_err_user(err, FLOE_ECONFLICT, "postgres: %s", msg);
     else if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         rc = floe_err_sys(err, FLOE_EAGAIN, "postgres: %s", msg);
+    else if (state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                               strncmp(state, "54", 2) == 0))
+        rc = floe_err_user(err, FLOE_EINVAL, "postgres: %s (SQLSTATE %s)", msg, state);
     else
         rc = floe_err_sys(err, FLOE_EIO, "postgres: %s%s%s", msg, state ? " SQLSTATE " : "",
                           state ? state : "");

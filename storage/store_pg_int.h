@@ -27,6 +27,7 @@ struct store_pg {
     PGconn *conn;
     char *url;
     char *application;
+    int64_t timeout_ms;
     store_pg_stmt stmts[STORE_PG_STMTS_MAX];
     size_t n_stmts;
 };

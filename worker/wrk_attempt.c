@@ -181,7 +181,7 @@ describe_end(const wrk_att *att, char *msg, size_t size, const char **code)
         size_t s = len;
         while (s > 0 && att->tail[s - 1] != '\n')
             s--;
-        snprintf(last, sizeof(last), "%.*s", (int)(len - s), att->tail + s);
+        floe_text_copy(last, sizeof(last), att->tail + s, len - s);
         if (last[0] == '\0')
             tail = "";
     }
@@ -194,14 +194,14 @@ describe_end(const wrk_att *att, char *msg, size_t size, const char **code)
                  (unsigned long long)(d->resources != NULL ? d->resources->memory_bytes : 0));
     } else if (r->end == PLUG_END_SIGNALED) {
         *code = "signal";
-        snprintf(msg, size, "killed by signal %d (%s)%s%s", r->signal, strsignal(r->signal), tail,
-                 last);
+        floe_text_fmt(msg, size, "killed by signal %d (%s)%s%s", r->signal, strsignal(r->signal),
+                      tail, last);
     } else {
         *code = "exit";
-        snprintf(msg, size, "%s exited with status %d%s%s",
-                 d->container != NULL && d->container->n_command > 0 ? d->container->command[0]
-                                                                     : "the task",
-                 r->exit_code, tail, last);
+        floe_text_fmt(msg, size, "%s exited with status %d%s%s",
+                      d->container != NULL && d->container->n_command > 0 ? d->container->command[0]
+                                                                          : "the task",
+                      r->exit_code, tail, last);
     }
 }
 

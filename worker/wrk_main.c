@@ -90,7 +90,7 @@ slot_take(wrk *w, floe_err *err)
         char host[64] = "host";
         gethostname(host, sizeof(host) - 1);
         host[sizeof(host) - 1] = '\0';
-        snprintf(w->worker_id, sizeof(w->worker_id), "%.40s-%d-s%d", host, (int)getpid(), n);
+        floe_text_fmt(w->worker_id, sizeof(w->worker_id), "%.40s-%d-s%d", host, (int)getpid(), n);
         return FLOE_OK;
     }
     return floe_err_sys(err, FLOE_EAGAIN, "worker.dir: all %d slots are taken", WRK_SLOTS_MAX);
@@ -232,12 +232,12 @@ make_executors(wrk *w, floe_err *err)
     floe_err xerr = {0};
     if ((w->exec[1] = plug_oci_new(&w->penv, &xerr)) == NULL) {
         floe_log_warn(&w->log, "oci executor unavailable: %s", xerr.msg);
-        snprintf(w->exec_why[1], sizeof(w->exec_why[1]), "%.190s", xerr.msg);
+        floe_text_copy(w->exec_why[1], sizeof(w->exec_why[1]), xerr.msg, strlen(xerr.msg));
     }
     floe_err_clear(&xerr);
     if ((w->exec[2] = plug_kube_new(&w->penv, &xerr)) == NULL) {
         floe_log_info(&w->log, "kubernetes executor unavailable: %s", xerr.msg);
-        snprintf(w->exec_why[2], sizeof(w->exec_why[2]), "%.190s", xerr.msg);
+        floe_text_copy(w->exec_why[2], sizeof(w->exec_why[2]), xerr.msg, strlen(xerr.msg));
     }
     for (int i = 0; i < WRK_EXECUTORS; i++)
         if (w->exec[i] != NULL)

@@ -10,6 +10,7 @@
 #include "floe_envelope.h"
 #include "floe_mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_BYTES (64 * 1024)
@@ -316,6 +317,137 @@ test_arena(void **state)
     floe_mem_fail_at(0, 0);
 }
 
+/* --- Review C3 and C2: what protobuf-c would accept and must not ---------------------- */
+
+typedef struct wire {
+    uint8_t *b;
+    size_t len, cap;
+} wire;
+
+static void
+wire_put(wire *w, const void *p, size_t n)
+{
+    if (w->len + n > w->cap) {
+        w->cap = (w->len + n) * 2;
+        w->b = realloc(w->b, w->cap);
+        assert_non_null(w->b);
+    }
+    memcpy(w->b + w->len, p, n);
+    w->len += n;
+}
+
+static void
+wire_varint(wire *w, uint64_t v)
+{
+    uint8_t x[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        x[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    x[n++] = (uint8_t)v;
+    wire_put(w, x, n);
+}
+
+/* *w becomes field `field` (length-delimited) holding the old *w. */
+static void
+wire_wrap(wire *w, unsigned field)
+{
+    wire o = {0};
+    wire_varint(&o, (uint64_t)field << 3 | 2);
+    wire_varint(&o, w->len);
+    wire_put(&o, w->b, w->len);
+    free(w->b);
+    *w = o;
+}
+
+/* An envelope holding a TaskSucceeded whose one output is the Value in *v (consumed). */
+static void
+wire_task_succeeded(wire *v, wire *out)
+{
+    wire nv = {0};
+    wire_varint(&nv, 1 << 3 | 2);
+    wire_varint(&nv, 1);
+    wire_put(&nv, "x", 1);
+    wire_wrap(v, 2); /* NamedValue.value */
+    wire_put(&nv, v->b, v->len);
+    free(v->b);
+    wire_wrap(&nv, 6); /* TaskSucceeded.outputs */
+    wire p = {0};
+    const char *ids[] = {"01HEXEC", "train"};
+    for (unsigned f = 1; f <= 2; f++) {
+        wire_varint(&p, f << 3 | 2);
+        wire_varint(&p, strlen(ids[f - 1]));
+        wire_put(&p, ids[f - 1], strlen(ids[f - 1]));
+    }
+    wire_varint(&p, 3 << 3);
+    wire_varint(&p, 1); /* attempt */
+    wire_put(&p, nv.b, nv.len);
+    free(nv.b);
+    wire_wrap(&p, 5); /* Envelope.payload */
+    char id[FLOE_ID_LEN + 1];
+    assert_int_equal(floe_id_new(id), 0);
+    wire_varint(out, 1 << 3);
+    wire_varint(out, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED);
+    wire_varint(out, 2 << 3 | 2);
+    wire_varint(out, FLOE_ID_LEN);
+    wire_put(out, id, FLOE_ID_LEN);
+    wire_varint(out, 3 << 3);
+    wire_varint(out, 1700000000000000ULL);
+    wire_put(out, p.b, p.len);
+    free(p.b);
+}
+
+static floe_rc
+decode_nested(unsigned levels, floe_err *err)
+{
+    wire v = {0};
+    wire_varint(&v, 1 << 3);
+    wire_varint(&v, 7); /* Value.integer = 7 */
+    for (unsigned i = 0; i < levels; i++) {
+        wire_wrap(&v, 1); /* ValueList.items */
+        wire_wrap(&v, 8); /* Value.list */
+    }
+    wire env = {0};
+    wire_task_succeeded(&v, &env);
+    floe_envelope out;
+    floe_arena_reset(arena);
+    floe_rc rc = floe_envelope_decode(env.b, env.len, 1 << 20, arena, &out, err);
+    free(env.b);
+    return rc;
+}
+
+static void
+test_c3_deep_nesting_refused(void **state)
+{
+    (void)state;
+    floe_err err;
+    /* 15 list levels are 31 messages deep (envelope payload, outputs, value, lists...). */
+    assert_int_equal(decode_nested(10, &err), FLOE_OK);
+    /* 5,000 levels (about 34 KB) overflowed protobuf-c's stack before the check. */
+    assert_int_equal(decode_nested(5000, &err), FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "nested deeper than"));
+    assert_non_null(strstr(err.msg, "TaskSucceeded"));
+    assert_int_equal(decode_nested(100000, &err), FLOE_EINVAL);
+}
+
+static void
+test_c2_invalid_utf8_on_the_bus_refused(void **state)
+{
+    (void)state;
+    wire v = {0};
+    wire_varint(&v, 3 << 3 | 2); /* Value.string */
+    wire_varint(&v, 4);
+    wire_put(&v, "ab\xc3(", 4);
+    wire env = {0};
+    wire_task_succeeded(&v, &env);
+    floe_envelope out;
+    floe_err err;
+    assert_int_equal(floe_envelope_decode(env.b, env.len, 1 << 20, arena, &out, &err), FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "floe.Value.string: not valid UTF-8"));
+    free(env.b);
+}
+
 int
 main(void)
 {
@@ -331,6 +463,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_type_mismatch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode_allocation_failures, setup, teardown),
         cmocka_unit_test(test_arena),
+        cmocka_unit_test_setup_teardown(test_c3_deep_nesting_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_c2_invalid_utf8_on_the_bus_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,6 +162,13 @@ static void __attribute__((noreturn)) child_exec(const plug_spawn *sp, volatile 
     if (dup2(devnull, 0) == -1 || dup2(sp->out_fd != -1 ? sp->out_fd : devnull, 1) == -1 ||
         dup2(sp->err_fd != -1 ? sp->err_fd : devnull, 2) == -1)
         goto fail;
+    /* Nothing of the worker's beyond 0-2 reaches the task: libraries open sockets without
+     * close-on-exec (hiredis 0.14), and a task holding the worker's Redis connection could
+     * forge any state (review H2). */
+    if (close_range(3, ~0U, 0) == -1) {
+        for (int fd = 3; fd < 65536; fd++)
+            close(fd);
+    }
     if (sp->cwd != NULL && chdir(sp->cwd) == -1)
         goto fail;
     execve(sp->path, sp->argv, sp->envp);

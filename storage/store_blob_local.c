@@ -155,9 +155,15 @@ local_put(void *impl, const char *path, uint64_t max, store_blob_ref *ref, floe_
     floe_rc rc;
     int in = -1, out = -1;
     snprintf(tmp, sizeof(tmp), "%s/tmp/put-XXXXXX", bl->root);
-    if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+    /* O_NONBLOCK: a FIFO a task left in its place must not block the open (review H6). */
+    if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
         return floe_err_user(err, errno == ENOENT ? FLOE_ENOTFOUND : FLOE_EIO,
                              "blob upload: open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode)) {
+        close(in);
+        return floe_err_user(err, FLOE_EINVAL, "blob upload: %s is not a regular file", path);
+    }
     if ((out = mkostemp(tmp, O_CLOEXEC)) == -1) {
         rc = floe_err_sys(err, FLOE_EIO, "blob store: create %s: %s", tmp, strerror(errno));
         goto fail_tmp;

@@ -18,6 +18,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -253,6 +254,10 @@ redis_connect(store_redis *r)
         schedule_reconnect(r);
         return;
     }
+    /* hiredis 0.14 opens its socket without close-on-exec (review H2). */
+    int fl = fcntl(ac->c.fd, F_GETFD);
+    if (fl != -1)
+        fcntl(ac->c.fd, F_SETFD, fl | FD_CLOEXEC);
     ac->data = r;
     if (redisLibeventAttach(ac, r->base) != REDIS_OK) {
         redisAsyncFree(ac);

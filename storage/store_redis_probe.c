@@ -1,5 +1,6 @@
 #include "store_redis_probe.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,6 +67,9 @@ sync_connect(const char *url, int timeout_ms, floe_err *err)
         return NULL;
     }
     redisSetTimeout(c, tv);
+    int fl = fcntl(c->fd, F_GETFD); /* hiredis 0.14 leaves it inheritable (review H2) */
+    if (fl != -1)
+        fcntl(c->fd, F_SETFD, fl | FD_CLOEXEC);
     if (a.password[0] != '\0' || a.db != 0) {
         redisReply *r = a.password[0] != '\0' ? redisCommand(c, "AUTH %s", a.password)
                                               : redisCommand(c, "SELECT %d", a.db);

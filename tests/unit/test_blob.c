@@ -254,6 +254,20 @@ test_inputs_and_outputs(void **state)
     unlink(path);
     assert_int_equal(symlink("/etc/passwd", path), 0);
     assert_int_not_equal(wrk_io_outputs(dir, po + 2, 1, bs, 1024, arena, &outs, &err), FLOE_OK);
+
+    /* Review H6: a FIFO with no writer in place of an output, a blob output or a log used to
+     * block the reading thread for ever; it is refused at once. */
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(wrk_io_outputs(dir, po + 2, 1, bs, 1024, arena, &outs, &err), FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    char tail[32];
+    assert_int_equal(wrk_io_tail(path, tail, sizeof(tail)), 0);
+    snprintf(path, sizeof(path), "%s/outputs/n", dir);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(wrk_io_outputs(dir, po, 1, bs, 1024, arena, &outs, &err), FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file"));
     floe_arena_free(arena);
 
     /* Names that are not file names never reach the disk. */

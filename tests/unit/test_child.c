@@ -152,11 +152,59 @@ test_spawn_output_exit_and_failure(void **state)
     event_base_free(base);
 }
 
+/* Review H2: a task inherited the worker's descriptors (its Redis socket among them, which
+ * hiredis 0.14 opens without close-on-exec). A descriptor left open on purpose must not
+ * reach the child. */
+static void
+test_h2_no_descriptor_inherited(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    floe_err err = {0};
+    plug_child *pc = plug_child_new(base, &err);
+    assert_non_null(pc);
+    char dir[] = "/tmp/floe-test-child-XXXXXX", out_path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(out_path, sizeof(out_path), "%s/out", dir);
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: as hiredis's socket */
+    assert_true(out >= 0 && leak > 2);
+    char script[128];
+    snprintf(script, sizeof(script), "[ -e /proc/$$/fd/%d ] && echo leaked || echo clean", leak);
+    char *const argv[] = {"/bin/sh", "-c", script, NULL};
+    char *const envp[] = {NULL};
+    plug_spawn sp = {.path = "/bin/sh",
+                     .argv = argv,
+                     .envp = envp,
+                     .out_fd = out,
+                     .err_fd = -1,
+                     .cgroup_fd = -1,
+                     .cgroup_fd2 = -1};
+    exit_seen seen = {.base = base};
+    pid_t pid = 0;
+    assert_int_equal(plug_child_spawn(pc, &sp, on_exit_cb, &seen, &pid, &err), FLOE_OK);
+    close(out);
+    await_exit(&seen);
+    char buf[256] = "";
+    FILE *f = fopen(out_path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    assert_string_equal(buf, "clean\n");
+    close(leak);
+    unlink(out_path);
+    rmdir(dir);
+    plug_child_free(pc);
+    event_base_free(base);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spawn_output_exit_and_failure),
+        cmocka_unit_test(test_h2_no_descriptor_inherited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ typedef struct floe_config {
     char *domains;       /* "development,staging,production" */
     int64_t api_threads; /* pool threads serving API database work */
     int64_t api_max_body_bytes;
+    int64_t api_max_inflight, api_max_inflight_bytes;
     int64_t api_timeout_ms; /* floectl: per request */
     int64_t spec_max_bytes;
     int64_t spec_max_documents;
@@ -62,6 +63,7 @@ typedef struct floe_config {
     int64_t worker_backlog;
     int64_t worker_grace_ms;
     int64_t worker_kill_grace_ms;
+    int64_t worker_result_hold_ms; /* lease kept on an attempt whose result is published */
     char *worker_dir;
     char *worker_http;
     int64_t worker_threads;

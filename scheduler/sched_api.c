@@ -34,6 +34,7 @@ struct sched_api {
     struct evhttp_bound_socket *sock;
     floe_pool *pool;
     unsigned inflight;
+    size_t body_bytes; /* bodies of requests accepted and not yet answered */
     floe_log_ctx log;
     floe_metric *m_inflight;
 };
@@ -65,6 +66,9 @@ static const api_route routes[] = {
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Largest body of any route but register (launch inputs, terminate reasons, cache keys). */
+#define API_BODY_MAX (1024 * 1024)
 
 /* --- accessors ------------------------------------------------------------------------ */
 
@@ -209,6 +213,7 @@ api_reply(api_req *r)
     }
     json_decref(owned);
     count_request(api, r->route != NULL ? r->route->name : "none", status);
+    api->body_bytes -= r->body_len;
     api->inflight--;
     floe_metric_set(api->m_inflight, api->inflight);
     req_free(r);
@@ -605,8 +610,22 @@ on_request(struct evhttp_request *req, void *arg)
         req_free(r);
         return;
     }
+    /* Bounded before anything is copied (review H10): requests in flight, the bytes of
+     * their bodies, and the body of every route but register (specs are large). */
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
+    size_t max_body = strcmp(r->route->name, "register") == 0 ? (size_t)api->cfg->api_max_body_bytes
+                                                              : API_BODY_MAX;
+    if (len > max_body) {
+        api_fail(r, FLOE_ETOOBIG, "the body is longer than %zu bytes", max_body);
+        goto reply;
+    }
+    if (api->inflight > (unsigned)api->cfg->api_max_inflight ||
+        api->body_bytes + len > (size_t)api->cfg->api_max_inflight_bytes) {
+        api_fail(r, FLOE_EAGAIN, "the server is busy (%u requests in flight): retry",
+                 api->inflight - 1);
+        goto reply;
+    }
     char *body = floe_arena_alloc(r->arena, len + 1);
     if (body == NULL) {
         api_fail(r, FLOE_ENOMEM, "out of memory");
@@ -616,6 +635,7 @@ on_request(struct evhttp_request *req, void *arg)
     body[len] = '\0';
     r->body = body;
     r->body_len = len;
+    api->body_bytes += len;
     floe_rc rc = api_resubmit(r, r->route->work, r->route->done);
     if (rc == FLOE_OK)
         return;
@@ -662,7 +682,7 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
     }
     evhttp_set_max_body_size(api->http, (ev_ssize_t)cfg->api_max_body_bytes);
     evhttp_set_max_headers_size(api->http, 65536);
-    evhttp_set_timeout(api->http, 120);
+    evhttp_set_timeout(api->http, 30); /* an idle or trickling client holds a descriptor */
     evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(api->http, on_request, api);

@@ -18,6 +18,7 @@
 typedef struct lease_job {
     sched_lease *l;
     int64_t sent_us; /* CLOCK_MONOTONIC when the statement was sent */
+    uint64_t floor;  /* the epoch taken must be at least this (see sched_lease_fenced) */
     floe_rc rc;
     bool held;
     uint64_t epoch;
@@ -39,6 +40,7 @@ struct sched_lease {
     bool ignore_deadline; /* test builds: never demote by itself; only the Redis fence can */
     bool stopping;
     uint64_t epoch;
+    uint64_t floor;      /* lowest epoch Redis will accept, learnt from a fenced write */
     int64_t deadline_us; /* leader until then, unless renewed */
     floe_metric *m_leader, *m_epoch, *m_changes;
     floe_log_ctx log;
@@ -83,8 +85,8 @@ lease_work(void *ctx, void *arg)
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) != FLOE_OK)
         return;
-    j->rc = store_lease_acquire(pg, LEASE_NAME, j->l->holder, j->l->cfg->leader_lease_ms, &j->held,
-                                &j->epoch, j->current, &j->err);
+    j->rc = store_lease_acquire(pg, LEASE_NAME, j->l->holder, j->l->cfg->leader_lease_ms, j->floor,
+                                &j->held, &j->epoch, j->current, &j->err);
 }
 
 static void
@@ -159,6 +161,7 @@ lease_tick(evutil_socket_t fd, short what, void *arg)
         return;
     memset(&l->job, 0, sizeof(l->job));
     l->job.l = l;
+    l->job.floor = l->floor;
     l->job.sent_us = floe_mono_us();
     if (floe_pool_submit(l->pool, lease_work, lease_done, &l->job) == FLOE_OK)
         l->job_busy = true;
@@ -253,5 +256,20 @@ sched_lease_epoch(const sched_lease *l)
 void
 sched_lease_fenced(sched_lease *l, const char *why)
 {
+    /* Redis names the epoch it holds ("epoch A is older than B"). A newer leader explains
+     * it, and then this replica cannot take the lease anyway. But when no one holds a
+     * higher epoch in PostgreSQL (restored from a backup, failed over to a lagging replica,
+     * or Redis's key written by someone else), the same holder would renew the same epoch
+     * and be refused again for ever (review H8): the next acquire takes B + 1. */
+    const char *p = strstr(why, "is older than ");
+    unsigned long long seen = 0;
+    if (p != NULL && sscanf(p, "is older than %llu", &seen) == 1 && seen >= l->epoch &&
+        seen < UINT64_MAX && seen + 1 > l->floor) {
+        l->floor = seen + 1;
+        floe_log_error(&l->log,
+                       "lease: Redis holds epoch %llu, above ours (%" PRIu64
+                       "); the lease will be taken at epoch %llu or above",
+                       seen, l->epoch, seen + 1);
+    }
     lease_demote(l, why);
 }

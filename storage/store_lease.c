@@ -8,25 +8,28 @@
 
 floe_rc
 store_lease_acquire(store_pg *pg, const char *name, const char *holder, int64_t lease_ms,
-                    bool *held, uint64_t *epoch, char *current_holder, floe_err *err)
+                    uint64_t floor, bool *held, uint64_t *epoch, char *current_holder,
+                    floe_err *err)
 {
-    char ms[24];
+    char ms[24], fl[24];
     snprintf(ms, sizeof(ms), "%" PRId64, lease_ms);
-    const char *params[] = {name, holder, ms};
+    snprintf(fl, sizeof(fl), "%" PRIu64, floor);
+    const char *params[] = {name, holder, ms, fl};
     PGresult *r;
     /* Renewal keeps the epoch only while the same holder's lease is still live: a holder
      * that let it lapse gets a new epoch, as a new leader would. */
     floe_rc rc = store_pg_exec(
         pg,
         "UPDATE floe_leader SET"
-        " epoch = CASE WHEN holder = $2 AND expires_at > now() THEN epoch ELSE epoch + 1 END,"
+        " epoch = GREATEST($4::bigint,"
+        "   CASE WHEN holder = $2 AND expires_at > now() THEN epoch ELSE epoch + 1 END),"
         " acquired_at = CASE WHEN holder = $2 AND expires_at > now() THEN acquired_at"
         "               ELSE now() END,"
         " holder = $2,"
         " expires_at = now() + $3::bigint * interval '1 millisecond'"
         " WHERE name = $1 AND (holder = $2 OR expires_at <= now())"
         " RETURNING epoch",
-        3, params, NULL, NULL, &r, err);
+        4, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     if (PQntuples(r) == 1) {

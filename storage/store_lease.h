@@ -11,11 +11,13 @@
 #include <stdint.h>
 
 /* One conditional UPDATE: takes the lease when it is free or expired, renews it when
- * holder holds it. The epoch rises whenever the holder changes or the lease had expired.
+ * holder holds it. The epoch rises whenever the holder changes or the lease had expired,
+ * and is raised to floor when below it (0: no floor).
  * On success *held says whether holder has the lease now, *epoch its epoch; when not held,
  * *epoch is the current holder's and current_holder (size 128) names it. */
 floe_rc store_lease_acquire(store_pg *pg, const char *name, const char *holder, int64_t lease_ms,
-                            bool *held, uint64_t *epoch, char *current_holder, floe_err *err);
+                            uint64_t floor, bool *held, uint64_t *epoch, char *current_holder,
+                            floe_err *err);
 
 /* Gives the lease up (expires it now) if holder has it with epoch. */
 floe_rc store_lease_release(store_pg *pg, const char *name, const char *holder, uint64_t epoch,

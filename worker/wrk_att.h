@@ -47,7 +47,7 @@ struct wrk_att {
     struct event *beat, *timeout, *retry;
     plug_run *run;
     plug_result res;
-    bool timed_out, aborted, released, job_out, beat_out, linked;
+    bool timed_out, aborted, released, job_out, beat_out, linked, undelivered;
     unsigned redis_out, deliveries_out;
 
     /* written by pool jobs */

@@ -191,11 +191,13 @@ void
 wrk_att_delivered(wrk *w, wrk_att *att, floe_rc rc)
 {
     (void)w;
-    if (rc != FLOE_OK)
+    if (rc != FLOE_OK) {
+        att->undelivered = true;
         floe_log_error(&att->log,
                        "a result was not delivered: %s (the lease will expire and "
                        "the engine retries the attempt)",
                        floe_rc_name(rc));
+    }
     att->deliveries_out--;
     if (att->deliveries_out == 0 && att->state == ATT_PUBLISHING)
         wrk_att_finish(att);

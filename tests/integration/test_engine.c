@@ -511,6 +511,73 @@ test_paused_leader_fenced(void **state)
     json_decref(ex);
 }
 
+/* Review C2: a terminate reason of 512 "é" made the engine's message end inside a
+ * character; PostgreSQL refused the finished execution and every later term stopped on it.
+ * The execution must end ABORTED with valid text, and the engine go on. */
+static void
+test_c2_terminate_reason_utf8(void **state)
+{
+    (void)state;
+    char id[64], path[128];
+    it_launch("stop", "{\"x\": 2}", id);
+    int64_t deadline = floe_mono_us() + 20000000;
+    long long started0 = it_metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}");
+    while (it_metric(API_A, "floe_engine_events_total{type=\"TaskStarted\"}") <= started0 &&
+           floe_mono_us() < deadline)
+        usleep(50000);
+    char body[1200] = "{\"requested_by\": \"xy\", \"reason\": \"";
+    size_t len = strlen(body);
+    for (int i = 0; i < 512; i++) {
+        memcpy(body + len, "\xc3\xa9", 2);
+        len += 2;
+    }
+    memcpy(body + len, "\"}", 3);
+    len += 2;
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", id);
+    assert_int_equal(it_http(it.api, "POST", path, body, len, NULL), 202);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "ABORTED");
+    const char *err = json_string_value(json_object_get(ex, "error"));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "terminated by xy: \xc3\xa9\xc3\xa9"));
+    json_decref(ex);
+    it_launch("diamond", "{\"x\": 1}", id);
+    ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+}
+
+/* Review H8: Redis's fence epoch above PostgreSQL's lease epoch (a restored or failed-over
+ * PostgreSQL, or the key written by someone else). The leader used to be refused, demoted,
+ * re-elected under the same epoch and refused again, for ever; it must take a higher epoch
+ * and lead. */
+static void
+test_h8_redis_epoch_above_postgres(void **state)
+{
+    (void)state;
+    char host[64];
+    int port;
+    if (sscanf(cfg->redis_url, "redis://%63[^:]:%d", host, &port) != 2)
+        fail_msg("FLOE_REDIS_URL \"%s\": expected redis://host:port", cfg->redis_url);
+    redisContext *c = redisConnect(host, port);
+    if (c == NULL || c->err)
+        fail_msg("redis %s:%d: cannot connect", host, port);
+    redisReply *r = redisCommand(c, "GET floe:epoch");
+    assert_non_null(r);
+    long long cur = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    r = redisCommand(c, "SET floe:epoch %lld", cur + 1000);
+    freeReplyObject(r);
+    redisFree(c);
+    char id[64];
+    it_launch("diamond", "{\"x\": 5}", id);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    assert_true(it_sql_int("SELECT epoch FROM floe_leader WHERE $1::text IS NOT NULL", "x", NULL) >
+                cur + 1000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -528,8 +595,10 @@ main(int argc, char **argv)
         cmocka_unit_test(test_duplicates_and_stale_events),
         cmocka_unit_test(test_lease_expiry),
         cmocka_unit_test(test_terminate),
+        cmocka_unit_test(test_c2_terminate_reason_utf8),
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
+        cmocka_unit_test(test_h8_redis_epoch_above_postgres),
     };
     if (getenv("IT_FILTER") != NULL)
         cmocka_set_test_filter(getenv("IT_FILTER"));

@@ -27,6 +27,8 @@ floe_rc
 floe_pb_check(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
               floe_err *err)
 {
+    if (len == 0)
+        return FLOE_OK; /* data may be NULL then: no pointer arithmetic on it */
     pb_level stack[FLOE_PB_DEPTH_MAX + 1];
     int depth = 0;
     stack[0] = (pb_level){desc, data + len};

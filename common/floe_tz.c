@@ -6,6 +6,7 @@
 #include "floe_tz.h"
 
 #include "floe_mem.h"
+#include "floe_text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -337,7 +338,7 @@ floe_tz_load(const char *name, floe_err *err)
         floe_tz_free(tz);
         return NULL;
     }
-    snprintf(tz->name, sizeof(tz->name), "%s", name);
+    floe_free(tz);
     const char *dir = getenv("FLOE_ZONEINFO");
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir != NULL && dir[0] ? dir : "/usr/share/zoneinfo",
@@ -345,24 +346,39 @@ floe_tz_load(const char *name, floe_err *err)
     FILE *f = fopen(path, "rb");
     uint8_t *buf = f != NULL ? floe_malloc(TZ_FILE_MAX) : NULL;
     size_t len = buf != NULL ? fread(buf, 1, TZ_FILE_MAX, f) : 0;
+    floe_tz *tz_out = NULL;
     if (f == NULL) {
         floe_err_user(err, FLOE_EINVAL, "time zone \"%s\" is unknown (no %s: %s)", name, path,
                       strerror(errno));
     } else if (buf == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "time zone: out of memory");
-    } else if (len == TZ_FILE_MAX || !tzif_parse(tz, buf, len)) {
-        floe_err_user(err, FLOE_EINVAL, "time zone \"%s\": %s is not a TZif file we can read", name,
-                      path);
-    } else {
-        fclose(f);
-        floe_free(buf);
-        return tz;
+    } else if (len == TZ_FILE_MAX) {
+        floe_err_user(err, FLOE_EINVAL, "time zone \"%s\": %s is too large", name, path);
+    } else if ((tz_out = floe_tz_parse(name, buf, len, err)) == NULL && err != NULL &&
+               err->code == FLOE_EINVAL) {
+        floe_err_prefix(err, "%s", path);
     }
     if (f != NULL)
         fclose(f);
     floe_free(buf);
-    floe_tz_free(tz);
-    return NULL;
+    return tz_out;
+}
+
+floe_tz *
+floe_tz_parse(const char *name, const uint8_t *data, size_t len, floe_err *err)
+{
+    floe_tz *tz = floe_calloc(1, sizeof(*tz));
+    if (tz == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "time zone: out of memory");
+        return NULL;
+    }
+    floe_text_copy(tz->name, sizeof(tz->name), name, strlen(name));
+    if (!tzif_parse(tz, data, len)) {
+        floe_err_user(err, FLOE_EINVAL, "time zone \"%s\": not a TZif file we can read", tz->name);
+        floe_tz_free(tz);
+        return NULL;
+    }
+    return tz;
 }
 
 int32_t

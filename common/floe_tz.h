@@ -12,6 +12,7 @@
 
 #include "floe_err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct floe_tz floe_tz;
@@ -21,6 +22,8 @@ typedef struct floe_tz floe_tz;
 /* Loads zone name ("Europe/Berlin"; "UTC" or "" is UTC) from $FLOE_ZONEINFO or
  * /usr/share/zoneinfo. The name is checked (no "..", no leading '/'). NULL on error. */
 floe_tz *floe_tz_load(const char *name, floe_err *err);
+/* The same from the bytes of a TZif file (name is only copied). */
+floe_tz *floe_tz_parse(const char *name, const uint8_t *data, size_t len, floe_err *err);
 void floe_tz_free(floe_tz *tz);
 const char *floe_tz_name(const floe_tz *tz);
 

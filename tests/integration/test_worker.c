@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #define API "http://127.0.0.1:18785"
+#define API_B "http://127.0.0.1:18787"
 #define W1 "127.0.0.1:18791"
 #define W2 "127.0.0.1:18792"
 #define W3 "127.0.0.1:18793"
@@ -721,6 +722,46 @@ test_kubernetes_fake_apiserver(void **state)
     it_stop(pid_fake, 5000);
 }
 
+/* Review H3: a result the leader reads only after its attempt's lease ran out was failed as
+ * SYSTEM lease_expired and run again. The leader is paused while the task runs and
+ * finishes; a standby takes over once the leader's lease lapses, but the paused leader's
+ * consumer keeps floe.events' partitions until Kafka's session timeout (10 s), well after
+ * the 2 s attempt lease. The one attempt's success must count. Runs last: the first
+ * scheduler is killed, the standby serves what follows. */
+static void
+test_h3_late_result_not_lease_expired(void **state)
+{
+    (void)state;
+    char *const env_b[] = {"FLOE_API_URL=" API_B, "FLOE_ATTEMPT_LEASE=2s", NULL};
+    char *argv[] = {(char *)sched_bin, NULL};
+    int pid_b = it_spawn(argv, env_b, "test_worker.scheduler_b.log");
+    it_http_wait_ok(API_B, "/readyz", 60000);
+    it_register("kind: task\nname: brief\nversion: v1\n"
+                "container: {command: [/bin/sh, -c, 'sleep 1; echo 7 > \"$FLOE_OUTPUTS/out\"']}\n"
+                "outputs: {out: integer}\nretries: {system: 0}\n"
+                "---\nkind: workflow\nname: briefone\nversion: v1\n"
+                "outputs: {out: {from: {node: b, output: out}}}\n"
+                "nodes:\n  - {id: b, task: brief}\n");
+    const char *done = "floe_worker_attempts_total{executor=\"process\",result=\"succeeded\"}";
+    long long before = it_metric("http://" W1, done);
+    char id[64];
+    it_launch("briefone", "{}", id);
+    it_wait_metric("http://" W1, "floe_worker_attempts_running", 1, 30000);
+    kill(pid_sched, SIGSTOP);
+    it_wait_metric("http://" W1, done, before + (before < 0 ? 2 : 1), 30000);
+    it_wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    kill(pid_sched, SIGKILL);
+    waitpid(pid_sched, NULL, 0);
+    pid_sched = pid_b;
+    it.api = API_B;
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "out"), 7);
+    json_decref(ex);
+    assert_int_equal(
+        it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1", id, NULL), 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -739,6 +780,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_noop_executor_and_trace),
         cmocka_unit_test(test_oci_timeout_and_reap),
         cmocka_unit_test(test_kubernetes_fake_apiserver),
+        cmocka_unit_test(test_h3_late_result_not_lease_expired),
     };
     if (getenv("IT_FILTER") != NULL) /* e.g. IT_FILTER='*kube*' to run one test */
         cmocka_set_test_filter(getenv("IT_FILTER"));

@@ -153,6 +153,10 @@ static const cfg_entry config_table[] = {
     {"engine.execution_timeout", CFG_DURATION, OFF(execution_timeout_ms), "0", 0, 2592000000LL,
      "FLOE_EXECUTION_TIMEOUT", 0, NULL, NULL,
      "an execution still running after this ends TIMED_OUT; 0 for no limit"},
+    {"engine.reconcile_every", CFG_DURATION, OFF(reconcile_every_ms), "30s", 0, 86400000LL,
+     "FLOE_RECONCILE_EVERY", 0, NULL, NULL,
+     "the leader looks this often for RUNNING executions (started at least this long ago) "
+     "whose state Redis lost, and requests them again; 0: never"},
     {"engine.egress_nodes", CFG_ENUM, OFF(egress_nodes), "on", 0, 0, "FLOE_EGRESS_NODES", 0, on_off,
      NULL, "publish node phase changes to <prefix>.egress (execution changes always are)"},
     {"engine.threads", CFG_INT, OFF(engine_threads), "2", 1, 32, "FLOE_ENGINE_THREADS", 0, NULL,

@@ -53,6 +53,7 @@ typedef struct floe_config {
     int64_t lp_tick_ms, lp_grace_ms, lp_batch, lp_retention_ms, lp_prune_every_ms;
     int64_t state_retention_ms;
     int64_t execution_timeout_ms; /* 0: none */
+    int64_t reconcile_every_ms;   /* 0: off */
     int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */
     int64_t engine_threads;
     int64_t redis_timeout_ms;

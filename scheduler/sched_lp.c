@@ -36,13 +36,15 @@ struct eng_lps {
      * (after a burst of trigger firings, ticks stopped for tens of seconds). */
     struct event *tick_ev, *kick_ev;
     bool tick_busy, first, data_busy;
-    unsigned inflight; /* our messages not yet acknowledged by Kafka */
-    int64_t pruned_us; /* monotonic time of the last retention run, 0 = none this term */
+    unsigned inflight;        /* our messages not yet acknowledged by Kafka */
+    int64_t pruned_us;        /* monotonic time of the last retention run, 0 = none this term */
+    int64_t reconciled_us;    /* ... of the last reconcile page (sched_reconcile) */
+    int64_t reconcile_cursor; /* where the next page starts */
     char **acked_req, **acked_data;
     size_t n_acked_req, n_acked_data;
     lp_dp *head, *tail;
     size_t n_queued;
-    floe_metric *m_launched, *m_skipped, *m_missed, *m_fired, *m_dup, *m_pruned;
+    floe_metric *m_launched, *m_skipped, *m_missed, *m_fired, *m_dup, *m_pruned, *m_reconciled;
 };
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -103,6 +105,9 @@ eng_lp_start(eng_term *t)
     lp->m_pruned = floe_metrics_counter(
         e->metrics, "floe_launchplan_pruned_total",
         "done firings, consumed trigger events and sent dataset events deleted by retention", NULL);
+    lp->m_reconciled = floe_metrics_counter(
+        e->metrics, "floe_engine_reconciled_total",
+        "RUNNING executions Redis had forgotten, requested again (sched_reconcile)", NULL);
     t->lp = lp;
     struct timeval tv = {e->cfg->lp_tick_ms / 1000, (e->cfg->lp_tick_ms % 1000) * 1000};
     event_add(lp->tick_ev, &tv);
@@ -192,6 +197,14 @@ tick_done(void *arg)
         floe_metric_add(lp->m_skipped, j->skipped);
         floe_metric_add(lp->m_missed, j->missed);
         floe_metric_add(lp->m_pruned, j->pruned);
+        floe_metric_add(lp->m_reconciled, j->reconciled);
+        if (j->reconcile && j->rc == FLOE_OK)
+            lp->reconcile_cursor = j->reconcile_cursor;
+        if (j->reconciled > 0)
+            floe_log_warn(&t->log,
+                          "%u RUNNING executions had no state in Redis (lost writes?): "
+                          "requested again",
+                          j->reconciled);
         if (j->rc == FLOE_EFENCED) {
             eng_fenced(t, j->err.msg);
         } else {
@@ -241,6 +254,14 @@ eng_lp_tick(eng_term *t)
     if (lp->pruned_us == 0 || mono - lp->pruned_us >= e->cfg->lp_prune_every_ms * 1000) {
         j->prune = true;
         lp->pruned_us = mono;
+    }
+    /* A whole pass goes page after page; the next pass waits engine.reconcile_every. */
+    if (e->cfg->reconcile_every_ms > 0 && j->collect &&
+        (lp->reconcile_cursor != 0 || lp->reconciled_us == 0 ||
+         mono - lp->reconciled_us >= e->cfg->reconcile_every_ms * 1000)) {
+        j->reconcile = true;
+        j->reconcile_cursor = lp->reconcile_cursor;
+        lp->reconciled_us = mono;
     }
     j->arena = a;
     c->acked_req = lp->acked_req;

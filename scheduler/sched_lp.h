@@ -39,9 +39,12 @@ typedef struct lp_tick_job {
     uint64_t epoch;
     const floe_config *cfg;
     int64_t now_s;
-    bool republish_all; /* first tick of a term: everything not acknowledged */
-    bool collect;       /* nothing of ours in flight: gather what to (re)publish */
-    bool prune;         /* run the retention (launchplan.prune_every has passed) */
+    bool republish_all;       /* first tick of a term: everything not acknowledged */
+    bool collect;             /* nothing of ours in flight: gather what to (re)publish */
+    bool prune;               /* run the retention (launchplan.prune_every has passed) */
+    bool reconcile;           /* look for forgotten executions (sched_reconcile) */
+    int64_t reconcile_cursor; /* in and out */
+    unsigned reconciled;      /* out: orphans requested again */
     const char **acked_req, **acked_data; /* acknowledged since the last tick */
     size_t n_acked_req, n_acked_data;
     /* out */

@@ -5,6 +5,7 @@
  * PostgreSQL (store_lp) before the loop publishes anything.
  */
 #include "sched_lp.h"
+#include "sched_reconcile.h"
 
 #include "sched_inputs.h"
 #include "floe_cron.h"
@@ -168,6 +169,10 @@ push_request(lp_tick_job *j, const store_exec *ex, Floe__NamedValue **inputs, si
     m.n_inputs = n_inputs;
     m.requested_by = (char *)ex->requested_by;
     m.scheduled_unix_us = ex->scheduled_us;
+    m.no_cache = ex->no_cache;
+    m.overwrite_cache = ex->overwrite_cache;
+    m.source_execution_id = (char *)(ex->source_execution ? ex->source_execution : "");
+    m.recover = ex->recover;
     m.labels = labels;
     m.n_labels = n_labels;
     size_t len = floe__execution_requested__get_packed_size(&m);
@@ -370,6 +375,35 @@ collect_unpublished(store_pg *pg, lp_tick_job *j)
     return FLOE_OK;
 }
 
+/* Executions Redis forgot (sched_reconcile) are requested again from their rows, through
+ * the same publishing as launch-plan firings. */
+static floe_rc
+reconcile(store_pg *pg, lp_tick_job *j)
+{
+    store_exec *orphans;
+    size_t n;
+    unsigned checked;
+    floe_err err;
+    floe_rc rc = sched_reconcile_scan(pg, j->cfg, &j->reconcile_cursor, j->arena, &orphans, &n,
+                                      &checked, &err);
+    if (rc == FLOE_EIO || rc == FLOE_ETIMEDOUT)
+        return FLOE_OK; /* Redis or PostgreSQL away: the next round looks again */
+    if (rc != FLOE_OK) {
+        j->err = err;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        Floe__ValueMap *vm = floe__value_map__unpack(floe_arena_pb_allocator(j->arena),
+                                                     orphans[i].inputs_len, orphans[i].inputs);
+        if (vm == NULL)
+            continue;
+        if ((rc = push_request(j, &orphans[i], vm->entries, vm->n_entries, NULL, 0)) != FLOE_OK)
+            return rc;
+        j->reconciled++;
+    }
+    return FLOE_OK;
+}
+
 void
 lp_tick_work(store_pg *pg, lp_tick_job *j)
 {
@@ -398,6 +432,8 @@ lp_tick_work(store_pg *pg, lp_tick_job *j)
             return;
     }
     if (j->collect && (j->rc = collect_unpublished(pg, j)) != FLOE_OK)
+        return;
+    if (j->reconcile && (j->rc = reconcile(pg, j)) != FLOE_OK)
         return;
     if (j->prune)
         j->rc =

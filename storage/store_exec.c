@@ -154,3 +154,36 @@ store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, stor
     *n = (size_t)count;
     return FLOE_OK;
 }
+
+floe_rc
+store_exec_running(store_pg *pg, int64_t after_seq, int64_t min_age_ms, unsigned limit,
+                   floe_arena *arena, store_exec **rows, size_t *n, floe_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    char after[24], age[24], lim[16];
+    snprintf(after, sizeof(after), "%lld", (long long)after_seq);
+    snprintf(age, sizeof(age), "%lld", (long long)min_age_ms);
+    snprintf(lim, sizeof(lim), "%u", limit);
+    const char *params[] = {after, age, lim};
+    PGresult *r;
+    floe_rc rc = store_pg_exec(pg,
+                               "SELECT " EXEC_COLUMNS " FROM executions WHERE phase = 'RUNNING' AND"
+                               " seq > $1::bigint AND started_at < now() - $2::bigint *"
+                               " interval '1 millisecond' ORDER BY seq LIMIT $3::int",
+                               3, params, NULL, NULL, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    int count = PQntuples(r);
+    store_exec *out = floe_arena_alloc(arena, (size_t)(count ? count : 1) * sizeof(*out));
+    if (out == NULL)
+        rc = FLOE_ENOMEM;
+    for (int i = 0; rc == FLOE_OK && i < count; i++)
+        rc = row_to_exec(r, i, arena, &out[i]);
+    PQclear(r);
+    if (rc != FLOE_OK)
+        return floe_err_sys(err, rc, "out of memory listing running executions");
+    *rows = out;
+    *n = (size_t)count;
+    return FLOE_OK;
+}

@@ -38,9 +38,9 @@ static int pid_a, pid_b, pid_ans;
 static floe_config *cfg;
 
 static char *const sched_env_a[] = {"FLOE_API_URL=" API_A, "FLOE_LEADER_LEASE=3s",
-                                    "FLOE_ATTEMPT_LEASE=2s", NULL};
+                                    "FLOE_ATTEMPT_LEASE=2s", "FLOE_RECONCILE_EVERY=2s", NULL};
 static char *const sched_env_b[] = {"FLOE_API_URL=" API_B, "FLOE_LEADER_LEASE=3s",
-                                    "FLOE_ATTEMPT_LEASE=2s", NULL};
+                                    "FLOE_ATTEMPT_LEASE=2s", "FLOE_RECONCILE_EVERY=2s", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -578,6 +578,61 @@ test_h8_redis_epoch_above_postgres(void **state)
                 cur + 1000);
 }
 
+/* One Redis command on a short connection (keys passed as arguments, never formatted). */
+static long long
+redis_int(const char *const *argv, int argc)
+{
+    char host[64];
+    int port;
+    if (sscanf(cfg->redis_url, "redis://%63[^:]:%d", host, &port) != 2)
+        fail_msg("FLOE_REDIS_URL \"%s\": expected redis://host:port", cfg->redis_url);
+    redisContext *c = redisConnect(host, port);
+    if (c == NULL || c->err)
+        fail_msg("redis %s:%d: cannot connect", host, port);
+    redisReply *r = redisCommandArgv(c, argc, (const char **)argv, NULL);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+        fail_msg("redis %s: no integer answer", argv[0]);
+    long long v = r->integer;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* Review H4: Redis acknowledged writes it then lost (appendfsync everysec, a crash); the
+ * events that created them are committed in Kafka. The execution must not stay RUNNING
+ * for ever: the leader finds it has no state and requests it again from PostgreSQL. */
+static void
+test_h4_forgotten_execution_reconciled(void **state)
+{
+    (void)state;
+    char id[64], key[128], log[128], path[128];
+    long long rec0 = it_metric(it.api, "floe_engine_reconciled_total");
+    it_launch("stop", "{\"x\": 9}", id);
+    int64_t until = floe_mono_us() + 20000000;
+    while (it_sql_int("SELECT count(*) FROM executions WHERE id = $1 AND phase = 'RUNNING'", id,
+                      NULL) == 0 &&
+           floe_mono_us() < until)
+        usleep(50000);
+    snprintf(key, sizeof(key), "floe:{%s}", id);
+    snprintf(log, sizeof(log), "floe:{%s}:log", id);
+    const char *del[] = {"DEL", key, log};
+    assert_true(redis_int(del, 3) >= 1);
+    /* The next reconcile round (every 2 s here) requests it again. */
+    it_wait_metric(it.api, "floe_engine_reconciled_total", rec0 + 1, 30000);
+    const char *exists[] = {"EXISTS", key};
+    int64_t deadline = floe_mono_us() + 20000000;
+    while (redis_int(exists, 2) == 0 && floe_mono_us() < deadline)
+        usleep(50000);
+    assert_int_equal(redis_int(exists, 2), 1);
+    /* Alive again: it answers a terminate and ends. */
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", id);
+    const char *body = "{\"reason\": \"test\", \"requested_by\": \"test_engine\"}";
+    assert_int_equal(it_http(it.api, "POST", path, body, strlen(body), NULL), 202);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "ABORTED");
+    json_decref(ex);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -596,6 +651,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_lease_expiry),
         cmocka_unit_test(test_terminate),
         cmocka_unit_test(test_c2_terminate_reason_utf8),
+        cmocka_unit_test(test_h4_forgotten_execution_reconciled),
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
         cmocka_unit_test(test_h8_redis_epoch_above_postgres),

@@ -17,7 +17,8 @@ store_lease_acquire(store_pg *pg, const char *name, const char *holder, int64_t 
     const char *params[] = {name, holder, ms, fl};
     PGresult *r;
     /* Renewal keeps the epoch only while the same holder's lease is still live: a holder
-     * that let it lapse gets a new epoch, as a new leader would. */
+     * that let it lapse gets a new epoch, as a new leader would. Every change of epoch
+     * needs the leader-change lock (store_lease.h), renewal never waits on anything. */
     floe_rc rc = store_pg_exec(
         pg,
         "UPDATE floe_leader SET"
@@ -27,7 +28,9 @@ store_lease_acquire(store_pg *pg, const char *name, const char *holder, int64_t 
         "               ELSE now() END,"
         " holder = $2,"
         " expires_at = now() + $3::bigint * interval '1 millisecond'"
-        " WHERE name = $1 AND (holder = $2 OR expires_at <= now())"
+        " WHERE name = $1 AND ((holder = $2 AND expires_at > now() AND epoch >= $4::bigint) OR"
+        "   ((holder = $2 OR expires_at <= now()) AND"
+        "    pg_try_advisory_xact_lock(" STORE_LEASE_LOCK_KEY ")))"
         " RETURNING epoch",
         4, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)

@@ -10,6 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The advisory lock of leader changes: a fenced transaction (store_lp_fence) holds it
+ * shared until it commits; taking the lease from another holder needs it exclusively and
+ * does not wait for it (pg_try_...), so a change of leader never lands in the middle of the
+ * old leader's fenced transaction, and a renewal never waits at all. */
+#define STORE_LEASE_LOCK_KEY "1181511525"
+
 /* One conditional UPDATE: takes the lease when it is free or expired, renews it when
  * holder holds it. The epoch rises whenever the holder changes or the lease had expired,
  * and is raised to floor when below it (0: no floor).

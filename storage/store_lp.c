@@ -7,6 +7,7 @@
 
 #include "floe_mem.h"
 #include "store_pg_int.h"
+#include "store_lease.h"
 #include "store_registry.h"
 
 #include <inttypes.h>
@@ -33,9 +34,12 @@ store_lp_fence(store_pg *pg, uint64_t epoch, floe_err *err)
     snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
     const char *params[] = {ep};
     PGresult *r;
+    /* No row lock on floe_leader, which would hold up the lease's renewal for as long as
+     * this transaction runs (review H7): a shared advisory lock instead, held to commit,
+     * which only a change of leader needs exclusively (store_lease_acquire). */
     floe_rc rc = store_pg_exec(pg,
-                               "SELECT 1 FROM floe_leader WHERE name = 'scheduler' AND"
-                               " epoch = $1::bigint FOR SHARE",
+                               "SELECT 1 FROM pg_advisory_xact_lock_shared(" STORE_LEASE_LOCK_KEY
+                               ") l, floe_leader WHERE name = 'scheduler' AND epoch = $1::bigint",
                                1, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;

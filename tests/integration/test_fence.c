@@ -1,0 +1,171 @@
+/*
+ * Integration: PostgreSQL as the engine uses it (store_pg, store_lease, store_lp_fence).
+ * Review H7: a fenced launch-plan transaction held a row lock on floe_leader that blocked
+ * the lease's renewal for as long as it ran; no statement had a timeout. Review C2/H5: a
+ * value PostgreSQL refuses for its content must come back as the item's fault (EINVAL),
+ * not as an infrastructure failure that restarts the engine.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "floe_time.h"
+#include "it_util.h"
+#include "store_lease.h"
+#include "store_lp.h"
+#include "store_pg_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static floe_config *cfg;
+
+static store_pg *
+connect_pg(const char *app, int64_t timeout_ms)
+{
+    floe_err err = {0};
+    store_pg *pg = store_pg_connect(cfg->postgres_url, app, timeout_ms, &err);
+    if (pg == NULL)
+        fail_msg("postgres: %s", err.msg);
+    return pg;
+}
+
+/* Takes the 'scheduler' lease for holder (waits out a lease a stopped test left). */
+static uint64_t
+take_lease(store_pg *pg, const char *holder)
+{
+    int64_t deadline = floe_mono_us() + 20000000;
+    for (;;) {
+        bool held = false;
+        uint64_t epoch = 0;
+        char cur[128];
+        floe_err err = {0};
+        if (store_lease_acquire(pg, "scheduler", holder, 3000, 0, &held, &epoch, cur, &err) !=
+            FLOE_OK)
+            fail_msg("lease: %s", err.msg);
+        if (held)
+            return epoch;
+        if (floe_mono_us() > deadline)
+            fail_msg("timed out after 20000 ms waiting for the lease (held by %s)", cur);
+        usleep(100000);
+    }
+}
+
+static void
+test_h7_fenced_transaction_does_not_block_renewal(void **state)
+{
+    (void)state;
+    store_pg *a = connect_pg("test-fence-a", 2000), *b = connect_pg("test-fence-b", 2000);
+    uint64_t epoch = take_lease(b, "test-fence-leader");
+    floe_err err = {0};
+    /* The leader's fenced transaction stays open ... */
+    assert_int_equal(store_pg_begin(a, &err), FLOE_OK);
+    assert_int_equal(store_lp_fence(a, epoch, &err), FLOE_OK);
+    /* ... and its renewal goes through at once (it waited for the lock before). */
+    bool held = false;
+    uint64_t ep2 = 0;
+    int64_t t0 = floe_mono_us();
+    assert_int_equal(
+        store_lease_acquire(b, "scheduler", "test-fence-leader", 3000, 0, &held, &ep2, NULL, &err),
+        FLOE_OK);
+    assert_true(held);
+    assert_int_equal(ep2, epoch);
+    assert_true(floe_mono_us() - t0 < 1000000);
+    /* A change of leader does not land inside the old leader's fenced transaction: a
+     * standby finding the lease expired still waits until it commits. */
+    PGresult *r;
+    assert_int_equal(store_pg_exec(b,
+                                   "UPDATE floe_leader SET expires_at = now() - interval '1 second'"
+                                   " WHERE name = 'scheduler'",
+                                   0, NULL, NULL, NULL, &r, &err),
+                     FLOE_OK);
+    PQclear(r);
+    assert_int_equal(
+        store_lease_acquire(b, "scheduler", "test-fence-standby", 3000, 0, &held, &ep2, NULL, &err),
+        FLOE_OK);
+    assert_false(held);
+    assert_int_equal(store_pg_commit(a, &err), FLOE_OK);
+    assert_int_equal(
+        store_lease_acquire(b, "scheduler", "test-fence-standby", 3000, 0, &held, &ep2, NULL, &err),
+        FLOE_OK);
+    assert_true(held);
+    assert_true(ep2 > epoch);
+    /* The old epoch is fenced now. */
+    assert_int_equal(store_pg_begin(a, &err), FLOE_OK);
+    assert_int_equal(store_lp_fence(a, epoch, &err), FLOE_EFENCED);
+    store_pg_rollback(a);
+    /* Give it up for the tests that follow. */
+    assert_int_equal(store_lease_release(b, "scheduler", "test-fence-standby", ep2, &err), FLOE_OK);
+    store_pg_close(a);
+    store_pg_close(b);
+}
+
+static void
+test_h7_statement_timeout(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-timeout", 300);
+    PGresult *r;
+    floe_err err = {0};
+    int64_t t0 = floe_mono_us();
+    floe_rc rc = store_pg_exec(pg, "SELECT pg_sleep(5)", 0, NULL, NULL, NULL, &r, &err);
+    assert_int_equal(rc, FLOE_EIO);
+    assert_true(floe_mono_us() - t0 < 3000000);
+    printf("# a 5 s statement on a 300 ms connection: %s\n", err.msg);
+    /* The connection is still usable. */
+    assert_int_equal(store_pg_ping(pg, &err), FLOE_OK);
+    store_pg_close(pg);
+}
+
+static void
+test_c2_data_errors_are_the_items_fault(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-data", 2000);
+    PGresult *r;
+    floe_err err = {0};
+    const char *bad[] = {"caf\xc3"}; /* cut inside é */
+    assert_int_equal(store_pg_exec(pg, "SELECT $1::text", 1, bad, NULL, NULL, &r, &err),
+                     FLOE_EINVAL);
+    assert_int_equal(err.cls, FLOE_ERR_USER);
+    assert_non_null(strstr(err.msg, "parameter $1 is not valid UTF-8"));
+    const char *num[] = {"not a number"};
+    assert_int_equal(store_pg_exec(pg, "SELECT $1::bigint", 1, num, NULL, NULL, &r, &err),
+                     FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "SQLSTATE 22P02"));
+    const char *ok[] = {"caf\xc3\xa9"};
+    assert_int_equal(store_pg_exec(pg, "SELECT $1::text", 1, ok, NULL, NULL, &r, &err), FLOE_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "caf\xc3\xa9");
+    PQclear(r);
+    store_pg_close(pg);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    cfg = it_config("test_fence", NULL, 0);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    floe_config_free(cfg);
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_h7_fenced_transaction_does_not_block_renewal),
+        cmocka_unit_test(test_h7_statement_timeout),
+        cmocka_unit_test(test_c2_data_errors_are_the_items_fault),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -4,6 +4,7 @@
  * plans, and launch-plan activation. Pool-thread work functions.
  */
 #include "sched_api_int.h"
+#include "sched_plan.h"
 
 #include "spec.h"
 #include "floe_cron.h"
@@ -141,6 +142,19 @@ api_register_work(api_thread *t, api_req *r)
     if (spec_compile(&env, file_label(r), r->body, r->body_len, r->arena, &items, &n, &r->err) !=
         FLOE_OK)
         return;
+    /* A workflow that compiles but cannot be flattened within the limits (review H9) is
+     * refused now, not at its first launch. */
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind != SPEC_WORKFLOW)
+            continue;
+        sched_plan *plan =
+            sched_plan_build(items[i].data, items[i].len, (size_t)cfg->spec_max_nodes, &r->err);
+        if (plan == NULL) {
+            floe_err_prefix(&r->err, "workflow \"%s\"", items[i].name);
+            return;
+        }
+        sched_plan_free(plan);
+    }
 
     /* All or nothing: one transaction for the project and every document. */
     bool *created = floe_arena_alloc(r->arena, n * sizeof(*created));

@@ -55,6 +55,7 @@ typedef struct plan_tmp {
 struct plan_build {
     floe_arena *arena;
     size_t max_nodes;
+    size_t edges, max_edges; /* dependency edges so far (before deduplication), and the cap */
     plan_tmp *tmp;
     uint32_t n, cap;
     floe_err *err;
@@ -180,6 +181,17 @@ level_deps(plan_build *b, const plan_level *lv, const Floe__Node *nd, size_t j, 
     const u32vec *call = nd->n_upstream == 0 ? lv->call_deps : NULL;
     if (call != NULL)
         total += call->n;
+    /* A node after a sub-workflow depends on every node it produced, and a source node
+     * inside a sub-workflow on everything its call depends on: two wide sub-workflows in a
+     * row multiply (10k x 10k = 100M edges from a small spec, review H9). Bounded here,
+     * before anything is allocated for it. */
+    b->edges += total;
+    if (b->edges > b->max_edges)
+        return floe_err_user(b->err, FLOE_ETOOBIG,
+                             "plan: node \"%.200s\": more than %zu dependencies once "
+                             "sub-workflows are inlined (a wide sub-workflow feeding many "
+                             "source nodes: join its outputs in one node first)",
+                             nd->id, b->max_edges);
     *deps = (u32vec){0};
     if (total == 0)
         return FLOE_OK;
@@ -408,7 +420,8 @@ sched_plan_build(const uint8_t *spec, size_t len, size_t max_nodes, floe_err *er
         floe_err_sys(err, FLOE_ENOMEM, "plan: out of memory");
         return NULL;
     }
-    plan_build b = {.max_nodes = max_nodes, .err = err};
+    plan_build b = {
+        .max_nodes = max_nodes, .max_edges = max_nodes * SCHED_PLAN_EDGES_PER_NODE, .err = err};
     pp->arena = b.arena = floe_arena_new(65536, 0);
     pp->by_id = floe_map_new(64);
     if (pp->arena == NULL || pp->by_id == NULL) {

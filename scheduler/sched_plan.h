@@ -53,8 +53,12 @@ typedef struct sched_plan {
     size_t bytes;               /* memory held */
 } sched_plan;
 
-/* Unpacks and flattens a compiled workflow. At most max_nodes task nodes after inlining.
- * NULL with err (FLOE_EINVAL: what is wrong with the spec; FLOE_ETOOBIG; FLOE_ENOMEM). */
+/* Dependency edges allowed per node of max_nodes (8 bytes each in the plan). */
+#define SCHED_PLAN_EDGES_PER_NODE 25
+
+/* Unpacks and flattens a compiled workflow. At most max_nodes task nodes and
+ * max_nodes * SCHED_PLAN_EDGES_PER_NODE dependency edges after inlining. NULL with err
+ * (FLOE_EINVAL: what is wrong with the spec; FLOE_ETOOBIG; FLOE_ENOMEM). */
 sched_plan *sched_plan_build(const uint8_t *spec, size_t len, size_t max_nodes, floe_err *err);
 void sched_plan_free(sched_plan *plan);
 

@@ -1,0 +1,97 @@
+/*
+ * sched_plan on compiled specs. Review H9: a small spec whose flattened plan is quadratic
+ * (a sub-workflow of N independent nodes followed by a sub-workflow of N independent
+ * sources: N x N edges) ran the leader out of memory; it is refused with a message saying
+ * what to change, while a wide join and a chain of wide sub-workflows within the bound
+ * still flatten.
+ */
+#include "sched_plan.h"
+#include "spec.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static const char *const classes[] = {"default"};
+
+/* "wide" (n independent nodes) called twice in a row: the second call's sources depend on
+ * every node of the first. */
+static char *
+two_wide_calls(int n)
+{
+    size_t cap = (size_t)n * 64 + 4096, len = 0;
+    char *y = malloc(cap);
+    assert_non_null(y);
+    len += (size_t)snprintf(y + len, cap - len,
+                            "kind: task\nname: t\nversion: v1\ncontainer: {command: [x]}\n"
+                            "---\nkind: workflow\nname: wide\nversion: v1\nnodes:\n");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len, "  - {id: n%d, task: t}\n", i);
+    snprintf(y + len, cap - len,
+             "---\nkind: workflow\nname: twice\nversion: v1\nnodes:\n"
+             "  - {id: a, workflow: wide}\n  - {id: b, workflow: wide, after: [a]}\n");
+    return y;
+}
+
+static sched_plan *
+plan_of(const char *yaml, const char *wf, size_t max_nodes, floe_err *err)
+{
+    spec_env env = {.project = "demo",
+                    .domain = "development",
+                    .resource_classes = classes,
+                    .n_resource_classes = 1,
+                    .limits = {.max_bytes = 1 << 22,
+                               .max_documents = 16,
+                               .max_nesting = 32,
+                               .max_nodes = 20000,
+                               .max_depth = 4}};
+    floe_arena *arena = floe_arena_new(65536, 0);
+    spec_item *items;
+    size_t n;
+    if (spec_compile(&env, "t.yaml", yaml, strlen(yaml), arena, &items, &n, err) != FLOE_OK)
+        fail_msg("compile: %s", err->msg);
+    sched_plan *p = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].kind == SPEC_WORKFLOW && strcmp(items[i].name, wf) == 0)
+            p = sched_plan_build(items[i].data, items[i].len, max_nodes, err);
+    floe_arena_free(arena);
+    return p;
+}
+
+static void
+test_h9_quadratic_plan_refused(void **state)
+{
+    (void)state;
+    floe_err err = {0};
+    /* 300 x 300 = 90,000 edges: within 20,000 x 25. */
+    char *y = two_wide_calls(300);
+    sched_plan *p = plan_of(y, "twice", 20000, &err);
+    assert_non_null(p);
+    assert_int_equal(p->n_nodes, 600);
+    assert_int_equal(p->nodes[300].n_upstream, 300);
+    sched_plan_free(p);
+    free(y);
+    /* 1,000 x 1,000: refused before the memory is taken, naming the node and the fix. */
+    y = two_wide_calls(1000);
+    p = plan_of(y, "twice", 20000, &err);
+    assert_null(p);
+    assert_int_equal(err.code, FLOE_ETOOBIG);
+    assert_non_null(strstr(err.msg, "more than 500000 dependencies"));
+    assert_non_null(strstr(err.msg, "join its outputs"));
+    free(y);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_h9_quadratic_plan_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

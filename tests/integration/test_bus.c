@@ -41,6 +41,9 @@ typedef struct probe {
     char dlq_reason[2][256];
     char dlq_consumer[2][128];
     unsigned marker_seen;
+    /* H5: a bad message with a huge key */
+    char bigkey_reason[256];
+    size_t bigkey_len;
 } probe;
 
 static void
@@ -67,7 +70,12 @@ on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
     }
     if (msg->env->type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER) {
         const Floe__DeadLetter *dl = (const Floe__DeadLetter *)msg->env->msg;
-        if (p->garbage != NULL && memmem(dl->raw.data, dl->raw.len, p->run_id, FLOE_ID_LEN)) {
+        if (dl->raw.len > 7 && memcmp(dl->raw.data, "bigkey ", 7) == 0 &&
+            memmem(dl->raw.data, dl->raw.len, p->run_id, FLOE_ID_LEN)) {
+            snprintf(p->bigkey_reason, sizeof(p->bigkey_reason), "%s", dl->reason);
+            p->bigkey_len = dl->key.len;
+        } else if (p->garbage != NULL &&
+                   memmem(dl->raw.data, dl->raw.len, p->run_id, FLOE_ID_LEN)) {
             int i = dl->raw.len == strlen(p->garbage) &&
                             memcmp(dl->raw.data, p->garbage, dl->raw.len) == 0
                         ? 0
@@ -298,12 +306,84 @@ test_bad_messages_go_to_dlq(void **state)
     floe_config_free(cfg_big);
 }
 
+static bool
+bigkey_found(void *arg)
+{
+    return ((probe *)arg)->bigkey_reason[0] != '\0';
+}
+
+/* Review H5: the dead letter kept the original key whole, so a bad message whose key was
+ * over half the size limit could not be dead-lettered at all: it was never acknowledged
+ * and the partition's commits stopped behind it. The key is cut; the message after it is
+ * handed over and the group moves past both. */
+static void
+test_h5_huge_key_dead_lettered(void **state)
+{
+    (void)state;
+    const char *small[] = {"bus.max_message_bytes=4096"};
+    floe_config *cfg = it_config("test-bus-bigkey", small, 1);
+    floe_config *cfg_big = it_config("test-bus-bigkey-reader", NULL, 0);
+    char topic[128], dlq[128], group[96], dlq_group[96];
+    floe_config_topic(cfg, "smoke", topic, sizeof(topic));
+    floe_config_topic(cfg, "dlq", dlq, sizeof(dlq));
+    probe p, d;
+    memset(&p, 0, sizeof(p));
+    memset(&d, 0, sizeof(d));
+    p.base = d.base = event_base_new();
+    assert_int_equal(floe_id_new(p.run_id), 0);
+    memcpy(d.run_id, p.run_id, sizeof(p.run_id));
+    snprintf(group, sizeof(group), "test-bigkey-%s", p.run_id);
+    snprintf(dlq_group, sizeof(dlq_group), "test-bigkey-reader-%s", p.run_id);
+    static char key[4000];
+    memset(key, 'k', sizeof(key));
+    char bad[64];
+    snprintf(bad, sizeof(bad), "bigkey %s", p.run_id);
+    floe_bus *prod = bus_open(&p, cfg_big, NULL, NULL);
+    floe_err err;
+    assert_int_equal(
+        floe_bus_produce_raw(prod, topic, key, sizeof(key), bad, strlen(bad), NULL, &err), FLOE_OK);
+    Floe__Smoke marker = FLOE__SMOKE__INIT;
+    marker.run_id = p.run_id;
+    marker.seq = 1000000;
+    assert_int_equal(floe_bus_produce(prod, topic, key, sizeof(key),
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &marker.base, NULL,
+                                      NULL, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_bus_flush(prod, 10000), FLOE_OK);
+    p.bus = bus_open(&p, cfg, group, topic);
+    d.bus = bus_open(&d, cfg_big, dlq_group, dlq);
+    it_wait(p.base, bigkey_found, &d, WAIT_MS, "the dead letter of the huge-keyed message");
+    it_wait(p.base, marker_seen, &p, WAIT_MS, "the message after it");
+    assert_int_equal(d.bigkey_len, 256);
+    floe_bus_free(d.bus);
+    floe_bus_free(p.bus);
+    /* Both acknowledged: a restart of the group dead-letters nothing again. */
+    p.marker_seen = 0;
+    marker.seq = 1000000;
+    assert_int_equal(floe_bus_produce(prod, topic, p.run_id, FLOE_ID_LEN,
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &marker.base, NULL,
+                                      NULL, &err),
+                     FLOE_OK);
+    assert_int_equal(floe_bus_flush(prod, 10000), FLOE_OK);
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, marker_seen, &p, WAIT_MS, "the second marker after the restart");
+    floe_bus_stats st;
+    floe_bus_stats_get(p.bus, &st);
+    assert_int_equal(st.dead_lettered, 0);
+    floe_bus_free(p.bus);
+    floe_bus_free(prod);
+    event_base_free(p.base);
+    floe_config_free(cfg);
+    floe_config_free(cfg_big);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_restart_resumes),
         cmocka_unit_test(test_bad_messages_go_to_dlq),
+        cmocka_unit_test(test_h5_huge_key_dead_lettered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

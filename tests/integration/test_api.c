@@ -476,6 +476,31 @@ test_hostile_names_and_values(void **state)
     assert_true(count_rows("SELECT count(*) FROM executions WHERE project = $1") >= 1);
 }
 
+/* Review H10: every route took bodies of up to 8 MiB into memory before looking at them.
+ * Only register (specs) may send more than 1 MiB; a 2 MiB launch is refused as too large
+ * and records nothing. */
+static void
+test_h10_body_bounded_per_route(void **state)
+{
+    (void)state;
+    long long before = count_rows("SELECT count(*) FROM executions WHERE project = $1");
+    size_t big = 2u << 20;
+    char *body = malloc(big + 1);
+    assert_non_null(body);
+    int n = snprintf(body, big, "{\"workflow\": \"greet\", \"inputs\": {\"who\": \"");
+    memset(body + n, 'a', big - (size_t)n - 4);
+    memcpy(body + big - 4, "\"}}", 4);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
+    json_t *out = NULL;
+    int status = it_http(API, "POST", path, body, big, &out);
+    assert_int_equal(status, 413);
+    assert_non_null(strstr(jstr(out, "message"), "longer than 1048576 bytes"));
+    json_decref(out);
+    free(body);
+    assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1"), before);
+}
+
 static void
 test_health_and_metrics(void **state)
 {
@@ -516,6 +541,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_launch_input_errors_record_nothing),
         cmocka_unit_test(test_launch_recorded_and_published),
         cmocka_unit_test(test_hostile_names_and_values),
+        cmocka_unit_test(test_h10_body_bounded_per_route),
         cmocka_unit_test(test_health_and_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,8 @@
  */
 #include "sched_api_int.h"
 
+#include "floe_fault.h"
+
 #include "floe_envelope.h"
 #include "floe_mem.h"
 #include "floe_time.h"
@@ -296,6 +298,7 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     ex->overwrite_cache = json_is_true(oc);
     if (store_exec_insert(t->pg, ex, &r->err) != FLOE_OK)
         return;
+    FLOE_FAULT("api.after_insert_before_publish");
 
     Floe__ExecutionRequested *m = &st->msg;
     floe__execution_requested__init(m);

@@ -9,6 +9,8 @@
  */
 #include "sched_engine_int.h"
 
+#include "floe_fault.h"
+
 #include "floe_mem.h"
 #include "floe_time.h"
 
@@ -176,6 +178,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         eng_op_free(op);
         return;
     }
+    FLOE_FAULT("sched.after_dispatch_produced");
     if (ready_us > 0)
         floe_metric_observe_us(e->m_ready_lat, mono - ready_us);
 }

@@ -6,6 +6,8 @@
  */
 #include "sched_engine_int.h"
 
+#include "floe_fault.h"
+
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "floe_value.h"
@@ -577,6 +579,7 @@ script_reply(const store_reply *rep, const floe_err *err, void *arg)
     eng_op *op = arg;
     store_state_res res;
     if (!eng_script_failed(op->t, rep, err, &res)) {
+        FLOE_FAULT("sched.after_redis_write_before_ack");
         /* A keyed success: the catalog records it, then acknowledges the event. */
         bool record = op->kind == OP_SUCCEEDED && res.st == STORE_ST_OK && op->buf != NULL &&
                       res.note != NULL && res.note[0] != '\0';

@@ -12,6 +12,8 @@
  * entries are sent again.
  */
 #include "sched_engine_int.h"
+
+#include "floe_fault.h"
 #include "sched_state_read.h"
 
 #include "floe_canon.h"
@@ -341,6 +343,8 @@ fin_done(void *arg)
     if (j->bare)
         floe_log_error(&t->log, "execution %s: its record was refused, written without details",
                        ex->id);
+    if (rc == FLOE_OK)
+        FLOE_FAULT("sched.after_finish_commit");
     fin_abandon(j, ex);
     if (t->dead) {
         eng_op_free(op);

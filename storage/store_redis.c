@@ -45,6 +45,7 @@ struct store_redis {
     bool freeing;
     bool timing_out; /* pending requests are being failed for a deadline */
     int backoff_ms;
+    unsigned loads_out; /* SCRIPT LOADs unanswered on the current connection */
     struct event *tick_ev, *retry_ev;
     redis_req *head, *tail; /* pending, oldest first */
     unsigned pending;
@@ -144,6 +145,8 @@ req_unlink(store_redis *r, redis_req *q)
     r->pending--;
 }
 
+static void send_scripts(store_redis *r);
+
 /* The trampoline: one typed call of the user's callback per request. */
 static void
 on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -163,9 +166,12 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             floe_err_sys(&err, FLOE_EIO, "redis: connection lost: %s",
                          ac->errstr[0] ? ac->errstr : "closed");
     } else if (rep->type == REDIS_REPLY_ERROR) {
-        if (strncmp(rep->str, "NOSCRIPT", 8) == 0)
+        if (strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+            /* Restarted, flushed, or it refused the loads at connect (LOADING): load them
+             * again now, or every later call would be refused the same way. */
             floe_err_sys(&err, FLOE_EAGAIN, "redis: script cache flushed; reloading");
-        else
+            send_scripts(r);
+        } else
             floe_err_sys(&err, FLOE_EIO, "redis: %s", rep->str);
     } else {
         out = (const store_reply *)rep;
@@ -229,15 +235,37 @@ on_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
 }
 
 static void
+on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    store_redis *r = ac->data;
+    if (r->loads_out > 0)
+        r->loads_out--;
+    on_setup_reply(ac, reply, privdata);
+}
+
+/* Loads every script, unless a load is already on its way on this connection. */
+static void
+send_scripts(store_redis *r)
+{
+    if (r->ac == NULL || r->loads_out > 0)
+        return;
+    for (unsigned i = 0; i < STORE_SCRIPT_COUNT; i++) {
+        if (redisAsyncCommand(r->ac, on_script_loaded, (void *)store_scripts[i].name,
+                              "SCRIPT LOAD %b", store_scripts[i].body,
+                              store_scripts[i].len) == REDIS_OK)
+            r->loads_out++;
+    }
+}
+
+static void
 send_setup(store_redis *r)
 {
     if (r->addr.password[0] != '\0')
         redisAsyncCommand(r->ac, on_setup_reply, "AUTH", "AUTH %s", r->addr.password);
     if (r->addr.db != 0)
         redisAsyncCommand(r->ac, on_setup_reply, "SELECT", "SELECT %d", r->addr.db);
-    for (unsigned i = 0; i < STORE_SCRIPT_COUNT; i++)
-        redisAsyncCommand(r->ac, on_setup_reply, (void *)store_scripts[i].name, "SCRIPT LOAD %b",
-                          store_scripts[i].body, store_scripts[i].len);
+    r->loads_out = 0;
+    send_scripts(r);
 }
 
 static void

@@ -20,6 +20,8 @@
  */
 #include "wrk_att.h"
 
+#include "floe_fault.h"
+
 #include "floe_arena.h"
 #include "floe_digest.h"
 #include "floe_map.h"
@@ -179,6 +181,7 @@ collect_work(void *ctx, void *job)
             att->job_failed = wrk_io_outputs(att->dir, att->d->outputs, att->d->n_outputs, w->blobs,
                                              (uint64_t)w->cfg->worker_output_max, att->arena,
                                              &att->outs, &att->err) != FLOE_OK;
+            FLOE_FAULT("worker.after_outputs_uploaded");
         }
         for (int i = 0; i < 2; i++) {
             snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
@@ -574,6 +577,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         wrk_att_finish(att);
         return;
     }
+    FLOE_FAULT("worker.after_claim");
     floe_metric_add(w->m_claim_ok, 1);
     att->started_us = floe_now_us();
     if (att->released) { /* shutting down: give it back at once */

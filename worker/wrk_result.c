@@ -7,6 +7,8 @@
  */
 #include "wrk_att.h"
 
+#include "floe_fault.h"
+
 #include "floe_time.h"
 
 #include <stdio.h>
@@ -182,6 +184,7 @@ wrk_res_success(wrk_att *att)
     if (arts != NULL && cons != NULL && prod != NULL)
         att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, &l.base, true);
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, true);
+    FLOE_FAULT("worker.after_result_produced");
     floe_log_debug(&att->log, "attempt succeeded");
     if (att->deliveries_out == 0)
         wrk_att_finish(att);

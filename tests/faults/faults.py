@@ -1,0 +1,552 @@
+#!/usr/bin/env python3
+"""The fault suite: Floe's invariants under kill -9, pauses, lost writes and poison.
+
+    tests/faults/faults.py BUILD_DIR [--json FILE] [--quick] [SCENARIO ...]
+
+Against the real local stack (ops/stack up first; tests/faults/run does it), with two
+floe-scheduler and two floe-worker processes from BUILD_DIR/bin. Every scenario launches
+a burst of executions (a diamond of ledger tasks each, hundreds of tasks in flight),
+injects its fault once work is under way, launches a probe execution at the moment of
+the fault, undoes the fault, and waits (bounded) for every accepted execution to end.
+
+The oracle is outside the system: the ledger the tasks write (tests/faults/task.sh) and
+the API's answers. Per scenario it reports
+  in_flight      executions accepted before the fault
+  lost           accepted executions that did not end SUCCEEDED within the bound (must be 0)
+  double_effects ledger keys whose effect two runs applied, i.e. one node run twice at
+                 the same time (must be 0)
+  reruns         extra runs of nodes (at-least-once at work: allowed, counted)
+  recovery_s     from the fault to the end of the probe launched at that moment
+Exit status 1 when any scenario lost an execution or applied an effect twice.
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TASK = os.path.join(TOP, "tests", "faults", "task.sh")
+SCHEDS = {"a": 18881, "b": 18882}
+WORKERS = {"w1": 18891, "w2": 18892}
+WAIT_END_S = 150  # every accepted execution ends within this after the fault is undone
+
+
+def log(msg):
+    print("faults: " + msg, flush=True)
+
+
+def stack_env():
+    out = subprocess.run([os.path.join(TOP, "ops", "stack"), "env"], check=True,
+                         capture_output=True, text=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v
+    return env
+
+
+def http(method, url, body=None, timeout=10.0):
+    """(status, parsed JSON or None); status 0 when the server cannot be reached."""
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        status = e.code
+    except (urllib.error.URLError, OSError):
+        return 0, None
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
+
+
+def metric(base, name):
+    try:
+        with urllib.request.urlopen(base + "/metrics", timeout=3) as r:
+            text = r.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def wait_until(what, cond, timeout_s, step=0.1):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    raise TimeoutError("timed out after %.0f s waiting for %s" % (timeout_s, what))
+
+
+def descendants(pid):
+    """pid and every process below it (from /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+class Cluster:
+    """Two schedulers and two workers, restartable one by one."""
+
+    def __init__(self, build, env, workdir):
+        self.bin = os.path.join(build, "bin")
+        self.env = env
+        self.workdir = workdir
+        self.procs = {}
+        self.starts = {}
+
+    def _env(self, extra):
+        e = dict(os.environ)
+        e.update(self.env)
+        e.update({"FLOE_LEADER_LEASE": "3s", "FLOE_ATTEMPT_LEASE": "2s",
+                  "FLOE_RECONCILE_EVERY": "5s", "FLOE_KAFKA_SESSION_TIMEOUT": "6s",
+                  "FLOE_REDIS_TIMEOUT": "2s", "FLOE_POSTGRES_TIMEOUT": "10s",
+                  "FLOE_LOG_LEVEL": "info"})
+        e.update(extra)
+        return e
+
+    def start(self, name):
+        n = self.starts[name] = self.starts.get(name, 0) + 1
+        logf = open(os.path.join(self.workdir, "%s.%d.log" % (name, n)), "ab")
+        if name in SCHEDS:
+            argv = [os.path.join(self.bin, "floe-scheduler")]
+            extra = {"FLOE_API_URL": "http://127.0.0.1:%d" % SCHEDS[name]}
+        else:
+            argv = [os.path.join(self.bin, "floe-worker"), "--class", "default"]
+            extra = {"FLOE_WORKER_HTTP": "127.0.0.1:%d" % WORKERS[name],
+                     "FLOE_WORKER_CONCURRENCY": "8", "FLOE_WORKER_GRACE": "1s"}
+        self.procs[name] = subprocess.Popen(argv, env=self._env(extra), stdout=logf,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        logf.close()
+        url = self.url(name)
+        wait_until("%s to answer /healthz" % name,
+                   lambda: http("GET", url + "/healthz", timeout=2)[0] == 200, 60)
+
+    def url(self, name):
+        port = SCHEDS.get(name) or WORKERS[name]
+        return "http://127.0.0.1:%d" % port
+
+    def alive(self, name):
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+    def kill9(self, name):
+        p = self.procs[name]
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def pause(self, name, tree=False):
+        pids = descendants(self.procs[name].pid) if tree else [self.procs[name].pid]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        return pids
+
+    def resume(self, pids):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def leader(self):
+        for name in SCHEDS:
+            if self.alive(name) and metric(self.url(name), "floe_scheduler_is_leader") == 1:
+                return name
+        return None
+
+    def api(self):
+        """A scheduler that answers (every replica serves the API)."""
+        for name in SCHEDS:
+            if self.alive(name) and http("GET", self.url(name) + "/healthz", timeout=2)[0] == 200:
+                return self.url(name)
+        return self.url("a")
+
+    def stop_all(self):
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.terminate()
+        for name, p in self.procs.items():
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+class Workload:
+    def __init__(self, cluster, project, ledger):
+        self.c = cluster
+        self.project = project
+        self.ledger = ledger
+        os.makedirs(os.path.join(ledger, "effects"), exist_ok=True)
+        open(os.path.join(ledger, "runs"), "a").close()
+
+    def register(self):
+        yaml = (
+            "kind: task\nname: lt\nversion: v1\n"
+            "container: {command: [/bin/sh, %s]}\n"
+            "inputs: {ledger: string, after: {type: integer, default: 0}}\n"
+            "outputs: {out: integer}\nretries: {system: 20}\n"
+            "---\nkind: workflow\nname: ledger\nversion: v1\n"
+            "inputs: {ledger: string}\noutputs: {out: {from: {node: d, output: out}}}\n"
+            "nodes:\n"
+            "  - {id: a, task: lt, inputs: {ledger: {input: ledger}}}\n"
+            "  - {id: b, task: lt, inputs: {ledger: {input: ledger}, after: {node: a, output: out}}}\n"
+            "  - {id: c, task: lt, inputs: {ledger: {input: ledger}, after: {node: a, output: out}}}\n"
+            "  - {id: d, task: lt, inputs: {ledger: {input: ledger}, after: {node: b, output: out}}}\n"
+            % TASK)
+        st, out = http("POST", self.c.api() + "/api/v1/register?project=%s&domain=development"
+                       % self.project, yaml)
+        if st not in (200, 201):
+            raise RuntimeError("register: HTTP %d %s" % (st, out))
+
+    def launch(self, deadline_s=60.0):
+        """One execution; retried while the API cannot take it. Returns its id."""
+        body = json.dumps({"project": self.project, "domain": "development",
+                           "workflow": {"name": "ledger"}, "inputs": {"ledger": self.ledger}})
+        deadline = time.monotonic() + deadline_s
+        while True:
+            st, out = http("POST", self.c.api() + "/api/v1/executions", body)
+            if st == 201:
+                return out["id"]
+            if time.monotonic() > deadline:
+                raise TimeoutError("launch refused for %.0f s (last HTTP %d %s)"
+                                   % (deadline_s, st, out))
+            time.sleep(0.2)
+
+    def phase(self, eid):
+        st, out = http("GET", self.c.api() + "/api/v1/executions/" + eid)
+        return out.get("phase") if st == 200 and out else None
+
+    def runs(self):
+        with open(os.path.join(self.ledger, "runs")) as f:
+            return [line.split() for line in f if line.strip()]
+
+
+TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
+
+
+def stack(*verb):
+    subprocess.run([os.path.join(TOP, "ops", "stack")] + list(verb), check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def stack_pid(service, env):
+    with open(os.path.join(env["FLOE_STATE_DIR"], "run", service + ".pid")) as f:
+        return int(f.readline())
+
+
+def kill_service(service, env):
+    pid = stack_pid(service, env)
+    os.kill(pid, signal.SIGKILL)
+
+
+# --- poison -------------------------------------------------------------------------------
+
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def field(num, payload):
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+
+def envelope(msg_type, payload):
+    ident = "01" + "".join(random.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(24))
+    return (varint(1 << 3) + varint(msg_type) + field(2, ident.encode()) + varint(3 << 3)
+            + varint(int(time.time() * 1e6)) + field(4, b"faults/poison") + field(5, payload))
+
+
+def poison_corpus():
+    """(name, key, value) of messages every consumer must dead-letter and move past."""
+    deep = varint(1 << 3) + varint(7)
+    for _ in range(5000):
+        deep = field(8, field(1, deep))  # Value.list -> ValueList.items -> Value
+    succeeded = field(1, b"01POISON") + field(2, b"n") + varint(3 << 3) + varint(1)
+    bad_utf8 = field(1, b"01POISON") + field(2, b"n") + varint(3 << 3) + varint(1) + \
+        field(5, b"w\xc3(")
+    return [
+        ("garbage", b"k", b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
+        ("empty", b"k", b""),
+        ("deep-value", b"01POISON", envelope(4, succeeded + field(6, field(1, b"x") + field(2, deep)))),
+        ("invalid-utf8", b"01POISON", envelope(5, bad_utf8)),
+        ("huge-key", b"k" * 600000, b"junk"),
+        ("empty-key-and-value", b"", b""),
+        ("unknown-type", b"k", envelope(99, b"")),
+    ]
+
+
+def produce(build, topic, key, value):
+    with tempfile.NamedTemporaryFile() as kf, tempfile.NamedTemporaryFile() as vf:
+        kf.write(key)
+        kf.flush()
+        vf.write(value)
+        vf.flush()
+        subprocess.run([os.path.join(build, "bin", "fault_produce"), topic, kf.name, vf.name],
+                       check=True, capture_output=True, env=dict(os.environ, **stack_env()))
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+class Scenario:
+    """inject() returns an undo callable (or None when the fault undoes itself)."""
+
+    def __init__(self, name, inject, hold_s=1.0):
+        self.name = name
+        self.inject = inject
+        self.hold_s = hold_s
+
+
+def sc_leader_kill9(c, env):
+    name = c.leader()
+    c.kill9(name)
+    return lambda: c.start(name)
+
+
+def sc_worker_kill9(c, env):
+    c.kill9("w1")
+    return lambda: c.start("w1")
+
+
+def sc_service_kill9(service):
+    def inject(c, env):
+        kill_service(service, env)
+        return lambda: stack("up")
+    return inject
+
+
+def sc_pg_immediate(c, env):
+    data = os.path.realpath(os.path.join(env["FLOE_STATE_DIR"], "pg"))
+    bindir = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
+    pg_ctl = "/usr/lib/postgresql/%s/bin/pg_ctl" % bindir
+    cmd = [pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"]
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", "floe", "--"] + cmd
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return lambda: stack("up")
+
+
+def sc_leader_pause(c, env):
+    pids = c.pause(c.leader())
+    return lambda: c.resume(pids)
+
+
+def sc_worker_pause(c, env):
+    # The worker and its running tasks, as when its host or container freezes.
+    pids = c.pause("w1", tree=True)
+    return lambda: c.resume(pids)
+
+
+def sc_redis_lose_tail(c, env):
+    """Redis loses the writes of its last second: kill -9, cut the AOF's tail, restart."""
+    kill_service("redis", env)
+    d = os.path.join(env["FLOE_STATE_DIR"], "redis", "appendonlydir")
+    incr = sorted((f for f in os.listdir(d) if f.endswith(".incr.aof")),
+                  key=lambda f: os.path.getmtime(os.path.join(d, f)))
+    if incr:
+        path = os.path.join(d, incr[-1])
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(max(0, size - max(4096, size // 10)))
+    return lambda: stack("up")
+
+
+def sc_poison(c, env):
+    prefix = env.get("FLOE_TOPIC_PREFIX", "floe")
+    build = os.path.dirname(c.bin)
+    for topic in (prefix + ".events", prefix + ".tasks.default"):
+        for name, key, value in poison_corpus():
+            produce(build, topic, key, value)
+    return None
+
+
+def sc_combined(c, env):
+    name = c.leader()
+    c.kill9(name)
+    c.kill9("w2")
+    kill_service("redis", env)
+
+    def undo():
+        stack("up")
+        c.start(name)
+        c.start("w2")
+    return undo
+
+
+SCENARIOS = [
+    Scenario("leader-kill9", sc_leader_kill9),
+    Scenario("worker-kill9", sc_worker_kill9),
+    Scenario("redis-kill9", sc_service_kill9("redis")),
+    Scenario("kafka-kill9", sc_service_kill9("kafka")),
+    Scenario("zookeeper-kill9", sc_service_kill9("zookeeper")),
+    Scenario("postgres-kill9", sc_service_kill9("postgres")),
+    Scenario("postgres-immediate", sc_pg_immediate),
+    Scenario("leader-pause", sc_leader_pause, hold_s=7.0),
+    Scenario("worker-pause", sc_worker_pause, hold_s=6.0),
+    Scenario("redis-lose-tail", sc_redis_lose_tail),
+    Scenario("poison", sc_poison),
+    Scenario("combined", sc_combined, hold_s=2.0),
+]
+
+
+def run_scenario(sc, c, env, build_label, n_exec):
+    ledger = tempfile.mkdtemp(prefix="floe-faults-ledger-")
+    project = "faults-%s-%d" % (sc.name.replace("-", ""), int(time.time() * 1000) % 10**9)
+    w = Workload(c, project, ledger)
+    w.register()
+    ids = [w.launch() for _ in range(n_exec)]
+    # The fault strikes once work is under way.
+    wait_until("tasks to start", lambda: len(w.runs()) >= min(20, n_exec), 60)
+    t_fault = time.monotonic()
+    undo = sc.inject(c, env)
+    probe = [None]
+    probe_err = [None]
+
+    def launch_probe():
+        try:
+            probe[0] = w.launch(deadline_s=90)
+        except TimeoutError as e:
+            probe_err[0] = str(e)
+    # The probe is launched at the fault (retried while the API refuses).
+    import threading
+    th = threading.Thread(target=launch_probe)
+    th.start()
+    time.sleep(sc.hold_s)
+    if undo is not None:
+        undo()
+    th.join()
+    all_ids = ids + ([probe[0]] if probe[0] else [])
+    phases = {}
+    probe_end = None
+    deadline = time.monotonic() + WAIT_END_S
+    while time.monotonic() < deadline:
+        for eid in all_ids:
+            if phases.get(eid) in TERMINAL:
+                continue
+            ph = w.phase(eid)
+            if ph is not None:
+                phases[eid] = ph
+            if eid == probe[0] and ph in TERMINAL and probe_end is None:
+                probe_end = time.monotonic()
+        if all(phases.get(e) in TERMINAL for e in all_ids):
+            break
+        time.sleep(0.25)
+    runs = w.runs()
+    starts, effects = {}, {}
+    for r in runs:
+        if r[0] == "start":
+            starts[r[1]] = starts.get(r[1], 0) + 1
+        elif r[0] == "effect":
+            effects[r[1]] = effects.get(r[1], 0) + 1
+    lost = [e for e in ids if phases.get(e) != "SUCCEEDED"]
+    res = {
+        "scenario": sc.name,
+        "build": build_label,
+        "in_flight": len(ids),
+        "lost": len(lost),
+        "not_ended": sum(1 for e in ids if phases.get(e) not in TERMINAL),
+        "double_effects": sum(1 for k, v in effects.items() if v > 1),
+        "reruns": sum(v - 1 for v in starts.values()),
+        "recovery_s": round(probe_end - t_fault, 2) if probe_end else None,
+        "probe": phases.get(probe[0]) if probe[0] else ("not accepted: %s" % probe_err[0]),
+    }
+    if lost:
+        res["lost_examples"] = {e: phases.get(e) for e in lost[:5]}
+    return res
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = os.path.abspath(args.pop(0))
+    out_json = None
+    n_exec = 100
+    if "--json" in args:
+        i = args.index("--json")
+        out_json = args[i + 1]
+        del args[i:i + 2]
+    if "--quick" in args:
+        args.remove("--quick")
+        n_exec = 40
+    chosen = [s for s in SCENARIOS if not args or s.name in args]
+    unknown = set(args) - {s.name for s in SCENARIOS}
+    if unknown:
+        print("faults: unknown scenario(s): %s" % ", ".join(sorted(unknown)), file=sys.stderr)
+        return 2
+    env = stack_env()
+    workdir = tempfile.mkdtemp(prefix="floe-faults-")
+    log("logs in %s; build %s; %d executions per scenario" % (workdir, build, n_exec))
+    c = Cluster(build, env, workdir)
+    results = []
+    failed = False
+    try:
+        for name in ("a", "b", "w1", "w2"):
+            c.start(name)
+        wait_until("a leader", lambda: c.leader() is not None, 60)
+        for sc in chosen:
+            t0 = time.monotonic()
+            try:
+                res = run_scenario(sc, c, env, os.path.basename(build), n_exec)
+            except Exception as e:  # a scenario that cannot run is a failure, named
+                res = {"scenario": sc.name, "error": "%s: %s" % (type(e).__name__, e)}
+            res["seconds"] = round(time.monotonic() - t0, 1)
+            results.append(res)
+            bad = "error" in res or res["lost"] or res["double_effects"]
+            failed |= bool(bad)
+            log(("FAIL " if bad else "ok   ") + json.dumps(res))
+            # Whatever a scenario left down comes back before the next one.
+            stack("up")
+            for name in ("a", "b", "w1", "w2"):
+                if not c.alive(name):
+                    c.start(name)
+    finally:
+        c.stop_all()
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -102,7 +102,8 @@ conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, floe_err *er
 {
     char errstr[256];
     if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-        return floe_err_user(err, FLOE_EINVAL, "kafka property %s=%s: %s", key, value, errstr);
+        return floe_err_user(err, FLOE_EINVAL, "kafka property %s=%s: %s", key,
+                             floe_config_key_secret(key, strlen(key)) ? "***" : value, errstr);
     return FLOE_OK;
 }
 

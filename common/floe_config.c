@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum cfg_type {
     CFG_STRING = 1,
@@ -26,6 +27,7 @@ typedef enum cfg_type {
 
 #define CFG_SECRET 0x1u /* never printed */
 #define CFG_URL 0x2u    /* printed with any password redacted */
+#define CFG_KV 0x4u     /* k=v list printed with the values of secret-looking keys redacted */
 
 typedef bool (*cfg_check_fn)(const char *value, char *why, size_t why_size);
 
@@ -60,8 +62,8 @@ static const cfg_entry config_table[] = {
      NULL, "log line format"},
     {"kafka.brokers", CFG_STRING, OFF(kafka_brokers), "127.0.0.1:9092", 1, 1024,
      "FLOE_KAFKA_BROKERS", 0, NULL, NULL, "bootstrap brokers, host:port[,host:port]"},
-    {"kafka.properties", CFG_STRING, OFF(kafka_properties), "", 0, 4096, "FLOE_KAFKA_PROPERTIES", 0,
-     NULL, check_kv_list,
+    {"kafka.properties", CFG_STRING, OFF(kafka_properties), "", 0, 4096, "FLOE_KAFKA_PROPERTIES",
+     CFG_KV, NULL, check_kv_list,
      "extra librdkafka properties, k=v[,k=v] (Kafka 0.9: api.version.request=false,"
      "broker.version.fallback=0.9.0.1)"},
     {"topic.prefix", CFG_STRING, OFF(topic_prefix), "floe", 1, 32, "FLOE_TOPIC_PREFIX", 0, NULL,
@@ -647,24 +649,79 @@ out_nomem:
 
 /* --- output -------------------------------------------------------------------------- */
 
+bool
+floe_config_key_secret(const char *key, size_t len)
+{
+    static const char *const words[] = {"password", "secret", "token", "key", "credential"};
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        size_t n = strlen(words[w]);
+        for (size_t i = 0; i + n <= len; i++)
+            if (strncasecmp(key + i, words[w], n) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* k=v,k=v with the value of every secret-looking key (sasl.password, ssl.key.password...)
+ * shown as *** (review M14). */
+static void
+print_kv_redacted(FILE *out, const char *list)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq != NULL && floe_config_key_secret(p, (size_t)(eq - p)))
+            fprintf(out, "%.*s=***", (int)(eq - p), p);
+        else
+            fprintf(out, "%.*s", (int)len, p);
+        p += len;
+        if (*p == ',')
+            fputc(*p++, out);
+    }
+}
+
 static void
 print_url_redacted(FILE *out, const char *url)
 {
-    /* scheme://user:password@host -> scheme://user:***@host */
+    /* scheme://user:password@host -> scheme://user:***@host; the password may itself hold
+     * '@', so the last one before the path ends it. */
     const char *scheme = strstr(url, "://");
-    const char *at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+    const char *at = NULL;
+    if (scheme != NULL) {
+        const char *end = strchr(scheme + 3, '/');
+        for (const char *q = scheme + 3; *q != '\0' && (end == NULL || q < end); q++)
+            if (*q == '@')
+                at = q;
+    }
     const char *colon = at != NULL ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
     if (colon == NULL) {
-        /* conninfo form: hide a password=... word */
-        const char *pw = strstr(url, "password=");
-        if (pw == NULL) {
+        /* conninfo form: hide a password=... word, quoted ('...' with \' inside) or not */
+        const char *pw = strstr(url, "password");
+        const char *v = pw != NULL ? pw + 8 : NULL;
+        while (v != NULL && *v == ' ')
+            v++;
+        if (v == NULL || *v != '=') {
             fputs(url, out);
             return;
         }
+        v++;
+        while (*v == ' ')
+            v++;
         fprintf(out, "%.*spassword=***", (int)(pw - url), url);
-        const char *rest = strchr(pw, ' ');
-        if (rest != NULL)
-            fputs(rest, out);
+        const char *rest = v;
+        if (*rest == '\'') {
+            for (rest++; *rest != '\0' && *rest != '\''; rest++)
+                if (*rest == '\\' && rest[1] != '\0')
+                    rest++;
+            if (*rest == '\'')
+                rest++;
+        } else {
+            while (*rest != '\0' && *rest != ' ')
+                rest++;
+        }
+        fputs(rest, out);
         return;
     }
     fprintf(out, "%.*s:***%s", (int)(colon - url), url, at);
@@ -682,6 +739,8 @@ floe_config_print(const floe_config *cfg, FILE *out)
             const char *s = *(char *const *)(const void *)field;
             if (e->flags & CFG_SECRET)
                 fputs(*s ? "***" : "", out);
+            else if (e->flags & CFG_KV)
+                print_kv_redacted(out, s);
             else if (e->flags & CFG_URL)
                 print_url_redacted(out, s);
             else

@@ -14,6 +14,7 @@
 #include "floe_err.h"
 #include "floe_log.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -108,6 +109,10 @@ floe_rc floe_config_load(const floe_config_source *src, floe_config **out,
                          floe_config_report *report);
 
 void floe_config_free(floe_config *cfg);
+
+/* Whether a key (of kafka.properties, say) names a secret: password, secret, token, key,
+ * credential anywhere in it, in any case. */
+bool floe_config_key_secret(const char *key, size_t len);
 
 /* Writes every setting as `key = value`, secrets redacted. */
 void floe_config_print(const floe_config *cfg, FILE *out);

@@ -107,7 +107,7 @@ eng_lp_start(eng_term *t)
         "done firings, consumed trigger events and sent dataset events deleted by retention", NULL);
     lp->m_reconciled = floe_metrics_counter(
         e->metrics, "floe_engine_reconciled_total",
-        "RUNNING executions Redis had forgotten, requested again (sched_reconcile)", NULL);
+        "QUEUED or RUNNING executions Redis did not know, requested again (sched_reconcile)", NULL);
     t->lp = lp;
     struct timeval tv = {e->cfg->lp_tick_ms / 1000, (e->cfg->lp_tick_ms % 1000) * 1000};
     event_add(lp->tick_ev, &tv);
@@ -202,7 +202,8 @@ tick_done(void *arg)
             lp->reconcile_cursor = j->reconcile_cursor;
         if (j->reconciled > 0)
             floe_log_warn(&t->log,
-                          "%u RUNNING executions had no state in Redis (lost writes?): "
+                          "%u QUEUED or RUNNING executions had no state in Redis (lost "
+                          "writes, or a replica died before publishing them): "
                           "requested again",
                           j->reconciled);
         if (j->rc == FLOE_EFENCED) {

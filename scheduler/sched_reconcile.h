@@ -1,12 +1,14 @@
 /*
- * sched_reconcile — finds executions that PostgreSQL says are RUNNING and Redis no longer
- * knows (review H4). Redis acknowledges a write before its AOF reaches the disk
- * (appendfsync everysec), and the engine acknowledges the event once Redis answered: a
- * Redis that loses its last second forgets executions whose requests Kafka will never
- * hand out again, and they would stay RUNNING for ever. The leader pages through RUNNING
- * executions older than engine.reconcile_every, asks Redis whether their state exists,
- * and requests each orphan again from its row; the engine re-creates its state and runs
- * it (nodes that had run run again: tasks are at-least-once).
+ * sched_reconcile — finds executions that PostgreSQL says are QUEUED or RUNNING and Redis
+ * does not know (review H4, M10). Redis acknowledges a write before its AOF reaches the
+ * disk (appendfsync everysec), and the engine acknowledges the event once Redis answered:
+ * a Redis that loses its last second forgets executions whose requests Kafka will never
+ * hand out again, and they would stay RUNNING for ever. An API replica that dies between
+ * recording a launch and publishing it leaves it QUEUED for ever the same way. The leader
+ * pages through such executions older than engine.reconcile_every, asks Redis whether
+ * their state exists, and requests each orphan again from its row; the engine creates
+ * its state and runs it (a request seen twice changes nothing; nodes that had run run
+ * again: tasks are at-least-once).
  *
  * Pool thread only (PostgreSQL, and a short blocking Redis connection).
  */

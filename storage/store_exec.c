@@ -168,8 +168,9 @@ store_exec_running(store_pg *pg, int64_t after_seq, int64_t min_age_ms, unsigned
     const char *params[] = {after, age, lim};
     PGresult *r;
     floe_rc rc = store_pg_exec(pg,
-                               "SELECT " EXEC_COLUMNS " FROM executions WHERE phase = 'RUNNING' AND"
-                               " seq > $1::bigint AND started_at < now() - $2::bigint *"
+                               "SELECT " EXEC_COLUMNS " FROM executions WHERE phase IN"
+                               " ('QUEUED', 'RUNNING') AND seq > $1::bigint AND"
+                               " COALESCE(started_at, created_at) < now() - $2::bigint *"
                                " interval '1 millisecond' ORDER BY seq LIMIT $3::int",
                                3, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)

@@ -57,8 +57,9 @@ floe_rc store_exec_get(store_pg *pg, const char *id, floe_arena *arena, store_ex
 floe_rc store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena,
                         store_exec **rows, size_t *n, bool *more, floe_err *err);
 
-/* Up to limit RUNNING executions with seq > after_seq, started more than min_age_ms ago,
- * in seq order (the reconciler's page; see sched_reconcile). */
+/* Up to limit QUEUED or RUNNING executions with seq > after_seq, started (or created, when
+ * not started) more than min_age_ms ago, in seq order (the reconciler's page; see
+ * sched_reconcile). */
 floe_rc store_exec_running(store_pg *pg, int64_t after_seq, int64_t min_age_ms, unsigned limit,
                            floe_arena *arena, store_exec **rows, size_t *n, floe_err *err);
 

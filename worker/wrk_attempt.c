@@ -700,9 +700,13 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
     snprintf(key, sizeof(key), "%s|%s|%u", in->execution_id, in->node_id, in->attempt);
     wrk_att *held = floe_map_get(w->keys, key);
     if (held != NULL) {
-        if (held->state == ATT_QUEUED || held->state == ATT_CLAIMING)
-            held->pos = msg->pos; /* acknowledged by the holder once claimed */
-        else
+        if (held->state == ATT_QUEUED || held->state == ATT_CLAIMING) {
+            /* The holder acknowledges the newer copy once claimed; the older one is
+             * acknowledged now, or its offset would pin the partition's commits for ever
+             * (review M4): the newer copy carries the same dispatch if we die first. */
+            floe_bus_ack(w->bus, &held->pos);
+            held->pos = msg->pos;
+        } else
             floe_bus_ack(w->bus, &msg->pos);
         return;
     }

@@ -54,9 +54,8 @@ main(int argc, char **argv)
     struct event_base *base = event_base_new();
     floe_bus_callbacks cb = {0};
     floe_err err = {0};
-    floe_bus *bus = key != NULL && val != NULL && base != NULL
-                        ? floe_bus_new(base, cfg, &cb, &err)
-                        : NULL;
+    floe_bus *bus =
+        key != NULL && val != NULL && base != NULL ? floe_bus_new(base, cfg, &cb, &err) : NULL;
     int rc = 1;
     if (bus == NULL)
         fprintf(stderr, "fault_produce: %s\n", err.msg[0] ? err.msg : "cannot read the files");

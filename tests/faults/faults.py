@@ -13,6 +13,8 @@ The oracle is outside the system: the ledger the tasks write (tests/faults/task.
 the API's answers. Per scenario it reports
   in_flight      executions accepted before the fault
   lost           accepted executions that did not end SUCCEEDED within the bound (must be 0)
+  stuck_unacknowledged  executions recorded but never acknowledged to a client (a replica
+                 died answering) that did not end either (must be 0)
   double_effects ledger keys whose effect two runs applied, i.e. one node run twice at
                  the same time (must be 0)
   reruns         extra runs of nodes (at-least-once at work: allowed, counted)
@@ -135,7 +137,8 @@ class Cluster:
         e.update(extra)
         return e
 
-    def start(self, name):
+    def start(self, name, fault=None):
+        """fault: (crash point, after how many passes) for this run of the process."""
         n = self.starts[name] = self.starts.get(name, 0) + 1
         logf = open(os.path.join(self.workdir, "%s.%d.log" % (name, n)), "ab")
         if name in SCHEDS:
@@ -145,6 +148,8 @@ class Cluster:
             argv = [os.path.join(self.bin, "floe-worker"), "--class", "default"]
             extra = {"FLOE_WORKER_HTTP": "127.0.0.1:%d" % WORKERS[name],
                      "FLOE_WORKER_CONCURRENCY": "8", "FLOE_WORKER_GRACE": "1s"}
+        if fault is not None:
+            extra.update({"FLOE_FAULT_POINT": fault[0], "FLOE_FAULT_AFTER": str(fault[1])})
         self.procs[name] = subprocess.Popen(argv, env=self._env(extra), stdout=logf,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
@@ -251,6 +256,21 @@ class Workload:
     def phase(self, eid):
         st, out = http("GET", self.c.api() + "/api/v1/executions/" + eid)
         return out.get("phase") if st == 200 and out else None
+
+    def unfinished(self):
+        """Executions of the project (acknowledged to a client or not) not ended."""
+        n, token = 0, None
+        while True:
+            q = "/api/v1/executions?project=%s&domain=development&limit=1000" % self.project
+            if token:
+                q += "&token=" + token
+            st, out = http("GET", self.c.api() + q)
+            if st != 200 or out is None:
+                return None
+            n += sum(1 for e in out["items"] if e.get("phase") not in TERMINAL)
+            token = out.get("next_token")
+            if not token:
+                return n
 
     def runs(self):
         with open(os.path.join(self.ledger, "runs")) as f:
@@ -412,6 +432,28 @@ def sc_combined(c, env):
     return undo
 
 
+def sc_crash_point(point, who, after):
+    """Restarts `who` (a worker, or the leader) armed to SIGKILL itself at `point`, waits
+    for it to die there, then starts it again unarmed."""
+    def inject(c, env):
+        name = c.leader() if who == "leader" else who
+        c.procs[name].terminate()
+        c.procs[name].wait(timeout=30)
+        c.start(name, fault=(point, after))
+        if point.startswith("api."):
+            # A launch through that replica: it records the execution and dies before
+            # publishing or answering. No client was told of it; it must still end.
+            body = json.dumps({"project": c.project, "domain": "development",
+                               "workflow": {"name": "ledger"}, "inputs": {"ledger": c.ledger}})
+            http("POST", c.url(name) + "/api/v1/executions", body, timeout=10)
+        try:
+            c.procs[name].wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("crash point %s was not reached within 45 s" % point)
+        return lambda: c.start(name)
+    return inject
+
+
 SCENARIOS = [
     Scenario("leader-kill9", sc_leader_kill9),
     Scenario("worker-kill9", sc_worker_kill9),
@@ -425,6 +467,20 @@ SCENARIOS = [
     Scenario("redis-lose-tail", sc_redis_lose_tail),
     Scenario("poison", sc_poison),
     Scenario("combined", sc_combined, hold_s=2.0),
+    # Crash points (FLOE_FAULT): the windows a kill -9 from outside rarely hits.
+    Scenario("crash:worker.after_claim", sc_crash_point("worker.after_claim", "w1", 5), 0.5),
+    Scenario("crash:worker.after_outputs_uploaded",
+             sc_crash_point("worker.after_outputs_uploaded", "w1", 5), 0.5),
+    Scenario("crash:worker.after_result_produced",
+             sc_crash_point("worker.after_result_produced", "w1", 5), 0.5),
+    Scenario("crash:sched.after_dispatch_produced",
+             sc_crash_point("sched.after_dispatch_produced", "leader", 20), 0.5),
+    Scenario("crash:sched.after_redis_write_before_ack",
+             sc_crash_point("sched.after_redis_write_before_ack", "leader", 20), 0.5),
+    Scenario("crash:sched.after_finish_commit",
+             sc_crash_point("sched.after_finish_commit", "leader", 3), 0.5),
+    Scenario("crash:api.after_insert_before_publish",
+             sc_crash_point("api.after_insert_before_publish", "a", 1), 0.5),
 ]
 
 
@@ -432,6 +488,7 @@ def run_scenario(sc, c, env, build_label, n_exec):
     ledger = tempfile.mkdtemp(prefix="floe-faults-ledger-")
     project = "faults-%s-%d" % (sc.name.replace("-", ""), int(time.time() * 1000) % 10**9)
     w = Workload(c, project, ledger)
+    c.project, c.ledger = project, ledger
     w.register()
     ids = [w.launch() for _ in range(n_exec)]
     # The fault strikes once work is under way.
@@ -467,7 +524,7 @@ def run_scenario(sc, c, env, build_label, n_exec):
                 phases[eid] = ph
             if eid == probe[0] and ph in TERMINAL and probe_end is None:
                 probe_end = time.monotonic()
-        if all(phases.get(e) in TERMINAL for e in all_ids):
+        if all(phases.get(e) in TERMINAL for e in all_ids) and w.unfinished() == 0:
             break
         time.sleep(0.25)
     runs = w.runs()
@@ -484,6 +541,8 @@ def run_scenario(sc, c, env, build_label, n_exec):
         "in_flight": len(ids),
         "lost": len(lost),
         "not_ended": sum(1 for e in ids if phases.get(e) not in TERMINAL),
+        "stuck_unacknowledged": max(0, (w.unfinished() or 0) -
+                                    sum(1 for e in all_ids if phases.get(e) not in TERMINAL)),
         "double_effects": sum(1 for k, v in effects.items() if v > 1),
         "reruns": sum(v - 1 for v in starts.values()),
         "recovery_s": round(probe_end - t_fault, 2) if probe_end else None,
@@ -532,7 +591,8 @@ def main():
                 res = {"scenario": sc.name, "error": "%s: %s" % (type(e).__name__, e)}
             res["seconds"] = round(time.monotonic() - t0, 1)
             results.append(res)
-            bad = "error" in res or res["lost"] or res["double_effects"]
+            bad = ("error" in res or res["lost"] or res["double_effects"] or
+                   res["stuck_unacknowledged"])
             failed |= bool(bad)
             log(("FAIL " if bad else "ok   ") + json.dumps(res))
             # Whatever a scenario left down comes back before the next one.

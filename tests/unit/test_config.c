@@ -186,17 +186,24 @@ static void
 test_print_redacts_passwords(void **state)
 {
     (void)state;
-    const char *flags[] = {"postgres.url=postgresql://floe:hunter2@db:5432/floe",
-                           "redis.url=redis://:s3cret@cache:6379"};
+    /* Review M14: a password with '@' in it, and secrets in kafka.properties. */
+    const char *flags[] = {"postgres.url=postgresql://floe:hun@ter2@db:5432/floe",
+                           "redis.url=redis://:s3cret@cache:6379",
+                           "kafka.properties=security.protocol=SASL_SSL,sasl.password=pw9,"
+                           "ssl.key.password=kp7,linger.ms=5"};
     floe_config *cfg;
     floe_config_report r;
-    assert_int_equal(load(NULL, NULL, flags, 2, &cfg, &r), FLOE_OK);
+    assert_int_equal(load(NULL, NULL, flags, 3, &cfg, &r), FLOE_OK);
     char buf[4096] = {0};
     FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
     floe_config_print(cfg, f);
     fclose(f);
-    assert_null(strstr(buf, "hunter2"));
+    assert_null(strstr(buf, "ter2"));
     assert_null(strstr(buf, "s3cret"));
+    assert_null(strstr(buf, "pw9"));
+    assert_null(strstr(buf, "kp7"));
+    assert_non_null(strstr(buf, "kafka.properties = security.protocol=SASL_SSL,sasl.password=***,"
+                                "ssl.key.password=***,linger.ms=5"));
     assert_non_null(strstr(buf, "postgres.url = postgresql://floe:***@db:5432/floe"));
     assert_non_null(strstr(buf, "redis.url = redis://:***@cache:6379"));
     assert_non_null(strstr(buf, "kafka.session_timeout = 10000ms"));

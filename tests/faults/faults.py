@@ -439,7 +439,17 @@ def sc_crash_point(point, who, after):
         name = c.leader() if who == "leader" else who
         c.procs[name].terminate()
         c.procs[name].wait(timeout=30)
+        other = None
+        if who == "leader":
+            # The armed replica must lead: the other one steps aside until it does.
+            other = [n for n in SCHEDS if n != name][0]
+            c.procs[other].terminate()
+            c.procs[other].wait(timeout=30)
         c.start(name, fault=(point, after))
+        if other is not None:
+            wait_until("the armed replica to lead",
+                       lambda: not c.alive(name) or c.leader() == name, 30)
+            c.start(other)
         if point.startswith("api."):
             # A launch through that replica: it records the execution and dies before
             # publishing or answering. No client was told of it; it must still end.
@@ -486,7 +496,8 @@ SCENARIOS = [
 
 def run_scenario(sc, c, env, build_label, n_exec):
     ledger = tempfile.mkdtemp(prefix="floe-faults-ledger-")
-    project = "faults-%s-%d" % (sc.name.replace("-", ""), int(time.time() * 1000) % 10**9)
+    slug = "".join(ch for ch in sc.name.lower() if ch.isalnum())[-30:]
+    project = "faults-%s-%d" % (slug, int(time.time() * 1000) % 10**9)
     w = Workload(c, project, ledger)
     c.project, c.ledger = project, ledger
     w.register()

@@ -38,6 +38,8 @@ TASK = os.path.join(TOP, "tests", "faults", "task.sh")
 SCHEDS = {"a": 18881, "b": 18882}
 WORKERS = {"w1": 18891, "w2": 18892}
 WAIT_END_S = 150  # every accepted execution ends within this after the fault is undone
+BLOB_FS_MB = 48
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
 def log(msg):
@@ -126,6 +128,16 @@ class Cluster:
         self.workdir = workdir
         self.procs = {}
         self.starts = {}
+        # The blob store on a small file system of its own, so it can be filled.
+        self.blobs = os.path.join(workdir, "blobs")
+        os.makedirs(self.blobs)
+        self.blobs_mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=%dm" % BLOB_FS_MB, "tmpfs", self.blobs],
+            capture_output=True).returncode == 0
+        # Worker w1 reads the time through libfaketime: its clock can be stepped.
+        self.faketime = os.path.join(workdir, "w1.faketime")
+        with open(self.faketime, "w") as f:
+            f.write("+0\n")
 
     def _env(self, extra):
         e = dict(os.environ)
@@ -134,6 +146,7 @@ class Cluster:
                   "FLOE_RECONCILE_EVERY": "5s", "FLOE_KAFKA_SESSION_TIMEOUT": "6s",
                   "FLOE_REDIS_TIMEOUT": "2s", "FLOE_POSTGRES_TIMEOUT": "10s",
                   "FLOE_LOG_LEVEL": "info"})
+        e["FLOE_BLOB_ROOT"] = self.blobs
         e.update(extra)
         return e
 
@@ -150,6 +163,12 @@ class Cluster:
                      "FLOE_WORKER_CONCURRENCY": "8", "FLOE_WORKER_GRACE": "1s"}
         if fault is not None:
             extra.update({"FLOE_FAULT_POINT": fault[0], "FLOE_FAULT_AFTER": str(fault[1])})
+        if name == "w1" and os.path.exists(LIBFAKETIME):
+            # Wall clock only: a real clock step leaves CLOCK_MONOTONIC alone. Tasks are
+            # spawned with their own environment and keep the real time.
+            extra.update({"LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": self.faketime,
+                          "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                          "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=0"})
         self.procs[name] = subprocess.Popen(argv, env=self._env(extra), stdout=logf,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
@@ -199,6 +218,10 @@ class Cluster:
                 return self.url(name)
         return self.url("a")
 
+    def unmount(self):
+        if self.blobs_mounted:
+            subprocess.run(["umount", "-l", self.blobs], capture_output=True)
+
     def stop_all(self):
         for name, p in self.procs.items():
             if p.poll() is None:
@@ -225,7 +248,7 @@ class Workload:
             "kind: task\nname: lt\nversion: v1\n"
             "container: {command: [/bin/sh, %s]}\n"
             "inputs: {ledger: string, after: {type: integer, default: 0}}\n"
-            "outputs: {out: integer}\nretries: {system: 20}\n"
+            "outputs: {out: integer, note: blob}\nretries: {system: 20}\n"
             "---\nkind: workflow\nname: ledger\nversion: v1\n"
             "inputs: {ledger: string}\noutputs: {out: {from: {node: d, output: out}}}\n"
             "nodes:\n"
@@ -419,6 +442,30 @@ def sc_poison(c, env):
     return None
 
 
+def sc_blob_disk_full(c, env):
+    """The blob store's file system full: uploads fail (SYSTEM errors, retried) until
+    space is back."""
+    if not c.blobs_mounted:
+        raise RuntimeError("the blob store's tmpfs could not be mounted (needs root)")
+    filler = os.path.join(c.blobs, "filler")
+    subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M",
+                    "count=%d" % (BLOB_FS_MB + 1)], capture_output=True)
+    return lambda: os.unlink(filler)
+
+
+def sc_worker_clock_step(c, env):
+    """The worker's wall clock jumps an hour ahead, then back."""
+    if not os.path.exists(LIBFAKETIME):
+        raise RuntimeError("libfaketime missing (Debian package faketime; ops/setup)")
+
+    def set_offset(off):
+        with open(c.faketime + ".tmp", "w") as f:
+            f.write(off + "\n")
+        os.rename(c.faketime + ".tmp", c.faketime)
+    set_offset("+1h")
+    return lambda: set_offset("+0")
+
+
 def sc_combined(c, env):
     name = c.leader()
     c.kill9(name)
@@ -476,6 +523,8 @@ SCENARIOS = [
     Scenario("worker-pause", sc_worker_pause, hold_s=6.0),
     Scenario("redis-lose-tail", sc_redis_lose_tail),
     Scenario("poison", sc_poison),
+    Scenario("blob-disk-full", sc_blob_disk_full, hold_s=6.0),
+    Scenario("worker-clock-step", sc_worker_clock_step, hold_s=6.0),
     Scenario("combined", sc_combined, hold_s=2.0),
     # Crash points (FLOE_FAULT): the windows a kill -9 from outside rarely hits.
     Scenario("crash:worker.after_claim", sc_crash_point("worker.after_claim", "w1", 5), 0.5),
@@ -613,6 +662,7 @@ def main():
                     c.start(name)
     finally:
         c.stop_all()
+        c.unmount()
     if out_json:
         with open(out_json, "w") as f:
             json.dump(results, f, indent=1)

@@ -20,4 +20,5 @@ if [ ! -e "$L/effects/$K" ]; then
     echo "effect $K $FLOE_ATTEMPT $$ $(now)" >>"$L/runs"
 fi
 echo 1 >"$FLOE_OUTPUTS/out"
+echo "note of $K attempt $FLOE_ATTEMPT" >"$FLOE_OUTPUTS/note"   # a blob: the blob store is used
 echo "done $K $FLOE_ATTEMPT $$ $(now)" >>"$L/runs"

@@ -29,8 +29,10 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUS_MAX_TOPICS 64
@@ -850,6 +852,35 @@ floe_bus_unsubscribe(floe_bus *bus)
     return e == RD_KAFKA_RESP_ERR_NO_ERROR ? FLOE_OK : FLOE_EIO;
 }
 
+static void *
+bus_destroy_thread(void *arg)
+{
+    rd_kafka_destroy(arg);
+    return NULL;
+}
+
+/* rd_kafka_destroy of a consumer that has left its group, bounded: seen here (librdkafka
+ * 2.0, after PostgreSQL and Kafka restarts) to wait for ever on a broker thread that
+ * never ends, which froze the scheduler's loop and with it the replica. Past 10 s the
+ * handle is left to finish on its own thread; the group was left already. */
+static void
+bus_destroy_bounded(floe_bus *bus, rd_kafka_t *rk)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, bus_destroy_thread, rk) != 0) {
+        rd_kafka_destroy(rk);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (pthread_timedjoin_np(th, NULL, &until) != 0) {
+        floe_log_error(&bus->log, "kafka: the consumer did not shut down within 10 s; left to "
+                                  "finish in the background");
+        pthread_detach(th);
+    }
+}
+
 void
 floe_bus_free(floe_bus *bus)
 {
@@ -872,7 +903,7 @@ floe_bus_free(floe_bus *bus)
             floe_free(bus->in_topics[i].name);
         }
         rd_kafka_queue_destroy(bus->cons_q);
-        rd_kafka_destroy(bus->cons);
+        bus_destroy_bounded(bus, bus->cons);
     }
     if (bus->prod != NULL) {
         for (size_t i = 0; i < bus->n_out_topics; i++) {

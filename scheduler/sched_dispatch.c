@@ -23,7 +23,9 @@ enum { OP_READ = 20, OP_SEND, OP_ACK, OP_SCAN };
 
 #define SCAN_BATCH 500
 #define RESEND_AFTER_MS 5000
-#define FIELDS_MAX 64
+/* Distinct upstream nodes read for one dispatch: as many as a task may have inputs
+ * (spec.md: 256), so no input is ever dispatched without its value (review M2). */
+#define FIELDS_MAX 256
 
 /* --- Building -------------------------------------------------------------------------- */
 

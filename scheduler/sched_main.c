@@ -15,10 +15,13 @@
 #include "sched_lease.h"
 #include "store_migrate.h"
 #include "store_pg.h"
+#include "store_redis_probe.h"
+#include "store_redis.h"
 
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #define SCHED_SHUTDOWN_GRACE_US 10000000 /* answer requests in progress for up to 10 s */
@@ -136,6 +139,28 @@ sched_migrate(sched *s)
     }
 }
 
+/* Redis must keep every key (review M9): an evicting policy can drop floe:epoch, which
+ * would hand an old leader its fence back, or an execution's state. Said once, loudly;
+ * a Redis that refuses CONFIG (managed services) is taken at its word. */
+static void
+sched_check_redis_policy(sched *s)
+{
+    const char *argv[] = {"CONFIG", "GET", "maxmemory-policy"};
+    const char *const *cmds[] = {argv};
+    int argcs[] = {3};
+    store_reply *rep[1];
+    floe_err err = {0};
+    if (store_redis_sync_call(s->cfg->redis_url, 2000, 1, cmds, argcs, rep, &err) != FLOE_OK)
+        return;
+    const char *policy = store_reply_str(store_reply_elem(rep[0], 1), NULL);
+    if (policy != NULL && strcmp(policy, "noeviction") != 0)
+        floe_log_error(&s->log,
+                       "redis maxmemory-policy is %s: under memory pressure Redis may drop "
+                       "Floe's fence epoch or execution state; set it to noeviction",
+                       policy);
+    store_redis_sync_free(rep, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -158,6 +183,7 @@ main(int argc, char **argv)
     }
     if (sched_migrate(&s) != 0)
         goto out;
+    sched_check_redis_policy(&s);
     floe_bus_callbacks cb = {.on_delivered = on_delivered, .arg = &s};
     if ((s.bus = floe_bus_new(s.base, cfg, &cb, &err)) == NULL) {
         floe_log_error(&s.log, "%s", err.msg);

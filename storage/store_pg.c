@@ -15,6 +15,22 @@ pg_notice(void *arg, const char *message)
     (void)message; /* NOTICEs (e.g. "relation already exists, skipping") are expected */
 }
 
+/* libpq's messages span lines ("...unexpectedly\n\tThis probably means..."): one line
+ * each in our logs and records. */
+static floe_rc
+pg_flatten(floe_err *err, floe_rc rc)
+{
+    if (err == NULL)
+        return rc;
+    size_t n = strlen(err->msg);
+    for (size_t i = 0; i < n; i++)
+        if (err->msg[i] == '\n' || err->msg[i] == '\t')
+            err->msg[i] = ' ';
+    while (n > 0 && err->msg[n - 1] == ' ')
+        err->msg[--n] = '\0';
+    return rc;
+}
+
 static floe_rc
 pg_open(store_pg *pg, floe_err *err)
 {
@@ -44,11 +60,8 @@ pg_open(store_pg *pg, floe_err *err)
     if (pg->conn == NULL)
         return floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
     if (PQstatus(pg->conn) != CONNECTION_OK) {
-        floe_rc rc =
-            floe_err_sys(err, FLOE_EIO, "postgres: cannot connect: %s", PQerrorMessage(pg->conn));
-        /* libpq messages end in a newline */
-        if (err != NULL && strlen(err->msg) > 0 && err->msg[strlen(err->msg) - 1] == '\n')
-            err->msg[strlen(err->msg) - 1] = '\0';
+        floe_rc rc = pg_flatten(err, floe_err_sys(err, FLOE_EIO, "postgres: cannot connect: %s",
+                                                  PQerrorMessage(pg->conn)));
         PQfinish(pg->conn);
         pg->conn = NULL;
         return rc;
@@ -175,7 +188,8 @@ store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, c
                       ? PQexecPrepared(pg->conn, name, n, params, lens, formats, 0)
                       : PQexecParams(pg->conn, sql, n, NULL, params, lens, formats, 0);
     if (r == NULL)
-        return floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn));
+        return pg_flatten(err,
+                          floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn)));
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         *res = r;
@@ -196,7 +210,7 @@ store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, c
         rc = floe_err_sys(err, FLOE_EIO, "postgres: %s%s%s", msg, state ? " SQLSTATE " : "",
                           state ? state : "");
     PQclear(r);
-    return rc;
+    return pg_flatten(err, rc);
 }
 
 static floe_rc

@@ -452,7 +452,7 @@ floe_rc
 store_state_hmget(store_redis *r, const char *exec, const char *const *fields, size_t n,
                   store_redis_cb cb, void *arg)
 {
-    enum { MAX = 256 };
+    enum { MAX = 300 }; /* a dispatch reads up to 256 upstream outputs and 2 checks */
     char kx[STORE_KEY_MAX];
     if (n == 0 || n > MAX)
         return FLOE_EINVAL;

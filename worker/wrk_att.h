@@ -44,6 +44,9 @@ struct wrk_att {
     int64_t arrived_us;  /* the dispatch was read from the bus (before any backlog) */
     int64_t received_us; /* taken from the backlog: the worker's own overhead starts */
     int64_t started_us, run_start_us, run_end_us;
+    /* The lease as this worker knows it (CLOCK_MONOTONIC): renewed as of when the last
+     * claim or heartbeat that Redis accepted was sent. */
+    int64_t lease_sent_mono, lease_ok_mono;
     struct event *beat, *timeout, *retry;
     plug_run *run;
     plug_result res;

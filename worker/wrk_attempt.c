@@ -350,13 +350,19 @@ att_run(wrk_att *att)
     const Floe__TaskDispatch *d = att->d;
     const Floe__Container *c = d->container;
     char in[PATH_MAX], out[PATH_MAX], so[PATH_MAX], se[PATH_MAX];
-    const char *env[64];
+    /* As many as a spec may declare (spec_task.c: 256); a dispatch with more is not ours
+     * and its extra entries are dropped with a warning (review M2). */
+    enum { ENV_MAX = 256 };
+    const char *env[ENV_MAX];
     size_t n_env = 0;
     snprintf(in, sizeof(in), "%s/inputs", att->dir);
     snprintf(out, sizeof(out), "%s/outputs", att->dir);
     snprintf(so, sizeof(so), "%s/stdout", att->dir);
     snprintf(se, sizeof(se), "%s/stderr", att->dir);
-    for (size_t i = 0; c != NULL && i < c->n_env && n_env < 64; i++) {
+    if (c != NULL && c->n_env > ENV_MAX)
+        floe_log_warn(&att->log, "the dispatch has %zu environment variables; the first %d pass",
+                      c->n_env, ENV_MAX);
+    for (size_t i = 0; c != NULL && i < c->n_env && n_env < ENV_MAX; i++) {
         const Floe__KeyValue *kv = c->env[i];
         size_t len = strlen(kv->key) + strlen(kv->value) + 2;
         char *s = floe_arena_alloc(att->arena, len);
@@ -457,6 +463,8 @@ beat_reply(const store_reply *rep, const floe_err *err, void *arg)
     if (err == NULL && att->state != ATT_DONE) {
         store_state_res res;
         store_state_parse(rep, &res);
+        if (res.st == STORE_ST_OK)
+            att->lease_ok_mono = att->lease_sent_mono;
         if (res.st == STORE_ST_ABORT || res.st == STORE_ST_LOST) {
             floe_log_info(&att->log, "stopping the attempt: %s", res.note);
             floe_metric_add(att->w->m_lost, 1);
@@ -475,8 +483,26 @@ on_beat(evutil_socket_t fd, short what, void *arg)
     (void)what;
     wrk_att *att = arg;
     const Floe__TaskDispatch *d = att->d;
-    if (att->beat_out || att->aborted)
+    if (att->aborted)
         return;
+    /* Fenced by our own clock (review M3): cut off from Redis past the lease, the engine
+     * has retried this attempt elsewhere by now, so this run stops and publishes nothing
+     * rather than run beside its retry. */
+    if (att->state == ATT_RUNNING && att->lease_ok_mono > 0 &&
+        floe_mono_us() - att->lease_ok_mono >= (int64_t)att->lease_ms * 1000) {
+        floe_log_warn(&att->log,
+                      "stopping the attempt: its lease was not renewed for %u ms "
+                      "(Redis unreachable?)",
+                      att->lease_ms);
+        floe_metric_add(att->w->m_lost, 1);
+        att->aborted = true;
+        if (att->run != NULL)
+            att->w->exec[att->kind]->ops->kill(att->run);
+        return;
+    }
+    if (att->beat_out)
+        return;
+    att->lease_sent_mono = floe_mono_us();
     if (store_state_heartbeat(att->w->redis, d->execution_id, d->node_index, d->attempt,
                               att->w->worker_id, att->lease_ms, beat_reply, att) == FLOE_OK) {
         att->beat_out = true;
@@ -578,6 +604,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         return;
     }
     FLOE_FAULT("worker.after_claim");
+    att->lease_ok_mono = att->lease_sent_mono;
     floe_metric_add(w->m_claim_ok, 1);
     att->started_us = floe_now_us();
     if (att->released) { /* shutting down: give it back at once */
@@ -628,6 +655,7 @@ att_start_claim(wrk_att *att)
         w->n_active++;
         floe_metric_set(w->m_running, w->n_active);
     }
+    att->lease_sent_mono = floe_mono_us();
     if (store_state_claim(w->redis, d->execution_id, d->node_index, d->attempt, w->worker_id,
                           att->lease_ms, claim_reply, att) == FLOE_OK) {
         att->redis_out++;

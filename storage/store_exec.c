@@ -117,6 +117,24 @@ store_exec_get(store_pg *pg, const char *id, floe_arena *arena, store_exec *out,
     return rc == FLOE_OK ? FLOE_OK : floe_err_sys(err, rc, "out of memory reading an execution");
 }
 
+/* The first count rows of r (cleared here) as executions in arena. */
+static floe_rc
+rows_take(PGresult *r, int count, floe_arena *arena, store_exec **rows, size_t *n, floe_err *err)
+{
+    floe_rc rc = FLOE_OK;
+    store_exec *out = floe_arena_alloc(arena, (size_t)(count ? count : 1) * sizeof(*out));
+    if (out == NULL)
+        rc = FLOE_ENOMEM;
+    for (int i = 0; rc == FLOE_OK && i < count; i++)
+        rc = row_to_exec(r, i, arena, &out[i]);
+    PQclear(r);
+    if (rc != FLOE_OK)
+        return floe_err_sys(err, rc, "out of memory listing executions");
+    *rows = out;
+    *n = (size_t)count;
+    return FLOE_OK;
+}
+
 floe_rc
 store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, store_exec **rows,
                 size_t *n, bool *more, floe_err *err)
@@ -142,17 +160,7 @@ store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, stor
         *more = true;
         count = (int)q->limit;
     }
-    store_exec *out = floe_arena_alloc(arena, (size_t)(count ? count : 1) * sizeof(*out));
-    if (out == NULL)
-        rc = FLOE_ENOMEM;
-    for (int i = 0; rc == FLOE_OK && i < count; i++)
-        rc = row_to_exec(r, i, arena, &out[i]);
-    PQclear(r);
-    if (rc != FLOE_OK)
-        return floe_err_sys(err, rc, "out of memory listing executions");
-    *rows = out;
-    *n = (size_t)count;
-    return FLOE_OK;
+    return rows_take(r, count, arena, rows, n, err);
 }
 
 floe_rc
@@ -175,16 +183,5 @@ store_exec_running(store_pg *pg, int64_t after_seq, int64_t min_age_ms, unsigned
                                3, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
-    int count = PQntuples(r);
-    store_exec *out = floe_arena_alloc(arena, (size_t)(count ? count : 1) * sizeof(*out));
-    if (out == NULL)
-        rc = FLOE_ENOMEM;
-    for (int i = 0; rc == FLOE_OK && i < count; i++)
-        rc = row_to_exec(r, i, arena, &out[i]);
-    PQclear(r);
-    if (rc != FLOE_OK)
-        return floe_err_sys(err, rc, "out of memory listing running executions");
-    *rows = out;
-    *n = (size_t)count;
-    return FLOE_OK;
+    return rows_take(r, PQntuples(r), arena, rows, n, err);
 }

@@ -202,17 +202,26 @@ teardown(void **state)
 
 /* --- tests ------------------------------------------------------------------------------ */
 
-/* Claim keys of exec left in Redis: an attempt's claim goes when its result is applied. */
-static long long
-claims_left(const char *exec)
+/* A short connection to the stack's Redis (fails the test when there is none). */
+static redisContext *
+redis_open(void)
 {
-    char host[64], pattern[128];
+    char host[64];
     int port;
     if (sscanf(cfg->redis_url, "redis://%63[^:]:%d", host, &port) != 2)
         fail_msg("FLOE_REDIS_URL \"%s\": expected redis://host:port", cfg->redis_url);
     redisContext *c = redisConnect(host, port);
     if (c == NULL || c->err)
         fail_msg("redis %s:%d: %s", host, port, c != NULL ? c->errstr : "no context");
+    return c;
+}
+
+/* Claim keys of exec left in Redis: an attempt's claim goes when its result is applied. */
+static long long
+claims_left(const char *exec)
+{
+    char pattern[128];
+    redisContext *c = redis_open();
     snprintf(pattern, sizeof(pattern), "floe:{%s}:c:*", exec);
     long long n = 0;
     char cursor[32] = "0";
@@ -555,13 +564,7 @@ static void
 test_h8_redis_epoch_above_postgres(void **state)
 {
     (void)state;
-    char host[64];
-    int port;
-    if (sscanf(cfg->redis_url, "redis://%63[^:]:%d", host, &port) != 2)
-        fail_msg("FLOE_REDIS_URL \"%s\": expected redis://host:port", cfg->redis_url);
-    redisContext *c = redisConnect(host, port);
-    if (c == NULL || c->err)
-        fail_msg("redis %s:%d: cannot connect", host, port);
+    redisContext *c = redis_open();
     redisReply *r = redisCommand(c, "GET floe:epoch");
     assert_non_null(r);
     long long cur = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
@@ -582,13 +585,7 @@ test_h8_redis_epoch_above_postgres(void **state)
 static long long
 redis_int(const char *const *argv, int argc)
 {
-    char host[64];
-    int port;
-    if (sscanf(cfg->redis_url, "redis://%63[^:]:%d", host, &port) != 2)
-        fail_msg("FLOE_REDIS_URL \"%s\": expected redis://host:port", cfg->redis_url);
-    redisContext *c = redisConnect(host, port);
-    if (c == NULL || c->err)
-        fail_msg("redis %s:%d: cannot connect", host, port);
+    redisContext *c = redis_open();
     redisReply *r = redisCommandArgv(c, argc, (const char **)argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER)
         fail_msg("redis %s: no integer answer", argv[0]);

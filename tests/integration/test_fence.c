@@ -15,6 +15,7 @@
 #include "it_util.h"
 #include "store_lease.h"
 #include "store_lp.h"
+#include "store_migrate.h"
 #include "store_pg_int.h"
 
 #include <stdio.h>
@@ -148,6 +149,13 @@ setup(void **state)
 {
     (void)state;
     cfg = it_config("test_fence", NULL, 0);
+    /* A fresh stack has no schema until a scheduler starts: apply it, as one would. */
+    floe_err err = {0};
+    store_pg *pg = store_pg_connect(cfg->postgres_url, "test-fence-setup", 30000, &err);
+    unsigned applied = 0;
+    if (pg == NULL || store_migrate_apply(pg, &applied, &err) != FLOE_OK)
+        fail_msg("schema: %s", err.msg);
+    store_pg_close(pg);
     return 0;
 }
 

@@ -155,6 +155,10 @@ static const cfg_entry config_table[] = {
     {"engine.execution_timeout", CFG_DURATION, OFF(execution_timeout_ms), "0", 0, 2592000000LL,
      "FLOE_EXECUTION_TIMEOUT", 0, NULL, NULL,
      "an execution still running after this ends TIMED_OUT; 0 for no limit"},
+    {"engine.claim_timeout", CFG_DURATION, OFF(claim_timeout_ms), "30m", 1000, 604800000LL,
+     "FLOE_CLAIM_TIMEOUT", 0, NULL, NULL,
+     "a dispatched attempt that no worker claims within this (a lost dispatch, no worker of "
+     "its class running) fails as SYSTEM not_claimed and is retried within its budget"},
     {"engine.reconcile_every", CFG_DURATION, OFF(reconcile_every_ms), "30s", 0, 86400000LL,
      "FLOE_RECONCILE_EVERY", 0, NULL, NULL,
      "the leader looks this often for RUNNING executions (started at least this long ago) "

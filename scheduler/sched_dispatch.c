@@ -382,10 +382,10 @@ eng_flush_acks(eng_term *t)
     if (t->n_acks == 0 || t->dead)
         return;
     eng_op *op = eng_op_new(t, NULL, OP_ACK);
-    floe_rc rc = op != NULL
-                     ? store_state_outbox_ack(t->e->redis, t->epoch, (const char *const *)t->acks,
-                                              t->n_acks, ack_reply, op)
-                     : FLOE_ENOMEM;
+    floe_rc rc =
+        op != NULL ? store_state_outbox_ack(t->e->redis, t->epoch, t->e->cfg->claim_timeout_ms,
+                                            (const char *const *)t->acks, t->n_acks, ack_reply, op)
+                   : FLOE_ENOMEM;
     for (size_t i = 0; i < t->n_acks; i++)
         floe_free(t->acks[i]);
     t->n_acks = 0;

@@ -290,21 +290,24 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
 }
 
 floe_rc
-store_state_outbox_ack(store_redis *r, uint64_t epoch, const char *const *members, size_t n,
-                       store_redis_cb cb, void *arg)
+store_state_outbox_ack(store_redis *r, uint64_t epoch, int64_t claim_ms, const char *const *members,
+                       size_t n, store_redis_cb cb, void *arg)
 {
     enum { MAX = 512 };
     if (n == 0 || n > MAX)
         return FLOE_EINVAL;
-    const char *argv[MAX + 3];
-    char ep[NUM];
+    const char *argv[MAX + 5];
+    char ep[NUM], cl[NUM];
     snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(cl, NUM, "%" PRId64, claim_ms);
     argv[0] = STORE_KEY_EPOCH;
     argv[1] = STORE_KEY_OUTBOX;
-    argv[2] = ep;
+    argv[2] = STORE_KEY_LEASES;
+    argv[3] = ep;
+    argv[4] = cl;
     for (size_t i = 0; i < n; i++)
-        argv[i + 3] = members[i];
-    return store_redis_script(r, STORE_SCRIPT_OUTBOX_ACK, 2, (int)n + 3, argv, NULL, cb, arg);
+        argv[i + 5] = members[i];
+    return store_redis_script(r, STORE_SCRIPT_OUTBOX_ACK, 3, (int)n + 5, argv, NULL, cb, arg);
 }
 
 /* floe:cres:<key> (the reservation) and floe:cw:<key> (its waiters). */

@@ -118,8 +118,10 @@ typedef struct store_failure {
 floe_rc store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f,
                                 store_redis_cb cb, void *arg);
 
-floe_rc store_state_outbox_ack(store_redis *r, uint64_t epoch, const char *const *members, size_t n,
-                               store_redis_cb cb, void *arg);
+/* The broker has these dispatches: their outbox entries go, and each unclaimed attempt
+ * gets a lease deadline claim_ms away (outbox_ack.lua). */
+floe_rc store_state_outbox_ack(store_redis *r, uint64_t epoch, int64_t claim_ms,
+                               const char *const *members, size_t n, store_redis_cb cb, void *arg);
 /* The catalog's coordination of identical work (cache_reserve.lua, cache_done.lua). */
 typedef struct store_cache_req {
     const char *exec;

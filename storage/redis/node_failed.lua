@@ -29,6 +29,10 @@ if nd.p ~= READY and nd.p ~= RUNNING then
   redis.call('ZREM', KEYS[6], member)
   return {'noop', 0, 'node is in phase ' .. nd.p}
 end
+-- A lease that expired on an attempt no worker ever claimed (its dispatch lost, or no
+-- worker of the class running): the deadline outbox_ack set, said as such.
+local code = ARGV[13]
+local unclaimed = ARGV[19] == '1' and nd.p == READY and redis.call('EXISTS', KEYS[8]) == 0
 redis.call('ZREM', KEYS[6], member)
 redis.call('DEL', KEYS[8]) -- the attempt is over: a duplicate dispatch finds it stale
 local kind = tonumber(ARGV[5])
@@ -37,6 +41,10 @@ local started = ARGV[16]
 if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
 local finished = ARGV[17] ~= '0' and ARGV[17] or str(now)
 local msg = ARGV[14]
+if unclaimed then
+  code = 'not_claimed'
+  msg = 'no worker claimed the attempt within engine.claim_timeout (is a worker of its resource class running?)'
+end
 if ARGV[20] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[20]) end
 local budget_left = (kind == 2 and nd.fs <= tonumber(ARGV[8])) or (kind ~= 2 and nd.fu <= tonumber(ARGV[7]))
 if ARGV[6] == '1' and budget_left then
@@ -44,7 +52,7 @@ if ARGV[6] == '1' and budget_left then
   local delay = tonumber(ARGV[9]) * (tonumber(ARGV[11]) / 1000) ^ (n - 1)
   if delay > tonumber(ARGV[10]) then delay = tonumber(ARGV[10]) end
   delay = math.floor(delay / 2 + delay / 2 * tonumber(ARGV[12]) / 1000)
-  redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. RETRYING .. '|' .. kind .. '|' .. ARGV[13] ..
+  redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. RETRYING .. '|' .. kind .. '|' .. code ..
     '|' .. ARGV[15] .. '|' .. started .. '|' .. finished .. '|' .. msg)
   nd.a = a + 1
   local next_member = E .. '|' .. i .. '|' .. nd.a
@@ -62,8 +70,8 @@ if ARGV[6] == '1' and budget_left then
 end
 nd.p = FAILED
 node_put(KEYS[2], i, nd)
-redis.call('HSET', KEYS[2], 'e' .. i, kind .. '|' .. ARGV[13] .. '|' .. msg)
-redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. FAILED .. '|' .. kind .. '|' .. ARGV[13] ..
+redis.call('HSET', KEYS[2], 'e' .. i, kind .. '|' .. code .. '|' .. msg)
+redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. FAILED .. '|' .. kind .. '|' .. code ..
   '|' .. ARGV[15] .. '|' .. started .. '|' .. finished .. '|' .. msg)
 redis.call('HINCRBY', KEYS[2], 'fail', 1)
 local left = redis.call('HINCRBY', KEYS[2], 'left', -1)

@@ -1,8 +1,17 @@
--- The broker acknowledged these dispatches: clear their outbox entries.
--- KEYS: epoch, outbox
--- ARGV: epoch, member...
+-- The broker acknowledged these dispatches: clear their outbox entries. Each attempt gets
+-- a deadline in the leases (unless a worker claimed it already): a dispatch no worker
+-- claims in claim_ms (lost with the topic's retention, no worker of the class running)
+-- expires like a lease and is retried instead of waiting for ever (review M5).
+-- KEYS: epoch, outbox, leases
+-- ARGV: epoch, claim_ms, member...
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
 local n = 0
-for k = 2, #ARGV do n = n + redis.call('ZREM', KEYS[2], ARGV[k]) end
+local due = math.floor(now_us() / 1000) + tonumber(ARGV[2])
+for k = 3, #ARGV do
+  if redis.call('ZREM', KEYS[2], ARGV[k]) == 1 then
+    n = n + 1
+    redis.call('ZADD', KEYS[3], 'NX', due, ARGV[k])
+  end
+end
 return {'ok', n, ''}

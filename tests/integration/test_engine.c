@@ -37,10 +37,12 @@ static const char *sched_bin, *answerer_bin;
 static int pid_a, pid_b, pid_ans;
 static floe_config *cfg;
 
-static char *const sched_env_a[] = {"FLOE_API_URL=" API_A, "FLOE_LEADER_LEASE=3s",
-                                    "FLOE_ATTEMPT_LEASE=2s", "FLOE_RECONCILE_EVERY=2s", NULL};
-static char *const sched_env_b[] = {"FLOE_API_URL=" API_B, "FLOE_LEADER_LEASE=3s",
-                                    "FLOE_ATTEMPT_LEASE=2s", "FLOE_RECONCILE_EVERY=2s", NULL};
+static char *const sched_env_a[] = {"FLOE_API_URL=" API_A,   "FLOE_LEADER_LEASE=3s",
+                                    "FLOE_ATTEMPT_LEASE=2s", "FLOE_RECONCILE_EVERY=2s",
+                                    "FLOE_CLAIM_TIMEOUT=3s", NULL};
+static char *const sched_env_b[] = {"FLOE_API_URL=" API_B,   "FLOE_LEADER_LEASE=3s",
+                                    "FLOE_ATTEMPT_LEASE=2s", "FLOE_RECONCILE_EVERY=2s",
+                                    "FLOE_CLAIM_TIMEOUT=3s", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -630,6 +632,34 @@ test_h4_forgotten_execution_reconciled(void **state)
     json_decref(ex);
 }
 
+/* Review M5: a dispatch no worker claims (lost with the topic's retention, or no worker of
+ * its class running: here class "large", which it_answerer does not serve) left the node
+ * READY for ever. It fails as SYSTEM not_claimed after engine.claim_timeout (3 s here)
+ * and, its budget spent, the execution ends. */
+static void
+test_m5_unclaimed_dispatch_fails(void **state)
+{
+    (void)state;
+    it_register("kind: task\nname: big\nversion: v1\ncontainer: {command: [sum]}\n"
+                "resource_class: large\ninputs: {a: integer, b: integer}\n"
+                "outputs: {out: integer}\nretries: {system: 1, backoff: {initial: 10ms}}\n"
+                "---\nkind: workflow\nname: unclaimed\nversion: v1\ninputs: {x: integer}\n"
+                "outputs: {r: {from: {node: n, output: out}}}\n"
+                "nodes:\n  - {id: n, task: big, inputs: {a: {input: x}, b: 1}}\n");
+    char id[64];
+    it_launch("unclaimed", "{\"x\": 1}", id);
+    json_t *ex = it_wait_exec(id, 60000);
+    it_expect_phase(ex, "FAILED");
+    json_decref(ex);
+    char *code = it_sql_text("SELECT error_code FROM node_attempts WHERE execution_id = $1 AND "
+                             "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                             id, "n");
+    assert_string_equal(code, "not_claimed");
+    free(code);
+    assert_int_equal(
+        it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1", id, NULL), 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -649,6 +679,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_terminate),
         cmocka_unit_test(test_c2_terminate_reason_utf8),
         cmocka_unit_test(test_h4_forgotten_execution_reconciled),
+        cmocka_unit_test(test_m5_unclaimed_dispatch_fails),
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
         cmocka_unit_test(test_h8_redis_epoch_above_postgres),

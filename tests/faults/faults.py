@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -130,8 +131,72 @@ def descendants(pid):
     return out
 
 
+class Proxy:
+    """A TCP relay between one process and a service (127.0.0.1 only). partition() stops
+    relaying without closing anything, as a network that drops packets does: the process
+    sees silence, not a reset, until its own timeouts notice. heal() resumes."""
+
+    def __init__(self, target_host, target_port):
+        import socket
+        import threading
+        self.target = (target_host, target_port)
+        self.blocked = threading.Event()
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(128)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            while self.blocked.is_set():
+                time.sleep(0.05)
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            while self.blocked.is_set():  # read during the cut: held back, as if dropped
+                time.sleep(0.05)
+            if not data:
+                for sck in (src, dst):
+                    try:
+                        sck.shutdown(2)
+                    except OSError:
+                        pass
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def partition(self):
+        self.blocked.set()
+
+    def heal(self):
+        self.blocked.clear()
+
+
 class Cluster:
-    """Two schedulers and two workers, restartable one by one."""
+    """Two schedulers and two workers, restartable one by one. Each scheduler reaches
+    PostgreSQL and Redis through proxies of its own, so it can be cut off alone."""
 
     def __init__(self, build, env, workdir):
         self.bin = os.path.join(build, "bin")
@@ -145,6 +210,12 @@ class Cluster:
         self.blobs_mounted = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=%dm" % BLOB_FS_MB, "tmpfs", self.blobs],
             capture_output=True).returncode == 0
+        self.proxies = {}
+        for name in SCHEDS:
+            pg = urllib.parse.urlsplit(env["FLOE_POSTGRES_URL"])
+            rd = urllib.parse.urlsplit(env["FLOE_REDIS_URL"])
+            self.proxies[name] = {"pg": Proxy(pg.hostname, pg.port),
+                                  "redis": Proxy(rd.hostname, rd.port)}
         # Worker w1 reads the time through libfaketime: its clock can be stepped.
         self.faketime = os.path.join(workdir, "w1.faketime")
         with open(self.faketime, "w") as f:
@@ -167,7 +238,13 @@ class Cluster:
         logf = open(os.path.join(self.workdir, "%s.%d.log" % (name, n)), "ab")
         if name in SCHEDS:
             argv = [os.path.join(self.bin, "floe-scheduler")]
-            extra = {"FLOE_API_URL": "http://127.0.0.1:%d" % SCHEDS[name]}
+            pg = urllib.parse.urlsplit(self.env["FLOE_POSTGRES_URL"])
+            pg_url = urllib.parse.urlunsplit(pg._replace(
+                netloc=pg.netloc.replace("%s:%d" % (pg.hostname, pg.port),
+                                         "127.0.0.1:%d" % self.proxies[name]["pg"].port)))
+            extra = {"FLOE_API_URL": "http://127.0.0.1:%d" % SCHEDS[name],
+                     "FLOE_POSTGRES_URL": pg_url,
+                     "FLOE_REDIS_URL": "redis://127.0.0.1:%d" % self.proxies[name]["redis"].port}
         else:
             argv = [os.path.join(self.bin, "floe-worker"), "--class", "default"]
             extra = {"FLOE_WORKER_HTTP": "127.0.0.1:%d" % WORKERS[name],
@@ -481,6 +558,20 @@ def sc_worker_clock_step(c, env):
     return lambda: set_offset("+0")
 
 
+def sc_partition(services):
+    """The leader cut off from some services (packets dropped, nothing closed)."""
+    def inject(c, env):
+        name = c.leader()
+        for svc in services:
+            c.proxies[name][svc].partition()
+
+        def undo():
+            for svc in services:
+                c.proxies[name][svc].heal()
+        return undo
+    return inject
+
+
 def sc_combined(c, env):
     name = c.leader()
     c.kill9(name)
@@ -540,6 +631,9 @@ SCENARIOS = [
     Scenario("poison", sc_poison),
     Scenario("blob-disk-full", sc_blob_disk_full, hold_s=6.0),
     Scenario("worker-clock-step", sc_worker_clock_step, hold_s=6.0),
+    Scenario("leader-partition-pg", sc_partition(["pg"]), hold_s=8.0),
+    Scenario("leader-partition-redis", sc_partition(["redis"]), hold_s=8.0),
+    Scenario("leader-partition-all", sc_partition(["pg", "redis"]), hold_s=8.0),
     Scenario("combined", sc_combined, hold_s=2.0),
     # Crash points (FLOE_FAULT): the windows a kill -9 from outside rarely hits.
     Scenario("crash:worker.after_claim", sc_crash_point("worker.after_claim", "w1", 5), 0.5),

@@ -24,6 +24,7 @@
 #include "floe_log.h"
 #include "floe_mem.h"
 #include "floe_metrics.h"
+#include "floe_time.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -855,11 +856,52 @@ floe_bus_unsubscribe(floe_bus *bus)
 static void *
 bus_destroy_thread(void *arg)
 {
-    rd_kafka_destroy(arg);
+    /* The group was left, or leaving it was given up on: never wait on it again here. */
+    rd_kafka_destroy_flags(arg, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     return NULL;
 }
 
-/* rd_kafka_destroy of a consumer that has left its group, bounded: seen here (librdkafka
+/* Leaving the group, bounded: rd_kafka_consumer_close has no bound of its own (it waits
+ * for a rebalance in flight and for the coordinator to answer), and a process told to
+ * stop must stop. Past BUS_CLOSE_MS the group finds out by the session timeout; offsets
+ * not committed are delivered again, which every consumer tolerates. */
+#define BUS_CLOSE_MS 5000
+
+static void
+bus_close_bounded(floe_bus *bus)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(bus->cons);
+    rd_kafka_error_t *e = q != NULL ? rd_kafka_consumer_close_queue(bus->cons, q) : NULL;
+    if (q == NULL || e != NULL) {
+        floe_log_error(&bus->log, "kafka: cannot leave group %s: %s", bus->group,
+                       e != NULL ? rd_kafka_error_string(e) : "no queue");
+        if (e != NULL)
+            rd_kafka_error_destroy(e);
+    } else {
+        int64_t until = floe_mono_us() + (int64_t)BUS_CLOSE_MS * 1000;
+        /* As events, not callbacks: serving this queue with callbacks aborts in librdkafka
+         * 2.0 on an op with none (rd_kafka_q_serve: res != RD_KAFKA_OP_RES_PASS). The
+         * revoke is handed to the rebalance callback, which commits what was acknowledged. */
+        while (!rd_kafka_consumer_closed(bus->cons) && floe_mono_us() < until) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev == NULL)
+                continue;
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                bus_rebalance_cb(bus->cons, rd_kafka_event_error(ev),
+                                 rd_kafka_event_topic_partition_list(ev), bus);
+            rd_kafka_event_destroy(ev);
+        }
+        if (!rd_kafka_consumer_closed(bus->cons))
+            floe_log_error(&bus->log,
+                           "kafka: group %s not left within %d ms (a rebalance in flight?); "
+                           "the broker will time the member out",
+                           bus->group, BUS_CLOSE_MS);
+    }
+    if (q != NULL)
+        rd_kafka_queue_destroy(q);
+}
+
+/* rd_kafka_destroy of a consumer past its close, bounded: seen here (librdkafka
  * 2.0, after PostgreSQL and Kafka restarts) to wait for ever on a broker thread that
  * never ends, which froze the scheduler's loop and with it the replica. Past 10 s the
  * handle is left to finish on its own thread; the group was left already. */
@@ -895,8 +937,7 @@ floe_bus_free(floe_bus *bus)
         rd_kafka_flush(bus->prod, 100);
     }
     if (bus->cons != NULL) {
-        /* Commits stored offsets and leaves the group; serves the revoke callback. */
-        rd_kafka_consumer_close(bus->cons);
+        bus_close_bounded(bus);
         for (size_t i = 0; i < bus->n_in_topics; i++) {
             if (bus->in_topics[i].rkt != NULL)
                 rd_kafka_topic_destroy(bus->in_topics[i].rkt);

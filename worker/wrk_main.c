@@ -16,6 +16,7 @@
 #include "floe_main.h"
 #include "floe_map.h"
 #include "floe_mem.h"
+#include "floe_time.h"
 #include "plug_child.h"
 #include "wrk_int.h"
 #include "wrk_io.h"
@@ -285,6 +286,7 @@ main(int argc, char **argv)
     wrk w = {.cfg = cfg, .log = {.comp = "worker"}, .slot_fd = -1};
     floe_err err = {0};
     int status = 1;
+    int64_t stop_at = 0;
     wrk_http *http = NULL;
     struct event *sig_term = NULL, *sig_int = NULL;
     if (argc > 1) {
@@ -348,6 +350,7 @@ main(int argc, char **argv)
                   cfg->worker_class, (long long)cfg->worker_concurrency, w.slot_dir);
     event_base_dispatch(w.base);
     floe_log_info(&w.log, "stopping");
+    stop_at = floe_mono_us();
     status = 0;
 out:
     floe_pool_free(w.pool); /* done callbacks may still publish or release */
@@ -357,6 +360,9 @@ out:
     wrk_att_free_all(&w);
     closed = true;
     floe_bus_free(w.bus);
+    if (stop_at != 0)
+        floe_log_info(&w.log, "stopped: %lld ms to finish the pool, flush and leave the group",
+                      (long long)((floe_mono_us() - stop_at) / 1000));
     if (sig_term != NULL)
         event_free(sig_term);
     if (sig_int != NULL)

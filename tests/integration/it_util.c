@@ -144,3 +144,33 @@ it_http_wait_ok(const char *base_url, const char *path, int timeout_ms)
     fail_msg("timed out after %d ms waiting for %s%s to answer 200 (last status %d)", timeout_ms,
              base_url, path, last);
 }
+
+void
+it_print_tail(const char *path, int lines)
+{
+    FILE *f = lines > 0 ? fopen(path, "r") : NULL;
+    if (f == NULL) {
+        printf("# (no log %s)\n", path);
+        return;
+    }
+    /* Logs of tests are small: keep the last `lines` lines in a ring of offsets. */
+    long offs[256];
+    int n = lines < 256 ? lines : 256, count = 0;
+    char buf[4096];
+    long pos = ftell(f);
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        offs[count % n] = pos;
+        count++;
+        pos = ftell(f);
+    }
+    int first = count > n ? count - n : 0;
+    if (count == 0) {
+        fclose(f);
+        return;
+    }
+    fseek(f, offs[first % n], SEEK_SET);
+    printf("# last %d lines of %s:\n", count - first, path);
+    while (fgets(buf, sizeof(buf), f) != NULL)
+        printf("#   %s", buf);
+    fclose(f);
+}

@@ -22,6 +22,10 @@ floe_config *it_config(const char *program, const char *const *overrides, size_t
 void it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout_ms,
              const char *what);
 
+/* Prints the last `lines` lines of a log to stdout, each after "# ": evidence for a
+ * failure that happened in a child process. */
+void it_print_tail(const char *path, int lines);
+
 /* Starts argv[0] with argv and extra "NAME=value" environment entries (NULL-terminated,
  * may be NULL) added to this process's; output goes to log_path. Fails the test if it
  * cannot start. The child gets SIGTERM when the test process dies. */

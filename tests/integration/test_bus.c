@@ -74,7 +74,7 @@ on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
             memmem(dl->raw.data, dl->raw.len, p->run_id, FLOE_ID_LEN)) {
             snprintf(p->bigkey_reason, sizeof(p->bigkey_reason), "%s", dl->reason);
             p->bigkey_len = dl->key.len;
-        } else if (p->garbage != NULL &&
+        } else if (p->garbage != NULL && dl->raw.len > 0 &&
                    memmem(dl->raw.data, dl->raw.len, p->run_id, FLOE_ID_LEN)) {
             int i = dl->raw.len == strlen(p->garbage) &&
                             memcmp(dl->raw.data, p->garbage, dl->raw.len) == 0

@@ -607,18 +607,20 @@ test_h4_forgotten_execution_reconciled(void **state)
     char id[64], key[128], log[128], path[128];
     long long rec0 = it_metric(it.api, "floe_engine_reconciled_total");
     it_launch("stop", "{\"x\": 9}", id);
-    int64_t until = floe_mono_us() + 20000000;
-    while (it_sql_int("SELECT count(*) FROM executions WHERE id = $1 AND phase = 'RUNNING'", id,
-                      NULL) == 0 &&
-           floe_mono_us() < until)
-        usleep(50000);
     snprintf(key, sizeof(key), "floe:{%s}", id);
     snprintf(log, sizeof(log), "floe:{%s}:log", id);
+    /* PostgreSQL says RUNNING before the leader writes the state to Redis: wait for the
+     * state itself, or the test deletes nothing. */
+    const char *exists[] = {"EXISTS", key};
+    int64_t until = floe_mono_us() + 20000000;
+    while (redis_int(exists, 2) == 0 && floe_mono_us() < until)
+        usleep(50000);
+    if (redis_int(exists, 2) == 0)
+        fail_msg("execution %s: no Redis state %s after 20 s", id, key);
     const char *del[] = {"DEL", key, log};
     assert_true(redis_int(del, 3) >= 1);
     /* The next reconcile round (every 2 s here) requests it again. */
     it_wait_metric(it.api, "floe_engine_reconciled_total", rec0 + 1, 30000);
-    const char *exists[] = {"EXISTS", key};
     int64_t deadline = floe_mono_us() + 20000000;
     while (redis_int(exists, 2) == 0 && floe_mono_us() < deadline)
         usleep(50000);

@@ -404,7 +404,15 @@ test_three_workers_kill9(void **state)
            done_w2, lost, workers);
     assert_true(lost >= 1);
     assert_int_equal(workers, 3);
-    assert_int_equal(it_stop(pid_w3, 20000), 0);
+    /* Stopping after a kill -9 in the pool: the group may be rebalancing around the dead
+     * member. Grace (30 s) only applies to attempts still running; leaving is bounded. */
+    int64_t t0 = floe_mono_us();
+    int st = it_stop(pid_w3, 45000);
+    printf("# worker 3 stopped in %.2f s\n", (double)(floe_mono_us() - t0) / 1e6);
+    if (st != 0) {
+        it_print_tail("test_worker.w3.log", 30);
+        fail_msg("worker 3 did not stop cleanly within 45 s (status %d)", st);
+    }
 }
 
 static void

@@ -197,12 +197,13 @@ floe_canon_cache_key(const floe_cache_ident *id, Floe__NamedValue *const *inputs
                      char out[FLOE_CANON_HEX_LEN + 1])
 {
     canon c;
-    if (start(&c, "floe-cache-v1") != 0)
+    if (start(&c, "floe-cache-v2") != 0)
         return -1;
     put_str(&c, T_FIELD, id->project);
     put_str(&c, T_FIELD, id->domain);
     put_str(&c, T_FIELD, id->task_name);
     put_str(&c, T_FIELD, id->interface_digest);
+    put_str(&c, T_FIELD, id->runtime_digest != NULL ? id->runtime_digest : "");
     put_str(&c, T_FIELD, id->cache_version);
     put_named(&c, inputs, n, 0);
     return finish(&c, out);

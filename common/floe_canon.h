@@ -24,6 +24,7 @@
 typedef struct floe_cache_ident {
     const char *project, *domain, *task_name;
     const char *interface_digest;
+    const char *runtime_digest; /* executor and container (review M6); "" for old specs */
     const char *cache_version;
 } floe_cache_ident;
 

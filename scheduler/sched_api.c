@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_PATH_MAX 2048
-#define API_QUERY_MAX 4096
 
 struct sched_api {
     struct event_base *base;
@@ -41,31 +39,23 @@ struct sched_api {
 
 static void readyz_work(api_thread *t, api_req *r);
 
-#define GET EVHTTP_REQ_GET
-#define POST EVHTTP_REQ_POST
-#define KINDS "tasks|workflows|launchplans"
-
-static const api_route routes[] = {
-    {"healthz", GET, "/healthz", NULL, NULL},
-    {"metrics", GET, "/metrics", NULL, NULL},
-    {"readyz", GET, "/readyz", readyz_work, NULL},
-    {"register", POST, "/api/v1/register", api_register_work, NULL},
-    {"launch", POST, "/api/v1/executions", api_launch_work, api_launch_done},
-    {"execution_list", GET, "/api/v1/executions", api_exec_list_work, NULL},
-    {"execution_get", GET, "/api/v1/executions/:", api_exec_get_work, NULL},
-    {"execution_nodes", GET, "/api/v1/executions/:/nodes", api_exec_nodes_work, NULL},
-    {"terminate", POST, "/api/v1/executions/:/terminate", api_terminate_work, api_terminate_done},
-    {"relaunch", POST, "/api/v1/executions/:/relaunch|recover", api_relaunch_work, api_launch_done},
-    {"cache_list", GET, "/api/v1/cache", api_cache_list_work, NULL},
-    {"cache_delete", EVHTTP_REQ_DELETE, "/api/v1/cache", api_cache_delete_work, NULL},
-    {"lineage", GET, "/api/v1/lineage", api_lineage_work, NULL},
-    {"entity_list", GET, "/api/v1/" KINDS, api_entity_list_work, NULL},
-    {"entity_get", GET, "/api/v1/" KINDS "/:/:/:", api_entity_get_work, NULL},
-    {"entity_get", GET, "/api/v1/" KINDS "/:/:/:/:", api_entity_get_work, NULL},
-    {"activate", POST, "/api/v1/launchplans/:/:/:/:/activate|deactivate", api_activate_work, NULL},
+/* Who serves each route (sched_api_route says which routes exist). */
+static const api_handler handlers[API_R_COUNT] = {
+    [API_R_READYZ] = {readyz_work, NULL},
+    [API_R_REGISTER] = {api_register_work, NULL},
+    [API_R_LAUNCH] = {api_launch_work, api_launch_done},
+    [API_R_EXECUTION_LIST] = {api_exec_list_work, NULL},
+    [API_R_EXECUTION_GET] = {api_exec_get_work, NULL},
+    [API_R_EXECUTION_NODES] = {api_exec_nodes_work, NULL},
+    [API_R_TERMINATE] = {api_terminate_work, api_terminate_done},
+    [API_R_RELAUNCH] = {api_relaunch_work, api_launch_done},
+    [API_R_CACHE_LIST] = {api_cache_list_work, NULL},
+    [API_R_CACHE_DELETE] = {api_cache_delete_work, NULL},
+    [API_R_LINEAGE] = {api_lineage_work, NULL},
+    [API_R_ENTITY_LIST] = {api_entity_list_work, NULL},
+    [API_R_ENTITY_GET] = {api_entity_get_work, NULL},
+    [API_R_ACTIVATE] = {api_activate_work, NULL},
 };
-
-#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* Largest body of any route but register (launch inputs, terminate reasons, cache keys). */
 #define API_BODY_MAX (1024 * 1024)
@@ -159,8 +149,7 @@ send_body(struct evhttp_request *req, int status, const char *type, const char *
 static void
 req_free(api_req *r)
 {
-    if (r->query_parsed)
-        evhttp_clear_headers(&r->query);
+    api_target_clear(&r->t);
     json_decref(r->reply);
     json_decref(r->err_details);
     floe_arena_free(r->arena);
@@ -224,10 +213,7 @@ api_reply(api_req *r)
 const char *
 api_param(api_req *r, const char *key)
 {
-    if (!r->query_parsed)
-        return NULL;
-    const char *v = evhttp_find_header(&r->query, key);
-    return v != NULL && v[0] != '\0' ? v : NULL;
+    return api_target_param(&r->t, key);
 }
 
 bool
@@ -455,86 +441,6 @@ serve_metrics(sched_api *api, struct evhttp_request *req)
     count_request(api, "metrics", 200);
 }
 
-/* --- routing -------------------------------------------------------------------------- */
-
-/* Whether segment matches one of the '|'-separated alternatives in pat[0..len). */
-static bool
-seg_match(const char *pat, size_t len, const char *seg)
-{
-    if (len == 1 && pat[0] == ':')
-        return true;
-    size_t n = strlen(seg);
-    for (size_t i = 0; i < len;) {
-        size_t alt = 0;
-        while (i + alt < len && pat[i + alt] != '|')
-            alt++;
-        if (alt == n && strncmp(pat + i, seg, n) == 0)
-            return true;
-        i += alt + 1;
-    }
-    return false;
-}
-
-static bool
-route_match(const api_route *route, char **seg, int n_seg)
-{
-    const char *p = route->pattern + 1;
-    int i = 0;
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (i >= n_seg || !seg_match(p, len, seg[i]))
-            return false;
-        i++;
-        p += len;
-        if (*p == '/')
-            p++;
-    }
-    return i == n_seg;
-}
-
-/* Splits and decodes the path into r->seg. False (r failed) on a bad path. */
-static bool
-split_path(api_req *r, const char *path)
-{
-    if (strlen(path) > API_PATH_MAX) {
-        api_fail(r, FLOE_ETOOBIG, "the path is longer than %d bytes", API_PATH_MAX);
-        return false;
-    }
-    const char *p = path;
-    while (*p == '/')
-        p++;
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (r->n_seg == API_MAX_SEGMENTS) {
-            api_fail(r, FLOE_ENOTFOUND, "no such resource");
-            return false;
-        }
-        char *raw = floe_arena_strndup(r->arena, p, len);
-        size_t dlen = 0;
-        char *dec = raw != NULL ? evhttp_uridecode(raw, 0, &dlen) : NULL;
-        if (dec == NULL) {
-            api_fail(r, FLOE_ENOMEM, "out of memory");
-            return false;
-        }
-        if (strlen(dec) != dlen) {
-            free(dec);
-            api_fail(r, FLOE_EINVAL, "the path contains a NUL byte");
-            return false;
-        }
-        r->seg[r->n_seg] = floe_arena_strndup(r->arena, dec, dlen);
-        free(dec);
-        if (r->seg[r->n_seg] == NULL) {
-            api_fail(r, FLOE_ENOMEM, "out of memory");
-            return false;
-        }
-        r->n_seg++;
-        p += len;
-        while (*p == '/')
-            p++;
-    }
-    return true;
-}
-
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -554,56 +460,25 @@ on_request(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-    if (path == NULL || !split_path(r, path))
+    if (api_target_parse(&r->t, r->arena, path, query, &r->err) != FLOE_OK)
         goto reply;
-    if (query != NULL) {
-        if (strlen(query) > API_QUERY_MAX) {
-            api_fail(r, FLOE_ETOOBIG, "the query is longer than %d bytes", API_QUERY_MAX);
-            goto reply;
-        }
-        if (strstr(query, "%00") != NULL) {
-            api_fail(r, FLOE_EINVAL, "the query contains a NUL byte (%%00)");
-            goto reply;
-        }
-        TAILQ_INIT(&r->query);
-        r->query_parsed = true;
-        if (evhttp_parse_query_str(query, &r->query) != 0) {
-            api_fail(r, FLOE_EINVAL, "the query string is malformed");
-            goto reply;
-        }
-        struct evkeyval *kv;
-        TAILQ_FOREACH(kv, &r->query, next)
-        {
-            if (!floe_utf8_valid(kv->value, strlen(kv->value))) {
-                api_fail(r, FLOE_EINVAL, "query parameter \"%.32s\" is not valid UTF-8", kv->key);
-                goto reply;
-            }
-        }
-    }
-    int method = (int)evhttp_request_get_command(req);
     bool path_known = false;
-    for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!route_match(&routes[i], r->seg, r->n_seg))
-            continue;
-        path_known = true;
-        if (routes[i].method == method) {
-            r->route = &routes[i];
-            break;
-        }
-    }
+    r->route = api_route_find((int)evhttp_request_get_command(req), &r->t, &path_known);
     if (r->route == NULL) {
+        char shown[160];
+        floe_text_copy(shown, sizeof(shown), path, strlen(path));
         if (path_known)
-            api_fail(r, FLOE_EINVAL, "method not allowed on %.128s", path);
+            api_fail(r, FLOE_EINVAL, "method not allowed on %s", shown);
         else
-            api_fail(r, FLOE_ENOTFOUND, "no such resource: %.128s", path);
+            api_fail(r, FLOE_ENOTFOUND, "no such resource: %s", shown);
         r->status = path_known ? 405 : 0;
         goto reply;
     }
-    if (strcmp(r->route->name, "healthz") == 0) {
+    if (r->route->id == API_R_HEALTHZ) {
         r->reply = json_pack("{s:s}", "status", "ok");
         goto reply;
     }
-    if (strcmp(r->route->name, "metrics") == 0) {
+    if (r->route->id == API_R_METRICS) {
         serve_metrics(api, req);
         api->inflight--;
         floe_metric_set(api->m_inflight, api->inflight);
@@ -614,8 +489,8 @@ on_request(struct evhttp_request *req, void *arg)
      * their bodies, and the body of every route but register (specs are large). */
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    size_t max_body = strcmp(r->route->name, "register") == 0 ? (size_t)api->cfg->api_max_body_bytes
-                                                              : API_BODY_MAX;
+    size_t max_body =
+        r->route->id == API_R_REGISTER ? (size_t)api->cfg->api_max_body_bytes : API_BODY_MAX;
     if (len > max_body) {
         api_fail(r, FLOE_ETOOBIG, "the body is longer than %zu bytes", max_body);
         goto reply;
@@ -636,7 +511,8 @@ on_request(struct evhttp_request *req, void *arg)
     r->body = body;
     r->body_len = len;
     api->body_bytes += len;
-    floe_rc rc = api_resubmit(r, r->route->work, r->route->done);
+    const api_handler *h = &handlers[r->route->id];
+    floe_rc rc = api_resubmit(r, h->work, h->done);
     if (rc == FLOE_OK)
         return;
     api_fail(r, FLOE_EAGAIN, "the server is busy (%s): retry", floe_rc_name(rc));

@@ -43,8 +43,8 @@ ident(api_req *r, const char *project, const char *domain, const char *name, con
 void
 api_relaunch_work(api_thread *t, api_req *r)
 {
-    const char *src = r->seg[3];
-    bool recover = strcmp(r->seg[4], "recover") == 0;
+    const char *src = r->t.seg[3];
+    bool recover = strcmp(r->t.seg[4], "recover") == 0;
     if (!api_exec_id_valid(r, src))
         return;
     bool no_cache = false, overwrite = false;

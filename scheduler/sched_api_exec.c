@@ -446,7 +446,7 @@ api_exec_id_valid(api_req *r, const char *id)
 void
 api_exec_get_work(api_thread *t, api_req *r)
 {
-    const char *id = r->seg[3];
+    const char *id = r->t.seg[3];
     if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     store_exec ex;
@@ -570,7 +570,7 @@ live_nodes(api_thread *t, api_req *r, const store_exec *ex, store_nodes *out)
 void
 api_exec_nodes_work(api_thread *t, api_req *r)
 {
-    const char *id = r->seg[3];
+    const char *id = r->t.seg[3];
     if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     store_exec ex;
@@ -642,7 +642,7 @@ typedef struct terminate_state {
 void
 api_terminate_work(api_thread *t, api_req *r)
 {
-    const char *id = r->seg[3];
+    const char *id = r->t.seg[3];
     if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     const char *reason = "";

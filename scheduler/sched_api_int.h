@@ -9,6 +9,7 @@
 #include "floe_arena.h"
 #include "floe_pool.h"
 #include "sched_api.h"
+#include "sched_api_route.h"
 #include "floe_envelope.h"
 #include "floe_messages.pb-c.h"
 #include "store_exec.h"
@@ -19,7 +20,6 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#define API_MAX_SEGMENTS 8
 #define API_LIST_LIMIT_MAX 1000
 #define API_LIST_LIMIT_DEFAULT 100
 
@@ -30,23 +30,19 @@ typedef struct api_thread {
 
 typedef struct api_req api_req;
 
-typedef struct api_route {
-    const char *name;    /* metrics label */
-    int method;          /* EVHTTP_REQ_* */
-    const char *pattern; /* "/api/v1/executions/:" — ':' matches one segment */
-    void (*work)(api_thread *t, api_req *r); /* on a pool thread; NULL: loop only */
-    void (*done)(api_req *r);                /* on the loop thread; NULL: reply */
-} api_route;
+/* Who serves a route: work on a pool thread (NULL: the loop answers), done on the loop
+ * thread (NULL: reply). */
+typedef struct api_handler {
+    void (*work)(api_thread *t, api_req *r);
+    void (*done)(api_req *r);
+} api_handler;
 
 struct api_req {
     sched_api *api;
     struct evhttp_request *req;
     const api_route *route;
     floe_arena *arena;
-    char *seg[API_MAX_SEGMENTS]; /* decoded path segments, in arena */
-    int n_seg;
-    struct evkeyvalq query;
-    bool query_parsed;
+    api_target t; /* decoded path segments and query */
     const char *body; /* in arena, NUL-terminated */
     size_t body_len;
 

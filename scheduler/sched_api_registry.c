@@ -233,10 +233,10 @@ static bool
 entity_path(api_req *r, const char **project, const char **domain, const char **name,
             const char **version)
 {
-    *project = r->seg[3];
-    *domain = r->seg[4];
-    *name = r->seg[5];
-    *version = r->n_seg > 6 ? r->seg[6] : NULL;
+    *project = r->t.seg[3];
+    *domain = r->t.seg[4];
+    *name = r->t.seg[5];
+    *version = r->t.n_seg > 6 ? r->t.seg[6] : NULL;
     if (spec_check_project(*project, &r->err) != FLOE_OK)
         return false;
     if (!api_domain_known(api_cfg(r), *domain)) {
@@ -244,7 +244,7 @@ entity_path(api_req *r, const char **project, const char **domain, const char **
                  *domain, api_cfg(r)->domains);
         return false;
     }
-    if (spec_check_name(kind_word(kind_from_segment(r->seg[2])), *name, &r->err) != FLOE_OK)
+    if (spec_check_name(kind_word(kind_from_segment(r->t.seg[2])), *name, &r->err) != FLOE_OK)
         return false;
     if (*version != NULL && spec_check_version(*version, &r->err) != FLOE_OK)
         return false;
@@ -312,7 +312,7 @@ api_entity_get_work(api_thread *t, api_req *r)
     if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK)
         return;
     store_entity e;
-    if (store_registry_get(t->pg, kind_from_segment(r->seg[2]), project, domain, name, version,
+    if (store_registry_get(t->pg, kind_from_segment(r->t.seg[2]), project, domain, name, version,
                            r->arena, &e, &r->err) != FLOE_OK)
         return;
     if ((r->reply = entity_json(&e, r->arena)) == NULL) {
@@ -333,7 +333,7 @@ api_entity_get_work(api_thread *t, api_req *r)
 void
 api_entity_list_work(api_thread *t, api_req *r)
 {
-    store_list_query q = {.kind = kind_from_segment(r->seg[2])};
+    store_list_query q = {.kind = kind_from_segment(r->t.seg[2])};
     bool ok = api_list_scope(r, &q.project, &q.domain, &q.limit, &q.before_seq);
     q.name = api_param(r, "name");
     if (ok && q.name != NULL && spec_check_name("name", q.name, &r->err) != FLOE_OK)
@@ -357,7 +357,7 @@ api_activate_work(api_thread *t, api_req *r)
     const char *project, *domain, *name, *version;
     if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK)
         return;
-    bool active = strcmp(r->seg[7], "activate") == 0;
+    bool active = strcmp(r->t.seg[7], "activate") == 0;
     if (store_launchplan_activate(t->pg, project, domain, name, version, active, &r->err) !=
         FLOE_OK)
         return;

@@ -230,6 +230,7 @@ eng_cache_begin(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
                            .domain = task->id->domain,
                            .task_name = task->id->name,
                            .interface_digest = task->interface_digest,
+                           .runtime_digest = task->runtime_digest,
                            .cache_version = task->cache->version};
     cache_job *j = floe_calloc(1, sizeof(*j));
     eng_op *op = j != NULL ? eng_op_new(t, ex, OP_LOOKUP) : NULL;

@@ -92,7 +92,6 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
     d.resources = task->resources;
     d.timeout_ms = task->timeout_ms;
     int64_t now = floe_now_us(), mono = floe_mono_us();
-    d.deadline_unix_us = task->timeout_ms > 0 ? now + (int64_t)task->timeout_ms * 1000 : 0;
     d.dispatched_unix_us = now;
     d.ready_unix_us = ready_us > 0 ? now - (mono - ready_us) : 0;
     d.lease_ms = (uint32_t)e->cfg->attempt_lease_ms;

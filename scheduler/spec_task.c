@@ -490,6 +490,19 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
     protobuf_c_message_pack(&ifc->base, buf);
     floe_sha256_hex(buf, n, hex);
     t->interface_digest = hex;
+
+    /* What runs (executor, image, command, env...) keys the cache too (review M6): a new
+     * version with other code must not read the results of the old one. */
+    n = protobuf_c_message_get_packed_size(&t->container->base);
+    size_t ex_len = strlen(t->executor) + 1; /* with its NUL: "process" + container != ... */
+    buf = floe_arena_alloc(ctx->arena, ex_len + n);
+    hex = floe_arena_alloc(ctx->arena, FLOE_SHA256_HEX_LEN + 1);
+    if (buf == NULL || hex == NULL)
+        return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
+    memcpy(buf, t->executor, ex_len);
+    protobuf_c_message_pack(&t->container->base, buf + ex_len);
+    floe_sha256_hex(buf, ex_len + n, hex);
+    t->runtime_digest = hex;
     *out = t;
     return FLOE_OK;
 }

@@ -402,12 +402,10 @@ att_run(wrk_att *att)
                        err.msg);
         return;
     }
+    /* From the task's start, on this process's monotonic clock (review M1): time spent in
+     * Kafka or in the backlog, and skew between the leader's clock and ours, are not the
+     * task's and must not become its USER timeout. */
     int64_t ms = d->timeout_ms;
-    if (d->deadline_unix_us > 0) {
-        int64_t left = (d->deadline_unix_us - floe_now_us()) / 1000;
-        if (ms == 0 || left < ms)
-            ms = left > 0 ? left : 1;
-    }
     if (ms > 0 && (att->timeout = evtimer_new(w->base, on_timeout, att)) != NULL) {
         struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         evtimer_add(att->timeout, &tv);

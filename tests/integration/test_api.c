@@ -309,8 +309,9 @@ typedef struct seen {
 static void
 on_event(floe_bus *bus, const floe_bus_msg *msg, void *arg)
 {
-    (void)bus;
     seen *s = arg;
+    /* Acknowledged, or a long topic stops the read at the bus's in-flight bound. */
+    floe_bus_ack(bus, &msg->pos);
     if (msg->env->type != FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
         return;
     const Floe__ExecutionRequested *er = (const Floe__ExecutionRequested *)msg->env->msg;

@@ -241,6 +241,39 @@ test_invalidation_and_options(void **state)
                      1);
 }
 
+/* Review M6: the cache key left out what runs, so a new version of a task with other code
+ * (same interface, same cache.version) read the old version's results. */
+static void
+register_digit(const char *version, const char *digit)
+{
+    char yaml[2048], t[1024], script[64];
+    snprintf(script, sizeof(script), "echo %s > $FLOE_OUTPUTS/d", digit);
+    task_yaml(t, sizeof(t), "digit", version, script, "{}", "{d: integer}", "true");
+    snprintf(yaml, sizeof(yaml),
+             "%skind: workflow\nname: digit\nversion: \"%s\"\n"
+             "outputs: {d: {from: {node: x, output: d}}}\nnodes:\n  - {id: x, task: digit}\n",
+             t, version);
+    it_register(yaml);
+}
+
+static void
+test_m6_new_code_new_cache(void **state)
+{
+    (void)state;
+    char id[64];
+    register_digit("1", "1");
+    json_decref(run("digit", "{}", NULL, "SUCCEEDED", id));
+    json_t *ex = run("digit", "{}", NULL, "SUCCEEDED", id);
+    expect_nodes(id, "x=CACHED");
+    assert_int_equal(it_output_int(ex, "d"), 1);
+    json_decref(ex);
+    register_digit("2", "2");
+    ex = run("digit", "{}", NULL, "SUCCEEDED", id);
+    expect_nodes(id, "x=SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "d"), 2);
+    json_decref(ex);
+}
+
 /* Ten identical executions launched at once: each cacheable task runs once. */
 static void
 test_identical_launches_coalesce(void **state)
@@ -516,6 +549,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_run_cached),
         cmocka_unit_test(test_invalidation_and_options),
+        cmocka_unit_test(test_m6_new_code_new_cache),
         cmocka_unit_test(test_identical_launches_coalesce),
         cmocka_unit_test(test_cache_list_and_delete),
         cmocka_unit_test(test_recover_and_relaunch),

@@ -453,6 +453,43 @@ test_sigterm_releases(void **state)
            stop_s);
 }
 
+/* Review M1: the worker stopped a task at the leader's wall-clock deadline, so time in
+ * Kafka or the backlog and clock skew between hosts became the task's USER timeout. A
+ * worker whose clock is an hour ahead (libfaketime) runs a task with a 5 s timeout that
+ * takes 0.3 s: it succeeds. Before the fix it had 1 ms left and failed as `timeout`. */
+#define LIBFAKETIME "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+static void
+test_m1_timeout_from_task_start(void **state)
+{
+    (void)state;
+    if (access(LIBFAKETIME, R_OK) != 0)
+        fail_msg("%s missing (Debian package faketime; ops/setup installs it)", LIBFAKETIME);
+    it_register("kind: task\nname: skewed_task\nversion: v1\ntimeout: 5s\n"
+                "container: {command: [/bin/sh, -c, 'sleep 0.3; echo 1 > \"$FLOE_OUTPUTS/out\"']}\n"
+                "outputs: {out: integer}\n"
+                "---\nkind: workflow\nname: skewed\nversion: v1\n"
+                "outputs: {out: {from: {node: b, output: out}}}\n"
+                "nodes:\n  - {id: b, task: skewed_task}\n");
+    assert_int_equal(it_stop(pid_w1, 20000), 0);
+    char *const env[] = {"LD_PRELOAD=" LIBFAKETIME, "FAKETIME=+1h",
+                         "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                         "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL};
+    pid_w1 = spawn_worker_env(W1, env, "test_worker.w1m1.log");
+    char id[64];
+    it_launch("skewed", "{}", id);
+    json_t *ex = it_wait_exec(id, 60000);
+    char *first = it_sql_text("SELECT coalesce(error_code, 'none') FROM node_attempts WHERE "
+                              "execution_id = $1 AND attempt = 1",
+                              id, NULL);
+    printf("# worker clock +1 h: first attempt error %s\n", first);
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    free(first);
+    assert_int_equal(it_stop(pid_w1, 20000), 0);
+    pid_w1 = spawn_worker(W1, NULL, "test_worker.w1m1b.log");
+}
+
 /* The noop executor (bench/) runs nothing: zero-valued outputs, a blob output refused; the
  * worker's trace has ready <= dispatched <= arrived <= taken <= run start <= run end <=
  * finished for every attempt. Only a worker with worker.noop=on runs such tasks (worker 1,
@@ -785,6 +822,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_executor_unavailable),
         cmocka_unit_test(test_three_workers_kill9),
         cmocka_unit_test(test_sigterm_releases),
+        cmocka_unit_test(test_m1_timeout_from_task_start),
         cmocka_unit_test(test_noop_executor_and_trace),
         cmocka_unit_test(test_oci_timeout_and_reap),
         cmocka_unit_test(test_kubernetes_fake_apiserver),

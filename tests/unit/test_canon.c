@@ -35,7 +35,7 @@ nv(const char *name, const char *type, const char *json)
     return n;
 }
 
-static const floe_cache_ident ident = {"flights", "development", "clean", "abc123", "1"};
+static const floe_cache_ident ident = {"flights", "development", "clean", "abc123", "run1", "1"};
 
 static void
 key_of(const floe_cache_ident *id, Floe__NamedValue **in, size_t n, char out[65])
@@ -59,7 +59,7 @@ test_stable_and_order_free(void **state)
     key_of(&ident, b, 3, k2);
     assert_string_equal(k1, k2);
     /* Pinned: a change of the encoding changes every key in every catalog. */
-    assert_string_equal(k1, "fc7af9146df9dcd2cc7dcb08486c9944d994cb20a90c70d8afacad66050a5bea");
+    assert_string_equal(k1, "b2009205fbce407f26a3b4bb25205a0d81a668001e2d5163f146113cd7740839");
     assert_string_equal(a[0]->name, "n"); /* the caller's order is left alone */
 }
 
@@ -70,11 +70,12 @@ test_sensitive(void **state)
     char base[65], k[65];
     Floe__NamedValue *in[] = {nv("n", "integer", "20"), nv("xs", "list<integer>", "[1, 2]")};
     key_of(&ident, in, 2, base);
-    floe_cache_ident ids[] = {{"other", "development", "clean", "abc123", "1"},
-                              {"flights", "production", "clean", "abc123", "1"},
-                              {"flights", "development", "clean2", "abc123", "1"},
-                              {"flights", "development", "clean", "abc124", "1"},
-                              {"flights", "development", "clean", "abc123", "2"}};
+    floe_cache_ident ids[] = {{"other", "development", "clean", "abc123", "run1", "1"},
+                              {"flights", "production", "clean", "abc123", "run1", "1"},
+                              {"flights", "development", "clean2", "abc123", "run1", "1"},
+                              {"flights", "development", "clean", "abc124", "run1", "1"},
+                              {"flights", "development", "clean", "abc123", "run1", "2"},
+                              {"flights", "development", "clean", "abc123", "run2", "1"}};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         key_of(&ids[i], in, 2, k);
         assert_string_not_equal(k, base);

@@ -40,6 +40,7 @@ SCHEDS = {"a": 18881, "b": 18882}
 WORKERS = {"w1": 18891, "w2": 18892}
 WAIT_END_S = 150  # every accepted execution ends within this after the fault is undone
 BLOB_FS_MB = 48
+PG_FS_MB = 256  # the tablespace that fills up; what the stack's tables take fits easily
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
@@ -309,6 +310,14 @@ class Cluster:
     def unmount(self):
         if self.blobs_mounted:
             subprocess.run(["umount", "-l", self.blobs], capture_output=True)
+        pgspace = os.path.join(self.workdir, "pgspace")
+        if os.path.ismount(pgspace):
+            try:
+                if pg_has_tablespace(self.env):
+                    pg_tables_home(self.env, "pg_default")
+                    psql(self.env, "DROP TABLESPACE floe_faults")
+            finally:
+                subprocess.run(["umount", "-l", pgspace], capture_output=True)
 
     def stop_all(self):
         for name, p in self.procs.items():
@@ -545,6 +554,53 @@ def sc_blob_disk_full(c, env):
     return lambda: os.unlink(filler)
 
 
+def psql(env, sql):
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", env["FLOE_POSTGRES_URL"],
+                        "-c", sql], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("psql %r: %s" % (sql, r.stderr.strip()))
+
+
+def pg_has_tablespace(env):
+    r = subprocess.run(["psql", "-X", "-At", env["FLOE_POSTGRES_URL"], "-c",
+                        "SELECT count(*) FROM pg_tablespace WHERE spcname = 'floe_faults'"],
+                       capture_output=True, text=True, timeout=60)
+    return r.stdout.strip() == "1"
+
+
+def pg_tables_home(env, space):
+    """Moves every table of the database to tablespace `space` (indexes stay)."""
+    other = "floe_faults" if space == "pg_default" else "pg_default"
+    psql(env, "ALTER TABLE ALL IN TABLESPACE %s SET TABLESPACE %s" % (other, space))
+
+
+def sc_pg_disk_full(c, env):
+    """PostgreSQL's disk full: the database's tables move to a tablespace on a small file
+    system of their own, which is then filled. Every insert and update fails (SQLSTATE
+    53100) until space is back; then the tables move home again."""
+    space = os.path.join(c.workdir, "pgspace")
+    if not os.path.ismount(space):
+        os.chmod(c.workdir, 0o711)  # PostgreSQL's user must reach the tablespace
+        os.makedirs(space, exist_ok=True)
+        import pwd
+        floe = pwd.getpwnam("floe")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,uid=%d,gid=%d,mode=0700"
+                           % (PG_FS_MB, floe.pw_uid, floe.pw_gid), "tmpfs", space],
+                          capture_output=True).returncode != 0:
+            raise RuntimeError("the tablespace's tmpfs could not be mounted (needs root)")
+        if not pg_has_tablespace(env):
+            psql(env, "CREATE TABLESPACE floe_faults LOCATION '%s'" % space)
+    pg_tables_home(env, "floe_faults")
+    filler = os.path.join(space, "filler")
+    subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M",
+                    "count=%d" % (PG_FS_MB + 1)], capture_output=True)
+
+    def undo():
+        os.unlink(filler)
+        pg_tables_home(env, "pg_default")
+    return undo
+
+
 def sc_worker_clock_step(c, env):
     """The worker's wall clock jumps an hour ahead, then back."""
     if not os.path.exists(LIBFAKETIME):
@@ -630,6 +686,7 @@ SCENARIOS = [
     Scenario("redis-lose-tail", sc_redis_lose_tail),
     Scenario("poison", sc_poison),
     Scenario("blob-disk-full", sc_blob_disk_full, hold_s=6.0),
+    Scenario("postgres-disk-full", sc_pg_disk_full, hold_s=6.0),
     Scenario("worker-clock-step", sc_worker_clock_step, hold_s=6.0),
     Scenario("leader-partition-pg", sc_partition(["pg"]), hold_s=8.0),
     Scenario("leader-partition-redis", sc_partition(["redis"]), hold_s=8.0),

@@ -45,6 +45,7 @@ typedef struct bus_part {
     int32_t partition;
     int64_t *off;
     uint8_t *acked;
+    uint32_t *size; /* bytes of each message (key and payload), for the byte budget */
     uint32_t head, count, cap;
     int64_t next; /* offset after the last message handed over; -1 before the first */
 } bus_part;
@@ -89,6 +90,7 @@ struct floe_bus {
     size_t n_parts;
     uint64_t generation;
     size_t inflight;
+    uint64_t inflight_bytes; /* key and payload bytes of the messages in flight */
     bool paused_full; /* paused by the in-flight bound */
     bool paused_user; /* paused by floe_bus_pause */
 
@@ -235,39 +237,47 @@ parts_clear(floe_bus *bus)
     for (size_t i = 0; i < bus->n_parts; i++) {
         floe_free(bus->parts[i].off);
         floe_free(bus->parts[i].acked);
+        floe_free(bus->parts[i].size);
     }
     floe_free_clear(&bus->parts);
     bus->n_parts = 0;
     bus->inflight = 0;
+    bus->inflight_bytes = 0;
     bus->stats.assigned = 0;
 }
 
 static floe_rc
-part_push(bus_part *p, int64_t offset)
+part_push(bus_part *p, int64_t offset, uint32_t size)
 {
     if (p->count == p->cap) {
         uint32_t cap = p->cap ? p->cap * 2 : 64;
         int64_t *off = floe_malloc(cap * sizeof(*off));
         uint8_t *acked = floe_malloc(cap);
-        if (off == NULL || acked == NULL) {
+        uint32_t *sz = floe_malloc(cap * sizeof(*sz));
+        if (off == NULL || acked == NULL || sz == NULL) {
             floe_free(off);
             floe_free(acked);
+            floe_free(sz);
             return FLOE_ENOMEM;
         }
         for (uint32_t i = 0; i < p->count; i++) {
             off[i] = p->off[(p->head + i) % p->cap];
             acked[i] = p->acked[(p->head + i) % p->cap];
+            sz[i] = p->size[(p->head + i) % p->cap];
         }
         floe_free(p->off);
         floe_free(p->acked);
+        floe_free(p->size);
         p->off = off;
         p->acked = acked;
+        p->size = sz;
         p->head = 0;
         p->cap = cap;
     }
     uint32_t at = (p->head + p->count) % p->cap;
     p->off[at] = offset;
     p->acked[at] = 0;
+    p->size[at] = size;
     p->count++;
     return FLOE_OK;
 }
@@ -300,6 +310,7 @@ floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos)
     int64_t last = -1;
     while (p->count > 0 && p->acked[p->head]) {
         last = p->off[p->head];
+        bus->inflight_bytes -= p->size[p->head];
         p->head = (p->head + 1) % p->cap;
         p->count--;
         bus->inflight--;
@@ -334,9 +345,15 @@ static void
 bus_update_pause(floe_bus *bus)
 {
     bool was = bus->paused_full || bus->paused_user;
-    if (!bus->paused_full && bus->inflight >= BUS_MAX_INFLIGHT)
+    /* Counted in messages and in bytes (review M8): what the application holds of
+     * messages it has not acknowledged (parked events, queued lineage) follows their size,
+     * and 100,000 messages of 1 MiB would be 100 GB. */
+    uint64_t max_bytes = (uint64_t)bus->cfg->bus_max_inflight_bytes;
+    if (!bus->paused_full &&
+        (bus->inflight >= BUS_MAX_INFLIGHT || bus->inflight_bytes >= max_bytes))
         bus->paused_full = true;
-    else if (bus->paused_full && bus->inflight < BUS_MAX_INFLIGHT / 2)
+    else if (bus->paused_full && bus->inflight < BUS_MAX_INFLIGHT / 2 &&
+             bus->inflight_bytes < max_bytes / 2)
         bus->paused_full = false;
     bool now = bus->paused_full || bus->paused_user;
     if (now != was)
@@ -490,13 +507,15 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     if (p->next >= 0 && rkm->offset < p->next)
         return; /* fetched again after a pause/resume (librdkafka refetches from the
                    application position): handed over once per assignment already */
-    if (part_push(p, rkm->offset) != FLOE_OK) {
+    uint32_t size = (uint32_t)(rkm->len + rkm->key_len);
+    if (part_push(p, rkm->offset, size) != FLOE_OK) {
         /* Cannot track it, so cannot ack it: stop here; it is re-read after a restart. */
         floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld",
                        rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset);
         return;
     }
     bus->inflight++;
+    bus->inflight_bytes += size;
     p->next = rkm->offset + 1;
 
     floe_bus_msg msg;

@@ -60,6 +60,18 @@ it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout
         fail_msg("timed out after %d ms waiting for %s", timeout_ms, what);
 }
 
+void
+it_run_for(struct event_base *base, int ms)
+{
+    struct event *tick = event_new(base, -1, EV_PERSIST, it_tick, NULL);
+    struct timeval tv = {0, 5000};
+    event_add(tick, &tv);
+    int64_t deadline = floe_mono_us() + (int64_t)ms * 1000;
+    while (floe_mono_us() < deadline)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(tick);
+}
+
 int
 it_spawn(char *const argv[], char *const env_extra[], const char *log_path)
 {

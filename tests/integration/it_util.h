@@ -22,6 +22,10 @@ floe_config *it_config(const char *program, const char *const *overrides, size_t
 void it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout_ms,
              const char *what);
 
+/* Runs base for ms: an observation window, for what must NOT happen within it (nothing to
+ * await). */
+void it_run_for(struct event_base *base, int ms);
+
 /* Prints the last `lines` lines of a log to stdout, each after "# ": evidence for a
  * failure that happened in a child process. */
 void it_print_tail(const char *path, int lines);

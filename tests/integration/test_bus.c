@@ -41,6 +41,9 @@ typedef struct probe {
     char dlq_reason[2][256];
     char dlq_consumer[2][128];
     unsigned marker_seen;
+    /* M8: positions of our messages held unacknowledged, by seq */
+    floe_bus_pos held[N_MSGS];
+    bool keep; /* hold our messages instead of acknowledging them */
     /* H5: a bad message with a huge key */
     char bigkey_reason[256];
     size_t bigkey_len;
@@ -64,7 +67,9 @@ on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
         assert_true(m->seq < N_MSGS);
         p->seen[m->seq]++;
         p->ours++;
-        if (m->seq < p->ack_below)
+        if (p->keep)
+            p->held[m->seq] = msg->pos;
+        else if (m->seq < p->ack_below)
             floe_bus_ack(bus, &msg->pos);
         return;
     }
@@ -363,6 +368,69 @@ test_h5_huge_key_dead_lettered(void **state)
     floe_config_free(cfg_big);
 }
 
+static bool
+some_ours_seen(void *arg)
+{
+    return ((probe *)arg)->ours > 0;
+}
+
+/* Review M8: the messages a consumer holds unacknowledged were bounded in number only
+ * (100,000 of up to 1 MiB each). With bus.max_inflight_bytes at 4 KiB, 40 messages of
+ * about 260 bytes stop coming once about 4 KiB are held, and the rest arrive once those
+ * are acknowledged. */
+static void
+test_m8_inflight_bytes_bounded(void **state)
+{
+    (void)state;
+    const char *small[] = {"bus.max_inflight_bytes=4096"};
+    floe_config *cfg = it_config("test-bus-bytes", small, 1);
+    char topic[128], group[96];
+    floe_config_topic(cfg, "smoke", topic, sizeof(topic));
+    probe p;
+    memset(&p, 0, sizeof(p));
+    p.base = event_base_new();
+    assert_int_equal(floe_id_new(p.run_id), 0);
+    snprintf(group, sizeof(group), "test-bus-bytes-%s", p.run_id);
+    floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
+    for (uint64_t seq = 0; seq < N_MSGS; seq++) {
+        Floe__Smoke m = FLOE__SMOKE__INIT;
+        m.seq = seq;
+        m.run_id = p.run_id;
+        char key[256];
+        int klen = snprintf(key, sizeof(key), "%s/%llu/%0200d", p.run_id,
+                            (unsigned long long)seq, 0);
+        floe_err err;
+        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                             &m.base, NULL, NULL, &err) != FLOE_OK)
+            fail_msg("produce: %s", err.msg);
+    }
+    it_wait(p.base, all_delivered, &p, WAIT_MS, "40 delivery reports");
+    p.delivered = 0;
+    p.keep = true;
+    p.bus = bus_open(&p, cfg, group, topic);
+    /* Held, not acknowledged: the consumer stops at the budget. Other runs' messages on
+     * the shared topic come first (acknowledged at once); then ours, watched for 2 s. */
+    it_wait(p.base, some_ours_seen, &p, WAIT_MS, "the first of the 40");
+    it_run_for(p.base, 2000);
+    unsigned held = p.ours;
+    printf("# bus.max_inflight_bytes 4096: %u of 40 messages of ~260 bytes held before "
+           "fetching paused\n",
+           held);
+    assert_true(held >= 1);
+    assert_true(held < N_MSGS);
+    /* Acknowledged: fetching resumes and every message arrives. */
+    p.keep = false;
+    p.ack_below = N_MSGS;
+    for (int i = 0; i < N_MSGS; i++)
+        if (p.seen[i] > 0)
+            floe_bus_ack(p.bus, &p.held[i]);
+    it_wait(p.base, all_ours_seen, &p, WAIT_MS, "the rest of the 40 after the acknowledgements");
+    floe_bus_free(p.bus);
+    floe_bus_free(prod);
+    event_base_free(p.base);
+    floe_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -370,6 +438,7 @@ main(void)
         cmocka_unit_test(test_round_trip_and_restart_resumes),
         cmocka_unit_test(test_bad_messages_go_to_dlq),
         cmocka_unit_test(test_h5_huge_key_dead_lettered),
+        cmocka_unit_test(test_m8_inflight_bytes_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,8 +91,8 @@ struct floe_bus {
     uint64_t generation;
     size_t inflight;
     uint64_t inflight_bytes; /* key and payload bytes of the messages in flight */
-    bool paused_full; /* paused by the in-flight bound */
-    bool paused_user; /* paused by floe_bus_pause */
+    bool paused_full;        /* paused by the in-flight bound */
+    bool paused_user;        /* paused by floe_bus_pause */
 
     floe_arena *arena; /* one consumed message at a time */
     floe_buf enc;      /* encoding buffer, reused */

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct sched_api {
     struct event_base *base;
     const floe_config *cfg;

@@ -42,7 +42,7 @@ struct api_req {
     struct evhttp_request *req;
     const api_route *route;
     floe_arena *arena;
-    api_target t; /* decoded path segments and query */
+    api_target t;     /* decoded path segments and query */
     const char *body; /* in arena, NUL-terminated */
     size_t body_len;
 

@@ -108,7 +108,8 @@ split_path(api_target *t, floe_arena *a, const char *path, floe_err *err)
         }
         if (!floe_utf8_valid(dec, dlen)) {
             free(dec);
-            return floe_err_user(err, FLOE_EINVAL, "path segment %d is not valid UTF-8", t->n_seg + 1);
+            return floe_err_user(err, FLOE_EINVAL, "path segment %d is not valid UTF-8",
+                                 t->n_seg + 1);
         }
         t->seg[t->n_seg] = floe_arena_strndup(a, dec, dlen);
         free(dec);
@@ -141,15 +142,15 @@ parse_query(api_target *t, const char *query, floe_err *err)
         if (!floe_utf8_valid(kv->value, strlen(kv->value))) {
             char key[40];
             floe_text_copy(key, sizeof(key), kv->key, strlen(kv->key));
-            return floe_err_user(err, FLOE_EINVAL, "query parameter \"%s\" is not valid UTF-8", key);
+            return floe_err_user(err, FLOE_EINVAL, "query parameter \"%s\" is not valid UTF-8",
+                                 key);
         }
     }
     return FLOE_OK;
 }
 
 floe_rc
-api_target_parse(api_target *t, floe_arena *a, const char *path, const char *query,
-                 floe_err *err)
+api_target_parse(api_target *t, floe_arena *a, const char *path, const char *query, floe_err *err)
 {
     floe_err_clear(err);
     if (path == NULL)

@@ -82,8 +82,8 @@ server_start(void)
     evhttp_set_gencb(http, on_request, NULL);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     addr.sun_family = AF_UNIX;
-    int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "floe-fuzz-http-%d",
-                     (int)getpid());
+    int n =
+        snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "floe-fuzz-http-%d", (int)getpid());
     addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
     return fd >= 0 && bind(fd, (struct sockaddr *)&addr, addr_len) == 0 && listen(fd, 16) == 0 &&
            evhttp_accept_socket(http, fd) == 0;

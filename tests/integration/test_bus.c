@@ -129,6 +129,25 @@ bus_open(probe *p, const floe_config *cfg, const char *group, const char *topic)
     return bus;
 }
 
+/* Produces this run's 40 smoke messages, keyed "RUN/SEQ" (plus pad zeros), so they
+ * spread over every partition. */
+static void
+produce_run(floe_bus *prod, const probe *p, const char *topic, int pad)
+{
+    for (uint64_t seq = 0; seq < N_MSGS; seq++) {
+        Floe__Smoke m = FLOE__SMOKE__INIT;
+        m.seq = seq;
+        m.run_id = (char *)p->run_id;
+        char key[256];
+        int klen =
+            snprintf(key, sizeof(key), "%s/%llu/%0*d", p->run_id, (unsigned long long)seq, pad, 0);
+        floe_err err;
+        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                             &m.base, NULL, NULL, &err) != FLOE_OK)
+            fail_msg("produce: %s", err.msg);
+    }
+}
+
 static bool
 all_delivered(void *arg)
 {
@@ -173,17 +192,7 @@ test_round_trip_and_restart_resumes(void **state)
 
     /* Produce 40 messages spread over every partition by key. */
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
-    for (uint64_t seq = 0; seq < N_MSGS; seq++) {
-        Floe__Smoke m = FLOE__SMOKE__INIT;
-        m.seq = seq;
-        m.run_id = p.run_id;
-        char key[64];
-        int klen = snprintf(key, sizeof(key), "%s/%llu", p.run_id, (unsigned long long)seq);
-        floe_err err;
-        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
-                             &m.base, NULL, NULL, &err) != FLOE_OK)
-            fail_msg("produce: %s", err.msg);
-    }
+    produce_run(prod, &p, topic, 0);
     it_wait(p.base, all_delivered, &p, WAIT_MS, "40 delivery reports");
     assert_int_equal(p.failed, 0);
 
@@ -392,18 +401,7 @@ test_m8_inflight_bytes_bounded(void **state)
     assert_int_equal(floe_id_new(p.run_id), 0);
     snprintf(group, sizeof(group), "test-bus-bytes-%s", p.run_id);
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
-    for (uint64_t seq = 0; seq < N_MSGS; seq++) {
-        Floe__Smoke m = FLOE__SMOKE__INIT;
-        m.seq = seq;
-        m.run_id = p.run_id;
-        char key[256];
-        int klen = snprintf(key, sizeof(key), "%s/%llu/%0200d", p.run_id,
-                            (unsigned long long)seq, 0);
-        floe_err err;
-        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
-                             &m.base, NULL, NULL, &err) != FLOE_OK)
-            fail_msg("produce: %s", err.msg);
-    }
+    produce_run(prod, &p, topic, 200);
     it_wait(p.base, all_delivered, &p, WAIT_MS, "40 delivery reports");
     p.delivered = 0;
     p.keep = true;

@@ -932,10 +932,11 @@ bus_destroy_bounded(floe_bus *bus, rd_kafka_t *rk)
         rd_kafka_destroy(rk);
         return;
     }
+    /* On the monotonic clock: a wall clock stepped back an hour would make it an hour. */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += 10;
-    if (pthread_timedjoin_np(th, NULL, &until) != 0) {
+    if (pthread_clockjoin_np(th, NULL, CLOCK_MONOTONIC, &until) != 0) {
         floe_log_error(&bus->log, "kafka: the consumer did not shut down within 10 s; left to "
                                   "finish in the background");
         pthread_detach(th);

@@ -41,7 +41,7 @@ typedef struct floe_config {
     char *domains;       /* "development,staging,production" */
     int64_t api_threads; /* pool threads serving API database work */
     int64_t api_max_body_bytes;
-    int64_t api_max_inflight, api_max_inflight_bytes;
+    int64_t api_max_inflight, api_max_inflight_bytes, api_max_connections;
     int64_t api_timeout_ms; /* floectl: per request */
     int64_t spec_max_bytes;
     int64_t spec_max_documents;

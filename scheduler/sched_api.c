@@ -6,6 +6,7 @@
  * while its work runs, then by the loop thread again until api_reply() frees it.
  */
 #include "sched_api_int.h"
+#include "sched_api_conn.h"
 
 #include "floe_log.h"
 #include "floe_mem.h"
@@ -34,6 +35,7 @@ struct sched_api {
     size_t body_bytes; /* bodies of requests accepted and not yet answered */
     floe_log_ctx log;
     floe_metric *m_inflight;
+    api_conns *conns;
 };
 
 static void readyz_work(api_thread *t, api_req *r);
@@ -567,6 +569,11 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
                      port > 0 ? port : 80);
         goto fail;
     }
+    if ((api->conns = api_conns_new(base, api->http, api->sock, (unsigned)cfg->api_max_connections,
+                                    metrics)) == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "api: out of memory");
+        goto fail;
+    }
     evhttp_uri_free(uri);
     floe_log_info(&api->log, "listening on %s", cfg->api_url);
     return api;
@@ -580,6 +587,8 @@ fail:
 void
 sched_api_stop(sched_api *api)
 {
+    api_conns_free(api->conns);
+    api->conns = NULL;
     if (api->sock != NULL) {
         evhttp_del_accept_socket(api->http, api->sock);
         api->sock = NULL;

@@ -9,9 +9,16 @@
 #include "floe_httpc.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "it_exec.h"
 #include "it_util.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -26,6 +33,7 @@
 #include <cmocka.h>
 
 #define API "http://127.0.0.1:18781"
+#define API_PORT 18781
 
 static const char *scheduler_bin;
 static int scheduler_pid;
@@ -57,9 +65,13 @@ setup(void **state)
     snprintf(project, sizeof(project), "it-%.20s", id);
     char *argv[] = {(char *)scheduler_bin, NULL};
     /* Limits as in tests/unit/test_spec.c, so the golden messages are the same. */
-    char *env[] = {"FLOE_API_URL=" API,          "FLOE_SPEC_MAX_NESTING=32",
-                   "FLOE_SPEC_MAX_DEPTH=4",      "FLOE_SPEC_MAX_BYTES=1MiB",
-                   "FLOE_SPEC_MAX_DOCUMENTS=64", NULL};
+    char *env[] = {"FLOE_API_URL=" API,
+                   "FLOE_SPEC_MAX_NESTING=32",
+                   "FLOE_SPEC_MAX_DEPTH=4",
+                   "FLOE_SPEC_MAX_BYTES=1MiB",
+                   "FLOE_SPEC_MAX_DOCUMENTS=64",
+                   "FLOE_API_MAX_CONNECTIONS=8",
+                   NULL};
     scheduler_pid = it_spawn(argv, env, "test_api.scheduler.log");
     it_http_wait_ok(API, "/readyz", 60000);
     if (!it_alive(scheduler_pid))
@@ -502,6 +514,65 @@ test_h10_body_bounded_per_route(void **state)
     assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1"), before);
 }
 
+/* Review H10: connections were not capped, and the engine shares the process's
+ * descriptors. At api.max_connections (8 here) the API stops accepting: a 9th client waits
+ * in the backlog, unanswered, and is served once one of the 8 closes. */
+static int
+tcp_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(API_PORT)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        fail_msg("connect to %s: %s", API, strerror(errno));
+    return fd;
+}
+
+/* One request on fd (kept open), its answer's status line checked. */
+static void
+healthz_on(int fd)
+{
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[512];
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    assert_true(n > 12);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, " 200 "));
+}
+
+static void
+test_h10_connections_capped(void **state)
+{
+    (void)state;
+    int open_fds[8];
+    /* An answered request proves its connection was accepted. */
+    for (int i = 0; i < 8; i++) {
+        open_fds[i] = tcp_connect();
+        healthz_on(open_fds[i]);
+    }
+    /* The 9th: connected by the kernel (backlog), not served while the 8 stay open. */
+    int extra = tcp_connect();
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(extra, req, strlen(req)), (ssize_t)strlen(req));
+    struct pollfd pfd = {.fd = extra, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 1500), 0); /* an observation window: nothing to await */
+    close(open_fds[0]);
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    char buf[512];
+    ssize_t n = read(extra, buf, sizeof(buf) - 1);
+    assert_true(n > 12);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, " 200 "));
+    close(extra);
+    for (int i = 1; i < 8; i++)
+        close(open_fds[i]);
+    json_t *out;
+    assert_int_equal(get("/healthz", &out), 200);
+    json_decref(out);
+    assert_true(it_metric(API, "floe_api_accept_paused_total") >= 1);
+}
+
 static void
 test_health_and_metrics(void **state)
 {
@@ -543,6 +614,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_launch_recorded_and_published),
         cmocka_unit_test(test_hostile_names_and_values),
         cmocka_unit_test(test_h10_body_bounded_per_route),
+        cmocka_unit_test(test_h10_connections_capped),
         cmocka_unit_test(test_health_and_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -665,10 +665,17 @@ def sc_crash_point(point, who, after):
             body = json.dumps({"project": c.project, "domain": "development",
                                "workflow": {"name": "ledger"}, "inputs": {"ledger": c.ledger}})
             http("POST", c.url(name) + "/api/v1/executions", body, timeout=10)
-        try:
-            c.procs[name].wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError("crash point %s was not reached within 45 s" % point)
+        # A worker's point needs claims: the work in flight may have gone to the other
+        # worker while this one joined the group, so more is launched until it dies.
+        body = json.dumps({"project": c.project, "domain": "development",
+                           "workflow": {"name": "ledger"}, "inputs": {"ledger": c.ledger}})
+        deadline = time.monotonic() + 60
+        while c.procs[name].poll() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("crash point %s was not reached within 60 s" % point)
+            if who != "leader":
+                http("POST", c.api() + "/api/v1/executions", body, timeout=10)
+            time.sleep(0.5)
         return lambda: c.start(name)
     return inject
 

@@ -27,6 +27,7 @@ typedef struct ctl_ctx {
 #define CTL_OK 0
 #define CTL_FAILED 1
 #define CTL_USAGE 2
+#define CTL_TIMEOUT 3 /* --wait gave up: the execution is still running */
 
 /* ctl_http.c: calls the API. On a 2xx answer *out gets the JSON body and CTL_OK is
  * returned; otherwise the error ({code, message, details}) is printed to stderr and

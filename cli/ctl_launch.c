@@ -67,11 +67,14 @@ ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms)
             json_decref(out);
             return rc;
         }
+        /* phase lives in out: copied before out goes (it was read after, garbage printed) */
+        char still[32];
+        snprintf(still, sizeof(still), "%s", phase != NULL ? phase : "?");
         json_decref(out);
         if (floe_mono_us() > deadline) {
             fprintf(stderr, "floectl: execution %s has not finished after %lld s (still %s)\n", id,
-                    (long long)(timeout_ms / 1000), phase != NULL ? phase : "?");
-            return CTL_FAILED;
+                    (long long)(timeout_ms / 1000), still);
+            return CTL_TIMEOUT;
         }
         usleep(pause); /* polling a remote phase: nothing to wait on locally */
         if (pause < 1000000)

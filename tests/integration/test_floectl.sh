@@ -49,6 +49,10 @@ id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
 expect 0 "$ctl" get execution "$id" -o json
 grep -Eq '"phase": "(QUEUED|RUNNING)"' /tmp/floectl.out || fail "execution neither QUEUED nor RUNNING (no worker runs it here)"
 grep -q '"text": "one two three"' /tmp/floectl.out || fail "input not recorded"
+# No worker yet: --wait gives up with its own exit code and names the phase it saw (it
+# printed freed memory there once).
+expect 3 "$ctl" launch wordcount --input "text=x" --wait --wait-timeout 1s
+grep -Eq '\(still (QUEUED|RUNNING)\)$' /tmp/floectl.err || fail "--wait-timeout message: $(cat /tmp/floectl.err)"
 
 printf 'text: from a file\n' >/tmp/floectl.inputs.yaml
 expect 0 "$ctl" launch launchplan/wordcount_nightly --inputs-file /tmp/floectl.inputs.yaml -o json

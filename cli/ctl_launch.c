@@ -4,6 +4,7 @@
  */
 #include "ctl.h"
 
+#include "floe_phase.h"
 #include "floe_arena.h"
 #include "floe_httpc.h"
 #include "floe_mem.h"
@@ -38,8 +39,7 @@ ctl_get_execution(const ctl_ctx *ctx, const char *id)
 static bool
 phase_terminal(const char *phase)
 {
-    return strcmp(phase, "SUCCEEDED") == 0 || strcmp(phase, "FAILED") == 0 ||
-           strcmp(phase, "ABORTED") == 0 || strcmp(phase, "TIMED_OUT") == 0;
+    return floe_phase_name_terminal(FLOE_SCOPE_EXEC, phase);
 }
 
 int
@@ -58,7 +58,7 @@ ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms)
         const char *phase = json_string_value(json_object_get(out, "phase"));
         if (phase != NULL && phase_terminal(phase)) {
             ctl_print(ctx, out, exec_columns);
-            rc = strcmp(phase, "SUCCEEDED") == 0 ? CTL_OK : CTL_FAILED;
+            rc = floe_phase_parse(phase) == FLOE_PHASE_SUCCEEDED ? CTL_OK : CTL_FAILED;
             if (rc != CTL_OK)
                 fprintf(stderr, "floectl: execution %s %s: %s\n", id, phase,
                         json_string_value(json_object_get(out, "error")) != NULL

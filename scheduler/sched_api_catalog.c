@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "floe_phase.h"
+
 #include <string.h>
 
 /* --- Relaunch and recover -------------------------------------------------------------- */
@@ -19,8 +21,7 @@
 static bool
 terminal(const char *phase)
 {
-    return strcmp(phase, "SUCCEEDED") == 0 || strcmp(phase, "FAILED") == 0 ||
-           strcmp(phase, "ABORTED") == 0 || strcmp(phase, "TIMED_OUT") == 0;
+    return floe_phase_name_terminal(FLOE_SCOPE_EXEC, phase);
 }
 
 static Floe__Identifier *

@@ -22,14 +22,12 @@
 #include "sched_state_read.h"
 #include "store_nodes.h"
 #include "store_redis_probe.h"
+#include "floe_phase.h"
 #include "store_state.h"
 #include "store_registry.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *const phases[] = {"QUEUED",  "RUNNING",   "SUCCEEDED", "FAILED",
-                                     "ABORTED", "TIMED_OUT", "ABORTING",  NULL};
 
 /* "name" or "name@version", or {name, version}. */
 static bool
@@ -605,16 +603,15 @@ api_exec_list_work(api_thread *t, api_req *r)
         for (i = 0; phase[i] && i + 1 < sizeof(up); i++)
             up[i] = (char)(phase[i] >= 'a' && phase[i] <= 'z' ? phase[i] - 32 : phase[i]);
         up[i] = '\0';
-        for (i = 0; phases[i] != NULL && strcmp(phases[i], up) != 0; i++)
-            ;
-        if (phases[i] == NULL) {
+        floe_phase ph = floe_phase_parse(up);
+        if (!floe_phase_in_scope(FLOE_SCOPE_EXEC, (int)ph)) {
             api_fail(r, FLOE_EINVAL,
                      "phase \"%.32s\" is not one of queued, running, succeeded, failed, aborted, "
                      "timed_out",
                      phase);
             return;
         }
-        q.phase = phases[i];
+        q.phase = floe_phase_name((int)ph);
     }
     q.workflow_name = api_param(r, "workflow");
     if (q.workflow_name != NULL && spec_check_name("workflow", q.workflow_name, &r->err) != 0)

@@ -9,6 +9,8 @@
  */
 #include "sched_engine_int.h"
 
+#include "store_state_codec.h"
+
 #include "floe_fault.h"
 
 #include "floe_mem.h"
@@ -233,11 +235,15 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
     size_t i = 0;
     bool ok = true;
     if (rc->verify) {
-        const char *ph = store_reply_str(store_reply_elem(rep, i++), NULL);
-        const char *rec = store_reply_str(store_reply_elem(rep, i++), NULL);
-        unsigned p = 0, a = 0;
-        ok = ph != NULL && rec != NULL && strcmp(ph, "3") == 0 &&
-             sscanf(rec, "%u,%u", &p, &a) == 2 && p == 2 && a == op->attempt;
+        size_t ph_len = 0, rec_len = 0;
+        const char *ph = store_reply_str(store_reply_elem(rep, i++), &ph_len);
+        const char *rec = store_reply_str(store_reply_elem(rep, i++), &rec_len);
+        int64_t xp = 0;
+        store_node_rec nr;
+        /* Still to send: the execution runs and the node waits READY for this attempt. */
+        ok = store_state_int_parse(ph, ph_len, &xp) && xp == FLOE_PHASE_RUNNING &&
+             store_state_node_rec_parse(rec, rec_len, &nr) && nr.phase == FLOE_PHASE_READY &&
+             nr.attempt == op->attempt;
     }
     disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
     if (rc->want_inputs) {

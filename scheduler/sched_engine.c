@@ -19,10 +19,6 @@
 #define ENG_RESTART_MS 1000
 #define ENG_OPS_FREE_MAX 4096
 
-static const char *const phase_names[] = {"UNSPECIFIED", "QUEUED",  "READY",    "RUNNING",
-                                          "SUCCEEDED",   "FAILED",  "ABORTED",  "CACHED",
-                                          "TIMED_OUT",   "SKIPPED", "RETRYING", "RECOVERED"};
-
 /* --- Operations ------------------------------------------------------------------------ */
 
 eng_op *
@@ -353,9 +349,10 @@ eng_csv(sched_engine *e, const uint32_t *v, size_t n)
 }
 
 void
-eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt, int old_phase,
-           int new_phase, int error_kind, const char *message)
+eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
+           floe_transition tr, floe_error_kind error_kind, const char *message)
 {
+    const floe_transition_def *d = floe_transition_get(tr);
     sched_engine *e = t->e;
     if (t->dead || t->bus == NULL || (node_id != NULL && !e->cfg->egress_nodes))
         return;
@@ -363,8 +360,8 @@ eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attemp
     m.execution_id = (char *)ex->id;
     m.node_id = (char *)(node_id != NULL ? node_id : "");
     m.attempt = attempt;
-    m.old_phase = (Floe__Phase)old_phase;
-    m.new_phase = (Floe__Phase)new_phase;
+    m.old_phase = (Floe__Phase)d->from;
+    m.new_phase = (Floe__Phase)d->to;
     m.changed_unix_us = floe_now_us();
     m.error_kind = (Floe__ErrorKind)error_kind;
     m.message = (char *)(message != NULL ? message : "");
@@ -375,14 +372,6 @@ eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attemp
                          FLOE__MESSAGE_TYPE__MESSAGE_TYPE_PHASE_CHANGED, &m.base, NULL, NULL,
                          &err) != FLOE_OK)
         floe_log_warn(&t->log, "egress: %s", err.msg);
-}
-
-const char *
-sched_phase_name(int phase)
-{
-    return phase >= 0 && phase < (int)(sizeof(phase_names) / sizeof(phase_names[0]))
-               ? phase_names[phase]
-               : "UNSPECIFIED";
 }
 
 /* --- Engine ---------------------------------------------------------------------------- */
@@ -467,7 +456,7 @@ metrics_init(sched_engine *e)
     }
     for (int p = 4; p <= 8; p++) {
         char label[48];
-        snprintf(label, sizeof(label), "phase=\"%s\"", sched_phase_name(p));
+        snprintf(label, sizeof(label), "phase=\"%s\"", floe_phase_name(p));
         if (p != 7)
             e->m_finished[p] =
                 floe_metrics_counter(m, "floe_engine_executions_finished_total",

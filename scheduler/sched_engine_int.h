@@ -16,6 +16,7 @@
 #include "floe_bus.h"
 #include "floe_log.h"
 #include "floe_map.h"
+#include "floe_phase.h"
 #include "floe_pool.h"
 #include "sched_engine.h"
 #include "sched_plan.h"
@@ -156,8 +157,8 @@ struct sched_engine {
     uint64_t restart_epoch;
     /* metrics */
     floe_metric *m_events[16], *m_noop, *m_fenced, *m_dispatched_total, *m_ready_lat, *m_running,
-        *m_outbox, *m_lease_exp, *m_retry_user, *m_retry_sys, *m_finished[12], *m_restarts,
-        *m_dispatch_fail, *m_dlq;
+        *m_outbox, *m_lease_exp, *m_retry_user, *m_retry_sys, *m_finished[FLOE_PHASE_COUNT],
+        *m_restarts, *m_dispatch_fail, *m_dlq;
     floe_metric *m_cache[4]; /* ENG_CACHE_HIT, _MISS, _WAIT, _RECORDED */
     floe_metric *m_dispatched[ENG_CLASSES_MAX];
 };
@@ -175,8 +176,9 @@ void eng_ack(eng_term *t, const floe_bus_pos *pos);
 /* The event at pos failed for its own content: dead-lettered with why, then acknowledged. */
 void eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why);
 const char *eng_csv(sched_engine *e, const uint32_t *v, size_t n);
+/* A PhaseChanged on egress (node_id NULL: the execution's). */
 void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
-                int old_phase, int new_phase, int error_kind, const char *message);
+                floe_transition tr, floe_error_kind error_kind, const char *message);
 /* The answer of a state script: false when the term can go on (the caller continues). */
 bool eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err,
                        store_state_res *res);
@@ -197,7 +199,6 @@ void eng_item_free(eng_item *it);
 void eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m);
 /* Starts loading an execution from its Redis state (any other event). */
 void eng_exec_load(eng_exec *ex);
-const char *sched_phase_name(int phase);
 
 /* sched_events.c */
 void eng_on_bus(eng_term *t, const floe_bus_msg *msg);

@@ -9,9 +9,11 @@
 #include "floe_fault.h"
 
 #include "floe_mem.h"
+#include "floe_retry.h"
 #include "floe_time.h"
 #include "floe_value.h"
 #include "store_run.h"
+#include "store_state_codec.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,19 +33,6 @@ static void script_reply(const store_reply *rep, const floe_err *err, void *arg)
 
 /* --- Helpers --------------------------------------------------------------------------- */
 
-/* Copies s into out (size n) as valid UTF-8 cut between characters (what Redis keeps
- * reaches PostgreSQL at finalization, which refuses anything else), replacing the state's
- * separator. */
-static const char *
-clean(char *out, size_t n, const char *s, bool no_bar)
-{
-    size_t len = floe_text_copy(out, n, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
-    for (size_t i = 0; no_bar && i < len; i++)
-        if (out[i] == '|')
-            out[i] = '_';
-    return out;
-}
-
 /* "<stdout uri>|<stderr uri>" of an attempt's logs into out (320 bytes), or NULL. */
 static const char *
 log_refs(char *out, const Floe__Blob *so, const Floe__Blob *se)
@@ -51,8 +40,8 @@ log_refs(char *out, const Floe__Blob *so, const Floe__Blob *se)
     if ((so == NULL || so->uri == NULL) && (se == NULL || se->uri == NULL))
         return NULL;
     char a[160], b[160];
-    clean(a, sizeof(a), so != NULL ? so->uri : NULL, true);
-    clean(b, sizeof(b), se != NULL ? se->uri : NULL, true);
+    store_state_text(a, sizeof(a), so != NULL ? so->uri : NULL, true);
+    store_state_text(b, sizeof(b), se != NULL ? se->uri : NULL, true);
     snprintf(out, 320, "%s|%s", a, b);
     return out;
 }
@@ -133,7 +122,7 @@ eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first)
         int64_t idx = store_state_item_int(res, i);
         if (idx < 0 || idx >= plan->n_nodes)
             continue;
-        eng_egress(ex->t, ex, plan->nodes[idx].id, 1, 1, 2, 0, NULL);
+        eng_egress(ex->t, ex, plan->nodes[idx].id, 1, FLOE_TR_NODE_READY, 0, NULL);
         eng_dispatch(ex, (uint32_t)idx, 1, now);
     }
     if (res->phase != 0) {
@@ -150,7 +139,7 @@ created(eng_op *op, const store_state_res *res)
     floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
     floe_log_info(&c, "execution started: %s, %u nodes, %zu ready", op->ex->plan->ref,
                   op->ex->plan->plan->n_nodes, res->n_items);
-    eng_egress(op->t, op->ex, NULL, 0, 1, 3, 0, NULL);
+    eng_egress(op->t, op->ex, NULL, 0, FLOE_TR_EXEC_START, 0, NULL);
     eng_exec *ex = op->ex;
     if (ex->n_rec > 0) {
         eng_lineage_recovered(ex, ex->rec_source);
@@ -251,7 +240,8 @@ static void
 started(eng_op *op, const store_state_res *res)
 {
     (void)res;
-    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 2, 3, 0, NULL);
+    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt,
+               FLOE_TR_NODE_START, 0, NULL);
 }
 
 static void
@@ -268,9 +258,10 @@ on_started(eng_exec *ex, const Floe__TaskStarted *m, const floe_bus_pos *pos)
     eng_op *op;
     if (!op_start(ex, OP_STARTED, idx, m->attempt, pos, &op))
         return;
-    op_sent(op, store_state_node_started(ex->t->e->redis, ex->t->epoch, ex->id, idx, m->attempt,
-                                         clean(worker, sizeof(worker), m->worker_id, true),
-                                         m->started_unix_us, script_reply, op));
+    op_sent(op,
+            store_state_node_started(ex->t->e->redis, ex->t->epoch, ex->id, idx, m->attempt,
+                                     store_state_text(worker, sizeof(worker), m->worker_id, true),
+                                     m->started_unix_us, script_reply, op));
 }
 
 /* --- TaskFailed (and lease expiry) ----------------------------------------------------- */
@@ -288,24 +279,24 @@ failed(eng_op *op, const store_state_res *res)
     if (res->st == STORE_ST_RETRY) {
         uint32_t next = (uint32_t)store_state_item_int(res, 0);
         int64_t delay = store_state_item_int(res, 1);
-        floe_metric_add(kind == 2 ? t->e->m_retry_sys : t->e->m_retry_user, 1);
+        floe_metric_add(kind == FLOE_ERROR_KIND_SYSTEM ? t->e->m_retry_sys : t->e->m_retry_user, 1);
         if (op->kind == OP_LEASE)
             floe_metric_add(t->e->m_lease_exp, 1);
         floe_log_info(&c, "attempt failed (%s); attempt %u in %" PRId64 " ms",
-                      kind == 2 ? "SYSTEM" : "USER", next, delay);
-        eng_egress(t, ex, node, op->attempt, 3, 10, kind, NULL);
+                      kind == FLOE_ERROR_KIND_SYSTEM ? "SYSTEM" : "USER", next, delay);
+        eng_egress(t, ex, node, op->attempt, FLOE_TR_NODE_RETRY, kind, NULL);
         if (delay <= 0)
             eng_dispatch(ex, op->node, next, floe_mono_us());
     } else if (res->st == STORE_ST_FAILED) {
         if (op->kind == OP_LEASE)
             floe_metric_add(t->e->m_lease_exp, 1);
         floe_log_info(&c, "node failed (%s error, retries exhausted or not retriable)",
-                      kind == 2 ? "SYSTEM" : "USER");
-        eng_egress(t, ex, node, op->attempt, 3, 5, kind, NULL);
+                      kind == FLOE_ERROR_KIND_SYSTEM ? "SYSTEM" : "USER");
+        eng_egress(t, ex, node, op->attempt, FLOE_TR_NODE_FAIL, kind, NULL);
         for (size_t i = 0; i < res->n_items; i++) {
             int64_t s = store_state_item_int(res, i);
             if (s >= 0 && s < plan->n_nodes)
-                eng_egress(t, ex, plan->nodes[s].id, 0, 1, 9, 0, NULL);
+                eng_egress(t, ex, plan->nodes[s].id, 0, FLOE_TR_NODE_SKIP, 0, NULL);
         }
         if (res->phase != 0) {
             ex->terminal = true;
@@ -330,7 +321,7 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
     sched_engine *e = ex->t->e;
     const sched_plan *plan = ex->plan->plan;
     const Floe__TaskSpec *task = plan->nodes[idx].task;
-    const Floe__RetryPolicy *rp = task->retries;
+    floe_retry rp = floe_retry_of(task->retries);
     char code[64], msg[ENG_MSG_MAX], worker[128];
     store_failure f = {
         .exec = ex->id,
@@ -338,16 +329,15 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
         .attempt = attempt,
         .kind = in->kind,
         .retriable = in->retriable,
-        .user_budget = rp != NULL ? rp->user_retries : 0,
-        .system_budget = rp != NULL ? rp->system_retries : 3,
-        .backoff_initial_ms = rp != NULL ? rp->backoff_initial_ms : 1000,
-        .backoff_max_ms = rp != NULL && rp->backoff_max_ms ? rp->backoff_max_ms : 60000,
-        .backoff_multiplier_milli =
-            rp != NULL && rp->backoff_multiplier_milli ? rp->backoff_multiplier_milli : 2000,
+        .user_budget = rp.user,
+        .system_budget = rp.system,
+        .backoff_initial_ms = rp.initial_ms,
+        .backoff_max_ms = rp.max_ms,
+        .backoff_multiplier_milli = rp.multiplier_milli,
         .jitter_milli = jitter(),
-        .code = clean(code, sizeof(code), in->code, true),
-        .message = clean(msg, sizeof(msg), in->message, false),
-        .worker = clean(worker, sizeof(worker), in->worker, true),
+        .code = store_state_text(code, sizeof(code), in->code, true),
+        .message = store_state_text(msg, sizeof(msg), in->message, false),
+        .worker = store_state_text(worker, sizeof(worker), in->worker, true),
         .started_us = in->started_us,
         .finished_us = in->finished_us,
         .lease_check = in->lease_check,
@@ -410,7 +400,7 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 {
     if (idx >= ex->plan->plan->n_nodes)
         return;
-    fail_in in = {.kind = 2,
+    fail_in in = {.kind = FLOE_ERROR_KIND_SYSTEM,
                   .retriable = true,
                   .code = "lease_expired",
                   .message = "the worker stopped renewing its lease on the attempt (lost, "
@@ -424,14 +414,16 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 static void
 succeeded(eng_op *op, const store_state_res *res)
 {
-    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 3, 4, 0, NULL);
+    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt,
+               FLOE_TR_NODE_SUCCEED, 0, NULL);
     eng_after_ready(op->ex, res, 0);
 }
 
 static void
 cached(eng_op *op, const store_state_res *res)
 {
-    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt, 2, 7, 0, NULL);
+    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt,
+               FLOE_TR_NODE_CACHE_HIT, 0, NULL);
     eng_after_ready(op->ex, res, 0);
 }
 
@@ -495,7 +487,7 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
     }
     if (why[0] != '\0') {
         char logs[320];
-        fail_in in = {.kind = 1,
+        fail_in in = {.kind = FLOE_ERROR_KIND_USER,
                       .retriable = true,
                       .code = "bad_output",
                       .message = why,
@@ -523,7 +515,7 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
                        .attempt = m->attempt,
                        .outputs = packed,
                        .outputs_len = len,
-                       .worker = clean(worker, sizeof(worker), m->worker_id, true),
+                       .worker = store_state_text(worker, sizeof(worker), m->worker_id, true),
                        .started_us = m->started_unix_us,
                        .finished_us = m->finished_unix_us,
                        .down_csv = down,
@@ -550,7 +542,7 @@ static void
 aborted(eng_op *op, const store_state_res *res)
 {
     floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
-    floe_log_info(&c, "execution %s", sched_phase_name((int)res->phase));
+    floe_log_info(&c, "execution %s", floe_phase_name((int)res->phase));
     op->ex->terminal = true;
     eng_finalize(op->ex);
 }
@@ -607,7 +599,8 @@ exec_abort(eng_exec *ex, int phase, const char *why, const floe_bus_pos *pos)
     if (!op_start(ex, OP_ABORT, 0, 0, pos, &op))
         return;
     op_sent(op, store_state_exec_abort(ex->t->e->redis, ex->t->epoch, ex->id, phase,
-                                       clean(msg, sizeof(msg), why, false), script_reply, op));
+                                       store_state_text(msg, sizeof(msg), why, false), script_reply,
+                                       op));
 }
 
 /* --- Intake ---------------------------------------------------------------------------- */

@@ -9,6 +9,8 @@
  * Redis state; none there means the execution is unknown or long finished).
  */
 #include "sched_engine_int.h"
+
+#include "store_state_codec.h"
 #include "sched_inputs.h"
 
 #include "floe_mem.h"
@@ -381,7 +383,8 @@ head_reply(const store_reply *rep, const floe_err *err, void *arg)
         return;
     }
     size_t wf_len = 0, in_len = 0;
-    const char *ph = store_reply_str(store_reply_elem(rep, 0), NULL);
+    size_t ph_len = 0;
+    const char *ph = store_reply_str(store_reply_elem(rep, 0), &ph_len);
     const char *wf = store_reply_str(store_reply_elem(rep, 1), &wf_len);
     const char *in = store_reply_str(store_reply_elem(rep, 2), &in_len);
     if (ph == NULL || wf == NULL || wf_len == 0 || wf_len > 700) {
@@ -390,11 +393,12 @@ head_reply(const store_reply *rep, const floe_err *err, void *arg)
         eng_op_free(op);
         return;
     }
-    int phase = (int)strtol(ph, NULL, 10);
+    int64_t phase = 0;
+    (void)store_state_int_parse(ph, ph_len, &phase);
     const char *fl = store_reply_str(store_reply_elem(rep, 3), NULL);
     ex->no_cache = fl != NULL && strchr(fl, 'n') != NULL;
     ex->overwrite_cache = fl != NULL && strchr(fl, 'w') != NULL;
-    ex->terminal = phase == 4 || phase == 5 || phase == 6 || phase == 8;
+    ex->terminal = floe_phase_terminal(FLOE_SCOPE_EXEC, (int)phase);
     if (in != NULL && in_len > 0 && (ex->inputs = floe_malloc(in_len)) != NULL) {
         memcpy(ex->inputs, in, in_len);
         ex->inputs_len = in_len;
@@ -570,8 +574,8 @@ start_done(void *arg)
         sched_plan_free(j->plan);
         if (j->failed) {
             floe_log_warn(&t->log, "execution %s cannot run: %s", ex->id, j->err.msg);
-            eng_egress(t, ex, NULL, 0, 1, 5, 1, j->err.msg);
-            floe_metric_add(t->e->m_finished[5], 1);
+            eng_egress(t, ex, NULL, 0, FLOE_TR_EXEC_NOT_STARTED, FLOE_ERROR_KIND_USER, j->err.msg);
+            floe_metric_add(t->e->m_finished[FLOE_PHASE_FAILED], 1);
         } else {
             floe_log_debug(&t->log, "execution %s is %s already; request ignored", ex->id,
                            j->phase);

@@ -241,9 +241,9 @@ fin_parse_all(fin_job *j, eng_exec *ex, const store_reply *rep)
     j->res.error = j->view.error;
     j->res.nodes = j->view.nodes;
     j->res.n_nodes = j->view.n_nodes;
-    j->res.phase = sched_phase_name(j->phase);
+    j->res.phase = floe_phase_name(j->phase);
     j->res.exec_id = ex->id;
-    if (j->phase == 4)
+    if (j->phase == FLOE_PHASE_SUCCEEDED)
         fin_outputs(j, ex);
     return true;
 }
@@ -292,10 +292,12 @@ recorded_reply(const store_reply *rep, const floe_err *err, void *arg)
     }
     int phase = (int)(intptr_t)op->data;
     floe_log_ctx c = {.comp = "engine", .exec = ex->id, .epoch = t->epoch};
-    floe_log_info(&c, "execution finished: %s", sched_phase_name(phase));
-    if (phase >= 0 && phase < 12)
+    floe_log_info(&c, "execution finished: %s", floe_phase_name(phase));
+    if (phase >= 0 && phase < FLOE_PHASE_COUNT)
         floe_metric_add(t->e->m_finished[phase], 1);
-    eng_egress(t, ex, NULL, 0, 3, phase, 0, NULL);
+    floe_transition tr = floe_transition_find(FLOE_SCOPE_EXEC, FLOE_PHASE_RUNNING, phase);
+    if (tr != FLOE_TR_COUNT)
+        eng_egress(t, ex, NULL, 0, tr, 0, NULL);
     eng_exec_forget(ex);
     eng_op_free(op);
 }
@@ -322,7 +324,7 @@ fin_work(void *ctx, void *arg)
                                  .error = why,
                                  .started_us = j->res.started_us,
                                  .finished_us = j->res.finished_us};
-        if (strcmp(j->res.phase, "SUCCEEDED") != 0)
+        if (j->phase != FLOE_PHASE_SUCCEEDED)
             bare.phase = j->res.phase;
         j->bare = true;
         j->rc = store_run_finish(pg, j->epoch, &bare, &j->err);
@@ -410,7 +412,7 @@ all_reply(const store_reply *rep, const floe_err *err, void *arg)
         fin_fail(op, "engine: out of memory (finalize)");
         return;
     }
-    if (j->phase != 4 && j->phase != 5 && j->phase != 6 && j->phase != 8) {
+    if (!floe_phase_terminal(FLOE_SCOPE_EXEC, j->phase)) {
         /* Not terminal (a stale finalize entry): nothing to write yet. */
         fin_fail(op, NULL);
         return;

@@ -1,10 +1,9 @@
 #include "sched_state_read.h"
 
-#include "sched_engine_int.h"
-
+#include "floe_phase.h"
 #include "floe_text.h"
+#include "store_state_codec.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[] = {NULL, "USER", "SYSTEM"};
@@ -20,10 +19,89 @@ dup_n(floe_arena *a, const char *s, size_t n)
     return d;
 }
 
-static bool
-terminal_node(int p)
+static const char *
+dup_span(floe_arena *a, store_span sp)
 {
-    return p == 4 || p == 5 || p == 6 || p == 7 || p == 8 || p == 9 || p == 11;
+    return sp.len > 0 ? dup_n(a, sp.s, sp.len) : NULL;
+}
+
+static bool
+add_log(sched_state_view *j, floe_arena *a, uint32_t node, uint32_t attempt,
+        const store_log_refs *refs)
+{
+    if (j->n_logs == j->cap_logs) {
+        size_t cap = j->cap_logs ? 2 * j->cap_logs : 16;
+        sched_state_log *nl = floe_arena_alloc(a, cap * sizeof(*nl));
+        if (nl == NULL)
+            return false;
+        if (j->n_logs > 0)
+            memcpy(nl, j->logs, j->n_logs * sizeof(*nl));
+        j->logs = nl;
+        j->cap_logs = cap;
+    }
+    j->logs[j->n_logs++] =
+        (sched_state_log){node, attempt, dup_span(a, refs->out), dup_span(a, refs->err)};
+    return true;
+}
+
+/* One of the head's fields: the execution's phase, timing and error. */
+static void
+head_field(sched_state_view *j, floe_arena *a, const char *f, size_t flen, const char *v,
+           size_t vlen)
+{
+    int64_t x;
+    if (flen == 2 && memcmp(f, "ph", 2) == 0 && store_state_int_parse(v, vlen, &x))
+        j->phase = (int)x;
+    else if (flen == 2 && memcmp(f, "t0", 2) == 0 && store_state_int_parse(v, vlen, &x))
+        j->started_us = x;
+    else if (flen == 2 && memcmp(f, "t1", 2) == 0 && store_state_int_parse(v, vlen, &x))
+        j->finished_us = x;
+    else if (flen == 3 && memcmp(f, "err", 3) == 0)
+        j->error = dup_n(a, v, vlen);
+}
+
+/* One field of the hash; false when out of memory. */
+static bool
+hash_field(sched_state_view *j, floe_arena *a, uint32_t nn, int *phase, const char *f, size_t flen,
+           const char *v, size_t vlen)
+{
+    uint32_t i, at;
+    store_node_rec rec;
+    store_node_error ne;
+    store_log_refs refs;
+    switch (store_state_field(f, flen, &i, &at)) {
+    case STORE_FIELD_NODE:
+        if (i < nn && store_state_node_rec_parse(v, vlen, &rec)) {
+            phase[i] = rec.phase;
+            j->nodes[i].attempts = rec.attempt;
+        }
+        return true;
+    case STORE_FIELD_OUTPUT:
+        if (i < nn) {
+            uint8_t *o = floe_arena_alloc(a, vlen ? vlen : 1);
+            if (o == NULL)
+                return false;
+            memcpy(o, v, vlen);
+            j->nodes[i].outputs = o;
+            j->nodes[i].outputs_len = vlen;
+        }
+        return true;
+    case STORE_FIELD_ERROR:
+        if (i < nn && store_state_node_error_parse(v, vlen, &ne)) {
+            j->nodes[i].error_kind = kind_names[ne.kind];
+            j->nodes[i].error_code = dup_n(a, ne.code.s, ne.code.len);
+            j->nodes[i].error = dup_n(a, ne.message.s, ne.message.len);
+        }
+        return true;
+    case STORE_FIELD_LOGS:
+        if (i < nn && store_state_log_refs_parse(v, vlen, &refs))
+            return add_log(j, a, i, at, &refs);
+        return true;
+    case STORE_FIELD_OTHER:
+        head_field(j, a, f, flen, v, vlen);
+        return true;
+    }
+    return true;
 }
 
 bool
@@ -47,78 +125,21 @@ sched_state_read_hash(const sched_plan *plan, const store_reply *rep, bool ended
         size_t flen, vlen;
         const char *f = store_reply_str(store_reply_elem(rep, k), &flen);
         const char *v = store_reply_str(store_reply_elem(rep, k + 1), &vlen);
-        if (f == NULL || v == NULL || flen == 0 || flen > 16)
-            continue;
-        char field[17];
-        memcpy(field, f, flen);
-        field[flen] = '\0';
-        char *end;
-        if (field[0] >= '0' && field[0] <= '9') {
-            unsigned long i = strtoul(field, &end, 10);
-            unsigned p, at;
-            if (*end == '\0' && i < nn && sscanf(v, "%u,%u", &p, &at) == 2) {
-                phase[i] = (int)p;
-                j->nodes[i].attempts = at;
-            }
-        } else if ((field[0] == 'o' || field[0] == 'e') && field[1] >= '0' && field[1] <= '9') {
-            unsigned long i = strtoul(field + 1, &end, 10);
-            if (*end != '\0' || i >= nn)
-                continue;
-            if (field[0] == 'o') {
-                uint8_t *o = floe_arena_alloc(a, vlen ? vlen : 1);
-                if (o == NULL)
-                    return false;
-                memcpy(o, v, vlen);
-                j->nodes[i].outputs = o;
-                j->nodes[i].outputs_len = vlen;
-            } else {
-                const char *b1 = memchr(v, '|', vlen);
-                const char *b2 =
-                    b1 != NULL ? memchr(b1 + 1, '|', vlen - (size_t)(b1 + 1 - v)) : NULL;
-                if (b1 == NULL || b2 == NULL)
-                    continue;
-                int kind = atoi(v);
-                j->nodes[i].error_kind = kind == 1 || kind == 2 ? kind_names[kind] : NULL;
-                j->nodes[i].error_code = dup_n(a, b1 + 1, (size_t)(b2 - b1 - 1));
-                j->nodes[i].error = dup_n(a, b2 + 1, vlen - (size_t)(b2 + 1 - v));
-            }
-        } else if (field[0] == 'l' && field[1] >= '0' && field[1] <= '9') {
-            unsigned long i = strtoul(field + 1, &end, 10);
-            unsigned long at = *end == '.' ? strtoul(end + 1, &end, 10) : 0;
-            const char *bar = memchr(v, '|', vlen);
-            if (*end != '\0' || i >= nn || bar == NULL)
-                continue;
-            if (j->n_logs == j->cap_logs) {
-                size_t cap = j->cap_logs ? 2 * j->cap_logs : 16;
-                sched_state_log *nl = floe_arena_alloc(a, cap * sizeof(*nl));
-                if (nl == NULL)
-                    return false;
-                if (j->n_logs > 0)
-                    memcpy(nl, j->logs, j->n_logs * sizeof(*nl));
-                j->logs = nl;
-                j->cap_logs = cap;
-            }
-            size_t ol = (size_t)(bar - v), el = vlen - ol - 1;
-            j->logs[j->n_logs++] =
-                (sched_state_log){(uint32_t)i, (uint32_t)at, ol ? dup_n(a, v, ol) : NULL,
-                                  el ? dup_n(a, bar + 1, el) : NULL};
-        } else if (strcmp(field, "ph") == 0) {
-            j->phase = atoi(v);
-        } else if (strcmp(field, "t0") == 0) {
-            j->started_us = strtoll(v, NULL, 10);
-        } else if (strcmp(field, "t1") == 0) {
-            j->finished_us = strtoll(v, NULL, 10);
-        } else if (strcmp(field, "err") == 0) {
-            j->error = dup_n(a, v, vlen);
-        }
+        if (f != NULL && v != NULL && !hash_field(j, a, nn, phase, f, flen, v, vlen))
+            return false;
     }
-    bool ended_badly = j->phase != 4;
+    bool ended_badly = j->phase != FLOE_PHASE_SUCCEEDED;
     for (uint32_t i = 0; i < nn; i++) {
         int p = phase[i];
-        if (ended && !terminal_node(p))
-            p = p == 1 ? (ended_badly ? 9 : 1) : 6; /* never ran: SKIPPED; in flight: ABORTED */
-        j->nodes[i].phase = sched_phase_name(p);
-        if (ended && p != 4 && p != 7) {
+        if (ended && !floe_phase_terminal(FLOE_SCOPE_NODE, p)) {
+            /* never ran: SKIPPED (QUEUED when the execution succeeded); in flight: ABORTED */
+            if (p == FLOE_PHASE_QUEUED)
+                p = ended_badly ? FLOE_PHASE_SKIPPED : FLOE_PHASE_QUEUED;
+            else
+                p = FLOE_PHASE_ABORTED;
+        }
+        j->nodes[i].phase = floe_phase_name(p);
+        if (ended && !floe_phase_success(FLOE_SCOPE_NODE, p)) {
             j->nodes[i].outputs = NULL;
             j->nodes[i].outputs_len = 0;
         }
@@ -139,37 +160,23 @@ sched_state_read_log(const sched_plan *plan, const store_reply *rep, floe_arena 
     for (size_t k = 0; k < n; k++) {
         size_t len;
         const char *s = store_reply_str(store_reply_elem(rep, k), &len);
-        const char *f[9];
-        size_t fl[9];
-        size_t nf = 0, start = 0;
-        for (size_t i = 0; s != NULL && i <= len && nf < 9; i++) {
-            if (i == len || (s[i] == '|' && nf < 8)) {
-                f[nf] = s + start;
-                fl[nf] = i - start;
-                nf++;
-                start = i + 1;
-            }
-        }
-        if (nf != 9)
+        store_attempt_entry e;
+        if (!store_state_attempt_parse(s, len, &e) || e.node >= plan->n_nodes)
             continue;
-        unsigned long idx = strtoul(f[0], NULL, 10);
-        if (idx >= plan->n_nodes)
-            continue;
-        int kind = atoi(f[3]);
-        store_run_attempt *at = &j->attempts[w++];
-        *at = (store_run_attempt){
-            .node_id = plan->nodes[idx].id,
-            .attempt = (uint32_t)strtoul(f[1], NULL, 10),
-            .phase = sched_phase_name(atoi(f[2])),
-            .error_kind = kind == 1 || kind == 2 ? kind_names[kind] : NULL,
-            .error_code = fl[4] ? dup_n(a, f[4], fl[4]) : NULL,
-            .worker = fl[5] ? dup_n(a, f[5], fl[5]) : NULL,
-            .started_us = strtoll(f[6], NULL, 10),
-            .finished_us = strtoll(f[7], NULL, 10),
-            .message = fl[8] ? dup_n(a, f[8], fl[8]) : NULL,
+        j->attempts[w++] = (store_run_attempt){
+            .node_id = plan->nodes[e.node].id,
+            .attempt = e.attempt,
+            .phase = floe_phase_name(e.phase),
+            .error_kind = kind_names[e.kind],
+            .error_code = dup_span(a, e.code),
+            .worker = dup_span(a, e.worker),
+            .started_us = e.started_us,
+            .finished_us = e.finished_us,
+            .message = dup_span(a, e.message),
         };
+        store_run_attempt *at = &j->attempts[w - 1];
         for (size_t l = 0; l < j->n_logs; l++)
-            if (j->logs[l].node == idx && j->logs[l].attempt == at->attempt) {
+            if (j->logs[l].node == e.node && j->logs[l].attempt == e.attempt) {
                 at->stdout_uri = j->logs[l].out;
                 at->stderr_uri = j->logs[l].err;
             }

@@ -6,6 +6,7 @@
  */
 #include "spec_int.h"
 
+#include "floe_retry.h"
 #include "floe_digest.h"
 
 #include <math.h>
@@ -322,11 +323,7 @@ task_retries_in(spec_ctx *ctx, const spec_y *doc, Floe__TaskSpec *t)
     if (r == NULL)
         return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
     floe__retry_policy__init(r);
-    r->user_retries = 0;
-    r->system_retries = 3;
-    r->backoff_initial_ms = 1000;
-    r->backoff_max_ms = 300000;
-    r->backoff_multiplier_milli = 2000;
+    floe_retry_policy_defaults(r);
     t->retries = r;
     const spec_y *ry = spec_y_get(doc, "retries");
     if (ry == NULL)

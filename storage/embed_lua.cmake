@@ -1,8 +1,11 @@
-# Writes OUT, a C file holding each Redis script (redis/*.lua except lib.lua, with lib.lua
-# prepended) as a byte array, in file-name order: the order of store_script_id.
+# Writes OUT, a C file holding each Redis script (redis/*.lua except lib.lua, with PHASES,
+# the generated phase constants, and lib.lua prepended) as a byte array, in file-name
+# order: the order of store_script_id.
 file(GLOB files ${DIR}/*.lua)
 list(SORT files)
+file(READ ${PHASES} phases_text)
 file(READ ${DIR}/lib.lua lib_text)
+set(lib_text "${phases_text}\n${lib_text}")
 set(body "/* Generated from storage/redis by embed_lua.cmake. Do not edit. */\n")
 string(APPEND body "#include \"store_scripts.h\"\n\n")
 set(table "const store_script store_scripts[] = {\n")

@@ -1,8 +1,7 @@
--- Prepended to every Floe script at build time (storage/embed_lua.cmake).
+-- Prepended to every Floe script at build time (storage/embed_lua.cmake), after
+-- phases.lua: the phase constants and node_terminal/exec_terminal, generated from
+-- common/floe_phase.c.
 -- Node record: hash field "<index>" = "phase,attempt,unresolved,user_failures,system_failures".
--- Phases are floe.Phase numbers (broker-schemas/floe_messages.proto).
-local QUEUED, READY, RUNNING, SUCCEEDED, FAILED, ABORTED, CACHED, TIMED_OUT, SKIPPED, RETRYING,
-  RECOVERED = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 
 local function node_get(h, i)
   local v = redis.call('HGET', h, i)
@@ -13,15 +12,6 @@ end
 
 local function node_put(h, i, n)
   redis.call('HSET', h, i, n.p .. ',' .. n.a .. ',' .. n.u .. ',' .. n.fu .. ',' .. n.fs)
-end
-
-local function node_terminal(p)
-  return p == SUCCEEDED or p == FAILED or p == ABORTED or p == CACHED or p == RECOVERED or p == TIMED_OUT or
-    p == SKIPPED
-end
-
-local function exec_terminal(p)
-  return p == SUCCEEDED or p == FAILED or p == ABORTED or p == TIMED_OUT
 end
 
 -- Lua 5.1 prints numbers with 14 significant digits: format microseconds explicitly.

@@ -36,7 +36,7 @@ local unclaimed = ARGV[19] == '1' and nd.p == READY and redis.call('EXISTS', KEY
 redis.call('ZREM', KEYS[6], member)
 redis.call('DEL', KEYS[8]) -- the attempt is over: a duplicate dispatch finds it stale
 local kind = tonumber(ARGV[5])
-if kind == 2 then nd.fs = nd.fs + 1 else nd.fu = nd.fu + 1 end
+if kind == ERR_SYSTEM then nd.fs = nd.fs + 1 else nd.fu = nd.fu + 1 end
 local started = ARGV[16]
 if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
 local finished = ARGV[17] ~= '0' and ARGV[17] or str(now)
@@ -46,7 +46,7 @@ if unclaimed then
   msg = 'no worker claimed the attempt within engine.claim_timeout (is a worker of its resource class running?)'
 end
 if ARGV[20] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[20]) end
-local budget_left = (kind == 2 and nd.fs <= tonumber(ARGV[8])) or (kind ~= 2 and nd.fu <= tonumber(ARGV[7]))
+local budget_left = (kind == ERR_SYSTEM and nd.fs <= tonumber(ARGV[8])) or (kind ~= ERR_SYSTEM and nd.fu <= tonumber(ARGV[7]))
 if ARGV[6] == '1' and budget_left then
   local n = nd.fu + nd.fs
   local delay = tonumber(ARGV[9]) * (tonumber(ARGV[11]) / 1000) ^ (n - 1)

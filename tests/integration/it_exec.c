@@ -4,6 +4,7 @@
 #include "it_exec.h"
 
 #include "floe_httpc.h"
+#include "floe_phase.h"
 #include "floe_time.h"
 #include "it_util.h"
 
@@ -72,7 +73,7 @@ it_get_exec(const char *id)
 bool
 it_terminal(const char *phase)
 {
-    return strcmp(phase, "QUEUED") != 0 && strcmp(phase, "RUNNING") != 0;
+    return floe_phase_name_terminal(FLOE_SCOPE_EXEC, phase);
 }
 
 /* Waits (bounded) for the execution to end; returns it (decref). */

@@ -1,0 +1,701 @@
+/*
+ * The Redis scripts of storage/redis as specifications of the state machine, against a
+ * real redis-server of our own (a throwaway one on a free port, no persistence), through
+ * the typed calls the engine and the workers use (store_state). Each transition, each
+ * duplicate and stale event, and the fence of every leader script.
+ *
+ * The workflow is a diamond: a(0) -> b(1), a -> c(2), b and c -> d(3).
+ */
+#include "floe_phase.h"
+#include "store_redis_probe.h"
+#include "store_state.h"
+#include "store_state_codec.h"
+
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define EPOCH 7
+#define ITEMS_MAX 16
+
+static struct event_base *base;
+static store_redis *redis;
+static pid_t redis_pid;
+static char url[64];
+
+/* --- A redis-server of our own ---------------------------------------------------------- */
+
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd == -1 || bind(fd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) == -1) {
+        perror("free port");
+        exit(1);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int
+server_up(void **state)
+{
+    (void)state;
+    int port = free_port();
+    char port_s[16];
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        execlp("redis-server", "redis-server", "--port", port_s, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
+        perror("redis-server");
+        _exit(127);
+    }
+    base = event_base_new();
+    floe_err err = {0};
+    /* Bounded wait for the server to answer, then the client connects for good. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (store_redis_ping(url, 500, &err) == FLOE_OK)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 10) {
+            fprintf(stderr, "redis-server on %s did not answer within 10 s: %s\n", url, err.msg);
+            return -1;
+        }
+        usleep(20000);
+    }
+    redis = store_redis_new(base, url, 5000, &err);
+    return redis != NULL ? 0 : -1;
+}
+
+static int
+server_down(void **state)
+{
+    (void)state;
+    store_redis_free(redis);
+    event_base_free(base);
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+    }
+    return 0;
+}
+
+/* --- Calls and answers ------------------------------------------------------------------ */
+
+typedef struct ans {
+    bool done;
+    floe_rc rc;
+    store_st st;
+    long long phase;
+    char note[256];
+    long long items[ITEMS_MAX];
+    size_t n_items;
+    char str[512]; /* a plain command's string answer */
+    bool nil;
+} ans;
+
+static void
+on_script(const store_reply *rep, const floe_err *err, void *arg)
+{
+    ans *a = arg;
+    a->done = true;
+    if (err != NULL) {
+        a->rc = FLOE_EIO;
+        snprintf(a->note, sizeof(a->note), "%s", err->msg);
+        return;
+    }
+    store_state_res res;
+    store_state_parse(rep, &res);
+    a->st = res.st;
+    a->phase = res.phase;
+    snprintf(a->note, sizeof(a->note), "%s", res.note);
+    for (size_t i = 0; i < res.n_items && i < ITEMS_MAX; i++)
+        a->items[a->n_items++] = store_state_item_int(&res, i);
+}
+
+static void
+on_cmd(const store_reply *rep, const floe_err *err, void *arg)
+{
+    ans *a = arg;
+    a->done = true;
+    if (err != NULL) {
+        a->rc = FLOE_EIO;
+        return;
+    }
+    size_t len = 0;
+    const char *s = store_reply_str(rep, &len);
+    if (store_reply_kind(rep) == STORE_REPLY_INT)
+        snprintf(a->str, sizeof(a->str), "%lld", store_reply_int(rep));
+    else if (s == NULL)
+        a->nil = true;
+    else
+        snprintf(a->str, sizeof(a->str), "%.*s", (int)len, s);
+}
+
+/* Runs the loop until a answered (store_redis fails it after its own 5 s timeout). */
+static void
+await(ans *a, floe_rc sent, const char *what)
+{
+    if (sent != FLOE_OK)
+        fail_msg("%s: not sent (%d)", what, sent);
+    while (!a->done)
+        event_base_loop(base, EVLOOP_ONCE);
+    if (a->rc != FLOE_OK)
+        fail_msg("%s: %s", what, a->note);
+}
+
+/* A plain command's answer: the string, "" for nil. */
+static const char *
+cmd(ans *a, int argc, ...)
+{
+    const char *argv[8];
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++)
+        argv[i] = va_arg(ap, const char *);
+    va_end(ap);
+    memset(a, 0, sizeof(*a));
+    await(a, store_redis_cmd(redis, argc, argv, NULL, on_cmd, a), argv[0]);
+    return a->str;
+}
+
+static void
+flush(void)
+{
+    ans a;
+    cmd(&a, 1, "FLUSHALL");
+}
+
+/* The node record of exec's node i. */
+static store_node_rec
+node(const char *exec, unsigned i)
+{
+    char key[STORE_KEY_MAX], f[16];
+    store_key_exec(key, exec);
+    snprintf(f, sizeof(f), "%u", i);
+    ans a;
+    const char *v = cmd(&a, 3, "HGET", key, f);
+    store_node_rec r = {0};
+    if (!store_state_node_rec_parse(v, strlen(v), &r))
+        fail_msg("node %u of %s: record \"%s\" does not parse", i, exec, v);
+    return r;
+}
+
+static int
+exec_phase(const char *exec)
+{
+    char key[STORE_KEY_MAX];
+    store_key_exec(key, exec);
+    ans a;
+    return atoi(cmd(&a, 3, "HGET", key, "ph"));
+}
+
+static bool
+in_zset(const char *key, const char *exec, unsigned n, unsigned att)
+{
+    char m[STORE_KEY_MAX];
+    store_member(m, exec, n, att);
+    ans a;
+    cmd(&a, 3, "ZSCORE", key, m);
+    return !a.nil;
+}
+
+/* --- The leader's scripts, as the engine calls them ------------------------------------- */
+
+static void
+create(ans *a, uint64_t epoch, const char *exec, int policy)
+{
+    memset(a, 0, sizeof(*a));
+    store_create c = {.exec = exec,
+                      .wf_ref = "p/d/diamond@1",
+                      .policy = policy,
+                      .inputs = "",
+                      .inputs_len = 0,
+                      .n_nodes = 4,
+                      .unresolved_csv = "0,1,1,2",
+                      .flags = ""};
+    await(a, store_state_exec_create(redis, epoch, &c, on_script, a), "exec_create");
+}
+
+static const char *const down[] = {"1,2", "3", "3", ""};
+static const char *const closure[] = {"1,2,3", "3", "3", ""};
+
+static void
+started(ans *a, uint64_t epoch, const char *exec, unsigned n, unsigned att)
+{
+    memset(a, 0, sizeof(*a));
+    await(a, store_state_node_started(redis, epoch, exec, n, att, "w1", 1000, on_script, a),
+          "node_started");
+}
+
+static void
+succeeded(ans *a, uint64_t epoch, const char *exec, unsigned n, unsigned att)
+{
+    memset(a, 0, sizeof(*a));
+    store_success s = {.exec = exec,
+                       .node = n,
+                       .attempt = att,
+                       .outputs = "out",
+                       .outputs_len = 3,
+                       .worker = "w1",
+                       .started_us = 1000,
+                       .finished_us = 2000,
+                       .down_csv = down[n],
+                       .phase = FLOE_PHASE_SUCCEEDED};
+    await(a, store_state_node_succeeded(redis, epoch, &s, on_script, a), "node_succeeded");
+}
+
+typedef struct fail_opts {
+    int kind;
+    bool retriable;
+    uint32_t user_budget, system_budget, jitter;
+    bool lease_check;
+} fail_opts;
+
+static void
+failed(ans *a, uint64_t epoch, const char *exec, unsigned n, unsigned att, fail_opts o)
+{
+    memset(a, 0, sizeof(*a));
+    store_failure f = {.exec = exec,
+                       .node = n,
+                       .attempt = att,
+                       .kind = o.kind,
+                       .retriable = o.retriable,
+                       .user_budget = o.user_budget,
+                       .system_budget = o.system_budget,
+                       .backoff_initial_ms = 1000,
+                       .backoff_max_ms = 3000,
+                       .backoff_multiplier_milli = 2000,
+                       .jitter_milli = o.jitter,
+                       .code = "exit_1",
+                       .message = "it broke",
+                       .worker = "w1",
+                       .started_us = 1000,
+                       .finished_us = 2000,
+                       .closure_csv = closure[n],
+                       .lease_check = o.lease_check};
+    await(a, store_state_node_failed(redis, epoch, &f, on_script, a), "node_failed");
+}
+
+static void
+expect_items(const ans *a, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    if (a->n_items != n)
+        fail_msg("expected %zu items, got %zu (note \"%s\")", n, a->n_items, a->note);
+    for (size_t i = 0; i < n; i++) {
+        long long want = va_arg(ap, int);
+        if (a->items[i] != want)
+            fail_msg("item %zu: expected %lld, got %lld", i, want, a->items[i]);
+    }
+    va_end(ap);
+}
+
+/* The retry of exec's node n, attempt att, falls due now: timer_fire makes it READY. */
+static void
+retry_due(const char *exec, unsigned n, unsigned att)
+{
+    char m[STORE_KEY_MAX];
+    store_member(m, exec, n, att);
+    ans a;
+    cmd(&a, 4, "ZADD", STORE_KEY_DELAYED, "1", m);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_timer_fire(redis, EPOCH, 100, on_script, &a), "timer_fire");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(a.n_items, 1);
+    assert_int_equal(node(exec, n).phase, FLOE_PHASE_READY);
+    assert_true(in_zset(STORE_KEY_OUTBOX, exec, n, att));
+}
+
+/* --- Creation --------------------------------------------------------------------------- */
+
+static void
+test_create_makes_sources_ready(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "x1", 1);
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(a.phase, 0);
+    expect_items(&a, 1, 0);
+    assert_int_equal(exec_phase("x1"), FLOE_PHASE_RUNNING);
+    store_node_rec r = node("x1", 0);
+    assert_int_equal(r.phase, FLOE_PHASE_READY);
+    assert_int_equal(r.attempt, 1);
+    r = node("x1", 3);
+    assert_int_equal(r.phase, FLOE_PHASE_QUEUED);
+    assert_int_equal(r.unresolved, 2);
+    assert_true(in_zset(STORE_KEY_OUTBOX, "x1", 0, 1));
+    assert_false(in_zset(STORE_KEY_OUTBOX, "x1", 1, 1));
+    /* Again: the state exists, nothing changes (a redelivered ExecutionRequested). */
+    succeeded(&a, EPOCH, "x1", 0, 1);
+    create(&a, EPOCH, "x1", 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_int_equal(node("x1", 0).phase, FLOE_PHASE_SUCCEEDED);
+}
+
+/* --- Readiness on the diamond ----------------------------------------------------------- */
+
+static void
+test_diamond_readiness(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "d1", 1);
+    started(&a, EPOCH, "d1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(node("d1", 0).phase, FLOE_PHASE_RUNNING);
+    succeeded(&a, EPOCH, "d1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_OK);
+    expect_items(&a, 2, 1, 2); /* b and c */
+    assert_int_equal(node("d1", 3).unresolved, 2);
+    succeeded(&a, EPOCH, "d1", 1, 1);
+    expect_items(&a, 0); /* d still waits for c */
+    assert_int_equal(node("d1", 3).phase, FLOE_PHASE_QUEUED);
+    assert_int_equal(node("d1", 3).unresolved, 1);
+    succeeded(&a, EPOCH, "d1", 2, 1);
+    expect_items(&a, 1, 3);
+    assert_int_equal(a.phase, 0);
+    succeeded(&a, EPOCH, "d1", 3, 1);
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(a.phase, FLOE_PHASE_SUCCEEDED);
+    assert_int_equal(exec_phase("d1"), FLOE_PHASE_SUCCEEDED);
+    ans m;
+    assert_string_equal(cmd(&m, 3, "SISMEMBER", STORE_KEY_FINALIZE, "d1"), "1");
+}
+
+/* --- Duplicates and stale events change nothing ----------------------------------------- */
+
+static void
+test_duplicates_and_stale(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "s1", 1);
+    started(&a, EPOCH, "s1", 0, 1);
+    started(&a, EPOCH, "s1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP); /* already running */
+    started(&a, EPOCH, "s1", 0, 2);
+    assert_int_equal(a.st, STORE_ST_NOOP); /* never dispatched */
+    started(&a, EPOCH, "s1", 1, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP); /* node not ready */
+    assert_int_equal(node("s1", 1).phase, FLOE_PHASE_QUEUED);
+    succeeded(&a, EPOCH, "s1", 0, 1);
+    expect_items(&a, 2, 1, 2);
+    /* The same success again releases nothing twice. */
+    succeeded(&a, EPOCH, "s1", 0, 1);
+    expect_items(&a, 0);
+    assert_int_equal(node("s1", 3).unresolved, 2);
+    /* A failure of an attempt that already succeeded changes nothing. */
+    failed(&a, EPOCH, "s1", 0, 1, (fail_opts){.kind = FLOE_ERROR_KIND_USER});
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_int_equal(node("s1", 0).phase, FLOE_PHASE_SUCCEEDED);
+    /* Events of an execution Redis does not know. */
+    succeeded(&a, EPOCH, "nope", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    started(&a, EPOCH, "nope", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+}
+
+/* A late success of attempt 1 after attempt 2 started is stale. */
+static void
+test_late_success_of_old_attempt(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "r1", 1);
+    started(&a, EPOCH, "r1", 0, 1);
+    failed(
+        &a, EPOCH, "r1", 0, 1,
+        (fail_opts){
+            .kind = FLOE_ERROR_KIND_SYSTEM, .retriable = true, .system_budget = 3, .jitter = 1000});
+    assert_int_equal(a.st, STORE_ST_RETRY);
+    expect_items(&a, 2, 2, 1000); /* attempt 2 in initial × 2^0 = 1 s (full jitter) */
+    assert_int_equal(node("r1", 0).phase, FLOE_PHASE_RETRYING);
+    assert_true(in_zset(STORE_KEY_DELAYED, "r1", 0, 2));
+    succeeded(&a, EPOCH, "r1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_int_equal(node("r1", 0).phase, FLOE_PHASE_RETRYING);
+    assert_int_equal(node("r1", 1).phase, FLOE_PHASE_QUEUED);
+    /* Attempt 2 is due (READY): attempt 1's success is still stale, and so are its
+     * failure and its start. */
+    retry_due("r1", 0, 2);
+    succeeded(&a, EPOCH, "r1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    failed(&a, EPOCH, "r1", 0, 1,
+           (fail_opts){.kind = FLOE_ERROR_KIND_SYSTEM, .retriable = true, .system_budget = 3});
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    started(&a, EPOCH, "r1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    store_node_rec r = node("r1", 0);
+    assert_int_equal(r.phase, FLOE_PHASE_READY);
+    assert_int_equal(r.attempt, 2);
+    assert_int_equal(node("r1", 1).phase, FLOE_PHASE_QUEUED);
+    succeeded(&a, EPOCH, "r1", 0, 2);
+    expect_items(&a, 2, 1, 2);
+}
+
+/* --- Retries and backoff ---------------------------------------------------------------- */
+
+static void
+test_retry_budgets_and_backoff(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "b1", 1);
+    fail_opts sys = {.kind = FLOE_ERROR_KIND_SYSTEM, .retriable = true, .system_budget = 3};
+    /* jitter 0: half the delay; delays 1 s, 2 s, then capped at 3 s. */
+    int64_t want[] = {500, 1000, 1500};
+    for (unsigned att = 1; att <= 3; att++) {
+        failed(&a, EPOCH, "b1", 0, att, sys);
+        assert_int_equal(a.st, STORE_ST_RETRY);
+        expect_items(&a, 2, (int)att + 1, (int)want[att - 1]);
+        assert_int_equal(node("b1", 0).phase, FLOE_PHASE_RETRYING);
+        /* Not due yet: a failure of the next attempt before it runs is refused. */
+        failed(&a, EPOCH, "b1", 0, att + 1, sys);
+        assert_int_equal(a.st, STORE_ST_NOOP);
+        retry_due("b1", 0, att + 1);
+    }
+    /* A stale delayed entry (an old attempt) does not bring the node back. */
+    char old[STORE_KEY_MAX];
+    store_member(old, "b1", 0, 1);
+    ans z;
+    cmd(&z, 4, "ZADD", STORE_KEY_DELAYED, "1", old);
+    memset(&z, 0, sizeof(z));
+    await(&z, store_state_timer_fire(redis, EPOCH, 100, on_script, &z), "timer_fire");
+    assert_int_equal(z.n_items, 0);
+    store_node_rec r = node("b1", 0);
+    assert_int_equal(r.system_failures, 3);
+    assert_int_equal(r.user_failures, 0);
+    /* The budget of the other kind is its own: a user failure with 0 user retries fails. */
+    failed(&a, EPOCH, "b1", 0, 4, (fail_opts){.kind = FLOE_ERROR_KIND_USER, .retriable = true});
+    assert_int_equal(a.st, STORE_ST_FAILED);
+    assert_int_equal(a.phase, FLOE_PHASE_FAILED); /* fail-fast ends the execution */
+    assert_int_equal(node("b1", 0).phase, FLOE_PHASE_FAILED);
+    /* The node's error and every attempt are in the state as the codec reads them. */
+    char key[STORE_KEY_MAX];
+    store_key_exec(key, "b1");
+    ans m;
+    const char *e = cmd(&m, 3, "HGET", key, "e0");
+    store_node_error ne;
+    assert_true(store_state_node_error_parse(e, strlen(e), &ne));
+    assert_int_equal(ne.kind, FLOE_ERROR_KIND_USER);
+    store_key_log(key, "b1");
+    assert_string_equal(cmd(&m, 2, "LLEN", key), "4");
+    const char *l = cmd(&m, 3, "LINDEX", key, "3");
+    store_attempt_entry ae;
+    assert_true(store_state_attempt_parse(l, strlen(l), &ae));
+    assert_int_equal(ae.attempt, 4);
+    assert_int_equal(ae.phase, FLOE_PHASE_FAILED);
+}
+
+static void
+test_not_retriable_fails_at_once(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "n1", 1);
+    failed(&a, EPOCH, "n1", 0, 1,
+           (fail_opts){.kind = FLOE_ERROR_KIND_SYSTEM, .retriable = false, .system_budget = 3});
+    assert_int_equal(a.st, STORE_ST_FAILED);
+}
+
+/* finish_independent: the failed node's closure is SKIPPED, the rest runs on. */
+static void
+test_finish_independent_skips_closure(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "f1", 0);
+    succeeded(&a, EPOCH, "f1", 0, 1);
+    failed(&a, EPOCH, "f1", 1, 1, (fail_opts){.kind = FLOE_ERROR_KIND_USER});
+    assert_int_equal(a.st, STORE_ST_FAILED);
+    assert_int_equal(a.phase, 0); /* c still runs */
+    expect_items(&a, 1, 3);       /* d skipped */
+    assert_int_equal(node("f1", 3).phase, FLOE_PHASE_SKIPPED);
+    assert_int_equal(node("f1", 2).phase, FLOE_PHASE_READY);
+    /* Even were d's count to reach 0, a SKIPPED node is never released. */
+    char key[STORE_KEY_MAX];
+    store_key_exec(key, "f1");
+    ans m;
+    cmd(&m, 4, "HSET", key, "3", "9,0,1,0,0");
+    succeeded(&a, EPOCH, "f1", 2, 1);
+    expect_items(&a, 0); /* d is SKIPPED, not released */
+    assert_int_equal(a.phase, FLOE_PHASE_FAILED);
+}
+
+/* --- Lease expiry ----------------------------------------------------------------------- */
+
+static void
+test_lease_check(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "l1", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "l1", 0, 1, "w1", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+    fail_opts sweep = {
+        .kind = FLOE_ERROR_KIND_SYSTEM, .retriable = true, .system_budget = 3, .lease_check = true};
+    failed(&a, EPOCH, "l1", 0, 1, sweep);
+    assert_int_equal(a.st, STORE_ST_NOOP); /* the lease lives: the sweeper raced a renewal */
+    assert_int_equal(node("l1", 0).phase, FLOE_PHASE_READY);
+    /* Expire it by hand: the same call now retries the attempt. */
+    char m[STORE_KEY_MAX];
+    store_member(m, "l1", 0, 1);
+    ans x;
+    cmd(&x, 4, "ZADD", STORE_KEY_LEASES, "1", m);
+    failed(&a, EPOCH, "l1", 0, 1, sweep);
+    assert_int_equal(a.st, STORE_ST_RETRY);
+    assert_false(in_zset(STORE_KEY_LEASES, "l1", 0, 1));
+}
+
+/* --- Claims and heartbeats (the workers' scripts) ---------------------------------------- */
+
+static void
+test_claim_once(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "c1", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "c1", 0, 1, "w1", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "c1", 0, 1, "w2", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_DUP);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "c1", 0, 1, "w1", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK); /* the holder again: idempotent */
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "c1", 0, 2, "w2", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_STALE);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "c1", 1, 1, "w2", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_STALE); /* b is not ready */
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_heartbeat(redis, "c1", 0, 1, "w2", 60000, on_script, &a), "beat");
+    assert_int_equal(a.st, STORE_ST_LOST); /* not w2's claim */
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_heartbeat(redis, "c1", 0, 1, "w1", 60000, on_script, &a), "beat");
+    assert_int_equal(a.st, STORE_ST_OK);
+}
+
+/* --- Abort ------------------------------------------------------------------------------ */
+
+static void
+test_abort_ends_and_stops_workers(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "a1", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "a1", 0, 1, "w1", 60000, on_script, &a), "claim");
+    memset(&a, 0, sizeof(a));
+    await(
+        &a,
+        store_state_exec_abort(redis, EPOCH, "a1", FLOE_PHASE_ABORTED, "terminated", on_script, &a),
+        "abort");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(a.phase, FLOE_PHASE_ABORTED);
+    assert_int_equal(exec_phase("a1"), FLOE_PHASE_ABORTED);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_heartbeat(redis, "a1", 0, 1, "w1", 60000, on_script, &a), "beat");
+    assert_int_equal(a.st, STORE_ST_ABORT);
+    /* Terminal: later events and a second abort change nothing. */
+    succeeded(&a, EPOCH, "a1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    memset(&a, 0, sizeof(a));
+    await(&a,
+          store_state_exec_abort(redis, EPOCH, "a1", FLOE_PHASE_TIMED_OUT, "late", on_script, &a),
+          "abort");
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_int_equal(exec_phase("a1"), FLOE_PHASE_ABORTED);
+}
+
+/* --- The fence -------------------------------------------------------------------------- */
+
+static void
+test_fence_refuses_older_epochs(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "e1", 1);
+    create(&a, EPOCH - 1, "e2", 1);
+    assert_int_equal(a.st, STORE_ST_FENCED);
+    ans m;
+    char key[STORE_KEY_MAX];
+    store_key_exec(key, "e2");
+    assert_string_equal(cmd(&m, 2, "EXISTS", key), "0");
+    started(&a, EPOCH - 1, "e1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_FENCED);
+    succeeded(&a, EPOCH - 1, "e1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_FENCED);
+    failed(&a, EPOCH - 1, "e1", 0, 1, (fail_opts){.kind = FLOE_ERROR_KIND_USER});
+    assert_int_equal(a.st, STORE_ST_FENCED);
+    memset(&a, 0, sizeof(a));
+    await(&a,
+          store_state_exec_abort(redis, EPOCH - 1, "e1", FLOE_PHASE_ABORTED, "x", on_script, &a),
+          "abort");
+    assert_int_equal(a.st, STORE_ST_FENCED);
+    assert_int_equal(node("e1", 0).phase, FLOE_PHASE_READY);
+    assert_int_equal(exec_phase("e1"), FLOE_PHASE_RUNNING);
+    /* A newer epoch is taken and from then on the old one is refused. */
+    started(&a, EPOCH + 1, "e1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_OK);
+    succeeded(&a, EPOCH, "e1", 0, 1);
+    assert_int_equal(a.st, STORE_ST_FENCED);
+    assert_string_equal(cmd(&m, 2, "GET", STORE_KEY_EPOCH), "8");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_makes_sources_ready),
+        cmocka_unit_test(test_diamond_readiness),
+        cmocka_unit_test(test_duplicates_and_stale),
+        cmocka_unit_test(test_late_success_of_old_attempt),
+        cmocka_unit_test(test_retry_budgets_and_backoff),
+        cmocka_unit_test(test_not_retriable_fails_at_once),
+        cmocka_unit_test(test_finish_independent_skips_closure),
+        cmocka_unit_test(test_lease_check),
+        cmocka_unit_test(test_claim_once),
+        cmocka_unit_test(test_abort_ends_and_stops_workers),
+        cmocka_unit_test(test_fence_refuses_older_epochs),
+    };
+    return cmocka_run_group_tests(tests, server_up, server_down);
+}

@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OP_LOOKUP = 60, OP_RESERVE, OP_RECORD, OP_DONE };
+enum { OP_LOOKUP = 1, OP_RESERVE, OP_RECORD, OP_DONE };
 
 #define DONE_MARK_MS 60000
 

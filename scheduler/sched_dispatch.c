@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OP_READ = 20, OP_SEND, OP_ACK, OP_SCAN };
+enum { OP_READ = 1, OP_SEND, OP_ACK, OP_SCAN };
+
+static void dispatch_delivered(eng_op *op, floe_rc rc, const char *reason);
 
 #define SCAN_BATCH 500
 #define RESEND_AFTER_MS 5000
@@ -168,6 +170,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         eng_term_fail(t, "engine: out of memory (dispatch)");
         return;
     }
+    op->delivered = dispatch_delivered;
     op->cls = cls;
     op->node = node;
     op->attempt = attempt;
@@ -346,15 +349,11 @@ eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_
 
 /* --- Acknowledgements ------------------------------------------------------------------ */
 
-void
-eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason)
+static void
+dispatch_delivered(eng_op *op, floe_rc rc, const char *reason)
 {
-    eng_op *op = opaque;
+    eng_term *t = op->t;
     sched_engine *e = t->e;
-    if (eng_lp_owns(op)) {
-        eng_lp_delivered(t, op, rc);
-        return;
-    }
     if (t->dead) {
         eng_op_free(op);
         return;

@@ -80,8 +80,9 @@ eng_term_unref(eng_term *t)
         return;
     for (size_t i = 0; i < t->n_acks; i++)
         floe_free(t->acks[i]);
-    eng_lineage_drop(t);
-    eng_lp_free(t);
+    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+        if ((*f)->free != NULL)
+            (*f)->free(t);
     floe_map_free(t->execs);
     floe_free(t);
 }
@@ -100,8 +101,14 @@ static void
 term_on_delivered(floe_bus *bus, void *opaque, floe_rc rc, const char *reason, void *arg)
 {
     (void)bus;
-    if (opaque != NULL)
-        eng_on_delivered(arg, opaque, rc, reason);
+    (void)arg;
+    eng_op *op = opaque;
+    if (op == NULL)
+        return;
+    if (op->delivered != NULL)
+        op->delivered(op, rc, reason);
+    else
+        eng_op_free(op);
 }
 
 static void
@@ -160,7 +167,9 @@ term_end(sched_engine *e, const char *why)
     floe_log_warn(&t->log, "engine stops: %s", why);
     event_del(t->sweep_ev);
     event_del(t->ack_ev);
-    eng_lp_stop(t);
+    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+        if ((*f)->stop != NULL)
+            (*f)->stop(t);
     eng_term_drop_execs(t);
     floe_metric_set(e->m_running, 0);
     event_active(t->free_ev, EV_TIMEOUT, 0);
@@ -196,10 +205,11 @@ term_start(sched_engine *e, uint64_t epoch)
         floe_log_error(&t->log, "engine cannot start: %s", err.msg);
         goto fail;
     }
-    if (!eng_lp_start(t)) {
-        floe_log_error(&t->log, "engine cannot start: out of memory (launch plans)");
-        goto fail;
-    }
+    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+        if ((*f)->start != NULL && !(*f)->start(t)) {
+            floe_log_error(&t->log, "engine cannot start: out of memory (%s)", (*f)->name);
+            goto fail;
+        }
     struct timeval tv = {0, ENG_SWEEP_MS * 1000};
     event_add(t->sweep_ev, &tv);
     return t;

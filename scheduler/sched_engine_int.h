@@ -114,12 +114,18 @@ struct eng_term {
     floe_log_ctx log;
 };
 
+typedef struct eng_op eng_op;
+/* What becomes of a message an operation produced, once the broker answered: typed, so a
+ * delivery reaches the module that produced it without a lookup. */
+typedef void (*eng_delivered_fn)(eng_op *op, floe_rc rc, const char *reason);
+
 /* An asynchronous operation's context (free-listed). */
-typedef struct eng_op {
-    struct eng_op *next;
+struct eng_op {
+    eng_op *next;
     eng_term *t;
     eng_exec *ex; /* may be NULL */
-    int kind;
+    int kind;     /* which step of its module's work: private to the module that made it */
+    eng_delivered_fn delivered; /* an operation handed to floe_bus_produce */
     uint32_t node, attempt;
     floe_bus_pos pos;
     bool has_pos;
@@ -129,7 +135,7 @@ typedef struct eng_op {
     uint8_t *buf; /* owned: e.g. the outputs of a success to record in the catalog */
     size_t buf_len;
     unsigned cls; /* resource class index of a dispatch */
-} eng_op;
+};
 
 struct sched_engine {
     struct event_base *base;
@@ -162,6 +168,23 @@ struct sched_engine {
     floe_metric *m_cache[4]; /* ENG_CACHE_HIT, _MISS, _WAIT, _RECORDED */
     floe_metric *m_dispatched[ENG_CLASSES_MAX];
 };
+
+/* A feature of the engine (launch plans, lineage) joins every term through these hooks,
+ * so the core never calls up into it: start when a term begins (false: the term cannot
+ * run), stop when it ends, free what it holds once the term's last reference goes, and
+ * take the consumed messages of the types it owns (it acknowledges them). Any hook may
+ * be NULL. The features in force are listed once, in sched_features.c. */
+typedef struct eng_feature {
+    const char *name;
+    bool (*start)(eng_term *t);
+    void (*stop)(eng_term *t);
+    void (*free)(eng_term *t);
+    Floe__MessageType consumes; /* 0: none */
+    void (*on_message)(eng_term *t, const floe_bus_msg *msg);
+} eng_feature;
+
+extern const eng_feature *const eng_features[]; /* NULL-terminated */
+extern const eng_feature eng_lineage_feature, eng_lp_feature;
 
 /* sched_engine.c */
 eng_op *eng_op_new(eng_term *t, eng_exec *ex, int kind);
@@ -244,23 +267,14 @@ void eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const fl
 void eng_lineage_event(eng_exec *ex, const Floe__LineageRecorded *m, const floe_bus_pos *pos);
 /* The nodes a recovering execution took over (ex->rec), from execution source. */
 void eng_lineage_recovered(eng_exec *ex, const char *source);
-void eng_lineage_drop(eng_term *t); /* records not written when the term ends */
 
 /* sched_lp.c: launch plans that launch themselves (docs/launchplans.md) */
-bool eng_lp_start(eng_term *t);
-void eng_lp_stop(eng_term *t);
-void eng_lp_free(eng_term *t);
 void eng_lp_tick(eng_term *t);
-/* A DataPublished consumed from the events topic: acknowledged once matched. */
-void eng_lp_data(eng_term *t, const floe_bus_msg *msg);
-bool eng_lp_owns(const eng_op *op); /* a message sched_lp produced */
-void eng_lp_delivered(eng_term *t, eng_op *op, floe_rc rc);
 
 /* sched_events.c */
 /* The node's outputs came from the catalog: it ends CACHED and its downstream runs. */
 void eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
                      size_t len);
-void eng_on_delivered(eng_term *t, void *opaque, floe_rc rc, const char *reason);
 void eng_flush_acks(eng_term *t);
 void eng_outbox_scan(eng_term *t);
 

@@ -670,10 +670,11 @@ eng_on_bus(eng_term *t, const floe_bus_msg *msg)
     if ((unsigned)type < 16)
         floe_metric_add(e->m_events[type], 1);
     const char *id = exec_id_of(type, msg->env->msg);
-    if (type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED) {
-        eng_lp_data(t, msg);
-        return;
-    }
+    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+        if ((*f)->consumes != 0 && (*f)->consumes == type && (*f)->on_message != NULL) {
+            (*f)->on_message(t, msg);
+            return;
+        }
     if (id == NULL) {
         eng_ack(t, &msg->pos);
         return;

@@ -29,7 +29,7 @@
 #include <string.h>
 
 enum {
-    OP_FIN_READ = 40,
+    OP_FIN_READ = 1,
     OP_FIN_LOG,
     OP_FIN_DONE,
     OP_TIMERS,

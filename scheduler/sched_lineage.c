@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OP_LINEAGE = 80 };
+enum { OP_LINEAGE = 1 };
 
 #define BATCH_MAX 256
 #define VALUE_JSON_MAX 2048 /* a literal's JSON kept with its artifact, when it is short */
@@ -55,8 +55,8 @@ lin_free(eng_lin *l)
     }
 }
 
-void
-eng_lineage_drop(eng_term *t)
+static void
+lineage_drop(eng_term *t)
 {
     lin_free(t->lin_head);
     t->lin_head = t->lin_tail = NULL;
@@ -380,3 +380,5 @@ eng_lineage_recovered(eng_exec *ex, const char *source)
         eng_lineage_add(ex, (uint32_t)idx, &in, NULL);
     }
 }
+
+const eng_feature eng_lineage_feature = {.name = "lineage", .free = lineage_drop};

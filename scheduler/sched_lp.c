@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { OP_LP_TICK = 90, OP_LP_DATA, OP_LP_SEND_REQ, OP_LP_SEND_DATA };
+enum { OP_LP_TICK = 1, OP_LP_DATA, OP_LP_SEND_REQ, OP_LP_SEND_DATA };
+
+static void lp_delivered(eng_op *op, floe_rc rc, const char *reason);
 
 #define DATA_BATCH 256
 #define ACKED_MAX 4096
@@ -68,8 +70,8 @@ acked_free(char **v, size_t n)
     floe_free(v);
 }
 
-bool
-eng_lp_start(eng_term *t)
+static bool
+lp_start(eng_term *t)
 {
     sched_engine *e = t->e;
     eng_lps *lp = floe_calloc(1, sizeof(*lp));
@@ -115,8 +117,8 @@ eng_lp_start(eng_term *t)
     return true;
 }
 
-void
-eng_lp_stop(eng_term *t)
+static void
+lp_stop(eng_term *t)
 {
     if (t->lp != NULL) {
         event_del(t->lp->tick_ev);
@@ -124,8 +126,8 @@ eng_lp_stop(eng_term *t)
     }
 }
 
-void
-eng_lp_free(eng_term *t)
+static void
+lp_free(eng_term *t)
 {
     eng_lps *lp = t->lp;
     if (lp == NULL)
@@ -166,6 +168,7 @@ send_msgs(eng_term *t, const lp_tick_job *j)
         eng_op *op =
             pm != NULL ? eng_op_new(t, NULL, req ? OP_LP_SEND_REQ : OP_LP_SEND_DATA) : NULL;
         if (op != NULL && (op->str = floe_strdup(m->id)) != NULL) {
+            op->delivered = lp_delivered;
             floe_err err;
             if (floe_bus_produce(t->bus, e->topic_events, m->key, strlen(m->key), m->type, pm, op,
                                  NULL, &err) == FLOE_OK) {
@@ -299,9 +302,11 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     eng_lp_tick(arg);
 }
 
-void
-eng_lp_delivered(eng_term *t, eng_op *op, floe_rc rc)
+static void
+lp_delivered(eng_op *op, floe_rc rc, const char *reason)
 {
+    (void)reason;
+    eng_term *t = op->t;
     eng_lps *lp = t->lp;
     if (t->dead || lp == NULL) {
         eng_op_free(op);
@@ -319,12 +324,6 @@ eng_lp_delivered(eng_term *t, eng_op *op, floe_rc rc)
         }
     }
     eng_op_free(op);
-}
-
-bool
-eng_lp_owns(const eng_op *op)
-{
-    return op->kind == OP_LP_SEND_REQ || op->kind == OP_LP_SEND_DATA;
 }
 
 /* --- DataPublished --------------------------------------------------------------------- */
@@ -442,8 +441,8 @@ data_flush(eng_term *t)
     }
 }
 
-void
-eng_lp_data(eng_term *t, const floe_bus_msg *msg)
+static void
+lp_data(eng_term *t, const floe_bus_msg *msg)
 {
     eng_lps *lp = t->lp;
     lp_dp *d = floe_calloc(1, sizeof(*d));
@@ -465,3 +464,10 @@ eng_lp_data(eng_term *t, const floe_bus_msg *msg)
     lp->n_queued++;
     data_flush(t);
 }
+
+const eng_feature eng_lp_feature = {.name = "launch plans",
+                                    .start = lp_start,
+                                    .stop = lp_stop,
+                                    .free = lp_free,
+                                    .consumes = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED,
+                                    .on_message = lp_data};

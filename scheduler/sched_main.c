@@ -2,7 +2,7 @@
  * floe-scheduler — entry point: configuration, the schema migrations, the Kafka bus, the
  * HTTP API, and an orderly shutdown on SIGTERM/SIGINT (stop accepting, answer what is in
  * progress within a deadline, flush the producer, free in reverse order).
- * Every replica campaigns for the leader lease (sched_lease); the elected one runs the
+ * Every replica campaigns for the leader lease (sched_leader); the elected one runs the
  * engine (sched_engine) on this same loop until it loses the lease or is fenced.
  */
 #include "floe_bus.h"
@@ -12,7 +12,8 @@
 #include "floe_time.h"
 #include "sched_api.h"
 #include "sched_engine.h"
-#include "sched_lease.h"
+#include "sched_lp.h"
+#include "sched_leader.h"
 #include "store_migrate.h"
 #include "store_pg.h"
 #include "store_redis_probe.h"
@@ -35,7 +36,7 @@ typedef struct sched {
     floe_bus *bus;
     sched_api *api;
     sched_engine *engine;
-    sched_lease *lease;
+    sched_leader *lease;
     struct event *sig_term, *sig_int, *drain_ev;
     int64_t drain_deadline_us;
 } sched;
@@ -79,7 +80,7 @@ static void
 on_fenced(const char *why, void *arg)
 {
     sched *s = arg;
-    sched_lease_fenced(s->lease, why);
+    sched_leader_fenced(s->lease, why);
 }
 
 static void
@@ -103,7 +104,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
                   sched_api_inflight(s->api));
     sched_api_stop(s->api);
     /* Hand leadership over now: a standby takes over without waiting for the lease. */
-    sched_lease_free(s->lease);
+    sched_leader_free(s->lease);
     s->lease = NULL;
     sched_engine_stop(s->engine, "shutting down");
     s->drain_deadline_us = floe_mono_us() + SCHED_SHUTDOWN_GRACE_US;
@@ -194,7 +195,8 @@ main(int argc, char **argv)
         floe_log_error(&s.log, "%s", err.msg);
         goto out;
     }
-    sched_engine_hooks hooks = {.on_fenced = on_fenced, .arg = &s};
+    static const eng_feature *const features[] = {&eng_lineage_feature, &eng_lp_feature, NULL};
+    sched_engine_hooks hooks = {.on_fenced = on_fenced, .arg = &s, .features = features};
     if ((s.engine = sched_engine_new(s.base, cfg, s.metrics, &hooks, &err)) == NULL) {
         floe_log_error(&s.log, "%s", err.msg);
         goto out;
@@ -204,8 +206,8 @@ main(int argc, char **argv)
     if (floe_id_new(id) != 0)
         snprintf(id, sizeof(id), "%lld", (long long)floe_mono_us());
     snprintf(holder, sizeof(holder), "%s/%d/%s", host, (int)getpid(), id);
-    sched_lease_callbacks lcb = {.on_elected = on_elected, .on_demoted = on_demoted, .arg = &s};
-    if ((s.lease = sched_lease_new(s.base, cfg, s.metrics, holder, &lcb, &err)) == NULL) {
+    sched_leader_callbacks lcb = {.on_elected = on_elected, .on_demoted = on_demoted, .arg = &s};
+    if ((s.lease = sched_leader_new(s.base, cfg, s.metrics, holder, &lcb, &err)) == NULL) {
         floe_log_error(&s.log, "%s", err.msg);
         goto out;
     }
@@ -220,7 +222,7 @@ main(int argc, char **argv)
     event_base_dispatch(s.base);
     status = 0;
 out:
-    sched_lease_free(s.lease);
+    sched_leader_free(s.lease);
     sched_engine_free(s.engine);
     if (s.api != NULL)
         sched_api_drain(s.api);

@@ -1,4 +1,4 @@
-#include "sched_lease.h"
+#include "sched_leader.h"
 
 #include "floe_log.h"
 #include "floe_mem.h"
@@ -16,9 +16,9 @@
 #define LEASE_NAME "scheduler"
 
 typedef struct lease_job {
-    sched_lease *l;
+    sched_leader *l;
     int64_t sent_us; /* CLOCK_MONOTONIC when the statement was sent */
-    uint64_t floor;  /* the epoch taken must be at least this (see sched_lease_fenced) */
+    uint64_t floor;  /* the epoch taken must be at least this (see sched_leader_fenced) */
     floe_rc rc;
     bool held;
     uint64_t epoch;
@@ -26,10 +26,10 @@ typedef struct lease_job {
     floe_err err;
 } lease_job;
 
-struct sched_lease {
+struct sched_leader {
     struct event_base *base;
     const floe_config *cfg;
-    sched_lease_callbacks cb;
+    sched_leader_callbacks cb;
     char holder[128];
     floe_pool *pool;
     struct event *tick_ev;
@@ -59,7 +59,7 @@ lease_pg_timeout(const floe_config *cfg)
 static void *
 thread_init(void *arg)
 {
-    sched_lease *l = arg;
+    sched_leader *l = arg;
     floe_err err = {0};
     store_pg *pg = store_pg_connect(l->cfg->postgres_url, "floe-scheduler-lease",
                                     lease_pg_timeout(l->cfg), &err);
@@ -90,7 +90,7 @@ lease_work(void *ctx, void *arg)
 }
 
 static void
-lease_demote(sched_lease *l, const char *why)
+lease_demote(sched_leader *l, const char *why)
 {
     if (!l->leader)
         return;
@@ -106,7 +106,7 @@ static void
 lease_done(void *arg)
 {
     lease_job *j = arg;
-    sched_lease *l = j->l;
+    sched_leader *l = j->l;
     l->job_busy = false;
     if (l->stopping)
         return;
@@ -154,7 +154,7 @@ lease_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    sched_lease *l = arg;
+    sched_leader *l = arg;
     if (l->leader && !l->ignore_deadline && floe_mono_us() >= l->deadline_us)
         lease_demote(l, "renew deadline passed");
     if (l->job_busy)
@@ -167,11 +167,11 @@ lease_tick(evutil_socket_t fd, short what, void *arg)
         l->job_busy = true;
 }
 
-sched_lease *
-sched_lease_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
-                const char *holder, const sched_lease_callbacks *cb, floe_err *err)
+sched_leader *
+sched_leader_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
+                const char *holder, const sched_leader_callbacks *cb, floe_err *err)
 {
-    sched_lease *l = floe_calloc(1, sizeof(*l));
+    sched_leader *l = floe_calloc(1, sizeof(*l));
     if (l == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "lease: out of memory");
         return NULL;
@@ -203,7 +203,7 @@ sched_lease_new(struct event_base *base, const floe_config *cfg, floe_metrics *m
     if (l->pool == NULL || l->tick_ev == NULL || l->kick_ev == NULL) {
         if (l->pool != NULL)
             floe_err_sys(err, FLOE_ENOMEM, "lease: out of memory");
-        sched_lease_free(l);
+        sched_leader_free(l);
         return NULL;
     }
     int64_t every = cfg->leader_lease_ms / 3;
@@ -214,7 +214,7 @@ sched_lease_new(struct event_base *base, const floe_config *cfg, floe_metrics *m
 }
 
 void
-sched_lease_free(sched_lease *l)
+sched_leader_free(sched_leader *l)
 {
     if (l == NULL)
         return;
@@ -240,7 +240,7 @@ sched_lease_free(sched_lease *l)
 }
 
 bool
-sched_lease_valid(sched_lease *l)
+sched_leader_valid(sched_leader *l)
 {
     if (l->leader && !l->ignore_deadline && floe_mono_us() >= l->deadline_us)
         lease_demote(l, "renew deadline passed");
@@ -248,13 +248,13 @@ sched_lease_valid(sched_lease *l)
 }
 
 uint64_t
-sched_lease_epoch(const sched_lease *l)
+sched_leader_epoch(const sched_leader *l)
 {
     return l->epoch;
 }
 
 void
-sched_lease_fenced(sched_lease *l, const char *why)
+sched_leader_fenced(sched_leader *l, const char *why)
 {
     /* Redis names the epoch it holds ("epoch A is older than B"). A newer leader explains
      * it, and then this replica cannot take the lease anyway. But when no one holds a

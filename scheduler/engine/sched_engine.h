@@ -7,7 +7,7 @@
  * A leadership term starts with sched_engine_lead(epoch) and ends with
  * sched_engine_stop(): every piece of work of the term stops at once (replies arriving
  * later are dropped), the consumer leaves the group, and nothing more is written. A write
- * refused for a newer epoch calls hooks->on_fenced, which should demote (sched_lease).
+ * refused for a newer epoch calls hooks->on_fenced, which should demote (sched_leader).
  * Threading: the loop thread; PostgreSQL work runs on the engine's own pool.
  */
 #ifndef SCHED_ENGINE_H
@@ -21,10 +21,17 @@
 
 struct event_base;
 typedef struct sched_engine sched_engine;
+/* A feature that joins every term (launch plans, lineage): see engine/internal. */
+typedef struct eng_feature eng_feature;
+extern const eng_feature eng_lineage_feature;
 
 typedef struct sched_engine_hooks {
     void (*on_fenced)(const char *why, void *arg);
     void *arg;
+    /* The features in force, NULL-terminated, in the order their hooks run (borrowed for
+     * the engine's life). The composition root (sched_main.c) lists them: the core never
+     * names a feature. */
+    const eng_feature *const *features;
 } sched_engine_hooks;
 
 sched_engine *sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,

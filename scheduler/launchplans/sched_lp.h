@@ -24,6 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The engine feature (sched_engine_hooks.features) that runs launch plans on the leader. */
+extern const struct eng_feature eng_lp_feature;
+
 /* What a tick found to publish: ExecutionRequested of launched firings, DataPublished of
  * finished executions (packed, in the job's arena). */
 typedef struct lp_msg {

@@ -670,7 +670,7 @@ eng_on_bus(eng_term *t, const floe_bus_msg *msg)
     if ((unsigned)type < 16)
         floe_metric_add(e->m_events[type], 1);
     const char *id = exec_id_of(type, msg->env->msg);
-    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+    for (const eng_feature *const *f = ENG_FEATURES(e); *f != NULL; f++)
         if ((*f)->consumes != 0 && (*f)->consumes == type && (*f)->on_message != NULL) {
             (*f)->on_message(t, msg);
             return;

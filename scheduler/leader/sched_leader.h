@@ -1,5 +1,5 @@
 /*
- * sched_lease — leader election: a lease row in PostgreSQL (store_lease), renewed every
+ * sched_leader — leader election: a lease row in PostgreSQL (store_lease), renewed every
  * third of the lease from a thread of its own (so a slow API query never delays it).
  *
  * The loop side owns the decision. It becomes leader when an acquire succeeds, and stops
@@ -9,8 +9,8 @@
  * replica runs this; only the leader runs the engine. Threading: loop thread, except the
  * SQL which runs on the lease thread.
  */
-#ifndef SCHED_LEASE_H
-#define SCHED_LEASE_H
+#ifndef SCHED_LEADER_H
+#define SCHED_LEADER_H
 
 #include "floe_config.h"
 #include "floe_err.h"
@@ -20,26 +20,26 @@
 #include <stdint.h>
 
 struct event_base;
-typedef struct sched_lease sched_lease;
+typedef struct sched_leader sched_leader;
 
-typedef struct sched_lease_callbacks {
+typedef struct sched_leader_callbacks {
     void (*on_elected)(uint64_t epoch, void *arg);
     void (*on_demoted)(uint64_t epoch, const char *why, void *arg);
     void *arg;
-} sched_lease_callbacks;
+} sched_leader_callbacks;
 
 /* holder: this replica's unique name. Starts campaigning at once. */
-sched_lease *sched_lease_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
-                             const char *holder, const sched_lease_callbacks *cb, floe_err *err);
+sched_leader *sched_leader_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
+                             const char *holder, const sched_leader_callbacks *cb, floe_err *err);
 
 /* Stops; gives the lease up when held (so a standby takes over at once). Blocks briefly. */
-void sched_lease_free(sched_lease *l);
+void sched_leader_free(sched_leader *l);
 
 /* Leader, and the renew deadline has not passed. */
-bool sched_lease_valid(sched_lease *l);
-uint64_t sched_lease_epoch(const sched_lease *l);
+bool sched_leader_valid(sched_leader *l);
+uint64_t sched_leader_epoch(const sched_leader *l);
 
 /* The engine saw a write refused for a newer epoch: demote now. */
-void sched_lease_fenced(sched_lease *l, const char *why);
+void sched_leader_fenced(sched_leader *l, const char *why);
 
 #endif

@@ -173,18 +173,19 @@ struct sched_engine {
  * so the core never calls up into it: start when a term begins (false: the term cannot
  * run), stop when it ends, free what it holds once the term's last reference goes, and
  * take the consumed messages of the types it owns (it acknowledges them). Any hook may
- * be NULL. The features in force are listed once, in sched_features.c. */
-typedef struct eng_feature {
+ * be NULL. The features in force come from sched_engine_hooks. */
+struct eng_feature {
     const char *name;
     bool (*start)(eng_term *t);
     void (*stop)(eng_term *t);
     void (*free)(eng_term *t);
     Floe__MessageType consumes; /* 0: none */
     void (*on_message)(eng_term *t, const floe_bus_msg *msg);
-} eng_feature;
+};
 
-extern const eng_feature *const eng_features[]; /* NULL-terminated */
-extern const eng_feature eng_lineage_feature, eng_lp_feature;
+/* The features of the engine's hooks, or none. */
+#define ENG_FEATURES(e) ((e)->hooks.features != NULL ? (e)->hooks.features : eng_no_features)
+extern const eng_feature *const eng_no_features[];
 
 /* sched_engine.c */
 eng_op *eng_op_new(eng_term *t, eng_exec *ex, int kind);

@@ -19,6 +19,8 @@
 #define ENG_RESTART_MS 1000
 #define ENG_OPS_FREE_MAX 4096
 
+const eng_feature *const eng_no_features[] = {NULL};
+
 /* --- Operations ------------------------------------------------------------------------ */
 
 eng_op *
@@ -80,7 +82,7 @@ eng_term_unref(eng_term *t)
         return;
     for (size_t i = 0; i < t->n_acks; i++)
         floe_free(t->acks[i]);
-    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+    for (const eng_feature *const *f = ENG_FEATURES(t->e); *f != NULL; f++)
         if ((*f)->free != NULL)
             (*f)->free(t);
     floe_map_free(t->execs);
@@ -167,7 +169,7 @@ term_end(sched_engine *e, const char *why)
     floe_log_warn(&t->log, "engine stops: %s", why);
     event_del(t->sweep_ev);
     event_del(t->ack_ev);
-    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+    for (const eng_feature *const *f = ENG_FEATURES(e); *f != NULL; f++)
         if ((*f)->stop != NULL)
             (*f)->stop(t);
     eng_term_drop_execs(t);
@@ -205,7 +207,7 @@ term_start(sched_engine *e, uint64_t epoch)
         floe_log_error(&t->log, "engine cannot start: %s", err.msg);
         goto fail;
     }
-    for (const eng_feature *const *f = eng_features; *f != NULL; f++)
+    for (const eng_feature *const *f = ENG_FEATURES(e); *f != NULL; f++)
         if ((*f)->start != NULL && !(*f)->start(t)) {
             floe_log_error(&t->log, "engine cannot start: out of memory (%s)", (*f)->name);
             goto fail;

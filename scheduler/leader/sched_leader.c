@@ -169,7 +169,7 @@ lease_tick(evutil_socket_t fd, short what, void *arg)
 
 sched_leader *
 sched_leader_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
-                const char *holder, const sched_leader_callbacks *cb, floe_err *err)
+                 const char *holder, const sched_leader_callbacks *cb, floe_err *err)
 {
     sched_leader *l = floe_calloc(1, sizeof(*l));
     if (l == NULL) {

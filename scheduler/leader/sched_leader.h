@@ -30,7 +30,7 @@ typedef struct sched_leader_callbacks {
 
 /* holder: this replica's unique name. Starts campaigning at once. */
 sched_leader *sched_leader_new(struct event_base *base, const floe_config *cfg, floe_metrics *m,
-                             const char *holder, const sched_leader_callbacks *cb, floe_err *err);
+                               const char *holder, const sched_leader_callbacks *cb, floe_err *err);
 
 /* Stops; gives the lease up when held (so a standby takes over at once). Blocks briefly. */
 void sched_leader_free(sched_leader *l);

@@ -6,6 +6,8 @@
  */
 #include "sched_engine_int.h"
 
+#include "sched_decide.h"
+
 #include "floe_fault.h"
 
 #include "floe_mem.h"
@@ -19,17 +21,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* An operation's kind is the sched_event its script answers for (sched_effects.c). */
 enum {
-    OP_CREATE = 1,
-    OP_STARTED,
-    OP_SUCCEEDED,
-    OP_FAILED,
-    OP_ABORT,
-    OP_LEASE,
-    OP_CACHED,
+    OP_CREATE = SCHED_EV_CREATED,
+    OP_STARTED = SCHED_EV_STARTED,
+    OP_SUCCEEDED = SCHED_EV_SUCCEEDED,
+    OP_FAILED = SCHED_EV_FAILED,
+    OP_ABORT = SCHED_EV_ABORTED,
+    OP_LEASE = SCHED_EV_LEASE,
+    OP_CACHED = SCHED_EV_CACHED,
 };
 
-static void script_reply(const store_reply *rep, const floe_err *err, void *arg);
+#define script_reply eng_state_reply
 
 /* --- Helpers --------------------------------------------------------------------------- */
 
@@ -98,58 +101,7 @@ op_sent(eng_op *op, floe_rc rc)
     eng_term_fail(t, rc == FLOE_EAGAIN ? "redis: not connected" : "redis: request not sent");
 }
 
-static void
-log_noop(eng_op *op, const char *what, const store_state_res *res)
-{
-    eng_exec *ex = op->ex;
-    const char *node = ex->plan != NULL && op->node < ex->plan->plan->n_nodes
-                           ? ex->plan->plan->nodes[op->node].id
-                           : "";
-    floe_log_ctx c = {.comp = "engine",
-                      .exec = ex->id,
-                      .node = node,
-                      .attempt = op->attempt,
-                      .epoch = op->t->epoch};
-    floe_log_debug(&c, "%s: no change: %s", what, res->note);
-}
-
-void
-eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first)
-{
-    int64_t now = floe_mono_us();
-    const sched_plan *plan = ex->plan->plan;
-    for (size_t i = first; i < res->n_items; i++) {
-        int64_t idx = store_state_item_int(res, i);
-        if (idx < 0 || idx >= plan->n_nodes)
-            continue;
-        eng_egress(ex->t, ex, plan->nodes[idx].id, 1, FLOE_TR_NODE_READY, 0, NULL);
-        eng_dispatch(ex, (uint32_t)idx, 1, now);
-    }
-    if (res->phase != 0) {
-        ex->terminal = true;
-        eng_finalize(ex);
-    }
-}
-
 /* --- ExecutionRequested ---------------------------------------------------------------- */
-
-static void
-created(eng_op *op, const store_state_res *res)
-{
-    floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
-    floe_log_info(&c, "execution started: %s, %u nodes, %zu ready", op->ex->plan->ref,
-                  op->ex->plan->plan->n_nodes, res->n_items);
-    eng_egress(op->t, op->ex, NULL, 0, FLOE_TR_EXEC_START, 0, NULL);
-    eng_exec *ex = op->ex;
-    if (ex->n_rec > 0) {
-        eng_lineage_recovered(ex, ex->rec_source);
-        floe_arena_free(ex->rec_arena);
-        ex->rec_arena = NULL;
-        ex->rec = NULL;
-        ex->n_rec = 0;
-    }
-    eng_after_ready(op->ex, res, 0);
-}
 
 /* Recover: the nodes that produced outputs in the source execution start RECOVERED with
  * those outputs; their downstream nodes wait for one upstream less each. Built in the
@@ -237,14 +189,6 @@ on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos
 /* --- TaskStarted ----------------------------------------------------------------------- */
 
 static void
-started(eng_op *op, const store_state_res *res)
-{
-    (void)res;
-    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt,
-               FLOE_TR_NODE_START, 0, NULL);
-}
-
-static void
 on_started(eng_exec *ex, const Floe__TaskStarted *m, const floe_bus_pos *pos)
 {
     uint32_t idx;
@@ -265,45 +209,6 @@ on_started(eng_exec *ex, const Floe__TaskStarted *m, const floe_bus_pos *pos)
 }
 
 /* --- TaskFailed (and lease expiry) ----------------------------------------------------- */
-
-static void
-failed(eng_op *op, const store_state_res *res)
-{
-    eng_term *t = op->t;
-    eng_exec *ex = op->ex;
-    const sched_plan *plan = ex->plan->plan;
-    const char *node = plan->nodes[op->node].id;
-    int kind = (int)(intptr_t)op->data;
-    floe_log_ctx c = {
-        .comp = "engine", .exec = ex->id, .node = node, .attempt = op->attempt, .epoch = t->epoch};
-    if (res->st == STORE_ST_RETRY) {
-        uint32_t next = (uint32_t)store_state_item_int(res, 0);
-        int64_t delay = store_state_item_int(res, 1);
-        floe_metric_add(kind == FLOE_ERROR_KIND_SYSTEM ? t->e->m_retry_sys : t->e->m_retry_user, 1);
-        if (op->kind == OP_LEASE)
-            floe_metric_add(t->e->m_lease_exp, 1);
-        floe_log_info(&c, "attempt failed (%s); attempt %u in %" PRId64 " ms",
-                      kind == FLOE_ERROR_KIND_SYSTEM ? "SYSTEM" : "USER", next, delay);
-        eng_egress(t, ex, node, op->attempt, FLOE_TR_NODE_RETRY, kind, NULL);
-        if (delay <= 0)
-            eng_dispatch(ex, op->node, next, floe_mono_us());
-    } else if (res->st == STORE_ST_FAILED) {
-        if (op->kind == OP_LEASE)
-            floe_metric_add(t->e->m_lease_exp, 1);
-        floe_log_info(&c, "node failed (%s error, retries exhausted or not retriable)",
-                      kind == FLOE_ERROR_KIND_SYSTEM ? "SYSTEM" : "USER");
-        eng_egress(t, ex, node, op->attempt, FLOE_TR_NODE_FAIL, kind, NULL);
-        for (size_t i = 0; i < res->n_items; i++) {
-            int64_t s = store_state_item_int(res, i);
-            if (s >= 0 && s < plan->n_nodes)
-                eng_egress(t, ex, plan->nodes[s].id, 0, FLOE_TR_NODE_SKIP, 0, NULL);
-        }
-        if (res->phase != 0) {
-            ex->terminal = true;
-            eng_finalize(ex);
-        }
-    }
-}
 
 typedef struct fail_in {
     int kind;
@@ -411,22 +316,6 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 
 /* --- TaskSucceeded --------------------------------------------------------------------- */
 
-static void
-succeeded(eng_op *op, const store_state_res *res)
-{
-    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt,
-               FLOE_TR_NODE_SUCCEED, 0, NULL);
-    eng_after_ready(op->ex, res, 0);
-}
-
-static void
-cached(eng_op *op, const store_state_res *res)
-{
-    eng_egress(op->t, op->ex, op->ex->plan->plan->nodes[op->node].id, op->attempt,
-               FLOE_TR_NODE_CACHE_HIT, 0, NULL);
-    eng_after_ready(op->ex, res, 0);
-}
-
 void
 eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs, size_t len)
 {
@@ -472,19 +361,8 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
         eng_term_fail(ex->t, "engine: out of memory");
         return;
     }
-    floe_err verr = {0};
     char why[512] = "";
-    for (size_t i = 0; i < n_out && why[0] == '\0'; i++) {
-        const Floe__Variable *want = ifc->outputs[i];
-        outs[i] = NULL;
-        for (size_t k = 0; k < m->n_outputs; k++)
-            if (strcmp(m->outputs[k]->name, want->name) == 0)
-                outs[i] = m->outputs[k];
-        if (outs[i] == NULL || outs[i]->value == NULL)
-            snprintf(why, sizeof(why), "output \"%s\" is missing", want->name);
-        else if (floe_value_check(want->type, outs[i]->value, &verr) != FLOE_OK)
-            snprintf(why, sizeof(why), "output \"%s\": %s", want->name, verr.msg);
-    }
+    (void)sched_decide_outputs(ifc, m->outputs, m->n_outputs, outs, why, sizeof(why));
     if (why[0] != '\0') {
         char logs[320];
         fail_in in = {.kind = FLOE_ERROR_KIND_USER,
@@ -536,61 +414,6 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
     op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, script_reply, op));
 }
 
-/* --- Abort ----------------------------------------------------------------------------- */
-
-static void
-aborted(eng_op *op, const store_state_res *res)
-{
-    floe_log_ctx c = {.comp = "engine", .exec = op->ex->id, .epoch = op->t->epoch};
-    floe_log_info(&c, "execution %s", floe_phase_name((int)res->phase));
-    op->ex->terminal = true;
-    eng_finalize(op->ex);
-}
-
-/* --- Answers --------------------------------------------------------------------------- */
-
-/* The one trampoline for every state script's answer: acknowledge the event (its effect
- * is durable), log a no-op with its reason, or hand a change to the kind's handler. */
-static void
-script_reply(const store_reply *rep, const floe_err *err, void *arg)
-{
-    static void (*const changed[])(eng_op *, const store_state_res *) = {
-        [OP_CREATE] = created, [OP_STARTED] = started, [OP_SUCCEEDED] = succeeded,
-        [OP_FAILED] = failed,  [OP_ABORT] = aborted,   [OP_LEASE] = failed,
-        [OP_CACHED] = cached,
-    };
-    static const char *const what[] = {
-        [OP_CREATE] = "ExecutionRequested",
-        [OP_STARTED] = "TaskStarted",
-        [OP_SUCCEEDED] = "TaskSucceeded",
-        [OP_FAILED] = "TaskFailed",
-        [OP_ABORT] = "abort",
-        [OP_LEASE] = "lease expiry",
-        [OP_CACHED] = "cache hit",
-    };
-    eng_op *op = arg;
-    store_state_res res;
-    if (!eng_script_failed(op->t, rep, err, &res)) {
-        FLOE_FAULT("sched.after_redis_write_before_ack");
-        /* A keyed success: the catalog records it, then acknowledges the event. */
-        bool record = op->kind == OP_SUCCEEDED && res.st == STORE_ST_OK && op->buf != NULL &&
-                      res.note != NULL && res.note[0] != '\0';
-        if (record) {
-            eng_cache_record(op->ex, op->node, op->attempt, res.note, op->buf, op->buf_len,
-                             &op->pos, op->has_pos);
-            op->buf = NULL;
-            op->has_pos = false;
-        }
-        if (op->has_pos)
-            eng_ack(op->t, &op->pos);
-        if (res.st == STORE_ST_NOOP)
-            log_noop(op, what[op->kind], &res);
-        else
-            changed[op->kind](op, &res);
-    }
-    eng_op_free(op);
-}
-
 static void
 exec_abort(eng_exec *ex, int phase, const char *why, const floe_bus_pos *pos)
 {
@@ -639,72 +462,6 @@ eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage 
         break;
     }
     floe_arena_reset(ex->t->e->scratch);
-}
-
-static const char *
-exec_id_of(Floe__MessageType type, const ProtobufCMessage *msg)
-{
-    switch (type) {
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
-        return ((const Floe__ExecutionRequested *)msg)->execution_id;
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED:
-        return ((const Floe__TaskStarted *)msg)->execution_id;
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED:
-        return ((const Floe__TaskSucceeded *)msg)->execution_id;
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
-        return ((const Floe__TaskFailed *)msg)->execution_id;
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE:
-        return ((const Floe__ExecutionTerminate *)msg)->execution_id;
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
-        return ((const Floe__LineageRecorded *)msg)->execution_id;
-    default:
-        return NULL;
-    }
-}
-
-void
-eng_on_bus(eng_term *t, const floe_bus_msg *msg)
-{
-    sched_engine *e = t->e;
-    Floe__MessageType type = msg->env->type;
-    if ((unsigned)type < 16)
-        floe_metric_add(e->m_events[type], 1);
-    const char *id = exec_id_of(type, msg->env->msg);
-    for (const eng_feature *const *f = ENG_FEATURES(e); *f != NULL; f++)
-        if ((*f)->consumes != 0 && (*f)->consumes == type && (*f)->on_message != NULL) {
-            (*f)->on_message(t, msg);
-            return;
-        }
-    if (id == NULL) {
-        eng_ack(t, &msg->pos);
-        return;
-    }
-    eng_exec *ex = eng_exec_get(t, id, true);
-    if (ex == NULL) {
-        eng_term_fail(t, "engine: out of memory (execution table)");
-        return;
-    }
-    if (ex->state == EX_READY && ex->q_head == NULL) {
-        eng_handle_message(ex, type, msg->env->msg, &msg->pos);
-        return;
-    }
-    eng_item *it = eng_item_new(ITEM_BUS);
-    size_t len = protobuf_c_message_get_packed_size(msg->env->msg);
-    if (it == NULL || (it->payload = floe_malloc(len ? len : 1)) == NULL) {
-        eng_item_free(it);
-        eng_term_fail(t, "engine: out of memory (parking an event)");
-        return;
-    }
-    it->payload_len = protobuf_c_message_pack(msg->env->msg, it->payload);
-    it->type = type;
-    it->pos = msg->pos;
-    eng_exec_push(ex, it);
-    if (ex->state == EX_NEW) {
-        if (type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
-            eng_exec_load_request(ex, (const Floe__ExecutionRequested *)msg->env->msg);
-        else
-            eng_exec_load(ex);
-    }
 }
 
 void

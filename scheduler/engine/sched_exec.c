@@ -4,6 +4,9 @@
  * known, what arrives for it is parked in arrival order, so one execution's events are
  * applied in the order Kafka delivered them.
  *
+ * The engine's intake (eng_on_bus): an event goes to its execution, to a feature that
+ * consumes its type, or is acknowledged as nobody's.
+ *
  * Two ways in: an ExecutionRequested (the execution may be new: record it RUNNING in
  * PostgreSQL, load its workflow), or anything else (read the workflow reference from its
  * Redis state; none there means the execution is unknown or long finished).
@@ -23,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PLAN_CACHE_MAX 64
 
 /* --- Items ----------------------------------------------------------------------------- */
 
@@ -72,24 +73,11 @@ exec_pop(eng_exec *ex)
 /* --- Executions ------------------------------------------------------------------------ */
 
 static void
-plan_unref(sched_engine *e, eng_plan *p)
-{
-    if (p == NULL || --p->refs > 0 || p->loading)
-        return;
-    if (floe_map_count(e->plans) <= PLAN_CACHE_MAX && p->plan != NULL)
-        return;
-    floe_map_del(e->plans, p->ref);
-    sched_plan_free(p->plan);
-    floe_free(p->ref);
-    floe_free(p);
-}
-
-static void
 exec_maybe_free(eng_exec *ex)
 {
     if (ex->in_map || ex->inflight > 0 || ex->q_head != NULL)
         return;
-    plan_unref(ex->t->e, ex->plan);
+    eng_plan_unref(ex->t->e, ex->plan);
     floe_free(ex->inputs);
     floe_arena_free(ex->rec_arena);
     eng_term_unref(ex->t);
@@ -199,172 +187,6 @@ eng_exec_loaded(eng_exec *ex, eng_exec_state state)
     eng_exec_drain(ex);
 }
 
-/* --- Plans ----------------------------------------------------------------------------- */
-
-typedef struct plan_job {
-    eng_term *t;
-    eng_plan *p;
-    uint64_t epoch;
-    size_t max_nodes;
-    char project[64], domain[64], name[256], version[256];
-    sched_plan *plan;
-    floe_rc rc;
-    floe_err err;
-} plan_job;
-
-static floe_rc
-ref_split(const char *ref, plan_job *j)
-{
-    char buf[700];
-    if (snprintf(buf, sizeof(buf), "%s", ref) >= (int)sizeof(buf))
-        return FLOE_EINVAL;
-    char *parts[4], *save = NULL;
-    int n = 0;
-    for (char *tok = strtok_r(buf, "/", &save); tok != NULL && n < 4;
-         tok = strtok_r(NULL, "/", &save))
-        parts[n++] = tok;
-    if (n != 4 || strlen(parts[0]) >= sizeof(j->project) || strlen(parts[1]) >= sizeof(j->domain) ||
-        strlen(parts[2]) >= sizeof(j->name) || strlen(parts[3]) >= sizeof(j->version))
-        return FLOE_EINVAL;
-    snprintf(j->project, sizeof(j->project), "%s", parts[0]);
-    snprintf(j->domain, sizeof(j->domain), "%s", parts[1]);
-    snprintf(j->name, sizeof(j->name), "%s", parts[2]);
-    snprintf(j->version, sizeof(j->version), "%s", parts[3]);
-    return FLOE_OK;
-}
-
-/* On a pool thread: the compiled workflow from the registry, flattened. */
-static floe_rc
-plan_load(store_pg *pg, const char *project, const char *domain, const char *name,
-          const char *version, size_t max_nodes, sched_plan **out, floe_err *err)
-{
-    if (pg == NULL)
-        return floe_err_sys(err, FLOE_EIO, "no PostgreSQL connection");
-    floe_rc rc = store_pg_ensure(pg, err);
-    if (rc != FLOE_OK)
-        return rc;
-    floe_arena *arena = floe_arena_new(65536, 0);
-    if (arena == NULL)
-        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
-    store_entity ent;
-    rc = store_registry_get(pg, STORE_WORKFLOW, project, domain, name, version, arena, &ent, err);
-    if (rc == FLOE_OK && (*out = sched_plan_build(ent.spec, ent.spec_len, max_nodes, err)) == NULL)
-        rc = err->code != FLOE_OK ? err->code : FLOE_EINVAL;
-    floe_arena_free(arena);
-    return rc;
-}
-
-static void
-plan_work(void *ctx, void *arg)
-{
-    plan_job *j = arg;
-    j->rc =
-        plan_load(ctx, j->project, j->domain, j->name, j->version, j->max_nodes, &j->plan, &j->err);
-}
-
-static void
-plan_wake(sched_engine *e, eng_plan *p)
-{
-    eng_exec *w = p->waiters;
-    p->waiters = NULL;
-    while (w != NULL) {
-        eng_exec *next = w->next_wait;
-        w->next_wait = NULL;
-        if (p->plan != NULL && !w->t->dead) {
-            w->plan = p;
-            p->refs++;
-            eng_exec_loaded(w, EX_READY);
-        } else if (!w->t->dead) {
-            floe_log_warn(&w->t->log, "execution %s: workflow %s: %s; its events are dropped",
-                          w->id, p->ref, p->error);
-            eng_exec_loaded(w, EX_GONE);
-        }
-        eng_exec_release(w);
-        w = next;
-    }
-    if (p->refs == 0) {
-        p->refs = 1;
-        plan_unref(e, p);
-    }
-}
-
-static void
-plan_done(void *arg)
-{
-    plan_job *j = arg;
-    eng_plan *p = j->p;
-    sched_engine *e = j->t->e;
-    p->loading = false;
-    if (j->rc == FLOE_OK) {
-        p->plan = j->plan;
-    } else {
-        snprintf(p->error, sizeof(p->error), "%s", j->err.msg);
-        if (j->rc == FLOE_EIO || j->rc == FLOE_ENOMEM)
-            eng_term_fail(j->t, j->err.msg);
-    }
-    eng_term_unref(j->t);
-    floe_free(j);
-    plan_wake(e, p);
-}
-
-/* Gives ex its plan now, or parks it on the plan's load. */
-static void
-exec_plan_acquire(eng_exec *ex, const char *ref)
-{
-    sched_engine *e = ex->t->e;
-    eng_plan *p = floe_map_get(e->plans, ref);
-    if (p != NULL && p->plan != NULL) {
-        ex->plan = p;
-        p->refs++;
-        eng_exec_loaded(ex, EX_READY);
-        return;
-    }
-    if (p == NULL) {
-        plan_job *j = floe_calloc(1, sizeof(*j));
-        p = floe_calloc(1, sizeof(*p));
-        char *dup = floe_strdup(ref);
-        if (j == NULL || p == NULL || dup == NULL || ref_split(ref, j) != FLOE_OK ||
-            floe_map_put(e->plans, dup, p) != FLOE_OK) {
-            bool bad_ref = j != NULL && p != NULL && dup != NULL;
-            floe_free(j);
-            floe_free(p);
-            floe_free(dup);
-            if (bad_ref) {
-                floe_log_warn(&ex->t->log, "execution %s: bad workflow reference \"%.200s\"",
-                              ex->id, ref);
-                eng_exec_loaded(ex, EX_GONE);
-            } else {
-                eng_term_fail(ex->t, "engine: out of memory");
-            }
-            return;
-        }
-        p->ref = dup;
-        p->loading = true;
-        j->t = ex->t;
-        j->p = p;
-        j->max_nodes = (size_t)e->cfg->spec_max_nodes;
-        eng_term_ref(ex->t);
-        if (floe_pool_submit(e->pool, plan_work, plan_done, j) != FLOE_OK) {
-            eng_term_unref(ex->t);
-            floe_map_del(e->plans, p->ref);
-            floe_free(p->ref);
-            floe_free(p);
-            floe_free(j);
-            eng_term_fail(ex->t, "engine: the database queue is full");
-            return;
-        }
-    } else if (!p->loading) {
-        /* The last load failed: the workflow is gone or broken. */
-        floe_log_warn(&ex->t->log, "execution %s: workflow %s: %s", ex->id, ref, p->error);
-        eng_exec_loaded(ex, EX_GONE);
-        return;
-    }
-    ex->state = EX_LOADING;
-    ex->inflight++;
-    ex->next_wait = p->waiters;
-    p->waiters = ex;
-}
-
 /* --- Loading from the Redis head ------------------------------------------------------- */
 
 static void
@@ -406,7 +228,7 @@ head_reply(const store_reply *rep, const floe_err *err, void *arg)
     char ref[701];
     memcpy(ref, wf, wf_len);
     ref[wf_len] = '\0';
-    exec_plan_acquire(ex, ref);
+    eng_plan_acquire(ex, ref);
     eng_op_free(op);
 }
 
@@ -532,8 +354,8 @@ start_work(void *ctx, void *arg)
     snprintf(j->ref, sizeof(j->ref), "%s/%s/%s/%s", j->row.project, j->row.domain,
              j->row.workflow_name, j->row.workflow_version);
     if (prc == FLOE_OK && j->need_plan)
-        prc = plan_load(pg, j->row.project, j->row.domain, j->row.workflow_name,
-                        j->row.workflow_version, j->max_nodes, &j->plan, &perr);
+        prc = eng_plan_load(pg, j->row.project, j->row.domain, j->row.workflow_name,
+                            j->row.workflow_version, j->max_nodes, &j->plan, &perr);
     if (prc == FLOE_EIO || prc == FLOE_ENOMEM) {
         j->rc = prc;
         j->err = perr;
@@ -615,7 +437,7 @@ start_done(void *arg)
         sched_plan_free(j->plan);
         if (p == NULL || p->plan == NULL) {
             /* Cached at submit time, evicted or still loading since: go through the cache. */
-            exec_plan_acquire(ex, j->ref);
+            eng_plan_acquire(ex, j->ref);
         } else {
             ex->plan = p;
             p->refs++;
@@ -715,4 +537,72 @@ void
 eng_exec_load(eng_exec *ex)
 {
     exec_load_head(ex);
+}
+
+/* --- Intake ---------------------------------------------------------------------------- */
+
+static const char *
+exec_id_of(Floe__MessageType type, const ProtobufCMessage *msg)
+{
+    switch (type) {
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
+        return ((const Floe__ExecutionRequested *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED:
+        return ((const Floe__TaskStarted *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED:
+        return ((const Floe__TaskSucceeded *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
+        return ((const Floe__TaskFailed *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE:
+        return ((const Floe__ExecutionTerminate *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
+        return ((const Floe__LineageRecorded *)msg)->execution_id;
+    default:
+        return NULL;
+    }
+}
+
+void
+eng_on_bus(eng_term *t, const floe_bus_msg *msg)
+{
+    sched_engine *e = t->e;
+    Floe__MessageType type = msg->env->type;
+    if ((unsigned)type < 16)
+        floe_metric_add(e->m_events[type], 1);
+    const char *id = exec_id_of(type, msg->env->msg);
+    for (const eng_feature *const *f = ENG_FEATURES(e); *f != NULL; f++)
+        if ((*f)->consumes != 0 && (*f)->consumes == type && (*f)->on_message != NULL) {
+            (*f)->on_message(t, msg);
+            return;
+        }
+    if (id == NULL) {
+        eng_ack(t, &msg->pos);
+        return;
+    }
+    eng_exec *ex = eng_exec_get(t, id, true);
+    if (ex == NULL) {
+        eng_term_fail(t, "engine: out of memory (execution table)");
+        return;
+    }
+    if (ex->state == EX_READY && ex->q_head == NULL) {
+        eng_handle_message(ex, type, msg->env->msg, &msg->pos);
+        return;
+    }
+    eng_item *it = eng_item_new(ITEM_BUS);
+    size_t len = protobuf_c_message_get_packed_size(msg->env->msg);
+    if (it == NULL || (it->payload = floe_malloc(len ? len : 1)) == NULL) {
+        eng_item_free(it);
+        eng_term_fail(t, "engine: out of memory (parking an event)");
+        return;
+    }
+    it->payload_len = protobuf_c_message_pack(msg->env->msg, it->payload);
+    it->type = type;
+    it->pos = msg->pos;
+    eng_exec_push(ex, it);
+    if (ex->state == EX_NEW) {
+        if (type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
+            eng_exec_load_request(ex, (const Floe__ExecutionRequested *)msg->env->msg);
+        else
+            eng_exec_load(ex);
+    }
 }

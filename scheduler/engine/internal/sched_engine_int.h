@@ -20,6 +20,7 @@
 #include "floe_pool.h"
 #include "sched_engine.h"
 #include "sched_plan.h"
+#include "store_pg.h"
 #include "store_state.h"
 
 #include <stdbool.h>
@@ -207,6 +208,14 @@ void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t a
 bool eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err,
                        store_state_res *res);
 
+/* sched_plan_cache.c */
+/* Gives ex its plan now (EX_READY), or parks it until the plan loaded (EX_LOADING). */
+void eng_plan_acquire(eng_exec *ex, const char *ref);
+void eng_plan_unref(sched_engine *e, eng_plan *p); /* NULL is a no-op */
+/* On a pool thread: a workflow version from the registry, flattened into *out. */
+floe_rc eng_plan_load(store_pg *pg, const char *project, const char *domain, const char *name,
+                      const char *version, size_t max_nodes, sched_plan **out, floe_err *err);
+
 /* sched_exec.c */
 eng_exec *eng_exec_get(eng_term *t, const char *id, bool create);
 void eng_exec_push(eng_exec *ex, eng_item *it);
@@ -215,7 +224,6 @@ void eng_exec_drain(eng_exec *ex);
 void eng_exec_release(eng_exec *ex); /* an operation on ex ended */
 void eng_exec_forget(eng_exec *ex);  /* finished and recorded: out of the map */
 void eng_exec_loaded(eng_exec *ex, eng_exec_state state);
-void eng_plan_put(sched_engine *e, eng_plan *p);
 void eng_term_drop_execs(eng_term *t);
 eng_item *eng_item_new(eng_item_kind kind);
 void eng_item_free(eng_item *it);
@@ -224,13 +232,15 @@ void eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m);
 /* Starts loading an execution from its Redis state (any other event). */
 void eng_exec_load(eng_exec *ex);
 
+/* sched_effects.c: the answer of every state script (a store_redis_cb whose arg is the
+ * eng_op; op->kind is the sched_event, op->data the error kind of a failure). */
+void eng_state_reply(const store_reply *rep, const floe_err *err, void *arg);
+
 /* sched_events.c */
 void eng_on_bus(eng_term *t, const floe_bus_msg *msg);
 void eng_run_item(eng_exec *ex, eng_item *it);
 void eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage *msg,
                         const floe_bus_pos *pos);
-/* A script changed the state: dispatch the ready nodes, finalize when terminal. */
-void eng_after_ready(eng_exec *ex, const store_state_res *res, size_t first_item);
 
 /* sched_dispatch.c */
 void eng_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us);

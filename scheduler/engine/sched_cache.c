@@ -117,7 +117,7 @@ reserve_reply(const store_reply *rep, const floe_err *err, void *arg)
     const char *what = res.note != NULL ? res.note : "";
     eng_exec *ex = op->ex;
     if (strcmp(what, "run") == 0) {
-        eng_dispatch_keyed(ex, op->node, op->attempt, j->ready_us, j->key);
+        ex->t->e->next.dispatch_keyed(ex, op->node, op->attempt, j->ready_us, j->key);
     } else if (strcmp(what, "again") == 0) {
         j->looked_again = true;
         op->data = NULL;
@@ -188,7 +188,8 @@ lookup_done(void *arg)
         floe_log_ctx c = log_ctx(op);
         floe_log_info(&c, "cache hit %.12s: outputs of %s/%s attempt %u", j->key,
                       j->hit.execution_id, j->hit.node_id, j->hit.attempt);
-        eng_node_cached(op->ex, op->node, op->attempt, j->hit.outputs, j->hit.outputs_len);
+        op->t->e->next.node_cached(op->ex, op->node, op->attempt, j->hit.outputs,
+                                   j->hit.outputs_len);
         hit_lineage(op, j);
         job_free(j);
         eng_op_free(op);
@@ -272,7 +273,7 @@ done_reply(const store_reply *rep, const floe_err *err, void *arg)
         for (size_t i = 0; i < res.n_items; i++) {
             size_t len = 0;
             const char *m = store_state_item_str(&res, i, &len);
-            if (m != NULL && !eng_dispatch_member(t, m, len))
+            if (m != NULL && !t->e->next.dispatch_member(t, m, len))
                 break;
         }
         if (op->has_pos)

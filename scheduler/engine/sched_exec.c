@@ -170,7 +170,7 @@ eng_exec_drain(eng_exec *ex)
             break;
         eng_item *it = exec_pop(ex);
         ex->inflight++; /* the item may forget ex */
-        eng_run_item(ex, it);
+        ex->t->e->next.run_item(ex, it);
         eng_item_free(it);
         eng_exec_release(ex);
     }
@@ -585,7 +585,7 @@ eng_on_bus(eng_term *t, const floe_bus_msg *msg)
         return;
     }
     if (ex->state == EX_READY && ex->q_head == NULL) {
-        eng_handle_message(ex, type, msg->env->msg, &msg->pos);
+        e->next.handle_message(ex, type, msg->env->msg, &msg->pos);
         return;
     }
     eng_item *it = eng_item_new(ITEM_BUS);

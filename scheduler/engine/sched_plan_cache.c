@@ -98,13 +98,13 @@ plan_wake(sched_engine *e, eng_plan *p)
         if (p->plan != NULL && !w->t->dead) {
             w->plan = p;
             p->refs++;
-            eng_exec_loaded(w, EX_READY);
+            e->next.exec_loaded(w, EX_READY);
         } else if (!w->t->dead) {
             floe_log_warn(&w->t->log, "execution %s: workflow %s: %s; its events are dropped",
                           w->id, p->ref, p->error);
-            eng_exec_loaded(w, EX_GONE);
+            e->next.exec_loaded(w, EX_GONE);
         }
-        eng_exec_release(w);
+        e->next.exec_release(w);
         w = next;
     }
     if (p->refs == 0) {
@@ -141,7 +141,7 @@ eng_plan_acquire(eng_exec *ex, const char *ref)
     if (p != NULL && p->plan != NULL) {
         ex->plan = p;
         p->refs++;
-        eng_exec_loaded(ex, EX_READY);
+        e->next.exec_loaded(ex, EX_READY);
         return;
     }
     if (p == NULL) {
@@ -157,7 +157,7 @@ eng_plan_acquire(eng_exec *ex, const char *ref)
             if (bad_ref) {
                 floe_log_warn(&ex->t->log, "execution %s: bad workflow reference \"%.200s\"",
                               ex->id, ref);
-                eng_exec_loaded(ex, EX_GONE);
+                e->next.exec_loaded(ex, EX_GONE);
             } else {
                 eng_term_fail(ex->t, "engine: out of memory");
             }
@@ -181,7 +181,7 @@ eng_plan_acquire(eng_exec *ex, const char *ref)
     } else if (!p->loading) {
         /* The last load failed: the workflow is gone or broken. */
         floe_log_warn(&ex->t->log, "execution %s: workflow %s: %s", ex->id, ref, p->error);
-        eng_exec_loaded(ex, EX_GONE);
+        e->next.exec_loaded(ex, EX_GONE);
         return;
     }
     ex->state = EX_LOADING;

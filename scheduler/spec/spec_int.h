@@ -119,6 +119,8 @@ floe_rc spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, co
                           Floe__TaskSpec **out);
 floe_rc spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name,
                               const char *version, Floe__WorkflowSpec **out);
+/* The workflow's publish: section, checked against its interface (spec_publish.c). */
+floe_rc spec_workflow_publish(spec_ctx *ctx, const spec_y *py, Floe__WorkflowSpec *spec);
 floe_rc spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name,
                                 const char *version, Floe__LaunchPlanSpec **out);
 

@@ -29,7 +29,8 @@
 #define ENG_EXEC_ID_MAX 128
 #define ENG_ACK_BATCH 256
 #define ENG_CLASSES_MAX 32
-#define ENG_MSG_MAX 1024 /* error messages kept in the state */
+#define ENG_MSG_MAX 1024    /* error messages kept in the state */
+#define ENG_RESTART_MS 1000 /* a failed term starts again after this */
 
 typedef struct eng_term eng_term;
 typedef struct eng_exec eng_exec;
@@ -138,11 +139,29 @@ struct eng_op {
     unsigned cls; /* resource class index of a dispatch */
 };
 
+/* The engine's upward calls: a module reaches one above it only through these, set once
+ * by sched_engine_new, so no engine file depends on a higher one (docs/engine.md, "Layers").
+ * Each names the module that provides it. */
+typedef struct eng_next {
+    void (*exec_release)(eng_exec *ex);                      /* sched_exec */
+    void (*drop_execs)(eng_term *t);                         /* sched_exec */
+    void (*exec_loaded)(eng_exec *ex, eng_exec_state state); /* sched_exec */
+    void (*run_item)(eng_exec *ex, eng_item *it);            /* sched_events */
+    void (*handle_message)(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage *msg,
+                           const floe_bus_pos *pos); /* sched_events */
+    void (*node_cached)(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
+                        size_t len); /* sched_events */
+    void (*dispatch_keyed)(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
+                           const char *cache_key);                        /* sched_dispatch */
+    bool (*dispatch_member)(eng_term *t, const char *member, size_t len); /* sched_dispatch */
+} eng_next;
+
 struct sched_engine {
     struct event_base *base;
     const floe_config *cfg;
     floe_metrics *metrics;
     sched_engine_hooks hooks;
+    eng_next next;
     store_redis *redis;
     floe_pool *pool;
     floe_map *plans;
@@ -188,7 +207,10 @@ struct eng_feature {
 #define ENG_FEATURES(e) ((e)->hooks.features != NULL ? (e)->hooks.features : eng_no_features)
 extern const eng_feature *const eng_no_features[];
 
-/* sched_engine.c */
+/* sched_term.c */
+/* Ends the current term at once (features stop, executions dropped, the bus closed
+ * later). */
+void eng_term_end(sched_engine *e, const char *why);
 eng_op *eng_op_new(eng_term *t, eng_exec *ex, int kind);
 void eng_op_free(eng_op *op);
 void eng_term_ref(eng_term *t);

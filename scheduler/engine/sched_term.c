@@ -1,0 +1,214 @@
+/*
+ * sched_term — the plumbing of a leadership term every engine module shares: operations
+ * and their references, acknowledgements, egress, and what to do when Redis fails (end the
+ * term; start a new one under the same epoch once Redis answers again: every
+ * unacknowledged event is delivered again and handled idempotently) or refuses the epoch
+ * (stop, demote). The bottom of the engine: it calls nothing above it but through e->next.
+ */
+#include "sched_engine_int.h"
+
+#include "floe_mem.h"
+#include "floe_time.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ENG_OPS_FREE_MAX 4096
+
+eng_op *
+eng_op_new(eng_term *t, eng_exec *ex, int kind)
+{
+    sched_engine *e = t->e;
+    eng_op *op = e->free_ops;
+    if (op != NULL) {
+        e->free_ops = op->next;
+        e->n_free_ops--;
+    } else if ((op = floe_malloc(sizeof(*op))) == NULL) {
+        return NULL;
+    }
+    memset(op, 0, sizeof(*op));
+    op->t = t;
+    op->ex = ex;
+    op->kind = kind;
+    eng_term_ref(t);
+    if (ex != NULL)
+        ex->inflight++;
+    return op;
+}
+
+void
+eng_op_free(eng_op *op)
+{
+    if (op == NULL)
+        return;
+    eng_term *t = op->t;
+    sched_engine *e = t->e;
+    floe_free(op->str);
+    op->str = NULL;
+    floe_free(op->buf);
+    op->buf = NULL;
+    if (op->ex != NULL)
+        e->next.exec_release(op->ex);
+    if (e->n_free_ops < ENG_OPS_FREE_MAX) {
+        op->next = e->free_ops;
+        e->free_ops = op;
+        e->n_free_ops++;
+    } else {
+        floe_free(op);
+    }
+    eng_term_unref(t);
+}
+
+void
+eng_term_ref(eng_term *t)
+{
+    t->refs++;
+}
+
+void
+eng_term_unref(eng_term *t)
+{
+    if (--t->refs > 0)
+        return;
+    for (size_t i = 0; i < t->n_acks; i++)
+        floe_free(t->acks[i]);
+    for (const eng_feature *const *f = ENG_FEATURES(t->e); *f != NULL; f++)
+        if ((*f)->free != NULL)
+            (*f)->free(t);
+    floe_map_free(t->execs);
+    floe_free(t);
+}
+
+void
+eng_term_end(sched_engine *e, const char *why)
+{
+    eng_term *t = e->term;
+    if (t == NULL)
+        return;
+    e->term = NULL;
+    t->dead = true;
+    floe_log_warn(&t->log, "engine stops: %s", why);
+    event_del(t->sweep_ev);
+    event_del(t->ack_ev);
+    for (const eng_feature *const *f = ENG_FEATURES(e); *f != NULL; f++)
+        if ((*f)->stop != NULL)
+            (*f)->stop(t);
+    e->next.drop_execs(t);
+    floe_metric_set(e->m_running, 0);
+    event_active(t->free_ev, EV_TIMEOUT, 0);
+}
+
+void
+eng_term_fail(eng_term *t, const char *why)
+{
+    sched_engine *e = t->e;
+    if (t->dead || e->term != t)
+        return;
+    floe_log_error(&t->log, "%s; restarting the term", why);
+    uint64_t epoch = t->epoch;
+    eng_term_end(e, why);
+    e->restart_epoch = epoch;
+    struct timeval tv = {0, ENG_RESTART_MS * 1000};
+    event_add(e->restart_ev, &tv);
+}
+
+void
+eng_fenced(eng_term *t, const char *note)
+{
+    sched_engine *e = t->e;
+    floe_metric_add(e->m_fenced, 1);
+    if (t->dead)
+        return;
+    char why[FLOE_ERR_MSG_MAX];
+    snprintf(why, sizeof(why), "write refused by Redis: %s", note);
+    floe_log_warn(&t->log, "%s", why);
+    e->restart_epoch = 0;
+    eng_term_end(e, why);
+    if (e->hooks.on_fenced != NULL)
+        e->hooks.on_fenced(why, e->hooks.arg);
+}
+
+bool
+eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err, store_state_res *res)
+{
+    if (t->dead)
+        return true;
+    if (err != NULL) {
+        eng_term_fail(t, err->msg);
+        return true;
+    }
+    store_state_parse(rep, res);
+    if (res->st == STORE_ST_ERROR) {
+        eng_term_fail(t, "redis: a script answered in an unexpected shape");
+        return true;
+    }
+    if (res->st == STORE_ST_FENCED) {
+        eng_fenced(t, res->note);
+        return true;
+    }
+    if (res->st == STORE_ST_NOOP)
+        floe_metric_add(t->e->m_noop, 1);
+    return false;
+}
+
+void
+eng_ack(eng_term *t, const floe_bus_pos *pos)
+{
+    if (!t->dead && t->bus != NULL)
+        floe_bus_ack(t->bus, pos);
+}
+
+void
+eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why)
+{
+    if (t->dead || t->bus == NULL)
+        return;
+    floe_metric_add(t->e->m_dlq, 1);
+    floe_bus_reject(t->bus, pos, why);
+}
+
+const char *
+eng_csv(sched_engine *e, const uint32_t *v, size_t n)
+{
+    size_t need = n * 11 + 1;
+    if (need > e->csv_cap) {
+        char *c = floe_realloc(e->csv, need);
+        if (c == NULL)
+            return NULL;
+        e->csv = c;
+        e->csv_cap = need;
+    }
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++)
+        pos += (size_t)snprintf(e->csv + pos, 12, "%s%u", i ? "," : "", v[i]);
+    e->csv[pos] = '\0';
+    return e->csv;
+}
+
+void
+eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
+           floe_transition tr, floe_error_kind error_kind, const char *message)
+{
+    const floe_transition_def *d = floe_transition_get(tr);
+    sched_engine *e = t->e;
+    if (t->dead || t->bus == NULL || (node_id != NULL && !e->cfg->egress_nodes))
+        return;
+    Floe__PhaseChanged m = FLOE__PHASE_CHANGED__INIT;
+    m.execution_id = (char *)ex->id;
+    m.node_id = (char *)(node_id != NULL ? node_id : "");
+    m.attempt = attempt;
+    m.old_phase = (Floe__Phase)d->from;
+    m.new_phase = (Floe__Phase)d->to;
+    m.changed_unix_us = floe_now_us();
+    m.error_kind = (Floe__ErrorKind)error_kind;
+    m.message = (char *)(message != NULL ? message : "");
+    if (ex->plan != NULL && ex->plan->plan != NULL)
+        m.workflow = ex->plan->plan->spec->id;
+    floe_err err = {0};
+    if (floe_bus_produce(t->bus, e->topic_egress, ex->id, strlen(ex->id),
+                         FLOE__MESSAGE_TYPE__MESSAGE_TYPE_PHASE_CHANGED, &m.base, NULL, NULL,
+                         &err) != FLOE_OK)
+        floe_log_warn(&t->log, "egress: %s", err.msg);
+}

@@ -60,6 +60,20 @@ it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout
         fail_msg("timed out after %d ms waiting for %s", timeout_ms, what);
 }
 
+int64_t
+it_deadline(int timeout_ms)
+{
+    return floe_mono_us() + (int64_t)timeout_ms * 1000;
+}
+
+void
+it_poll_or_fail(int64_t deadline_us, int timeout_ms, const char *what)
+{
+    if (floe_mono_us() > deadline_us)
+        fail_msg("timed out after %d ms waiting for %s", timeout_ms, what);
+    usleep(20000); /* the condition is another process's: nothing of ours to be woken by */
+}
+
 void
 it_run_for(struct event_base *base, int ms)
 {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct event_base;
 
@@ -21,6 +22,20 @@ floe_config *it_config(const char *program, const char *const *overrides, size_t
  * "timed out after N ms waiting for <what>". */
 void it_wait(struct event_base *base, bool (*cond)(void *arg), void *arg, int timeout_ms,
              const char *what);
+
+/* The same wait when nothing of ours can deliver an event: polls cond (an expression)
+ * every 20 ms until it holds, for at most timeout_ms, then fails the test with "timed out
+ * after N ms waiting for <what>". For conditions on other processes: their HTTP answers,
+ * files, metrics. */
+#define IT_WAIT_UNTIL(cond, timeout_ms, what)                                                      \
+    do {                                                                                           \
+        int64_t it_deadline_ = it_deadline(timeout_ms);                                            \
+        while (!(cond))                                                                            \
+            it_poll_or_fail(it_deadline_, (timeout_ms), (what));                                   \
+    } while (0)
+int64_t it_deadline(int timeout_ms);
+/* Fails the test past deadline (CLOCK_MONOTONIC us); otherwise pauses one polling period. */
+void it_poll_or_fail(int64_t deadline_us, int timeout_ms, const char *what);
 
 /* Runs base for ms: an observation window, for what must NOT happen within it (nothing to
  * await). */

@@ -7,6 +7,7 @@
  */
 #include "floe_time.h"
 #include "it_exec.h"
+#include "it_fleet.h"
 #include "it_util.h"
 
 #include <jansson.h>
@@ -28,12 +29,11 @@
 #define ATTEMPTS "floe_worker_attempts_total{executor=\"process\",result=\"succeeded\"}"
 
 static const char *sched_bin, *worker_bin;
-static int pid_sched, pid_w1;
 static floe_config *cfg;
 static char workdir[512];
 
-static char *const sched_env[] = {"FLOE_API_URL=" API, "FLOE_ATTEMPT_LEASE=2s",
-                                  "FLOE_CACHE_RECHECK=500ms", NULL};
+static it_fleet fleet;
+static char *const sched_env[] = {"FLOE_ATTEMPT_LEASE=2s", "FLOE_CACHE_RECHECK=500ms", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -99,26 +99,12 @@ static int
 setup(void **state)
 {
     (void)state;
-    cfg = it_config("test_catalog", NULL, 0);
-    char id[FLOE_ID_LEN + 1];
-    floe_id_new(id);
-    for (char *p = id; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    it.api = API;
-    snprintf(it.project, sizeof(it.project), "cat-%.20s", id);
+    it_fleet_init(&fleet, "test_catalog", "cat", sched_bin, worker_bin, API);
+    cfg = fleet.cfg;
     snprintf(workdir, sizeof(workdir), "%s/catalog-%s", getenv("FLOE_STATE_DIR"), it.project);
     mkdir(workdir, 0700);
-    it.pg = PQconnectdb(cfg->postgres_url);
-    if (PQstatus(it.pg) != CONNECTION_OK)
-        fail_msg("postgres: %s", PQerrorMessage(it.pg));
-    char *argv[] = {(char *)sched_bin, NULL};
-    pid_sched = it_spawn(argv, sched_env, "test_catalog.scheduler.log");
-    it_http_wait_ok(API, "/readyz", 60000);
-    it_wait_metric(API, "floe_scheduler_is_leader", 1, 30000);
-    char *wargv[] = {(char *)worker_bin, "--class", "default", NULL};
-    char *wenv[] = {"FLOE_WORKER_HTTP=" W1, "FLOE_KAFKA_SESSION_TIMEOUT=6s", NULL};
-    pid_w1 = it_spawn(wargv, wenv, "test_catalog.w1.log");
-    it_http_wait_ok("http://" W1, "/healthz", 30000);
+    it_fleet_scheduler(&fleet, "scheduler", API, sched_env, true);
+    it_fleet_worker(&fleet, "w1", W1, NULL);
     return 0;
 }
 
@@ -126,12 +112,7 @@ static int
 teardown(void **state)
 {
     (void)state;
-    int sw = pid_w1 > 0 ? it_stop(pid_w1, 20000) : 0;
-    int ss = pid_sched > 0 ? it_stop(pid_sched, 20000) : 0;
-    PQfinish(it.pg);
-    floe_config_free(cfg);
-    if (sw != 0 || ss != 0)
-        fail_msg("a daemon did not stop cleanly (worker %d, scheduler %d)", sw, ss);
+    it_fleet_down(&fleet);
     return 0;
 }
 

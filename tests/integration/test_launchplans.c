@@ -11,6 +11,7 @@
 #include "floe_client.h"
 #include "floe_time.h"
 #include "it_exec.h"
+#include "it_fleet.h"
 #include "it_util.h"
 
 #include <jansson.h>
@@ -33,16 +34,13 @@
 #define W1 "127.0.0.1:18797"
 
 static const char *sched_bin, *worker_bin;
-static int pid_a, pid_b, pid_w1;
+static int pid_a, pid_b;
 static floe_config *cfg;
 static floe_client *client;
 
-static char *const env_a[] = {
-    "FLOE_API_URL=" API_A,  "FLOE_LAUNCHPLAN_TICK=200ms",     "FLOE_LAUNCHPLAN_GRACE=2s",
-    "FLOE_LEADER_LEASE=2s", "FLOE_LAUNCHPLAN_PRUNE_EVERY=1s", NULL};
-static char *const env_b[] = {
-    "FLOE_API_URL=" API_B,  "FLOE_LAUNCHPLAN_TICK=200ms",     "FLOE_LAUNCHPLAN_GRACE=2s",
-    "FLOE_LEADER_LEASE=2s", "FLOE_LAUNCHPLAN_PRUNE_EVERY=1s", NULL};
+static it_fleet fleet;
+static char *const sched_env[] = {"FLOE_LAUNCHPLAN_TICK=200ms", "FLOE_LAUNCHPLAN_GRACE=2s",
+                                  "FLOE_LEADER_LEASE=2s", "FLOE_LAUNCHPLAN_PRUNE_EVERY=1s", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
@@ -171,30 +169,15 @@ static int
 setup(void **state)
 {
     (void)state;
-    cfg = it_config("test_launchplans", NULL, 0);
-    char id[FLOE_ID_LEN + 1];
-    floe_id_new(id);
-    for (char *p = id; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    it.api = API_A;
-    snprintf(it.project, sizeof(it.project), "lp-%.20s", id);
-    it.pg = PQconnectdb(cfg->postgres_url);
-    if (PQstatus(it.pg) != CONNECTION_OK)
-        fail_msg("postgres: %s", PQerrorMessage(it.pg));
+    it_fleet_init(&fleet, "test_launchplans", "lp", sched_bin, worker_bin, API_A);
+    cfg = fleet.cfg;
     char err[512];
     if ((client = floe_client_new(cfg->kafka_brokers, cfg->kafka_properties, cfg->topic_prefix, err,
                                   sizeof(err))) == NULL)
         fail_msg("%s", err);
-    char *argv[] = {(char *)sched_bin, NULL};
-    pid_a = it_spawn(argv, env_a, "test_launchplans.a.log");
-    it_http_wait_ok(API_A, "/readyz", 60000);
-    it_wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
-    pid_b = it_spawn(argv, env_b, "test_launchplans.b.log");
-    it_http_wait_ok(API_B, "/readyz", 60000);
-    char *wargv[] = {(char *)worker_bin, "--class", "default", NULL};
-    char *wenv[] = {"FLOE_WORKER_HTTP=" W1, "FLOE_KAFKA_SESSION_TIMEOUT=6s", NULL};
-    pid_w1 = it_spawn(wargv, wenv, "test_launchplans.w1.log");
-    it_http_wait_ok("http://" W1, "/healthz", 30000);
+    pid_a = it_fleet_scheduler(&fleet, "a", API_A, sched_env, true);
+    pid_b = it_fleet_scheduler(&fleet, "b", API_B, sched_env, false);
+    it_fleet_worker(&fleet, "w1", W1, NULL);
     return 0;
 }
 
@@ -202,14 +185,8 @@ static int
 teardown(void **state)
 {
     (void)state;
-    int sw = pid_w1 > 0 ? it_stop(pid_w1, 20000) : 0;
-    int sa = pid_a > 0 ? it_stop(pid_a, 20000) : 0;
-    int sb = pid_b > 0 ? it_stop(pid_b, 20000) : 0;
     floe_client_free(client);
-    PQfinish(it.pg);
-    floe_config_free(cfg);
-    if (sw != 0 || sa != 0 || sb != 0)
-        fail_msg("a daemon did not stop cleanly (worker %d, schedulers %d %d)", sw, sa, sb);
+    it_fleet_down(&fleet);
     return 0;
 }
 
@@ -306,10 +283,8 @@ test_catch_up(void **state)
     long long down_us = sql_int("SELECT (extract(epoch FROM now()) * 1e6)::bigint");
     long long down_at = down_us / 1000000;
     sleep(7); /* the outage under test: about 7 instants of each plan are missed */
-    char *argv[] = {(char *)sched_bin, NULL};
-    pid_a = it_spawn(argv, env_a, "test_launchplans.a2.log");
+    pid_a = it_fleet_scheduler(&fleet, "a2", API_A, sched_env, false);
     use_live_api();
-    it_http_wait_ok(API_A, "/readyz", 60000);
     /* The first evaluation after the restart records its firings in one transaction. */
     char sql[512];
     snprintf(sql, sizeof(sql),

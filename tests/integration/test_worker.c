@@ -11,6 +11,7 @@
 #include "floe_bus.h"
 #include "floe_time.h"
 #include "it_exec.h"
+#include "it_fleet.h"
 #include "it_util.h"
 
 #include <event2/event.h>
@@ -40,24 +41,19 @@ static const char *sched_bin, *worker_bin;
 static int pid_sched, pid_w1;
 static floe_config *cfg;
 
-static char *const sched_env[] = {"FLOE_API_URL=" API, "FLOE_ATTEMPT_LEASE=2s", NULL};
+static it_fleet fleet;
+static char *const sched_env[] = {"FLOE_ATTEMPT_LEASE=2s", NULL};
 
 /* --- helpers ---------------------------------------------------------------------------- */
 
+/* log is "test_worker.<tag>.log". */
 static int
 spawn_worker_env(const char *http, char *const *extra, const char *log)
 {
-    char *argv[] = {(char *)worker_bin, "--class", "default", NULL};
-    char h[64];
-    snprintf(h, sizeof(h), "FLOE_WORKER_HTTP=%s", http);
-    char *env[16] = {h, "FLOE_KAFKA_SESSION_TIMEOUT=6s", NULL};
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 13; i++)
-        env[2 + i] = extra[i];
-    int pid = it_spawn(argv, env, log);
-    char url[80];
-    snprintf(url, sizeof(url), "http://%s", http);
-    it_http_wait_ok(url, "/healthz", 30000);
-    return pid;
+    char tag[64];
+    snprintf(tag, sizeof(tag), "%s", log + strlen("test_worker."));
+    tag[strlen(tag) - strlen(".log")] = '\0';
+    return it_fleet_worker(&fleet, tag, http, extra);
 }
 
 static int
@@ -163,20 +159,9 @@ static int
 setup(void **state)
 {
     (void)state;
-    cfg = it_config("test_worker", NULL, 0);
-    char id[FLOE_ID_LEN + 1];
-    floe_id_new(id);
-    for (char *p = id; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    it.api = API;
-    snprintf(it.project, sizeof(it.project), "wrk-%.20s", id);
-    it.pg = PQconnectdb(cfg->postgres_url);
-    if (PQstatus(it.pg) != CONNECTION_OK)
-        fail_msg("postgres: %s", PQerrorMessage(it.pg));
-    char *argv[] = {(char *)sched_bin, NULL};
-    pid_sched = it_spawn(argv, sched_env, "test_worker.scheduler.log");
-    it_http_wait_ok(API, "/readyz", 60000);
-    it_wait_metric(API, "floe_scheduler_is_leader", 1, 30000);
+    it_fleet_init(&fleet, "test_worker", "wrk", sched_bin, worker_bin, API);
+    cfg = fleet.cfg;
+    pid_sched = it_fleet_scheduler(&fleet, "scheduler", API, sched_env, true);
     pid_w1 = spawn_worker(W1, NULL, "test_worker.w1.log");
     return 0;
 }
@@ -185,12 +170,7 @@ static int
 teardown(void **state)
 {
     (void)state;
-    int sw = pid_w1 > 0 ? it_stop(pid_w1, 20000) : 0;
-    int ss = pid_sched > 0 ? it_stop(pid_sched, 20000) : 0;
-    PQfinish(it.pg);
-    floe_config_free(cfg);
-    if (sw != 0 || ss != 0)
-        fail_msg("a daemon did not stop cleanly (worker %d, scheduler %d)", sw, ss);
+    it_fleet_down(&fleet);
     return 0;
 }
 
@@ -601,9 +581,7 @@ test_oci_timeout_and_reap(void **state)
     assert_int_equal(runc_containers(root), 0);
 
     it_launch("boxkill", "{\"x\": 1}", id);
-    int64_t deadline = floe_mono_us() + 30000000;
-    while (runc_containers(root) == 0 && floe_mono_us() < deadline)
-        usleep(50000);
+    IT_WAIT_UNTIL(runc_containers(root) > 0, 30000, "the task's container to run");
     assert_int_equal(runc_containers(root), 1);
     kill(pid_w1, SIGKILL);
     waitpid(pid_w1, NULL, 0);
@@ -621,10 +599,7 @@ test_oci_timeout_and_reap(void **state)
     ex = it_wait_exec(id, 60000);
     it_expect_phase(ex, "ABORTED");
     json_decref(ex);
-    deadline = floe_mono_us() + 30000000;
-    while (runc_containers(root) != 0 && floe_mono_us() < deadline)
-        usleep(50000);
-    assert_int_equal(runc_containers(root), 0);
+    IT_WAIT_UNTIL(runc_containers(root) == 0, 30000, "the aborted task's container to go");
 }
 
 /* The kubernetes executor against a FAKE API server (tests/integration/
@@ -659,18 +634,15 @@ test_kubernetes_fake_apiserver(void **state)
                      "--record",
                      record,
                      NULL};
-    int pid_fake = it_spawn(fargv, NULL, "test_worker.fake_kube.log");
+    int pid_fake = it_fleet_spawn(&fleet, "fake_kube", fargv, NULL);
     snprintf(api, sizeof(api), "FLOE_KUBERNETES_API=https://127.0.0.1:18443");
     snprintf(tok, sizeof(tok), "FLOE_KUBERNETES_TOKEN_FILE=%s/token", dir);
     snprintf(ca, sizeof(ca), "FLOE_KUBERNETES_CA_FILE=%s/cert.pem", dir);
     char *const env[] = {
         api, tok, ca, "FLOE_KUBERNETES_NAMESPACE=floe-test", "FLOE_KUBERNETES_POLL=100ms", NULL};
-    int64_t deadline = floe_mono_us() + 10000000;
     struct stat st;
-    while (stat(record, &st) == -1 && floe_mono_us() < deadline)
-        usleep(20000);
-    if (stat(record, &st) == -1)
-        fail_msg("the fake API server did not start (see test_worker.fake_kube.log)");
+    IT_WAIT_UNTIL(stat(record, &st) == 0, 10000,
+                  "the fake API server to start (see test_worker.fake_kube.log)");
     assert_int_equal(it_stop(pid_w1, 20000), 0);
     pid_w1 = spawn_worker_env(W1, env, "test_worker.w1k.log");
     it_register("kind: task\nname: kok\nversion: v1\nexecutor: kubernetes\n"
@@ -715,15 +687,10 @@ test_kubernetes_fake_apiserver(void **state)
 
     /* What the fake received. */
     json_t *rec = NULL;
-    deadline = floe_mono_us() + 20000000;
-    for (;;) { /* the hung pod is deleted on the worker's next heartbeat */
-        json_decref(rec);
-        rec = json_load_file(record, 0, NULL);
-        json_t *del = json_object_get(rec, "deleted");
-        if (json_array_size(del) >= 3 || floe_mono_us() > deadline)
-            break;
-        usleep(50000);
-    }
+    /* The hung pod is deleted on the worker's next heartbeat. */
+    IT_WAIT_UNTIL((json_decref(rec), rec = json_load_file(record, 0, NULL),
+                   json_array_size(json_object_get(rec, "deleted")) >= 3),
+                  20000, "the fake API server to record 3 pod deletions");
     assert_non_null(rec);
     assert_int_equal(json_integer_value(json_object_get(rec, "unauthorized")), 0);
     assert_true(json_integer_value(json_object_get(rec, "creates")) >= 5); /* 429, 500, 3 pods */
@@ -780,10 +747,7 @@ static void
 test_h3_late_result_not_lease_expired(void **state)
 {
     (void)state;
-    char *const env_b[] = {"FLOE_API_URL=" API_B, "FLOE_ATTEMPT_LEASE=2s", NULL};
-    char *argv[] = {(char *)sched_bin, NULL};
-    int pid_b = it_spawn(argv, env_b, "test_worker.scheduler_b.log");
-    it_http_wait_ok(API_B, "/readyz", 60000);
+    int pid_b = it_fleet_scheduler(&fleet, "scheduler_b", API_B, sched_env, false);
     it_register("kind: task\nname: brief\nversion: v1\n"
                 "container: {command: [/bin/sh, -c, 'sleep 1; echo 7 > \"$FLOE_OUTPUTS/out\"']}\n"
                 "outputs: {out: integer}\nretries: {system: 0}\n"

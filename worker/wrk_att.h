@@ -73,6 +73,13 @@ extern const char *const wrk_att_kinds[WRK_EXECUTORS + 2]; /* by kind: metric la
 /* wrk_attempt.c: the attempt needs nothing more from this worker (it is freed once no
  * request, job or delivery refers to it). */
 void wrk_att_finish(wrk_att *att);
+/* The task ended: collect its outputs and logs on the pool, then publish (wrk_collect.c). */
+void wrk_att_collect(wrk_att *att);
+/* A failure before the task ran: publish it while the directory is removed. */
+void wrk_att_fail_and_clean(wrk_att *att, floe_err_class cls, const char *code,
+                            const char *message);
+/* Worker shutdown: the attempt's claim is released for another worker (wrk_attempt.c). */
+void wrk_att_release(wrk_att *att);
 /* Frees a finished attempt that nothing refers to any more. */
 void wrk_att_maybe_free(wrk_att *att);
 

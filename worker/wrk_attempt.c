@@ -151,8 +151,8 @@ release_reply(const store_reply *rep, const floe_err *err, void *arg)
     wrk_att_finish(att);
 }
 
-static void
-att_release(wrk_att *att)
+void
+wrk_att_release(wrk_att *att)
 {
     const Floe__TaskDispatch *d = att->d;
     att->state = ATT_RELEASING;
@@ -163,146 +163,6 @@ att_release(wrk_att *att)
     }
     wrk_res_count(att, "released");
     wrk_att_finish(att);
-}
-
-/* --- collecting (pool) ----------------------------------------------------------------- */
-
-static void
-collect_work(void *ctx, void *job)
-{
-    (void)ctx;
-    wrk_att *att = job;
-    wrk *w = att->w;
-    char path[PATH_MAX];
-    static const char *const names[2] = {"stdout", "stderr"};
-    bool publish = !att->aborted && !att->released;
-    if (publish) {
-        if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
-            att->job_failed = wrk_io_outputs(att->dir, att->d->outputs, att->d->n_outputs, w->blobs,
-                                             (uint64_t)w->cfg->worker_output_max, att->arena,
-                                             &att->outs, &att->err) != FLOE_OK;
-            FLOE_FAULT("worker.after_outputs_uploaded");
-        }
-        for (int i = 0; i < 2; i++) {
-            snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
-            att->has_log[i] = wrk_io_put_log(w->blobs, path, &att->logs[i]);
-        }
-        size_t max = (size_t)w->cfg->worker_stderr_tail;
-        if ((att->tail = floe_malloc(max + 1)) != NULL) {
-            /* a pod's log is one stream, kept as stdout */
-            snprintf(path, sizeof(path), "%s/%s", att->dir, att->kind == 2 ? "stdout" : "stderr");
-            wrk_io_tail(path, att->tail, max);
-        }
-    }
-    if (att->dir[0] != '\0')
-        wrk_io_rmtree(att->dir);
-}
-
-static void
-describe_end(const wrk_att *att, char *msg, size_t size, const char **code)
-{
-    const plug_result *r = &att->res;
-    const Floe__TaskDispatch *d = att->d;
-    const char *tail = att->tail != NULL && att->tail[0] != '\0' ? "; stderr ends: " : "";
-    char last[200] = "";
-    if (tail[0] != '\0') { /* the last line, as the most likely explanation */
-        size_t len = strlen(att->tail);
-        while (len > 0 && att->tail[len - 1] == '\n')
-            len--;
-        size_t s = len;
-        while (s > 0 && att->tail[s - 1] != '\n')
-            s--;
-        floe_text_copy(last, sizeof(last), att->tail + s, len - s);
-        if (last[0] == '\0')
-            tail = "";
-    }
-    if (att->timed_out) {
-        *code = "timeout";
-        snprintf(msg, size, "exceeded its timeout of %u ms and was stopped", d->timeout_ms);
-    } else if (r->oom) {
-        *code = "oom";
-        snprintf(msg, size, "killed for exceeding its memory limit of %llu bytes",
-                 (unsigned long long)(d->resources != NULL ? d->resources->memory_bytes : 0));
-    } else if (r->end == PLUG_END_SIGNALED) {
-        *code = "signal";
-        floe_text_fmt(msg, size, "killed by signal %d (%s)%s%s", r->signal, strsignal(r->signal),
-                      tail, last);
-    } else {
-        *code = "exit";
-        floe_text_fmt(msg, size, "%s exited with status %d%s%s",
-                      d->container != NULL && d->container->n_command > 0 ? d->container->command[0]
-                                                                          : "the task",
-                      r->exit_code, tail, last);
-    }
-}
-
-static void
-collect_done(void *job)
-{
-    wrk_att *att = job;
-    att->job_out = false;
-    if (att->released) {
-        att_release(att);
-        return;
-    }
-    if (att->aborted) {
-        wrk_res_count(att, "aborted");
-        wrk_att_finish(att);
-        return;
-    }
-    if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
-        if (!att->job_failed) {
-            wrk_res_success(att);
-            return;
-        }
-        const char *code = att->err.cls == FLOE_ERR_SYSTEM ? "upload" : "output";
-        wrk_res_failure(att, att->err.cls == FLOE_ERR_SYSTEM ? FLOE_ERR_SYSTEM : FLOE_ERR_USER,
-                        code, att->err.msg);
-        return;
-    }
-    char msg[FLOE_ERR_MSG_MAX];
-    const char *code = "exit";
-    describe_end(att, msg, sizeof(msg), &code);
-    wrk_res_failure(att, FLOE_ERR_USER, code, msg);
-}
-
-static void
-att_collect(wrk_att *att)
-{
-    att->state = ATT_COLLECTING;
-    att->job_out = true;
-    if (floe_pool_submit(att->w->pool, collect_work, collect_done, att) != FLOE_OK) {
-        att->job_out = false;
-        floe_log_error(&att->log, "file pool full: the attempt is left to its lease");
-        wrk_att_finish(att);
-    }
-}
-
-/* A failure before the task ran (or could run): the directory is removed meanwhile. */
-static void
-cleanup_work(void *ctx, void *job)
-{
-    (void)ctx;
-    wrk_att *att = job;
-    if (att->dir[0] != '\0')
-        wrk_io_rmtree(att->dir);
-}
-
-static void
-cleanup_done(void *job)
-{
-    wrk_att *att = job;
-    att->job_out = false;
-    wrk_att_maybe_free(att);
-}
-
-static void
-fail_and_clean(wrk_att *att, floe_err_class cls, const char *code, const char *message)
-{
-    att->job_out = true;
-    if (floe_pool_submit(att->w->pool, cleanup_work, cleanup_done, att) != FLOE_OK)
-        att->job_out = false;
-    wrk_res_failure(att, cls, code, message);
 }
 
 /* --- running --------------------------------------------------------------------------- */
@@ -320,14 +180,14 @@ on_exec_done(plug_run *run, const plug_result *res, void *arg)
         att->err = res->err;
         att->state = ATT_COLLECTING;
         if (att->aborted || att->released) {
-            att_collect(att);
+            wrk_att_collect(att);
             return;
         }
-        fail_and_clean(att, res->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
-                       "executor", res->err.msg);
+        wrk_att_fail_and_clean(att, res->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
+                               "executor", res->err.msg);
         return;
     }
-    att_collect(att);
+    wrk_att_collect(att);
 }
 
 static void
@@ -398,8 +258,8 @@ att_run(wrk_att *att)
                                        &err) != FLOE_OK) {
         att->run = NULL;
         att->run_end_us = att->run_start_us;
-        fail_and_clean(att, err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM, "start",
-                       err.msg);
+        wrk_att_fail_and_clean(att, err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
+                               "start", err.msg);
         return;
     }
     /* From the task's start, on this process's monotonic clock (review M1): time spent in
@@ -439,12 +299,12 @@ prepare_done(void *job)
     wrk_att *att = job;
     att->job_out = false;
     if (att->aborted || att->released) {
-        att_collect(att); /* removes the directory, publishes nothing */
+        wrk_att_collect(att); /* removes the directory, publishes nothing */
         return;
     }
     if (att->job_failed) {
-        fail_and_clean(att, att->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
-                       "inputs", att->err.msg);
+        wrk_att_fail_and_clean(att, att->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
+                               "inputs", att->err.msg);
         return;
     }
     att_run(att);
@@ -606,7 +466,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     floe_metric_add(w->m_claim_ok, 1);
     att->started_us = floe_now_us();
     if (att->released) { /* shutting down: give it back at once */
-        att_release(att);
+        wrk_att_release(att);
         return;
     }
     wrk_res_started(att);

@@ -74,19 +74,39 @@ apply(eng_op *op, sched_event ev, floe_error_kind kind, const store_state_res *r
     eng_exec *ex = op->ex;
     sched_engine *e = t->e;
     const sched_plan *plan = ex->plan->plan;
-    int64_t items_small[32];
-    sched_effect fx_small[SCHED_EFFECTS_MAX(32)];
     size_t n = res->n_items;
-    int64_t *items = n <= 32 ? items_small : floe_malloc(n * sizeof(*items));
-    sched_effect *fx = n <= 32 ? fx_small : floe_malloc(SCHED_EFFECTS_MAX(n) * sizeof(*fx));
+    /* The engine's own buffers, grown to the widest answer seen: a fan-out of thousands
+     * allocates once, not per answer. Effects never answer synchronously, so one apply
+     * runs at a time; were one to nest, it would use buffers of its own. */
+    bool own = e->fx_busy;
+    if (!own && (e->fx_cap < SCHED_EFFECTS_MAX(n) || e->fx_items_cap < n)) {
+        size_t cap = SCHED_EFFECTS_MAX(n) > 64 ? SCHED_EFFECTS_MAX(n) : 64;
+        sched_effect *nf = floe_realloc(e->fx, cap * sizeof(*nf));
+        if (nf != NULL) {
+            e->fx = nf;
+            e->fx_cap = cap;
+        }
+        int64_t *ni = floe_realloc(e->fx_items, (n > 0 ? n : 1) * sizeof(*ni));
+        if (ni != NULL) {
+            e->fx_items = ni;
+            e->fx_items_cap = n > 0 ? n : 1;
+        }
+        if (nf == NULL || ni == NULL) {
+            eng_term_fail(t, "engine: out of memory (effects)");
+            return;
+        }
+    }
+    int64_t *items = own ? floe_malloc((n > 0 ? n : 1) * sizeof(*items)) : e->fx_items;
+    sched_effect *fx = own ? floe_malloc(SCHED_EFFECTS_MAX(n) * sizeof(*fx)) : e->fx;
     if (items == NULL || fx == NULL) {
-        if (items != items_small)
+        if (own) {
             floe_free(items);
-        if (fx != fx_small)
             floe_free(fx);
+        }
         eng_term_fail(t, "engine: out of memory (effects)");
         return;
     }
+    e->fx_busy = true;
     for (size_t i = 0; i < n; i++)
         items[i] = store_state_item_int(res, i);
     sched_outcome o = {.event = ev,
@@ -125,10 +145,12 @@ apply(eng_op *op, sched_event ev, floe_error_kind kind, const store_state_res *r
             break;
         }
     }
-    if (items != items_small)
+    if (own) {
         floe_free(items);
-    if (fx != fx_small)
         floe_free(fx);
+    } else {
+        e->fx_busy = false;
+    }
 }
 
 /* --- What some answers add before their effects ---------------------------------------- */

@@ -392,6 +392,8 @@ sched_engine_free(sched_engine *e)
     floe_arena_free(e->scratch);
     floe_free(e->csv);
     floe_free(e->closure);
+    floe_free(e->fx);
+    floe_free(e->fx_items);
     floe_free(e->mark);
     floe_free(e);
 }

@@ -176,6 +176,10 @@ struct sched_engine {
     floe_arena *scratch; /* per item: unpacking, building a dispatch */
     char *csv;           /* node lists for scripts */
     size_t csv_cap;
+    struct sched_effect *fx; /* sched_effects.c: the decided effects of one answer */
+    int64_t *fx_items;
+    size_t fx_cap, fx_items_cap;
+    bool fx_busy;
     uint32_t *closure;
     uint8_t *mark;
     size_t closure_cap;

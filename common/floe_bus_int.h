@@ -1,0 +1,95 @@
+/*
+ * floe_bus_int — the adapter's state, shared by floe_bus.c (configuration, consuming,
+ * producing, life cycle) and floe_bus_track.c (which consumed offsets may be committed,
+ * pausing, rebalances). Private to those two files.
+ */
+#ifndef FLOE_BUS_INT_H
+#define FLOE_BUS_INT_H
+
+#include "floe_bus.h"
+
+#include "floe_arena.h"
+#include "floe_log.h"
+#include "floe_metrics.h"
+
+#include <librdkafka/rdkafka.h>
+
+#define BUS_MAX_TOPICS 64
+#define BUS_MAX_INFLIGHT 100000 /* unacked messages held before fetching pauses */
+#define BUS_TICK_MS 500
+
+typedef struct bus_part {
+    uint32_t topic;
+    int32_t partition;
+    int64_t *off;
+    uint8_t *acked;
+    uint32_t *size; /* bytes of each message (key and payload), for the byte budget */
+    uint32_t head, count, cap;
+    int64_t next; /* offset after the last message handed over; -1 before the first */
+} bus_part;
+
+typedef struct bus_topic {
+    char *name;
+    rd_kafka_topic_t *rkt;
+} bus_topic;
+
+/* A dead-lettered message waiting for the DLQ's delivery report, then acked. */
+typedef struct bus_dlq_pending {
+    floe_bus_pos pos;
+} bus_dlq_pending;
+
+struct floe_bus {
+    struct event_base *base;
+    const floe_config *cfg;
+    floe_bus_callbacks cb;
+    floe_log_ctx log;
+
+    rd_kafka_t *prod;
+    rd_kafka_queue_t *prod_q;
+    int prod_pipe[2];
+    struct event *prod_ev;
+
+    rd_kafka_t *cons;
+    rd_kafka_queue_t *cons_q;
+    int cons_pipe[2];
+    struct event *cons_ev;
+    char *group;
+
+    struct event *tick_ev;
+
+    bus_topic out_topics[BUS_MAX_TOPICS]; /* producer topic handles, by name */
+    size_t n_out_topics;
+    bus_topic in_topics[BUS_MAX_TOPICS]; /* subscription, consumer topic handles */
+    size_t n_in_topics;
+    char dlq_topic[128];
+    int dlq_marker; /* its address is the DLQ topic's opaque */
+
+    bus_part *parts;
+    size_t n_parts;
+    uint64_t generation;
+    size_t inflight;
+    uint64_t inflight_bytes; /* key and payload bytes of the messages in flight */
+    bool paused_full;        /* paused by the in-flight bound */
+    bool paused_user;        /* paused by floe_bus_pause */
+
+    floe_arena *arena; /* one consumed message at a time */
+    floe_buf enc;      /* encoding buffer, reused */
+    floe_bus_stats stats;
+    floe_metric *m_produced, *m_consumed; /* NULL unless floe_bus_count_into */
+};
+
+/* floe_bus_track.c */
+/* The ring of a consumed partition (topic: index in in_topics), or NULL when not assigned. */
+bus_part *bus_part_find(floe_bus *bus, uint32_t topic, int32_t partition);
+/* Drops every ring (a rebalance, the end). */
+void bus_parts_clear(floe_bus *bus);
+/* Records a delivered offset of size bytes. FLOE_ENOMEM when the ring cannot grow. */
+floe_rc bus_part_push(bus_part *p, int64_t offset, uint32_t size);
+/* Pauses or resumes fetching by the in-flight bounds and the user's pause. */
+void bus_update_pause(floe_bus *bus);
+/* The index of a subscribed topic, or -1. */
+int bus_in_topic_index(floe_bus *bus, const char *name);
+void bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *list, void *opaque);
+
+#endif

@@ -16,7 +16,8 @@ typedef enum ctl_output {
     CTL_OUT_TABLE = 0,
     CTL_OUT_JSON = 1,
     CTL_OUT_YAML = 2,
-    CTL_OUT_DOT = 3, /* Graphviz, for lineage; other verbs print JSON */
+    CTL_OUT_DOT = 3,  /* Graphviz, for lineage; other verbs print JSON */
+    CTL_OUT_NAME = 4, /* -o name / -q: one id or KIND/NAME@VERSION a line, for scripts */
 } ctl_output;
 
 typedef struct ctl_ctx {
@@ -64,6 +65,7 @@ int ctl_get(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_launch(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_wait(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_blob(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_logs(const ctl_ctx *ctx, int argc, char **argv);
 /* ctl_logs.c: `floectl get nodes EXECUTION_ID`. */

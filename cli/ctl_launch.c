@@ -311,3 +311,30 @@ out:
     floe_free(pairs);
     return rc;
 }
+
+int
+ctl_wait(const ctl_ctx *ctx, int argc, char **argv)
+{
+    const char *id = NULL, *timeout = "1h";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            timeout = argv[++i];
+        } else if (argv[i][0] != '-' && id == NULL) {
+            id = argv[i];
+        } else {
+            fprintf(stderr, "floectl wait: unexpected \"%s\" (see floectl wait --help)\n", argv[i]);
+            return CTL_USAGE;
+        }
+    }
+    if (id == NULL) {
+        fprintf(stderr, "floectl wait: which execution? (floectl wait ID)\n");
+        return CTL_USAGE;
+    }
+    int64_t timeout_us = 0;
+    floe_err err = {0};
+    if (floe_duration_parse(timeout, &timeout_us, &err) != FLOE_OK) {
+        fprintf(stderr, "floectl wait: --timeout: %s\n", err.msg);
+        return CTL_USAGE;
+    }
+    return ctl_wait_for(ctx, id, timeout_us / 1000);
+}

@@ -37,6 +37,11 @@ static const ctl_verb verbs[] = {
      "mapping; --input wins over it. Without a version: the latest workflow, or the active\n"
      "launch plan. Exits 0 once accepted; with --wait, 0 only if the execution succeeded.\n",
      NULL, ctl_launch},
+    {"wait", "wait until an execution ends; exit 0 only if it succeeded",
+     "usage: floectl wait EXECUTION_ID [--timeout 1h]\n"
+     "Polls the execution until it ends and prints it. Exit status: 0 it succeeded, 1 it\n"
+     "failed (or was aborted, or timed out), 3 it is still running after --timeout.\n",
+     NULL, ctl_wait},
     {"logs", "print what a node's task wrote to stdout or stderr",
      "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N]\n"
      "The last ended attempt's unless --attempt says which; read from the blob store\n"
@@ -104,13 +109,16 @@ static const ctl_verb verbs[] = {
 static void
 usage(FILE *out)
 {
-    fputs("usage: floectl VERB [args] [-o table|json|yaml] [options]\n\nverbs:\n", out);
+    fputs("usage: floectl VERB [args] [-o table|json|yaml|name] [-q] [options]\n\nverbs:\n", out);
     for (size_t i = 0; i < N_VERBS; i++)
         fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
     fputs("\nRun `floectl VERB --help` for a verb's arguments.\n"
           "The API address comes from FLOE_API_URL (default http://127.0.0.1:8780); the\n"
           "project and domain from -p/-d, FLOE_PROJECT/FLOE_DOMAIN, or the config file.\n"
-          "Exit status: 0 success, 1 the call or the execution failed, 2 bad usage.\n\n",
+          "-o name (or -q) prints one execution id or KIND/NAME@VERSION a line, for scripts:\n"
+          "ID=$(floectl launch wf -q). Output is a table on a terminal, JSON otherwise.\n"
+          "Exit status: 0 success, 1 the call or the execution failed, 2 bad usage,\n"
+          "3 --wait gave up (the execution is still running).\n\n",
           out);
     floe_main_usage_common(out);
 }
@@ -161,13 +169,17 @@ main(int argc, char **argv)
                 ctx.output = CTL_OUT_JSON;
             else if (strcmp(f, "yaml") == 0)
                 ctx.output = CTL_OUT_YAML;
+            else if (strcmp(f, "name") == 0)
+                ctx.output = CTL_OUT_NAME;
             else if (strcmp(f, "dot") == 0 && v != NULL && strcmp(v->name, "lineage") == 0)
                 ctx.output = CTL_OUT_DOT;
             else {
-                fprintf(stderr, "floectl: -o \"%s\": expected table, json or yaml%s\n", f,
+                fprintf(stderr, "floectl: -o \"%s\": expected table, json, yaml or name%s\n", f,
                         v != NULL && strcmp(v->name, "lineage") == 0 ? " or dot" : "");
                 return 2;
             }
+        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+            ctx.output = CTL_OUT_NAME;
         } else {
             argv[out++] = argv[i];
         }

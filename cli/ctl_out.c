@@ -156,8 +156,12 @@ print_table(json_t *value, const char *const *columns)
     if (width == NULL || cells == NULL)
         goto out;
     for (size_t c = 0; c < ncol; c++) {
-        const char *h = strrchr(columns[c], '.') ? strrchr(columns[c], '.') + 1 : columns[c];
-        cells[c] = strdup(h);
+        /* "workflow.name" is headed WORKFLOW (a plan's own NAME is another column), any
+         * other "a.b" B. */
+        const char *dot = strrchr(columns[c], '.');
+        cells[c] = dot == NULL                 ? strdup(columns[c])
+                   : strcmp(dot, ".name") == 0 ? strndup(columns[c], (size_t)(dot - columns[c]))
+                                               : strdup(dot + 1);
         for (char *p = cells[c]; p != NULL && *p; p++)
             *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
     }
@@ -189,6 +193,38 @@ out:
     json_decref(one);
 }
 
+/* --- names ----------------------------------------------------------------------------- */
+
+/* What -o name says of an object: an execution's id, or [KIND/]NAME[@VERSION]. */
+static void
+print_name(json_t *obj)
+{
+    const char *id = json_string_value(json_object_get(obj, "id"));
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    const char *version = json_string_value(json_object_get(obj, "version"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (id != NULL)
+        printf("%s\n", id);
+    else if (name != NULL)
+        printf("%s%s%s%s%s\n", kind != NULL ? kind : "", kind != NULL ? "/" : "", name,
+               version != NULL ? "@" : "", version != NULL ? version : "");
+}
+
+static void
+print_names(json_t *value)
+{
+    json_t *items = json_object_get(value, "items");
+    if (!json_is_array(items))
+        items = json_object_get(value, "registered");
+    if (!json_is_array(items)) {
+        print_name(value);
+        return;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) print_name(item);
+}
+
 void
 ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns)
 {
@@ -203,6 +239,9 @@ ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns)
         break;
     case CTL_OUT_TABLE:
         print_table(value, columns);
+        break;
+    case CTL_OUT_NAME:
+        print_names(value);
         break;
     }
     fflush(stdout);

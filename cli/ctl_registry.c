@@ -268,13 +268,18 @@ ctl_get(const ctl_ctx *ctx, int argc, char **argv)
                (long long)json_integer_value(json_object_get(st, "skipped")),
                (long long)json_integer_value(json_object_get(st, "missed")),
                (long long)json_integer_value(json_object_get(st, "launched_last_minute")));
+        /* Tables print the rows of {items: [...]}: a bare array was one row of "-" cells. */
         if (json_array_size(json_object_get(st, "firings")) > 0) {
             printf("\nlast firings:\n");
-            ctl_print(ctx, json_object_get(st, "firings"), firing_cols);
+            json_t *rows = json_pack("{s:O}", "items", json_object_get(st, "firings"));
+            ctl_print(ctx, rows, firing_cols);
+            json_decref(rows);
         }
         if (json_array_size(json_object_get(st, "awaiting")) > 0) {
             printf("\npartitions awaiting datasets:\n");
-            ctl_print(ctx, json_object_get(st, "awaiting"), await_cols);
+            json_t *rows = json_pack("{s:O}", "items", json_object_get(st, "awaiting"));
+            ctl_print(ctx, rows, await_cols);
+            json_decref(rows);
         }
     }
     json_decref(out);

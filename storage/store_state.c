@@ -285,8 +285,9 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
                           fin,
                           f->closure_csv != NULL ? f->closure_csv : "",
                           f->lease_check ? "1" : "0",
-                          f->logs != NULL ? f->logs : ""};
-    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 8, 28, argv, NULL, cb, arg);
+                          f->logs != NULL ? f->logs : "",
+                          f->node_id != NULL ? f->node_id : ""};
+    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 8, 29, argv, NULL, cb, arg);
 }
 
 floe_rc

@@ -113,6 +113,7 @@ typedef struct store_failure {
     const char *closure_csv; /* transitive downstream (finish-independent skips it) */
     bool lease_check;        /* only if the lease has expired (the sweeper) */
     const char *logs;        /* "<stdout uri>|<stderr uri>" or NULL */
+    const char *node_id;     /* names the node in the execution's error (else its index) */
 } store_failure;
 
 floe_rc store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f,

@@ -247,6 +247,7 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
         .finished_us = in->finished_us,
         .lease_check = in->lease_check,
         .logs = in->logs,
+        .node_id = plan->nodes[idx].id,
     };
     if (plan->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT) {
         if (e->closure_cap < plan->n_nodes) {

@@ -7,7 +7,8 @@
 --       user_budget, system_budget, backoff_initial_ms, backoff_max_ms,
 --       backoff_multiplier_milli, jitter_milli (0..1000), code, message, worker,
 --       started_us, finished_us, closure ("4,9,..."), lease_check (1: only if the lease
---       has expired by Redis's clock), logs ("<stdout uri>|<stderr uri>", may be empty)
+--       has expired by Redis's clock), logs ("<stdout uri>|<stderr uri>", may be empty),
+--       node id (names the node in the execution's error; empty: its index)
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -92,7 +93,8 @@ else
   if left <= 0 then fin = FAILED end
 end
 if fin ~= 0 then
-  redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now), 'err', 'node ' .. i .. ': ' .. msg)
+  redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now), 'err',
+    'node ' .. (ARGV[21] ~= '' and ARGV[21] or i) .. ': ' .. msg)
   redis.call('SADD', KEYS[7], E)
   out[2] = fin
 end

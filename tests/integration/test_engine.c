@@ -290,6 +290,10 @@ test_fail_fast_and_independent(void **state)
     it_launch("fi", "{\"x\": 1}", fi);
     json_t *ex = it_wait_exec(ff, 30000);
     it_expect_phase(ex, "FAILED");
+    /* The execution's error names the node by its id, not its index (issue 26). */
+    const char *why = json_string_value(json_object_get(ex, "error"));
+    if (why == NULL || strncmp(why, "node b: ", 8) != 0)
+        fail_msg("execution error \"%s\" does not start with \"node b: \"", why ? why : "");
     json_decref(ex);
     /* fail-fast: the slow branch did not get to finish */
     char *s = it_sql_text(

@@ -18,7 +18,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register launch get list activate deactivate publish smoke blob logs; do
+for verb in register launch wait get list activate deactivate publish smoke blob logs; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -49,6 +49,40 @@ id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
 expect 0 "$ctl" get execution "$id" -o json
 grep -Eq '"phase": "(QUEUED|RUNNING)"' /tmp/floectl.out || fail "execution neither QUEUED nor RUNNING (no worker runs it here)"
 grep -q '"text": "one two three"' /tmp/floectl.out || fail "input not recorded"
+# For scripts (issue 26): -q / -o name print ids and KIND/NAME@VERSION, nothing else.
+qid=$("$ctl" launch wordcount --input "text=quiet" -q) || fail "launch -q failed"
+[[ "$qid" =~ ^[0-9A-Z]{26}$ ]] || fail "launch -q printed \"$qid\", not an execution id"
+expect 0 "$ctl" get execution "$qid" -o name
+[ "$(cat /tmp/floectl.out)" = "$qid" ] || fail "get execution -o name: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list tasks -o name
+grep -qx 'task/count@1' /tmp/floectl.out || fail "list tasks -o name: $(cat /tmp/floectl.out)"
+! grep -qv '^task/[a-z_0-9]*@[^ ]*$' /tmp/floectl.out || fail "list tasks -o name printed other lines"
+expect 0 "$ctl" register -f "$src/examples/wordcount.yaml" -o name
+grep -qx 'workflow/wordcount@1' /tmp/floectl.out || fail "register -o name: $(cat /tmp/floectl.out)"
+expect 2 "$ctl" list tasks -o nonsense
+# get launchplan -o table (issue 26): the plan's NAME once, its WORKFLOW, and the last
+# firings as rows (they were one row of "-"). A rate of 1 s fires while we watch.
+cat >/tmp/floectl.tick.yaml <<'EOF'
+kind: launchplan
+name: tick
+version: "1"
+workflow: wordcount@1
+default_inputs: {text: "tick tock"}
+schedule: {rate: 1s}
+EOF
+expect 0 "$ctl" register -f /tmp/floectl.tick.yaml
+expect 0 "$ctl" activate launchplan tick@1
+for _ in $(seq 1 100); do # up to 10 s for a firing to be recorded
+    "$ctl" get launchplan tick -o table >/tmp/floectl.out 2>/tmp/floectl.err
+    grep -q '^last firings:' /tmp/floectl.out && break
+    sleep 0.1
+done
+head -1 /tmp/floectl.out | grep -q '^NAME .*WORKFLOW' || fail "get launchplan header: $(head -1 /tmp/floectl.out)"
+[ "$(head -1 /tmp/floectl.out | grep -o 'NAME' | wc -l)" = 1 ] || fail "NAME twice: $(head -1 /tmp/floectl.out)"
+sed -n '/^last firings:/,/^$/p' /tmp/floectl.out | grep -Eq '^[^ ]+ +schedule +[A-Z]+ +20[0-9]{2}-' || fail "firings rows: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" deactivate launchplan tick@1
+expect 2 "$ctl" wait
+expect 3 "$ctl" wait "$qid" --timeout 1s
 # No worker yet: --wait gives up with its own exit code and names the phase it saw (it
 # printed freed memory there once).
 expect 3 "$ctl" launch wordcount --input "text=x" --wait --wait-timeout 1s
@@ -109,6 +143,8 @@ trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -f "$log" "$w
 expect 0 "$ctl" launch count_bytes --input "data=@$blob" --wait --wait-timeout 60s -o json
 grep -q '"n": 3000' /tmp/floectl.out || fail "count_bytes output: $(cat /tmp/floectl.out) $(cat "$wlog")"
 id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
+expect 0 "$ctl" wait "$id" --timeout 60s -o name
+[ "$(cat /tmp/floectl.out)" = "$id" ] || fail "wait -o name: $(cat /tmp/floectl.out)"
 expect 0 "$ctl" get nodes "$id" -o table
 grep -Eq '^c +SUCCEEDED +1' /tmp/floectl.out || fail "get nodes: $(cat /tmp/floectl.out)"
 expect 0 "$ctl" logs "$id/c"

@@ -239,6 +239,7 @@ create(ans *a, uint64_t epoch, const char *exec, int policy)
 }
 
 static const char *const down[] = {"1,2", "3", "3", ""};
+static const char *const ids[] = {"a", "b", "c", "d"};
 static const char *const closure[] = {"1,2,3", "3", "3", ""};
 
 static void
@@ -294,7 +295,8 @@ failed(ans *a, uint64_t epoch, const char *exec, unsigned n, unsigned att, fail_
                        .started_us = 1000,
                        .finished_us = 2000,
                        .closure_csv = closure[n],
-                       .lease_check = o.lease_check};
+                       .lease_check = o.lease_check,
+                       .node_id = ids[n]};
     await(a, store_state_node_failed(redis, epoch, &f, on_script, a), "node_failed");
 }
 
@@ -499,6 +501,11 @@ test_retry_budgets_and_backoff(void **state)
     assert_int_equal(a.st, STORE_ST_FAILED);
     assert_int_equal(a.phase, FLOE_PHASE_FAILED); /* fail-fast ends the execution */
     assert_int_equal(node("b1", 0).phase, FLOE_PHASE_FAILED);
+    /* The execution's error names the node by its id (issue 26), not its index. */
+    char hk[STORE_KEY_MAX];
+    store_key_exec(hk, "b1");
+    ans h;
+    assert_string_equal(cmd(&h, 3, "HGET", hk, "err"), "node a: it broke");
     /* The node's error and every attempt are in the state as the codec reads them. */
     char key[STORE_KEY_MAX];
     store_key_exec(key, "b1");

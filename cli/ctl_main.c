@@ -7,7 +7,9 @@
 #include "floe_mem.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -134,6 +136,27 @@ verb_help(const ctl_verb *v, FILE *out)
     floe_main_usage_common(out);
 }
 
+/* A newcomer who forgot -p worked in project "default" without knowing (issue 26): the
+ * verbs that always work in a project say so when nothing chose it. */
+static void
+warn_default_project(const ctl_verb *v, const floe_config *cfg, int argc, char **argv)
+{
+    static const char *const scoped[] = {"register",   "launch", "list", "activate",
+                                         "deactivate", "cache",  NULL};
+    bool uses = false;
+    for (size_t i = 0; scoped[i] != NULL; i++)
+        uses = uses || strcmp(v->name, scoped[i]) == 0;
+    if (!uses || strcmp(cfg->project, "default") != 0 || getenv("FLOE_PROJECT") != NULL)
+        return;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--project") == 0)
+            return;
+    fprintf(stderr,
+            "floectl %s: no project given (-p, FLOE_PROJECT or the config file): using "
+            "\"default\"\n",
+            v->name);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -197,6 +220,7 @@ main(int argc, char **argv)
         return 2;
     }
     ctx.cfg = cfg;
+    warn_default_project(v, cfg, argc, argv);
     signal(SIGPIPE, SIG_IGN); /* a server closing early must not kill us mid-request */
     int rc;
     if (v->run == NULL) {

@@ -195,7 +195,8 @@ out:
 
 /* --- names ----------------------------------------------------------------------------- */
 
-/* What -o name says of an object: an execution's id, or [KIND/]NAME[@VERSION]. */
+/* What -o name says of an object: an execution's id, [KIND/]NAME[@VERSION], or a stored
+ * blob's uri. */
 static void
 print_name(json_t *obj)
 {
@@ -203,11 +204,14 @@ print_name(json_t *obj)
     const char *name = json_string_value(json_object_get(obj, "name"));
     const char *version = json_string_value(json_object_get(obj, "version"));
     const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const char *uri = json_string_value(json_object_get(obj, "uri"));
     if (id != NULL)
         printf("%s\n", id);
     else if (name != NULL)
         printf("%s%s%s%s%s\n", kind != NULL ? kind : "", kind != NULL ? "/" : "", name,
                version != NULL ? "@" : "", version != NULL ? version : "");
+    else if (uri != NULL)
+        printf("%s\n", uri);
 }
 
 static void

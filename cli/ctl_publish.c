@@ -5,6 +5,7 @@
 #include "ctl.h"
 
 #include "floe_client.h"
+#include "store_blob.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,15 @@ ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
                         "--help)\n");
         return CTL_USAGE;
     }
+    /* Said now, not when an execution it triggers fails on it (issue 26): workers read blob
+     * inputs from the blob store only. A uri may also feed a string input, so this warns. */
+    char hex[FLOE_SHA256_HEX_LEN + 1];
+    floe_err uerr = {0};
+    if (store_blob_uri_parse(d.uri, hex, &uerr) != FLOE_OK)
+        fprintf(stderr,
+                "floectl publish: warning: %s: a plan that binds it to a blob input will fail; "
+                "store the file first (floectl blob put FILE -q) and publish that uri\n",
+                uerr.msg);
     d.partition = part;
     d.n_partition = n;
     char err[512], id[FLOE_CLIENT_ID_MAX + 1];

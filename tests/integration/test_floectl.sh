@@ -33,6 +33,12 @@ for _ in $(seq 1 300); do # up to 30 s for the API to answer
     sleep 0.1
 done
 expect 0 "$ctl" list tasks
+! grep -q 'no project given' /tmp/floectl.err || fail "warned with FLOE_PROJECT set"
+# Forgetting -p is said (issue 26), not silently "default".
+expect 0 env -u FLOE_PROJECT "$ctl" list tasks
+grep -q 'no project given (-p, FLOE_PROJECT or the config file): using "default"' /tmp/floectl.err || fail "no warning without a project: $(cat /tmp/floectl.err)"
+expect 0 env -u FLOE_PROJECT "$ctl" list tasks -p other
+! grep -q 'no project given' /tmp/floectl.err || fail "warned despite -p"
 
 expect 0 "$ctl" register -f "$src/examples/wordcount.yaml" -o json
 grep -q '"status": "created"' /tmp/floectl.out || fail "register did not create"
@@ -114,6 +120,13 @@ expect 0 "$ctl" blob put "$blob" "$blob" -o json # twice: the same uri, nothing 
 [ "$(grep -c "floe://blobs/sha256/$hex" /tmp/floectl.out)" = 2 ] || fail "blob put twice"
 expect 2 "$ctl" blob put /nonexistent/file
 grep -q 'cannot store /nonexistent/file' /tmp/floectl.err || fail "missing file message: $(cat /tmp/floectl.err)"
+buri=$("$ctl" blob put "$blob" -q) || fail "blob put -q"
+# publish says at once when a uri is not one workers can read as a blob (issue 26).
+expect 0 "$ctl" publish ctl_ds --partition date=2026-11-21 --uri file:///data/raw.csv
+grep -q 'warning: blob uri "file:///data/raw.csv" is not in the blob store' /tmp/floectl.err || fail "publish file:// did not warn: $(cat /tmp/floectl.err)"
+[[ "$buri" =~ ^floe://blobs/sha256/[0-9a-f]{64}$ ]] || fail "blob put -q printed \"$buri\""
+expect 0 "$ctl" publish ctl_ds --partition date=2026-11-22 --uri "$buri"
+! grep -q warning /tmp/floectl.err || fail "publish of a blob store uri warned: $(cat /tmp/floectl.err)"
 cat >/tmp/floectl.blobwf.yaml <<'YAML'
 kind: task
 name: count_bytes

@@ -29,6 +29,12 @@ static const ctl_verb verbs[] = {
      "Registering the same version again with the same content changes nothing; with other\n"
      "content it fails (versions are immutable).\n",
      NULL, ctl_register},
+    {"validate", "compile YAML and report every problem, storing nothing",
+     "usage: floectl validate -f FILE|DIR [--version V] [-p PROJECT] [-d DOMAIN]\n"
+     "The checks of register (compile, references, limits, a version registered with other\n"
+     "content) without registering anything: every file of DIR is checked and each one\n"
+     "that fails is reported. Exit status 0 when all would register.\n",
+     NULL, ctl_register},
     {"launch", "start an execution of a workflow or launch plan",
      "usage: floectl launch [workflow/|launchplan/]NAME[@VERSION] [--input NAME=VALUE ...]\n"
      "       [--inputs-file FILE] [--wait [--wait-timeout 1h]] [--no-cache] [--overwrite-cache]\n"

@@ -141,6 +141,8 @@ static void
 print_table(json_t *value, const char *const *columns)
 {
     json_t *items = json_object_get(value, "items");
+    if (!json_is_array(items))
+        items = json_object_get(value, "registered");
     json_t *one = NULL;
     if (!json_is_array(items)) {
         one = json_array();

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -66,12 +67,12 @@ read_all(const char *path, size_t *len)
 
 static int
 register_file(const ctl_ctx *ctx, const char *path, const char *project, const char *domain,
-              const char *version, json_t *all)
+              const char *version, bool dry_run, json_t *all)
 {
     size_t len;
     char *text = read_all(path, &len);
     if (text == NULL) {
-        fprintf(stderr, "floectl register: cannot read %s\n", path);
+        fprintf(stderr, "floectl %s: cannot read %s\n", dry_run ? "validate" : "register", path);
         return CTL_FAILED;
     }
     const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
@@ -80,12 +81,14 @@ register_file(const ctl_ctx *ctx, const char *path, const char *project, const c
     ctl_query_add(url, sizeof(url), "domain", domain);
     ctl_query_add(url, sizeof(url), "version", version);
     ctl_query_add(url, sizeof(url), "file", base);
+    if (dry_run)
+        ctl_query_add(url, sizeof(url), "dry_run", "true");
     json_t *out;
     int rc = ctl_call(ctx, "POST", url, "application/yaml", text, len, &out);
     floe_free(text);
     if (rc != CTL_OK)
         return rc;
-    json_array_extend(json_object_get(all, "items"), json_object_get(out, "registered"));
+    json_array_extend(json_object_get(all, "registered"), json_object_get(out, "registered"));
     json_decref(out);
     return CTL_OK;
 }
@@ -96,9 +99,12 @@ str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* register, and validate (argv[0]): the same compile and checks, stored or not. Validate
+ * goes through every file of a directory and reports each failing one. */
 int
 ctl_register(const ctl_ctx *ctx, int argc, char **argv)
 {
+    bool dry_run = strcmp(argv[0], "validate") == 0;
     const char *project = ctx->cfg->project, *domain = ctx->cfg->domain, *version = NULL;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -112,20 +118,21 @@ ctl_register(const ctl_ctx *ctx, int argc, char **argv)
         else if (strcmp(argv[i], "--version") == 0 && i + 1 < argc)
             version = argv[++i];
         else {
-            fprintf(stderr, "floectl register: unexpected \"%s\" (see --help)\n", argv[i]);
+            fprintf(stderr, "floectl %s: unexpected \"%s\" (see --help)\n", argv[0], argv[i]);
             return CTL_USAGE;
         }
     }
     if (path == NULL) {
-        fprintf(stderr, "floectl register: -f FILE|DIR is required\n");
+        fprintf(stderr, "floectl %s: -f FILE|DIR is required\n", argv[0]);
         return CTL_USAGE;
     }
     struct stat st;
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "floectl register: %s: no such file or directory\n", path);
+        fprintf(stderr, "floectl %s: %s: no such file or directory\n", argv[0], path);
         return CTL_USAGE;
     }
-    json_t *all = json_pack("{s:s,s:s,s:[]}", "project", project, "domain", domain, "items");
+    json_t *all = json_pack("{s:s,s:s,s:[],s:b}", "project", project, "domain", domain,
+                            "registered", "dry_run", dry_run);
     int rc = CTL_OK;
     if (S_ISDIR(st.st_mode)) {
         /* Each *.yaml / *.yml in name order, one registration each. */
@@ -156,17 +163,22 @@ ctl_register(const ctl_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             char full[4096];
             snprintf(full, sizeof(full), "%s/%s", path, names[i]);
-            if (rc == CTL_OK)
-                rc = register_file(ctx, full, project, domain, version, all);
+            if (dry_run) {
+                int frc = register_file(ctx, full, project, domain, version, true, all);
+                if (frc != CTL_OK)
+                    rc = frc;
+            } else if (rc == CTL_OK) {
+                rc = register_file(ctx, full, project, domain, version, false, all);
+            }
             floe_free(names[i]);
         }
         floe_free(names);
         if (n == 0) {
-            fprintf(stderr, "floectl register: no *.yaml files in %s\n", path);
+            fprintf(stderr, "floectl %s: no *.yaml files in %s\n", argv[0], path);
             rc = CTL_USAGE;
         }
     } else {
-        rc = register_file(ctx, path, project, domain, version, all);
+        rc = register_file(ctx, path, project, domain, version, dry_run, all);
     }
     if (rc == CTL_OK)
         ctl_print(ctx, all, register_columns);

@@ -110,6 +110,12 @@ api_register_work(api_thread *t, api_req *r)
     const char *project = api_project(r, &ok);
     const char *domain = api_domain(r, &ok);
     const char *version = api_param(r, "version");
+    const char *dry = api_param(r, "dry_run");
+    bool dry_run = dry != NULL && (strcmp(dry, "true") == 0 || strcmp(dry, "1") == 0);
+    if (ok && dry != NULL && !dry_run && strcmp(dry, "false") != 0 && strcmp(dry, "0") != 0) {
+        api_fail(r, FLOE_EINVAL, "dry_run: expected true or false");
+        ok = false;
+    }
     if (ok && version != NULL && spec_check_version(version, &r->err) != FLOE_OK)
         ok = false;
     if (!ok)
@@ -181,11 +187,14 @@ api_register_work(api_thread *t, api_req *r)
         }
         rc = store_registry_put(t->pg, &e, &created[i], &r->err);
     }
-    if (rc == FLOE_OK)
+    /* A dry run (floectl validate) goes as far as the registry's own checks (a version
+     * registered with other content is still a conflict), then stores nothing. */
+    if (rc == FLOE_OK && !dry_run)
         rc = store_pg_commit(t->pg, &r->err);
-    if (rc != FLOE_OK) {
+    if (rc != FLOE_OK || dry_run) {
         store_pg_rollback(t->pg);
-        return;
+        if (rc != FLOE_OK)
+            return;
     }
     json_t *list = json_array();
     bool any = false;
@@ -193,11 +202,12 @@ api_register_work(api_thread *t, api_req *r)
         json_array_append_new(
             list, json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", spec_kind_name(items[i].kind), "name",
                             items[i].name, "version", items[i].version, "digest", items[i].digest,
-                            "status", created[i] ? "created" : "unchanged"));
+                            "status", created[i] ? (dry_run ? "new" : "created") : "unchanged"));
         any |= created[i];
     }
-    r->reply = json_pack("{s:s,s:s,s:o}", "project", project, "domain", domain, "registered", list);
-    r->status = any ? 201 : 200;
+    r->reply = json_pack("{s:s,s:s,s:o,s:b}", "project", project, "domain", domain, "registered",
+                         list, "dry_run", dry_run);
+    r->status = any && !dry_run ? 201 : 200;
 }
 
 /* --- get and list --------------------------------------------------------------------- */

@@ -18,7 +18,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register launch wait get list activate deactivate publish smoke blob logs; do
+for verb in register validate launch wait get list activate deactivate publish smoke blob logs; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -40,6 +40,14 @@ grep -q 'no project given (-p, FLOE_PROJECT or the config file): using "default"
 expect 0 env -u FLOE_PROJECT "$ctl" list tasks -p other
 ! grep -q 'no project given' /tmp/floectl.err || fail "warned despite -p"
 
+# validate (issue 26): the checks of register, nothing stored.
+expect 0 "$ctl" validate -f "$src/examples/wordcount.yaml" -o json
+grep -q '"status": "new"' /tmp/floectl.out || fail "validate: $(cat /tmp/floectl.out)"
+expect 1 "$ctl" get workflow wordcount
+printf 'kind: task\nname: broken\nversion: "1"\ncontainer: {command: [/bin/true]}\noutputs: {x: nosuchtype}\n' >/tmp/floectl.bad.yaml
+mkdir -p /tmp/floectl.vdir && cp /tmp/floectl.bad.yaml /tmp/floectl.vdir/a.yaml && cp "$src/examples/wordcount.yaml" /tmp/floectl.vdir/b.yaml && cp /tmp/floectl.bad.yaml /tmp/floectl.vdir/c.yaml
+expect 1 "$ctl" validate -f /tmp/floectl.vdir
+[ "$(grep -c 'nosuchtype' /tmp/floectl.err)" = 2 ] || fail "validate DIR did not report both bad files: $(cat /tmp/floectl.err)"
 expect 0 "$ctl" register -f "$src/examples/wordcount.yaml" -o json
 grep -q '"status": "created"' /tmp/floectl.out || fail "register did not create"
 expect 0 "$ctl" register -f "$src/examples" -o json

@@ -25,7 +25,9 @@ static const ctl_verb verbs[] = {
     {"register", "register tasks, workflows and launch plans from YAML",
      "usage: floectl register -f FILE|DIR [--version V] [-p PROJECT] [-d DOMAIN]\n"
      "Compiles and registers every document of FILE, or of each *.yaml/*.yml in DIR (in name\n"
-     "order, one registration per file). Documents without a version: take --version.\n"
+     "order, one registration per file). Documents without a version take --version, or\n"
+     "else a version derived from their content (c + 12 hex digits of its digest), so an\n"
+     "edited file registers as a new version without a bump.\n"
      "Registering the same version again with the same content changes nothing; with other\n"
      "content it fails (versions are immutable).\n",
      NULL, ctl_register},

@@ -552,6 +552,40 @@ doc_kind(spec_ctx *ctx, const spec_y *doc, spec_kind *kind)
     return FLOE_OK;
 }
 
+/* The version of a document that gives none: "c" and the first 12 hex digits of the
+ * SHA-256 of its compiled spec without a version (so the same content is the same version
+ * wherever and whenever it is compiled). Set into the spec's identifier. */
+static floe_rc
+derive_version(spec_ctx *ctx, const spec_y *doc, spec_kind kind, const ProtobufCMessage *msg,
+               const char **version)
+{
+    Floe__Identifier *id = NULL;
+    if (msg == NULL)
+        return spec_fail(ctx, doc, FLOE_EINVAL, "internal: no compiled spec");
+    if (kind == SPEC_TASK)
+        id = ((Floe__TaskSpec *)msg)->id;
+    else if (kind == SPEC_WORKFLOW)
+        id = ((Floe__WorkflowSpec *)msg)->id;
+    else
+        id = ((Floe__LaunchPlanSpec *)msg)->id;
+    if (id == NULL)
+        return spec_fail(ctx, doc, FLOE_EINVAL, "internal: a compiled spec without its id");
+    id->version = "";
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *data = floe_arena_alloc(ctx->arena, len ? len : 1);
+    char *v = floe_arena_alloc(ctx->arena, 14);
+    if (data == NULL || v == NULL)
+        return spec_fail(ctx, doc, FLOE_ETOOBIG,
+                         "the compiled spec needs more memory than the size limit allows");
+    protobuf_c_message_pack(msg, data);
+    char hex[FLOE_SHA256_HEX_LEN + 1];
+    floe_sha256_hex(data, len, hex);
+    snprintf(v, 14, "c%.12s", hex);
+    id->version = v;
+    *version = v;
+    return FLOE_OK;
+}
+
 static floe_rc
 compile_one(spec_ctx *ctx, const spec_y *doc, spec_kind kind, spec_item *it)
 {
@@ -571,10 +605,12 @@ compile_one(spec_ctx *ctx, const spec_y *doc, spec_kind kind, spec_item *it)
         return rc;
     if (version == NULL)
         version = ctx->env->version;
-    if (version == NULL)
-        return spec_fail(ctx, doc, FLOE_EINVAL,
-                         "no version: give \"version:\" or register with --version");
-    if (spec_check_version(version, ctx->err) != FLOE_OK)
+    /* No version at all: the content names it (below), so an edited file registers as a
+     * new version and an unchanged one as the same. */
+    bool derived = version == NULL;
+    if (derived)
+        version = "0";
+    else if (spec_check_version(version, ctx->err) != FLOE_OK)
         return spec_fail_err(ctx, vy != NULL ? vy : doc, NULL);
 
     const ProtobufCMessage *msg = NULL;
@@ -599,6 +635,8 @@ compile_one(spec_ctx *ctx, const spec_y *doc, spec_kind kind, spec_item *it)
     }
     }
     if (rc != FLOE_OK)
+        return rc;
+    if (derived && (rc = derive_version(ctx, doc, kind, msg, &version)) != FLOE_OK)
         return rc;
     for (size_t i = 0; i < ctx->n_items; i++) {
         if (ctx->items[i].kind == kind && strcmp(ctx->items[i].name, name) == 0 &&

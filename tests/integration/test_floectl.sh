@@ -40,6 +40,18 @@ grep -q 'no project given (-p, FLOE_PROJECT or the config file): using "default"
 expect 0 env -u FLOE_PROJECT "$ctl" list tasks -p other
 ! grep -q 'no project given' /tmp/floectl.err || fail "warned despite -p"
 
+# No version anywhere (issue 26): the content names it; registering again changes nothing,
+# an edit is a new version, and launch takes the latest.
+printf 'kind: task\nname: vless\ncontainer: {command: [/bin/true]}\n' >/tmp/floectl.vless.yaml
+expect 0 "$ctl" register -f /tmp/floectl.vless.yaml -o json
+v1=$(sed -n 's/^ *"version": "\(c[0-9a-f]*\)",$/\1/p' /tmp/floectl.out)
+[[ "$v1" =~ ^c[0-9a-f]{12}$ ]] || fail "no content version: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" register -f /tmp/floectl.vless.yaml -o json
+grep -q '"status": "unchanged"' /tmp/floectl.out || fail "same content registered as new: $(cat /tmp/floectl.out)"
+printf 'kind: task\nname: vless\ncontainer: {command: [/bin/false]}\n' >/tmp/floectl.vless.yaml
+expect 0 "$ctl" register -f /tmp/floectl.vless.yaml -o json
+grep -q '"status": "created"' /tmp/floectl.out || fail "an edit was not a new version: $(cat /tmp/floectl.out)"
+grep -q "\"version\": \"$v1\"" /tmp/floectl.out && fail "an edit kept version $v1"
 # validate (issue 26): the checks of register, nothing stored.
 expect 0 "$ctl" validate -f "$src/examples/wordcount.yaml" -o json
 grep -q '"status": "new"' /tmp/floectl.out || fail "validate: $(cat /tmp/floectl.out)"

@@ -301,13 +301,51 @@ test_out_of_memory(void **state)
     free(text);
 }
 
+/* A document without a version takes one from its content (issue 26): the same content
+ * the same version, an edit a new one; a given version still wins. */
+static void
+test_version_from_content(void **state)
+{
+    (void)state;
+    spec_env env = test_env();
+    floe_arena *a = floe_arena_new(65536, 0);
+    floe_err err;
+    spec_item *items;
+    size_t n;
+    const char *t1 = "kind: task\nname: t\ncontainer: {command: [/bin/true]}\n---\n"
+                     "kind: workflow\nname: w\nnodes:\n  - {id: a, task: t}\n";
+    const char *t2 = "kind: task\nname: t\ncontainer: {command: [/bin/false]}\n---\n"
+                     "kind: workflow\nname: w\nnodes:\n  - {id: a, task: t}\n";
+    assert_int_equal(compile_text(&env, "v.yaml", t1, strlen(t1), a, &items, &n, &err), FLOE_OK);
+    assert_int_equal(n, 2);
+    char v_task[32], v_wf[32];
+    snprintf(v_task, sizeof(v_task), "%s", items[0].version);
+    snprintf(v_wf, sizeof(v_wf), "%s", items[1].version);
+    assert_int_equal(strlen(v_task), 13);
+    assert_int_equal(v_task[0], 'c');
+    assert_int_equal(spec_check_version(v_task, &err), FLOE_OK);
+    /* The workflow pins the task's derived version. */
+    const Floe__WorkflowSpec *w = (const Floe__WorkflowSpec *)items[1].msg;
+    assert_string_equal(w->tasks[w->nodes[0]->target]->id->version, v_task);
+    assert_int_equal(compile_text(&env, "v.yaml", t1, strlen(t1), a, &items, &n, &err), FLOE_OK);
+    assert_string_equal(items[0].version, v_task);
+    assert_string_equal(items[1].version, v_wf);
+    assert_int_equal(compile_text(&env, "v.yaml", t2, strlen(t2), a, &items, &n, &err), FLOE_OK);
+    assert_string_not_equal(items[0].version, v_task);
+    assert_string_not_equal(items[1].version, v_wf); /* it calls another task version */
+    env.version = "7";
+    assert_int_equal(compile_text(&env, "v.yaml", t1, strlen(t1), a, &items, &n, &err), FLOE_OK);
+    assert_string_equal(items[0].version, "7");
+    floe_arena_free(a);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_errors), cmocka_unit_test(test_example_compiles),
-        cmocka_unit_test(test_fanout),        cmocka_unit_test(test_resolver),
-        cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_golden_errors),    cmocka_unit_test(test_version_from_content),
+        cmocka_unit_test(test_example_compiles), cmocka_unit_test(test_fanout),
+        cmocka_unit_test(test_resolver),         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

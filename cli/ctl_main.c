@@ -76,11 +76,13 @@ static const ctl_verb verbs[] = {
      "Newest first; --token continues from where a page ended.\n",
      NULL, ctl_list},
     {"activate", "make a launch plan version the active one",
-     "usage: floectl activate launchplan NAME@VERSION [-p PROJECT] [-d DOMAIN]\n", NULL,
-     ctl_activate},
+     "usage: floectl activate launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"
+     "Without a version: the latest registered one.\n",
+     NULL, ctl_activate},
     {"deactivate", "deactivate a launch plan version",
-     "usage: floectl deactivate launchplan NAME@VERSION [-p PROJECT] [-d DOMAIN]\n", NULL,
-     ctl_activate},
+     "usage: floectl deactivate launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"
+     "Without a version: the active one.\n",
+     NULL, ctl_activate},
     {"terminate", "stop a running execution (it ends ABORTED)",
      "usage: floectl terminate EXECUTION_ID [--reason TEXT]\n", NULL, ctl_terminate},
     {"relaunch", "start the same workflow version again with the same inputs",

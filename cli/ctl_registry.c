@@ -376,9 +376,42 @@ ctl_activate(const ctl_ctx *ctx, int argc, char **argv)
         }
         ref = argv[i];
     }
-    if (ref == NULL || strchr(ref, '@') == NULL) {
-        fprintf(stderr, "floectl %s: expected launchplan NAME@VERSION\n", argv[0]);
+    if (ref == NULL) {
+        fprintf(stderr, "floectl %s: expected launchplan NAME[@VERSION]\n", argv[0]);
         return CTL_USAGE;
+    }
+    /* Without a version (issue 26): activate the latest registered version, deactivate the
+     * active one. */
+    char full[1024];
+    if (strchr(ref, '@') == NULL) {
+        bool activate = strcmp(argv[0], "activate") == 0;
+        char q[2048] = "/api/v1/launchplans";
+        ctl_query_add(q, sizeof(q), "project", project);
+        ctl_query_add(q, sizeof(q), "domain", domain);
+        ctl_query_add(q, sizeof(q), "name", ref);
+        ctl_query_add(q, sizeof(q), "limit", "100");
+        json_t *list;
+        if (ctl_call(ctx, "GET", q, NULL, NULL, 0, &list) != CTL_OK)
+            return CTL_FAILED;
+        const char *version = NULL;
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(list, "items"), i, it)
+        {
+            /* newest first: the first one, or the one that is active */
+            if ((activate && version == NULL) ||
+                (!activate && json_is_true(json_object_get(it, "active"))))
+                version = json_string_value(json_object_get(it, "version"));
+        }
+        if (version == NULL) {
+            fprintf(stderr, "floectl %s: launch plan \"%s\" has %s\n", argv[0], ref,
+                    activate ? "no registered version" : "no active version");
+            json_decref(list);
+            return CTL_FAILED;
+        }
+        snprintf(full, sizeof(full), "%s@%s", ref, version);
+        json_decref(list);
+        ref = full;
     }
     char url[2048];
     if (entity_url(url, sizeof(url), "launchplans", project, domain, ref) != 0)

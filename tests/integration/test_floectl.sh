@@ -106,7 +106,12 @@ done
 head -1 /tmp/floectl.out | grep -q '^NAME .*WORKFLOW' || fail "get launchplan header: $(head -1 /tmp/floectl.out)"
 [ "$(head -1 /tmp/floectl.out | grep -o 'NAME' | wc -l)" = 1 ] || fail "NAME twice: $(head -1 /tmp/floectl.out)"
 sed -n '/^last firings:/,/^$/p' /tmp/floectl.out | grep -Eq '^[^ ]+ +schedule +[A-Z]+ +20[0-9]{2}-' || fail "firings rows: $(cat /tmp/floectl.out)"
-expect 0 "$ctl" deactivate launchplan tick@1
+expect 0 "$ctl" deactivate launchplan tick -o json
+grep -q '"version": "1"' /tmp/floectl.out || fail "deactivate without a version: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" activate launchplan tick -o json
+grep -q '"active": true' /tmp/floectl.out || fail "activate without a version: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" deactivate launchplan tick
+expect 1 "$ctl" deactivate launchplan tick
 expect 2 "$ctl" wait
 expect 3 "$ctl" wait "$qid" --timeout 1s
 # No worker yet: --wait gives up with its own exit code and names the phase it saw (it

@@ -108,9 +108,11 @@ static const ctl_verb verbs[] = {
      NULL, ctl_lineage},
     {"publish", "announce a published dataset partition (DataPublished)",
      "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n"
-     "       [--size BYTES] [--event-id ID] [--producer NAME]\n"
-     "Sends a DataPublished to Kafka (FLOE_KAFKA_BROKERS); launch plans whose trigger matches\n"
-     "the dataset and partition fire. --event-id makes a retry a duplicate (ignored).\n",
+     "       [--size BYTES] [--event-id ID] [--producer NAME] [--kafka]\n"
+     "Publishes a DataPublished through the API (or, with --kafka, straight to Kafka at\n"
+     "FLOE_KAFKA_BROKERS); launch plans whose trigger matches the dataset and partition fire.\n"
+     "--event-id makes a retry a duplicate (ignored). A uri that is not in the blob store is\n"
+     "published with a warning: a plan binding it to a blob input would fail.\n",
      NULL, ctl_publish},
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},

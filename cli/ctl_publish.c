@@ -1,15 +1,59 @@
 /*
- * floectl publish: announce a dataset partition, as a service would, through the client
- * library (broker-schemas/client). Triggers of active launch plans fire on it.
+ * floectl publish: announce a dataset partition, as a service would: through the API
+ * (POST /api/v1/datasets/NAME/events), or with --kafka straight to the bus through the
+ * client library (broker-schemas/client). Triggers of active launch plans fire on it.
  */
 #include "ctl.h"
 
 #include "floe_client.h"
+#include "floe_httpc.h"
+#include "floe_mem.h"
 #include "store_blob.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Through the API: its answer is printed, its warnings said on stderr. */
+static int
+publish_http(const ctl_ctx *ctx, const floe_data *d)
+{
+    json_t *part = json_object();
+    for (size_t i = 0; i < d->n_partition; i++)
+        json_object_set_new(part, d->partition[i].key, json_string(d->partition[i].value));
+    json_t *body = json_pack("{s:s,s:o,s:s}", "uri", d->uri, "partition", part, "producer",
+                             d->producer != NULL ? d->producer : "floectl");
+    if (body != NULL && d->digest != NULL)
+        json_object_set_new(body, "digest", json_string(d->digest));
+    if (body != NULL && d->size > 0)
+        json_object_set_new(body, "size", json_integer((json_int_t)d->size));
+    if (body != NULL && d->event_id != NULL)
+        json_object_set_new(body, "event_id", json_string(d->event_id));
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    char *esc = text != NULL ? floe_url_escape(d->dataset) : NULL;
+    if (esc == NULL) {
+        free(text);
+        fprintf(stderr, "floectl publish: out of memory\n");
+        return CTL_FAILED;
+    }
+    char path[512];
+    snprintf(path, sizeof(path), "/api/v1/datasets/%s/events", esc);
+    floe_free(esc);
+    json_t *out = NULL;
+    int rc = ctl_call(ctx, "POST", path, "application/json", text, strlen(text), &out);
+    free(text);
+    if (rc != CTL_OK)
+        return rc;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(out, "warnings"), i, w)
+        fprintf(stderr, "floectl publish: warning: %s\n", json_string_value(w));
+    static const char *const cols[] = {"dataset", "event_id", "uri", NULL};
+    ctl_print(ctx, out, cols);
+    json_decref(out);
+    return CTL_OK;
+}
 
 int
 ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
@@ -17,8 +61,13 @@ ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
     floe_kv part[16];
     size_t n = 0;
     floe_data d = {.producer = "floectl"};
+    bool kafka = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--kafka") == 0) {
+            kafka = true;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool flag = a[0] == '-' && a[1] == '-';
         if (flag && v == NULL) {
@@ -64,8 +113,12 @@ ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
                         "--help)\n");
         return CTL_USAGE;
     }
-    /* Said now, not when an execution it triggers fails on it (issue 26): workers read blob
-     * inputs from the blob store only. A uri may also feed a string input, so this warns. */
+    d.partition = part;
+    d.n_partition = n;
+    if (!kafka)
+        return publish_http(ctx, &d);
+    /* Said now, not when an execution it triggers fails on it (issue 26): workers read
+     * blob inputs from the blob store only. A uri may also feed a string input: a warning. */
     char hex[FLOE_SHA256_HEX_LEN + 1];
     floe_err uerr = {0};
     if (store_blob_uri_parse(d.uri, hex, &uerr) != FLOE_OK)
@@ -73,8 +126,6 @@ ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
                 "floectl publish: warning: %s: a plan that binds it to a blob input will fail; "
                 "store the file first (floectl blob put FILE -q) and publish that uri\n",
                 uerr.msg);
-    d.partition = part;
-    d.n_partition = n;
     char err[512], id[FLOE_CLIENT_ID_MAX + 1];
     floe_client *c = floe_client_new(ctx->cfg->kafka_brokers, ctx->cfg->kafka_properties,
                                      ctx->cfg->topic_prefix, err, sizeof(err));

@@ -56,6 +56,7 @@ static const api_handler handlers[API_R_COUNT] = {
     [API_R_ENTITY_LIST] = {api_entity_list_work, NULL},
     [API_R_ENTITY_GET] = {api_entity_get_work, NULL},
     [API_R_ACTIVATE] = {api_activate_work, NULL},
+    [API_R_PUBLISH] = {api_publish_work, api_publish_done},
 };
 
 /* Largest body of any route but register (launch inputs, terminate reasons, cache keys). */

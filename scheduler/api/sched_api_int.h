@@ -103,6 +103,9 @@ void api_exec_list_work(api_thread *t, api_req *r);
 void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
 void api_terminate_work(api_thread *t, api_req *r);
 void api_terminate_done(api_req *r);
+/* sched_api_publish.c */
+void api_publish_work(api_thread *t, api_req *r);
+void api_publish_done(api_req *r);
 
 /* sched_api_catalog.c: relaunch/recover, the cache, lineage */
 void api_relaunch_work(api_thread *t, api_req *r);

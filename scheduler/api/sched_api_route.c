@@ -32,6 +32,7 @@ static const api_route routes[] = {
     {API_R_ENTITY_GET, "entity_get", GET, "/api/v1/" KINDS "/:/:/:"},
     {API_R_ENTITY_GET, "entity_get", GET, "/api/v1/" KINDS "/:/:/:/:"},
     {API_R_ACTIVATE, "activate", POST, "/api/v1/launchplans/:/:/:/:/activate|deactivate"},
+    {API_R_PUBLISH, "publish", POST, "/api/v1/datasets/:/events"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

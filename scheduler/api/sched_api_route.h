@@ -33,6 +33,7 @@ typedef enum api_route_id {
     API_R_ENTITY_LIST,
     API_R_ENTITY_GET,
     API_R_ACTIVATE,
+    API_R_PUBLISH,
     API_R_COUNT
 } api_route_id;
 

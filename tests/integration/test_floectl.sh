@@ -146,9 +146,33 @@ expect 0 "$ctl" blob put "$blob" "$blob" -o json # twice: the same uri, nothing 
 expect 2 "$ctl" blob put /nonexistent/file
 grep -q 'cannot store /nonexistent/file' /tmp/floectl.err || fail "missing file message: $(cat /tmp/floectl.err)"
 buri=$("$ctl" blob put "$blob" -q) || fail "blob put -q"
-# publish says at once when a uri is not one workers can read as a blob (issue 26).
-expect 0 "$ctl" publish ctl_ds --partition date=2026-11-21 --uri file:///data/raw.csv
-grep -q 'warning: blob uri "file:///data/raw.csv" is not in the blob store' /tmp/floectl.err || fail "publish file:// did not warn: $(cat /tmp/floectl.err)"
+# publish goes through the API (issue 26: a service needs no Kafka client) and a trigger
+# fires on it; a uri workers cannot read as a blob is said at once, not at run time.
+cat >/tmp/floectl.trig.yaml <<'EOF'
+kind: launchplan
+name: on_ctl_ds
+version: "1"
+workflow: wordcount@1
+trigger:
+  datasets: [{name: ctl_ds}]
+  inputs: {text: "ctl_ds:uri"}
+EOF
+expect 0 "$ctl" register -f /tmp/floectl.trig.yaml
+expect 0 "$ctl" activate launchplan on_ctl_ds
+expect 0 "$ctl" publish ctl_ds --partition date=2026-11-21 --uri file:///data/raw.csv -o json
+grep -q 'warning: the uri is not in the blob store' /tmp/floectl.err || fail "publish file:// did not warn: $(cat /tmp/floectl.err)"
+grep -q '"event_id": "' /tmp/floectl.out || fail "publish printed no event id: $(cat /tmp/floectl.out)"
+for _ in $(seq 1 150); do # up to 15 s for the trigger to launch
+    "$ctl" get launchplan on_ctl_ds -o json >/tmp/floectl.out 2>/dev/null
+    grep -q '"launched": 1' /tmp/floectl.out && break
+    sleep 0.1
+done
+grep -q '"launched": 1' /tmp/floectl.out || fail "the trigger did not launch on the published event: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" deactivate launchplan on_ctl_ds
+expect 1 "$ctl" publish 'bad name' --uri file:///x
+grep -q 'dataset' /tmp/floectl.err || fail "bad dataset name: $(cat /tmp/floectl.err)"
+expect 0 "$ctl" publish ctl_ds --partition date=2026-11-23 --uri file:///data/raw.csv --kafka
+grep -q 'warning: blob uri "file:///data/raw.csv" is not in the blob store' /tmp/floectl.err || fail "publish --kafka file:// did not warn: $(cat /tmp/floectl.err)"
 [[ "$buri" =~ ^floe://blobs/sha256/[0-9a-f]{64}$ ]] || fail "blob put -q printed \"$buri\""
 expect 0 "$ctl" publish ctl_ds --partition date=2026-11-22 --uri "$buri"
 ! grep -q warning /tmp/floectl.err || fail "publish of a blob store uri warned: $(cat /tmp/floectl.err)"

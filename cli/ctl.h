@@ -54,6 +54,10 @@ void ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns);
  * only when it succeeded. */
 int ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms);
 
+/* ctl_launch.c: each NAME=VALUE of pairs parsed against the interface of the workflow of
+ * execution (a GET execution answer) into values. */
+int ctl_typed_inputs(const ctl_ctx *ctx, json_t *execution, char **pairs, int n, json_t *values);
+
 /* ctl_blob.c: stores the file at path in the blob store; *out = {uri, digest, size}. */
 int ctl_blob_put_json(const ctl_ctx *ctx, const char *path, json_t **out);
 

@@ -14,8 +14,16 @@ ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv)
 {
     const char *verb = argv[0], *id = NULL;
     bool no_cache = false, overwrite = false, wait = false;
+    char *pairs[64];
+    int n_pairs = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-cache") == 0)
+        if (strcmp(argv[i], "--input") == 0 && i + 1 < argc && strcmp(verb, "relaunch") == 0) {
+            if (n_pairs == 64) {
+                fprintf(stderr, "floectl %s: at most 64 --input\n", verb);
+                return CTL_USAGE;
+            }
+            pairs[n_pairs++] = argv[++i];
+        } else if (strcmp(argv[i], "--no-cache") == 0)
             no_cache = true;
         else if (strcmp(argv[i], "--overwrite-cache") == 0)
             overwrite = true;
@@ -35,9 +43,25 @@ ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv)
     const char *user = getenv("USER");
     json_t *body = json_pack("{s:b,s:b,s:s}", "no_cache", no_cache, "overwrite_cache", overwrite,
                              "requested_by", user != NULL ? user : "floectl");
+    char url[512];
+    if (n_pairs > 0 && body != NULL) {
+        /* Changed inputs, typed against the source execution's workflow. */
+        json_t *src = NULL, *values = json_object();
+        int rc = ctl_exec_path(url, sizeof(url), id, NULL) == 0
+                     ? ctl_call(ctx, "GET", url, NULL, NULL, 0, &src)
+                     : CTL_FAILED;
+        if (rc == CTL_OK)
+            rc = ctl_typed_inputs(ctx, src, pairs, n_pairs, values);
+        json_decref(src);
+        if (rc != CTL_OK) {
+            json_decref(values);
+            json_decref(body);
+            return rc;
+        }
+        json_object_set_new(body, "inputs", values);
+    }
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    char url[512];
     if (text == NULL || ctl_exec_path(url, sizeof(url), id, verb) != 0) {
         free(text);
         fprintf(stderr, "floectl %s: out of memory\n", verb);

@@ -172,6 +172,26 @@ typed_inputs(const ctl_ctx *ctx, json_t *iface, char **pairs, int n, json_t *val
     return rc;
 }
 
+int
+ctl_typed_inputs(const ctl_ctx *ctx, json_t *execution, char **pairs, int n, json_t *values)
+{
+    json_t *wf = json_object_get(execution, "workflow");
+    const char *project = json_string_value(json_object_get(execution, "project"));
+    const char *domain = json_string_value(json_object_get(execution, "domain"));
+    const char *name = json_string_value(json_object_get(wf, "name"));
+    const char *version = json_string_value(json_object_get(wf, "version"));
+    if (project == NULL || domain == NULL || name == NULL || version == NULL) {
+        fprintf(stderr, "floectl: the execution does not name its workflow\n");
+        return CTL_FAILED;
+    }
+    json_t *iface = NULL;
+    int rc = fetch_inputs(ctx, "workflows", project, domain, name, version, &iface);
+    if (rc == CTL_OK)
+        rc = typed_inputs(ctx, iface, pairs, n, values);
+    json_decref(iface);
+    return rc;
+}
+
 static json_t *
 read_inputs_file(const ctl_ctx *ctx, const char *path)
 {

@@ -85,9 +85,11 @@ static const ctl_verb verbs[] = {
      NULL, ctl_activate},
     {"terminate", "stop a running execution (it ends ABORTED)",
      "usage: floectl terminate EXECUTION_ID [--reason TEXT]\n", NULL, ctl_terminate},
-    {"relaunch", "start the same workflow version again with the same inputs",
-     "usage: floectl relaunch EXECUTION_ID [--no-cache] [--overwrite-cache] [--wait]\n"
-     "The new execution records where it came from (source_execution).\n",
+    {"relaunch", "start the same workflow version again, with the same or changed inputs",
+     "usage: floectl relaunch EXECUTION_ID [--input NAME=VALUE ...] [--no-cache]\n"
+     "       [--overwrite-cache] [--wait]\n"
+     "The new execution records where it came from (source_execution). Each --input replaces\n"
+     "one input (parsed against its declared type, as launch does); the others stay.\n",
      NULL, ctl_relaunch},
     {"recover", "re-run only what failed: nodes that succeeded are taken over",
      "usage: floectl recover EXECUTION_ID [--no-cache] [--overwrite-cache] [--wait]\n"

@@ -5,18 +5,64 @@
 #include "sched_api_int.h"
 
 #include "floe_mem.h"
+#include "floe_phase.h"
 #include "floe_value.h"
 #include "store_catalog.h"
 #include "store_lineage.h"
+#include "store_registry.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "floe_phase.h"
-
 #include <string.h>
 
 /* --- Relaunch and recover -------------------------------------------------------------- */
+
+/* Relaunch with changed inputs (issue 26): the old inputs with overrides on top, typed and
+ * checked as a launch's are (the workflow's interface, a launch plan's fixed inputs); *vm
+ * and old->inputs become the new ones. false when r failed. */
+static bool
+relaunch_inputs(api_thread *t, api_req *r, store_exec *old, json_t *overrides, Floe__ValueMap **vm)
+{
+    store_entity e;
+    if (store_registry_get(t->pg, STORE_WORKFLOW, old->project, old->domain, old->workflow_name,
+                           old->workflow_version, r->arena, &e, &r->err) != FLOE_OK)
+        return false;
+    const Floe__WorkflowSpec *wf =
+        floe__workflow_spec__unpack(floe_arena_pb_allocator(r->arena), e.spec_len, e.spec);
+    const Floe__LaunchPlanSpec *lp = NULL;
+    store_entity le;
+    if (old->launch_plan_name != NULL &&
+        store_registry_get(t->pg, STORE_LAUNCHPLAN, old->project, old->domain,
+                           old->launch_plan_name, old->launch_plan_version, r->arena, &le,
+                           &r->err) == FLOE_OK)
+        lp =
+            floe__launch_plan_spec__unpack(floe_arena_pb_allocator(r->arena), le.spec_len, le.spec);
+    floe_err_clear(&r->err); /* a plan gone since: its fixed inputs are in the old ones */
+    json_t *given = sched_render_values(old->inputs, old->inputs_len, r->arena);
+    Floe__ValueMap *out = floe_arena_alloc(r->arena, sizeof(*out));
+    if (wf == NULL || given == NULL || out == NULL || json_object_update(given, overrides) != 0) {
+        json_decref(given);
+        api_fail(r, FLOE_EIO, "execution %s: its workflow or inputs do not decode", old->id);
+        return false;
+    }
+    floe__value_map__init(out);
+    bool ok = api_resolve_inputs(r, wf->interface, given, lp, out);
+    json_decref(given);
+    if (!ok)
+        return false;
+    size_t len = floe__value_map__get_packed_size(out);
+    uint8_t *packed = floe_arena_alloc(r->arena, len ? len : 1);
+    if (packed == NULL) {
+        api_fail(r, FLOE_ENOMEM, "out of memory");
+        return false;
+    }
+    floe__value_map__pack(out, packed);
+    old->inputs = packed;
+    old->inputs_len = len;
+    *vm = out;
+    return true;
+}
 
 static bool
 terminal(const char *phase)
@@ -50,6 +96,7 @@ api_relaunch_work(api_thread *t, api_req *r)
         return;
     bool no_cache = false, overwrite = false;
     const char *by = "api";
+    json_t *overrides = NULL; /* relaunch with changed inputs: {name: value} */
     if (r->body_len > 0) {
         json_error_t jerr;
         json_t *body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -62,6 +109,8 @@ api_relaunch_work(api_thread *t, api_req *r)
                 no_cache = json_is_true(v);
             else if (strcmp(k, "overwrite_cache") == 0 && json_is_boolean(v))
                 overwrite = json_is_true(v);
+            else if (strcmp(k, "inputs") == 0 && json_is_object(v) && !recover)
+                overrides = json_incref(v);
             else if (strcmp(k, "requested_by") == 0 && json_is_string(v) &&
                      json_string_length(v) <= 128 &&
                      floe_utf8_valid(json_string_value(v), json_string_length(v)))
@@ -71,17 +120,20 @@ api_relaunch_work(api_thread *t, api_req *r)
         }
         json_decref(body);
         if (!ok || by == NULL) {
+            json_decref(overrides);
             api_fail(r, FLOE_EINVAL,
                      "the body is a JSON object with no_cache and overwrite_cache (true or "
-                     "false) and requested_by (text of at most 128 bytes)");
+                     "false), requested_by (text of at most 128 bytes)%s",
+                     recover ? " (recover runs with the inputs it had: relaunch to change them)"
+                             : " and inputs ({NAME: value} to change)");
             return;
         }
     }
-    if (api_pg(t, r) != FLOE_OK)
-        return;
     store_exec old;
-    if (store_exec_get(t->pg, src, r->arena, &old, &r->err) != FLOE_OK)
+    if (api_pg(t, r) != FLOE_OK || store_exec_get(t->pg, src, r->arena, &old, &r->err) != FLOE_OK) {
+        json_decref(overrides);
         return;
+    }
     if (recover && !terminal(old.phase)) {
         api_fail(r, FLOE_ECONFLICT,
                  "execution %s is %s: only an execution that ended can be recovered", src,
@@ -90,6 +142,11 @@ api_relaunch_work(api_thread *t, api_req *r)
     }
     Floe__ValueMap *vm =
         floe__value_map__unpack(floe_arena_pb_allocator(r->arena), old.inputs_len, old.inputs);
+    if (vm != NULL && overrides != NULL && !relaunch_inputs(t, r, &old, overrides, &vm)) {
+        json_decref(overrides);
+        return;
+    }
+    json_decref(overrides);
     launch_state *st = floe_arena_alloc(r->arena, sizeof(*st));
     Floe__Identifier *wf =
         ident(r, old.project, old.domain, old.workflow_name, old.workflow_version);

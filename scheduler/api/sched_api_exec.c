@@ -98,9 +98,9 @@ input_problem(void *arg, const char *input, const char *msg)
 
 /* Resolves every interface input from the request, the plan and the defaults. Problems
  * go into r->err_details, one per input; returns false when there were any. */
-static bool
-resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
-               const Floe__LaunchPlanSpec *lp, Floe__ValueMap *out)
+bool
+api_resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
+                   const Floe__LaunchPlanSpec *lp, Floe__ValueMap *out)
 {
     api_inputs ai = {.given = given, .problems = json_object()};
     const char *key;
@@ -261,7 +261,7 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
         return;
     }
     Floe__ValueMap values = FLOE__VALUE_MAP__INIT;
-    if (!resolve_inputs(r, wf->interface, inputs, lp, &values))
+    if (!api_resolve_inputs(r, wf->interface, inputs, lp, &values))
         return;
 
     launch_state *st = floe_arena_alloc(r->arena, sizeof(*st));

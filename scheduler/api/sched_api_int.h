@@ -12,6 +12,7 @@
 #include "sched_api_route.h"
 #include "floe_envelope.h"
 #include "floe_messages.pb-c.h"
+#include "floe_spec.pb-c.h"
 #include "store_exec.h"
 #include "store_pg.h"
 
@@ -103,6 +104,10 @@ void api_exec_list_work(api_thread *t, api_req *r);
 void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
 void api_terminate_work(api_thread *t, api_req *r);
 void api_terminate_done(api_req *r);
+/* sched_api_exec.c: every input of ifc from given (JSON, may be NULL), the plan (may be
+ * NULL) and the defaults, typed; false (r failed, one detail per input) on any problem. */
+bool api_resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
+                        const Floe__LaunchPlanSpec *lp, Floe__ValueMap *out);
 /* sched_api_publish.c */
 void api_publish_work(api_thread *t, api_req *r);
 void api_publish_done(api_req *r);

@@ -75,6 +75,13 @@ id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
 expect 0 "$ctl" get execution "$id" -o json
 grep -Eq '"phase": "(QUEUED|RUNNING)"' /tmp/floectl.out || fail "execution neither QUEUED nor RUNNING (no worker runs it here)"
 grep -q '"text": "one two three"' /tmp/floectl.out || fail "input not recorded"
+# relaunch with a changed input (issue 26), typed as launch types it; the rest stays.
+rid=$("$ctl" relaunch "$id" --input "text=four five" -q) || fail "relaunch --input failed"
+expect 0 "$ctl" get execution "$rid" -o json
+grep -q '"text": "four five"' /tmp/floectl.out || fail "relaunch --input not applied: $(cat /tmp/floectl.out)"
+grep -q "\"source_execution\": \"$id\"" /tmp/floectl.out || fail "relaunch lost its source"
+expect 2 "$ctl" relaunch "$id" --input "nosuch=1"
+expect 2 "$ctl" recover "$id" --input "text=x"
 # For scripts (issue 26): -q / -o name print ids and KIND/NAME@VERSION, nothing else.
 qid=$("$ctl" launch wordcount --input "text=quiet" -q) || fail "launch -q failed"
 [[ "$qid" =~ ^[0-9A-Z]{26}$ ]] || fail "launch -q printed \"$qid\", not an execution id"

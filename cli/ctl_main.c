@@ -70,10 +70,12 @@ static const ctl_verb verbs[] = {
      "Without a version: the latest (for a launch plan, the active version if any).\n",
      NULL, ctl_get},
     {"list", "list objects: executions, workflows, tasks, launchplans",
-     "usage: floectl list executions [--workflow NAME] [--phase PHASE]\n"
+     "usage: floectl list executions [--workflow NAME] [--phase PHASE] [--launch-plan NAME]\n"
+     "       [--requested-by WHO] [--since TIME] [--until TIME]\n"
      "       floectl list workflows|tasks|launchplans [--name NAME]\n"
      "       [-p PROJECT] [-d DOMAIN] [--limit N] [--token T]\n"
-     "Newest first; --token continues from where a page ended.\n",
+     "Newest first; --token continues from where a page ended. TIME is RFC 3339 or a date\n"
+     "(2026-11-21); executions created at or after --since and before --until.\n",
      NULL, ctl_list},
     {"activate", "make a launch plan version the active one",
      "usage: floectl activate launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"

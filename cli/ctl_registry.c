@@ -303,6 +303,7 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
 {
     const char *project = ctx->cfg->project, *domain = ctx->cfg->domain;
     const char *what = NULL, *name = NULL, *limit = NULL, *token = NULL, *phase = NULL;
+    const char *plan = NULL, *by = NULL, *since = NULL, *until = NULL;
     for (int i = 1; i < argc; i++) {
         int s = ctl_scope_flag(argc, argv, &i, &project, &domain);
         if (s < 0)
@@ -318,6 +319,14 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
             slot = &token;
         else if (strcmp(argv[i], "--phase") == 0)
             slot = &phase;
+        else if (strcmp(argv[i], "--launch-plan") == 0)
+            slot = &plan;
+        else if (strcmp(argv[i], "--requested-by") == 0)
+            slot = &by;
+        else if (strcmp(argv[i], "--since") == 0)
+            slot = &since;
+        else if (strcmp(argv[i], "--until") == 0)
+            slot = &until;
         if (slot != NULL && i + 1 < argc)
             *slot = argv[++i];
         else if (slot == NULL && what == NULL && argv[i][0] != '-')
@@ -338,12 +347,21 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
                 what);
         return CTL_USAGE;
     }
+    if (!execs && (plan != NULL || by != NULL || since != NULL || until != NULL)) {
+        fprintf(stderr, "floectl list: --launch-plan, --requested-by, --since and --until are "
+                        "for executions\n");
+        return CTL_USAGE;
+    }
     char url[2048];
     snprintf(url, sizeof(url), "/api/v1/%s", kind);
     ctl_query_add(url, sizeof(url), "project", project);
     ctl_query_add(url, sizeof(url), "domain", domain);
     ctl_query_add(url, sizeof(url), execs ? "workflow" : "name", name);
     ctl_query_add(url, sizeof(url), "phase", phase);
+    ctl_query_add(url, sizeof(url), "launch_plan", plan);
+    ctl_query_add(url, sizeof(url), "requested_by", by);
+    ctl_query_add(url, sizeof(url), "created_after", since);
+    ctl_query_add(url, sizeof(url), "created_before", until);
     ctl_query_add(url, sizeof(url), "limit", limit);
     ctl_query_add(url, sizeof(url), "token", token);
     json_t *out;

@@ -142,17 +142,26 @@ store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, stor
     *rows = NULL;
     *n = 0;
     *more = false;
-    char before[24], limit[16];
+    char before[24], limit[16], after_us[24], before_us[24];
     snprintf(before, sizeof(before), "%lld", (long long)(q->before_seq > 0 ? q->before_seq : 0));
     snprintf(limit, sizeof(limit), "%u", q->limit + 1);
-    const char *params[] = {q->project, q->domain, q->phase, q->workflow_name, before, limit};
+    snprintf(after_us, sizeof(after_us), "%lld", (long long)q->created_after_us);
+    snprintf(before_us, sizeof(before_us), "%lld", (long long)q->created_before_us);
+    const char *params[] = {
+        q->project, q->domain,           q->phase,        q->workflow_name, before,
+        limit,      q->launch_plan_name, q->requested_by, after_us,         before_us};
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg,
-                               "SELECT " EXEC_COLUMNS " FROM executions WHERE project = $1 AND"
-                               " domain = $2 AND ($3::text IS NULL OR phase = $3) AND"
-                               " ($4::text IS NULL OR workflow_name = $4) AND"
-                               " ($5::bigint = 0 OR seq < $5) ORDER BY seq DESC LIMIT $6::int",
-                               6, params, NULL, NULL, &r, err);
+    floe_rc rc =
+        store_pg_exec(pg,
+                      "SELECT " EXEC_COLUMNS " FROM executions WHERE project = $1 AND"
+                      " domain = $2 AND ($3::text IS NULL OR phase = $3) AND"
+                      " ($4::text IS NULL OR workflow_name = $4) AND"
+                      " ($7::text IS NULL OR launch_plan_name = $7) AND"
+                      " ($8::text IS NULL OR requested_by = $8) AND"
+                      " ($9::bigint = 0 OR created_at >= to_timestamp($9::bigint / 1e6)) AND"
+                      " ($10::bigint = 0 OR created_at < to_timestamp($10::bigint / 1e6)) AND"
+                      " ($5::bigint = 0 OR seq < $5) ORDER BY seq DESC LIMIT $6::int",
+                      10, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     int count = PQntuples(r);

@@ -34,10 +34,13 @@ typedef struct store_exec {
 } store_exec;
 
 typedef struct store_exec_query {
-    const char *project, *domain; /* required */
-    const char *phase;            /* optional */
-    const char *workflow_name;    /* optional */
-    int64_t before_seq;           /* 0: newest first from the top */
+    const char *project, *domain;                /* required */
+    const char *phase;                           /* optional */
+    const char *workflow_name;                   /* optional */
+    const char *launch_plan_name;                /* optional */
+    const char *requested_by;                    /* optional */
+    int64_t created_after_us, created_before_us; /* optional (0): created in [after, before) */
+    int64_t before_seq;                          /* 0: newest first from the top */
     unsigned limit;
 } store_exec_query;
 

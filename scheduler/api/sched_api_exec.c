@@ -616,6 +616,26 @@ api_exec_list_work(api_thread *t, api_req *r)
     q.workflow_name = api_param(r, "workflow");
     if (q.workflow_name != NULL && spec_check_name("workflow", q.workflow_name, &r->err) != 0)
         return;
+    q.launch_plan_name = api_param(r, "launch_plan");
+    if (q.launch_plan_name != NULL &&
+        spec_check_name("launch_plan", q.launch_plan_name, &r->err) != 0)
+        return;
+    q.requested_by = api_param(r, "requested_by");
+    if (q.requested_by != NULL && (strlen(q.requested_by) == 0 || strlen(q.requested_by) > 128 ||
+                                   !floe_utf8_valid(q.requested_by, strlen(q.requested_by)))) {
+        api_fail(r, FLOE_EINVAL, "requested_by: expected 1 to 128 bytes of text");
+        return;
+    }
+    static const char *const times[2] = {"created_after", "created_before"};
+    int64_t *slots[2] = {&q.created_after_us, &q.created_before_us};
+    for (int i = 0; i < 2; i++) {
+        const char *v = api_param(r, times[i]);
+        floe_err terr;
+        if (v != NULL && floe_datetime_parse(v, slots[i], &terr) != FLOE_OK) {
+            api_fail(r, FLOE_EINVAL, "%s: %s", times[i], terr.msg);
+            return;
+        }
+    }
     if (api_pg(t, r) != FLOE_OK)
         return;
     store_exec *rows;

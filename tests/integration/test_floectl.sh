@@ -176,6 +176,17 @@ for _ in $(seq 1 150); do # up to 15 s for the trigger to launch
 done
 grep -q '"launched": 1' /tmp/floectl.out || fail "the trigger did not launch on the published event: $(cat /tmp/floectl.out)"
 expect 0 "$ctl" deactivate launchplan on_ctl_ds
+# list executions by launch plan, requester and time (issue 26).
+expect 0 "$ctl" list executions --launch-plan on_ctl_ds -o name
+[ "$(wc -l </tmp/floectl.out)" = 1 ] || fail "list --launch-plan: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list executions --requested-by nobody-at-all -o name
+[ ! -s /tmp/floectl.out ] || fail "list --requested-by nobody: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list executions --since 2099-01-01 -o name
+[ ! -s /tmp/floectl.out ] || fail "list --since the future: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list executions --since 2020-01-01 --until 2099-01-01 -o name
+[ -s /tmp/floectl.out ] || fail "list --since/--until found nothing"
+expect 1 "$ctl" list executions --since yesterday
+expect 2 "$ctl" list tasks --since 2020-01-01
 expect 1 "$ctl" publish 'bad name' --uri file:///x
 grep -q 'dataset' /tmp/floectl.err || fail "bad dataset name: $(cat /tmp/floectl.err)"
 expect 0 "$ctl" publish ctl_ds --partition date=2026-11-23 --uri file:///data/raw.csv --kafka

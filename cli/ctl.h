@@ -16,13 +16,15 @@ typedef enum ctl_output {
     CTL_OUT_TABLE = 0,
     CTL_OUT_JSON = 1,
     CTL_OUT_YAML = 2,
-    CTL_OUT_DOT = 3,  /* Graphviz, for lineage; other verbs print JSON */
-    CTL_OUT_NAME = 4, /* -o name / -q: one id or KIND/NAME@VERSION a line, for scripts */
+    CTL_OUT_DOT = 3,      /* Graphviz, for lineage; other verbs print JSON */
+    CTL_OUT_NAME = 4,     /* -o name / -q: one id or KIND/NAME@VERSION a line, for scripts */
+    CTL_OUT_JSONPATH = 5, /* -o jsonpath=EXPR: the values EXPR selects, space-separated */
 } ctl_output;
 
 typedef struct ctl_ctx {
     const floe_config *cfg;
     ctl_output output;
+    const char *jsonpath; /* CTL_OUT_JSONPATH: "{.items[*].id}" */
 } ctl_ctx;
 
 #define CTL_OK 0

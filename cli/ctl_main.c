@@ -127,14 +127,18 @@ static const ctl_verb verbs[] = {
 static void
 usage(FILE *out)
 {
-    fputs("usage: floectl VERB [args] [-o table|json|yaml|name] [-q] [options]\n\nverbs:\n", out);
+    fputs("usage: floectl VERB [args] [-o table|json|yaml|name|jsonpath={...}] [-q] [options]\n\n"
+          "verbs:\n",
+          out);
     for (size_t i = 0; i < N_VERBS; i++)
         fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
     fputs("\nRun `floectl VERB --help` for a verb's arguments.\n"
           "The API address comes from FLOE_API_URL (default http://127.0.0.1:8780); the\n"
           "project and domain from -p/-d, FLOE_PROJECT/FLOE_DOMAIN, or the config file.\n"
           "-o name (or -q) prints one execution id or KIND/NAME@VERSION a line, for scripts:\n"
-          "ID=$(floectl launch wf -q). Output is a table on a terminal, JSON otherwise.\n"
+          "ID=$(floectl launch wf -q). -o jsonpath='{.items[*].id}' prints what it selects\n"
+          "(kubectl's subset: .field, [N], [*]). Output is a table on a terminal, JSON\n"
+          "otherwise.\n"
           "Exit status: 0 success, 1 the call or the execution failed, 2 bad usage,\n"
           "3 --wait gave up (the execution is still running).\n\n",
           out);
@@ -210,11 +214,16 @@ main(int argc, char **argv)
                 ctx.output = CTL_OUT_YAML;
             else if (strcmp(f, "name") == 0)
                 ctx.output = CTL_OUT_NAME;
-            else if (strcmp(f, "dot") == 0 && v != NULL && strcmp(v->name, "lineage") == 0)
+            else if (strncmp(f, "jsonpath=", 9) == 0 && f[9] == '{') {
+                ctx.output = CTL_OUT_JSONPATH;
+                ctx.jsonpath = f + 9;
+            } else if (strcmp(f, "dot") == 0 && v != NULL && strcmp(v->name, "lineage") == 0)
                 ctx.output = CTL_OUT_DOT;
             else {
-                fprintf(stderr, "floectl: -o \"%s\": expected table, json, yaml or name%s\n", f,
-                        v != NULL && strcmp(v->name, "lineage") == 0 ? " or dot" : "");
+                fprintf(stderr,
+                        "floectl: -o \"%s\": expected table, json, yaml, name or "
+                        "jsonpath={...}%s\n",
+                        f, v != NULL && strcmp(v->name, "lineage") == 0 ? " or dot" : "");
                 return 2;
             }
         } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {

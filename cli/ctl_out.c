@@ -195,6 +195,88 @@ out:
     json_decref(one);
 }
 
+/* --- jsonpath ------------------------------------------------------------------------- */
+
+/* kubectl's subset: {.a.b}, {.items[*].id}, {.items[0].name}; several {...} and the text
+ * between them are printed in turn. A value is printed as text (strings bare, the rest as
+ * compact JSON); [*] prints every element's, space-separated. */
+static void
+jp_print_value(json_t *v, bool *first)
+{
+    if (v == NULL)
+        return;
+    if (!*first)
+        fputc(' ', stdout);
+    *first = false;
+    if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s != NULL)
+            fputs(s, stdout);
+        free(s);
+    }
+}
+
+/* Walks path (".a[0].b[*]...", up to end) from v. */
+static void
+jp_walk(json_t *v, const char *p, const char *end, bool *first)
+{
+    while (p < end && v != NULL) {
+        if (*p == '.') {
+            const char *q = ++p;
+            while (q < end && *q != '.' && *q != '[')
+                q++;
+            if (q > p) {
+                char key[128];
+                snprintf(key, sizeof(key), "%.*s", (int)(q - p), p);
+                v = json_object_get(v, key);
+            }
+            p = q;
+        } else if (*p == '[') {
+            const char *close = memchr(p, ']', (size_t)(end - p));
+            if (close == NULL)
+                return;
+            if (close == p + 2 && p[1] == '*') {
+                size_t i;
+                json_t *e;
+                json_array_foreach(v, i, e) jp_walk(e, close + 1, end, first);
+                return;
+            }
+            char *num_end;
+            long idx = strtol(p + 1, &num_end, 10);
+            if (num_end != close || idx < 0)
+                return;
+            v = json_array_get(v, (size_t)idx);
+            p = close + 1;
+        } else {
+            return;
+        }
+    }
+    jp_print_value(v, first);
+}
+
+static void
+print_jsonpath(json_t *value, const char *expr)
+{
+    const char *p = expr;
+    while (*p != '\0') {
+        const char *open = strchr(p, '{');
+        if (open == NULL) {
+            fputs(p, stdout);
+            break;
+        }
+        fwrite(p, 1, (size_t)(open - p), stdout);
+        const char *close = strchr(open, '}');
+        if (close == NULL)
+            break;
+        bool first = true;
+        jp_walk(value, open + 1, close, &first);
+        p = close + 1;
+    }
+    fputc('\n', stdout);
+}
+
 /* --- names ----------------------------------------------------------------------------- */
 
 /* What -o name says of an object: an execution's id, [KIND/]NAME[@VERSION], or a stored
@@ -248,6 +330,9 @@ ctl_print(const ctl_ctx *ctx, json_t *value, const char *const *columns)
         break;
     case CTL_OUT_NAME:
         print_names(value);
+        break;
+    case CTL_OUT_JSONPATH:
+        print_jsonpath(value, ctx->jsonpath != NULL ? ctx->jsonpath : "");
         break;
     }
     fflush(stdout);

@@ -93,6 +93,12 @@ grep -qx 'task/count@1' /tmp/floectl.out || fail "list tasks -o name: $(cat /tmp
 expect 0 "$ctl" register -f "$src/examples/wordcount.yaml" -o name
 grep -qx 'workflow/wordcount@1' /tmp/floectl.out || fail "register -o name: $(cat /tmp/floectl.out)"
 expect 2 "$ctl" list tasks -o nonsense
+expect 0 "$ctl" get execution "$qid" -o 'jsonpath={.id} {.inputs.text}'
+[ "$(cat /tmp/floectl.out)" = "$qid quiet" ] || fail "jsonpath: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list tasks -o 'jsonpath={.items[*].name}'
+grep -qw count /tmp/floectl.out || fail "jsonpath [*]: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list tasks -o 'jsonpath={.items[0].kind}'
+[ "$(cat /tmp/floectl.out)" = task ] || fail "jsonpath [0]: $(cat /tmp/floectl.out)"
 # get launchplan -o table (issue 26): the plan's NAME once, its WORKFLOW, and the last
 # firings as rows (they were one row of "-"). A rate of 1 s fires while we watch.
 cat >/tmp/floectl.tick.yaml <<'EOF'

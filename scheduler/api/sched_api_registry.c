@@ -4,6 +4,8 @@
  * plans, and launch-plan activation. Pool-thread work functions.
  */
 #include "sched_api_int.h"
+
+#include "floe_text.h"
 #include "sched_plan.h"
 
 #include "spec.h"
@@ -37,6 +39,12 @@ kind_word(store_kind k)
 }
 
 /* --- register ------------------------------------------------------------------------- */
+
+static void
+collect_problem(void *arg, const floe_err *err)
+{
+    json_array_append_new((json_t *)arg, json_string(err->msg));
+}
 
 typedef struct reg_resolver {
     api_thread *t;
@@ -145,9 +153,24 @@ api_register_work(api_thread *t, api_req *r)
     }
     spec_item *items;
     size_t n;
+    json_t *problems = json_array();
+    env.problem = collect_problem;
+    env.problem_arg = problems;
     if (spec_compile(&env, file_label(r), r->body, r->body_len, r->arena, &items, &n, &r->err) !=
-        FLOE_OK)
+        FLOE_OK) {
+        /* Every document's error in details; the message is the first (issue 26). */
+        size_t more = json_array_size(problems);
+        if (more > 1) {
+            char msg[FLOE_ERR_MSG_MAX];
+            floe_text_fmt(msg, sizeof(msg), "%s (%zu more in details)", r->err.msg, more - 1);
+            memcpy(r->err.msg, msg, sizeof(msg));
+            r->err_details = json_pack("{s:o}", "errors", problems);
+        } else {
+            json_decref(problems);
+        }
         return;
+    }
+    json_decref(problems);
     /* A workflow that compiles but cannot be flattened within the limits (review H9) is
      * refused now, not at its first launch. */
     for (size_t i = 0; i < n; i++) {

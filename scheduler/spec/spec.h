@@ -55,6 +55,10 @@ typedef struct spec_env {
     spec_limits limits;
     spec_resolve_fn resolve; /* may be NULL: only the documents themselves resolve */
     void *resolve_arg;
+    /* May be NULL: compiling stops at the first error. Otherwise each document's error is
+     * handed here and the next document compiles (a document stops at its first error). */
+    void (*problem)(void *arg, const floe_err *err);
+    void *problem_arg;
 } spec_env;
 
 /* One compiled document. */
@@ -76,6 +80,8 @@ typedef struct spec_item {
  * where and why; FLOE_EIO/FLOE_ENOMEM when the resolver or memory failed. */
 floe_rc spec_compile(const spec_env *env, const char *file, const char *text, size_t len,
                      floe_arena *arena, spec_item **items, size_t *n_items, floe_err *err);
+/* With env->problem set: the first error is returned in err as without it, and every one
+ * (the first included) went to env->problem; FLOE_EIO and FLOE_ENOMEM still stop at once. */
 
 const char *spec_kind_name(spec_kind kind);
 

@@ -685,16 +685,32 @@ spec_compile(const spec_env *env, const char *file, const char *text, size_t len
             return rc;
     }
     /* Tasks first, so workflows may call any task of the same registration. */
+    floe_rc first = FLOE_OK;
+    floe_err first_err = {0};
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n_docs; i++) {
             if ((kinds[i] == SPEC_TASK) != (pass == 0))
                 continue;
             ctx.where[0] = '\0';
             rc = compile_one(&ctx, docs[i], kinds[i], &ctx.items[ctx.n_items]);
-            if (rc != FLOE_OK)
+            if (rc == FLOE_OK) {
+                ctx.n_items++;
+                continue;
+            }
+            if (env->problem == NULL || rc == FLOE_EIO || rc == FLOE_ENOMEM)
                 return rc;
-            ctx.n_items++;
+            /* Every document's error is reported; the first is the answer. */
+            env->problem(env->problem_arg, err);
+            if (first == FLOE_OK) {
+                first = rc;
+                first_err = *err;
+            }
+            floe_err_clear(err);
         }
+    }
+    if (first != FLOE_OK) {
+        *err = first_err;
+        return first;
     }
     *items = ctx.items;
     *n_items = ctx.n_items;

@@ -58,6 +58,11 @@ grep -q '"status": "new"' /tmp/floectl.out || fail "validate: $(cat /tmp/floectl
 expect 1 "$ctl" get workflow wordcount
 printf 'kind: task\nname: broken\nversion: "1"\ncontainer: {command: [/bin/true]}\noutputs: {x: nosuchtype}\n' >/tmp/floectl.bad.yaml
 mkdir -p /tmp/floectl.vdir && cp /tmp/floectl.bad.yaml /tmp/floectl.vdir/a.yaml && cp "$src/examples/wordcount.yaml" /tmp/floectl.vdir/b.yaml && cp /tmp/floectl.bad.yaml /tmp/floectl.vdir/c.yaml
+# Every document's error in one file, not only the first (issue 26).
+{ cat /tmp/floectl.bad.yaml; printf -- '---\nkind: task\nname: broken2\nversion: "1"\ncontainer: {command: [/bin/true]}\ntimeout: soon\n'; } >/tmp/floectl.bad2.yaml
+expect 1 "$ctl" validate -f /tmp/floectl.bad2.yaml
+grep -q 'nosuchtype.*(1 more in details)' /tmp/floectl.err || fail "first error and count: $(cat /tmp/floectl.err)"
+grep -q 'broken2' /tmp/floectl.err || fail "the second document's error: $(cat /tmp/floectl.err)"
 expect 1 "$ctl" validate -f /tmp/floectl.vdir
 [ "$(grep -c 'nosuchtype' /tmp/floectl.err)" = 2 ] || fail "validate DIR did not report both bad files: $(cat /tmp/floectl.err)"
 expect 0 "$ctl" register -f "$src/examples/wordcount.yaml" -o json

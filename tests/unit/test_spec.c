@@ -339,13 +339,56 @@ test_version_from_content(void **state)
     floe_arena_free(a);
 }
 
+static void
+count_problem(void *arg, const floe_err *err)
+{
+    (void)err;
+    (*(int *)arg)++;
+}
+
+/* Every document's error is reported, not only the first (issue 26); the first is still
+ * the answer, and a document stops at its own first error. */
+static void
+test_every_document_error(void **state)
+{
+    (void)state;
+    spec_env env = test_env();
+    int problems = 0;
+    env.problem = count_problem;
+    env.problem_arg = &problems;
+    floe_arena *a = floe_arena_new(65536, 0);
+    floe_err err;
+    spec_item *items;
+    size_t n;
+    const char *text = "kind: task\nname: a\nversion: \"1\"\ncontainer: {command: [/bin/true]}\n"
+                       "outputs: {x: nosuchtype}\n---\n"
+                       "kind: task\nname: b\nversion: \"1\"\ncontainer: {command: [/bin/true]}\n"
+                       "---\n"
+                       "kind: task\nname: c\nversion: \"1\"\ncontainer: {command: [/bin/true]}\n"
+                       "timeout: soon\n";
+    assert_int_equal(compile_text(&env, "two.yaml", text, strlen(text), a, &items, &n, &err),
+                     FLOE_EINVAL);
+    assert_int_equal(problems, 2);
+    assert_non_null(strstr(err.msg, "nosuchtype")); /* the first */
+    env.problem = NULL;
+    problems = 0;
+    assert_int_equal(compile_text(&env, "two.yaml", text, strlen(text), a, &items, &n, &err),
+                     FLOE_EINVAL);
+    assert_int_equal(problems, 0);
+    floe_arena_free(a);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_errors),    cmocka_unit_test(test_version_from_content),
-        cmocka_unit_test(test_example_compiles), cmocka_unit_test(test_fanout),
-        cmocka_unit_test(test_resolver),         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_golden_errors),
+        cmocka_unit_test(test_version_from_content),
+        cmocka_unit_test(test_every_document_error),
+        cmocka_unit_test(test_example_compiles),
+        cmocka_unit_test(test_fanout),
+        cmocka_unit_test(test_resolver),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

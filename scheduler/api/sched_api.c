@@ -338,6 +338,23 @@ thread_fini(void *ctx)
 }
 
 floe_rc
+api_produce_event(api_req *r, const char *key, Floe__MessageType type, const ProtobufCMessage *msg,
+                  void (*delivered)(api_req *r, floe_rc rc, const char *reason), floe_err *err)
+{
+    char topic[160];
+    if (floe_config_topic(api_cfg(r), "events", topic, sizeof(topic)) != FLOE_OK) {
+        snprintf(err->msg, sizeof(err->msg), "topic name too long");
+        return FLOE_EINVAL;
+    }
+    r->delivery = r;
+    r->delivered = delivered;
+    floe_rc rc = floe_bus_produce(api_bus(r), topic, key, strlen(key), type, msg, r, NULL, err);
+    if (rc != FLOE_OK)
+        r->delivery = NULL;
+    return rc;
+}
+
+floe_rc
 api_pg(api_thread *t, api_req *r)
 {
     if (t == NULL) {

@@ -362,22 +362,10 @@ void
 api_launch_done(api_req *r)
 {
     launch_state *st = r->state;
-    char topic[160];
     floe_err err;
-    floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
-    if (rc == FLOE_OK) {
-        r->delivery = r;
-        r->delivered = api_launch_delivered;
-        rc = floe_bus_produce(api_bus(r), topic, st->id, strlen(st->id),
-                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &st->msg.base,
-                              r, NULL, &err);
-    } else {
-        snprintf(err.msg, sizeof(err.msg), "topic name too long");
-    }
-    if (rc != FLOE_OK) {
-        r->delivery = NULL;
+    if (api_produce_event(r, st->id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
+                          &st->msg.base, api_launch_delivered, &err) != FLOE_OK)
         launch_publish_failed(r, err.msg);
-    }
     /* else: answered from api_launch_delivered */
 }
 
@@ -723,20 +711,10 @@ void
 api_terminate_done(api_req *r)
 {
     terminate_state *st = r->state;
-    char topic[160];
     floe_err err;
-    floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
-    if (rc == FLOE_OK) {
-        r->delivery = r;
-        r->delivered = terminate_delivered;
-        rc = floe_bus_produce(api_bus(r), topic, st->msg.execution_id, strlen(st->msg.execution_id),
-                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, &st->msg.base,
-                              r, NULL, &err);
-    } else {
-        snprintf(err.msg, sizeof(err.msg), "topic name too long");
-    }
-    if (rc != FLOE_OK) {
-        r->delivery = NULL;
+    if (api_produce_event(r, st->msg.execution_id,
+                          FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, &st->msg.base,
+                          terminate_delivered, &err) != FLOE_OK) {
         api_fail(r, FLOE_EIO, "the terminate request could not be published: %s", err.msg);
         api_reply(r);
     }

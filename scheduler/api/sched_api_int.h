@@ -108,6 +108,12 @@ void api_terminate_done(api_req *r);
  * NULL) and the defaults, typed; false (r failed, one detail per input) on any problem. */
 bool api_resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
                         const Floe__LaunchPlanSpec *lp, Floe__ValueMap *out);
+/* sched_api.c: produces msg to the events topic keyed by key; delivered gets the broker's
+ * report for r. On failure (err says why) nothing is pending and the caller answers. */
+floe_rc api_produce_event(api_req *r, const char *key, Floe__MessageType type,
+                          const ProtobufCMessage *msg,
+                          void (*delivered)(api_req *r, floe_rc rc, const char *reason),
+                          floe_err *err);
 /* sched_api_publish.c */
 void api_publish_work(api_thread *t, api_req *r);
 void api_publish_done(api_req *r);

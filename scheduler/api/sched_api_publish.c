@@ -183,20 +183,9 @@ void
 api_publish_done(api_req *r)
 {
     publish_state *st = r->state;
-    char topic[160];
     floe_err err;
-    floe_rc rc = floe_config_topic(api_cfg(r), "events", topic, sizeof(topic));
-    if (rc == FLOE_OK) {
-        r->delivery = r;
-        r->delivered = publish_delivered;
-        rc = floe_bus_produce(api_bus(r), topic, st->msg.dataset, strlen(st->msg.dataset),
-                              FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED, &st->msg.base, r,
-                              NULL, &err);
-    } else {
-        snprintf(err.msg, sizeof(err.msg), "topic name too long");
-    }
-    if (rc != FLOE_OK) {
-        r->delivery = NULL;
+    if (api_produce_event(r, st->msg.dataset, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED,
+                          &st->msg.base, publish_delivered, &err) != FLOE_OK) {
         api_fail(r, FLOE_EIO, "the dataset event could not be published: %s", err.msg);
         api_reply(r);
     }

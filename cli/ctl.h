@@ -62,6 +62,8 @@ int ctl_typed_inputs(const ctl_ctx *ctx, json_t *execution, char **pairs, int n,
 
 /* ctl_blob.c: stores the file at path in the blob store; *out = {uri, digest, size}. */
 int ctl_blob_put_json(const ctl_ctx *ctx, const char *path, json_t **out);
+/* Writes blob uri to standard output (fetched and checked first). */
+int ctl_blob_cat(const ctl_ctx *ctx, const char *uri);
 
 /* Verbs. */
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);

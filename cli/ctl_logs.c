@@ -5,8 +5,6 @@
  */
 #include "ctl.h"
 
-#include "store_blob.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,38 +29,6 @@ ctl_get_nodes(const ctl_ctx *ctx, const char *id)
     ctl_print(ctx, out, cols);
     json_decref(out);
     return CTL_OK;
-}
-
-/* Copies blob uri out of the store to stdout. */
-static int
-print_blob(const ctl_ctx *ctx, const char *uri)
-{
-    char dir[] = "/tmp/floectl-logs-XXXXXX", path[sizeof(dir) + 8];
-    if (mkdtemp(dir) == NULL) {
-        perror("floectl logs: a temporary directory");
-        return CTL_FAILED;
-    }
-    snprintf(path, sizeof(path), "%s/log", dir);
-    floe_err err = {0};
-    store_blob *bs = store_blob_open(ctx->cfg->blob_root, (uint64_t)ctx->cfg->blob_max_bytes, &err);
-    int rc = CTL_OK;
-    if (bs == NULL || store_blob_get_file(bs, uri, NULL, path, &err) != FLOE_OK) {
-        fprintf(stderr, "floectl logs: cannot read %s from the blob store (%s): %s\n", uri,
-                ctx->cfg->blob_root, err.msg);
-        rc = CTL_FAILED;
-    } else {
-        FILE *f = fopen(path, "rb");
-        char buf[65536];
-        size_t n;
-        while (f != NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-            fwrite(buf, 1, n, stdout);
-        if (f != NULL)
-            fclose(f);
-    }
-    store_blob_free(bs);
-    unlink(path);
-    rmdir(dir);
-    return rc;
 }
 
 int
@@ -123,7 +89,7 @@ ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
     if (found == NULL || att == NULL)
         rc = CTL_FAILED;
     else if (uri != NULL)
-        rc = print_blob(ctx, uri); /* no uri: the task wrote nothing there */
+        rc = ctl_blob_cat(ctx, uri); /* no uri: the task wrote nothing there */
     json_decref(out);
     return rc;
 }

@@ -55,13 +55,15 @@ static const ctl_verb verbs[] = {
     {"logs", "print what a node's task wrote to stdout or stderr",
      "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N]\n"
      "The last ended attempt's unless --attempt says which; read from the blob store\n"
-     "(blob.root).\n",
+     "(blob.backend).\n",
      NULL, ctl_logs},
-    {"blob", "store local files in the blob store and print their uris",
+    {"blob", "store files in the blob store and print their uris; fetch a blob",
      "usage: floectl blob put FILE...\n"
-     "Stores each file under its content address in the blob store the workers read\n"
-     "(blob.root) and prints its uri, usable as a blob input: --input NAME=URI, or directly\n"
-     "--input NAME=@FILE at launch.\n",
+     "       floectl blob get URI [FILE]\n"
+     "put stores each file under its content address in the blob store the workers read\n"
+     "(blob.backend: blob.root or the blob.s3.* bucket) and prints its uri, usable as a blob\n"
+     "input: --input NAME=URI, or directly --input NAME=@FILE at launch. get writes a blob\n"
+     "to FILE (which must not exist) or to standard output, its digest checked.\n",
      NULL, ctl_blob},
     {"get", "show one object: execution, nodes, workflow, task, launchplan",
      "usage: floectl get execution ID\n"

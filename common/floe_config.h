@@ -1,6 +1,6 @@
 /*
  * floe_config — every setting of every Floe program, in one declarative table
- * (floe_config.c: name, type, default, bounds, FLOE_* variable, help, secret flag), as
+ * (floe_config_table.c: name, type, default, bounds, FLOE_* variable, help, secret flag), as
  * Redis's standardConfig and PostgreSQL's GUC tables.
  *
  * Sources apply in order: defaults, then the config file (`key = value` lines, `#`
@@ -37,6 +37,12 @@ typedef struct floe_config {
     int64_t postgres_timeout_ms; /* statement and lock wait bound per connection */
     char *api_url;
     char *blob_root;
+    int blob_backend; /* FLOE_BLOB_LOCAL, FLOE_BLOB_S3 (an enum: stored as int) */
+    char *blob_s3_endpoint, *blob_s3_bucket, *blob_s3_region, *blob_s3_prefix;
+    int blob_s3_addressing; /* FLOE_S3_PATH, FLOE_S3_VIRTUAL */
+    char *blob_s3_access_key_id, *blob_s3_secret_access_key, *blob_s3_session_token;
+    char *blob_s3_credentials_file, *blob_s3_profile;
+    int64_t blob_s3_multipart_threshold, blob_s3_part_size, blob_s3_timeout_ms, blob_s3_retries;
 
     char *domains;       /* "development,staging,production" */
     int64_t api_threads; /* pool threads serving API database work */
@@ -89,6 +95,9 @@ typedef struct floe_config {
     char *domain;        /* floectl: default domain */
     char *producer_name; /* program name for envelopes; set by the program */
 } floe_config;
+
+enum { FLOE_BLOB_LOCAL = 0, FLOE_BLOB_S3 = 1 };
+enum { FLOE_S3_PATH = 0, FLOE_S3_VIRTUAL = 1 };
 
 /* What to load from. Any member may be NULL/0. */
 typedef struct floe_config_source {

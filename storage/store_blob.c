@@ -59,6 +59,31 @@ store_blob_open(const char *root, uint64_t max_bytes, floe_err *err)
     return bs;
 }
 
+store_blob *
+store_blob_open_config(const floe_config *cfg, floe_err *err)
+{
+    if (cfg->blob_backend != FLOE_BLOB_S3)
+        return store_blob_open(cfg->blob_root, (uint64_t)cfg->blob_max_bytes, err);
+    store_blob *bs = floe_calloc(1, sizeof(*bs));
+    if (bs == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "blob store: out of memory");
+        return NULL;
+    }
+    bs->ops = &store_blob_s3_ops;
+    bs->max_bytes = (uint64_t)cfg->blob_max_bytes;
+    if ((bs->impl = store_blob_s3_new(cfg, err)) == NULL) {
+        floe_free(bs);
+        return NULL;
+    }
+    return bs;
+}
+
+const char *
+store_blob_backend(const store_blob *bs)
+{
+    return bs->ops->name;
+}
+
 void
 store_blob_free(store_blob *bs)
 {

@@ -2,8 +2,9 @@
  * store_blob — the blob store: files by content address. A blob's key is
  * "sha256/<64 hex>" and its uri "floe://blobs/sha256/<64 hex>", the same whichever backend
  * holds it, so a value written by one worker is read by any other configured with the
- * same store. Backends sit behind a small table of operations (store_blob.c); the local
- * directory backend (store_blob_local.c) is the first, an S3-compatible one can follow.
+ * same store. Backends sit behind a small table of operations (store_blob.c): a local
+ * directory (store_blob_local.c) or a bucket of an S3-compatible service
+ * (store_blob_s3.c), chosen by blob.backend.
  *
  * Calls block (disk I/O, hashing): run them on a pool thread, never on the event loop.
  * A store may be used from several threads at once.
@@ -11,6 +12,7 @@
 #ifndef STORE_BLOB_H
 #define STORE_BLOB_H
 
+#include "floe_config.h"
 #include "floe_digest.h"
 #include "floe_err.h"
 
@@ -40,9 +42,17 @@ typedef struct store_blob_ops {
     void (*free)(void *impl);
 } store_blob_ops;
 
-/* Opens the store named by root: today a local directory (absolute path, created when
- * missing). max_bytes bounds every blob. NULL with err on failure. */
+/* Opens the store the settings name (blob.backend, blob.root or blob.s3.*; blob.max_bytes
+ * bounds every blob). NULL with err on failure: a setting missing or wrong, unreadable
+ * credentials. Nothing is contacted yet: a store that cannot be reached fails the first
+ * transfer, not the open. */
+store_blob *store_blob_open_config(const floe_config *cfg, floe_err *err);
+
+/* Opens a local directory store (absolute path, created when missing). */
 store_blob *store_blob_open(const char *root, uint64_t max_bytes, floe_err *err);
+
+/* "local" or "s3". */
+const char *store_blob_backend(const store_blob *bs);
 void store_blob_free(store_blob *bs);
 
 /* Uploads the file at path. */
@@ -60,5 +70,7 @@ floe_rc store_blob_uri_parse(const char *uri, char hex[FLOE_SHA256_HEX_LEN + 1],
 /* The local-directory backend's operations, for store_blob.c. */
 extern const store_blob_ops store_blob_local_ops;
 void *store_blob_local_new(const char *root, floe_err *err);
+extern const store_blob_ops store_blob_s3_ops;
+void *store_blob_s3_new(const floe_config *cfg, floe_err *err);
 
 #endif

@@ -315,7 +315,7 @@ main(int argc, char **argv)
         (w.metrics = floe_metrics_new()) == NULL || (w.keys = floe_map_new(64)) == NULL ||
         (w.children = plug_child_new(w.base, &err)) == NULL ||
         make_executors(&w, &err) != FLOE_OK ||
-        (w.blobs = store_blob_open(cfg->blob_root, (uint64_t)cfg->blob_max_bytes, &err)) == NULL ||
+        (w.blobs = store_blob_open_config(cfg, &err)) == NULL ||
         (w.pool = floe_pool_new(w.base, &pc, &err)) == NULL ||
         (w.redis = store_redis_new(w.base, cfg->redis_url, (int)cfg->redis_timeout_ms, &err)) ==
             NULL ||

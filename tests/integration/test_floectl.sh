@@ -158,7 +158,13 @@ hex=$(sha256sum "$blob" | cut -d' ' -f1)
 expect 0 "$ctl" blob put "$blob" -o json
 grep -q "\"uri\": \"floe://blobs/sha256/$hex\"" /tmp/floectl.out || fail "blob put uri: $(cat /tmp/floectl.out)"
 grep -q '"size": 3000' /tmp/floectl.out || fail "blob put size"
-cmp -s "$blob" "$FLOE_BLOB_ROOT/sha256/${hex:0:2}/$hex" || fail "stored blob differs from the file"
+"$ctl" blob get "floe://blobs/sha256/$hex" | cmp -s - "$blob" || fail "stored blob differs from the file"
+rm -f /tmp/floectl.blob.copy
+expect 0 "$ctl" blob get "floe://blobs/sha256/$hex" /tmp/floectl.blob.copy
+cmp -s /tmp/floectl.blob.copy "$blob" || fail "blob get FILE differs from the file"
+expect 1 "$ctl" blob get "floe://blobs/sha256/$hex" /tmp/floectl.blob.copy # exists: not overwritten
+expect 2 "$ctl" blob get "floe://blobs/sha256/../../etc/passwd"
+rm -f /tmp/floectl.blob.copy
 expect 0 "$ctl" blob put "$blob" "$blob" -o json # twice: the same uri, nothing rewritten
 [ "$(grep -c "floe://blobs/sha256/$hex" /tmp/floectl.out)" = 2 ] || fail "blob put twice"
 expect 2 "$ctl" blob put /nonexistent/file

@@ -13,6 +13,7 @@
 #include "it_exec.h"
 #include "it_fleet.h"
 #include "it_util.h"
+#include "store_blob.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -81,7 +82,26 @@ read_file(const char *path, size_t *len)
     return buf;
 }
 
-/* The bytes of a blob output, read from the local blob store by its uri. */
+/* The bytes of a blob, fetched from the store the workers use (blob.backend). */
+static char *
+blob_read(const char *uri, size_t *len)
+{
+    char path[] = "/tmp/test_worker-blob-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd != -1);
+    close(fd);
+    unlink(path);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open_config(cfg, &err);
+    if (bs == NULL || store_blob_get_file(bs, uri, NULL, path, &err) != FLOE_OK)
+        fail_msg("blob %s: %s", uri, err.msg);
+    store_blob_free(bs);
+    char *bytes = read_file(path, len);
+    unlink(path);
+    return bytes;
+}
+
+/* The bytes of a blob output. */
 static char *
 blob_bytes(json_t *ex, const char *name, size_t *len)
 {
@@ -89,9 +109,7 @@ blob_bytes(json_t *ex, const char *name, size_t *len)
     const char *uri = json_string_value(json_object_get(b, "uri"));
     if (uri == NULL || strncmp(uri, "floe://blobs/sha256/", 20) != 0)
         fail_msg("output %s is not a blob of the store", name);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", cfg->blob_root, uri + 20, uri + 20);
-    return read_file(path, len);
+    return blob_read(uri, len);
 }
 
 /* The last attempt's error code and message of a node. */
@@ -276,15 +294,15 @@ test_failures_users_can_act_on(void **state)
     char *logs = it_sql_text("SELECT stdout_uri || ' ' || stderr_uri FROM node_attempts WHERE "
                              "execution_id = $1 AND node_id = $2",
                              id, "crash");
-    char so[100], se[100], path[4096];
+    char so[100], se[100], uri[200];
     assert_int_equal(sscanf(logs, "floe://blobs/sha256/%99s floe://blobs/sha256/%99s", so, se), 2);
     free(logs);
-    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", cfg->blob_root, se, se);
-    char *err_text = read_file(path, NULL);
+    snprintf(uri, sizeof(uri), "floe://blobs/sha256/%s", se);
+    char *err_text = blob_read(uri, NULL);
     assert_string_equal(err_text, "cannot read the table: permission denied\n");
     free(err_text);
-    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", cfg->blob_root, so, so);
-    char *out_text = read_file(path, NULL);
+    snprintf(uri, sizeof(uri), "floe://blobs/sha256/%s", so);
+    char *out_text = blob_read(uri, NULL);
     assert_string_equal(out_text, "starting\n");
     free(out_text);
     expect_attempt_error(id, "mistyped", "USER", "output", "output \"out\"");

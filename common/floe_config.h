@@ -36,6 +36,7 @@ typedef struct floe_config {
     char *postgres_url;
     int64_t postgres_timeout_ms; /* statement and lock wait bound per connection */
     char *api_url;
+    char *api_spool_dir;
     char *blob_root;
     int blob_backend; /* FLOE_BLOB_LOCAL, FLOE_BLOB_S3 (an enum: stored as int) */
     char *blob_s3_endpoint, *blob_s3_bucket, *blob_s3_region, *blob_s3_prefix;
@@ -43,6 +44,7 @@ typedef struct floe_config {
     char *blob_s3_access_key_id, *blob_s3_secret_access_key, *blob_s3_session_token;
     char *blob_s3_credentials_file, *blob_s3_profile;
     int64_t blob_s3_multipart_threshold, blob_s3_part_size, blob_s3_timeout_ms, blob_s3_retries;
+    int64_t blob_s3_presign_expires_ms;
 
     char *domains;       /* "development,staging,production" */
     int64_t api_threads; /* pool threads serving API database work */

@@ -105,10 +105,16 @@ const cfg_entry floe_config_table[] = {
     {"blob.s3.timeout", CFG_DURATION, OFF(blob_s3_timeout_ms), "30s", 1000, 3600000,
      "FLOE_BLOB_S3_TIMEOUT", 0, NULL, NULL,
      "connecting, and a transfer without a byte moving, give up after this (then retried)"},
+    {"blob.s3.presign_expires", CFG_DURATION, OFF(blob_s3_presign_expires_ms), "15m", 1000,
+     604800000LL, "FLOE_BLOB_S3_PRESIGN_EXPIRES", 0, NULL, NULL,
+     "how long a presigned url (a blob fetched or stored through the API, a pod's inputs "
+     "and outputs) stays valid"},
     {"blob.s3.retries", CFG_INT, OFF(blob_s3_retries), "4", 0, 20, "FLOE_BLOB_S3_RETRIES", 0, NULL,
      NULL,
      "a request failing with 5xx, 429 or a broken connection is tried again this many times, "
      "with backoff, before the blob's transfer fails"},
+    {"api.spool_dir", CFG_STRING, OFF(api_spool_dir), "/var/tmp", 1, 1000, "FLOE_API_SPOOL_DIR", 0,
+     NULL, NULL, "floe-scheduler: where a blob posted to the API waits while it is stored"},
     {"registry.domains", CFG_STRING, OFF(domains), "development,staging,production", 1, 512,
      "FLOE_DOMAINS", 0, NULL, check_name_list, "the domains every project has, comma-separated"},
     {"api.threads", CFG_INT, OFF(api_threads), "4", 1, 64, "FLOE_API_THREADS", 0, NULL, NULL,

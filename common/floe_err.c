@@ -79,6 +79,8 @@ floe_rc_name(floe_rc rc)
         return "ETOOBIG";
     case FLOE_ESTATE:
         return "ESTATE";
+    case FLOE_ENOTSUP:
+        return "ENOTSUP";
     }
     return "EUNKNOWN";
 }

@@ -21,8 +21,9 @@ typedef enum floe_rc {
     FLOE_EAGAIN = -6,    /* try again later: busy, not ready, queue full */
     FLOE_EIO = -7,       /* a peer (Kafka, Redis, Postgres, disk) failed */
     FLOE_ETIMEDOUT = -8,
-    FLOE_ETOOBIG = -9, /* over a configured size or count limit */
-    FLOE_ESTATE = -10, /* not allowed in the current state */
+    FLOE_ETOOBIG = -9,  /* over a configured size or count limit */
+    FLOE_ESTATE = -10,  /* not allowed in the current state */
+    FLOE_ENOTSUP = -11, /* not something this configuration can do */
 } floe_rc;
 
 typedef enum floe_err_class {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 struct store_blob {
     const store_blob_ops *ops;
@@ -112,4 +113,42 @@ store_blob_get_file(store_blob *bs, const char *uri, const char *digest, const c
         return floe_err_user(err, FLOE_EINVAL, "blob %.100s: digest \"%.80s\" does not match", uri,
                              digest);
     return bs->ops->get_file(bs->impl, hex, dest, bs->max_bytes, err);
+}
+
+floe_rc
+store_blob_stat(store_blob *bs, const char *uri, uint64_t *size, floe_err *err)
+{
+    char hex[FLOE_SHA256_HEX_LEN + 1];
+    floe_rc rc = store_blob_uri_parse(uri, hex, err);
+    return rc != FLOE_OK ? rc : bs->ops->stat(bs->impl, hex, size, err);
+}
+
+floe_rc
+store_blob_presign(store_blob *bs, const char *method, const char *uri, char *out, size_t size,
+                   floe_err *err)
+{
+    char hex[FLOE_SHA256_HEX_LEN + 1];
+    floe_rc rc = store_blob_uri_parse(uri, hex, err);
+    if (rc != FLOE_OK)
+        return rc;
+    if (bs->ops->presign == NULL)
+        return floe_err_user(err, FLOE_ENOTSUP, "the %s blob store has no presigned urls",
+                             bs->ops->name);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0)
+        return floe_err_user(err, FLOE_EINVAL, "presign: GET or PUT, not %.16s", method);
+    return bs->ops->presign(bs->impl, method, hex, strcmp(method, "PUT") == 0 ? hex : NULL,
+                            (int64_t)time(NULL), out, size, err);
+}
+
+floe_rc
+store_blob_open_read(store_blob *bs, const char *uri, int *fd, uint64_t *size, floe_err *err)
+{
+    char hex[FLOE_SHA256_HEX_LEN + 1];
+    floe_rc rc = store_blob_uri_parse(uri, hex, err);
+    if (rc != FLOE_OK)
+        return rc;
+    if (bs->ops->open_read == NULL)
+        return floe_err_user(err, FLOE_ENOTSUP, "the %s blob store cannot be read in place",
+                             bs->ops->name);
+    return bs->ops->open_read(bs->impl, hex, fd, size, err);
 }

@@ -39,6 +39,14 @@ typedef struct store_blob_ops {
     /* Copies blob hex (64 lower-case hex) to the new file dest, checking its digest and
      * that it holds at most max bytes. FLOE_ENOTFOUND when absent. */
     floe_rc (*get_file)(void *impl, const char *hex, const char *dest, uint64_t max, floe_err *err);
+    /* The size of blob hex. FLOE_ENOTFOUND when absent. */
+    floe_rc (*stat)(void *impl, const char *hex, uint64_t *size, floe_err *err);
+    /* A url that lets its holder GET blob hex, or PUT it with the payload digest
+     * payload_hex, without credentials, for a limited time (NULL: the backend cannot). */
+    floe_rc (*presign)(void *impl, const char *method, const char *hex, const char *payload_hex,
+                       int64_t now, char *out, size_t size, floe_err *err);
+    /* Opens blob hex for reading in place (NULL: the backend cannot). */
+    floe_rc (*open_read)(void *impl, const char *hex, int *fd, uint64_t *size, floe_err *err);
     void (*free)(void *impl);
 } store_blob_ops;
 
@@ -63,6 +71,26 @@ floe_rc store_blob_put_file(store_blob *bs, const char *path, store_blob_ref *ou
  * for a uri that is not of this store or malformed, FLOE_ENOTFOUND when absent. */
 floe_rc store_blob_get_file(store_blob *bs, const char *uri, const char *digest, const char *dest,
                             floe_err *err);
+
+/* The size of the blob named by uri: FLOE_OK when it is in the store, FLOE_ENOTFOUND when
+ * not, FLOE_EINVAL for a uri not of this store. */
+floe_rc store_blob_stat(store_blob *bs, const char *uri, uint64_t *size, floe_err *err);
+
+/* STORE_BLOB_URL_MAX bytes hold any presigned url. */
+#define STORE_BLOB_URL_MAX 2048
+
+/* A url to GET the blob named by uri, or to PUT it ("PUT": the content's digest is the
+ * uri's, signed, so the service refuses other bytes), usable without credentials until it
+ * expires (blob.s3.presign_expires): how data moves between the store and whoever may not
+ * hold its credentials (floectl through the API, a Kubernetes pod). FLOE_ENOTSUP when the
+ * backend has no such urls (local). */
+floe_rc store_blob_presign(store_blob *bs, const char *method, const char *uri, char *out,
+                           size_t size, floe_err *err);
+
+/* Opens the blob for reading where it lies (*fd, *size; close it), when the backend can:
+ * FLOE_ENOTSUP otherwise (s3). Not re-hashed: the reader checks the digest. */
+floe_rc store_blob_open_read(store_blob *bs, const char *uri, int *fd, uint64_t *size,
+                             floe_err *err);
 
 /* Parses "floe://blobs/sha256/<hex>" into hex (65 bytes). FLOE_EINVAL otherwise. */
 floe_rc store_blob_uri_parse(const char *uri, char hex[FLOE_SHA256_HEX_LEN + 1], floe_err *err);

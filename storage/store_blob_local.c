@@ -235,9 +235,44 @@ local_get(void *impl, const char *hex, const char *dest, uint64_t max, floe_err 
     return rc;
 }
 
+static floe_rc
+local_open_read(void *impl, const char *hex, int *fd, uint64_t *size, floe_err *err)
+{
+    blob_local *bl = impl;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", bl->root, hex, hex);
+    int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (f == -1 && errno == ENOENT)
+        return floe_err_user(err, FLOE_ENOTFOUND,
+                             "blob " STORE_BLOB_URI_PREFIX "sha256/%s: not in the store", hex);
+    if (f == -1 || fstat(f, &st) == -1 || !S_ISREG(st.st_mode)) {
+        floe_rc rc = floe_err_sys(err, FLOE_EIO, "blob store: open %s: %s", path,
+                                  f == -1 ? strerror(errno) : "not a regular file");
+        if (f != -1)
+            close(f);
+        return rc;
+    }
+    *fd = f;
+    *size = (uint64_t)st.st_size;
+    return FLOE_OK;
+}
+
+static floe_rc
+local_stat(void *impl, const char *hex, uint64_t *size, floe_err *err)
+{
+    int fd;
+    floe_rc rc = local_open_read(impl, hex, &fd, size, err);
+    if (rc == FLOE_OK)
+        close(fd);
+    return rc;
+}
+
 const store_blob_ops store_blob_local_ops = {
     .name = "local",
     .put_file = local_put,
     .get_file = local_get,
+    .stat = local_stat,
+    .open_read = local_open_read,
     .free = local_free,
 };

@@ -169,11 +169,15 @@ store_blob_s3_new(const floe_config *cfg, floe_err *err)
     const char *ep = cfg->blob_s3_endpoint;
     size_t scheme = strstr(ep, "://") - ep + 3;
     size_t host_len = strcspn(ep + scheme, "/");
-    int n = cfg->blob_s3_addressing == FLOE_S3_VIRTUAL
-                ? snprintf(s->base, sizeof(s->base), "%.*s%s.%.*s/", (int)scheme, ep,
-                           cfg->blob_s3_bucket, (int)host_len, ep + scheme)
-                : snprintf(s->base, sizeof(s->base), "%.*s%.*s/%s/", (int)scheme, ep, (int)host_len,
-                           ep + scheme, cfg->blob_s3_bucket);
+    bool virt = cfg->blob_s3_addressing == FLOE_S3_VIRTUAL;
+    int n = virt ? snprintf(s->host, sizeof(s->host), "%s.%.*s", cfg->blob_s3_bucket, (int)host_len,
+                            ep + scheme)
+                 : snprintf(s->host, sizeof(s->host), "%.*s", (int)host_len, ep + scheme);
+    if (n > 0 && (size_t)n < sizeof(s->host))
+        n = virt ? snprintf(s->path0, sizeof(s->path0), "/")
+                 : snprintf(s->path0, sizeof(s->path0), "/%s/", cfg->blob_s3_bucket);
+    if (n > 0 && (size_t)n < sizeof(s->path0))
+        n = snprintf(s->base, sizeof(s->base), "%.*s%s%s", (int)scheme, ep, s->host, s->path0);
     if (n < 0 || (size_t)n >= sizeof(s->base) ||
         snprintf(s->prefix, sizeof(s->prefix), "%s", cfg->blob_s3_prefix) >=
             (int)sizeof(s->prefix) ||
@@ -183,6 +187,8 @@ store_blob_s3_new(const floe_config *cfg, floe_err *err)
         s3_free(s);
         return NULL;
     }
+    snprintf(s->region, sizeof(s->region), "%s", cfg->blob_s3_region);
+    s->presign_expires_s = (int)(cfg->blob_s3_presign_expires_ms / 1000);
     s->threshold = (uint64_t)cfg->blob_s3_multipart_threshold;
     s->part_size = (uint64_t)cfg->blob_s3_part_size;
     s->timeout_ms = (long)cfg->blob_s3_timeout_ms;
@@ -519,9 +525,33 @@ out:
     return rc;
 }
 
+static floe_rc
+s3_stat(void *impl, const char *hex, uint64_t *size, floe_err *err)
+{
+    blob_s3 *s = impl;
+    char what[96];
+    snprintf(what, sizeof(what), "blob sha256:%s", hex);
+    s3_req *r = floe_malloc(sizeof(*r));
+    if (r == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "blob stat: out of memory");
+    s3_req_init(r, "HEAD");
+    floe_rc rc = s3_req_url(s, r, hex, NULL, err);
+    if (rc == FLOE_OK)
+        rc = s3_do(s, r, what, err);
+    if (rc == FLOE_OK)
+        *size = r->length >= 0 ? (uint64_t)r->length : 0;
+    else if (rc == FLOE_ENOTFOUND)
+        floe_err_user(err, FLOE_ENOTFOUND,
+                      "blob " STORE_BLOB_URI_PREFIX "sha256/%s: not in the store", hex);
+    floe_free(r);
+    return rc;
+}
+
 const store_blob_ops store_blob_s3_ops = {
     .name = "s3",
     .put_file = s3_put,
     .get_file = s3_get,
+    .stat = s3_stat,
+    .presign = store_blob_s3_presign,
     .free = s3_free,
 };

@@ -24,6 +24,10 @@
 
 typedef struct blob_s3 {
     char base[400]; /* scheme://host[:port]/bucket/ or scheme://bucket.host[:port]/ */
+    char host[300]; /* host[:port] or bucket.host[:port]: what the Host header says */
+    char path0[80]; /* "/bucket/" or "/": the path before the key */
+    char region[72];
+    int presign_expires_s;
     char prefix[132];
     char sigv4[96]; /* "aws:amz:<region>:s3" */
     char *access_key, *secret_key, *token_header;
@@ -69,6 +73,14 @@ floe_rc s3_do(blob_s3 *s, s3_req *r, const char *what, floe_err *err);
 void s3_xml_text(const char *xml, const char *tag, char *out, size_t size);
 void s3_hex_of(const unsigned char *md, char out[FLOE_SHA256_HEX_LEN + 1]);
 void s3_md_final_hex(EVP_MD_CTX *md, char out[FLOE_SHA256_HEX_LEN + 1]);
+/* A presigned url for blob hex (store_blob_ops.presign). */
+floe_rc store_blob_s3_presign(void *impl, const char *method, const char *hex,
+                              const char *payload_hex, int64_t now, char *out, size_t size,
+                              floe_err *err);
+/* The same for any object key, at a given time and lifetime: what the tests compare with
+ * AWS's published example. */
+floe_rc s3_presign_key(blob_s3 *s, const char *method, const char *key, const char *payload_hex,
+                       int64_t now, int expires_s, char *out, size_t size, floe_err *err);
 /* Closes the handles kept for reuse. */
 void s3_handles_free(blob_s3 *s);
 

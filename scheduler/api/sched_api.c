@@ -13,6 +13,7 @@
 #include "floe_time.h"
 #include "floe_value.h"
 #include "spec.h"
+#include "store_blob.h"
 #include "store_redis_probe.h"
 
 #include <event2/buffer.h>
@@ -36,6 +37,8 @@ struct sched_api {
     floe_log_ctx log;
     floe_metric *m_inflight;
     api_conns *conns;
+    store_blob *blobs; /* NULL when it could not be opened: blob_error says why */
+    char blob_error[FLOE_ERR_MSG_MAX];
 };
 
 static void readyz_work(api_thread *t, api_req *r);
@@ -57,6 +60,9 @@ static const api_handler handlers[API_R_COUNT] = {
     [API_R_ENTITY_GET] = {api_entity_get_work, NULL},
     [API_R_ACTIVATE] = {api_activate_work, NULL},
     [API_R_PUBLISH] = {api_publish_work, api_publish_done},
+    [API_R_BLOB_PUT] = {api_blob_put_work, NULL},
+    [API_R_BLOB_UPLOAD] = {api_blob_upload_work, NULL},
+    [API_R_BLOB_GET] = {api_blob_get_work, api_blob_get_done},
 };
 
 /* Largest body of any route but register (launch inputs, terminate reasons, cache keys). */
@@ -68,6 +74,14 @@ const floe_config *
 api_cfg(const api_req *r)
 {
     return r->api->cfg;
+}
+
+store_blob *
+api_blobs(api_req *r)
+{
+    if (r->api->blobs == NULL)
+        api_fail(r, FLOE_EIO, "the blob store is unavailable: %s", r->api->blob_error);
+    return r->api->blobs;
 }
 
 floe_bus *
@@ -109,6 +123,9 @@ code_name(floe_rc code, int *status)
     case FLOE_ESTATE:
         *status = 409;
         return "failed_precondition";
+    case FLOE_ENOTSUP:
+        *status = 501;
+        return "not_implemented";
     case FLOE_EAGAIN:
     case FLOE_EIO:
     case FLOE_ETIMEDOUT:
@@ -181,6 +198,9 @@ api_reply(api_req *r)
         if (r->status == 405) {
             status = 405;
             code = "method_not_allowed";
+        } else if (r->status == 416) {
+            status = 416;
+            code = "range_not_satisfiable";
         }
         json_object_set_new(owned, "code", json_string(code));
         json_object_set_new(owned, "message", json_string(r->err.msg[0] ? r->err.msg : code));
@@ -192,6 +212,8 @@ api_reply(api_req *r)
                           r->err.msg);
     }
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (r->location != NULL && r->err.code == FLOE_OK)
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", r->location);
     if (text != NULL) {
         size_t len = strlen(text);
         text[len] = '\0';
@@ -203,6 +225,13 @@ api_reply(api_req *r)
         status = 500;
     }
     json_decref(owned);
+    api_req_answered(r, status);
+}
+
+void
+api_req_answered(api_req *r, int status)
+{
+    sched_api *api = r->api;
     count_request(api, r->route != NULL ? r->route->name : "none", status);
     api->body_bytes -= r->body_len;
     api->inflight--;
@@ -472,6 +501,7 @@ on_request(struct evhttp_request *req, void *arg)
     }
     r->api = api;
     r->req = req;
+    r->stream_fd = -1;
     r->start_us = floe_mono_us();
     api->inflight++;
     floe_metric_set(api->m_inflight, api->inflight);
@@ -508,8 +538,9 @@ on_request(struct evhttp_request *req, void *arg)
      * their bodies, and the body of every route but register (specs are large). */
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    size_t max_body =
-        r->route->id == API_R_REGISTER ? (size_t)api->cfg->api_max_body_bytes : API_BODY_MAX;
+    size_t max_body = r->route->id == API_R_REGISTER || r->route->id == API_R_BLOB_PUT
+                          ? (size_t)api->cfg->api_max_body_bytes
+                          : API_BODY_MAX;
     if (len > max_body) {
         api_fail(r, FLOE_ETOOBIG, "the body is longer than %zu bytes", max_body);
         goto reply;
@@ -593,6 +624,13 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
         goto fail;
     }
     evhttp_uri_free(uri);
+    /* Blobs through the API need the store; the rest of the API does not, so a store that
+     * cannot be opened (a directory not writable, S3 settings missing) is said, not fatal. */
+    floe_err berr = {0};
+    if ((api->blobs = store_blob_open_config(cfg, &berr)) == NULL) {
+        snprintf(api->blob_error, sizeof(api->blob_error), "%s", berr.msg);
+        floe_log_warn(&api->log, "blob store unavailable, /api/v1/blobs answers 503: %s", berr.msg);
+    }
     floe_log_info(&api->log, "listening on %s", cfg->api_url);
     return api;
 fail:
@@ -639,5 +677,6 @@ sched_api_free(sched_api *api)
     sched_api_drain(api);
     if (api->http != NULL)
         evhttp_free(api->http);
+    store_blob_free(api->blobs);
     floe_free(api);
 }

@@ -53,6 +53,10 @@ struct api_req {
     floe_err err;
     json_t *err_details;
 
+    const char *location; /* a redirect (307) to this url, in arena */
+    int stream_fd;        /* >= 0: the reply is this file's bytes (api_blob_get_done) */
+    uint64_t stream_size;
+
     void *state; /* route-specific, in arena */
     int64_t start_us;
     void *delivery; /* set while a produced message awaits its report */
@@ -64,6 +68,11 @@ const floe_config *api_cfg(const api_req *r);
 floe_bus *api_bus(const api_req *r);
 floe_metrics *api_metrics(const api_req *r);
 void api_reply(api_req *r); /* sends r->reply / r->err and frees r */
+/* Counts r as answered with status and frees it, when its reply was sent otherwise
+ * (a streamed body). */
+void api_req_answered(api_req *r, int status);
+/* The blob store the workers use; NULL (r failed, 503) when it could not be opened. */
+struct store_blob *api_blobs(api_req *r);
 void api_fail(api_req *r, floe_rc code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 floe_rc api_pg(api_thread *t, api_req *r); /* connects t->pg; on failure fills r */
 /* Resubmits r to the pool with another work/done pair (e.g. after a Kafka report). */
@@ -117,6 +126,12 @@ floe_rc api_produce_event(api_req *r, const char *key, Floe__MessageType type,
 /* sched_api_publish.c */
 void api_publish_work(api_thread *t, api_req *r);
 void api_publish_done(api_req *r);
+
+/* sched_api_blob.c: blobs stored and fetched through the API */
+void api_blob_put_work(api_thread *t, api_req *r);
+void api_blob_upload_work(api_thread *t, api_req *r);
+void api_blob_get_work(api_thread *t, api_req *r);
+void api_blob_get_done(api_req *r);
 
 /* sched_api_catalog.c: relaunch/recover, the cache, lineage */
 void api_relaunch_work(api_thread *t, api_req *r);

@@ -33,6 +33,9 @@ static const api_route routes[] = {
     {API_R_ENTITY_GET, "entity_get", GET, "/api/v1/" KINDS "/:/:/:/:"},
     {API_R_ACTIVATE, "activate", POST, "/api/v1/launchplans/:/:/:/:/activate|deactivate"},
     {API_R_PUBLISH, "publish", POST, "/api/v1/datasets/:/events"},
+    {API_R_BLOB_PUT, "blob_put", POST, "/api/v1/blobs"},
+    {API_R_BLOB_UPLOAD, "blob_upload", POST, "/api/v1/blobs/uploads"},
+    {API_R_BLOB_GET, "blob_get", GET, "/api/v1/blobs/sha256/:"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

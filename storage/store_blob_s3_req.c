@@ -273,14 +273,15 @@ s3_do(blob_s3 *s, s3_req *r, const char *what, floe_err *err)
         char why[200], code[64], msg[120];
         bool retry;
         if (cc != CURLE_OK) {
-            snprintf(why, sizeof(why), "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+            floe_text_fmt(why, sizeof(why), "%s",
+                          errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
             retry = cc != CURLE_OUT_OF_MEMORY && cc != CURLE_URL_MALFORMAT &&
                     cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_WRITE_ERROR;
         } else {
             s3_xml_text(r->resp, "Code", code, sizeof(code));
             s3_xml_text(r->resp, "Message", msg, sizeof(msg));
-            snprintf(why, sizeof(why), "HTTP %ld%s%s%s%s", r->status, code[0] ? " " : "", code,
-                     msg[0] ? ": " : "", msg);
+            floe_text_fmt(why, sizeof(why), "HTTP %ld%s%s%s%s", r->status, code[0] ? " " : "", code,
+                          msg[0] ? ": " : "", msg);
             retry = r->status >= 500 || r->status == 429 || r->status == 408;
         }
         if (!retry || attempt >= s->retries) {

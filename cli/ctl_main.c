@@ -55,15 +55,15 @@ static const ctl_verb verbs[] = {
     {"logs", "print what a node's task wrote to stdout or stderr",
      "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N]\n"
      "The last ended attempt's unless --attempt says which; read from the blob store\n"
-     "(blob.backend).\n",
+     "(through the API).\n",
      NULL, ctl_logs},
     {"blob", "store files in the blob store and print their uris; fetch a blob",
      "usage: floectl blob put FILE...\n"
      "       floectl blob get URI [FILE]\n"
      "put stores each file under its content address in the blob store the workers read\n"
-     "(blob.backend: blob.root or the blob.s3.* bucket) and prints its uri, usable as a blob\n"
-     "input: --input NAME=URI, or directly --input NAME=@FILE at launch. get writes a blob\n"
-     "to FILE (which must not exist) or to standard output, its digest checked.\n",
+     "and prints its uri, usable as a blob input: --input NAME=URI, or directly --input\n"
+     "NAME=@FILE at launch. get writes a blob to FILE (which must not exist) or to standard\n"
+     "output, its digest checked. Both go through the API (api.url) only.\n",
      NULL, ctl_blob},
     {"get", "show one object: execution, nodes, workflow, task, launchplan",
      "usage: floectl get execution ID\n"

@@ -63,9 +63,10 @@ int ctl_typed_inputs(const ctl_ctx *ctx, json_t *execution, char **pairs, int n,
 /* ctl_blob.c: stores the file at path in the blob store; *out = {uri, digest, size}. */
 /* ctl_transfer.c: stores the file at path through the API; *out = {uri, digest, size}. */
 int ctl_blob_put_json(const ctl_ctx *ctx, const char *path, json_t **out);
-/* ctl_transfer.c: fetches blob uri through the API into fd, or out when fd is -1, checking
- * its digest (a mismatch is said after the bytes went out: write to a file to be safe). */
-int ctl_blob_fetch(const ctl_ctx *ctx, const char *uri, int fd, FILE *out);
+/* ctl_transfer.c: fetches blob uri through the API into fd, or out when fd is -1, less its
+ * first skip bytes, checking its digest (a mismatch is said after the bytes went out:
+ * write to a file to be safe). */
+int ctl_blob_fetch(const ctl_ctx *ctx, const char *uri, int fd, FILE *out, uint64_t skip);
 /* Writes blob uri to standard output (fetched and checked first). */
 int ctl_blob_cat(const ctl_ctx *ctx, const char *uri);
 

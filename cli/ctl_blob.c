@@ -14,7 +14,7 @@
 int
 ctl_blob_cat(const ctl_ctx *ctx, const char *uri)
 {
-    int rc = ctl_blob_fetch(ctx, uri, -1, stdout);
+    int rc = ctl_blob_fetch(ctx, uri, -1, stdout, 0);
     return fflush(stdout) == 0 ? rc : CTL_FAILED;
 }
 
@@ -27,7 +27,7 @@ blob_fetch_file(const ctl_ctx *ctx, const char *uri, const char *dest)
         fprintf(stderr, "floectl: cannot create %s: %s\n", dest, strerror(errno));
         return CTL_FAILED;
     }
-    int rc = ctl_blob_fetch(ctx, uri, fd, NULL);
+    int rc = ctl_blob_fetch(ctx, uri, fd, NULL, 0);
     if (close(fd) == -1 && rc == CTL_OK)
         rc = CTL_FAILED;
     if (rc != CTL_OK)

@@ -1,11 +1,14 @@
 /*
  * An execution's nodes and their logs: `floectl get nodes ID` lists every node with its
- * phase, attempts and error; `floectl logs ID/NODE` prints an ended attempt's stdout (or
- * --stderr) from the blob store, where the worker kept it, also while the execution runs.
+ * phase, attempts and error; `floectl logs ID/NODE [-f]` prints an attempt's stdout (or
+ * --stderr): an ended attempt's from its result, a running or stopped one's from what its
+ * worker shipped while it ran (GET .../nodes/NODE/logs), and with -f follows it until it
+ * ends, printing lines as the task writes them. Everything through the API.
  */
 #include "ctl.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,15 +34,122 @@ ctl_get_nodes(const ctl_ctx *ctx, const char *id)
     return CTL_OK;
 }
 
+/* The node's entry in the nodes listing, and the entry of attempt (0: its latest). */
+typedef struct logs_ref {
+    const char *id, *node, *stream;
+    long attempt;
+    bool running;          /* the node's attempt has not ended */
+    const char *final_uri; /* the ended attempt's log, when recorded */
+    bool ended;
+} logs_ref;
+
+static int
+find_attempt(const ctl_ctx *ctx, logs_ref *lr, json_t **keep)
+{
+    json_t *out;
+    int rc = fetch_nodes(ctx, lr->id, &out);
+    if (rc != CTL_OK)
+        return rc;
+    json_t *found = NULL, *v, *att = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(out, "items"), i, v)
+    {
+        const char *nid = json_string_value(json_object_get(v, "id"));
+        if (nid != NULL && strcmp(nid, lr->node) == 0)
+            found = v;
+    }
+    if (found == NULL) {
+        fprintf(stderr, "floectl logs: execution %s has no node \"%s\"\n", lr->id, lr->node);
+        json_decref(out);
+        return CTL_FAILED;
+    }
+    long started = (long)json_integer_value(json_object_get(found, "attempts"));
+    long want = lr->attempt > 0 ? lr->attempt : started;
+    json_array_foreach(json_object_get(found, "attempt_log"), i, v)
+    {
+        if (json_integer_value(json_object_get(v, "attempt")) == want)
+            att = v;
+    }
+    if (want == 0 || (att == NULL && want > started)) {
+        fprintf(stderr, "floectl logs: node %s has no attempt %ld%s\n", lr->node, want,
+                want == 0 ? " (it has not started)" : "");
+        json_decref(out);
+        return CTL_FAILED;
+    }
+    lr->attempt = want;
+    lr->ended = att != NULL;
+    lr->running = att == NULL;
+    lr->final_uri = json_string_value(json_object_get(att, lr->stream));
+    *keep = out; /* final_uri points into it */
+    return CTL_OK;
+}
+
+/* One page of the running log from *from: prints the bytes past *printed; at the
+ * attempt's end also the rest of the whole log, and sets *complete. */
+static int
+live_page(const ctl_ctx *ctx, const logs_ref *lr, long *from, uint64_t *printed, bool *complete,
+          bool *any)
+{
+    char path[600], q[64];
+    if (ctl_exec_path(path, sizeof(path), lr->id, "nodes") != 0)
+        return CTL_FAILED;
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/%s/logs", lr->node);
+    snprintf(q, sizeof(q), "%ld", lr->attempt);
+    ctl_query_add(path, sizeof(path), "attempt", q);
+    ctl_query_add(path, sizeof(path), "stream", lr->stream);
+    snprintf(q, sizeof(q), "%ld", *from);
+    ctl_query_add(path, sizeof(path), "from", q);
+    json_t *page;
+    int rc = ctl_call(ctx, "GET", path, NULL, NULL, 0, &page);
+    if (rc != CTL_OK)
+        return rc;
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(page, "entries"), i, e)
+    {
+        uint64_t off = (uint64_t)json_integer_value(json_object_get(e, "offset"));
+        uint64_t size = (uint64_t)json_integer_value(json_object_get(e, "size"));
+        const char *uri = json_string_value(json_object_get(e, "uri"));
+        *any = true;
+        if (uri == NULL || off + size <= *printed || off > *printed)
+            continue; /* shown already, or after a lost entry: the end fills it in */
+        if ((rc = ctl_blob_fetch(ctx, uri, -1, stdout, *printed - off)) != CTL_OK)
+            break;
+        *printed = off + size;
+    }
+    fflush(stdout);
+    *from = (long)json_integer_value(json_object_get(page, "next"));
+    *complete = json_is_true(json_object_get(page, "complete"));
+    if (rc == CTL_OK && *complete) {
+        uint64_t size = (uint64_t)json_integer_value(json_object_get(page, "size"));
+        const char *uri = json_string_value(json_object_get(page, "uri"));
+        if (uri != NULL && size > *printed)
+            rc = ctl_blob_fetch(ctx, uri, -1, stdout, *printed);
+        *any = true;
+    }
+    json_decref(page);
+    return rc;
+}
+
+static void
+pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 int
 ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
 {
     const char *ref = NULL;
-    bool want_err = false;
+    bool want_err = false, follow = false;
     long attempt = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--stderr") == 0)
             want_err = true;
+        else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
+            follow = true;
         else if (strcmp(argv[i], "--attempt") == 0 && i + 1 < argc) {
             char *end;
             attempt = strtol(argv[++i], &end, 10);
@@ -61,35 +171,46 @@ ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
     }
     char id[401];
     snprintf(id, sizeof(id), "%.*s", (int)(slash - ref), ref);
-    const char *node = slash + 1;
-    json_t *out;
-    int rc = fetch_nodes(ctx, id, &out);
+    logs_ref lr = {
+        .id = id, .node = slash + 1, .stream = want_err ? "stderr" : "stdout", .attempt = attempt};
+    json_t *nodes = NULL;
+    int rc = find_attempt(ctx, &lr, &nodes);
     if (rc != CTL_OK)
         return rc;
-    json_t *found = NULL, *v;
-    size_t i;
-    json_array_foreach(json_object_get(out, "items"), i, v)
-    {
-        const char *nid = json_string_value(json_object_get(v, "id"));
-        if (nid != NULL && strcmp(nid, node) == 0)
-            found = v;
+    if (lr.ended && lr.final_uri != NULL && !follow) { /* the common case: its result's log */
+        rc = ctl_blob_cat(ctx, lr.final_uri);
+        json_decref(nodes);
+        return rc;
     }
-    json_t *log = json_object_get(found, "attempt_log"), *att = NULL;
-    json_array_foreach(log, i, v)
-    {
-        if (attempt == 0 || json_integer_value(json_object_get(v, "attempt")) == attempt)
-            att = v; /* the last one unless --attempt says which */
+    long from = 0;
+    uint64_t printed = 0;
+    bool complete = false, any = false;
+    int idle = 0;
+    while (rc == CTL_OK) {
+        rc = live_page(ctx, &lr, &from, &printed, &complete, &any);
+        if (rc != CTL_OK || complete)
+            break;
+        if (lr.ended) {
+            /* ended before its first shipment (or its worker ships nothing): the result's */
+            if (!any && lr.final_uri != NULL)
+                rc = ctl_blob_fetch(ctx, lr.final_uri, -1, stdout, printed);
+            break;
+        }
+        if (!follow) {
+            fprintf(stderr, "floectl logs: attempt %ld of %s is still running (-f follows it)\n",
+                    lr.attempt, lr.node);
+            break;
+        }
+        pause_ms(300);
+        if (++idle % 7 == 0) { /* every ~2 s: has it ended meanwhile? */
+            json_decref(nodes);
+            nodes = NULL;
+            logs_ref again = lr;
+            if ((rc = find_attempt(ctx, &again, &nodes)) == CTL_OK)
+                lr = again;
+        }
     }
-    const char *stream = want_err ? "stderr" : "stdout";
-    const char *uri = json_string_value(json_object_get(att, stream));
-    if (found == NULL)
-        fprintf(stderr, "floectl logs: execution %s has no node \"%s\"\n", id, node);
-    else if (att == NULL)
-        fprintf(stderr, "floectl logs: node %s has no attempt %ld\n", node, attempt);
-    if (found == NULL || att == NULL)
-        rc = CTL_FAILED;
-    else if (uri != NULL)
-        rc = ctl_blob_cat(ctx, uri); /* no uri: the task wrote nothing there */
-    json_decref(out);
+    fflush(stdout);
+    json_decref(nodes);
     return rc;
 }

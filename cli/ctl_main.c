@@ -53,9 +53,10 @@ static const ctl_verb verbs[] = {
      "failed (or was aborted, or timed out), 3 it is still running after --timeout.\n",
      NULL, ctl_wait},
     {"logs", "print what a node's task wrote to stdout or stderr",
-     "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N]\n"
-     "The last ended attempt's unless --attempt says which; read from the blob store\n"
-     "(through the API).\n",
+     "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N] [-f]\n"
+     "The node's latest attempt unless --attempt says which, also while it runs (what\n"
+     "its task wrote so far) and after it was stopped. -f follows a running attempt,\n"
+     "printing lines as the task writes them, until it ends. Through the API only.\n",
      NULL, ctl_logs},
     {"blob", "store files in the blob store and print their uris; fetch a blob",
      "usage: floectl blob put FILE...\n"

@@ -36,7 +36,8 @@ hex_of(const unsigned char *md, char out[FLOE_SHA256_HEX_LEN + 1])
 typedef struct xfer {
     CURL *curl;
     int fd;
-    FILE *out; /* downloads to stdout */
+    FILE *out;     /* downloads to stdout */
+    uint64_t skip; /* bytes hashed but not written (the part of a log already shown) */
     EVP_MD_CTX *md;
     bool write_failed;
     char errbody[XFER_ERR_MAX];
@@ -69,8 +70,16 @@ on_write(char *data, size_t size, size_t n, void *arg)
         return len;
     }
     EVP_DigestUpdate(x->md, data, len);
+    if (x->skip > 0) {
+        size_t s = x->skip < len ? (size_t)x->skip : len;
+        x->skip -= s;
+        data += s;
+        len -= s;
+        if (len == 0)
+            return size * n;
+    }
     if (x->out != NULL)
-        return fwrite(data, 1, len, x->out) == len ? len : 0;
+        return fwrite(data, 1, len, x->out) == len ? size * n : 0;
     for (size_t off = 0; off < len;) {
         ssize_t w = write(x->fd, data + off, len - off);
         if (w == -1 && errno == EINTR)
@@ -81,7 +90,7 @@ on_write(char *data, size_t size, size_t n, void *arg)
         }
         off += (size_t)w;
     }
-    return len;
+    return size * n;
 }
 
 /* What went wrong, from curl or from the answer (the API's JSON error or S3's XML). */
@@ -261,7 +270,7 @@ ctl_blob_put_json(const ctl_ctx *ctx, const char *path, json_t **out)
 }
 
 int
-ctl_blob_fetch(const ctl_ctx *ctx, const char *uri, int fd, FILE *out)
+ctl_blob_fetch(const ctl_ctx *ctx, const char *uri, int fd, FILE *out, uint64_t skip)
 {
     static const char prefix[] = "floe://blobs/sha256/";
     const char *hex = strncmp(uri, prefix, sizeof(prefix) - 1) == 0 ? uri + sizeof(prefix) - 1 : "";
@@ -272,7 +281,7 @@ ctl_blob_fetch(const ctl_ctx *ctx, const char *uri, int fd, FILE *out)
     }
     char url[1200];
     snprintf(url, sizeof(url), "%s/api/v1/blobs/sha256/%s", ctx->cfg->api_url, hex);
-    xfer x = {.fd = fd, .out = out, .md = EVP_MD_CTX_new()};
+    xfer x = {.fd = fd, .out = out, .skip = skip, .md = EVP_MD_CTX_new()};
     CURL *c = x.md != NULL ? easy(ctx, url, &x) : NULL;
     if (c == NULL || EVP_DigestInit_ex(x.md, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(x.md);

@@ -215,6 +215,10 @@ const cfg_entry floe_config_table[] = {
      "FLOE_WORKER_RESULT_HOLD", 0, NULL, NULL,
      "once an attempt's result is in Kafka its lease is stretched to this, so a leader that "
      "reads it late (failover, backlog) does not retry it as lease_expired"},
+    {"worker.log_ship_every", CFG_DURATION, OFF(worker_log_ship_every_ms), "1s", 0, 3600000,
+     "FLOE_WORKER_LOG_SHIP_EVERY", 0, NULL, NULL,
+     "what a running task wrote since the last time is shipped to the blob store this often, "
+     "for floectl logs -f; 0: logs only when the attempt ends"},
     {"worker.dir", CFG_STRING, OFF(worker_dir), "/var/lib/floe/work", 1, 1024, "FLOE_WORKER_DIR", 0,
      NULL, NULL, "floe-worker: per-attempt directories and executor state live here"},
     {"worker.http", CFG_STRING, OFF(worker_http), "127.0.0.1:8781", 0, 256, "FLOE_WORKER_HTTP", 0,

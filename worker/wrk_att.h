@@ -11,6 +11,7 @@
 #include "floe_messages.pb-c.h"
 #include "plug_exec.h"
 #include "store_blob.h"
+#include "store_tasklog.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -47,7 +48,7 @@ struct wrk_att {
     /* The lease as this worker knows it (CLOCK_MONOTONIC): renewed as of when the last
      * claim or heartbeat that Redis accepted was sent. */
     int64_t lease_sent_mono, lease_ok_mono;
-    struct event *beat, *timeout, *retry;
+    struct event *beat, *timeout, *retry, *ship;
     plug_run *run;
     plug_result res;
     bool timed_out, aborted, released, job_out, beat_out, linked, undelivered;
@@ -62,6 +63,12 @@ struct wrk_att {
     store_blob_ref logs[2];
     bool has_log[2];
     char *tail;
+
+    /* logs shipped while the task runs (wrk_ship.c): the job's own fields, then the loop's */
+    uint64_t shipped[2];
+    store_tasklog_entry ship_entry[2];
+    bool ship_new[2];
+    bool ship_out, shipped_any, collect_waiting;
 };
 
 /* Index WRK_NOOP has no plugin: the noop executor (worker.noop) runs nothing and exists to
@@ -80,8 +87,17 @@ void wrk_att_fail_and_clean(wrk_att *att, floe_err_class cls, const char *code,
                             const char *message);
 /* Worker shutdown: the attempt's claim is released for another worker (wrk_attempt.c). */
 void wrk_att_release(wrk_att *att);
+/* Logs each active attempt and its state (at shutdown: what the grace waits for). */
+void wrk_att_log_active(wrk *w);
 /* Frees a finished attempt that nothing refers to any more. */
 void wrk_att_maybe_free(wrk_att *att);
+
+/* wrk_ship.c: ships the running task's logs every worker.log_ship_every; stop before
+ * collecting (false: a ship is in flight, and its end calls wrk_att_collect); at the end
+ * of an attempt that was followed (or aborted, or released) says where the logs are. */
+void wrk_ship_start(wrk_att *att);
+bool wrk_ship_stop(wrk_att *att);
+void wrk_ship_end(wrk_att *att);
 
 /* wrk_result.c: counts the attempt in floe_worker_attempts_total under result. */
 void wrk_res_count(wrk_att *att, const char *result);

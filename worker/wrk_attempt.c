@@ -59,6 +59,8 @@ att_free(wrk_att *att)
         event_free(att->timeout);
     if (att->retry != NULL)
         event_free(att->retry);
+    if (att->ship != NULL)
+        event_free(att->ship);
     if (att->run != NULL)
         att->w->exec[att->kind]->ops->run_free(att->run);
     floe__task_dispatch__free_unpacked(att->d, NULL);
@@ -71,7 +73,8 @@ att_free(wrk_att *att)
 void
 wrk_att_maybe_free(wrk_att *att)
 {
-    if (att->state == ATT_DONE && att->redis_out == 0 && att->deliveries_out == 0 && !att->job_out)
+    if (att->state == ATT_DONE && att->redis_out == 0 && att->deliveries_out == 0 &&
+        !att->job_out && !att->ship_out)
         att_free(att);
 }
 
@@ -132,6 +135,8 @@ wrk_att_finish(wrk_att *att)
         event_del(att->beat);
     if (att->timeout != NULL)
         event_del(att->timeout);
+    if (att->ship != NULL)
+        event_del(att->ship);
     att_unlink(att);
     wrk_att_maybe_free(att);
     att_pump(w);
@@ -270,6 +275,7 @@ att_run(wrk_att *att)
         struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         evtimer_add(att->timeout, &tv);
     }
+    wrk_ship_start(att);
 }
 
 /* --- preparing (pool) ------------------------------------------------------------------ */
@@ -682,4 +688,16 @@ wrk_att_free_all(wrk *w)
         att_unlink(att);
         att_free(att);
     }
+}
+
+void
+wrk_att_log_active(wrk *w)
+{
+    static const char *const names[] = {"?",          "queued",    "claiming",
+                                        "preparing",  "running",   "collecting",
+                                        "publishing", "releasing", "done"};
+    unsigned n = 0;
+    for (wrk_att *a = w->active; a != NULL && n < 20; a = a->next, n++)
+        floe_log_info(&a->log, "still active: %s%s", a->state <= ATT_DONE ? names[a->state] : "?",
+                      a->collect_waiting ? " (collect waits for a log shipment)" : "");
 }

@@ -25,16 +25,18 @@ collect_work(void *ctx, void *job)
     char path[PATH_MAX];
     static const char *const names[2] = {"stdout", "stderr"};
     bool publish = !att->aborted && !att->released;
+    /* Kept whatever the end: an aborted or released attempt's logs are read through the
+     * running-log index (wrk_ship.c), a finished one's through its result. */
+    for (int i = 0; i < 2 && att->dir[0] != '\0'; i++) {
+        snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
+        att->has_log[i] = wrk_io_put_log(w->blobs, path, &att->logs[i]);
+    }
     if (publish) {
         if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
             att->job_failed = wrk_io_outputs(att->dir, att->d->outputs, att->d->n_outputs, w->blobs,
                                              (uint64_t)w->cfg->worker_output_max, att->arena,
                                              &att->outs, &att->err) != FLOE_OK;
             FLOE_FAULT("worker.after_outputs_uploaded");
-        }
-        for (int i = 0; i < 2; i++) {
-            snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
-            att->has_log[i] = wrk_io_put_log(w->blobs, path, &att->logs[i]);
         }
         size_t max = (size_t)w->cfg->worker_stderr_tail;
         if ((att->tail = floe_malloc(max + 1)) != NULL) {
@@ -90,6 +92,7 @@ collect_done(void *job)
 {
     wrk_att *att = job;
     att->job_out = false;
+    wrk_ship_end(att);
     if (att->released) {
         wrk_att_release(att);
         return;
@@ -119,6 +122,8 @@ void
 wrk_att_collect(wrk_att *att)
 {
     att->state = ATT_COLLECTING;
+    if (!wrk_ship_stop(att))
+        return; /* a ship in flight: it calls back here when done */
     att->job_out = true;
     if (floe_pool_submit(att->w->pool, collect_work, collect_done, att) != FLOE_OK) {
         att->job_out = false;

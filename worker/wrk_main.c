@@ -18,6 +18,7 @@
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "plug_child.h"
+#include "wrk_att.h"
 #include "wrk_int.h"
 #include "wrk_io.h"
 
@@ -161,6 +162,7 @@ on_signal(evutil_socket_t fd, short what, void *arg)
     }
     floe_log_info(&w->log, "signal %d: stopping intake, %u attempts running, grace %lld ms",
                   (int)fd, w->n_active, (long long)w->cfg->worker_grace_ms);
+    wrk_att_log_active(w);
     w->draining = true;
     floe_bus_pause(w->bus);
     if (w->n_active == 0) {

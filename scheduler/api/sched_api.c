@@ -63,6 +63,7 @@ static const api_handler handlers[API_R_COUNT] = {
     [API_R_BLOB_PUT] = {api_blob_put_work, NULL},
     [API_R_BLOB_UPLOAD] = {api_blob_upload_work, NULL},
     [API_R_BLOB_GET] = {api_blob_get_work, api_blob_get_done},
+    [API_R_NODE_LOGS] = {api_node_logs_work, NULL},
 };
 
 /* Largest body of any route but register (launch inputs, terminate reasons, cache keys). */

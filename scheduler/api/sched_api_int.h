@@ -127,6 +127,9 @@ floe_rc api_produce_event(api_req *r, const char *key, Floe__MessageType type,
 void api_publish_work(api_thread *t, api_req *r);
 void api_publish_done(api_req *r);
 
+/* sched_api_logs.c: a running (or stopped) attempt's logs so far */
+void api_node_logs_work(api_thread *t, api_req *r);
+
 /* sched_api_blob.c: blobs stored and fetched through the API */
 void api_blob_put_work(api_thread *t, api_req *r);
 void api_blob_upload_work(api_thread *t, api_req *r);

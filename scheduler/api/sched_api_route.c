@@ -23,6 +23,7 @@ static const api_route routes[] = {
     {API_R_EXECUTION_LIST, "execution_list", GET, "/api/v1/executions"},
     {API_R_EXECUTION_GET, "execution_get", GET, "/api/v1/executions/:"},
     {API_R_EXECUTION_NODES, "execution_nodes", GET, "/api/v1/executions/:/nodes"},
+    {API_R_NODE_LOGS, "node_logs", GET, "/api/v1/executions/:/nodes/:/logs"},
     {API_R_TERMINATE, "terminate", POST, "/api/v1/executions/:/terminate"},
     {API_R_RELAUNCH, "relaunch", POST, "/api/v1/executions/:/relaunch|recover"},
     {API_R_CACHE_LIST, "cache_list", GET, "/api/v1/cache"},

@@ -265,7 +265,7 @@ expect 2 "$ctl" launch count_bytes --input "data=@/nonexistent/file"
 
 # A worker runs it: the nodes and their logs.
 wlog=$(mktemp)
-FLOE_WORKER_HTTP=127.0.0.1:18798 "$worker" --class default >"$wlog" 2>&1 &
+FLOE_WORKER_HTTP=127.0.0.1:18798 FLOE_WORKER_GRACE=1s "$worker" --class default >"$wlog" 2>&1 &
 wpid=$!
 trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -f "$log" "$wlog"' EXIT
 expect 0 "$ctl" launch count_bytes --input "data=@$blob" --wait --wait-timeout 60s -o json
@@ -311,6 +311,61 @@ done
 [ -n "$live" ] || fail "the first node never showed RUNNING: $(cat /tmp/floectl.out)"
 grep -Eq '^second +QUEUED' /tmp/floectl.out || fail "live second node: $(cat /tmp/floectl.out)"
 "$ctl" get nodes "$id" -o json | grep -q '"source": "live"' || fail "live nodes not marked live"
+
+# Logs while the task runs (issue 20): -f shows what the task printed while it still runs
+# (it waits for a marker the test creates only once it saw the line), then the rest and
+# exits; without -f, what there is so far. From a namespace without the stack's disks.
+marker=/tmp/floectl.marker.$$
+rm -f "$marker"
+cat >/tmp/floectl.talk.yaml <<YAML
+kind: task
+name: talk
+version: "1"
+container: {command: [/bin/sh, -c, 'echo first; while [ ! -e $marker ]; do sleep 0.05; done; echo second']}
+---
+kind: workflow
+name: talkwf
+version: "1"
+nodes: [{id: t, task: talk}]
+---
+kind: task
+name: hang
+version: "1"
+container: {command: [/bin/sh, -c, 'echo before the end; exec sleep 120']}
+---
+kind: workflow
+name: hangwf
+version: "1"
+nodes: [{id: h, task: hang}]
+YAML
+expect 0 "$ctl" register -f /tmp/floectl.talk.yaml
+tid=$("$ctl" launch talkwf -q) || fail "launch talkwf"
+isolated "$ctl" logs "$tid/t" -f >/tmp/floectl.follow 2>/tmp/floectl.follow.err &
+fpid=$!
+for _ in $(seq 1 200); do # up to 20 s for the first line to be shipped and shown
+    grep -q first /tmp/floectl.follow && break
+    sleep 0.1
+done
+grep -q first /tmp/floectl.follow || fail "logs -f did not show the first line while the task ran: $(cat /tmp/floectl.follow.err)"
+"$ctl" get nodes "$tid" -o table | grep -Eq '^t +RUNNING' || fail "the task was not running any more: -f proved nothing"
+expect 0 isolated "$ctl" logs "$tid/t"
+[ "$(cat /tmp/floectl.out)" = first ] || fail "logs of a running attempt: $(cat /tmp/floectl.out)"
+grep -q 'still running' /tmp/floectl.err || fail "logs of a running attempt did not say so: $(cat /tmp/floectl.err)"
+touch "$marker"
+wait $fpid || fail "logs -f exited with $?: $(cat /tmp/floectl.follow.err)"
+[ "$(cat /tmp/floectl.follow)" = "$(printf 'first\nsecond')" ] || fail "logs -f printed: $(cat /tmp/floectl.follow)"
+rm -f "$marker"
+# A terminated attempt's output is kept (it was lost once: issue 26).
+hid=$("$ctl" launch hangwf -q) || fail "launch hangwf"
+for _ in $(seq 1 200); do # up to 20 s for its line to be shipped
+    "$ctl" logs "$hid/h" >/tmp/floectl.out 2>/dev/null
+    grep -q 'before the end' /tmp/floectl.out && break
+    sleep 0.1
+done
+expect 0 "$ctl" terminate "$hid" --reason "test"
+expect 1 "$ctl" wait "$hid" --timeout 30s
+expect 0 isolated "$ctl" logs "$hid/h"
+[ "$(cat /tmp/floectl.out)" = "before the end" ] || fail "logs of a terminated attempt: $(cat /tmp/floectl.out) $(cat /tmp/floectl.err)"
 kill -TERM $wpid
 wait $wpid || fail "floe-worker exited with $? on SIGTERM"
 rm -f "$blob"

@@ -87,6 +87,7 @@ typedef struct floe_config {
     char *worker_trace;
     char *oci_runtime;
     char *oci_rootfs_dir;
+    int64_t oci_image_cache_keep;
     char *kube_api;
     char *kube_config;
     char *kube_namespace;

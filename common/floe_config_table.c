@@ -238,6 +238,10 @@ const cfg_entry floe_config_table[] = {
      "times in unix us) to this file; empty: off (bench/ reads it)"},
     {"oci.runtime", CFG_STRING, OFF(oci_runtime), "runc", 1, 1024, "FLOE_OCI_RUNTIME", 0, NULL,
      NULL, "oci executor: the OCI runtime binary"},
+    {"oci.image_cache_keep", CFG_INT, OFF(oci_image_cache_keep), "8", 1, 10000,
+     "FLOE_OCI_IMAGE_CACHE_KEEP", 0, NULL, NULL,
+     "images of oci tasks kept unpacked under <oci.rootfs_dir>/.images; beyond it the least "
+     "recently used go (not one used within the hour)"},
     {"oci.rootfs_dir", CFG_STRING, OFF(oci_rootfs_dir), "/var/lib/floe/rootfs", 1, 1024,
      "FLOE_OCI_ROOTFS_DIR", 0, NULL, NULL, "oci executor: task root filesystems must lie under it"},
     {"kubernetes.api", CFG_STRING, OFF(kube_api), "", 0, 1024, "FLOE_KUBERNETES_API", 0, NULL, NULL,

@@ -63,6 +63,7 @@ struct wrk_att {
     store_blob_ref logs[2];
     bool has_log[2];
     char *tail;
+    const char *rootfs; /* an image's unpacked rootfs (wrk_image.c), in arena */
 
     /* logs shipped while the task runs (wrk_ship.c): the job's own fields, then the loop's */
     uint64_t shipped[2];
@@ -91,6 +92,13 @@ void wrk_att_release(wrk_att *att);
 void wrk_att_log_active(wrk *w);
 /* Frees a finished attempt that nothing refers to any more. */
 void wrk_att_maybe_free(wrk_att *att);
+
+/* wrk_attempt.c: starts the task (inputs are in place). */
+void wrk_att_run(wrk_att *att);
+/* wrk_image.c: whether the task is an oci task given an image, and the unpacking of it,
+ * which then runs the task (wrk_att_run) or fails the attempt. */
+bool wrk_image_needed(const wrk_att *att);
+void wrk_image_resolve(wrk_att *att);
 
 /* wrk_ship.c: ships the running task's logs every worker.log_ship_every; stop before
  * collecting (false: a ship is in flight, and its end calls wrk_att_collect); at the end

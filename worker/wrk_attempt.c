@@ -208,8 +208,8 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
     att->w->exec[att->kind]->ops->kill(att->run);
 }
 
-static void
-att_run(wrk_att *att)
+void
+wrk_att_run(wrk_att *att)
 {
     wrk *w = att->w;
     const Floe__TaskDispatch *d = att->d;
@@ -245,7 +245,7 @@ att_run(wrk_att *att)
         .argc = c->n_command,
         .env = env,
         .n_env = n_env,
-        .rootfs = c->rootfs,
+        .rootfs = att->rootfs != NULL ? att->rootfs : c->rootfs,
         .image = c->image,
         .dir = att->dir,
         .inputs_dir = in,
@@ -313,7 +313,11 @@ prepare_done(void *job)
                                "inputs", att->err.msg);
         return;
     }
-    att_run(att);
+    if (wrk_image_needed(att)) {
+        wrk_image_resolve(att);
+        return;
+    }
+    wrk_att_run(att);
 }
 
 /* --- claiming and heartbeats ----------------------------------------------------------- */

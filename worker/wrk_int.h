@@ -40,6 +40,7 @@ typedef struct wrk {
     char worker_id[96];
     char events_topic[160];
     char slot_dir[PATH_MAX - 512]; /* <worker.dir>/slot-N: this process's own */
+    char image_helper[PATH_MAX];   /* floe-image-rootfs, beside this binary */
     int slot_fd;                   /* the slot's lock, held for the process's life */
 
     wrk_att *active;  /* claimed and not finished, doubly linked */

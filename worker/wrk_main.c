@@ -219,6 +219,13 @@ make_metrics(wrk *w)
 static floe_rc
 make_executors(wrk *w, floe_err *err)
 {
+    /* The image helper (wrk_image.c) is installed beside this binary. */
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    snprintf(w->image_helper, sizeof(w->image_helper), "%.*s/floe-image-rootfs",
+             slash != NULL ? (int)(slash - self) : 1, slash != NULL ? self : ".");
     w->penv = (plug_env){
         .base = w->base,
         .children = w->children,

@@ -204,6 +204,9 @@ task_container(spec_ctx *ctx, const spec_y *doc, Floe__TaskSpec *t)
         return rc;
     }
     if (image != NULL) {
+        if (image[0] == '-') /* it becomes an argument of skopeo: never an option */
+            return spec_fail(ctx, spec_y_get(cy, "image"), FLOE_EINVAL,
+                             "container: image: must not start with '-'");
         for (const char *p = image; *p; p++) {
             if ((unsigned char)*p <= ' ' || *p == 0x7f)
                 return spec_fail(ctx, spec_y_get(cy, "image"), FLOE_EINVAL,
@@ -294,10 +297,14 @@ task_container(spec_ctx *ctx, const spec_y *doc, Floe__TaskSpec *t)
     /* What each executor needs to start anything. */
     if (strcmp(t->executor, "process") == 0 && c->n_command == 0)
         return spec_fail(ctx, cy, FLOE_EINVAL, "container: executor \"process\" needs a command");
-    if (strcmp(t->executor, "oci") == 0 && (c->rootfs == NULL || c->n_command == 0))
+    /* oci: a rootfs on the workers' disk, or an image they unpack (the rootfs wins when
+     * both are given: a task may name the image it was made from) */
+    bool has_rootfs = c->rootfs != NULL && c->rootfs[0] != '\0';
+    bool has_image = c->image != NULL && c->image[0] != '\0';
+    if (strcmp(t->executor, "oci") == 0 && ((!has_rootfs && !has_image) || c->n_command == 0))
         return spec_fail(ctx, cy, FLOE_EINVAL,
-                         "container: executor \"oci\" needs a rootfs and a command");
-    if (strcmp(t->executor, "kubernetes") == 0 && c->image == NULL)
+                         "container: executor \"oci\" needs a command, and a rootfs or an image");
+    if (strcmp(t->executor, "kubernetes") == 0 && !has_image)
         return spec_fail(ctx, cy, FLOE_EINVAL, "container: executor \"kubernetes\" needs an image");
     return FLOE_OK;
 }

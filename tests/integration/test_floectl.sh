@@ -366,6 +366,54 @@ expect 0 "$ctl" terminate "$hid" --reason "test"
 expect 1 "$ctl" wait "$hid" --timeout 30s
 expect 0 isolated "$ctl" logs "$hid/h"
 [ "$(cat /tmp/floectl.out)" = "before the end" ] || fail "logs of a terminated attempt: $(cat /tmp/floectl.out) $(cat /tmp/floectl.err)"
+# oci tasks from an image (issue 20): an OCI image layout built here from the busybox
+# rootfs with umoci, unpacked once per digest under <oci.rootfs_dir>/.images and shared by
+# attempts; a layout that does not exist fails the attempt naming the image.
+if [ "$(id -u)" = 0 ] && command -v umoci >/dev/null && command -v runc >/dev/null; then
+    img=$(mktemp -d)
+    rootfs_dir=${FLOE_OCI_ROOTFS_DIR:-/var/lib/floe/rootfs}
+    { umoci init --layout "$img/L" && umoci new --image "$img/L:t" &&
+        umoci unpack --image "$img/L:t" "$img/B" >/dev/null &&
+        cp -a "$rootfs_dir/busybox/." "$img/B/rootfs/" &&
+        printf 'from the image %s\n' "$$" >"$img/B/rootfs/etc/motd" &&
+        umoci repack --image "$img/L:t" "$img/B"; } >/dev/null || fail "building a test image"
+    digest=$(skopeo inspect --format '{{.Digest}}' "oci:$img/L:t") || fail "skopeo inspect"
+    cat >/tmp/floectl.image.yaml <<YAML
+kind: task
+name: fromimage
+executor: oci
+container: {image: "oci:$img/L:t", command: [/bin/sh, -c, 'cat /etc/motd; echo 7 > /floe/outputs/n']}
+outputs: {n: integer}
+---
+kind: workflow
+name: imagewf
+outputs: {n: {from: {node: i, output: n}}}
+nodes: [{id: i, task: fromimage}]
+---
+kind: task
+name: noimage
+executor: oci
+retries: {user: 0, system: 0}
+container: {image: "oci:$img/nothere:t", command: [/bin/true]}
+---
+kind: workflow
+name: noimagewf
+nodes: [{id: i, task: noimage}]
+YAML
+    expect 0 "$ctl" register -f /tmp/floectl.image.yaml
+    for round in 1 2; do
+        expect 0 "$ctl" launch imagewf --wait --wait-timeout 120s -o json
+        grep -q '"n": 7' /tmp/floectl.out || fail "image task, round $round: $(cat /tmp/floectl.out) $(tail -5 "$wlog")"
+    done
+    iid=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
+    expect 0 "$ctl" logs "$iid/i"
+    [ "$(cat /tmp/floectl.out)" = "from the image $$" ] || fail "image task's output: $(cat /tmp/floectl.out)"
+    [ -f "$rootfs_dir/.images/sha256-${digest#sha256:}/.complete" ] || fail "the image was not cached by its digest"
+    expect 1 "$ctl" launch noimagewf --wait --wait-timeout 60s -o json
+    grep -q 'image oci:.*nothere' /tmp/floectl.out || fail "a missing image's error: $(cat /tmp/floectl.out)"
+    rm -rf "$img" "$rootfs_dir/.images/sha256-${digest#sha256:}"
+fi
+
 kill -TERM $wpid
 wait $wpid || fail "floe-worker exited with $? on SIGTERM"
 rm -f "$blob"

@@ -227,6 +227,41 @@ test_fanout(void **state)
     floe_arena_free(arena);
 }
 
+/* oci tasks run on a rootfs or an image; an image never reaches skopeo as an option. */
+static void
+test_oci_rootfs_or_image(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *container;
+        const char *error; /* NULL: compiles */
+    } cases[] = {
+        {"{image: \"oci:/srv/images/L:t\", command: [/bin/true]}", NULL},
+        {"{rootfs: /var/lib/floe/rootfs/busybox, command: [/bin/true]}", NULL},
+        {"{command: [/bin/true]}", "needs a command, and a rootfs or an image"},
+        {"{image: \"-rf\", command: [/bin/true]}", "must not start with '-'"},
+    };
+    spec_env env = test_env();
+    floe_arena *arena = floe_arena_new(1 << 14, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "kind: task\nname: t\nversion: \"1\"\nexecutor: oci\n"
+                 "container: %s\n",
+                 cases[i].container);
+        spec_item *items;
+        size_t n;
+        floe_err err = {0};
+        floe_arena_reset(arena);
+        floe_rc rc = compile_text(&env, "t.yaml", text, strlen(text), arena, &items, &n, &err);
+        if (cases[i].error == NULL && rc != FLOE_OK)
+            fail_msg("%s: %s", cases[i].container, err.msg);
+        if (cases[i].error != NULL && (rc == FLOE_OK || strstr(err.msg, cases[i].error) == NULL))
+            fail_msg("%s: wanted \"%s\", got \"%s\"", cases[i].container, cases[i].error, err.msg);
+    }
+    floe_arena_free(arena);
+}
+
 /* A resolver serving one registered task, packed. */
 static floe_rc
 resolve_one(void *arg, spec_kind kind, const char *name, const char *version, floe_arena *arena,
@@ -383,6 +418,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_errors),
+        cmocka_unit_test(test_oci_rootfs_or_image),
         cmocka_unit_test(test_version_from_content),
         cmocka_unit_test(test_every_document_error),
         cmocka_unit_test(test_example_compiles),

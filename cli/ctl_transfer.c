@@ -24,13 +24,6 @@
 #define XFER_CHUNK 65536
 #define XFER_ERR_MAX 4096
 
-static void
-hex_of(const unsigned char *md, char out[FLOE_SHA256_HEX_LEN + 1])
-{
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* One transfer's state: the file read from or written to, the digest of what passed, the
  * error document when the answer is not 2xx. */
 typedef struct xfer {
@@ -146,7 +139,7 @@ hash_file(int fd, const char *path, char hex[FLOE_SHA256_HEX_LEN + 1], uint64_t 
             }
         }
         EVP_DigestFinal_ex(ctx, md, NULL);
-        hex_of(md, hex);
+        floe_sha256_hex_of(md, hex);
     }
     EVP_MD_CTX_free(ctx);
     free(buf);
@@ -303,7 +296,7 @@ ctl_blob_fetch(const ctl_ctx *ctx, const char *uri, int fd, FILE *out, uint64_t 
         unsigned char md[32];
         char got[FLOE_SHA256_HEX_LEN + 1];
         EVP_DigestFinal_ex(x.md, md, NULL);
-        hex_of(md, got);
+        floe_sha256_hex_of(md, got);
         if (strcmp(got, hex) != 0) {
             fprintf(stderr,
                     "floectl: %s: the bytes received are corrupt (their digest is "

@@ -10,5 +10,7 @@
 
 /* Lower-case hex digest of data[0..len) into out (65 bytes with the NUL). */
 void floe_sha256_hex(const void *data, size_t len, char out[FLOE_SHA256_HEX_LEN + 1]);
+/* A finished SHA-256 (32 bytes, from a streaming hash) as lower-case hex. */
+void floe_sha256_hex_of(const unsigned char md[32], char out[FLOE_SHA256_HEX_LEN + 1]);
 
 #endif

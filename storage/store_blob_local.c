@@ -83,17 +83,6 @@ local_free(void *impl)
     floe_free(impl);
 }
 
-static void
-hex_of(const unsigned char *md, char out[FLOE_SHA256_HEX_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    out[FLOE_SHA256_HEX_LEN] = '\0';
-}
-
 /* Copies in to out (either may be -1 to only hash), at most max bytes; digest in hex. */
 static floe_rc
 copy_hash(int in, int out, uint64_t max, uint64_t *size, char hex[FLOE_SHA256_HEX_LEN + 1],
@@ -138,7 +127,7 @@ copy_hash(int in, int out, uint64_t max, uint64_t *size, char hex[FLOE_SHA256_HE
     unsigned char mdv[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(md, mdv, &mdlen);
-    hex_of(mdv, hex);
+    floe_sha256_hex_of(mdv, hex);
     *size = total;
 out:
     EVP_MD_CTX_free(md);

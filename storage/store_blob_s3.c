@@ -303,26 +303,6 @@ put_range(blob_s3 *s, s3_req *r, int fd, uint64_t off, uint64_t len, const char 
     return rc;
 }
 
-/* An upload id as a query value: percent-encoded but for the unreserved characters,
- * upper-case hex, which is also SigV4's canonical form. */
-static bool
-query_escape(const char *in, char *out, size_t size)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
-        bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
-        if (o + (plain ? 1 : 3) >= size)
-            return false;
-        if (plain)
-            out[o++] = (char)*p;
-        else
-            o += (size_t)snprintf(out + o, size - o, "%%%02X", *p);
-    }
-    out[o] = '\0';
-    return true;
-}
-
 static floe_rc
 multipart(blob_s3 *s, int fd, uint64_t size, uint64_t part, unsigned char (*parts)[32],
           const char *hex, const char *what, floe_err *err)
@@ -344,7 +324,7 @@ multipart(blob_s3 *s, int fd, uint64_t size, uint64_t part, unsigned char (*part
         (rc = s3_do(s, r, what, err)) != FLOE_OK)
         goto out;
     s3_xml_text(r->resp, "UploadId", id, sizeof(id));
-    if (id[0] == '\0' || !query_escape(id, qid, sizeof(qid))) {
+    if (id[0] == '\0' || !s3_uri_encode(id, false, qid, sizeof(qid))) {
         rc = floe_err_sys(err, FLOE_EIO, "%s: S3 did not start a multipart upload", what);
         goto out;
     }

@@ -81,6 +81,9 @@ floe_rc store_blob_s3_presign(void *impl, const char *method, const char *hex,
  * AWS's published example. */
 floe_rc s3_presign_key(blob_s3 *s, const char *method, const char *key, const char *payload_hex,
                        int64_t now, int expires_s, char *out, size_t size, floe_err *err);
+/* RFC 3986 percent-encoding of all but the unreserved characters (and '/' when
+ * keep_slash), upper-case hex: SigV4's UriEncode. False when out is too small. */
+bool s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size);
 /* Closes the handles kept for reuse. */
 void s3_handles_free(blob_s3 *s);
 

@@ -21,10 +21,8 @@ hmac(const unsigned char *key, size_t klen, const char *msg, unsigned char out[3
     HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n);
 }
 
-/* RFC 3986 percent-encoding of everything but the unreserved characters (and '/' when
- * keep_slash), upper-case hex: SigV4's UriEncode. */
-static bool
-uri_encode(const char *in, bool keep_slash, char *out, size_t size)
+bool
+s3_uri_encode(const char *in, bool keep_slash, char *out, size_t size)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
@@ -58,13 +56,13 @@ s3_presign_key(blob_s3 *s, const char *method, const char *key, const char *payl
     snprintf(scope, sizeof(scope), "%s/%s/s3/aws4_request", day, s->region);
     snprintf(raw_cred, sizeof(raw_cred), "%s/%s", s->access_key, scope);
     if (snprintf(raw_path, sizeof(raw_path), "%s%s", s->path0, key) >= (int)sizeof(raw_path) ||
-        !uri_encode(raw_path, true, path, sizeof(path)) ||
-        !uri_encode(raw_cred, false, cred, sizeof(cred)))
+        !s3_uri_encode(raw_path, true, path, sizeof(path)) ||
+        !s3_uri_encode(raw_cred, false, cred, sizeof(cred)))
         return floe_err_sys(err, FLOE_ETOOBIG, "presign: the url would be too long");
     if (s->token_header != NULL) {
         char enc[4100];
         const char *tok = s->token_header + strlen("x-amz-security-token: ");
-        if (!uri_encode(tok, false, enc, sizeof(enc)))
+        if (!s3_uri_encode(tok, false, enc, sizeof(enc)))
             return floe_err_sys(err, FLOE_ETOOBIG, "presign: the session token is too long");
         snprintf(token, sizeof(token), "&X-Amz-Security-Token=%s", enc);
     }

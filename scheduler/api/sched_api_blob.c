@@ -17,6 +17,7 @@
  */
 #include "sched_api_int.h"
 
+#include "floe_digest.h"
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "store_blob.h"
@@ -27,7 +28,6 @@
 #include <event2/http.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +69,7 @@ api_blob_put_work(api_thread *t, api_req *r)
         api_fail(r, FLOE_EINVAL, "digest: expected sha256:<64 lower-case hex digits>");
         return;
     }
-    unsigned char md[32];
-    EVP_Digest(r->body, r->body_len, md, NULL, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(got + 2 * i, 3, "%02x", md[i]);
+    floe_sha256_hex(r->body, r->body_len, got);
     if (want != NULL && strcmp(want + 7, got) != 0) {
         api_fail(r, FLOE_EINVAL, "the body does not match digest %.80s (it is sha256:%s)", want,
                  got);

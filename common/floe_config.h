@@ -94,6 +94,8 @@ typedef struct floe_config {
     char *kube_token_file;
     char *kube_ca_file;
     int64_t kube_poll_ms;
+    int64_t kube_run_as_user;
+    char *kube_node_selector, *kube_tolerations, *kube_service_account, *kube_pull_secrets;
 
     char *project;       /* floectl: default project */
     char *domain;        /* floectl: default domain */

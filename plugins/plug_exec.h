@@ -40,6 +40,7 @@ typedef struct plug_spec {
     const char *stdout_path, *stderr_path; /* where the task's output goes */
     uint32_t cpu_millis;                   /* 0: no limit */
     uint64_t memory_bytes;                 /* 0: no limit */
+    uint32_t gpus;                         /* kubernetes: nvidia.com/gpu */
 } plug_spec;
 
 typedef enum plug_end {

@@ -467,6 +467,12 @@ kube_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *ar
         floe_free(run);
         return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     }
+    floe_rc prc = plug_kube_pod_policy(run->pod, kx->base.env->cfg, spec->gpus, err);
+    if (prc != FLOE_OK) {
+        json_decref(run->pod);
+        floe_free(run);
+        return prc;
+    }
     run->kx = kx;
     run->done = done;
     run->arg = arg;
@@ -553,6 +559,16 @@ plug_kube_new(const plug_env *env, floe_err *err)
         return NULL;
     }
     if (plug_kube_conn_load(env->cfg, &kx->conn, err) != FLOE_OK) {
+        floe_free(kx);
+        return NULL;
+    }
+    /* The placement settings are checked once, here, not at every pod. */
+    json_t *probe = json_pack("{s:{s:[{}]}}", "spec", "containers");
+    floe_rc prc = probe != NULL ? plug_kube_pod_policy(probe, env->cfg, 0, err)
+                                : floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    json_decref(probe);
+    if (prc != FLOE_OK) {
+        plug_kube_conn_deinit(&kx->conn);
         floe_free(kx);
         return NULL;
     }

@@ -37,6 +37,11 @@ void plug_kube_conn_deinit(plug_kube_conn *c);
  * requests = limits. NULL when out of memory. */
 json_t *plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label);
 
+/* plug_kube_policy.c: the security context, GPUs and placement settings added to pod. */
+struct floe_config;
+floe_rc plug_kube_pod_policy(json_t *pod, const struct floe_config *cfg, uint32_t gpus,
+                             floe_err *err);
+
 /* A label value from any text: [A-Za-z0-9._-], at most 63, alphanumeric at both ends. */
 void plug_kube_label(const char *in, char out[64]);
 

@@ -255,6 +255,7 @@ wrk_att_run(wrk_att *att)
         .stderr_path = se,
         .cpu_millis = d->resources != NULL ? d->resources->cpu_millis : 0,
         .memory_bytes = d->resources != NULL ? d->resources->memory_bytes : 0,
+        .gpus = d->resources != NULL ? d->resources->gpu : 0,
     };
     floe_err err = {0};
     att->state = ATT_RUNNING;

@@ -660,8 +660,16 @@ test_kubernetes_fake_apiserver(void **state)
     snprintf(api, sizeof(api), "FLOE_KUBERNETES_API=https://127.0.0.1:18443");
     snprintf(tok, sizeof(tok), "FLOE_KUBERNETES_TOKEN_FILE=%s/token", dir);
     snprintf(ca, sizeof(ca), "FLOE_KUBERNETES_CA_FILE=%s/cert.pem", dir);
-    char *const env[] = {
-        api, tok, ca, "FLOE_KUBERNETES_NAMESPACE=floe-test", "FLOE_KUBERNETES_POLL=100ms", NULL};
+    char *const env[] = {api,
+                         tok,
+                         ca,
+                         "FLOE_KUBERNETES_NAMESPACE=floe-test",
+                         "FLOE_KUBERNETES_POLL=100ms",
+                         "FLOE_KUBERNETES_NODE_SELECTOR=pool=batch",
+                         "FLOE_KUBERNETES_TOLERATIONS=dedicated=floe:NoSchedule,spot:NoExecute",
+                         "FLOE_KUBERNETES_SERVICE_ACCOUNT=floe-tasks",
+                         "FLOE_KUBERNETES_IMAGE_PULL_SECRETS=regcred",
+                         NULL};
     struct stat st;
     IT_WAIT_UNTIL(stat(record, &st) == 0, 10000,
                   "the fake API server to start (see test_worker.fake_kube.log)");
@@ -755,7 +763,19 @@ test_kubernetes_fake_apiserver(void **state)
     }
     assert_true(mode);
     assert_true(inputs);
+    /* Placement per resource class, and the restricted security context. */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sp, "nodeSelector"), "pool")), "batch");
+    assert_int_equal(json_array_size(json_object_get(sp, "tolerations")), 2);
+    assert_string_equal(json_string_value(json_object_get(sp, "serviceAccountName")), "floe-tasks");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(c0, "securityContext"), "readOnlyRootFilesystem")));
     json_decref(rec);
+    /* Every pod against the official object models (Debian's python3-kubernetes). */
+    char validate[600];
+    snprintf(validate, sizeof(validate),
+             "/usr/bin/python3 " FLOE_SOURCE_DIR "/tests/integration/kube_validate.py %s", record);
+    assert_int_equal(system(validate), 0);
     it_stop(pid_fake, 5000);
 }
 

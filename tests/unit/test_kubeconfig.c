@@ -5,6 +5,7 @@
  * that cannot be read is an error naming the field and the path, and leaves nothing
  * allocated.
  */
+#include "floe_config.h"
 #include "plug_kube.h"
 
 #include <setjmp.h>
@@ -133,6 +134,56 @@ test_unreadable_file_named(void **state)
     assert_null(c.token); /* freed: the problem leaves nothing allocated */
 }
 
+/* The pod policy: a task's GPUs as nvidia.com/gpu, placement, and bad tolerations named. */
+static void
+test_pod_policy(void **state)
+{
+    (void)state;
+    floe_config cfg = {0};
+    cfg.kube_run_as_user = 1000;
+    cfg.kube_node_selector = "pool=gpu,zone=a";
+    cfg.kube_tolerations = "nvidia.com/gpu:NoSchedule";
+    cfg.kube_service_account = "";
+    cfg.kube_pull_secrets = "regcred,other";
+    const char *argv[] = {"/train"};
+    plug_spec spec = {.exec = "01EXEC",
+                      .node = "train",
+                      .attempt = 1,
+                      .run_id = "r1",
+                      .argv = argv,
+                      .argc = 1,
+                      .image = "registry/train:3",
+                      .memory_bytes = 1 << 30,
+                      .gpus = 2};
+    json_t *pod = plug_kube_pod(&spec, "ns", "slot");
+    floe_err err = {0};
+    assert_int_equal(plug_kube_pod_policy(pod, &cfg, spec.gpus, &err), FLOE_OK);
+    json_t *sp = json_object_get(pod, "spec");
+    json_t *c0 = json_array_get(json_object_get(sp, "containers"), 0);
+    json_t *res = json_object_get(c0, "resources");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "limits"), "nvidia.com/gpu")), "2");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res, "requests"), "nvidia.com/gpu")),
+        "2");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sp, "nodeSelector"), "zone")), "a");
+    json_t *tol = json_array_get(json_object_get(sp, "tolerations"), 0);
+    assert_string_equal(json_string_value(json_object_get(tol, "key")), "nvidia.com/gpu");
+    assert_string_equal(json_string_value(json_object_get(tol, "operator")), "Exists");
+    assert_int_equal(json_array_size(json_object_get(sp, "imagePullSecrets")), 2);
+    assert_null(json_object_get(sp, "serviceAccountName"));
+    json_t *sc = json_object_get(c0, "securityContext");
+    assert_int_equal(json_integer_value(json_object_get(sc, "runAsUser")), 1000);
+    assert_true(json_is_false(json_object_get(sc, "allowPrivilegeEscalation")));
+    json_decref(pod);
+    cfg.kube_tolerations = "dedicated=floe:Sometimes";
+    pod = plug_kube_pod(&spec, "ns", "slot");
+    assert_int_equal(plug_kube_pod_policy(pod, &cfg, 0, &err), FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "kubernetes.tolerations"));
+    json_decref(pod);
+}
+
 int
 main(void)
 {
@@ -140,6 +191,7 @@ main(void)
         cmocka_unit_test(test_files_relative_to_the_kubeconfig),
         cmocka_unit_test(test_inline_data_and_token_win),
         cmocka_unit_test(test_unreadable_file_named),
+        cmocka_unit_test(test_pod_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -29,6 +29,7 @@
 #include "plug_exec.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -190,7 +191,7 @@ static void
 kube_call(const plug_kube_conn *c, const char *method, const char *path, const char *body,
           kube_resp *r)
 {
-    char url[KUBE_SERVER_MAX + 512], auth[16400];
+    char url[KUBE_SERVER_MAX + 512], auth[16440];
     struct curl_slist *h = NULL;
     memset(r, 0, sizeof(*r));
     CURL *curl = curl_easy_init();
@@ -223,10 +224,13 @@ kube_call(const plug_kube_conn *c, const char *method, const char *path, const c
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (c->token != NULL && c->token[0] != '\0') {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+    char token[16390];
+    plug_kube_conn_token(c, token, sizeof(token));
+    if (token[0] != '\0') {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         h = curl_slist_append(h, auth);
     }
+    OPENSSL_cleanse(token, sizeof(token));
     h = curl_slist_append(h, "Accept: application/json");
     if (body != NULL) {
         h = curl_slist_append(h, "Content-Type: application/json");

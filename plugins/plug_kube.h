@@ -15,10 +15,12 @@
 #define KUBE_NS_MAX 64
 
 /* How to reach the API server. Blobs are PEM text (malloc'd, NUL-terminated). */
+typedef struct plug_kube_token plug_kube_token;
 typedef struct plug_kube_conn {
     char server[KUBE_SERVER_MAX]; /* https://host:port */
     char ns[KUBE_NS_MAX];
     char *token;
+    plug_kube_token *rotating; /* the token came from a file: re-read when it changes */
     char *ca_file;
     char *ca_pem, *cert_pem, *key_pem;
     bool insecure;
@@ -30,6 +32,11 @@ typedef struct plug_kube_conn {
  * (kubernetes.namespace overrides). FLOE_ENOTFOUND when no cluster is configured. */
 floe_rc plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *out, floe_err *err);
 void plug_kube_conn_deinit(plug_kube_conn *c);
+
+/* The bearer token to send now, into out (empty: none). A token read from a file (a
+ * projected service-account token, a kubeconfig tokenFile) is read again whenever the
+ * file changed, as client-go does, since the kubelet rotates it. Thread-safe. */
+void plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size);
 
 /* The Pod for an attempt (caller owns it): name floe-<run_id>, labels for execution, node,
  * attempt and the worker slot, restartPolicy Never, one container "task" with the image,

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 static char *
@@ -32,6 +34,52 @@ slurp(const char *path, size_t max)
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     return buf;
+}
+
+struct plug_kube_token {
+    pthread_mutex_t mu;
+    char *path;
+    struct stat seen; /* the file as last read */
+};
+
+/* Remembers path as the token's source (c->token was just read from it). */
+static floe_rc
+token_from_file(plug_kube_conn *c, const char *path, floe_err *err)
+{
+    plug_kube_token *t = floe_calloc(1, sizeof(*t));
+    if (t == NULL || (t->path = floe_strdup(path)) == NULL) {
+        floe_free(t);
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&t->mu, NULL);
+    stat(path, &t->seen);
+    c->rotating = t;
+    return FLOE_OK;
+}
+
+void
+plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size)
+{
+    plug_kube_conn *m = (plug_kube_conn *)c; /* the token may change under a const conn */
+    plug_kube_token *t = c->rotating;
+    if (t != NULL) {
+        pthread_mutex_lock(&t->mu);
+        struct stat st;
+        if (stat(t->path, &st) == 0 &&
+            (st.st_mtim.tv_sec != t->seen.st_mtim.tv_sec ||
+             st.st_mtim.tv_nsec != t->seen.st_mtim.tv_nsec || st.st_ino != t->seen.st_ino ||
+             st.st_size != t->seen.st_size)) {
+            char *fresh = slurp(t->path, 16384);
+            if (fresh != NULL) { /* unreadable for a moment: keep the old one */
+                floe_free(m->token);
+                m->token = fresh;
+                t->seen = st;
+            }
+        }
+    }
+    snprintf(out, size, "%s", c->token != NULL ? c->token : "");
+    if (t != NULL)
+        pthread_mutex_unlock(&t->mu);
 }
 
 static char *
@@ -174,9 +222,15 @@ load_kubeconfig(const char *path, plug_kube_conn *c, floe_err *err)
     if ((v = y_str(y_get(&doc, us, "token"))) != NULL)
         c->token = floe_strdup(v);
     /* As client-go: token over tokenFile, *-data over the file names. */
-    if (c->token == NULL && (v = y_str(y_get(&doc, us, "tokenFile"))) != NULL &&
-        (rc = kc_read(path, "tokenFile", v, 16384, &c->token, err)) != FLOE_OK)
-        goto out;
+    if (c->token == NULL && (v = y_str(y_get(&doc, us, "tokenFile"))) != NULL) {
+        char *tf = kc_path(path, v);
+        if ((rc = kc_read(path, "tokenFile", v, 16384, &c->token, err)) == FLOE_OK)
+            rc = tf != NULL ? token_from_file(c, tf, err)
+                            : floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+        floe_free(tf);
+        if (rc != FLOE_OK)
+            goto out;
+    }
     if ((v = y_str(y_get(&doc, us, "client-certificate"))) != NULL &&
         (rc = kc_read(path, "client-certificate", v, 65536, &c->cert_pem, err)) != FLOE_OK)
         goto out;
@@ -219,7 +273,11 @@ plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *c, floe_err *err)
             return floe_err_sys(err, FLOE_ENOTFOUND,
                                 "no cluster configured (kubernetes.api, kubernetes.kubeconfig, "
                                 "or in-cluster KUBERNETES_SERVICE_HOST)");
-        c->token = slurp(cfg->kube_token_file, 16384);
+        if ((c->token = slurp(cfg->kube_token_file, 16384)) != NULL &&
+            (rc = token_from_file(c, cfg->kube_token_file, err)) != FLOE_OK) {
+            plug_kube_conn_deinit(c);
+            return rc;
+        }
         if (access(cfg->kube_ca_file, R_OK) == 0)
             c->ca_file = floe_strdup(cfg->kube_ca_file);
         char *ns = slurp("/var/run/secrets/kubernetes.io/serviceaccount/namespace", 63);
@@ -243,6 +301,12 @@ plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *c, floe_err *err)
 void
 plug_kube_conn_deinit(plug_kube_conn *c)
 {
+    if (c->rotating != NULL) {
+        pthread_mutex_destroy(&c->rotating->mu);
+        floe_free(c->rotating->path);
+        floe_free(c->rotating);
+        c->rotating = NULL;
+    }
     floe_free(c->token);
     floe_free(c->ca_file);
     floe_free(c->ca_pem);

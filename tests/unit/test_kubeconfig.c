@@ -97,6 +97,13 @@ test_files_relative_to_the_kubeconfig(void **state)
     assert_non_null(strstr(c.cert_pem, "CERT"));
     assert_non_null(strstr(c.key_pem, "KEY"));
     assert_string_equal(c.token, "file-token");
+    /* The kubelet rotates projected tokens: a changed file is read again. */
+    char tok[64];
+    plug_kube_conn_token(&c, tok, sizeof(tok));
+    assert_string_equal(tok, "file-token");
+    put("token", "rotated-token-2\n");
+    plug_kube_conn_token(&c, tok, sizeof(tok));
+    assert_string_equal(tok, "rotated-token-2");
     plug_kube_conn_deinit(&c);
 }
 

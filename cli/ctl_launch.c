@@ -234,6 +234,7 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
     if (pairs == NULL)
         return CTL_FAILED;
     int rc = CTL_OK;
+    json_t *labels = NULL;
     for (int i = 1; rc == CTL_OK && i < argc; i++) {
         int s = ctl_scope_flag(argc, argv, &i, &project, &domain);
         if (s != 0) {
@@ -253,7 +254,19 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
             wait_timeout = argv[++i];
         else if (strcmp(a, "--no-cache") == 0)
             no_cache = true;
-        else if (strcmp(a, "--overwrite-cache") == 0)
+        else if (strcmp(a, "--label") == 0 && i + 1 < argc) {
+            const char *kv = argv[++i], *eq = strchr(kv, '=');
+            if (eq == NULL || eq == kv) {
+                fprintf(stderr, "floectl launch: --label takes KEY=VALUE\n");
+                rc = CTL_USAGE;
+            } else {
+                if (labels == NULL)
+                    labels = json_object();
+                char key[128];
+                snprintf(key, sizeof(key), "%.*s", (int)(eq - kv) < 127 ? (int)(eq - kv) : 127, kv);
+                json_object_set_new(labels, key, json_string(eq + 1));
+            }
+        } else if (strcmp(a, "--overwrite-cache") == 0)
             overwrite = true;
         else if (a[0] != '-' && ref == NULL)
             ref = a;
@@ -274,6 +287,7 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
     }
     if (rc != CTL_OK) {
         floe_free(pairs);
+        json_decref(labels);
         return rc;
     }
     const char *kind = "workflows", *field = "workflow";
@@ -305,6 +319,8 @@ ctl_launch(const ctl_ctx *ctx, int argc, char **argv)
     body = json_pack("{s:s,s:s,s:s,s:O,s:b,s:b,s:s}", "project", project, "domain", domain, field,
                      ref, "inputs", values, "no_cache", no_cache, "overwrite_cache", overwrite,
                      "requested_by", who != NULL && who[0] != '\0' ? who : "floectl");
+    if (body != NULL && labels != NULL)
+        json_object_set(body, "labels", labels);
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     if (text == NULL) {
         rc = CTL_FAILED;
@@ -328,6 +344,7 @@ out:
     json_decref(body);
     json_decref(values);
     json_decref(iface);
+    json_decref(labels);
     floe_free(pairs);
     return rc;
 }

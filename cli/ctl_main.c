@@ -40,12 +40,14 @@ static const ctl_verb verbs[] = {
     {"launch", "start an execution of a workflow or launch plan",
      "usage: floectl launch [workflow/|launchplan/]NAME[@VERSION] [--input NAME=VALUE ...]\n"
      "       [--inputs-file FILE] [--wait [--wait-timeout 1h]] [--no-cache] [--overwrite-cache]\n"
-     "       [-p PROJECT] [-d DOMAIN]\n"
+     "       [--label KEY=VALUE ...] [-p PROJECT] [-d DOMAIN]\n"
      "Each --input is parsed against the declared type: 42, 0.5, true, text, 2026-11-21,\n"
      "90s, a blob uri or @FILE (stored in the blob store first), or JSON for lists and\n"
      "maps. --inputs-file holds a YAML or JSON\n"
      "mapping; --input wins over it. Without a version: the latest workflow, or the active\n"
-     "launch plan. Exits 0 once accepted; with --wait, 0 only if the execution succeeded.\n",
+     "launch plan. --label tags the execution (relaunch and recover keep its labels;\n"
+     "list executions --label finds it). Exits 0 once accepted; with --wait, 0 only if the\n"
+     "execution succeeded.\n",
      NULL, ctl_launch},
     {"wait", "wait until an execution ends; exit 0 only if it succeeded",
      "usage: floectl wait EXECUTION_ID [--timeout 1h]\n"
@@ -74,7 +76,7 @@ static const ctl_verb verbs[] = {
      NULL, ctl_get},
     {"list", "list objects: executions, workflows, tasks, launchplans",
      "usage: floectl list executions [--workflow NAME] [--phase PHASE] [--launch-plan NAME]\n"
-     "       [--requested-by WHO] [--since TIME] [--until TIME]\n"
+     "       [--requested-by WHO] [--label KEY=VALUE[,KEY=VALUE]] [--since TIME] [--until TIME]\n"
      "       floectl list workflows|tasks|launchplans [--name NAME]\n"
      "       [-p PROJECT] [-d DOMAIN] [--limit N] [--token T]\n"
      "Newest first; --token continues from where a page ended. TIME is RFC 3339 or a date\n"

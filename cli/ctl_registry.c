@@ -303,7 +303,7 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
 {
     const char *project = ctx->cfg->project, *domain = ctx->cfg->domain;
     const char *what = NULL, *name = NULL, *limit = NULL, *token = NULL, *phase = NULL;
-    const char *plan = NULL, *by = NULL, *since = NULL, *until = NULL;
+    const char *plan = NULL, *by = NULL, *since = NULL, *until = NULL, *label = NULL;
     for (int i = 1; i < argc; i++) {
         int s = ctl_scope_flag(argc, argv, &i, &project, &domain);
         if (s < 0)
@@ -323,6 +323,8 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
             slot = &plan;
         else if (strcmp(argv[i], "--requested-by") == 0)
             slot = &by;
+        else if (strcmp(argv[i], "--label") == 0)
+            slot = &label;
         else if (strcmp(argv[i], "--since") == 0)
             slot = &since;
         else if (strcmp(argv[i], "--until") == 0)
@@ -347,9 +349,9 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
                 what);
         return CTL_USAGE;
     }
-    if (!execs && (plan != NULL || by != NULL || since != NULL || until != NULL)) {
-        fprintf(stderr, "floectl list: --launch-plan, --requested-by, --since and --until are "
-                        "for executions\n");
+    if (!execs && (plan != NULL || by != NULL || since != NULL || until != NULL || label != NULL)) {
+        fprintf(stderr, "floectl list: --launch-plan, --requested-by, --label, --since and "
+                        "--until are for executions\n");
         return CTL_USAGE;
     }
     char url[2048];
@@ -360,6 +362,7 @@ ctl_list(const ctl_ctx *ctx, int argc, char **argv)
     ctl_query_add(url, sizeof(url), "phase", phase);
     ctl_query_add(url, sizeof(url), "launch_plan", plan);
     ctl_query_add(url, sizeof(url), "requested_by", by);
+    ctl_query_add(url, sizeof(url), "label", label);
     ctl_query_add(url, sizeof(url), "created_after", since);
     ctl_query_add(url, sizeof(url), "created_before", until);
     ctl_query_add(url, sizeof(url), "limit", limit);

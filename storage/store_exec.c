@@ -23,9 +23,10 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
                             ex->recover ? "true" : "false",
                             ex->no_cache ? "true" : "false",
                             ex->overwrite_cache ? "true" : "false",
-                            scheduled};
-    int lens[14] = {0};
-    int fmts[14] = {0};
+                            scheduled,
+                            ex->labels};
+    int lens[15] = {0};
+    int fmts[15] = {0};
     lens[7] = (int)ex->inputs_len;
     fmts[7] = 1;
     PGresult *r;
@@ -33,10 +34,11 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
         pg,
         "INSERT INTO executions (id, project, domain, workflow_name, workflow_version,"
         " launch_plan_name, launch_plan_version, inputs, requested_by, source_execution,"
-        " recover, no_cache, overwrite_cache, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-        " $8, $9, $10, $11, $12, $13,"
-        " CASE WHEN $14::bigint = 0 THEN NULL ELSE to_timestamp($14::bigint / 1e6) END)",
-        14, params, lens, fmts, &r, err);
+        " recover, no_cache, overwrite_cache, scheduled_at, labels) VALUES ($1, $2, $3, $4, $5,"
+        " $6, $7, $8, $9, $10, $11, $12, $13,"
+        " CASE WHEN $14::bigint = 0 THEN NULL ELSE to_timestamp($14::bigint / 1e6) END,"
+        " COALESCE($15::jsonb, '{}'::jsonb))",
+        15, params, lens, fmts, &r, err);
     if (rc == FLOE_OK)
         PQclear(r);
     else if (rc == FLOE_ECONFLICT)
@@ -67,7 +69,7 @@ store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason, fl
     " (extract(epoch from created_at) * 1000000)::bigint,"                                         \
     " (extract(epoch from updated_at) * 1000000)::bigint,"                                         \
     " (extract(epoch from started_at) * 1000000)::bigint,"                                         \
-    " (extract(epoch from finished_at) * 1000000)::bigint, inputs, outputs"
+    " (extract(epoch from finished_at) * 1000000)::bigint, inputs, outputs, labels::text"
 
 static floe_rc
 row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
@@ -96,6 +98,7 @@ row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
     ex->finished_us = store_pg_int64(r, row, 19);
     ex->inputs = store_pg_bytea(r, row, 20, arena, &ex->inputs_len, &rc);
     ex->outputs = store_pg_bytea(r, row, 21, arena, &ex->outputs_len, &rc);
+    ex->labels = store_pg_str(r, row, 22, arena, &rc);
     return rc;
 }
 
@@ -148,8 +151,8 @@ store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, stor
     snprintf(after_us, sizeof(after_us), "%lld", (long long)q->created_after_us);
     snprintf(before_us, sizeof(before_us), "%lld", (long long)q->created_before_us);
     const char *params[] = {
-        q->project, q->domain,           q->phase,        q->workflow_name, before,
-        limit,      q->launch_plan_name, q->requested_by, after_us,         before_us};
+        q->project,          q->domain,       q->phase, q->workflow_name, before,   limit,
+        q->launch_plan_name, q->requested_by, after_us, before_us,        q->labels};
     PGresult *r;
     floe_rc rc =
         store_pg_exec(pg,
@@ -158,10 +161,11 @@ store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *arena, stor
                       " ($4::text IS NULL OR workflow_name = $4) AND"
                       " ($7::text IS NULL OR launch_plan_name = $7) AND"
                       " ($8::text IS NULL OR requested_by = $8) AND"
+                      " ($11::jsonb IS NULL OR labels @> $11::jsonb) AND"
                       " ($9::bigint = 0 OR created_at >= to_timestamp($9::bigint / 1e6)) AND"
                       " ($10::bigint = 0 OR created_at < to_timestamp($10::bigint / 1e6)) AND"
                       " ($5::bigint = 0 OR seq < $5) ORDER BY seq DESC LIMIT $6::int",
-                      10, params, NULL, NULL, &r, err);
+                      11, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     int count = PQntuples(r);

@@ -27,6 +27,7 @@ typedef struct store_exec {
     const char *requested_by;
     const char *source_execution; /* NULL unless relaunched/recovered */
     const char *error;            /* NULL unless failed */
+    const char *labels;           /* a JSON object {key: value}; NULL (insert): none */
     bool recover, no_cache, overwrite_cache;
     int64_t scheduled_us; /* 0 when not scheduled */
     int64_t seq;
@@ -39,6 +40,7 @@ typedef struct store_exec_query {
     const char *workflow_name;                   /* optional */
     const char *launch_plan_name;                /* optional */
     const char *requested_by;                    /* optional */
+    const char *labels;                          /* optional JSON object they must contain */
     int64_t created_after_us, created_before_us; /* optional (0): created in [after, before) */
     int64_t before_seq;                          /* 0: newest first from the top */
     unsigned limit;

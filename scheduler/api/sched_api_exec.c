@@ -134,8 +134,8 @@ api_resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,
 }
 
 static const char *const launch_fields[] = {
-    "project",  "domain",          "workflow",     "launch_plan",      "inputs",
-    "no_cache", "overwrite_cache", "requested_by", "source_execution", NULL};
+    "project",         "domain",       "workflow",         "launch_plan", "inputs", "no_cache",
+    "overwrite_cache", "requested_by", "source_execution", "labels",      NULL};
 
 static bool
 check_fields(api_req *r, const json_t *body)
@@ -150,7 +150,7 @@ check_fields(api_req *r, const json_t *body)
         if (launch_fields[i] == NULL) {
             api_fail(r, FLOE_EINVAL,
                      "unknown field \"%.48s\" (expected project, domain, workflow or launch_plan, "
-                     "inputs, no_cache, overwrite_cache, requested_by)",
+                     "inputs, no_cache, overwrite_cache, requested_by, labels)",
                      key);
             return false;
         }
@@ -190,7 +190,8 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     const char *project = body_string(r, body, "project", 63, &ok);
     const char *domain = body_string(r, body, "domain", 32, &ok);
     const char *requested_by = body_string(r, body, "requested_by", 128, &ok);
-    if (!ok)
+    const char *labels = NULL;
+    if (!ok || !api_labels_from_body(r, json_object_get(body, "labels"), &labels))
         return;
     if (project == NULL)
         project = api_project(r, &ok);
@@ -292,6 +293,7 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     ex->inputs = packed;
     ex->inputs_len = len;
     ex->requested_by = requested_by != NULL ? requested_by : "api";
+    ex->labels = labels;
     ex->no_cache = json_is_true(nc);
     ex->overwrite_cache = json_is_true(oc);
     if (store_exec_insert(t->pg, ex, &r->err) != FLOE_OK)
@@ -407,6 +409,7 @@ exec_json(const store_exec *ex, floe_arena *arena)
     json_object_set_new(o, "outputs", sched_render_values(ex->outputs, ex->outputs_len, arena));
     json_object_set_new(o, "error", ex->error != NULL ? json_string(ex->error) : json_null());
     json_object_set_new(o, "requested_by", json_string(ex->requested_by));
+    json_object_set_new(o, "labels", api_labels_render(ex->labels));
     json_object_set_new(o, "source_execution",
                         ex->source_execution != NULL ? json_string(ex->source_execution)
                                                      : json_null());
@@ -614,6 +617,8 @@ api_exec_list_work(api_thread *t, api_req *r)
         api_fail(r, FLOE_EINVAL, "requested_by: expected 1 to 128 bytes of text");
         return;
     }
+    if (!api_labels_from_query(r, &q.labels))
+        return;
     static const char *const times[2] = {"created_after", "created_before"};
     int64_t *slots[2] = {&q.created_after_us, &q.created_before_us};
     for (int i = 0; i < 2; i++) {

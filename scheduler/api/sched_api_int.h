@@ -127,6 +127,12 @@ floe_rc api_produce_event(api_req *r, const char *key, Floe__MessageType type,
 void api_publish_work(api_thread *t, api_req *r);
 void api_publish_done(api_req *r);
 
+/* sched_api_labels.c: an execution's labels from a launch body, from ?label=k=v,..., and
+ * as JSON; false (r failed) when not labels. */
+bool api_labels_from_body(api_req *r, json_t *labels, const char **out);
+bool api_labels_from_query(api_req *r, const char **out);
+json_t *api_labels_render(const char *text);
+
 /* sched_api_logs.c: a running (or stopped) attempt's logs so far */
 void api_node_logs_work(api_thread *t, api_req *r);
 

@@ -227,6 +227,20 @@ expect 0 "$ctl" deactivate launchplan on_ctl_ds
 # list executions by launch plan, requester and time (issue 26).
 expect 0 "$ctl" list executions --launch-plan on_ctl_ds -o name
 [ "$(wc -l </tmp/floectl.out)" = 1 ] || fail "list --launch-plan: $(cat /tmp/floectl.out)"
+# Labels (issue 26): given at launch, shown, filtered on (all of them must match), kept by
+# relaunch; a label that is not one is refused.
+lid=$("$ctl" launch wordcount --input text=labelled --label team=ml --label run=a1 -q) || fail "launch --label"
+expect 0 "$ctl" get execution "$lid" -o json
+grep -q '"team": "ml"' /tmp/floectl.out || fail "labels not shown: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list executions --label team=ml,run=a1 -o name
+[ "$(cat /tmp/floectl.out)" = "$lid" ] || fail "list --label: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" list executions --label team=ml,run=b2 -o name
+[ ! -s /tmp/floectl.out ] || fail "list --label with a label it lacks: $(cat /tmp/floectl.out)"
+rid=$("$ctl" relaunch "$lid" -q) || fail "relaunch of a labelled execution"
+expect 0 "$ctl" list executions --label run=a1 -o name
+grep -qx "$rid" /tmp/floectl.out || fail "relaunch did not keep the labels: $(cat /tmp/floectl.out)"
+! "$ctl" launch wordcount --input text=x --label 'bad key=1' >/dev/null 2>/tmp/floectl.err || fail "a bad label was accepted"
+grep -q 'labels' /tmp/floectl.err || fail "bad label message: $(cat /tmp/floectl.err)"
 expect 0 "$ctl" list executions --requested-by nobody-at-all -o name
 [ ! -s /tmp/floectl.out ] || fail "list --requested-by nobody: $(cat /tmp/floectl.out)"
 expect 0 "$ctl" list executions --since 2099-01-01 -o name

@@ -123,6 +123,39 @@ running(int pid, int *status)
     return r == 0 || (r == -1 && errno != ECHILD);
 }
 
+int
+it_fleet_settle(it_fleet *f, const int *keep, int n_keep)
+{
+    int killed = 0;
+    for (int i = 0; i < f->n; i++) {
+        it_daemon *d = &f->d[i];
+        bool kept = false;
+        for (int k = 0; k < n_keep; k++)
+            kept |= keep[k] == d->pid;
+        int st;
+        if (d->pid <= 0 || kept)
+            continue;
+        if (running(d->pid, &st)) {
+            fprintf(stderr, "# settle: killing %s, left running by the test\n", d->what);
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, NULL, 0);
+            killed++;
+        }
+        d->pid = 0;
+    }
+    return killed;
+}
+
+bool
+it_fleet_running(it_fleet *f, int pid)
+{
+    int st;
+    for (int i = 0; i < f->n; i++)
+        if (f->d[i].pid == pid)
+            return pid > 0 && running(pid, &st);
+    return false;
+}
+
 void
 it_fleet_down(it_fleet *f)
 {

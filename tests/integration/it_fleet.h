@@ -49,6 +49,14 @@ int it_fleet_worker(it_fleet *f, const char *tag, const char *http, char *const 
 /* Starts any other helper process (argv, env) with its log <name>.<tag>.log; no wait. */
 int it_fleet_spawn(it_fleet *f, const char *tag, char *const argv[], char *const env[]);
 
+/* After a test: kills (SIGKILL) and reaps every daemon still running but those in keep
+ * (n_keep pids), so that a test failing half-way does not leave its extra workers to the
+ * tests after it. Returns how many it killed. */
+int it_fleet_settle(it_fleet *f, const int *keep, int n_keep);
+
+/* Whether pid is a daemon of ours still running. */
+bool it_fleet_running(it_fleet *f, int pid);
+
 /* Stops every daemon still ours (workers, then the rest), closes PostgreSQL, frees the
  * configuration; fails the test naming each daemon that did not exit 0 on SIGTERM. */
 void it_fleet_down(it_fleet *f);

@@ -192,6 +192,20 @@ teardown(void **state)
     return 0;
 }
 
+/* Every test starts from the scheduler and worker 1 (default configuration, or the one the
+ * test before left on purpose): a test that fails half-way must not leave its extra
+ * workers or helpers consuming the next test's dispatches. */
+static int
+settle(void **state)
+{
+    (void)state;
+    int keep[] = {pid_sched, pid_w1};
+    it_fleet_settle(&fleet, keep, 2);
+    if (!it_fleet_running(&fleet, pid_w1))
+        pid_w1 = spawn_worker(W1, NULL, "test_worker.w1s.log");
+    return 0;
+}
+
 /* --- tests ------------------------------------------------------------------------------ */
 
 static void
@@ -379,8 +393,8 @@ test_three_workers_kill9(void **state)
     it_wait_metric("http://" W2, claims, 5, 60000);
     it_wait_metric("http://" W3, claims, 5, 60000);
     /* ...then one of them dies with attempts running. */
-    it_wait_metric("http://" W2, "floe_worker_attempts_running", 1, 30000);
-    long long done_w2 = it_metric("http://" W2, "floe_worker_claims_total");
+    it_wait_metric("http://" W2, "floe_worker_attempts_running", 2, 30000);
+    long long done_w2 = it_metric("http://" W2, claims);
     kill(pid_w2, SIGKILL);
     waitpid(pid_w2, NULL, 0);
     json_t *ex = it_wait_exec(id, 180000);
@@ -397,10 +411,20 @@ test_three_workers_kill9(void **state)
     long long workers = it_sql_int("SELECT count(DISTINCT worker) FROM node_attempts WHERE "
                                    "execution_id = $1 AND phase = 'SUCCEEDED'",
                                    id, NULL);
-    printf("# fan-out 300: worker 2 had claimed %lld when killed; %lld attempts retried after "
-           "lease expiry; successes spread over %lld workers\n",
-           done_w2, lost, workers);
-    assert_true(lost >= 1);
+    /* What worker 2 held when it died ran again elsewhere: after the engine saw its lease
+     * run out (lease_expired), or by a worker that received the dispatch again once the
+     * claim had expired and took it over (same attempt). Either way fewer of its claims
+     * ended as its own successes. */
+    char w2_like[32];
+    snprintf(w2_like, sizeof(w2_like), "%%-%d-s%%", pid_w2);
+    long long ok_w2 = it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1 AND "
+                                 "phase = 'SUCCEEDED' AND worker LIKE $2",
+                                 id, w2_like);
+    printf("# fan-out 300: worker 2 had claimed %lld when killed, %lld of them ended as its "
+           "successes; %lld attempts retried after lease expiry; successes spread over %lld "
+           "workers\n",
+           done_w2, ok_w2, lost, workers);
+    assert_true(ok_w2 < done_w2);
     assert_int_equal(workers, 3);
     /* Stopping after a kill -9 in the pool: the group may be rebalancing around the dead
      * member. Grace (30 s) only applies to attempts still running; leaving is bounded. */
@@ -826,16 +850,16 @@ main(int argc, char **argv)
     sched_bin = argv[1];
     worker_bin = argv[2];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_example_pipeline),
-        cmocka_unit_test(test_failures_users_can_act_on),
-        cmocka_unit_test(test_executor_unavailable),
-        cmocka_unit_test(test_three_workers_kill9),
-        cmocka_unit_test(test_sigterm_releases),
-        cmocka_unit_test(test_m1_timeout_from_task_start),
-        cmocka_unit_test(test_noop_executor_and_trace),
-        cmocka_unit_test(test_oci_timeout_and_reap),
-        cmocka_unit_test(test_kubernetes_fake_apiserver),
-        cmocka_unit_test(test_h3_late_result_not_lease_expired),
+        cmocka_unit_test_teardown(test_example_pipeline, settle),
+        cmocka_unit_test_teardown(test_failures_users_can_act_on, settle),
+        cmocka_unit_test_teardown(test_executor_unavailable, settle),
+        cmocka_unit_test_teardown(test_three_workers_kill9, settle),
+        cmocka_unit_test_teardown(test_sigterm_releases, settle),
+        cmocka_unit_test_teardown(test_m1_timeout_from_task_start, settle),
+        cmocka_unit_test_teardown(test_noop_executor_and_trace, settle),
+        cmocka_unit_test_teardown(test_oci_timeout_and_reap, settle),
+        cmocka_unit_test_teardown(test_kubernetes_fake_apiserver, settle),
+        cmocka_unit_test_teardown(test_h3_late_result_not_lease_expired, settle),
     };
     if (getenv("IT_FILTER") != NULL) /* e.g. IT_FILTER='*kube*' to run one test */
         cmocka_set_test_filter(getenv("IT_FILTER"));

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fault suite: Floe's invariants under kill -9, pauses, lost writes and poison.
 
-    tests/faults/faults.py BUILD_DIR [--json FILE] [--quick] [SCENARIO ...]
+    tests/faults/faults.py BUILD_DIR [--json FILE] [--quick] [--shard K/N] [SCENARIO ...]
 
 Against the real local stack (ops/stack up first; tests/faults/run does it), with two
 floe-scheduler and two floe-worker processes from BUILD_DIR/bin. Every scenario launches
@@ -803,7 +803,18 @@ def main():
     if "--quick" in args:
         args.remove("--quick")
         n_exec = 40
+    shard = None  # "K/N": every Nth scenario from the Kth (CI splits the suite across builds)
+    if "--shard" in args:
+        i = args.index("--shard")
+        k, n = (int(x) for x in args[i + 1].split("/"))
+        del args[i:i + 2]
+        if not 0 <= k < n:
+            print("faults: --shard K/N needs 0 <= K < N", file=sys.stderr)
+            return 2
+        shard = (k, n)
     chosen = [s for s in SCENARIOS if not args or s.name in args]
+    if shard is not None:
+        chosen = [s for i, s in enumerate(chosen) if i % shard[1] == shard[0]]
     unknown = set(args) - {s.name for s in SCENARIOS}
     if unknown:
         print("faults: unknown scenario(s): %s" % ", ".join(sorted(unknown)), file=sys.stderr)

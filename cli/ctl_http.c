@@ -43,7 +43,7 @@ ctl_call(const ctl_ctx *ctx, const char *method, const char *path, const char *c
     json_object_foreach(inputs, key, v)
         fprintf(stderr, "  input %s: %s\n", key, json_string_value(v));
     size_t i;
-    json_array_foreach(json_object_get(details, "errors"), i, v) /* each document's */
+    json_array_foreach(json_object_get(details, "errors"), i, v) /* every compile error */
         if (i > 0) fprintf(stderr, "  %s\n", json_string_value(v));
     json_decref(j);
     return CTL_FAILED;

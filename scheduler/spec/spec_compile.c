@@ -39,6 +39,38 @@ spec_fail_err(spec_ctx *ctx, const spec_y *at, const char *field)
     return spec_fail(ctx, at, code, "%s", msg);
 }
 
+bool
+spec_collect(spec_ctx *ctx, floe_rc rc)
+{
+    if (ctx->env->problem == NULL || (rc != FLOE_EINVAL && rc != FLOE_ETOOBIG))
+        return false;
+    if (ctx->err->msg[0] != '\0') {
+        ctx->env->problem(ctx->env->problem_arg, ctx->err);
+        if (ctx->first_rc == FLOE_OK) {
+            ctx->first_rc = rc;
+            ctx->first = *ctx->err;
+        }
+        floe_err_clear(ctx->err);
+    }
+    return true;
+}
+
+bool
+spec_stop(spec_ctx *ctx, floe_rc rc, unsigned *bad)
+{
+    if (rc == FLOE_OK)
+        return false;
+    (*bad)++;
+    return !spec_collect(ctx, rc);
+}
+
+floe_rc
+spec_reported(spec_ctx *ctx)
+{
+    floe_err_clear(ctx->err);
+    return FLOE_EINVAL;
+}
+
 size_t
 spec_where_push(spec_ctx *ctx, const char *field)
 {
@@ -681,15 +713,16 @@ spec_compile(const spec_env *env, const char *file, const char *text, size_t len
     if (ctx.items == NULL || kinds == NULL)
         return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     for (size_t i = 0; i < n_docs; i++) {
-        if ((rc = doc_kind(&ctx, docs[i], &kinds[i])) != FLOE_OK)
-            return rc;
+        if ((rc = doc_kind(&ctx, docs[i], &kinds[i])) != FLOE_OK) {
+            if (!spec_collect(&ctx, rc))
+                return rc;
+            kinds[i] = 0; /* reported; not compiled */
+        }
     }
     /* Tasks first, so workflows may call any task of the same registration. */
-    floe_rc first = FLOE_OK;
-    floe_err first_err = {0};
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n_docs; i++) {
-            if ((kinds[i] == SPEC_TASK) != (pass == 0))
+            if (kinds[i] == 0 || (kinds[i] == SPEC_TASK) != (pass == 0))
                 continue;
             ctx.where[0] = '\0';
             rc = compile_one(&ctx, docs[i], kinds[i], &ctx.items[ctx.n_items]);
@@ -697,20 +730,14 @@ spec_compile(const spec_env *env, const char *file, const char *text, size_t len
                 ctx.n_items++;
                 continue;
             }
-            if (env->problem == NULL || rc == FLOE_EIO || rc == FLOE_ENOMEM)
+            /* Every document's errors are reported; the first is the answer. */
+            if (!spec_collect(&ctx, rc))
                 return rc;
-            /* Every document's error is reported; the first is the answer. */
-            env->problem(env->problem_arg, err);
-            if (first == FLOE_OK) {
-                first = rc;
-                first_err = *err;
-            }
-            floe_err_clear(err);
         }
     }
-    if (first != FLOE_OK) {
-        *err = first_err;
-        return first;
+    if (ctx.first_rc != FLOE_OK) {
+        *err = ctx.first;
+        return ctx.first_rc;
     }
     *items = ctx.items;
     *n_items = ctx.n_items;

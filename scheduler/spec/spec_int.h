@@ -55,7 +55,24 @@ typedef struct spec_ctx {
     char where[192];  /* "workflow \"w\": node \"n\"": prefixes messages */
     spec_item *items; /* compiled so far (tasks, then the rest in document order) */
     size_t n_items;
+    floe_rc first_rc; /* the first error handed to env->problem, the answer's */
+    floe_err first;
 } spec_ctx;
+
+/* With a problem handler (floectl validate, the API's register), a spec error is handed
+ * to it and compiling goes on with the next independent part (a document, a section, a
+ * node), so that one pass reports every error: returns true then. Without a handler, or
+ * for a failure that is not the spec's (memory, the resolver), false: the caller stops
+ * and returns rc. An error already handed on (ctx->err empty) is not handed on again. */
+bool spec_collect(spec_ctx *ctx, floe_rc rc);
+
+/* A part's outcome when compiling goes on past errors: false when the caller goes on (rc
+ * is FLOE_OK, or its error went to the problem handler: *bad counts those), true when it
+ * must stop and return rc. */
+bool spec_stop(spec_ctx *ctx, floe_rc rc, unsigned *bad);
+
+/* What a part returns after spec_collect took its errors: FLOE_EINVAL, ctx->err empty. */
+floe_rc spec_reported(spec_ctx *ctx);
 
 /* Fills ctx->err with "file:line: <where>: <message>" and returns code. */
 floe_rc spec_fail(spec_ctx *ctx, const spec_y *at, floe_rc code, const char *fmt, ...)

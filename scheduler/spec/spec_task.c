@@ -440,8 +440,11 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
     static const char *const fields[] = {
         "kind",    "name",      "version",        "description", "executor", "container", "inputs",
         "outputs", "resources", "resource_class", "retries",     "timeout",  "cache",     NULL};
+    /* Each section is checked even when another is wrong (spec_stop): bad counts how many
+     * were, and the task fails after the last. */
+    unsigned bad = 0;
     floe_rc rc = spec_check_fields(ctx, doc, NULL, fields);
-    if (rc != FLOE_OK)
+    if (spec_stop(ctx, rc, &bad))
         return rc;
     Floe__TaskSpec *t = floe_arena_alloc(ctx->arena, sizeof(*t));
     Floe__Interface *ifc = floe_arena_alloc(ctx->arena, sizeof(*ifc));
@@ -453,36 +456,56 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
     if ((t->id = spec_identifier(ctx, name, version)) == NULL)
         return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
     const char *desc = NULL;
-    if ((rc = spec_get_string(ctx, doc, "description", TASK_DESC_MAX, &desc)) != FLOE_OK)
+    if (spec_stop(ctx, rc = spec_get_string(ctx, doc, "description", TASK_DESC_MAX, &desc), &bad))
         return rc;
     if (desc != NULL)
         t->description = (char *)desc;
 
     const char *ex = NULL;
     const spec_y *ey = spec_y_get(doc, "executor");
-    if ((rc = spec_get_string(ctx, doc, "executor", 64, &ex)) != FLOE_OK)
+    if (spec_stop(ctx, rc = spec_get_string(ctx, doc, "executor", 64, &ex), &bad))
         return rc;
     t->executor = "process";
+    bool ex_bad = rc != FLOE_OK;
     if (ex != NULL) {
         size_t i;
         for (i = 0; executors[i] != NULL && strcmp(executors[i], ex) != 0; i++)
             ;
-        if (executors[i] == NULL)
-            return spec_fail(ctx, ey, FLOE_EINVAL,
-                             "executor: unknown executor \"%s\" (expected process, oci, "
-                             "kubernetes or noop)",
-                             ex);
-        t->executor = (char *)executors[i];
+        if (executors[i] == NULL) {
+            rc = spec_fail(ctx, ey, FLOE_EINVAL,
+                           "executor: unknown executor \"%s\" (expected process, oci, "
+                           "kubernetes or noop)",
+                           ex);
+            if (spec_stop(ctx, rc, &bad))
+                return rc;
+            ex_bad = true;
+        } else {
+            t->executor = (char *)executors[i];
+        }
     }
-    if ((rc = task_container(ctx, doc, t)) != FLOE_OK ||
-        (rc = spec_interface_inputs(ctx, spec_y_get(doc, "inputs"), ifc)) != FLOE_OK ||
-        (rc = spec_interface_outputs(ctx, spec_y_get(doc, "outputs"), ifc)) != FLOE_OK ||
-        (rc = task_resources(ctx, doc, t)) != FLOE_OK || (rc = task_retries(ctx, doc, t)) != 0 ||
-        (rc = task_cache(ctx, doc, t)) != FLOE_OK)
+    /* The container is checked against its executor: not against a guessed one. */
+    if (!ex_bad && spec_stop(ctx, rc = task_container(ctx, doc, t), &bad))
+        return rc;
+    unsigned ifc_bad = bad;
+    if (spec_stop(ctx, rc = spec_interface_inputs(ctx, spec_y_get(doc, "inputs"), ifc), &bad))
+        return rc;
+    if (spec_stop(ctx, rc = spec_interface_outputs(ctx, spec_y_get(doc, "outputs"), ifc), &bad))
+        return rc;
+    ifc_bad = bad - ifc_bad;
+    if (spec_stop(ctx, rc = task_resources(ctx, doc, t), &bad))
+        return rc;
+    if (spec_stop(ctx, rc = task_retries(ctx, doc, t), &bad))
+        return rc;
+    /* The cache is checked against the interface: not against half of one. */
+    if (ifc_bad == 0 && spec_stop(ctx, rc = task_cache(ctx, doc, t), &bad))
         return rc;
     uint64_t timeout_ms = 0;
-    if ((rc = spec_get_duration_ms(ctx, doc, "timeout", TASK_TIMEOUT_MAX_MS, &timeout_ms)) != 0)
+    if (spec_stop(ctx,
+                  rc = spec_get_duration_ms(ctx, doc, "timeout", TASK_TIMEOUT_MAX_MS, &timeout_ms),
+                  &bad))
         return rc;
+    if (bad > 0) /* each went to the problem handler */
+        return spec_reported(ctx);
     t->timeout_ms = (uint32_t)timeout_ms;
 
     /* The interface digest keys the cache: a changed interface invalidates entries. */

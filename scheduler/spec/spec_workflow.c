@@ -57,6 +57,8 @@ typedef struct wf {
     size_t n_callees, cap_callees;
     size_t n_tasks, n_subs;
     uint32_t depth;
+    unsigned bad;    /* errors handed to the problem handler (spec_stop) */
+    bool inputs_bad; /* the workflow's inputs section was wrong */
 } wf;
 
 static int
@@ -177,6 +179,8 @@ wf_binding(wf *w, wf_node *nd, const spec_y *y, const char *name, const char *fi
             return spec_fail(ctx, in, FLOE_EINVAL, "%s: input: expected a workflow input name",
                              field);
         const Floe__InputSpec *src = spec_ifc_input(w->ifc, in->str);
+        if (src == NULL && w->inputs_bad)
+            return spec_reported(ctx); /* the inputs section's error says why */
         if (src == NULL) {
             char names[160];
             return spec_fail(ctx, in, FLOE_EINVAL,
@@ -205,6 +209,8 @@ wf_binding(wf *w, wf_node *nd, const spec_y *y, const char *name, const char *fi
         if (up == NULL)
             return spec_fail(ctx, node, FLOE_EINVAL, "%s: unknown node \"%.64s\"", field,
                              node->str);
+        if (up->node == NULL)
+            return spec_reported(ctx); /* what up runs was wrong: that error says why */
         const Floe__Variable *src = spec_ifc_output(up->ifc, out->str);
         if (src == NULL) {
             char names[160];
@@ -382,16 +388,20 @@ wf_node_inputs(wf *w, wf_node *nd)
             const Floe__LiteralType *got;
             floe_rc rc = wf_binding(w, nd, v, nd->ifc->inputs[j]->name, field,
                                     nd->ifc->inputs[j]->type, &got, b);
-            if (rc != FLOE_OK)
+            if (spec_stop(ctx, rc, &w->bad))
                 return rc;
-            bs[n_b++] = b;
+            if (rc == FLOE_OK)
+                bs[n_b++] = b;
         }
     }
     for (size_t j = 0; j < n_in; j++) {
-        if (bound[j] == NULL && nd->ifc->inputs[j]->default_value == NULL)
-            return spec_fail(ctx, iy != NULL ? iy : nd->y, FLOE_EINVAL,
-                             "input \"%s\" is not bound (%s requires it; it has no default)",
-                             nd->ifc->inputs[j]->name, nd->callee_what);
+        if (bound[j] != NULL || nd->ifc->inputs[j]->default_value != NULL)
+            continue;
+        floe_rc rc = spec_fail(ctx, iy != NULL ? iy : nd->y, FLOE_EINVAL,
+                               "input \"%s\" is not bound (%s requires it; it has no default)",
+                               nd->ifc->inputs[j]->name, nd->callee_what);
+        if (spec_stop(ctx, rc, &w->bad))
+            return rc;
     }
     if (n_b > 0)
         qsort(bs, n_b, sizeof(*bs), binding_cmp);
@@ -581,55 +591,71 @@ wf_outputs(wf *w, const spec_y *oy, Floe__WorkflowSpec *spec, Floe__Interface *i
     Floe__Variable **vars = floe_arena_alloc(ctx->arena, (oy->n + 1) * sizeof(*vars));
     if (bs == NULL || vars == NULL)
         return spec_fail(ctx, oy, FLOE_ENOMEM, "out of memory");
+    size_t n_ok = 0;
     for (size_t i = 0; i < oy->n; i++) {
         const spec_y *k = oy->items[2 * i], *v = oy->items[2 * i + 1];
+        floe_rc rc = FLOE_OK;
         if (k->kind != SPEC_Y_SCALAR || spec_check_ident("output name", k->str, ctx->err) != 0)
-            return spec_fail_err(ctx, k, NULL);
-        for (size_t j = 0; j < i; j++) {
+            rc = spec_fail_err(ctx, k, NULL);
+        for (size_t j = 0; j < i && rc == FLOE_OK; j++) {
             if (strcmp(oy->items[2 * j]->str, k->str) == 0)
-                return spec_fail(ctx, k, FLOE_EINVAL, "outputs: \"%s\" is declared twice", k->str);
+                rc = spec_fail(ctx, k, FLOE_EINVAL, "outputs: \"%s\" is declared twice", k->str);
         }
+        if (spec_stop(ctx, rc, &w->bad))
+            return rc;
+        if (rc != FLOE_OK)
+            continue;
         char field[96];
         snprintf(field, sizeof(field), "output \"%s\"", k->str);
         const Floe__LiteralType *want = NULL, *got = NULL;
         const spec_y *src = v;
         if (v->kind == SPEC_Y_MAP && spec_y_get(v, "from") != NULL) {
             static const char *const f[] = {"from", "type", "description", NULL};
-            floe_rc rc = spec_check_fields(ctx, v, field, f);
-            if (rc != FLOE_OK)
+            rc = spec_check_fields(ctx, v, field, f);
+            if (spec_stop(ctx, rc, &w->bad))
                 return rc;
+            if (rc != FLOE_OK)
+                continue;
             src = spec_y_get(v, "from");
             const spec_y *ty = spec_y_get(v, "type");
             Floe__LiteralType *t = NULL;
             if (ty != NULL && (ty->kind != SPEC_Y_SCALAR ||
-                               floe_type_parse(ty->str, ctx->arena, &t, ctx->err) != FLOE_OK))
-                return ty->kind != SPEC_Y_SCALAR
-                           ? spec_fail(ctx, ty, FLOE_EINVAL, "%s: type must be text", field)
-                           : spec_fail_err(ctx, ty, field);
+                               floe_type_parse(ty->str, ctx->arena, &t, ctx->err) != FLOE_OK)) {
+                rc = ty->kind != SPEC_Y_SCALAR
+                         ? spec_fail(ctx, ty, FLOE_EINVAL, "%s: type must be text", field)
+                         : spec_fail_err(ctx, ty, field);
+                if (spec_stop(ctx, rc, &w->bad))
+                    return rc;
+                continue;
+            }
             want = t;
         }
         Floe__Binding *b = floe_arena_alloc(ctx->arena, sizeof(*b));
         Floe__Variable *var = floe_arena_alloc(ctx->arena, sizeof(*var));
         if (b == NULL || var == NULL)
             return spec_fail(ctx, k, FLOE_ENOMEM, "out of memory");
-        floe_rc rc = wf_binding(w, NULL, src, k->str, field, want, &got, b);
-        if (rc != FLOE_OK)
+        rc = wf_binding(w, NULL, src, k->str, field, want, &got, b);
+        if (spec_stop(ctx, rc, &w->bad))
             return rc;
+        if (rc != FLOE_OK)
+            continue;
         /* Nodes were put in topological order before the outputs were read. */
         if (b->source_case == FLOE__BINDING__SOURCE_NODE_OUTPUT)
             b->node_output->node_index = w->nodes[b->node_output->node_index].topo;
         floe__variable__init(var);
         var->name = (char *)k->str;
         var->type = (Floe__LiteralType *)got;
-        bs[i] = b;
-        vars[i] = var;
+        bs[n_ok] = b;
+        vars[n_ok++] = var;
     }
-    qsort(bs, oy->n, sizeof(*bs), binding_cmp);
-    qsort(vars, oy->n, sizeof(*vars), variable_cmp);
+    if (n_ok < oy->n)
+        return spec_reported(ctx); /* each went to the problem handler */
+    qsort(bs, n_ok, sizeof(*bs), binding_cmp);
+    qsort(vars, n_ok, sizeof(*vars), variable_cmp);
     spec->outputs = bs;
-    spec->n_outputs = oy->n;
+    spec->n_outputs = n_ok;
     ifc->outputs = vars;
-    ifc->n_outputs = oy->n;
+    ifc->n_outputs = n_ok;
     return FLOE_OK;
 }
 
@@ -640,8 +666,11 @@ spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const 
     static const char *const fields[] = {"kind",    "name",    "version", "description",
                                          "inputs",  "outputs", "nodes",   "failure_policy",
                                          "publish", NULL};
+    /* Past an error the rest is still checked (spec_stop), as far as it can be without
+     * what was wrong: w.bad counts the errors, and the workflow fails after the last. */
+    wf w = {.ctx = ctx, .depth = 1};
     floe_rc rc = spec_check_fields(ctx, doc, NULL, fields);
-    if (rc != FLOE_OK)
+    if (spec_stop(ctx, rc, &w.bad))
         return rc;
     Floe__WorkflowSpec *spec = floe_arena_alloc(ctx->arena, sizeof(*spec));
     Floe__Interface *ifc = floe_arena_alloc(ctx->arena, sizeof(*ifc));
@@ -653,55 +682,81 @@ spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const 
     if ((spec->id = spec_identifier(ctx, name, version)) == NULL)
         return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
     const char *desc = NULL;
-    if ((rc = spec_get_string(ctx, doc, "description", WF_DESC_MAX, &desc)) != FLOE_OK)
+    if (spec_stop(ctx, rc = spec_get_string(ctx, doc, "description", WF_DESC_MAX, &desc), &w.bad))
         return rc;
     if (desc != NULL)
         spec->description = (char *)desc;
-    if ((rc = spec_interface_inputs(ctx, spec_y_get(doc, "inputs"), ifc)) != FLOE_OK)
+    if (spec_stop(ctx, rc = spec_interface_inputs(ctx, spec_y_get(doc, "inputs"), ifc), &w.bad))
         return rc;
+    w.inputs_bad = rc != FLOE_OK;
 
     const char *fp = NULL;
-    if ((rc = spec_get_string(ctx, doc, "failure_policy", 64, &fp)) != FLOE_OK)
+    if (spec_stop(ctx, rc = spec_get_string(ctx, doc, "failure_policy", 64, &fp), &w.bad))
         return rc;
     spec->failure_policy = FLOE__FAILURE_POLICY__FAILURE_POLICY_FAIL_FAST;
     if (fp != NULL && strcmp(fp, "finish_independent") == 0)
         spec->failure_policy = FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT;
-    else if (fp != NULL && strcmp(fp, "fail_fast") != 0)
-        return spec_fail(ctx, spec_y_get(doc, "failure_policy"), FLOE_EINVAL,
-                         "failure_policy: \"%s\" is not fail_fast or finish_independent", fp);
+    else if (fp != NULL && strcmp(fp, "fail_fast") != 0 &&
+             spec_stop(ctx,
+                       rc = spec_fail(ctx, spec_y_get(doc, "failure_policy"), FLOE_EINVAL,
+                                      "failure_policy: \"%s\" is not fail_fast or "
+                                      "finish_independent",
+                                      fp),
+                       &w.bad))
+        return rc;
 
     const spec_y *nodes = spec_y_get(doc, "nodes");
     if (nodes == NULL || nodes->kind != SPEC_Y_SEQ || nodes->n == 0)
-        return spec_fail(ctx, nodes != NULL ? nodes : doc, FLOE_EINVAL,
-                         "nodes: expected a non-empty list of nodes");
-    if (nodes->n > ctx->env->limits.max_nodes)
-        return spec_fail(ctx, nodes, FLOE_ETOOBIG, "nodes: %zu nodes is over the limit of %u",
-                         nodes->n, ctx->env->limits.max_nodes);
-    wf w = {.ctx = ctx, .ifc = ifc, .n = nodes->n, .depth = 1};
+        rc = spec_fail(ctx, nodes != NULL ? nodes : doc, FLOE_EINVAL,
+                       "nodes: expected a non-empty list of nodes");
+    else if (nodes->n > ctx->env->limits.max_nodes)
+        rc = spec_fail(ctx, nodes, FLOE_ETOOBIG, "nodes: %zu nodes is over the limit of %u",
+                       nodes->n, ctx->env->limits.max_nodes);
+    else
+        rc = FLOE_OK;
+    if (spec_stop(ctx, rc, &w.bad))
+        return rc;
+    if (rc != FLOE_OK)
+        return spec_reported(ctx); /* nothing more can be checked without nodes */
+    w.ifc = ifc;
+    w.n = nodes->n;
     w.nodes = floe_arena_alloc(ctx->arena, w.n * sizeof(*w.nodes));
     w.ids = floe_arena_alloc(ctx->arena, w.n * sizeof(*w.ids));
     if (w.nodes == NULL || w.ids == NULL)
         return spec_fail(ctx, nodes, FLOE_ETOOBIG,
                          "the spec needs more memory than its size limit allows");
     memset(w.nodes, 0, w.n * sizeof(*w.nodes));
-    if ((rc = wf_node_ids(&w, nodes)) != FLOE_OK)
+    if (spec_stop(ctx, rc = wf_node_ids(&w, nodes), &w.bad))
         return rc;
+    if (rc != FLOE_OK)
+        return spec_reported(ctx); /* the nodes cannot be told apart */
     size_t base = strlen(ctx->where);
     for (size_t i = 0; i < w.n; i++) {
         snprintf(ctx->where + base, sizeof(ctx->where) - base, ": node \"%s\"", w.nodes[i].id);
-        if ((rc = wf_node_callee(&w, &w.nodes[i])) != FLOE_OK)
+        if (spec_stop(ctx, rc = wf_node_callee(&w, &w.nodes[i]), &w.bad))
             return rc;
+        if (rc != FLOE_OK)
+            w.nodes[i].node = NULL; /* its inputs cannot be checked, nor what reads it */
     }
     for (size_t i = 0; i < w.n; i++) {
         snprintf(ctx->where + base, sizeof(ctx->where) - base, ": node \"%s\"", w.nodes[i].id);
-        if ((rc = wf_node_inputs(&w, &w.nodes[i])) != FLOE_OK)
+        if (w.nodes[i].node != NULL && spec_stop(ctx, rc = wf_node_inputs(&w, &w.nodes[i]), &w.bad))
             return rc;
     }
     ctx->where[base] = '\0';
+    if (w.bad > 0) {
+        /* The graph is incomplete: its order and cycles are not checked, the outputs are
+         * (what they read from a wrong node is skipped). */
+        if (spec_stop(ctx, rc = wf_outputs(&w, spec_y_get(doc, "outputs"), spec, ifc), &w.bad))
+            return rc;
+        return spec_reported(ctx);
+    }
     if ((rc = wf_order(&w, spec)) != FLOE_OK)
         return rc;
-    if ((rc = wf_outputs(&w, spec_y_get(doc, "outputs"), spec, ifc)) != FLOE_OK)
+    if (spec_stop(ctx, rc = wf_outputs(&w, spec_y_get(doc, "outputs"), spec, ifc), &w.bad))
         return rc;
+    if (w.bad > 0)
+        return spec_reported(ctx);
     const spec_y *py = spec_y_get(doc, "publish");
     if (py != NULL && (rc = spec_workflow_publish(ctx, py, spec)) != FLOE_OK)
         return rc;

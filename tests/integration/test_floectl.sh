@@ -71,6 +71,12 @@ mkdir -p /tmp/floectl.vdir && cp /tmp/floectl.bad.yaml /tmp/floectl.vdir/a.yaml 
 expect 1 "$ctl" validate -f /tmp/floectl.bad2.yaml
 grep -q 'nosuchtype.*(1 more in details)' /tmp/floectl.err || fail "first error and count: $(cat /tmp/floectl.err)"
 grep -q 'broken2' /tmp/floectl.err || fail "the second document's error: $(cat /tmp/floectl.err)"
+# ...and every error within one document: a task's sections, a workflow's nodes.
+printf 'kind: task\nname: twice\nversion: "1"\ncontainer: {command: [/bin/true]}\noutputs: {x: nosuchtype}\ntimeout: soon\n---\nkind: workflow\nname: wtwice\nversion: "1"\nnodes:\n  - {id: a, task: nosuchtask}\n  - {id: b, task: nosuchtask2}\n' >/tmp/floectl.bad3.yaml
+expect 1 "$ctl" validate -f /tmp/floectl.bad3.yaml
+for want in 'nosuchtype.*(3 more in details)' ':6: task "twice": timeout' 'node "a": unknown task "nosuchtask"' 'node "b": unknown task "nosuchtask2"'; do
+    grep -q "$want" /tmp/floectl.err || fail "validate: no \"$want\" in: $(cat /tmp/floectl.err)"
+done
 expect 1 "$ctl" validate -f /tmp/floectl.vdir
 [ "$(grep -c 'nosuchtype' /tmp/floectl.err)" = 2 ] || fail "validate DIR did not report both bad files: $(cat /tmp/floectl.err)"
 expect 0 "$ctl" register -f "$src/examples/wordcount.yaml" -o json

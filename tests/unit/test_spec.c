@@ -413,6 +413,71 @@ test_every_document_error(void **state)
     floe_arena_free(a);
 }
 
+static void
+collect_problem(void *arg, const floe_err *err)
+{
+    char *buf = arg;
+    size_t len = strlen(buf);
+    snprintf(buf + len, 8192 - len, "%s\n", err->msg);
+}
+
+/* Within a document too: every independent part (a task's sections, a workflow's nodes,
+ * bindings and outputs) is checked past an error; what depends on a wrong part (the
+ * container of an unknown executor, what reads a node whose task is unknown) is skipped
+ * rather than reported twice. */
+static void
+test_every_error_in_a_document(void **state)
+{
+    (void)state;
+    spec_env env = test_env();
+    char *found = calloc(1, 8192);
+    env.problem = collect_problem;
+    env.problem_arg = found;
+    floe_arena *a = floe_arena_new(65536, 0);
+    floe_err err;
+    spec_item *items;
+    size_t n;
+    const char *text =
+        "kind: task\nname: t\nversion: \"1\"\nexecutor: warp\n"
+        "container: {command: [/bin/true]}\ninputs: {n: integr}\ntimeout: soon\n---\n"
+        "kind: task\nname: ok\nversion: \"1\"\ncontainer: {command: [/bin/true]}\n"
+        "inputs: {n: integer}\noutputs: {m: integer}\n---\n"
+        "kind: workflow\nname: w\nversion: \"1\"\ninputs: {x: integer}\n"
+        "outputs: {a: {from: {node: one, output: nope}}, b: {from: {node: bad, output: m}}}\n"
+        "nodes:\n"
+        "  - {id: one, task: ok, inputs: {n: {input: y}}}\n"
+        "  - {id: two, task: ok}\n"
+        "  - {id: bad, task: missing}\n"
+        "  - {id: three, task: ok, inputs: {n: {node: bad, output: m}}}\n";
+    assert_int_equal(compile_text(&env, "many.yaml", text, strlen(text), a, &items, &n, &err),
+                     FLOE_EINVAL);
+    const char *want[] = {
+        "many.yaml:4: task \"t\": executor: unknown executor \"warp\"",
+        "many.yaml:6: task \"t\": input \"n\": unknown type \"integr\"",
+        "many.yaml:7: task \"t\": timeout: ",
+        "many.yaml:24: workflow \"w\": node \"bad\": unknown task \"missing\"",
+        "many.yaml:22: workflow \"w\": node \"one\": input \"n\": the workflow has no input \"y\"",
+        "many.yaml:23: workflow \"w\": node \"two\": input \"n\" is not bound",
+        "many.yaml:20: workflow \"w\": output \"a\": node \"one\" has no output \"nope\"",
+    };
+    int lines = 0;
+    for (const char *p = found; *p != '\0'; p++)
+        lines += *p == '\n';
+    if (lines != (int)(sizeof(want) / sizeof(want[0])))
+        fail_msg("expected %zu errors, got %d:\n%s", sizeof(want) / sizeof(want[0]), lines, found);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (strstr(found, want[i]) == NULL)
+            fail_msg("no error \"%s\" in:\n%s", want[i], found);
+    assert_non_null(strstr(err.msg, "unknown executor")); /* the first is the answer */
+    /* Without a handler: the first error only, as before. */
+    env.problem = NULL;
+    assert_int_equal(compile_text(&env, "many.yaml", text, strlen(text), a, &items, &n, &err),
+                     FLOE_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown executor"));
+    floe_arena_free(a);
+    free(found);
+}
+
 int
 main(void)
 {
@@ -421,6 +486,7 @@ main(void)
         cmocka_unit_test(test_oci_rootfs_or_image),
         cmocka_unit_test(test_version_from_content),
         cmocka_unit_test(test_every_document_error),
+        cmocka_unit_test(test_every_error_in_a_document),
         cmocka_unit_test(test_example_compiles),
         cmocka_unit_test(test_fanout),
         cmocka_unit_test(test_resolver),

@@ -20,6 +20,7 @@
 #include "floe_canon.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "store_blob.h"
 #include "store_catalog.h"
 
 #include <stdio.h>
@@ -40,8 +41,10 @@ typedef struct cache_job {
     store_catalog_entry entry;
     bool overwrite;
     /* results */
+    store_blob *blobs; /* the engine's, read on the pool thread */
     floe_arena *arena;
     store_catalog_entry hit;
+    char stale[160]; /* a hit dropped: the blob of it that is gone */
     floe_rc rc;
     floe_err err;
 } cache_job;
@@ -159,6 +162,58 @@ reserve(eng_op *op, cache_job *j, bool record_only)
 
 /* --- Look-up --------------------------------------------------------------------------- */
 
+#define BLOB_CHECK_DEPTH 32 /* values nest no deeper: types are bounded at registration */
+
+/* The uri of the first blob in v that the store no longer holds, or NULL. A blob the
+ * store cannot answer for (unreachable) counts as there: the attempt that reads it fails
+ * as SYSTEM and is retried, as before the check. */
+static const char *
+missing_blob(store_blob *bs, const Floe__Value *v, unsigned depth)
+{
+    if (v == NULL || depth > BLOB_CHECK_DEPTH)
+        return NULL;
+    const char *gone = NULL;
+    switch (v->kind_case) {
+    case FLOE__VALUE__KIND_BLOB: {
+        uint64_t size;
+        floe_err err;
+        if (v->blob != NULL && store_blob_stat(bs, v->blob->uri, &size, &err) == FLOE_ENOTFOUND)
+            gone = v->blob->uri;
+        break;
+    }
+    case FLOE__VALUE__KIND_LIST:
+        for (size_t i = 0; v->list != NULL && i < v->list->n_items && gone == NULL; i++)
+            gone = missing_blob(bs, v->list->items[i], depth + 1);
+        break;
+    case FLOE__VALUE__KIND_MAP:
+        for (size_t i = 0; v->map != NULL && i < v->map->n_entries && gone == NULL; i++)
+            gone = missing_blob(bs, v->map->entries[i]->value, depth + 1);
+        break;
+    default:
+        break;
+    }
+    return gone;
+}
+
+/* A hit whose outputs name a blob the store no longer has is no hit: the entry is
+ * deleted (a new result replaces it) and the attempt runs. */
+static void
+drop_if_stale(cache_job *j, store_pg *pg)
+{
+    Floe__ValueMap *m = floe__value_map__unpack(floe_arena_pb_allocator(j->arena),
+                                                j->hit.outputs_len, j->hit.outputs);
+    const char *gone = NULL;
+    for (size_t i = 0; m != NULL && i < m->n_entries && gone == NULL; i++)
+        gone = missing_blob(j->blobs, m->entries[i]->value, 0);
+    if (gone == NULL)
+        return;
+    floe_text_fmt(j->stale, sizeof(j->stale), "%s", gone);
+    int64_t n = 0;
+    floe_err derr; /* when it stays, the next look-up finds it stale again */
+    store_catalog_delete(pg, j->hit.project, j->hit.domain, NULL, j->key, &n, &derr);
+    j->rc = FLOE_ENOTFOUND;
+}
+
 static void
 lookup_work(void *ctx, void *arg)
 {
@@ -170,6 +225,8 @@ lookup_work(void *ctx, void *arg)
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
         j->rc = store_catalog_lookup(pg, j->key, j->arena, &j->hit, &j->err);
+    if (j->rc == FLOE_OK && j->blobs != NULL)
+        drop_if_stale(j, pg);
 }
 
 static void
@@ -194,6 +251,15 @@ lookup_done(void *arg)
         job_free(j);
         eng_op_free(op);
     } else if (j->rc == FLOE_ENOTFOUND) {
+        if (j->stale[0] != '\0') {
+            floe_log_ctx c = log_ctx(op);
+            floe_log_warn(&c,
+                          "cache entry %.12s dropped: its output %s is no longer in the blob "
+                          "store; the attempt runs",
+                          j->key, j->stale);
+            floe_metric_add(t->e->m_cache[ENG_CACHE_STALE], 1);
+            j->stale[0] = '\0';
+        }
         if (!j->looked_again)
             floe_metric_add(t->e->m_cache[ENG_CACHE_MISS], 1);
         reserve(op, j, false);
@@ -213,6 +279,7 @@ lookup(eng_op *op, cache_job *j)
     floe_arena_free(j->arena);
     j->arena = floe_arena_new(4096, 0);
     j->op = op;
+    j->blobs = t->e->blobs;
     op->kind = OP_LOOKUP;
     if (j->arena == NULL || floe_pool_submit(t->e->pool, lookup_work, lookup_done, j) != FLOE_OK) {
         job_free(j);

@@ -8,6 +8,7 @@
 
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "store_blob.h"
 #include "store_pg.h"
 
 #include <event2/event.h>
@@ -255,14 +256,15 @@ metrics_init(sched_engine *e)
                                            "attempts retried, by error kind", "kind=\"USER\"");
     e->m_retry_sys = floe_metrics_counter(m, "floe_engine_retries_total",
                                           "attempts retried, by error kind", "kind=\"SYSTEM\"");
-    static const char *const cache_results[] = {"hit", "miss", "wait", "recorded"};
-    for (int i = 0; i < 4; i++) {
+    static const char *const cache_results[] = {"hit", "miss", "wait", "recorded", "stale"};
+    for (int i = 0; i < 5; i++) {
         char label[48];
         snprintf(label, sizeof(label), "result=\"%s\"", cache_results[i]);
         e->m_cache[i] = floe_metrics_counter(
             m, "floe_engine_cache_total",
             "catalog look-ups of cacheable attempts (hit, miss), waits for an identical run "
-            "under way, results recorded",
+            "under way, results recorded, entries dropped because a blob of theirs was gone "
+            "from the blob store (stale)",
             label);
     }
     for (int p = 4; p <= 8; p++) {
@@ -334,6 +336,13 @@ sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *
             NULL ||
         (e->pool = floe_pool_new(base, &pc, err)) == NULL)
         goto fail;
+    /* A cache entry outlives its blobs when a bucket's lifecycle rule expires them or the
+     * installation moves to another store: a hit is checked against the store. Without
+     * one (it could not be opened: the API says why too) hits are taken as they are. */
+    floe_err berr;
+    if ((e->blobs = store_blob_open_config(cfg, &berr)) == NULL)
+        floe_log_warn(&e->log, "blob store: %s; cache hits are not checked for their blobs",
+                      berr.msg);
     e->plans = floe_map_new(64);
     e->scratch = floe_arena_new(65536, (size_t)cfg->bus_max_message_bytes * 8);
     e->restart_ev = event_new(base, -1, 0, restart_cb, e);
@@ -367,6 +376,8 @@ sched_engine_free(sched_engine *e)
     /* Pending Redis replies fail (FLOE_ESTATE) and release their terms. */
     store_redis_free(e->redis);
     e->redis = NULL;
+    store_blob_free(e->blobs);
+    e->blobs = NULL;
     /* A term whose bus is still to be closed: do it now. */
     event_base_loop(e->base, EVLOOP_NONBLOCK);
     if (e->plans != NULL) {

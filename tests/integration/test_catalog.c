@@ -180,6 +180,85 @@ test_second_run_cached(void **state)
     json_decref(e3);
 }
 
+/* Removes a blob from whichever store this run uses: as a bucket's lifecycle rule or a
+ * move to another store would (S3: a signed DELETE, the empty payload's digest). */
+static void
+blob_remove(const char *uri)
+{
+    const char *hex = strrchr(uri, '/');
+    assert_non_null(hex);
+    hex++;
+    const char *backend = getenv("FLOE_BLOB_BACKEND");
+    if (backend != NULL && strcmp(backend, "s3") == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "curl -sf -X DELETE --aws-sigv4 aws:amz:us-east-1:s3 --user '%s:%s' "
+                 "-H 'x-amz-content-sha256: "
+                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' "
+                 "'%s/%s/%ssha256/%s'",
+                 getenv("FLOE_BLOB_S3_ACCESS_KEY_ID"), getenv("FLOE_BLOB_S3_SECRET_ACCESS_KEY"),
+                 getenv("FLOE_BLOB_S3_ENDPOINT"), getenv("FLOE_BLOB_S3_BUCKET"),
+                 getenv("FLOE_BLOB_S3_PREFIX") != NULL ? getenv("FLOE_BLOB_S3_PREFIX") : "", hex);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", getenv("FLOE_BLOB_ROOT"), hex, hex);
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+/* The uri of a blob output of a node, from the API. Owned by the caller. */
+static char *
+node_blob_uri(const char *exec, const char *node, const char *output)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/nodes", exec);
+    json_t *j = NULL;
+    assert_int_equal(it_http(API, "GET", path, NULL, 0, &j), 200);
+    char *uri = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "items"), i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "id")), node) == 0) {
+            const char *u = json_string_value(
+                json_object_get(json_object_get(json_object_get(v, "outputs"), output), "uri"));
+            if (u != NULL)
+                uri = strdup(u);
+        }
+    }
+    json_decref(j);
+    if (uri == NULL)
+        fail_msg("node %s of %s has no blob output %s", node, exec, output);
+    return uri;
+}
+
+/* A cache entry whose blob output is gone from the store (a lifecycle rule expired it,
+ * the installation moved to another store) is no hit: the entry is dropped and the node
+ * runs again, making the blob anew; what does not read the blob stays cached. */
+static void
+test_stale_blob_not_a_hit(void **state)
+{
+    (void)state;
+    register_abc("1", "");
+    char id1[64], id2[64];
+    json_t *e1 = run("abc", "{\"n\": 7919, \"label\": \"stale\"}", NULL, "SUCCEEDED", id1);
+    char *uri = node_blob_uri(id1, "a", "nums");
+    assert_non_null(strstr(uri, "floe://blobs/sha256/"));
+    blob_remove(uri);
+    long long stale = it_metric(API, "floe_engine_cache_total{result=\"stale\"}");
+    json_t *e2 = run("abc", "{\"n\": 7919, \"label\": \"stale\"}", NULL, "SUCCEEDED", id2);
+    expect_nodes(id2, "a=SUCCEEDED b=CACHED c=CACHED");
+    assert_int_equal(it_metric(API, "floe_engine_cache_total{result=\"stale\"}"), stale + 1);
+    expect_same_outputs(e1, e2);
+    char *again = node_blob_uri(id2, "a", "nums");
+    assert_string_equal(again, uri); /* the same content: the same blob, stored again */
+    free(again);
+    free(uri);
+    json_decref(e1);
+    json_decref(e2);
+}
+
 static void
 test_invalidation_and_options(void **state)
 {
@@ -529,6 +608,7 @@ main(int argc, char **argv)
     worker_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_run_cached),
+        cmocka_unit_test(test_stale_blob_not_a_hit),
         cmocka_unit_test(test_invalidation_and_options),
         cmocka_unit_test(test_m6_new_code_new_cache),
         cmocka_unit_test(test_identical_launches_coalesce),

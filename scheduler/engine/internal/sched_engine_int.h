@@ -164,6 +164,7 @@ struct sched_engine {
     eng_next next;
     store_redis *redis;
     floe_pool *pool;
+    struct store_blob *blobs; /* checks that a cache hit's blobs are still there; may be NULL */
     floe_map *plans;
     eng_term *term;
     eng_op *free_ops;
@@ -189,7 +190,7 @@ struct sched_engine {
     floe_metric *m_events[16], *m_noop, *m_fenced, *m_dispatched_total, *m_ready_lat, *m_running,
         *m_outbox, *m_lease_exp, *m_retry_user, *m_retry_sys, *m_finished[FLOE_PHASE_COUNT],
         *m_restarts, *m_dispatch_fail, *m_dlq;
-    floe_metric *m_cache[4]; /* ENG_CACHE_HIT, _MISS, _WAIT, _RECORDED */
+    floe_metric *m_cache[5]; /* ENG_CACHE_HIT, _MISS, _WAIT, _RECORDED, _STALE */
     floe_metric *m_dispatched[ENG_CLASSES_MAX];
 };
 
@@ -277,7 +278,7 @@ void eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t r
 bool eng_dispatch_member(eng_term *t, const char *member, size_t len);
 
 /* sched_cache.c: memoization (docs/catalog.md) */
-enum { ENG_CACHE_HIT, ENG_CACHE_MISS, ENG_CACHE_WAIT, ENG_CACHE_RECORDED };
+enum { ENG_CACHE_HIT, ENG_CACHE_MISS, ENG_CACHE_WAIT, ENG_CACHE_RECORDED, ENG_CACHE_STALE };
 bool eng_cache_applies(const eng_exec *ex, const sched_pnode *pn);
 /* A cacheable attempt's inputs are resolved (values valid for the call only): look the
  * key up, then finish the node CACHED, or dispatch it keyed, or wait for an identical

@@ -70,6 +70,17 @@ find_attempt(const ctl_ctx *ctx, logs_ref *lr, json_t **keep)
         if (json_integer_value(json_object_get(v, "attempt")) == want)
             att = v;
     }
+    const char *phase = json_string_value(json_object_get(found, "phase"));
+    if (want == 0 && phase != NULL && strcmp(phase, "CACHED") == 0) {
+        /* Nothing ran here: its outputs are another attempt's, which lineage names. */
+        fprintf(stderr,
+                "floectl logs: node %s is CACHED: it ran no attempt in this execution (its "
+                "outputs came from the cache; `floectl lineage %s/%s/OUTPUT` names the run "
+                "that made them)\n",
+                lr->node, lr->id, lr->node);
+        json_decref(out);
+        return CTL_FAILED;
+    }
     if (want == 0 || (att == NULL && want > started)) {
         fprintf(stderr, "floectl logs: node %s has no attempt %ld%s\n", lr->node, want,
                 want == 0 ? " (it has not started)" : "");

@@ -303,8 +303,11 @@ spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name, cons
     static const char *const fields[] = {
         "kind",           "name",     "version", "description", "workflow", "fixed_inputs",
         "default_inputs", "schedule", "trigger", "labels",      NULL};
+    /* Past an error the rest is still checked (spec_stop) as far as it can be: what needs
+     * the workflow's interface only with the workflow found. */
+    unsigned bad = 0;
     floe_rc rc = spec_check_fields(ctx, doc, NULL, fields);
-    if (rc != FLOE_OK)
+    if (spec_stop(ctx, rc, &bad))
         return rc;
     Floe__LaunchPlanSpec *lp = floe_arena_alloc(ctx->arena, sizeof(*lp));
     if (lp == NULL)
@@ -313,42 +316,57 @@ spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name, cons
     if ((lp->id = spec_identifier(ctx, name, version)) == NULL)
         return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
     const char *desc = NULL;
-    if ((rc = spec_get_string(ctx, doc, "description", 4096, &desc)) != FLOE_OK)
+    if (spec_stop(ctx, rc = spec_get_string(ctx, doc, "description", 4096, &desc), &bad))
         return rc;
     if (desc != NULL)
         lp->description = (char *)desc;
+    const spec_y *ly = spec_y_get(doc, "labels");
+    if (ly != NULL &&
+        spec_stop(ctx, rc = lp_kv_map(ctx, ly, "labels", LP_LABELS_MAX, &lp->labels, &lp->n_labels),
+                  &bad))
+        return rc;
     const spec_y *wy = spec_y_get(doc, "workflow");
+    const char *wname = NULL, *wversion = NULL;
+    const ProtobufCMessage *m = NULL;
     if (wy == NULL)
-        return spec_fail(ctx, doc, FLOE_EINVAL, "missing \"workflow\"");
-    const char *wname, *wversion;
-    if ((rc = spec_ref(ctx, wy, "workflow", &wname, &wversion)) != FLOE_OK)
+        rc = spec_fail(ctx, doc, FLOE_EINVAL, "missing \"workflow\"");
+    else if ((rc = spec_ref(ctx, wy, "workflow", &wname, &wversion)) == FLOE_OK)
+        rc = spec_lookup(ctx, wy, SPEC_WORKFLOW, wname, wversion, &m);
+    if (spec_stop(ctx, rc, &bad))
         return rc;
-    const ProtobufCMessage *m;
-    if ((rc = spec_lookup(ctx, wy, SPEC_WORKFLOW, wname, wversion, &m)) != FLOE_OK)
-        return rc;
+    if (rc != FLOE_OK)
+        return spec_reported(ctx); /* nothing else can be checked without its interface */
     const Floe__WorkflowSpec *wf = (const Floe__WorkflowSpec *)m;
     lp->workflow = wf->id;
     lp->interface = wf->interface;
 
-    if ((rc = lp_inputs(ctx, spec_y_get(doc, "fixed_inputs"), "fixed_inputs", lp->interface,
-                        &lp->fixed_inputs, &lp->n_fixed_inputs)) != FLOE_OK ||
-        (rc = lp_inputs(ctx, spec_y_get(doc, "default_inputs"), "default_inputs", lp->interface,
-                        &lp->default_inputs, &lp->n_default_inputs)) != FLOE_OK)
+    unsigned inputs_bad = bad;
+    if (spec_stop(ctx,
+                  rc = lp_inputs(ctx, spec_y_get(doc, "fixed_inputs"), "fixed_inputs",
+                                 lp->interface, &lp->fixed_inputs, &lp->n_fixed_inputs),
+                  &bad))
         return rc;
-    for (size_t i = 0; i < lp->n_fixed_inputs; i++) {
-        if (has_value(lp->default_inputs, lp->n_default_inputs, lp->fixed_inputs[i]->name))
-            return spec_fail(ctx, spec_y_get(doc, "default_inputs"), FLOE_EINVAL,
-                             "input \"%s\" is both fixed and defaulted", lp->fixed_inputs[i]->name);
+    if (spec_stop(ctx,
+                  rc = lp_inputs(ctx, spec_y_get(doc, "default_inputs"), "default_inputs",
+                                 lp->interface, &lp->default_inputs, &lp->n_default_inputs),
+                  &bad))
+        return rc;
+    for (size_t i = 0; bad == inputs_bad && i < lp->n_fixed_inputs; i++) {
+        if (has_value(lp->default_inputs, lp->n_default_inputs, lp->fixed_inputs[i]->name) &&
+            spec_stop(ctx,
+                      rc = spec_fail(ctx, spec_y_get(doc, "default_inputs"), FLOE_EINVAL,
+                                     "input \"%s\" is both fixed and defaulted",
+                                     lp->fixed_inputs[i]->name),
+                      &bad))
+            return rc;
     }
     const spec_y *sy = spec_y_get(doc, "schedule"), *ty = spec_y_get(doc, "trigger");
-    if (sy != NULL && (rc = lp_schedule(ctx, sy, lp)) != FLOE_OK)
+    if (sy != NULL && spec_stop(ctx, rc = lp_schedule(ctx, sy, lp), &bad))
         return rc;
-    if (ty != NULL && (rc = lp_trigger(ctx, ty, lp)) != FLOE_OK)
+    if (ty != NULL && spec_stop(ctx, rc = lp_trigger(ctx, ty, lp), &bad))
         return rc;
-    const spec_y *ly = spec_y_get(doc, "labels");
-    if (ly != NULL &&
-        (rc = lp_kv_map(ctx, ly, "labels", LP_LABELS_MAX, &lp->labels, &lp->n_labels)) != 0)
-        return rc;
+    if (bad > 0) /* each went to the problem handler; what remains needs them right */
+        return spec_reported(ctx);
     /* A plan that launches itself must be able to supply every required input. */
     if (sy != NULL || ty != NULL) {
         for (size_t i = 0; i < lp->interface->n_inputs; i++) {

@@ -469,6 +469,24 @@ test_every_error_in_a_document(void **state)
         if (strstr(found, want[i]) == NULL)
             fail_msg("no error \"%s\" in:\n%s", want[i], found);
     assert_non_null(strstr(err.msg, "unknown executor")); /* the first is the answer */
+    /* A launch plan: its labels, inputs and schedule each. */
+    found[0] = '\0';
+    const char *lp = "kind: task\nname: ok\nversion: \"1\"\ncontainer: {command: [/bin/true]}\n"
+                     "inputs: {n: integer}\noutputs: {m: integer}\n---\n"
+                     "kind: workflow\nname: w\nversion: \"1\"\ninputs: {x: integer}\n"
+                     "nodes:\n  - {id: one, task: ok, inputs: {n: {input: x}}}\n---\n"
+                     "kind: launchplan\nname: p\nversion: \"1\"\nworkflow: w\n"
+                     "labels: {team: [a]}\nfixed_inputs: {x: many}\n"
+                     "schedule: {cron: \"61 * * * *\"}\n";
+    assert_int_equal(compile_text(&env, "lp.yaml", lp, strlen(lp), a, &items, &n, &err),
+                     FLOE_EINVAL);
+    const char *want_lp[] = {"lp.yaml:19: launchplan \"p\": labels",
+                             "lp.yaml:20: launchplan "
+                             "\"p\": fixed_inputs",
+                             "lp.yaml:21: launchplan \"p\": schedule"};
+    for (size_t i = 0; i < sizeof(want_lp) / sizeof(want_lp[0]); i++)
+        if (strstr(found, want_lp[i]) == NULL)
+            fail_msg("no error \"%s\" in:\n%s", want_lp[i], found);
     /* Without a handler: the first error only, as before. */
     env.problem = NULL;
     assert_int_equal(compile_text(&env, "many.yaml", text, strlen(text), a, &items, &n, &err),

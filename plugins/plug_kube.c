@@ -22,6 +22,8 @@
  */
 #include "plug_kube.h"
 
+#include "floe_text.h"
+
 #include "floe_digest.h"
 #include "floe_log.h"
 #include "floe_mem.h"
@@ -150,6 +152,7 @@ plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label)
 /* --- HTTP ------------------------------------------------------------------------------ */
 
 typedef struct kube_resp {
+    char cred_err[FLOE_ERR_MSG_MAX]; /* the token could not be had: why (status 0) */
     long status;
     char *body;
     size_t len;
@@ -225,7 +228,13 @@ kube_call(const plug_kube_conn *c, const char *method, const char *path, const c
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     char token[16390];
-    plug_kube_conn_token(c, token, sizeof(token));
+    floe_err terr;
+    if (plug_kube_conn_token(c, token, sizeof(token), &terr) != FLOE_OK) {
+        snprintf(r->cred_err, sizeof(r->cred_err), "%s", terr.msg);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(curl);
+        return;
+    }
     if (token[0] != '\0') {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         h = curl_slist_append(h, auth);
@@ -239,6 +248,8 @@ kube_call(const plug_kube_conn *c, const char *method, const char *path, const c
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     if (curl_easy_perform(curl) == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->status == 401)
+        plug_kube_conn_unauthorized(c);
     curl_slist_free_all(h);
     curl_easy_cleanup(curl);
 }
@@ -285,7 +296,9 @@ status_message(const kube_resp *r)
     static _Thread_local char msg[200];
     json_t *j = r->body != NULL ? json_loads(r->body, 0, NULL) : NULL;
     const char *m = json_string_value(json_object_get(j, "message"));
-    snprintf(msg, sizeof(msg), "%s", m != NULL ? m : r->status == 0 ? "unreachable" : "");
+    if (r->cred_err[0] != '\0')
+        m = r->cred_err;
+    floe_text_fmt(msg, sizeof(msg), "%s", m != NULL ? m : r->status == 0 ? "unreachable" : "");
     json_decref(j);
     return msg;
 }

@@ -16,11 +16,13 @@
 
 /* How to reach the API server. Blobs are PEM text (malloc'd, NUL-terminated). */
 typedef struct plug_kube_token plug_kube_token;
+typedef struct plug_kube_exec plug_kube_exec;
 typedef struct plug_kube_conn {
     char server[KUBE_SERVER_MAX]; /* https://host:port */
     char ns[KUBE_NS_MAX];
     char *token;
     plug_kube_token *rotating; /* the token came from a file: re-read when it changes */
+    plug_kube_exec *exec;      /* the token comes from a credential plugin (kubeconfig exec) */
     char *ca_file;
     char *ca_pem, *cert_pem, *key_pem;
     bool insecure;
@@ -35,8 +37,24 @@ void plug_kube_conn_deinit(plug_kube_conn *c);
 
 /* The bearer token to send now, into out (empty: none). A token read from a file (a
  * projected service-account token, a kubeconfig tokenFile) is read again whenever the
- * file changed, as client-go does, since the kubelet rotates it. Thread-safe. */
-void plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size);
+ * file changed, as client-go does, since the kubelet rotates it; a kubeconfig `exec`
+ * plugin runs when its token is missing or about to expire. Thread-safe. Fails only for
+ * a plugin that could not give a token (err says why). */
+floe_rc plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size, floe_err *err);
+
+/* The API server refused the token (401): a plugin's is asked for again next time. */
+void plug_kube_conn_unauthorized(const plug_kube_conn *c);
+
+/* plug_kube_exec.c: a kubeconfig exec credential plugin (command, args, env; the
+ * ExecCredential apiVersion). */
+plug_kube_exec *plug_kube_exec_new(const char *api_version, const char *command,
+                                   const char *const *args, size_t n_args,
+                                   const char *const *env_names, const char *const *env_values,
+                                   size_t n_env, floe_err *err);
+void plug_kube_exec_free(plug_kube_exec *x);
+/* The plugin's token, run again when it has none or it expires within a minute. */
+floe_rc plug_kube_exec_token(plug_kube_exec *x, char *out, size_t size, floe_err *err);
+void plug_kube_exec_forget(plug_kube_exec *x);
 
 /* The Pod for an attempt (caller owns it): name floe-<run_id>, labels for execution, node,
  * attempt and the worker slot, restartPolicy Never, one container "task" with the image,

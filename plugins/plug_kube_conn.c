@@ -57,9 +57,11 @@ token_from_file(plug_kube_conn *c, const char *path, floe_err *err)
     return FLOE_OK;
 }
 
-void
-plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size)
+floe_rc
+plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size, floe_err *err)
 {
+    if (c->token == NULL && c->exec != NULL)
+        return plug_kube_exec_token(c->exec, out, size, err);
     plug_kube_conn *m = (plug_kube_conn *)c; /* the token may change under a const conn */
     plug_kube_token *t = c->rotating;
     if (t != NULL) {
@@ -80,6 +82,14 @@ plug_kube_conn_token(const plug_kube_conn *c, char *out, size_t size)
     snprintf(out, size, "%s", c->token != NULL ? c->token : "");
     if (t != NULL)
         pthread_mutex_unlock(&t->mu);
+    return FLOE_OK;
+}
+
+void
+plug_kube_conn_unauthorized(const plug_kube_conn *c)
+{
+    if (c->token == NULL && c->exec != NULL)
+        plug_kube_exec_forget(c->exec);
 }
 
 static char *
@@ -175,6 +185,48 @@ kc_read(const char *kubeconfig, const char *field, const char *p, size_t max, ch
     return rc;
 }
 
+/* users[].user.exec: {apiVersion, command, args: [...], env: [{name, value}]}. A
+ * relative command with a slash is relative to the kubeconfig's directory; a bare name
+ * is looked up on PATH, as kubectl does. */
+static floe_rc
+load_exec(yaml_document_t *doc, yaml_node_t *ex, const char *path, plug_kube_conn *c, floe_err *err)
+{
+    const char *cmd = y_str(y_get(doc, ex, "command"));
+    const char *api = y_str(y_get(doc, ex, "apiVersion"));
+    if (cmd == NULL || cmd[0] == '\0')
+        return floe_err_user(err, FLOE_EINVAL, "kubeconfig %s: exec: no command", path);
+    const char *args[64], *names[64], *values[64];
+    size_t n_args = 0, n_env = 0;
+    yaml_node_t *ay = y_get(doc, ex, "args"), *ey = y_get(doc, ex, "env");
+    if (ay != NULL && ay->type == YAML_SEQUENCE_NODE)
+        for (yaml_node_item_t *i = ay->data.sequence.items.start; i < ay->data.sequence.items.top;
+             i++) {
+            const char *a = y_str(yaml_document_get_node(doc, *i));
+            if (a == NULL || n_args == 64)
+                return floe_err_user(err, FLOE_EINVAL,
+                                     "kubeconfig %s: exec: args must be at most 64 strings", path);
+            args[n_args++] = a;
+        }
+    if (ey != NULL && ey->type == YAML_SEQUENCE_NODE)
+        for (yaml_node_item_t *i = ey->data.sequence.items.start; i < ey->data.sequence.items.top;
+             i++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *i);
+            const char *n = y_str(y_get(doc, e, "name")), *v = y_str(y_get(doc, e, "value"));
+            if (n == NULL || v == NULL || n[0] == '\0' || strchr(n, '=') != NULL || n_env == 64)
+                return floe_err_user(err, FLOE_EINVAL,
+                                     "kubeconfig %s: exec: env must be at most 64 {name, value}",
+                                     path);
+            names[n_env] = n;
+            values[n_env++] = v;
+        }
+    char *resolved = strchr(cmd, '/') != NULL ? kc_path(path, cmd) : floe_strdup(cmd);
+    if (resolved == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    c->exec = plug_kube_exec_new(api, resolved, args, n_args, names, values, n_env, err);
+    floe_free(resolved);
+    return c->exec != NULL ? FLOE_OK : err->code;
+}
+
 static floe_rc
 load_kubeconfig(const char *path, plug_kube_conn *c, floe_err *err)
 {
@@ -231,6 +283,9 @@ load_kubeconfig(const char *path, plug_kube_conn *c, floe_err *err)
         if (rc != FLOE_OK)
             goto out;
     }
+    yaml_node_t *ex = y_get(&doc, us, "exec");
+    if (c->token == NULL && ex != NULL && (rc = load_exec(&doc, ex, path, c, err)) != FLOE_OK)
+        goto out;
     if ((v = y_str(y_get(&doc, us, "client-certificate"))) != NULL &&
         (rc = kc_read(path, "client-certificate", v, 65536, &c->cert_pem, err)) != FLOE_OK)
         goto out;
@@ -301,6 +356,8 @@ plug_kube_conn_load(const floe_config *cfg, plug_kube_conn *c, floe_err *err)
 void
 plug_kube_conn_deinit(plug_kube_conn *c)
 {
+    plug_kube_exec_free(c->exec);
+    c->exec = NULL;
     if (c->rotating != NULL) {
         pthread_mutex_destroy(&c->rotating->mu);
         floe_free(c->rotating->path);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -48,7 +49,8 @@ static int
 teardown(void **state)
 {
     (void)state;
-    static const char *const files[] = {"client.crt", "client.key", "token", "config", NULL};
+    static const char *const files[] = {"client.crt", "client.key", "token", "config", "plugin.sh",
+                                        "runs",       "info",       "args",  "bad.sh", NULL};
     char path[256];
     for (int i = 0; files[i] != NULL; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -99,10 +101,10 @@ test_files_relative_to_the_kubeconfig(void **state)
     assert_string_equal(c.token, "file-token");
     /* The kubelet rotates projected tokens: a changed file is read again. */
     char tok[64];
-    plug_kube_conn_token(&c, tok, sizeof(tok));
+    assert_int_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
     assert_string_equal(tok, "file-token");
     put("token", "rotated-token-2\n");
-    plug_kube_conn_token(&c, tok, sizeof(tok));
+    assert_int_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
     assert_string_equal(tok, "rotated-token-2");
     plug_kube_conn_deinit(&c);
 }
@@ -191,6 +193,82 @@ test_pod_policy(void **state)
     json_decref(pod);
 }
 
+/* kubeconfig exec credentials (EKS, GKE, AKS): the plugin runs with the kubeconfig's args
+ * and env and KUBERNETES_EXEC_INFO; its token is kept until a minute before it expires or
+ * the API server refuses it; a plugin that prints no ExecCredential is an error quoting
+ * what it said on stderr. The command is relative to the kubeconfig's directory. */
+static void
+test_exec_credentials(void **state)
+{
+    (void)state;
+    put("plugin.sh",
+        "#!/bin/sh\necho run >> \"$DIR/runs\"\n"
+        "echo \"$KUBERNETES_EXEC_INFO\" > \"$DIR/info\"\necho \"$1 $2\" > \"$DIR/args\"\n"
+        "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+        "\"ExecCredential\",\"status\":{\"token\":\"tok-%s\",\"expirationTimestamp\":"
+        "\"%s\"}}' \"$(wc -l < \"$DIR/runs\" | tr -d ' ')\" \"$EXP\"\n");
+    put("bad.sh", "#!/bin/sh\necho 'not json'\necho 'error: the SSO session expired' >&2\n");
+    char p1[256], p2[256], block[1024];
+    snprintf(p1, sizeof(p1), "%s/plugin.sh", dir);
+    snprintf(p2, sizeof(p2), "%s/bad.sh", dir);
+    chmod(p1, 0755);
+    chmod(p2, 0755);
+    static const char *const exps[] = {"2099-01-01T00:00:00Z", "2000-01-01T00:00:00.5+02:00"};
+    for (int round = 0; round < 2; round++) {
+        put("runs", "");
+        snprintf(block, sizeof(block),
+                 "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                 "      command: ./plugin.sh\n      args: [eks, get-token]\n"
+                 "      env:\n      - {name: DIR, value: %s}\n      - {name: EXP, value: \"%s\"}\n",
+                 dir, exps[round]);
+        plug_kube_conn c;
+        floe_err err = {0};
+        assert_int_equal(load(block, &c, &err), FLOE_OK);
+        assert_non_null(c.exec);
+        char tok[64];
+        assert_int_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
+        assert_string_equal(tok, "tok-1");
+        assert_int_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
+        /* Valid for long: kept. Expired: asked for again. */
+        assert_string_equal(tok, round == 0 ? "tok-1" : "tok-2");
+        if (round == 0) {
+            plug_kube_conn_unauthorized(&c); /* a 401: asked for again */
+            assert_int_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
+            assert_string_equal(tok, "tok-2");
+        }
+        plug_kube_conn_deinit(&c);
+    }
+    char path[256], line[256];
+    snprintf(path, sizeof(path), "%s/info", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_non_null(strstr(line, "\"kind\":\"ExecCredential\""));
+    assert_non_null(strstr(line, "\"interactive\":false"));
+    snprintf(path, sizeof(path), "%s/args", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_string_equal(line, "eks get-token\n");
+    /* A plugin that fails says why. */
+    plug_kube_conn c;
+    floe_err err = {0};
+    assert_int_equal(load("    exec: {command: ./bad.sh}\n", &c, &err), FLOE_OK);
+    char tok[64];
+    assert_int_not_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
+    if (strstr(err.msg, "did not print an ExecCredential") == NULL ||
+        strstr(err.msg, "the SSO session expired") == NULL)
+        fail_msg("error \"%s\" does not say what the plugin said", err.msg);
+    plug_kube_conn_deinit(&c);
+    /* A static token wins over exec, as in client-go. */
+    assert_int_equal(load("    token: fixed\n    exec: {command: ./bad.sh}\n", &c, &err), FLOE_OK);
+    assert_int_equal(plug_kube_conn_token(&c, tok, sizeof(tok), &err), FLOE_OK);
+    assert_string_equal(tok, "fixed");
+    plug_kube_conn_deinit(&c);
+}
+
 int
 main(void)
 {
@@ -198,6 +276,7 @@ main(void)
         cmocka_unit_test(test_files_relative_to_the_kubeconfig),
         cmocka_unit_test(test_inline_data_and_token_win),
         cmocka_unit_test(test_unreadable_file_named),
+        cmocka_unit_test(test_exec_credentials),
         cmocka_unit_test(test_pod_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -274,7 +274,13 @@ const cfg_entry floe_config_table[] = {
      "FLOE_KUBERNETES_IMAGE_PULL_SECRETS", 0, NULL, NULL,
      "kubernetes executor: secrets for pulling this class's images, comma-separated"},
     {"kubernetes.poll", CFG_DURATION, OFF(kube_poll_ms), "1s", 50, 60000, "FLOE_KUBERNETES_POLL", 0,
-     NULL, NULL, "kubernetes executor: how often a pod's phase is read"},
+     NULL, NULL,
+     "kubernetes executor: how often a pod's phase is read when it is not watched (watch "
+     "off, or an API server that does not watch)"},
+    {"kubernetes.watch", CFG_ENUM, OFF(kube_watch), "on", 0, 0, "FLOE_KUBERNETES_WATCH", 0, on_off,
+     NULL,
+     "kubernetes executor: follow each pod through a watch (one long-lived request) rather "
+     "than reading it every kubernetes.poll"},
     {"project", CFG_STRING, OFF(project), "default", 1, 63, "FLOE_PROJECT", 0, NULL, NULL,
      "floectl: the project used when --project is not given"},
     {"domain", CFG_STRING, OFF(domain), "development", 1, 32, "FLOE_DOMAIN", 0, NULL, NULL,

@@ -4,13 +4,16 @@
  *
  * Each run is one job on the executor's own threads (as many as the worker's concurrency),
  * since every step is a blocking HTTP call: create the Pod (409: it exists already, from
- * an earlier try of this very attempt: adopt it), read its phase every kubernetes.poll
- * until Succeeded or Failed, fetch the log of container "task", delete the Pod. 429 and
+ * an earlier try of this very attempt: adopt it), read it, then watch it (one long-lived
+ * request from its resourceVersion; read again after each watch times out or expires;
+ * an API server that does not watch, or kubernetes.watch=off: a read every
+ * kubernetes.poll) until Succeeded or Failed, fetch the log of container "task", delete
+ * the Pod. 429 and
  * 5xx (and connection failures) are retried with exponential backoff (honouring
  * Retry-After) for up to a minute; 404/410 of a Pod we created means someone else deleted
  * it (a SYSTEM error); a Pod stuck on ErrImagePull/ImagePullBackOff/InvalidImageName is a
  * SYSTEM error ("image missing" is infrastructure, per the error model). kill sets a flag
- * the job checks between polls: it deletes the Pod and reports SIGKILL.
+ * the job checks between reads and during a watch: it deletes the Pod and reports SIGKILL.
  *
  * Data: a Pod cannot see the worker's disk, so inputs travel in the environment
  * (FLOE_INPUTS_JSON, the inputs.json text, at most 256 KiB) and outputs come back through
@@ -20,7 +23,7 @@
  * Pods carry a label of the worker slot; a worker that takes a slot deletes the Pods a
  * dead predecessor left there (reap).
  */
-#include "plug_kube.h"
+#include "plug_kube_int.h"
 
 #include "floe_text.h"
 
@@ -28,6 +31,7 @@
 #include "floe_log.h"
 #include "floe_mem.h"
 #include "floe_pool.h"
+#include "floe_time.h"
 #include "plug_exec.h"
 
 #include <curl/curl.h>
@@ -46,9 +50,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define KUBE_BODY_MAX (8u << 20)
 #define KUBE_INPUTS_MAX (256u << 10)
-#define KUBE_RETRY_FOR_MS 60000
 #define KUBE_IMAGE_WAIT_POLLS 30
 
 typedef struct kube_exec {
@@ -57,6 +59,7 @@ typedef struct kube_exec {
     floe_pool *pool;
     char slot[64];
     int64_t poll_ms;
+    atomic_bool watch; /* off by setting, or once the server answered that it does not watch */
 } kube_exec;
 
 struct plug_run {
@@ -149,160 +152,6 @@ plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label)
                      cmd, "env", env, "resources", res);
 }
 
-/* --- HTTP ------------------------------------------------------------------------------ */
-
-typedef struct kube_resp {
-    char cred_err[FLOE_ERR_MSG_MAX]; /* the token could not be had: why (status 0) */
-    long status;
-    char *body;
-    size_t len;
-    long retry_after_s;
-    bool too_big;
-} kube_resp;
-
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    kube_resp *r = arg;
-    size_t n = size * nmemb;
-    if (r->len + n > KUBE_BODY_MAX) {
-        r->too_big = true;
-        return 0;
-    }
-    char *nb = realloc(r->body, r->len + n + 1);
-    if (nb == NULL)
-        return 0;
-    memcpy(nb + r->len, data, n);
-    r->body = nb;
-    r->len += n;
-    r->body[r->len] = '\0';
-    return n;
-}
-
-static size_t
-on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-    kube_resp *r = arg;
-    size_t n = size * nmemb;
-    if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0)
-        r->retry_after_s = strtol(data + 12, NULL, 10);
-    return n;
-}
-
-/* One request; status 0 when the server could not be reached. */
-static void
-kube_call(const plug_kube_conn *c, const char *method, const char *path, const char *body,
-          kube_resp *r)
-{
-    char url[KUBE_SERVER_MAX + 512], auth[16440];
-    struct curl_slist *h = NULL;
-    memset(r, 0, sizeof(*r));
-    CURL *curl = curl_easy_init();
-    if (curl == NULL)
-        return;
-    snprintf(url, sizeof(url), "%s%s", c->server, path);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
-    if (c->ca_file != NULL)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
-    if (c->ca_pem != NULL) {
-        struct curl_blob b = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
-        curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &b);
-    }
-    if (c->cert_pem != NULL && c->key_pem != NULL) {
-        struct curl_blob cb = {c->cert_pem, strlen(c->cert_pem), CURL_BLOB_COPY};
-        struct curl_blob kb = {c->key_pem, strlen(c->key_pem), CURL_BLOB_COPY};
-        curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cb);
-        curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &kb);
-    }
-    if (c->insecure) {
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    char token[16390];
-    floe_err terr;
-    if (plug_kube_conn_token(c, token, sizeof(token), &terr) != FLOE_OK) {
-        snprintf(r->cred_err, sizeof(r->cred_err), "%s", terr.msg);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(curl);
-        return;
-    }
-    if (token[0] != '\0') {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
-    }
-    OPENSSL_cleanse(token, sizeof(token));
-    h = curl_slist_append(h, "Accept: application/json");
-    if (body != NULL) {
-        h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    if (curl_easy_perform(curl) == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-    if (r->status == 401)
-        plug_kube_conn_unauthorized(c);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(curl);
-}
-
-static bool
-retriable(long status)
-{
-    return status == 0 || status == 429 || status >= 500;
-}
-
-static void
-nap_ms(int64_t ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
-/* Calls until a non-retriable answer or KUBE_RETRY_FOR_MS; r holds the last answer. */
-static void
-kube_call_retry(const plug_kube_conn *c, const char *method, const char *path, const char *body,
-                kube_resp *r, atomic_bool *stop)
-{
-    int64_t waited = 0, backoff = 100;
-    for (;;) {
-        kube_call(c, method, path, body, r);
-        if (!retriable(r->status) || waited >= KUBE_RETRY_FOR_MS ||
-            (stop != NULL && atomic_load(stop)))
-            return;
-        int64_t ms = r->retry_after_s > 0 ? r->retry_after_s * 1000 : backoff;
-        if (ms > 5000)
-            ms = 5000;
-        free(r->body);
-        r->body = NULL;
-        nap_ms(ms);
-        waited += ms;
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-    }
-}
-
-static const char *
-status_message(const kube_resp *r)
-{
-    static _Thread_local char msg[200];
-    json_t *j = r->body != NULL ? json_loads(r->body, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(j, "message"));
-    if (r->cred_err[0] != '\0')
-        m = r->cred_err;
-    floe_text_fmt(msg, sizeof(msg), "%s", m != NULL ? m : r->status == 0 ? "unreachable" : "");
-    json_decref(j);
-    return msg;
-}
-
 /* --- a run (on a pool thread) ---------------------------------------------------------- */
 
 static void
@@ -351,6 +200,37 @@ run_fail(plug_run *run, floe_err_class cls, const char *fmt, ...)
                  cls == FLOE_ERR_SYSTEM, "%s", msg);
 }
 
+static const char *
+pod_phase(json_t *pod)
+{
+    const char *p = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    return p != NULL ? p : "";
+}
+
+/* Why the pod's container waits on an image it cannot have, or NULL. */
+static const char *
+image_stuck(json_t *pod)
+{
+    json_t *cs =
+        json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), 0);
+    const char *why = json_string_value(
+        json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+    if (why != NULL && (strcmp(why, "ErrImagePull") == 0 || strcmp(why, "ImagePullBackOff") == 0 ||
+                        strcmp(why, "InvalidImageName") == 0))
+        return why;
+    return NULL;
+}
+
+/* A watch of the pod ends at what the run must act on: its end, or an image newly stuck
+ * (arg: since when it is known stuck, 0 if not; then only the end counts). */
+static bool
+pod_decided(json_t *pod, void *arg)
+{
+    const char *phase = pod_phase(pod);
+    return strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0 ||
+           (*(const int64_t *)arg == 0 && image_stuck(pod) != NULL);
+}
+
 static void
 run_work(void *ctx, void *job)
 {
@@ -360,7 +240,6 @@ run_work(void *ctx, void *job)
     const plug_kube_conn *c = &kx->conn;
     char path[256], *body = json_dumps(run->pod, JSON_COMPACT);
     kube_resp r;
-    int image_polls = 0;
     if (body == NULL) {
         run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: %s", "out of memory");
         return;
@@ -370,7 +249,7 @@ run_work(void *ctx, void *job)
     free(body);
     if (r.status != 201 && r.status != 200 && r.status != 409) {
         char d[300];
-        snprintf(d, sizeof(d), "%ld %s", r.status, status_message(&r));
+        snprintf(d, sizeof(d), "%ld %s", r.status, kube_status_message(&r));
         run_fail(run, r.status == 400 || r.status == 422 ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
                  "kubernetes: creating the pod: %s", d);
         free(r.body);
@@ -380,46 +259,89 @@ run_work(void *ctx, void *job)
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", c->ns, run->name);
     json_t *pod = NULL;
     const char *phase = "";
+    char rv[64] = "";   /* the resource version the watch goes on from */
+    bool fresh = false; /* pod was just read or watched: no read needed */
+    int64_t image_since = 0, image_wait_ms = KUBE_IMAGE_WAIT_POLLS * kx->poll_ms;
     for (;;) {
         if (atomic_load(&run->kill)) {
             run->res.end = PLUG_END_SIGNALED;
             run->res.signal = SIGKILL;
             break;
         }
-        nap_ms(kx->poll_ms);
-        kube_call_retry(c, "GET", path, NULL, &r, &run->kill);
-        if (r.status == 404 || r.status == 410) {
+        if (!fresh) {
+            kube_nap_ms(pod == NULL || !atomic_load(&kx->watch) ? kx->poll_ms : 0);
+            kube_call_retry(c, "GET", path, NULL, &r, &run->kill);
+            if (r.status == 404 || r.status == 410) {
+                free(r.body);
+                run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: pod %s was deleted by someone else",
+                         run->name);
+                goto del;
+            }
+            if (r.status != 200) {
+                char d[300];
+                snprintf(d, sizeof(d), "%ld %s", r.status, kube_status_message(&r));
+                free(r.body);
+                run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: reading the pod: %s", d);
+                goto del;
+            }
+            json_decref(pod);
+            pod = json_loads(r.body, 0, NULL);
             free(r.body);
-            run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: pod %s was deleted by someone else",
-                     run->name);
-            goto del;
         }
-        if (r.status != 200) {
-            char d[300];
-            snprintf(d, sizeof(d), "%ld %s", r.status, status_message(&r));
-            free(r.body);
-            run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: reading the pod: %s", d);
-            goto del;
-        }
-        json_decref(pod);
-        pod = json_loads(r.body, 0, NULL);
-        free(r.body);
-        json_t *st = json_object_get(pod, "status");
-        phase = json_string_value(json_object_get(st, "phase"));
-        if (phase == NULL)
-            phase = "";
+        fresh = false;
+        const char *v =
+            json_string_value(json_object_get(json_object_get(pod, "metadata"), "resourceVersion"));
+        snprintf(rv, sizeof(rv), "%s", v != NULL && strlen(v) < sizeof(rv) ? v : "");
+        phase = pod_phase(pod);
         if (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)
             break;
-        json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
-        const char *why = json_string_value(
-            json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
-        if (why != NULL &&
-            (strcmp(why, "ErrImagePull") == 0 || strcmp(why, "ImagePullBackOff") == 0 ||
-             strcmp(why, "InvalidImageName") == 0) &&
-            ++image_polls >= KUBE_IMAGE_WAIT_POLLS) {
+        const char *why = image_stuck(pod);
+        if (why == NULL) {
+            image_since = 0;
+        } else if (image_since == 0) {
+            image_since = floe_mono_us();
+        } else if (floe_mono_us() - image_since >= image_wait_ms * 1000) {
             run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: the image cannot be pulled (%s)", why);
             goto del;
         }
+        if (!atomic_load(&kx->watch))
+            continue;
+        /* Until the pod ends; an image that cannot be pulled changes nothing for a watch
+         * to hear, so then it is bounded by what is left of the wait for the image. */
+        int timeout_s = 60;
+        if (image_since != 0) {
+            int64_t left = image_wait_ms - (floe_mono_us() - image_since) / 1000;
+            timeout_s = left <= 1000 ? 1 : left >= 60000 ? 60 : (int)(left / 1000);
+        }
+        int64_t watch_t0 = floe_mono_us();
+        kube_watch_end end = kube_watch_pod(c, run->name, rv, timeout_s, pod_decided, &image_since,
+                                            &pod, &run->kill, &r);
+        /* A watch that ends at once without news (a proxy that does not stream, a server
+         * closing it): no faster than reads would go. */
+        if (end != KUBE_WATCH_DECIDED && floe_mono_us() - watch_t0 < 1000000)
+            kube_nap_ms(kx->poll_ms);
+        switch (end) {
+        case KUBE_WATCH_DECIDED:
+        case KUBE_WATCH_TIMEOUT:
+            fresh = end == KUBE_WATCH_DECIDED; /* after a timeout: read it, watch again */
+            break;
+        case KUBE_WATCH_DELETED:
+            run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: pod %s was deleted by someone else",
+                     run->name);
+            goto del;
+        case KUBE_WATCH_UNSUPPORTED:
+            atomic_store(&kx->watch, false);
+            floe_log_warn(&(floe_log_ctx){.comp = "kubernetes"},
+                          "kubernetes: the API server does not watch pods (%ld %s): "
+                          "reading them every kubernetes.poll",
+                          r.status, kube_status_message(&r));
+            break;
+        case KUBE_WATCH_EXPIRED: /* read it again, watch from its version */
+        case KUBE_WATCH_STOPPED:
+        case KUBE_WATCH_FAILED: /* as a read that failed: read it again, with backoff */
+            break;
+        }
+        free(r.body);
     }
     if (run->res.end == 0) {
         json_t *term = json_object_get(
@@ -545,7 +467,7 @@ kube_reap(plug_executor *ex)
         floe_log_info(&log, "deleted pods left in slot %s by a previous worker", kx->slot);
     else
         floe_log_warn(&log, "could not delete pods left by a previous worker: %ld %s", r.status,
-                      status_message(&r));
+                      kube_status_message(&r));
     free(r.body);
 }
 
@@ -592,6 +514,7 @@ plug_kube_new(const plug_env *env, floe_err *err)
     kx->base.ops = &kube_ops;
     kx->base.env = env;
     kx->poll_ms = env->cfg->kube_poll_ms;
+    atomic_init(&kx->watch, env->cfg->kube_watch == 1);
     char hex[FLOE_SHA256_HEX_LEN + 1], seed[PATH_MAX + 80];
     char host[64] = "";
     gethostname(host, sizeof(host) - 1);

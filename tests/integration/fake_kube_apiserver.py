@@ -14,24 +14,31 @@ the test can check the Pod objects field by field.
 
 Faults, to exercise the client's backoff: the first pod creation is answered 429, the
 second 500; the first read of every pod is answered 503.
+
+Watches (GET .../pods?watch=1&fieldSelector=metadata.name=NAME&timeoutSeconds=T): a
+chunked stream of MODIFIED events, one JSON object a line, each time the pod's scripted
+life moves on (it moves every 100 ms while watched, as it moves at each read), DELETED
+when it is gone, until T seconds passed or the client hangs up. Counted in "watches".
 """
 import argparse
 import json
 import re
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
 lock = threading.Lock()
-state = {"pods": {}, "created": [], "deleted": [], "creates": 0, "unauthorized": 0}
+state = {"pods": {}, "created": [], "deleted": [], "creates": 0, "unauthorized": 0, "watches": 0}
 args = None
 
 
 def record():
     with open(args.record + ".tmp", "w") as f:
         json.dump({"created": state["created"], "deleted": state["deleted"],
-                   "creates": state["creates"], "unauthorized": state["unauthorized"]}, f)
+                   "creates": state["creates"], "unauthorized": state["unauthorized"],
+                   "watches": state["watches"]}, f)
     import os
     os.replace(args.record + ".tmp", args.record)
 
@@ -112,10 +119,57 @@ class Handler(BaseHTTPRequestHandler):
             {"name": "task", "state": {"terminated": {"exitCode": code,
                                                       "reason": "Completed" if code == 0 else "Error"}}}]}
 
+    def pod_object(self, entry):
+        obj = dict(entry["pod"])
+        obj["metadata"] = dict(obj.get("metadata", {}), resourceVersion=str(entry["reads"]))
+        obj["status"] = self.pod_status(entry)
+        return obj
+
+    def chunk(self, obj):
+        data = (json.dumps(obj) + "\n").encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def watch(self, query):
+        sel = query.get("fieldSelector", [""])[0]
+        name = sel[len("metadata.name="):] if sel.startswith("metadata.name=") else ""
+        timeout = min(int(query.get("timeoutSeconds", ["60"])[0]), 300)
+        with lock:
+            state["watches"] += 1
+            record()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        last = None
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with lock:
+                    entry = state["pods"].get(name)
+                    if entry is not None:
+                        entry["reads"] += 1  # the scripted life moves on while watched
+                        obj = self.pod_object(entry)
+                if entry is None:
+                    self.chunk({"type": "DELETED", "object": {"kind": "Pod", "metadata": {"name": name}}})
+                    break
+                if obj["status"] != last:
+                    self.chunk({"type": "MODIFIED", "object": obj})
+                    last = obj["status"]
+                time.sleep(0.1)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client had what it waited for, or was told to stop
+        self.close_connection = True
+
     def do_GET(self):
         if not self.authorized():
             return
         u = urlparse(self.path)
+        q = parse_qs(u.query)
+        if re.fullmatch(r"/api/v1/namespaces/([a-z0-9-]+)/pods", u.path) and q.get("watch", [""])[0] in ("1", "true"):
+            return self.watch(q)
         m = re.fullmatch(r"/api/v1/namespaces/([a-z0-9-]+)/pods/([a-z0-9-]+)(/log)?", u.path)
         if not m:
             return self.status(404, "NotFound", "no such path")
@@ -135,8 +189,7 @@ class Handler(BaseHTTPRequestHandler):
             entry["reads"] += 1
             if entry["reads"] == 1:
                 return self.status(503, "ServiceUnavailable", "try again")
-            obj = dict(entry["pod"])
-            obj["status"] = self.pod_status(entry)
+            obj = self.pod_object(entry)
         self.reply(200, obj)
 
     def do_DELETE(self):

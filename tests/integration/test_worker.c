@@ -748,6 +748,9 @@ test_kubernetes_fake_apiserver(void **state)
     assert_non_null(rec);
     assert_int_equal(json_integer_value(json_object_get(rec, "unauthorized")), 0);
     assert_true(json_integer_value(json_object_get(rec, "creates")) >= 5); /* 429, 500, 3 pods */
+    /* Each pod was followed through a watch, not read every kubernetes.poll; the hung one
+     * was terminated while watched. */
+    assert_true(json_integer_value(json_object_get(rec, "watches")) >= 3);
     json_t *created = json_object_get(rec, "created");
     assert_int_equal(json_array_size(created), 3);
     assert_int_equal(json_array_size(json_object_get(rec, "deleted")), 3); /* every pod */

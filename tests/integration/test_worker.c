@@ -806,6 +806,77 @@ test_kubernetes_fake_apiserver(void **state)
     it_stop(pid_fake, 5000);
 }
 
+static char *
+replace_all(const char *text, const char *from, const char *to)
+{
+    size_t n = 0, fl = strlen(from), tl = strlen(to);
+    for (const char *p = strstr(text, from); p != NULL; p = strstr(p + fl, from))
+        n++;
+    char *out = malloc(strlen(text) + n * tl + 1), *o = out;
+    for (const char *p = text;;) {
+        const char *q = strstr(p, from);
+        if (q == NULL) {
+            strcpy(o, p);
+            break;
+        }
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, to, tl);
+        o += tl;
+        p = q + fl;
+    }
+    return out;
+}
+
+/* Issue 20: the example pipeline with its middle node (the runc container) run from an
+ * OCI image instead of a rootfs: an image layout built here from the same busybox rootfs
+ * with umoci. Its outputs are byte-identical to the rootfs run's (the same blob uris:
+ * content-addressed), with either blob store. */
+static void
+test_example_pipeline_from_image(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || system("command -v umoci >/dev/null && command -v runc >/dev/null"))
+        skip(); /* runc needs root here; ops/setup installs umoci */
+    char dir[] = "/tmp/floe-test-image-XXXXXX", cmd[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd),
+             "umoci init --layout %s/L && umoci new --image %s/L:t && "
+             "umoci unpack --image %s/L:t %s/B >/dev/null && "
+             "cp -a /var/lib/floe/rootfs/busybox/. %s/B/rootfs/ && "
+             "umoci repack --image %s/L:t %s/B && rm -rf %s/B",
+             dir, dir, dir, dir, dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    char *yaml = read_file(FLOE_SOURCE_DIR "/examples/pipeline.yaml", NULL);
+    it_register(yaml);
+    char image[300];
+    snprintf(image, sizeof(image), "image: \"oci:%s/L:t\"", dir);
+    char *a = replace_all(yaml, "rootfs: /var/lib/floe/rootfs/busybox", image);
+    char *b = replace_all(a, "version: \"1\"", "version: \"img\"");
+    char *c = replace_all(b, "name: pipeline\n", "name: pipeline_img\n");
+    it_register(c);
+    free(yaml);
+    free(a);
+    free(b);
+    free(c);
+    char id1[64], id2[64];
+    it_launch("pipeline", "{\"n\": 64, \"label\": \"same\"}", id1);
+    it_launch("pipeline_img", "{\"n\": 64, \"label\": \"same\"}", id2);
+    json_t *e1 = it_wait_exec(id1, 60000), *e2 = it_wait_exec(id2, 120000);
+    it_expect_phase(e1, "SUCCEEDED");
+    it_expect_phase(e2, "SUCCEEDED");
+    json_t *o1 = json_object_get(e1, "outputs"), *o2 = json_object_get(e2, "outputs");
+    char *t1 = json_dumps(o1, JSON_SORT_KEYS), *t2 = json_dumps(o2, JSON_SORT_KEYS);
+    if (strcmp(t1, t2) != 0)
+        fail_msg("outputs differ:\n rootfs: %s\n image:  %s", t1, t2);
+    free(t1);
+    free(t2);
+    json_decref(e1);
+    json_decref(e2);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    (void)!system(cmd);
+}
+
 /* Review H3: a result the leader reads only after its attempt's lease ran out was failed as
  * SYSTEM lease_expired and run again. The leader is paused while the task runs and
  * finishes; a standby takes over once the leader's lease lapses, but the paused leader's
@@ -854,6 +925,7 @@ main(int argc, char **argv)
     worker_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_example_pipeline, settle),
+        cmocka_unit_test_teardown(test_example_pipeline_from_image, settle),
         cmocka_unit_test_teardown(test_failures_users_can_act_on, settle),
         cmocka_unit_test_teardown(test_executor_unavailable, settle),
         cmocka_unit_test_teardown(test_three_workers_kill9, settle),

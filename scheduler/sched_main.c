@@ -8,6 +8,7 @@
 #include "floe_bus.h"
 #include "floe_log.h"
 #include "floe_main.h"
+#include "floe_notify.h"
 #include "floe_metrics.h"
 #include "floe_time.h"
 #include "sched_api.h"
@@ -39,6 +40,7 @@ typedef struct sched {
     sched_leader *lease;
     struct event *sig_term, *sig_int, *drain_ev;
     int64_t drain_deadline_us;
+    floe_notify *notify; /* systemd: ready, stopping, watchdog */
 } sched;
 
 static void
@@ -102,6 +104,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
         return; /* already stopping */
     floe_log_info(&s->log, "signal %d: stopping (answering %u requests in progress)", (int)sig,
                   sched_api_inflight(s->api));
+    floe_notify_stopping(s->notify, "stopping: answering requests in progress");
     sched_api_stop(s->api);
     /* Hand leadership over now: a standby takes over without waiting for the lease. */
     sched_leader_free(s->lease);
@@ -178,7 +181,9 @@ main(int argc, char **argv)
     sched s = {.cfg = cfg, .log = {.comp = "scheduler"}};
     int status = 1;
     floe_err err = {0};
-    if ((s.base = event_base_new()) == NULL || (s.metrics = floe_metrics_new()) == NULL) {
+    /* Before any thread: it takes systemd's variables out of the environment. */
+    if ((s.base = event_base_new()) == NULL || (s.notify = floe_notify_new(s.base)) == NULL ||
+        (s.metrics = floe_metrics_new()) == NULL) {
         floe_log_error(&s.log, "out of memory");
         goto out;
     }
@@ -219,6 +224,7 @@ main(int argc, char **argv)
         goto out;
     }
     floe_log_info(&s.log, "started (version %s)", FLOE_VERSION);
+    floe_notify_ready(s.notify, "serving the API; the engine runs while this replica leads");
     event_base_dispatch(s.base);
     status = 0;
 out:
@@ -237,6 +243,7 @@ out:
     if (s.sig_int != NULL)
         event_free(s.sig_int);
     floe_metrics_free(s.metrics);
+    floe_notify_free(s.notify);
     if (s.base != NULL)
         event_base_free(s.base);
     if (status == 0)

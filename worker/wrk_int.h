@@ -50,8 +50,9 @@ typedef struct wrk {
     struct floe_map *keys; /* "exec|node|attempt" -> attempt, queued or active */
     bool draining, paused;
     struct event *grace_timer;
-    uint64_t seq; /* attempt directory names */
-    FILE *trace;  /* worker.trace, or NULL */
+    uint64_t seq;               /* attempt directory names */
+    FILE *trace;                /* worker.trace, or NULL */
+    struct floe_notify *notify; /* systemd: ready, stopping, watchdog */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
     floe_metric *m_heartbeats, *m_lost;

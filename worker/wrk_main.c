@@ -14,6 +14,7 @@
  * another worker of the class once this one has left the group.
  */
 #include "floe_main.h"
+#include "floe_notify.h"
 #include "floe_map.h"
 #include "floe_mem.h"
 #include "floe_time.h"
@@ -164,6 +165,7 @@ on_signal(evutil_socket_t fd, short what, void *arg)
                   (int)fd, w->n_active, (long long)w->cfg->worker_grace_ms);
     wrk_att_log_active(w);
     w->draining = true;
+    floe_notify_stopping(w->notify, "stopping: no new tasks, running ones finish within grace");
     floe_bus_pause(w->bus);
     if (w->n_active == 0) {
         event_base_loopexit(w->base, NULL);
@@ -320,8 +322,10 @@ main(int argc, char **argv)
                            .queue_max = (unsigned)cfg->worker_concurrency * 4 + 16};
     floe_bus_callbacks cb = {.on_message = on_message, .on_delivered = on_delivered, .arg = &w};
     const char *topics[] = {topic};
+    /* notify before any thread: it takes systemd's variables out of the environment. */
     if (slot_take(&w, &err) != FLOE_OK || (w.base = event_base_new()) == NULL ||
-        (w.metrics = floe_metrics_new()) == NULL || (w.keys = floe_map_new(64)) == NULL ||
+        (w.notify = floe_notify_new(w.base)) == NULL || (w.metrics = floe_metrics_new()) == NULL ||
+        (w.keys = floe_map_new(64)) == NULL ||
         (w.children = plug_child_new(w.base, &err)) == NULL ||
         make_executors(&w, &err) != FLOE_OK ||
         (w.blobs = store_blob_open_config(cfg, &err)) == NULL ||
@@ -357,6 +361,10 @@ main(int argc, char **argv)
     }
     floe_log_info(&w.log, "worker %s: class %s, %lld at once, slot %s", w.worker_id,
                   cfg->worker_class, (long long)cfg->worker_concurrency, w.slot_dir);
+    char ready[160];
+    snprintf(ready, sizeof(ready), "taking %.64s tasks, %lld at once", cfg->worker_class,
+             (long long)cfg->worker_concurrency);
+    floe_notify_ready(w.notify, ready);
     event_base_dispatch(w.base);
     floe_log_info(&w.log, "stopping");
     stop_at = floe_mono_us();
@@ -376,6 +384,7 @@ out:
         event_free(sig_term);
     if (sig_int != NULL)
         event_free(sig_int);
+    floe_notify_free(w.notify);
     if (w.grace_timer != NULL)
         event_free(w.grace_timer);
     wrk_http_free(http);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `cmake --install` puts the programs, the client library, the units, the docs and the
+# license where it says, and the installed programs run. The systemd units
+# (ops/systemd/*.service.in), as `cmake --install` writes them, pass
+# `systemd-analyze verify` with no complaint about them; and both daemons speak systemd's
+# notify protocol: READY=1 once they serve, WATCHDOG=1 every half of WATCHDOG_USEC,
+# STOPPING=1 on SIGTERM, then exit 0 (tests/ops/notify_listen.py plays systemd).
+# Usage: test_systemd.sh SOURCE_DIR BUILD_DIR   (the daemons need the local stack)
+set -euo pipefail
+src=$1
+build=$2
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v systemd-analyze >/dev/null || fail "systemd-analyze missing (ops/setup installs systemd)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for f in "$src"/ops/systemd/*.service.in; do
+    sed "s|@BINDIR@|$build/bin|; s|@DOCDIR@|$src/docs|" "$f" >"$tmp/$(basename "${f%.in}")"
+done
+cp "$tmp/floe-worker@.service" "$tmp/floe-worker@default.service"
+for u in floe-scheduler.service floe-worker@default.service; do
+    out=$(cd "$tmp" && systemd-analyze verify --man=no "$tmp/$u" 2>&1) || fail "verify $u: $out"
+    if grep -F -e "${u%%@*}" -e "$tmp" <<<"$out" | grep -v '^$' >/dev/null; then
+        fail "verify $u complained: $out"
+    fi
+    echo "ok   systemd-analyze verify $u"
+done
+# Install into a scratch prefix.
+cmake --install "$build" --prefix "$tmp/inst" >/dev/null || fail "cmake --install"
+for f in bin/floe-scheduler bin/floe-worker bin/floectl bin/floe-image-rootfs \
+    include/floe/floe_client.h lib/libfloe_client.a lib/pkgconfig/floe-client.pc \
+    lib/systemd/system/floe-scheduler.service lib/systemd/system/floe-worker@.service \
+    share/doc/floe/LICENSE share/doc/floe/README.md share/doc/floe/api.md; do
+    [ -e "$tmp/inst/$f" ] || fail "cmake --install did not install $f"
+done
+for p in floe-scheduler floe-worker floectl; do
+    "$tmp/inst/bin/$p" --version >/dev/null || fail "installed $p --version"
+done
+grep -q "^ExecStart=/.*/floe-scheduler$" "$tmp/inst/lib/systemd/system/floe-scheduler.service" ||
+    fail "the installed unit does not name the installed program"
+echo "ok   cmake --install"
+# The notify protocol, against the stack.
+eval "$("$src/ops/stack" env)"
+export FLOE_LOG_LEVEL=warn FLOE_API_URL=http://127.0.0.1:18799 FLOE_WORKER_HTTP=127.0.0.1:18798
+export FLOE_WORKER_DIR="$tmp/work"
+for daemon in "floe-scheduler" "floe-worker --class default"; do
+    python3 "$src/tests/ops/notify_listen.py" "$tmp/notify.sock" 400000 -- \
+        $build/bin/$daemon || fail "$daemon: notify protocol"
+    echo "ok   $daemon: READY=1, WATCHDOG=1 pings, STOPPING=1, exit 0"
+done

@@ -7,9 +7,14 @@
 
 #include "floe_mem.h"
 
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct store_blob {
     const store_blob_ops *ops;
@@ -138,6 +143,135 @@ store_blob_presign(store_blob *bs, const char *method, const char *uri, char *ou
         return floe_err_user(err, FLOE_EINVAL, "presign: GET or PUT, not %.16s", method);
     return bs->ops->presign(bs->impl, method, hex, strcmp(method, "PUT") == 0 ? hex : NULL,
                             (int64_t)time(NULL), out, size, err);
+}
+
+/* --- staging ----------------------------------------------------------------------------- */
+
+static bool
+stage_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 200 || name[0] == '/' || name[n - 1] == '/' || strstr(name, "//") != NULL)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '/'))
+            return false;
+    return true;
+}
+
+floe_rc
+store_blob_stage_url(store_blob *bs, const char *method, const char *name, char *out, size_t size,
+                     floe_err *err)
+{
+    if (bs->ops->presign_stage == NULL)
+        return floe_err_user(err, FLOE_ENOTSUP,
+                             "the %s blob store cannot stage objects (blob.backend=s3 can)",
+                             bs->ops->name);
+    if (!stage_name_ok(name))
+        return floe_err_user(err, FLOE_EINVAL, "staging name \"%.64s\" is not [a-z0-9-/]", name);
+    bool put = strcmp(method, "PUT") == 0;
+    if (!put && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
+        return floe_err_user(err, FLOE_EINVAL, "stage: GET, PUT or DELETE, not %.16s", method);
+    return bs->ops->presign_stage(bs->impl, method, name, put ? "UNSIGNED-PAYLOAD" : NULL,
+                                  (int64_t)time(NULL), out, size, err);
+}
+
+typedef struct stage_sink {
+    FILE *f;
+    uint64_t n, max;
+    bool too_big;
+} stage_sink;
+
+static size_t
+stage_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    stage_sink *s = arg;
+    size_t n = size * nmemb;
+    if (s->n + n > s->max) {
+        s->too_big = true;
+        return 0;
+    }
+    s->n += n;
+    return fwrite(data, 1, n, s->f);
+}
+
+/* One request to a presigned url; the body (GET) streamed into f. The status, 0 when the
+ * store could not be reached. */
+static long
+stage_call(const char *method, const char *url, stage_sink *sink, char *why, size_t why_size)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return 0;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* stalled for a minute: give up */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    if (sink != NULL) {
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stage_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    } else {
+        curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+    }
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(why, why_size, "%s", errbuf[0] ? errbuf : "transfer failed");
+    curl_easy_cleanup(c);
+    return status;
+}
+
+floe_rc
+store_blob_stage_fetch(store_blob *bs, const char *name, const char *dest, uint64_t max,
+                       floe_err *err)
+{
+    char url[STORE_BLOB_URL_MAX], why[CURL_ERROR_SIZE] = "";
+    floe_rc rc = store_blob_stage_url(bs, "GET", name, url, sizeof(url), err);
+    if (rc != FLOE_OK)
+        return rc;
+    int fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return floe_err_sys(err, FLOE_EIO, "staged %.80s: %s: %s", name, dest, strerror(e));
+    }
+    stage_sink sink = {.f = f, .max = max};
+    long status = stage_call("GET", url, &sink, why, sizeof(why));
+    bool wrote = fclose(f) == 0;
+    if (status == 200 && !sink.too_big && wrote)
+        return FLOE_OK;
+    unlink(dest);
+    if (sink.too_big)
+        return floe_err_user(err, FLOE_ETOOBIG, "staged %.80s: more than %llu bytes", name,
+                             (unsigned long long)max);
+    if (status == 404)
+        return floe_err_user(err, FLOE_ENOTFOUND, "staged %.80s: nothing was staged", name);
+    return floe_err_set(err, FLOE_EIO, FLOE_ERR_SYSTEM, true, "staged %.80s: %s", name,
+                        status != 0 ? "the store answered an error" : why);
+}
+
+floe_rc
+store_blob_stage_delete(store_blob *bs, const char *name, floe_err *err)
+{
+    char url[STORE_BLOB_URL_MAX], why[CURL_ERROR_SIZE] = "";
+    floe_rc rc = store_blob_stage_url(bs, "DELETE", name, url, sizeof(url), err);
+    if (rc != FLOE_OK)
+        return rc;
+    long status = stage_call("DELETE", url, NULL, why, sizeof(why));
+    if (status == 204 || status == 200 || status == 404)
+        return FLOE_OK;
+    return floe_err_set(err, FLOE_EIO, FLOE_ERR_SYSTEM, true, "deleting staged %.80s: %s", name,
+                        status != 0 ? "the store answered an error" : why);
 }
 
 floe_rc

@@ -45,6 +45,10 @@ typedef struct store_blob_ops {
      * payload_hex, without credentials, for a limited time (NULL: the backend cannot). */
     floe_rc (*presign)(void *impl, const char *method, const char *hex, const char *payload_hex,
                        int64_t now, char *out, size_t size, floe_err *err);
+    /* A url for the staging object <prefix>staging/<name> (NULL: the backend has none). */
+    floe_rc (*presign_stage)(void *impl, const char *method, const char *name,
+                             const char *payload_hex, int64_t now, char *out, size_t size,
+                             floe_err *err);
     /* Opens blob hex for reading in place (NULL: the backend cannot). */
     floe_rc (*open_read)(void *impl, const char *hex, int *fd, uint64_t *size, floe_err *err);
     void (*free)(void *impl);
@@ -91,6 +95,19 @@ floe_rc store_blob_presign(store_blob *bs, const char *method, const char *uri, 
  * FLOE_ENOTSUP otherwise (s3). Not re-hashed: the reader checks the digest. */
 floe_rc store_blob_open_read(store_blob *bs, const char *uri, int *fd, uint64_t *size,
                              floe_err *err);
+
+/* Staging objects: what a Kubernetes pod uploads before anyone knows its digest, under
+ * <blob.s3.prefix>staging/<name> (name: [a-z0-9-], '/' between parts, at most 200 bytes).
+ * A presigned url for method PUT (the uploader sends `x-amz-content-sha256:
+ * UNSIGNED-PAYLOAD`, which the url signs), GET or DELETE. The worker fetches what a pod
+ * staged into a file (at most max bytes: FLOE_ETOOBIG past it; FLOE_ENOTFOUND when
+ * nothing was staged), stores it content-addressed as any output, and deletes the staged
+ * object. S3 only: FLOE_ENOTSUP for a local store. */
+floe_rc store_blob_stage_url(store_blob *bs, const char *method, const char *name, char *out,
+                             size_t size, floe_err *err);
+floe_rc store_blob_stage_fetch(store_blob *bs, const char *name, const char *dest, uint64_t max,
+                               floe_err *err);
+floe_rc store_blob_stage_delete(store_blob *bs, const char *name, floe_err *err);
 
 /* Parses "floe://blobs/sha256/<hex>" into hex (65 bytes). FLOE_EINVAL otherwise. */
 floe_rc store_blob_uri_parse(const char *uri, char hex[FLOE_SHA256_HEX_LEN + 1], floe_err *err);

@@ -533,5 +533,6 @@ const store_blob_ops store_blob_s3_ops = {
     .get_file = s3_get,
     .stat = s3_stat,
     .presign = store_blob_s3_presign,
+    .presign_stage = store_blob_s3_presign_stage,
     .free = s3_free,
 };

@@ -77,6 +77,10 @@ void s3_md_final_hex(EVP_MD_CTX *md, char out[FLOE_SHA256_HEX_LEN + 1]);
 floe_rc store_blob_s3_presign(void *impl, const char *method, const char *hex,
                               const char *payload_hex, int64_t now, char *out, size_t size,
                               floe_err *err);
+/* A presigned url for the staging object name (store_blob_ops.presign_stage). */
+floe_rc store_blob_s3_presign_stage(void *impl, const char *method, const char *name,
+                                    const char *payload_hex, int64_t now, char *out, size_t size,
+                                    floe_err *err);
 /* The same for any object key, at a given time and lifetime: what the tests compare with
  * AWS's published example. */
 floe_rc s3_presign_key(blob_s3 *s, const char *method, const char *key, const char *payload_hex,

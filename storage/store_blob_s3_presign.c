@@ -109,6 +109,17 @@ s3_presign_key(blob_s3 *s, const char *method, const char *key, const char *payl
 }
 
 floe_rc
+store_blob_s3_presign_stage(void *impl, const char *method, const char *name,
+                            const char *payload_hex, int64_t now, char *out, size_t size,
+                            floe_err *err)
+{
+    blob_s3 *s = impl;
+    char key[300];
+    snprintf(key, sizeof(key), "%sstaging/%s", s->prefix, name);
+    return s3_presign_key(s, method, key, payload_hex, now, s->presign_expires_s, out, size, err);
+}
+
+floe_rc
 store_blob_s3_presign(void *impl, const char *method, const char *hex, const char *payload_hex,
                       int64_t now, char *out, size_t size, floe_err *err)
 {

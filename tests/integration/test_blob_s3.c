@@ -568,6 +568,42 @@ test_dropped_mid_upload(void **state)
     fake_stop(&f);
 }
 
+/* Staging (what a pod uploads before its digest is known): a presigned PUT taken by a
+ * plain HTTP client with no credentials (curl, as a pod's helper does), fetched by the
+ * worker into a file, bounded, deleted; a name that is not [a-z0-9-/] is refused and a
+ * local store has no staging. */
+static void
+test_staging(void **state)
+{
+    (void)state;
+    store_blob *bs = open_s3(NULL, 0);
+    floe_err err = {0};
+    char url[STORE_BLOB_URL_MAX], cmd[STORE_BLOB_URL_MAX + 512];
+    char *src = path_in("staged-src"), *dst = path_in("staged-dst");
+    write_random(src, 300000);
+    assert_int_equal(store_blob_stage_url(bs, "PUT", "run-1/out", url, sizeof(url), &err), FLOE_OK);
+    snprintf(cmd, sizeof(cmd), "curl -sf -T '%s' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' '%s'",
+             src, url);
+    assert_int_equal(system(cmd), 0);
+    if (store_blob_stage_fetch(bs, "run-1/out", dst, 1u << 20, &err) != FLOE_OK)
+        fail_msg("fetch: %s", err.msg);
+    assert_true(same_files(src, dst));
+    dst = path_in("staged-dst");
+    assert_int_equal(store_blob_stage_fetch(bs, "run-1/out", dst, 1000, &err), FLOE_ETOOBIG);
+    assert_int_equal(access(dst, F_OK), -1); /* nothing half-written is left */
+    assert_int_equal(store_blob_stage_delete(bs, "run-1/out", &err), FLOE_OK);
+    assert_int_equal(store_blob_stage_fetch(bs, "run-1/out", dst, 1u << 20, &err), FLOE_ENOTFOUND);
+    assert_int_equal(store_blob_stage_delete(bs, "run-1/out", &err), FLOE_OK); /* idempotent */
+    assert_int_equal(store_blob_stage_url(bs, "PUT", "../x", url, sizeof(url), &err), FLOE_EINVAL);
+    assert_int_equal(store_blob_stage_url(bs, "PUT", "A/b", url, sizeof(url), &err), FLOE_EINVAL);
+    store_blob_free(bs);
+    store_blob *local = store_blob_open(dir, 1u << 20, &err);
+    assert_non_null(local);
+    assert_int_equal(store_blob_stage_url(local, "PUT", "run-1/out", url, sizeof(url), &err),
+                     FLOE_ENOTSUP);
+    store_blob_free(local);
+}
+
 int
 main(void)
 {
@@ -575,10 +611,15 @@ main(void)
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_missing_and_malformed),
-        cmocka_unit_test(test_corrupt_object),     cmocka_unit_test(test_size_bound),
-        cmocka_unit_test(test_unreachable),        cmocka_unit_test(test_memory_flat),
-        cmocka_unit_test(test_signed_and_retried), cmocka_unit_test(test_dropped_mid_upload),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_missing_and_malformed),
+        cmocka_unit_test(test_corrupt_object),
+        cmocka_unit_test(test_size_bound),
+        cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_memory_flat),
+        cmocka_unit_test(test_signed_and_retried),
+        cmocka_unit_test(test_dropped_mid_upload),
+        cmocka_unit_test(test_staging),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];

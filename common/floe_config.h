@@ -95,6 +95,7 @@ typedef struct floe_config {
     char *kube_ca_file;
     int64_t kube_poll_ms;
     int kube_watch; /* 0 off, 1 on */
+    char *kube_helper_image;
     int64_t kube_run_as_user;
     char *kube_node_selector, *kube_tolerations, *kube_service_account, *kube_pull_secrets;
 

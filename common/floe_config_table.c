@@ -277,6 +277,12 @@ const cfg_entry floe_config_table[] = {
      NULL, NULL,
      "kubernetes executor: how often a pod's phase is read when it is not watched (watch "
      "off, or an API server that does not watch)"},
+    {"kubernetes.helper_image", CFG_STRING, OFF(kube_helper_image), "", 0, 512,
+     "FLOE_KUBERNETES_HELPER_IMAGE", 0, NULL, NULL,
+     "kubernetes executor: an image with sh, curl and sha256sum; when set, pods move their "
+     "data themselves through presigned S3 urls and tasks see $FLOE_INPUTS and $FLOE_OUTPUTS "
+     "files (blob.backend=s3); when empty, inputs travel as FLOE_INPUTS_JSON and outputs as "
+     "floe.output log lines"},
     {"kubernetes.watch", CFG_ENUM, OFF(kube_watch), "on", 0, 0, "FLOE_KUBERNETES_WATCH", 0, on_off,
      NULL,
      "kubernetes executor: follow each pod through a watch (one long-lived request) rather "

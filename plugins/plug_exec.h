@@ -22,6 +22,15 @@
 struct event_base;
 typedef struct plug_child plug_child;
 
+/* Kubernetes with a helper image (plug_kube_data.c): an input to fetch by presigned url
+ * (url, sha256) or to write from its value; an output to upload (url: presigned PUT). */
+typedef struct plug_pod_io {
+    const char *name;
+    const char *url;
+    const char *sha256;
+    const char *value;
+} plug_pod_io;
+
 /* One attempt to run. Strings are borrowed for the duration of start only. */
 typedef struct plug_spec {
     const char *exec, *node; /* labels */
@@ -41,6 +50,10 @@ typedef struct plug_spec {
     uint32_t cpu_millis;                   /* 0: no limit */
     uint64_t memory_bytes;                 /* 0: no limit */
     uint32_t gpus;                         /* kubernetes: nvidia.com/gpu */
+    const plug_pod_io *pod_inputs;         /* kubernetes with kubernetes.helper_image */
+    size_t n_pod_inputs;
+    const plug_pod_io *pod_outputs;
+    size_t n_pod_outputs;
 } plug_spec;
 
 typedef enum plug_end {

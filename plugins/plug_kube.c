@@ -69,6 +69,7 @@ struct plug_run {
     atomic_bool kill;
     bool freed; /* run_free came while the job was out: the job's done frees it */
     json_t *pod;
+    bool data; /* the pod moves its data itself (plug_kube_data.c) */
     char name[80];
     char stdout_path[PATH_MAX], outputs_dir[PATH_MAX];
     plug_result res;
@@ -154,8 +155,10 @@ plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label)
 
 /* --- a run (on a pool thread) ---------------------------------------------------------- */
 
+/* The task's log into its stdout file; with outputs, each "floe.output NAME=VALUE" line
+ * into outputs/NAME (a pod without the data helpers reports its outputs so). */
 static void
-write_outputs_from_log(plug_run *run, const char *log, size_t len)
+write_outputs_from_log(plug_run *run, const char *log, size_t len, bool outputs)
 {
     FILE *out = fopen(run->stdout_path, "we");
     if (out != NULL) {
@@ -163,7 +166,7 @@ write_outputs_from_log(plug_run *run, const char *log, size_t len)
         fclose(out);
     }
     static const char prefix[] = "floe.output ";
-    for (const char *line = log; line != NULL && line < log + len;) {
+    for (const char *line = outputs ? log : NULL; line != NULL && line < log + len;) {
         const char *eol = memchr(line, '\n', (size_t)(log + len - line));
         size_t ll = eol != NULL ? (size_t)(eol - line) : (size_t)(log + len - line);
         if (ll > sizeof(prefix) - 1 && strncmp(line, prefix, sizeof(prefix) - 1) == 0) {
@@ -207,18 +210,83 @@ pod_phase(json_t *pod)
     return p != NULL ? p : "";
 }
 
-/* Why the pod's container waits on an image it cannot have, or NULL. */
+static const char *const status_lists[] = {"initContainerStatuses", "containerStatuses"};
+
+/* The state of the pod's container name (init containers included), NULL when unknown. */
+static json_t *
+container_state(json_t *pod, const char *name)
+{
+    json_t *st = json_object_get(pod, "status");
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *cs;
+        json_array_foreach(json_object_get(st, status_lists[l]), i, cs)
+        {
+            const char *n = json_string_value(json_object_get(cs, "name"));
+            if (n != NULL && strcmp(n, name) == 0)
+                return json_object_get(cs, "state");
+        }
+    }
+    return NULL;
+}
+
+/* Why one of the pod's containers waits on an image it cannot have, or NULL. */
 static const char *
 image_stuck(json_t *pod)
 {
-    json_t *cs =
-        json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), 0);
-    const char *why = json_string_value(
-        json_object_get(json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
-    if (why != NULL && (strcmp(why, "ErrImagePull") == 0 || strcmp(why, "ImagePullBackOff") == 0 ||
-                        strcmp(why, "InvalidImageName") == 0))
-        return why;
+    json_t *st = json_object_get(pod, "status");
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *cs;
+        json_array_foreach(json_object_get(st, status_lists[l]), i, cs)
+        {
+            const char *why = json_string_value(json_object_get(
+                json_object_get(json_object_get(cs, "state"), "waiting"), "reason"));
+            if (why != NULL &&
+                (strcmp(why, "ErrImagePull") == 0 || strcmp(why, "ImagePullBackOff") == 0 ||
+                 strcmp(why, "InvalidImageName") == 0))
+                return why;
+        }
+    }
     return NULL;
+}
+
+/* The log of one of the pod's containers (malloc'd, NUL-terminated), NULL when none. */
+static char *
+container_log(const plug_kube_conn *c, const char *pod, const char *container, size_t *len)
+{
+    char lpath[300];
+    kube_resp r;
+    snprintf(lpath, sizeof(lpath), "/api/v1/namespaces/%s/pods/%s/log?container=%s", c->ns, pod,
+             container);
+    kube_call_retry(c, "GET", lpath, NULL, &r, NULL);
+    if (r.status != 200) {
+        free(r.body);
+        return NULL;
+    }
+    *len = r.len;
+    return r.body;
+}
+
+/* A helper container that did not exit 0 (data mode): a SYSTEM error with the end of
+ * its log. True when it failed. */
+static bool
+helper_failed(plug_run *run, const plug_kube_conn *c, json_t *pod, const char *name,
+              const char *what)
+{
+    json_t *term = json_object_get(container_state(pod, name), "terminated");
+    if (term != NULL && json_integer_value(json_object_get(term, "exitCode")) == 0)
+        return false;
+    size_t len = 0;
+    char *log = container_log(c, run->name, name, &len);
+    const char *tail = log != NULL ? log : "";
+    while (len > 0 && (tail[len - 1] == '\n' || tail[len - 1] == ' '))
+        len--;
+    size_t from = len > 160 ? len - 160 : 0;
+    run_fail(run, FLOE_ERR_SYSTEM, "kubernetes: %s failed (container %s%s): %.*s", what, name,
+             term == NULL ? " did not run" : "", (int)(len - from), tail + from);
+    free(log);
+    return true;
 }
 
 /* A watch of the pod ends at what the run must act on: its end, or an image newly stuck
@@ -343,13 +411,11 @@ run_work(void *ctx, void *job)
         }
         free(r.body);
     }
+    if (run->res.end == 0 && run->data &&
+        helper_failed(run, c, pod, "floe-fetch", "fetching the inputs"))
+        goto del;
     if (run->res.end == 0) {
-        json_t *term = json_object_get(
-            json_object_get(
-                json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"),
-                               0),
-                "state"),
-            "terminated");
+        json_t *term = json_object_get(container_state(pod, "task"), "terminated");
         int code = (int)json_integer_value(json_object_get(term, "exitCode"));
         int sig = (int)json_integer_value(json_object_get(term, "signal"));
         const char *reason = json_string_value(json_object_get(term, "reason"));
@@ -361,13 +427,14 @@ run_work(void *ctx, void *job)
             run->res.end = PLUG_END_EXITED;
             run->res.exit_code = strcmp(phase, "Failed") == 0 && code == 0 ? 1 : code;
         }
-        char lpath[300];
-        snprintf(lpath, sizeof(lpath), "/api/v1/namespaces/%s/pods/%s/log?container=task", c->ns,
-                 run->name);
-        kube_call_retry(c, "GET", lpath, NULL, &r, NULL);
-        if (r.status == 200 && r.body != NULL)
-            write_outputs_from_log(run, r.body, r.len);
-        free(r.body);
+        size_t len = 0;
+        char *log = container_log(c, run->name, "task", &len);
+        if (log != NULL)
+            write_outputs_from_log(run, log, len, !run->data);
+        free(log);
+        /* The task exited 0: its outputs must have reached the store. */
+        if (run->data && run->res.end == PLUG_END_EXITED && run->res.exit_code == 0)
+            helper_failed(run, c, pod, "floe-upload", "uploading the outputs");
     }
 del:
     json_decref(pod);
@@ -406,7 +473,11 @@ kube_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *ar
         floe_free(run);
         return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     }
-    floe_rc prc = plug_kube_pod_policy(run->pod, kx->base.env->cfg, spec->gpus, err);
+    const char *helper = kx->base.env->cfg->kube_helper_image;
+    run->data = helper != NULL && helper[0] != '\0';
+    floe_rc prc = run->data ? plug_kube_pod_data(run->pod, spec, helper, err) : FLOE_OK;
+    if (prc == FLOE_OK)
+        prc = plug_kube_pod_policy(run->pod, kx->base.env->cfg, spec->gpus, err);
     if (prc != FLOE_OK) {
         json_decref(run->pod);
         floe_free(run);

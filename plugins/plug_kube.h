@@ -62,6 +62,12 @@ void plug_kube_exec_forget(plug_kube_exec *x);
  * requests = limits. NULL when out of memory. */
 json_t *plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_label);
 
+/* plug_kube_data.c: the pod moves its data itself (kubernetes.helper_image): init
+ * container floe-fetch, the task as init container "task", container floe-upload, an
+ * emptyDir at /floe. Applied to a pod from plug_kube_pod, before the policy. */
+floe_rc plug_kube_pod_data(json_t *pod, const plug_spec *spec, const char *helper_image,
+                           floe_err *err);
+
 /* plug_kube_policy.c: the security context, GPUs and placement settings added to pod. */
 struct floe_config;
 floe_rc plug_kube_pod_policy(json_t *pod, const struct floe_config *cfg, uint32_t gpus,

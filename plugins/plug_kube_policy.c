@@ -71,20 +71,47 @@ floe_rc
 plug_kube_pod_policy(json_t *pod, const floe_config *cfg, uint32_t gpus, floe_err *err)
 {
     json_t *spec = json_object_get(pod, "spec");
-    json_t *c = json_array_get(json_object_get(spec, "containers"), 0);
-    if (spec == NULL || c == NULL)
+    if (spec == NULL || json_array_size(json_object_get(spec, "containers")) == 0)
         return floe_err_sys(err, FLOE_EINVAL, "kubernetes executor: a pod without a container");
-    json_object_set_new(c, "securityContext",
-                        json_pack("{s:b,s:I,s:b,s:b,s:{s:[s]}}", "runAsNonRoot", 1, "runAsUser",
-                                  (json_int_t)cfg->kube_run_as_user, "allowPrivilegeEscalation", 0,
-                                  "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL"));
-    json_object_set_new(c, "volumeMounts",
-                        json_pack("[{s:s,s:s}]", "name", "tmp", "mountPath", "/tmp"));
-    json_object_set_new(spec, "volumes", json_pack("[{s:s,s:{}}]", "name", "tmp", "emptyDir"));
+    /* Every container, the helpers' included; the task is the one named "task". */
+    json_t *task = NULL;
+    static const char *const lists[] = {"initContainers", "containers"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            json_object_set_new(c, "securityContext",
+                                json_pack("{s:b,s:I,s:b,s:b,s:{s:[s]}}", "runAsNonRoot", 1,
+                                          "runAsUser", (json_int_t)cfg->kube_run_as_user,
+                                          "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem",
+                                          1, "capabilities", "drop", "ALL"));
+            json_t *mounts = json_object_get(c, "volumeMounts");
+            if (mounts == NULL) {
+                mounts = json_array();
+                json_object_set_new(c, "volumeMounts", mounts);
+            }
+            json_array_append_new(mounts,
+                                  json_pack("{s:s,s:s}", "name", "tmp", "mountPath", "/tmp"));
+            const char *name = json_string_value(json_object_get(c, "name"));
+            if (name != NULL && strcmp(name, "task") == 0)
+                task = c;
+        }
+    }
+    json_t *vols = json_object_get(spec, "volumes");
+    if (vols == NULL) {
+        vols = json_array();
+        json_object_set_new(spec, "volumes", vols);
+    }
+    json_array_insert_new(vols, 0, json_pack("{s:s,s:{}}", "name", "tmp", "emptyDir"));
     json_object_set_new(spec, "securityContext",
                         json_pack("{s:{s:s}}", "seccompProfile", "type", "RuntimeDefault"));
-    if (gpus > 0) {
-        json_t *res = json_object_get(c, "resources");
+    if (gpus > 0 && task != NULL) {
+        json_t *res = json_object_get(task, "resources");
+        if (res == NULL) {
+            res = json_object();
+            json_object_set_new(task, "resources", res);
+        }
         char n[16];
         snprintf(n, sizeof(n), "%u", gpus);
         json_t *lim = json_object_get(res, "limits");

@@ -154,7 +154,8 @@ stage_name_ok(const char *name)
     if (n == 0 || n > 200 || name[0] == '/' || name[n - 1] == '/' || strstr(name, "//") != NULL)
         return false;
     for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '/'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '/'))
             return false;
     return true;
 }
@@ -168,7 +169,8 @@ store_blob_stage_url(store_blob *bs, const char *method, const char *name, char 
                              "the %s blob store cannot stage objects (blob.backend=s3 can)",
                              bs->ops->name);
     if (!stage_name_ok(name))
-        return floe_err_user(err, FLOE_EINVAL, "staging name \"%.64s\" is not [a-z0-9-/]", name);
+        return floe_err_user(err, FLOE_EINVAL, "staging name \"%.64s\" is not [A-Za-z0-9_-/]",
+                             name);
     bool put = strcmp(method, "PUT") == 0;
     if (!put && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
         return floe_err_user(err, FLOE_EINVAL, "stage: GET, PUT or DELETE, not %.16s", method);

@@ -97,7 +97,7 @@ floe_rc store_blob_open_read(store_blob *bs, const char *uri, int *fd, uint64_t 
                              floe_err *err);
 
 /* Staging objects: what a Kubernetes pod uploads before anyone knows its digest, under
- * <blob.s3.prefix>staging/<name> (name: [a-z0-9-], '/' between parts, at most 200 bytes).
+ * <blob.s3.prefix>staging/<name> (name: [A-Za-z0-9_-], '/' between parts, ≤ 200 bytes).
  * A presigned url for method PUT (the uploader sends `x-amz-content-sha256:
  * UNSIGNED-PAYLOAD`, which the url signs), GET or DELETE. The worker fetches what a pod
  * staged into a file (at most max bytes: FLOE_ETOOBIG past it; FLOE_ENOTFOUND when

@@ -63,7 +63,9 @@ struct wrk_att {
     store_blob_ref logs[2];
     bool has_log[2];
     char *tail;
-    const char *rootfs; /* an image's unpacked rootfs (wrk_image.c), in arena */
+    const char *rootfs;            /* an image's unpacked rootfs (wrk_image.c), in arena */
+    plug_pod_io *pod_in, *pod_out; /* a pod that moves its data (wrk_pod.c), in arena */
+    size_t n_pod_in, n_pod_out;
 
     /* logs shipped while the task runs (wrk_ship.c): the job's own fields, then the loop's */
     uint64_t shipped[2];
@@ -74,6 +76,7 @@ struct wrk_att {
 
 /* Index WRK_NOOP has no plugin: the noop executor (worker.noop) runs nothing and exists to
  * measure Floe's own per-task cost (bus, state, dispatch, claim, events) in bench/. */
+#define WRK_KUBE 2 /* index of the kubernetes executor */
 #define WRK_NOOP WRK_EXECUTORS
 #define WRK_UNKNOWN (WRK_EXECUTORS + 1) /* a name this worker does not know (newer scheduler) */
 extern const char *const wrk_att_kinds[WRK_EXECUTORS + 2]; /* by kind: metric labels, names */
@@ -116,5 +119,11 @@ void wrk_res_started(wrk_att *att);
 void wrk_res_failure(wrk_att *att, floe_err_class cls, const char *code, const char *message);
 /* LineageRecorded, then TaskSucceeded with att->outs; finishes like wrk_res_failure. */
 void wrk_res_success(wrk_att *att);
+
+/* wrk_pod.c: a pod that moves its data itself (kubernetes.helper_image), pool threads:
+ * the urls before it runs; what it staged into outputs/ after; staged objects deleted. */
+floe_rc wrk_pod_prepare(wrk_att *att, floe_err *err);
+floe_rc wrk_pod_fetch_outputs(wrk_att *att, floe_err *err);
+void wrk_pod_drop_staged(wrk_att *att);
 
 #endif

@@ -256,6 +256,10 @@ wrk_att_run(wrk_att *att)
         .cpu_millis = d->resources != NULL ? d->resources->cpu_millis : 0,
         .memory_bytes = d->resources != NULL ? d->resources->memory_bytes : 0,
         .gpus = d->resources != NULL ? d->resources->gpu : 0,
+        .pod_inputs = att->pod_in,
+        .n_pod_inputs = att->n_pod_in,
+        .pod_outputs = att->pod_out,
+        .n_pod_outputs = att->n_pod_out,
     };
     floe_err err = {0};
     att->state = ATT_RUNNING;
@@ -298,6 +302,8 @@ prepare_work(void *ctx, void *job)
     snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
     att->job_failed = wrk_io_inputs(att->dir, att->d->inputs, att->d->n_inputs, w->blobs,
                                     &att->inputs_json, &att->err) != FLOE_OK;
+    if (!att->job_failed && att->kind == WRK_KUBE && w->cfg->kube_helper_image[0] != '\0')
+        att->job_failed = wrk_pod_prepare(att, &att->err) != FLOE_OK;
 }
 
 static void

@@ -31,8 +31,13 @@ collect_work(void *ctx, void *job)
         snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
         att->has_log[i] = wrk_io_put_log(w->blobs, path, &att->logs[i]);
     }
+    bool ok = att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out;
+    if (publish && ok && att->pod_out != NULL) /* what the pod staged, as if written here */
+        att->job_failed = wrk_pod_fetch_outputs(att, &att->err) != FLOE_OK;
+    if (att->pod_out != NULL)
+        wrk_pod_drop_staged(att);
     if (publish) {
-        if (att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out) {
+        if (ok && !att->job_failed) {
             att->job_failed = wrk_io_outputs(att->dir, att->d->outputs, att->d->n_outputs, w->blobs,
                                              (uint64_t)w->cfg->worker_output_max, att->arena,
                                              &att->outs, &att->err) != FLOE_OK;

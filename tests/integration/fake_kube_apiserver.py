@@ -15,6 +15,13 @@ the test can check the Pod objects field by field.
 Faults, to exercise the client's backoff: the first pod creation is answered 429, the
 second 500; the first read of every pod is answered 503.
 
+With --runc IMAGE=ROOTFS,... it runs pods instead of scripting them (as root, with runc):
+each emptyDir volume a host directory, the init containers one after another, then the
+containers, each in its own runc container on the rootfs its image names, with the pod's
+environment, command, user and volume mounts, in the host's network (so presigned urls
+to the stack's S3 server work); the status and logs are what the containers did.
+Deleting a pod kills what runs.
+
 Watches (GET .../pods?watch=1&fieldSelector=metadata.name=NAME&timeoutSeconds=T): a
 chunked stream of MODIFIED events, one JSON object a line, each time the pod's scripted
 life moves on (it moves every 100 ms while watched, as it moves at each read), DELETED
@@ -22,8 +29,12 @@ when it is gone, until T seconds passed or the client hangs up. Counted in "watc
 """
 import argparse
 import json
+import os
 import re
+import shutil
 import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -99,9 +110,15 @@ class Handler(BaseHTTPRequestHandler):
             state["pods"][name] = {"pod": pod, "reads": 0}
             state["created"].append(pod)
             record()
+            if args.runc:
+                entry = state["pods"][name]
+                entry["status"] = {"phase": "Pending"}
+                threading.Thread(target=run_pod, args=(name, entry), daemon=True).start()
         self.reply(201, pod)
 
     def pod_status(self, entry):
+        if "status" in entry:  # a pod run with runc: what its containers did
+            return json.loads(json.dumps(entry["status"]))
         pod = entry["pod"]
         image = pod["spec"]["containers"][0]["image"]
         reads = entry["reads"]
@@ -177,6 +194,11 @@ class Handler(BaseHTTPRequestHandler):
             entry = state["pods"].get(m.group(2))
             if entry is None:
                 return self.status(404, "NotFound", 'pods "%s" not found' % m.group(2))
+            if m.group(3) and "status" in entry:
+                c = parse_qs(u.query).get("container", [""])[0]
+                path = os.path.join(entry.get("dir", "/nonexistent"), "log-" + c)
+                log = open(path, "rb").read() if c and os.path.exists(path) else b""
+                return self.reply(200, log)
             if m.group(3):
                 pod = entry["pod"]
                 env = {e["name"]: e.get("value", "") for e in pod["spec"]["containers"][0].get("env", [])}
@@ -202,8 +224,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.status(404, "NotFound", "no such path")
         with lock:
             if m.group(2):
-                if state["pods"].pop(m.group(2), None) is None:
+                gone = state["pods"].pop(m.group(2), None)
+                if gone is None:
                     return self.status(404, "NotFound", 'pods "%s" not found' % m.group(2))
+                gone["deleted"] = True
+                if gone.get("running"):
+                    runc("kill", gone["running"], "KILL", stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
                 state["deleted"].append(m.group(2))
             else:
                 sel = parse_qs(u.query).get("labelSelector", [""])[0]
@@ -217,6 +244,102 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, {"kind": "Status", "status": "Success"})
 
 
+# --- running pods with runc ---------------------------------------------------------------
+
+def runc(*a, **kw):
+    return subprocess.run(["runc", "--root", args.runc_root] + list(a), **kw)
+
+
+def container_config(c, rootfs, volumes, uid):
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    env += ["%s=%s" % (e["name"], e.get("value", "")) for e in c.get("env", [])]
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+    ]
+    for vm in c.get("volumeMounts", []):
+        mounts.append({"destination": vm["mountPath"], "type": "bind",
+                       "source": volumes[vm["name"]], "options": ["rbind", "rw"]})
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": uid, "gid": uid},
+                    "args": c["command"] + c.get("args", []), "env": env, "cwd": "/",
+                    "noNewPrivileges": True,
+                    "capabilities": {"bounding": [], "effective": [], "permitted": [],
+                                     "ambient": []}},
+        "root": {"path": rootfs, "readonly": True},
+        "hostname": "pod",
+        "mounts": mounts,
+        # the host's network: the pod reaches the stack's S3 server on 127.0.0.1
+        "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")]},
+    }
+
+
+def set_status(entry, **kw):
+    with lock:
+        st = json.loads(json.dumps(entry["status"]))
+        st.update(kw)
+        entry["status"] = st
+
+
+def run_container(entry, c, kind, volumes, uid):
+    """Runs one container to its end; its log in <dir>/log-<name>. Its exit code."""
+    rootfs = args.runc.get(c["image"])
+    statuses = kind + "Statuses"
+    def status(state):
+        with lock:
+            lst = [s for s in entry["status"].get(statuses, []) if s["name"] != c["name"]]
+            lst.append({"name": c["name"], "state": state})
+            st = dict(entry["status"], **{statuses: lst})
+            entry["status"] = st
+    if rootfs is None:
+        status({"waiting": {"reason": "ErrImagePull"}})
+        return None
+    bundle = os.path.join(entry["dir"], "bundle-" + c["name"])
+    os.makedirs(bundle)
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(container_config(c, rootfs, volumes, uid), f)
+    cid = "fk-%s-%s" % (entry["pod"]["metadata"]["name"][-20:], c["name"])
+    entry["running"] = cid
+    status({"running": {}})
+    with open(os.path.join(entry["dir"], "log-" + c["name"]), "wb") as log:
+        p = runc("run", "--bundle", bundle, cid, stdout=log, stderr=subprocess.STDOUT)
+    runc("delete", "-f", cid, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    entry["running"] = None
+    code = p.returncode if p.returncode >= 0 else 128 - p.returncode
+    status({"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}})
+    return code
+
+
+def run_pod(name, entry):
+    pod = entry["pod"]
+    entry["dir"] = tempfile.mkdtemp(prefix="pod-", dir=os.path.dirname(os.path.abspath(args.record)))
+    volumes = {}
+    for v in pod["spec"].get("volumes", []):
+        d = os.path.join(entry["dir"], "vol-" + v["name"])
+        os.makedirs(d)
+        os.chmod(d, 0o777)
+        volumes[v["name"]] = d
+    sc = pod["spec"].get("securityContext", {})
+    for kind in ("initContainers", "containers"):
+        for c in pod["spec"].get(kind, []):
+            if entry.get("deleted"):
+                return
+            uid = c.get("securityContext", {}).get("runAsUser", sc.get("runAsUser", 0))
+            if kind == "containers":
+                set_status(entry, phase="Running")
+            code = run_container(entry, c, kind[:-1], volumes, uid)
+            if code is None:
+                return  # waits on its image until deleted
+            if code != 0:
+                set_status(entry, phase="Failed")
+                return
+    set_status(entry, phase="Succeeded")
+
+
 def main():
     global args
     p = argparse.ArgumentParser()
@@ -225,7 +348,10 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--record", required=True)
+    p.add_argument("--runc", default="", help="IMAGE=ROOTFS,...: run pods with runc")
     args = p.parse_args()
+    args.runc = dict(kv.split("=", 1) for kv in args.runc.split(",") if "=" in kv)
+    args.runc_root = tempfile.mkdtemp(prefix="runc-", dir=os.path.dirname(os.path.abspath(args.record)))
     record()
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

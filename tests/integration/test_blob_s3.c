@@ -570,7 +570,7 @@ test_dropped_mid_upload(void **state)
 
 /* Staging (what a pod uploads before its digest is known): a presigned PUT taken by a
  * plain HTTP client with no credentials (curl, as a pod's helper does), fetched by the
- * worker into a file, bounded, deleted; a name that is not [a-z0-9-/] is refused and a
+ * worker into a file, bounded, deleted; a name that is not [A-Za-z0-9_-/] is refused and a
  * local store has no staging. */
 static void
 test_staging(void **state)
@@ -595,7 +595,7 @@ test_staging(void **state)
     assert_int_equal(store_blob_stage_fetch(bs, "run-1/out", dst, 1u << 20, &err), FLOE_ENOTFOUND);
     assert_int_equal(store_blob_stage_delete(bs, "run-1/out", &err), FLOE_OK); /* idempotent */
     assert_int_equal(store_blob_stage_url(bs, "PUT", "../x", url, sizeof(url), &err), FLOE_EINVAL);
-    assert_int_equal(store_blob_stage_url(bs, "PUT", "A/b", url, sizeof(url), &err), FLOE_EINVAL);
+    assert_int_equal(store_blob_stage_url(bs, "PUT", "a b", url, sizeof(url), &err), FLOE_EINVAL);
     store_blob_free(bs);
     store_blob *local = store_blob_open(dir, 1u << 20, &err);
     assert_non_null(local);

@@ -175,3 +175,65 @@ it_wait_metric(const char *base, const char *name, long long want, int timeout_m
         usleep(50000);
     }
 }
+
+void
+it_expect_attempt_error(const char *exec, const char *node, const char *kind, const char *code,
+                        const char *needle)
+{
+    char *k = it_sql_text("SELECT error_kind FROM node_attempts WHERE execution_id = $1 AND "
+                          "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                          exec, node);
+    char *c = it_sql_text("SELECT error_code FROM node_attempts WHERE execution_id = $1 AND "
+                          "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                          exec, node);
+    char *m = it_sql_text("SELECT message FROM node_attempts WHERE execution_id = $1 AND "
+                          "node_id = $2 ORDER BY attempt DESC LIMIT 1",
+                          exec, node);
+    printf("# %s: %s %s: %s\n", node, k, c, m);
+    if (strcmp(k, kind) != 0 || strcmp(c, code) != 0 || strstr(m, needle) == NULL)
+        fail_msg("node %s: expected %s %s with \"%s\", got %s %s \"%s\"", node, kind, code, needle,
+                 k, c, m);
+    free(k);
+    free(c);
+    free(m);
+}
+
+char *
+it_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len != NULL)
+        *len = (size_t)n;
+    return buf;
+}
+
+char *
+it_replace_all(const char *text, const char *from, const char *to)
+{
+    size_t n = 0, fl = strlen(from), tl = strlen(to);
+    for (const char *p = strstr(text, from); p != NULL; p = strstr(p + fl, from))
+        n++;
+    char *out = malloc(strlen(text) + n * tl + 1), *o = out;
+    for (const char *p = text;;) {
+        const char *q = strstr(p, from);
+        if (q == NULL) {
+            strcpy(o, p);
+            break;
+        }
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, to, tl);
+        o += tl;
+        p = q + fl;
+    }
+    return out;
+}

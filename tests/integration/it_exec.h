@@ -38,5 +38,14 @@ char *it_sql_text(const char *sql, const char *exec, const char *node);
 long long it_metric(const char *base, const char *name);
 /* Polls until the metric reaches want (fails the test after timeout_ms). */
 void it_wait_metric(const char *base, const char *name, long long want, int timeout_ms);
+/* The last attempt of a node failed as kind (USER, SYSTEM) with code and a message
+ * holding needle; printed either way. */
+void it_expect_attempt_error(const char *exec, const char *node, const char *kind, const char *code,
+                             const char *needle);
+/* A whole file (malloc'd, NUL-terminated; *len when not NULL); fails the test when it
+ * cannot be read. */
+char *it_read_file(const char *path, size_t *len);
+/* text with every from replaced by to (malloc'd). */
+char *it_replace_all(const char *text, const char *from, const char *to);
 
 #endif

@@ -60,6 +60,19 @@ settle(void **state)
     return 0;
 }
 
+/* How a worker reaches a stand-in API server: FLOE_KUBERNETES_API, _TOKEN_FILE, _CA_FILE. */
+typedef struct kube_conn_env {
+    char api[64], tok[300], ca[300];
+} kube_conn_env;
+
+static void
+kube_conn_env_of(kube_conn_env *e, const char *dir, const char *port)
+{
+    snprintf(e->api, sizeof(e->api), "FLOE_KUBERNETES_API=https://127.0.0.1:%s", port);
+    snprintf(e->tok, sizeof(e->tok), "FLOE_KUBERNETES_TOKEN_FILE=%s/token", dir);
+    snprintf(e->ca, sizeof(e->ca), "FLOE_KUBERNETES_CA_FILE=%s/cert.pem", dir);
+}
+
 /* Starts the stand-in API server on port (HTTPS with a fresh certificate, token
  * "test-token") in a directory of its own (dir), recording what it is sent in record;
  * with runc ("IMAGE=ROOTFS,...") it runs the pods. Its pid. */
@@ -109,14 +122,13 @@ static void
 test_kubernetes_fake_apiserver(void **state)
 {
     (void)state;
-    char dir[256], api[64], tok[300], ca[300], record[300];
+    char dir[256], record[300];
     int pid_fake = fake_kube(dir, sizeof(dir), "18443", NULL, record, sizeof(record));
-    snprintf(api, sizeof(api), "FLOE_KUBERNETES_API=https://127.0.0.1:18443");
-    snprintf(tok, sizeof(tok), "FLOE_KUBERNETES_TOKEN_FILE=%s/token", dir);
-    snprintf(ca, sizeof(ca), "FLOE_KUBERNETES_CA_FILE=%s/cert.pem", dir);
-    char *const env[] = {api,
-                         tok,
-                         ca,
+    kube_conn_env ke;
+    kube_conn_env_of(&ke, dir, "18443");
+    char *const env[] = {ke.api,
+                         ke.tok,
+                         ke.ca,
                          "FLOE_KUBERNETES_NAMESPACE=floe-test",
                          "FLOE_KUBERNETES_POLL=100ms",
                          "FLOE_KUBERNETES_NODE_SELECTOR=pool=batch",
@@ -257,13 +269,11 @@ test_kubernetes_pods_move_data(void **state)
     assert_int_equal(system(cmd), 0);
     snprintf(runc, sizeof(runc), "floe/helper=%s,busybox=/var/lib/floe/rootfs/busybox", helper);
     int pid_fake = fake_kube(dir, sizeof(dir), "18444", runc, record, sizeof(record));
-    char api[64], tok[300], ca[300];
-    snprintf(api, sizeof(api), "FLOE_KUBERNETES_API=https://127.0.0.1:18444");
-    snprintf(tok, sizeof(tok), "FLOE_KUBERNETES_TOKEN_FILE=%s/token", dir);
-    snprintf(ca, sizeof(ca), "FLOE_KUBERNETES_CA_FILE=%s/cert.pem", dir);
-    char *const env[] = {api,
-                         tok,
-                         ca,
+    kube_conn_env ke;
+    kube_conn_env_of(&ke, dir, "18444");
+    char *const env[] = {ke.api,
+                         ke.tok,
+                         ke.ca,
                          "FLOE_KUBERNETES_NAMESPACE=floe-test",
                          "FLOE_KUBERNETES_HELPER_IMAGE=floe/helper",
                          NULL};

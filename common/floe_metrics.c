@@ -3,6 +3,7 @@
 #include "floe_mem.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -229,4 +230,14 @@ floe_metrics_render(floe_metrics *m, FILE *out)
         }
     }
     pthread_mutex_unlock(&m->lock);
+}
+
+void
+floe_metrics_build_info(floe_metrics *m, const char *program)
+{
+    char labels[160];
+    snprintf(labels, sizeof(labels), "program=\"%.32s\",version=\"%.32s\"", program, FLOE_VERSION);
+    floe_metric_set(floe_metrics_gauge(m, "floe_build_info",
+                                       "1, labelled with the program and its version", labels),
+                    1);
 }

@@ -36,6 +36,9 @@ void floe_metric_add(floe_metric *metric, int64_t n);
 void floe_metric_set(floe_metric *metric, int64_t v);
 int64_t floe_metric_get(const floe_metric *metric);
 
+/* floe_build_info{program,version} 1: which build answers (dashboards join on it). */
+void floe_metrics_build_info(floe_metrics *m, const char *program);
+
 /* Writes every family: # HELP, # TYPE, then its series. */
 void floe_metrics_render(floe_metrics *m, FILE *out);
 

@@ -187,6 +187,7 @@ main(int argc, char **argv)
         floe_log_error(&s.log, "out of memory");
         goto out;
     }
+    floe_metrics_build_info(s.metrics, "floe-scheduler");
     if (sched_migrate(&s) != 0)
         goto out;
     sched_check_redis_policy(&s);

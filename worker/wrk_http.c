@@ -1,6 +1,7 @@
 /*
- * wrk_http — the worker's own small HTTP endpoint: /metrics (Prometheus text) and
- * /healthz (200 while taking work, 503 once shutting down), on worker.http.
+ * wrk_http — the worker's own small HTTP endpoint on worker.http: /metrics (Prometheus
+ * text), /healthz (200 while the process serves, 503 once shutting down) and /readyz (200
+ * when it can take work: not stopping, Redis answering).
  */
 #include "wrk_int.h"
 
@@ -43,6 +44,22 @@ on_request(struct evhttp_request *req, void *arg)
     if (strcmp(uri, "/healthz") == 0) {
         bool ok = !h->w->draining;
         reply(req, ok ? 200 : 503, "text/plain", ok ? "ok\n" : "shutting down\n", ok ? 3 : 14);
+        return;
+    }
+    /* Ready to take work: not stopping, and Redis (claims, leases) answers. Kafka is not
+     * asked: a worker of a group larger than its topic's partitions waits, idle and
+     * ready, for a rebalance to give it some; `partitions` says how many it holds. */
+    if (strcmp(uri, "/readyz") == 0) {
+        floe_bus_stats bs;
+        floe_bus_stats_get(h->w->bus, &bs);
+        bool redis = store_redis_connected(h->w->redis), ok = !h->w->draining && redis;
+        char body[200];
+        int n = snprintf(body, sizeof(body),
+                         "{\"status\":\"%s\",\"checks\":{\"redis\":\"%s\",\"stopping\":%s},"
+                         "\"partitions\":%d}\n",
+                         ok ? "ready" : "not ready", redis ? "ok" : "unreachable",
+                         h->w->draining ? "true" : "false", bs.assigned);
+        reply(req, ok ? 200 : 503, "application/json", body, (size_t)n);
         return;
     }
     if (strcmp(uri, "/metrics") == 0) {

@@ -343,6 +343,7 @@ main(int argc, char **argv)
     }
     slot_clean(&w);
     make_metrics(&w);
+    floe_metrics_build_info(w.metrics, "floe-worker");
     floe_bus_count_into(w.bus, w.metrics, "worker");
     if ((http = wrk_http_new(&w, &err)) == NULL && err.code != FLOE_OK) {
         floe_log_error(&w.log, "cannot start: %s", err.msg);

@@ -171,6 +171,20 @@ static void
 test_example_pipeline(void **state)
 {
     (void)state;
+    /* What SREs probe and scrape: the worker ready (Redis answers, not stopping), both
+     * daemons saying which build they are. */
+    json_t *rz = NULL;
+    assert_int_equal(it_http("http://" W1, "GET", "/readyz", NULL, 0, &rz), 200);
+    assert_string_equal(json_string_value(json_object_get(rz, "status")), "ready");
+    assert_true(json_is_integer(json_object_get(rz, "partitions")));
+    json_decref(rz);
+    assert_int_equal(it_metric("http://" W1,
+                               "floe_build_info{program=\"floe-worker\",version=\"" FLOE_VERSION
+                               "\"}"),
+                     1);
+    assert_int_equal(
+        it_metric(API, "floe_build_info{program=\"floe-scheduler\",version=\"" FLOE_VERSION "\"}"),
+        1);
     char *yaml = it_read_file(FLOE_SOURCE_DIR "/examples/pipeline.yaml", NULL);
     it_register(yaml);
     free(yaml);

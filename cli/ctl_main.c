@@ -21,6 +21,9 @@ typedef struct ctl_verb {
     int (*run)(const ctl_ctx *ctx, int argc, char **argv); /* NULL: not in this build */
 } ctl_verb;
 
+static int ctl_version(const ctl_ctx *ctx, int argc, char **argv);
+static int ctl_main(int argc, char **argv);
+
 static const ctl_verb verbs[] = {
     {"register", "register tasks, workflows and launch plans from YAML",
      "usage: floectl register -f FILE|DIR [--version V] [-p PROJECT] [-d DOMAIN]\n"
@@ -125,6 +128,11 @@ static const ctl_verb verbs[] = {
      NULL, ctl_publish},
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},
+    {"version", "this floectl's version and the scheduler's it talks to",
+     "usage: floectl version\n"
+     "Prints floectl's version, then the version of the scheduler at FLOE_API_URL (exit\n"
+     "status 1 when it does not answer).\n",
+     NULL, ctl_version},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -182,8 +190,71 @@ warn_default_project(const ctl_verb *v, const floe_config *cfg, int argc, char *
             v->name);
 }
 
+/* The server's answer to GET /api/v1/version beside our own version. */
+static int
+ctl_version(const ctl_ctx *ctx, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "floectl version: unexpected \"%s\"\n", argv[1]);
+        return 2;
+    }
+    json_t *server = NULL;
+    int rc = ctl_call(ctx, "GET", "/api/v1/version", NULL, NULL, 0, &server);
+    json_t *all = json_pack("{s:{s:s, s:s}, s:o?}", "client", "program", "floectl", "version",
+                            FLOE_VERSION, "server", rc == CTL_OK ? server : NULL);
+    if (ctx->output == CTL_OUT_TABLE) {
+        printf("floectl %s\n", FLOE_VERSION);
+        if (rc == CTL_OK)
+            printf("%s %s (%s)\n", json_string_value(json_object_get(server, "program")),
+                   json_string_value(json_object_get(server, "version")), ctx->cfg->api_url);
+    } else {
+        static const char *const cols[] = {NULL};
+        ctl_print(ctx, all, cols);
+    }
+    json_decref(all);
+    return rc;
+}
+
+/* "--name=value" as "--name" "value", as getopt_long reads it: every verb's flags take
+ * both forms. A new array (argv's strings stay where they are). */
+static char **
+split_long_flags(int *argc, char **argv)
+{
+    char **out = calloc((size_t)*argc * 2 + 1, sizeof(*out));
+    if (out == NULL)
+        return NULL;
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        char *eq = strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
+        if (i > 0 && eq != NULL && eq > argv[i] + 2) {
+            *eq = '\0';
+            out[n++] = argv[i];
+            out[n++] = eq + 1;
+        } else {
+            out[n++] = argv[i];
+        }
+    }
+    out[n] = NULL;
+    *argc = n;
+    return out;
+}
+
 int
 main(int argc, char **argv)
+{
+    char **split = split_long_flags(&argc, argv);
+    if (split == NULL) {
+        fprintf(stderr, "floectl: out of memory\n");
+        return 1;
+    }
+    argv = split;
+    int status = ctl_main(argc, argv);
+    free(split);
+    return status;
+}
+
+static int
+ctl_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);

@@ -528,6 +528,10 @@ on_request(struct evhttp_request *req, void *arg)
         r->reply = json_pack("{s:s}", "status", "ok");
         goto reply;
     }
+    if (r->route->id == API_R_VERSION) { /* what floectl version shows beside its own */
+        r->reply = json_pack("{s:s, s:s}", "program", "floe-scheduler", "version", FLOE_VERSION);
+        goto reply;
+    }
     if (r->route->id == API_R_METRICS) {
         serve_metrics(api, req);
         api->inflight--;

@@ -18,6 +18,7 @@ static const api_route routes[] = {
     {API_R_HEALTHZ, "healthz", GET, "/healthz"},
     {API_R_METRICS, "metrics", GET, "/metrics"},
     {API_R_READYZ, "readyz", GET, "/readyz"},
+    {API_R_VERSION, "version", GET, "/api/v1/version"},
     {API_R_REGISTER, "register", POST, "/api/v1/register"},
     {API_R_LAUNCH, "launch", POST, "/api/v1/executions"},
     {API_R_EXECUTION_LIST, "execution_list", GET, "/api/v1/executions"},

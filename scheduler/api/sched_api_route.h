@@ -38,6 +38,7 @@ typedef enum api_route_id {
     API_R_BLOB_UPLOAD,
     API_R_BLOB_GET,
     API_R_NODE_LOGS,
+    API_R_VERSION,
     API_R_COUNT
 } api_route_id;
 

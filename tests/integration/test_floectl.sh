@@ -26,7 +26,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register validate launch wait get list activate deactivate publish smoke blob logs; do
+for verb in register validate launch wait get list activate deactivate publish smoke blob logs version; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -42,6 +42,14 @@ for _ in $(seq 1 300); do # up to 30 s for the API to answer
 done
 expect 0 "$ctl" list tasks
 ! grep -q 'no project given' /tmp/floectl.err || fail "warned with FLOE_PROJECT set"
+# Which builds talk (issue 21): floectl's and the scheduler's version.
+expect 0 "$ctl" version -o json
+grep -q '"program": "floe-scheduler"' /tmp/floectl.out || fail "version: no server: $(cat /tmp/floectl.out)"
+grep -q '"program": "floectl"' /tmp/floectl.out || fail "version: no client"
+# --flag=value as well as --flag value, for every verb's flags.
+expect 0 "$ctl" list executions --limit=1 --project="$FLOE_PROJECT" -o json
+expect 1 "$ctl" list executions --limit=0
+
 # Forgetting -p is said (issue 26), not silently "default".
 expect 0 env -u FLOE_PROJECT "$ctl" list tasks
 grep -q 'no project given (-p, FLOE_PROJECT or the config file): using "default"' /tmp/floectl.err || fail "no warning without a project: $(cat /tmp/floectl.err)"

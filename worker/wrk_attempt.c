@@ -300,9 +300,12 @@ prepare_work(void *ctx, void *job)
         return;
     }
     snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
-    att->job_failed = wrk_io_inputs(att->dir, att->d->inputs, att->d->n_inputs, w->blobs,
-                                    &att->inputs_json, &att->err) != FLOE_OK;
-    if (!att->job_failed && att->kind == WRK_KUBE && w->cfg->kube_helper_image[0] != '\0')
+    /* A pod that moves its data fetches its blob inputs itself: not here as well. */
+    bool pod_data = att->kind == WRK_KUBE && w->cfg->kube_helper_image[0] != '\0';
+    att->job_failed =
+        wrk_io_inputs(att->dir, att->d->inputs, att->d->n_inputs, pod_data ? NULL : w->blobs,
+                      &att->inputs_json, &att->err) != FLOE_OK;
+    if (!att->job_failed && pod_data)
         att->job_failed = wrk_pod_prepare(att, &att->err) != FLOE_OK;
 }
 

@@ -125,7 +125,8 @@ wrk_io_inputs(const char *dir, Floe__NamedValue *const *inputs, size_t n, store_
                 rc = floe_err_user(err, FLOE_EINVAL, "input \"%s\": empty blob", nv->name);
                 goto out;
             }
-            if ((rc = store_blob_get_file(bs, b->uri, b->digest, path, err)) != FLOE_OK) {
+            if (bs != NULL &&
+                (rc = store_blob_get_file(bs, b->uri, b->digest, path, err)) != FLOE_OK) {
                 floe_err_prefix(err, "input \"%s\"", nv->name);
                 goto out;
             }

@@ -33,7 +33,8 @@
 bool wrk_io_name_ok(const char *name);
 
 /* Creates inputs/, outputs/ and tmp/ under dir and writes every input (blobs fetched from
- * bs). *json_out (malloc'd) receives inputs.json's text. A bad name or blob reference is a
+ * bs; bs NULL: blobs left out, for a pod that fetches its own). *json_out (malloc'd)
+ * receives inputs.json's text. A bad name or blob reference is a
  * USER error naming the input; storage trouble a SYSTEM one. */
 floe_rc wrk_io_inputs(const char *dir, Floe__NamedValue *const *inputs, size_t n, store_blob *bs,
                       char **json_out, floe_err *err);

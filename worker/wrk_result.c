@@ -38,13 +38,19 @@ att_publish(wrk_att *att, Floe__MessageType type, const ProtobufCMessage *m, boo
     const char *key = att->d->execution_id;
     floe_rc rc = floe_bus_produce(w->bus, w->events_topic, key, strlen(key), type, m,
                                   track ? att : NULL, NULL, &err);
-    if (rc != FLOE_OK)
+    if (rc != FLOE_OK) {
         floe_log_error(&att->log,
                        "cannot publish %s: %s (the lease will expire and the engine "
                        "retries the attempt)",
                        floe_rc_name(rc), err.msg);
-    else if (track)
+        /* Refused at once (e.g. "Unknown topic" just after Kafka came back): as a result
+         * the broker did not take, the lease must not be held for it (worker.result_hold)
+         * or the engine would wait that long to retry the attempt. */
+        if (track)
+            att->undelivered = true;
+    } else if (track) {
         att->deliveries_out++;
+    }
     return rc;
 }
 

@@ -95,6 +95,9 @@ typedef struct plug_ops {
     floe_rc (*start)(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *arg,
                      plug_run **out, floe_err *err);
     void (*kill)(plug_run *run);
+    /* The process group whose death ends the run, which the worker's lease fence may
+     * SIGKILL from a signal handler (wrk_fence.h); 0 where there is none (a pod). */
+    pid_t (*group)(const plug_run *run);
     void (*run_free)(plug_run *run);
     /* Removes what a previous worker in this slot left running (after a kill -9). */
     void (*reap)(plug_executor *ex);

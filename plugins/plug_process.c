@@ -161,6 +161,12 @@ proc_kill(plug_run *run)
         kill(-run->pid, SIGKILL);
 }
 
+static pid_t
+proc_group(const plug_run *run)
+{
+    return run->running ? run->pid : 0;
+}
+
 static void
 proc_run_free(plug_run *run)
 {
@@ -196,6 +202,7 @@ static const plug_ops proc_ops = {
     .name = "process",
     .start = proc_start,
     .kill = proc_kill,
+    .group = proc_group,
     .run_free = proc_run_free,
     .reap = proc_reap,
     .free = proc_free,

@@ -48,6 +48,7 @@ struct wrk_att {
     /* The lease as this worker knows it (CLOCK_MONOTONIC): renewed as of when the last
      * claim or heartbeat that Redis accepted was sent. */
     int64_t lease_sent_mono, lease_ok_mono;
+    int fence; /* the running task's entry in the lease fence (wrk_fence.h), or -1 */
     struct event *beat, *timeout, *retry, *ship;
     plug_run *run;
     plug_result res;

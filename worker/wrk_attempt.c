@@ -19,6 +19,7 @@
  * to it: no Redis request, pool job or delivery outstanding.
  */
 #include "wrk_att.h"
+#include "wrk_fence.h"
 
 #include "floe_fault.h"
 
@@ -48,6 +49,36 @@ static void att_start_claim(wrk_att *att);
 
 /* --- lifetime -------------------------------------------------------------------------- */
 
+/* Out of the lease fence before the run's group can be reaped and its id reused; true
+ * when the fence killed the task (its lease ran out while the worker was frozen). */
+static bool
+unfence(wrk_att *att)
+{
+    if (att->fence < 0)
+        return false;
+    bool killed = wrk_fence_remove(att->fence);
+    att->fence = -1;
+    return killed;
+}
+
+/* The lease as this worker last renewed it has run out: the engine may have retried the
+ * attempt elsewhere, so this run must publish nothing (review M3). */
+static bool
+lease_lapsed(const wrk_att *att)
+{
+    return att->lease_ok_mono > 0 &&
+           floe_mono_us() - att->lease_ok_mono >= (int64_t)att->lease_ms * 1000;
+}
+
+static void
+lapse(wrk_att *att, const char *why)
+{
+    floe_log_warn(&att->log, "stopping the attempt: its lease was not renewed for %u ms (%s)",
+                  att->lease_ms, why);
+    floe_metric_add(att->w->m_lost, 1);
+    att->aborted = true;
+}
+
 static void
 att_free(wrk_att *att)
 {
@@ -61,6 +92,7 @@ att_free(wrk_att *att)
         event_free(att->retry);
     if (att->ship != NULL)
         event_free(att->ship);
+    unfence(att);
     if (att->run != NULL)
         att->w->exec[att->kind]->ops->run_free(att->run);
     floe__task_dispatch__free_unpacked(att->d, NULL);
@@ -177,6 +209,12 @@ on_exec_done(plug_run *run, const plug_result *res, void *arg)
 {
     (void)run;
     wrk_att *att = arg;
+    bool fenced = unfence(att);
+    if (fenced)
+        floe_metric_add(att->w->m_fenced, 1);
+    if (!att->aborted && (fenced || lease_lapsed(att)))
+        lapse(att, fenced ? "killed by the lease fence: the worker was frozen past it"
+                          : "the task ended after its lease");
     att->res = *res;
     att->run_end_us = floe_now_us();
     if (att->timeout != NULL)
@@ -272,6 +310,10 @@ wrk_att_run(wrk_att *att)
                                "start", err.msg);
         return;
     }
+    const plug_ops *ops = w->exec[att->kind]->ops;
+    pid_t group = ops->group != NULL ? ops->group(att->run) : 0;
+    if (group > 0 && att->lease_ok_mono > 0)
+        att->fence = wrk_fence_add(group, att->lease_ok_mono + (int64_t)att->lease_ms * 1000);
     /* From the task's start, on this process's monotonic clock (review M1): time spent in
      * Kafka or in the backlog, and skew between the leader's clock and ours, are not the
      * task's and must not become its USER timeout. */
@@ -341,8 +383,11 @@ beat_reply(const store_reply *rep, const floe_err *err, void *arg)
     if (err == NULL && att->state != ATT_DONE) {
         store_state_res res;
         store_state_parse(rep, &res);
-        if (res.st == STORE_ST_OK)
+        if (res.st == STORE_ST_OK) {
             att->lease_ok_mono = att->lease_sent_mono;
+            if (att->fence >= 0)
+                wrk_fence_move(att->fence, att->lease_ok_mono + (int64_t)att->lease_ms * 1000);
+        }
         if (res.st == STORE_ST_ABORT || res.st == STORE_ST_LOST) {
             floe_log_info(&att->log, "stopping the attempt: %s", res.note);
             floe_metric_add(att->w->m_lost, 1);
@@ -366,14 +411,8 @@ on_beat(evutil_socket_t fd, short what, void *arg)
     /* Fenced by our own clock (review M3): cut off from Redis past the lease, the engine
      * has retried this attempt elsewhere by now, so this run stops and publishes nothing
      * rather than run beside its retry. */
-    if (att->state == ATT_RUNNING && att->lease_ok_mono > 0 &&
-        floe_mono_us() - att->lease_ok_mono >= (int64_t)att->lease_ms * 1000) {
-        floe_log_warn(&att->log,
-                      "stopping the attempt: its lease was not renewed for %u ms "
-                      "(Redis unreachable?)",
-                      att->lease_ms);
-        floe_metric_add(att->w->m_lost, 1);
-        att->aborted = true;
+    if (att->state == ATT_RUNNING && lease_lapsed(att)) {
+        lapse(att, "Redis unreachable, or this worker was frozen");
         if (att->run != NULL)
             att->w->exec[att->kind]->ops->kill(att->run);
         return;
@@ -635,6 +674,7 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
         return;
     }
     att->w = w;
+    att->fence = -1;
     att->pos = msg->pos;
     att->kind = kind_of(in->executor);
     att->received_us = att->arrived_us = floe_now_us();

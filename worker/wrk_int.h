@@ -55,7 +55,7 @@ typedef struct wrk {
     struct floe_notify *notify; /* systemd: ready, stopping, watchdog */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
-    floe_metric *m_heartbeats, *m_lost;
+    floe_metric *m_heartbeats, *m_lost, *m_fenced;
 } wrk;
 
 /* Takes a received TaskDispatch: starts it or queues it (pausing the bus when full). */

@@ -20,6 +20,7 @@
 #include "floe_time.h"
 #include "plug_child.h"
 #include "wrk_att.h"
+#include "wrk_fence.h"
 #include "wrk_int.h"
 #include "wrk_io.h"
 
@@ -214,6 +215,10 @@ make_metrics(wrk *w)
                                      "attempts stopped because the execution ended, the attempt "
                                      "was superseded or the lease was lost",
                                      NULL);
+    w->m_fenced = floe_metrics_counter(m, "floe_worker_lease_fence_kills_total",
+                                       "tasks killed by the lease fence: the worker was frozen "
+                                       "past their lease (wrk_fence.h)",
+                                       NULL);
     floe_metric_set(floe_metrics_gauge(m, "floe_worker_concurrency", "attempts run at once", NULL),
                     w->cfg->worker_concurrency);
 }
@@ -327,7 +332,7 @@ main(int argc, char **argv)
         (w.notify = floe_notify_new(w.base)) == NULL || (w.metrics = floe_metrics_new()) == NULL ||
         (w.keys = floe_map_new(64)) == NULL ||
         (w.children = plug_child_new(w.base, &err)) == NULL ||
-        make_executors(&w, &err) != FLOE_OK ||
+        make_executors(&w, &err) != FLOE_OK || wrk_fence_init(&err) != FLOE_OK ||
         (w.blobs = store_blob_open_config(cfg, &err)) == NULL ||
         (w.pool = floe_pool_new(w.base, &pc, &err)) == NULL ||
         (w.redis = store_redis_new(w.base, cfg->redis_url, (int)cfg->redis_timeout_ms, &err)) ==

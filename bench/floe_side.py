@@ -101,6 +101,18 @@ class Daemon:
         self.log.close()
 
 
+def bearer(env=os.environ):
+    """The Authorization header for the API: FLOE_TOKEN, else the file FLOE_TOKEN_FILE."""
+    tok = env.get("FLOE_TOKEN", "")
+    if not tok and env.get("FLOE_TOKEN_FILE"):
+        try:
+            with open(env["FLOE_TOKEN_FILE"]) as f:
+                tok = f.read().strip()
+        except OSError:
+            tok = ""
+    return {"Authorization": "Bearer " + tok} if tok else {}
+
+
 def scrape(url):
     """Prometheus text from url -> {"name{labels}": value}."""
     u = urllib.parse.urlsplit(url)
@@ -134,6 +146,7 @@ class Api:
         u = urllib.parse.urlsplit(url)
         self.host, self.port = u.hostname, u.port
         self.local = threading.local()
+        self.auth = {}
 
     def call(self, method, path, body=None, ctype="application/json"):
         c = getattr(self.local, "conn", None)
@@ -141,7 +154,7 @@ class Api:
             c = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         data = body.encode() if isinstance(body, str) else body
         try:
-            c.request(method, path, body=data, headers={"Content-Type": ctype})
+            c.request(method, path, body=data, headers={"Content-Type": ctype, **self.auth})
             r = c.getresponse()
             text = r.read().decode()
         except (OSError, http.client.HTTPException):
@@ -178,6 +191,7 @@ class FloeBench:
         self.quick = quick
         self.log = log
         self.api = Api(stack_env["FLOE_API_URL"])
+        self.api.auth = bearer(stack_env)
         self.pg = stack_env["FLOE_POSTGRES_URL"]
         self.redis_url = stack_env["FLOE_REDIS_URL"]
         # One connection each, kept: the harness polls while the workload runs, and a

@@ -74,6 +74,13 @@ int ctl_blob_cat(const ctl_ctx *ctx, const char *uri);
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);
 void ctl_smoke_help(FILE *out);
 int ctl_register(const ctl_ctx *ctx, int argc, char **argv);
+/* ctl_auth.c */
+int ctl_token(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_whoami(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_audit(const ctl_ctx *ctx, int argc, char **argv);
+/* ctl_http.c: the token floectl sends: api.token (FLOE_TOKEN), else the file api.token_file
+ * (FLOE_TOKEN_FILE); -1 (said) when that file cannot be read. */
+int ctl_use_token(const floe_config *cfg);
 int ctl_get(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_list(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_activate(const ctl_ctx *ctx, int argc, char **argv);

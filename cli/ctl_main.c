@@ -126,6 +126,21 @@ static const ctl_verb verbs[] = {
      "--event-id makes a retry a duplicate (ignored). A uri that is not in the blob store is\n"
      "published with a warning: a plan binding it to a blob input would fail.\n",
      NULL, ctl_publish},
+    {"token", "create, list and revoke API tokens",
+     "usage: floectl token create NAME --grant PROJECT=ROLE... [--expires-in 30d] [-q]\n"
+     "       floectl token list\n"
+     "       floectl token revoke ID\n"
+     "Roles: viewer, launcher, maintainer, admin (each includes the ones before); project *\n"
+     "is every project. Granting a role needs admin in its project. The token is printed\n"
+     "once (-q: the token alone). floectl sends FLOE_TOKEN, or the file FLOE_TOKEN_FILE.\n",
+     NULL, ctl_token},
+    {"whoami", "the token floectl uses: its principal and roles", "usage: floectl whoami\n", NULL,
+     ctl_whoami},
+    {"audit", "who changed what, and who was refused",
+     "usage: floectl audit [-p PROJECT] [--principal token:ID] [--action NAME]\n"
+     "       [--outcome ok|denied|failed] [--limit N]\n"
+     "Newest first. Needs admin in PROJECT (without -p: in every project).\n",
+     NULL, ctl_audit},
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},
     {"version", "this floectl's version and the scheduler's it talks to",
@@ -321,6 +336,10 @@ ctl_main(int argc, char **argv)
         return 2;
     }
     ctx.cfg = cfg;
+    if (ctl_use_token(cfg) != 0) {
+        floe_config_free(cfg);
+        return 2;
+    }
     warn_default_project(v, cfg, argc, argv);
     signal(SIGPIPE, SIG_IGN); /* a server closing early must not kill us mid-request */
     int rc;

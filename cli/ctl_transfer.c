@@ -10,6 +10,8 @@
  */
 #include "ctl.h"
 
+#include "floe_httpc.h"
+
 #include "floe_digest.h"
 
 #include <curl/curl.h>
@@ -120,6 +122,15 @@ easy(const ctl_ctx *ctx, const char *url, xfer *x)
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(ctx->cfg->api_timeout_ms + 999) / 1000);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    /* To the API only: a presigned url of the blob store refuses a second credential.
+     * As auth, not a header, so curl drops it on a redirect to another host or port. */
+    const char *token = floe_httpc_token();
+    size_t api_len = strlen(ctx->cfg->api_url);
+    if (token != NULL && strncmp(url, ctx->cfg->api_url, api_len) == 0 &&
+        (url[api_len] == '/' || url[api_len] == '\0')) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
+    }
     return c;
 }
 

@@ -50,7 +50,11 @@ typedef struct floe_config {
     int64_t api_threads; /* pool threads serving API database work */
     int64_t api_max_body_bytes;
     int64_t api_max_inflight, api_max_inflight_bytes, api_max_connections;
-    int64_t api_timeout_ms; /* floectl: per request */
+    int64_t api_timeout_ms;           /* floectl: per request */
+    int api_auth, api_metrics_public; /* on_off */
+    char *api_bootstrap_token_file;
+    int64_t api_auth_cache_ms;
+    char *api_token, *api_token_file; /* floectl */
     int64_t spec_max_bytes;
     int64_t spec_max_documents;
     int64_t spec_max_nesting;

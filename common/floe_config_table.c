@@ -129,6 +129,23 @@ const cfg_entry floe_config_table[] = {
     {"api.max_inflight_bytes", CFG_SIZE, OFF(api_max_inflight_bytes), "64MiB", 1024, 17179869184LL,
      "FLOE_API_MAX_INFLIGHT_BYTES", 0, NULL, NULL,
      "request bodies held at once; beyond it the API answers 503"},
+    {"api.auth", CFG_ENUM, OFF(api_auth), "on", 0, 0, "FLOE_API_AUTH", 0, on_off, NULL,
+     "floe-scheduler: every route but /healthz, /readyz (and /metrics, api.metrics_public) "
+     "needs a bearer token; off trusts every caller and is logged loudly (docs/security.md)"},
+    {"api.bootstrap_token_file", CFG_STRING, OFF(api_bootstrap_token_file), "", 0, 1000,
+     "FLOE_API_BOOTSTRAP_TOKEN_FILE", 0, NULL, NULL,
+     "floe-scheduler: a file holding the installation's first admin token (admin of every "
+     "project), stored as its hash at start; replaced when the file changes"},
+    {"api.metrics_public", CFG_ENUM, OFF(api_metrics_public), "on", 0, 0, "FLOE_API_METRICS_PUBLIC",
+     0, on_off, NULL, "floe-scheduler: /metrics without a token (off: any valid token)"},
+    {"api.auth_cache", CFG_DURATION, OFF(api_auth_cache_ms), "5s", 0, 300000, "FLOE_API_AUTH_CACHE",
+     0, NULL, NULL,
+     "floe-scheduler: how long a replica trusts a token it looked up; a revocation reaches "
+     "the other replicas within it"},
+    {"api.token", CFG_STRING, OFF(api_token), "", 0, 512, "FLOE_TOKEN", CFG_SECRET, NULL, NULL,
+     "floectl: the bearer token sent to the API"},
+    {"api.token_file", CFG_STRING, OFF(api_token_file), "", 0, 1000, "FLOE_TOKEN_FILE", 0, NULL,
+     NULL, "floectl: a file holding the bearer token (when api.token is empty)"},
     {"api.timeout", CFG_DURATION, OFF(api_timeout_ms), "60s", 100, 3600000, "FLOE_API_TIMEOUT", 0,
      NULL, NULL, "floectl: how long to wait for each API response"},
     {"spec.max_bytes", CFG_SIZE, OFF(spec_max_bytes), "4MiB", 1024, 268435456,

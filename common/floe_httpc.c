@@ -6,6 +6,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +112,12 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
     evhttp_add_header(h, "Connection", "close");
     if (content_type != NULL)
         evhttp_add_header(h, "Content-Type", content_type);
+    const char *token = floe_httpc_token();
+    if (token != NULL) {
+        char auth[600];
+        snprintf(auth, sizeof(auth), "Bearer %s", token);
+        evhttp_add_header(h, "Authorization", auth);
+    }
     if (body != NULL && len > 0)
         evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
     if (evhttp_make_request(conn, req, httpc_method(method), path) != 0) {
@@ -161,4 +169,38 @@ floe_url_escape(const char *s)
     char *copy = floe_strdup(e);
     free(e);
     return copy;
+}
+
+static char httpc_token[520];
+static bool httpc_token_set;
+
+void
+floe_httpc_set_token(const char *token)
+{
+    httpc_token_set = token != NULL && token[0] != '\0';
+    snprintf(httpc_token, sizeof(httpc_token), "%s", httpc_token_set ? token : "");
+}
+
+const char *
+floe_httpc_token(void)
+{
+    if (httpc_token_set)
+        return httpc_token;
+    const char *env = getenv("FLOE_TOKEN");
+    if (env != NULL && env[0] != '\0' && strlen(env) < sizeof(httpc_token))
+        return env;
+    const char *path = getenv("FLOE_TOKEN_FILE");
+    if (path == NULL || path[0] == '\0')
+        return NULL;
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(httpc_token, 1, sizeof(httpc_token) - 1, f);
+    fclose(f);
+    while (n > 0 &&
+           (httpc_token[n - 1] == '\n' || httpc_token[n - 1] == '\r' || httpc_token[n - 1] == ' '))
+        n--;
+    httpc_token[n] = '\0';
+    httpc_token_set = n > 0;
+    return httpc_token_set ? httpc_token : NULL;
 }

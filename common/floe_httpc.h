@@ -27,6 +27,12 @@ floe_rc floe_httpc_request(const char *base_url, const char *method, const char 
 
 void floe_http_resp_deinit(floe_http_resp *resp);
 
+/* The bearer token every request sends (Authorization: Bearer ...): the one set here, else
+ * $FLOE_TOKEN, else the contents of the file $FLOE_TOKEN_FILE; NULL when none. set copies
+ * token (NULL forgets it); neither is for concurrent use with requests. */
+void floe_httpc_set_token(const char *token);
+const char *floe_httpc_token(void);
+
 /* Percent-encodes s for a path segment or query value. Caller frees with floe_free;
  * NULL when out of memory. */
 char *floe_url_escape(const char *s);

@@ -128,11 +128,13 @@ sched_migrate(sched *s)
                                         s->cfg->postgres_timeout_ms, &err);
         unsigned applied = 0;
         floe_rc rc = pg != NULL ? store_migrate_apply(pg, &applied, &err) : err.code;
-        store_pg_close(pg);
-        if (rc == FLOE_OK) {
+        if (rc == FLOE_OK)
             floe_log_info(&s->log, "schema up to date (%u migrations applied now)", applied);
+        if (rc == FLOE_OK && (rc = sched_api_bootstrap(pg, s->cfg, &err)) != FLOE_OK)
+            err.code = rc;
+        store_pg_close(pg);
+        if (rc == FLOE_OK)
             return 0;
-        }
         if (rc != FLOE_EIO || floe_mono_us() > deadline) {
             floe_log_error(&s->log, "schema: %s", err.msg);
             return -1;

@@ -70,4 +70,9 @@ typedef struct store_lin_query {
  * has no lineage. *out is a new reference. */
 floe_rc store_lineage_query(store_pg *pg, const store_lin_query *q, json_t **out, floe_err *err);
 
+/* The project of the execution that recorded artifact id, copied into buf (FLOE_ENOTFOUND
+ * when there is no such artifact). */
+floe_rc store_lineage_artifact_project(store_pg *pg, int64_t id, char *buf, size_t size,
+                                       floe_err *err);
+
 #endif

@@ -389,3 +389,23 @@ store_lineage_query(store_pg *pg, const store_lin_query *q, json_t **out, floe_e
     json_decref(w.edges);
     return rc;
 }
+
+floe_rc
+store_lineage_artifact_project(store_pg *pg, int64_t id, char *buf, size_t size, floe_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%" PRId64, id);
+    const char *params[] = {ids};
+    PGresult *r;
+    floe_rc rc = store_pg_exec(pg,
+                               "SELECT e.project FROM artifacts a JOIN executions e"
+                               " ON e.id = a.execution_id WHERE a.id = $1::bigint",
+                               1, params, NULL, NULL, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    bool found = PQntuples(r) == 1;
+    if (found)
+        snprintf(buf, size, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return found ? FLOE_OK : floe_err_user(err, FLOE_ENOTFOUND, "no artifact %s", ids);
+}

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct sched_api {
     struct event_base *base;
@@ -38,14 +39,25 @@ struct sched_api {
     floe_metric *m_inflight;
     api_conns *conns;
     store_blob *blobs; /* NULL when it could not be opened: blob_error says why */
+    api_auth *auth;
     char blob_error[FLOE_ERR_MSG_MAX];
 };
 
 static void readyz_work(api_thread *t, api_req *r);
+static void version_work(api_thread *t, api_req *r);
+static void metrics_work(api_thread *t, api_req *r);
+static void metrics_done(api_req *r);
 
 /* Who serves each route (sched_api_route says which routes exist). */
 static const api_handler handlers[API_R_COUNT] = {
     [API_R_READYZ] = {readyz_work, NULL},
+    [API_R_VERSION] = {version_work, NULL},
+    [API_R_METRICS] = {metrics_work, metrics_done}, /* with api.metrics_public=off */
+    [API_R_WHOAMI] = {api_whoami_work, NULL},
+    [API_R_TOKEN_CREATE] = {api_token_create_work, NULL},
+    [API_R_TOKEN_LIST] = {api_token_list_work, NULL},
+    [API_R_TOKEN_REVOKE] = {api_token_revoke_work, NULL},
+    [API_R_AUDIT] = {api_audit_work, NULL},
     [API_R_REGISTER] = {api_register_work, NULL},
     [API_R_LAUNCH] = {api_launch_work, api_launch_done},
     [API_R_EXECUTION_LIST] = {api_exec_list_work, NULL},
@@ -83,6 +95,12 @@ api_blobs(api_req *r)
     if (r->api->blobs == NULL)
         api_fail(r, FLOE_EIO, "the blob store is unavailable: %s", r->api->blob_error);
     return r->api->blobs;
+}
+
+api_auth *
+api_auth_of(const api_req *r)
+{
+    return r->api->auth;
 }
 
 floe_bus *
@@ -199,6 +217,14 @@ api_reply(api_req *r)
         if (r->status == 405) {
             status = 405;
             code = "method_not_allowed";
+        } else if (r->status == 401) {
+            status = 401;
+            code = "unauthenticated";
+            evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+                              "Bearer realm=\"floe\"");
+        } else if (r->status == 403) {
+            status = 403;
+            code = "permission_denied";
         } else if (r->status == 416) {
             status = 416;
             code = "range_not_satisfiable";
@@ -405,11 +431,35 @@ typedef struct api_job {
     void (*done)(api_req *);
 } api_job;
 
+/* A route that needs a principal gets one before its handler runs; the handler checks the
+ * role (api_allow). A handler that changed nothing without checking is answered 500 and
+ * said: every route must check, and the route-by-role test finds one that does not. */
 static void
 job_work(void *ctx, void *arg)
 {
     api_job *j = arg;
-    j->work(ctx, j->r);
+    api_thread *t = ctx;
+    api_req *r = j->r;
+    bool first = !r->authn_done;
+    if (first) {
+        r->authn_done = true;
+        /* /metrics reaches the pool only when api.metrics_public is off. */
+        bool anyone = r->route->access == API_ANYONE && r->route->id != API_R_METRICS;
+        if (!anyone && !api_authenticate(t, r))
+            return;
+        if (r->route->access <= API_SIGNED_IN)
+            r->allowed = true;
+    }
+    j->work(t, r);
+    if (!first)
+        return;
+    if (r->err.code == FLOE_OK && !r->allowed) {
+        floe_log_error(&r->api->log, "%s answered without checking the caller's role: refused",
+                       r->route->name);
+        api_fail(r, FLOE_EIO, "internal: %s did not check authorisation", r->route->name);
+        r->status = 500;
+    }
+    api_audit_outcome(t, r);
 }
 
 static void
@@ -474,6 +524,33 @@ readyz_work(api_thread *t, api_req *r)
 }
 
 static void
+version_work(api_thread *t, api_req *r)
+{
+    (void)t; /* what floectl version shows beside its own */
+    r->reply = json_pack("{s:s, s:s}", "program", "floe-scheduler", "version", FLOE_VERSION);
+}
+
+static void serve_metrics(sched_api *api, struct evhttp_request *req);
+
+static void
+metrics_work(api_thread *t, api_req *r)
+{
+    (void)t;
+    (void)r; /* authenticated by job_work: the loop serves it */
+}
+
+static void
+metrics_done(api_req *r)
+{
+    sched_api *api = r->api;
+    serve_metrics(api, r->req);
+    api->body_bytes -= r->body_len;
+    api->inflight--;
+    floe_metric_set(api->m_inflight, api->inflight);
+    req_free(r);
+}
+
+static void
 serve_metrics(sched_api *api, struct evhttp_request *req)
 {
     char *text = NULL;
@@ -528,16 +605,20 @@ on_request(struct evhttp_request *req, void *arg)
         r->reply = json_pack("{s:s}", "status", "ok");
         goto reply;
     }
-    if (r->route->id == API_R_VERSION) { /* what floectl version shows beside its own */
-        r->reply = json_pack("{s:s, s:s}", "program", "floe-scheduler", "version", FLOE_VERSION);
-        goto reply;
-    }
-    if (r->route->id == API_R_METRICS) {
+    if (r->route->id == API_R_METRICS && api->cfg->api_metrics_public) {
         serve_metrics(api, req);
         api->inflight--;
         floe_metric_set(api->m_inflight, api->inflight);
         req_free(r);
         return;
+    }
+    const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        if (*tok != '\0' && strlen(tok) < 512)
+            r->bearer = floe_arena_strndup(r->arena, tok, strlen(tok));
     }
     /* Bounded before anything is copied (review H10): requests in flight, the bytes of
      * their bodies, and the body of every route but register (specs are large). */
@@ -636,6 +717,10 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
         snprintf(api->blob_error, sizeof(api->blob_error), "%s", berr.msg);
         floe_log_warn(&api->log, "blob store unavailable, /api/v1/blobs answers 503: %s", berr.msg);
     }
+    if ((api->auth = api_auth_new(cfg)) == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "api: out of memory");
+        goto fail;
+    }
     floe_log_info(&api->log, "listening on %s", cfg->api_url);
     return api;
 fail:
@@ -683,5 +768,6 @@ sched_api_free(sched_api *api)
     if (api->http != NULL)
         evhttp_free(api->http);
     store_blob_free(api->blobs);
+    api_auth_free(api->auth);
     floe_free(api);
 }

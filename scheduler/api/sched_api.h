@@ -38,6 +38,11 @@ unsigned sched_api_inflight(const sched_api *api);
  * floe_bus_flush(), then sched_api_free(). */
 void sched_api_drain(sched_api *api);
 
+struct store_pg;
+/* Stores the token in api.bootstrap_token_file (when set) as the installation's first
+ * admin (sched_api_auth.c); at start-up, after the migrations. */
+floe_rc sched_api_bootstrap(struct store_pg *pg, const floe_config *cfg, floe_err *err);
+
 /* Frees; requests still unanswered are dropped with their connections. NULL is a no-op. */
 void sched_api_free(sched_api *api);
 

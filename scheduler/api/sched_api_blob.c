@@ -59,7 +59,10 @@ ref_json(const char *uri, uint64_t size)
 void
 api_blob_put_work(api_thread *t, api_req *r)
 {
-    (void)t;
+    bool project_ok = true; /* blobs and datasets belong to no project yet: the caller's */
+    const char *project = api_project(r, &project_ok);
+    if (!project_ok || !api_allow(t, r, project))
+        return;
     store_blob *bs = api_blobs(r);
     if (bs == NULL)
         return;
@@ -106,7 +109,10 @@ api_blob_put_work(api_thread *t, api_req *r)
 void
 api_blob_upload_work(api_thread *t, api_req *r)
 {
-    (void)t;
+    bool project_ok = true; /* blobs and datasets belong to no project yet: the caller's */
+    const char *project = api_project(r, &project_ok);
+    if (!project_ok || !api_allow(t, r, project))
+        return;
     store_blob *bs = api_blobs(r);
     if (bs == NULL)
         return;
@@ -165,7 +171,10 @@ api_blob_upload_work(api_thread *t, api_req *r)
 void
 api_blob_get_work(api_thread *t, api_req *r)
 {
-    (void)t;
+    bool project_ok = true; /* blobs and datasets belong to no project yet: the caller's */
+    const char *project = api_project(r, &project_ok);
+    if (!project_ok || !api_allow(t, r, project))
+        return;
     store_blob *bs = api_blobs(r);
     if (bs == NULL)
         return;

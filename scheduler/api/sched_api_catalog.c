@@ -130,10 +130,12 @@ api_relaunch_work(api_thread *t, api_req *r)
         }
     }
     store_exec old;
-    if (api_pg(t, r) != FLOE_OK || store_exec_get(t->pg, src, r->arena, &old, &r->err) != FLOE_OK) {
+    if (api_pg(t, r) != FLOE_OK || store_exec_get(t->pg, src, r->arena, &old, &r->err) != FLOE_OK ||
+        !api_allow(t, r, old.project)) {
         json_decref(overrides);
         return;
     }
+    by = api_requested_by(r, by);
     if (recover && !terminal(old.phase)) {
         api_fail(r, FLOE_ECONFLICT,
                  "execution %s is %s: only an execution that ended can be recovered", src,
@@ -236,7 +238,7 @@ api_cache_list_work(api_thread *t, api_req *r)
         api_fail(r, FLOE_EINVAL, "limit: 1 to %d", STORE_CATALOG_LIST_MAX);
         ok = false;
     }
-    if (!ok || api_pg(t, r) != FLOE_OK)
+    if (!ok || api_pg(t, r) != FLOE_OK || !api_allow(t, r, project))
         return;
     store_catalog_entry *v;
     size_t n;
@@ -271,7 +273,7 @@ api_cache_delete_work(api_thread *t, api_req *r)
         api_fail(r, FLOE_EINVAL, "name what to delete: ?key=CACHE_KEY or ?task=NAME");
         ok = false;
     }
-    if (!ok || api_pg(t, r) != FLOE_OK)
+    if (!ok || api_pg(t, r) != FLOE_OK || !api_allow(t, r, project))
         return;
     int64_t n = 0;
     if (store_catalog_delete(t->pg, project, domain, task, key, &n, &r->err) != FLOE_OK)
@@ -329,6 +331,19 @@ api_lineage_work(api_thread *t, api_req *r)
         q.depth = (unsigned)d;
     }
     if (api_pg(t, r) != FLOE_OK)
+        return;
+    /* Where the walk starts decides; it may lead into other projects' data, as reactive
+     * chains across teams do (their names and digests, no values of theirs but these). */
+    char project[64];
+    store_exec ex;
+    if (q.execution_id != NULL) {
+        if (store_exec_get(t->pg, q.execution_id, r->arena, &ex, &r->err) != FLOE_OK)
+            return;
+        snprintf(project, sizeof(project), "%s", ex.project);
+    } else if (store_lineage_artifact_project(t->pg, q.artifact_id, project, sizeof(project),
+                                              &r->err) != FLOE_OK)
+        return;
+    if (!api_allow(t, r, project))
         return;
     json_t *out = NULL;
     if (store_lineage_query(t->pg, &q, &out, &r->err) != FLOE_OK)

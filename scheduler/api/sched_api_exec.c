@@ -233,8 +233,9 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     if (!parse_ref(r, lp_j != NULL ? lp_j : wf_j, lp_j != NULL ? "launch_plan" : "workflow", &name,
                    &version))
         return;
-    if (api_pg(t, r) != FLOE_OK)
+    if (api_pg(t, r) != FLOE_OK || !api_allow(t, r, project))
         return;
+    requested_by = api_requested_by(r, requested_by);
 
     const Floe__LaunchPlanSpec *lp = NULL;
     store_entity e;
@@ -439,7 +440,8 @@ api_exec_get_work(api_thread *t, api_req *r)
     if (!api_exec_id_valid(r, id) || api_pg(t, r) != FLOE_OK)
         return;
     store_exec ex;
-    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
+        !api_allow(t, r, ex.project))
         return;
     if ((r->reply = exec_json(&ex, r->arena)) == NULL)
         api_fail(r, FLOE_ENOMEM, "out of memory");
@@ -564,7 +566,8 @@ api_exec_nodes_work(api_thread *t, api_req *r)
         return;
     store_exec ex;
     store_nodes nodes;
-    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
+        !api_allow(t, r, ex.project))
         return;
     bool ended = ex.finished_us > 0;
     if ((ended ? store_nodes_get(t->pg, id, r->arena, &nodes, &r->err)
@@ -585,7 +588,8 @@ void
 api_exec_list_work(api_thread *t, api_req *r)
 {
     store_exec_query q = {0};
-    if (!api_list_scope(r, &q.project, &q.domain, &q.limit, &q.before_seq))
+    if (!api_list_scope(r, &q.project, &q.domain, &q.limit, &q.before_seq) ||
+        !api_allow(t, r, q.project))
         return;
     const char *phase = api_param(r, "phase");
     if (phase != NULL) {
@@ -680,8 +684,10 @@ api_terminate_work(api_thread *t, api_req *r)
         json_decref(body);
     }
     store_exec ex;
-    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK)
+    if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
+        !api_allow(t, r, ex.project))
         return;
+    by = api_requested_by(r, by);
     if (strcmp(ex.phase, "QUEUED") != 0 && strcmp(ex.phase, "RUNNING") != 0) {
         api_fail(r, FLOE_ECONFLICT, "execution %s has already ended (%s)", id, ex.phase);
         return;

@@ -14,6 +14,7 @@
 #include "floe_messages.pb-c.h"
 #include "floe_spec.pb-c.h"
 #include "store_exec.h"
+#include "store_auth.h"
 #include "store_pg.h"
 
 #include <event2/http.h>
@@ -30,6 +31,7 @@ typedef struct api_thread {
 } api_thread;
 
 typedef struct api_req api_req;
+typedef struct api_auth api_auth;
 
 /* Who serves a route: work on a pool thread (NULL: the loop answers), done on the loop
  * thread (NULL: reply). */
@@ -56,6 +58,13 @@ struct api_req {
     const char *location; /* a redirect (307) to this url, in arena */
     int stream_fd;        /* >= 0: the reply is this file's bytes (api_blob_get_done) */
     uint64_t stream_size;
+
+    /* Who is calling (sched_api_auth.c): the bearer token as sent (in arena), the
+     * principal once authenticated, the project a handler's api_allow checked. */
+    const char *bearer;
+    const store_principal *principal;
+    const char *audit_project;
+    bool authn_done, allowed, audited;
 
     void *state; /* route-specific, in arena */
     int64_t start_us;
@@ -89,6 +98,30 @@ bool api_list_scope(api_req *r, const char **project, const char **domain, unsig
                     int64_t *before_seq);
 /* Sets r->reply to {items, next_token} (items: a new reference, taken). */
 void api_reply_page(api_req *r, json_t *items, bool more, int64_t last_seq);
+
+/* sched_api_auth.c */
+api_auth *api_auth_new(const floe_config *cfg);
+void api_auth_free(api_auth *a);
+api_auth *api_auth_of(const api_req *r); /* sched_api.c */
+/* Who r comes from (api.auth=off: anyone, as an admin of every project); false when r
+ * was refused (401, audited) or the token could not be checked (503). */
+bool api_authenticate(api_thread *t, api_req *r);
+/* Whether r's principal has the role its route needs in project (NULL: every project,
+ * i.e. a grant on "*"); on false r is refused (403, audited). Every handler calls it
+ * once it knows the project of the stored resource it acts on, before acting. */
+bool api_allow(api_thread *t, api_req *r, const char *project);
+bool api_allow_role(api_thread *t, api_req *r, const char *project, store_role need);
+store_role api_role_in(const store_principal *p, const char *project);
+/* Who asked, for the records: the principal's id; with api.auth=off what the client said
+ * (given, may be NULL). */
+const char *api_requested_by(api_req *r, const char *given);
+/* Audits r's outcome when its route changes something (once). */
+void api_audit_outcome(api_thread *t, api_req *r);
+void api_whoami_work(api_thread *t, api_req *r);
+void api_token_create_work(api_thread *t, api_req *r);
+void api_token_list_work(api_thread *t, api_req *r);
+void api_token_revoke_work(api_thread *t, api_req *r);
+void api_audit_work(api_thread *t, api_req *r);
 
 /* sched_api_registry.c */
 void api_register_work(api_thread *t, api_req *r);

@@ -61,6 +61,10 @@ api_node_logs_work(api_thread *t, api_req *r)
         api_fail(r, FLOE_EINVAL, "attempt: required (the node's attempts are numbered from 1)");
         return;
     }
+    store_exec ex; /* whose logs: the execution's project decides */
+    if (api_pg(t, r) != FLOE_OK || store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
+        !api_allow(t, r, ex.project))
+        return;
     char key[STORE_KEY_MAX], a[24], b[24];
     if (store_tasklog_key(key, id, node, (uint32_t)attempt, stream[3] == 'o' ? 0 : 1) != FLOE_OK) {
         api_fail(r, FLOE_EINVAL, "node: too long");

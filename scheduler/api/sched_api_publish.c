@@ -84,7 +84,10 @@ partition(api_req *r, publish_state *st, json_t *p)
 void
 api_publish_work(api_thread *t, api_req *r)
 {
-    (void)t;
+    bool project_ok = true; /* blobs and datasets belong to no project yet: the caller's */
+    const char *project = api_project(r, &project_ok);
+    if (!project_ok || !api_allow(t, r, project))
+        return;
     const char *dataset = r->t.seg[3];
     if (spec_check_name("dataset", dataset, &r->err) != FLOE_OK)
         return;

@@ -132,7 +132,9 @@ api_register_work(api_thread *t, api_req *r)
         api_fail(r, FLOE_EINVAL, "the request body is empty: send the YAML to register");
         return;
     }
-    if (api_pg(t, r) != FLOE_OK)
+    /* A dry run stores nothing: anyone who may read the project may check a spec. */
+    if (api_pg(t, r) != FLOE_OK ||
+        !api_allow_role(t, r, project, dry_run ? STORE_ROLE_VIEWER : STORE_ROLE_MAINTAINER))
         return;
     const floe_config *cfg = api_cfg(r);
     reg_resolver rr = {.t = t, .project = project, .domain = domain};
@@ -342,7 +344,8 @@ void
 api_entity_get_work(api_thread *t, api_req *r)
 {
     const char *project, *domain, *name, *version;
-    if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK)
+    if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK ||
+        !api_allow(t, r, project))
         return;
     store_entity e;
     if (store_registry_get(t->pg, kind_from_segment(r->t.seg[2]), project, domain, name, version,
@@ -371,7 +374,7 @@ api_entity_list_work(api_thread *t, api_req *r)
     q.name = api_param(r, "name");
     if (ok && q.name != NULL && spec_check_name("name", q.name, &r->err) != FLOE_OK)
         ok = false;
-    if (!ok || api_pg(t, r) != FLOE_OK)
+    if (!ok || api_pg(t, r) != FLOE_OK || !api_allow(t, r, q.project))
         return;
     store_entity *rows;
     size_t n;
@@ -388,7 +391,8 @@ void
 api_activate_work(api_thread *t, api_req *r)
 {
     const char *project, *domain, *name, *version;
-    if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK)
+    if (!entity_path(r, &project, &domain, &name, &version) || api_pg(t, r) != FLOE_OK ||
+        !api_allow(t, r, project))
         return;
     bool active = strcmp(r->t.seg[7], "activate") == 0;
     if (store_launchplan_activate(t->pg, project, domain, name, version, active, &r->err) !=

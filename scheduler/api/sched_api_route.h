@@ -39,11 +39,28 @@ typedef enum api_route_id {
     API_R_BLOB_GET,
     API_R_NODE_LOGS,
     API_R_VERSION,
+    API_R_WHOAMI,
+    API_R_TOKEN_CREATE,
+    API_R_TOKEN_LIST,
+    API_R_TOKEN_REVOKE,
+    API_R_AUDIT,
     API_R_COUNT
 } api_route_id;
 
+/* Who may call a route: anyone, any valid token, or a role (store_role's values) in the
+ * project the route acts on, which its handler finds from the stored resource. */
+typedef enum api_access {
+    API_ANYONE = -1,
+    API_SIGNED_IN = 0,
+    API_VIEWER = 1,
+    API_LAUNCHER = 2,
+    API_MAINTAINER = 3,
+    API_ADMIN = 4,
+} api_access;
+
 typedef struct api_route {
     api_route_id id;
+    api_access access;
     const char *name;    /* metrics label */
     int method;          /* EVHTTP_REQ_* */
     const char *pattern; /* "/api/v1/executions/:" — ':' any one segment, "a|b" either */

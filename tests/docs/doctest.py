@@ -235,8 +235,23 @@ def parse_http(text):
     return lines[0].strip(), headers, body.rstrip("\n")
 
 
-def exchange(api, request, response, bound):
+def bearer(env):
+    """The Authorization header for the API: FLOE_TOKEN, else the file FLOE_TOKEN_FILE."""
+    tok = env.get("FLOE_TOKEN", "")
+    if not tok and env.get("FLOE_TOKEN_FILE"):
+        try:
+            with open(env["FLOE_TOKEN_FILE"]) as f:
+                tok = f.read().strip()
+        except OSError:
+            tok = ""
+    return {"Authorization": "Bearer " + tok} if tok else {}
+
+
+def exchange(api, request, response, bound, env):
     first, headers, body = parse_http(substitute(request, bound))
+    # api.md says every request carries the token and leaves it out of the examples.
+    if "Authorization" not in headers:
+        headers.update(bearer(env))
     method, path = first.split(" ", 1)
     status_line, _, want_body = parse_http(response)
     want_status = int(status_line.split()[1])
@@ -337,7 +352,7 @@ def main():
                         diff = "a request without a documented response after it"
                     else:
                         try:
-                            diff = exchange(env["FLOE_API_URL"], text, resp[2], bound)
+                            diff = exchange(env["FLOE_API_URL"], text, resp[2], bound, env)
                         except KeyError as e:
                             diff = str(e)
                 ran += 1

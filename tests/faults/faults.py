@@ -58,11 +58,25 @@ def stack_env():
             env[k] = v
     return env
 
+TOKEN = {}  # the Authorization header every API call sends (main fills it from the stack)
+
+
+def bearer(env=os.environ):
+    """The Authorization header for the API: FLOE_TOKEN, else the file FLOE_TOKEN_FILE."""
+    tok = env.get("FLOE_TOKEN", "")
+    if not tok and env.get("FLOE_TOKEN_FILE"):
+        try:
+            with open(env["FLOE_TOKEN_FILE"]) as f:
+                tok = f.read().strip()
+        except OSError:
+            tok = ""
+    return {"Authorization": "Bearer " + tok} if tok else {}
+
 
 def http(method, url, body=None, timeout=10.0):
     """(status, parsed JSON or None); status 0 when the server cannot be reached."""
     data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(url, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method, headers=TOKEN)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -820,6 +834,7 @@ def main():
         print("faults: unknown scenario(s): %s" % ", ".join(sorted(unknown)), file=sys.stderr)
         return 2
     env = stack_env()
+    TOKEN.update(bearer(env))
     workdir = tempfile.mkdtemp(prefix="floe-faults-")
     log("logs in %s; build %s; %d executions per scenario" % (workdir, build, n_exec))
     c = Cluster(build, env, workdir)

@@ -14,7 +14,11 @@ fail() { echo "FAIL: $*"; echo "--- scheduler log"; cat "$log"; exit 1; }
 # isolated CMD...: runs CMD where the stack's directories (blobs, logs, data) are hidden
 # under an empty tmpfs, as on a laptop: what floectl does there goes through the API only.
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-    isolated() { unshare -m bash -c 'mount -t tmpfs floe-hidden "$FLOE_STATE_DIR" && exec "$@"' _ "$@"; }
+    # The token travels as a laptop's would, in FLOE_TOKEN: its file is hidden too.
+    isolated() {
+        FLOE_TOKEN=$(cat "$FLOE_TOKEN_FILE") unshare -m bash -c \
+            'mount -t tmpfs floe-hidden "$FLOE_STATE_DIR" && exec "$@"' _ "$@"
+    }
 else
     echo "# not root: the no-disk-access checks run with the disk visible"
     isolated() { "$@"; }
@@ -195,15 +199,16 @@ buri=$("$ctl" blob put "$blob" -q) || fail "blob put -q"
 # The blob routes themselves (issue 20): one range, an unsatisfiable one, a body that is
 # not its digest (nothing stored), a name that climbs.
 api=$FLOE_API_URL/api/v1/blobs
-[ "$(curl -sL -r 100-199 "$api/sha256/$hex" | cmp - <(head -c 200 "$blob" | tail -c 100) && echo ok)" = ok ] ||
+token=$(cat "$FLOE_TOKEN_FILE")
+[ "$(curl --oauth2-bearer "$token" -sL -r 100-199 "$api/sha256/$hex" | cmp - <(head -c 200 "$blob" | tail -c 100) && echo ok)" = ok ] ||
     fail "GET with Range"
-[ "$(curl -sL -o /dev/null -w '%{http_code}' -r 3000- "$api/sha256/$hex")" = 416 ] ||
+[ "$(curl --oauth2-bearer "$token" -sL -o /dev/null -w '%{http_code}' -r 3000- "$api/sha256/$hex")" = 416 ] ||
     [ "$FLOE_BLOB_BACKEND" = s3 ] || fail "unsatisfiable range"
 other=$(printf 'other bytes %s' $RANDOM | sha256sum | cut -c1-64)
-[ "$(curl -s -o /tmp/floectl.out -w '%{http_code}' --data-binary 'not those' "$api?digest=sha256:$other")" = 400 ] ||
+[ "$(curl --oauth2-bearer "$token" -s -o /tmp/floectl.out -w '%{http_code}' --data-binary 'not those' "$api?digest=sha256:$other")" = 400 ] ||
     fail "POST with a wrong digest: $(cat /tmp/floectl.out)"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$api/sha256/$other")" = 404 ] || fail "a refused POST stored something"
-[ "$(curl -s -o /tmp/floectl.out -w '%{http_code}' "$api/sha256/..%2F..%2Fetc%2Fpasswd")" = 400 ] ||
+[ "$(curl --oauth2-bearer "$token" -s -o /dev/null -w '%{http_code}' "$api/sha256/$other")" = 404 ] || fail "a refused POST stored something"
+[ "$(curl --oauth2-bearer "$token" -s -o /tmp/floectl.out -w '%{http_code}' "$api/sha256/..%2F..%2Fetc%2Fpasswd")" = 400 ] ||
     fail "a blob name with ../: $(cat /tmp/floectl.out)"
 big=$(mktemp)
 head -c 12000000 /dev/urandom >"$big" # over api.max_body_bytes: S3 takes it presigned, local refuses

@@ -1,0 +1,366 @@
+/*
+ * Identity and roles through real HTTP and PostgreSQL (issue 19): a floe-scheduler
+ * (argv[1]) with authentication on and the stack's bootstrap admin token. Every route is
+ * called by a token of each role in the test's project, and by one with a role only in
+ * another project: allowed at or above the route's role, 403 below it, and every denial
+ * is in the audit log; no token is 401 everywhere but the probes. Tokens that expired,
+ * were revoked or were never issued are refused; who launched and terminated comes from
+ * the token, not the body.
+ */
+#include "floe_httpc.h"
+#include "floe_mem.h"
+#include "floe_time.h"
+#include "it_util.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define API "http://127.0.0.1:18777"
+
+static const char *scheduler_bin;
+static int scheduler_pid;
+static char project[32], other[32];
+static char exec_id[64];
+static floe_config *cfg;
+
+enum { NONE, VIEWER, LAUNCHER, MAINTAINER, ADMIN, N_ROLES };
+static const char *const role_names[N_ROLES] = {"none", "viewer", "launcher", "maintainer",
+                                                "admin"};
+static char tokens[N_ROLES][128];
+
+static const char *const yaml =
+    "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"
+    "inputs: {who: string}\noutputs: {greeting: string}\n"
+    "---\n"
+    "kind: workflow\nname: greet\nversion: v1\ninputs: {who: string}\n"
+    "outputs: {greeting: {from: {node: h, output: greeting}}}\n"
+    "nodes:\n  - {id: h, task: hello, inputs: {who: {input: who}}}\n"
+    "---\n"
+    "kind: launchplan\nname: greet_daily\nversion: v1\nworkflow: greet@v1\n"
+    "default_inputs: {who: world}\n";
+
+/* One call as token (NULL: no Authorization header; "": the stack's admin, read from
+ * FLOE_TOKEN_FILE). */
+static int
+call_as(const char *token, const char *method, const char *path, const char *body, json_t **out)
+{
+    char *saved = NULL;
+    if (token == NULL) {
+        const char *f = getenv("FLOE_TOKEN_FILE");
+        saved = strdup(f != NULL ? f : "");
+        unsetenv("FLOE_TOKEN_FILE");
+    }
+    floe_httpc_set_token(token != NULL && token[0] != '\0' ? token : NULL);
+    int status = it_http(API, method, path, body, body != NULL ? strlen(body) : 0, out);
+    if (saved != NULL) {
+        setenv("FLOE_TOKEN_FILE", saved, 1);
+        free(saved);
+    }
+    floe_httpc_set_token(NULL);
+    return status;
+}
+
+static void
+make_token(const char *name, const char *grant_project, const char *role, char out[128])
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"name\": \"%s\", \"grants\": [{\"project\": \"%s\", \"role\": \"%s\"}]}", name,
+             grant_project, role);
+    json_t *j = NULL;
+    assert_int_equal(call_as("", "POST", "/api/v1/tokens", body, &j), 201);
+    const char *tok = json_string_value(json_object_get(j, "token"));
+    assert_non_null(tok);
+    assert_true(strncmp(tok, "floe_", 5) == 0 && strlen(tok) > 40);
+    snprintf(out, 128, "%s", tok);
+    json_decref(j);
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    cfg = it_config("test_auth", NULL, 0);
+    char id[FLOE_ID_LEN + 1];
+    floe_id_new(id);
+    for (char *p = id; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    snprintf(project, sizeof(project), "au-%.20s", id);
+    snprintf(other, sizeof(other), "ot-%.20s", id);
+    char *argv[] = {(char *)scheduler_bin, NULL};
+    char *env[] = {"FLOE_API_URL=" API, "FLOE_API_AUTH=on", "FLOE_API_AUTH_CACHE=5s", NULL};
+    scheduler_pid = it_spawn(argv, env, "test_auth.scheduler.log");
+    it_http_wait_ok(API, "/readyz", 60000);
+    if (getenv("FLOE_TOKEN_FILE") == NULL)
+        fail_msg("FLOE_TOKEN_FILE is not set: run through tests/with-stack");
+    make_token("au-viewer", project, "viewer", tokens[VIEWER]);
+    make_token("au-launcher", project, "launcher", tokens[LAUNCHER]);
+    make_token("au-maintainer", project, "maintainer", tokens[MAINTAINER]);
+    make_token("au-admin", project, "admin", tokens[ADMIN]);
+    make_token("au-elsewhere", other, "admin", tokens[NONE]); /* nothing in project */
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/register?project=%s", project);
+    assert_int_equal(call_as("", "POST", path, yaml, NULL), 201);
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"project\": \"%s\", \"workflow\": {\"name\": \"greet\", \"version\": \"v1\"},"
+             " \"inputs\": {\"who\": \"x\"}}",
+             project);
+    json_t *j = NULL;
+    assert_int_equal(call_as("", "POST", "/api/v1/executions", body, &j), 201);
+    snprintf(exec_id, sizeof(exec_id), "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    int status = it_stop(scheduler_pid, 15000);
+    floe_config_free(cfg);
+    if (status != 0)
+        fail_msg("floe-scheduler did not stop cleanly (status %d); see test_auth.scheduler.log",
+                 status);
+    return 0;
+}
+
+typedef struct route_case {
+    const char *method, *path, *body; /* %P: project, %E: execution id */
+    int need;                         /* the least role allowed; -1: any valid token */
+} route_case;
+
+/* Every route of docs/api.md but the probes. */
+static const route_case cases[] = {
+    {"GET", "/api/v1/version", NULL, -1},
+    {"GET", "/api/v1/whoami", NULL, -1},
+    {"POST", "/api/v1/register?project=%P&dry_run=true", "@yaml", VIEWER},
+    {"POST", "/api/v1/register?project=%P", "@yaml", MAINTAINER},
+    {"POST", "/api/v1/executions",
+     "{\"project\": \"%P\", \"workflow\": {\"name\": \"greet\", \"version\": \"v1\"},"
+     " \"inputs\": {\"who\": \"y\"}}",
+     LAUNCHER},
+    {"GET", "/api/v1/executions?project=%P", NULL, VIEWER},
+    {"GET", "/api/v1/executions/%E", NULL, VIEWER},
+    {"GET", "/api/v1/executions/%E/nodes", NULL, VIEWER},
+    {"GET", "/api/v1/executions/%E/nodes/h/logs?attempt=1", NULL, VIEWER},
+    {"POST", "/api/v1/executions/%E/relaunch", "{}", LAUNCHER},
+    {"GET", "/api/v1/cache?project=%P", NULL, VIEWER},
+    {"DELETE", "/api/v1/cache?project=%P&task=hello", NULL, MAINTAINER},
+    {"GET", "/api/v1/lineage?execution=%E", NULL, VIEWER},
+    {"GET", "/api/v1/tasks?project=%P", NULL, VIEWER},
+    {"GET", "/api/v1/workflows/%P/development/greet/v1", NULL, VIEWER},
+    {"GET", "/api/v1/launchplans/%P/development/greet_daily", NULL, VIEWER},
+    {"POST", "/api/v1/launchplans/%P/development/greet_daily/v1/deactivate", NULL, MAINTAINER},
+    {"POST", "/api/v1/datasets/au_ds/events?project=%P",
+     "{\"partition\": {\"day\": \"1\"}, \"uri\": \"s3://b/k\"}", LAUNCHER},
+    {"POST", "/api/v1/blobs?project=%P", "some bytes", LAUNCHER},
+    {"GET",
+     "/api/v1/blobs/sha256/0000000000000000000000000000000000000000000000000000000000000000"
+     "?project=%P",
+     NULL, VIEWER},
+    {"POST", "/api/v1/tokens",
+     "{\"name\": \"au-made\", \"grants\": [{\"project\": \"%P\", \"role\": \"viewer\"}]}", ADMIN},
+    {"GET", "/api/v1/audit?project=%P", NULL, ADMIN},
+    {"POST", "/api/v1/executions/%E/terminate", "{\"reason\": \"au\"}", LAUNCHER},
+};
+
+/* s with %P and %E replaced. */
+static void
+expand(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; *s && o + 1 < size; s++) {
+        const char *rep = s[0] == '%' && s[1] == 'P'   ? project
+                          : s[0] == '%' && s[1] == 'E' ? exec_id
+                                                       : NULL;
+        if (rep != NULL) {
+            o += (size_t)snprintf(out + o, size - o, "%s", rep);
+            s++;
+        } else
+            out[o++] = *s;
+    }
+    out[o < size ? o : size - 1] = '\0';
+}
+
+static long
+audit_count(const char *principal, const char *outcome)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/audit?principal=%s&outcome=%s&limit=1000", principal,
+             outcome);
+    json_t *j = NULL;
+    assert_int_equal(call_as("", "GET", path, NULL, &j), 200);
+    long n = (long)json_array_size(json_object_get(j, "items"));
+    json_decref(j);
+    return n;
+}
+
+static const char *
+principal_of(const char *token, char *buf, size_t size)
+{
+    json_t *j = NULL;
+    assert_int_equal(call_as(token, "GET", "/api/v1/whoami", NULL, &j), 200);
+    snprintf(buf, size, "%s", json_string_value(json_object_get(j, "principal")));
+    json_decref(j);
+    return buf;
+}
+
+static void
+test_every_route_by_every_role(void **state)
+{
+    (void)state;
+    for (int role = NONE; role < N_ROLES; role++) {
+        char who[64];
+        principal_of(tokens[role], who, sizeof(who));
+        long denied_before = audit_count(who, "denied");
+        long denied = 0;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            char path[512], body[1024];
+            expand(cases[i].path, path, sizeof(path));
+            const char *b = NULL;
+            if (cases[i].body != NULL && strcmp(cases[i].body, "@yaml") == 0)
+                b = yaml;
+            else if (cases[i].body != NULL) {
+                expand(cases[i].body, body, sizeof(body));
+                b = body;
+            }
+            json_t *j = NULL;
+            int st = call_as(tokens[role], cases[i].method, path, b, &j);
+            bool allowed = role >= cases[i].need;
+            if (allowed && (st == 401 || st == 403 || st >= 500))
+                fail_msg("%s as %s: %s %s answered %d: %s", role_names[role], who, cases[i].method,
+                         path, st,
+                         j != NULL ? json_string_value(json_object_get(j, "message")) : "");
+            if (!allowed && st != 403)
+                fail_msg("%s as %s: %s %s answered %d, expected 403", role_names[role], who,
+                         cases[i].method, path, st);
+            if (!allowed) {
+                assert_string_equal(json_string_value(json_object_get(j, "code")),
+                                    "permission_denied");
+                denied++;
+            }
+            json_decref(j);
+        }
+        /* Every denial is in the audit log, with who was refused. */
+        assert_int_equal(audit_count(who, "denied") - denied_before, denied);
+    }
+}
+
+static void
+test_no_token_is_401_but_probes_answer(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512];
+        expand(cases[i].path, path, sizeof(path));
+        json_t *j = NULL;
+        assert_int_equal(call_as(NULL, cases[i].method, path, NULL, &j), 401);
+        assert_string_equal(json_string_value(json_object_get(j, "code")), "unauthenticated");
+        json_decref(j);
+    }
+    assert_int_equal(call_as(NULL, "GET", "/healthz", NULL, NULL), 200);
+    assert_int_equal(call_as(NULL, "GET", "/readyz", NULL, NULL), 200);
+    assert_int_equal(call_as(NULL, "GET", "/metrics", NULL, NULL), 200);
+    /* A made-up token, one of the wrong shape, and a Basic header are all refused. */
+    assert_int_equal(call_as("floe_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET",
+                             "/api/v1/whoami", NULL, NULL),
+                     401);
+    assert_int_equal(call_as("x", "GET", "/api/v1/whoami", NULL, NULL), 401);
+    assert_true(audit_count("unauthenticated", "denied") >= 1);
+}
+
+static void
+test_revoked_and_expired_tokens_are_refused(void **state)
+{
+    (void)state;
+    char tok[128], who[64], path[128];
+    make_token("au-revoked", project, "viewer", tok);
+    principal_of(tok, who, sizeof(who));
+    /* A viewer may not revoke another's token; it may revoke itself. */
+    assert_int_equal(call_as(tok, "DELETE", "/api/v1/tokens/bootstrap", NULL, NULL), 403);
+    snprintf(path, sizeof(path), "/api/v1/tokens/%s", who + strlen("token:"));
+    assert_int_equal(call_as("", "DELETE", path, NULL, NULL), 200);
+    /* This replica forgets it at once (others within api.auth_cache). */
+    assert_int_equal(call_as(tok, "GET", "/api/v1/whoami", NULL, NULL), 401);
+
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"name\": \"au-short\", \"grants\": [{\"project\": \"%s\", \"role\": "
+             "\"viewer\"}], \"expires_in\": \"1s\"}",
+             project);
+    json_t *j = NULL;
+    assert_int_equal(call_as("", "POST", "/api/v1/tokens", body, &j), 201);
+    snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    /* Waits for the token's own expiry, which is the event (bounded). */
+    int64_t deadline = floe_mono_us() + 10 * 1000000LL;
+    int st = 200;
+    while ((st = call_as(tok, "GET", "/api/v1/whoami", NULL, &j)) == 200 &&
+           floe_mono_us() < deadline) {
+        json_decref(j);
+        j = NULL;
+        usleep(100000);
+    }
+    assert_int_equal(st, 401);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "expired"));
+    json_decref(j);
+    /* Bad requests for tokens change nothing. */
+    assert_int_equal(call_as("", "POST", "/api/v1/tokens",
+                             "{\"name\": \"x\", \"grants\": [{\"project\": \"p\", \"role\": "
+                             "\"root\"}]}",
+                             NULL),
+                     400);
+    assert_int_equal(
+        call_as("", "POST", "/api/v1/tokens", "{\"name\": \"x\", \"grants\": []}", NULL), 400);
+    /* An admin of one project cannot grant in another, nor everywhere. */
+    snprintf(body, sizeof(body),
+             "{\"name\": \"au-esc\", \"grants\": [{\"project\": \"*\", \"role\": \"admin\"}]}");
+    assert_int_equal(call_as(tokens[ADMIN], "POST", "/api/v1/tokens", body, NULL), 403);
+}
+
+static void
+test_who_did_it_comes_from_the_token(void **state)
+{
+    (void)state;
+    char who[64], body[512], path[256];
+    principal_of(tokens[LAUNCHER], who, sizeof(who));
+    snprintf(body, sizeof(body),
+             "{\"project\": \"%s\", \"workflow\": {\"name\": \"greet\", \"version\": \"v1\"},"
+             " \"inputs\": {\"who\": \"z\"}, \"requested_by\": \"mallory\"}",
+             project);
+    json_t *j = NULL;
+    assert_int_equal(call_as(tokens[LAUNCHER], "POST", "/api/v1/executions", body, &j), 201);
+    snprintf(path, sizeof(path), "/api/v1/executions/%s",
+             json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(call_as(tokens[VIEWER], "GET", path, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "requested_by")), who);
+    json_decref(j);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_auth FLOE_SCHEDULER\n");
+        return 2;
+    }
+    scheduler_bin = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_route_by_every_role),
+        cmocka_unit_test(test_no_token_is_401_but_probes_answer),
+        cmocka_unit_test(test_revoked_and_expired_tokens_are_refused),
+        cmocka_unit_test(test_who_did_it_comes_from_the_token),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -260,6 +260,14 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     floe_err err;
     floe_rc rc = floe_envelope_decode(
         rkm->payload, rkm->len, (size_t)bus->cfg->bus_max_message_bytes, bus->arena, &env, &err);
+    const char *why = NULL;
+    if (rc == FLOE_OK && bus->keys != NULL &&
+        floe_envelope_verify(rkm->payload, rkm->len, &env, bus->keys, &why, &err) != FLOE_OK) {
+        rc = FLOE_EINVAL;
+        int i = strcmp(why, "unsigned") == 0 ? 0 : strcmp(why, "unknown_key") == 0 ? 1 : 2;
+        if (bus->m_rejected[i] != NULL)
+            floe_metric_add(bus->m_rejected[i], 1);
+    }
     if (rc != FLOE_OK) {
         bus_dead_letter(bus, rkm, &msg.pos, &err);
     } else {
@@ -380,6 +388,8 @@ floe_bus_produce(floe_bus *bus, const char *topic, const void *key, size_t key_l
     floe_rc rc =
         floe_envelope_encode(type, payload, bus->cfg->producer_name,
                              (size_t)bus->cfg->bus_max_message_bytes, &bus->enc, id_out, err);
+    if (rc == FLOE_OK && bus->keys != NULL)
+        rc = floe_envelope_sign(&bus->enc, bus->keys, err);
     if (rc != FLOE_OK)
         return rc;
     return bus_produce_bytes(bus, topic, key, key_len, bus->enc.data, bus->enc.len, opaque, err);
@@ -414,6 +424,13 @@ floe_bus_count_into(floe_bus *bus, floe_metrics *m, const char *who)
     bus->m_produced = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
     snprintf(labels, sizeof(labels), "bus=\"%.32s\",dir=\"consumed\"", who);
     bus->m_consumed = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
+    static const char *const reasons[] = {"unsigned", "unknown_key", "bad_signature"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(labels, sizeof(labels), "bus=\"%.32s\",reason=\"%s\"", who, reasons[i]);
+        bus->m_rejected[i] = floe_metrics_counter(
+            m, "floe_bus_rejected_total",
+            "messages consumed and dead-lettered for their signature (bus.keys_file)", labels);
+    }
 }
 
 void
@@ -472,6 +489,14 @@ floe_bus_new(struct event_base *base, const floe_config *cfg, const floe_bus_cal
     if (floe_config_topic(cfg, "dlq", bus->dlq_topic, sizeof(bus->dlq_topic)) != FLOE_OK) {
         floe_err_user(err, FLOE_EINVAL, "bus: topic prefix too long");
         goto fail;
+    }
+    if (cfg->bus_keys_file[0] != '\0') {
+        if ((bus->keys = floe_keyring_load(cfg->bus_keys_file, err)) == NULL)
+            goto fail;
+    } else {
+        floe_log_warn(&bus->log, "bus.keys_file is not set: messages are neither signed nor "
+                                 "checked, so whoever can produce to the topics can run tasks "
+                                 "and forge results (docs/security.md)");
     }
     bus->arena = floe_arena_new(16384, (size_t)cfg->bus_max_message_bytes * 4);
     if (bus->arena == NULL) {
@@ -716,6 +741,7 @@ floe_bus_free(floe_bus *bus)
     floe_free(bus->group);
     floe_arena_free(bus->arena);
     floe_buf_deinit(&bus->enc);
+    floe_keyring_free(bus->keys);
     floe_free(bus);
 }
 

@@ -11,6 +11,7 @@
 #include "floe_arena.h"
 #include "floe_log.h"
 #include "floe_metrics.h"
+#include "floe_sign.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -76,6 +77,8 @@ struct floe_bus {
     floe_buf enc;      /* encoding buffer, reused */
     floe_bus_stats stats;
     floe_metric *m_produced, *m_consumed; /* NULL unless floe_bus_count_into */
+    floe_metric *m_rejected[3];           /* unsigned, unknown_key, bad_signature */
+    floe_keyring *keys;                   /* bus.keys_file; NULL: unsigned bus */
 };
 
 /* floe_bus_track.c */

@@ -29,6 +29,7 @@ typedef struct floe_config {
     int64_t kafka_session_timeout_ms;
     int64_t kafka_linger_ms;
     int64_t bus_max_message_bytes;
+    char *bus_keys_file; /* floe_sign.h: empty = unsigned bus */
     int64_t bus_max_inflight_bytes;
     int64_t bus_batch_max;
 

@@ -46,6 +46,11 @@ const cfg_entry floe_config_table[] = {
      "consumer group session timeout (Kafka 0.9 brokers accept 6s to 30s)"},
     {"kafka.linger", CFG_DURATION, OFF(kafka_linger_ms), "0ms", 0, 1000, "FLOE_KAFKA_LINGER", 0,
      NULL, NULL, "producer batching delay; 0 favours latency"},
+    {"bus.keys_file", CFG_STRING, OFF(bus_keys_file), "", 0, 1000, "FLOE_BUS_KEYS_FILE", 0, NULL,
+     NULL,
+     "a file of 'NAME HEX' keys: every message produced is signed with the first, every "
+     "message consumed must be signed by one of them (else dead-lettered); empty: nothing "
+     "signed or checked, and said at start (docs/security.md)"},
     {"bus.max_message_bytes", CFG_SIZE, OFF(bus_max_message_bytes), "1MiB", 1024, 16777216,
      "FLOE_BUS_MAX_MESSAGE_BYTES", 0, NULL, NULL,
      "largest bus message accepted or produced; larger ones are dead-lettered"},

@@ -368,5 +368,8 @@ floe_envelope_decode(const void *data, size_t len, size_t max_bytes, floe_arena 
     out->time_unix_us = env->time_unix_us;
     out->producer = env->producer;
     out->msg = msg;
+    out->key_id = env->key_id != NULL ? env->key_id : "";
+    out->signature = env->signature.data;
+    out->sig_len = env->signature.len;
     return FLOE_OK;
 }

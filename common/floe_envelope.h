@@ -35,6 +35,9 @@ typedef struct floe_envelope {
     int64_t time_unix_us;
     const char *producer;        /* in the arena */
     const ProtobufCMessage *msg; /* decoded payload of `type`, in the arena */
+    const char *key_id;          /* "" when unsigned (floe_sign.h) */
+    const uint8_t *signature;    /* in the arena; sig_len 0 when unsigned */
+    size_t sig_len;
 } floe_envelope;
 
 /* Payload descriptor for a message type; NULL for unknown types. */

@@ -4,6 +4,7 @@
  * synchronously: one in flight, the delivery report awaited with rd_kafka_flush.
  */
 #include "floe_client.h"
+#include "floe_sign.h"
 
 #include "floe_envelope.h"
 #include "floe_time.h"
@@ -23,6 +24,7 @@ struct floe_client {
     char topic[160];
     rd_kafka_resp_err_t last; /* delivery result of the message in flight */
     bool delivered;
+    floe_keyring *keys; /* $FLOE_BUS_KEYS_FILE: what it sends is signed (floe_sign.h) */
 };
 
 static void
@@ -88,6 +90,14 @@ floe_client_new(const char *brokers, const char *properties, const char *topic_p
         }
     }
     free(props);
+    const char *keys = getenv("FLOE_BUS_KEYS_FILE");
+    if (keys != NULL && keys[0] != '\0') {
+        floe_err kerr = {0};
+        if ((c->keys = floe_keyring_load(keys, &kerr)) == NULL) {
+            fail(errbuf, errlen, "floe_client: %s", kerr.msg);
+            goto out;
+        }
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, c);
     if ((c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL) {
@@ -100,6 +110,8 @@ oom:
 out:
     if (conf != NULL)
         rd_kafka_conf_destroy(conf);
+    if (c != NULL)
+        floe_keyring_free(c->keys);
     free(c);
     return NULL;
 }
@@ -118,6 +130,7 @@ floe_client_free(floe_client *c)
         return;
     rd_kafka_flush(c->rk, FLUSH_MS);
     rd_kafka_destroy(c->rk);
+    floe_keyring_free(c->keys);
     free(c);
 }
 
@@ -127,8 +140,11 @@ produce(floe_client *c, const char *key, Floe__MessageType type, const ProtobufC
 {
     floe_buf buf = {0};
     floe_err err = {0};
-    if (floe_envelope_encode(type, msg, "floe-client", MESSAGE_MAX, &buf, NULL, &err) != FLOE_OK)
+    if (floe_envelope_encode(type, msg, "floe-client", MESSAGE_MAX, &buf, NULL, &err) != FLOE_OK ||
+        (c->keys != NULL && floe_envelope_sign(&buf, c->keys, &err) != FLOE_OK)) {
+        floe_buf_deinit(&buf);
         return fail(errbuf, errlen, "floe_client: %s", err.msg);
+    }
     c->delivered = false;
     rd_kafka_resp_err_t e =
         rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(c->topic), RD_KAFKA_V_KEY(key, strlen(key)),

@@ -228,6 +228,70 @@ test_round_trip_and_restart_resumes(void **state)
     floe_config_free(cfg);
 }
 
+static bool marker_seen(void *arg);
+
+static bool
+forged_dead_lettered(void *arg)
+{
+    return ((probe *)arg)->dlq_reason[1][0] != '\0';
+}
+
+/* Issue 19 (review H1): with bus.keys_file set, a message from a producer without the key
+ * (a forged TaskDispatch, a forged result) is never handed over; it is dead-lettered as
+ * unsigned, while a signed one behind it arrives. */
+static void
+test_unsigned_message_dead_lettered(void **state)
+{
+    (void)state;
+    if (getenv("FLOE_BUS_KEYS_FILE") == NULL || getenv("FLOE_BUS_KEYS_FILE")[0] == '\0')
+        fail_msg("FLOE_BUS_KEYS_FILE is not set: run through tests/with-stack");
+    const char *no_keys[] = {"bus.keys_file="};
+    floe_config *cfg = it_config("test-bus-signed", NULL, 0);
+    floe_config *forger_cfg = it_config("test-bus-forger", no_keys, 1);
+    char topic[128], dlq[128], group[96], dlq_group[96];
+    floe_config_topic(cfg, "smoke", topic, sizeof(topic));
+    floe_config_topic(cfg, "dlq", dlq, sizeof(dlq));
+    probe p, d;
+    memset(&p, 0, sizeof(p));
+    memset(&d, 0, sizeof(d));
+    p.base = d.base = event_base_new();
+    assert_int_equal(floe_id_new(p.run_id), 0);
+    memcpy(d.run_id, p.run_id, sizeof(p.run_id));
+    d.garbage = "(none)"; /* dead letters of this run land in dlq_reason[1] */
+    snprintf(group, sizeof(group), "test-signed-%s", p.run_id);
+    snprintf(dlq_group, sizeof(dlq_group), "test-signed-dlq-%s", p.run_id);
+    floe_err err;
+    floe_bus *forger = bus_open(&p, forger_cfg, NULL, NULL);
+    Floe__Smoke m = FLOE__SMOKE__INIT;
+    m.run_id = p.run_id;
+    m.seq = 0;
+    assert_int_equal(floe_bus_produce(forger, topic, p.run_id, FLOE_ID_LEN,
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &m.base, NULL, NULL,
+                                      &err),
+                     FLOE_OK);
+    assert_int_equal(floe_bus_flush(forger, 10000), FLOE_OK);
+    floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
+    m.seq = 1000000; /* the signed marker, behind it on the same partition */
+    assert_int_equal(floe_bus_produce(prod, topic, p.run_id, FLOE_ID_LEN,
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &m.base, NULL, NULL,
+                                      &err),
+                     FLOE_OK);
+    assert_int_equal(floe_bus_flush(prod, 10000), FLOE_OK);
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, marker_seen, &p, WAIT_MS, "the signed marker");
+    assert_int_equal(p.ours, 0); /* the unsigned one was never handed over */
+    d.bus = bus_open(&d, cfg, dlq_group, dlq);
+    it_wait(d.base, forged_dead_lettered, &d, WAIT_MS, "the unsigned message on the DLQ topic");
+    assert_non_null(strstr(d.dlq_reason[1], "unsigned"));
+    floe_bus_free(d.bus);
+    floe_bus_free(p.bus);
+    floe_bus_free(prod);
+    floe_bus_free(forger);
+    event_base_free(p.base);
+    floe_config_free(cfg);
+    floe_config_free(forger_cfg);
+}
+
 static bool
 dlq_found_both(void *arg)
 {
@@ -435,6 +499,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_restart_resumes),
         cmocka_unit_test(test_bad_messages_go_to_dlq),
+        cmocka_unit_test(test_unsigned_message_dead_lettered),
         cmocka_unit_test(test_h5_huge_key_dead_lettered),
         cmocka_unit_test(test_m8_inflight_bytes_bounded),
     };

@@ -24,6 +24,14 @@ if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
 if a ~= nd.a then return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
 if node_terminal(nd.p) then return {'noop', 0, 'node is already terminal (phase ' .. nd.p .. ')'} end
 if nd.p ~= READY and nd.p ~= RUNNING then return {'noop', 0, 'node is in phase ' .. nd.p} end
+-- A success counts only from the worker that holds the attempt's claim (review H1): another
+-- sender (a forged result, a worker whose lease lapsed and was taken over) changes nothing.
+if tonumber(ARGV[10]) == SUCCEEDED then
+  local holder = redis.call('GET', KEYS[7])
+  if holder and holder ~= ARGV[6] then
+    return {'noop', 0, 'a success from ' .. ARGV[6] .. ', but ' .. holder .. ' holds the claim'}
+  end
+end
 local now = now_us()
 nd.p = tonumber(ARGV[10])
 local key = ''

@@ -619,6 +619,36 @@ test_claim_once(void **state)
     assert_int_equal(a.st, STORE_ST_OK);
 }
 
+/* Review H1: a success from a worker that does not hold the attempt's claim changes
+ * nothing; the holder's does. */
+static void
+test_success_only_from_claim_holder(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "h1", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "h1", 0, 1, "w2", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+    succeeded(&a, EPOCH, "h1", 0, 1); /* from w1 */
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_non_null(strstr(a.note, "w2 holds the claim"));
+    memset(&a, 0, sizeof(a));
+    store_success s = {.exec = "h1",
+                       .node = 0,
+                       .attempt = 1,
+                       .outputs = "out",
+                       .outputs_len = 3,
+                       .worker = "w2",
+                       .started_us = 1000,
+                       .finished_us = 2000,
+                       .down_csv = down[0],
+                       .phase = FLOE_PHASE_SUCCEEDED};
+    await(&a, store_state_node_succeeded(redis, EPOCH, &s, on_script, &a), "node_succeeded");
+    assert_int_equal(a.st, STORE_ST_OK);
+}
+
 /* --- Abort ------------------------------------------------------------------------------ */
 
 static void
@@ -701,6 +731,7 @@ main(void)
         cmocka_unit_test(test_finish_independent_skips_closure),
         cmocka_unit_test(test_lease_check),
         cmocka_unit_test(test_claim_once),
+        cmocka_unit_test(test_success_only_from_claim_holder),
         cmocka_unit_test(test_abort_ends_and_stops_workers),
         cmocka_unit_test(test_fence_refuses_older_epochs),
     };

@@ -3,7 +3,6 @@
 #include "floe_httpc.h"
 #include "floe_mem.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,23 +99,13 @@ ctl_scope_flag(int argc, char **argv, int *i, const char **project, const char *
 int
 ctl_use_token(const floe_config *cfg)
 {
-    if (cfg->api_token[0] != '\0') {
+    floe_err err = {0};
+    if (cfg->api_token[0] != '\0')
         floe_httpc_set_token(cfg->api_token);
-        return 0;
-    }
-    if (cfg->api_token_file[0] == '\0')
-        return 0;
-    FILE *f = fopen(cfg->api_token_file, "re");
-    if (f == NULL) {
-        fprintf(stderr, "floectl: api.token_file %s: %s\n", cfg->api_token_file, strerror(errno));
+    else if (cfg->api_token_file[0] != '\0' &&
+             floe_httpc_set_token_file(cfg->api_token_file, &err) != FLOE_OK) {
+        fprintf(stderr, "floectl: api.token_file: %s\n", err.msg);
         return -1;
     }
-    char tok[520];
-    size_t n = fread(tok, 1, sizeof(tok) - 1, f);
-    fclose(f);
-    while (n > 0 && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
-        n--;
-    tok[n] = '\0';
-    floe_httpc_set_token(tok);
     return 0;
 }

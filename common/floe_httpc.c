@@ -2,6 +2,7 @@
 
 #include "floe_mem.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -181,6 +182,22 @@ floe_httpc_set_token(const char *token)
     snprintf(httpc_token, sizeof(httpc_token), "%s", httpc_token_set ? token : "");
 }
 
+floe_rc
+floe_httpc_set_token_file(const char *path, floe_err *err)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return floe_err_user(err, FLOE_ENOTFOUND, "token file %.200s: %s", path, strerror(errno));
+    size_t n = fread(httpc_token, 1, sizeof(httpc_token) - 1, f);
+    fclose(f);
+    while (n > 0 &&
+           (httpc_token[n - 1] == '\n' || httpc_token[n - 1] == '\r' || httpc_token[n - 1] == ' '))
+        n--;
+    httpc_token[n] = '\0';
+    httpc_token_set = n > 0;
+    return FLOE_OK;
+}
+
 const char *
 floe_httpc_token(void)
 {
@@ -190,17 +207,8 @@ floe_httpc_token(void)
     if (env != NULL && env[0] != '\0' && strlen(env) < sizeof(httpc_token))
         return env;
     const char *path = getenv("FLOE_TOKEN_FILE");
-    if (path == NULL || path[0] == '\0')
+    floe_err err = {0};
+    if (path == NULL || path[0] == '\0' || floe_httpc_set_token_file(path, &err) != FLOE_OK)
         return NULL;
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return NULL;
-    size_t n = fread(httpc_token, 1, sizeof(httpc_token) - 1, f);
-    fclose(f);
-    while (n > 0 &&
-           (httpc_token[n - 1] == '\n' || httpc_token[n - 1] == '\r' || httpc_token[n - 1] == ' '))
-        n--;
-    httpc_token[n] = '\0';
-    httpc_token_set = n > 0;
     return httpc_token_set ? httpc_token : NULL;
 }

@@ -31,6 +31,8 @@ void floe_http_resp_deinit(floe_http_resp *resp);
  * $FLOE_TOKEN, else the contents of the file $FLOE_TOKEN_FILE; NULL when none. set copies
  * token (NULL forgets it); neither is for concurrent use with requests. */
 void floe_httpc_set_token(const char *token);
+/* The token is the contents of the file path (trailing white space dropped). */
+floe_rc floe_httpc_set_token_file(const char *path, floe_err *err);
 const char *floe_httpc_token(void);
 
 /* Percent-encodes s for a path segment or query value. Caller frees with floe_free;

@@ -432,8 +432,8 @@ typedef struct api_job {
 } api_job;
 
 /* A route that needs a principal gets one before its handler runs; the handler checks the
- * role (api_allow). A handler that changed nothing without checking is answered 500 and
- * said: every route must check, and the route-by-role test finds one that does not. */
+ * role (api_allow). A handler that answers without checking is answered 500 and logged:
+ * every route must check, and the route-by-role test finds one that does not. */
 static void
 job_work(void *ctx, void *arg)
 {

@@ -56,6 +56,12 @@ typedef struct floe_config {
     char *api_bootstrap_token_file;
     int64_t api_auth_cache_ms;
     char *api_token, *api_token_file; /* floectl */
+    /* OIDC access tokens (sched_jwt): on when an issuer is set. */
+    char *api_oidc_issuer, *api_oidc_audience, *api_oidc_jwks_file, *api_oidc_jwks_url;
+    char *api_oidc_algorithms, *api_oidc_grants_claim;
+    int64_t api_oidc_clock_skew_ms, api_oidc_jwks_refresh_ms;
+    /* TLS: the scheduler's certificate and key; floectl's CA bundle. */
+    char *api_tls_cert, *api_tls_key, *api_ca_file;
     int64_t spec_max_bytes;
     int64_t spec_max_documents;
     int64_t spec_max_nesting;

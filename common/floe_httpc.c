@@ -115,7 +115,7 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
         evhttp_add_header(h, "Content-Type", content_type);
     const char *token = floe_httpc_token();
     if (token != NULL) {
-        char auth[600];
+        static __thread char auth[FLOE_HTTPC_TOKEN_MAX + 8];
         snprintf(auth, sizeof(auth), "Bearer %s", token);
         evhttp_add_header(h, "Authorization", auth);
     }
@@ -172,13 +172,13 @@ floe_url_escape(const char *s)
     return copy;
 }
 
-static char httpc_token[520];
+static char httpc_token[FLOE_HTTPC_TOKEN_MAX + 2];
 static bool httpc_token_set;
 
 void
 floe_httpc_set_token(const char *token)
 {
-    httpc_token_set = token != NULL && token[0] != '\0';
+    httpc_token_set = token != NULL && token[0] != '\0' && strlen(token) <= FLOE_HTTPC_TOKEN_MAX;
     snprintf(httpc_token, sizeof(httpc_token), "%s", httpc_token_set ? token : "");
 }
 
@@ -190,6 +190,12 @@ floe_httpc_set_token_file(const char *path, floe_err *err)
         return floe_err_user(err, FLOE_ENOTFOUND, "token file %.200s: %s", path, strerror(errno));
     size_t n = fread(httpc_token, 1, sizeof(httpc_token) - 1, f);
     fclose(f);
+    if (n > FLOE_HTTPC_TOKEN_MAX) {
+        httpc_token[0] = '\0';
+        httpc_token_set = false;
+        return floe_err_user(err, FLOE_EINVAL, "token file %.200s: longer than %d bytes", path,
+                             FLOE_HTTPC_TOKEN_MAX);
+    }
     while (n > 0 &&
            (httpc_token[n - 1] == '\n' || httpc_token[n - 1] == '\r' || httpc_token[n - 1] == ' '))
         n--;

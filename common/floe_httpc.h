@@ -30,6 +30,7 @@ void floe_http_resp_deinit(floe_http_resp *resp);
 /* The bearer token every request sends (Authorization: Bearer ...): the one set here, else
  * $FLOE_TOKEN, else the contents of the file $FLOE_TOKEN_FILE; NULL when none. set copies
  * token (NULL forgets it); neither is for concurrent use with requests. */
+#define FLOE_HTTPC_TOKEN_MAX 8192 /* an API token, or an OIDC access token (JWT) */
 void floe_httpc_set_token(const char *token);
 /* The token is the contents of the file path (trailing white space dropped). */
 floe_rc floe_httpc_set_token_file(const char *path, floe_err *err);

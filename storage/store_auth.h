@@ -29,6 +29,7 @@ store_role store_role_parse(const char *s); /* NONE when not a role */
 #define STORE_AUTH_GRANTS_MAX 64
 #define STORE_AUTH_ID_MAX 32
 #define STORE_AUTH_NAME_MAX 128
+#define STORE_AUTH_PRINCIPAL_MAX 160
 #define STORE_AUTH_ALL_PROJECTS "*"
 
 typedef struct store_grant {
@@ -38,7 +39,7 @@ typedef struct store_grant {
 
 /* A token as the API knows it once looked up. */
 typedef struct store_principal {
-    char id[STORE_AUTH_ID_MAX + 8]; /* "token:<id>" */
+    char id[STORE_AUTH_PRINCIPAL_MAX]; /* "token:<id>", "oidc:<sub>" */
     char name[STORE_AUTH_NAME_MAX + 1];
     int64_t expires_us; /* 0: never */
     store_grant grants[STORE_AUTH_GRANTS_MAX];

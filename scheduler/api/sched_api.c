@@ -12,6 +12,7 @@
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "floe_value.h"
+#include "sched_jwt.h"
 #include "spec.h"
 #include "store_blob.h"
 #include "store_redis_probe.h"
@@ -617,7 +618,7 @@ on_request(struct evhttp_request *req, void *arg)
         const char *tok = authz + 7;
         while (*tok == ' ')
             tok++;
-        if (*tok != '\0' && strlen(tok) < 512)
+        if (*tok != '\0' && strlen(tok) <= SCHED_JWT_MAX)
             r->bearer = floe_arena_strndup(r->arena, tok, strlen(tok));
     }
     /* Bounded before anything is copied (review H10): requests in flight, the bytes of
@@ -717,10 +718,8 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
         snprintf(api->blob_error, sizeof(api->blob_error), "%s", berr.msg);
         floe_log_warn(&api->log, "blob store unavailable, /api/v1/blobs answers 503: %s", berr.msg);
     }
-    if ((api->auth = api_auth_new(cfg)) == NULL) {
-        floe_err_sys(err, FLOE_ENOMEM, "api: out of memory");
+    if ((api->auth = api_auth_new(cfg, err)) == NULL)
         goto fail;
-    }
     floe_log_info(&api->log, "listening on %s", cfg->api_url);
     return api;
 fail:

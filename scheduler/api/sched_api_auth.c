@@ -46,16 +46,25 @@ struct api_auth {
     pthread_mutex_t mu;
     cache_slot slots[CACHE_SLOTS];
     store_principal anonymous; /* api.auth=off: admin of every project */
+    api_oidc *oidc;            /* NULL: API tokens only */
     floe_log_ctx log;
 };
 
 api_auth *
-api_auth_new(const floe_config *cfg)
+api_auth_new(const floe_config *cfg, floe_err *err)
 {
     api_auth *a = floe_calloc(1, sizeof(*a));
-    if (a == NULL)
+    if (a == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "out of memory");
         return NULL;
+    }
     a->cfg = cfg;
+    floe_err oerr = {0};
+    if ((a->oidc = api_oidc_new(cfg, &oerr)) == NULL && oerr.code != FLOE_OK) {
+        floe_err_set(err, oerr.code, oerr.cls, false, "%s", oerr.msg);
+        floe_free(a);
+        return NULL;
+    }
     pthread_mutex_init(&a->mu, NULL);
     a->log = (floe_log_ctx){.comp = "api"};
     snprintf(a->anonymous.id, sizeof(a->anonymous.id), "anonymous");
@@ -74,6 +83,7 @@ api_auth_free(api_auth *a)
 {
     if (a == NULL)
         return;
+    api_oidc_free(a->oidc);
     pthread_mutex_destroy(&a->mu);
     floe_free(a);
 }
@@ -228,10 +238,25 @@ api_authenticate(api_thread *t, api_req *r)
         return false;
     }
     store_token_state state;
+    bool jwt = a->oidc != NULL && strncmp(r->bearer, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 &&
+               strchr(r->bearer, '.') != NULL;
     if (!cache_get(a, hash, p, &state)) {
-        if (api_pg(t, r) != FLOE_OK ||
-            store_auth_lookup(t->pg, hash, p, &state, &r->err) != FLOE_OK)
+        if (jwt) {
+            floe_err jerr = {0};
+            floe_rc rc = api_oidc_verify(a->oidc, r->bearer, p, &jerr);
+            if (rc == FLOE_EINVAL) {
+                deny(t, r, 401, "%s", jerr.msg);
+                return false;
+            }
+            if (rc != FLOE_OK) {
+                r->err = jerr; /* 503: no keys to check it with, which is no denial */
+                return false;
+            }
+            state = STORE_TOKEN_VALID;
+        } else if (api_pg(t, r) != FLOE_OK ||
+                   store_auth_lookup(t->pg, hash, p, &state, &r->err) != FLOE_OK) {
             return false; /* 503: the token could not be checked, which is no denial */
+        }
         cache_put(a, hash, p, state);
     }
     if (state == STORE_TOKEN_VALID && p->expires_us > 0 && p->expires_us <= floe_now_us())

@@ -32,6 +32,7 @@ typedef struct api_thread {
 
 typedef struct api_req api_req;
 typedef struct api_auth api_auth;
+typedef struct api_oidc api_oidc;
 
 /* Who serves a route: work on a pool thread (NULL: the loop answers), done on the loop
  * thread (NULL: reply). */
@@ -99,8 +100,14 @@ bool api_list_scope(api_req *r, const char **project, const char **domain, unsig
 /* Sets r->reply to {items, next_token} (items: a new reference, taken). */
 void api_reply_page(api_req *r, json_t *items, bool more, int64_t last_seq);
 
+/* sched_api_oidc.c: NULL (err clear) when api.oidc.issuer is empty. */
+api_oidc *api_oidc_new(const floe_config *cfg, floe_err *err);
+void api_oidc_free(api_oidc *o);
+/* FLOE_EINVAL (err says why) when token is refused; FLOE_EAGAIN when no keys are held. */
+floe_rc api_oidc_verify(api_oidc *o, const char *token, store_principal *p, floe_err *err);
+
 /* sched_api_auth.c */
-api_auth *api_auth_new(const floe_config *cfg);
+api_auth *api_auth_new(const floe_config *cfg, floe_err *err);
 void api_auth_free(api_auth *a);
 api_auth *api_auth_of(const api_req *r); /* sched_api.c */
 /* Who r comes from (api.auth=off: anyone, as an admin of every project); false when r

@@ -11,6 +11,7 @@
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "it_util.h"
+#include "jwt_mint.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -31,6 +32,10 @@ static int scheduler_pid;
 static char project[32], other[32];
 static char exec_id[64];
 static floe_config *cfg;
+/* The identity provider the scheduler trusts (api.oidc.*): its keys and key set file. */
+#define ISSUER "https://idp.floe.test"
+static jwt_key *idp_rsa, *idp_ec, *idp_next;
+static char jwks_dir[64], jwks_path[128];
 
 enum { NONE, VIEWER, LAUNCHER, MAINTAINER, ADMIN, N_ROLES };
 static const char *const role_names[N_ROLES] = {"none", "viewer", "launcher", "maintainer",
@@ -85,6 +90,24 @@ make_token(const char *name, const char *grant_project, const char *role, char o
     json_decref(j);
 }
 
+/* The provider's key set, with its next key once it rotated (written whole, then renamed
+ * over the old one, as a config-management tool would). */
+static void
+write_jwks(bool rotated)
+{
+    json_t *keys = json_array();
+    json_array_append_new(keys, jwt_key_jwk(idp_rsa));
+    json_array_append_new(keys, jwt_key_jwk(idp_ec));
+    if (rotated)
+        json_array_append_new(keys, jwt_key_jwk(idp_next));
+    json_t *doc = json_pack("{s:o}", "keys", keys);
+    char tmp[160];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", jwks_path);
+    assert_int_equal(json_dump_file(doc, tmp, 0), 0);
+    assert_int_equal(rename(tmp, jwks_path), 0);
+    json_decref(doc);
+}
+
 static int
 setup(void **state)
 {
@@ -97,7 +120,22 @@ setup(void **state)
     snprintf(project, sizeof(project), "au-%.20s", id);
     snprintf(other, sizeof(other), "ot-%.20s", id);
     char *argv[] = {(char *)scheduler_bin, NULL};
-    char *env[] = {"FLOE_API_URL=" API, "FLOE_API_AUTH=on", "FLOE_API_AUTH_CACHE=5s", NULL};
+    idp_rsa = jwt_key_new("RSA", "rsa-1", 0);
+    idp_ec = jwt_key_new("EC", "ec-1", 0);
+    idp_next = jwt_key_new("RSA", "rsa-2", 0);
+    snprintf(jwks_dir, sizeof(jwks_dir), "/tmp/floe-jwks-XXXXXX");
+    assert_non_null(mkdtemp(jwks_dir));
+    snprintf(jwks_path, sizeof(jwks_path), "%s/jwks.json", jwks_dir);
+    write_jwks(false);
+    char jwks_env[200];
+    snprintf(jwks_env, sizeof(jwks_env), "FLOE_API_OIDC_JWKS_FILE=%s", jwks_path);
+    char *env[] = {"FLOE_API_URL=" API,
+                   "FLOE_API_AUTH=on",
+                   "FLOE_API_AUTH_CACHE=5s",
+                   "FLOE_API_OIDC_ISSUER=" ISSUER,
+                   "FLOE_API_OIDC_AUDIENCE=floe-api",
+                   jwks_env,
+                   NULL};
     scheduler_pid = it_spawn(argv, env, "test_auth.scheduler.log");
     it_http_wait_ok(API, "/readyz", 60000);
     if (getenv("FLOE_TOKEN_FILE") == NULL)
@@ -128,6 +166,11 @@ teardown(void **state)
     (void)state;
     int status = it_stop(scheduler_pid, 15000);
     floe_config_free(cfg);
+    unlink(jwks_path);
+    rmdir(jwks_dir);
+    jwt_key_free(idp_rsa);
+    jwt_key_free(idp_ec);
+    jwt_key_free(idp_next);
     if (status != 0)
         fail_msg("floe-scheduler did not stop cleanly (status %d); see test_auth.scheduler.log",
                  status);
@@ -209,7 +252,10 @@ static const char *
 principal_of(const char *token, char *buf, size_t size)
 {
     json_t *j = NULL;
-    assert_int_equal(call_as(token, "GET", "/api/v1/whoami", NULL, &j), 200);
+    int st = call_as(token, "GET", "/api/v1/whoami", NULL, &j);
+    if (st != 200)
+        fail_msg("whoami answered %d: %s", st,
+                 j != NULL ? json_string_value(json_object_get(j, "message")) : "");
     snprintf(buf, size, "%s", json_string_value(json_object_get(j, "principal")));
     json_decref(j);
     return buf;
@@ -348,6 +394,87 @@ test_who_did_it_comes_from_the_token(void **state)
     json_decref(j);
 }
 
+/* An access token of the provider: alg and kid in the header, the rest in the claims. */
+static char *
+oidc_token(const jwt_key *k, const char *alg, const char *aud, long long exp_in, const char *sub,
+           const char *grants, const char *secret)
+{
+    char header[128], claims[1024];
+    snprintf(header, sizeof(header), "{\"alg\": \"%s\", \"kid\": \"%s\", \"typ\": \"JWT\"}", alg,
+             k == idp_rsa  ? "rsa-1"
+             : k == idp_ec ? "ec-1"
+                           : "rsa-2");
+    long long now = floe_now_us() / 1000000;
+    snprintf(claims, sizeof(claims),
+             "{\"iss\": \"" ISSUER "\", \"aud\": \"%s\", \"sub\": \"%s\", \"iat\": %lld, "
+             "\"exp\": %lld, \"floe_grants\": %s}",
+             aud, sub, now, now + exp_in, grants);
+    return jwt_mint(k, header, claims, secret);
+}
+
+static void
+expect_401(char *token, const char *why)
+{
+    json_t *j = NULL;
+    int st = call_as(token, "GET", "/api/v1/whoami", NULL, &j);
+    if (st != 401)
+        fail_msg("a token that should fail for \"%s\" answered %d", why, st);
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    if (msg == NULL || strstr(msg, why) == NULL)
+        fail_msg("refused with \"%s\", expected \"%s\"", msg ? msg : "", why);
+    json_decref(j);
+    free(token);
+}
+
+static void
+test_oidc_access_tokens(void **state)
+{
+    (void)state;
+    char grants[128], path[256], body[512];
+    /* alice may launch in the project (RS256); bob may only look (ES256). */
+    snprintf(grants, sizeof(grants), "[\"%s=launcher\"]", project);
+    char *alice = oidc_token(idp_rsa, "RS256", "floe-api", 600, "alice", grants, NULL);
+    snprintf(grants, sizeof(grants), "[\"%s=viewer\"]", project);
+    char *bob = oidc_token(idp_ec, "ES256", "floe-api", 600, "bob", grants, NULL);
+    char who[64];
+    assert_string_equal(principal_of(alice, who, sizeof(who)), "oidc:alice");
+    assert_string_equal(principal_of(bob, who, sizeof(who)), "oidc:bob");
+    snprintf(body, sizeof(body),
+             "{\"project\": \"%s\", \"workflow\": {\"name\": \"greet\", \"version\": \"v1\"},"
+             " \"inputs\": {\"who\": \"oidc\"}}",
+             project);
+    json_t *j = NULL;
+    assert_int_equal(call_as(bob, "POST", "/api/v1/executions", body, NULL), 403);
+    assert_int_equal(call_as(alice, "POST", "/api/v1/executions", body, &j), 201);
+    snprintf(path, sizeof(path), "/api/v1/executions/%s",
+             json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(call_as(bob, "GET", path, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "requested_by")), "oidc:alice");
+    json_decref(j);
+    assert_int_equal(audit_count("oidc:bob", "denied"), 1);
+
+    /* Refused: another audience, the algorithm switched, expired, unknown key. */
+    expect_401(oidc_token(idp_rsa, "RS256", "someone-else", 600, "eve", grants, NULL), "audience");
+    char *pem = jwt_key_pem(idp_rsa);
+    expect_401(oidc_token(idp_rsa, "HS256", "floe-api", 600, "eve", grants, pem), "algorithm");
+    free(pem);
+    expect_401(oidc_token(idp_rsa, "none", "floe-api", 600, "eve", grants, NULL), "algorithm");
+    expect_401(oidc_token(idp_ec, "RS256", "floe-api", 600, "eve", grants, NULL), "does not match");
+    expect_401(oidc_token(idp_rsa, "RS256", "floe-api", -600, "eve", grants, NULL), "expired");
+    expect_401(oidc_token(idp_next, "RS256", "floe-api", 600, "carol", grants, NULL),
+               "not in the key set");
+
+    /* The provider rotates: its new key is read from the changed file, no restart. */
+    write_jwks(true);
+    char *carol = oidc_token(idp_next, "RS256", "floe-api", 600, "carol", grants, NULL);
+    IT_WAIT_UNTIL(call_as(carol, "GET", "/api/v1/whoami", NULL, NULL) == 200, 10000,
+                  "a token of the rotated-in key to be accepted");
+    free(carol);
+    free(alice);
+    free(bob);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -361,6 +488,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_no_token_is_401_but_probes_answer),
         cmocka_unit_test(test_revoked_and_expired_tokens_are_refused),
         cmocka_unit_test(test_who_did_it_comes_from_the_token),
+        cmocka_unit_test(test_oidc_access_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -100,6 +100,7 @@ int
 ctl_use_token(const floe_config *cfg)
 {
     floe_err err = {0};
+    floe_httpc_set_ca_file(cfg->api_ca_file);
     if (cfg->api_token[0] != '\0')
         floe_httpc_set_token(cfg->api_token);
     else if (cfg->api_token_file[0] != '\0' &&

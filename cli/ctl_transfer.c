@@ -126,11 +126,15 @@ easy(const ctl_ctx *ctx, const char *url, xfer *x)
      * As auth, not a header, so curl drops it on a redirect to another host or port. */
     const char *token = floe_httpc_token();
     size_t api_len = strlen(ctx->cfg->api_url);
-    if (token != NULL && strncmp(url, ctx->cfg->api_url, api_len) == 0 &&
-        (url[api_len] == '/' || url[api_len] == '\0')) {
+    bool to_api = strncmp(url, ctx->cfg->api_url, api_len) == 0 &&
+                  (url[api_len] == '/' || url[api_len] == '\0');
+    if (to_api && token != NULL) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
         curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
     }
+    /* The installation's CA for the API; the blob store's urls keep the system's. */
+    if (to_api && ctx->cfg->api_ca_file[0] != '\0')
+        curl_easy_setopt(c, CURLOPT_CAINFO, ctx->cfg->api_ca_file);
     return c;
 }
 

@@ -422,8 +422,11 @@ check_kv_list(const char *value, char *why, size_t why_size)
 static bool
 check_http_url(const char *value, char *why, size_t why_size)
 {
-    if (strncmp(value, "http://", 7) != 0 || value[7] == '\0') {
-        snprintf(why, why_size, "expected http://host:port");
+    size_t skip = strncmp(value, "https://", 8) == 0  ? 8
+                  : strncmp(value, "http://", 7) == 0 ? 7
+                                                      : 0;
+    if (skip == 0 || value[skip] == '\0') {
+        snprintf(why, why_size, "expected http://host:port or https://host:port");
         return false;
     }
     return true;

@@ -3,10 +3,16 @@
 #include "floe_mem.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +61,66 @@ httpc_on_done(struct evhttp_request *req, void *arg)
     call->rc = FLOE_OK;
 }
 
+static char httpc_ca_file[1024];
+
+void
+floe_httpc_set_ca_file(const char *path)
+{
+    snprintf(httpc_ca_file, sizeof(httpc_ca_file), "%s", path != NULL ? path : "");
+}
+
+/* An https connection: the server's certificate checked against the CA file (else the
+ * system's) and its name or address against host; TLS 1.2 at least. */
+static struct evhttp_connection *
+tls_connection(struct event_base *base, const char *host, int port, SSL_CTX **ctx_out,
+               struct bufferevent **bev_out, floe_err *err)
+{
+    const char *ca = httpc_ca_file[0] != '\0' ? httpc_ca_file : getenv("FLOE_CA_FILE");
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = NULL;
+    if (ctx == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "cannot create a TLS context");
+        return NULL;
+    }
+    *ctx_out = ctx;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca != NULL && ca[0] != '\0' ? SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1
+                                    : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        floe_err_user(err, FLOE_EINVAL, "CA file %.200s: cannot be read as PEM certificates",
+                      ca != NULL ? ca : "(the system's)");
+        return NULL;
+    }
+    if ((ssl = SSL_new(ctx)) == NULL) {
+        floe_err_sys(err, FLOE_ENOMEM, "cannot create a TLS session");
+        return NULL;
+    }
+    unsigned char addr[16];
+    bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+    if (is_ip)
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+    else {
+        SSL_set_tlsext_host_name(ssl, host);
+        SSL_set1_host(ssl, host);
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        floe_err_sys(err, FLOE_ENOMEM, "cannot create a TLS connection");
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    *bev_out = bev;
+    struct evhttp_connection *conn = evhttp_connection_base_bufferevent_new(
+        base, NULL, bev, host, (unsigned short)(port > 0 ? port : 443));
+    if (conn == NULL) {
+        bufferevent_free(bev);
+        floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP connection");
+    }
+    return conn;
+}
+
 static enum evhttp_cmd_type
 httpc_method(const char *m)
 {
@@ -89,10 +155,16 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
         rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an event base");
         goto out_uri;
     }
+    const char *scheme = evhttp_uri_get_scheme(uri);
+    bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
+    SSL_CTX *ctx = NULL;
+    struct bufferevent *bev = NULL;
     struct evhttp_connection *conn =
-        evhttp_connection_base_new(base, NULL, host, (unsigned short)(port > 0 ? port : 80));
+        tls ? tls_connection(base, host, port, &ctx, &bev, err)
+            : evhttp_connection_base_new(base, NULL, host, (unsigned short)(port > 0 ? port : 80));
     if (conn == NULL) {
-        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP connection");
+        rc = tls ? err != NULL ? err->code : FLOE_EIO
+                 : floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP connection");
         goto out_base;
     }
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -126,6 +198,7 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
         goto out_conn; /* evhttp frees req on failure */
     }
     event_base_dispatch(base);
+    unsigned long ssl_err = 0;
     if (call.too_big) {
         rc = floe_err_sys(err, FLOE_ETOOBIG, "response from %s is larger than %u bytes", base_url,
                           FLOE_HTTPC_BODY_MAX);
@@ -135,6 +208,12 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
         if (call.failed && call.error == EVREQ_HTTP_TIMEOUT)
             rc = floe_err_sys(err, FLOE_ETIMEDOUT, "no response from %s within %d ms", base_url,
                               timeout_ms);
+        else if (bev != NULL && (ssl_err = bufferevent_get_openssl_error(bev)) != 0)
+            rc = floe_err_sys(err, FLOE_EIO, "TLS with %s failed: %s%s", base_url,
+                              ERR_reason_error_string(ssl_err),
+                              ERR_GET_REASON(ssl_err) == SSL_R_CERTIFICATE_VERIFY_FAILED
+                                  ? " (api.ca_file / FLOE_CA_FILE names the CA to trust)"
+                                  : "");
         else
             rc = floe_err_sys(err, FLOE_EIO,
                               "cannot reach the Floe API at %s (is floe-scheduler running?)",
@@ -145,6 +224,7 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
 out_conn:
     evhttp_connection_free(conn);
 out_base:
+    SSL_CTX_free(ctx);
     event_base_free(base);
 out_uri:
     if (uri != NULL)

@@ -36,6 +36,10 @@ void floe_httpc_set_token(const char *token);
 floe_rc floe_httpc_set_token_file(const char *path, floe_err *err);
 const char *floe_httpc_token(void);
 
+/* CA certificates (PEM) an https base_url's certificate must chain to: the file set here,
+ * else $FLOE_CA_FILE, else the system's. NULL forgets it. */
+void floe_httpc_set_ca_file(const char *path);
+
 /* Percent-encodes s for a path segment or query value. Caller frees with floe_free;
  * NULL when out of memory. */
 char *floe_url_escape(const char *s);

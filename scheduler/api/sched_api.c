@@ -39,6 +39,7 @@ struct sched_api {
     floe_log_ctx log;
     floe_metric *m_inflight;
     api_conns *conns;
+    api_tls *tls;      /* NULL: plain HTTP */
     store_blob *blobs; /* NULL when it could not be opened: blob_error says why */
     api_auth *auth;
     char blob_error[FLOE_ERR_MSG_MAX];
@@ -678,8 +679,22 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
     struct evhttp_uri *uri = evhttp_uri_parse(cfg->api_url);
     const char *host = uri != NULL ? evhttp_uri_get_host(uri) : NULL;
     int port = uri != NULL ? evhttp_uri_get_port(uri) : -1;
-    if (host == NULL) {
-        floe_err_user(err, FLOE_EINVAL, "api.url \"%s\" is not http://host:port", cfg->api_url);
+    const char *scheme = uri != NULL ? evhttp_uri_get_scheme(uri) : NULL;
+    bool https = scheme != NULL && strcmp(scheme, "https") == 0;
+    if (host == NULL || scheme == NULL || (!https && strcmp(scheme, "http") != 0)) {
+        floe_err_user(err, FLOE_EINVAL, "api.url \"%s\" is not http(s)://host:port", cfg->api_url);
+        goto fail;
+    }
+    floe_err terr = {0};
+    api->tls = api_tls_new(cfg, &terr);
+    if (terr.code != FLOE_OK) {
+        *err = terr;
+        goto fail;
+    }
+    if (https != (api->tls != NULL)) {
+        floe_err_user(err, FLOE_EINVAL,
+                      https ? "api.url is https: set api.tls_cert and api.tls_key"
+                            : "api.tls_cert is set: api.url must be https://");
         goto fail;
     }
     floe_pool_config pc = {.threads = (unsigned)cfg->api_threads,
@@ -699,14 +714,15 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
     evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(api->http, on_request, api);
-    api->sock = evhttp_bind_socket_with_handle(api->http, host, (uint16_t)(port > 0 ? port : 80));
+    if (port <= 0)
+        port = https ? 443 : 80;
+    api->sock = evhttp_bind_socket_with_handle(api->http, host, (uint16_t)port);
     if (api->sock == NULL) {
-        floe_err_sys(err, FLOE_EIO, "api: cannot listen on %s:%d (in use?)", host,
-                     port > 0 ? port : 80);
+        floe_err_sys(err, FLOE_EIO, "api: cannot listen on %s:%d (in use?)", host, port);
         goto fail;
     }
     if ((api->conns = api_conns_new(base, api->http, api->sock, (unsigned)cfg->api_max_connections,
-                                    metrics)) == NULL) {
+                                    api->tls, metrics)) == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "api: out of memory");
         goto fail;
     }
@@ -720,7 +736,7 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
     }
     if ((api->auth = api_auth_new(cfg, err)) == NULL)
         goto fail;
-    floe_log_info(&api->log, "listening on %s", cfg->api_url);
+    floe_log_info(&api->log, "listening on %s%s", cfg->api_url, https ? " (TLS)" : "");
     return api;
 fail:
     if (uri != NULL)
@@ -768,5 +784,6 @@ sched_api_free(sched_api *api)
         evhttp_free(api->http);
     store_blob_free(api->blobs);
     api_auth_free(api->auth);
+    api_tls_free(api->tls);
     floe_free(api);
 }

@@ -28,6 +28,7 @@ struct api_conns {
     unsigned estimate; /* at least the connections open (accepts since the last count) */
     uint16_t port;     /* the API's local port, network order */
     bool paused;
+    api_tls *tls; /* NULL: plain HTTP */
     struct event *rescan;
     floe_log_ctx log;
     floe_metric *m_open, *m_paused;
@@ -118,17 +119,20 @@ on_accept(struct event_base *base, void *arg)
     api_conns *c = arg;
     if (++c->estimate >= c->max)
         recount(c); /* the accepted socket is open already: counted */
+    if (c->tls != NULL)
+        return api_tls_bufferevent(c->tls, base);
     return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
 api_conns *
 api_conns_new(struct event_base *base, struct evhttp *http, struct evhttp_bound_socket *sock,
-              unsigned max, floe_metrics *metrics)
+              unsigned max, api_tls *tls, floe_metrics *metrics)
 {
     api_conns *c = floe_calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->base = base;
+    c->tls = tls;
     c->http = http;
     c->listener = evhttp_bound_socket_get_listener(sock);
     c->max = max > 0 ? max : 1;

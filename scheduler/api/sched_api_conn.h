@@ -9,16 +9,19 @@
 
 #include "floe_log.h"
 #include "floe_metrics.h"
+#include "sched_api_tls.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
 
 typedef struct api_conns api_conns;
 
-/* Watches the connections accepted on sock (of http), at most max open. NULL when out of
- * memory. Free it before the bound socket goes. */
+/* Watches the connections accepted on sock (of http), at most max open, each over TLS
+ * when tls is not NULL (borrowed). NULL when out of memory. Free it before the bound
+ * socket goes. */
 api_conns *api_conns_new(struct event_base *base, struct evhttp *http,
-                         struct evhttp_bound_socket *sock, unsigned max, floe_metrics *metrics);
+                         struct evhttp_bound_socket *sock, unsigned max, api_tls *tls,
+                         floe_metrics *metrics);
 void api_conns_free(api_conns *c);
 
 #endif

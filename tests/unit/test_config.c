@@ -167,7 +167,9 @@ test_values_and_bounds(void **state)
         {"kafka.properties=a=b,c=d", 1},
         {"kafka.properties=a", 0},
         {"kafka.properties=", 1},
-        {"api.url=https://x", 0},
+        {"api.url=https://x", 1},
+        {"api.url=ftp://x", 0},
+        {"api.url=https://", 0},
         {"log.level=debug", 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -93,8 +93,9 @@ typedef struct floe_config {
     int64_t worker_threads;
     int64_t worker_output_max;
     int64_t worker_stderr_tail;
-    int worker_cgroups; /* 0 off, 1 on */
-    int worker_noop;    /* 0 off, 1 on */
+    char *worker_secrets_dir; /* one file per secret (wrk_secret.h) */
+    int worker_cgroups;       /* 0 off, 1 on */
+    int worker_noop;          /* 0 off, 1 on */
     char *worker_trace;
     char *oci_runtime;
     char *oci_rootfs_dir;

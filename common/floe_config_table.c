@@ -281,6 +281,10 @@ const cfg_entry floe_config_table[] = {
      NULL, "floe-worker: threads for file work (inputs, outputs, blob transfers)"},
     {"worker.output_max", CFG_SIZE, OFF(worker_output_max), "1MiB", 64, 67108864,
      "FLOE_WORKER_OUTPUT_MAX", 0, NULL, NULL, "largest non-blob output file a task may write"},
+    {"worker.secrets_dir", CFG_STRING, OFF(worker_secrets_dir), "", 0, 1000,
+     "FLOE_WORKER_SECRETS_DIR", 0, NULL, NULL,
+     "floe-worker: where tasks' secrets are, a file per secret named by it (a mounted "
+     "Kubernetes Secret, a credentials directory); empty: tasks with secrets fail here"},
     {"worker.stderr_tail", CFG_SIZE, OFF(worker_stderr_tail), "2KiB", 0, 65536,
      "FLOE_WORKER_STDERR_TAIL", 0, NULL, NULL, "bytes of stderr quoted in a failure"},
     {"worker.cgroups", CFG_ENUM, OFF(worker_cgroups), "on", 0, 0, "FLOE_WORKER_CGROUPS", 0, on_off,

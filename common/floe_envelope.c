@@ -27,6 +27,7 @@ static floe_rc check_data_published(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_lineage_recorded(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_phase_changed(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_execution_terminate(const ProtobufCMessage *msg, floe_err *err);
+static floe_rc check_container_secrets(const Floe__Container *c, floe_err *err);
 
 static const env_type env_types[] = {
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, "ExecutionRequested",
@@ -231,7 +232,73 @@ check_task_dispatch(const ProtobufCMessage *msg, floe_err *err)
     floe_rc rc = check_exec_node_attempt(m->execution_id, m->node_id, m->attempt, err);
     if (rc == FLOE_OK && m->epoch == 0)
         rc = floe_err_user(err, FLOE_EINVAL, "epoch: missing");
+    if (rc == FLOE_OK)
+        rc = check_container_secrets(m->container, err);
     return rc;
+}
+
+floe_rc
+floe_secret_ref_check(const char *name, const char *env, const char *file, floe_err *err)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    bool ok = n >= 1 && n <= FLOE_SECRET_NAME_MAX &&
+              ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    }
+    if (!ok)
+        return floe_err_user(err, FLOE_EINVAL,
+                             "secret name: 1 to %d of [a-z0-9_.-], starting with a letter or "
+                             "digit",
+                             FLOE_SECRET_NAME_MAX);
+    bool has_env = env != NULL && env[0] != '\0', has_file = file != NULL && file[0] != '\0';
+    if (has_env == has_file)
+        return floe_err_user(err, FLOE_EINVAL, "secret %s: give exactly one of env and file", name);
+    if (has_env) {
+        size_t len = strlen(env);
+        ok = len <= 128 && !(env[0] >= '0' && env[0] <= '9') && strncmp(env, "FLOE_", 5) != 0;
+        for (size_t i = 0; ok && i < len; i++) {
+            char c = env[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_';
+        }
+        if (!ok)
+            return floe_err_user(err, FLOE_EINVAL,
+                                 "secret %s: env: a variable name ([A-Za-z_][A-Za-z0-9_]*, at "
+                                 "most 128) outside FLOE_*",
+                                 name);
+        return FLOE_OK;
+    }
+    size_t len = strlen(file);
+    ok = len <= 128 && strcmp(file, ".") != 0 && strcmp(file, "..") != 0;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = file[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    if (!ok)
+        return floe_err_user(err, FLOE_EINVAL,
+                             "secret %s: file: a file name of [A-Za-z0-9_.-] (at most 128, no "
+                             "directories)",
+                             name);
+    return FLOE_OK;
+}
+
+static floe_rc
+check_container_secrets(const Floe__Container *c, floe_err *err)
+{
+    if (c == NULL)
+        return FLOE_OK;
+    if (c->n_secrets > FLOE_SECRETS_MAX)
+        return floe_err_user(err, FLOE_EINVAL, "container: more than %d secrets", FLOE_SECRETS_MAX);
+    for (size_t i = 0; i < c->n_secrets; i++) {
+        const Floe__SecretRef *s = c->secrets[i];
+        floe_rc rc = floe_secret_ref_check(s->name, s->env, s->file, err);
+        if (rc != FLOE_OK)
+            return rc;
+    }
+    return FLOE_OK;
 }
 
 static floe_rc

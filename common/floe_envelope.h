@@ -40,6 +40,12 @@ typedef struct floe_envelope {
     size_t sig_len;
 } floe_envelope;
 
+/* A task's secret reference (Container.secrets): name [a-z0-9][a-z0-9_.-]*, and exactly
+ * one of env (a variable name outside FLOE_*) or file (a file name, no directories). */
+#define FLOE_SECRET_NAME_MAX 63
+#define FLOE_SECRETS_MAX 32
+floe_rc floe_secret_ref_check(const char *name, const char *env, const char *file, floe_err *err);
+
 /* Payload descriptor for a message type; NULL for unknown types. */
 const ProtobufCMessageDescriptor *floe_envelope_descriptor(Floe__MessageType type);
 const char *floe_envelope_type_name(Floe__MessageType type);

@@ -234,19 +234,19 @@ plug_child_run_sync(char *const *argv, int out_fd)
 #define PLUG_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 char **
-plug_envp_build(const plug_spec *spec, const char *inputs, const char *outputs, const char *home,
-                const char *tmp)
+plug_envp_build(const plug_spec *spec, const char *inputs, const char *outputs, const char *secrets,
+                const char *home, const char *tmp)
 {
     char attempt[16];
     snprintf(attempt, sizeof(attempt), "%u", spec->attempt);
     const char *base[][2] = {
         {"PATH", PLUG_DEFAULT_PATH}, {"HOME", home}, {"TMPDIR", tmp}, {"LANG", "C.UTF-8"}};
-    const char *floe[][2] = {{"FLOE_INPUTS", inputs},
-                             {"FLOE_OUTPUTS", outputs},
-                             {"FLOE_EXECUTION_ID", spec->exec},
-                             {"FLOE_NODE_ID", spec->node},
-                             {"FLOE_ATTEMPT", attempt}};
+    const char *floe[][2] = {{"FLOE_INPUTS", inputs},           {"FLOE_OUTPUTS", outputs},
+                             {"FLOE_EXECUTION_ID", spec->exec}, {"FLOE_NODE_ID", spec->node},
+                             {"FLOE_ATTEMPT", attempt},         {"FLOE_SECRETS", secrets}};
     size_t nb = sizeof(base) / sizeof(base[0]), nf = sizeof(floe) / sizeof(floe[0]);
+    if (secrets == NULL)
+        nf--; /* FLOE_SECRETS is last */
     size_t n = nb + spec->n_env + nf, bytes = (n + 1) * sizeof(char *);
     for (size_t i = 0; i < nb; i++)
         bytes += strlen(base[i][0]) + strlen(base[i][1]) + 2;

@@ -61,8 +61,9 @@ int plug_child_run_sync(char *const *argv, int out_fd);
  * FLOE_OUTPUTS, FLOE_EXECUTION_ID, FLOE_NODE_ID, FLOE_ATTEMPT as the task sees them.
  * Returns a NULL-terminated array allocated as one block (free with floe_free), or NULL. */
 struct plug_spec;
+/* secrets: FLOE_SECRETS, the task's view of spec->secrets_dir (NULL: not set). */
 char **plug_envp_build(const struct plug_spec *spec, const char *inputs, const char *outputs,
-                       const char *home, const char *tmp);
+                       const char *secrets, const char *home, const char *tmp);
 
 /* Creates (truncates) the task's stdout and stderr files; on error none is left open. */
 floe_rc plug_open_logs(const struct plug_spec *spec, int *out_fd, int *err_fd, floe_err *err);

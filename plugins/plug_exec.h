@@ -45,6 +45,7 @@ typedef struct plug_spec {
     const char *dir;         /* the attempt's directory (host path) */
     const char *inputs_dir;  /* <dir>/inputs, read-only for the task */
     const char *outputs_dir; /* <dir>/outputs, the task writes outputs/<name> */
+    const char *secrets_dir; /* <dir>/secrets (files of the task's secrets), NULL: none */
     const char *inputs_json; /* contents of inputs.json (kubernetes passes it in env) */
     const char *stdout_path, *stderr_path; /* where the task's output goes */
     uint32_t cpu_millis;                   /* 0: no limit */

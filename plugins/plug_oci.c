@@ -97,7 +97,9 @@ plug_oci_config(const plug_spec *spec, const char *rootfs, const char *worker_id
     static const char *const o_out[] = {"rbind", "rw", "nosuid", "nodev", NULL};
     char attempt[16];
     snprintf(attempt, sizeof(attempt), "%u", spec->attempt);
-    char **envp = plug_envp_build(spec, "/floe/inputs", "/floe/outputs", "/tmp", "/tmp");
+    char **envp =
+        plug_envp_build(spec, "/floe/inputs", "/floe/outputs",
+                        spec->secrets_dir != NULL ? "/floe/secrets" : NULL, "/tmp", "/tmp");
     if (envp == NULL)
         return NULL;
     json_t *args = json_array(), *env = json_array(), *capl = json_array();
@@ -126,6 +128,8 @@ plug_oci_config(const plug_spec *spec, const char *rootfs, const char *worker_id
     json_array_append_new(mounts, mount_obj("/tmp", "tmpfs", "tmpfs", o_tmp));
     json_array_append_new(mounts, mount_obj("/floe/inputs", "bind", spec->inputs_dir, o_in));
     json_array_append_new(mounts, mount_obj("/floe/outputs", "bind", spec->outputs_dir, o_out));
+    if (spec->secrets_dir != NULL)
+        json_array_append_new(mounts, mount_obj("/floe/secrets", "bind", spec->secrets_dir, o_in));
     json_t *nsa = json_array(), *ma = json_array(), *ra = json_array();
     for (size_t i = 0; ns[i] != NULL; i++)
         json_array_append_new(nsa, json_pack("{s:s}", "type", ns[i]));

@@ -89,8 +89,8 @@ proc_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *ar
     run->done = done;
     run->arg = arg;
     snprintf(tmp, sizeof(tmp), "%s/tmp", spec->dir);
-    if ((envp = plug_envp_build(spec, spec->inputs_dir, spec->outputs_dir, spec->dir, tmp)) ==
-            NULL ||
+    if ((envp = plug_envp_build(spec, spec->inputs_dir, spec->outputs_dir, spec->secrets_dir,
+                                spec->dir, tmp)) == NULL ||
         (argv = floe_calloc(spec->argc + 1, sizeof(*argv))) == NULL) {
         rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory");
         goto fail;

@@ -12,6 +12,7 @@
 #include "plug_exec.h"
 #include "store_blob.h"
 #include "store_tasklog.h"
+#include "wrk_secret.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -67,6 +68,8 @@ struct wrk_att {
     const char *rootfs;            /* an image's unpacked rootfs (wrk_image.c), in arena */
     plug_pod_io *pod_in, *pod_out; /* a pod that moves its data (wrk_pod.c), in arena */
     size_t n_pod_in, n_pod_out;
+    wrk_secrets secrets; /* values in arena (wrk_secret.h) */
+    bool secret_failed;
 
     /* logs shipped while the task runs (wrk_ship.c): the job's own fields, then the loop's */
     uint64_t shipped[2];

@@ -96,6 +96,7 @@ att_free(wrk_att *att)
     if (att->run != NULL)
         att->w->exec[att->kind]->ops->run_free(att->run);
     floe__task_dispatch__free_unpacked(att->d, NULL);
+    wrk_secrets_wipe(&att->secrets);
     floe_arena_free(att->arena);
     floe_free(att->inputs_json);
     floe_free(att->tail);
@@ -274,6 +275,8 @@ wrk_att_run(wrk_att *att)
         snprintf(s, len, "%s=%s", kv->key, kv->value);
         env[n_env++] = s;
     }
+    for (size_t i = 0; i < att->secrets.n_env && n_env < ENV_MAX; i++)
+        env[n_env++] = att->secrets.env[i];
     plug_spec spec = {
         .exec = d->execution_id,
         .node = d->node_id,
@@ -288,6 +291,7 @@ wrk_att_run(wrk_att *att)
         .dir = att->dir,
         .inputs_dir = in,
         .outputs_dir = out,
+        .secrets_dir = att->secrets.dir,
         .inputs_json = att->inputs_json,
         .stdout_path = so,
         .stderr_path = se,
@@ -349,6 +353,10 @@ prepare_work(void *ctx, void *job)
                       &att->inputs_json, &att->err) != FLOE_OK;
     if (!att->job_failed && pod_data)
         att->job_failed = wrk_pod_prepare(att, &att->err) != FLOE_OK;
+    if (!att->job_failed &&
+        wrk_secrets_resolve(w->cfg->worker_secrets_dir, att->d->container, att->dir, att->arena,
+                            &att->secrets, &att->err) != FLOE_OK)
+        att->job_failed = att->secret_failed = true;
 }
 
 static void
@@ -362,7 +370,15 @@ prepare_done(void *job)
     }
     if (att->job_failed) {
         wrk_att_fail_and_clean(att, att->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
-                               "inputs", att->err.msg);
+                               att->secret_failed ? "secret" : "inputs", att->err.msg);
+        return;
+    }
+    /* A pod's variables are in its spec, which the cluster stores and shows: values of
+     * secrets must come from Kubernetes Secrets the pod references, not built yet. */
+    if (att->kind == WRK_KUBE && att->secrets.n_vals > 0) {
+        wrk_att_fail_and_clean(att, FLOE_ERR_USER, "secret",
+                               "secrets are not passed to kubernetes pods yet: use the process "
+                               "or oci executor for this task");
         return;
     }
     if (wrk_image_needed(att)) {

@@ -29,6 +29,11 @@ collect_work(void *ctx, void *job)
      * running-log index (wrk_ship.c), a finished one's through its result. */
     for (int i = 0; i < 2 && att->dir[0] != '\0'; i++) {
         snprintf(path, sizeof(path), "%s/%s", att->dir, names[i]);
+        floe_err merr = {0};
+        if (wrk_secrets_mask_file(&att->secrets, path, &merr) != FLOE_OK) {
+            floe_log_warn(&att->log, "%s; the log is not kept", merr.msg);
+            continue; /* a log that may hold a secret is not stored */
+        }
         att->has_log[i] = wrk_io_put_log(w->blobs, path, &att->logs[i]);
     }
     bool ok = att->res.end == PLUG_END_EXITED && att->res.exit_code == 0 && !att->timed_out;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,33 @@
 #define SHIP_CHUNK_MAX (1u << 20) /* a turn ships at most this much of a stream */
 
 static const char *const streams[2] = {"stdout", "stderr"};
+
+/* Bytes [off, off+len) of in, the task's secrets masked, into a new file: read with
+ * `hold` bytes on either side so that a value across either end is whole when masked. */
+static bool
+copy_masked(const wrk_att *att, int in, uint64_t off, uint64_t len, uint64_t hold, char *tmp,
+            size_t tmp_size)
+{
+    uint64_t start = off > hold ? off - hold : 0, want = off - start + len + hold;
+    char *buf = malloc(want);
+    ssize_t n = buf != NULL ? pread(in, buf, want, (off_t)start) : -1;
+    bool ok = n >= 0 && (uint64_t)n >= off - start + len;
+    int out = -1;
+    if (ok) {
+        wrk_secrets_mask(&att->secrets, buf, (size_t)n);
+        snprintf(tmp, tmp_size, "%s/ship-XXXXXX", att->w->slot_dir);
+        out = mkostemp(tmp, O_CLOEXEC);
+        ok = out != -1 && write(out, buf + (off - start), len) == (ssize_t)len;
+    }
+    if (out != -1)
+        close(out);
+    if (!ok && out != -1)
+        unlink(tmp);
+    if (buf != NULL)
+        OPENSSL_cleanse(buf, want);
+    free(buf);
+    return ok;
+}
 
 /* Copies bytes [off, off+len) of in into a new file under the worker's slot. */
 static bool
@@ -62,13 +90,18 @@ ship_work(void *ctx, void *job)
         struct stat st;
         if (fd == -1)
             continue;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > att->shipped[i]) {
-            uint64_t len = (uint64_t)st.st_size - att->shipped[i];
+        /* With secrets, the last longest-1 bytes wait for the next turn (or the end): they
+         * may be the start of a value the task is still writing. */
+        uint64_t hold = att->secrets.longest > 0 ? att->secrets.longest - 1 : 0;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_size > att->shipped[i] + hold) {
+            uint64_t len = (uint64_t)st.st_size - hold - att->shipped[i];
             if (len > SHIP_CHUNK_MAX)
                 len = SHIP_CHUNK_MAX;
             store_blob_ref ref;
             floe_err err = {0};
-            if (copy_range(att->w, fd, att->shipped[i], len, tmp, sizeof(tmp))) {
+            if (hold > 0 ? copy_masked(att, fd, att->shipped[i], len, hold, tmp, sizeof(tmp))
+                         : copy_range(att->w, fd, att->shipped[i], len, tmp, sizeof(tmp))) {
                 if (store_blob_put_file(att->w->blobs, tmp, &ref, &err) == FLOE_OK) {
                     att->ship_entry[i] = (store_tasklog_entry){.off = att->shipped[i], .len = len};
                     snprintf(att->ship_entry[i].uri, sizeof(att->ship_entry[i].uri), "%s", ref.uri);

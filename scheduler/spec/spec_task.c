@@ -6,6 +6,8 @@
  */
 #include "spec_int.h"
 
+#include "floe_envelope.h"
+
 #include "floe_retry.h"
 #include "floe_digest.h"
 
@@ -94,6 +96,62 @@ bad:
     return spec_fail(ctx, y, FLOE_EINVAL,
                      "memory: expected bytes with an optional unit (\"512Mi\", "
                      "\"2Gi\")");
+}
+
+/* secrets: [{name, env | file}]: references only; each worker resolves the values. */
+static floe_rc
+task_secrets(spec_ctx *ctx, const spec_y *doc, Floe__TaskSpec *t)
+{
+    const spec_y *sy = spec_y_get(doc, "secrets");
+    if (sy == NULL)
+        return FLOE_OK;
+    if (sy->kind != SPEC_Y_SEQ)
+        return spec_fail(ctx, sy, FLOE_EINVAL, "secrets: expected a list of {name, env | file}");
+    if (sy->n > FLOE_SECRETS_MAX)
+        return spec_fail(ctx, sy, FLOE_ETOOBIG, "secrets: more than %d", FLOE_SECRETS_MAX);
+    if (strcmp(t->executor, "noop") == 0)
+        return spec_fail(ctx, sy, FLOE_EINVAL, "secrets: a noop task runs nothing to give them to");
+    Floe__Container *c = t->container;
+    c->secrets = floe_arena_alloc(ctx->arena, (sy->n + 1) * sizeof(*c->secrets));
+    if (c->secrets == NULL)
+        return spec_fail(ctx, sy, FLOE_ENOMEM, "out of memory");
+    static const char *const fields[] = {"name", "env", "file", NULL};
+    for (size_t i = 0; i < sy->n; i++) {
+        const spec_y *e = sy->items[i];
+        const char *name = NULL, *env = NULL, *file = NULL;
+        floe_rc rc = spec_check_fields(ctx, e, "secrets", fields);
+        if (rc == FLOE_OK)
+            rc = spec_get_string(ctx, e, "name", FLOE_SECRET_NAME_MAX, &name);
+        if (rc == FLOE_OK)
+            rc = spec_get_string(ctx, e, "env", 128, &env);
+        if (rc == FLOE_OK)
+            rc = spec_get_string(ctx, e, "file", 128, &file);
+        if (rc != FLOE_OK)
+            return rc;
+        floe_err err = {0};
+        if (floe_secret_ref_check(name, env, file, &err) != FLOE_OK)
+            return spec_fail(ctx, e, FLOE_EINVAL, "secrets[%zu]: %s", i, err.msg);
+        for (size_t j = 0; j < i; j++) {
+            const Floe__SecretRef *o = c->secrets[j];
+            if ((env != NULL && o->env[0] != '\0' && strcmp(o->env, env) == 0) ||
+                (file != NULL && o->file[0] != '\0' && strcmp(o->file, file) == 0))
+                return spec_fail(ctx, e, FLOE_EINVAL, "secrets[%zu]: %s \"%s\" is given twice", i,
+                                 env != NULL ? "env" : "file", env != NULL ? env : file);
+        }
+        for (size_t j = 0; env != NULL && j < c->n_env; j++)
+            if (strcmp(c->env[j]->key, env) == 0)
+                return spec_fail(ctx, e, FLOE_EINVAL,
+                                 "secrets[%zu]: env \"%s\" is also set in container.env", i, env);
+        Floe__SecretRef *r = floe_arena_alloc(ctx->arena, sizeof(*r));
+        if (r == NULL)
+            return spec_fail(ctx, e, FLOE_ENOMEM, "out of memory");
+        floe__secret_ref__init(r);
+        r->name = (char *)name;
+        r->env = (char *)(env != NULL ? env : "");
+        r->file = (char *)(file != NULL ? file : "");
+        c->secrets[c->n_secrets++] = r;
+    }
+    return FLOE_OK;
 }
 
 static floe_rc
@@ -437,9 +495,10 @@ floe_rc
 spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char *version,
                   Floe__TaskSpec **out)
 {
-    static const char *const fields[] = {
-        "kind",    "name",      "version",        "description", "executor", "container", "inputs",
-        "outputs", "resources", "resource_class", "retries",     "timeout",  "cache",     NULL};
+    static const char *const fields[] = {"kind",      "name",           "version", "description",
+                                         "executor",  "container",      "inputs",  "outputs",
+                                         "resources", "resource_class", "retries", "timeout",
+                                         "cache",     "secrets",        NULL};
     /* Each section is checked even when another is wrong (spec_stop): bad counts how many
      * were, and the task fails after the last. */
     unsigned bad = 0;
@@ -485,6 +544,8 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
     }
     /* The container is checked against its executor: not against a guessed one. */
     if (!ex_bad && spec_stop(ctx, rc = task_container(ctx, doc, t), &bad))
+        return rc;
+    if (!ex_bad && t->container != NULL && spec_stop(ctx, rc = task_secrets(ctx, doc, t), &bad))
         return rc;
     unsigned ifc_bad = bad;
     if (spec_stop(ctx, rc = spec_interface_inputs(ctx, spec_y_get(doc, "inputs"), ifc), &bad))

@@ -262,6 +262,56 @@ test_oci_rootfs_or_image(void **state)
     floe_arena_free(arena);
 }
 
+/* secrets: references checked at registration, compiled into the container (names only). */
+static void
+test_secrets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *secrets;
+        const char *error; /* NULL: compiles */
+    } cases[] = {
+        {"[{name: db_password, env: DB_PASSWORD}, {name: tls.key, file: key.pem}]", NULL},
+        {"[{name: ../etc/passwd, env: X}]", "secret name"},
+        {"[{name: a, env: X, file: f}]", "exactly one of env and file"},
+        {"[{name: a}]", "exactly one of env and file"},
+        {"[{name: a, env: FLOE_INPUTS}]", "outside FLOE_*"},
+        {"[{name: a, file: ../x}]", "no directories"},
+        {"[{name: a, env: X}, {name: b, env: X}]", "\"X\" is given twice"},
+        {"[{name: a, env: LANG}]", "also set in container.env"},
+        {"[{name: a, env: X, mount: /}]", "mount"},
+        {"{name: a}", "expected a list"},
+    };
+    spec_env env = test_env();
+    floe_arena *arena = floe_arena_new(1 << 14, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "kind: task\nname: t\nversion: \"1\"\n"
+                 "container: {command: [/bin/true], env: {LANG: C}}\nsecrets: %s\n",
+                 cases[i].secrets);
+        spec_item *items;
+        size_t n;
+        floe_err err = {0};
+        floe_arena_reset(arena);
+        floe_rc rc = compile_text(&env, "t.yaml", text, strlen(text), arena, &items, &n, &err);
+        if (cases[i].error == NULL && rc != FLOE_OK)
+            fail_msg("%s: %s", cases[i].secrets, err.msg);
+        if (cases[i].error != NULL && (rc == FLOE_OK || strstr(err.msg, cases[i].error) == NULL))
+            fail_msg("%s: wanted \"%s\", got \"%s\"", cases[i].secrets, cases[i].error, err.msg);
+        if (rc == FLOE_OK) {
+            Floe__TaskSpec *t = floe__task_spec__unpack(NULL, items[0].len, items[0].data);
+            assert_non_null(t);
+            assert_int_equal(t->container->n_secrets, 2);
+            assert_string_equal(t->container->secrets[0]->name, "db_password");
+            assert_string_equal(t->container->secrets[0]->env, "DB_PASSWORD");
+            assert_string_equal(t->container->secrets[1]->file, "key.pem");
+            floe__task_spec__free_unpacked(t, NULL);
+        }
+    }
+    floe_arena_free(arena);
+}
+
 /* A resolver serving one registered task, packed. */
 static floe_rc
 resolve_one(void *arg, spec_kind kind, const char *name, const char *version, floe_arena *arena,
@@ -502,6 +552,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_errors),
         cmocka_unit_test(test_oci_rootfs_or_image),
+        cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_version_from_content),
         cmocka_unit_test(test_every_document_error),
         cmocka_unit_test(test_every_error_in_a_document),

@@ -518,8 +518,8 @@ store_lp_prune(store_pg *pg, int64_t older_than_s, unsigned limit, int64_t *dele
         "DELETE FROM trigger_events WHERE ctid IN (SELECT ctid FROM trigger_events WHERE"
         " firing_id IS NOT NULL AND received_at < now() - $1::bigint * interval '1 second'"
         " LIMIT $2::bigint)",
-        "DELETE FROM data_outbox WHERE ctid IN (SELECT ctid FROM data_outbox WHERE sent AND"
-        " created_at < now() - $1::bigint * interval '1 second' LIMIT $2::bigint)",
+        ("DELETE FROM data_outbox WHERE ctid IN (SELECT ctid FROM data_outbox WHERE sent AND"
+         " created_at < now() - $1::bigint * interval '1 second' LIMIT $2::bigint)"),
     };
     char old[24], lim[16];
     snprintf(old, sizeof(old), "%lld", (long long)older_than_s);

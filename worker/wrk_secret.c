@@ -117,9 +117,15 @@ wrk_secrets_resolve(const char *provider, const Floe__Container *c, const char *
         if ((rc = write_file(out->dir, r->file, v, len, err)) != FLOE_OK)
             return rc;
     }
-    for (size_t i = 0; i < out->n_vals; i++)
-        if (out->vals[i].len >= WRK_SECRET_MASK_MIN && out->vals[i].len > out->longest)
-            out->longest = out->vals[i].len;
+    /* Longest first: a value holding another is masked whole, not around the other. */
+    for (size_t i = 1; i < out->n_vals; i++)
+        for (size_t j = i; j > 0 && out->vals[j].len > out->vals[j - 1].len; j--) {
+            __typeof__(out->vals[0]) t = out->vals[j];
+            out->vals[j] = out->vals[j - 1];
+            out->vals[j - 1] = t;
+        }
+    if (out->n_vals > 0 && out->vals[0].len >= WRK_SECRET_MASK_MIN)
+        out->longest = out->vals[0].len;
     return FLOE_OK;
 }
 

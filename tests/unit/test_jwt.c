@@ -187,8 +187,9 @@ test_signature_covers_header_and_claims(void **state)
     assert_int_equal(check(mixed, &p, &err), FLOE_EINVAL);
     assert_non_null(strstr(err.msg, "signature"));
     /* every byte of the signature matters */
-    for (char *s = d2 + 1; *s != '\0'; s += 7) {
-        char saved = *s;
+    size_t sig_len = strlen(d2 + 1);
+    for (size_t i = 0; i < sig_len; i += 7) {
+        char *s = d2 + 1 + i, saved = *s;
         *s = *s == 'A' ? 'B' : 'A';
         assert_int_equal(check(tok, &p, &err), FLOE_EINVAL);
         *s = saved;

@@ -30,6 +30,15 @@ if nd.p ~= READY and nd.p ~= RUNNING then
   redis.call('ZREM', KEYS[6], member)
   return {'noop', 0, 'node is in phase ' .. nd.p}
 end
+-- A failure a worker reports counts only from the worker that holds the attempt's claim,
+-- as a success does (review H1): a forged failure, or one from a worker whose claim was
+-- taken over, changes nothing. The engine's own lease expiry has no sender to check.
+if ARGV[19] ~= '1' then
+  local holder = redis.call('GET', KEYS[8])
+  if holder and holder ~= ARGV[15] then
+    return {'noop', 0, 'a failure from ' .. ARGV[15] .. ', but ' .. holder .. ' holds the claim'}
+  end
+end
 -- A lease that expired on an attempt no worker ever claimed (its dispatch lost, or no
 -- worker of the class running): the deadline outbox_ack set, said as such.
 local code = ARGV[13]

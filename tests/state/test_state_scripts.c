@@ -649,6 +649,31 @@ test_success_only_from_claim_holder(void **state)
     assert_int_equal(a.st, STORE_ST_OK);
 }
 
+/* The same for a failure: from the claim holder only, but the engine's own lease expiry. */
+static void
+test_failure_only_from_claim_holder(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "h2", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "h2", 0, 1, "w2", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+    failed(&a, EPOCH, "h2", 0, 1, (fail_opts){.kind = 1, .user_budget = 1}); /* from w1 */
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_non_null(strstr(a.note, "w2 holds the claim"));
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "h2", 0, 1, "w1", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_DUP);
+    /* w2 lets go of it (released at shutdown: no claim left), then w1's report counts */
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_release(redis, "h2", 0, 1, "w2", on_script, &a), "release");
+    failed(&a, EPOCH, "h2", 0, 1,
+           (fail_opts){.kind = 1, .user_budget = 1}); /* counted: not retriable, so failed */
+    assert_int_equal(a.st, STORE_ST_FAILED);
+}
+
 /* --- Abort ------------------------------------------------------------------------------ */
 
 static void
@@ -732,6 +757,7 @@ main(void)
         cmocka_unit_test(test_lease_check),
         cmocka_unit_test(test_claim_once),
         cmocka_unit_test(test_success_only_from_claim_holder),
+        cmocka_unit_test(test_failure_only_from_claim_holder),
         cmocka_unit_test(test_abort_ends_and_stops_workers),
         cmocka_unit_test(test_fence_refuses_older_epochs),
     };

@@ -32,6 +32,7 @@
 #define TOKEN_PREFIX "floe_"
 #define TOKEN_MAX 256
 #define CACHE_SLOTS 128
+#define UNAUTH_AUDITED_PER_S 20
 
 typedef struct cache_slot {
     uint8_t hash[32];
@@ -47,6 +48,11 @@ struct api_auth {
     cache_slot slots[CACHE_SLOTS];
     store_principal anonymous; /* api.auth=off: admin of every project */
     api_oidc *oidc;            /* NULL: API tokens only */
+    /* 401s audited one by one up to UNAUTH_AUDITED_PER_S a second, then summed up (a
+     * flood of anonymous requests must not grow the audit log without bound). */
+    int64_t unauth_window_mono;
+    unsigned unauth_in_window;
+    uint64_t unauth_skipped;
     floe_log_ctx log;
 };
 
@@ -168,6 +174,34 @@ deny(api_thread *t, api_req *r, int status, const char *fmt, ...)
     api_fail(r, FLOE_EINVAL, "%s", msg);
     r->status = status;
     r->audited = true;
+    if (status == 401) {
+        api_auth *a = api_auth_of(r);
+        int64_t now = floe_mono_us();
+        uint64_t skipped = 0;
+        bool record;
+        pthread_mutex_lock(&a->mu);
+        if (now - a->unauth_window_mono >= 1000000) {
+            skipped = a->unauth_skipped;
+            a->unauth_skipped = 0;
+            a->unauth_in_window = 0;
+            a->unauth_window_mono = now;
+        }
+        record = a->unauth_in_window++ < UNAUTH_AUDITED_PER_S;
+        if (!record)
+            a->unauth_skipped++;
+        pthread_mutex_unlock(&a->mu);
+        if (skipped > 0) {
+            char sum[160];
+            snprintf(sum, sizeof(sum),
+                     "%" PRIu64 " more requests were refused as unauthenticated in a second "
+                     "before this one, not recorded one by one",
+                     skipped);
+            floe_log_warn(&a->log, "audit: %s", sum);
+            audit(t, r, "denied", status, sum);
+        }
+        if (!record)
+            return;
+    }
     audit(t, r, "denied", status, msg);
 }
 

@@ -325,6 +325,45 @@ test_no_token_is_401_but_probes_answer(void **state)
     assert_true(audit_count("unauthenticated", "denied") >= 1);
 }
 
+/* Whether the newest rows of the unauthenticated principal hold the flood's summary. */
+static bool
+flood_summed_up(void)
+{
+    json_t *j = NULL;
+    if (call_as("", "GET", "/api/v1/audit?principal=unauthenticated&limit=50", NULL, &j) != 200)
+        return false;
+    bool found = false;
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(j, "items"), i, it)
+    {
+        const char *d = json_string_value(json_object_get(it, "detail"));
+        if (d != NULL && strstr(d, "not recorded one by one") != NULL)
+            found = true;
+    }
+    json_decref(j);
+    return found;
+}
+
+/* A flood of unauthenticated requests does not write a row each: at most 20 a second are
+ * recorded, the rest summed up in one row when the next second begins. */
+static void
+test_unauthenticated_flood_is_summed_up(void **state)
+{
+    (void)state;
+    long before = audit_count("unauthenticated", "denied");
+    int64_t t0 = floe_mono_us();
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(call_as(NULL, "GET", "/api/v1/whoami", NULL, NULL), 401);
+    int64_t secs = (floe_mono_us() - t0) / 1000000 + 1;
+    /* the windows the flood spanned each recorded at most 20 (+1 summary) */
+    long added = audit_count("unauthenticated", "denied") - before;
+    if (added > 21 * secs + 21)
+        fail_msg("%ld rows for 100 unauthenticated requests in %lld s", added, (long long)secs);
+    IT_WAIT_UNTIL((call_as(NULL, "GET", "/api/v1/whoami", NULL, NULL), flood_summed_up()), 10000,
+                  "the row summing up the flood");
+}
+
 static void
 test_revoked_and_expired_tokens_are_refused(void **state)
 {
@@ -492,6 +531,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_route_by_every_role),
         cmocka_unit_test(test_no_token_is_401_but_probes_answer),
+        cmocka_unit_test(test_unauthenticated_flood_is_summed_up),
         cmocka_unit_test(test_revoked_and_expired_tokens_are_refused),
         cmocka_unit_test(test_who_did_it_comes_from_the_token),
         cmocka_unit_test(test_oidc_access_tokens),

@@ -105,6 +105,32 @@ eng_exec_get(eng_term *t, const char *id, bool create)
 }
 
 static void
+zrem_done(const store_reply *rep, const floe_err *err, void *arg)
+{
+    (void)rep;
+    (void)err; /* a member left behind is found again by the next sweep */
+    (void)arg;
+}
+
+/* The lease and timer entries of an execution whose state Redis no longer holds (retention
+ * expired it): nothing will ever answer them, and left in place the oldest of them would
+ * fill every sweep's batch and hide the leases that do expire. */
+static void
+forget_timers(eng_exec *ex)
+{
+    for (eng_item *it = ex->q_head; it != NULL; it = it->next) {
+        if (it->kind != ITEM_LEASE && it->kind != ITEM_DISPATCH)
+            continue;
+        char m[STORE_KEY_MAX];
+        if (store_member(m, ex->id, it->node, it->attempt) != FLOE_OK)
+            continue;
+        const char *argv[] = {"ZREM", it->kind == ITEM_LEASE ? STORE_KEY_LEASES : STORE_KEY_DELAYED,
+                              m};
+        (void)store_redis_cmd(ex->t->e->redis, 3, argv, NULL, zrem_done, NULL);
+    }
+}
+
+static void
 exec_drop_items(eng_exec *ex, bool ack)
 {
     eng_item *it;
@@ -211,6 +237,7 @@ head_reply(const store_reply *rep, const floe_err *err, void *arg)
     const char *in = store_reply_str(store_reply_elem(rep, 2), &in_len);
     if (ph == NULL || wf == NULL || wf_len == 0 || wf_len > 700) {
         floe_log_debug(&t->log, "execution %s: no state in Redis; dropping its events", ex->id);
+        forget_timers(ex);
         eng_exec_loaded(ex, EX_GONE);
         eng_op_free(op);
         return;

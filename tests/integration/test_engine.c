@@ -386,6 +386,17 @@ test_lease_expiry(void **state)
 {
     (void)state;
     char id[64];
+    /* Leases of executions whose state Redis no longer holds (retention expired it while a
+     * lease entry stayed), older than any real one and more than a sweep takes: they must
+     * not hide the lease that does expire, and they are cleared. */
+    redisContext *c = redis_open();
+    for (int i = 0; i < 300; i++) {
+        char m[96], score[16];
+        snprintf(m, sizeof(m), "01ZZGONE%018d|0|1", i);
+        snprintf(score, sizeof(score), "%d", 1000 + i);
+        const char *argv[] = {"ZADD", "floe:leases", score, m};
+        freeReplyObject(redisCommandArgv(c, 4, argv, NULL));
+    }
     long long exp0 = it_metric(API_A, "floe_engine_lease_expiries_total");
     it_launch("lease", "{\"x\": 4}", id);
     json_t *ex = it_wait_exec(id, 30000);
@@ -398,6 +409,11 @@ test_lease_expiry(void **state)
     assert_string_equal(s, "SYSTEM:lease_expired");
     free(s);
     assert_true(it_metric(API_A, "floe_engine_lease_expiries_total") >= exp0 + 1);
+    redisReply *r = redisCommand(c, "ZCOUNT floe:leases 0 2000");
+    assert_non_null(r);
+    assert_int_equal(r->integer, 0); /* the stale entries went */
+    freeReplyObject(r);
+    redisFree(c);
 }
 
 static void

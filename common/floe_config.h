@@ -108,6 +108,7 @@ typedef struct floe_config {
     int64_t kube_poll_ms;
     int kube_watch; /* 0 off, 1 on */
     char *kube_helper_image;
+    char *kube_secret_name; /* the Kubernetes Secret pods take tasks' secrets from */
     int64_t kube_run_as_user;
     char *kube_node_selector, *kube_tolerations, *kube_service_account, *kube_pull_secrets;
 

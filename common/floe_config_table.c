@@ -335,6 +335,10 @@ const cfg_entry floe_config_table[] = {
      NULL, NULL,
      "kubernetes executor: how often a pod's phase is read when it is not watched (watch "
      "off, or an API server that does not watch)"},
+    {"kubernetes.secret_name", CFG_STRING, OFF(kube_secret_name), "", 0, 253,
+     "FLOE_KUBERNETES_SECRET_NAME", 0, NULL, NULL,
+     "kubernetes executor: the Secret (in kubernetes.namespace) whose keys are the tasks' "
+     "secrets by name; pods reference it, the values never pass through Floe"},
     {"kubernetes.helper_image", CFG_STRING, OFF(kube_helper_image), "", 0, 512,
      "FLOE_KUBERNETES_HELPER_IMAGE", 0, NULL, NULL,
      "kubernetes executor: an image with sh, curl and sha256sum; when set, pods move their "

@@ -31,6 +31,11 @@ typedef struct plug_pod_io {
     const char *value;
 } plug_pod_io;
 
+/* A secret the task needs, by name (kubernetes: a key of kubernetes.secret_name). */
+typedef struct plug_secret {
+    const char *name, *env, *file; /* exactly one of env and file is not "" */
+} plug_secret;
+
 /* One attempt to run. Strings are borrowed for the duration of start only. */
 typedef struct plug_spec {
     const char *exec, *node; /* labels */
@@ -40,12 +45,14 @@ typedef struct plug_spec {
     size_t argc;
     const char *const *env; /* the task's "NAME=value" (names already checked) */
     size_t n_env;
-    const char *rootfs;      /* oci */
-    const char *image;       /* kubernetes */
-    const char *dir;         /* the attempt's directory (host path) */
-    const char *inputs_dir;  /* <dir>/inputs, read-only for the task */
-    const char *outputs_dir; /* <dir>/outputs, the task writes outputs/<name> */
-    const char *secrets_dir; /* <dir>/secrets (files of the task's secrets), NULL: none */
+    const char *rootfs;         /* oci */
+    const char *image;          /* kubernetes */
+    const char *dir;            /* the attempt's directory (host path) */
+    const char *inputs_dir;     /* <dir>/inputs, read-only for the task */
+    const char *outputs_dir;    /* <dir>/outputs, the task writes outputs/<name> */
+    const char *secrets_dir;    /* <dir>/secrets (files of the task's secrets), NULL: none */
+    const plug_secret *secrets; /* kubernetes: referenced from the pod, values never seen */
+    size_t n_secrets;
     const char *inputs_json; /* contents of inputs.json (kubernetes passes it in env) */
     const char *stdout_path, *stderr_path; /* where the task's output goes */
     uint32_t cpu_millis;                   /* 0: no limit */

@@ -476,6 +476,8 @@ kube_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *ar
     const char *helper = kx->base.env->cfg->kube_helper_image;
     run->data = helper != NULL && helper[0] != '\0';
     floe_rc prc = run->data ? plug_kube_pod_data(run->pod, spec, helper, err) : FLOE_OK;
+    if (prc == FLOE_OK && spec->n_secrets > 0)
+        prc = plug_kube_pod_secrets(run->pod, spec, kx->base.env->cfg->kube_secret_name, err);
     if (prc == FLOE_OK)
         prc = plug_kube_pod_policy(run->pod, kx->base.env->cfg, spec->gpus, err);
     if (prc != FLOE_OK) {

@@ -68,6 +68,10 @@ json_t *plug_kube_pod(const plug_spec *spec, const char *ns, const char *slot_la
 floe_rc plug_kube_pod_data(json_t *pod, const plug_spec *spec, const char *helper_image,
                            floe_err *err);
 
+/* plug_kube_policy.c: the task's secrets referenced from the Secret secret_name: variables
+ * through secretKeyRef, files through a read-only secret volume at /floe/secrets. */
+floe_rc plug_kube_pod_secrets(json_t *pod, const plug_spec *spec, const char *secret_name,
+                              floe_err *err);
 /* plug_kube_policy.c: the security context, GPUs and placement settings added to pod. */
 struct floe_config;
 floe_rc plug_kube_pod_policy(json_t *pod, const struct floe_config *cfg, uint32_t gpus,

@@ -145,3 +145,59 @@ plug_kube_pod_policy(json_t *pod, const floe_config *cfg, uint32_t gpus, floe_er
     }
     return FLOE_OK;
 }
+
+floe_rc
+plug_kube_pod_secrets(json_t *pod, const plug_spec *spec, const char *secret_name, floe_err *err)
+{
+    if (secret_name == NULL || secret_name[0] == '\0')
+        return floe_err_sys(err, FLOE_ENOTFOUND,
+                            "the task needs secrets and this worker names no Kubernetes Secret "
+                            "for them (kubernetes.secret_name)");
+    json_t *ps = json_object_get(pod, "spec");
+    /* The task's container: the one named "task", in containers or (helpers) initContainers. */
+    json_t *task = NULL;
+    const char *lists[] = {"containers", "initContainers"};
+    for (size_t l = 0; l < 2 && task == NULL; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(ps, lists[l]), i, c)
+        {
+            const char *name = json_string_value(json_object_get(c, "name"));
+            if (name != NULL && strcmp(name, "task") == 0)
+                task = c;
+        }
+    }
+    if (task == NULL)
+        return floe_err_sys(err, FLOE_EINVAL, "kubernetes executor: the pod has no task container");
+    json_t *env = json_object_get(task, "env");
+    if (env == NULL)
+        json_object_set_new(task, "env", env = json_array());
+    json_t *items = json_array();
+    for (size_t i = 0; i < spec->n_secrets; i++) {
+        const plug_secret *s = &spec->secrets[i];
+        if (s->env[0] != '\0')
+            json_array_append_new(env,
+                                  json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", s->env, "valueFrom",
+                                            "secretKeyRef", "name", secret_name, "key", s->name));
+        else
+            json_array_append_new(items, json_pack("{s:s, s:s}", "key", s->name, "path", s->file));
+    }
+    if (json_array_size(items) == 0) {
+        json_decref(items);
+        return FLOE_OK;
+    }
+    json_array_append_new(
+        env, json_pack("{s:s, s:s}", "name", "FLOE_SECRETS", "value", "/floe/secrets"));
+    json_t *mounts = json_object_get(task, "volumeMounts");
+    if (mounts == NULL)
+        json_object_set_new(task, "volumeMounts", mounts = json_array());
+    json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "name", "floe-secrets", "mountPath",
+                                            "/floe/secrets", "readOnly", 1));
+    json_t *vols = json_object_get(ps, "volumes");
+    if (vols == NULL)
+        json_object_set_new(ps, "volumes", vols = json_array());
+    json_array_append_new(vols, json_pack("{s:s, s:{s:s, s:o, s:i}}", "name", "floe-secrets",
+                                          "secret", "secretName", secret_name, "items", items,
+                                          "defaultMode", 0400));
+    return FLOE_OK;
+}

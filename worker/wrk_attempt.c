@@ -275,8 +275,17 @@ wrk_att_run(wrk_att *att)
         snprintf(s, len, "%s=%s", kv->key, kv->value);
         env[n_env++] = s;
     }
-    for (size_t i = 0; i < att->secrets.n_env && n_env < ENV_MAX; i++)
+    /* A pod's variables are in its spec, which the cluster stores and shows: a pod gets
+     * references to a Kubernetes Secret instead of values. */
+    plug_secret secrets[FLOE_SECRETS_MAX];
+    size_t n_secrets = 0;
+    for (size_t i = 0; att->kind != WRK_KUBE && i < att->secrets.n_env && n_env < ENV_MAX; i++)
         env[n_env++] = att->secrets.env[i];
+    for (size_t i = 0;
+         att->kind == WRK_KUBE && c != NULL && i < c->n_secrets && n_secrets < FLOE_SECRETS_MAX;
+         i++)
+        secrets[n_secrets++] = (plug_secret){
+            .name = c->secrets[i]->name, .env = c->secrets[i]->env, .file = c->secrets[i]->file};
     plug_spec spec = {
         .exec = d->execution_id,
         .node = d->node_id,
@@ -291,7 +300,9 @@ wrk_att_run(wrk_att *att)
         .dir = att->dir,
         .inputs_dir = in,
         .outputs_dir = out,
-        .secrets_dir = att->secrets.dir,
+        .secrets_dir = att->kind != WRK_KUBE ? att->secrets.dir : NULL,
+        .secrets = secrets,
+        .n_secrets = n_secrets,
         .inputs_json = att->inputs_json,
         .stdout_path = so,
         .stderr_path = se,
@@ -353,7 +364,10 @@ prepare_work(void *ctx, void *job)
                       &att->inputs_json, &att->err) != FLOE_OK;
     if (!att->job_failed && pod_data)
         att->job_failed = wrk_pod_prepare(att, &att->err) != FLOE_OK;
-    if (!att->job_failed &&
+    /* A pod takes its secrets from a Kubernetes Secret it references; the worker reads
+     * them too only when it has them, to mask them in the pod's log. */
+    bool pod_refs = att->kind == WRK_KUBE && w->cfg->worker_secrets_dir[0] == '\0';
+    if (!att->job_failed && !pod_refs &&
         wrk_secrets_resolve(w->cfg->worker_secrets_dir, att->d->container, att->dir, att->arena,
                             &att->secrets, &att->err) != FLOE_OK)
         att->job_failed = att->secret_failed = true;
@@ -371,14 +385,6 @@ prepare_done(void *job)
     if (att->job_failed) {
         wrk_att_fail_and_clean(att, att->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
                                att->secret_failed ? "secret" : "inputs", att->err.msg);
-        return;
-    }
-    /* A pod's variables are in its spec, which the cluster stores and shows: values of
-     * secrets must come from Kubernetes Secrets the pod references, not built yet. */
-    if (att->kind == WRK_KUBE && att->secrets.n_vals > 0) {
-        wrk_att_fail_and_clean(att, FLOE_ERR_USER, "secret",
-                               "secrets are not passed to kubernetes pods yet: use the process "
-                               "or oci executor for this task");
         return;
     }
     if (wrk_image_needed(att)) {

@@ -135,12 +135,14 @@ test_kubernetes_fake_apiserver(void **state)
                          "FLOE_KUBERNETES_TOLERATIONS=dedicated=floe:NoSchedule,spot:NoExecute",
                          "FLOE_KUBERNETES_SERVICE_ACCOUNT=floe-tasks",
                          "FLOE_KUBERNETES_IMAGE_PULL_SECRETS=regcred",
+                         "FLOE_KUBERNETES_SECRET_NAME=floe-task-secrets",
                          NULL};
     pid_w = it_fleet_worker(&fleet, "kube", W1, env);
     it_register("kind: task\nname: kok\nversion: v1\nexecutor: kubernetes\n"
                 "container: {image: fake/succeed, command: [/app/run, --fast, '$(touch x)'], "
                 "env: {MODE: batch}}\n"
                 "resources: {cpu: 250m, memory: 128Mi}\n"
+                "secrets: [{name: db_password, env: DB_PASSWORD}, {name: tls.key, file: key.pem}]\n"
                 "inputs: {x: integer}\noutputs: {out: integer}\n"
                 "---\nkind: task\nname: kfail\nversion: v1\nexecutor: kubernetes\n"
                 "container: {image: fake/fail, command: [/app/run]}\n"
@@ -216,18 +218,40 @@ test_kubernetes_fake_apiserver(void **state)
                         "250m");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(res, "limits"), "memory")), "134217728");
-    bool mode = false, inputs = false;
+    bool mode = false, inputs = false, secret_env = false, secrets_dir = false;
     json_t *e;
     size_t i;
     json_array_foreach(json_object_get(c0, "env"), i, e)
     {
         const char *n = json_string_value(json_object_get(e, "name"));
         const char *v = json_string_value(json_object_get(e, "value"));
-        mode |= strcmp(n, "MODE") == 0 && strcmp(v, "batch") == 0;
-        inputs |= strcmp(n, "FLOE_INPUTS_JSON") == 0 && strcmp(v, "{\"x\":41}") == 0;
+        json_t *ref = json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
+        mode |= v != NULL && strcmp(n, "MODE") == 0 && strcmp(v, "batch") == 0;
+        inputs |= v != NULL && strcmp(n, "FLOE_INPUTS_JSON") == 0 && strcmp(v, "{\"x\":41}") == 0;
+        secrets_dir |=
+            v != NULL && strcmp(n, "FLOE_SECRETS") == 0 && strcmp(v, "/floe/secrets") == 0;
+        /* a secret as a reference to the Kubernetes Secret: no value in the pod */
+        secret_env |=
+            strcmp(n, "DB_PASSWORD") == 0 && v == NULL && ref != NULL &&
+            strcmp(json_string_value(json_object_get(ref, "name")), "floe-task-secrets") == 0 &&
+            strcmp(json_string_value(json_object_get(ref, "key")), "db_password") == 0;
     }
     assert_true(mode);
     assert_true(inputs);
+    assert_true(secret_env);
+    assert_true(secrets_dir);
+    bool secret_vol = false;
+    json_array_foreach(json_object_get(sp, "volumes"), i, e)
+    {
+        json_t *sv = json_object_get(e, "secret");
+        json_t *item = json_array_get(json_object_get(sv, "items"), 0);
+        secret_vol |= sv != NULL &&
+                      strcmp(json_string_value(json_object_get(sv, "secretName")),
+                             "floe-task-secrets") == 0 &&
+                      strcmp(json_string_value(json_object_get(item, "key")), "tls.key") == 0 &&
+                      strcmp(json_string_value(json_object_get(item, "path")), "key.pem") == 0;
+    }
+    assert_true(secret_vol);
     /* Placement per resource class, and the restricted security context. */
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(sp, "nodeSelector"), "pool")), "batch");

@@ -77,6 +77,7 @@ int ctl_register(const ctl_ctx *ctx, int argc, char **argv);
 /* ctl_auth.c */
 int ctl_token(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_whoami(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_dataset(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_audit(const ctl_ctx *ctx, int argc, char **argv);
 /* ctl_http.c: the token floectl sends: api.token (FLOE_TOKEN), else the file api.token_file
  * (FLOE_TOKEN_FILE); -1 (said) when that file cannot be read. */

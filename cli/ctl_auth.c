@@ -1,5 +1,6 @@
 /*
- * floectl token, whoami, audit: who the API knows, and what they did (docs/security.md).
+ * floectl token, whoami, audit, dataset: who the API knows, what they did, and who may use
+ * a dataset (docs/security.md).
  */
 #include "ctl.h"
 
@@ -161,6 +162,74 @@ ctl_audit(const ctl_ctx *ctx, int argc, char **argv)
     static const char *const cols[] = {"seq",      "at",      "principal", "action", "project",
                                        "resource", "outcome", "status",    NULL};
     ctl_print(ctx, out, cols);
+    json_decref(out);
+    return CTL_OK;
+}
+
+/* floectl dataset get NAME | grant NAME PROJECT [--publish] [--trigger] | revoke NAME PROJECT */
+int
+ctl_dataset(const ctl_ctx *ctx, int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "";
+    bool get = strcmp(what, "get") == 0 && argc == 3;
+    bool grant = strcmp(what, "grant") == 0 && argc >= 4;
+    bool revoke = strcmp(what, "revoke") == 0 && argc == 4;
+    if (!get && !grant && !revoke) {
+        fprintf(stderr, "floectl dataset: expected get NAME, grant NAME PROJECT [--publish] "
+                        "[--trigger] or revoke NAME PROJECT\n");
+        return CTL_USAGE;
+    }
+    bool publish = false, trigger = false;
+    for (int i = 4; grant && i < argc; i++) {
+        if (strcmp(argv[i], "--publish") == 0)
+            publish = true;
+        else if (strcmp(argv[i], "--trigger") == 0)
+            trigger = true;
+        else {
+            fprintf(stderr, "floectl dataset grant: unexpected \"%s\"\n", argv[i]);
+            return CTL_USAGE;
+        }
+    }
+    if (grant && !publish && !trigger) {
+        fprintf(stderr, "floectl dataset grant: give --publish, --trigger or both\n");
+        return CTL_USAGE;
+    }
+    char *name = floe_url_escape(argv[2]);
+    char *project = argc > 3 ? floe_url_escape(argv[3]) : NULL;
+    char path[512], body[96];
+    if (get)
+        snprintf(path, sizeof(path), "/api/v1/datasets/%s", name != NULL ? name : "");
+    else
+        snprintf(path, sizeof(path), "/api/v1/datasets/%s/grants/%s", name != NULL ? name : "",
+                 project != NULL ? project : "");
+    free(name);
+    free(project);
+    snprintf(body, sizeof(body), "{\"publish\": %s, \"trigger\": %s}", publish ? "true" : "false",
+             trigger ? "true" : "false");
+    json_t *out = NULL;
+    int rc = ctl_call(ctx,
+                      get     ? "GET"
+                      : grant ? "PUT"
+                              : "DELETE",
+                      path, grant ? "application/json" : NULL, grant ? body : NULL,
+                      grant ? strlen(body) : 0, &out);
+    if (rc != CTL_OK)
+        return rc;
+    if (get && ctx->output == CTL_OUT_TABLE) {
+        printf("%s: owned by %s\n", json_string_value(json_object_get(out, "dataset")),
+               json_string_value(json_object_get(out, "owner")));
+        size_t i;
+        json_t *g;
+        json_array_foreach(json_object_get(out, "grants"), i, g)
+            printf("  %-24s%s%s (by %s)\n", json_string_value(json_object_get(g, "project")),
+                   json_is_true(json_object_get(g, "publish")) ? " publish" : "",
+                   json_is_true(json_object_get(g, "trigger")) ? " trigger" : "",
+                   json_string_value(json_object_get(g, "granted_by")));
+    } else {
+        static const char *const cols[] = {"dataset", "owner",   "project",
+                                           "publish", "trigger", NULL};
+        ctl_print(ctx, out, cols);
+    }
     json_decref(out);
     return CTL_OK;
 }

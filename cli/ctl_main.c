@@ -120,7 +120,7 @@ static const ctl_verb verbs[] = {
      NULL, ctl_lineage},
     {"publish", "announce a published dataset partition (DataPublished)",
      "usage: floectl publish DATASET --partition K=V ... --uri URI [--digest sha256:HEX]\n"
-     "       [--size BYTES] [--event-id ID] [--producer NAME] [--kafka]\n"
+     "       [--size BYTES] [--event-id ID] [--producer NAME] [--kafka] [-p PROJECT]\n"
      "Publishes a DataPublished through the API (or, with --kafka, straight to Kafka at\n"
      "FLOE_KAFKA_BROKERS); launch plans whose trigger matches the dataset and partition fire.\n"
      "--event-id makes a retry a duplicate (ignored). A uri that is not in the blob store is\n"
@@ -134,6 +134,14 @@ static const ctl_verb verbs[] = {
      "is every project. Granting a role needs admin in its project. The token is printed\n"
      "once (-q: the token alone). floectl sends FLOE_TOKEN, or the file FLOE_TOKEN_FILE.\n",
      NULL, ctl_token},
+    {"dataset", "who owns a dataset, and the projects it lets publish or trigger",
+     "usage: floectl dataset get NAME\n"
+     "       floectl dataset grant NAME PROJECT [--publish] [--trigger]\n"
+     "       floectl dataset revoke NAME PROJECT\n"
+     "The first project to publish a dataset owns it. Another project publishes into it\n"
+     "(--publish) or fires its launch plans on it (--trigger) only with the owner's grant,\n"
+     "which needs admin in the owning project.\n",
+     NULL, ctl_dataset},
     {"whoami", "the token floectl uses: its principal and roles", "usage: floectl whoami\n", NULL,
      ctl_whoami},
     {"audit", "who changed what, and who was refused",
@@ -189,8 +197,8 @@ verb_help(const ctl_verb *v, FILE *out)
 static void
 warn_default_project(const ctl_verb *v, const floe_config *cfg, int argc, char **argv)
 {
-    static const char *const scoped[] = {"register",   "launch", "list", "activate",
-                                         "deactivate", "cache",  NULL};
+    static const char *const scoped[] = {"register",   "launch", "list",    "activate",
+                                         "deactivate", "cache",  "publish", NULL};
     bool uses = false;
     for (size_t i = 0; scoped[i] != NULL; i++)
         uses = uses || strcmp(v->name, scoped[i]) == 0;

@@ -40,6 +40,7 @@ publish_http(const ctl_ctx *ctx, const floe_data *d)
     char path[512];
     snprintf(path, sizeof(path), "/api/v1/datasets/%s/events", esc);
     floe_free(esc);
+    ctl_query_add(path, sizeof(path), "project", d->project); /* who publishes */
     json_t *out = NULL;
     int rc = ctl_call(ctx, "POST", path, "application/json", text, strlen(text), &out);
     free(text);
@@ -60,10 +61,16 @@ ctl_publish(const ctl_ctx *ctx, int argc, char **argv)
 {
     floe_kv part[16];
     size_t n = 0;
-    floe_data d = {.producer = "floectl"};
+    floe_data d = {.producer = "floectl", .project = ctx->cfg->project};
+    const char *domain = ctx->cfg->domain;
     bool kafka = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int s = ctl_scope_flag(argc, argv, &i, &d.project, &domain);
+        if (s < 0)
+            return CTL_USAGE;
+        if (s > 0)
+            continue;
         if (strcmp(a, "--kafka") == 0) {
             kafka = true;
             continue;

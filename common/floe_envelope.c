@@ -364,6 +364,9 @@ check_data_published(const ProtobufCMessage *msg, floe_err *err)
     if (strlen(m->uri) > 4096 || strlen(m->digest) > 128 || strlen(m->producer) > 128)
         return floe_err_user(err, FLOE_EINVAL,
                              "uri (4096), digest (128) or producer (128 bytes) too long");
+    if (m->project[0] != '\0' &&
+        (rc = floe_envelope_check_id("project", m->project, 63, err)) != FLOE_OK)
+        return rc;
     return FLOE_OK;
 }
 

@@ -193,6 +193,7 @@ floe_client_publish(floe_client *c, const floe_data *d, char *event_id, char *er
     m.size = d->size;
     m.event_id = (char *)eid;
     m.producer = (char *)(d->producer != NULL ? d->producer : "");
+    m.project = (char *)(d->project != NULL ? d->project : "");
     m.published_unix_us = floe_now_us();
     /* The checks the scheduler applies, so bad input fails here with the reason. */
     floe_err err = {0};

@@ -43,6 +43,8 @@ typedef struct floe_data {
     uint64_t size;            /* optional */
     const char *event_id;     /* optional idempotency key; a new one when NULL */
     const char *producer;     /* optional: the service's name */
+    const char *project;      /* the project publishing it (it owns the dataset, or has the
+                                 owner's grant); NULL: only a dataset nobody owns */
 } floe_data;
 
 #define FLOE_CLIENT_ID_MAX 128

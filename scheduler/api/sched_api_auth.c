@@ -205,6 +205,18 @@ deny(api_thread *t, api_req *r, int status, const char *fmt, ...)
     audit(t, r, "denied", status, msg);
 }
 
+void
+api_forbid(api_thread *t, api_req *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[FLOE_ERR_MSG_MAX];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->allowed = false;
+    deny(t, r, 403, "%s", msg);
+}
+
 /* --- authentication ------------------------------------------------------------------- */
 
 static bool

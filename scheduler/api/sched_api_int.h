@@ -119,6 +119,9 @@ bool api_authenticate(api_thread *t, api_req *r);
 bool api_allow(api_thread *t, api_req *r, const char *project);
 bool api_allow_role(api_thread *t, api_req *r, const char *project, store_role need);
 store_role api_role_in(const store_principal *p, const char *project);
+/* Refuses r with 403 for a reason beyond roles (a dataset's owner, say), audited. */
+void api_forbid(api_thread *t, api_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Who asked, for the records: the principal's id; with api.auth=off what the client said
  * (given, may be NULL). */
 const char *api_requested_by(api_req *r, const char *given);
@@ -165,6 +168,8 @@ floe_rc api_produce_event(api_req *r, const char *key, Floe__MessageType type,
                           floe_err *err);
 /* sched_api_publish.c */
 void api_publish_work(api_thread *t, api_req *r);
+void api_dataset_get_work(api_thread *t, api_req *r); /* sched_api_datasets.c */
+void api_dataset_grant_work(api_thread *t, api_req *r);
 void api_publish_done(api_req *r);
 
 /* sched_api_labels.c: an execution's labels from a launch body, from ?label=k=v,..., and

@@ -11,6 +11,7 @@
 #include "floe_time.h"
 #include "spec.h"
 #include "store_blob.h"
+#include "store_dataset.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,7 @@ api_publish_work(api_thread *t, api_req *r)
             size != NULL && json_is_integer(size) ? (uint64_t)json_integer_value(size) : 0;
         st->msg.event_id = (char *)event_id;
         st->msg.producer = (char *)(producer != NULL ? producer : "api");
+        st->msg.project = (char *)(project != NULL ? project : "");
         st->msg.published_unix_us = floe_now_us();
         char hex[FLOE_SHA256_HEX_LEN + 1];
         floe_err uerr;
@@ -153,6 +155,20 @@ api_publish_work(api_thread *t, api_req *r)
         }
     }
     json_decref(body);
+    /* The dataset's owner decides (the leader checks again, and claims an unowned one). */
+    char owner[64];
+    bool allowed = false;
+    if (ok && (api_pg(t, r) != FLOE_OK ||
+               store_dataset_may(t->pg, st->msg.dataset, st->msg.project, STORE_DS_PUBLISH, false,
+                                 owner, &allowed, &r->err) != FLOE_OK))
+        ok = false;
+    if (ok && !allowed) {
+        api_forbid(t, r,
+                   "dataset %s belongs to project %s: publishing into it from project %s needs "
+                   "its grant (floectl dataset grant)",
+                   st->msg.dataset, owner, st->msg.project);
+        ok = false;
+    }
     if (ok)
         r->state = st;
 }

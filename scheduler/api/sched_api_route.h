@@ -34,6 +34,8 @@ typedef enum api_route_id {
     API_R_ENTITY_GET,
     API_R_ACTIVATE,
     API_R_PUBLISH,
+    API_R_DATASET_GET,
+    API_R_DATASET_GRANT,
     API_R_BLOB_PUT,
     API_R_BLOB_UPLOAD,
     API_R_BLOB_GET,

@@ -170,6 +170,7 @@ fin_publish(fin_job *j, eng_exec *ex, const Floe__NamedValue *vals, size_t n)
         m.node_id = (char *)node;
         m.published_unix_us = floe_now_us();
         m.producer = "floe";
+        m.project = spec->id != NULL ? spec->id->project : (char *)"";
         int w = snprintf(id, 160, "floe:%s/%s/%s", ex->id, p->output, p->dataset);
         if (w < 0 || w > 128) {
             char hex[FLOE_SHA256_HEX_LEN + 1];

@@ -47,6 +47,7 @@ struct eng_lps {
     lp_dp *head, *tail;
     size_t n_queued;
     floe_metric *m_launched, *m_skipped, *m_missed, *m_fired, *m_dup, *m_pruned, *m_reconciled;
+    floe_metric *m_refused_publish, *m_refused_trigger;
 };
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -104,6 +105,13 @@ lp_start(eng_term *t)
                                        "trigger firings recorded", NULL);
     lp->m_dup = floe_metrics_counter(e->metrics, "floe_launchplan_duplicate_events_total",
                                      "DataPublished events seen before (same event id)", NULL);
+    static const char refused_help[] =
+        "dataset events a dataset's owner did not allow: published into another project's "
+        "dataset, or matching a launch plan of a project without its trigger grant";
+    lp->m_refused_publish = floe_metrics_counter(
+        e->metrics, "floe_launchplan_dataset_refused_total", refused_help, "right=\"publish\"");
+    lp->m_refused_trigger = floe_metrics_counter(
+        e->metrics, "floe_launchplan_dataset_refused_total", refused_help, "right=\"trigger\"");
     lp->m_pruned = floe_metrics_counter(
         e->metrics, "floe_launchplan_pruned_total",
         "done firings, consumed trigger events and sent dataset events deleted by retention", NULL);
@@ -366,6 +374,8 @@ data_done(void *arg)
             }
             floe_metric_add(lp->m_fired, j->fired);
             floe_metric_add(lp->m_dup, j->duplicates);
+            floe_metric_add(lp->m_refused_publish, j->refused_publish);
+            floe_metric_add(lp->m_refused_trigger, j->refused_trigger);
             if (j->fired > 0)
                 event_active(lp->kick_ev, EV_TIMEOUT, 0); /* launch without waiting a tick */
             data_flush(t);

@@ -74,6 +74,7 @@ typedef struct lp_data_job {
     size_t n;
     floe_arena *arena;
     unsigned matched, fired, duplicates;
+    unsigned refused_publish, refused_trigger; /* a dataset's owner said no (store_dataset.h) */
     uint8_t *bad; /* per event, when the batch was refused for one's content (malloc'd) */
     floe_rc rc;
     floe_err err;

@@ -14,6 +14,7 @@
 #include "floe_mem.h"
 #include "floe_time.h"
 #include "floe_value.h"
+#include "store_dataset.h"
 #include "store_exec.h"
 #include "store_lp.h"
 
@@ -666,6 +667,22 @@ data_one(store_pg *pg, lp_data_job *j, const lp_event *e, const store_lp_active 
         floe_log_warn(&lp_log, "DataPublished %s: partition too long; ignored", e->envelope_id);
         return FLOE_OK;
     }
+    /* Its owner decides (issue 19): the first project to publish a dataset owns it. */
+    char owner[64];
+    bool may;
+    floe_rc rc =
+        store_dataset_may(pg, m->dataset, m->project, STORE_DS_PUBLISH, true, owner, &may, &j->err);
+    if (rc != FLOE_OK)
+        return rc;
+    if (!may) {
+        floe_log_warn(&lp_log,
+                      "DataPublished %s: dataset %s belongs to project %s, and %s%s%s has no "
+                      "grant to publish into it: ignored",
+                      e->envelope_id, m->dataset, owner, m->project[0] ? "project " : "",
+                      m->project[0] ? m->project : "a producer naming no project", "");
+        j->refused_publish++;
+        return FLOE_OK;
+    }
     json_t *pj = json_object();
     for (size_t i = 0; i < m->n_partition; i++)
         json_object_set_new(pj, m->partition[i]->key, json_string(m->partition[i]->value));
@@ -685,7 +702,6 @@ data_one(store_pg *pg, lp_data_job *j, const lp_event *e, const store_lp_active 
         .producer_node = m->node_id[0] ? m->node_id : NULL,
         .published_us = m->published_unix_us ? m->published_unix_us : e->time_us,
     };
-    floe_rc rc = FLOE_OK;
     for (size_t i = 0; rc == FLOE_OK && i < n_act; i++) {
         const Floe__Trigger *t = lps[i] != NULL ? lps[i]->trigger : NULL;
         if (t == NULL)
@@ -695,6 +711,20 @@ data_one(store_pg *pg, lp_data_job *j, const lp_event *e, const store_lp_active 
             match = dataset_matches(t->datasets[d], m);
         if (!match)
             continue;
+        if (owner[0] != '\0' && strcmp(owner, act[i].key.project) != 0) {
+            if ((rc = store_dataset_may(pg, m->dataset, act[i].key.project, STORE_DS_TRIGGER, false,
+                                        owner, &may, &j->err)) != FLOE_OK)
+                break;
+            if (!may) {
+                floe_log_warn(&lp_log,
+                              "launch plan %s/%s/%s: dataset %s belongs to project %s, which has "
+                              "not granted it triggering: event %s ignored",
+                              act[i].key.project, act[i].key.domain, act[i].key.name, m->dataset,
+                              owner, e->envelope_id);
+                j->refused_trigger++;
+                continue;
+            }
+        }
         j->matched++;
         bool inserted;
         if ((rc = store_lp_event_put(pg, &act[i].key, &ev, &inserted, &j->err)) != FLOE_OK)

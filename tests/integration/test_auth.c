@@ -10,6 +10,7 @@
 #include "floe_httpc.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "it_exec.h"
 #include "it_util.h"
 #include "jwt_mint.h"
 
@@ -41,6 +42,25 @@ enum { NONE, VIEWER, LAUNCHER, MAINTAINER, ADMIN, N_ROLES };
 static const char *const role_names[N_ROLES] = {"none", "viewer", "launcher", "maintainer",
                                                 "admin"};
 static char tokens[N_ROLES][128];
+static char dataset[64];
+
+static int call_as(const char *token, const char *method, const char *path, const char *body,
+                   json_t **out);
+
+/* POST a dataset event as token into project; checks the status. */
+static void
+publish_as(const char *token, const char *ds, const char *in_project, int want)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/datasets/%s/events?project=%s", ds, in_project);
+    json_t *j = NULL;
+    int st = call_as(token, "POST", path,
+                     "{\"partition\": {\"day\": \"1\"}, \"uri\": \"s3://b/k\"}", &j);
+    if (st != want)
+        fail_msg("publishing %s into %s answered %d, want %d: %s", ds, in_project, st, want,
+                 j != NULL ? json_string_value(json_object_get(j, "message")) : "");
+    json_decref(j);
+}
 
 static const char *const yaml =
     "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"
@@ -157,6 +177,12 @@ setup(void **state)
     assert_int_equal(call_as("", "POST", "/api/v1/executions", body, &j), 201);
     snprintf(exec_id, sizeof(exec_id), "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
+    /* The project owns its dataset once the leader has seen its first event. */
+    snprintf(dataset, sizeof(dataset), "au_ds_%s", project);
+    publish_as("", dataset, project, 201);
+    snprintf(path, sizeof(path), "/api/v1/datasets/%s", dataset);
+    IT_WAIT_UNTIL(call_as("", "GET", path, NULL, NULL) == 200, 60000,
+                  "the project to own its dataset");
     return 0;
 }
 
@@ -204,8 +230,11 @@ static const route_case cases[] = {
     {"GET", "/api/v1/workflows/%P/development/greet/v1", NULL, VIEWER},
     {"GET", "/api/v1/launchplans/%P/development/greet_daily", NULL, VIEWER},
     {"POST", "/api/v1/launchplans/%P/development/greet_daily/v1/deactivate", NULL, MAINTAINER},
-    {"POST", "/api/v1/datasets/au_ds/events?project=%P",
+    {"POST", "/api/v1/datasets/au_ds_%P/events?project=%P",
      "{\"partition\": {\"day\": \"1\"}, \"uri\": \"s3://b/k\"}", LAUNCHER},
+    {"GET", "/api/v1/datasets/au_ds_%P", NULL, VIEWER},
+    {"PUT", "/api/v1/datasets/au_ds_%P/grants/au-friend", "{\"trigger\": true}", ADMIN},
+    {"DELETE", "/api/v1/datasets/au_ds_%P/grants/au-friend", NULL, ADMIN},
     {"POST", "/api/v1/blobs?project=%P", "some bytes", LAUNCHER},
     {"GET",
      "/api/v1/blobs/sha256/0000000000000000000000000000000000000000000000000000000000000000"
@@ -333,11 +362,11 @@ flood_summed_up(void)
     if (call_as("", "GET", "/api/v1/audit?principal=unauthenticated&limit=50", NULL, &j) != 200)
         return false;
     bool found = false;
-    json_t *it;
+    json_t *row;
     size_t i;
-    json_array_foreach(json_object_get(j, "items"), i, it)
+    json_array_foreach(json_object_get(j, "items"), i, row)
     {
-        const char *d = json_string_value(json_object_get(it, "detail"));
+        const char *d = json_string_value(json_object_get(row, "detail"));
         if (d != NULL && strstr(d, "not recorded one by one") != NULL)
             found = true;
     }
@@ -520,6 +549,76 @@ test_oidc_access_tokens(void **state)
     free(bob);
 }
 
+static int
+executions_of(const char *in_project, const char *plan)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/executions?project=%s&launch_plan=%s", in_project, plan);
+    json_t *j = NULL;
+    if (call_as("", "GET", path, NULL, &j) != 200)
+        return -1;
+    int n = (int)json_array_size(json_object_get(j, "items"));
+    json_decref(j);
+    return n;
+}
+
+/* Datasets have owners: the project that first published au_ds_<project> owns it; the other
+ * project can neither publish into it nor fire its launch plan on it until the owner grants
+ * it, and a grant taken back stops it again. */
+static void
+test_datasets_have_owners(void **state)
+{
+    (void)state;
+    const char *outsider = tokens[NONE]; /* admin of `other`, nothing in `project` */
+    publish_as(outsider, dataset, other, 403);
+    /* other's launch plan on the dataset (its own copy of the workflow) */
+    char yaml_other[1024], path[256];
+    snprintf(yaml_other, sizeof(yaml_other),
+             "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"
+             "inputs: {who: string}\noutputs: {greeting: string}\n"
+             "---\n"
+             "kind: workflow\nname: greet\nversion: v1\ninputs: {who: string}\n"
+             "outputs: {greeting: {from: {node: h, output: greeting}}}\n"
+             "nodes:\n  - {id: h, task: hello, inputs: {who: {input: who}}}\n"
+             "---\n"
+             "kind: launchplan\nname: on_ds\nversion: v1\nworkflow: greet@v1\n"
+             "trigger: {datasets: [{name: %s}], mode: any, inputs: {who: uri}}\n",
+             dataset);
+    snprintf(path, sizeof(path), "/api/v1/register?project=%s", other);
+    assert_int_equal(call_as(outsider, "POST", path, yaml_other, NULL), 201);
+    snprintf(path, sizeof(path), "/api/v1/launchplans/%s/development/on_ds/v1/activate", other);
+    assert_int_equal(call_as(outsider, "POST", path, NULL, NULL), 200);
+    /* The owner publishes: other's plan is refused the event (counted), nothing runs. */
+    const char *refused = "floe_launchplan_dataset_refused_total{right=\"trigger\"}";
+    long long before = it_metric(API, refused);
+    publish_as("", dataset, project, 201);
+    it_wait_metric(API, refused, before + 1, 60000);
+    assert_int_equal(executions_of(other, "on_ds"), 0);
+    /* The owner grants triggering (an admin of other cannot grant itself) */
+    char grant[256];
+    snprintf(grant, sizeof(grant), "/api/v1/datasets/%s/grants/%s", dataset, other);
+    assert_int_equal(call_as(outsider, "PUT", grant, "{\"trigger\": true}", NULL), 403);
+    assert_int_equal(call_as(tokens[ADMIN], "PUT", grant, "{\"trigger\": true}", NULL), 200);
+    publish_as("", dataset, project, 201);
+    IT_WAIT_UNTIL(executions_of(other, "on_ds") == 1, 60000,
+                  "other's launch plan to fire on the owner's event once it was granted");
+    publish_as(outsider, dataset, other, 403); /* triggering is not publishing */
+    assert_int_equal(
+        call_as(tokens[ADMIN], "PUT", grant, "{\"publish\": true, \"trigger\": true}", NULL), 200);
+    publish_as(outsider, dataset, other, 201);
+    json_t *j = NULL;
+    snprintf(path, sizeof(path), "/api/v1/datasets/%s", dataset);
+    assert_int_equal(call_as(tokens[VIEWER], "GET", path, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "owner")), project);
+    json_t *g0 = json_array_get(json_object_get(j, "grants"), 0);
+    assert_string_equal(json_string_value(json_object_get(g0, "project")), other);
+    assert_true(json_is_true(json_object_get(g0, "publish")));
+    json_decref(j);
+    /* taken back: refused again */
+    assert_int_equal(call_as(tokens[ADMIN], "DELETE", grant, NULL, NULL), 200);
+    publish_as(outsider, dataset, other, 403);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -535,6 +634,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_revoked_and_expired_tokens_are_refused),
         cmocka_unit_test(test_who_did_it_comes_from_the_token),
         cmocka_unit_test(test_oidc_access_tokens),
+        cmocka_unit_test(test_datasets_have_owners),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

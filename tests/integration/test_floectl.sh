@@ -30,7 +30,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register validate launch wait get list activate deactivate publish smoke blob logs version; do
+for verb in register validate launch wait get list activate deactivate publish dataset smoke blob logs version; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -221,19 +221,21 @@ else
 fi
 rm -f "$big"
 # publish goes through the API (issue 26: a service needs no Kafka client) and a trigger
-# fires on it; a uri workers cannot read as a blob is said at once, not at run time.
-cat >/tmp/floectl.trig.yaml <<'EOF'
+# fires on it; a uri workers cannot read as a blob is said at once, not at run time. The
+# dataset is this run's: the first project to publish a dataset owns it (issue 19).
+ds=ds-$FLOE_PROJECT
+cat >/tmp/floectl.trig.yaml <<EOF
 kind: launchplan
 name: on_ctl_ds
 version: "1"
 workflow: wordcount@1
 trigger:
-  datasets: [{name: ctl_ds}]
-  inputs: {text: "ctl_ds:uri"}
+  datasets: [{name: $ds}]
+  inputs: {text: "$ds:uri"}
 EOF
 expect 0 "$ctl" register -f /tmp/floectl.trig.yaml
 expect 0 "$ctl" activate launchplan on_ctl_ds
-expect 0 "$ctl" publish ctl_ds --partition date=2026-11-21 --uri file:///data/raw.csv -o json
+expect 0 "$ctl" publish $ds --partition date=2026-11-21 --uri file:///data/raw.csv -o json
 grep -q 'warning: the uri is not in the blob store' /tmp/floectl.err || fail "publish file:// did not warn: $(cat /tmp/floectl.err)"
 grep -q '"event_id": "' /tmp/floectl.out || fail "publish printed no event id: $(cat /tmp/floectl.out)"
 for _ in $(seq 1 150); do # up to 15 s for the trigger to launch
@@ -243,6 +245,16 @@ for _ in $(seq 1 150); do # up to 15 s for the trigger to launch
 done
 grep -q '"launched": 1' /tmp/floectl.out || fail "the trigger did not launch on the published event: $(cat /tmp/floectl.out)"
 expect 0 "$ctl" deactivate launchplan on_ctl_ds
+# The project that published $ds owns it (issue 19); its admin grants another project.
+expect 0 "$ctl" dataset get $ds -o table
+grep -q "$ds: owned by $FLOE_PROJECT" /tmp/floectl.out || fail "dataset get: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" dataset grant $ds friend-$$ --trigger
+expect 0 "$ctl" dataset get $ds -o json
+grep -q "\"project\": \"friend-$$\"" /tmp/floectl.out || fail "no grant shown: $(cat /tmp/floectl.out)"
+expect 2 "$ctl" dataset grant $ds friend-$$
+expect 0 "$ctl" dataset revoke $ds friend-$$
+expect 1 "$ctl" publish $ds --uri file:///x -p friend-$$   # another project's dataset: 403
+grep -q "belongs to project $FLOE_PROJECT" /tmp/floectl.err || fail "publish into another's dataset: $(cat /tmp/floectl.err)"
 # list executions by launch plan, requester and time (issue 26).
 expect 0 "$ctl" list executions --launch-plan on_ctl_ds -o name
 [ "$(wc -l </tmp/floectl.out)" = 1 ] || fail "list --launch-plan: $(cat /tmp/floectl.out)"
@@ -270,10 +282,10 @@ expect 1 "$ctl" list executions --since yesterday
 expect 2 "$ctl" list tasks --since 2020-01-01
 expect 1 "$ctl" publish 'bad name' --uri file:///x
 grep -q 'dataset' /tmp/floectl.err || fail "bad dataset name: $(cat /tmp/floectl.err)"
-expect 0 "$ctl" publish ctl_ds --partition date=2026-11-23 --uri file:///data/raw.csv --kafka
+expect 0 "$ctl" publish $ds --partition date=2026-11-23 --uri file:///data/raw.csv --kafka
 grep -q 'warning: blob uri "file:///data/raw.csv" is not in the blob store' /tmp/floectl.err || fail "publish --kafka file:// did not warn: $(cat /tmp/floectl.err)"
 [[ "$buri" =~ ^floe://blobs/sha256/[0-9a-f]{64}$ ]] || fail "blob put -q printed \"$buri\""
-expect 0 "$ctl" publish ctl_ds --partition date=2026-11-22 --uri "$buri"
+expect 0 "$ctl" publish $ds --partition date=2026-11-22 --uri "$buri"
 ! grep -q warning /tmp/floectl.err || fail "publish of a blob store uri warned: $(cat /tmp/floectl.err)"
 cat >/tmp/floectl.blobwf.yaml <<'YAML'
 kind: task

@@ -18,6 +18,7 @@
 #include "floe_arena.h"
 #include "floe_config.h"
 #include "floe_envelope.h"
+#include "floe_spec.pb-c.h"
 #include "store_pg.h"
 
 #include <stdbool.h>
@@ -87,5 +88,8 @@ void lp_data_work(store_pg *pg, lp_data_job *j);
 /* Canonical partition key: "k=v" pairs sorted by key, '/'-joined, with '%', '/' and '='
  * in keys and values percent-encoded. Returns false when it does not fit. */
 bool lp_partition_key(const Floe__DataPublished *m, char *buf, size_t size);
+/* Whether event m is of the trigger dataset td (name equal, each partition pattern
+ * matching the event's value with fnmatch). sched_lp_match.c. */
+bool lp_dataset_matches(const Floe__TriggerDataset *td, const Floe__DataPublished *m);
 
 #endif

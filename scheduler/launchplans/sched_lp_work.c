@@ -443,72 +443,6 @@ lp_tick_work(store_pg *pg, lp_tick_job *j)
 
 /* --- Trigger events -------------------------------------------------------------------- */
 
-static size_t
-pct_encode(const char *s, char *out, size_t size)
-{
-    size_t n = 0;
-    for (; *s && n + 4 < size; s++) {
-        if (*s == '%' || *s == '/' || *s == '=')
-            n += (size_t)snprintf(out + n, size - n, "%%%02X", (unsigned char)*s);
-        else
-            out[n++] = *s;
-    }
-    out[n] = '\0';
-    return *s ? size : n;
-}
-
-static int
-kv_cmp(const void *a, const void *b)
-{
-    return strcmp((*(Floe__KeyValue *const *)a)->key, (*(Floe__KeyValue *const *)b)->key);
-}
-
-bool
-lp_partition_key(const Floe__DataPublished *m, char *buf, size_t size)
-{
-    Floe__KeyValue *kv[FLOE_PARTITION_MAX];
-    size_t n = m->n_partition < FLOE_PARTITION_MAX ? m->n_partition : FLOE_PARTITION_MAX;
-    if (n > 0)
-        memcpy(kv, m->partition, n * sizeof(*kv));
-    if (n > 1)
-        qsort(kv, n, sizeof(*kv), kv_cmp);
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        char k[200], v[800];
-        if (pct_encode(kv[i]->key, k, sizeof(k)) >= sizeof(k) ||
-            pct_encode(kv[i]->value, v, sizeof(v)) >= sizeof(v))
-            return false;
-        int w = snprintf(buf + len, size - len, "%s%s=%s", i ? "/" : "", k, v);
-        if (w < 0 || (size_t)w >= size - len)
-            return false;
-        len += (size_t)w;
-    }
-    return true;
-}
-
-static const char *
-partition_value(const Floe__DataPublished *m, const char *key)
-{
-    for (size_t i = 0; i < m->n_partition; i++)
-        if (strcmp(m->partition[i]->key, key) == 0)
-            return m->partition[i]->value;
-    return NULL;
-}
-
-static bool
-dataset_matches(const Floe__TriggerDataset *td, const Floe__DataPublished *m)
-{
-    if (strcmp(td->dataset, m->dataset) != 0)
-        return false;
-    for (size_t i = 0; i < td->n_partition; i++) {
-        const char *v = partition_value(m, td->partition[i]->key);
-        if (v == NULL || fnmatch(td->partition[i]->value, v, 0) != 0)
-            return false;
-    }
-    return true;
-}
-
 /* The event's fields as text, or a partition value from its JSON. */
 static const char *
 event_field(floe_arena *a, const store_lp_event *ev, const char *field)
@@ -708,7 +642,7 @@ data_one(store_pg *pg, lp_data_job *j, const lp_event *e, const store_lp_active 
             continue;
         bool match = false;
         for (size_t d = 0; !match && d < t->n_datasets; d++)
-            match = dataset_matches(t->datasets[d], m);
+            match = lp_dataset_matches(t->datasets[d], m);
         if (!match)
             continue;
         if (owner[0] != '\0' && strcmp(owner, act[i].key.project) != 0) {

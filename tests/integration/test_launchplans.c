@@ -445,14 +445,20 @@ test_chain(void **state)
 {
     (void)state;
     use_live_api();
+    /* The dataset is this run's: the first project to publish it owns it (issue 19). */
+    char pub[160], trig[160];
+    snprintf(pub, sizeof(pub),
+             "publish:\n  - {output: data, dataset: chain_x-%s, partition: {day: "
+             "\"{{inputs.day}}\"}}\n",
+             it.project);
+    snprintf(trig, sizeof(trig),
+             "trigger: {datasets: [{name: chain_x-%s}], inputs: {src: uri, day: partition.day}}\n",
+             it.project);
     register_wf("produce", "echo \"data for $(cat $FLOE_INPUTS/day)\" > $FLOE_OUTPUTS/data",
-                "{day: string}", "{data: blob}",
-                "publish:\n  - {output: data, dataset: chain_x, partition: {day: "
-                "\"{{inputs.day}}\"}}\n");
+                "{day: string}", "{data: blob}", pub);
     register_wf("consume", "wc -c < $FLOE_INPUTS/src > $FLOE_OUTPUTS/n", "{src: blob, day: string}",
                 "{n: integer}", "");
-    register_lp("on_x", "consume",
-                "trigger: {datasets: [{name: chain_x}], inputs: {src: uri, day: partition.day}}\n");
+    register_lp("on_x", "consume", trig);
     char id1[64];
     it_launch("produce", "{\"day\": \"2026-11-21\"}", id1);
     json_t *ex1 = it_wait_exec(id1, 30000);

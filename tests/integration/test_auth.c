@@ -62,16 +62,19 @@ publish_as(const char *token, const char *ds, const char *in_project, int want)
     json_decref(j);
 }
 
-static const char *const yaml =
-    "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"
-    "inputs: {who: string}\noutputs: {greeting: string}\n"
-    "---\n"
-    "kind: workflow\nname: greet\nversion: v1\ninputs: {who: string}\n"
-    "outputs: {greeting: {from: {node: h, output: greeting}}}\n"
+/* A task and its workflow, registered in each project a test uses. */
+#define GREET_YAML                                                                                 \
+    "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"                \
+    "inputs: {who: string}\noutputs: {greeting: string}\n"                                         \
+    "---\n"                                                                                        \
+    "kind: workflow\nname: greet\nversion: v1\ninputs: {who: string}\n"                            \
+    "outputs: {greeting: {from: {node: h, output: greeting}}}\n"                                   \
     "nodes:\n  - {id: h, task: hello, inputs: {who: {input: who}}}\n"
-    "---\n"
-    "kind: launchplan\nname: greet_daily\nversion: v1\nworkflow: greet@v1\n"
-    "default_inputs: {who: world}\n";
+
+static const char *const yaml =
+    GREET_YAML "---\n"
+               "kind: launchplan\nname: greet_daily\nversion: v1\nworkflow: greet@v1\n"
+               "default_inputs: {who: world}\n";
 
 /* One call as token (NULL: no Authorization header; "": the stack's admin, read from
  * FLOE_TOKEN_FILE). */
@@ -574,15 +577,9 @@ test_datasets_have_owners(void **state)
     /* other's launch plan on the dataset (its own copy of the workflow) */
     char yaml_other[1024], path[256];
     snprintf(yaml_other, sizeof(yaml_other),
-             "kind: task\nname: hello\nversion: v1\ncontainer: {command: [/bin/echo, hi]}\n"
-             "inputs: {who: string}\noutputs: {greeting: string}\n"
-             "---\n"
-             "kind: workflow\nname: greet\nversion: v1\ninputs: {who: string}\n"
-             "outputs: {greeting: {from: {node: h, output: greeting}}}\n"
-             "nodes:\n  - {id: h, task: hello, inputs: {who: {input: who}}}\n"
-             "---\n"
-             "kind: launchplan\nname: on_ds\nversion: v1\nworkflow: greet@v1\n"
-             "trigger: {datasets: [{name: %s}], mode: any, inputs: {who: uri}}\n",
+             GREET_YAML "---\n"
+                        "kind: launchplan\nname: on_ds\nversion: v1\nworkflow: greet@v1\n"
+                        "trigger: {datasets: [{name: %s}], mode: any, inputs: {who: uri}}\n",
              dataset);
     snprintf(path, sizeof(path), "/api/v1/register?project=%s", other);
     assert_int_equal(call_as(outsider, "POST", path, yaml_other, NULL), 201);

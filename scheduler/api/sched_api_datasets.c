@@ -12,7 +12,8 @@
 
 #include <string.h>
 
-/* The dataset of the path and its owner; false (r failed) when it has none or is bad. */
+/* The dataset of the path, its owner and grants, once the caller's role in the owning
+ * project is checked; false (r failed) when it has no owner, is bad or is not the caller's. */
 static bool
 owned(api_thread *t, api_req *r, char owner[64], store_ds_grant **g, size_t *n)
 {
@@ -25,7 +26,7 @@ owned(api_thread *t, api_req *r, char owner[64], store_ds_grant **g, size_t *n)
                  "dataset %s has no owner yet: the first project to publish it owns it", dataset);
         return false;
     }
-    return true;
+    return api_allow(t, r, owner);
 }
 
 void
@@ -34,7 +35,7 @@ api_dataset_get_work(api_thread *t, api_req *r)
     char owner[64];
     store_ds_grant *g;
     size_t n;
-    if (!owned(t, r, owner, &g, &n) || !api_allow(t, r, owner))
+    if (!owned(t, r, owner, &g, &n))
         return;
     json_t *grants = json_array();
     for (size_t i = 0; i < n; i++)
@@ -51,7 +52,7 @@ api_dataset_grant_work(api_thread *t, api_req *r)
     char owner[64];
     store_ds_grant *g;
     size_t n;
-    if (!owned(t, r, owner, &g, &n) || !api_allow(t, r, owner))
+    if (!owned(t, r, owner, &g, &n))
         return;
     const char *project = r->t.seg[5];
     if (spec_check_project(project, &r->err) != FLOE_OK)

@@ -610,10 +610,10 @@ data_one(store_pg *pg, lp_data_job *j, const lp_event *e, const store_lp_active 
         return rc;
     if (!may) {
         floe_log_warn(&lp_log,
-                      "DataPublished %s: dataset %s belongs to project %s, and %s%s%s has no "
+                      "DataPublished %s: dataset %s belongs to project %s, and %s%s has no "
                       "grant to publish into it: ignored",
                       e->envelope_id, m->dataset, owner, m->project[0] ? "project " : "",
-                      m->project[0] ? m->project : "a producer naming no project", "");
+                      m->project[0] ? m->project : "a producer naming no project");
         j->refused_publish++;
         return FLOE_OK;
     }

@@ -264,9 +264,9 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     if (rc == FLOE_OK && bus->keys != NULL &&
         floe_envelope_verify(rkm->payload, rkm->len, &env, bus->keys, &why, &err) != FLOE_OK) {
         rc = FLOE_EINVAL;
-        int i = strcmp(why, "unsigned") == 0 ? 0 : strcmp(why, "unknown_key") == 0 ? 1 : 2;
-        if (bus->m_rejected[i] != NULL)
-            floe_metric_add(bus->m_rejected[i], 1);
+        for (int i = 0; i < FLOE_SIGN_REASONS; i++)
+            if (why == floe_sign_reasons[i] && bus->m_rejected[i] != NULL)
+                floe_metric_add(bus->m_rejected[i], 1);
     }
     if (rc != FLOE_OK) {
         bus_dead_letter(bus, rkm, &msg.pos, &err);
@@ -424,12 +424,13 @@ floe_bus_count_into(floe_bus *bus, floe_metrics *m, const char *who)
     bus->m_produced = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
     snprintf(labels, sizeof(labels), "bus=\"%.32s\",dir=\"consumed\"", who);
     bus->m_consumed = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
-    static const char *const reasons[] = {"unsigned", "unknown_key", "bad_signature"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(labels, sizeof(labels), "bus=\"%.32s\",reason=\"%s\"", who, reasons[i]);
+    for (int i = 0; i < FLOE_SIGN_REASONS; i++) {
+        snprintf(labels, sizeof(labels), "bus=\"%.32s\",reason=\"%s\"", who, floe_sign_reasons[i]);
         bus->m_rejected[i] = floe_metrics_counter(
             m, "floe_bus_rejected_total",
-            "messages consumed and dead-lettered for their signature (bus.keys_file)", labels);
+            "messages consumed and dead-lettered for their signature or its key's role "
+            "(bus.keys_file)",
+            labels);
     }
 }
 
@@ -491,7 +492,7 @@ floe_bus_new(struct event_base *base, const floe_config *cfg, const floe_bus_cal
         goto fail;
     }
     if (cfg->bus_keys_file[0] != '\0') {
-        if ((bus->keys = floe_keyring_load(cfg->bus_keys_file, err)) == NULL)
+        if ((bus->keys = floe_keyring_load(cfg->bus_keys_file, cfg->bus_sign_key, err)) == NULL)
             goto fail;
     } else {
         floe_log_warn(&bus->log, "bus.keys_file is not set: messages are neither signed nor "

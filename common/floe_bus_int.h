@@ -76,9 +76,9 @@ struct floe_bus {
     floe_arena *arena; /* one consumed message at a time */
     floe_buf enc;      /* encoding buffer, reused */
     floe_bus_stats stats;
-    floe_metric *m_produced, *m_consumed; /* NULL unless floe_bus_count_into */
-    floe_metric *m_rejected[3];           /* unsigned, unknown_key, bad_signature */
-    floe_keyring *keys;                   /* bus.keys_file; NULL: unsigned bus */
+    floe_metric *m_produced, *m_consumed;       /* NULL unless floe_bus_count_into */
+    floe_metric *m_rejected[FLOE_SIGN_REASONS]; /* floe_sign_reasons */
+    floe_keyring *keys;                         /* bus.keys_file; NULL: unsigned bus */
 };
 
 /* floe_bus_track.c */

@@ -30,6 +30,7 @@ typedef struct floe_config {
     int64_t kafka_linger_ms;
     int64_t bus_max_message_bytes;
     char *bus_keys_file; /* floe_sign.h: empty = unsigned bus */
+    char *bus_sign_key;  /* its signing key's name; empty = the first that can sign */
     int64_t bus_max_inflight_bytes;
     int64_t bus_batch_max;
 

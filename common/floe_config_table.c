@@ -48,9 +48,11 @@ const cfg_entry floe_config_table[] = {
      NULL, NULL, "producer batching delay; 0 favours latency"},
     {"bus.keys_file", CFG_STRING, OFF(bus_keys_file), "", 0, 1000, "FLOE_BUS_KEYS_FILE", 0, NULL,
      NULL,
-     "a file of 'NAME HEX' keys: every message produced is signed with the first, every "
-     "message consumed must be signed by one of them (else dead-lettered); empty: nothing "
-     "signed or checked, and said at start (docs/security.md)"},
+     "a file of bus keys (HMAC or Ed25519, each with its role): messages produced are signed, "
+     "messages consumed must be signed by one of them with a role that may send them (else "
+     "dead-lettered); empty: nothing signed or checked, and said at start (docs/security.md)"},
+    {"bus.sign_key", CFG_STRING, OFF(bus_sign_key), "", 0, 32, "FLOE_BUS_SIGN_KEY", 0, NULL, NULL,
+     "the key of bus.keys_file this process signs with; empty: the first key that can sign"},
     {"bus.max_message_bytes", CFG_SIZE, OFF(bus_max_message_bytes), "1MiB", 1024, 16777216,
      "FLOE_BUS_MAX_MESSAGE_BYTES", 0, NULL, NULL,
      "largest bus message accepted or produced; larger ones are dead-lettered"},

@@ -93,7 +93,7 @@ floe_client_new(const char *brokers, const char *properties, const char *topic_p
     const char *keys = getenv("FLOE_BUS_KEYS_FILE");
     if (keys != NULL && keys[0] != '\0') {
         floe_err kerr = {0};
-        if ((c->keys = floe_keyring_load(keys, &kerr)) == NULL) {
+        if ((c->keys = floe_keyring_load(keys, getenv("FLOE_BUS_SIGN_KEY"), &kerr)) == NULL) {
             fail(errbuf, errlen, "floe_client: %s", kerr.msg);
             goto out;
         }
@@ -246,7 +246,12 @@ floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, ch
     m.launch_plan = &lp;
     m.inputs = nvp;
     m.n_inputs = l->n_inputs;
-    m.requested_by = (char *)(l->requested_by != NULL ? l->requested_by : "floe-client");
+    /* A service key launches as itself (floe_sign_role.c): its principal, whatever asked. */
+    char principal[FLOE_SIGN_PRINCIPAL_MAX + 1];
+    if (c->keys != NULL && floe_keyring_principal(c->keys, principal))
+        m.requested_by = principal;
+    else
+        m.requested_by = (char *)(l->requested_by != NULL ? l->requested_by : "floe-client");
     floe_err err = {0};
     if (floe_envelope_check_message(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &m.base,
                                     &err) != FLOE_OK) {

@@ -59,7 +59,7 @@ typedef struct floe_launch {
     const char *launch_plan;      /* required: its active version runs */
     const floe_kv *inputs;        /* values as text ("42", "2026-11-21", ...), converted */
     size_t n_inputs;              /* to the workflow's input types by the scheduler */
-    const char *requested_by;     /* optional */
+    const char *requested_by;     /* optional; a service key sends its own ("svc:NAME") */
 } floe_launch;
 
 /* Requests an execution; execution_id (27 bytes, may be NULL) receives its id. Inputs

@@ -6,6 +6,12 @@
  * but other bytes: the worker dead-letters both and the command never runs (the file it
  * would create never appears). A TaskSucceeded forged the same two ways for the genuine
  * attempt changes nothing: the engine dead-letters it and the node stays unfinished.
+ *
+ * With keys per role (floe_sign.h): the scheduler signs with an Ed25519 key whose public
+ * half is all the worker holds, so whoever takes the worker's keys still cannot issue a
+ * dispatch (dead-lettered as wrong_role, its command never runs), while the genuine
+ * pipeline runs; a service key launches in its project as "svc:NAME", and neither in
+ * another project, nor as someone else, nor with a forged task result.
  */
 #include "floe_bus.h"
 #include "floe_envelope.h"
@@ -61,6 +67,24 @@ static bool
 tapped(void *arg)
 {
     return ((tap *)arg)->packed != NULL;
+}
+
+/* A bus that signs and verifies with the keys file at path (taps into t when it
+ * subscribes). */
+static floe_bus *
+keys_bus(struct event_base *base, const char *program, const char *path, tap *t,
+         floe_config **cfg_out)
+{
+    char setting[300];
+    snprintf(setting, sizeof(setting), "bus.keys_file=%s", path);
+    const char *over[] = {setting};
+    *cfg_out = it_config(program, over, 1);
+    floe_bus_callbacks cb = {.on_message = on_message, .arg = t};
+    floe_err err = {0};
+    floe_bus *bus = floe_bus_new(base, *cfg_out, &cb, &err);
+    if (bus == NULL)
+        fail_msg("%s bus: %s", program, err.msg);
+    return bus;
 }
 
 /* A bus whose keys are none (NULL) or one key named like the installation's first with
@@ -220,6 +244,189 @@ test_forged_dispatch_and_success_change_nothing(void **state)
     it_fleet_down(&fleet);
 }
 
+/* Keys per role (test keys: an Ed25519 key made with openssl genpkey, HMAC bytes). */
+#define ED_SEED "6b55e9af2f9b559d8ded4f5ed205071735dced6605694200706b1870d1b35f42"
+#define ED_PUB "d7e75093a9e3488d640441acdbeb5903c97eee7ce61a29aacb65811fed5b6de0"
+#define WORK "work hmac 2021222324252627282930313233343536373839404142434445464748494a4b worker\n"
+#define SVC "ingest hmac 5051525354555657585960616263646566676869707172737475767778797a7b service "
+
+static void
+write_keys(const char *dir, const char *name, const char *text, const char *project, char *path,
+           size_t cap)
+{
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    if (project != NULL)
+        fprintf(f, "%s\n", project);
+    fclose(f);
+    chmod(path, 0600);
+}
+
+/* The dispatch of exec on topic, read by a bus verifying with the keys at keys. */
+static Floe__TaskDispatch *
+tap_dispatch(const char *keys, const char *topic, const char *exec, tap *t)
+{
+    floe_config *cfg;
+    t->exec = exec;
+    floe_bus *spy = keys_bus(t->base, "spy", keys, t, &cfg);
+    floe_err err = {0};
+    char group[96];
+    snprintf(group, sizeof(group), "test-forgery-%s", exec);
+    const char *topics[] = {topic};
+    assert_int_equal(floe_bus_subscribe(spy, group, topics, 1, &err), FLOE_OK);
+    it_wait(t->base, tapped, t, WAIT_MS, "the genuine dispatch, verified with the worker's keys");
+    floe_bus_free(spy);
+    floe_config_free(cfg);
+    Floe__TaskDispatch *d = floe__task_dispatch__unpack(NULL, t->len, t->packed);
+    assert_non_null(d);
+    return d;
+}
+
+static void
+test_keys_per_role(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/floe-roles-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char genuine[128], forged[128];
+    snprintf(genuine, sizeof(genuine), "%s/genuine-ran", dir);
+    snprintf(forged, sizeof(forged), "%s/forged-ran", dir);
+    it_fleet_init(&fleet, "test_forgery", "fr", sched_bin, worker_bin, API);
+    char sched_keys[160], worker_keys[160], svc_keys[160];
+    char *sched_text = NULL;
+    assert_true(asprintf(&sched_text, "sched ed25519 %s scheduler\n%s%s", ED_SEED, WORK, SVC) > 0);
+    write_keys(dir, "sched.keys", sched_text, it.project, sched_keys, sizeof(sched_keys));
+    free(sched_text);
+    write_keys(dir, "worker.keys", WORK "sched ed25519.pub " ED_PUB " scheduler\n", NULL,
+               worker_keys, sizeof(worker_keys));
+    write_keys(dir, "svc.keys", SVC, it.project, svc_keys, sizeof(svc_keys));
+    char env_s[200], env_w[200];
+    snprintf(env_s, sizeof(env_s), "FLOE_BUS_KEYS_FILE=%s", sched_keys);
+    snprintf(env_w, sizeof(env_w), "FLOE_BUS_KEYS_FILE=%s", worker_keys);
+    char *senv[] = {env_s, NULL}, *wenv[] = {env_w, NULL};
+    it_fleet_scheduler(&fleet, "scheduler", API, senv, true);
+    it_fleet_worker(&fleet, "worker", W1, wenv);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "kind: task\nname: here\nversion: v1\n"
+             "container: {command: [/bin/touch, %s]}\n"
+             "---\n"
+             "kind: task\nname: elsewhere\nversion: v1\nresource_class: large\n"
+             "container: {command: [/bin/echo, genuine]}\n"
+             "---\n"
+             "kind: workflow\nname: local\nversion: v1\nnodes:\n  - {id: t, task: here}\n"
+             "---\n"
+             "kind: workflow\nname: far\nversion: v1\nnodes:\n  - {id: q, task: elsewhere}\n",
+             genuine);
+    it_register(yaml);
+
+    /* The genuine pipeline: an Ed25519 dispatch, checked with the public key alone. */
+    char exec[64];
+    it_launch("local", "{}", exec);
+    json_t *ex = it_wait_exec(exec, WAIT_MS);
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    if (access(genuine, F_OK) != 0)
+        fail_msg("the genuine task did not run: no %s", genuine);
+
+    /* Whoever holds the worker's keys cannot issue a dispatch. */
+    char far[64];
+    it_launch("far", "{}", far);
+    tap t = {.base = event_base_new()};
+    char large[128], tasks[128], events[128];
+    floe_config_topic(fleet.cfg, "tasks.large", large, sizeof(large));
+    floe_config_topic(fleet.cfg, "tasks.default", tasks, sizeof(tasks));
+    floe_config_topic(fleet.cfg, "events", events, sizeof(events));
+    Floe__TaskDispatch *d = tap_dispatch(worker_keys, large, far, &t);
+    char *evil[] = {"/bin/touch", forged};
+    char **genuine_cmd = d->container->command;
+    size_t n_genuine = d->container->n_command;
+    d->container->command = evil;
+    d->container->n_command = 2;
+    free(d->resource_class);
+    d->resource_class = strdup("default");
+    char key[160];
+    snprintf(key, sizeof(key), "%s/%s", d->execution_id, d->node_id);
+    floe_config *wcfg, *scfg;
+    floe_bus *wbus = keys_bus(t.base, "forger-worker-keys", worker_keys, NULL, &wcfg);
+    produce(wbus, tasks, key, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_DISPATCH, &d->base);
+    it_wait_metric("http://" W1, "floe_bus_rejected_total{bus=\"worker\",reason=\"wrong_role\"}", 1,
+                   WAIT_MS);
+    if (access(forged, F_OK) == 0)
+        fail_msg("a dispatch signed with the worker's key ran: %s exists", forged);
+
+    /* A service: in its project, as itself. */
+    floe_bus *sbus = keys_bus(t.base, "service", svc_keys, NULL, &scfg);
+    Floe__Identifier wf = FLOE__IDENTIFIER__INIT;
+    wf.project = it.project;
+    wf.domain = "development";
+    wf.name = "local";
+    wf.version = "v1";
+    Floe__ExecutionRequested r = FLOE__EXECUTION_REQUESTED__INIT;
+    char svc_exec[FLOE_ID_LEN + 1];
+    assert_int_equal(floe_id_new(svc_exec), 0);
+    r.execution_id = svc_exec;
+    r.workflow = &wf;
+    r.requested_by = "svc:ingest";
+    unlink(genuine);
+    produce(sbus, events, svc_exec, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &r.base);
+    char exec_path[128];
+    snprintf(exec_path, sizeof(exec_path), "/api/v1/executions/%s", svc_exec);
+    IT_WAIT_UNTIL(it_http(API, "GET", exec_path, NULL, 0, NULL) == 200, WAIT_MS,
+                  "the service's execution to be created");
+    ex = it_wait_exec(svc_exec, WAIT_MS);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_string_equal(json_string_value(json_object_get(ex, "requested_by")), "svc:ingest");
+    json_decref(ex);
+
+    /* ... and not elsewhere, nor as another, nor with a task's result. */
+    const char *granted = "floe_bus_rejected_total{bus=\"engine\",reason=\"not_granted\"}";
+    const char *role = "floe_bus_rejected_total{bus=\"engine\",reason=\"wrong_role\"}";
+    long long g0 = it_metric(API, granted), r0 = it_metric(API, role);
+    wf.project = "someone-else";
+    assert_int_equal(floe_id_new(svc_exec), 0);
+    produce(sbus, events, svc_exec, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &r.base);
+    wf.project = it.project;
+    r.requested_by = "admin";
+    assert_int_equal(floe_id_new(svc_exec), 0);
+    produce(sbus, events, svc_exec, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &r.base);
+    it_wait_metric(API, granted, g0 + 2, WAIT_MS);
+    Floe__TaskSucceeded s = FLOE__TASK_SUCCEEDED__INIT;
+    s.execution_id = d->execution_id;
+    s.node_id = d->node_id;
+    s.attempt = d->attempt;
+    s.epoch = d->epoch;
+    s.worker_id = "svc:ingest";
+    s.started_unix_us = s.finished_unix_us = floe_now_us();
+    produce(sbus, events, d->execution_id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED,
+            &s.base);
+    it_wait_metric(API, role, r0 + 1, WAIT_MS);
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
+                                "AND phase = 'SUCCEEDED'",
+                                far, NULL),
+                     0);
+
+    char path[160];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", far);
+    it_http(API, "POST", path, "{\"reason\": \"test over\"}", 23, NULL);
+    d->container->command = genuine_cmd;
+    d->container->n_command = n_genuine;
+    floe__task_dispatch__free_unpacked(d, NULL);
+    free(t.packed);
+    floe_bus_free(wbus);
+    floe_bus_free(sbus);
+    floe_config_free(wcfg);
+    floe_config_free(scfg);
+    event_base_free(t.base);
+    const char *files[] = {sched_keys, worker_keys, svc_keys, genuine};
+    for (size_t i = 0; i < 4; i++)
+        unlink(files[i]);
+    rmdir(dir);
+    it_fleet_down(&fleet);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -231,6 +438,7 @@ main(int argc, char **argv)
     worker_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_dispatch_and_success_change_nothing),
+        cmocka_unit_test(test_keys_per_role),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /*
  * floe_sign: a signed envelope verifies under its key and under a keyring that rotates
  * it in; unsigned, tampered (any byte), re-keyed and unknown-key messages are refused
- * with the reason; bad key files are refused with file and line.
+ * with the reason; bad key files are refused with file and line. Roles: a worker holding
+ * the scheduler's public key cannot issue a dispatch; a service launches and publishes
+ * only in its projects and as itself.
  */
 #include "floe_sign.h"
 
@@ -20,6 +22,15 @@
 #define MAX_BYTES (1u << 20)
 #define K1 "k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
 #define K2 "k2 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n"
+/* One Ed25519 key (made with openssl genpkey): its seed and its public half. */
+#define ED_SEED "6b55e9af2f9b559d8ded4f5ed205071735dced6605694200706b1870d1b35f42"
+#define ED_PUB "d7e75093a9e3488d640441acdbeb5903c97eee7ce61a29aacb65811fed5b6de0"
+#define WORK "work hmac 2021222324252627282930313233343536373839404142434445464748494a4b worker\n"
+#define SCHED_PRIV "sched ed25519 " ED_SEED " scheduler\n"
+#define SCHED_PUB "sched ed25519.pub " ED_PUB " scheduler\n"
+#define SVC                                                                                        \
+    "ingest hmac 5051525354555657585960616263646566676869707172737475767778797a7b service "        \
+    "analytics,ml\n"
 
 static char dir[] = "/tmp/floe-test-sign-XXXXXX";
 
@@ -40,10 +51,20 @@ static floe_keyring *
 ring(const char *name, const char *text)
 {
     floe_err err = {0};
-    floe_keyring *kr = floe_keyring_load(keyfile(name, text, 0600), &err);
+    floe_keyring *kr = floe_keyring_load(keyfile(name, text, 0600), NULL, &err);
     if (kr == NULL)
         fail_msg("%s", err.msg);
     return kr;
+}
+
+/* An envelope of msg, signed by kr when not NULL. */
+static void
+envelope(floe_buf *buf, const floe_keyring *kr, Floe__MessageType type, const ProtobufCMessage *m)
+{
+    floe_err err = {0};
+    assert_int_equal(floe_envelope_encode(type, m, "test", MAX_BYTES, buf, NULL, &err), FLOE_OK);
+    if (kr != NULL && floe_envelope_sign(buf, kr, &err) != FLOE_OK)
+        fail_msg("%s", err.msg);
 }
 
 /* A TaskDispatch envelope, signed by kr when not NULL. */
@@ -132,14 +153,134 @@ test_bad_key_files(void **state)
 {
     (void)state;
     floe_err err = {0};
-    assert_null(floe_keyring_load(keyfile("short", "k 0011\n", 0600), &err));
+    assert_null(floe_keyring_load(keyfile("short", "k 0011\n", 0600), NULL, &err));
     assert_non_null(strstr(err.msg, "line 1"));
-    assert_null(floe_keyring_load(keyfile("dup", K1 K1, 0600), &err));
+    assert_null(floe_keyring_load(keyfile("dup", K1 K1, 0600), NULL, &err));
     assert_non_null(strstr(err.msg, "twice"));
-    assert_null(floe_keyring_load(keyfile("empty", "# nothing\n", 0600), &err));
-    assert_null(floe_keyring_load(keyfile("open", K1, 0644), &err));
+    assert_null(floe_keyring_load(keyfile("empty", "# nothing\n", 0600), NULL, &err));
+    assert_null(floe_keyring_load(keyfile("open", K1, 0644), NULL, &err));
     assert_non_null(strstr(err.msg, "readable by anyone"));
-    assert_null(floe_keyring_load("/nonexistent/keys", &err));
+    assert_null(floe_keyring_load("/nonexistent/keys", NULL, &err));
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
+        {"s hmac " ED_SEED ED_SEED " service\n", "names the projects"},
+        {"w hmac " ED_SEED ED_SEED " worker p1\n", "only a service key"},
+        {"w rsa " ED_SEED " worker\n", "hmac, ed25519 or ed25519.pub"},
+        {"w ed25519 " ED_SEED " root\n", "a role is"},
+        {"w ed25519 0011 worker\n", "32 bytes in hex"},
+        {"s hmac " ED_SEED " service a,b/c\n", "a project is"},
+        {"s hmac " ED_SEED " service a b c\n", "expected NAME HEX"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        if (floe_keyring_load(keyfile("bad", bad[i].text, 0600), NULL, &err) != NULL)
+            fail_msg("accepted: %s", bad[i].text);
+        if (strstr(err.msg, bad[i].why) == NULL || strstr(err.msg, "line 1") == NULL)
+            fail_msg("%s: said \"%s\", not \"%s\"", bad[i].text, err.msg, bad[i].why);
+    }
+    /* bus.sign_key: a public key cannot sign, an absent one is named. */
+    assert_null(floe_keyring_load(keyfile("pubsign", WORK SCHED_PUB, 0600), "sched", &err));
+    assert_non_null(strstr(err.msg, "cannot sign"));
+    assert_null(floe_keyring_load(keyfile("nosign", WORK, 0600), "nope", &err));
+    assert_non_null(strstr(err.msg, "\"nope\" is not in"));
+}
+
+static void
+test_ed25519_and_roles(void **state)
+{
+    (void)state;
+    floe_keyring *sched = ring("sched", SCHED_PRIV WORK SVC),
+                 *worker = ring("worker", WORK SCHED_PUB), *pub = ring("pub", SCHED_PUB);
+    assert_string_equal(floe_keyring_signer(sched), "sched");
+    assert_string_equal(floe_keyring_signer(worker), "work"); /* the public key cannot sign */
+    assert_null(floe_keyring_signer(pub));
+    floe_buf buf = {0};
+    floe_err err = {0};
+    dispatch(&buf, NULL);
+    assert_int_equal(floe_envelope_sign(&buf, pub, &err), FLOE_EINVAL);
+
+    /* The scheduler's dispatch verifies with its public key alone; every byte counts. */
+    dispatch(&buf, sched);
+    assert_null(check(&buf, worker));
+    for (size_t i = 0; i < buf.len; i++) {
+        buf.data[i] ^= 0x40;
+        if (check(&buf, worker) == NULL)
+            fail_msg("byte %zu flipped and the Ed25519 signature still verified", i);
+        buf.data[i] ^= 0x40;
+    }
+    /* A worker's key signs its results, never a dispatch. */
+    dispatch(&buf, worker);
+    assert_string_equal(check(&buf, worker), "wrong_role");
+    assert_string_equal(check(&buf, sched), "wrong_role");
+    Floe__TaskSucceeded ok = FLOE__TASK_SUCCEEDED__INIT;
+    ok.execution_id = "01HEXEC";
+    ok.node_id = "train";
+    ok.attempt = 1;
+    ok.worker_id = "w1";
+    envelope(&buf, worker, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &ok.base);
+    assert_null(check(&buf, sched));
+    floe_buf_deinit(&buf);
+    floe_keyring_free(sched);
+    floe_keyring_free(worker);
+    floe_keyring_free(pub);
+}
+
+static void
+test_service_acts_in_its_projects_as_itself(void **state)
+{
+    (void)state;
+    floe_keyring *sched = ring("sched", SCHED_PRIV WORK SVC), *svc = ring("svc", SVC);
+    char principal[FLOE_SIGN_PRINCIPAL_MAX + 1];
+    assert_true(floe_keyring_principal(svc, principal));
+    assert_string_equal(principal, "svc:ingest");
+    assert_false(floe_keyring_principal(sched, principal));
+    floe_buf buf = {0};
+    Floe__Identifier wf = FLOE__IDENTIFIER__INIT;
+    wf.project = "analytics";
+    wf.domain = "dev";
+    wf.name = "daily";
+    wf.version = "v1";
+    Floe__ExecutionRequested r = FLOE__EXECUTION_REQUESTED__INIT;
+    r.execution_id = "01HEXEC";
+    r.workflow = &wf;
+    r.requested_by = "svc:ingest";
+    const Floe__MessageType req = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED;
+    envelope(&buf, svc, req, &r.base);
+    assert_null(check(&buf, sched));
+    wf.project = "finance";
+    envelope(&buf, svc, req, &r.base);
+    assert_string_equal(check(&buf, sched), "not_granted");
+    wf.project = "ml";
+    r.requested_by = "alice";
+    envelope(&buf, svc, req, &r.base);
+    assert_string_equal(check(&buf, sched), "not_granted");
+    r.requested_by = "svc:ingest";
+    r.source_execution_id = "01HOTHER";
+    envelope(&buf, svc, req, &r.base);
+    assert_string_equal(check(&buf, sched), "not_granted");
+    r.source_execution_id = "";
+    envelope(&buf, sched, req, &r.base); /* the scheduler's (the API's) launches: any project */
+    assert_null(check(&buf, sched));
+
+    Floe__DataPublished d = FLOE__DATA_PUBLISHED__INIT;
+    d.dataset = "clicks";
+    d.uri = "s3://b/clicks";
+    const Floe__MessageType pubd = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED;
+    const char *projects[] = {"ml", "", "finance"};
+    const char *want[] = {NULL, "not_granted", "not_granted"};
+    for (size_t i = 0; i < 3; i++) {
+        d.project = (char *)projects[i];
+        envelope(&buf, svc, pubd, &d.base);
+        const char *why = check(&buf, sched);
+        if (want[i] == NULL ? why != NULL : why == NULL || strcmp(why, want[i]) != 0)
+            fail_msg("DataPublished as \"%s\": %s", projects[i], why ? why : "accepted");
+    }
+    dispatch(&buf, svc);
+    assert_string_equal(check(&buf, sched), "wrong_role");
+    floe_buf_deinit(&buf);
+    floe_keyring_free(sched);
+    floe_keyring_free(svc);
 }
 
 int
@@ -148,6 +289,8 @@ main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ed25519_and_roles),
+        cmocka_unit_test(test_service_acts_in_its_projects_as_itself),
         cmocka_unit_test(test_signed_round_trip_and_rotation),
         cmocka_unit_test(test_unsigned_and_tampered_are_refused),
         cmocka_unit_test(test_bad_key_files),

@@ -447,7 +447,8 @@ print_url_redacted(FILE *out, const char *url)
             if (*rest == '\'')
                 rest++;
         } else {
-            while (*rest != '\0' && *rest != ' ')
+            /* a conninfo word ends at a space, a url's query parameter at '&' */
+            while (*rest != '\0' && *rest != ' ' && !(scheme != NULL && *rest == '&'))
                 rest++;
         }
         fputs(rest, out);

@@ -80,4 +80,37 @@ refuses_to_start "is not the key of api.tls_cert" FLOE_API_TLS_CERT="$dir/api.pe
 refuses_to_start "set api.tls_cert and api.tls_key" FLOE_API_TLS_CERT= FLOE_API_TLS_KEY=
 refuses_to_start "must be https" FLOE_API_URL=http://127.0.0.1:$port \
     FLOE_API_TLS_CERT="$dir/api.pem" FLOE_API_TLS_KEY="$dir/api.key"
+# PostgreSQL with sslmode=verify-full against the stack's CA (ops/stack): every connection
+# of a running scheduler is TLS; trusting another CA, or naming a host the server's
+# certificate does not, keeps it waiting for PostgreSQL with libpq's reason.
+case $FLOE_POSTGRES_URL in
+    *sslmode=verify-full*) ;;
+    *) fail "the stack's postgres.url does not verify the server: $FLOE_POSTGRES_URL" ;;
+esac
+start "$dir/api.pem" "$dir/api.key"
+FLOE_CA_FILE=$dir/ca.pem "$ctl" list executions >/dev/null 2>"$dir/err" ||
+    fail "a call reading PostgreSQL: $(cat "$dir/err")"
+read -r tls plain < <(psql "$FLOE_POSTGRES_URL" -AtF' ' -c "select count(*) filter (where s.ssl),
+    count(*) filter (where not s.ssl) from pg_stat_activity a join pg_stat_ssl s using (pid)
+    where a.application_name like 'floe-scheduler%'")
+[ "${tls:-0}" -gt 0 ] && [ "${plain:-1}" = 0 ] ||
+    fail "the scheduler's PostgreSQL connections: $tls over TLS, $plain in the clear"
+stop
+pg_refused() { # pg_refused WHY URL: the scheduler waits for PostgreSQL, saying WHY
+    FLOE_API_TLS_CERT= FLOE_API_TLS_KEY= FLOE_API_URL=http://127.0.0.1:$port \
+        FLOE_POSTGRES_URL=$2 "$sched" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        grep -q "$1" "$log" && { stop; return 0; }
+        kill -0 $pid 2>/dev/null || fail "floe-scheduler exited: $(tail -3 "$log")"
+        sleep 0.1
+    done
+    fail "no \"$1\" within 30 s: $(tail -3 "$log")"
+}
+base=${FLOE_POSTGRES_URL%%\?*}
+pg_refused "certificate verify failed" "$base?sslmode=verify-full&sslrootcert=$dir/other.pem"
+hostport=${base#*@}
+hostport=${hostport%%/*}
+pg_refused "does not match host name" \
+    "postgresql://floe@wrong.example:${hostport##*:}/floe?hostaddr=${hostport%:*}&sslmode=verify-full&sslrootcert=${FLOE_POSTGRES_URL##*sslrootcert=}"
 echo "ok: TLS"

@@ -210,6 +210,18 @@ test_print_redacts_passwords(void **state)
     assert_non_null(strstr(buf, "redis.url = redis://:***@cache:6379"));
     assert_non_null(strstr(buf, "kafka.session_timeout = 10000ms"));
     floe_config_free(cfg);
+    /* A password as a url's query parameter: hidden, the parameters after it kept. */
+    const char *query[] = {"postgres.url=postgresql://floe@db/floe?sslmode=verify-full&"
+                           "password=hunter2&sslrootcert=/etc/ca.pem"};
+    assert_int_equal(load(NULL, NULL, query, 1, &cfg, &r), FLOE_OK);
+    memset(buf, 0, sizeof(buf));
+    f = fmemopen(buf, sizeof(buf) - 1, "w");
+    floe_config_print(cfg, f);
+    fclose(f);
+    assert_null(strstr(buf, "hunter2"));
+    assert_non_null(strstr(buf, "postgres.url = postgresql://floe@db/floe?sslmode=verify-full&"
+                                "password=***&sslrootcert=/etc/ca.pem"));
+    floe_config_free(cfg);
 }
 
 static void

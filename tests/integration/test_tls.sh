@@ -3,7 +3,8 @@
 # made here; floectl (its evhttp client and its libcurl transfers) works with the CA and a
 # token, and refuses a server it cannot verify; plain HTTP to the TLS port gets nothing;
 # TLS 1.1 is refused; a key readable by everyone, a key of another certificate and an
-# https url without a certificate stop the scheduler with what is wrong.
+# https url without a certificate stop the scheduler with what is wrong. PostgreSQL
+# (sslmode=verify-full) and Kafka's TLS listener against the stack's CA.
 # usage: test_tls.sh FLOECTL FLOE-SCHEDULER   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2
@@ -113,4 +114,23 @@ hostport=${base#*@}
 hostport=${hostport%%/*}
 pg_refused "does not match host name" \
     "postgresql://floe@wrong.example:${hostport##*:}/floe?hostaddr=${hostport%:*}&sslmode=verify-full&sslrootcert=${FLOE_POSTGRES_URL##*sslrootcert=}"
+# Kafka through the stack's TLS listener (ops/stack): floectl smoke's producer and
+# consumer group round-trip messages with the broker checked against the stack's CA; with
+# another CA the handshake fails and says so.
+[ -n "${FLOE_STACK_KAFKA_SSL_BROKERS:-}" ] || fail "the stack has no Kafka TLS listener"
+ssl="$FLOE_KAFKA_PROPERTIES,security.protocol=ssl,ssl.endpoint.identification.algorithm=https"
+FLOE_KAFKA_BROKERS=$FLOE_STACK_KAFKA_SSL_BROKERS \
+    FLOE_KAFKA_PROPERTIES="$ssl,ssl.ca.location=$FLOE_STACK_CA" \
+    timeout 120 "$ctl" smoke >"$dir/smoke" 2>"$dir/err" || fail "smoke over Kafka TLS: $(tail -3 "$dir/err")"
+grep -q '"ok":true' "$dir/smoke" || fail "smoke over Kafka TLS: $(cat "$dir/smoke")"
+FLOE_KAFKA_BROKERS=$FLOE_STACK_KAFKA_SSL_BROKERS \
+    FLOE_KAFKA_PROPERTIES="$ssl,ssl.ca.location=$dir/other.pem" "$ctl" smoke >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+    grep -q "certificate verify failed" "$log" && break
+    kill -0 $pid 2>/dev/null || fail "smoke trusting another CA ended without saying why: $(tail -3 "$log")"
+    sleep 0.1
+done
+grep -q "certificate verify failed" "$log" || fail "smoke trusting another CA: $(tail -3 "$log")"
+stop
 echo "ok: TLS"

@@ -58,8 +58,7 @@ service_launch(const char *name, const char *const *projects, size_t n,
         if (ids[i] != NULL && !granted(ids[i]->project, projects, n))
             return not_granted(reason, err, name, "may not launch in project", ids[i]->project);
     if (strncmp(m->requested_by, "svc:", 4) != 0 || strcmp(m->requested_by + 4, name) != 0)
-        return not_granted(reason, err, name, "launches only as itself, not as",
-                           m->requested_by);
+        return not_granted(reason, err, name, "launches only as itself, not as", m->requested_by);
     if (m->source_execution_id[0] != '\0')
         return not_granted(reason, err, name,
                            "may not relaunch or recover (through the API, by role) execution",
@@ -86,8 +85,8 @@ floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *
         break;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
         if (role == FLOE_SIGN_SERVICE)
-            return service_launch(name, projects, n_projects,
-                                  (const Floe__ExecutionRequested *)msg, reason, err);
+            return service_launch(name, projects, n_projects, (const Floe__ExecutionRequested *)msg,
+                                  reason, err);
         ok = role != FLOE_SIGN_WORKER;
         break;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED: {

@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def stack_env():
     for line in r.stdout.splitlines():
         if line.startswith("export "):
             k, _, v = line[len("export "):].partition("=")
-            env[k] = v
+            env[k] = shlex.split(v)[0] if v else ""  # a value may be quoted (postgres.url)
     return env
 
 

@@ -28,9 +28,9 @@ struct floe_sign_key {
     floe_sign_role role;
     uint8_t key[KEY_MAX]; /* HMAC keys */
     size_t len;
-    EVP_PKEY *pk; /* Ed25519 keys */
-    char *projects[FLOE_SIGN_PROJECTS_MAX];
-    size_t n_projects;
+    EVP_PKEY *pk;                     /* Ed25519 keys */
+    char *scope[FLOE_SIGN_SCOPE_MAX]; /* a service's projects, a worker's worker ids */
+    size_t n_scope;
 };
 
 struct floe_keyring {
@@ -67,35 +67,44 @@ unhex(const char *hex, uint8_t *out, size_t min, size_t max, size_t *len)
     return true;
 }
 
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+#define WORKER_ID_MAX 64
+
 static bool
 name_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    return n > 0 && n <= max &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+    return n > 0 && n <= max && strspn(s, NAME_CHARS) == n;
 }
 
-/* PROJECTS of a service key: "*" or names separated by commas. */
+/* The scope of a key, names separated by commas: a service's PROJECTS ("*" or project
+ * names), a worker's WORKERS (worker ids, or prefixes of them ending in '*'). */
 static bool
-parse_projects(char *list, floe_sign_key *k, const char **why)
+parse_scope(char *list, floe_sign_key *k, const char **why)
 {
+    bool svc = k->role == FLOE_SIGN_SERVICE;
     for (char *save = NULL, *p = strtok_r(list, ",", &save); p != NULL;
          p = strtok_r(NULL, ",", &save)) {
-        if (k->n_projects == FLOE_SIGN_PROJECTS_MAX) {
-            *why = "a service key names at most 16 projects";
+        size_t n = strlen(p);
+        bool star = n > 0 && p[n - 1] == '*';
+        if (k->n_scope == FLOE_SIGN_SCOPE_MAX) {
+            *why = "a key names at most 16 projects or workers";
             return false;
         }
-        if (strcmp(p, "*") != 0 && !name_ok(p, PROJECT_MAX)) {
-            *why = "a project is \"*\" or 1 to 63 of [A-Za-z0-9._-]";
+        bool ok = svc ? strcmp(p, "*") == 0 || name_ok(p, PROJECT_MAX)
+                      : n <= WORKER_ID_MAX && strspn(p, NAME_CHARS) == (star ? n - 1 : n);
+        if (!ok) {
+            *why = svc ? "a project is \"*\" or 1 to 63 of [A-Za-z0-9._-]"
+                       : "a worker is its id, or the start of ids followed by '*'";
             return false;
         }
-        if ((k->projects[k->n_projects] = floe_strdup(p)) == NULL) {
+        if ((k->scope[k->n_scope] = floe_strdup(p)) == NULL) {
             *why = "out of memory";
             return false;
         }
-        k->n_projects++;
+        k->n_scope++;
     }
-    if (k->n_projects == 0) {
+    if (svc && k->n_scope == 0) {
         *why = "a service key names the projects it acts in (or \"*\")";
         return false;
     }
@@ -143,13 +152,13 @@ parse_line(char *line, floe_sign_key *k, const char **why)
     size_t n = 0;
     for (char *t = strtok_r(line, " \t", &save); t != NULL; t = strtok_r(NULL, " \t", &save)) {
         if (n == 6) {
-            *why = "too many words: expected NAME HEX or NAME KIND KEY ROLE [PROJECTS]";
+            *why = "too many words: expected NAME HEX or NAME KIND KEY ROLE [SCOPE]";
             return false;
         }
         tok[n++] = t;
     }
     if (n != 2 && n != 4 && n != 5) {
-        *why = "expected NAME HEX or NAME KIND KEY ROLE [PROJECTS]";
+        *why = "expected NAME HEX or NAME KIND KEY ROLE [SCOPE]";
         return false;
     }
     if (!name_ok(tok[0], FLOE_SIGN_NAME_MAX)) {
@@ -167,20 +176,23 @@ parse_line(char *line, floe_sign_key *k, const char **why)
         *why = "a role is scheduler, worker, service or any";
         return false;
     }
-    if ((k->role == FLOE_SIGN_SERVICE) != (n == 5)) {
-        *why = k->role == FLOE_SIGN_SERVICE ? "a service key names the projects it acts in"
-                                            : "only a service key names projects";
+    if (k->role == FLOE_SIGN_SERVICE && n == 4) {
+        *why = "a service key names the projects it acts in (or \"*\")";
         return false;
     }
-    return n == 4 || parse_projects(tok[4], k, why);
+    if (n == 5 && k->role != FLOE_SIGN_SERVICE && k->role != FLOE_SIGN_WORKER) {
+        *why = "only a service key names projects, only a worker key workers";
+        return false;
+    }
+    return n == 4 || parse_scope(tok[4], k, why);
 }
 
 static void
 key_clear(floe_sign_key *k)
 {
     EVP_PKEY_free(k->pk);
-    for (size_t i = 0; i < k->n_projects; i++)
-        floe_free(k->projects[i]);
+    for (size_t i = 0; i < k->n_scope; i++)
+        floe_free(k->scope[i]);
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
@@ -424,6 +436,6 @@ floe_envelope_verify(const void *data, size_t len, const floe_envelope *env, con
         ok = ed_verify(k, data, len - tl, tail + h);
     if (!ok)
         return REFUSE(2, "envelope: the signature by key \"%.32s\" does not match", k->name);
-    return floe_sign_role_admits(k->role, k->name, (const char *const *)k->projects, k->n_projects,
+    return floe_sign_role_admits(k->role, k->name, (const char *const *)k->scope, k->n_scope,
                                  env->type, env->msg, reason, err);
 }

@@ -5,15 +5,16 @@
  *
  * A keyring is a file (bus.keys_file); '#' starts a comment; each line is a key:
  *
- *   NAME HEX                              a shared HMAC-SHA-256 key for every role
- *   NAME hmac HEX ROLE [PROJECTS]         a shared HMAC key of one role
- *   NAME ed25519 HEX ROLE [PROJECTS]      an Ed25519 private key (32-byte seed): signs
- *   NAME ed25519.pub HEX ROLE [PROJECTS]  its public half: verifies only
+ *   NAME HEX                           a shared HMAC-SHA-256 key for every role
+ *   NAME hmac HEX ROLE [SCOPE]         a shared HMAC key of one role
+ *   NAME ed25519 HEX ROLE [SCOPE]      an Ed25519 private key (32-byte seed): signs
+ *   NAME ed25519.pub HEX ROLE [SCOPE]  its public half: verifies only
  *
  * NAME is 1 to 32 of [A-Za-z0-9._-]; an HMAC key is 32 to 64 bytes in hex. ROLE says what
  * a message signed by the key may be (floe_sign_role.c): scheduler (anything), worker
- * (a task's start, result and lineage), service (launches and data events, in the
- * comma-separated PROJECTS it names, or "*"; its principal is "svc:NAME"). Holding a
+ * (a task's start, result and lineage; SCOPE, when given, the worker ids it speaks for,
+ * each exact or a prefix ending in '*'), service (launches and data events in the
+ * projects of its SCOPE, required, or "*"; its principal is "svc:NAME"). Holding a
  * verifying key is enough to forge with an HMAC key, not with an Ed25519 one: workers get
  * the scheduler's key as ed25519.pub, so no worker can issue a dispatch.
  *
@@ -34,7 +35,7 @@
 
 #define FLOE_SIGN_KEYS_MAX 16
 #define FLOE_SIGN_NAME_MAX 32
-#define FLOE_SIGN_PROJECTS_MAX 16
+#define FLOE_SIGN_SCOPE_MAX 16
 #define FLOE_SIGN_PRINCIPAL_MAX (4 + FLOE_SIGN_NAME_MAX)
 
 typedef enum floe_sign_role {
@@ -78,12 +79,15 @@ extern const char *const floe_sign_reasons[FLOE_SIGN_REASONS];
 floe_rc floe_sign_role_parse(const char *s, floe_sign_role *out);
 const char *floe_sign_role_name(floe_sign_role r);
 
-/* Whether a key of role (a service key: named name, granted projects) may send msg of
- * type: FLOE_EINVAL with err and *reason (wrong_role or not_granted) when not. A service
- * launches and publishes only in its projects, as itself (requested_by "svc:NAME"), and
- * neither relaunches nor recovers (those read another execution: the API's, by role). */
-floe_rc floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *projects,
-                              size_t n_projects, Floe__MessageType type,
-                              const ProtobufCMessage *msg, const char **reason, floe_err *err);
+/* Whether a key of role, named name, with its scope (a service's projects, a worker's
+ * worker ids; n_scope 0: a worker key for any id) may send msg of type: FLOE_EINVAL with
+ * err and *reason (wrong_role or not_granted) when not. A service launches and publishes
+ * only in its projects, as itself (requested_by "svc:NAME"), and neither relaunches nor
+ * recovers (those read another execution: the API's, by role); a scoped worker key
+ * reports only for its workers, so the engine's check of the claim holder checks the
+ * signer. */
+floe_rc floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *scope,
+                              size_t n_scope, Floe__MessageType type, const ProtobufCMessage *msg,
+                              const char **reason, floe_err *err);
 
 #endif

@@ -2,7 +2,10 @@
  * floe_sign_role — what a message signed by a key of each role may be (floe_sign.h). The
  * scheduler (its engine, API and launch plans) sends everything; a worker sends what
  * comes of an attempt it ran; a service (the client library, floectl publish --kafka)
- * launches and publishes data, only in the projects its key names and only as itself.
+ * launches and publishes data, only in the projects its key names and only as itself. A
+ * worker key may name the workers it speaks for: then a result in another worker's name
+ * is refused here, and the engine's claim check (a result counts only from the worker
+ * holding the attempt's claim) becomes a check of who signed it.
  * Bus messages of a service are thus judged as the API judges a launcher's calls, without
  * a round trip to PostgreSQL on the consumer's path.
  */
@@ -38,6 +41,34 @@ granted(const char *project, const char *const *projects, size_t n)
     return false;
 }
 
+/* A worker id against a worker key's scope: ids, or prefixes ending in '*'. */
+static bool
+worker_in(const char *id, const char *const *scope, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(scope[i]);
+        if (len > 0 && scope[i][len - 1] == '*' ? strncmp(id, scope[i], len - 1) == 0
+                                                : strcmp(id, scope[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *
+worker_of(Floe__MessageType type, const ProtobufCMessage *msg)
+{
+    switch (type) {
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED:
+        return ((const Floe__TaskStarted *)msg)->worker_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED:
+        return ((const Floe__TaskSucceeded *)msg)->worker_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
+        return ((const Floe__TaskFailed *)msg)->worker_id;
+    default:
+        return NULL;
+    }
+}
+
 static floe_rc
 not_granted(const char **reason, floe_err *err, const char *name, const char *what,
             const char *project)
@@ -67,11 +98,13 @@ service_launch(const char *name, const char *const *projects, size_t n,
 }
 
 floe_rc
-floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *projects,
-                      size_t n_projects, Floe__MessageType type, const ProtobufCMessage *msg,
+floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *scope,
+                      size_t n_scope, Floe__MessageType type, const ProtobufCMessage *msg,
                       const char **reason, floe_err *err)
 {
     bool ok;
+    const char *const *projects = scope;
+    size_t n_projects = n_scope;
     switch (type) {
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE:
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER:
@@ -80,9 +113,13 @@ floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED:
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED:
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED:
-    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED: {
+        const char *id = worker_of(type, msg);
+        if (role == FLOE_SIGN_WORKER && n_scope > 0 && id != NULL && !worker_in(id, scope, n_scope))
+            return not_granted(reason, err, name, "may not report for worker", id);
         ok = role != FLOE_SIGN_SERVICE;
         break;
+    }
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
         if (role == FLOE_SIGN_SERVICE)
             return service_launch(name, projects, n_projects, (const Floe__ExecutionRequested *)msg,

@@ -25,6 +25,7 @@ Exit status 1 when any scenario lost an execution or applied an effect twice.
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def stack_env():
     for line in out.splitlines():
         if line.startswith("export ") and "=" in line:
             k, v = line[len("export "):].split("=", 1)
-            env[k] = v
+            env[k] = shlex.split(v)[0] if v else ""  # a value may be quoted (postgres.url)
     return env
 
 TOKEN = {}  # the Authorization header every API call sends (main fills it from the stack)

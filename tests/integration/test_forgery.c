@@ -11,7 +11,8 @@
  * half is all the worker holds, so whoever takes the worker's keys still cannot issue a
  * dispatch (dead-lettered as wrong_role, its command never runs), while the genuine
  * pipeline runs; a service key launches in its project as "svc:NAME", and neither in
- * another project, nor as someone else, nor with a forged task result.
+ * another project, nor as someone else, nor with a forged task result; a worker's key
+ * bound to the workers of its host reports in no other worker's name.
  */
 #include "floe_bus.h"
 #include "floe_envelope.h"
@@ -247,7 +248,7 @@ test_forged_dispatch_and_success_change_nothing(void **state)
 /* Keys per role (test keys: an Ed25519 key made with openssl genpkey, HMAC bytes). */
 #define ED_SEED "6b55e9af2f9b559d8ded4f5ed205071735dced6605694200706b1870d1b35f42"
 #define ED_PUB "d7e75093a9e3488d640441acdbeb5903c97eee7ce61a29aacb65811fed5b6de0"
-#define WORK "work hmac 2021222324252627282930313233343536373839404142434445464748494a4b worker\n"
+#define WORK "work hmac 2021222324252627282930313233343536373839404142434445464748494a4b worker"
 #define SVC "ingest hmac 5051525354555657585960616263646566676869707172737475767778797a7b service "
 
 static void
@@ -296,11 +297,17 @@ test_keys_per_role(void **state)
     it_fleet_init(&fleet, "test_forgery", "fr", sched_bin, worker_bin, API);
     char sched_keys[160], worker_keys[160], svc_keys[160];
     char *sched_text = NULL;
-    assert_true(asprintf(&sched_text, "sched ed25519 %s scheduler\n%s%s", ED_SEED, WORK, SVC) > 0);
+    /* The worker's key speaks for the workers of this host only (ids "HOST-PID-sN"). */
+    char host[64] = "host", *worker_text = NULL;
+    gethostname(host, sizeof(host) - 1);
+    assert_true(asprintf(&sched_text, "sched ed25519 %s scheduler\n%s %.40s-*\n%s", ED_SEED, WORK,
+                         host, SVC) > 0);
     write_keys(dir, "sched.keys", sched_text, it.project, sched_keys, sizeof(sched_keys));
+    assert_true(asprintf(&worker_text, "%s %.40s-*\nsched ed25519.pub %s scheduler\n", WORK, host,
+                         ED_PUB) > 0);
+    write_keys(dir, "worker.keys", worker_text, NULL, worker_keys, sizeof(worker_keys));
     free(sched_text);
-    write_keys(dir, "worker.keys", WORK "sched ed25519.pub " ED_PUB " scheduler\n", NULL,
-               worker_keys, sizeof(worker_keys));
+    free(worker_text);
     write_keys(dir, "svc.keys", SVC, it.project, svc_keys, sizeof(svc_keys));
     char env_s[200], env_w[200];
     snprintf(env_s, sizeof(env_s), "FLOE_BUS_KEYS_FILE=%s", sched_keys);
@@ -403,6 +410,11 @@ test_keys_per_role(void **state)
     produce(sbus, events, d->execution_id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED,
             &s.base);
     it_wait_metric(API, role, r0 + 1, WAIT_MS);
+    /* The worker's own key, in another worker's name: the signer is not that worker. */
+    s.worker_id = "mallory";
+    produce(wbus, events, d->execution_id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED,
+            &s.base);
+    it_wait_metric(API, granted, g0 + 3, WAIT_MS);
     assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
                                 "AND phase = 'SUCCEEDED'",
                                 far, NULL),

@@ -165,7 +165,9 @@ test_bad_key_files(void **state)
         const char *text, *why;
     } bad[] = {
         {"s hmac " ED_SEED ED_SEED " service\n", "names the projects"},
-        {"w hmac " ED_SEED ED_SEED " worker p1\n", "only a service key"},
+        {"s hmac " ED_SEED ED_SEED " scheduler p1\n", "only a service key"},
+        {"w hmac " ED_SEED ED_SEED " worker a/b\n", "a worker is its id"},
+        {"s hmac " ED_SEED " service ,\n", "names the projects"},
         {"w rsa " ED_SEED " worker\n", "hmac, ed25519 or ed25519.pub"},
         {"w ed25519 " ED_SEED " root\n", "a role is"},
         {"w ed25519 0011 worker\n", "32 bytes in hex"},
@@ -220,6 +222,20 @@ test_ed25519_and_roles(void **state)
     ok.worker_id = "w1";
     envelope(&buf, worker, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &ok.base);
     assert_null(check(&buf, sched));
+
+    /* A worker key bound to its workers reports for them only. */
+#define SCOPED "work hmac 2021222324252627282930313233343536373839404142434445464748494a4b worker "
+    floe_keyring *scoped = ring("scoped", SCOPED "w1,node-7-*\n");
+    const char *ids[] = {"w1", "node-7-4711-s0", "w2", "node-70-1-s0", "w1x"};
+    const char *want[] = {NULL, NULL, "not_granted", "not_granted", "not_granted"};
+    for (size_t i = 0; i < 5; i++) {
+        ok.worker_id = (char *)ids[i];
+        envelope(&buf, scoped, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &ok.base);
+        const char *why = check(&buf, scoped);
+        if (want[i] == NULL ? why != NULL : why == NULL || strcmp(why, want[i]) != 0)
+            fail_msg("TaskSucceeded of worker %s: %s", ids[i], why ? why : "accepted");
+    }
+    floe_keyring_free(scoped);
     floe_buf_deinit(&buf);
     floe_keyring_free(sched);
     floe_keyring_free(worker);

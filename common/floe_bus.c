@@ -163,10 +163,14 @@ bus_out_topic(floe_bus *bus, const char *name, floe_err *err)
  * dead-letter itself too large to send (review H5). */
 #define BUS_DLQ_KEY_MAX 256
 
+/* What dead-letters are counted by (floe_bus_dead_letters_total{reason}). */
+static const char *const dlq_reasons[BUS_DLQ_REASONS] = {"too_big", "malformed", "signature",
+                                                         "rejected"};
+
 static void
 bus_dead_letter_at(floe_bus *bus, const char *topic, int32_t partition, int64_t offset,
                    const void *key, size_t key_len, const void *raw, size_t raw_len,
-                   const floe_bus_pos *pos, const char *why)
+                   const floe_bus_pos *pos, int reason, const char *why)
 {
     Floe__DeadLetter dl = FLOE__DEAD_LETTER__INIT;
     dl.topic = (char *)topic;
@@ -202,14 +206,15 @@ bus_dead_letter_at(floe_bus *bus, const char *topic, int32_t partition, int64_t 
         return;
     }
     bus->stats.dead_lettered++;
+    floe_metric_add(bus->m_dlq[reason], 1);
 }
 
 static void
-bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos *pos,
+bus_dead_letter(floe_bus *bus, const rd_kafka_message_t *rkm, const floe_bus_pos *pos, int reason,
                 const floe_err *why)
 {
     bus_dead_letter_at(bus, rd_kafka_topic_name(rkm->rkt), rkm->partition, rkm->offset, rkm->key,
-                       rkm->key_len, rkm->payload, rkm->len, pos, why->msg);
+                       rkm->key_len, rkm->payload, rkm->len, pos, reason, why->msg);
 }
 
 void
@@ -218,7 +223,7 @@ floe_bus_reject(floe_bus *bus, const floe_bus_pos *pos, const char *why)
     if (pos->generation != bus->generation || pos->topic >= bus->n_in_topics)
         return; /* from before a rebalance: whoever holds the partition now sees it again */
     bus_dead_letter_at(bus, bus->in_topics[pos->topic].name, pos->partition, pos->offset, NULL, 0,
-                       NULL, 0, pos, why);
+                       NULL, 0, pos, 3, why);
 }
 
 static void
@@ -261,15 +266,17 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     floe_rc rc = floe_envelope_decode(
         rkm->payload, rkm->len, (size_t)bus->cfg->bus_max_message_bytes, bus->arena, &env, &err);
     const char *why = NULL;
+    int reason = rc == FLOE_ETOOBIG ? 0 : 1;
     if (rc == FLOE_OK && bus->keys != NULL &&
         floe_envelope_verify(rkm->payload, rkm->len, &env, bus->keys, &why, &err) != FLOE_OK) {
         rc = FLOE_EINVAL;
+        reason = 2;
         for (int i = 0; i < FLOE_SIGN_REASONS; i++)
             if (why == floe_sign_reasons[i] && bus->m_rejected[i] != NULL)
                 floe_metric_add(bus->m_rejected[i], 1);
     }
     if (rc != FLOE_OK) {
-        bus_dead_letter(bus, rkm, &msg.pos, &err);
+        bus_dead_letter(bus, rkm, &msg.pos, reason, &err);
     } else {
         msg.env = &env;
         bus->stats.consumed++;
@@ -419,11 +426,22 @@ void
 floe_bus_count_into(floe_bus *bus, floe_metrics *m, const char *who)
 {
     char labels[96];
+    bus->metrics = m;
+    snprintf(bus->who, sizeof(bus->who), "%s", who);
     static const char help[] = "messages this process's bus produced or consumed";
     snprintf(labels, sizeof(labels), "bus=\"%.32s\",dir=\"produced\"", who);
     bus->m_produced = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
     snprintf(labels, sizeof(labels), "bus=\"%.32s\",dir=\"consumed\"", who);
     bus->m_consumed = floe_metrics_counter(m, "floe_bus_messages_total", help, labels);
+    for (int i = 0; i < BUS_DLQ_REASONS; i++) {
+        snprintf(labels, sizeof(labels), "bus=\"%.32s\",reason=\"%s\"", who, dlq_reasons[i]);
+        bus->m_dlq[i] = floe_metrics_counter(
+            m, "floe_bus_dead_letters_total",
+            "messages consumed and sent to the dead-letter topic: too_big, malformed (does not "
+            "decode or misses fields), signature (floe_bus_rejected_total says which), rejected "
+            "(by the consumer's own checks)",
+            labels);
+    }
     for (int i = 0; i < FLOE_SIGN_REASONS; i++) {
         snprintf(labels, sizeof(labels), "bus=\"%.32s\",reason=\"%s\"", who, floe_sign_reasons[i]);
         bus->m_rejected[i] = floe_metrics_counter(
@@ -574,12 +592,14 @@ floe_bus_subscribe(floe_bus *bus, const char *group, const char *const *topics, 
           conf_set(conf, "auto.commit.interval.ms", "1000", err) != FLOE_OK ||
           conf_set(conf, "enable.auto.offset.store", "false", err) != FLOE_OK ||
           conf_set(conf, "auto.offset.reset", "earliest", err) != FLOE_OK ||
-          conf_set(conf, "fetch.wait.max.ms", "100", err) != FLOE_OK;
+          conf_set(conf, "fetch.wait.max.ms", "100", err) != FLOE_OK ||
+          conf_set(conf, "statistics.interval.ms", "10000", err) != FLOE_OK;
     if (bad) {
         rd_kafka_conf_destroy(conf);
         return FLOE_EINVAL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, bus_rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, bus_stats_cb);
     bus->cons = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (bus->cons == NULL) {
         rd_kafka_conf_destroy(conf);

@@ -15,6 +15,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#define BUS_DLQ_REASONS 4
+
 #define BUS_MAX_TOPICS 64
 #define BUS_MAX_INFLIGHT 100000 /* unacked messages held before fetching pauses */
 #define BUS_TICK_MS 500
@@ -78,10 +80,17 @@ struct floe_bus {
     floe_bus_stats stats;
     floe_metric *m_produced, *m_consumed;       /* NULL unless floe_bus_count_into */
     floe_metric *m_rejected[FLOE_SIGN_REASONS]; /* floe_sign_reasons */
-    floe_keyring *keys;                         /* bus.keys_file; NULL: unsigned bus */
+    floe_metric *m_dlq[BUS_DLQ_REASONS];        /* floe_bus.c's dlq_reasons */
+    floe_metrics *metrics;                      /* floe_bus_count_into's, for the lag */
+    char who[33];
+    floe_metric *m_lag[BUS_MAX_TOPICS]; /* floe_bus_lag.c, by in_topics index */
+    floe_keyring *keys;                 /* bus.keys_file; NULL: unsigned bus */
 };
 
 /* floe_bus_track.c */
+/* floe_bus_lag.c: librdkafka's statistics callback (consumer lag per topic). */
+int bus_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque);
+
 /* The ring of a consumed partition (topic: index in in_topics), or NULL when not assigned. */
 bus_part *bus_part_find(floe_bus *bus, uint32_t topic, int32_t partition);
 /* Drops every ring (a rebalance, the end). */

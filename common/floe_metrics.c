@@ -3,19 +3,23 @@
 #include "floe_mem.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
 
-/* Latency histogram bucket bounds, in microseconds (rendered in seconds). */
-static const int64_t hist_bounds_us[FLOE_HIST_BUCKETS] = {
-    50,    100,   250,    500,    1000,   2500,    5000,    10000,
-    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
+/* Histogram bucket bounds per scale, in microseconds (rendered in seconds). */
+static const int64_t hist_bounds_us[2][FLOE_HIST_BUCKETS] = {
+    {50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+     2500000, 10000000},
+    {100000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000, 120000000, 300000000,
+     600000000, 1800000000, 3600000000LL, 7200000000LL, 21600000000LL, 86400000000LL},
 };
 
 struct floe_metric {
     struct floe_metric *next; /* in its family */
     char *labels;
+    const int64_t *bounds;                      /* histogram: its family's scale */
     _Atomic int64_t value;                      /* counter, gauge; histogram: count */
     _Atomic int64_t sum_us;                     /* histogram */
     _Atomic int64_t buckets[FLOE_HIST_BUCKETS]; /* histogram: not cumulative */
@@ -26,12 +30,14 @@ typedef struct metric_family {
     char *name;
     char *help;
     int is_gauge; /* 0 counter, 1 gauge, 2 histogram */
+    floe_hist_scale scale;
     floe_metric *series, *last;
 } metric_family;
 
 struct floe_metrics {
     pthread_mutex_t lock;
     metric_family *families, *last;
+    bool process; /* floe_metrics_process */
 };
 
 floe_metrics *
@@ -68,7 +74,8 @@ floe_metrics_free(floe_metrics *m)
 }
 
 static floe_metric *
-metrics_get(floe_metrics *m, const char *name, const char *help, const char *labels, int gauge)
+metrics_get(floe_metrics *m, const char *name, const char *help, const char *labels, int gauge,
+            floe_hist_scale scale)
 {
     if (m == NULL)
         return NULL;
@@ -90,6 +97,7 @@ metrics_get(floe_metrics *m, const char *name, const char *help, const char *lab
         f->name = floe_strdup(name);
         f->help = floe_strdup(help);
         f->is_gauge = gauge;
+        f->scale = scale;
         if (f->name == NULL || f->help == NULL) {
             floe_free(f->name);
             floe_free(f->help);
@@ -113,6 +121,7 @@ metrics_get(floe_metrics *m, const char *name, const char *help, const char *lab
         floe_free_clear(&s);
         goto out;
     }
+    s->bounds = hist_bounds_us[f->scale];
     if (f->last != NULL)
         f->last->next = s;
     else
@@ -126,19 +135,26 @@ out:
 floe_metric *
 floe_metrics_counter(floe_metrics *m, const char *name, const char *help, const char *labels)
 {
-    return metrics_get(m, name, help, labels, 0);
+    return metrics_get(m, name, help, labels, 0, FLOE_HIST_LATENCY);
 }
 
 floe_metric *
 floe_metrics_gauge(floe_metrics *m, const char *name, const char *help, const char *labels)
 {
-    return metrics_get(m, name, help, labels, 1);
+    return metrics_get(m, name, help, labels, 1, FLOE_HIST_LATENCY);
 }
 
 floe_metric *
 floe_metrics_histogram(floe_metrics *m, const char *name, const char *help, const char *labels)
 {
-    return metrics_get(m, name, help, labels, 2);
+    return metrics_get(m, name, help, labels, 2, FLOE_HIST_LATENCY);
+}
+
+floe_metric *
+floe_metrics_histogram_scaled(floe_metrics *m, const char *name, const char *help,
+                              const char *labels, floe_hist_scale scale)
+{
+    return metrics_get(m, name, help, labels, 2, scale);
 }
 
 void
@@ -147,7 +163,7 @@ floe_metric_observe_us(floe_metric *metric, int64_t us)
     if (metric == NULL)
         return;
     int b = 0;
-    while (b < FLOE_HIST_BUCKETS && us > hist_bounds_us[b])
+    while (b < FLOE_HIST_BUCKETS && us > metric->bounds[b])
         b++;
     if (b < FLOE_HIST_BUCKETS)
         atomic_fetch_add_explicit(&metric->buckets[b], 1, memory_order_relaxed);
@@ -167,7 +183,7 @@ floe_metric_quantile_us(const floe_metric *metric, double q)
     for (int b = 0; b < FLOE_HIST_BUCKETS; b++) {
         seen += atomic_load_explicit(&metric->buckets[b], memory_order_relaxed);
         if (seen >= want)
-            return hist_bounds_us[b];
+            return metric->bounds[b];
     }
     return INT64_MAX;
 }
@@ -180,7 +196,7 @@ render_histogram(FILE *out, const char *name, const floe_metric *s)
     for (int b = 0; b < FLOE_HIST_BUCKETS; b++) {
         cum += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
         fprintf(out, "%s_bucket{%s%sle=\"%g\"} %lld\n", name, s->labels, sep,
-                (double)hist_bounds_us[b] / 1e6, (long long)cum);
+                (double)s->bounds[b] / 1e6, (long long)cum);
     }
     long long count = (long long)atomic_load_explicit(&s->value, memory_order_relaxed);
     fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", name, s->labels, sep, count);
@@ -229,6 +245,17 @@ floe_metrics_render(floe_metrics *m, FILE *out)
                 fprintf(out, "%s %lld\n", f->name, v);
         }
     }
+    bool process = m->process;
+    pthread_mutex_unlock(&m->lock);
+    if (process)
+        floe_metrics_render_process(out);
+}
+
+void
+floe_metrics_process(floe_metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->process = true;
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -190,6 +190,7 @@ main(int argc, char **argv)
         goto out;
     }
     floe_metrics_build_info(s.metrics, "floe-scheduler");
+    floe_metrics_process(s.metrics);
     if (sched_migrate(&s) != 0)
         goto out;
     sched_check_redis_policy(&s);

@@ -221,6 +221,16 @@ make_metrics(wrk *w)
                                        NULL);
     floe_metric_set(floe_metrics_gauge(m, "floe_worker_concurrency", "attempts run at once", NULL),
                     w->cfg->worker_concurrency);
+    /* Which class and worker answer: dashboards join the other series on it (by instance)
+     * for figures per class, as they join floe_build_info for versions. */
+    char labels[200];
+    snprintf(labels, sizeof(labels), "class=\"%.63s\",worker=\"%.95s\"", w->cfg->worker_class,
+             w->worker_id);
+    floe_metric_set(floe_metrics_gauge(m, "floe_worker_info",
+                                       "1, labelled with the worker's "
+                                       "resource class and id",
+                                       labels),
+                    1);
 }
 
 static floe_rc
@@ -349,6 +359,7 @@ main(int argc, char **argv)
     slot_clean(&w);
     make_metrics(&w);
     floe_metrics_build_info(w.metrics, "floe-worker");
+    floe_metrics_process(w.metrics);
     floe_bus_count_into(w.bus, w.metrics, "worker");
     if ((http = wrk_http_new(&w, &err)) == NULL && err.code != FLOE_OK) {
         floe_log_error(&w.log, "cannot start: %s", err.msg);

@@ -69,12 +69,13 @@ observe_times(wrk_att *att, const char *result)
     int64_t task = att->run_end_us > att->run_start_us ? att->run_end_us - att->run_start_us : 0;
     snprintf(labels, sizeof(labels), "executor=\"%s\"", wrk_att_kinds[att->kind]);
     floe_metrics *m = att->w->metrics;
-    floe_metric_observe_us(floe_metrics_histogram(m, "floe_worker_dispatch_to_result_seconds",
-                                                  "dispatch received to result published", labels),
+    floe_metric_observe_us(floe_metrics_histogram_scaled(
+                               m, "floe_worker_dispatch_to_result_seconds",
+                               "dispatch received to result published", labels, FLOE_HIST_DURATION),
                            total);
-    floe_metric_observe_us(floe_metrics_histogram(m, "floe_worker_task_seconds",
-                                                  "the task itself: executor start to exit",
-                                                  labels),
+    floe_metric_observe_us(floe_metrics_histogram_scaled(m, "floe_worker_task_seconds",
+                                                         "the task itself: executor start to exit",
+                                                         labels, FLOE_HIST_DURATION),
                            task);
     floe_metric_observe_us(
         floe_metrics_histogram(m, "floe_worker_overhead_seconds",

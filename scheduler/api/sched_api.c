@@ -199,13 +199,18 @@ req_free(api_req *r)
 }
 
 static void
-count_request(sched_api *api, const char *route, int status)
+count_request(sched_api *api, const char *route, int status, int64_t start_us)
 {
     char labels[96];
     snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"", route, status);
     floe_metric_add(floe_metrics_counter(api->metrics, "floe_api_requests_total",
                                          "HTTP API requests answered, by route and status", labels),
                     1);
+    snprintf(labels, sizeof(labels), "route=\"%s\"", route);
+    floe_metric_observe_us(floe_metrics_histogram(api->metrics, "floe_api_request_duration_seconds",
+                                                  "request received to reply sent, by route",
+                                                  labels),
+                           floe_mono_us() - start_us);
 }
 
 void
@@ -263,7 +268,7 @@ void
 api_req_answered(api_req *r, int status)
 {
     sched_api *api = r->api;
-    count_request(api, r->route != NULL ? r->route->name : "none", status);
+    count_request(api, r->route != NULL ? r->route->name : "none", status, r->start_us);
     api->body_bytes -= r->body_len;
     api->inflight--;
     floe_metric_set(api->m_inflight, api->inflight);
@@ -557,6 +562,7 @@ metrics_done(api_req *r)
 static void
 serve_metrics(sched_api *api, struct evhttp_request *req)
 {
+    int64_t start_us = floe_mono_us();
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -568,7 +574,7 @@ serve_metrics(sched_api *api, struct evhttp_request *req)
     fclose(f);
     send_body(req, 200, "text/plain; version=0.0.4", text, len);
     free(text);
-    count_request(api, "metrics", 200);
+    count_request(api, "metrics", 200, start_us);
 }
 
 static void

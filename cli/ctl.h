@@ -72,6 +72,8 @@ int ctl_blob_cat(const ctl_ctx *ctx, const char *uri);
 
 /* Verbs. */
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_admin(const ctl_ctx *ctx, int argc, char **argv);
+void ctl_admin_help(FILE *out);
 void ctl_smoke_help(FILE *out);
 int ctl_register(const ctl_ctx *ctx, int argc, char **argv);
 /* ctl_auth.c */

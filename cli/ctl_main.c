@@ -151,6 +151,7 @@ static const ctl_verb verbs[] = {
      NULL, ctl_audit},
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},
+    {"admin", "create and check Floe's Kafka topics (admin init)", NULL, ctl_admin_help, ctl_admin},
     {"version", "this floectl's version and the scheduler's it talks to",
      "usage: floectl version\n"
      "Prints floectl's version, then the version of the scheduler at FLOE_API_URL (exit\n"

@@ -20,6 +20,8 @@
  */
 #include "floe_bus.h"
 
+#include "floe_kafka.h"
+
 #include "floe_arena.h"
 #include "floe_log.h"
 #include "floe_mem.h"
@@ -39,42 +41,6 @@
 #include "floe_bus_int.h"
 
 /* --- configuration ------------------------------------------------------------------- */
-
-static floe_rc
-conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, floe_err *err)
-{
-    char errstr[256];
-    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-        return floe_err_user(err, FLOE_EINVAL, "kafka property %s=%s: %s", key,
-                             floe_config_key_secret(key, strlen(key)) ? "***" : value, errstr);
-    return FLOE_OK;
-}
-
-/* Applies "k=v,k=v" (already checked by the config table). */
-static floe_rc
-conf_apply_list(rd_kafka_conf_t *conf, const char *list, floe_err *err)
-{
-    char kv[512];
-    const char *p = list;
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (len >= sizeof(kv))
-            return floe_err_user(err, FLOE_EINVAL, "kafka.properties: entry too long");
-        memcpy(kv, p, len);
-        kv[len] = '\0';
-        char *eq = strchr(kv, '=');
-        if (eq != NULL) {
-            *eq = '\0';
-            if (conf_set(conf, kv, eq + 1, err) != FLOE_OK)
-                return FLOE_EINVAL;
-        }
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    return FLOE_OK;
-}
 
 static void
 bus_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -99,18 +65,13 @@ static rd_kafka_conf_t *
 conf_common(floe_bus *bus, floe_err *err)
 {
     const floe_config *cfg = bus->cfg;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char num[32];
     snprintf(num, sizeof(num), "%lld", (long long)cfg->bus_max_message_bytes + 65536);
-    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != FLOE_OK ||
-        conf_set(conf, "client.id", cfg->producer_name, err) != FLOE_OK ||
-        conf_set(conf, "log.queue", "true", err) != FLOE_OK ||
-        conf_set(conf, "socket.nagle.disable", "true", err) != FLOE_OK ||
-        conf_set(conf, "message.max.bytes", num, err) != FLOE_OK ||
-        conf_apply_list(conf, cfg->kafka_properties, err) != FLOE_OK) {
-        rd_kafka_conf_destroy(conf);
+    const char *const defaults[] = {
+        "log.queue", "true", "socket.nagle.disable", "true", "message.max.bytes", num, NULL};
+    rd_kafka_conf_t *conf = floe_kafka_conf(cfg, defaults, err);
+    if (conf == NULL)
         return NULL;
-    }
     rd_kafka_conf_set_opaque(conf, bus);
     rd_kafka_conf_set_log_cb(conf, bus_log_cb);
     rd_kafka_conf_set_error_cb(conf, bus_error_cb);
@@ -528,8 +489,8 @@ floe_bus_new(struct event_base *base, const floe_config *cfg, const floe_bus_cal
         goto fail;
     char linger[32];
     snprintf(linger, sizeof(linger), "%lld", (long long)cfg->kafka_linger_ms);
-    if (conf_set(conf, "linger.ms", linger, err) != FLOE_OK ||
-        conf_set(conf, "acks", "all", err) != FLOE_OK) {
+    if (floe_kafka_set(conf, "linger.ms", linger, err) != FLOE_OK ||
+        floe_kafka_set(conf, "acks", "all", err) != FLOE_OK) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
@@ -582,18 +543,18 @@ floe_bus_subscribe(floe_bus *bus, const char *group, const char *const *topics, 
     long long session = (long long)bus->cfg->kafka_session_timeout_ms;
     long long heartbeat = session / 3 < 3000 ? session / 3 : 3000;
     snprintf(num, sizeof(num), "%lld", session);
-    int bad = conf_set(conf, "group.id", group, err) != FLOE_OK ||
-              conf_set(conf, "session.timeout.ms", num, err) != FLOE_OK;
+    int bad = floe_kafka_set(conf, "group.id", group, err) != FLOE_OK ||
+              floe_kafka_set(conf, "session.timeout.ms", num, err) != FLOE_OK;
     snprintf(num, sizeof(num), "%lld", heartbeat);
-    bad = bad || conf_set(conf, "heartbeat.interval.ms", num, err) != FLOE_OK;
+    bad = bad || floe_kafka_set(conf, "heartbeat.interval.ms", num, err) != FLOE_OK;
     snprintf(num, sizeof(num), "%lld", (long long)bus->cfg->bus_max_message_bytes + 65536);
-    bad = bad || conf_set(conf, "fetch.message.max.bytes", num, err) != FLOE_OK ||
-          conf_set(conf, "enable.auto.commit", "true", err) != FLOE_OK ||
-          conf_set(conf, "auto.commit.interval.ms", "1000", err) != FLOE_OK ||
-          conf_set(conf, "enable.auto.offset.store", "false", err) != FLOE_OK ||
-          conf_set(conf, "auto.offset.reset", "earliest", err) != FLOE_OK ||
-          conf_set(conf, "fetch.wait.max.ms", "100", err) != FLOE_OK ||
-          conf_set(conf, "statistics.interval.ms", "10000", err) != FLOE_OK;
+    bad = bad || floe_kafka_set(conf, "fetch.message.max.bytes", num, err) != FLOE_OK ||
+          floe_kafka_set(conf, "enable.auto.commit", "true", err) != FLOE_OK ||
+          floe_kafka_set(conf, "auto.commit.interval.ms", "1000", err) != FLOE_OK ||
+          floe_kafka_set(conf, "enable.auto.offset.store", "false", err) != FLOE_OK ||
+          floe_kafka_set(conf, "auto.offset.reset", "earliest", err) != FLOE_OK ||
+          floe_kafka_set(conf, "fetch.wait.max.ms", "100", err) != FLOE_OK ||
+          floe_kafka_set(conf, "statistics.interval.ms", "10000", err) != FLOE_OK;
     if (bad) {
         rd_kafka_conf_destroy(conf);
         return FLOE_EINVAL;

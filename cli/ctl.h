@@ -1,7 +1,7 @@
 /*
  * floectl internals: each verb is one function taking its own arguments (argv[0] is the
  * verb) and the loaded configuration, returning the process exit code: 0 success,
- * 1 the call or the execution failed, 2 bad usage.
+ * 1 the call failed, 2 bad usage, 3 waiting timed out, 4 the execution failed.
  */
 #ifndef CTL_H
 #define CTL_H
@@ -27,10 +27,27 @@ typedef struct ctl_ctx {
     const char *jsonpath; /* CTL_OUT_JSONPATH: "{.items[*].id}" */
 } ctl_ctx;
 
+typedef struct ctl_verb {
+    const char *name;
+    const char *summary;
+    const char *help; /* full help; NULL when help_fn is set */
+    void (*help_fn)(FILE *out);
+    int (*run)(const ctl_ctx *ctx, int argc, char **argv); /* NULL: not in this build */
+} ctl_verb;
+
+/* ctl_main.c: the verbs, a verb's help text, floectl's own usage. */
+const ctl_verb *ctl_verbs(size_t *n);
+void ctl_verb_text(const ctl_verb *v, FILE *out);
+void ctl_usage(FILE *out);
+/* ctl_doc.c: floectl completion, floectl man (from the same help texts). */
+int ctl_completion(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_man(const ctl_ctx *ctx, int argc, char **argv);
+
 #define CTL_OK 0
 #define CTL_FAILED 1
 #define CTL_USAGE 2
-#define CTL_TIMEOUT 3 /* --wait gave up: the execution is still running */
+#define CTL_TIMEOUT 3     /* --wait gave up: the execution is still running */
+#define CTL_EXEC_FAILED 4 /* the call worked, the execution ended other than SUCCEEDED */
 
 /* ctl_http.c: calls the API. On a 2xx answer *out gets the JSON body and CTL_OK is
  * returned; otherwise the error ({code, message, details}) is printed to stderr and
@@ -73,6 +90,14 @@ int ctl_blob_cat(const ctl_ctx *ctx, const char *uri);
 /* Verbs. */
 int ctl_smoke(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_admin(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_config(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_watch(const ctl_ctx *ctx, int argc, char **argv);
+void ctl_watch_help(FILE *out);
+void ctl_config_help(FILE *out);
+/* ctl_context.c: consumes --context NAME from argv; the chosen (or current) context's
+ * settings as "key=value" overrides (free with ctl_context_overrides_free); -1 said. */
+int ctl_context_overrides(int *argc, char **argv, char ***out, size_t *n_out);
+void ctl_context_overrides_free(char **ov, size_t n);
 void ctl_admin_help(FILE *out);
 void ctl_smoke_help(FILE *out);
 int ctl_register(const ctl_ctx *ctx, int argc, char **argv);

@@ -10,13 +10,14 @@
 
 #include "floe_kafka.h"
 #include "floe_text.h"
+#include "floe_value.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ADMIN_TOPICS_MAX 40
-#define ADMIN_TIMEOUT_MS 30000
+#define ADMIN_TIMEOUT_MS 15000
 
 typedef struct want {
     char name[160];
@@ -78,27 +79,14 @@ int_flag(const char *flag, const char *v, int lo, int hi, int *out)
     return 0;
 }
 
-/* "7d", "12h", "90m", "3600s" in milliseconds; -1 for anything else. */
-static long long
-duration_ms(const char *v)
+/* librdkafka's complaints (a broker down, refused), said a few times, not for ever. */
+static void
+admin_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    char *end = NULL;
-    errno = 0;
-    long long n = v != NULL ? strtoll(v, &end, 10) : 0;
-    if (v == NULL || errno != 0 || end == v || n <= 0 || n > 100000 || end[1] != '\0')
-        return -1;
-    switch (*end) {
-    case 's':
-        return n * 1000;
-    case 'm':
-        return n * 60000;
-    case 'h':
-        return n * 3600000;
-    case 'd':
-        return n * 86400000;
-    default:
-        return -1;
-    }
+    (void)rk;
+    static int said;
+    if (level <= 4 && said++ < 3)
+        fprintf(stderr, "floectl admin init: kafka %s: %s\n", fac, buf);
 }
 
 /* What exists: partitions and replicas of each wanted topic. */
@@ -259,11 +247,14 @@ parse(const ctl_ctx *ctx, int argc, char **argv, plan *p, bool *check, bool *dry
         else if (strcmp(a, "--zookeeper") == 0 && ++i)
             p->zookeeper = v;
         else if (strcmp(a, "--retention") == 0 && ++i) {
-            if ((p->retention_ms = duration_ms(v)) <= 0) {
-                fprintf(stderr, "floectl admin init: --retention wants a duration: a number and "
-                                "s, m, h or d (7d, 12h)\n");
+            int64_t us = 0;
+            floe_err err = {0};
+            if (v == NULL || floe_duration_parse(v, &us, &err) != FLOE_OK || us < 1000) {
+                fprintf(stderr, "floectl admin init: --retention wants a duration (7d, 12h)%s%s\n",
+                        err.msg[0] ? ": " : "", err.msg);
                 return -1;
             }
+            p->retention_ms = us / 1000;
         } else {
             fprintf(stderr, "floectl admin init: unknown argument %s (see --help)\n", a);
             return -1;
@@ -315,6 +306,7 @@ ctl_admin(const ctl_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "floectl admin init: %s\n", err.msg);
         return CTL_USAGE;
     }
+    rd_kafka_conf_set_log_cb(conf, admin_log);
     char errstr[256];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {

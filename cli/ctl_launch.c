@@ -58,7 +58,7 @@ ctl_wait_for(const ctl_ctx *ctx, const char *id, int64_t timeout_ms)
         const char *phase = json_string_value(json_object_get(out, "phase"));
         if (phase != NULL && phase_terminal(phase)) {
             ctl_print(ctx, out, exec_columns);
-            rc = floe_phase_parse(phase) == FLOE_PHASE_SUCCEEDED ? CTL_OK : CTL_FAILED;
+            rc = floe_phase_parse(phase) == FLOE_PHASE_SUCCEEDED ? CTL_OK : CTL_EXEC_FAILED;
             if (rc != CTL_OK)
                 fprintf(stderr, "floectl: execution %s %s: %s\n", id, phase,
                         json_string_value(json_object_get(out, "error")) != NULL

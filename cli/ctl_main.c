@@ -13,14 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct ctl_verb {
-    const char *name;
-    const char *summary;
-    const char *help; /* full help; NULL when help_fn is set */
-    void (*help_fn)(FILE *out);
-    int (*run)(const ctl_ctx *ctx, int argc, char **argv); /* NULL: not in this build */
-} ctl_verb;
-
 static int ctl_version(const ctl_ctx *ctx, int argc, char **argv);
 static int ctl_main(int argc, char **argv);
 
@@ -54,8 +46,9 @@ static const ctl_verb verbs[] = {
      NULL, ctl_launch},
     {"wait", "wait until an execution ends; exit 0 only if it succeeded",
      "usage: floectl wait EXECUTION_ID [--timeout 1h]\n"
-     "Polls the execution until it ends and prints it. Exit status: 0 it succeeded, 1 it\n"
-     "failed (or was aborted, or timed out), 3 it is still running after --timeout.\n",
+     "Polls the execution until it ends and prints it. Exit status: 0 it succeeded, 4 it\n"
+     "failed (or was aborted, or timed out), 3 it is still running after --timeout, 1 the\n"
+     "API could not be asked.\n",
      NULL, ctl_wait},
     {"logs", "print what a node's task wrote to stdout or stderr",
      "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N] [-f]\n"
@@ -152,6 +145,20 @@ static const ctl_verb verbs[] = {
     {"smoke", "round-trip probe messages through Kafka and time them", NULL, ctl_smoke_help,
      ctl_smoke},
     {"admin", "create and check Floe's Kafka topics (admin init)", NULL, ctl_admin_help, ctl_admin},
+    {"config", "named contexts: API url, token, CA, project, domain", NULL, ctl_config_help,
+     ctl_config},
+    {"watch", "an execution's nodes as they change, until it ends", NULL, ctl_watch_help,
+     ctl_watch},
+    {"completion", "a bash or zsh completion script",
+     "usage: floectl completion bash|zsh\n"
+     "Prints the script: source <(floectl completion bash), or install it as\n"
+     "share/bash-completion/completions/floectl (zsh: site-functions/_floectl).\n",
+     NULL, ctl_completion},
+    {"man", "this manual page, in troff",
+     "usage: floectl man\n"
+     "Prints floectl(1) from the same help texts as --help (installed as\n"
+     "share/man/man1/floectl.1).\n",
+     NULL, ctl_man},
     {"version", "this floectl's version and the scheduler's it talks to",
      "usage: floectl version\n"
      "Prints floectl's version, then the version of the scheduler at FLOE_API_URL (exit\n"
@@ -161,8 +168,15 @@ static const ctl_verb verbs[] = {
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
-static void
-usage(FILE *out)
+const ctl_verb *
+ctl_verbs(size_t *n)
+{
+    *n = N_VERBS;
+    return verbs;
+}
+
+void
+ctl_usage(FILE *out)
 {
     fputs("usage: floectl VERB [args] [-o table|json|yaml|name|jsonpath={...}] [-q] [options]\n\n"
           "verbs:\n",
@@ -176,19 +190,26 @@ usage(FILE *out)
           "ID=$(floectl launch wf -q). -o jsonpath='{.items[*].id}' prints what it selects\n"
           "(kubectl's subset: .field, [N], [*]). Output is a table on a terminal, JSON\n"
           "otherwise.\n"
-          "Exit status: 0 success, 1 the call or the execution failed, 2 bad usage,\n"
-          "3 --wait gave up (the execution is still running).\n\n",
+          "Exit status: 0 success, 1 the call failed, 2 bad usage, 3 --wait gave up (the\n"
+          "execution is still running), 4 the execution failed (or was aborted, timed out).\n"
+          "--context NAME picks a named context (floectl config --help).\n\n",
           out);
     floe_main_usage_common(out);
 }
 
-static void
-verb_help(const ctl_verb *v, FILE *out)
+void
+ctl_verb_text(const ctl_verb *v, FILE *out)
 {
     if (v->help_fn != NULL)
         v->help_fn(out);
     else
         fputs(v->help, out);
+}
+
+static void
+verb_help(const ctl_verb *v, FILE *out)
+{
+    ctl_verb_text(v, out);
     fputs("\n", out);
     floe_main_usage_common(out);
 }
@@ -281,7 +302,7 @@ static int
 ctl_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
+        ctl_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const ctl_verb *v = NULL;
@@ -335,8 +356,18 @@ ctl_main(int argc, char **argv)
     argc = out;
     argv[argc] = NULL;
 
+    /* The context's settings (ctl_context.c), as overrides; `config` edits the contexts
+     * and must work when one of them is broken, as must the verbs that print docs. */
+    char **ctx_ov = NULL;
+    size_t n_ctx_ov = 0;
+    bool offline = v != NULL && (strcmp(v->name, "config") == 0 || strcmp(v->name, "man") == 0 ||
+                                 strcmp(v->name, "completion") == 0);
+    if (!offline && ctl_context_overrides(&argc, argv, &ctx_ov, &n_ctx_ov) != 0)
+        return 2;
     floe_config *cfg = NULL;
-    floe_main_rc mrc = floe_main_init("floectl", NULL, &argc, argv, NULL, 0, &cfg);
+    floe_main_rc mrc =
+        floe_main_init("floectl", NULL, &argc, argv, (const char *const *)ctx_ov, n_ctx_ov, &cfg);
+    ctl_context_overrides_free(ctx_ov, n_ctx_ov);
     if (mrc != FLOE_MAIN_RUN)
         return mrc == FLOE_MAIN_EXIT_OK ? 0 : 2;
     if (v == NULL) {

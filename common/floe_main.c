@@ -3,6 +3,8 @@
 #include "floe_mem.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +22,58 @@ floe_main_usage_common(FILE *out)
           "  --help-config        list every setting with its default and FLOE_* variable\n"
           "  --version            print the version and exit\n",
           out);
+}
+
+void
+floe_man_text(FILE *out, const char *text)
+{
+    bool bol = true;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (bol && (*p == '.' || *p == '\''))
+            fputs("\\&", out);
+        if (*p == '\\')
+            fputs("\\e", out);
+        else
+            fputc(*p, out);
+        bol = *p == '\n';
+    }
+    if (!bol)
+        fputc('\n', out);
+}
+
+/* The program's manual page (section 8), from its --help and --help-config texts: one
+ * source for both, built into share/man at install. */
+static void
+man_page(const char *program, void (*usage)(FILE *out))
+{
+    char *text = NULL, *settings = NULL;
+    size_t len = 0, slen = 0;
+    FILE *f = open_memstream(&text, &len), *g = open_memstream(&settings, &slen);
+    if (f == NULL || g == NULL) {
+        if (f != NULL)
+            fclose(f);
+        if (g != NULL)
+            fclose(g);
+        free(text);
+        free(settings);
+        return;
+    }
+    usage(f);
+    fclose(f);
+    floe_config_help(g);
+    fclose(g);
+    printf(".TH %s 8 \"\" \"%s %s\" \"Floe\"\n.SH NAME\n%s \\- %s\n", program, program,
+           FLOE_VERSION, program,
+           strcmp(program, "floe-worker") == 0 ? "runs the tasks of one resource class"
+                                               : "serves the API and, when it leads, schedules");
+    printf(".SH DESCRIPTION\n.nf\n");
+    floe_man_text(stdout, text);
+    printf(".fi\n.SH SETTINGS\nEach setting is a key of the configuration file (--config), a\n"
+           "FLOE_* variable, or --set KEY=VALUE, in that order of precedence.\n.nf\n");
+    floe_man_text(stdout, settings);
+    printf(".fi\n.SH SEE ALSO\nfloectl(1), the documentation in share/doc/floe.\n");
+    free(text);
+    free(settings);
 }
 
 floe_main_rc
@@ -57,6 +111,9 @@ floe_main_init(const char *program, void (*usage)(FILE *out), int *argc, char **
         } else if (strcmp(a, "--help-config") == 0) {
             printf("settings (file key, type, default, environment variable):\n");
             floe_config_help(stdout);
+            return FLOE_MAIN_EXIT_OK;
+        } else if (strcmp(a, "--man") == 0 && i == 1 && usage != NULL) {
+            man_page(program, usage);
             return FLOE_MAIN_EXIT_OK;
         } else if (strcmp(a, "--version") == 0 && i == 1) {
             /* Only as the first argument: floectl register takes --version V. */

@@ -23,6 +23,9 @@ typedef enum floe_main_rc {
 floe_main_rc floe_main_init(const char *program, void (*usage)(FILE *out), int *argc, char **argv,
                             const char *const *extra_overrides, size_t n_extra, floe_config **cfg);
 
+/* text as troff lines (inside .nf/.fi): backslashes and leading dots escaped. */
+void floe_man_text(FILE *out, const char *text);
+
 /* Help text for the standard flags. */
 void floe_main_usage_common(FILE *out);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # floectl against a real floe-scheduler: --help for every verb, register, get, list,
 # launch (typed inputs, a blob from a local file), blob put, get execution, and the exit
-# codes 0 / 1 / 2.
+# codes 0 / 1 / 2 / 3 / 4.
 # With a worker at the end: launch --wait, get nodes, logs.
 # usage: test_floectl.sh FLOECTL FLOE-SCHEDULER SOURCE-DIR FLOE-WORKER   (settings from
 # ops/stack env)
@@ -30,7 +30,7 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
     [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat /tmp/floectl.err)"
 }
 
-for verb in register validate launch wait get list activate deactivate publish dataset smoke blob logs version; do
+for verb in register validate launch wait get list activate deactivate publish dataset smoke blob logs version admin config watch; do
     "$ctl" "$verb" --help | grep -q "usage: floectl $verb" || fail "floectl $verb --help"
 done
 expect 2 "$ctl" frobnicate
@@ -50,6 +50,40 @@ expect 0 "$ctl" list tasks
 expect 0 "$ctl" version -o json
 grep -q '"program": "floe-scheduler"' /tmp/floectl.out || fail "version: no server: $(cat /tmp/floectl.out)"
 grep -q '"program": "floectl"' /tmp/floectl.out || fail "version: no client"
+# Contexts (issue 21): named url, token and project. --context (or FLOE_CONTEXT) wins over
+# the environment's settings; the current context fills in what the environment lacks.
+ctxs=$(mktemp -d)
+export FLOE_CONTEXTS=$ctxs/contexts
+noenv=(env -u FLOE_API_URL -u FLOE_TOKEN_FILE -u FLOE_TOKEN -u FLOE_PROJECT)
+expect 0 "$ctl" config set-context stack --url "$FLOE_API_URL" --token-file "$FLOE_TOKEN_FILE" \
+    --project="ctx-$FLOE_PROJECT" --domain production
+expect 0 "$ctl" config set-context nowhere --url http://127.0.0.1:1
+[ "$(stat -c %a "$FLOE_CONTEXTS")" = 600 ] || fail "the contexts file is not private"
+expect 0 "$ctl" config current-context
+[ "$(cat /tmp/floectl.out)" = stack ] || fail "the first context is not current: $(cat /tmp/floectl.out)"
+expect 0 "${noenv[@]}" "$ctl" whoami # url and token from the current context
+expect 0 "${noenv[@]}" "$ctl" --print-config
+grep -qx "project = ctx-$FLOE_PROJECT" /tmp/floectl.out || fail "the context's project: $(grep ^project /tmp/floectl.out)"
+expect 0 "${noenv[@]}" "$ctl" list tasks
+! grep -q 'no project given' /tmp/floectl.err || fail "warned with a context's project"
+expect 1 "$ctl" whoami --context nowhere # chosen: over FLOE_API_URL
+expect 1 env FLOE_CONTEXT=nowhere "$ctl" whoami
+expect 0 "$ctl" config use-context nowhere
+expect 0 "$ctl" whoami                 # current: FLOE_API_URL still wins
+expect 1 "${noenv[@]}" "$ctl" whoami   # ... and without it, the current context's url
+expect 2 "$ctl" whoami --context missing
+grep -q 'no context "missing"' /tmp/floectl.err || fail "an unknown context: $(cat /tmp/floectl.err)"
+expect 0 "$ctl" config get-contexts -o json
+[ "$(jq -r '[.items[].name] | join(",")' /tmp/floectl.out)" = stack,nowhere ] || fail "get-contexts: $(cat /tmp/floectl.out)"
+expect 0 "$ctl" config set-context secret --token floe_not_shown
+expect 0 "$ctl" config get-contexts -o json
+! grep -q floe_not_shown /tmp/floectl.out || fail "get-contexts showed a token"
+chmod 644 "$FLOE_CONTEXTS"
+expect 2 "$ctl" whoami
+grep -q 'holds a token and others may read it' /tmp/floectl.err || fail "an open file with a token: $(cat /tmp/floectl.err)"
+unset FLOE_CONTEXTS
+rm -rf "$ctxs"
+
 # --flag=value as well as --flag value, for every verb's flags.
 expect 0 "$ctl" list executions --limit=1 --project="$FLOE_PROJECT" -o json
 expect 1 "$ctl" list executions --limit=0
@@ -356,6 +390,11 @@ done
 [ -n "$live" ] || fail "the first node never showed RUNNING: $(cat /tmp/floectl.out)"
 grep -Eq '^second +QUEUED' /tmp/floectl.out || fail "live second node: $(cat /tmp/floectl.out)"
 "$ctl" get nodes "$id" -o json | grep -q '"source": "live"' || fail "live nodes not marked live"
+# watch (issue 21): each change a line, from RUNNING to the end; exit 0 as it succeeded.
+expect 0 "$ctl" watch "$id" --interval 200ms --timeout 60s
+grep -Eq '^[0-9:]{8}  second +SUCCEEDED +attempts 1' /tmp/floectl.out || fail "watch: $(cat /tmp/floectl.out)"
+grep -Eq '\(execution\) +SUCCEEDED$' /tmp/floectl.out || fail "watch: no end: $(cat /tmp/floectl.out)"
+[ "$(grep -c ' second ' /tmp/floectl.out)" -ge 2 ] || fail "watch did not follow second: $(cat /tmp/floectl.out)"
 
 # Logs while the task runs (issue 20): -f shows what the task printed while it still runs
 # (it waits for a marker the test creates only once it saw the line), then the rest and
@@ -408,7 +447,7 @@ for _ in $(seq 1 200); do # up to 20 s for its line to be shipped
     sleep 0.1
 done
 expect 0 "$ctl" terminate "$hid" --reason "test"
-expect 1 "$ctl" wait "$hid" --timeout 30s
+expect 4 "$ctl" wait "$hid" --timeout 30s # the execution failed (ABORTED): 4, not a failed call
 expect 0 isolated "$ctl" logs "$hid/h"
 [ "$(cat /tmp/floectl.out)" = "before the end" ] || fail "logs of a terminated attempt: $(cat /tmp/floectl.out) $(cat /tmp/floectl.err)"
 # oci tasks from an image (issue 20): an OCI image layout built here from the busybox
@@ -454,7 +493,7 @@ YAML
     expect 0 "$ctl" logs "$iid/i"
     [ "$(cat /tmp/floectl.out)" = "from the image $$" ] || fail "image task's output: $(cat /tmp/floectl.out)"
     [ -f "$rootfs_dir/.images/sha256-${digest#sha256:}/.complete" ] || fail "the image was not cached by its digest"
-    expect 1 "$ctl" launch noimagewf --wait --wait-timeout 60s -o json
+    expect 4 "$ctl" launch noimagewf --wait --wait-timeout 60s -o json
     grep -q 'image oci:.*nothere' /tmp/floectl.out || fail "a missing image's error: $(cat /tmp/floectl.out)"
     rm -rf "$img" "$rootfs_dir/.images/sha256-${digest#sha256:}"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `cmake --install` puts the programs, the client library, the units, the docs and the
-# license where it says, and the installed programs run. The systemd units
+# `cmake --install` puts the programs, the client library, the units, the docs, the
+# manual pages, the shell completions and the license where it says, and the installed
+# programs run. The systemd units
 # (ops/systemd/*.service.in), as `cmake --install` writes them, pass
 # `systemd-analyze verify` with no complaint about them; and both daemons speak systemd's
 # notify protocol: READY=1 once they serve, WATCHDOG=1 every half of WATCHDOG_USEC,
@@ -37,6 +38,26 @@ for p in floe-scheduler floe-worker floectl; do
 done
 grep -q "^ExecStart=/.*/floe-scheduler$" "$tmp/inst/lib/systemd/system/floe-scheduler.service" ||
     fail "the installed unit does not name the installed program"
+# Manual pages and completions (issue 21), made from the programs' help texts: they render
+# without a warning, say what --help says, and bash completes verbs and a verb's flags.
+for m in man1/floectl.1 man8/floe-scheduler.8 man8/floe-worker.8; do
+    page=$tmp/inst/share/man/$m
+    [ -s "$page" ] || fail "cmake --install did not install $m"
+    groff -man -Tutf8 -ww -z "$page" 2>"$tmp/groff" && [ ! -s "$tmp/groff" ] ||
+        fail "$m does not render cleanly: $(head -3 "$tmp/groff")"
+done
+groff -man -Tutf8 "$tmp/inst/share/man/man1/floectl.1" 2>/dev/null | col -b | grep -q 'floectl admin init \[--check\]' ||
+    fail "floectl.1 lacks admin's usage"
+groff -man -Tutf8 "$tmp/inst/share/man/man8/floe-worker.8" 2>/dev/null | col -b | grep -q 'FLOE_WORKER_CONCURRENCY' ||
+    fail "floe-worker.8 lacks the settings"
+comp=$tmp/inst/share/bash-completion/completions/floectl
+[ -s "$tmp/inst/share/zsh/site-functions/_floectl" ] || fail "no zsh completion installed"
+got=$(bash -c 'source "$1"; COMP_WORDS=(floectl wat); COMP_CWORD=1; _floectl; echo "${COMPREPLY[*]}"' _ "$comp")
+[ "$got" = "watch" ] || fail "completing \"wat\": \"$got\""
+got=$(bash -c 'source "$1"; COMP_WORDS=(floectl admin init --dry); COMP_CWORD=3; _floectl; echo "${COMPREPLY[*]}"' _ "$comp")
+[ "$got" = "--dry-run" ] || fail "completing admin's \"--dry\": \"$got\""
+got=$(bash -c 'source "$1"; COMP_WORDS=(floectl config use); COMP_CWORD=2; _floectl; echo "${COMPREPLY[*]}"' _ "$comp")
+[ "$got" = "use-context" ] || fail "completing config's \"use\": \"$got\""
 echo "ok   cmake --install"
 # The notify protocol, against the stack.
 eval "$("$src/ops/stack" env)"

@@ -18,6 +18,7 @@
 #include "ctl.h"
 
 #include "floe_mem.h"
+#include "floe_text.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -83,17 +84,6 @@ name_ok(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-static char *
-trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
 static ctx_entry *
 ctx_find(ctx_file *f, const char *name)
 {
@@ -122,7 +112,7 @@ ctx_load(ctx_file *f)
     const char *why = NULL;
     while (why == NULL && fgets(line, sizeof(line), in) != NULL) {
         no++;
-        char *s = trim(line);
+        char *s = floe_text_trim(line);
         if (*s == '\0' || *s == '#')
             continue;
         if (*s == '[') {
@@ -150,7 +140,7 @@ ctx_load(ctx_file *f)
             break;
         }
         *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
+        char *key = floe_text_trim(s), *val = floe_text_trim(eq + 1);
         size_t vl = strlen(val);
         if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
             val[vl - 1] = '\0';

@@ -6,6 +6,7 @@
 #include "floe_config_int.h"
 
 #include "floe_mem.h"
+#include "floe_text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -205,17 +206,6 @@ env_lookup(char *const *env, const char *name)
     return NULL;
 }
 
-static char *
-trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
-}
-
 /* --- sources ------------------------------------------------------------------------- */
 
 #define CFG_LINE_MAX 4200
@@ -243,7 +233,7 @@ load_file(floe_config *cfg, const char *path, floe_config_report *r)
                 ;
             continue;
         }
-        char *s = trim(line);
+        char *s = floe_text_trim(line);
         if (*s == '\0' || *s == '#')
             continue;
         char *eq = strchr(s, '=');
@@ -252,8 +242,8 @@ load_file(floe_config *cfg, const char *path, floe_config_report *r)
             continue;
         }
         *eq = '\0';
-        char *key = trim(s);
-        char *value = trim(eq + 1);
+        char *key = floe_text_trim(s);
+        char *value = floe_text_trim(eq + 1);
         size_t vlen = strlen(value);
         if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
             value[vlen - 1] = '\0';

@@ -1,5 +1,7 @@
 #include "floe_text.h"
 
+#include <ctype.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,4 +135,15 @@ floe_text_fmt(char *out, size_t cap, const char *fmt, ...)
     size_t n = floe_text_vfmt(out, cap, fmt, ap);
     va_end(ap);
     return n;
+}
+
+char *
+floe_text_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
 }

@@ -15,6 +15,9 @@
 /* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without NUL bytes. */
 bool floe_utf8_valid(const char *s, size_t len);
 
+/* s without leading and trailing white space (cut in place: the end is overwritten). */
+char *floe_text_trim(char *s);
+
 /* No control characters (bytes below 0x20 and DEL); UTF-8 beyond ASCII is allowed. */
 bool floe_text_printable(const char *s, size_t n);
 

@@ -20,6 +20,7 @@
 #include "store_blob_s3_int.h"
 
 #include "floe_mem.h"
+#include "floe_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,17 +49,6 @@ secret_free(char *s)
 }
 
 static char *
-trimmed(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
-static char *
 token_header(const char *token)
 {
     static const char name[] = "x-amz-security-token: ";
@@ -84,16 +74,16 @@ creds_from_file(blob_s3 *s, const char *path, const char *profile, floe_err *err
     unsigned n = 0;
     floe_rc rc = FLOE_OK;
     while (rc == FLOE_OK && fgets(line, sizeof(line), f) != NULL && ++n <= 10000) {
-        char *l = trimmed(line);
+        char *l = floe_text_trim(line);
         if (l[0] == '#' || l[0] == ';' || l[0] == '\0')
             continue;
         if (l[0] == '[') {
             char *end = strchr(l, ']');
             if (end != NULL)
                 *end = '\0';
-            char *name = trimmed(l + 1);
+            char *name = floe_text_trim(l + 1);
             if (strncmp(name, "profile ", 8) == 0)
-                name = trimmed(name + 8);
+                name = floe_text_trim(name + 8);
             in = strcmp(name, profile) == 0;
             continue;
         }
@@ -101,7 +91,7 @@ creds_from_file(blob_s3 *s, const char *path, const char *profile, floe_err *err
         if (!in || eq == NULL)
             continue;
         *eq = '\0';
-        char *k = trimmed(l), *v = trimmed(eq + 1);
+        char *k = floe_text_trim(l), *v = floe_text_trim(eq + 1);
         char **slot = strcmp(k, "aws_access_key_id") == 0       ? &s->access_key
                       : strcmp(k, "aws_secret_access_key") == 0 ? &s->secret_key
                                                                 : NULL;

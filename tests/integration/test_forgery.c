@@ -130,6 +130,23 @@ produce(floe_bus *bus, const char *topic, const char *key, Floe__MessageType typ
     assert_int_equal(floe_bus_flush(bus, 10000), FLOE_OK);
 }
 
+/* After the forgeries: no node of exec succeeded; it is terminated, and the tapped
+ * dispatch d gets its genuine command back and is freed. */
+static void
+nothing_done(const char *exec, Floe__TaskDispatch *d, char **genuine, size_t n_genuine)
+{
+    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
+                                "AND phase = 'SUCCEEDED'",
+                                exec, NULL),
+                     0);
+    char path[160];
+    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", exec);
+    it_http(API, "POST", path, "{\"reason\": \"test over\"}", 23, NULL);
+    d->container->command = genuine;
+    d->container->n_command = n_genuine;
+    floe__task_dispatch__free_unpacked(d, NULL);
+}
+
 static void
 test_forged_dispatch_and_success_change_nothing(void **state)
 {
@@ -221,17 +238,7 @@ test_forged_dispatch_and_success_change_nothing(void **state)
     if (it_terminal(phase))
         fail_msg("the execution ended (%s) after forged messages", phase);
     json_decref(ex);
-    long long done = it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
-                                "AND phase = 'SUCCEEDED'",
-                                exec, NULL);
-    assert_int_equal(done, 0);
-
-    char path[160];
-    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", exec);
-    it_http(API, "POST", path, "{\"reason\": \"test over\"}", 23, NULL);
-    d->container->command = genuine;
-    d->container->n_command = n_genuine;
-    floe__task_dispatch__free_unpacked(d, NULL);
+    nothing_done(exec, d, genuine, n_genuine);
     free(t.packed);
     floe_bus_free(unsigned_bus);
     floe_bus_free(wrong_bus);
@@ -415,17 +422,7 @@ test_keys_per_role(void **state)
     produce(wbus, events, d->execution_id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED,
             &s.base);
     it_wait_metric(API, granted, g0 + 3, WAIT_MS);
-    assert_int_equal(it_sql_int("SELECT count(*) FROM node_executions WHERE execution_id = $1 "
-                                "AND phase = 'SUCCEEDED'",
-                                far, NULL),
-                     0);
-
-    char path[160];
-    snprintf(path, sizeof(path), "/api/v1/executions/%s/terminate", far);
-    it_http(API, "POST", path, "{\"reason\": \"test over\"}", 23, NULL);
-    d->container->command = genuine_cmd;
-    d->container->n_command = n_genuine;
-    floe__task_dispatch__free_unpacked(d, NULL);
+    nothing_done(far, d, genuine_cmd, n_genuine);
     free(t.packed);
     floe_bus_free(wbus);
     floe_bus_free(sbus);

@@ -424,10 +424,12 @@ floe_envelope_verify(const void *data, size_t len, const floe_envelope *env, con
     size_t tl = trailer_len(k);
     uint8_t head[1 + 1 + FLOE_SIGN_NAME_MAX + 1 + 1], mac[MAC_LEN];
     size_t h = trailer_head(head, k);
+    if (env->sig_len != sig_len(k) || len < tl)
+        return REFUSE(2, "envelope: malformed signature by key \"%.32s\"", k->name);
     const uint8_t *tail = (const uint8_t *)data + len - tl;
     /* The signed bytes are exactly those before a trailer written as floe_envelope_sign
      * writes it: anything else (fields after it, another length) is refused. */
-    if (env->sig_len != sig_len(k) || len < tl || memcmp(head, tail, h) != 0)
+    if (memcmp(head, tail, h) != 0)
         return REFUSE(2, "envelope: malformed signature by key \"%.32s\"", k->name);
     bool ok;
     if (k->kind == KIND_HMAC) /* in constant time: the trailer holds the MAC */

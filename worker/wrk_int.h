@@ -24,6 +24,8 @@
 
 typedef struct wrk_att wrk_att;
 
+#define WRK_EPOCH_PARTITIONS 1024 /* partitions of a class's topic tracked for epochs */
+
 typedef struct wrk {
     const floe_config *cfg;
     struct event_base *base;
@@ -55,7 +57,9 @@ typedef struct wrk {
     struct floe_notify *notify; /* systemd: ready, stopping, watchdog */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
-    floe_metric *m_heartbeats, *m_lost, *m_fenced;
+    floe_metric *m_heartbeats, *m_lost, *m_fenced, *m_stale_epoch;
+    /* The highest leader epoch of a dispatch seen on each partition (wrk_main.c). */
+    uint64_t epoch_seen[WRK_EPOCH_PARTITIONS];
 } wrk;
 
 /* Takes a received TaskDispatch: starts it or queues it (pausing the bus when full). */

@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -127,11 +128,40 @@ slot_clean(wrk *w)
 
 static bool closed; /* after the attempts are freed, late deliveries are ignored */
 
+/* A dispatch of an older leader epoch than one already seen on its partition is a deposed
+ * leader's, produced after its successor's (issue 19): each term's dispatches follow the
+ * previous term's in a partition, and a new term re-sends its outbox with its own epoch,
+ * so nothing legitimate is lost. Dead-lettered with the reason, never claimed. Tracked
+ * per partition as this worker holds it. */
+static bool
+epoch_stale(wrk *w, const floe_bus_msg *msg)
+{
+    if (msg->env->type != FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_DISPATCH ||
+        msg->pos.partition < 0 || msg->pos.partition >= WRK_EPOCH_PARTITIONS)
+        return false;
+    const Floe__TaskDispatch *d = (const Floe__TaskDispatch *)msg->env->msg;
+    uint64_t *seen = &w->epoch_seen[msg->pos.partition];
+    if (d->epoch >= *seen) {
+        *seen = d->epoch;
+        return false;
+    }
+    char why[200];
+    snprintf(why, sizeof(why),
+             "dispatch of leader epoch %" PRIu64 " after epoch %" PRIu64
+             " on partition %d: from a deposed leader",
+             (uint64_t)d->epoch, *seen, (int)msg->pos.partition);
+    floe_log_warn(&w->log, "%s (%.40s/%.40s)", why, d->execution_id, d->node_id);
+    floe_metric_add(w->m_stale_epoch, 1);
+    floe_bus_reject(w->bus, &msg->pos, why);
+    return true;
+}
+
 static void
 on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
 {
     (void)bus;
-    wrk_att_receive(arg, msg);
+    if (!epoch_stale(arg, msg))
+        wrk_att_receive(arg, msg);
 }
 
 static void
@@ -215,6 +245,10 @@ make_metrics(wrk *w)
                                      "attempts stopped because the execution ended, the attempt "
                                      "was superseded or the lease was lost",
                                      NULL);
+    w->m_stale_epoch = floe_metrics_counter(m, "floe_worker_stale_epoch_dispatches_total",
+                                            "dispatches dead-lettered for a leader epoch older "
+                                            "than one seen on their partition",
+                                            NULL);
     w->m_fenced = floe_metrics_counter(m, "floe_worker_lease_fence_kills_total",
                                        "tasks killed by the lease fence: the worker was frozen "
                                        "past their lease (wrk_fence.h)",

@@ -12,7 +12,8 @@
  * dispatch (dead-lettered as wrong_role, its command never runs), while the genuine
  * pipeline runs; a service key launches in its project as "svc:NAME", and neither in
  * another project, nor as someone else, nor with a forged task result; a worker's key
- * bound to the workers of its host reports in no other worker's name.
+ * bound to the workers of its host reports in no other worker's name. A deposed leader's
+ * dispatch, after a newer term's on its partition, is dead-lettered and never runs.
  */
 #include "floe_bus.h"
 #include "floe_envelope.h"
@@ -436,6 +437,70 @@ test_keys_per_role(void **state)
     it_fleet_down(&fleet);
 }
 
+/* A deposed leader still producing: its dispatch, signed and for the current attempt,
+ * arrives on a partition after one of a newer epoch. The worker dead-letters it (the
+ * file its command would create never appears) and counts it. */
+static void
+test_deposed_leaders_dispatch_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/floe-epoch-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char marker[128];
+    snprintf(marker, sizeof(marker), "%s/deposed-ran", dir);
+    it_fleet_init(&fleet, "test_forgery", "fe", sched_bin, worker_bin, API);
+    it_fleet_scheduler(&fleet, "scheduler", API, NULL, true);
+    it_fleet_worker(&fleet, "worker", W1, NULL);
+    it_register("kind: task\nname: elsewhere\nversion: v1\nresource_class: large\n"
+                "container: {command: [/bin/echo, genuine]}\n"
+                "---\n"
+                "kind: workflow\nname: wf\nversion: v1\n"
+                "nodes:\n  - {id: q, task: elsewhere}\n");
+    char exec[64];
+    it_launch("wf", "{}", exec);
+    tap t = {.base = event_base_new()};
+    char large[128], tasks[128];
+    floe_config_topic(fleet.cfg, "tasks.large", large, sizeof(large));
+    floe_config_topic(fleet.cfg, "tasks.default", tasks, sizeof(tasks));
+    const char *keys = getenv("FLOE_BUS_KEYS_FILE");
+    Floe__TaskDispatch *d = tap_dispatch(keys, large, exec, &t);
+
+    /* First, on the partition: a newer term's dispatch (of an execution that does not
+     * exist, so it runs nothing); then the deposed leader's, genuine but of its epoch. */
+    Floe__TaskDispatch *newer = floe__task_dispatch__unpack(NULL, t.len, t.packed);
+    assert_non_null(newer);
+    char fake[FLOE_ID_LEN + 1];
+    assert_int_equal(floe_id_new(fake), 0);
+    free(newer->execution_id);
+    newer->execution_id = strdup(fake);
+    newer->epoch = d->epoch + 1000;
+    char *evil[] = {"/bin/touch", marker};
+    char **genuine_cmd = d->container->command;
+    size_t n_genuine = d->container->n_command;
+    d->container->command = evil;
+    d->container->n_command = 2;
+    free(d->resource_class);
+    d->resource_class = strdup("default");
+    floe_config *cfg;
+    floe_bus *bus = keys_bus(t.base, "deposed-leader", keys, NULL, &cfg);
+    long long before = it_metric("http://" W1, "floe_worker_stale_epoch_dispatches_total");
+    produce(bus, tasks, "same-partition", FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_DISPATCH,
+            &newer->base);
+    produce(bus, tasks, "same-partition", FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_DISPATCH, &d->base);
+    it_wait_metric("http://" W1, "floe_worker_stale_epoch_dispatches_total", before + 1, WAIT_MS);
+    if (access(marker, F_OK) == 0)
+        fail_msg("a deposed leader's dispatch ran: %s exists", marker);
+
+    nothing_done(exec, d, genuine_cmd, n_genuine);
+    floe__task_dispatch__free_unpacked(newer, NULL);
+    free(t.packed);
+    floe_bus_free(bus);
+    floe_config_free(cfg);
+    event_base_free(t.base);
+    rmdir(dir);
+    it_fleet_down(&fleet);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -448,6 +513,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_dispatch_and_success_change_nothing),
         cmocka_unit_test(test_keys_per_role),
+        cmocka_unit_test(test_deposed_leaders_dispatch_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,10 +46,11 @@ for m in man1/floectl.1 man8/floe-scheduler.8 man8/floe-worker.8; do
     groff -man -Tutf8 -ww -z "$page" 2>"$tmp/groff" && [ ! -s "$tmp/groff" ] ||
         fail "$m does not render cleanly: $(head -3 "$tmp/groff")"
 done
-groff -man -Tascii "$tmp/inst/share/man/man1/floectl.1" 2>/dev/null | col -b | grep -q 'floectl admin init \[--check\]' ||
-    fail "floectl.1 lacks admin's usage"
-groff -man -Tascii "$tmp/inst/share/man/man8/floe-worker.8" 2>/dev/null | col -b | grep -q 'FLOE_WORKER_CONCURRENCY' ||
-    fail "floe-worker.8 lacks the settings"
+# (rendered to files first: grep -q leaving a pipe early fails the pipeline under pipefail)
+groff -man -Tascii "$tmp/inst/share/man/man1/floectl.1" 2>/dev/null | col -b >"$tmp/floectl.txt"
+grep -q 'floectl admin init \[--check\]' "$tmp/floectl.txt" || fail "floectl.1 lacks admin's usage"
+groff -man -Tascii "$tmp/inst/share/man/man8/floe-worker.8" 2>/dev/null | col -b >"$tmp/worker.txt"
+grep -q 'FLOE_WORKER_CONCURRENCY' "$tmp/worker.txt" || fail "floe-worker.8 lacks the settings"
 comp=$tmp/inst/share/bash-completion/completions/floectl
 [ -s "$tmp/inst/share/zsh/site-functions/_floectl" ] || fail "no zsh completion installed"
 got=$(bash -c 'source "$1"; COMP_WORDS=(floectl wat); COMP_CWORD=1; _floectl; echo "${COMPREPLY[*]}"' _ "$comp")

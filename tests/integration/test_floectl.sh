@@ -363,6 +363,41 @@ grep -q 'no node "nope"' /tmp/floectl.err || fail "logs of an unknown node"
 expect 1 "$ctl" logs "$id/c" --attempt 2
 expect 2 "$ctl" logs "$id"
 
+# A static sub-workflow (issue 23 asks for its test): a registered workflow used twice as a
+# node, the second fed the first's output; its nodes appear as PARENT.NODE.
+cat >/tmp/floectl.sub.yaml <<'YAML'
+kind: task
+name: double
+version: "1"
+inputs: {x: integer}
+outputs: {y: integer}
+container: {command: [/bin/sh, -c, 'echo $(( $(cat "$FLOE_INPUTS/x") * 2 )) > "$FLOE_OUTPUTS/y"']}
+---
+kind: workflow
+name: inner
+version: "1"
+inputs: {x: integer}
+outputs: {y: {node: d, output: y}}
+nodes:
+  - {id: d, task: double, inputs: {x: {input: x}}}
+---
+kind: workflow
+name: outer
+version: "1"
+inputs: {x: integer}
+outputs: {z: {node: second, output: y}}
+nodes:
+  - {id: first, workflow: inner@1, inputs: {x: {input: x}}}
+  - {id: second, workflow: inner@1, inputs: {x: {node: first, output: y}}}
+YAML
+expect 0 "$ctl" register -f /tmp/floectl.sub.yaml
+expect 0 "$ctl" launch outer --input x=5 --wait --wait-timeout 60s -o json
+grep -q '"z": 20' /tmp/floectl.out || fail "sub-workflows: $(cat /tmp/floectl.out)"
+sid=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' /tmp/floectl.out)
+expect 0 "$ctl" get nodes "$sid" -o table
+grep -Eq '^first\.d +SUCCEEDED +1' /tmp/floectl.out && grep -Eq '^second\.d +SUCCEEDED +1' /tmp/floectl.out ||
+    fail "sub-workflow nodes: $(cat /tmp/floectl.out)"
+
 # While an execution runs, its nodes come live from its state: the running node RUNNING,
 # the one after it QUEUED.
 cat >/tmp/floectl.slowwf.yaml <<'YAML'

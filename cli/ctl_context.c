@@ -17,6 +17,7 @@
  */
 #include "ctl.h"
 
+#include "floe_envelope.h"
 #include "floe_mem.h"
 #include "floe_text.h"
 
@@ -79,9 +80,8 @@ ctx_free(ctx_file *f)
 static bool
 name_ok(const char *s)
 {
-    size_t n = strlen(s);
-    return n > 0 && n <= CTX_NAME_MAX &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+    floe_err e;
+    return floe_envelope_check_id("context", s, CTX_NAME_MAX, &e) == FLOE_OK;
 }
 
 static ctx_entry *
@@ -123,7 +123,7 @@ ctx_load(ctx_file *f)
             }
             *end = '\0';
             if (!name_ok(s + 1))
-                why = "a context's name is 1 to 63 of [A-Za-z0-9._-]";
+                why = "a context's name is 1 to 63 of [A-Za-z0-9._-], first a letter or digit";
             else if (ctx_find(f, s + 1) != NULL)
                 why = "a context appears twice";
             else if (f->n == CTX_MAX)
@@ -305,7 +305,8 @@ static int
 set_context(ctx_file *f, int argc, char **argv)
 {
     if (argc < 3 || !name_ok(argv[2])) {
-        fprintf(stderr, "floectl config set-context: wants a NAME (1 to 63 of [A-Za-z0-9._-])\n");
+        fprintf(stderr, "floectl config set-context: wants a NAME (1 to 63 of [A-Za-z0-9._-], "
+                        "first a letter or digit)\n");
         return CTL_USAGE;
     }
     ctx_entry *c = ctx_find(f, argv[2]);

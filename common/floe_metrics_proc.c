@@ -7,6 +7,7 @@
 #include "floe_metrics.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -35,9 +36,13 @@ self_stat(unsigned long long *utime, unsigned long long *stime, unsigned long lo
     return got == 5 ? 0 : -1;
 }
 
+/* The boot time does not change: read once. */
 static long long
 boot_time(void)
 {
+    static _Atomic long long cached; /* scraped from any thread */
+    if (cached > 0)
+        return cached;
     char line[256];
     long long bt = 0;
     FILE *f = fopen("/proc/stat", "re");
@@ -47,7 +52,7 @@ boot_time(void)
         if (sscanf(line, "btime %lld", &bt) == 1)
             break;
     fclose(f);
-    return bt;
+    return cached = bt;
 }
 
 static long

@@ -91,10 +91,12 @@ parse_scope(char *list, floe_sign_key *k, const char **why)
             *why = "a key names at most 16 projects or workers";
             return false;
         }
-        bool ok = svc ? strcmp(p, "*") == 0 || name_ok(p, PROJECT_MAX)
+        floe_err e;
+        bool ok = svc ? strcmp(p, "*") == 0 || /* as a message's project is checked */
+                            floe_envelope_check_id("project", p, PROJECT_MAX, &e) == FLOE_OK
                       : n <= WORKER_ID_MAX && strspn(p, NAME_CHARS) == (star ? n - 1 : n);
         if (!ok) {
-            *why = svc ? "a project is \"*\" or 1 to 63 of [A-Za-z0-9._-]"
+            *why = svc ? "a project is \"*\" or 1 to 63 of [A-Za-z0-9._-], first a letter or digit"
                        : "a worker is its id, or the start of ids followed by '*'";
             return false;
         }

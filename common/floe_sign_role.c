@@ -103,8 +103,6 @@ floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *
                       const char **reason, floe_err *err)
 {
     bool ok;
-    const char *const *projects = scope;
-    size_t n_projects = n_scope;
     switch (type) {
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE:
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER:
@@ -122,13 +120,13 @@ floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *
     }
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED:
         if (role == FLOE_SIGN_SERVICE)
-            return service_launch(name, projects, n_projects, (const Floe__ExecutionRequested *)msg,
+            return service_launch(name, scope, n_scope, (const Floe__ExecutionRequested *)msg,
                                   reason, err);
         ok = role != FLOE_SIGN_WORKER;
         break;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED: {
         const char *p = ((const Floe__DataPublished *)msg)->project;
-        if (role == FLOE_SIGN_SERVICE && !granted(p, projects, n_projects))
+        if (role == FLOE_SIGN_SERVICE && !granted(p, scope, n_scope))
             return not_granted(reason, err, name, "may not publish as project",
                                p[0] != '\0' ? p : "(none)");
         ok = role != FLOE_SIGN_WORKER;

@@ -131,6 +131,59 @@ produce(floe_bus *bus, const char *topic, const char *key, Floe__MessageType typ
     assert_int_equal(floe_bus_flush(bus, 10000), FLOE_OK);
 }
 
+/* The dispatch of exec on topic, read by a bus verifying with the keys at keys. */
+static Floe__TaskDispatch *
+tap_dispatch(const char *keys, const char *topic, const char *exec, tap *t)
+{
+    floe_config *cfg;
+    t->exec = exec;
+    floe_bus *spy = keys_bus(t->base, "spy", keys, t, &cfg);
+    floe_err err = {0};
+    char group[96];
+    snprintf(group, sizeof(group), "test-forgery-%s", exec);
+    const char *topics[] = {topic};
+    assert_int_equal(floe_bus_subscribe(spy, group, topics, 1, &err), FLOE_OK);
+    it_wait(t->base, tapped, t, WAIT_MS, "the genuine dispatch on its topic");
+    floe_bus_free(spy);
+    floe_config_free(cfg);
+    Floe__TaskDispatch *d = floe__task_dispatch__unpack(NULL, t->len, t->packed);
+    assert_non_null(d);
+    return d;
+}
+
+/* The usual scene: a scheduler and a worker of class default (the installation's keys),
+ * a task of class large launched, and its genuine dispatch tapped (into t) off its topic.
+ * exec gets the execution's id. */
+static Floe__TaskDispatch *
+genuine_dispatch(const char *prefix, char exec[64], tap *t)
+{
+    it_fleet_init(&fleet, "test_forgery", prefix, sched_bin, worker_bin, API);
+    it_fleet_scheduler(&fleet, "scheduler", API, NULL, true);
+    it_fleet_worker(&fleet, "worker", W1, NULL);
+    it_register("kind: task\nname: elsewhere\nversion: v1\nresource_class: large\n"
+                "container: {command: [/bin/echo, genuine]}\n"
+                "---\n"
+                "kind: workflow\nname: wf\nversion: v1\n"
+                "nodes:\n  - {id: q, task: elsewhere}\n");
+    it_launch("wf", "{}", exec);
+    char large[128];
+    floe_config_topic(fleet.cfg, "tasks.large", large, sizeof(large));
+    return tap_dispatch(getenv("FLOE_BUS_KEYS_FILE"), large, exec, t);
+}
+
+/* d pointed at class default with command cmd (n words); *genuine and *n_genuine keep
+ * what nothing_done puts back. */
+static void
+redirect(Floe__TaskDispatch *d, char **cmd, size_t n, char ***genuine, size_t *n_genuine)
+{
+    *genuine = d->container->command;
+    *n_genuine = d->container->n_command;
+    d->container->command = cmd;
+    d->container->n_command = n;
+    free(d->resource_class);
+    d->resource_class = strdup("default");
+}
+
 /* After the forgeries: no node of exec succeeded; it is terminated, and the tapped
  * dispatch d gets its genuine command back and is freed. */
 static void
@@ -159,45 +212,17 @@ test_forged_dispatch_and_success_change_nothing(void **state)
     char marker[128];
     snprintf(marker, sizeof(marker), "%s/forged-command-ran", dir);
 
-    it_fleet_init(&fleet, "test_forgery", "fg", sched_bin, worker_bin, API);
-    it_fleet_scheduler(&fleet, "scheduler", API, NULL, true);
-    it_fleet_worker(&fleet, "worker", W1, NULL);
-    it_register("kind: task\nname: elsewhere\nversion: v1\nresource_class: large\n"
-                "container: {command: [/bin/echo, genuine]}\n"
-                "---\n"
-                "kind: workflow\nname: wf\nversion: v1\n"
-                "nodes:\n  - {id: q, task: elsewhere}\n");
     char exec[64];
-    it_launch("wf", "{}", exec);
-
-    /* The genuine dispatch, read off floe.tasks.large. */
-    tap t = {.base = event_base_new(), .exec = exec};
-    floe_bus_callbacks cb = {.on_message = on_message, .arg = &t};
-    floe_err err = {0};
-    floe_bus *spy = floe_bus_new(t.base, fleet.cfg, &cb, &err);
-    assert_non_null(spy);
-    char large[128], tasks[128], events[128], group[96];
-    floe_config_topic(fleet.cfg, "tasks.large", large, sizeof(large));
+    tap t = {.base = event_base_new()};
+    Floe__TaskDispatch *d = genuine_dispatch("fg", exec, &t);
+    char tasks[128], events[128];
     floe_config_topic(fleet.cfg, "tasks.default", tasks, sizeof(tasks));
     floe_config_topic(fleet.cfg, "events", events, sizeof(events));
-    snprintf(group, sizeof(group), "test-forgery-%s", exec);
-    const char *topics[] = {large};
-    assert_int_equal(floe_bus_subscribe(spy, group, topics, 1, &err), FLOE_OK);
-    it_wait(t.base, tapped, &t, WAIT_MS, "the genuine dispatch on floe.tasks.large");
-    floe_bus_free(spy);
-
-    Floe__TaskDispatch *d = floe__task_dispatch__unpack(NULL, t.len, t.packed);
-    assert_non_null(d);
-    char *evil[] = {"/bin/sh", "-c", NULL};
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "touch %s", marker);
-    evil[2] = cmd;
-    char **genuine = d->container->command; /* put back before the message is freed */
-    size_t n_genuine = d->container->n_command;
-    d->container->command = evil;
-    d->container->n_command = 3;
-    free(d->resource_class);
-    d->resource_class = strdup("default");
+    char *evil[] = {"/bin/sh", "-c", cmd}, **genuine;
+    size_t n_genuine;
+    redirect(d, evil, 3, &genuine, &n_genuine);
     char key[160];
     snprintf(key, sizeof(key), "%s/%s", d->execution_id, d->node_id);
 
@@ -273,26 +298,6 @@ write_keys(const char *dir, const char *name, const char *text, const char *proj
     chmod(path, 0600);
 }
 
-/* The dispatch of exec on topic, read by a bus verifying with the keys at keys. */
-static Floe__TaskDispatch *
-tap_dispatch(const char *keys, const char *topic, const char *exec, tap *t)
-{
-    floe_config *cfg;
-    t->exec = exec;
-    floe_bus *spy = keys_bus(t->base, "spy", keys, t, &cfg);
-    floe_err err = {0};
-    char group[96];
-    snprintf(group, sizeof(group), "test-forgery-%s", exec);
-    const char *topics[] = {topic};
-    assert_int_equal(floe_bus_subscribe(spy, group, topics, 1, &err), FLOE_OK);
-    it_wait(t->base, tapped, t, WAIT_MS, "the genuine dispatch, verified with the worker's keys");
-    floe_bus_free(spy);
-    floe_config_free(cfg);
-    Floe__TaskDispatch *d = floe__task_dispatch__unpack(NULL, t->len, t->packed);
-    assert_non_null(d);
-    return d;
-}
-
 static void
 test_keys_per_role(void **state)
 {
@@ -355,13 +360,9 @@ test_keys_per_role(void **state)
     floe_config_topic(fleet.cfg, "tasks.default", tasks, sizeof(tasks));
     floe_config_topic(fleet.cfg, "events", events, sizeof(events));
     Floe__TaskDispatch *d = tap_dispatch(worker_keys, large, far, &t);
-    char *evil[] = {"/bin/touch", forged};
-    char **genuine_cmd = d->container->command;
-    size_t n_genuine = d->container->n_command;
-    d->container->command = evil;
-    d->container->n_command = 2;
-    free(d->resource_class);
-    d->resource_class = strdup("default");
+    char *evil[] = {"/bin/touch", forged}, **genuine_cmd;
+    size_t n_genuine;
+    redirect(d, evil, 2, &genuine_cmd, &n_genuine);
     char key[160];
     snprintf(key, sizeof(key), "%s/%s", d->execution_id, d->node_id);
     floe_config *wcfg, *scfg;
@@ -448,22 +449,12 @@ test_deposed_leaders_dispatch_refused(void **state)
     assert_non_null(mkdtemp(dir));
     char marker[128];
     snprintf(marker, sizeof(marker), "%s/deposed-ran", dir);
-    it_fleet_init(&fleet, "test_forgery", "fe", sched_bin, worker_bin, API);
-    it_fleet_scheduler(&fleet, "scheduler", API, NULL, true);
-    it_fleet_worker(&fleet, "worker", W1, NULL);
-    it_register("kind: task\nname: elsewhere\nversion: v1\nresource_class: large\n"
-                "container: {command: [/bin/echo, genuine]}\n"
-                "---\n"
-                "kind: workflow\nname: wf\nversion: v1\n"
-                "nodes:\n  - {id: q, task: elsewhere}\n");
     char exec[64];
-    it_launch("wf", "{}", exec);
     tap t = {.base = event_base_new()};
-    char large[128], tasks[128];
-    floe_config_topic(fleet.cfg, "tasks.large", large, sizeof(large));
+    Floe__TaskDispatch *d = genuine_dispatch("fe", exec, &t);
+    char tasks[128];
     floe_config_topic(fleet.cfg, "tasks.default", tasks, sizeof(tasks));
     const char *keys = getenv("FLOE_BUS_KEYS_FILE");
-    Floe__TaskDispatch *d = tap_dispatch(keys, large, exec, &t);
 
     /* First, on the partition: a newer term's dispatch (of an execution that does not
      * exist, so it runs nothing); then the deposed leader's, genuine but of its epoch. */
@@ -474,13 +465,9 @@ test_deposed_leaders_dispatch_refused(void **state)
     free(newer->execution_id);
     newer->execution_id = strdup(fake);
     newer->epoch = d->epoch + 1000;
-    char *evil[] = {"/bin/touch", marker};
-    char **genuine_cmd = d->container->command;
-    size_t n_genuine = d->container->n_command;
-    d->container->command = evil;
-    d->container->n_command = 2;
-    free(d->resource_class);
-    d->resource_class = strdup("default");
+    char *evil[] = {"/bin/touch", marker}, **genuine_cmd;
+    size_t n_genuine;
+    redirect(d, evil, 2, &genuine_cmd, &n_genuine);
     floe_config *cfg;
     floe_bus *bus = keys_bus(t.base, "deposed-leader", keys, NULL, &cfg);
     long long before = it_metric("http://" W1, "floe_worker_stale_epoch_dispatches_total");

@@ -52,7 +52,8 @@ boot_time(void)
         if (sscanf(line, "btime %lld", &bt) == 1)
             break;
     fclose(f);
-    return cached = bt;
+    cached = bt;
+    return bt;
 }
 
 static long

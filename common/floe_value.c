@@ -409,6 +409,12 @@ floe_value_from_json(const Floe__LiteralType *type, const json_t *json, floe_are
             return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
         floe__value_list__init(l);
         for (size_t i = 0; i < n; i++) {
+            /* null: an absent item (a map's failed item), of no type */
+            if (json_is_null(json_array_get(json, i))) {
+                if ((items[i] = value_new(arena)) == NULL)
+                    return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+                continue;
+            }
             rc =
                 floe_value_from_json(type->element, json_array_get(json, i), arena, &items[i], err);
             if (rc != FLOE_OK) {
@@ -605,7 +611,10 @@ floe_value_check(const Floe__LiteralType *type, const Floe__Value *value, floe_e
         if (value->list == NULL)
             return FLOE_OK;
         for (size_t i = 0; i < value->list->n_items; i++) {
-            if ((rc = floe_value_check(type->element, value->list->items[i], err)) != FLOE_OK) {
+            const Floe__Value *it = value->list->items[i];
+            if (it != NULL && it->kind_case == FLOE__VALUE__KIND__NOT_SET)
+                continue; /* an absent item: a map's failed item */
+            if ((rc = floe_value_check(type->element, it, err)) != FLOE_OK) {
                 floe_err_prefix(err, "item %zu", i);
                 return rc;
             }
@@ -641,6 +650,8 @@ to_json(const Floe__Value *v, int depth)
     if (v == NULL || depth > FLOE_TYPE_MAX_DEPTH)
         return NULL;
     switch (v->kind_case) {
+    case FLOE__VALUE__KIND__NOT_SET: /* an absent list item */
+        return json_null();
     case K(INTEGER):
         return json_integer(v->integer);
     case K(FLOAT):

@@ -229,11 +229,12 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
                           fin,
                           s->down_csv != NULL ? s->down_csv : "",
                           ph,
-                          s->logs != NULL ? s->logs : ""};
-    size_t len[18];
-    for (int i = 0; i < 18; i++) /* the outputs are binary */
+                          s->logs != NULL ? s->logs : "",
+                          s->item != NULL ? s->item : ""};
+    size_t len[19];
+    for (int i = 0; i < 19; i++) /* the outputs are binary */
         len[i] = i == 11 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
-    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 7, 18, argv, len, cb, arg);
+    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 7, 19, argv, len, cb, arg);
 }
 
 floe_rc
@@ -286,8 +287,47 @@ store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f, 
                           f->closure_csv != NULL ? f->closure_csv : "",
                           f->lease_check ? "1" : "0",
                           f->logs != NULL ? f->logs : "",
-                          f->node_id != NULL ? f->node_id : ""};
-    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 8, 29, argv, NULL, cb, arg);
+                          f->node_id != NULL ? f->node_id : "",
+                          f->item != NULL ? f->item : ""};
+    return store_redis_script(r, STORE_SCRIPT_NODE_FAILED, 8, 30, argv, NULL, cb, arg);
+}
+
+floe_rc
+store_state_map_expand(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                       uint32_t attempt, uint32_t first, uint32_t concurrency,
+                       const uint8_t *const *items, const size_t *lens, size_t n, store_redis_cb cb,
+                       void *arg)
+{
+    enum { FIXED = 10 };
+    KEYS_EXEC(exec);
+    char ep[NUM], nd[NUM], at[NUM], fi[NUM], co[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", node);
+    snprintf(at, NUM, "%u", attempt);
+    snprintf(fi, NUM, "%u", first);
+    snprintf(co, NUM, "%u", concurrency);
+    size_t argc = FIXED + n;
+    const char **argv = floe_malloc(argc * sizeof(*argv));
+    size_t *len = floe_malloc(argc * sizeof(*len));
+    if (argv == NULL || len == NULL) {
+        floe_free(argv);
+        floe_free(len);
+        return FLOE_ENOMEM;
+    }
+    const char *fixed[FIXED] = {
+        STORE_KEY_EPOCH, kx, kl, STORE_KEY_OUTBOX, ep, exec, nd, at, fi, co};
+    for (size_t i = 0; i < FIXED; i++) {
+        argv[i] = fixed[i];
+        len[i] = strlen(fixed[i]);
+    }
+    for (size_t i = 0; i < n; i++) { /* binary */
+        argv[FIXED + i] = items[i] != NULL ? (const char *)items[i] : "";
+        len[FIXED + i] = items[i] != NULL ? lens[i] : 0;
+    }
+    floe_rc rc = store_redis_script(r, STORE_SCRIPT_MAP_EXPAND, 4, (int)argc, argv, len, cb, arg);
+    floe_free(argv);
+    floe_free(len);
+    return rc;
 }
 
 floe_rc

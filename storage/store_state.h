@@ -95,6 +95,7 @@ typedef struct store_success {
     const char *down_csv;            /* downstream node indices */
     int phase;                       /* FLOE__PHASE__PHASE_SUCCEEDED or _CACHED */
     const char *logs;                /* "<stdout uri>|<stderr uri>" or NULL */
+    const char *item;                /* a map item: "map node,first item,item,concurrency" */
 } store_success;
 
 floe_rc store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *s,
@@ -114,10 +115,18 @@ typedef struct store_failure {
     bool lease_check;        /* only if the lease has expired (the sweeper) */
     const char *logs;        /* "<stdout uri>|<stderr uri>" or NULL */
     const char *node_id;     /* names the node in the execution's error (else its index) */
+    const char *item;        /* a map item: "map node,first item,item,concurrency" */
 } store_failure;
 
 floe_rc store_state_node_failed(store_redis *r, uint64_t epoch, const store_failure *f,
                                 store_redis_cb cb, void *arg);
+
+/* A map node starts its n items, indices first.. (map_expand.lua); items[k] is item k's
+ * packed floe.Value. */
+floe_rc store_state_map_expand(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                               uint32_t attempt, uint32_t first, uint32_t concurrency,
+                               const uint8_t *const *items, const size_t *lens, size_t n,
+                               store_redis_cb cb, void *arg);
 
 /* The broker has these dispatches: their outbox entries go, and each unclaimed attempt
  * gets a lease deadline claim_ms away (outbox_ack.lua). */

@@ -522,8 +522,7 @@ live_nodes(api_thread *t, api_req *r, const store_exec *ex, store_nodes *out)
             memset(out->count, 0, (nn + 1) * sizeof(size_t));
             int64_t *idx = floe_arena_alloc(r->arena, (v.n_attempts + 1) * sizeof(int64_t));
             for (size_t i = 0; idx != NULL && i < v.n_attempts; i++)
-                if ((idx[i] = sched_plan_find(plan, v.attempts[i].node_id)) >= 0)
-                    out->count[idx[i]]++;
+                out->count[idx[i] = v.attempt_node[i]]++;
             size_t at = 0;
             for (size_t i = 0; i < nn; i++) {
                 out->first[i] = at;
@@ -537,7 +536,7 @@ live_nodes(api_thread *t, api_req *r, const store_exec *ex, store_nodes *out)
                 /* Node ids live in the plan, freed below: the answer gets its own copies. */
                 for (size_t i = 0; rc == FLOE_OK && i < nn; i++)
                     if ((out->nodes[i].node_id = floe_arena_strndup(
-                             r->arena, plan->nodes[i].id, strlen(plan->nodes[i].id))) == NULL)
+                             r->arena, v.nodes[i].node_id, strlen(v.nodes[i].node_id))) == NULL)
                         rc = floe_err_sys(&r->err, FLOE_ENOMEM, "out of memory");
                 for (size_t i = 0; rc == FLOE_OK && i < v.n_attempts; i++) {
                     if (idx[i] < 0)

@@ -33,6 +33,7 @@ enum { OP_LOOKUP = 1, OP_RESERVE, OP_RECORD, OP_DONE };
 typedef struct cache_job {
     eng_op *op;
     char key[FLOE_CANON_HEX_LEN + 1];
+    char node_id[SCHED_PLAN_ID_SIZE]; /* a map item's, when the entry names one */
     int64_t ready_us;
     bool looked_again;
     uint8_t *inputs; /* packed floe.ValueMap: what a hit consumed, for its lineage */
@@ -92,12 +93,12 @@ hit_lineage(eng_op *op, cache_job *j)
 }
 
 static floe_log_ctx
-log_ctx(const eng_op *op)
+log_ctx(const eng_op *op, char idbuf[SCHED_PLAN_ID_SIZE])
 {
     const eng_exec *ex = op->ex;
     return (floe_log_ctx){.comp = "engine",
                           .exec = ex->id,
-                          .node = ex->plan->plan->nodes[op->node].id,
+                          .node = eng_node_id(ex, op->node, idbuf),
                           .attempt = op->attempt,
                           .epoch = op->t->epoch};
 }
@@ -130,7 +131,8 @@ reserve_reply(const store_reply *rep, const floe_err *err, void *arg)
         floe_metric_add(op->t->e->m_cache[ENG_CACHE_WAIT], 1);
         size_t hl = 0;
         const char *holder = store_state_item_str(&res, 0, &hl);
-        floe_log_ctx c = log_ctx(op);
+        char idbuf[SCHED_PLAN_ID_SIZE];
+        floe_log_ctx c = log_ctx(op, idbuf);
         floe_log_debug(&c, "waiting for the identical run of %.*s (cache key %.12s)", (int)hl,
                        holder != NULL ? holder : "?", j->key);
     }
@@ -242,7 +244,8 @@ lookup_done(void *arg)
     }
     if (j->rc == FLOE_OK) {
         floe_metric_add(t->e->m_cache[ENG_CACHE_HIT], 1);
-        floe_log_ctx c = log_ctx(op);
+        char idbuf[SCHED_PLAN_ID_SIZE];
+        floe_log_ctx c = log_ctx(op, idbuf);
         floe_log_info(&c, "cache hit %.12s: outputs of %s/%s attempt %u", j->key,
                       j->hit.execution_id, j->hit.node_id, j->hit.attempt);
         op->t->e->next.node_cached(op->ex, op->node, op->attempt, j->hit.outputs,
@@ -252,7 +255,8 @@ lookup_done(void *arg)
         eng_op_free(op);
     } else if (j->rc == FLOE_ENOTFOUND) {
         if (j->stale[0] != '\0') {
-            floe_log_ctx c = log_ctx(op);
+            char idbuf[SCHED_PLAN_ID_SIZE];
+            floe_log_ctx c = log_ctx(op, idbuf);
             floe_log_warn(&c,
                           "cache entry %.12s dropped: its output %s is no longer in the blob "
                           "store; the attempt runs",
@@ -293,7 +297,10 @@ eng_cache_begin(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
                 Floe__NamedValue *const *inputs, size_t n_inputs)
 {
     eng_term *t = ex->t;
-    const Floe__TaskSpec *task = ex->plan->plan->nodes[node].task;
+    const sched_pnode *pn = eng_pnode(ex, node, NULL);
+    if (pn == NULL)
+        return;
+    const Floe__TaskSpec *task = pn->task;
     floe_cache_ident id = {.project = task->id->project,
                            .domain = task->id->domain,
                            .task_name = task->id->name,
@@ -398,7 +405,14 @@ eng_cache_record(eng_exec *ex, uint32_t node, uint32_t attempt, const char *key,
                  size_t len, const floe_bus_pos *pos, bool has_pos)
 {
     eng_term *t = ex->t;
-    const Floe__TaskSpec *task = ex->plan->plan->nodes[node].task;
+    const sched_pnode *pn = eng_pnode(ex, node, NULL);
+    if (pn == NULL) {
+        floe_free(outputs);
+        if (has_pos)
+            eng_ack(t, pos);
+        return;
+    }
+    const Floe__TaskSpec *task = pn->task;
     cache_job *j = floe_calloc(1, sizeof(*j));
     eng_op *op = j != NULL ? eng_op_new(t, ex, OP_RECORD) : NULL;
     if (op == NULL || strlen(key) != FLOE_CANON_HEX_LEN) {
@@ -431,7 +445,7 @@ eng_cache_record(eng_exec *ex, uint32_t node, uint32_t attempt, const char *key,
                                      .outputs = outputs,
                                      .outputs_len = len,
                                      .execution_id = ex->id,
-                                     .node_id = ex->plan->plan->nodes[node].id,
+                                     .node_id = eng_node_id(ex, node, j->node_id),
                                      .attempt = attempt,
                                      .ttl_s = task->cache->ttl_s};
     if (floe_pool_submit(t->e->pool, record_work, record_done, j) != FLOE_OK) {

@@ -69,6 +69,10 @@ failed(fx_buf *b, const sched_outcome *o, uint32_t n_nodes)
         return;
     }
     egress(b, o->node, o->attempt, FLOE_TR_NODE_FAIL, o->error_kind);
+    if (o->answer == SCHED_ANS_ITEM_FAILED) { /* the map goes on: the next item, or gather */
+        ready_then_end(b, o, n_nodes);
+        return;
+    }
     for (size_t i = 0; i < o->n_items; i++)
         if (o->items[i] >= 0 && o->items[i] < (int64_t)n_nodes)
             egress(b, (uint32_t)o->items[i], 0, FLOE_TR_NODE_SKIP, FLOE_ERROR_KIND_NONE);
@@ -107,8 +111,15 @@ sched_decide(const sched_outcome *o, uint32_t n_nodes, sched_effect *out, size_t
         break;
     case SCHED_EV_FAILED:
     case SCHED_EV_LEASE:
-        if (o->answer == SCHED_ANS_RETRY || o->answer == SCHED_ANS_FAILED)
+        if (o->answer == SCHED_ANS_RETRY || o->answer == SCHED_ANS_FAILED ||
+            o->answer == SCHED_ANS_ITEM_FAILED)
             failed(&b, o, n_nodes);
+        break;
+    case SCHED_EV_EXPANDED:
+        if (o->answer != SCHED_ANS_OK)
+            return 0;
+        egress(&b, o->node, o->attempt, FLOE_TR_NODE_START, FLOE_ERROR_KIND_NONE);
+        ready_then_end(&b, o, n_nodes);
         break;
     case SCHED_EV_ABORTED:
         if (o->answer == SCHED_ANS_OK && o->exec_phase != 0)

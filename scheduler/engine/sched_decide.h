@@ -28,14 +28,16 @@ typedef enum sched_event {
     SCHED_EV_FAILED,      /* TaskFailed (or bad outputs): node_failed */
     SCHED_EV_LEASE,       /* an attempt lease expired: node_failed with the lease check */
     SCHED_EV_ABORTED,     /* ExecutionTerminate or the execution timeout: exec_abort */
+    SCHED_EV_EXPANDED,    /* a map node started its items: map_expand */
 } sched_event;
 
 /* The script's answer, as data. */
 typedef enum sched_answer {
-    SCHED_ANS_OK = 1, /* the change was made */
-    SCHED_ANS_NOOP,   /* duplicate or stale: nothing changed */
-    SCHED_ANS_RETRY,  /* node_failed: another attempt; items = {next attempt, delay ms} */
-    SCHED_ANS_FAILED, /* node_failed: the node failed; items = nodes skipped */
+    SCHED_ANS_OK = 1,      /* the change was made */
+    SCHED_ANS_NOOP,        /* duplicate or stale: nothing changed */
+    SCHED_ANS_RETRY,       /* node_failed: another attempt; items = {next attempt, delay ms} */
+    SCHED_ANS_FAILED,      /* node_failed: the node failed; items = nodes skipped */
+    SCHED_ANS_ITEM_FAILED, /* node_failed: a map item failed; items = nodes made ready */
 } sched_answer;
 
 typedef struct sched_outcome {
@@ -68,8 +70,9 @@ typedef struct sched_effect {
 /* The most effects an outcome can produce: size out for it. */
 #define SCHED_EFFECTS_MAX(n_items) ((n_items)*2 + 4)
 
-/* The effects of o on an execution of n_nodes nodes, into out (cap entries, at least
- * SCHED_EFFECTS_MAX(o->n_items)); returns how many. Items naming no node are ignored. */
+/* The effects of o on an execution whose node indices are below n_nodes (its plan's
+ * nodes and map items), into out (cap entries, at least SCHED_EFFECTS_MAX(o->n_items));
+ * returns how many. Items naming no node are ignored. */
 size_t sched_decide(const sched_outcome *o, uint32_t n_nodes, sched_effect *out, size_t cap);
 
 /* A success's outputs checked against the task's interface: each declared output present

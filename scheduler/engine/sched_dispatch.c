@@ -72,20 +72,27 @@ class_index(sched_engine *e, const char *cls)
     return 0;
 }
 
-/* Builds and produces. up[k]/fields[k]: upstream outputs read for this dispatch. */
+/* Builds and produces. up[k]/fields[k]: upstream outputs read for this dispatch; element:
+ * a map item's value (packed floe.Value), which its map's `over` input takes. A map node
+ * itself is not produced: with its inputs resolved, its items start. */
 static void
 send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, const uint32_t *up,
-              disp_src *outs, size_t n_up, disp_src *inputs, const char *cache_key)
+              disp_src *outs, size_t n_up, disp_src *inputs, const char *cache_key,
+              const disp_src *element)
 {
     eng_term *t = ex->t;
     sched_engine *e = t->e;
     const sched_plan *plan = ex->plan->plan;
-    const sched_pnode *pn = &plan->nodes[node];
+    int64_t item;
+    const sched_pnode *pn = eng_pnode(ex, node, &item);
+    if (pn == NULL)
+        return;
     const Floe__TaskSpec *task = pn->task;
     const Floe__Interface *ifc = task->interface;
     Floe__TaskDispatch d = FLOE__TASK_DISPATCH__INIT;
+    char idbuf[SCHED_PLAN_ID_SIZE];
     d.execution_id = ex->id;
-    d.node_id = (char *)pn->id;
+    d.node_id = (char *)eng_node_id(ex, node, idbuf);
     d.node_index = node;
     d.attempt = attempt;
     d.epoch = t->epoch;
@@ -115,7 +122,12 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
             if (strcmp(pn->inputs[k].name, want->name) == 0)
                 b = &pn->inputs[k];
         const Floe__Value *v = NULL;
-        if (b == NULL) {
+        if (item >= 0 && strcmp(want->name, pn->map->over) == 0) {
+            v = element != NULL && element->data != NULL
+                    ? floe__value__unpack(floe_arena_pb_allocator(e->scratch), element->len,
+                                          element->data)
+                    : NULL;
+        } else if (b == NULL) {
             v = want->default_value;
         } else if (b->kind == SCHED_SRC_LITERAL) {
             v = b->literal;
@@ -131,7 +143,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         if (v == NULL) {
             floe_log_ctx c = {.comp = "engine",
                               .exec = ex->id,
-                              .node = pn->id,
+                              .node = d.node_id,
                               .attempt = attempt,
                               .epoch = t->epoch};
             floe_log_warn(&c, "input \"%s\" has no value; dispatched without it", want->name);
@@ -142,6 +154,10 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         vals[n].value = (Floe__Value *)v;
         ptrs[n] = &vals[n];
         n++;
+    }
+    if (pn->map != NULL && item < 0) {
+        eng_map_expand(ex, node, attempt, ptrs, n);
+        return;
     }
     if (cache_key == NULL && eng_cache_applies(ex, pn)) {
         eng_cache_begin(ex, node, attempt, ready_us, ptrs, n);
@@ -162,7 +178,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         tp = topic;
     }
     char key[STORE_KEY_MAX + 160], member[STORE_KEY_MAX];
-    int klen = snprintf(key, sizeof(key), "%s/%s", ex->id, pn->id);
+    int klen = snprintf(key, sizeof(key), "%s/%s", ex->id, d.node_id);
     store_member(member, ex->id, node, attempt);
     eng_op *op = eng_op_new(t, ex, OP_SEND);
     if (op == NULL || (op->str = floe_strdup(member)) == NULL) {
@@ -212,6 +228,8 @@ typedef struct read_ctx {
     uint32_t up[FIELDS_MAX];
     size_t n_up;
     bool verify, want_inputs, keyed;
+    bool map_node; /* a map node: the read says whether its items started (m<node>) */
+    bool item;     /* a map item: the read has its value (v<node>) */
     int64_t ready_us;
     char key[65]; /* when keyed: the catalog step is done, the dispatch carries it */
 } read_ctx;
@@ -248,11 +266,28 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
              store_state_node_rec_parse(rec, rec_len, &nr) && nr.phase == FLOE_PHASE_READY &&
              nr.attempt == op->attempt;
     }
+    size_t started_len = 0;
+    const char *started =
+        rc->map_node ? store_reply_str(store_reply_elem(rep, i++), &started_len) : NULL;
+    disp_src element = {0};
+    if (rc->item) {
+        size_t len = 0;
+        const char *v = store_reply_str(store_reply_elem(rep, i++), &len);
+        element = (disp_src){.data = (const uint8_t *)v, .len = len};
+    }
     disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
     if (rc->want_inputs) {
         size_t len = 0;
         const char *in = store_reply_str(store_reply_elem(rep, i++), &len);
         inputs = (disp_src){.data = (const uint8_t *)in, .len = len};
+    }
+    int64_t n_items = 0;
+    if (ok && started != NULL && store_state_int_parse(started, started_len, &n_items)) {
+        /* READY again with its items started: they all ended */
+        eng_map_gather(ex, op->node, op->attempt, (uint32_t)n_items);
+        floe_free(rc);
+        eng_op_free(op);
+        return;
     }
     if (!ok) {
         /* Stale entry (the node moved on, or the execution ended): clear it. */
@@ -269,7 +304,7 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
             outs[k] = (disp_src){.data = (const uint8_t *)o, .len = len};
         }
         send_dispatch(ex, op->node, op->attempt, rc->ready_us, rc->up, outs, rc->n_up, &inputs,
-                      rc->keyed ? rc->key : NULL);
+                      rc->keyed ? rc->key : NULL, &element);
         floe_arena_reset(e->scratch);
     }
     floe_free(rc);
@@ -288,10 +323,17 @@ eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_
 {
     eng_term *t = ex->t;
     sched_engine *e = t->e;
-    if (t->dead || node >= ex->plan->plan->n_nodes)
+    int64_t item;
+    const sched_pnode *pn = t->dead ? NULL : eng_pnode(ex, node, &item);
+    if (pn == NULL)
         return;
-    const sched_pnode *pn = &ex->plan->plan->nodes[node];
-    read_ctx rcx = {.verify = ready_us == 0, .ready_us = ready_us, .keyed = cache_key != NULL};
+    /* A map node reads its state every time: whether to start its items or gather them. */
+    bool map_node = pn->map != NULL && item < 0;
+    read_ctx rcx = {.verify = ready_us == 0 || map_node,
+                    .ready_us = ready_us,
+                    .keyed = cache_key != NULL,
+                    .map_node = map_node,
+                    .item = item >= 0};
     if (cache_key != NULL)
         snprintf(rcx.key, sizeof(rcx.key), "%s", cache_key);
     for (uint32_t k = 0; k < pn->n_inputs; k++) {
@@ -306,19 +348,24 @@ eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_
         if (!seen && rcx.n_up < FIELDS_MAX)
             rcx.up[rcx.n_up++] = b->node;
     }
-    if (!rcx.verify && !rcx.want_inputs && rcx.n_up == 0) {
+    if (!rcx.verify && !rcx.want_inputs && rcx.n_up == 0 && !rcx.item) {
         disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
-        send_dispatch(ex, node, attempt, ready_us, NULL, NULL, 0, &inputs, cache_key);
+        send_dispatch(ex, node, attempt, ready_us, NULL, NULL, 0, &inputs, cache_key, NULL);
         floe_arena_reset(e->scratch);
         return;
     }
     /* Field names, in the order read_reply consumes them. */
-    char names[FIELDS_MAX + 3][16];
-    const char *fields[FIELDS_MAX + 3];
+    char names[FIELDS_MAX + 5][16];
+    const char *fields[FIELDS_MAX + 5];
     size_t nf = 0;
     if (rcx.verify) {
         fields[nf++] = "ph";
         snprintf(names[nf], sizeof(names[0]), "%u", node);
+        fields[nf] = names[nf];
+        nf++;
+    }
+    if (rcx.map_node || rcx.item) {
+        snprintf(names[nf], sizeof(names[0]), "%c%u", rcx.map_node ? 'm' : 'v', node);
         fields[nf] = names[nf];
         nf++;
     }

@@ -23,9 +23,8 @@ static void
 log_noop(eng_op *op, const char *what, const store_state_res *res)
 {
     eng_exec *ex = op->ex;
-    const char *node = ex->plan != NULL && op->node < ex->plan->plan->n_nodes
-                           ? ex->plan->plan->nodes[op->node].id
-                           : "";
+    char buf[SCHED_PLAN_ID_SIZE];
+    const char *node = eng_node_id(ex, op->node, buf);
     floe_log_ctx c = {.comp = "engine",
                       .exec = ex->id,
                       .node = node,
@@ -52,9 +51,10 @@ answer_of(store_st st)
 static void
 effect_log(eng_op *op, const sched_effect *fx)
 {
+    char buf[SCHED_PLAN_ID_SIZE];
     floe_log_ctx c = {.comp = "engine",
                       .exec = op->ex->id,
-                      .node = op->ex->plan->plan->nodes[fx->node].id,
+                      .node = eng_node_id(op->ex, fx->node, buf),
                       .attempt = op->attempt,
                       .epoch = op->t->epoch};
     const char *kind = fx->error_kind == FLOE_ERROR_KIND_SYSTEM ? "SYSTEM" : "USER";
@@ -113,20 +113,26 @@ apply(eng_op *op, sched_event ev, floe_error_kind kind, const store_state_res *r
                        .node = op->node,
                        .attempt = op->attempt,
                        .error_kind = kind,
-                       .answer = answer_of(res->st),
+                       .answer = res->st == STORE_ST_FAILED && res->note != NULL &&
+                                         strcmp(res->note, "item") == 0
+                                     ? SCHED_ANS_ITEM_FAILED
+                                     : answer_of(res->st),
                        .exec_phase = (int)res->phase,
                        .items = items,
                        .n_items = n};
-    size_t n_fx = sched_decide(&o, plan->n_nodes, fx, SCHED_EFFECTS_MAX(n));
+    /* Every index the plan's map items may take: eng_pnode checks each where it is used. */
+    uint32_t bound = plan->n_nodes + (plan->n_maps << SCHED_MAP_ITEM_BITS);
+    size_t n_fx = sched_decide(&o, bound, fx, SCHED_EFFECTS_MAX(n));
     int64_t now = floe_mono_us();
+    char idbuf[SCHED_PLAN_ID_SIZE];
     for (size_t i = 0; i < n_fx && !t->dead; i++) {
         const sched_effect *f = &fx[i];
         switch (f->kind) {
         case SCHED_FX_EGRESS:
             if (f->tr == FLOE_TR_NODE_FAIL)
                 effect_log(op, f);
-            eng_egress(t, ex, f->exec_level ? NULL : plan->nodes[f->node].id, f->attempt, f->tr,
-                       f->error_kind, NULL);
+            eng_egress(t, ex, f->exec_level ? NULL : eng_node_id(ex, f->node, idbuf), f->attempt,
+                       f->tr, f->error_kind, NULL);
             break;
         case SCHED_FX_DISPATCH:
             eng_dispatch(ex, f->node, f->attempt, now);
@@ -194,6 +200,7 @@ eng_state_reply(const store_reply *rep, const floe_err *err, void *arg)
         [SCHED_EV_ABORTED] = "abort",
         [SCHED_EV_LEASE] = "lease expiry",
         [SCHED_EV_CACHED] = "cache hit",
+        [SCHED_EV_EXPANDED] = "map start",
     };
     eng_op *op = arg;
     store_state_res res;

@@ -353,7 +353,10 @@ sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *
                          .handle_message = eng_handle_message,
                          .node_cached = eng_node_cached,
                          .dispatch_keyed = eng_dispatch_keyed,
-                         .dispatch_member = eng_dispatch_member};
+                         .dispatch_member = eng_dispatch_member,
+                         .node_done = eng_node_done,
+                         .map_failed = eng_map_failed,
+                         .state_reply = eng_state_reply};
     if (e->plans == NULL || e->scratch == NULL || e->restart_ev == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "engine: out of memory");
         goto fail;

@@ -61,14 +61,16 @@ jitter(void)
     return (uint32_t)(x % 1001);
 }
 
+/* The node a worker's event names (a map item by its "ID.k"): what it runs, and its
+ * index. A map node itself never runs on a worker, so an event naming it names nothing. */
 static const sched_pnode *
 find_node(eng_exec *ex, const char *node_id, uint32_t *idx)
 {
-    int64_t i = sched_plan_find(ex->plan->plan, node_id);
-    if (i < 0)
+    int64_t i = sched_plan_find_any(ex->plan->plan, node_id);
+    if (i < 0 || (i < ex->plan->plan->n_nodes && ex->plan->plan->nodes[i].map != NULL))
         return NULL;
     *idx = (uint32_t)i;
-    return &ex->plan->plan->nodes[i];
+    return eng_pnode(ex, (uint32_t)i, NULL);
 }
 
 static bool
@@ -225,9 +227,13 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
 {
     sched_engine *e = ex->t->e;
     const sched_plan *plan = ex->plan->plan;
-    const Floe__TaskSpec *task = plan->nodes[idx].task;
+    int64_t item;
+    const sched_pnode *pn = eng_pnode(ex, idx, &item);
+    if (pn == NULL)
+        return;
+    const Floe__TaskSpec *task = pn->task;
     floe_retry rp = floe_retry_of(task->retries);
-    char code[64], msg[ENG_MSG_MAX], worker[128];
+    char code[64], msg[ENG_MSG_MAX], worker[128], idbuf[SCHED_PLAN_ID_SIZE], spec[64];
     store_failure f = {
         .exec = ex->id,
         .node = idx,
@@ -247,9 +253,13 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
         .finished_us = in->finished_us,
         .lease_check = in->lease_check,
         .logs = in->logs,
-        .node_id = plan->nodes[idx].id,
+        .node_id = eng_node_id(ex, idx, idbuf),
+        .item = eng_item_spec(ex, idx, spec),
     };
-    if (plan->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT) {
+    if (pn->map != NULL && item < 0) /* the map node itself: its items had their retries */
+        f.user_budget = f.system_budget = 0;
+    if (item < 0 &&
+        plan->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT) {
         if (e->closure_cap < plan->n_nodes) {
             uint32_t *cl = floe_realloc(e->closure, plan->n_nodes * sizeof(*cl));
             if (cl != NULL)
@@ -301,10 +311,17 @@ on_failed(eng_exec *ex, const Floe__TaskFailed *m, const floe_bus_pos *pos)
     node_fail(ex, idx, m->attempt, &in, pos, OP_FAILED);
 }
 
+void
+eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code, const char *msg)
+{
+    fail_in in = {.kind = FLOE_ERROR_KIND_USER, .retriable = false, .code = code, .message = msg};
+    node_fail(ex, node, attempt, &in, NULL, OP_FAILED);
+}
+
 static void
 lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 {
-    if (idx >= ex->plan->plan->n_nodes)
+    if (eng_pnode(ex, idx, NULL) == NULL)
         return;
     fail_in in = {.kind = FLOE_ERROR_KIND_SYSTEM,
                   .retriable = true,
@@ -320,13 +337,24 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 void
 eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs, size_t len)
 {
+    eng_node_done(ex, node, attempt, outputs, len, FLOE__PHASE__PHASE_CACHED);
+}
+
+void
+eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs, size_t len,
+              int phase)
+{
     sched_engine *e = ex->t->e;
-    const sched_pnode *pn = &ex->plan->plan->nodes[node];
-    const char *down = eng_csv(e, pn->down, pn->n_down);
+    int64_t item;
+    const sched_pnode *pn = eng_pnode(ex, node, &item);
+    if (pn == NULL)
+        return;
+    const char *down = item >= 0 ? "" : eng_csv(e, pn->down, pn->n_down);
     if (down == NULL) {
         eng_term_fail(ex->t, "engine: out of memory");
         return;
     }
+    char spec[64];
     store_success s = {.exec = ex->id,
                        .node = node,
                        .attempt = attempt,
@@ -334,9 +362,11 @@ eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *ou
                        .outputs_len = len,
                        .worker = "",
                        .down_csv = down,
-                       .phase = FLOE__PHASE__PHASE_CACHED};
+                       .phase = phase,
+                       .item = eng_item_spec(ex, node, spec)};
     eng_op *op;
-    if (!op_start(ex, OP_CACHED, node, attempt, NULL, &op))
+    if (!op_start(ex, phase == FLOE__PHASE__PHASE_CACHED ? OP_CACHED : OP_SUCCEEDED, node, attempt,
+                  NULL, &op))
         return;
     op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, script_reply, op));
 }
@@ -382,13 +412,13 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
     vm.n_entries = n_out;
     size_t len = floe__value_map__get_packed_size(&vm);
     uint8_t *packed = floe_arena_alloc(e->scratch, len ? len : 1);
-    const char *down = eng_csv(e, pn->down, pn->n_down);
+    const char *down = idx >= ex->plan->plan->n_nodes ? "" : eng_csv(e, pn->down, pn->n_down);
     if (packed == NULL || down == NULL) {
         eng_term_fail(ex->t, "engine: out of memory");
         return;
     }
     floe__value_map__pack(&vm, packed);
-    char worker[128], logs[320];
+    char worker[128], logs[320], spec[64];
     store_success s = {.exec = ex->id,
                        .node = idx,
                        .attempt = m->attempt,
@@ -399,7 +429,8 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
                        .finished_us = m->finished_unix_us,
                        .down_csv = down,
                        .phase = FLOE__PHASE__PHASE_SUCCEEDED,
-                       .logs = log_refs(logs, m->stdout_log, m->stderr_log)};
+                       .logs = log_refs(logs, m->stdout_log, m->stderr_log),
+                       .item = eng_item_spec(ex, idx, spec)};
     eng_op *op;
     if (!op_start(ex, OP_SUCCEEDED, idx, m->attempt, pos, &op))
         return;

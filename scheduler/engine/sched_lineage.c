@@ -233,7 +233,14 @@ eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bu
 {
     eng_term *t = ex->t;
     const sched_plan *plan = ex->plan->plan;
-    const sched_pnode *pn = &plan->nodes[node];
+    const sched_pnode *pn = eng_pnode(ex, node, NULL);
+    if (pn == NULL) {
+        if (pos != NULL)
+            eng_ack(t, pos);
+        return;
+    }
+    char idbuf[SCHED_PLAN_ID_SIZE];
+    const char *node_id = eng_node_id(ex, node, idbuf);
     const Floe__TaskSpec *task = pn->task;
     const Floe__Interface *ifc = task->interface;
     eng_lin *l = floe_calloc(1, sizeof(*l));
@@ -264,7 +271,7 @@ eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bu
             x->name = dup(a, b->ref);
             x->link_by_digest = c->value != NULL && c->value->kind_case == FLOE__VALUE__KIND_BLOB;
         } else { /* a literal in the workflow, or the task's default */
-            x->node_id = pn->id;
+            x->node_id = node_id;
             x->role = "constant";
             x->name = dup(a, c->name);
         }
@@ -281,7 +288,7 @@ eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bu
         const Floe__NamedValue *p = in->produced[i];
         store_lin_artifact *x = &arts[k++];
         memset(x, 0, sizeof(*x));
-        x->node_id = dup(a, pn->id);
+        x->node_id = dup(a, node_id);
         x->role = "output";
         x->name = dup(a, p->name);
         x->src_exec = dup(a, in->source_execution);
@@ -298,7 +305,7 @@ eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bu
     l->arena = a;
     store_lin_record *r = &l->rec;
     r->execution_id = dup(a, ex->id);
-    r->node_id = dup(a, pn->id);
+    r->node_id = dup(a, node_id);
     r->attempt = in->attempt;
     r->project = dup(a, task->id->project);
     r->domain = dup(a, task->id->domain);
@@ -329,7 +336,7 @@ void
 eng_lineage_event(eng_exec *ex, const Floe__LineageRecorded *m, const floe_bus_pos *pos)
 {
     sched_engine *e = ex->t->e;
-    int64_t idx = sched_plan_find(ex->plan->plan, m->node_id);
+    int64_t idx = sched_plan_find_any(ex->plan->plan, m->node_id);
     if (idx < 0) {
         floe_log_warn(&ex->t->log, "execution %s has no node \"%s\"; lineage dropped", ex->id,
                       m->node_id);

@@ -20,6 +20,7 @@
 #include "floe_map.h"
 #include "floe_mem.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ typedef struct plan_level {
 typedef struct plan_tmp {
     const char *id;
     const Floe__TaskSpec *task;
+    const Floe__MapSpec *map;
     sched_binding *inputs;
     uint32_t n_inputs;
     u32vec deps;
@@ -58,6 +60,7 @@ struct plan_build {
     size_t edges, max_edges; /* dependency edges so far (before deduplication), and the cap */
     plan_tmp *tmp;
     uint32_t n, cap;
+    uint32_t n_maps;
     floe_err *err;
 };
 
@@ -65,6 +68,7 @@ struct sched_plan_priv {
     sched_plan pub;
     floe_arena *arena;
     floe_map *by_id;
+    uint32_t *maps; /* plan index of each map node, by map_ord */
 };
 
 static int
@@ -280,6 +284,19 @@ level_node(plan_build *b, plan_level *lv, size_t j)
         if ((rc = add_task(b, id, wf->tasks[nd->target], in, (uint32_t)nd->n_inputs, &deps,
                            &idx)) != FLOE_OK)
             return rc;
+        if (nd->map != NULL) {
+            if (strlen(id) > SCHED_MAP_ID_MAX)
+                return floe_err_user(b->err, FLOE_EINVAL,
+                                     "plan: map node \"%.64s...\": its id is longer than %d "
+                                     "(its items are named ID.k)",
+                                     id, SCHED_MAP_ID_MAX);
+            if (b->n_maps >= SCHED_PLAN_MAPS_MAX)
+                return floe_err_user(b->err, FLOE_ETOOBIG,
+                                     "plan: more than %d map nodes once sub-workflows are inlined",
+                                     SCHED_PLAN_MAPS_MAX);
+            b->tmp[idx].map = nd->map;
+            b->n_maps++;
+        }
         uint32_t *one = floe_arena_alloc(b->arena, sizeof(*one));
         if (one == NULL)
             return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
@@ -362,6 +379,7 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
         for (uint32_t k = 0; k < b->tmp[i].deps.n; k++)
             outdeg[b->tmp[i].deps.v[k]]++;
     size_t pos = 0;
+    uint32_t ord = 0;
     for (uint32_t i = 0; i < n; i++) {
         const plan_tmp *t = &b->tmp[i];
         uint32_t *down = outdeg[i] ? floe_arena_alloc(b->arena, outdeg[i] * sizeof(*down)) : NULL;
@@ -374,7 +392,9 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
                                  .inputs = t->inputs,
                                  .n_inputs = t->n_inputs,
                                  .n_upstream = t->deps.n,
-                                 .down = down};
+                                 .down = down,
+                                 .map = t->map,
+                                 .map_ord = t->map != NULL ? ord++ : 0};
         pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", t->deps.n);
         if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
@@ -407,6 +427,14 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
     p->outputs = outs;
     p->n_outputs = (uint32_t)wf->n_outputs;
     p->unresolved_csv = csv;
+    p->n_maps = ord;
+    if (ord > 0 && (pp->maps = floe_arena_alloc(b->arena, ord * sizeof(*pp->maps))) == NULL) {
+        rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (nodes[i].map != NULL)
+            pp->maps[nodes[i].map_ord] = i;
 out:
     floe_free(outdeg);
     return rc;
@@ -499,4 +527,70 @@ sched_plan_closure(const sched_plan *plan, uint32_t node, uint32_t *out, uint8_t
         mark[i] = 0;
     }
     return n;
+}
+
+/* --- Map items ------------------------------------------------------------------------- */
+
+uint32_t
+sched_plan_item(const sched_plan *plan, uint32_t node, uint32_t k)
+{
+    return plan->n_nodes + (plan->nodes[node].map_ord << SCHED_MAP_ITEM_BITS) + k;
+}
+
+bool
+sched_plan_locate(const sched_plan *plan, uint32_t idx, uint32_t *node, int64_t *item)
+{
+    if (idx < plan->n_nodes) {
+        *node = idx;
+        *item = -1;
+        return true;
+    }
+    uint32_t rel = idx - plan->n_nodes, ord = rel >> SCHED_MAP_ITEM_BITS;
+    uint32_t k = rel & SCHED_MAP_ITEMS_MAX;
+    if (ord >= plan->n_maps || k == SCHED_MAP_ITEMS_MAX)
+        return false;
+    *node = ((const struct sched_plan_priv *)plan)->maps[ord];
+    *item = k;
+    return true;
+}
+
+int64_t
+sched_plan_find_any(const sched_plan *plan, const char *id)
+{
+    /* A node id never ends in ".<digits>" (ids start with a letter), an item's always does. */
+    const char *dot = strrchr(id, '.');
+    if (dot == NULL || dot[1] < '0' || dot[1] > '9')
+        return sched_plan_find(plan, id);
+    char base[PLAN_ID_MAX + 1];
+    size_t blen = (size_t)(dot - id);
+    if (blen == 0 || blen > PLAN_ID_MAX)
+        return -1;
+    memcpy(base, id, blen);
+    base[blen] = '\0';
+    /* k: decimal, no sign, no leading zero, and nothing after it */
+    const char *p = dot + 1;
+    uint64_t k = 0;
+    size_t nd = 0;
+    for (; *p >= '0' && *p <= '9' && nd < 8; p++, nd++)
+        k = k * 10 + (uint64_t)(*p - '0');
+    if (nd == 0 || (nd > 1 && dot[1] == '0') || *p != '\0' || k >= SCHED_MAP_ITEMS_MAX)
+        return -1;
+    int64_t node = sched_plan_find(plan, base);
+    if (node < 0 || plan->nodes[node].map == NULL)
+        return -1;
+    return sched_plan_item(plan, (uint32_t)node, (uint32_t)k);
+}
+
+const char *
+sched_plan_id(const sched_plan *plan, uint32_t idx, char *buf, size_t size)
+{
+    uint32_t node;
+    int64_t item;
+    if (!sched_plan_locate(plan, idx, &node, &item))
+        snprintf(buf, size, "?");
+    else if (item < 0)
+        return plan->nodes[node].id;
+    else
+        snprintf(buf, size, "%s.%" PRId64, plan->nodes[node].id, item);
+    return buf;
 }

@@ -14,6 +14,8 @@
 #include "floe_err.h"
 #include "floe_spec.pb-c.h"
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +41,8 @@ typedef struct sched_pnode {
     uint32_t n_upstream;  /* distinct nodes it waits for */
     const uint32_t *down; /* distinct nodes waiting for it, ascending */
     uint32_t n_down;
+    const Floe__MapSpec *map; /* a map node: its task runs once per item; else NULL */
+    uint32_t map_ord;         /* a map node: its position among the plan's map nodes */
 } sched_pnode;
 
 typedef struct sched_plan {
@@ -50,6 +54,7 @@ typedef struct sched_plan {
     uint32_t n_outputs;
     int failure_policy;         /* FLOE__FAILURE_POLICY__* (unset = fail fast) */
     const char *unresolved_csv; /* n_upstream of every node, "0,1,1,2" */
+    uint32_t n_maps;            /* map nodes */
     size_t bytes;               /* memory held */
 } sched_plan;
 
@@ -64,6 +69,29 @@ void sched_plan_free(sched_plan *plan);
 
 /* Index of the node with id, or -1. */
 int64_t sched_plan_find(const sched_plan *plan, const char *id);
+
+/* The items of map nodes are nodes of the execution too, created when their map node
+ * starts: item k of the map node with map_ord m has index n_nodes + (m << 20) + k, its
+ * id is "ID.k". So every state script, claim and event names an item as it names a task
+ * node, and the index alone says which map it belongs to (no table to recover after a
+ * failover). */
+#define SCHED_MAP_ITEM_BITS 20
+#define SCHED_MAP_ITEMS_MAX ((1u << SCHED_MAP_ITEM_BITS) - 1)
+/* Map nodes a plan may have, so that every item index fits in 32 bits. */
+#define SCHED_PLAN_MAPS_MAX 4000
+/* Longest id of a map node, so that "ID.k" fits the bus's limit on node ids. */
+#define SCHED_MAP_ID_MAX 119
+
+/* Index of item k of map node `node`. */
+uint32_t sched_plan_item(const sched_plan *plan, uint32_t node, uint32_t k);
+/* What index idx names: *node the plan node (the map node for an item), *item the item
+ * (-1 for a plan node). false when it names neither. */
+bool sched_plan_locate(const sched_plan *plan, uint32_t idx, uint32_t *node, int64_t *item);
+/* Index of a plan node's or an item's id ("ID" or "ID.k", k < SCHED_MAP_ITEMS_MAX), or -1. */
+int64_t sched_plan_find_any(const sched_plan *plan, const char *id);
+/* The id of idx into buf ("ID" or "ID.k"); "?" when it names nothing. */
+const char *sched_plan_id(const sched_plan *plan, uint32_t idx, char *buf, size_t size);
+#define SCHED_PLAN_ID_SIZE 144
 
 /* Transitive downstream of node (not including it), ascending, written to out (capacity
  * plan->n_nodes) using mark (plan->n_nodes bytes of scratch, zeroed on return). */

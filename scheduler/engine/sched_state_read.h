@@ -23,13 +23,19 @@ typedef struct sched_state_view {
     int phase; /* the execution's floe.Phase number, 0 when the hash had none */
     int64_t started_us, finished_us;
     const char *error;
-    store_run_node *nodes; /* plan order, plan->n_nodes of them */
+    store_run_node *nodes; /* plan order, then each started map node's items in order */
     uint32_t n_nodes;
     store_run_attempt *attempts; /* ended attempts, from the attempt log */
     size_t n_attempts;
-    sched_state_log *logs; /* from the hash's l<node>.<attempt> fields */
+    uint32_t *attempt_node; /* per attempt: its node's position in nodes */
+    uint32_t *map_first;    /* per map node (by map_ord): position of its item 0 in nodes */
+    uint32_t *map_n;        /* per map node: its items (0: not started) */
+    sched_state_log *logs;  /* from the hash's l<node>.<attempt> fields */
     size_t n_logs, cap_logs;
 } sched_state_view;
+
+/* Position in v->nodes of state index idx (a plan node or a map item), or -1. */
+int64_t sched_state_read_slot(const sched_plan *plan, const sched_state_view *v, uint32_t idx);
 
 /* Decodes the execution hash (an HGETALL answer) into v, all in a. ended: the execution
  * is over, so a node that never ran is SKIPPED (QUEUED if it succeeded), one in flight

@@ -212,3 +212,42 @@ eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attemp
                          &err) != FLOE_OK)
         floe_log_warn(&t->log, "egress: %s", err.msg);
 }
+
+/* --- Nodes and map items --------------------------------------------------------------- */
+
+const sched_pnode *
+eng_pnode(const eng_exec *ex, uint32_t idx, int64_t *item)
+{
+    uint32_t node;
+    int64_t k = -1;
+    const sched_plan *plan = ex->plan != NULL ? ex->plan->plan : NULL;
+    if (item != NULL)
+        *item = -1;
+    if (plan == NULL || !sched_plan_locate(plan, idx, &node, &k))
+        return NULL;
+    if (item != NULL)
+        *item = k;
+    return &plan->nodes[node];
+}
+
+const char *
+eng_node_id(const eng_exec *ex, uint32_t idx, char buf[SCHED_PLAN_ID_SIZE])
+{
+    if (ex->plan == NULL)
+        return "";
+    return sched_plan_id(ex->plan->plan, idx, buf, SCHED_PLAN_ID_SIZE);
+}
+
+const char *
+eng_item_spec(const eng_exec *ex, uint32_t idx, char buf[64])
+{
+    int64_t k;
+    const sched_pnode *pn = eng_pnode(ex, idx, &k);
+    if (pn == NULL || k < 0)
+        return NULL;
+    const sched_plan *plan = ex->plan->plan;
+    uint32_t node = (uint32_t)(pn - plan->nodes);
+    snprintf(buf, 64, "%u,%u,%" PRId64 ",%u", node, sched_plan_item(plan, node, 0), k,
+             pn->map->concurrency);
+    return buf;
+}

@@ -137,6 +137,10 @@ floe_rc spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, co
 floe_rc spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name,
                               const char *version, Floe__WorkflowSpec **out);
 /* The workflow's publish: section, checked against its interface (spec_publish.c). */
+/* A node's `map:` section against its task's interface: the MapSpec and the interface the
+ * node shows its workflow (the mapped input and every output a list). */
+floe_rc spec_map_compile(spec_ctx *ctx, const spec_y *my, const Floe__Interface *task_ifc,
+                         Floe__MapSpec **map, const Floe__Interface **shown);
 floe_rc spec_workflow_publish(spec_ctx *ctx, const spec_y *py, Floe__WorkflowSpec *spec);
 floe_rc spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name,
                                 const char *version, Floe__LaunchPlanSpec **out);

@@ -303,7 +303,7 @@ static floe_rc
 wf_node_callee(wf *w, wf_node *nd)
 {
     spec_ctx *ctx = w->ctx;
-    static const char *const fields[] = {"id", "task", "workflow", "inputs", "after", NULL};
+    static const char *const fields[] = {"id", "task", "workflow", "inputs", "after", "map", NULL};
     floe_rc rc = spec_check_fields(ctx, nd->y, NULL, fields);
     if (rc != FLOE_OK)
         return rc;
@@ -333,7 +333,18 @@ wf_node_callee(wf *w, wf_node *nd)
                                 : ((const Floe__WorkflowSpec *)c->msg)->interface;
     snprintf(what, SPEC_NAME_MAX + 16, "%s \"%s\"", spec_kind_name(kind), name);
     nd->callee_what = what;
-    return FLOE_OK;
+    const spec_y *my = spec_y_get(nd->y, "map");
+    if (my == NULL)
+        return FLOE_OK;
+    if (kind != SPEC_TASK) {
+        nd->node = NULL;
+        return spec_fail(ctx, my, FLOE_EINVAL,
+                         "map: maps a task (a map over a sub-workflow is "
+                         "not supported yet: map a task)");
+    }
+    if ((rc = spec_map_compile(ctx, my, nd->ifc, &node->map, &nd->ifc)) != FLOE_OK)
+        nd->node = NULL;
+    return rc;
 }
 
 static int

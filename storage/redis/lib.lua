@@ -39,3 +39,39 @@ local function split_ints(s)
   for x in string.gmatch(s, '%d+') do out[#out + 1] = tonumber(x) end
   return out
 end
+
+-- A map item ended for good (succeeded, cached or failed): the item `conc` places after it
+-- may start, and the map node becomes READY again, to be gathered, once every item ended.
+-- spec: "map node,first item's index,item,concurrency" (empty: not an item). Appends the
+-- nodes made ready to out.
+local function item_done(h, E, spec, ms, out)
+  if spec == nil or spec == '' then return end
+  local p, base, k, conc = string.match(spec, '^(%d+),(%d+),(%d+),(%d+)$')
+  if not p then return end
+  base, k, conc = tonumber(base), tonumber(k), tonumber(conc)
+  local n = tonumber(redis.call('HGET', h, 'm' .. p) or '0')
+  if conc > 0 and k + conc < n then
+    local nx = base + k + conc
+    local dn = node_get(h, nx)
+    if dn and dn.p == QUEUED and dn.u > 0 then
+      dn.u = dn.u - 1
+      if dn.u == 0 then
+        dn.p = READY
+        dn.a = 1
+        redis.call('ZADD', KEYS[4], ms, E .. '|' .. nx .. '|1')
+        out[#out + 1] = nx
+      end
+      node_put(h, nx, dn)
+    end
+  end
+  local pn = node_get(h, p)
+  if pn and pn.p == RUNNING and pn.u > 0 then
+    pn.u = pn.u - 1
+    if pn.u == 0 then
+      pn.p = READY
+      redis.call('ZADD', KEYS[4], ms, E .. '|' .. p .. '|' .. pn.a)
+      out[#out + 1] = tonumber(p)
+    end
+    node_put(h, p, pn)
+  end
+end

@@ -8,7 +8,11 @@
 --       backoff_multiplier_milli, jitter_milli (0..1000), code, message, worker,
 --       started_us, finished_us, closure ("4,9,..."), lease_check (1: only if the lease
 --       has expired by Redis's clock), logs ("<stdout uri>|<stderr uri>", may be empty),
---       node id (names the node in the execution's error; empty: its index)
+--       node id (names the node in the execution's error; empty: its index), map item
+--       ("map node,first item,item,concurrency", empty when the node is no map item)
+-- A map item that fails for good fails neither its map node nor the execution: the map
+-- node decides when it is gathered (min_success_ratio); answers {'failed', 0, 'item',
+-- nodes made ready...}.
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -83,6 +87,12 @@ node_put(KEYS[2], i, nd)
 redis.call('HSET', KEYS[2], 'e' .. i, kind .. '|' .. code .. '|' .. msg)
 redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. FAILED .. '|' .. kind .. '|' .. code ..
   '|' .. ARGV[15] .. '|' .. started .. '|' .. finished .. '|' .. msg)
+if ARGV[22] ~= nil and ARGV[22] ~= '' then
+  local out = {'failed', 0, 'item'}
+  item_done(KEYS[2], E, ARGV[22], math.floor(now / 1000), out)
+  redis.call('HINCRBY', KEYS[2], 'left', -1)
+  return out
+end
 redis.call('HINCRBY', KEYS[2], 'fail', 1)
 local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
 local out = {'failed', 0, ''}

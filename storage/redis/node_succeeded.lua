@@ -7,7 +7,8 @@
 -- KEYS: epoch, exec, log, outbox, leases, finalize, claim (of this attempt)
 -- ARGV: epoch, exec_id, node, attempt, outputs, worker, started_us, finished_us,
 --       downstream ("3,7,..."), phase (SUCCEEDED or CACHED), logs ("<stdout uri>|<stderr
---       uri>", may be empty)
+--       uri>", may be empty), map item ("map node,first item,item,concurrency"; empty when
+--       the node is no map item: see item_done in lib.lua)
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -70,6 +71,7 @@ for _, d in ipairs(split_ints(ARGV[9])) do
     node_put(KEYS[2], d, dn)
   end
 end
+item_done(KEYS[2], E, ARGV[12], ms, out)
 local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
 if left <= 0 then
   local fail = tonumber(redis.call('HGET', KEYS[2], 'fail') or '0')

@@ -154,6 +154,11 @@ typedef struct eng_next {
     void (*dispatch_keyed)(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us,
                            const char *cache_key);                        /* sched_dispatch */
     bool (*dispatch_member)(eng_term *t, const char *member, size_t len); /* sched_dispatch */
+    void (*node_done)(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
+                      size_t len, int phase); /* sched_events */
+    void (*map_failed)(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
+                       const char *msg); /* sched_events */
+    store_redis_cb state_reply;          /* sched_effects: eng_state_reply */
 } eng_next;
 
 struct sched_engine {
@@ -228,6 +233,14 @@ void eng_ack(eng_term *t, const floe_bus_pos *pos);
 /* The event at pos failed for its own content: dead-lettered with why, then acknowledged. */
 void eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why);
 const char *eng_csv(sched_engine *e, const uint32_t *v, size_t n);
+/* What index idx of ex's state runs: its plan node, or for a map item the map node (whose
+ * task each item runs); NULL when idx names neither. *item: the item, or -1. */
+const sched_pnode *eng_pnode(const eng_exec *ex, uint32_t idx, int64_t *item);
+/* idx's id ("ID", or "ID.k" for a map item), in buf when it must be made. */
+const char *eng_node_id(const eng_exec *ex, uint32_t idx, char buf[SCHED_PLAN_ID_SIZE]);
+/* A map item's place for the state scripts, "map node,first item,item,concurrency" in buf
+ * (64 bytes); NULL for a plan node. */
+const char *eng_item_spec(const eng_exec *ex, uint32_t idx, char buf[64]);
 /* A PhaseChanged on egress (node_id NULL: the execution's). */
 void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
                 floe_transition tr, floe_error_kind error_kind, const char *message);
@@ -313,6 +326,23 @@ void eng_lp_tick(eng_term *t);
 /* The node's outputs came from the catalog: it ends CACHED and its downstream runs. */
 void eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
                      size_t len);
+/* The node ends with these outputs (phase SUCCEEDED or CACHED) without a worker: a cache
+ * hit, or a map node gathered from its items. */
+void eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
+                   size_t len, int phase);
+/* A map node fails (USER, not retried): too few of its items succeeded, or its list is
+ * too long. */
+void eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
+                    const char *msg);
+
+/* sched_map.c: map nodes (docs/engine.md#map-nodes) */
+/* A map node is READY with its inputs resolved (values valid for the call only): start
+ * one item per element of its list. */
+void eng_map_expand(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue *const *inputs,
+                    size_t n_inputs);
+/* Every item of the map node ended (it is READY again): gather their outputs into lists,
+ * and end the node by its min_success_ratio. n: its items. */
+void eng_map_gather(eng_exec *ex, uint32_t node, uint32_t attempt, uint32_t n);
 void eng_flush_acks(eng_term *t);
 void eng_outbox_scan(eng_term *t);
 

@@ -1,0 +1,49 @@
+-- A map node starts: one node per item of its list, items [conc, n) waiting for the item
+-- conc places before them (so at most conc run at once), the map node RUNNING until every
+-- item ended (item_done in lib.lua makes it READY again, to be gathered). Each item's
+-- value is kept in field v<index>, read by its dispatch.
+-- KEYS: epoch, exec, (unused), outbox
+-- ARGV: epoch, exec_id, node, attempt, first item's index, concurrency (0: all), then the
+--       items (packed floe.Value each)
+local E = ARGV[2]
+local stale = fence(KEYS[1], ARGV[1])
+if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
+local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
+if ph == 0 then return {'noop', 0, 'no such execution'} end
+if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local p, a = ARGV[3], tonumber(ARGV[4])
+local nd = node_get(KEYS[2], p)
+if not nd then return {'noop', 0, 'no such node'} end
+if nd.p ~= READY or nd.a ~= a then return {'noop', 0, 'node is in phase ' .. nd.p} end
+if redis.call('HEXISTS', KEYS[2], 'm' .. p) == 1 then return {'noop', 0, 'map already started'} end
+local base, conc = tonumber(ARGV[5]), tonumber(ARGV[6])
+local n = #ARGV - 6
+local now = now_us()
+local ms = math.floor(now / 1000)
+redis.call('ZREM', KEYS[4], E .. '|' .. p .. '|' .. a)
+nd.p = RUNNING
+nd.u = n
+node_put(KEYS[2], p, nd)
+redis.call('HSET', KEYS[2], 'm' .. p, n, 's' .. p, str(now) .. '|')
+redis.call('HINCRBY', KEYS[2], 'left', n)
+local out = {'ok', 0, ''}
+local batch = {}
+for k = 0, n - 1 do
+  local idx = base + k
+  batch[#batch + 1] = idx
+  if conc == 0 or k < conc then
+    batch[#batch + 1] = READY .. ',1,0,0,0'
+    redis.call('ZADD', KEYS[4], ms, E .. '|' .. idx .. '|1')
+    out[#out + 1] = idx
+  else
+    batch[#batch + 1] = QUEUED .. ',0,1,0,0'
+  end
+  batch[#batch + 1] = 'v' .. idx
+  batch[#batch + 1] = ARGV[7 + k]
+  if #batch >= 1000 then
+    redis.call('HSET', KEYS[2], unpack(batch))
+    batch = {}
+  end
+end
+if #batch > 0 then redis.call('HSET', KEYS[2], unpack(batch)) end
+return out

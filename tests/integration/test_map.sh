@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Map nodes (issue 23) against a real scheduler and worker: items in order through a
+# downstream task, concurrency, per-item retries, failures below and above
+# min_success_ratio (a failed item an absent value, null in JSON), an empty list, items
+# listed as nodes ID.k, and a map of many noop items.
+# usage: test_map.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER   (settings from ops/stack env)
+set -uo pipefail
+ctl=$1 sched=$2 worker=$3
+export FLOE_API_URL=http://127.0.0.1:18783
+export FLOE_PROJECT=map-$$-$RANDOM
+log=$(mktemp) wlog=$(mktemp) work=$(mktemp -d)
+fail() {
+    echo "FAIL: $*"
+    echo "--- scheduler log"; tail -n 60 "$log"
+    echo "--- worker log"; tail -n 40 "$wlog"
+    exit 1
+}
+expect() { # expect CODE CMD...: runs CMD, checks its exit code
+    local want=$1; shift
+    "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat "$work/err") $(head -c 2000 "$work/out")"
+}
+# json FILTER: jq on the last command's output, which must say "true"
+json() { [ "$(jq -r "$1" "$work/out")" = true ] || fail "$1 on: $(head -c 3000 "$work/out")"; }
+
+FLOE_WORKER_NOOP=on "$sched" >"$log" 2>&1 &
+pid=$!
+FLOE_WORKER_HTTP=127.0.0.1:18799 FLOE_WORKER_NOOP=on FLOE_WORKER_CONCURRENCY=4 "$worker" --class default >"$wlog" 2>&1 &
+wpid=$!
+trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -rf "$log" "$wlog" "$work"' EXIT
+for _ in $(seq 1 300); do # up to 30 s for the API to answer
+    "$ctl" list tasks >/dev/null 2>&1 && break
+    kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
+    sleep 0.1
+done
+
+cat >"$work/map.yaml" <<YAML
+kind: task
+name: square
+inputs: {x: integer}
+outputs: {y: integer, s: string}
+retries: {user: 1, backoff: {initial: 10ms, max: 10ms}}
+container:
+  command:
+    - /bin/sh
+    - -c
+    - |
+      x=\$(cat "\$FLOE_INPUTS/x")
+      # an item that fails: x divisible by 4 (always), x = 5 (its first attempt only)
+      [ \$((x % 4)) -eq 0 ] && { echo "no multiple of 4: \$x" >&2; exit 3; }
+      if [ "\$x" = 5 ] && [ ! -e "$work/five" ]; then touch "$work/five"; exit 1; fi
+      echo \$((x * x)) > "\$FLOE_OUTPUTS/y"
+      printf 'item %s' "\$x" > "\$FLOE_OUTPUTS/s"
+---
+kind: task
+name: total
+inputs: {ys: "list<integer>"}
+outputs: {sum: integer, count: integer}
+container:
+  command: [/bin/sh, -c, 'tr -d "[] " < "\$FLOE_INPUTS/ys" | tr , "\n" | grep -v null | awk "{s+=\\\$1; n++} END {print s+0 > \"\$FLOE_OUTPUTS/sum\"; print n+0 > \"\$FLOE_OUTPUTS/count\"}"']
+---
+kind: task
+name: ids
+inputs: {n: integer}
+outputs: {xs: "list<integer>"}
+container:
+  command: [/bin/sh, -c, 'awk -v n="\$(cat "\$FLOE_INPUTS/n")" "BEGIN { printf \\"[\\"; for (i = 1; i <= n; i++) printf \\"%s%d\\", (i > 1 ? \\",\\" : \\"\\"), i; print \\"]\\" }" > "\$FLOE_OUTPUTS/xs"']
+---
+kind: workflow
+name: squares
+inputs:
+  n: integer
+  ratio: {type: float, default: 1.0}
+outputs:
+  ys: {from: {node: sq, output: y}}
+  ss: {from: {node: sq, output: s}}
+  sum: {from: {node: add, output: sum}}
+  count: {from: {node: add, output: count}}
+nodes:
+  - {id: gen, task: square_ids}
+  - id: sq
+    task: square
+    map: {over: x, concurrency: 3, min_success_ratio: 0.7}
+    inputs: {x: {node: gen, output: xs}}
+  - {id: add, task: total, inputs: {ys: {node: sq, output: y}}}
+YAML
+sed -i 's/task: square_ids/task: ids, inputs: {n: {input: n}}/' "$work/map.yaml"
+expect 0 "$ctl" register -f "$work/map.yaml"
+
+# 10 items: 4 and 8 fail (2 of 10, ratio 0.8 >= 0.7), 5 succeeds on its retry.
+expect 0 "$ctl" launch squares --input n=10 --wait --wait-timeout 120s -o json
+id=$(jq -r .id "$work/out")
+json '.phase == "SUCCEEDED"'
+json '.outputs.ys == [1,4,9,null,25,36,49,null,81,100]'
+json '.outputs.ss[2] == "item 3" and .outputs.ss[3] == null'
+json '.outputs.sum == 305 and .outputs.count == 8'
+expect 0 "$ctl" get nodes "$id" -o json
+json '[.items[] | select(.id == "sq") | .phase] == ["SUCCEEDED"]'
+json '[.items[] | select(.id | startswith("sq.")) ] | length == 10'
+json '[.items[] | select(.id == "sq.3" or .id == "sq.7") | .phase] == ["FAILED","FAILED"]'
+json '[.items[] | select(.id == "sq.3") | .attempts] == [2]'  # retried once
+json '[.items[] | select(.id == "sq.4") | .phase] == ["SUCCEEDED"]'   # x = 5: its retry
+json '[.items[] | select(.id == "sq.3") | .error.message] | .[0] | test("no multiple of 4")'
+
+# 12 items: 4, 8 and 12 fail: 9 of 12 = 0.75 >= 0.7 succeeds; 16 items: 12 of 16 = 0.75.
+# 4 items: 3 of 4 = 0.75; 3 items: all succeed. Then 8 items: 6 of 8 = 0.75 ... all above:
+# below it takes 20 items with ratio 0.8 (16 of 20): a workflow of its own.
+sed 's/min_success_ratio: 0.7/min_success_ratio: 0.85/; s/name: squares/name: strict/' "$work/map.yaml" |
+    awk 'BEGIN{p=0} /^kind: workflow/{p=1} p' >"$work/strict.yaml"
+expect 0 "$ctl" register -f "$work/strict.yaml"
+expect 4 "$ctl" launch strict --input n=12 --wait --wait-timeout 120s -o json
+json '.phase == "FAILED"'
+json '.error | test("node sq: 3 of 12 items failed; 11 had to succeed")'
+sid=$(jq -r .id "$work/out")
+expect 0 "$ctl" get nodes "$sid" -o json
+json '[.items[] | select(.id == "sq") | .error.code] == ["map_failed"]'
+json '[.items[] | select(.id == "add") | .phase] == ["SKIPPED"]'
+
+# An empty list: no items, empty lists out.
+expect 0 "$ctl" launch squares --input n=0 --wait --wait-timeout 60s -o json
+json '.phase == "SUCCEEDED" and .outputs.ys == [] and .outputs.count == 0'
+
+# Many noop items, 200 at a time: in order, every one a node of its own.
+cat >"$work/noop.yaml" <<'YAML'
+kind: task
+name: nop
+executor: noop
+inputs: {x: integer}
+outputs: {y: integer}
+---
+kind: workflow
+name: many
+inputs: {xs: "list<integer>"}
+outputs: {ys: {from: {node: m, output: y}}}
+nodes:
+  - {id: m, task: nop, map: {over: x, concurrency: 200}, inputs: {x: {input: xs}}}
+YAML
+expect 0 "$ctl" register -f "$work/noop.yaml"
+python3 -c 'import json; print(json.dumps({"xs": list(range(5000))}))' >"$work/in.json"
+expect 0 "$ctl" launch many --inputs-file "$work/in.json" --wait --wait-timeout 180s -o json
+json '.phase == "SUCCEEDED" and (.outputs.ys | length) == 5000'
+echo "ok: map nodes"

@@ -743,12 +743,103 @@ test_fence_refuses_older_epochs(void **state)
     assert_string_equal(cmd(&m, 2, "GET", STORE_KEY_EPOCH), "8");
 }
 
+/* --- Map nodes ------------------------------------------------------------------------- */
+
+static void
+item_succeeded(ans *a, const char *exec, unsigned idx, const char *item)
+{
+    memset(a, 0, sizeof(*a));
+    store_success s = {.exec = exec,
+                       .node = idx,
+                       .attempt = 1,
+                       .outputs = "out",
+                       .outputs_len = 3,
+                       .worker = "w1",
+                       .down_csv = "",
+                       .phase = FLOE_PHASE_SUCCEEDED,
+                       .item = item};
+    await(a, store_state_node_succeeded(redis, EPOCH, &s, on_script, a), "node_succeeded");
+}
+
+/* Node 1 of the diamond maps 5 items (indices 100..104), 2 at a time: item k + 2 waits for
+ * item k, a failed item releases the next as a success does and fails neither the map node
+ * nor the execution, and the map node is READY again (in the outbox) once the last item
+ * ended; its success then releases its downstream as any node's. */
+static void
+test_map_items(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "m1", 1); /* fail fast: an item's failure must not end it */
+    succeeded(&a, EPOCH, "m1", 0, 1);
+    const uint8_t *items[5] = {(const uint8_t *)"a", (const uint8_t *)"b", (const uint8_t *)"c",
+                               (const uint8_t *)"d", (const uint8_t *)"e"};
+    size_t lens[5] = {1, 1, 1, 1, 1};
+    memset(&a, 0, sizeof(a));
+    await(&a,
+          store_state_map_expand(redis, EPOCH, "m1", 1, 1, 100, 2, items, lens, 5, on_script, &a),
+          "map_expand");
+    assert_int_equal(a.st, STORE_ST_OK);
+    expect_items(&a, 2, 100, 101);
+    assert_int_equal(node("m1", 1).phase, FLOE_PHASE_RUNNING);
+    assert_int_equal(node("m1", 1).unresolved, 5);
+    assert_int_equal(node("m1", 102).phase, FLOE_PHASE_QUEUED);
+    assert_false(in_zset(STORE_KEY_OUTBOX, "m1", 1, 1));
+    assert_true(in_zset(STORE_KEY_OUTBOX, "m1", 101, 1));
+    char key[STORE_KEY_MAX];
+    store_key_exec(key, "m1");
+    ans v;
+    assert_string_equal(cmd(&v, 3, "HGET", key, "v103"), "d");
+    /* started once only */
+    memset(&a, 0, sizeof(a));
+    await(&a,
+          store_state_map_expand(redis, EPOCH, "m1", 1, 1, 100, 2, items, lens, 5, on_script, &a),
+          "map_expand");
+    assert_int_equal(a.st, STORE_ST_NOOP);
+
+    item_succeeded(&a, "m1", 100, "1,100,0,2");
+    expect_items(&a, 1, 102);
+    memset(&a, 0, sizeof(a));
+    store_failure f = {.exec = "m1",
+                       .node = 101,
+                       .attempt = 1,
+                       .kind = 1,
+                       .retriable = false,
+                       .code = "exit",
+                       .message = "no",
+                       .worker = "w1",
+                       .node_id = "b.1",
+                       .item = "1,100,1,2"};
+    await(&a, store_state_node_failed(redis, EPOCH, &f, on_script, &a), "node_failed");
+    assert_int_equal(a.st, STORE_ST_FAILED);
+    assert_string_equal(a.note, "item");
+    expect_items(&a, 1, 103);
+    assert_int_equal(exec_phase("m1"), FLOE_PHASE_RUNNING);
+    assert_int_equal(node("m1", 101).phase, FLOE_PHASE_FAILED);
+    item_succeeded(&a, "m1", 102, "1,100,2,2");
+    expect_items(&a, 1, 104);
+    item_succeeded(&a, "m1", 103, "1,100,3,2");
+    expect_items(&a, 0);
+    item_succeeded(&a, "m1", 104, "1,100,4,2");
+    expect_items(&a, 1, 1); /* the map node, to be gathered */
+    assert_int_equal(node("m1", 1).phase, FLOE_PHASE_READY);
+    assert_true(in_zset(STORE_KEY_OUTBOX, "m1", 1, 1));
+    succeeded(&a, EPOCH, "m1", 1, 1); /* the gathered outputs */
+    expect_items(&a, 0);              /* node 3 also waits for node 2 */
+    succeeded(&a, EPOCH, "m1", 2, 1);
+    expect_items(&a, 1, 3);
+    succeeded(&a, EPOCH, "m1", 3, 1);
+    assert_int_equal(exec_phase("m1"), FLOE_PHASE_SUCCEEDED);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_makes_sources_ready),
         cmocka_unit_test(test_diamond_readiness),
+        cmocka_unit_test(test_map_items),
         cmocka_unit_test(test_duplicates_and_stale),
         cmocka_unit_test(test_late_success_of_old_attempt),
         cmocka_unit_test(test_retry_budgets_and_backoff),

@@ -198,6 +198,34 @@ test_failed(void **state)
     EXPECT(&o, 4, {SCHED_FX_EGRESS, 1, 2, FLOE_TR_NODE_FAIL}, FINALIZE);
 }
 
+/* Map nodes: a map node's items started (its start said, the first items dispatched); an
+ * item that failed for good says so and lets the next item (or the gathering of the map
+ * node) go on, skipping nothing and ending nothing. */
+static void
+test_map(void **state)
+{
+    (void)state;
+    int64_t items[] = {10, 11};
+    sched_outcome o = {.event = SCHED_EV_EXPANDED,
+                       .node = 1,
+                       .attempt = 1,
+                       .answer = SCHED_ANS_OK,
+                       .items = items,
+                       .n_items = 2};
+    EXPECT(&o, 20, {SCHED_FX_EGRESS, 1, 1, FLOE_TR_NODE_START}, READY(10), READY(11));
+    int64_t next[] = {12, 1};
+    o = (sched_outcome){.event = SCHED_EV_FAILED,
+                        .node = 10,
+                        .attempt = 2,
+                        .error_kind = FLOE_ERROR_KIND_USER,
+                        .answer = SCHED_ANS_ITEM_FAILED,
+                        .items = next,
+                        .n_items = 2};
+    EXPECT(&o, 20, {SCHED_FX_EGRESS, 10, 2, FLOE_TR_NODE_FAIL}, READY(12), READY(1));
+    o.answer = SCHED_ANS_NOOP;
+    EXPECT_NONE(&o, 20);
+}
+
 static void
 test_aborted(void **state)
 {
@@ -283,6 +311,7 @@ main(void)
         cmocka_unit_test(test_retry),
         cmocka_unit_test(test_failed),
         cmocka_unit_test(test_aborted),
+        cmocka_unit_test(test_map),
         cmocka_unit_test(test_out_of_range_ignored),
         cmocka_unit_test(test_outputs),
     };

@@ -87,11 +87,65 @@ test_h9_quadratic_plan_refused(void **state)
     free(y);
 }
 
+/* Map items (issue 23): indices after the plan's nodes, by map, named ID.k, found back by
+ * name, and nothing else taken for one: not a plan id, not k past the limit, not a
+ * leading zero, not an item of a node that is no map. */
+static void
+test_map_items(void **state)
+{
+    (void)state;
+    static const char y[] =
+        "kind: task\nname: t\nversion: v1\ncontainer: {command: [x]}\n"
+        "inputs: {x: integer}\noutputs: {y: integer}\n"
+        "---\nkind: workflow\nname: inner\nversion: v1\ninputs: {xs: \"list<integer>\"}\n"
+        "nodes:\n  - {id: m, task: t, map: x, inputs: {x: {input: xs}}}\n"
+        "---\nkind: workflow\nname: w\nversion: v1\ninputs: {xs: \"list<integer>\"}\n"
+        "nodes:\n"
+        "  - {id: a, task: t, map: {over: x, concurrency: 2}, inputs: {x: {input: xs}}}\n"
+        "  - {id: b, task: t, inputs: {x: 1}}\n"
+        "  - {id: sub, workflow: inner, inputs: {xs: {node: a, output: y}}}\n";
+    floe_err err = {0};
+    sched_plan *p = plan_of(y, "w", 20000, &err);
+    assert_non_null(p);
+    assert_int_equal(p->n_nodes, 3);
+    assert_int_equal(p->n_maps, 2);
+    int64_t a = sched_plan_find(p, "a"), m = sched_plan_find(p, "sub.m"),
+            b = sched_plan_find(p, "b");
+    assert_true(a >= 0 && m >= 0 && b >= 0);
+    assert_int_equal(p->nodes[a].map->concurrency, 2);
+    assert_int_equal(p->nodes[a].map->min_success_ratio * 1000, 1000);
+    uint32_t i0 = sched_plan_item(p, (uint32_t)a, 0), j7 = sched_plan_item(p, (uint32_t)m, 7);
+    assert_true(i0 >= p->n_nodes && j7 > i0);
+    uint32_t node;
+    int64_t k;
+    assert_true(sched_plan_locate(p, j7, &node, &k));
+    assert_int_equal(node, m);
+    assert_int_equal(k, 7);
+    assert_true(sched_plan_locate(p, (uint32_t)b, &node, &k));
+    assert_int_equal(k, -1);
+    assert_false(sched_plan_locate(p, p->n_nodes + (2u << SCHED_MAP_ITEM_BITS), &node, &k));
+    char buf[SCHED_PLAN_ID_SIZE];
+    assert_string_equal(sched_plan_id(p, j7, buf, sizeof(buf)), "sub.m.7");
+    assert_string_equal(sched_plan_id(p, (uint32_t)b, buf, sizeof(buf)), "b");
+    assert_int_equal(sched_plan_find_any(p, "sub.m.7"), j7);
+    assert_int_equal(sched_plan_find_any(p, "a.0"), i0);
+    assert_int_equal(sched_plan_find_any(p, "a"), a);
+    assert_int_equal(sched_plan_find_any(p, "a.07"), -1);
+    assert_int_equal(sched_plan_find_any(p, "a.-1"), -1);
+    assert_int_equal(sched_plan_find_any(p, "a.1048575"), -1);
+    assert_int_equal(sched_plan_find_any(p, "a.3x"), -1);
+    assert_int_equal(sched_plan_find_any(p, "b.1"), -1);
+    assert_int_equal(sched_plan_find_any(p, "nosuch.1"), -1);
+    assert_int_equal(sched_plan_find_any(p, ".1"), -1);
+    sched_plan_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_h9_quadratic_plan_refused),
+        cmocka_unit_test(test_map_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

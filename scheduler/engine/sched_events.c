@@ -105,9 +105,21 @@ op_sent(eng_op *op, floe_rc rc)
 
 /* --- ExecutionRequested ---------------------------------------------------------------- */
 
+/* Whether map node pn maps the same list as in the execution recovered: every node it reads
+ * was taken over (the execution's own inputs are the source's). */
+static bool
+same_list(const sched_pnode *pn, const uint8_t *recovered)
+{
+    for (uint32_t b = 0; b < pn->n_inputs; b++)
+        if (pn->inputs[b].kind == SCHED_SRC_OUTPUT && !recovered[pn->inputs[b].node])
+            return false;
+    return true;
+}
+
 /* Recover: the nodes that produced outputs in the source execution start RECOVERED with
- * those outputs; their downstream nodes wait for one upstream less each. Built in the
- * scratch arena. */
+ * those outputs; their downstream nodes wait for one upstream less each. The items of a
+ * map node that runs again over the same list are taken over as well, so only the items
+ * that failed run again. Built in the scratch arena. */
 static bool
 recovered_nodes(eng_exec *ex, store_create *c)
 {
@@ -115,24 +127,35 @@ recovered_nodes(eng_exec *ex, store_create *c)
     const sched_plan *plan = ex->plan->plan;
     uint32_t n = plan->n_nodes;
     uint32_t *u = floe_arena_alloc(e->scratch, (n ? n : 1) * sizeof(*u));
+    uint8_t *rec = floe_arena_alloc(e->scratch, n ? n : 1);
+    int64_t *at = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*at));
     uint32_t *idx = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*idx));
     const uint8_t **outs = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*outs));
     size_t *lens = floe_arena_alloc(e->scratch, ex->n_rec * sizeof(*lens));
-    if (u == NULL || idx == NULL || outs == NULL || lens == NULL)
+    if (u == NULL || rec == NULL || at == NULL || idx == NULL || outs == NULL || lens == NULL)
         return false;
+    memset(rec, 0, n ? n : 1);
     for (uint32_t i = 0; i < n; i++)
         u[i] = plan->nodes[i].n_upstream;
+    for (size_t r = 0; r < ex->n_rec; r++) {
+        at[r] = sched_plan_find_any(plan, ex->rec[r].node_id); /* -1: only a corrupted row */
+        if (at[r] >= 0 && at[r] < n)
+            rec[at[r]] = 1;
+    }
     size_t k = 0;
     for (size_t r = 0; r < ex->n_rec; r++) {
-        int64_t i = sched_plan_find(plan, ex->rec[r].node_id);
-        if (i < 0)
-            continue; /* same version, so only a corrupted row gets here */
-        idx[k] = (uint32_t)i;
+        uint32_t node;
+        int64_t item;
+        if (at[r] < 0 || !sched_plan_locate(plan, (uint32_t)at[r], &node, &item))
+            continue;
+        if (item >= 0 && (rec[node] || !same_list(&plan->nodes[node], rec)))
+            continue;
+        idx[k] = (uint32_t)at[r];
         outs[k] = ex->rec[r].outputs;
         lens[k] = ex->rec[r].outputs_len;
         k++;
-        const sched_pnode *pn = &plan->nodes[i];
-        for (uint32_t d = 0; d < pn->n_down; d++)
+        const sched_pnode *pn = &plan->nodes[node];
+        for (uint32_t d = 0; item < 0 && d < pn->n_down; d++)
             if (u[pn->down[d]] > 0)
                 u[pn->down[d]]--;
     }

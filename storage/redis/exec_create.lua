@@ -4,7 +4,8 @@
 --       n_nodes, unresolved counts ("0,1,2,...", one per node, not counting recovered
 --       upstreams), flags ("n": --no-cache, "w": --overwrite-cache), recovered nodes
 --       ("3,7,..."), then each recovered node's outputs (packed floe.ValueMap) in that order
--- A recovered node (taken over from the execution being recovered) starts RECOVERED.
+-- A recovered node (taken over from the execution being recovered) starts RECOVERED; a
+-- recovered map item (index n_nodes or more) waits in field r<index> for its map node.
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
@@ -16,7 +17,14 @@ local counts = split_ints(ARGV[8])
 if #counts ~= n then return redis.error_reply('exec_create: ' .. #counts .. ' counts for ' .. n .. ' nodes') end
 local now = now_us()
 local rec = {}
-for k, r in ipairs(split_ints(ARGV[10])) do rec[r] = ARGV[10 + k] end
+local items = {}
+for k, r in ipairs(split_ints(ARGV[10])) do
+  if r < n then rec[r] = ARGV[10 + k]
+  else -- a map item taken over: map_expand starts it RECOVERED
+    items[#items + 1] = 'r' .. r
+    items[#items + 1] = ARGV[10 + k]
+  end
+end
 local n_rec = 0
 for _ in pairs(rec) do n_rec = n_rec + 1 end
 redis.call('HSET', KEYS[2], 'ph', RUNNING, 'wf', ARGV[3], 'pol', ARGV[4], 'in', ARGV[5],
@@ -46,6 +54,9 @@ for i = 1, n do
   end
 end
 if #batch > 0 then redis.call('HSET', KEYS[2], unpack(batch)) end
+for k = 1, #items, 1000 do
+  redis.call('HSET', KEYS[2], unpack(items, k, math.min(k + 999, #items)))
+end
 if tonumber(ARGV[6]) > 0 then
   redis.call('ZADD', KEYS[5], math.floor(tonumber(ARGV[6]) / 1000), E)
 end

@@ -40,30 +40,32 @@ local function split_ints(s)
   return out
 end
 
--- A map item ended for good (succeeded, cached or failed): the item `conc` places after it
--- may start, and the map node becomes READY again, to be gathered, once every item ended.
--- spec: "map node,first item's index,item,concurrency" (empty: not an item). Appends the
--- nodes made ready to out.
+-- A map item ended for good (succeeded, cached or failed): the next waiting item starts
+-- (field mc<map node>: the first item not yet looked at), and the map node becomes READY
+-- again, to be gathered, once every item ended. spec: "map node,first item's index,item,
+-- concurrency" (empty: not an item). Appends the nodes made ready to out.
 local function item_done(h, E, spec, ms, out)
   if spec == nil or spec == '' then return end
-  local p, base, k, conc = string.match(spec, '^(%d+),(%d+),(%d+),(%d+)$')
+  local p, base = string.match(spec, '^(%d+),(%d+),%d+,%d+$')
   if not p then return end
-  base, k, conc = tonumber(base), tonumber(k), tonumber(conc)
+  base = tonumber(base)
   local n = tonumber(redis.call('HGET', h, 'm' .. p) or '0')
-  if conc > 0 and k + conc < n then
-    local nx = base + k + conc
-    local dn = node_get(h, nx)
-    if dn and dn.p == QUEUED and dn.u > 0 then
-      dn.u = dn.u - 1
-      if dn.u == 0 then
-        dn.p = READY
-        dn.a = 1
-        redis.call('ZADD', KEYS[4], ms, E .. '|' .. nx .. '|1')
-        out[#out + 1] = nx
-      end
-      node_put(h, nx, dn)
+  local c = tonumber(redis.call('HGET', h, 'mc' .. p) or n)
+  while c < n do
+    local idx = base + c
+    local dn = node_get(h, idx)
+    c = c + 1
+    if dn and dn.p == QUEUED then
+      dn.p = READY
+      dn.a = 1
+      dn.u = 0
+      node_put(h, idx, dn)
+      redis.call('ZADD', KEYS[4], ms, E .. '|' .. idx .. '|1')
+      out[#out + 1] = idx
+      break
     end
   end
+  redis.call('HSET', h, 'mc' .. p, c)
   local pn = node_get(h, p)
   if pn and pn.p == RUNNING and pn.u > 0 then
     pn.u = pn.u - 1

@@ -1,8 +1,9 @@
--- A map node starts: one node per item of its list, items [conc, n) waiting for the item
--- conc places before them (so at most conc run at once), the map node RUNNING until every
--- item ended (item_done in lib.lua makes it READY again, to be gathered). Each item's
--- value is kept in field v<index>, read by its dispatch.
--- KEYS: epoch, exec, (unused), outbox
+-- A map node starts: one node per item of its list, the first `concurrency` READY and the
+-- rest QUEUED, each started as one ends (item_done in lib.lua); the map node RUNNING until
+-- every item ended, then READY again, to be gathered. Each item's value is kept in field
+-- v<index>, read by its dispatch. An item a recovered execution takes over (field
+-- r<index>, its outputs, written by exec_create) starts RECOVERED and runs no more.
+-- KEYS: epoch, exec, log, outbox
 -- ARGV: epoch, exec_id, node, attempt, first item's index, concurrency (0: all), then the
 --       items (packed floe.Value each)
 local E = ARGV[2]
@@ -18,25 +19,33 @@ if nd.p ~= READY or nd.a ~= a then return {'noop', 0, 'node is in phase ' .. nd.
 if redis.call('HEXISTS', KEYS[2], 'm' .. p) == 1 then return {'noop', 0, 'map already started'} end
 local base, conc = tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = #ARGV - 6
+if conc == 0 then conc = n end
 local now = now_us()
 local ms = math.floor(now / 1000)
 redis.call('ZREM', KEYS[4], E .. '|' .. p .. '|' .. a)
-nd.p = RUNNING
-nd.u = n
-node_put(KEYS[2], p, nd)
-redis.call('HSET', KEYS[2], 'm' .. p, n, 's' .. p, str(now) .. '|')
-redis.call('HINCRBY', KEYS[2], 'left', n)
 local out = {'ok', 0, ''}
 local batch = {}
+local running, left, cursor = 0, 0, n
 for k = 0, n - 1 do
   local idx = base + k
+  local r = redis.call('HGET', KEYS[2], 'r' .. idx)
   batch[#batch + 1] = idx
-  if conc == 0 or k < conc then
-    batch[#batch + 1] = READY .. ',1,0,0,0'
-    redis.call('ZADD', KEYS[4], ms, E .. '|' .. idx .. '|1')
-    out[#out + 1] = idx
+  if r then
+    batch[#batch + 1] = RECOVERED .. ',0,0,0,0'
+    batch[#batch + 1] = 'o' .. idx
+    batch[#batch + 1] = r
+    redis.call('HDEL', KEYS[2], 'r' .. idx)
   else
-    batch[#batch + 1] = QUEUED .. ',0,1,0,0'
+    left = left + 1
+    if running < conc then
+      running = running + 1
+      batch[#batch + 1] = READY .. ',1,0,0,0'
+      redis.call('ZADD', KEYS[4], ms, E .. '|' .. idx .. '|1')
+      out[#out + 1] = idx
+    else
+      if cursor == n then cursor = k end
+      batch[#batch + 1] = QUEUED .. ',0,1,0,0'
+    end
   end
   batch[#batch + 1] = 'v' .. idx
   batch[#batch + 1] = ARGV[7 + k]
@@ -46,4 +55,15 @@ for k = 0, n - 1 do
   end
 end
 if #batch > 0 then redis.call('HSET', KEYS[2], unpack(batch)) end
+redis.call('HSET', KEYS[2], 'm' .. p, n, 'mc' .. p, cursor, 's' .. p, str(now) .. '|')
+redis.call('HINCRBY', KEYS[2], 'left', left)
+nd.u = left
+if left == 0 then
+  nd.p = READY -- every item taken over: gathered at once
+  redis.call('ZADD', KEYS[4], ms, E .. '|' .. p .. '|' .. a)
+  out[#out + 1] = tonumber(p)
+else
+  nd.p = RUNNING
+end
+node_put(KEYS[2], p, nd)
 return out

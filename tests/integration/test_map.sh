@@ -47,8 +47,8 @@ container:
     - -c
     - |
       x=\$(cat "\$FLOE_INPUTS/x")
-      # an item that fails: x divisible by 4 (always), x = 5 (its first attempt only)
-      [ \$((x % 4)) -eq 0 ] && { echo "no multiple of 4: \$x" >&2; exit 3; }
+      # an item that fails: x divisible by 4 (until fixed), x = 5 (its first attempt only)
+      [ \$((x % 4)) -eq 0 ] && [ ! -e "$work/fixed" ] && { echo "no multiple of 4: \$x" >&2; exit 3; }
       if [ "\$x" = 5 ] && [ ! -e "$work/five" ]; then touch "$work/five"; exit 1; fi
       echo \$((x * x)) > "\$FLOE_OUTPUTS/y"
       printf 'item %s' "\$x" > "\$FLOE_OUTPUTS/s"
@@ -116,6 +116,17 @@ sid=$(jq -r .id "$work/out")
 expect 0 "$ctl" get nodes "$sid" -o json
 json '[.items[] | select(.id == "sq") | .error.code] == ["map_failed"]'
 json '[.items[] | select(.id == "add") | .phase] == ["SKIPPED"]'
+
+# Recover (issue 23): only the failed items run again; the others are taken over.
+touch "$work/fixed"
+expect 0 "$ctl" recover "$sid" --wait -o json
+json '.phase == "SUCCEEDED"'
+json '.outputs.ys == [1,4,9,16,25,36,49,64,81,100,121,144]'
+rid=$(jq -r .id "$work/out")
+expect 0 "$ctl" get nodes "$rid" -o json
+json '[.items[] | select(.id | startswith("sq.")) | select(.phase == "RECOVERED")] | length == 9'
+json '[.items[] | select(.id | startswith("sq.")) | select(.phase == "SUCCEEDED") | .id] | sort == ["sq.11","sq.3","sq.7"]'
+json '[.items[] | select(.id == "gen") | .phase] == ["RECOVERED"]'
 
 # An empty list: no items, empty lists out.
 expect 0 "$ctl" launch squares --input n=0 --wait --wait-timeout 60s -o json

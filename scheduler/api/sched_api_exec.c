@@ -8,6 +8,8 @@
  */
 #include "sched_api_int.h"
 
+#include "floe_map.h"
+
 #include "floe_fault.h"
 
 #include "floe_envelope.h"
@@ -557,6 +559,42 @@ live_nodes(api_thread *t, api_req *r, const store_exec *ex, store_nodes *out)
 /* GET /api/v1/executions/ID/nodes: every node with its phase, error, outputs and attempts
  * (worker, timing, the stdout/stderr blobs): from PostgreSQL once the execution ended,
  * from its Redis state while it runs. */
+/* A map node's progress (issue 23): its items (nodes "ID.k") counted by phase, as
+ * "map": {"items": N, "PHASE": count, ...} on the map node. */
+static floe_rc
+map_progress(const store_nodes *nodes, json_t *items)
+{
+    floe_map *by_id = floe_map_new(64);
+    if (by_id == NULL)
+        return FLOE_ENOMEM;
+    floe_rc rc = FLOE_OK;
+    for (size_t i = 0; rc == FLOE_OK && i < nodes->n; i++)
+        rc = floe_map_put(by_id, nodes->nodes[i].node_id, json_array_get(items, i));
+    for (size_t i = 0; rc == FLOE_OK && i < nodes->n; i++) {
+        const char *id = nodes->nodes[i].node_id, *dot = strrchr(id, '.');
+        char parent[160];
+        if (dot == NULL || dot[1] < '0' || dot[1] > '9' || (size_t)(dot - id) >= sizeof(parent))
+            continue;
+        memcpy(parent, id, (size_t)(dot - id));
+        parent[dot - id] = '\0';
+        json_t *p = floe_map_get(by_id, parent);
+        if (p == NULL)
+            continue;
+        json_t *m = json_object_get(p, "map");
+        if (m == NULL && json_object_set_new(p, "map", m = json_pack("{s:i}", "items", 0)) != 0)
+            rc = FLOE_ENOMEM;
+        const char *ph = nodes->nodes[i].phase != NULL ? nodes->nodes[i].phase : "UNKNOWN";
+        if (rc == FLOE_OK &&
+            (json_object_set_new(
+                 m, "items", json_integer(json_integer_value(json_object_get(m, "items")) + 1)) ||
+             json_object_set_new(m, ph,
+                                 json_integer(json_integer_value(json_object_get(m, ph)) + 1))))
+            rc = FLOE_ENOMEM;
+    }
+    floe_map_free(by_id);
+    return rc;
+}
+
 void
 api_exec_nodes_work(api_thread *t, api_req *r)
 {
@@ -576,6 +614,8 @@ api_exec_nodes_work(api_thread *t, api_req *r)
     for (size_t i = 0; items != NULL && i < nodes.n; i++)
         json_array_append_new(items, node_json(&nodes.nodes[i], nodes.att + nodes.first[i],
                                                nodes.count[i], r->arena));
+    if (items != NULL && map_progress(&nodes, items) != FLOE_OK)
+        json_decref(items), items = NULL;
     r->reply =
         json_pack("{s:s,s:s,s:s,s:o}", "execution", ex.id, "phase", ex.phase, "source",
                   ended ? "recorded" : "live", "items", items != NULL ? items : json_array());

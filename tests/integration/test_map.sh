@@ -97,6 +97,7 @@ json '.outputs.ss[2] == "item 3" and .outputs.ss[3] == null'
 json '.outputs.sum == 305 and .outputs.count == 8'
 expect 0 "$ctl" get nodes "$id" -o json
 json '[.items[] | select(.id == "sq") | .phase] == ["SUCCEEDED"]'
+json '[.items[] | select(.id == "sq") | .map] == [{"items": 10, "SUCCEEDED": 8, "FAILED": 2}]'
 json '[.items[] | select(.id | startswith("sq.")) ] | length == 10'
 json '[.items[] | select(.id == "sq.3" or .id == "sq.7") | .phase] == ["FAILED","FAILED"]'
 json '[.items[] | select(.id == "sq.3") | .attempts] == [2]'  # retried once

@@ -59,6 +59,11 @@ def run_floe(out, quick):
                 r["worker_concurrency"] = conc
                 results.append(r)
                 log("  %.0f tasks/s, wall %.2f s" % (r["tasks_per_s"], r["wall_s"]))
+            if executor == "noop":  # issue 23: one map node of many items
+                r = b.run_map(shapes.sizes(quick)["map"])
+                results.append(r)
+                log("  %.0f items/s, scheduler %.0f B and Redis %.0f B per item" % (
+                    r["tasks_per_s"], r["sched_rss_bytes_per_item"], r["redis_peak_bytes_per_item"]))
         shape, n = wl["fanout"]
         for workers in (1, 2, 4):
             if workers == 2:  # the fanout (process) run above

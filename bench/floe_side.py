@@ -396,6 +396,55 @@ class FloeBench:
         return self.figures(name, executor, shape, ids, tasks, wall, launched - t0, before,
                             after, peak[0] - base_mem, traces)
 
+    def run_map(self, n_items, concurrency=1000):
+        """One execution of one map node over n_items noop items (issue 23): its rate, and
+        what each item costs the scheduler (peak RSS over the run, less before) and Redis
+        (peak over the run, and what stays until the retention ends)."""
+        body = ("kind: task\nname: bench_map_item\nversion: \"1\"\nexecutor: noop\n"
+                "inputs: {x: integer}\noutputs: {y: integer}\nretries: 0\n---\n"
+                "kind: workflow\nname: bench_map\nversion: \"%d\"\n"
+                "inputs: {xs: \"list<integer>\"}\noutputs: {ys: {from: {node: m, output: y}}}\n"
+                "nodes:\n  - {id: m, task: bench_map_item, map: {over: x, concurrency: %d},"
+                " inputs: {x: {input: xs}}}\n" % (concurrency, concurrency))
+        self.api.register(body, "bench-map.yaml")
+        self.log("floe: map (noop executor): one map node of %d items, %d at once" %
+                 (n_items, concurrency))
+        self.settle_redis()
+        self.sched.reset_peak_rss()
+        rss0 = self.sched.peak_rss_bytes()  # the current RSS, right after the reset
+        base = self.redis_used()
+        peak = [base]
+        stop = threading.Event()
+
+        def watch_redis():
+            while not stop.wait(0.05):
+                peak[0] = max(peak[0], self.redis_used())
+        watcher = threading.Thread(target=watch_redis, daemon=True)
+        watcher.start()
+        before = self.sample()
+        t0 = time.time()
+        ids = [self.api.launch("bench_map@%d" % concurrency, {"xs": list(range(n_items))})]
+        done = self.wait_finished(ids, 900)
+        stop.set()
+        watcher.join()
+        wall = max(f for _, f in done.values()) / 1e6 - t0
+        after = self.sample()
+        held = self.redis_used() - base
+        k = n_items / 1000.0
+        msgs = (after["sched_msgs"] - before["sched_msgs"]) + \
+            (after["worker_msgs"] - before["worker_msgs"])
+        return {"system": "floe", "workload": "map", "executor": "noop",
+                "workers": len(self.workers), "executions": 1, "tasks": n_items,
+                "map_concurrency": concurrency, "wall_s": round(wall, 3),
+                "tasks_per_s": round(n_items / wall, 1),
+                "sched_cpu_s_per_1000_tasks": round((after["sched_cpu"] - before["sched_cpu"]) / k, 3),
+                "worker_cpu_s_per_1000_tasks": round((after["worker_cpu"] - before["worker_cpu"]) / k, 3),
+                "sched_peak_rss_mib": round(self.sched.peak_rss_bytes() / 2**20, 1),
+                "sched_rss_bytes_per_item": round(max(0, self.sched.peak_rss_bytes() - rss0) / n_items, 1),
+                "redis_peak_bytes_per_item": round((peak[0] - base) / n_items, 1),
+                "redis_held_bytes_per_item": round(held / n_items, 1),
+                "kafka_msgs_per_task": round(msgs / n_items, 2)}
+
     def run_hops(self, executor):
         """A chain of cp tasks on one worker: per attempt, the time from the dispatch
         arriving to the result published, split into the worker's part before the task

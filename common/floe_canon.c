@@ -137,6 +137,9 @@ put_value(canon *c, const Floe__Value *v, int depth)
         put_tag(c, T_DURATION);
         put_u64(c, (uint64_t)v->duration_us);
         break;
+    case FLOE__VALUE__KIND_REF: /* its digest: a whole input only, as inline_digest says */
+        put_str(c, T_STRING, v->ref != NULL ? v->ref->canon : "");
+        break;
     case FLOE__VALUE__KIND_BLOB:
         /* By content only: the same bytes stored elsewhere are the same input. */
         put_str(c, T_BLOB, v->blob != NULL ? v->blob->digest : "");
@@ -197,7 +200,7 @@ floe_canon_cache_key(const floe_cache_ident *id, Floe__NamedValue *const *inputs
                      char out[FLOE_CANON_HEX_LEN + 1])
 {
     canon c;
-    if (start(&c, "floe-cache-v2") != 0)
+    if (start(&c, "floe-cache-v3") != 0)
         return -1;
     put_str(&c, T_FIELD, id->project);
     put_str(&c, T_FIELD, id->domain);
@@ -205,13 +208,45 @@ floe_canon_cache_key(const floe_cache_ident *id, Floe__NamedValue *const *inputs
     put_str(&c, T_FIELD, id->interface_digest);
     put_str(&c, T_FIELD, id->runtime_digest != NULL ? id->runtime_digest : "");
     put_str(&c, T_FIELD, id->cache_version);
-    put_named(&c, inputs, n, 0);
+    /* Each input by the digest of its value: a value kept in the blob store (a ValueRef)
+     * carries that digest, so it keys as the same value inline (v3). */
+    Floe__NamedValue *dv = n > 0 ? floe_malloc(n * sizeof(*dv)) : NULL;
+    Floe__NamedValue **dp = n > 0 ? floe_malloc(n * sizeof(*dp)) : NULL;
+    Floe__Value *vs = n > 0 ? floe_malloc(n * sizeof(*vs)) : NULL;
+    char(*hex)[FLOE_CANON_HEX_LEN + 1] = n > 0 ? floe_malloc(n * sizeof(*hex)) : NULL;
+    if (n > 0 && (dv == NULL || dp == NULL || vs == NULL || hex == NULL))
+        c.rc = -1;
+    for (size_t i = 0; c.rc == 0 && i < n; i++) {
+        if (floe_canon_value_digest(inputs[i]->value, hex[i]) != 0) {
+            c.rc = -1;
+            break;
+        }
+        floe__value__init(&vs[i]);
+        vs[i].kind_case = FLOE__VALUE__KIND_STRING;
+        vs[i].string = hex[i];
+        floe__named_value__init(&dv[i]);
+        dv[i].name = inputs[i]->name;
+        dv[i].value = &vs[i];
+        dp[i] = &dv[i];
+    }
+    if (c.rc == 0)
+        put_named(&c, dp, n, 0);
+    floe_free(dv);
+    floe_free(dp);
+    floe_free(vs);
+    floe_free(hex);
     return finish(&c, out);
 }
 
 int
 floe_canon_value_digest(const Floe__Value *v, char out[FLOE_CANON_HEX_LEN + 1])
 {
+    if (v != NULL && v->kind_case == FLOE__VALUE__KIND_REF) { /* computed when it was made */
+        if (v->ref == NULL || v->ref->canon == NULL || strlen(v->ref->canon) != FLOE_CANON_HEX_LEN)
+            return -1;
+        memcpy(out, v->ref->canon, FLOE_CANON_HEX_LEN + 1);
+        return 0;
+    }
     canon c;
     if (start(&c, "floe-value-v1") != 0)
         return -1;

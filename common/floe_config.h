@@ -82,6 +82,7 @@ typedef struct floe_config {
     int64_t redis_timeout_ms;
 
     int64_t blob_max_bytes;
+    int64_t values_inline_max, values_max_bytes;
     char *worker_class;
     int64_t worker_concurrency;
     int64_t worker_backlog;

@@ -567,12 +567,36 @@ value_kind_name(const Floe__Value *v)
     }
 }
 
+/* A value kept in the blob store: well formed (its value was checked when it was made,
+ * and is again where it is read: store_valref). */
+static floe_rc
+ref_check(const Floe__ValueRef *r, floe_err *err)
+{
+    if (r == NULL || r->uri == NULL || r->digest == NULL || r->canon == NULL)
+        return floe_err_user(err, FLOE_EINVAL, "value reference: uri, digest and canon needed");
+    floe_rc rc = blob_check_uri(r->uri, err);
+    if (rc == FLOE_OK)
+        rc = blob_check_digest(r->digest, err);
+    if (rc != FLOE_OK)
+        return rc;
+    size_t n = strlen(r->canon);
+    for (size_t i = 0; i < n; i++)
+        if (!((r->canon[i] >= '0' && r->canon[i] <= '9') ||
+              (r->canon[i] >= 'a' && r->canon[i] <= 'f')))
+            n = 0;
+    if (n != 64)
+        return floe_err_user(err, FLOE_EINVAL, "value reference: canon is not 64 hex digits");
+    return FLOE_OK;
+}
+
 floe_rc
 floe_value_check(const Floe__LiteralType *type, const Floe__Value *value, floe_err *err)
 {
     floe_rc rc = floe_type_check(type, err);
     if (rc != FLOE_OK)
         return rc;
+    if (value != NULL && value->kind_case == FLOE__VALUE__KIND_REF)
+        return ref_check(value->ref, err);
     static const Floe__Value__KindCase expect[] = {
         [S(INTEGER)] = K(INTEGER),
         [S(FLOAT)] = K(FLOAT),
@@ -614,6 +638,8 @@ floe_value_check(const Floe__LiteralType *type, const Floe__Value *value, floe_e
             const Floe__Value *it = value->list->items[i];
             if (it != NULL && it->kind_case == FLOE__VALUE__KIND__NOT_SET)
                 continue; /* an absent item: a map's failed item */
+            if (it != NULL && it->kind_case == FLOE__VALUE__KIND_REF)
+                return floe_err_user(err, FLOE_EINVAL, "item %zu: a reference inside a list", i);
             if ((rc = floe_value_check(type->element, it, err)) != FLOE_OK) {
                 floe_err_prefix(err, "item %zu", i);
                 return rc;
@@ -627,6 +653,9 @@ floe_value_check(const Floe__LiteralType *type, const Floe__Value *value, floe_e
             const Floe__NamedValue *e = value->map->entries[i];
             if (e == NULL || e->name == NULL)
                 return floe_err_user(err, FLOE_EINVAL, "map entry without a key");
+            if (e->value != NULL && e->value->kind_case == FLOE__VALUE__KIND_REF)
+                return floe_err_user(err, FLOE_EINVAL, "key \"%.64s\": a reference inside a map",
+                                     e->name);
             if (i > 0 && strcmp(value->map->entries[i - 1]->name, e->name) >= 0)
                 return floe_err_user(err, FLOE_EINVAL,
                                      "map keys are not unique and in ascending order");
@@ -652,6 +681,12 @@ to_json(const Floe__Value *v, int depth)
     switch (v->kind_case) {
     case FLOE__VALUE__KIND__NOT_SET: /* an absent list item */
         return json_null();
+    case FLOE__VALUE__KIND_REF: /* shown resolved where it can be (the API): else where it is */
+        return v->ref != NULL && v->ref->uri != NULL
+                   ? json_pack("{s:{s:s,s:s,s:I}}", "ref", "uri", v->ref->uri, "digest",
+                               v->ref->digest != NULL ? v->ref->digest : "", "size",
+                               (json_int_t)v->ref->size)
+                   : NULL;
     case K(INTEGER):
         return json_integer(v->integer);
     case K(FLOAT):

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define FLOE_VALUE_URI_MAX 4096
-#define FLOE_VALUE_ITEMS_MAX 100000 /* list items or map entries in one value */
+#define FLOE_VALUE_ITEMS_MAX 1000000 /* list items or map entries in one value */
 
 /* Converts json to a value of type; the result lives in arena. FLOE_EINVAL with err
  * naming the position inside the value ("item 2: expected integer, got string"). */

@@ -30,6 +30,7 @@
 #include "floe_time.h"
 #include "floe_value.h"
 #include "store_state.h"
+#include "store_valref.h"
 #include "wrk_io.h"
 
 #include <errno.h>
@@ -42,7 +43,7 @@
 
 #define ATT_CLAIM_RETRY_MS 500
 #define ATT_ARENA_CHUNK 16384
-#define ATT_ARENA_LIMIT (64u << 20)
+#define ATT_ARENA_LIMIT (256u << 20) /* a large output list decoded (issue 23) */
 
 static void att_pump(wrk *w);
 static void att_start_claim(wrk_att *att);
@@ -359,9 +360,22 @@ prepare_work(void *ctx, void *job)
     snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
     /* A pod that moves its data fetches its blob inputs itself: not here as well. */
     bool pod_data = att->kind == WRK_KUBE && w->cfg->kube_helper_image[0] != '\0';
+    /* Values by reference are read back here: the task sees values (issue 23). The
+     * dispatch keeps its references (its lineage names them, not their bytes). */
+    size_t n_in = att->d->n_inputs;
+    Floe__NamedValue **in = floe_arena_alloc(att->arena, (n_in + 1) * sizeof(*in));
+    if (in == NULL) {
+        att->job_failed = true;
+        floe_err_sys(&att->err, FLOE_ENOMEM, "out of memory");
+        return;
+    }
+    if (n_in > 0)
+        memcpy(in, att->d->inputs, n_in * sizeof(*in));
     att->job_failed =
-        wrk_io_inputs(att->dir, att->d->inputs, att->d->n_inputs, pod_data ? NULL : w->blobs,
-                      &att->inputs_json, &att->err) != FLOE_OK;
+        store_valref_resolve(w->blobs, in, n_in, w->slot_dir, (uint64_t)w->cfg->values_max_bytes,
+                             att->arena, &att->err) != FLOE_OK ||
+        wrk_io_inputs(att->dir, in, n_in, pod_data ? NULL : w->blobs, &att->inputs_json,
+                      &att->err) != FLOE_OK;
     if (!att->job_failed && pod_data)
         att->job_failed = wrk_pod_prepare(att, &att->err) != FLOE_OK;
     /* A pod takes its secrets from a Kubernetes Secret it references; the worker reads

@@ -9,6 +9,7 @@
 #include "floe_fault.h"
 #include "floe_mem.h"
 #include "floe_text.h"
+#include "store_valref.h"
 #include "wrk_io.h"
 
 #include <limits.h>
@@ -48,6 +49,11 @@ collect_work(void *ctx, void *job)
                                              &att->outs, &att->err) != FLOE_OK;
             FLOE_FAULT("worker.after_outputs_uploaded");
         }
+        /* Outputs too large for the bus travel by reference (issue 23). */
+        if (ok && !att->job_failed && att->outs != NULL)
+            att->job_failed = store_valref_shrink(w->blobs, att->outs, att->d->n_outputs,
+                                                  (size_t)w->cfg->values_inline_max, w->slot_dir,
+                                                  att->arena, &att->err) != FLOE_OK;
         size_t max = (size_t)w->cfg->worker_stderr_tail;
         if ((att->tail = floe_malloc(max + 1)) != NULL) {
             /* a pod's log is one stream, kept as stdout */

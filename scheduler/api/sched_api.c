@@ -94,6 +94,12 @@ api_cfg(const api_req *r)
 }
 
 store_blob *
+api_blobs_open(const api_req *r)
+{
+    return r->api->blobs;
+}
+
+store_blob *
 api_blobs(api_req *r)
 {
     if (r->api->blobs == NULL)

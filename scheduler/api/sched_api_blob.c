@@ -20,7 +20,9 @@
 #include "floe_digest.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "floe_value.h"
 #include "store_blob.h"
+#include "store_valref.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -356,4 +358,57 @@ api_blob_get_done(api_req *r)
     evhttp_send_reply_start(r->req, status, whole ? "OK" : "Partial Content");
     api_req_answered(r, status);
     stream_pump(NULL, st);
+}
+
+/* --- Values by reference (issue 23) ---------------------------------------------------- */
+
+json_t *
+api_render_values(api_req *r, const uint8_t *packed, size_t len)
+{
+    if (packed == NULL)
+        return json_null();
+    Floe__ValueMap *m = floe__value_map__unpack(floe_arena_pb_allocator(r->arena), len, packed);
+    if (m == NULL)
+        return json_null();
+    store_blob *bs = api_blobs_open(r);
+    if (bs != NULL) {
+        floe_err err = {0};
+        for (size_t i = 0; i < m->n_entries; i++) {
+            Floe__NamedValue *one = m->entries[i];
+            if (one->value == NULL || one->value->kind_case != FLOE__VALUE__KIND_REF)
+                continue;
+            /* one at a time: a value that cannot be read stays a reference, the rest show */
+            if (store_valref_resolve(bs, &m->entries[i], 1, api_cfg(r)->api_spool_dir,
+                                     (uint64_t)api_cfg(r)->values_max_bytes, r->arena,
+                                     &err) != FLOE_OK)
+                floe_log_warn(&(floe_log_ctx){.comp = "api"},
+                              "a value by reference shown as such: %s", err.msg);
+        }
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < m->n_entries; i++) {
+        json_t *v = floe_value_to_json(m->entries[i]->value);
+        json_object_set_new(o, m->entries[i]->name, v != NULL ? v : json_null());
+    }
+    return o;
+}
+
+bool
+api_values_shrink(api_req *r, Floe__NamedValue **vals, size_t n)
+{
+    size_t max = (size_t)api_cfg(r)->values_inline_max;
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = vals[i] != NULL && store_valref_wanted(vals[i]->value, max);
+    if (!any)
+        return true;
+    store_blob *bs = api_blobs(r);
+    if (bs == NULL)
+        return false;
+    if (store_valref_shrink(bs, vals, n, max, api_cfg(r)->api_spool_dir, r->arena, &r->err) !=
+        FLOE_OK) {
+        api_fail(r, r->err.code, "%s", r->err.msg);
+        return false;
+    }
+    return true;
 }

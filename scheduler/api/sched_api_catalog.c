@@ -39,7 +39,7 @@ relaunch_inputs(api_thread *t, api_req *r, store_exec *old, json_t *overrides, F
         lp =
             floe__launch_plan_spec__unpack(floe_arena_pb_allocator(r->arena), le.spec_len, le.spec);
     floe_err_clear(&r->err); /* a plan gone since: its fixed inputs are in the old ones */
-    json_t *given = sched_render_values(old->inputs, old->inputs_len, r->arena);
+    json_t *given = api_render_values(r, old->inputs, old->inputs_len);
     Floe__ValueMap *out = floe_arena_alloc(r->arena, sizeof(*out));
     if (wf == NULL || given == NULL || out == NULL || json_object_update(given, overrides) != 0) {
         json_decref(given);
@@ -47,7 +47,8 @@ relaunch_inputs(api_thread *t, api_req *r, store_exec *old, json_t *overrides, F
         return false;
     }
     floe__value_map__init(out);
-    bool ok = api_resolve_inputs(r, wf->interface, given, lp, out);
+    bool ok = api_resolve_inputs(r, wf->interface, given, lp, out) &&
+              api_values_shrink(r, out->entries, out->n_entries);
     json_decref(given);
     if (!ok)
         return false;
@@ -191,7 +192,7 @@ api_relaunch_work(api_thread *t, api_req *r)
         json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:b,s:o}", "id", st->id, "project", old.project,
                   "domain", old.domain, "workflow", "name", old.workflow_name, "version",
                   old.workflow_version, "phase", "QUEUED", "source_execution", src, "recover",
-                  recover, "inputs", sched_render_values(old.inputs, old.inputs_len, r->arena));
+                  recover, "inputs", api_render_values(r, old.inputs, old.inputs_len));
 }
 
 /* --- The cache ------------------------------------------------------------------------- */

@@ -265,7 +265,8 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
         return;
     }
     Floe__ValueMap values = FLOE__VALUE_MAP__INIT;
-    if (!api_resolve_inputs(r, wf->interface, inputs, lp, &values))
+    if (!api_resolve_inputs(r, wf->interface, inputs, lp, &values) ||
+        !api_values_shrink(r, values.entries, values.n_entries))
         return;
 
     launch_state *st = floe_arena_alloc(r->arena, sizeof(*st));
@@ -319,7 +320,7 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
         "workflow", "name", wf->id->name, "version", wf->id->version, "launch_plan",
         lp != NULL ? json_pack("{s:s,s:s}", "name", lp->id->name, "version", lp->id->version)
                    : json_null(),
-        "phase", "QUEUED", "inputs", sched_render_values(packed, len, r->arena));
+        "phase", "QUEUED", "inputs", api_render_values(r, packed, len));
 }
 
 void
@@ -391,7 +392,7 @@ api_launch_delivered(api_req *r, floe_rc rc, const char *reason)
 /* --- get and list --------------------------------------------------------------------- */
 
 static json_t *
-exec_json(const store_exec *ex, floe_arena *arena)
+exec_json(const store_exec *ex, floe_arena *arena, api_req *resolve)
 {
     json_t *o = json_object();
     if (o == NULL)
@@ -408,8 +409,13 @@ exec_json(const store_exec *ex, floe_arena *arena)
                                         ex->launch_plan_version)
                             : json_null());
     json_object_set_new(o, "phase", json_string(ex->phase));
-    json_object_set_new(o, "inputs", sched_render_values(ex->inputs, ex->inputs_len, arena));
-    json_object_set_new(o, "outputs", sched_render_values(ex->outputs, ex->outputs_len, arena));
+    /* one execution shows its values whole; a list shows references as such */
+    json_object_set_new(o, "inputs",
+                        resolve != NULL ? api_render_values(resolve, ex->inputs, ex->inputs_len)
+                                        : sched_render_values(ex->inputs, ex->inputs_len, arena));
+    json_object_set_new(o, "outputs",
+                        resolve != NULL ? api_render_values(resolve, ex->outputs, ex->outputs_len)
+                                        : sched_render_values(ex->outputs, ex->outputs_len, arena));
     json_object_set_new(o, "error", ex->error != NULL ? json_string(ex->error) : json_null());
     json_object_set_new(o, "requested_by", json_string(ex->requested_by));
     json_object_set_new(o, "labels", api_labels_render(ex->labels));
@@ -445,7 +451,7 @@ api_exec_get_work(api_thread *t, api_req *r)
     if (store_exec_get(t->pg, id, r->arena, &ex, &r->err) != FLOE_OK ||
         !api_allow(t, r, ex.project))
         return;
-    if ((r->reply = exec_json(&ex, r->arena)) == NULL)
+    if ((r->reply = exec_json(&ex, r->arena, r)) == NULL)
         api_fail(r, FLOE_ENOMEM, "out of memory");
 }
 
@@ -456,7 +462,7 @@ str_or_null(const char *s)
 }
 
 static json_t *
-node_json(const store_run_node *nd, const store_run_attempt *att, size_t n_att, floe_arena *arena)
+node_json(const store_run_node *nd, const store_run_attempt *att, size_t n_att, api_req *r)
 {
     json_t *atts = json_array();
     for (size_t i = 0; atts != NULL && i < n_att; i++) {
@@ -476,7 +482,7 @@ node_json(const store_run_node *nd, const store_run_attempt *att, size_t n_att, 
                         : json_null();
     return json_pack("{s:s,s:s,s:i,s:o,s:o,s:o}", "id", nd->node_id, "phase",
                      nd->phase != NULL ? nd->phase : "", "attempts", (int)nd->attempts, "error",
-                     error, "outputs", sched_render_values(nd->outputs, nd->outputs_len, arena),
+                     error, "outputs", api_render_values(r, nd->outputs, nd->outputs_len),
                      "attempt_log", atts != NULL ? atts : json_array());
 }
 
@@ -612,8 +618,8 @@ api_exec_nodes_work(api_thread *t, api_req *r)
         return;
     json_t *items = json_array();
     for (size_t i = 0; items != NULL && i < nodes.n; i++)
-        json_array_append_new(items, node_json(&nodes.nodes[i], nodes.att + nodes.first[i],
-                                               nodes.count[i], r->arena));
+        json_array_append_new(
+            items, node_json(&nodes.nodes[i], nodes.att + nodes.first[i], nodes.count[i], r));
     if (items != NULL && map_progress(&nodes, items) != FLOE_OK)
         json_decref(items), items = NULL;
     r->reply =
@@ -681,7 +687,7 @@ api_exec_list_work(api_thread *t, api_req *r)
         return;
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, exec_json(&rows[i], r->arena));
+        json_array_append_new(items, exec_json(&rows[i], r->arena, NULL));
     api_reply_page(r, items, more, n > 0 ? rows[n - 1].seq : 0);
 }
 

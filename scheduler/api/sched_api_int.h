@@ -83,6 +83,8 @@ void api_reply(api_req *r); /* sends r->reply / r->err and frees r */
 void api_req_answered(api_req *r, int status);
 /* The blob store the workers use; NULL (r failed, 503) when it could not be opened. */
 struct store_blob *api_blobs(api_req *r);
+/* The blob store, or NULL when it is unavailable (nothing said to the caller). */
+struct store_blob *api_blobs_open(const api_req *r);
 void api_fail(api_req *r, floe_rc code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 floe_rc api_pg(api_thread *t, api_req *r); /* connects t->pg; on failure fills r */
 /* Resubmits r to the pool with another work/done pair (e.g. after a Kafka report). */
@@ -186,6 +188,13 @@ void api_blob_put_work(api_thread *t, api_req *r);
 void api_blob_upload_work(api_thread *t, api_req *r);
 void api_blob_get_work(api_thread *t, api_req *r);
 void api_blob_get_done(api_req *r);
+/* Values (a packed floe.ValueMap) as JSON, those kept by reference read back from the blob
+ * store (issue 23): what a caller sees is the value, wherever it lies. One that cannot be
+ * read shows as {"ref": {uri, digest, size}}. */
+json_t *api_render_values(api_req *r, const uint8_t *packed_map, size_t len);
+/* The values of a launch whose encoding is over values.inline_max kept by reference in
+ * vals (an execution's inputs travel on the bus). false when it failed (r says why). */
+bool api_values_shrink(api_req *r, Floe__NamedValue **vals, size_t n);
 
 /* sched_api_catalog.c: relaunch/recover, the cache, lineage */
 void api_relaunch_work(api_thread *t, api_req *r);

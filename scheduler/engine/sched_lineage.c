@@ -201,6 +201,11 @@ artifact(floe_arena *a, store_lin_artifact *out, const Floe__LiteralType *type,
     if (v == NULL || floe_canon_value_digest(v, digest + 7) != 0)
         return false;
     out->digest = dup(a, digest);
+    if (v->kind_case == FLOE__VALUE__KIND_REF && v->ref != NULL) { /* where the value lies */
+        out->uri = dup(a, v->ref->uri);
+        out->size = (int64_t)v->ref->size;
+        return out->type != NULL && out->digest != NULL && out->uri != NULL;
+    }
     json_t *j = floe_value_to_json(v);
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     if (text != NULL && strlen(text) <= VALUE_JSON_MAX)

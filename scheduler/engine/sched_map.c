@@ -16,12 +16,13 @@
 #include "floe_phase.h"
 #include "floe_text.h"
 #include "store_state_codec.h"
+#include "store_valref.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { OP_GATHER = 1 };
+enum { OP_GATHER = 1, OP_REFS };
 
 /* Items read per HMGET while gathering: two fields each (store_state_hmget reads 300 at
  * most). */
@@ -29,7 +30,104 @@ enum { OP_GATHER = 1 };
 
 static const Floe__Value absent = FLOE__VALUE__INIT;
 
-/* The node ends with these lists as its outputs (vals[j][k]: output j of item k). */
+/* The node ends with outputs vm: packed, then the state script. */
+static void
+map_end(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__ValueMap *vm)
+{
+    size_t len = floe__value_map__get_packed_size(vm);
+    uint8_t *packed = floe_malloc(len ? len : 1);
+    if (packed == NULL) {
+        eng_term_fail(ex->t, "engine: out of memory (map outputs)");
+        return;
+    }
+    floe__value_map__pack(vm, packed);
+    ex->t->e->next.node_done(ex, node, attempt, packed, len, FLOE__PHASE__PHASE_SUCCEEDED);
+    floe_free(packed);
+}
+
+/* --- Values by reference (on the pool) ------------------------------------------------- */
+
+/* Reads a list kept by reference, or stores outputs too large to keep inline: blob store
+ * transfers, so on the pool; the op holds the execution meanwhile. */
+typedef struct ref_job {
+    eng_op *op;
+    store_blob *bs;
+    const floe_config *cfg;
+    floe_arena *arena;
+    Floe__Value *ref, *list; /* reading: the reference, then its list */
+    Floe__NamedValue **outs; /* storing: the outputs, large ones replaced */
+    size_t n_outs;
+    floe_rc rc;
+    floe_err err;
+} ref_job;
+
+static void expand_items(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Value *list);
+
+static void
+ref_work(void *ctx, void *arg)
+{
+    (void)ctx;
+    ref_job *j = arg;
+    const char *tmp = j->cfg->api_spool_dir;
+    if (j->ref != NULL)
+        j->rc = store_valref_get(j->bs, j->ref, tmp, (uint64_t)j->cfg->values_max_bytes, j->arena,
+                                 &j->list, &j->err);
+    else
+        j->rc = store_valref_shrink(j->bs, j->outs, j->n_outs, (size_t)j->cfg->values_inline_max,
+                                    tmp, j->arena, &j->err);
+}
+
+static void
+ref_done(void *arg)
+{
+    ref_job *j = arg;
+    eng_op *op = j->op;
+    eng_exec *ex = op->ex;
+    if (!op->t->dead) {
+        char msg[ENG_MSG_MAX];
+        if (j->rc != FLOE_OK) {
+            floe_text_fmt(msg, sizeof(msg), "%s", j->err.msg);
+            if (j->err.cls == FLOE_ERR_USER)
+                ex->t->e->next.map_failed(ex, op->node, op->attempt,
+                                          j->ref != NULL ? "map_input" : "map_output", msg);
+            else /* the blob store failing: the term restarts, the step is taken again */
+                eng_term_fail(ex->t, msg);
+        } else if (j->ref != NULL) {
+            expand_items(ex, op->node, op->attempt, j->list);
+        } else {
+            Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
+            vm.entries = j->outs;
+            vm.n_entries = j->n_outs;
+            map_end(ex, op->node, op->attempt, &vm);
+        }
+    }
+    floe_arena_free(j->arena);
+    floe_free(j);
+    eng_op_free(op);
+}
+
+/* Starts j on the pool for node's step; false (the term failed) when it could not. */
+static bool
+ref_submit(eng_exec *ex, uint32_t node, uint32_t attempt, ref_job *j)
+{
+    eng_term *t = ex->t;
+    j->op = eng_op_new(t, ex, OP_REFS);
+    j->bs = t->e->blobs;
+    j->cfg = t->e->cfg;
+    if (j->op == NULL || floe_pool_submit(t->e->pool, ref_work, ref_done, j) != FLOE_OK) {
+        eng_op_free(j->op);
+        floe_arena_free(j->arena);
+        floe_free(j);
+        eng_term_fail(t, "engine: the database queue is full (values by reference)");
+        return false;
+    }
+    j->op->node = node;
+    j->op->attempt = attempt;
+    return true;
+}
+
+/* The node ends with these lists as its outputs (vals[j][k]: output j of item k); lists
+ * over values.inline_max are kept by reference first. */
 static void
 map_succeed(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__Value ***vals, uint32_t n)
 {
@@ -66,18 +164,38 @@ map_succeed(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__Value ***vals, 
     Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
     vm.entries = ptrs;
     vm.n_entries = n_out;
-    size_t len = floe__value_map__get_packed_size(&vm);
-    uint8_t *packed = floe_malloc(len ? len : 1);
-    if (packed != NULL)
-        floe__value_map__pack(&vm, packed);
+    bool large = false;
+    for (size_t j = 0; j < n_out && ex->t->e->blobs != NULL; j++)
+        large =
+            large || store_valref_wanted(ptrs[j]->value, (size_t)ex->t->e->cfg->values_inline_max);
+    if (!large) {
+        map_end(ex, node, attempt, &vm);
+    } else { /* the lists stay valid: the gather's arena outlives the job (copied below) */
+        ref_job *rj = floe_calloc(1, sizeof(*rj));
+        floe_arena *a = rj != NULL ? floe_arena_new(65536, 0) : NULL;
+        Floe__ValueMap *copy = NULL;
+        if (a != NULL) {
+            size_t len = floe__value_map__get_packed_size(&vm);
+            uint8_t *packed = floe_malloc(len ? len : 1);
+            if (packed != NULL) {
+                floe__value_map__pack(&vm, packed);
+                copy = floe__value_map__unpack(floe_arena_pb_allocator(a), len, packed);
+            }
+            floe_free(packed);
+        }
+        if (copy == NULL) {
+            floe_arena_free(a);
+            floe_free(rj);
+            eng_term_fail(ex->t, "engine: out of memory (map outputs)");
+        } else {
+            rj->arena = a;
+            rj->outs = copy->entries;
+            rj->n_outs = copy->n_entries;
+            ref_submit(ex, node, attempt, rj);
+        }
+    }
     floe_free(o);
     floe_free(ptrs);
-    if (packed == NULL) {
-        eng_term_fail(ex->t, "engine: out of memory (map outputs)");
-        return;
-    }
-    ex->t->e->next.node_done(ex, node, attempt, packed, len, FLOE__PHASE__PHASE_SUCCEEDED);
-    floe_free(packed);
 }
 
 /* --- Starting the items ---------------------------------------------------------------- */
@@ -87,13 +205,41 @@ eng_map_expand(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue *
                size_t n_inputs)
 {
     eng_term *t = ex->t;
-    sched_engine *e = t->e;
-    const sched_plan *plan = ex->plan->plan;
-    const sched_pnode *pn = &plan->nodes[node];
+    const sched_pnode *pn = &ex->plan->plan->nodes[node];
     const Floe__Value *list = NULL;
     for (size_t i = 0; i < n_inputs; i++)
         if (strcmp(inputs[i]->name, pn->map->over) == 0)
             list = inputs[i]->value;
+    if (list != NULL && list->kind_case == FLOE__VALUE__KIND_REF && t->e->blobs != NULL) {
+        ref_job *rj = floe_calloc(1, sizeof(*rj));
+        floe_arena *a = rj != NULL ? floe_arena_new(65536, 0) : NULL;
+        size_t len = floe__value__get_packed_size(list);
+        uint8_t *packed = a != NULL ? floe_arena_alloc(a, len ? len : 1) : NULL;
+        if (packed != NULL) { /* a copy of its own: list lives in the scratch arena */
+            floe__value__pack(list, packed);
+            rj->ref = floe__value__unpack(floe_arena_pb_allocator(a), len, packed);
+        }
+        if (rj == NULL || rj->ref == NULL) {
+            floe_arena_free(a);
+            floe_free(rj);
+            eng_term_fail(t, "engine: out of memory (map items)");
+            return;
+        }
+        rj->arena = a;
+        ref_submit(ex, node, attempt, rj);
+        return;
+    }
+    expand_items(ex, node, attempt, list);
+}
+
+/* Starts one item per element of list (the map node's `over` input, inline). */
+static void
+expand_items(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Value *list)
+{
+    eng_term *t = ex->t;
+    sched_engine *e = t->e;
+    const sched_plan *plan = ex->plan->plan;
+    const sched_pnode *pn = &plan->nodes[node];
     char msg[ENG_MSG_MAX];
     if (list == NULL || list->kind_case != FLOE__VALUE__KIND_LIST || list->list == NULL) {
         floe_text_fmt(msg, sizeof(msg), "input \"%s\" has no list to map over", pn->map->over);

@@ -579,12 +579,7 @@ ref_check(const Floe__ValueRef *r, floe_err *err)
         rc = blob_check_digest(r->digest, err);
     if (rc != FLOE_OK)
         return rc;
-    size_t n = strlen(r->canon);
-    for (size_t i = 0; i < n; i++)
-        if (!((r->canon[i] >= '0' && r->canon[i] <= '9') ||
-              (r->canon[i] >= 'a' && r->canon[i] <= 'f')))
-            n = 0;
-    if (n != 64)
+    if (strlen(r->canon) != 64 || strspn(r->canon, "0123456789abcdef") != 64)
         return floe_err_user(err, FLOE_EINVAL, "value reference: canon is not 64 hex digits");
     return FLOE_OK;
 }

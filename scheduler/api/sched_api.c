@@ -1,17 +1,14 @@
 /*
  * The HTTP server: binding, routing, bounds, the hand-off of each request to the pool
- * and back, JSON replies and errors, and the health, readiness and metrics endpoints.
- *
- * A request (api_req) is owned by the loop thread until submitted, by one pool thread
- * while its work runs, then by the loop thread again until api_reply() frees it.
+ * and back, JSON replies and errors, and the health, readiness and metrics endpoints. A
+ * request (api_req) is owned by the loop thread until submitted, by one pool thread while
+ * its work runs, then by the loop thread again until api_reply() frees it.
  */
 #include "sched_api_int.h"
 #include "sched_api_conn.h"
 
 #include "floe_log.h"
 #include "floe_mem.h"
-#include "floe_time.h"
-#include "floe_value.h"
 #include "sched_jwt.h"
 #include "spec.h"
 #include "store_blob.h"

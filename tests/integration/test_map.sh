@@ -3,9 +3,11 @@
 # downstream task, concurrency, per-item retries, failures below and above
 # min_success_ratio (a failed item an absent value, null in JSON), an empty list, items
 # listed as nodes ID.k, and a map of many noop items.
-# usage: test_map.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER   (settings from ops/stack env)
+# A list of BIG file paths (default 100000) passes from a task through a map and back by
+# reference, and a cacheable task reading it keys as it would with the list inline.
+# usage: test_map.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
 set -uo pipefail
-ctl=$1 sched=$2 worker=$3
+ctl=$1 sched=$2 worker=$3 big=${4:-100000}
 export FLOE_API_URL=http://127.0.0.1:18783
 export FLOE_PROJECT=map-$$-$RANDOM
 log=$(mktemp) wlog=$(mktemp) work=$(mktemp -d)
@@ -24,16 +26,23 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
 # json FILTER: jq on the last command's output, which must say "true"
 json() { [ "$(jq -r "$1" "$work/out")" = true ] || fail "$1 on: $(head -c 3000 "$work/out")"; }
 
-FLOE_WORKER_NOOP=on "$sched" >"$log" 2>&1 &
-pid=$!
-FLOE_WORKER_HTTP=127.0.0.1:18799 FLOE_WORKER_NOOP=on FLOE_WORKER_CONCURRENCY=4 "$worker" --class default >"$wlog" 2>&1 &
-wpid=$!
+pid= wpid=
 trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -rf "$log" "$wlog" "$work"' EXIT
-for _ in $(seq 1 300); do # up to 30 s for the API to answer
-    "$ctl" list tasks >/dev/null 2>&1 && break
-    kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
-    sleep 0.1
-done
+start() { # start [VAR=VALUE...]: a scheduler and a worker with these settings
+    env "$@" "$sched" >>"$log" 2>&1 &
+    pid=$!
+    env "$@" FLOE_WORKER_HTTP=127.0.0.1:18799 FLOE_WORKER_NOOP=on FLOE_WORKER_CONCURRENCY=4 \
+        "$worker" --class default >>"$wlog" 2>&1 &
+    wpid=$!
+    for _ in $(seq 1 300); do # up to 30 s for the API to answer
+        "$ctl" list tasks >/dev/null 2>&1 && return
+        kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
+        sleep 0.1
+    done
+    fail "the API did not answer within 30 s"
+}
+stop() { kill $pid $wpid; wait $pid $wpid 2>/dev/null; }
+start
 
 cat >"$work/map.yaml" <<YAML
 kind: task
@@ -152,4 +161,71 @@ expect 0 "$ctl" register -f "$work/noop.yaml"
 python3 -c 'import json; print(json.dumps({"xs": list(range(5000))}))' >"$work/in.json"
 expect 0 "$ctl" launch many --inputs-file "$work/in.json" --wait --wait-timeout 180s -o json
 json '.phase == "SUCCEEDED" and (.outputs.ys | length) == 5000'
+
+# A list of $big file paths made by a task (over values.inline_max: kept by reference),
+# mapped over and gathered back (by reference too), read whole by the next task.
+cat >"$work/paths.yaml" <<'YAML'
+kind: task
+name: list_paths
+inputs: {n: integer}
+outputs: {paths: "list<string>"}
+container:
+  command: [/bin/sh, -c, 'awk -v n="$(cat "$FLOE_INPUTS/n")" "BEGIN { printf \"[\"; for (i = 1; i <= n; i++) printf \"%s\\\"/data/2026/12/05/events/part-%06d.parquet\\\"\", (i > 1 ? \",\" : \"\"), i; print \"]\" }" > "$FLOE_OUTPUTS/paths"']
+---
+kind: task
+name: touch_path
+executor: noop
+inputs: {path: string}
+outputs: {rows: integer}
+---
+kind: task
+name: count_paths
+inputs: {paths: "list<string>", rows: "list<integer>"}
+outputs: {n: integer, last: string}
+cache: true
+container:
+  command: [/bin/sh, -c, 'jq length "$FLOE_INPUTS/paths" > "$FLOE_OUTPUTS/n"; jq -r ".[-1]" "$FLOE_INPUTS/paths" > "$FLOE_OUTPUTS/last"']
+---
+kind: workflow
+name: paths
+inputs: {n: integer}
+outputs:
+  n: {from: {node: count, output: n}}
+  last: {from: {node: count, output: last}}
+  paths: {from: {node: gen, output: paths}}
+nodes:
+  - {id: gen, task: list_paths, inputs: {n: {input: n}}}
+  - id: each
+    task: touch_path
+    map: {over: path, concurrency: 1000}
+    inputs: {path: {node: gen, output: paths}}
+  - id: count
+    task: count_paths
+    inputs: {paths: {node: gen, output: paths}, rows: {node: each, output: rows}}
+YAML
+expect 0 "$ctl" register -f "$work/paths.yaml"
+expect 0 "$ctl" launch paths --input "n=$big" --wait --wait-timeout 280s -o json
+json ".phase == \"SUCCEEDED\" and .outputs.n == $big and (.outputs.paths | length) == $big"
+json ".outputs.last == \"/data/2026/12/05/events/part-$(printf %06d "$big").parquet\""
+bid=$(jq -r .id "$work/out")
+stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM executions WHERE id = '$bid'")
+[ "$stored" -lt 4096 ] || fail "the execution's outputs are $stored bytes: not by reference"
+if [ "$big" -ge 100000 ]; then # 4 bytes an item: over values.inline_max from 65,536 items
+    stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM node_executions WHERE execution_id = '$bid' AND node_id = 'each'")
+    [ "$stored" -lt 4096 ] || fail "the map's gathered outputs are $stored bytes: not by reference"
+fi
+
+# The cache key of a task reading a value by reference is the one it has inline: 3000
+# paths run inline, then again with values.inline_max at 1 KiB, by reference: a hit.
+expect 0 "$ctl" launch paths --input n=3000 --wait --wait-timeout 120s -o json
+json '.phase == "SUCCEEDED" and .outputs.n == 3000'
+stop
+start FLOE_VALUES_INLINE_MAX=1024
+expect 0 "$ctl" launch paths --input n=3000 --wait --wait-timeout 120s -o json
+json '.phase == "SUCCEEDED" and .outputs.n == 3000'
+cid=$(jq -r .id "$work/out")
+stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM node_executions WHERE execution_id = '$cid' AND node_id = 'gen'")
+[ "$stored" -lt 1024 ] || fail "gen's outputs are $stored bytes with values.inline_max=1KiB: not by reference"
+expect 0 "$ctl" get nodes "$cid" -o json
+json '[.items[] | select(.id == "count") | .phase] == ["CACHED"]'
 echo "ok: map nodes"

@@ -41,7 +41,12 @@ start() { # start [VAR=VALUE...]: a scheduler and a worker with these settings
     done
     fail "the API did not answer within 30 s"
 }
-stop() { kill $pid $wpid; wait $pid $wpid 2>/dev/null; }
+stop() { # both exit 0 on SIGTERM (under the sanitizers: nothing leaked)
+    kill $pid $wpid
+    wait $pid || fail "floe-scheduler exited with $? on SIGTERM"
+    wait $wpid || fail "floe-worker exited with $? on SIGTERM"
+    pid= wpid=
+}
 start
 
 cat >"$work/map.yaml" <<YAML
@@ -228,4 +233,5 @@ stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM node_
 [ "$stored" -lt 1024 ] || fail "gen's outputs are $stored bytes with values.inline_max=1KiB: not by reference"
 expect 0 "$ctl" get nodes "$cid" -o json
 json '[.items[] | select(.id == "count") | .phase] == ["CACHED"]'
+stop
 echo "ok: map nodes"

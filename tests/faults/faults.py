@@ -5,7 +5,8 @@
 
 Against the real local stack (ops/stack up first; tests/faults/run does it), with two
 floe-scheduler and two floe-worker processes from BUILD_DIR/bin. Every scenario launches
-a burst of executions (a diamond of ledger tasks each, hundreds of tasks in flight),
+a burst of executions (a diamond of ledger tasks each, one corner a map node of three
+items, hundreds of tasks in flight),
 injects its fault once work is under way, launches a probe execution at the moment of
 the fault, undoes the fault, and waits (bounded) for every accepted execution to end.
 
@@ -369,7 +370,9 @@ class Workload:
             "nodes:\n"
             "  - {id: a, task: lt, inputs: {ledger: {input: ledger}}}\n"
             "  - {id: b, task: lt, inputs: {ledger: {input: ledger}, after: {node: a, output: out}}}\n"
-            "  - {id: c, task: lt, inputs: {ledger: {input: ledger}, after: {node: a, output: out}}}\n"
+            # c maps: its items (c.0, c.1, c.2) live through the faults as task nodes do
+            "  - {id: c, task: lt, map: {over: after, concurrency: 2}, after: [a],\n"
+            "     inputs: {ledger: {input: ledger}, after: [1, 2, 3]}}\n"
             "  - {id: d, task: lt, inputs: {ledger: {input: ledger}, after: {node: b, output: out}}}\n"
             % TASK)
         st, out = http("POST", self.c.api() + "/api/v1/register?project=%s&domain=development"

@@ -314,6 +314,7 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     m->requested_by = (char *)ex->requested_by;
     m->no_cache = ex->no_cache;
     m->overwrite_cache = ex->overwrite_cache;
+    m->timeout_ms = lp != NULL ? lp->timeout_ms : 0;
     r->state = st;
     r->reply = json_pack(
         "{s:s,s:s,s:s,s:{s:s,s:s},s:o,s:s,s:o}", "id", st->id, "project", project, "domain", domain,

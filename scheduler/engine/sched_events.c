@@ -189,8 +189,14 @@ on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos
         floe__value_map__pack(&vm, ex->inputs);
         ex->inputs_len = len;
     }
-    int64_t deadline =
-        e->cfg->execution_timeout_ms > 0 ? floe_now_us() + e->cfg->execution_timeout_ms * 1000 : 0;
+    /* The shortest of the workflow's timeout, its launch plan's and the installation's. */
+    int64_t limits[] = {e->cfg->execution_timeout_ms, (int64_t)plan->spec->timeout_ms,
+                        (int64_t)m->timeout_ms};
+    int64_t limit = 0;
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+        if (limits[i] > 0 && (limit == 0 || limits[i] < limit))
+            limit = limits[i];
+    int64_t deadline = limit > 0 ? floe_now_us() + limit * 1000 : 0;
     store_create c = {.exec = ex->id,
                       .wf_ref = plan->ref,
                       .policy = plan->failure_policy,
@@ -544,7 +550,9 @@ eng_run_item(eng_exec *ex, eng_item *it)
         lease_expired(ex, it->node, it->attempt);
         break;
     case ITEM_ABORT:
-        exec_abort(ex, it->phase, "the execution ran past its deadline (engine.execution_timeout)",
+        exec_abort(ex, it->phase,
+                   "the execution ran past its timeout (the shortest of the workflow's timeout, "
+                   "its launch plan's and engine.execution_timeout)",
                    NULL);
         break;
     case ITEM_FINALIZE:

@@ -17,6 +17,7 @@
 #include "store_dataset.h"
 #include "store_exec.h"
 #include "store_lp.h"
+#include "store_registry.h"
 
 #include "floe_spec.pb-c.h"
 
@@ -153,7 +154,7 @@ out:
  * a new launch (with the plan's labels) and again for one Kafka has not acknowledged. */
 static floe_rc
 push_request(lp_tick_job *j, const store_exec *ex, Floe__NamedValue **inputs, size_t n_inputs,
-             Floe__KeyValue **labels, size_t n_labels)
+             Floe__KeyValue **labels, size_t n_labels, uint64_t timeout_ms)
 {
     Floe__Identifier wf = FLOE__IDENTIFIER__INIT, lpid = FLOE__IDENTIFIER__INIT;
     wf.project = lpid.project = (char *)ex->project;
@@ -176,6 +177,7 @@ push_request(lp_tick_job *j, const store_exec *ex, Floe__NamedValue **inputs, si
     m.recover = ex->recover;
     m.labels = labels;
     m.n_labels = n_labels;
+    m.timeout_ms = timeout_ms;
     size_t len = floe__execution_requested__get_packed_size(&m);
     uint8_t *p = floe_arena_alloc(j->arena, len ? len : 1);
     if (p == NULL)
@@ -275,7 +277,7 @@ launch_one(store_pg *pg, lp_tick_job *j, const store_lp_active *act, const Floe_
     if (rc != FLOE_OK)
         return rc;
     j->launched++;
-    return push_request(j, &ex, vm.entries, vm.n_entries, lp->labels, lp->n_labels);
+    return push_request(j, &ex, vm.entries, vm.n_entries, lp->labels, lp->n_labels, lp->timeout_ms);
 }
 
 static floe_rc
@@ -336,6 +338,22 @@ launch_pending(store_pg *pg, lp_tick_job *j, const store_lp_active *act,
 
 /* --- Republishing ---------------------------------------------------------------------- */
 
+/* The execution timeout of the launch plan ex was launched through (0: none, or none
+ * readable: the workflow's and the installation's still hold). */
+static uint64_t
+lp_timeout(store_pg *pg, lp_tick_job *j, const store_exec *ex)
+{
+    store_entity e;
+    floe_err err;
+    if (ex->launch_plan_name == NULL ||
+        store_registry_get(pg, STORE_LAUNCHPLAN, ex->project, ex->domain, ex->launch_plan_name,
+                           ex->launch_plan_version, j->arena, &e, &err) != FLOE_OK)
+        return 0;
+    Floe__LaunchPlanSpec *lp =
+        floe__launch_plan_spec__unpack(floe_arena_pb_allocator(j->arena), e.spec_len, e.spec);
+    return lp != NULL ? lp->timeout_ms : 0;
+}
+
 static floe_rc
 collect_unpublished(store_pg *pg, lp_tick_job *j)
 {
@@ -352,7 +370,8 @@ collect_unpublished(store_pg *pg, lp_tick_job *j)
             floe__value_map__unpack(floe_arena_pb_allocator(j->arena), ex.inputs_len, ex.inputs);
         if (vm == NULL)
             continue;
-        if ((rc = push_request(j, &ex, vm->entries, vm->n_entries, NULL, 0)) != FLOE_OK)
+        if ((rc = push_request(j, &ex, vm->entries, vm->n_entries, NULL, 0,
+                               lp_timeout(pg, j, &ex))) != FLOE_OK)
             return rc;
     }
     if (rc != FLOE_OK)
@@ -398,7 +417,8 @@ reconcile(store_pg *pg, lp_tick_job *j)
                                                      orphans[i].inputs_len, orphans[i].inputs);
         if (vm == NULL)
             continue;
-        if ((rc = push_request(j, &orphans[i], vm->entries, vm->n_entries, NULL, 0)) != FLOE_OK)
+        if ((rc = push_request(j, &orphans[i], vm->entries, vm->n_entries, NULL, 0,
+                               lp_timeout(pg, j, &orphans[i]))) != FLOE_OK)
             return rc;
         j->reconciled++;
     }

@@ -141,6 +141,8 @@ floe_rc spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name
  * node shows its workflow (the mapped input and every output a list). */
 floe_rc spec_map_compile(spec_ctx *ctx, const spec_y *my, const Floe__Interface *task_ifc,
                          Floe__MapSpec **map, const Floe__Interface **shown);
+/* A workflow's options: failure_policy, timeout (the execution's). */
+floe_rc spec_workflow_options(spec_ctx *ctx, const spec_y *doc, Floe__WorkflowSpec *spec);
 floe_rc spec_workflow_publish(spec_ctx *ctx, const spec_y *py, Floe__WorkflowSpec *spec);
 floe_rc spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name,
                                 const char *version, Floe__LaunchPlanSpec **out);

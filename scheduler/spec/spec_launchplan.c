@@ -302,7 +302,7 @@ spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name, cons
 {
     static const char *const fields[] = {
         "kind",           "name",     "version", "description", "workflow", "fixed_inputs",
-        "default_inputs", "schedule", "trigger", "labels",      NULL};
+        "default_inputs", "schedule", "trigger", "labels",      "timeout",  NULL};
     /* Past an error the rest is still checked (spec_stop) as far as it can be: what needs
      * the workflow's interface only with the workflow found. */
     unsigned bad = 0;
@@ -320,6 +320,12 @@ spec_launchplan_compile(spec_ctx *ctx, const spec_y *doc, const char *name, cons
         return rc;
     if (desc != NULL)
         lp->description = (char *)desc;
+    uint64_t timeout_ms = 0; /* an execution's: the workflow's bound */
+    if (spec_stop(ctx,
+                  rc = spec_get_duration_ms(ctx, doc, "timeout", 30ULL * 86400000, &timeout_ms),
+                  &bad))
+        return rc;
+    lp->timeout_ms = timeout_ms;
     const spec_y *ly = spec_y_get(doc, "labels");
     if (ly != NULL &&
         spec_stop(ctx, rc = lp_kv_map(ctx, ly, "labels", LP_LABELS_MAX, &lp->labels, &lp->n_labels),

@@ -676,7 +676,7 @@ spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const 
 {
     static const char *const fields[] = {"kind",    "name",    "version", "description",
                                          "inputs",  "outputs", "nodes",   "failure_policy",
-                                         "publish", NULL};
+                                         "publish", "timeout", NULL};
     /* Past an error the rest is still checked (spec_stop), as far as it can be without
      * what was wrong: w.bad counts the errors, and the workflow fails after the last. */
     wf w = {.ctx = ctx, .depth = 1};
@@ -701,19 +701,7 @@ spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const 
         return rc;
     w.inputs_bad = rc != FLOE_OK;
 
-    const char *fp = NULL;
-    if (spec_stop(ctx, rc = spec_get_string(ctx, doc, "failure_policy", 64, &fp), &w.bad))
-        return rc;
-    spec->failure_policy = FLOE__FAILURE_POLICY__FAILURE_POLICY_FAIL_FAST;
-    if (fp != NULL && strcmp(fp, "finish_independent") == 0)
-        spec->failure_policy = FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT;
-    else if (fp != NULL && strcmp(fp, "fail_fast") != 0 &&
-             spec_stop(ctx,
-                       rc = spec_fail(ctx, spec_y_get(doc, "failure_policy"), FLOE_EINVAL,
-                                      "failure_policy: \"%s\" is not fail_fast or "
-                                      "finish_independent",
-                                      fp),
-                       &w.bad))
+    if (spec_stop(ctx, rc = spec_workflow_options(ctx, doc, spec), &w.bad))
         return rc;
 
     const spec_y *nodes = spec_y_get(doc, "nodes");

@@ -42,7 +42,7 @@ SCHEDS = {"a": 18881, "b": 18882}
 WORKERS = {"w1": 18891, "w2": 18892}
 WAIT_END_S = 150  # every accepted execution ends within this after the fault is undone
 BLOB_FS_MB = 48
-PG_FS_MB = 256  # the tablespace that fills up; what the stack's tables take fits easily
+PG_FS_MB = 256  # room left in the tablespace that fills up, over what the tables take
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
@@ -600,13 +600,19 @@ def sc_pg_disk_full(c, env):
     system of their own, which is then filled. Every insert and update fails (SQLSTATE
     53100) until space is back; then the tables move home again."""
     space = os.path.join(c.workdir, "pgspace")
+    # The tables move there first: room for them (the test suite before may have left
+    # hundreds of MB: a map of 100,000 items and its lineage), then PG_FS_MB to fill.
+    r = subprocess.run(["psql", "-X", "-At", env["FLOE_POSTGRES_URL"], "-c",
+                        "SELECT pg_database_size(current_database())"],
+                       capture_output=True, text=True, timeout=60)
+    size_mb = PG_FS_MB + (int(r.stdout.strip() or 0) >> 20)
     if not os.path.ismount(space):
         os.chmod(c.workdir, 0o711)  # PostgreSQL's user must reach the tablespace
         os.makedirs(space, exist_ok=True)
         import pwd
         floe = pwd.getpwnam("floe")
         if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,uid=%d,gid=%d,mode=0700"
-                           % (PG_FS_MB, floe.pw_uid, floe.pw_gid), "tmpfs", space],
+                           % (size_mb, floe.pw_uid, floe.pw_gid), "tmpfs", space],
                           capture_output=True).returncode != 0:
             raise RuntimeError("the tablespace's tmpfs could not be mounted (needs root)")
         if not pg_has_tablespace(env):
@@ -614,7 +620,7 @@ def sc_pg_disk_full(c, env):
     pg_tables_home(env, "floe_faults")
     filler = os.path.join(space, "filler")
     subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M",
-                    "count=%d" % (PG_FS_MB + 1)], capture_output=True)
+                    "count=%d" % (size_mb + 1)], capture_output=True)
 
     def undo():
         os.unlink(filler)

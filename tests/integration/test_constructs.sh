@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Map nodes (issue 23) against a real scheduler and worker: items in order through a
+# The workflow constructs of issue 23 against a real scheduler and worker. Map nodes: items in order through a
 # downstream task, concurrency, per-item retries, failures below and above
 # min_success_ratio (a failed item an absent value, null in JSON), an empty list, items
 # listed as nodes ID.k, and a map of many noop items.
 # A list of BIG file paths (default 100000) passes from a task through a map and back by
 # reference, and a cacheable task reading it keys as it would with the list inline.
-# usage: test_map.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
+# Execution timeouts: the workflow's and the launch plan's.
+# usage: test_constructs.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 worker=$3 big=${4:-100000}
 export FLOE_API_URL=http://127.0.0.1:18783
@@ -233,5 +234,38 @@ stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM node_
 [ "$stored" -lt 1024 ] || fail "gen's outputs are $stored bytes with values.inline_max=1KiB: not by reference"
 expect 0 "$ctl" get nodes "$cid" -o json
 json '[.items[] | select(.id == "count") | .phase] == ["CACHED"]'
+
+# Execution timeouts (issue 23): the workflow's, and a launch plan's on a workflow without.
+cat >"$work/slow.yaml" <<'YAML'
+kind: task
+name: nap
+inputs: {s: integer}
+container: {command: [/bin/sh, -c, 'sleep "$(cat "$FLOE_INPUTS/s")"']}
+---
+kind: workflow
+name: slow
+timeout: 2s
+inputs: {s: {type: integer, default: 60}}
+nodes: [{id: n, task: nap, inputs: {s: {input: s}}}]
+---
+kind: workflow
+name: unbounded
+inputs: {s: {type: integer, default: 60}}
+nodes: [{id: n, task: nap, inputs: {s: {input: s}}}]
+---
+kind: launchplan
+name: bounded
+workflow: unbounded
+timeout: 3s
+YAML
+expect 0 "$ctl" register -f "$work/slow.yaml"
+t0=$(date +%s)
+expect 4 "$ctl" launch slow --wait --wait-timeout 60s -o json
+json '.phase == "TIMED_OUT" and (.error | test("ran past its timeout"))'
+expect 4 "$ctl" launch launchplan/bounded --wait --wait-timeout 60s -o json
+json '.phase == "TIMED_OUT"'
+[ $(( $(date +%s) - t0 )) -lt 40 ] || fail "the timeouts took $(( $(date +%s) - t0 )) s (the tasks sleep 60 s)"
+expect 0 "$ctl" launch unbounded --input s=1 --wait --wait-timeout 60s -o json
+json '.phase == "SUCCEEDED"'
 stop
-echo "ok: map nodes"
+echo "ok: workflow constructs"

@@ -10,7 +10,8 @@
 
 /* In file-name order (the order embed_lua.cmake writes them). */
 typedef enum store_script_id {
-    STORE_SCRIPT_CACHE_DONE = 0,
+    STORE_SCRIPT_BRANCH_TAKE = 0,
+    STORE_SCRIPT_CACHE_DONE,
     STORE_SCRIPT_CACHE_RESERVE,
     STORE_SCRIPT_CLAIM,
     STORE_SCRIPT_EXEC_ABORT,

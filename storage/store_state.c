@@ -555,3 +555,21 @@ store_state_zcard(store_redis *r, const char *key, store_redis_cb cb, void *arg)
     const char *argv[] = {"ZCARD", key};
     return store_redis_cmd(r, 2, argv, NULL, cb, arg);
 }
+
+floe_rc
+store_state_branch_take(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                        uint32_t attempt, uint32_t taken, uint32_t join, const char *cases_csv,
+                        store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(exec);
+    char ep[NUM], nd[NUM], at[NUM], tk[NUM], jn[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", node);
+    snprintf(at, NUM, "%u", attempt);
+    snprintf(tk, NUM, "%u", taken);
+    snprintf(jn, NUM, "%u", join);
+    const char *argv[] = {
+        STORE_KEY_EPOCH, kx, kl, STORE_KEY_OUTBOX, STORE_KEY_FINALIZE, ep, exec, nd, at, tk, jn,
+        cases_csv};
+    return store_redis_script(r, STORE_SCRIPT_BRANCH_TAKE, 5, 12, argv, NULL, cb, arg);
+}

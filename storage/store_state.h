@@ -128,6 +128,12 @@ floe_rc store_state_map_expand(store_redis *r, uint64_t epoch, const char *exec,
                                const uint8_t *const *items, const size_t *lens, size_t n,
                                store_redis_cb cb, void *arg);
 
+/* A branch node's decision: case `taken` runs, the other cases (all in cases_csv) are
+ * SKIPPED for the join (branch_take.lua). */
+floe_rc store_state_branch_take(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                                uint32_t attempt, uint32_t taken, uint32_t join,
+                                const char *cases_csv, store_redis_cb cb, void *arg);
+
 /* The broker has these dispatches: their outbox entries go, and each unclaimed attempt
  * gets a lease deadline claim_ms away (outbox_ack.lua). */
 floe_rc store_state_outbox_ack(store_redis *r, uint64_t epoch, int64_t claim_ms,

@@ -72,6 +72,27 @@ class_index(sched_engine *e, const char *cls)
     return 0;
 }
 
+/* The value binding b gives: a literal, the execution's input (or the workflow's default),
+ * or an upstream output among up[0..n_up); NULL when there is none. */
+static const Floe__Value *
+binding_value(sched_engine *e, const sched_plan *plan, const sched_binding *b, disp_src *inputs,
+              const uint32_t *up, disp_src *outs, size_t n_up)
+{
+    const Floe__Value *v = NULL;
+    if (b->kind == SCHED_SRC_LITERAL) {
+        v = b->literal;
+    } else if (b->kind == SCHED_SRC_INPUT) {
+        v = map_find(e, inputs, b->ref);
+        if (v == NULL)
+            v = wf_default(plan, b->ref);
+    } else {
+        for (size_t k = 0; k < n_up && v == NULL; k++)
+            if (up[k] == b->node)
+                v = map_find(e, &outs[k], b->ref);
+    }
+    return v;
+}
+
 /* Builds and produces. up[k]/fields[k]: upstream outputs read for this dispatch; element:
  * a map item's value (packed floe.Value), which its map's `over` input takes. A map node
  * itself is not produced: with its inputs resolved, its items start. */
@@ -87,6 +108,21 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
     const sched_pnode *pn = eng_pnode(ex, node, &item);
     if (pn == NULL)
         return;
+    if (pn->role == SCHED_ROLE_JOIN) {
+        eng_branch_join(ex, node, attempt);
+        return;
+    }
+    if (pn->role == SCHED_ROLE_DECIDE) { /* its operands, in order (NULL: none) */
+        const Floe__Value **ops = floe_arena_alloc(e->scratch, (pn->n_inputs + 1) * sizeof(*ops));
+        if (ops == NULL) {
+            eng_term_fail(t, "engine: out of memory (branch)");
+            return;
+        }
+        for (uint32_t k = 0; k < pn->n_inputs; k++)
+            ops[k] = binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up);
+        eng_branch_decide(ex, node, attempt, ops, pn->n_inputs);
+        return;
+    }
     const Floe__TaskSpec *task = pn->task;
     const Floe__Interface *ifc = task->interface;
     Floe__TaskDispatch d = FLOE__TASK_DISPATCH__INIT;
@@ -129,16 +165,8 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
                     : NULL;
         } else if (b == NULL) {
             v = want->default_value;
-        } else if (b->kind == SCHED_SRC_LITERAL) {
-            v = b->literal;
-        } else if (b->kind == SCHED_SRC_INPUT) {
-            v = map_find(e, inputs, b->ref);
-            if (v == NULL)
-                v = wf_default(plan, b->ref);
         } else {
-            for (size_t k = 0; k < n_up && v == NULL; k++)
-                if (up[k] == b->node)
-                    v = map_find(e, &outs[k], b->ref);
+            v = binding_value(e, plan, b, inputs, up, outs, n_up);
         }
         if (v == NULL) {
             floe_log_ctx c = {.comp = "engine",

@@ -201,6 +201,7 @@ eng_state_reply(const store_reply *rep, const floe_err *err, void *arg)
         [SCHED_EV_LEASE] = "lease expiry",
         [SCHED_EV_CACHED] = "cache hit",
         [SCHED_EV_EXPANDED] = "map start",
+        [SCHED_EV_BRANCH] = "branch decision",
     };
     eng_op *op = arg;
     store_state_res res;

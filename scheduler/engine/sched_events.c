@@ -67,8 +67,9 @@ static const sched_pnode *
 find_node(eng_exec *ex, const char *node_id, uint32_t *idx)
 {
     int64_t i = sched_plan_find_any(ex->plan->plan, node_id);
-    if (i < 0 || (i < ex->plan->plan->n_nodes && ex->plan->plan->nodes[i].map != NULL))
-        return NULL;
+    if (i < 0 || (i < ex->plan->plan->n_nodes &&
+                  (ex->plan->plan->nodes[i].map != NULL || ex->plan->plan->nodes[i].task == NULL)))
+        return NULL; /* a map node, a branch's decision or join: the leader's own */
     *idx = (uint32_t)i;
     return eng_pnode(ex, (uint32_t)i, NULL);
 }
@@ -148,6 +149,8 @@ recovered_nodes(eng_exec *ex, store_create *c)
         int64_t item;
         if (at[r] < 0 || !sched_plan_locate(plan, (uint32_t)at[r], &node, &item))
             continue;
+        if (plan->nodes[node].role == SCHED_ROLE_DECIDE)
+            continue; /* decided again: a recovered decision would release every case */
         if (item >= 0 && (rec[node] || !same_list(&plan->nodes[node], rec)))
             continue;
         idx[k] = (uint32_t)at[r];
@@ -260,8 +263,8 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
     const sched_pnode *pn = eng_pnode(ex, idx, &item);
     if (pn == NULL)
         return;
-    const Floe__TaskSpec *task = pn->task;
-    floe_retry rp = floe_retry_of(task->retries);
+    const Floe__TaskSpec *task = pn->task; /* NULL: a branch's decision or join */
+    floe_retry rp = floe_retry_of(task != NULL ? task->retries : NULL);
     char code[64], msg[ENG_MSG_MAX], worker[128], idbuf[SCHED_PLAN_ID_SIZE], spec[64];
     store_failure f = {
         .exec = ex->id,
@@ -285,7 +288,7 @@ node_fail(eng_exec *ex, uint32_t idx, uint32_t attempt, const fail_in *in, const
         .node_id = eng_node_id(ex, idx, idbuf),
         .item = eng_item_spec(ex, idx, spec),
     };
-    if (pn->map != NULL && item < 0) /* the map node itself: its items had their retries */
+    if ((pn->map != NULL && item < 0) || task == NULL) /* the leader's own: not retried */
         f.user_budget = f.system_budget = 0;
     if (item < 0 &&
         plan->failure_policy == FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT) {

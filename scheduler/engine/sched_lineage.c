@@ -239,7 +239,7 @@ eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bu
     eng_term *t = ex->t;
     const sched_plan *plan = ex->plan->plan;
     const sched_pnode *pn = eng_pnode(ex, node, NULL);
-    if (pn == NULL) {
+    if (pn == NULL || pn->task == NULL) { /* a branch's decision or join runs no task */
         if (pos != NULL)
             eng_ack(t, pos);
         return;

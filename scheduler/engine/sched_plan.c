@@ -49,6 +49,8 @@ typedef struct plan_tmp {
     const char *id;
     const Floe__TaskSpec *task;
     const Floe__MapSpec *map;
+    int role;
+    const Floe__BranchSpec *branch;
     sched_binding *inputs;
     uint32_t n_inputs;
     u32vec deps;
@@ -240,6 +242,101 @@ add_task(plan_build *b, const char *id, const Floe__TaskSpec *task, sched_bindin
 
 static floe_rc plan_level_run(plan_build *b, plan_level *lv);
 
+/* A condition's operands, depth first, resolved into in[*n...]. */
+static floe_rc
+branch_operands(plan_build *b, const plan_level *lv, const Floe__Condition *c, sched_binding *in,
+                uint32_t *n, uint32_t cap, int depth)
+{
+    if (c == NULL || depth > 32)
+        return floe_err_user(b->err, FLOE_EINVAL, "plan: a branch condition is malformed");
+    for (size_t i = 0; i < c->n_operands; i++) {
+        if (*n >= cap)
+            return floe_err_user(b->err, FLOE_EINVAL, "plan: a branch condition is malformed");
+        memset(&in[*n], 0, sizeof(in[*n]));
+        in[*n].name = "";
+        floe_rc rc = resolve(b, lv, c->operands[i], &in[(*n)++]);
+        if (rc != FLOE_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < c->n_args; i++) {
+        floe_rc rc = branch_operands(b, lv, c->args[i], in, n, cap, depth + 1);
+        if (rc != FLOE_OK)
+            return rc;
+    }
+    return FLOE_OK;
+}
+
+static uint32_t
+count_operands(const Floe__Condition *c, int depth)
+{
+    uint32_t n = c != NULL && depth <= 32 ? (uint32_t)c->n_operands : 0;
+    for (size_t i = 0; c != NULL && depth <= 32 && i < c->n_args; i++)
+        n += count_operands(c->args[i], depth + 1);
+    return n;
+}
+
+/* A branch node (see sched_plan.h): ID.when after deps, its cases after it, ID after them. */
+static floe_rc
+level_branch(plan_build *b, plan_level *lv, size_t j, const char *id, const u32vec *deps)
+{
+    const Floe__WorkflowSpec *wf = lv->wf;
+    const Floe__BranchSpec *bs = wf->nodes[j]->branch;
+    if (bs == NULL || bs->n_cases == 0 || strlen(id) + 8 > PLAN_ID_MAX)
+        return floe_err_user(b->err, FLOE_EINVAL, "plan: branch node \"%.64s\" is malformed", id);
+    uint32_t n_ops = 0;
+    for (size_t k = 0; k < bs->n_cases; k++)
+        n_ops += count_operands(bs->cases[k]->when, 0);
+    sched_binding *ops = floe_arena_alloc(b->arena, (n_ops + 1) * sizeof(*ops));
+    uint32_t *when = floe_arena_alloc(b->arena, sizeof(*when));
+    uint32_t *cases = floe_arena_alloc(b->arena, bs->n_cases * sizeof(*cases));
+    uint32_t *join = floe_arena_alloc(b->arena, sizeof(*join));
+    size_t len = strlen(id) + 8;
+    char *wid = floe_arena_alloc(b->arena, len);
+    if (ops == NULL || when == NULL || cases == NULL || join == NULL || wid == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    uint32_t n = 0;
+    floe_rc rc = FLOE_OK;
+    for (size_t k = 0; rc == FLOE_OK && k < bs->n_cases; k++)
+        if (bs->cases[k]->when != NULL)
+            rc = branch_operands(b, lv, bs->cases[k]->when, ops, &n, n_ops, 0);
+    snprintf(wid, len, "%s.when", id);
+    if (rc != FLOE_OK || (rc = add_task(b, wid, NULL, ops, n, deps, when)) != FLOE_OK)
+        return rc;
+    b->tmp[*when].role = SCHED_ROLE_DECIDE;
+    b->tmp[*when].branch = bs;
+    u32vec after_when = {when, 1};
+    for (size_t k = 0; k < bs->n_cases; k++) {
+        const Floe__BranchCase *bc = bs->cases[k];
+        char *cid = floe_arena_alloc(b->arena, len + 8);
+        sched_binding *in =
+            floe_arena_alloc(b->arena, (bc->n_inputs ? bc->n_inputs : 1) * sizeof(*in));
+        if (cid == NULL || in == NULL)
+            return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        if (bc->target >= wf->n_tasks)
+            return floe_err_user(b->err, FLOE_EINVAL, "plan: branch \"%.64s\": no task %u", id,
+                                 bc->target);
+        if (bc->when == NULL)
+            snprintf(cid, len + 8, "%s.else", id);
+        else
+            snprintf(cid, len + 8, "%s.if%zu", id, k);
+        for (size_t q = 0; q < bc->n_inputs; q++) {
+            memset(&in[q], 0, sizeof(in[q]));
+            in[q].name = bc->inputs[q]->name;
+            if ((rc = resolve(b, lv, bc->inputs[q], &in[q])) != FLOE_OK)
+                return rc;
+        }
+        if ((rc = add_task(b, cid, wf->tasks[bc->target], in, (uint32_t)bc->n_inputs, &after_when,
+                           &cases[k])) != FLOE_OK)
+            return rc;
+    }
+    u32vec after_cases = {cases, (uint32_t)bs->n_cases};
+    if ((rc = add_task(b, id, NULL, NULL, 0, &after_cases, join)) != FLOE_OK)
+        return rc;
+    b->tmp[*join].role = SCHED_ROLE_JOIN;
+    lv->done[j] = (u32vec){join, 1};
+    return FLOE_OK;
+}
+
 static floe_rc
 level_node(plan_build *b, plan_level *lv, size_t j)
 {
@@ -304,6 +401,8 @@ level_node(plan_build *b, plan_level *lv, size_t j)
         lv->done[j] = (u32vec){one, 1};
         return FLOE_OK;
     }
+    if (nd->kind == FLOE__NODE_KIND__NODE_KIND_BRANCH)
+        return level_branch(b, lv, j, id, &deps);
     if (nd->kind != FLOE__NODE_KIND__NODE_KIND_WORKFLOW || nd->target >= wf->n_subworkflows)
         return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": bad kind or target", id);
     const Floe__WorkflowSpec *sub = wf->subworkflows[nd->target];
@@ -394,7 +493,9 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
                                  .n_upstream = t->deps.n,
                                  .down = down,
                                  .map = t->map,
-                                 .map_ord = t->map != NULL ? ord++ : 0};
+                                 .map_ord = t->map != NULL ? ord++ : 0,
+                                 .role = t->role,
+                                 .branch = t->branch};
         pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", t->deps.n);
         if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");

@@ -43,7 +43,15 @@ typedef struct sched_pnode {
     uint32_t n_down;
     const Floe__MapSpec *map; /* a map node: its task runs once per item; else NULL */
     uint32_t map_ord;         /* a map node: its position among the plan's map nodes */
+    /* A branch node ID becomes ID.when (SCHED_ROLE_DECIDE: no task; its inputs are the
+     * operands of every case's condition, in case order, each condition depth first), its
+     * cases ID.if0, ID.if1, ... or ID.else (task nodes after ID.when, in order), and ID
+     * (SCHED_ROLE_JOIN: no task; after every case; its outputs are the case's that ran). */
+    int role;
+    const Floe__BranchSpec *branch; /* SCHED_ROLE_DECIDE */
 } sched_pnode;
+
+enum { SCHED_ROLE_TASK = 0, SCHED_ROLE_DECIDE, SCHED_ROLE_JOIN };
 
 typedef struct sched_plan {
     const Floe__WorkflowSpec *spec;

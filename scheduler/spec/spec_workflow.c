@@ -6,6 +6,7 @@
  * 10,000-node fan-out compiles in milliseconds.
  */
 #include "spec_int.h"
+#include "spec_wf.h"
 
 #include "floe_envelope.h"
 
@@ -18,49 +19,6 @@
 #define WF_DESC_MAX 4096
 #define WF_AFTER_MAX 100000
 
-typedef struct wf_id {
-    const char *id;
-    uint32_t idx;
-} wf_id;
-
-/* A callee used by some node, once per (kind, name, version asked). */
-typedef struct wf_callee {
-    spec_kind kind;
-    const char *name;
-    const char *version; /* as asked; NULL = latest */
-    const ProtobufCMessage *msg;
-    uint32_t target; /* index in tasks or subworkflows */
-} wf_callee;
-
-/* Per node while compiling (indices are document order). */
-typedef struct wf_node {
-    const spec_y *y;
-    const char *id;
-    const Floe__Interface *ifc;
-    const char *callee_what; /* "task \"t\"" */
-    Floe__Node *node;
-    uint32_t *up; /* upstream, document order, deduplicated */
-    size_t n_up, cap_up;
-    uint32_t *down;
-    size_t n_down;
-    uint32_t pending; /* Kahn */
-    uint32_t topo;    /* position in the compiled order */
-} wf_node;
-
-typedef struct wf {
-    spec_ctx *ctx;
-    const Floe__Interface *ifc; /* the workflow's own */
-    wf_node *nodes;
-    size_t n;
-    wf_id *ids; /* sorted by id */
-    wf_callee *callees;
-    size_t n_callees, cap_callees;
-    size_t n_tasks, n_subs;
-    uint32_t depth;
-    unsigned bad;    /* errors handed to the problem handler (spec_stop) */
-    bool inputs_bad; /* the workflow's inputs section was wrong */
-} wf;
-
 static int
 id_cmp(const void *a, const void *b)
 {
@@ -69,7 +27,7 @@ id_cmp(const void *a, const void *b)
     return c != 0 ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
 }
 
-static wf_node *
+wf_node *
 wf_find(wf *w, const char *id)
 {
     size_t lo = 0, hi = w->n;
@@ -86,7 +44,7 @@ wf_find(wf *w, const char *id)
     return NULL;
 }
 
-static floe_rc
+floe_rc
 wf_add_up(wf *w, wf_node *nd, uint32_t up)
 {
     for (size_t i = 0; i < nd->n_up; i++) {
@@ -109,7 +67,7 @@ wf_add_up(wf *w, wf_node *nd, uint32_t up)
 
 /* --- callees --------------------------------------------------------------------------- */
 
-static floe_rc
+floe_rc
 wf_callee_get(wf *w, const spec_y *at, spec_kind kind, const char *name, const char *version,
               const wf_callee **out)
 {
@@ -160,7 +118,7 @@ wf_callee_get(wf *w, const spec_y *at, spec_kind kind, const char *name, const c
 
 /* Compiles one binding of `want` type (NULL: take the source's type, returned in *type).
  * For node inputs, nd is the node (its upstream grows); for workflow outputs, NULL. */
-static floe_rc
+floe_rc
 wf_binding(wf *w, wf_node *nd, const spec_y *y, const char *name, const char *field,
            const Floe__LiteralType *want, const Floe__LiteralType **type, Floe__Binding *b)
 {
@@ -303,14 +261,28 @@ static floe_rc
 wf_node_callee(wf *w, wf_node *nd)
 {
     spec_ctx *ctx = w->ctx;
-    static const char *const fields[] = {"id", "task", "workflow", "inputs", "after", "map", NULL};
+    static const char *const fields[] = {"id",    "task", "workflow", "inputs",
+                                         "after", "map",  "branch",   NULL};
     floe_rc rc = spec_check_fields(ctx, nd->y, NULL, fields);
     if (rc != FLOE_OK)
         return rc;
     const spec_y *ty = spec_y_get(nd->y, "task"), *wy = spec_y_get(nd->y, "workflow");
-    if ((ty == NULL) == (wy == NULL))
+    const spec_y *by = spec_y_get(nd->y, "branch");
+    if ((ty != NULL) + (wy != NULL) + (by != NULL) != 1)
         return spec_fail(ctx, nd->y, FLOE_EINVAL,
-                         "give exactly one of \"task\" and \"workflow\" (what the node runs)");
+                         "give exactly one of \"task\", \"workflow\" and \"branch\" (what the "
+                         "node runs)");
+    if (by != NULL) {
+        Floe__Node *bn = floe_arena_alloc(ctx->arena, sizeof(*bn));
+        if (bn == NULL)
+            return spec_fail(ctx, nd->y, FLOE_ENOMEM, "out of memory");
+        floe__node__init(bn);
+        bn->id = (char *)nd->id;
+        bn->kind = FLOE__NODE_KIND__NODE_KIND_BRANCH;
+        if ((rc = wf_branch_callee(w, nd, bn)) == FLOE_OK)
+            nd->node = bn;
+        return rc;
+    }
     spec_kind kind = ty != NULL ? SPEC_TASK : SPEC_WORKFLOW;
     const spec_y *ry = ty != NULL ? ty : wy;
     const char *name, *version;
@@ -353,15 +325,15 @@ binding_cmp(const void *a, const void *b)
     return strcmp((*(Floe__Binding *const *)a)->name, (*(Floe__Binding *const *)b)->name);
 }
 
-static floe_rc
-wf_node_inputs(wf *w, wf_node *nd)
+floe_rc
+wf_bind_inputs(wf *w, wf_node *nd, const spec_y *at, const spec_y *iy, const Floe__Interface *ifc,
+               const char *what, Floe__Binding ***out, size_t *n_out)
 {
     spec_ctx *ctx = w->ctx;
-    const spec_y *iy = spec_y_get(nd->y, "inputs");
-    size_t n_in = nd->ifc != NULL ? nd->ifc->n_inputs : 0;
+    size_t n_in = ifc != NULL ? ifc->n_inputs : 0;
     const spec_y **bound = floe_arena_alloc(ctx->arena, (n_in + 1) * sizeof(*bound));
     if (bound == NULL)
-        return spec_fail(ctx, nd->y, FLOE_ENOMEM, "out of memory");
+        return spec_fail(ctx, at, FLOE_ENOMEM, "out of memory");
     memset(bound, 0, (n_in + 1) * sizeof(*bound));
     size_t n_b = 0;
     Floe__Binding **bs = NULL;
@@ -374,8 +346,8 @@ wf_node_inputs(wf *w, wf_node *nd)
         for (size_t i = 0; i < iy->n; i++) {
             const spec_y *k = iy->items[2 * i], *v = iy->items[2 * i + 1];
             size_t j;
-            for (j = 0; j < n_in && !(k->kind == SPEC_Y_SCALAR &&
-                                      strcmp(nd->ifc->inputs[j]->name, k->str) == 0);
+            for (j = 0; j < n_in &&
+                        !(k->kind == SPEC_Y_SCALAR && strcmp(ifc->inputs[j]->name, k->str) == 0);
                  j++)
                 ;
             if (j == n_in) {
@@ -383,8 +355,8 @@ wf_node_inputs(wf *w, wf_node *nd)
                 return spec_fail(ctx, k, FLOE_EINVAL,
                                  "input \"%.64s\": %s has no such input "
                                  "(inputs: %s)",
-                                 k->kind == SPEC_Y_SCALAR ? k->str : "?", nd->callee_what,
-                                 spec_ifc_names(nd->ifc, false, names, sizeof(names)));
+                                 k->kind == SPEC_Y_SCALAR ? k->str : "?", what,
+                                 spec_ifc_names(ifc, false, names, sizeof(names)));
             }
             if (bound[j] != NULL)
                 return spec_fail(ctx, k, FLOE_EINVAL,
@@ -397,8 +369,8 @@ wf_node_inputs(wf *w, wf_node *nd)
             if (b == NULL)
                 return spec_fail(ctx, k, FLOE_ENOMEM, "out of memory");
             const Floe__LiteralType *got;
-            floe_rc rc = wf_binding(w, nd, v, nd->ifc->inputs[j]->name, field,
-                                    nd->ifc->inputs[j]->type, &got, b);
+            floe_rc rc =
+                wf_binding(w, nd, v, ifc->inputs[j]->name, field, ifc->inputs[j]->type, &got, b);
             if (spec_stop(ctx, rc, &w->bad))
                 return rc;
             if (rc == FLOE_OK)
@@ -406,18 +378,33 @@ wf_node_inputs(wf *w, wf_node *nd)
         }
     }
     for (size_t j = 0; j < n_in; j++) {
-        if (bound[j] != NULL || nd->ifc->inputs[j]->default_value != NULL)
+        if (bound[j] != NULL || ifc->inputs[j]->default_value != NULL)
             continue;
-        floe_rc rc = spec_fail(ctx, iy != NULL ? iy : nd->y, FLOE_EINVAL,
+        floe_rc rc = spec_fail(ctx, iy != NULL ? iy : at, FLOE_EINVAL,
                                "input \"%s\" is not bound (%s requires it; it has no default)",
-                               nd->ifc->inputs[j]->name, nd->callee_what);
+                               ifc->inputs[j]->name, what);
         if (spec_stop(ctx, rc, &w->bad))
             return rc;
     }
     if (n_b > 0)
         qsort(bs, n_b, sizeof(*bs), binding_cmp);
-    nd->node->inputs = bs;
-    nd->node->n_inputs = n_b;
+    *out = bs;
+    *n_out = n_b;
+    return FLOE_OK;
+}
+
+static floe_rc
+wf_node_inputs(wf *w, wf_node *nd)
+{
+    spec_ctx *ctx = w->ctx;
+    floe_rc rc;
+    if (nd->node->kind == FLOE__NODE_KIND__NODE_KIND_BRANCH)
+        rc = wf_branch_inputs(w, nd);
+    else
+        rc = wf_bind_inputs(w, nd, nd->y, spec_y_get(nd->y, "inputs"), nd->ifc, nd->callee_what,
+                            &nd->node->inputs, &nd->node->n_inputs);
+    if (rc != FLOE_OK)
+        return rc;
 
     const spec_y *ay = spec_y_get(nd->y, "after");
     if (ay != NULL) {

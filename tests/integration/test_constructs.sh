@@ -5,7 +5,8 @@
 # listed as nodes ID.k, and a map of many noop items.
 # A list of BIG file paths (default 100000) passes from a task through a map and back by
 # reference, and a cacheable task reading it keys as it would with the list inline.
-# Execution timeouts: the workflow's and the launch plan's.
+# Execution timeouts: the workflow's and the launch plan's. Branches: every case, the else,
+# no case holding.
 # usage: test_constructs.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 worker=$3 big=${4:-100000}
@@ -267,5 +268,70 @@ json '.phase == "TIMED_OUT"'
 [ $(( $(date +%s) - t0 )) -lt 40 ] || fail "the timeouts took $(( $(date +%s) - t0 )) s (the tasks sleep 60 s)"
 expect 0 "$ctl" launch unbounded --input s=1 --wait --wait-timeout 60s -o json
 json '.phase == "SUCCEEDED"'
+
+# Branches (issue 23): each case and the else, conditions over integers, strings and
+# datetimes with and/or/not, the untaken cases SKIPPED, the branch's output read downstream;
+# a branch without an else where no case holds fails the execution.
+cat >"$work/branch.yaml" <<'YAML'
+kind: task
+name: label
+inputs: {tag: string}
+outputs: {out: string}
+container: {command: [/bin/sh, -c, 'printf "%s" "$(cat "$FLOE_INPUTS/tag")" > "$FLOE_OUTPUTS/out"']}
+---
+kind: task
+name: measure
+inputs: {n: integer}
+outputs: {size: integer}
+container: {command: [/bin/sh, -c, 'cat "$FLOE_INPUTS/n" > "$FLOE_OUTPUTS/size"']}
+---
+kind: workflow
+name: route
+inputs:
+  n: integer
+  mode: {type: string, default: auto}
+  at: {type: datetime, default: "2026-01-01T00:00:00Z"}
+outputs: {out: {from: {node: echo, output: out}}}
+nodes:
+  - {id: m, task: measure, inputs: {n: {input: n}}}
+  - id: pick
+    branch:
+      - when: {and: [{gt: [{node: m, output: size}, 1000]}, {ne: [{input: mode}, small]}]}
+        task: label
+        inputs: {tag: big}
+      - when: {or: [{eq: [{input: mode}, fast]}, {not: {lt: [{input: at}, "2026-06-01T00:00:00Z"]}}]}
+        task: label
+        inputs: {tag: fast}
+      - {task: label, inputs: {tag: {input: mode}}}
+  - {id: echo, task: label, inputs: {tag: {node: pick, output: out}}}
+---
+kind: workflow
+name: strict_route
+inputs: {n: integer}
+nodes:
+  - id: pick
+    branch:
+      - {when: {gt: [{input: n}, 10]}, task: label, inputs: {tag: big}}
+YAML
+expect 0 "$ctl" register -f "$work/branch.yaml"
+route() { # route WANT INPUT...: the execution's output is WANT
+    local want=$1; shift
+    local args=()
+    for i in "$@"; do args+=(--input "$i"); done
+    expect 0 "$ctl" launch route "${args[@]}" --wait --wait-timeout 60s -o json
+    json ".phase == \"SUCCEEDED\" and .outputs.out == \"$want\""
+}
+route big n=5000
+bid=$(jq -r .id "$work/out")
+route small n=5000 mode=small
+route fast n=1 mode=fast
+route fast n=1 at=2026-07-01T00:00:00Z
+route auto n=1
+expect 0 "$ctl" get nodes "$bid" -o json
+json '[.items[] | select(.id | startswith("pick")) | "\(.id)=\(.phase)"] | sort == ["pick.else=SKIPPED","pick.if0=SUCCEEDED","pick.if1=SKIPPED","pick.when=SUCCEEDED","pick=SUCCEEDED"]'
+expect 0 "$ctl" launch strict_route --input n=50 --wait --wait-timeout 60s -o json
+json '.phase == "SUCCEEDED"'
+expect 4 "$ctl" launch strict_route --input n=5 --wait --wait-timeout 60s -o json
+json '.phase == "FAILED" and (.error | test("no case of the branch holds"))'
 stop
 echo "ok: workflow constructs"

@@ -140,12 +140,65 @@ test_map_items(void **state)
     sched_plan_free(p);
 }
 
+/* Branch nodes (issue 23): ID.when after what the conditions and cases read, with every
+ * condition's operands in case order; the cases after it; ID after every case, read by
+ * what reads the branch. */
+static void
+test_branch(void **state)
+{
+    (void)state;
+    static const char y[] =
+        "kind: task\nname: t\nversion: v1\ncontainer: {command: [x]}\n"
+        "inputs: {x: integer}\noutputs: {y: integer}\n"
+        "---\nkind: task\nname: u\nversion: v1\ncontainer: {command: [x]}\n"
+        "outputs: {y: integer}\n"
+        "---\nkind: workflow\nname: w\nversion: v1\ninputs: {n: integer, s: string}\n"
+        "outputs: {z: {from: {node: after, output: y}}}\n"
+        "nodes:\n"
+        "  - {id: a, task: t, inputs: {x: {input: n}}}\n"
+        "  - id: b\n"
+        "    branch:\n"
+        "      - when: {and: [{gt: [{node: a, output: y}, 10]}, {ne: [{input: s}, off]}]}\n"
+        "        task: t\n"
+        "        inputs: {x: {node: a, output: y}}\n"
+        "      - {when: {le: [5, {input: n}]}, task: u}\n"
+        "      - {task: t, inputs: {x: 0}}\n"
+        "  - {id: after, task: t, inputs: {x: {node: b, output: y}}}\n";
+    floe_err err = {0};
+    sched_plan *p = plan_of(y, "w", 20000, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    int64_t a = sched_plan_find(p, "a"), when = sched_plan_find(p, "b.when"),
+            c0 = sched_plan_find(p, "b.if0"), c1 = sched_plan_find(p, "b.if1"),
+            el = sched_plan_find(p, "b.else"), j = sched_plan_find(p, "b"),
+            after = sched_plan_find(p, "after");
+    assert_true(a >= 0 && when == a + 1 && c0 == when + 1 && c1 == c0 + 1 && el == c1 + 1 &&
+                j == el + 1 && after == j + 1);
+    assert_int_equal(p->nodes[when].role, SCHED_ROLE_DECIDE);
+    assert_null(p->nodes[when].task);
+    assert_int_equal(p->nodes[when].n_inputs, 6); /* 2 + 2 + 2 operands, in order */
+    assert_int_equal(p->nodes[when].inputs[0].kind, SCHED_SRC_OUTPUT);
+    assert_int_equal(p->nodes[when].inputs[1].kind, SCHED_SRC_LITERAL);
+    assert_int_equal(p->nodes[when].inputs[2].kind, SCHED_SRC_INPUT);
+    assert_int_equal(p->nodes[when].inputs[4].kind, SCHED_SRC_LITERAL); /* 5 le n */
+    assert_int_equal(p->nodes[when].inputs[5].kind, SCHED_SRC_INPUT);
+    assert_int_equal(p->nodes[when].n_upstream, 1);
+    assert_int_equal(p->nodes[c0].n_upstream, 1);
+    assert_int_equal(p->nodes[j].role, SCHED_ROLE_JOIN);
+    assert_int_equal(p->nodes[j].n_upstream, 3);
+    assert_int_equal(p->nodes[after].n_upstream, 1);
+    assert_int_equal(p->nodes[after].inputs[0].node, j);
+    assert_int_equal(p->outputs[0].node, after);
+    sched_plan_free(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_h9_quadratic_plan_refused),
         cmocka_unit_test(test_map_items),
+        cmocka_unit_test(test_branch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,6 +335,15 @@ void eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t 
 void eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
                     const char *msg);
 
+/* sched_branch.c: branch nodes (docs/engine.md#branches) */
+/* A branch's decision node is READY with its operands resolved (ops[k] NULL: none): the
+ * first case whose condition holds runs, the others are skipped. */
+void eng_branch_decide(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Value *const *ops,
+                       size_t n_ops);
+/* A branch's join is READY (its case ended): it ends with the outputs of the case that
+ * ran. */
+void eng_branch_join(eng_exec *ex, uint32_t node, uint32_t attempt);
+
 /* sched_map.c: map nodes (docs/engine.md#map-nodes) */
 /* A map node is READY with its inputs resolved (values valid for the call only): start
  * one item per element of its list. */

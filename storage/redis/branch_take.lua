@@ -1,0 +1,64 @@
+-- A branch node's decision (ID.when) is made: it succeeds, the case taken becomes READY,
+-- the others are SKIPPED and count as done for the join (ID), which becomes READY once the
+-- taken case ended. A case already terminal (RECOVERED) is left as it is.
+-- KEYS: epoch, exec, log, outbox, finalize
+-- ARGV: epoch, exec_id, decision node, attempt, the case taken, the join, every case ("4,5,6")
+local E = ARGV[2]
+local stale = fence(KEYS[1], ARGV[1])
+if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
+local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
+if ph == 0 then return {'noop', 0, 'no such execution'} end
+if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local i, a = ARGV[3], tonumber(ARGV[4])
+local nd = node_get(KEYS[2], i)
+if not nd then return {'noop', 0, 'no such node'} end
+if nd.a ~= a or (nd.p ~= READY and nd.p ~= RUNNING) then
+  return {'noop', 0, 'node is in phase ' .. nd.p}
+end
+local now = now_us()
+local ms = math.floor(now / 1000)
+nd.p = SUCCEEDED
+node_put(KEYS[2], i, nd)
+redis.call('ZREM', KEYS[4], E .. '|' .. i .. '|' .. a)
+redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. SUCCEEDED .. '|0||leader|' .. str(now) ..
+  '|' .. str(now) .. '|')
+local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
+local out = {'ok', 0, ''}
+local taken, j = tonumber(ARGV[5]), ARGV[6]
+for _, c in ipairs(split_ints(ARGV[7])) do
+  local cn = node_get(KEYS[2], c)
+  if cn and cn.p == QUEUED then
+    if c == taken then
+      cn.u = cn.u > 0 and cn.u - 1 or 0
+      if cn.u == 0 then
+        cn.p = READY
+        cn.a = 1
+        redis.call('ZADD', KEYS[4], ms, E .. '|' .. c .. '|1')
+        out[#out + 1] = c
+      end
+    else
+      cn.p = SKIPPED
+      left = redis.call('HINCRBY', KEYS[2], 'left', -1)
+      local jn = node_get(KEYS[2], j)
+      if jn and jn.p == QUEUED and jn.u > 0 then
+        jn.u = jn.u - 1
+        if jn.u == 0 then
+          jn.p = READY
+          jn.a = 1
+          redis.call('ZADD', KEYS[4], ms, E .. '|' .. j .. '|1')
+          out[#out + 1] = tonumber(j)
+        end
+        node_put(KEYS[2], j, jn)
+      end
+    end
+    node_put(KEYS[2], c, cn)
+  end
+end
+if left <= 0 then
+  local fail = tonumber(redis.call('HGET', KEYS[2], 'fail') or '0')
+  local fin = fail > 0 and FAILED or SUCCEEDED
+  redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now))
+  redis.call('SADD', KEYS[5], E)
+  out[2] = fin
+end
+return out

@@ -119,6 +119,7 @@ int ctl_logs(const ctl_ctx *ctx, int argc, char **argv);
 /* ctl_logs.c: `floectl get nodes EXECUTION_ID`. */
 int ctl_get_nodes(const ctl_ctx *ctx, const char *id);
 int ctl_terminate(const ctl_ctx *ctx, int argc, char **argv);
+int ctl_gate(const ctl_ctx *ctx, int argc, char **argv);     /* approve, reject, signal */
 int ctl_relaunch(const ctl_ctx *ctx, int argc, char **argv); /* relaunch and recover */
 int ctl_cache(const ctl_ctx *ctx, int argc, char **argv);
 int ctl_lineage(const ctl_ctx *ctx, int argc, char **argv);

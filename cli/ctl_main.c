@@ -86,6 +86,17 @@ static const ctl_verb verbs[] = {
      "usage: floectl deactivate launchplan NAME[@VERSION] [-p PROJECT] [-d DOMAIN]\n"
      "Without a version: the active one.\n",
      NULL, ctl_activate},
+    {"approve", "approve a waiting approve gate (its node succeeds)",
+     "usage: floectl approve EXECUTION_ID/NODE [--comment TEXT] [--value VALUE]\n"
+     "The gate's outputs record who approved (by) and the comment; --value gives the gate's\n"
+     "typed value (JSON, or plain text for a string) when it declares a type.\n",
+     NULL, ctl_gate},
+    {"reject", "reject a waiting approve gate (its node fails, USER rejected)",
+     "usage: floectl reject EXECUTION_ID/NODE [--comment TEXT]\n", NULL, ctl_gate},
+    {"signal", "send a waiting signal gate its value",
+     "usage: floectl signal EXECUTION_ID/NODE VALUE\n"
+     "VALUE is JSON of the gate's type (42, [1, 2], \"text\"), or plain text for a string.\n",
+     NULL, ctl_gate},
     {"terminate", "stop a running execution (it ends ABORTED)",
      "usage: floectl terminate EXECUTION_ID [--reason TEXT]\n", NULL, ctl_terminate},
     {"relaunch", "start the same workflow version again, with the same or changed inputs",

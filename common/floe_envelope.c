@@ -27,6 +27,7 @@ static floe_rc check_data_published(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_lineage_recorded(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_phase_changed(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_execution_terminate(const ProtobufCMessage *msg, floe_err *err);
+static floe_rc check_gate_resolved(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_container_secrets(const Floe__Container *c, floe_err *err);
 
 static const env_type env_types[] = {
@@ -50,6 +51,8 @@ static const env_type env_types[] = {
      NULL},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, "ExecutionTerminate",
      &floe__execution_terminate__descriptor, check_execution_terminate},
+    {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, "GateResolved",
+     &floe__gate_resolved__descriptor, check_gate_resolved},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, "Smoke", &floe__smoke__descriptor, NULL},
 };
 
@@ -223,6 +226,13 @@ check_execution_terminate(const ProtobufCMessage *msg, floe_err *err)
 {
     const Floe__ExecutionTerminate *m = (const Floe__ExecutionTerminate *)msg;
     return check_exec_node_attempt(m->execution_id, NULL, 0, err);
+}
+
+static floe_rc
+check_gate_resolved(const ProtobufCMessage *msg, floe_err *err)
+{
+    const Floe__GateResolved *m = (const Floe__GateResolved *)msg;
+    return check_exec_node_attempt(m->execution_id, m->node_id, 1, err);
 }
 
 static floe_rc

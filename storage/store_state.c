@@ -573,3 +573,19 @@ store_state_branch_take(store_redis *r, uint64_t epoch, const char *exec, uint32
         cases_csv};
     return store_redis_script(r, STORE_SCRIPT_BRANCH_TAKE, 5, 12, argv, NULL, cb, arg);
 }
+
+floe_rc
+store_state_gate_wait(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                      uint32_t attempt, int64_t in_ms, store_redis_cb cb, void *arg)
+{
+    KEYS_EXEC(exec);
+    (void)kl;
+    char ep[NUM], nd[NUM], at[NUM], due[NUM];
+    snprintf(ep, NUM, "%" PRIu64, epoch);
+    snprintf(nd, NUM, "%u", node);
+    snprintf(at, NUM, "%u", attempt);
+    snprintf(due, NUM, "%" PRId64, in_ms);
+    const char *argv[] = {
+        STORE_KEY_EPOCH, kx, STORE_KEY_OUTBOX, STORE_KEY_LEASES, ep, exec, nd, at, due};
+    return store_redis_script(r, STORE_SCRIPT_GATE_WAIT, 4, 9, argv, NULL, cb, arg);
+}

@@ -13,7 +13,6 @@
 #include "spec.h"
 #include "store_blob.h"
 #include "store_redis_probe.h"
-
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdarg.h>
@@ -63,6 +62,7 @@ static const api_handler handlers[API_R_COUNT] = {
     [API_R_EXECUTION_GET] = {api_exec_get_work, NULL},
     [API_R_EXECUTION_NODES] = {api_exec_nodes_work, NULL},
     [API_R_TERMINATE] = {api_terminate_work, api_terminate_done},
+    [API_R_GATE] = {api_gate_work, api_gate_done},
     [API_R_RELAUNCH] = {api_relaunch_work, api_launch_done},
     [API_R_CACHE_LIST] = {api_cache_list_work, NULL},
     [API_R_CACHE_DELETE] = {api_cache_delete_work, NULL},

@@ -158,6 +158,9 @@ void api_exec_list_work(api_thread *t, api_req *r);
 void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
 void api_terminate_work(api_thread *t, api_req *r);
 void api_terminate_done(api_req *r);
+/* sched_api_gate.c: a person answers a gate (approve, reject, signal) */
+void api_gate_work(api_thread *t, api_req *r);
+void api_gate_done(api_req *r);
 /* sched_api_exec.c: every input of ifc from given (JSON, may be NULL), the plan (may be
  * NULL) and the defaults, typed; false (r failed, one detail per input) on any problem. */
 bool api_resolve_inputs(api_req *r, const Floe__Interface *ifc, const json_t *given,

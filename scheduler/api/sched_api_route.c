@@ -27,6 +27,7 @@ static const api_route routes[] = {
     {API_R_EXECUTION_NODES, API_VIEWER, "execution_nodes", GET, "/api/v1/executions/:/nodes"},
     {API_R_NODE_LOGS, API_VIEWER, "node_logs", GET, "/api/v1/executions/:/nodes/:/logs"},
     {API_R_TERMINATE, API_LAUNCHER, "terminate", POST, "/api/v1/executions/:/terminate"},
+    {API_R_GATE, API_LAUNCHER, "gate", POST, "/api/v1/executions/:/nodes/:/approve|reject|signal"},
     {API_R_RELAUNCH, API_LAUNCHER, "relaunch", POST, "/api/v1/executions/:/relaunch|recover"},
     {API_R_CACHE_LIST, API_VIEWER, "cache_list", GET, "/api/v1/cache"},
     {API_R_CACHE_DELETE, API_MAINTAINER, "cache_delete", EVHTTP_REQ_DELETE, "/api/v1/cache"},

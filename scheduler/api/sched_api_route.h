@@ -26,6 +26,7 @@ typedef enum api_route_id {
     API_R_EXECUTION_GET,
     API_R_EXECUTION_NODES,
     API_R_TERMINATE,
+    API_R_GATE,
     API_R_RELAUNCH,
     API_R_CACHE_LIST,
     API_R_CACHE_DELETE,

@@ -162,7 +162,7 @@ join_reply(const store_reply *rep, const floe_err *err, void *arg)
         if (rec != NULL && out != NULL && store_state_node_rec_parse(rec, rl, &nr) &&
             floe_phase_success(FLOE_SCOPE_NODE, (int)nr.phase)) {
             t->e->next.node_done(ex, op->node, op->attempt, (const uint8_t *)out, ol,
-                                 FLOE__PHASE__PHASE_SUCCEEDED);
+                                 FLOE__PHASE__PHASE_SUCCEEDED, NULL);
             eng_op_free(op);
             return;
         }

@@ -115,6 +115,10 @@ sched_decide(const sched_outcome *o, uint32_t n_nodes, sched_effect *out, size_t
             o->answer == SCHED_ANS_ITEM_FAILED)
             failed(&b, o, n_nodes);
         break;
+    case SCHED_EV_GATE:
+        if (o->answer == SCHED_ANS_OK)
+            egress(&b, o->node, o->attempt, FLOE_TR_NODE_START, FLOE_ERROR_KIND_NONE);
+        break;
     case SCHED_EV_BRANCH: /* the decision succeeded; the case taken (or the join) is ready */
         if (o->answer != SCHED_ANS_OK)
             return 0;

@@ -30,6 +30,7 @@ typedef enum sched_event {
     SCHED_EV_ABORTED,     /* ExecutionTerminate or the execution timeout: exec_abort */
     SCHED_EV_EXPANDED,    /* a map node started its items: map_expand */
     SCHED_EV_BRANCH,      /* a branch's decision was made: branch_take */
+    SCHED_EV_GATE,        /* a gate started waiting: gate_wait */
 } sched_event;
 
 /* The script's answer, as data. */

@@ -112,6 +112,13 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         eng_branch_join(ex, node, attempt);
         return;
     }
+    if (pn->role == SCHED_ROLE_GATE) {
+        eng_gate_start(ex, node, attempt,
+                       pn->n_inputs == 1
+                           ? binding_value(e, plan, &pn->inputs[0], inputs, up, outs, n_up)
+                           : NULL);
+        return;
+    }
     if (pn->role == SCHED_ROLE_DECIDE) { /* its operands, in order (NULL: none) */
         const Floe__Value **ops = floe_arena_alloc(e->scratch, (pn->n_inputs + 1) * sizeof(*ops));
         if (ops == NULL) {

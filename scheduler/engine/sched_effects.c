@@ -202,6 +202,7 @@ eng_state_reply(const store_reply *rep, const floe_err *err, void *arg)
         [SCHED_EV_CACHED] = "cache hit",
         [SCHED_EV_EXPANDED] = "map start",
         [SCHED_EV_BRANCH] = "branch decision",
+        [SCHED_EV_GATE] = "gate wait",
     };
     eng_op *op = arg;
     store_state_res res;

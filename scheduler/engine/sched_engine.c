@@ -221,6 +221,7 @@ metrics_init(sched_engine *e)
         {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DATA_PUBLISHED, "type=\"DataPublished\""},
         {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, "type=\"LineageRecorded\""},
         {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, "type=\"ExecutionTerminate\""},
+        {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, "type=\"GateResolved\""},
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         e->m_events[types[i].type] =
@@ -356,7 +357,8 @@ sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *
                          .dispatch_member = eng_dispatch_member,
                          .node_done = eng_node_done,
                          .map_failed = eng_map_failed,
-                         .state_reply = eng_state_reply};
+                         .state_reply = eng_state_reply,
+                         .gate_failed = eng_gate_failed};
     if (e->plans == NULL || e->scratch == NULL || e->restart_ev == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "engine: out of memory");
         goto fail;

@@ -344,17 +344,29 @@ on_failed(eng_exec *ex, const Floe__TaskFailed *m, const floe_bus_pos *pos)
 }
 
 void
-eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code, const char *msg)
+eng_gate_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code, const char *msg,
+                const floe_bus_pos *pos)
 {
     fail_in in = {.kind = FLOE_ERROR_KIND_USER, .retriable = false, .code = code, .message = msg};
-    node_fail(ex, node, attempt, &in, NULL, OP_FAILED);
+    node_fail(ex, node, attempt, &in, pos, OP_FAILED);
+}
+
+void
+eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code, const char *msg)
+{
+    eng_gate_failed(ex, node, attempt, code, msg, NULL);
 }
 
 static void
 lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 {
-    if (eng_pnode(ex, idx, NULL) == NULL)
+    const sched_pnode *pn = eng_pnode(ex, idx, NULL);
+    if (pn == NULL)
         return;
+    if (pn->role == SCHED_ROLE_GATE) { /* its due time, not a worker's lease */
+        eng_gate_due(ex, idx, attempt);
+        return;
+    }
     fail_in in = {.kind = FLOE_ERROR_KIND_SYSTEM,
                   .retriable = true,
                   .code = "lease_expired",
@@ -369,12 +381,12 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
 void
 eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs, size_t len)
 {
-    eng_node_done(ex, node, attempt, outputs, len, FLOE__PHASE__PHASE_CACHED);
+    eng_node_done(ex, node, attempt, outputs, len, FLOE__PHASE__PHASE_CACHED, NULL);
 }
 
 void
 eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs, size_t len,
-              int phase)
+              int phase, const floe_bus_pos *pos)
 {
     sched_engine *e = ex->t->e;
     int64_t item;
@@ -398,7 +410,7 @@ eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outp
                        .item = eng_item_spec(ex, node, spec)};
     eng_op *op;
     if (!op_start(ex, phase == FLOE__PHASE__PHASE_CACHED ? OP_CACHED : OP_SUCCEEDED, node, attempt,
-                  NULL, &op))
+                  pos, &op))
         return;
     op_sent(op, store_state_node_succeeded(e->redis, ex->t->epoch, &s, script_reply, op));
 }
@@ -511,6 +523,9 @@ eng_handle_message(eng_exec *ex, Floe__MessageType type, const ProtobufCMessage 
         break;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
         eng_lineage_event(ex, (const Floe__LineageRecorded *)msg, pos);
+        break;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED:
+        eng_gate_resolved(ex, (const Floe__GateResolved *)msg, pos);
         break;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE: {
         const Floe__ExecutionTerminate *m = (const Floe__ExecutionTerminate *)msg;

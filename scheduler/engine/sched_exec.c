@@ -584,6 +584,8 @@ exec_id_of(Floe__MessageType type, const ProtobufCMessage *msg)
         return ((const Floe__ExecutionTerminate *)msg)->execution_id;
     case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED:
         return ((const Floe__LineageRecorded *)msg)->execution_id;
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED:
+        return ((const Floe__GateResolved *)msg)->execution_id;
     default:
         return NULL;
     }

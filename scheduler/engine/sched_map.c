@@ -41,7 +41,7 @@ map_end(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__ValueMap *vm)
         return;
     }
     floe__value_map__pack(vm, packed);
-    ex->t->e->next.node_done(ex, node, attempt, packed, len, FLOE__PHASE__PHASE_SUCCEEDED);
+    ex->t->e->next.node_done(ex, node, attempt, packed, len, FLOE__PHASE__PHASE_SUCCEEDED, NULL);
     floe_free(packed);
 }
 

@@ -51,6 +51,7 @@ typedef struct plan_tmp {
     const Floe__MapSpec *map;
     int role;
     const Floe__BranchSpec *branch;
+    const Floe__GateSpec *gate;
     sched_binding *inputs;
     uint32_t n_inputs;
     u32vec deps;
@@ -403,6 +404,24 @@ level_node(plan_build *b, plan_level *lv, size_t j)
     }
     if (nd->kind == FLOE__NODE_KIND__NODE_KIND_BRANCH)
         return level_branch(b, lv, j, id, &deps);
+    if (nd->kind == FLOE__NODE_KIND__NODE_KIND_GATE) {
+        sched_binding *in = floe_arena_alloc(b->arena, sizeof(*in));
+        uint32_t *one = floe_arena_alloc(b->arena, sizeof(*one));
+        if (in == NULL || one == NULL || nd->gate == NULL)
+            return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+        memset(in, 0, sizeof(*in));
+        if (nd->n_inputs == 1) {
+            in->name = nd->inputs[0]->name;
+            if ((rc = resolve(b, lv, nd->inputs[0], in)) != FLOE_OK)
+                return rc;
+        }
+        if ((rc = add_task(b, id, NULL, in, (uint32_t)nd->n_inputs, &deps, one)) != FLOE_OK)
+            return rc;
+        b->tmp[*one].role = SCHED_ROLE_GATE;
+        b->tmp[*one].gate = nd->gate;
+        lv->done[j] = (u32vec){one, 1};
+        return FLOE_OK;
+    }
     if (nd->kind != FLOE__NODE_KIND__NODE_KIND_WORKFLOW || nd->target >= wf->n_subworkflows)
         return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": bad kind or target", id);
     const Floe__WorkflowSpec *sub = wf->subworkflows[nd->target];
@@ -495,7 +514,8 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
                                  .map = t->map,
                                  .map_ord = t->map != NULL ? ord++ : 0,
                                  .role = t->role,
-                                 .branch = t->branch};
+                                 .branch = t->branch,
+                                 .gate = t->gate};
         pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", t->deps.n);
         if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");

@@ -49,9 +49,10 @@ typedef struct sched_pnode {
      * (SCHED_ROLE_JOIN: no task; after every case; its outputs are the case's that ran). */
     int role;
     const Floe__BranchSpec *branch; /* SCHED_ROLE_DECIDE */
+    const Floe__GateSpec *gate;     /* SCHED_ROLE_GATE: no task; inputs: a sleep's "until" */
 } sched_pnode;
 
-enum { SCHED_ROLE_TASK = 0, SCHED_ROLE_DECIDE, SCHED_ROLE_JOIN };
+enum { SCHED_ROLE_TASK = 0, SCHED_ROLE_DECIDE, SCHED_ROLE_JOIN, SCHED_ROLE_GATE };
 
 typedef struct sched_plan {
     const Floe__WorkflowSpec *spec;

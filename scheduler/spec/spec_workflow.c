@@ -261,25 +261,25 @@ static floe_rc
 wf_node_callee(wf *w, wf_node *nd)
 {
     spec_ctx *ctx = w->ctx;
-    static const char *const fields[] = {"id",    "task", "workflow", "inputs",
-                                         "after", "map",  "branch",   NULL};
+    static const char *const fields[] = {"id",  "task",   "workflow", "inputs", "after",
+                                         "map", "branch", "gate",     NULL};
     floe_rc rc = spec_check_fields(ctx, nd->y, NULL, fields);
     if (rc != FLOE_OK)
         return rc;
     const spec_y *ty = spec_y_get(nd->y, "task"), *wy = spec_y_get(nd->y, "workflow");
-    const spec_y *by = spec_y_get(nd->y, "branch");
-    if ((ty != NULL) + (wy != NULL) + (by != NULL) != 1)
+    const spec_y *by = spec_y_get(nd->y, "branch"), *gy = spec_y_get(nd->y, "gate");
+    if ((ty != NULL) + (wy != NULL) + (by != NULL) + (gy != NULL) != 1)
         return spec_fail(ctx, nd->y, FLOE_EINVAL,
-                         "give exactly one of \"task\", \"workflow\" and \"branch\" (what the "
-                         "node runs)");
-    if (by != NULL) {
+                         "give exactly one of \"task\", \"workflow\", \"branch\" and \"gate\" "
+                         "(what the node runs)");
+    if (by != NULL || gy != NULL) {
         Floe__Node *bn = floe_arena_alloc(ctx->arena, sizeof(*bn));
         if (bn == NULL)
             return spec_fail(ctx, nd->y, FLOE_ENOMEM, "out of memory");
         floe__node__init(bn);
         bn->id = (char *)nd->id;
-        bn->kind = FLOE__NODE_KIND__NODE_KIND_BRANCH;
-        if ((rc = wf_branch_callee(w, nd, bn)) == FLOE_OK)
+        bn->kind = by != NULL ? FLOE__NODE_KIND__NODE_KIND_BRANCH : FLOE__NODE_KIND__NODE_KIND_GATE;
+        if ((rc = by != NULL ? wf_branch_callee(w, nd, bn) : wf_gate_callee(w, nd, bn)) == FLOE_OK)
             nd->node = bn;
         return rc;
     }
@@ -400,6 +400,8 @@ wf_node_inputs(wf *w, wf_node *nd)
     floe_rc rc;
     if (nd->node->kind == FLOE__NODE_KIND__NODE_KIND_BRANCH)
         rc = wf_branch_inputs(w, nd);
+    else if (nd->node->kind == FLOE__NODE_KIND__NODE_KIND_GATE)
+        rc = wf_gate_inputs(w, nd);
     else
         rc = wf_bind_inputs(w, nd, nd->y, spec_y_get(nd->y, "inputs"), nd->ifc, nd->callee_what,
                             &nd->node->inputs, &nd->node->n_inputs);

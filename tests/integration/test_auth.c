@@ -246,6 +246,7 @@ static const route_case cases[] = {
     {"POST", "/api/v1/tokens",
      "{\"name\": \"au-made\", \"grants\": [{\"project\": \"%P\", \"role\": \"viewer\"}]}", ADMIN},
     {"GET", "/api/v1/audit?project=%P", NULL, ADMIN},
+    {"POST", "/api/v1/executions/%E/nodes/g/approve", "{}", LAUNCHER},
     {"POST", "/api/v1/executions/%E/terminate", "{\"reason\": \"au\"}", LAUNCHER},
 };
 

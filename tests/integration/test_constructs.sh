@@ -6,7 +6,7 @@
 # A list of BIG file paths (default 100000) passes from a task through a map and back by
 # reference, and a cacheable task reading it keys as it would with the list inline.
 # Execution timeouts: the workflow's and the launch plan's. Branches: every case, the else,
-# no case holding.
+# no case holding. Gates: sleep, approve (across a leader kill -9), reject, signal, timeout.
 # usage: test_constructs.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 worker=$3 big=${4:-100000}
@@ -333,5 +333,62 @@ expect 0 "$ctl" launch strict_route --input n=50 --wait --wait-timeout 60s -o js
 json '.phase == "SUCCEEDED"'
 expect 4 "$ctl" launch strict_route --input n=5 --wait --wait-timeout 60s -o json
 json '.phase == "FAILED" and (.error | test("no case of the branch holds"))'
+
+# Gates (issue 23): a sleep, an approval (answered after the leader was killed -9 while
+# it waited), a typed signal; answers before a gate waits and of the wrong type refused;
+# a rejection and a timeout fail the execution.
+cat >"$work/gates.yaml" <<'YAML'
+kind: workflow
+name: gated
+outputs:
+  by: {from: {node: ok, output: by}}
+  level: {from: {node: level, output: value}}
+  note: {from: {node: done, output: out}}
+nodes:
+  - {id: nap, gate: {sleep: 1s}}
+  - {id: ok, gate: {approve: {timeout: 5m}}, after: [nap]}
+  - {id: level, gate: {signal: {type: integer, timeout: 5m}}, after: [ok]}
+  - {id: done, task: label, inputs: {tag: {node: ok, output: comment}}, after: [level]}
+---
+kind: workflow
+name: impatient
+nodes: [{id: g, gate: {approve: {timeout: 2s}}}]
+YAML
+expect 0 "$ctl" register -f "$work/gates.yaml"
+waiting() { # waiting EXEC NODE: until the gate waits (RUNNING), 60 s at most
+    for _ in $(seq 1 600); do
+        "$ctl" get nodes "$1" -o json >"$work/nodes" 2>/dev/null &&
+            [ "$(jq -r --arg n "$2" '.items[] | select(.id == $n) | .phase' "$work/nodes")" = RUNNING ] &&
+            return
+        sleep 0.1
+    done
+    fail "gate $2 of $1 did not wait within 60 s: $(cat "$work/nodes")"
+}
+expect 0 "$ctl" launch gated -q
+gid=$(cat "$work/out")
+expect 1 "$ctl" signal "$gid/level" 3 # not waiting yet
+grep -q 'is not waiting' "$work/err" || fail "an early signal: $(cat "$work/err")"
+waiting "$gid" ok
+kill -9 $pid; wait $pid 2>/dev/null
+env "$sched" >>"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do "$ctl" list tasks >/dev/null 2>&1 && break; sleep 0.1; done
+expect 0 "$ctl" approve "$gid/ok" --comment "looks good"
+waiting "$gid" level # the new leader applied the approval
+expect 1 "$ctl" signal "$gid/level" '"seven"'
+grep -q 'the gate takes integer' "$work/err" || fail "a mistyped signal: $(cat "$work/err")"
+expect 0 "$ctl" signal "$gid/level" 7
+expect 0 "$ctl" wait "$gid" --timeout 60s -o json
+expect 0 "$ctl" get execution "$gid" -o json
+json '.phase == "SUCCEEDED" and .outputs.level == 7 and .outputs.note == "looks good" and (.outputs.by | length) > 0'
+expect 0 "$ctl" launch gated -q
+rid=$(cat "$work/out")
+waiting "$rid" ok
+expect 0 "$ctl" reject "$rid/ok" --comment "not today"
+expect 4 "$ctl" wait "$rid" --timeout 60s
+expect 0 "$ctl" get execution "$rid" -o json
+json '.phase == "FAILED" and (.error | test("rejected by .*: not today"))'
+expect 4 "$ctl" launch impatient --wait --wait-timeout 60s -o json
+json '.phase == "FAILED" and (.error | test("within the gate.s timeout"))'
 stop
 echo "ok: workflow constructs"

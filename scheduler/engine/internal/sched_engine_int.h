@@ -155,10 +155,12 @@ typedef struct eng_next {
                            const char *cache_key);                        /* sched_dispatch */
     bool (*dispatch_member)(eng_term *t, const char *member, size_t len); /* sched_dispatch */
     void (*node_done)(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
-                      size_t len, int phase); /* sched_events */
+                      size_t len, int phase, const floe_bus_pos *pos); /* sched_events */
     void (*map_failed)(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
                        const char *msg); /* sched_events */
     store_redis_cb state_reply;          /* sched_effects: eng_state_reply */
+    void (*gate_failed)(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
+                        const char *msg, const floe_bus_pos *pos); /* sched_events */
 } eng_next;
 
 struct sched_engine {
@@ -329,7 +331,11 @@ void eng_node_cached(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_
 /* The node ends with these outputs (phase SUCCEEDED or CACHED) without a worker: a cache
  * hit, or a map node gathered from its items. */
 void eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t *outputs,
-                   size_t len, int phase);
+                   size_t len, int phase, const floe_bus_pos *pos);
+/* A node the leader runs itself (a gate) fails as USER, not retried; pos (may be NULL) is
+ * acknowledged once that is durable. */
+void eng_gate_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
+                     const char *msg, const floe_bus_pos *pos);
 /* A map node fails (USER, not retried): too few of its items succeeded, or its list is
  * too long. */
 void eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
@@ -343,6 +349,14 @@ void eng_branch_decide(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe
 /* A branch's join is READY (its case ended): it ends with the outputs of the case that
  * ran. */
 void eng_branch_join(eng_exec *ex, uint32_t node, uint32_t attempt);
+
+/* sched_gate.c: gate nodes (docs/engine.md#gates) */
+/* A READY gate starts waiting (until: a sleep's end time, or NULL). */
+void eng_gate_start(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Value *until);
+/* A gate's due time came (the lease sweep): a sleep ends, an approval or signal times out. */
+void eng_gate_due(eng_exec *ex, uint32_t node, uint32_t attempt);
+/* A person's answer to a gate (GateResolved at pos). */
+void eng_gate_resolved(eng_exec *ex, const Floe__GateResolved *m, const floe_bus_pos *pos);
 
 /* sched_map.c: map nodes (docs/engine.md#map-nodes) */
 /* A map node is READY with its inputs resolved (values valid for the call only): start

@@ -833,6 +833,49 @@ test_map_items(void **state)
     assert_int_equal(exec_phase("m1"), FLOE_PHASE_SUCCEEDED);
 }
 
+/* A branch on the diamond: node 0 decides, 1 and 2 are its cases, 3 its join. The case
+ * taken runs, the other is SKIPPED and counted done for the join; a gate waits RUNNING,
+ * with its due time in the lease set when it has one. */
+static void
+test_branch_and_gate(void **state)
+{
+    (void)state;
+    flush();
+    ans a;
+    create(&a, EPOCH, "b1", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_branch_take(redis, EPOCH, "b1", 0, 1, 2, 3, "1,2", on_script, &a),
+          "branch_take");
+    assert_int_equal(a.st, STORE_ST_OK);
+    expect_items(&a, 1, 2);
+    assert_int_equal(node("b1", 0).phase, FLOE_PHASE_SUCCEEDED);
+    assert_int_equal(node("b1", 1).phase, FLOE_PHASE_SKIPPED);
+    assert_int_equal(node("b1", 3).unresolved, 1);
+    memset(&a, 0, sizeof(a)); /* decided once */
+    await(&a, store_state_branch_take(redis, EPOCH, "b1", 0, 1, 1, 3, "1,2", on_script, &a),
+          "branch_take");
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    succeeded(&a, EPOCH, "b1", 2, 1);
+    expect_items(&a, 1, 3);
+    succeeded(&a, EPOCH, "b1", 3, 1);
+    assert_int_equal(exec_phase("b1"), FLOE_PHASE_SUCCEEDED);
+
+    create(&a, EPOCH, "g1", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_gate_wait(redis, EPOCH, "g1", 0, 1, -1, on_script, &a), "gate_wait");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(node("g1", 0).phase, FLOE_PHASE_RUNNING);
+    assert_false(in_zset(STORE_KEY_LEASES, "g1", 0, 1));
+    assert_false(in_zset(STORE_KEY_OUTBOX, "g1", 0, 1));
+    create(&a, EPOCH, "g2", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_gate_wait(redis, EPOCH, "g2", 0, 1, 0, on_script, &a), "gate_wait");
+    assert_true(in_zset(STORE_KEY_LEASES, "g2", 0, 1));
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_gate_wait(redis, EPOCH, "g2", 0, 1, 0, on_script, &a), "gate_wait");
+    assert_int_equal(a.st, STORE_ST_NOOP);
+}
+
 int
 main(void)
 {
@@ -840,6 +883,7 @@ main(void)
         cmocka_unit_test(test_create_makes_sources_ready),
         cmocka_unit_test(test_diamond_readiness),
         cmocka_unit_test(test_map_items),
+        cmocka_unit_test(test_branch_and_gate),
         cmocka_unit_test(test_duplicates_and_stale),
         cmocka_unit_test(test_late_success_of_old_attempt),
         cmocka_unit_test(test_retry_budgets_and_backoff),

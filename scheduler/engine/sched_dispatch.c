@@ -72,13 +72,36 @@ class_index(sched_engine *e, const char *cls)
     return 0;
 }
 
+/* What a dispatch reads besides inputs and outputs: a map item's value; the on_failure
+ * handler's failed node and error (text). */
+typedef struct disp_more {
+    const disp_src *element;
+    const disp_src *failure; /* [2], or NULL */
+} disp_more;
+
 /* The value binding b gives: a literal, the execution's input (or the workflow's default),
- * or an upstream output among up[0..n_up); NULL when there is none. */
+ * an upstream output among up[0..n_up), or the failure (more); NULL when there is none. */
 static const Floe__Value *
 binding_value(sched_engine *e, const sched_plan *plan, const sched_binding *b, disp_src *inputs,
-              const uint32_t *up, disp_src *outs, size_t n_up)
+              const uint32_t *up, disp_src *outs, size_t n_up, const disp_more *more)
 {
     const Floe__Value *v = NULL;
+    if (b->kind == SCHED_SRC_FAILURE) {
+        const disp_src *f = more != NULL && more->failure != NULL
+                                ? &more->failure[strcmp(b->ref, "error") == 0]
+                                : NULL;
+        Floe__Value *s = floe_arena_alloc(e->scratch, sizeof(*s));
+        char *text =
+            f != NULL ? floe_arena_strndup(e->scratch, f->data != NULL ? (const char *)f->data : "",
+                                           f->data != NULL ? f->len : 0)
+                      : NULL;
+        if (s == NULL || text == NULL)
+            return NULL;
+        floe__value__init(s);
+        s->kind_case = FLOE__VALUE__KIND_STRING;
+        s->string = text;
+        return s;
+    }
     if (b->kind == SCHED_SRC_LITERAL) {
         v = b->literal;
     } else if (b->kind == SCHED_SRC_INPUT) {
@@ -99,8 +122,9 @@ binding_value(sched_engine *e, const sched_plan *plan, const sched_binding *b, d
 static void
 send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, const uint32_t *up,
               disp_src *outs, size_t n_up, disp_src *inputs, const char *cache_key,
-              const disp_src *element)
+              const disp_more *more)
 {
+    const disp_src *element = more != NULL ? more->element : NULL;
     eng_term *t = ex->t;
     sched_engine *e = t->e;
     const sched_plan *plan = ex->plan->plan;
@@ -115,7 +139,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
     if (pn->role == SCHED_ROLE_GATE) {
         eng_gate_start(ex, node, attempt,
                        pn->n_inputs == 1
-                           ? binding_value(e, plan, &pn->inputs[0], inputs, up, outs, n_up)
+                           ? binding_value(e, plan, &pn->inputs[0], inputs, up, outs, n_up, more)
                            : NULL);
         return;
     }
@@ -126,7 +150,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
             return;
         }
         for (uint32_t k = 0; k < pn->n_inputs; k++)
-            ops[k] = binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up);
+            ops[k] = binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up, more);
         eng_branch_decide(ex, node, attempt, ops, pn->n_inputs);
         return;
     }
@@ -173,7 +197,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         } else if (b == NULL) {
             v = want->default_value;
         } else {
-            v = binding_value(e, plan, b, inputs, up, outs, n_up);
+            v = binding_value(e, plan, b, inputs, up, outs, n_up, more);
         }
         if (v == NULL) {
             floe_log_ctx c = {.comp = "engine",
@@ -263,6 +287,7 @@ typedef struct read_ctx {
     uint32_t up[FIELDS_MAX];
     size_t n_up;
     bool verify, want_inputs, keyed;
+    bool failure;  /* the on_failure handler: runs in a FAILED execution, reads fn and fe */
     bool map_node; /* a map node: the read says whether its items started (m<node>) */
     bool item;     /* a map item: the read has its value (v<node>) */
     int64_t ready_us;
@@ -297,9 +322,16 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
         int64_t xp = 0;
         store_node_rec nr;
         /* Still to send: the execution runs and the node waits READY for this attempt. */
-        ok = store_state_int_parse(ph, ph_len, &xp) && xp == FLOE_PHASE_RUNNING &&
+        ok = store_state_int_parse(ph, ph_len, &xp) &&
+             (xp == FLOE_PHASE_RUNNING || (rc->failure && xp == FLOE_PHASE_FAILED)) &&
              store_state_node_rec_parse(rec, rec_len, &nr) && nr.phase == FLOE_PHASE_READY &&
              nr.attempt == op->attempt;
+    }
+    disp_src failure[2] = {{0}, {0}}; /* the failed node's id and error, as text */
+    for (int k = 0; rc->failure && k < 2; k++) {
+        size_t len = 0;
+        const char *v = store_reply_str(store_reply_elem(rep, i++), &len);
+        failure[k] = (disp_src){.data = (const uint8_t *)v, .len = len};
     }
     size_t started_len = 0;
     const char *started =
@@ -338,8 +370,9 @@ read_reply(const store_reply *rep, const floe_err *err, void *arg)
             const char *o = store_reply_str(store_reply_elem(rep, i + k), &len);
             outs[k] = (disp_src){.data = (const uint8_t *)o, .len = len};
         }
+        disp_more more = {.element = &element, .failure = rc->failure ? failure : NULL};
         send_dispatch(ex, op->node, op->attempt, rc->ready_us, rc->up, outs, rc->n_up, &inputs,
-                      rc->keyed ? rc->key : NULL, &element);
+                      rc->keyed ? rc->key : NULL, &more);
         floe_arena_reset(e->scratch);
     }
     floe_free(rc);
@@ -364,11 +397,13 @@ eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_
         return;
     /* A map node reads its state every time: whether to start its items or gather them. */
     bool map_node = pn->map != NULL && item < 0;
-    read_ctx rcx = {.verify = ready_us == 0 || map_node,
+    bool failure = pn->role == SCHED_ROLE_FAILURE;
+    read_ctx rcx = {.verify = ready_us == 0 || map_node || failure,
                     .ready_us = ready_us,
                     .keyed = cache_key != NULL,
                     .map_node = map_node,
-                    .item = item >= 0};
+                    .item = item >= 0,
+                    .failure = failure};
     if (cache_key != NULL)
         snprintf(rcx.key, sizeof(rcx.key), "%s", cache_key);
     for (uint32_t k = 0; k < pn->n_inputs; k++) {
@@ -386,6 +421,7 @@ eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_
     if (!rcx.verify && !rcx.want_inputs && rcx.n_up == 0 && !rcx.item) {
         disp_src inputs = {.data = ex->inputs, .len = ex->inputs_len};
         send_dispatch(ex, node, attempt, ready_us, NULL, NULL, 0, &inputs, cache_key, NULL);
+        /* (never the handler, a map item or a map node: they always read their state) */
         floe_arena_reset(e->scratch);
         return;
     }
@@ -398,6 +434,10 @@ eng_dispatch_keyed(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_
         snprintf(names[nf], sizeof(names[0]), "%u", node);
         fields[nf] = names[nf];
         nf++;
+    }
+    if (rcx.failure) {
+        fields[nf++] = "fn";
+        fields[nf++] = "fe";
     }
     if (rcx.map_node || rcx.item) {
         snprintf(names[nf], sizeof(names[0]), "%c%u", rcx.map_node ? 'm' : 'v', node);

@@ -109,6 +109,12 @@ apply(eng_op *op, sched_event ev, floe_error_kind kind, const store_state_res *r
     e->fx_busy = true;
     for (size_t i = 0; i < n; i++)
         items[i] = store_state_item_int(res, i);
+    /* The execution failed and its on_failure handler starts: the last item (the others
+     * are the nodes skipped); the execution ends once the handler ran. */
+    int64_t handler = -1;
+    if (res->st == STORE_ST_FAILED && res->note != NULL && strcmp(res->note, "handler") == 0 &&
+        n > 0)
+        handler = items[--n];
     sched_outcome o = {.event = ev,
                        .node = op->node,
                        .attempt = op->attempt,
@@ -150,6 +156,11 @@ apply(eng_op *op, sched_event ev, floe_error_kind kind, const store_state_res *r
             floe_metric_add(e->m_lease_exp, 1);
             break;
         }
+    }
+    if (handler >= 0 && !t->dead) {
+        eng_egress(t, ex, eng_node_id(ex, (uint32_t)handler, idbuf), 1, FLOE_TR_NODE_READY,
+                   FLOE_ERROR_KIND_NONE, NULL);
+        eng_dispatch(ex, (uint32_t)handler, 1, now);
     }
     if (own) {
         floe_free(items);

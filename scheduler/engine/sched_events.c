@@ -149,8 +149,10 @@ recovered_nodes(eng_exec *ex, store_create *c)
         int64_t item;
         if (at[r] < 0 || !sched_plan_locate(plan, (uint32_t)at[r], &node, &item))
             continue;
-        if (plan->nodes[node].role == SCHED_ROLE_DECIDE)
-            continue; /* decided again: a recovered decision would release every case */
+        if (plan->nodes[node].role == SCHED_ROLE_DECIDE ||
+            plan->nodes[node].role == SCHED_ROLE_FAILURE)
+            continue; /* decided again (a recovered decision would release every case); the
+                       * handler runs only on a failure of this execution */
         if (item >= 0 && (rec[node] || !same_list(&plan->nodes[node], rec)))
             continue;
         idx[k] = (uint32_t)at[r];
@@ -200,6 +202,10 @@ on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos
         if (limits[i] > 0 && (limit == 0 || limits[i] < limit))
             limit = limits[i];
     int64_t deadline = limit > 0 ? floe_now_us() + limit * 1000 : 0;
+    char flags[4];
+    snprintf(flags, sizeof(flags), "%s%s%s", ex->no_cache ? "n" : "",
+             ex->overwrite_cache ? "w" : "",
+             plan->on_failure ? "h" : ""); /* h: the last node is the on_failure handler */
     store_create c = {.exec = ex->id,
                       .wf_ref = plan->ref,
                       .policy = plan->failure_policy,
@@ -208,8 +214,7 @@ on_requested(eng_exec *ex, const Floe__ExecutionRequested *m, const floe_bus_pos
                       .deadline_us = deadline,
                       .n_nodes = plan->n_nodes,
                       .unresolved_csv = plan->unresolved_csv,
-                      .flags = ex->no_cache ? (ex->overwrite_cache ? "nw" : "n")
-                                            : (ex->overwrite_cache ? "w" : "")};
+                      .flags = flags};
     if (ex->n_rec > 0 && !recovered_nodes(ex, &c)) {
         eng_term_fail(ex->t, "engine: out of memory");
         return;

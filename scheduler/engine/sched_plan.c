@@ -480,6 +480,47 @@ plan_level_run(plan_build *b, plan_level *lv)
 
 /* --- Assembly -------------------------------------------------------------------------- */
 
+/* The workflow's on_failure handler, the last node: its bindings read workflow inputs and
+ * literals; failed_node and error, when the task declares them unbound, the failure. */
+static floe_rc
+plan_on_failure(plan_build *b, plan_level *top)
+{
+    const Floe__WorkflowSpec *wf = top->wf;
+    const Floe__Node *nd = wf->on_failure;
+    if (nd->target >= wf->n_tasks)
+        return floe_err_user(b->err, FLOE_EINVAL, "plan: on_failure: no task %u", nd->target);
+    const Floe__TaskSpec *task = wf->tasks[nd->target];
+    size_t cap = nd->n_inputs + 2;
+    sched_binding *in = floe_arena_alloc(b->arena, cap * sizeof(*in));
+    if (in == NULL)
+        return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
+    uint32_t n = 0;
+    for (size_t k = 0; k < nd->n_inputs; k++) {
+        memset(&in[n], 0, sizeof(in[n]));
+        in[n].name = nd->inputs[k]->name;
+        floe_rc rc = resolve(b, top, nd->inputs[k], &in[n++]);
+        if (rc != FLOE_OK)
+            return rc;
+    }
+    static const char *const automatic[] = {"failed_node", "error"};
+    for (size_t a = 0; a < 2; a++) {
+        bool bound = false, declared = false;
+        for (uint32_t k = 0; k < n; k++)
+            bound = bound || strcmp(in[k].name, automatic[a]) == 0;
+        for (size_t k = 0; task->interface != NULL && k < task->interface->n_inputs; k++)
+            declared = declared || strcmp(task->interface->inputs[k]->name, automatic[a]) == 0;
+        if (declared && !bound)
+            in[n++] = (sched_binding){
+                .name = automatic[a], .kind = SCHED_SRC_FAILURE, .ref = automatic[a]};
+    }
+    u32vec none = {0};
+    uint32_t idx;
+    floe_rc rc = add_task(b, "on_failure", task, in, n, &none, &idx);
+    if (rc == FLOE_OK)
+        b->tmp[idx].role = SCHED_ROLE_FAILURE;
+    return rc;
+}
+
 static floe_rc
 plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
 {
@@ -505,18 +546,20 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
             goto out;
         }
+        /* the handler waits for the execution's failure, which no count releases */
+        uint32_t n_up = t->role == SCHED_ROLE_FAILURE ? 1 : t->deps.n;
         nodes[i] = (sched_pnode){.id = t->id,
                                  .task = t->task,
                                  .inputs = t->inputs,
                                  .n_inputs = t->n_inputs,
-                                 .n_upstream = t->deps.n,
+                                 .n_upstream = n_up,
                                  .down = down,
                                  .map = t->map,
                                  .map_ord = t->map != NULL ? ord++ : 0,
                                  .role = t->role,
                                  .branch = t->branch,
                                  .gate = t->gate};
-        pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", t->deps.n);
+        pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", n_up);
         if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
             goto out;
@@ -600,8 +643,11 @@ sched_plan_build(const uint8_t *spec, size_t len, size_t max_nodes, floe_err *er
             ? FLOE__FAILURE_POLICY__FAILURE_POLICY_FINISH_INDEPENDENT
             : FLOE__FAILURE_POLICY__FAILURE_POLICY_FAIL_FAST;
     plan_level top = {.wf = wf, .prefix = ""};
-    if (plan_level_run(&b, &top) != FLOE_OK || plan_assemble(&b, pp, &top) != FLOE_OK)
+    if (plan_level_run(&b, &top) != FLOE_OK ||
+        (wf->on_failure != NULL && plan_on_failure(&b, &top) != FLOE_OK) ||
+        plan_assemble(&b, pp, &top) != FLOE_OK)
         goto fail;
+    p->on_failure = wf->on_failure != NULL;
     floe_free(b.tmp);
     p->bytes = floe_arena_used(pp->arena) + floe_map_count(pp->by_id) * 48;
     return p;

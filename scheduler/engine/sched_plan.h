@@ -23,6 +23,7 @@ typedef enum sched_src_kind {
     SCHED_SRC_LITERAL = 1, /* a constant from the spec */
     SCHED_SRC_INPUT = 2,   /* an input of the execution */
     SCHED_SRC_OUTPUT = 3,  /* an output of a plan node */
+    SCHED_SRC_FAILURE = 4, /* the on_failure handler's: ref "failed_node" or "error" */
 } sched_src_kind;
 
 typedef struct sched_binding {
@@ -52,7 +53,15 @@ typedef struct sched_pnode {
     const Floe__GateSpec *gate;     /* SCHED_ROLE_GATE: no task; inputs: a sleep's "until" */
 } sched_pnode;
 
-enum { SCHED_ROLE_TASK = 0, SCHED_ROLE_DECIDE, SCHED_ROLE_JOIN, SCHED_ROLE_GATE };
+/* SCHED_ROLE_FAILURE: the workflow's on_failure handler, the plan's last node, released by
+ * no other (its one "upstream" is the execution's failure). */
+enum {
+    SCHED_ROLE_TASK = 0,
+    SCHED_ROLE_DECIDE,
+    SCHED_ROLE_JOIN,
+    SCHED_ROLE_GATE,
+    SCHED_ROLE_FAILURE
+};
 
 typedef struct sched_plan {
     const Floe__WorkflowSpec *spec;
@@ -64,6 +73,7 @@ typedef struct sched_plan {
     int failure_policy;         /* FLOE__FAILURE_POLICY__* (unset = fail fast) */
     const char *unresolved_csv; /* n_upstream of every node, "0,1,1,2" */
     uint32_t n_maps;            /* map nodes */
+    bool on_failure;            /* the last node is the on_failure handler */
     size_t bytes;               /* memory held */
 } sched_plan;
 

@@ -71,6 +71,9 @@ floe_rc wf_bind_inputs(wf *w, wf_node *nd, const spec_y *at, const spec_y *iy,
 floe_rc wf_branch_callee(wf *w, wf_node *nd, Floe__Node *node);
 floe_rc wf_branch_inputs(wf *w, wf_node *nd);
 
+/* spec_onfailure.c: the workflow's on_failure handler {task, inputs} (after its nodes). */
+floe_rc wf_on_failure(wf *w, const spec_y *fy, Floe__WorkflowSpec *spec);
+
 /* spec_gate.c: a node with `gate:` (the same two passes). */
 floe_rc wf_gate_callee(wf *w, wf_node *nd, Floe__Node *node);
 floe_rc wf_gate_inputs(wf *w, wf_node *nd);

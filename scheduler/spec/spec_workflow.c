@@ -663,9 +663,9 @@ floe_rc
 spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char *version,
                       Floe__WorkflowSpec **out)
 {
-    static const char *const fields[] = {"kind",    "name",    "version", "description",
-                                         "inputs",  "outputs", "nodes",   "failure_policy",
-                                         "publish", "timeout", NULL};
+    static const char *const fields[] = {"kind",    "name",    "version",    "description",
+                                         "inputs",  "outputs", "nodes",      "failure_policy",
+                                         "publish", "timeout", "on_failure", NULL};
     /* Past an error the rest is still checked (spec_stop), as far as it can be without
      * what was wrong: w.bad counts the errors, and the workflow fails after the last. */
     wf w = {.ctx = ctx, .depth = 1};
@@ -742,6 +742,9 @@ spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const 
     if ((rc = wf_order(&w, spec)) != FLOE_OK)
         return rc;
     if (spec_stop(ctx, rc = wf_outputs(&w, spec_y_get(doc, "outputs"), spec, ifc), &w.bad))
+        return rc;
+    const spec_y *fy = spec_y_get(doc, "on_failure");
+    if (fy != NULL && spec_stop(ctx, rc = wf_on_failure(&w, fy, spec), &w.bad))
         return rc;
     if (w.bad > 0)
         return spec_reported(ctx);

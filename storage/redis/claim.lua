@@ -4,7 +4,7 @@
 -- ARGV: member, node, attempt, worker, lease_ms
 local ph = tonumber(redis.call('HGET', KEYS[1], 'ph') or '0')
 if ph == 0 then return {'stale', 0, 'no such execution'} end
-if ph ~= RUNNING then return {'stale', 0, 'execution is in phase ' .. ph} end
+if not live(KEYS[1], ph, ARGV[2]) then return {'stale', 0, 'execution is in phase ' .. ph} end
 local nd = node_get(KEYS[1], ARGV[2])
 if not nd then return {'stale', 0, 'no such node'} end
 if nd.a ~= tonumber(ARGV[3]) then return {'stale', 0, 'attempt ' .. ARGV[3] .. ' is not current (' .. nd.a .. ')'} end

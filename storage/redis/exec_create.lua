@@ -27,8 +27,11 @@ for k, r in ipairs(split_ints(ARGV[10])) do
 end
 local n_rec = 0
 for _ in pairs(rec) do n_rec = n_rec + 1 end
+-- flag "h": the last node is the on_failure handler, which only a failure starts
+local hf = string.find(ARGV[9], 'h', 1, true) and n - 1 or nil
 redis.call('HSET', KEYS[2], 'ph', RUNNING, 'wf', ARGV[3], 'pol', ARGV[4], 'in', ARGV[5],
-  'left', n - n_rec, 'fail', 0, 't0', str(now), 'dl', ARGV[6], 'fl', ARGV[9])
+  'left', n - n_rec - (hf and 1 or 0), 'fail', 0, 't0', str(now), 'dl', ARGV[6], 'fl', ARGV[9])
+if hf then redis.call('HSET', KEYS[2], 'hf', hf) end
 local out = {'ok', 0, ''}
 local batch = {}
 for i = 1, n do
@@ -60,7 +63,7 @@ end
 if tonumber(ARGV[6]) > 0 then
   redis.call('ZADD', KEYS[5], math.floor(tonumber(ARGV[6]) / 1000), E)
 end
-if n - n_rec == 0 then
+if n - n_rec - (hf and 1 or 0) == 0 then
   redis.call('HSET', KEYS[2], 'ph', SUCCEEDED, 't1', str(now))
   redis.call('SADD', KEYS[4], E)
   out[2] = SUCCEEDED

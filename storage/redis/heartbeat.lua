@@ -5,7 +5,7 @@
 local holder = redis.call('GET', KEYS[2])
 if holder ~= ARGV[4] then return {'lost', 0, 'the claim expired or belongs to ' .. tostring(holder)} end
 local ph = tonumber(redis.call('HGET', KEYS[1], 'ph') or '0')
-if ph ~= RUNNING then return {'abort', ph, 'execution is in phase ' .. ph} end
+if not live(KEYS[1], ph, ARGV[2]) then return {'abort', ph, 'execution is in phase ' .. ph} end
 local nd = node_get(KEYS[1], ARGV[2])
 if not nd or nd.a ~= tonumber(ARGV[3]) or (nd.p ~= READY and nd.p ~= RUNNING) then
   return {'abort', 0, 'attempt superseded'}

@@ -77,3 +77,28 @@ local function item_done(h, E, spec, ms, out)
     node_put(h, p, pn)
   end
 end
+
+-- The on_failure handler (docs/engine.md#on_failure): field hf is its index when the
+-- workflow has one; hr is its index while it runs after the execution failed ("-" once it
+-- ended). Whether node i of execution h (in phase ph) may still move: the execution runs,
+-- or it failed and i is its running handler.
+local function live(h, ph, i)
+  if ph == RUNNING then return true end
+  return ph == FAILED and redis.call('HGET', h, 'hr') == tostring(i)
+end
+
+-- The execution just failed: its handler, if it has one not yet run, starts (READY in the
+-- outbox; the failed node and error are in fields fn and fe). Answers its index, or nil.
+local function handler_start(h, E, ms)
+  local hf = redis.call('HGET', h, 'hf')
+  if not hf or redis.call('HEXISTS', h, 'hr') == 1 then return nil end
+  local hn = node_get(h, hf)
+  if not hn or hn.p ~= QUEUED then return nil end
+  hn.p = READY
+  hn.a = 1
+  hn.u = 0
+  node_put(h, hf, hn)
+  redis.call('HSET', h, 'hr', hf)
+  redis.call('ZADD', KEYS[4], ms, E .. '|' .. hf .. '|1')
+  return tonumber(hf)
+end

@@ -26,7 +26,8 @@ if ARGV[19] == '1' then
 end
 local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
 if ph == 0 then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'no such execution'} end
-if exec_terminal(ph) then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'execution is terminal'} end
+local handler = ph == FAILED and redis.call('HGET', KEYS[2], 'hr') == i
+if exec_terminal(ph) and not handler then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'execution is terminal'} end
 local nd = node_get(KEYS[2], i)
 if not nd then return {'noop', 0, 'no such node'} end
 if a ~= nd.a then redis.call('ZREM', KEYS[6], member) return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
@@ -93,6 +94,15 @@ if ARGV[22] ~= nil and ARGV[22] ~= '' then
   redis.call('HINCRBY', KEYS[2], 'left', -1)
   return out
 end
+if handler then -- the on_failure handler failed too: the failed execution ends now
+  redis.call('HSET', KEYS[2], 'hr', '-', 't1', str(now))
+  redis.call('SADD', KEYS[7], E)
+  return {'failed', FAILED, ''}
+end
+-- what the on_failure handler reads (when the workflow has one)
+if redis.call('HEXISTS', KEYS[2], 'hf') == 1 then
+  redis.call('HSET', KEYS[2], 'fn', ARGV[21] ~= '' and ARGV[21] or i, 'fe', msg)
+end
 redis.call('HINCRBY', KEYS[2], 'fail', 1)
 local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
 local out = {'failed', 0, ''}
@@ -114,7 +124,13 @@ end
 if fin ~= 0 then
   redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now), 'err',
     'node ' .. (ARGV[21] ~= '' and ARGV[21] or i) .. ': ' .. msg)
-  redis.call('SADD', KEYS[7], E)
-  out[2] = fin
+  local h = handler_start(KEYS[2], E, math.floor(now / 1000))
+  if h then -- the execution ends once its handler ran; the handler, last of the items
+    out[3] = 'handler'
+    out[#out + 1] = h
+  else
+    redis.call('SADD', KEYS[7], E)
+    out[2] = fin
+  end
 end
 return out

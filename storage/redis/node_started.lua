@@ -5,8 +5,8 @@ local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
 local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
 if ph == 0 then return {'noop', 0, 'no such execution'} end
-if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
 local i, a = ARGV[3], tonumber(ARGV[4])
+if exec_terminal(ph) and not live(KEYS[2], ph, i) then return {'noop', 0, 'execution is terminal'} end
 local nd = node_get(KEYS[2], i)
 if not nd then return {'noop', 0, 'no such node'} end
 if a < nd.a then return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end

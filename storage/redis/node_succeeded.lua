@@ -21,7 +21,8 @@ if nd.p == SUCCEEDED and nd.a == a and tonumber(ARGV[10]) == SUCCEEDED then
   local k = redis.call('HGET', KEYS[2], 'k' .. i)
   if k then return {'ok', 0, k} end
 end
-if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local handler = ph == FAILED and redis.call('HGET', KEYS[2], 'hr') == i
+if exec_terminal(ph) and not handler then return {'noop', 0, 'execution is terminal'} end
 if a ~= nd.a then return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
 if node_terminal(nd.p) then return {'noop', 0, 'node is already terminal (phase ' .. nd.p .. ')'} end
 if nd.p ~= READY and nd.p ~= RUNNING then return {'noop', 0, 'node is in phase ' .. nd.p} end
@@ -71,13 +72,24 @@ for _, d in ipairs(split_ints(ARGV[9])) do
     node_put(KEYS[2], d, dn)
   end
 end
+if handler then -- the on_failure handler ran: the failed execution ends now
+  redis.call('HSET', KEYS[2], 'hr', '-', 't1', str(now))
+  redis.call('SADD', KEYS[6], E)
+  out[2] = FAILED
+  return out
+end
 item_done(KEYS[2], E, ARGV[12], ms, out)
 local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
 if left <= 0 then
   local fail = tonumber(redis.call('HGET', KEYS[2], 'fail') or '0')
   local fin = fail > 0 and FAILED or SUCCEEDED
   redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now))
-  redis.call('SADD', KEYS[6], E)
-  out[2] = fin
+  local h = fin == FAILED and handler_start(KEYS[2], E, ms) or nil
+  if h then
+    out[#out + 1] = h -- ready: the execution ends once it ran
+  else
+    redis.call('SADD', KEYS[6], E)
+    out[2] = fin
+  end
 end
 return out

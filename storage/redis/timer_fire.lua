@@ -17,7 +17,7 @@ for _, m in ipairs(due) do
     local h = 'floe:{' .. E .. '}'
     local ph = tonumber(redis.call('HGET', h, 'ph') or '0')
     local nd = node_get(h, i)
-    if ph == RUNNING and nd and nd.a == tonumber(a) and (nd.p == RETRYING or nd.p == READY) then
+    if live(h, ph, i) and nd and nd.a == tonumber(a) and (nd.p == RETRYING or nd.p == READY) then
       nd.p = READY
       node_put(h, i, nd)
       redis.call('ZADD', KEYS[3], ms, m)

@@ -7,6 +7,7 @@
 # reference, and a cacheable task reading it keys as it would with the list inline.
 # Execution timeouts: the workflow's and the launch plan's. Branches: every case, the else,
 # no case holding. Gates: sleep, approve (across a leader kill -9), reject, signal, timeout.
+# on_failure: the handler with the failed node and its error.
 # usage: test_constructs.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 worker=$3 big=${4:-100000}
@@ -390,5 +391,44 @@ expect 0 "$ctl" get execution "$rid" -o json
 json '.phase == "FAILED" and (.error | test("rejected by .*: not today"))'
 expect 4 "$ctl" launch impatient --wait --wait-timeout 60s -o json
 json '.phase == "FAILED" and (.error | test("within the gate.s timeout"))'
+
+# on_failure (issue 23): the handler runs once with the failed node's id and error (and a
+# workflow input); the execution still ends FAILED; a success never runs it.
+cat >"$work/onfail.yaml" <<YAML
+kind: task
+name: note_failure
+inputs: {failed_node: string, error: string, where: string}
+container:
+  command: [/bin/sh, -c, 'printf "%s|%s|%s" "\$(cat "\$FLOE_INPUTS/failed_node")" "\$(cat "\$FLOE_INPUTS/error")" "\$(cat "\$FLOE_INPUTS/where")" >> "$work/failures"']
+---
+kind: task
+name: maybe_fail
+inputs: {fail: boolean}
+outputs: {out: string}
+container: {command: [/bin/sh, -c, 'if [ "\$(cat "\$FLOE_INPUTS/fail")" = true ]; then echo "disk on fire" >&2; exit 7; fi; echo ok > "\$FLOE_OUTPUTS/out"']}
+---
+kind: workflow
+name: guarded
+inputs: {fail: boolean, where: {type: string, default: "#ops"}}
+on_failure:
+  task: note_failure
+  inputs: {where: {input: where}}
+nodes:
+  - {id: first, task: label, inputs: {tag: x}}
+  - {id: risky, task: maybe_fail, inputs: {fail: {input: fail}}, after: [first]}
+  - {id: never, task: label, inputs: {tag: {node: risky, output: out}}}
+YAML
+expect 0 "$ctl" register -f "$work/onfail.yaml"
+expect 4 "$ctl" launch guarded --input fail=true --wait --wait-timeout 60s -o json
+json '.phase == "FAILED" and (.error | test("node risky"))'
+fid=$(jq -r .id "$work/out")
+[ "$(wc -l <"$work/failures" 2>/dev/null || echo 0)" -le 1 ] || fail "the handler ran more than once"
+grep -q '^risky|.*exit.*|#ops$' "$work/failures" || fail "what the handler got: $(cat "$work/failures" 2>&1)"
+expect 0 "$ctl" get nodes "$fid" -o json
+json '[.items[] | select(.id == "on_failure" or .id == "never") | "\(.id)=\(.phase)"] | sort == ["never=SKIPPED","on_failure=SUCCEEDED"]'
+rm -f "$work/failures"
+expect 0 "$ctl" launch guarded --input fail=false --wait --wait-timeout 60s -o json
+json '.phase == "SUCCEEDED"'
+[ ! -e "$work/failures" ] || fail "the handler ran on a success"
 stop
 echo "ok: workflow constructs"

@@ -340,6 +340,23 @@ class FloeBench:
         with self.rds_lock:
             return int(self.rds.info("memory")["used_memory"])
 
+    def watch_redis_peak(self, start):
+        """Samples Redis's used_memory every 50 ms from now: ([peak], stop()); peak[0] is
+        the highest seen once stop() returned."""
+        peak = [start]
+        done = threading.Event()
+
+        def watch():
+            while not done.wait(0.05):
+                peak[0] = max(peak[0], self.redis_used())
+        th = threading.Thread(target=watch, daemon=True)
+        th.start()
+
+        def stop():
+            done.set()
+            th.join()
+        return peak, stop
+
     def read_traces(self, ids):
         """Trace rows of these executions: {(exec, node): Trace}."""
         want = set(ids)
@@ -363,15 +380,8 @@ class FloeBench:
         self.settle_redis()
         before = self.sample()
         self.sched.reset_peak_rss()
-        peak = [self.redis_used()]
-        base_mem = peak[0]
-        stop = threading.Event()
-
-        def watch_redis():
-            while not stop.wait(0.05):
-                peak[0] = max(peak[0], self.redis_used())
-        watcher = threading.Thread(target=watch_redis, daemon=True)
-        watcher.start()
+        base_mem = self.redis_used()
+        peak, stop = self.watch_redis_peak(base_mem)
         perf = None
         if profile:
             perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", profile,
@@ -385,8 +395,7 @@ class FloeBench:
             ids = self.launch_many(wf, n_exec)
         launched = time.time()
         done = self.wait_finished(ids, 600)
-        stop.set()
-        watcher.join()
+        stop()
         if perf is not None:
             perf.send_signal(signal.SIGINT)
             perf.wait(60)
@@ -413,20 +422,12 @@ class FloeBench:
         self.sched.reset_peak_rss()
         rss0 = self.sched.peak_rss_bytes()  # the current RSS, right after the reset
         base = self.redis_used()
-        peak = [base]
-        stop = threading.Event()
-
-        def watch_redis():
-            while not stop.wait(0.05):
-                peak[0] = max(peak[0], self.redis_used())
-        watcher = threading.Thread(target=watch_redis, daemon=True)
-        watcher.start()
+        peak, stop = self.watch_redis_peak(base)
         before = self.sample()
         t0 = time.time()
         ids = [self.api.launch("bench_map@%d" % concurrency, {"xs": list(range(n_items))})]
         done = self.wait_finished(ids, 900)
-        stop.set()
-        watcher.join()
+        stop()
         wall = max(f for _, f in done.values()) / 1e6 - t0
         after = self.sample()
         held = self.redis_used() - base

@@ -4,17 +4,9 @@
 -- KEYS: epoch, exec, log, outbox, finalize
 -- ARGV: epoch, exec_id, decision node, attempt, the case taken, the join, every case ("4,5,6")
 local E = ARGV[2]
-local stale = fence(KEYS[1], ARGV[1])
-if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
-local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
-if ph == 0 then return {'noop', 0, 'no such execution'} end
-if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local nd, answer = leader_node(READY, RUNNING)
+if not nd then return answer end
 local i, a = ARGV[3], tonumber(ARGV[4])
-local nd = node_get(KEYS[2], i)
-if not nd then return {'noop', 0, 'no such node'} end
-if nd.a ~= a or (nd.p ~= READY and nd.p ~= RUNNING) then
-  return {'noop', 0, 'node is in phase ' .. nd.p}
-end
 local now = now_us()
 local ms = math.floor(now / 1000)
 nd.p = SUCCEEDED

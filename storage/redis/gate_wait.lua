@@ -4,15 +4,9 @@
 -- KEYS: epoch, exec, outbox, leases
 -- ARGV: epoch, exec_id, node, attempt, due in (ms from now by Redis's clock; -1: never)
 local E = ARGV[2]
-local stale = fence(KEYS[1], ARGV[1])
-if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
-local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
-if ph == 0 then return {'noop', 0, 'no such execution'} end
-if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local nd, answer = leader_node(READY, READY)
+if not nd then return answer end
 local i, a = ARGV[3], tonumber(ARGV[4])
-local nd = node_get(KEYS[2], i)
-if not nd then return {'noop', 0, 'no such node'} end
-if nd.p ~= READY or nd.a ~= a then return {'noop', 0, 'node is in phase ' .. nd.p} end
 local member = E .. '|' .. i .. '|' .. a
 local now = now_us()
 redis.call('ZREM', KEYS[3], member)

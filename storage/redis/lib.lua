@@ -102,3 +102,21 @@ local function handler_start(h, E, ms)
   redis.call('ZADD', KEYS[4], ms, E .. '|' .. hf .. '|1')
   return tonumber(hf)
 end
+
+-- The start of a leader script that moves node ARGV[3] of execution KEYS[2] for attempt
+-- ARGV[4] (KEYS[1] the epoch key, ARGV[1] the caller's epoch): the fence, the execution
+-- still running, the node current and in one of the phases asked. Answers the node record,
+-- or nil and the script's answer.
+local function leader_node(p1, p2)
+  local stale = fence(KEYS[1], ARGV[1])
+  if stale then return nil, {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
+  local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
+  if ph == 0 then return nil, {'noop', 0, 'no such execution'} end
+  if exec_terminal(ph) then return nil, {'noop', 0, 'execution is terminal'} end
+  local nd = node_get(KEYS[2], ARGV[3])
+  if not nd then return nil, {'noop', 0, 'no such node'} end
+  if nd.a ~= tonumber(ARGV[4]) or (nd.p ~= p1 and nd.p ~= p2) then
+    return nil, {'noop', 0, 'node is in phase ' .. nd.p}
+  end
+  return nd
+end

@@ -7,15 +7,9 @@
 -- ARGV: epoch, exec_id, node, attempt, first item's index, concurrency (0: all), then the
 --       items (packed floe.Value each)
 local E = ARGV[2]
-local stale = fence(KEYS[1], ARGV[1])
-if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
-local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
-if ph == 0 then return {'noop', 0, 'no such execution'} end
-if exec_terminal(ph) then return {'noop', 0, 'execution is terminal'} end
+local nd, answer = leader_node(READY, READY)
+if not nd then return answer end
 local p, a = ARGV[3], tonumber(ARGV[4])
-local nd = node_get(KEYS[2], p)
-if not nd then return {'noop', 0, 'no such node'} end
-if nd.p ~= READY or nd.a ~= a then return {'noop', 0, 'node is in phase ' .. nd.p} end
 if redis.call('HEXISTS', KEYS[2], 'm' .. p) == 1 then return {'noop', 0, 'map already started'} end
 local base, conc = tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = #ARGV - 6

@@ -236,9 +236,11 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         floe_config_topic(e->cfg, suffix, topic, sizeof(topic));
         tp = topic;
     }
-    char key[STORE_KEY_MAX + 160], member[STORE_KEY_MAX];
+    char key[STORE_KEY_MAX + 160], member[STORE_KEY_MAX + 16];
     int klen = snprintf(key, sizeof(key), "%s/%s", ex->id, d.node_id);
     store_member(member, ex->id, node, attempt);
+    if (task->queue_timeout_ms > 0) /* its own claim time, for outbox_ack.lua */
+        snprintf(member + strlen(member), 16, "#%u", task->queue_timeout_ms);
     eng_op *op = eng_op_new(t, ex, OP_SEND);
     if (op == NULL || (op->str = floe_strdup(member)) == NULL) {
         eng_op_free(op);

@@ -495,10 +495,11 @@ floe_rc
 spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char *version,
                   Floe__TaskSpec **out)
 {
-    static const char *const fields[] = {"kind",      "name",           "version", "description",
-                                         "executor",  "container",      "inputs",  "outputs",
-                                         "resources", "resource_class", "retries", "timeout",
-                                         "cache",     "secrets",        NULL};
+    static const char *const fields[] = {
+        "kind",      "name",           "version",       "description",
+        "executor",  "container",      "inputs",        "outputs",
+        "resources", "resource_class", "retries",       "timeout",
+        "cache",     "secrets",        "queue_timeout", NULL};
     /* Each section is checked even when another is wrong (spec_stop): bad counts how many
      * were, and the task fails after the last. */
     unsigned bad = 0;
@@ -560,11 +561,18 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
     /* The cache is checked against the interface: not against half of one. */
     if (ifc_bad == 0 && spec_stop(ctx, rc = task_cache(ctx, doc, t), &bad))
         return rc;
-    uint64_t timeout_ms = 0;
+    uint64_t timeout_ms = 0, queue_ms = 0;
     if (spec_stop(ctx,
                   rc = spec_get_duration_ms(ctx, doc, "timeout", TASK_TIMEOUT_MAX_MS, &timeout_ms),
                   &bad))
         return rc;
+    /* how long a dispatch may wait for a worker, apart from how long it may run */
+    if (spec_stop(
+            ctx,
+            rc = spec_get_duration_ms(ctx, doc, "queue_timeout", TASK_TIMEOUT_MAX_MS, &queue_ms),
+            &bad))
+        return rc;
+    t->queue_timeout_ms = (uint32_t)queue_ms;
     if (bad > 0) /* each went to the problem handler */
         return spec_reported(ctx);
     t->timeout_ms = (uint32_t)timeout_ms;

@@ -58,7 +58,7 @@ local finished = ARGV[17] ~= '0' and ARGV[17] or str(now)
 local msg = ARGV[14]
 if unclaimed then
   code = 'not_claimed'
-  msg = 'no worker claimed the attempt within engine.claim_timeout (is a worker of its resource class running?)'
+  msg = 'no worker claimed the attempt within its queue time (the task\'s queue_timeout, else engine.claim_timeout): is a worker of its resource class running?'
 end
 if ARGV[20] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[20]) end
 local budget_left = (kind == ERR_SYSTEM and nd.fs <= tonumber(ARGV[8])) or (kind ~= ERR_SYSTEM and nd.fu <= tonumber(ARGV[7]))

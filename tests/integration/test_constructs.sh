@@ -7,7 +7,7 @@
 # reference, and a cacheable task reading it keys as it would with the list inline.
 # Execution timeouts: the workflow's and the launch plan's. Branches: every case, the else,
 # no case holding. Gates: sleep, approve (across a leader kill -9), reject, signal, timeout.
-# on_failure: the handler with the failed node and its error.
+# on_failure: the handler with the failed node and its error. A task's queue_timeout.
 # usage: test_constructs.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER [BIG]   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 worker=$3 big=${4:-100000}
@@ -430,5 +430,23 @@ rm -f "$work/failures"
 expect 0 "$ctl" launch guarded --input fail=false --wait --wait-timeout 60s -o json
 json '.phase == "SUCCEEDED"'
 [ ! -e "$work/failures" ] || fail "the handler ran on a success"
+
+# A task's queue_timeout (issue 23): no worker of its class claims it; it fails within it,
+# not within engine.claim_timeout (30 min).
+cat >"$work/stranded.yaml" <<'YAML'
+kind: task
+name: stranded
+resource_class: large
+queue_timeout: 2s
+retries: {system: 0}
+container: {command: [/bin/true]}
+---
+kind: workflow
+name: stranded_wf
+nodes: [{id: s, task: stranded}]
+YAML
+expect 0 "$ctl" register -f "$work/stranded.yaml"
+expect 4 "$ctl" launch stranded_wf --wait --wait-timeout 60s -o json
+json '.phase == "FAILED" and (.error | test("no worker claimed the attempt within its queue time"))'
 stop
 echo "ok: workflow constructs"

@@ -250,10 +250,11 @@ const cfg_entry floe_config_table[] = {
      NULL, "threads (each with a PostgreSQL connection) for the engine's database work"},
     {"redis.timeout", CFG_DURATION, OFF(redis_timeout_ms), "5s", 100, 600000, "FLOE_REDIS_TIMEOUT",
      0, NULL, NULL, "a Redis request unanswered for this long drops the connection"},
-    {"values.inline_max", CFG_SIZE, OFF(values_inline_max), "256KiB", 1024, 786432,
+    {"values.inline_max", CFG_SIZE, OFF(values_inline_max), "128KiB", 1024, 262144,
      "FLOE_VALUES_INLINE_MAX", 0, NULL, NULL,
-     "a whole input or output whose encoding is larger travels by reference, kept in the "
-     "blob store (below the bus's 1 MiB message)"},
+     "the inputs or outputs of one message take at most this inline together: the largest "
+     "travel by reference, kept in the blob store (a message decodes up to ~30 times its "
+     "size: this keeps it under the bus's limits)"},
     {"values.max_bytes", CFG_SIZE, OFF(values_max_bytes), "256MiB", 1024, 4294967296LL,
      "FLOE_VALUES_MAX_BYTES", 0, NULL, NULL,
      "largest value by reference a scheduler or worker reads back into memory"},

@@ -190,13 +190,51 @@ store_valref_resolve(store_blob *bs, Floe__NamedValue **vals, size_t n, const ch
     return FLOE_OK;
 }
 
+/* The largest value among vals[0..n) that could go by reference, or n. */
+static size_t
+largest(Floe__NamedValue *const *vals, size_t n, size_t *size)
+{
+    size_t best = n;
+    *size = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t s = vals[i] != NULL ? floe__value__get_packed_size(vals[i]->value) : 0;
+        if (vals[i] != NULL && store_valref_wanted(vals[i]->value, 0) && s > *size) {
+            best = i;
+            *size = s;
+        }
+    }
+    return best;
+}
+
+/* The encoding of vals[0..n) together. */
+static size_t
+total_of(Floe__NamedValue *const *vals, size_t n)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += vals[i] != NULL && vals[i]->value != NULL
+                 ? floe__value__get_packed_size(vals[i]->value)
+                 : 0;
+    return t;
+}
+
+bool
+store_valref_over(Floe__NamedValue *const *vals, size_t n, size_t max)
+{
+    size_t s;
+    return total_of(vals, n) > max && largest(vals, n, &s) < n;
+}
+
 floe_rc
 store_valref_shrink(store_blob *bs, Floe__NamedValue **vals, size_t n, size_t max,
                     const char *tmpdir, floe_arena *a, floe_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (vals[i] == NULL || !store_valref_wanted(vals[i]->value, max))
-            continue;
+    /* The largest first, until what stays inline fits in max together: a message of many
+     * medium values decodes as large as one of a big value. */
+    for (size_t round = 0; round < n && total_of(vals, n) > max; round++) {
+        size_t s, i = largest(vals, n, &s);
+        if (i == n || s < 64)
+            break; /* nothing left worth a reference */
         Floe__Value *ref;
         floe_rc rc = store_valref_put(bs, vals[i]->value, tmpdir, a, &ref, err);
         if (rc == FLOE_OK)

@@ -36,8 +36,12 @@ floe_rc store_valref_get(store_blob *bs, const Floe__Value *ref, const char *tmp
 floe_rc store_valref_resolve(store_blob *bs, Floe__NamedValue **vals, size_t n, const char *tmpdir,
                              uint64_t max_bytes, floe_arena *a, floe_err *err);
 
-/* Every value among vals[0..n) whose encoding is over max bytes replaced by a reference
- * (as store_valref_resolve, new NamedValues from a). */
+/* Whether vals[0..n) take more than max bytes together with one that could be shrunk. */
+bool store_valref_over(Floe__NamedValue *const *vals, size_t n, size_t max);
+
+/* The largest values among vals[0..n) replaced by references until the rest take at most
+ * max bytes together (as store_valref_resolve, new NamedValues from a): what travels in one
+ * message stays small on the wire and once decoded. */
 floe_rc store_valref_shrink(store_blob *bs, Floe__NamedValue **vals, size_t n, size_t max,
                             const char *tmpdir, floe_arena *a, floe_err *err);
 

@@ -397,10 +397,7 @@ bool
 api_values_shrink(api_req *r, Floe__NamedValue **vals, size_t n)
 {
     size_t max = (size_t)api_cfg(r)->values_inline_max;
-    bool any = false;
-    for (size_t i = 0; i < n && !any; i++)
-        any = vals[i] != NULL && store_valref_wanted(vals[i]->value, max);
-    if (!any)
+    if (!store_valref_over(vals, n, max))
         return true;
     store_blob *bs = api_blobs(r);
     if (bs == NULL)

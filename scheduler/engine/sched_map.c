@@ -164,10 +164,8 @@ map_succeed(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__Value ***vals, 
     Floe__ValueMap vm = FLOE__VALUE_MAP__INIT;
     vm.entries = ptrs;
     vm.n_entries = n_out;
-    bool large = false;
-    for (size_t j = 0; j < n_out && ex->t->e->blobs != NULL; j++)
-        large =
-            large || store_valref_wanted(ptrs[j]->value, (size_t)ex->t->e->cfg->values_inline_max);
+    bool large = ex->t->e->blobs != NULL &&
+                 store_valref_over(ptrs, n_out, (size_t)ex->t->e->cfg->values_inline_max);
     if (!large) {
         map_end(ex, node, attempt, &vm);
     } else { /* the lists stay valid: the gather's arena outlives the job (copied below) */

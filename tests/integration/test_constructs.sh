@@ -223,14 +223,17 @@ if [ "$big" -ge 100000 ]; then # 4 bytes an item: over values.inline_max from 65
     [ "$stored" -lt 4096 ] || fail "the map's gathered outputs are $stored bytes: not by reference"
 fi
 
-# The cache key of a task reading a value by reference is the one it has inline: 3000
-# paths run inline, then again with values.inline_max at 1 KiB, by reference: a hit.
-expect 0 "$ctl" launch paths --input n=3000 --wait --wait-timeout 120s -o json
-json '.phase == "SUCCEEDED" and .outputs.n == 3000'
+# The cache key of a task reading a value by reference is the one it has inline: 2000
+# paths (90 KB) run inline, then again with values.inline_max at 1 KiB, by reference: a hit.
+expect 0 "$ctl" launch paths --input n=2000 --wait --wait-timeout 120s -o json
+json '.phase == "SUCCEEDED" and .outputs.n == 2000'
+iid=$(jq -r .id "$work/out")
+stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM node_executions WHERE execution_id = '$iid' AND node_id = 'gen'")
+[ "$stored" -gt 50000 ] || fail "gen's outputs are $stored bytes: by reference where they should be inline"
 stop
 start FLOE_VALUES_INLINE_MAX=1024
-expect 0 "$ctl" launch paths --input n=3000 --wait --wait-timeout 120s -o json
-json '.phase == "SUCCEEDED" and .outputs.n == 3000'
+expect 0 "$ctl" launch paths --input n=2000 --wait --wait-timeout 120s -o json
+json '.phase == "SUCCEEDED" and .outputs.n == 2000'
 cid=$(jq -r .id "$work/out")
 stored=$(psql "$FLOE_POSTGRES_URL" -tAc "SELECT octet_length(outputs) FROM node_executions WHERE execution_id = '$cid' AND node_id = 'gen'")
 [ "$stored" -lt 1024 ] || fail "gen's outputs are $stored bytes with values.inline_max=1KiB: not by reference"

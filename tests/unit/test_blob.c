@@ -7,6 +7,8 @@
 #include "floe_arena.h"
 #include "floe_digest.h"
 #include "store_blob.h"
+#include "store_valref.h"
+#include "floe_canon.h"
 #include "wrk_io.h"
 
 #include <fcntl.h>
@@ -329,6 +331,68 @@ test_tail(void **state)
     assert_int_equal(wrk_io_tail("/nonexistent", buf, 15), 0);
 }
 
+/* Values by reference (issue 23): the largest go until the rest fit together; each comes
+ * back whole with the digest a cache key reads; a changed blob is refused. */
+static void
+test_values_by_reference(void **state)
+{
+    (void)state;
+    char store_dir[300];
+    snprintf(store_dir, sizeof(store_dir), "%s/vstore", root);
+    floe_err err = {0};
+    store_blob *bs = store_blob_open(store_dir, 1 << 24, &err);
+    assert_non_null(bs);
+    floe_arena *a = floe_arena_new(65536, 0);
+    static char big[60000], mid[50000], small[10000];
+    memset(big, 'b', sizeof(big) - 1);
+    memset(mid, 'm', sizeof(mid) - 1);
+    memset(small, 's', sizeof(small) - 1);
+    const char *texts[] = {small, big, mid};
+    Floe__Value v[3];
+    Floe__NamedValue nv[3], *vals[3];
+    static const char *const names[] = {"small", "big", "mid"};
+    for (int i = 0; i < 3; i++) {
+        floe__value__init(&v[i]);
+        v[i].kind_case = FLOE__VALUE__KIND_STRING;
+        v[i].string = (char *)texts[i];
+        floe__named_value__init(&nv[i]);
+        nv[i].name = (char *)names[i];
+        nv[i].value = &v[i];
+        vals[i] = &nv[i];
+    }
+    char d_big[FLOE_CANON_HEX_LEN + 1];
+    assert_int_equal(floe_canon_value_digest(&v[1], d_big), 0);
+    assert_true(store_valref_over(vals, 3, 100000));
+    assert_int_equal(store_valref_shrink(bs, vals, 3, 100000, root, a, &err), FLOE_OK);
+    /* 120 KB together: the largest (60 KB) goes, 60 KB stay */
+    assert_int_equal(vals[0]->value->kind_case, FLOE__VALUE__KIND_STRING);
+    assert_int_equal(vals[1]->value->kind_case, FLOE__VALUE__KIND_REF);
+    assert_int_equal(vals[2]->value->kind_case, FLOE__VALUE__KIND_STRING);
+    assert_string_equal(vals[1]->value->ref->canon, d_big);
+    assert_false(store_valref_over(vals, 3, 100000));
+    Floe__NamedValue *back[3] = {vals[0], vals[1], vals[2]};
+    assert_int_equal(store_valref_resolve(bs, back, 3, root, 1 << 20, a, &err), FLOE_OK);
+    assert_int_equal(back[1]->value->kind_case, FLOE__VALUE__KIND_STRING);
+    assert_string_equal(back[1]->value->string, big);
+    assert_int_equal(vals[1]->value->kind_case, FLOE__VALUE__KIND_REF); /* left alone */
+    /* over the reader's bound: refused, naming it */
+    Floe__Value *got = NULL;
+    assert_int_equal(store_valref_get(bs, vals[1]->value, root, 1000, a, &got, &err), FLOE_ETOOBIG);
+    /* a blob whose content changed under its name is refused */
+    char path[600];
+    const char *hex = strrchr(vals[1]->value->ref->uri, '/') + 1;
+    snprintf(path, sizeof(path), "%s/sha256/%.2s/%s", store_dir, hex, hex);
+    FILE *f = fopen(path, "r+");
+    if (f != NULL) {
+        fputc('X', f);
+        fclose(f);
+        assert_int_not_equal(store_valref_get(bs, vals[1]->value, root, 1 << 20, a, &got, &err),
+                             FLOE_OK);
+    }
+    floe_arena_free(a);
+    store_blob_free(bs);
+}
+
 int
 main(void)
 {
@@ -339,6 +403,7 @@ main(void)
         cmocka_unit_test(test_inputs_and_outputs),
         cmocka_unit_test(test_logs),
         cmocka_unit_test(test_tail),
+        cmocka_unit_test(test_values_by_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

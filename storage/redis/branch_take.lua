@@ -18,32 +18,16 @@ local left = redis.call('HINCRBY', KEYS[2], 'left', -1)
 local out = {'ok', 0, ''}
 local taken, j = tonumber(ARGV[5]), ARGV[6]
 for _, c in ipairs(split_ints(ARGV[7])) do
-  local cn = node_get(KEYS[2], c)
-  if cn and cn.p == QUEUED then
-    if c == taken then
-      cn.u = cn.u > 0 and cn.u - 1 or 0
-      if cn.u == 0 then
-        cn.p = READY
-        cn.a = 1
-        redis.call('ZADD', KEYS[4], ms, E .. '|' .. c .. '|1')
-        out[#out + 1] = c
-      end
-    else
+  if c == taken then
+    release(KEYS[2], E, c, ms, out)
+  else
+    local cn = node_get(KEYS[2], c)
+    if cn and cn.p == QUEUED then
       cn.p = SKIPPED
+      node_put(KEYS[2], c, cn)
       left = redis.call('HINCRBY', KEYS[2], 'left', -1)
-      local jn = node_get(KEYS[2], j)
-      if jn and jn.p == QUEUED and jn.u > 0 then
-        jn.u = jn.u - 1
-        if jn.u == 0 then
-          jn.p = READY
-          jn.a = 1
-          redis.call('ZADD', KEYS[4], ms, E .. '|' .. j .. '|1')
-          out[#out + 1] = tonumber(j)
-        end
-        node_put(KEYS[2], j, jn)
-      end
+      release(KEYS[2], E, j, ms, out) -- the join: one case fewer to wait for
     end
-    node_put(KEYS[2], c, cn)
   end
 end
 if left <= 0 then

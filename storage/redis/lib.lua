@@ -33,6 +33,22 @@ local function fence(key, epoch)
   return nil
 end
 
+-- One upstream of node d of execution h (key E) is done: d waits for one less, and with
+-- none left is READY (attempt 1) in the outbox (KEYS[4]) and appended to out.
+local function release(h, E, d, ms, out)
+  local dn = node_get(h, d)
+  if dn and dn.p == QUEUED and dn.u > 0 then
+    dn.u = dn.u - 1
+    if dn.u == 0 then
+      dn.p = READY
+      dn.a = 1
+      redis.call('ZADD', KEYS[4], ms, E .. '|' .. d .. '|1')
+      out[#out + 1] = tonumber(d)
+    end
+    node_put(h, d, dn)
+  end
+end
+
 local function split_ints(s)
   local out = {}
   if s == nil or s == '' then return out end

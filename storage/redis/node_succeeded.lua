@@ -59,19 +59,7 @@ if nd.p ~= CACHED then
 end
 local out = {'ok', 0, key}
 local ms = math.floor(now / 1000)
-for _, d in ipairs(split_ints(ARGV[9])) do
-  local dn = node_get(KEYS[2], d)
-  if dn and dn.p == QUEUED and dn.u > 0 then
-    dn.u = dn.u - 1
-    if dn.u == 0 then
-      dn.p = READY
-      dn.a = 1
-      redis.call('ZADD', KEYS[4], ms, E .. '|' .. d .. '|1')
-      out[#out + 1] = d
-    end
-    node_put(KEYS[2], d, dn)
-  end
-end
+for _, d in ipairs(split_ints(ARGV[9])) do release(KEYS[2], E, d, ms, out) end
 if handler then -- the on_failure handler ran: the failed execution ends now
   redis.call('HSET', KEYS[2], 'hr', '-', 't1', str(now))
   redis.call('SADD', KEYS[6], E)

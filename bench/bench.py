@@ -197,13 +197,20 @@ def summary(res):
     def pp(d):
         return "%s/%s" % tuple("-" if d[k] is None else ("%.2f" % d[k]) for k in ("p50", "p99"))
     for r in floe:
-        if r["workload"] == "hops":
+        if r["workload"] in ("hops", "map"):
             continue
         lines.append("%-8s %-8s %-2d %15s %17s %8.0f %6.3f %6.3f %6.1f %8.0f %6.2f" % (
             r["workload"], r["executor"], r["workers"], pp(r["ready_to_dispatched_ms"]),
             pp(r["completion_to_downstream_received_ms"]), r["us_per_task"],
             r["sched_cpu_s_per_1000_tasks"], r["worker_cpu_s_per_1000_tasks"],
             r["sched_peak_rss_mib"], r["redis_bytes_per_node"], r["kafka_msgs_per_task"]))
+    for r in floe:  # issue 23: one map node of many items
+        if r["workload"] == "map":
+            lines += ["", "Map: %d noop items, %d at once: %.0f items/s; scheduler %.0f B and Redis "
+                      "%.0f B (peak) / %.0f B (held) per item; %.2f messages per item" % (
+                          r["tasks"], r["map_concurrency"], r["tasks_per_s"],
+                          r["sched_rss_bytes_per_item"], r["redis_peak_bytes_per_item"],
+                          r["redis_held_bytes_per_item"], r["kafka_msgs_per_task"])]
     lines += ["", "Per-task cost of each executor (hops: a chain of cp tasks, one worker; ms p50/p99):",
               ""]
     hdr = "%-8s %6s %18s %15s %15s %15s" % ("executor", "tasks", "received>published",

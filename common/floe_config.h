@@ -76,6 +76,7 @@ typedef struct floe_config {
     int64_t state_retention_ms;
     int64_t execution_timeout_ms; /* 0: none */
     int64_t reconcile_every_ms;   /* 0: off */
+    int64_t child_check_ms;       /* a node waiting for its child execution checks it */
     int64_t claim_timeout_ms;     /* a dispatched attempt no worker claimed is retried after */
     int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */
     int64_t engine_threads;

@@ -240,6 +240,11 @@ const cfg_entry floe_config_table[] = {
      "FLOE_CLAIM_TIMEOUT", 0, NULL, NULL,
      "a dispatched attempt that no worker claims within this (a lost dispatch, no worker of "
      "its class running) fails as SYSTEM not_claimed and is retried within its budget"},
+    {"engine.child_check", CFG_DURATION, OFF(child_check_ms), "30s", 1000, 86400000LL,
+     "FLOE_CHILD_CHECK", 0, NULL, NULL,
+     "a node waiting for its child execution (a launch-plan node, a dynamic workflow) looks "
+     "at the child's row this often, in case the child's end was not passed on (a leader "
+     "that died in between)"},
     {"engine.reconcile_every", CFG_DURATION, OFF(reconcile_every_ms), "30s", 0, 86400000LL,
      "FLOE_RECONCILE_EVERY", 0, NULL, NULL,
      "the leader looks this often for RUNNING executions (started at least this long ago) "

@@ -69,7 +69,8 @@ store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason, fl
     " (extract(epoch from created_at) * 1000000)::bigint,"                                         \
     " (extract(epoch from updated_at) * 1000000)::bigint,"                                         \
     " (extract(epoch from started_at) * 1000000)::bigint,"                                         \
-    " (extract(epoch from finished_at) * 1000000)::bigint, inputs, outputs, labels::text"
+    " (extract(epoch from finished_at) * 1000000)::bigint, inputs, outputs, labels::text,"         \
+    " parent_execution, parent_node, parent_attempt, nesting"
 
 static floe_rc
 row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
@@ -99,6 +100,10 @@ row_to_exec(PGresult *r, int row, floe_arena *arena, store_exec *ex)
     ex->inputs = store_pg_bytea(r, row, 20, arena, &ex->inputs_len, &rc);
     ex->outputs = store_pg_bytea(r, row, 21, arena, &ex->outputs_len, &rc);
     ex->labels = store_pg_str(r, row, 22, arena, &rc);
+    ex->parent_execution = store_pg_str(r, row, 23, arena, &rc);
+    ex->parent_node = store_pg_str(r, row, 24, arena, &rc);
+    ex->parent_attempt = (uint32_t)store_pg_int64(r, row, 25);
+    ex->nesting = (uint32_t)store_pg_int64(r, row, 26);
     return rc;
 }
 
@@ -197,4 +202,73 @@ store_exec_running(store_pg *pg, int64_t after_seq, int64_t min_age_ms, unsigned
     if (rc != FLOE_OK)
         return rc;
     return rows_take(r, PQntuples(r), arena, rows, n, err);
+}
+
+/* --- Child executions ------------------------------------------------------------------ */
+
+floe_rc
+store_exec_child_insert(store_pg *pg, const store_exec *ex, uint32_t max_nesting, floe_err *err)
+{
+    char att[16], maxn[16];
+    snprintf(att, sizeof(att), "%u", ex->parent_attempt);
+    snprintf(maxn, sizeof(maxn), "%u", max_nesting);
+    const char *params[] = {ex->id,
+                            ex->project,
+                            ex->domain,
+                            ex->workflow_name,
+                            ex->workflow_version,
+                            ex->launch_plan_name,
+                            ex->launch_plan_version,
+                            (const char *)ex->inputs,
+                            ex->requested_by != NULL ? ex->requested_by : "",
+                            ex->parent_execution,
+                            ex->parent_node,
+                            att,
+                            maxn};
+    int lens[13] = {0}, fmts[13] = {0};
+    lens[7] = (int)ex->inputs_len;
+    fmts[7] = 1;
+    PGresult *r;
+    /* The parent's row gives the nesting; none at all (a parent recorded nowhere) counts
+     * as the top. A child that exists already is left as it is. */
+    floe_rc rc = store_pg_exec(
+        pg,
+        "WITH p AS (SELECT coalesce((SELECT nesting FROM executions WHERE id = $10), 0) + 1 AS n)"
+        " INSERT INTO executions (id, project, domain, workflow_name, workflow_version,"
+        " launch_plan_name, launch_plan_version, inputs, requested_by, parent_execution,"
+        " parent_node, parent_attempt, nesting)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::int, p.n FROM p"
+        " WHERE p.n <= $13::int ON CONFLICT (id) DO NOTHING RETURNING nesting",
+        13, params, lens, fmts, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    PQclear(r);
+    const char *q[] = {ex->id};
+    if ((rc = store_pg_exec(pg, "SELECT 1 FROM executions WHERE id = $1", 1, q, NULL, NULL, &r,
+                            err)) != FLOE_OK)
+        return rc;
+    bool exists = PQntuples(r) == 1;
+    PQclear(r);
+    return exists ? FLOE_OK
+                  : floe_err_user(err, FLOE_ETOOBIG,
+                                  "child executions nest %u deep at most (spec.max_depth)",
+                                  max_nesting);
+}
+
+floe_rc
+store_exec_children(store_pg *pg, const char *parent, bool live_only, unsigned limit,
+                    floe_arena *arena, store_exec **rows, size_t *n, floe_err *err)
+{
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%u", limit);
+    const char *params[] = {parent, lim, live_only ? "true" : "false"};
+    PGresult *r;
+    *rows = NULL;
+    *n = 0;
+    floe_rc rc = store_pg_exec(pg,
+                               "SELECT " EXEC_COLUMNS " FROM executions WHERE parent_execution = $1"
+                               " AND (NOT $3::boolean OR phase IN ('QUEUED', 'RUNNING'))"
+                               " ORDER BY seq LIMIT $2::bigint",
+                               3, params, NULL, NULL, &r, err);
+    return rc != FLOE_OK ? rc : rows_take(r, PQntuples(r), arena, rows, n, err);
 }

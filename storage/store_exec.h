@@ -32,6 +32,10 @@ typedef struct store_exec {
     int64_t scheduled_us; /* 0 when not scheduled */
     int64_t seq;
     int64_t created_us, updated_us, started_us, finished_us; /* 0 when not yet */
+    /* A child execution (a launch-plan node's, a dynamic workflow's): the node and attempt
+     * of its parent that started it; NULL/0 otherwise. nesting: parents above it. */
+    const char *parent_execution, *parent_node;
+    uint32_t parent_attempt, nesting;
 } store_exec;
 
 typedef struct store_exec_query {
@@ -67,5 +71,14 @@ floe_rc store_exec_list(store_pg *pg, const store_exec_query *q, floe_arena *are
  * sched_reconcile). */
 floe_rc store_exec_running(store_pg *pg, int64_t after_seq, int64_t min_age_ms, unsigned limit,
                            floe_arena *arena, store_exec **rows, size_t *n, floe_err *err);
+
+/* Inserts child execution ex (QUEUED; its parent_* set) unless it exists, one level deeper
+ * than its parent. FLOE_ETOOBIG (a user error) when that would be deeper than max_nesting. */
+floe_rc store_exec_child_insert(store_pg *pg, const store_exec *ex, uint32_t max_nesting,
+                                floe_err *err);
+/* Up to limit children of parent (live_only: those still QUEUED or RUNNING), oldest
+ * first, in arena. */
+floe_rc store_exec_children(store_pg *pg, const char *parent, bool live_only, unsigned limit,
+                            floe_arena *arena, store_exec **rows, size_t *n, floe_err *err);
 
 #endif

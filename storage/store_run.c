@@ -159,8 +159,11 @@ finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
 }
 
 floe_rc
-store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe_err *err)
+store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
+                 store_run_parent *parent, floe_err *err)
 {
+    if (parent != NULL)
+        memset(parent, 0, sizeof(*parent));
     char ep[24], st[24], fin[24];
     snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
     snprintf(st, sizeof(st), "%" PRId64, res->started_us);
@@ -180,11 +183,17 @@ store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe
                        "   ELSE to_timestamp($6::bigint / 1e6) END),"
                        " finished_at = CASE WHEN $7::bigint = 0 THEN now()"
                        "   ELSE to_timestamp($7::bigint / 1e6) END"
-                       " WHERE id = $1 AND " FENCE,
+                       " WHERE id = $1 AND " FENCE
+                       " RETURNING parent_execution, parent_node, parent_attempt",
                        7, params, lens, fmts, &r, err);
     if (rc != FLOE_OK)
         goto fail;
-    bool updated = atoi(PQcmdTuples(r)) == 1;
+    bool updated = PQntuples(r) == 1;
+    if (updated && parent != NULL && !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
+        snprintf(parent->execution, sizeof(parent->execution), "%s", PQgetvalue(r, 0, 0));
+        snprintf(parent->node, sizeof(parent->node), "%s", PQgetvalue(r, 0, 1));
+        parent->attempt = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
+    }
     PQclear(r);
     if (!updated) {
         rc = store_pg_exec(pg, "SELECT " FENCE ", (SELECT count(*) FROM executions WHERE id = $1)",

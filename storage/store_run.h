@@ -56,10 +56,19 @@ typedef struct store_run_result {
 floe_rc store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
                         floe_err *err);
 
+/* A child execution's parent: the node and attempt that started it (execution[0] == 0:
+ * it has none). */
+typedef struct store_run_parent {
+    char execution[136];
+    char node[152];
+    uint32_t attempt;
+} store_run_parent;
+
 /* Writes the finished execution, its nodes and attempts in one transaction. Idempotent:
  * writing the same result again changes nothing. FLOE_EFENCED when epoch no longer holds
- * the lease. */
-floe_rc store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res, floe_err *err);
+ * the lease. parent (may be NULL) receives the execution's parent, when it has one. */
+floe_rc store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
+                         store_run_parent *parent, floe_err *err);
 
 /* The nodes of ex->source_execution that produced outputs (SUCCEEDED, CACHED, RECOVERED),
  * provided it ran the same workflow version as ex: what a recovering execution takes

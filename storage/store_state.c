@@ -575,17 +575,31 @@ store_state_branch_take(store_redis *r, uint64_t epoch, const char *exec, uint32
 }
 
 floe_rc
-store_state_gate_wait(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
-                      uint32_t attempt, int64_t in_ms, store_redis_cb cb, void *arg)
+store_state_node_wait(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                      uint32_t attempt, int64_t in_ms, bool again, const char *worker,
+                      store_redis_cb cb, void *arg)
 {
     KEYS_EXEC(exec);
     (void)kl;
+    char kc[STORE_KEY_MAX];
+    if (store_key_claim(kc, exec, node, attempt) != FLOE_OK)
+        return FLOE_ETOOBIG;
     char ep[NUM], nd[NUM], at[NUM], due[NUM];
     snprintf(ep, NUM, "%" PRIu64, epoch);
     snprintf(nd, NUM, "%u", node);
     snprintf(at, NUM, "%u", attempt);
     snprintf(due, NUM, "%" PRId64, in_ms);
-    const char *argv[] = {
-        STORE_KEY_EPOCH, kx, STORE_KEY_OUTBOX, STORE_KEY_LEASES, ep, exec, nd, at, due};
-    return store_redis_script(r, STORE_SCRIPT_GATE_WAIT, 4, 9, argv, NULL, cb, arg);
+    const char *argv[] = {STORE_KEY_EPOCH,
+                          kx,
+                          STORE_KEY_OUTBOX,
+                          STORE_KEY_LEASES,
+                          kc,
+                          ep,
+                          exec,
+                          nd,
+                          at,
+                          due,
+                          again ? "1" : "0",
+                          worker != NULL ? worker : ""};
+    return store_redis_script(r, STORE_SCRIPT_GATE_WAIT, 5, 12, argv, NULL, cb, arg);
 }

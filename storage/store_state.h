@@ -134,9 +134,13 @@ floe_rc store_state_branch_take(store_redis *r, uint64_t epoch, const char *exec
                                 uint32_t attempt, uint32_t taken, uint32_t join,
                                 const char *cases_csv, store_redis_cb cb, void *arg);
 
-/* A gate node starts waiting, due in_ms from now on Redis's clock (-1: never). */
-floe_rc store_state_gate_wait(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
-                              uint32_t attempt, int64_t in_ms, store_redis_cb cb, void *arg);
+/* A node the leader runs starts waiting (gate_wait.lua): a gate, or a node whose child
+ * execution runs; due in_ms from now on Redis's clock (-1: never). again: it may already
+ * wait (its due time moves). worker (may be NULL): a dynamic task's worker whose success
+ * starts the wait; it must hold the attempt's claim. */
+floe_rc store_state_node_wait(store_redis *r, uint64_t epoch, const char *exec, uint32_t node,
+                              uint32_t attempt, int64_t in_ms, bool again, const char *worker,
+                              store_redis_cb cb, void *arg);
 
 /* The broker has these dispatches: their outbox entries go, and each unclaimed attempt
  * gets a lease deadline claim_ms away (outbox_ack.lua). */

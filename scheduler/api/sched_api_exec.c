@@ -423,6 +423,7 @@ exec_json(const store_exec *ex, floe_arena *arena, api_req *resolve)
     json_object_set_new(o, "source_execution",
                         ex->source_execution != NULL ? json_string(ex->source_execution)
                                                      : json_null());
+    json_object_set_new(o, "parent", api_exec_parent(ex));
     json_object_set_new(o, "no_cache", json_boolean(ex->no_cache));
     json_object_set_new(o, "overwrite_cache", json_boolean(ex->overwrite_cache));
     json_object_set_new(o, "created_at", sched_render_time(ex->created_us));
@@ -454,6 +455,8 @@ api_exec_get_work(api_thread *t, api_req *r)
         return;
     if ((r->reply = exec_json(&ex, r->arena, r)) == NULL)
         api_fail(r, FLOE_ENOMEM, "out of memory");
+    else
+        api_exec_children(t, r, &ex, r->reply);
 }
 
 static json_t *

@@ -195,6 +195,11 @@ void api_blob_get_done(api_req *r);
  * store (issue 23): what a caller sees is the value, wherever it lies. One that cannot be
  * read shows as {"ref": {uri, digest, size}}. */
 json_t *api_render_values(api_req *r, const uint8_t *packed_map, size_t len);
+
+/* sched_api_children.c: an execution's parent (JSON null: none), and its children set
+ * into reply as "children". */
+json_t *api_exec_parent(const struct store_exec *ex);
+void api_exec_children(api_thread *t, api_req *r, const struct store_exec *ex, json_t *reply);
 /* The values of a launch whose encoding is over values.inline_max kept by reference in
  * vals (an execution's inputs travel on the bus). false when it failed (r says why). */
 bool api_values_shrink(api_req *r, Floe__NamedValue **vals, size_t n);

@@ -154,6 +154,28 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         eng_branch_decide(ex, node, attempt, ops, pn->n_inputs);
         return;
     }
+    if (pn->role == SCHED_ROLE_CHILD) { /* its bound inputs; the plan gives the rest */
+        Floe__NamedValue *cv = floe_arena_alloc(e->scratch, (pn->n_inputs + 1) * sizeof(*cv));
+        Floe__NamedValue **cp = floe_arena_alloc(e->scratch, (pn->n_inputs + 1) * sizeof(*cp));
+        if (cv == NULL || cp == NULL) {
+            eng_term_fail(t, "engine: out of memory (child execution)");
+            return;
+        }
+        size_t nc = 0;
+        for (uint32_t k = 0; k < pn->n_inputs; k++) {
+            const Floe__Value *v =
+                binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up, more);
+            if (v == NULL)
+                continue;
+            floe__named_value__init(&cv[nc]);
+            cv[nc].name = (char *)pn->inputs[k].name;
+            cv[nc].value = (Floe__Value *)v;
+            cp[nc] = &cv[nc];
+            nc++;
+        }
+        eng_child_start(ex, node, attempt, cp, nc);
+        return;
+    }
     const Floe__TaskSpec *task = pn->task;
     const Floe__Interface *ifc = task->interface;
     Floe__TaskDispatch d = FLOE__TASK_DISPATCH__INIT;
@@ -226,6 +248,15 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
     d.n_inputs = n;
     d.outputs = ifc != NULL ? ifc->outputs : NULL;
     d.n_outputs = ifc != NULL ? ifc->n_outputs : 0;
+    if (task->dynamic) { /* it returns a workflow document, not its outputs */
+        static Floe__LiteralType text = {PROTOBUF_C_MESSAGE_INIT(&floe__literal_type__descriptor),
+                                         .simple = FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING};
+        static Floe__Variable doc = {PROTOBUF_C_MESSAGE_INIT(&floe__variable__descriptor),
+                                     .name = "workflow", .type = &text};
+        static Floe__Variable *docs[] = {&doc};
+        d.outputs = docs;
+        d.n_outputs = 1;
+    }
 
     unsigned cls = class_index(e, task->resource_class);
     char topic[192];

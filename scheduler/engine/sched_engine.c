@@ -358,7 +358,9 @@ sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *
                          .node_done = eng_node_done,
                          .map_failed = eng_map_failed,
                          .state_reply = eng_state_reply,
-                         .gate_failed = eng_gate_failed};
+                         .gate_failed = eng_gate_failed,
+                         .node_failed_by = eng_node_failed_by,
+                         .lease_lost = eng_lease_lost};
     if (e->plans == NULL || e->scratch == NULL || e->restart_ev == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "engine: out of memory");
         goto fail;

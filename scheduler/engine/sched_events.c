@@ -6,6 +6,8 @@
  */
 #include "sched_engine_int.h"
 
+#include "sched_inputs.h"
+
 #include "sched_decide.h"
 
 #include "floe_fault.h"
@@ -352,7 +354,18 @@ void
 eng_gate_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code, const char *msg,
                 const floe_bus_pos *pos)
 {
-    fail_in in = {.kind = FLOE_ERROR_KIND_USER, .retriable = false, .code = code, .message = msg};
+    eng_node_failed_by(ex, node, attempt, code, msg, NULL, pos);
+}
+
+void
+eng_node_failed_by(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code, const char *msg,
+                   const char *worker, const floe_bus_pos *pos)
+{
+    fail_in in = {.kind = FLOE_ERROR_KIND_USER,
+                  .retriable = false,
+                  .code = code,
+                  .message = msg,
+                  .worker = worker};
     node_fail(ex, node, attempt, &in, pos, OP_FAILED);
 }
 
@@ -372,6 +385,18 @@ lease_expired(eng_exec *ex, uint32_t idx, uint32_t attempt)
         eng_gate_due(ex, idx, attempt);
         return;
     }
+    /* A child's check; for a dynamic task, the check says whether it waits for its child
+     * or its worker was lost (then eng_lease_lost). */
+    if (pn->role == SCHED_ROLE_CHILD || (pn->task != NULL && pn->task->dynamic)) {
+        eng_child_due(ex, idx, attempt);
+        return;
+    }
+    eng_lease_lost(ex, idx, attempt);
+}
+
+void
+eng_lease_lost(eng_exec *ex, uint32_t idx, uint32_t attempt)
+{
     fail_in in = {.kind = FLOE_ERROR_KIND_SYSTEM,
                   .retriable = true,
                   .code = "lease_expired",
@@ -431,6 +456,13 @@ on_succeeded(eng_exec *ex, const Floe__TaskSucceeded *m, const floe_bus_pos *pos
                       m->node_id);
         eng_ack(ex->t, pos);
         return;
+    }
+    if (pn->task != NULL && pn->task->dynamic) { /* its result is a workflow to run */
+        const Floe__Value *doc = sched_inputs_value(m->outputs, m->n_outputs, "workflow");
+        if (doc != NULL) {
+            eng_dynamic_start(ex, idx, m->attempt, doc, m->worker_id, pos);
+            return;
+        }
     }
     /* The declared outputs, typed, in declared order; anything else is a USER error. */
     const Floe__Interface *ifc = pn->task->interface;
@@ -574,9 +606,14 @@ eng_run_item(eng_exec *ex, eng_item *it)
         break;
     case ITEM_ABORT:
         exec_abort(ex, it->phase,
-                   "the execution ran past its timeout (the shortest of the workflow's timeout, "
-                   "its launch plan's and engine.execution_timeout)",
+                   it->text != NULL ? it->text
+                                    : "the execution ran past its timeout (the shortest of the "
+                                      "workflow's timeout, its launch plan's and "
+                                      "engine.execution_timeout)",
                    NULL);
+        break;
+    case ITEM_CHILD:
+        eng_child_item(ex, it);
         break;
     case ITEM_FINALIZE:
         eng_finalize(ex);

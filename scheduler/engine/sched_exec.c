@@ -44,6 +44,7 @@ eng_item_free(eng_item *it)
     if (it == NULL)
         return;
     floe_free(it->payload);
+    floe_free(it->text);
     floe_free(it);
 }
 
@@ -396,7 +397,7 @@ start_work(void *ctx, void *arg)
         return;
     if (prc != FLOE_OK && strcmp(j->phase, "RUNNING") == 0) {
         store_run_result res = {.exec_id = j->row.id, .phase = "FAILED", .error = perr.msg};
-        if ((j->rc = store_run_finish(pg, j->epoch, &res, &j->err)) == FLOE_OK) {
+        if ((j->rc = store_run_finish(pg, j->epoch, &res, NULL, &j->err)) == FLOE_OK) {
             j->failed = true;
             snprintf(j->phase, sizeof(j->phase), "FAILED");
             j->err = perr;

@@ -21,6 +21,7 @@
 #include "floe_mem.h"
 #include "floe_value.h"
 #include "floe_time.h"
+#include "store_exec.h"
 #include "store_run.h"
 
 #include <inttypes.h>
@@ -49,6 +50,9 @@ typedef struct fin_job {
     sched_state_view view; /* the Redis state, decoded */
     int phase;
     bool bare; /* the full record was refused for its content; a bare one was written */
+    store_run_parent parent; /* a child execution's: its parent's node ends with it */
+    store_exec *children;    /* not SUCCEEDED: children still running, to abort */
+    size_t n_children;
     floe_rc rc;
     floe_err err;
 } fin_job;
@@ -313,7 +317,7 @@ fin_work(void *ctx, void *arg)
         return;
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
-        j->rc = store_run_finish(pg, j->epoch, &j->res, &j->err);
+        j->rc = store_run_finish(pg, j->epoch, &j->res, &j->parent, &j->err);
     if (j->rc == FLOE_EINVAL) {
         /* PostgreSQL refused the record for its content: one execution's data must not
          * stop the engine (review C2), so it ends with the refusal as its error and without
@@ -328,8 +332,11 @@ fin_work(void *ctx, void *arg)
         if (j->phase != FLOE_PHASE_SUCCEEDED)
             bare.phase = j->res.phase;
         j->bare = true;
-        j->rc = store_run_finish(pg, j->epoch, &bare, &j->err);
+        j->rc = store_run_finish(pg, j->epoch, &bare, &j->parent, &j->err);
     }
+    if (j->rc == FLOE_OK && j->phase != FLOE_PHASE_SUCCEEDED)
+        j->rc = store_exec_children(pg, j->res.exec_id, true, 1000, j->arena, &j->children,
+                                    &j->n_children, &j->err);
 }
 
 static void
@@ -348,6 +355,14 @@ fin_done(void *arg)
                        ex->id);
     if (rc == FLOE_OK)
         FLOE_FAULT("sched.after_finish_commit");
+    if (rc == FLOE_OK && !t->dead) {
+        if (j->parent.execution[0] != '\0')
+            eng_child_ended(t, j->parent.execution, j->parent.node, j->parent.attempt, ex->id,
+                            j->bare ? "FAILED" : j->res.phase, j->res.outputs, j->res.outputs_len,
+                            j->bare ? "its record was refused" : j->res.error);
+        if (j->n_children > 0)
+            eng_children_abort(t, j->children, j->n_children, ex->id);
+    }
     fin_abandon(j, ex);
     if (t->dead) {
         eng_op_free(op);

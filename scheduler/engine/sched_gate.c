@@ -42,8 +42,8 @@ eng_gate_start(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Value 
     }
     op->node = node;
     op->attempt = attempt;
-    if (store_state_gate_wait(e->redis, t->epoch, ex->id, node, attempt, in_ms, e->next.state_reply,
-                              op) != FLOE_OK) {
+    if (store_state_node_wait(e->redis, t->epoch, ex->id, node, attempt, in_ms, false, NULL,
+                              e->next.state_reply, op) != FLOE_OK) {
         eng_op_free(op);
         eng_term_fail(t, "redis: request not sent");
     }

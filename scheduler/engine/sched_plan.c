@@ -52,6 +52,7 @@ typedef struct plan_tmp {
     int role;
     const Floe__BranchSpec *branch;
     const Floe__GateSpec *gate;
+    const Floe__LaunchPlanSpec *launchplan;
     sched_binding *inputs;
     uint32_t n_inputs;
     u32vec deps;
@@ -364,10 +365,13 @@ level_node(plan_build *b, plan_level *lv, size_t j)
         return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
     snprintf(id, plen, "%s%s", lv->prefix, nd->id);
 
-    if (nd->kind == FLOE__NODE_KIND__NODE_KIND_TASK) {
-        if (nd->target >= wf->n_tasks)
-            return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": no task %u", id,
-                                 nd->target);
+    if (nd->kind == FLOE__NODE_KIND__NODE_KIND_TASK ||
+        nd->kind == FLOE__NODE_KIND__NODE_KIND_LAUNCHPLAN) {
+        bool lp = nd->kind == FLOE__NODE_KIND__NODE_KIND_LAUNCHPLAN;
+        if (nd->target >= (lp ? wf->n_launchplans : wf->n_tasks) ||
+            (lp && wf->launchplans[nd->target]->workflow == NULL))
+            return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": no %s %u", id,
+                                 lp ? "launch plan" : "task", nd->target);
         sched_binding *in =
             nd->n_inputs > 0 ? floe_arena_alloc(b->arena, nd->n_inputs * sizeof(*in)) : NULL;
         if (nd->n_inputs > 0 && in == NULL)
@@ -379,9 +383,13 @@ level_node(plan_build *b, plan_level *lv, size_t j)
                 return rc;
         }
         uint32_t idx = 0;
-        if ((rc = add_task(b, id, wf->tasks[nd->target], in, (uint32_t)nd->n_inputs, &deps,
-                           &idx)) != FLOE_OK)
+        if ((rc = add_task(b, id, lp ? NULL : wf->tasks[nd->target], in, (uint32_t)nd->n_inputs,
+                           &deps, &idx)) != FLOE_OK)
             return rc;
+        if (lp) {
+            b->tmp[idx].role = SCHED_ROLE_CHILD;
+            b->tmp[idx].launchplan = wf->launchplans[nd->target];
+        }
         if (nd->map != NULL) {
             if (strlen(id) > SCHED_MAP_ID_MAX)
                 return floe_err_user(b->err, FLOE_EINVAL,
@@ -558,7 +566,8 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
                                  .map_ord = t->map != NULL ? ord++ : 0,
                                  .role = t->role,
                                  .branch = t->branch,
-                                 .gate = t->gate};
+                                 .gate = t->gate,
+                                 .launchplan = t->launchplan};
         pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", n_up);
         if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");

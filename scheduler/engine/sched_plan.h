@@ -51,6 +51,9 @@ typedef struct sched_pnode {
     int role;
     const Floe__BranchSpec *branch; /* SCHED_ROLE_DECIDE */
     const Floe__GateSpec *gate;     /* SCHED_ROLE_GATE: no task; inputs: a sleep's "until" */
+    /* SCHED_ROLE_CHILD: no task; it starts a child execution of this launch plan, and its
+     * outputs are the child's (sched_child.c). */
+    const Floe__LaunchPlanSpec *launchplan;
 } sched_pnode;
 
 /* SCHED_ROLE_FAILURE: the workflow's on_failure handler, the plan's last node, released by
@@ -60,7 +63,8 @@ enum {
     SCHED_ROLE_DECIDE,
     SCHED_ROLE_JOIN,
     SCHED_ROLE_GATE,
-    SCHED_ROLE_FAILURE
+    SCHED_ROLE_FAILURE,
+    SCHED_ROLE_CHILD
 };
 
 typedef struct sched_plan {

@@ -548,8 +548,10 @@ spec_lookup(spec_ctx *ctx, const spec_y *at, spec_kind kind, const char *name, c
                          ctx->env->project, ctx->env->domain);
     if (rc != FLOE_OK)
         return rc; /* the registry failed: its message stands */
-    const ProtobufCMessageDescriptor *d =
-        kind == SPEC_TASK ? &floe__task_spec__descriptor : &floe__workflow_spec__descriptor;
+    const ProtobufCMessageDescriptor *d = kind == SPEC_TASK ? &floe__task_spec__descriptor
+                                          : kind == SPEC_WORKFLOW
+                                              ? &floe__workflow_spec__descriptor
+                                              : &floe__launch_plan_spec__descriptor;
     ProtobufCMessage *m =
         protobuf_c_message_unpack(d, floe_arena_pb_allocator(ctx->arena), len, data);
     if (m == NULL)

@@ -496,10 +496,9 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
                   Floe__TaskSpec **out)
 {
     static const char *const fields[] = {
-        "kind",      "name",           "version",       "description",
-        "executor",  "container",      "inputs",        "outputs",
-        "resources", "resource_class", "retries",       "timeout",
-        "cache",     "secrets",        "queue_timeout", NULL};
+        "kind",   "name",    "version",       "description",    "executor", "container",
+        "inputs", "outputs", "resources",     "resource_class", "retries",  "timeout",
+        "cache",  "secrets", "queue_timeout", "dynamic",        NULL};
     /* Each section is checked even when another is wrong (spec_stop): bad counts how many
      * were, and the task fails after the last. */
     unsigned bad = 0;
@@ -573,6 +572,19 @@ spec_task_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const char
             &bad))
         return rc;
     t->queue_timeout_ms = (uint32_t)queue_ms;
+    bool dyn = false;
+    if (spec_stop(ctx, rc = spec_get_bool(ctx, doc, "dynamic", &dyn), &bad))
+        return rc;
+    t->dynamic = dyn;
+    /* Its result is a workflow, not its outputs: there is nothing to memoize (the tasks of
+     * the workflow it returns are cached by their own policies). */
+    if (dyn && t->cache != NULL && t->cache->enabled &&
+        spec_stop(ctx,
+                  rc = spec_fail(ctx, spec_y_get(doc, "cache"), FLOE_EINVAL,
+                                 "cache: a dynamic task is not cached (the tasks of the "
+                                 "workflow it returns are, by their own cache settings)"),
+                  &bad))
+        return rc;
     if (bad > 0) /* each went to the problem handler */
         return spec_reported(ctx);
     t->timeout_ms = (uint32_t)timeout_ms;

@@ -18,7 +18,7 @@ typedef struct wf_callee {
     const char *name;
     const char *version; /* as asked; NULL = latest */
     const ProtobufCMessage *msg;
-    uint32_t target; /* index in tasks or subworkflows */
+    uint32_t target; /* index in tasks, subworkflows or launchplans */
 } wf_callee;
 
 /* Per node while compiling (indices are document order). */
@@ -44,7 +44,7 @@ typedef struct wf {
     wf_id *ids; /* sorted by id */
     wf_callee *callees;
     size_t n_callees, cap_callees;
-    size_t n_tasks, n_subs;
+    size_t n_tasks, n_subs, n_lps;
     uint32_t depth;
     unsigned bad;    /* errors handed to the problem handler (spec_stop) */
     bool inputs_bad; /* the workflow's inputs section was wrong */
@@ -73,6 +73,9 @@ floe_rc wf_branch_inputs(wf *w, wf_node *nd);
 
 /* spec_onfailure.c: the workflow's on_failure handler {task, inputs} (after its nodes). */
 floe_rc wf_on_failure(wf *w, const spec_y *fy, Floe__WorkflowSpec *spec);
+
+/* spec_lpnode.c: a node with `launchplan:` (its callee; its inputs bind as a task's). */
+floe_rc wf_lp_callee(wf *w, wf_node *nd, const spec_y *ly, Floe__Node *node);
 
 /* spec_gate.c: a node with `gate:` (the same two passes). */
 floe_rc wf_gate_callee(wf *w, wf_node *nd, Floe__Node *node);

@@ -109,7 +109,9 @@ wf_callee_get(wf *w, const spec_y *at, spec_kind kind, const char *name, const c
                      .name = name,
                      .version = version,
                      .msg = msg,
-                     .target = (uint32_t)(kind == SPEC_TASK ? w->n_tasks++ : w->n_subs++)};
+                     .target = (uint32_t)(kind == SPEC_TASK       ? w->n_tasks++
+                                          : kind == SPEC_WORKFLOW ? w->n_subs++
+                                                                  : w->n_lps++)};
     *out = c;
     return FLOE_OK;
 }
@@ -261,25 +263,30 @@ static floe_rc
 wf_node_callee(wf *w, wf_node *nd)
 {
     spec_ctx *ctx = w->ctx;
-    static const char *const fields[] = {"id",  "task",   "workflow", "inputs", "after",
-                                         "map", "branch", "gate",     NULL};
+    static const char *const fields[] = {"id",  "task",   "workflow", "inputs",     "after",
+                                         "map", "branch", "gate",     "launchplan", NULL};
     floe_rc rc = spec_check_fields(ctx, nd->y, NULL, fields);
     if (rc != FLOE_OK)
         return rc;
     const spec_y *ty = spec_y_get(nd->y, "task"), *wy = spec_y_get(nd->y, "workflow");
     const spec_y *by = spec_y_get(nd->y, "branch"), *gy = spec_y_get(nd->y, "gate");
-    if ((ty != NULL) + (wy != NULL) + (by != NULL) + (gy != NULL) != 1)
+    const spec_y *ly = spec_y_get(nd->y, "launchplan");
+    if ((ty != NULL) + (wy != NULL) + (by != NULL) + (gy != NULL) + (ly != NULL) != 1)
         return spec_fail(ctx, nd->y, FLOE_EINVAL,
-                         "give exactly one of \"task\", \"workflow\", \"branch\" and \"gate\" "
-                         "(what the node runs)");
-    if (by != NULL || gy != NULL) {
+                         "give exactly one of \"task\", \"workflow\", \"launchplan\", "
+                         "\"branch\" and \"gate\" (what the node runs)");
+    if (by != NULL || gy != NULL || ly != NULL) {
         Floe__Node *bn = floe_arena_alloc(ctx->arena, sizeof(*bn));
         if (bn == NULL)
             return spec_fail(ctx, nd->y, FLOE_ENOMEM, "out of memory");
         floe__node__init(bn);
         bn->id = (char *)nd->id;
-        bn->kind = by != NULL ? FLOE__NODE_KIND__NODE_KIND_BRANCH : FLOE__NODE_KIND__NODE_KIND_GATE;
-        if ((rc = by != NULL ? wf_branch_callee(w, nd, bn) : wf_gate_callee(w, nd, bn)) == FLOE_OK)
+        bn->kind = by != NULL   ? FLOE__NODE_KIND__NODE_KIND_BRANCH
+                   : gy != NULL ? FLOE__NODE_KIND__NODE_KIND_GATE
+                                : FLOE__NODE_KIND__NODE_KIND_LAUNCHPLAN;
+        if ((rc = by != NULL   ? wf_branch_callee(w, nd, bn)
+                  : gy != NULL ? wf_gate_callee(w, nd, bn)
+                               : wf_lp_callee(w, nd, ly, bn)) == FLOE_OK)
             nd->node = bn;
         return rc;
     }
@@ -754,17 +761,21 @@ spec_workflow_compile(spec_ctx *ctx, const spec_y *doc, const char *name, const 
 
     spec->tasks = floe_arena_alloc(ctx->arena, (w.n_tasks + 1) * sizeof(*spec->tasks));
     spec->subworkflows = floe_arena_alloc(ctx->arena, (w.n_subs + 1) * sizeof(*spec->subworkflows));
-    if (spec->tasks == NULL || spec->subworkflows == NULL)
+    spec->launchplans = floe_arena_alloc(ctx->arena, (w.n_lps + 1) * sizeof(*spec->launchplans));
+    if (spec->tasks == NULL || spec->subworkflows == NULL || spec->launchplans == NULL)
         return spec_fail(ctx, doc, FLOE_ENOMEM, "out of memory");
     for (size_t i = 0; i < w.n_callees; i++) {
         const wf_callee *c = &w.callees[i];
         if (c->kind == SPEC_TASK)
             spec->tasks[c->target] = (Floe__TaskSpec *)c->msg;
-        else
+        else if (c->kind == SPEC_WORKFLOW)
             spec->subworkflows[c->target] = (Floe__WorkflowSpec *)c->msg;
+        else
+            spec->launchplans[c->target] = (Floe__LaunchPlanSpec *)c->msg;
     }
     spec->n_tasks = w.n_tasks;
     spec->n_subworkflows = w.n_subs;
+    spec->n_launchplans = w.n_lps;
     spec->depth = w.depth;
     *out = spec;
     return FLOE_OK;

@@ -862,17 +862,20 @@ test_branch_and_gate(void **state)
 
     create(&a, EPOCH, "g1", 1);
     memset(&a, 0, sizeof(a));
-    await(&a, store_state_gate_wait(redis, EPOCH, "g1", 0, 1, -1, on_script, &a), "gate_wait");
+    await(&a, store_state_node_wait(redis, EPOCH, "g1", 0, 1, -1, false, NULL, on_script, &a),
+          "gate_wait");
     assert_int_equal(a.st, STORE_ST_OK);
     assert_int_equal(node("g1", 0).phase, FLOE_PHASE_RUNNING);
     assert_false(in_zset(STORE_KEY_LEASES, "g1", 0, 1));
     assert_false(in_zset(STORE_KEY_OUTBOX, "g1", 0, 1));
     create(&a, EPOCH, "g2", 1);
     memset(&a, 0, sizeof(a));
-    await(&a, store_state_gate_wait(redis, EPOCH, "g2", 0, 1, 0, on_script, &a), "gate_wait");
+    await(&a, store_state_node_wait(redis, EPOCH, "g2", 0, 1, 0, false, NULL, on_script, &a),
+          "gate_wait");
     assert_true(in_zset(STORE_KEY_LEASES, "g2", 0, 1));
     memset(&a, 0, sizeof(a));
-    await(&a, store_state_gate_wait(redis, EPOCH, "g2", 0, 1, 0, on_script, &a), "gate_wait");
+    await(&a, store_state_node_wait(redis, EPOCH, "g2", 0, 1, 0, false, NULL, on_script, &a),
+          "gate_wait");
     assert_int_equal(a.st, STORE_ST_NOOP);
 }
 

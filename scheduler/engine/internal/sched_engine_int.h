@@ -55,6 +55,7 @@ typedef enum eng_item_kind {
     ITEM_LEASE,    /* node/attempt's lease expired */
     ITEM_ABORT,    /* end the execution (deadline) */
     ITEM_FINALIZE, /* the execution is terminal: write it to PostgreSQL */
+    ITEM_CHILD,    /* a child execution ended (text: "node\0child") */
 } eng_item_kind;
 
 struct eng_item {
@@ -62,8 +63,9 @@ struct eng_item {
     eng_item_kind kind;
     Floe__MessageType type; /* ITEM_BUS */
     floe_bus_pos pos;
-    uint8_t *payload; /* ITEM_BUS: packed message */
+    uint8_t *payload; /* ITEM_BUS: packed message; ITEM_CHILD: outputs or error */
     size_t payload_len;
+    char *text; /* ITEM_ABORT: why (NULL: the timeout); ITEM_CHILD: see above */
     uint32_t node, attempt;
     int phase;
     int64_t ready_us;
@@ -161,6 +163,10 @@ typedef struct eng_next {
     store_redis_cb state_reply;          /* sched_effects: eng_state_reply */
     void (*gate_failed)(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
                         const char *msg, const floe_bus_pos *pos); /* sched_events */
+    void (*node_failed_by)(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
+                           const char *msg, const char *worker,
+                           const floe_bus_pos *pos);                   /* sched_events */
+    void (*lease_lost)(eng_exec *ex, uint32_t node, uint32_t attempt); /* sched_events */
 } eng_next;
 
 struct sched_engine {
@@ -336,6 +342,12 @@ void eng_node_done(eng_exec *ex, uint32_t node, uint32_t attempt, const uint8_t 
  * acknowledged once that is durable. */
 void eng_gate_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
                      const char *msg, const floe_bus_pos *pos);
+/* The same for a node a worker ran (a dynamic task whose workflow cannot run): worker
+ * must hold the attempt's claim. */
+void eng_node_failed_by(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
+                        const char *msg, const char *worker, const floe_bus_pos *pos);
+/* The worker running the attempt stopped renewing its lease: a SYSTEM failure. */
+void eng_lease_lost(eng_exec *ex, uint32_t idx, uint32_t attempt);
 /* A map node fails (USER, not retried): too few of its items succeeded, or its list is
  * too long. */
 void eng_map_failed(eng_exec *ex, uint32_t node, uint32_t attempt, const char *code,
@@ -357,6 +369,28 @@ void eng_gate_start(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__V
 void eng_gate_due(eng_exec *ex, uint32_t node, uint32_t attempt);
 /* A person's answer to a gate (GateResolved at pos). */
 void eng_gate_resolved(eng_exec *ex, const Floe__GateResolved *m, const floe_bus_pos *pos);
+
+/* sched_child.c: child executions (docs/engine.md#child-executions) */
+/* A READY launch-plan node starts its child with the node's bound inputs (given, valid
+ * for the call only). */
+void eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue *const *given,
+                     size_t n_given);
+/* A dynamic task succeeded (TaskSucceeded at pos, from worker) returning doc, its
+ * "workflow" output: it is compiled, registered and started as the node's child. */
+void eng_dynamic_start(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Value *doc,
+                       const char *worker, const floe_bus_pos *pos);
+/* A waiting node's check is due: its child's row says whether it ended. */
+void eng_child_due(eng_exec *ex, uint32_t node, uint32_t attempt);
+/* Child execution `child` of parent's node node_id (attempt) ended in phase: an item of
+ * the parent ends the node. */
+void eng_child_ended(eng_term *t, const char *parent, const char *node_id, uint32_t attempt,
+                     const char *child, const char *phase, const uint8_t *outputs, size_t len,
+                     const char *error);
+void eng_child_item(eng_exec *ex, const eng_item *it);
+/* parent ended otherwise than SUCCEEDED: its children[0..n) still running end ABORTED. */
+struct store_exec;
+void eng_children_abort(eng_term *t, const struct store_exec *children, size_t n,
+                        const char *parent);
 
 /* sched_map.c: map nodes (docs/engine.md#map-nodes) */
 /* A map node is READY with its inputs resolved (values valid for the call only): start

@@ -70,7 +70,7 @@ child_id(const char *parent, uint32_t node, uint32_t attempt, char out[72])
 }
 
 static void
-job_free(child_job *j)
+child_job_free(child_job *j)
 {
     if (j != NULL)
         floe_arena_free(j->arena);
@@ -78,7 +78,7 @@ job_free(child_job *j)
 }
 
 static child_job *
-job_new(eng_exec *ex, int kind, uint32_t node, uint32_t attempt, const floe_bus_pos *pos)
+child_job_new(eng_exec *ex, int kind, uint32_t node, uint32_t attempt, const floe_bus_pos *pos)
 {
     eng_term *t = ex->t;
     child_job *j = floe_calloc(1, sizeof(*j));
@@ -306,8 +306,8 @@ child_work(void *ctx, void *arg)
 
 /* The node ends as the child did: its outputs, or a USER failure naming the child. */
 static void
-apply(eng_exec *ex, uint32_t node, uint32_t attempt, const char *child, const char *phase,
-      const uint8_t *outputs, size_t len, const char *error, const floe_bus_pos *pos)
+child_apply(eng_exec *ex, uint32_t node, uint32_t attempt, const char *child, const char *phase,
+            const uint8_t *outputs, size_t len, const char *error, const floe_bus_pos *pos)
 {
     sched_engine *e = ex->t->e;
     if (strcmp(phase, "SUCCEEDED") == 0) {
@@ -324,7 +324,7 @@ apply(eng_exec *ex, uint32_t node, uint32_t attempt, const char *child, const ch
 
 /* The child's ExecutionRequested, like a launch's: its row holds what it runs. */
 static void
-request(eng_term *t, const store_exec *row)
+child_request(eng_term *t, const store_exec *row)
 {
     sched_engine *e = t->e;
     if (t->bus == NULL)
@@ -354,27 +354,27 @@ request(eng_term *t, const store_exec *row)
         floe_log_warn(&t->log, "child execution %s: not requested yet: %s", row->id, err.msg);
 }
 
-static void submit(child_job *j);
+static void child_submit(child_job *j);
 
 static void
-finish(child_job *j)
+child_finish(child_job *j)
 {
     eng_op *op = j->op;
-    job_free(j);
+    child_job_free(j);
     op->data = NULL;
     eng_op_free(op);
 }
 
 /* The node's wait was recorded (or refused: stale, ended, fenced). */
 static void
-wait_reply(const store_reply *rep, const floe_err *err, void *arg)
+child_wait_reply(const store_reply *rep, const floe_err *err, void *arg)
 {
     child_job *j = arg;
     eng_op *op = j->op;
     eng_term *t = op->t;
     store_state_res res;
     if (eng_script_failed(t, rep, err, &res)) {
-        finish(j);
+        child_finish(j);
         return;
     }
     if (op->has_pos) { /* a dynamic task's success: durable now as the node's wait */
@@ -382,7 +382,7 @@ wait_reply(const store_reply *rep, const floe_err *err, void *arg)
         op->has_pos = false;
     }
     if (res.st != STORE_ST_OK || j->kind == CH_CHECK) {
-        finish(j);
+        child_finish(j);
         return;
     }
     if (j->doc == NULL) { /* a launch-plan node: READY -> RUNNING */
@@ -391,19 +391,19 @@ wait_reply(const store_reply *rep, const floe_err *err, void *arg)
                    FLOE_ERROR_KIND_NONE, NULL);
     }
     j->kind = CH_INSERT;
-    submit(j);
+    child_submit(j);
 }
 
 static void
-wait(child_job *j)
+child_wait(child_job *j)
 {
     eng_op *op = j->op;
     eng_term *t = op->t;
     sched_engine *e = t->e;
     if (store_state_node_wait(e->redis, t->epoch, op->ex->id, op->node, op->attempt,
                               e->cfg->child_check_ms, true, j->worker[0] ? j->worker : NULL,
-                              wait_reply, j) != FLOE_OK) {
-        finish(j);
+                              child_wait_reply, j) != FLOE_OK) {
+        child_finish(j);
         eng_term_fail(t, "redis: request not sent");
     }
 }
@@ -425,17 +425,17 @@ child_done(void *arg)
         e->next.node_failed_by(ex, op->node, op->attempt, j->code, j->msg,
                                j->worker[0] ? j->worker : NULL, pos);
     } else if (j->kind == CH_COMPILE) {
-        wait(j); /* from the worker holding the claim */
+        child_wait(j); /* from the worker holding the claim */
         return;
     } else if (j->found && floe_phase_name_terminal(FLOE_SCOPE_EXEC, j->child.phase)) {
-        apply(ex, op->node, op->attempt, j->id, j->child.phase, j->child.outputs,
-              j->child.outputs_len, j->child.error, pos);
+        child_apply(ex, op->node, op->attempt, j->id, j->child.phase, j->child.outputs,
+                    j->child.outputs_len, j->child.error, pos);
     } else if (j->found && j->kind == CH_INSERT) {
         if (strcmp(j->child.phase, "QUEUED") == 0)
-            request(t, &j->child);
+            child_request(t, &j->child);
     } else if (j->found) {
         j->worker[0] = '\0';
-        wait(j); /* still running: the next check */
+        child_wait(j); /* still running: the next check */
         return;
     } else if (j->task != NULL) {
         /* No child: the dynamic task's worker was lost before it returned, or the leader
@@ -444,24 +444,24 @@ child_done(void *arg)
     } else {
         e->next.dispatch_keyed(ex, op->node, op->attempt, 0, NULL); /* start it again */
     }
-    finish(j);
+    child_finish(j);
 }
 
 static void
-submit(child_job *j)
+child_submit(child_job *j)
 {
     eng_op *op = j->op;
     if (floe_pool_submit(op->t->e->pool, child_work, child_done, j) != FLOE_OK) {
         eng_term *t = op->t;
-        finish(j);
+        child_finish(j);
         eng_term_fail(t, "engine: the database queue is full");
     }
 }
 
 /* The child's row, as far as the parent knows it: project and domain, who asked. */
 static bool
-row_init(child_job *j, eng_exec *ex, uint32_t node, uint32_t attempt, const char *project,
-         const char *domain)
+child_row_init(child_job *j, eng_exec *ex, uint32_t node, uint32_t attempt, const char *project,
+               const char *domain)
 {
     floe_arena *a = j->arena;
     char by[200], idbuf[SCHED_PLAN_ID_SIZE];
@@ -480,8 +480,8 @@ row_init(child_job *j, eng_exec *ex, uint32_t node, uint32_t attempt, const char
 
 /* The given value of input in (the node's bindings), for sched_inputs_merge. */
 static floe_rc
-given_binding(void *arg, const Floe__InputSpec *in, floe_arena *a, const Floe__Value **v,
-              floe_err *err)
+child_given(void *arg, const Floe__InputSpec *in, floe_arena *a, const Floe__Value **v,
+            floe_err *err)
 {
     (void)a;
     (void)err;
@@ -498,7 +498,7 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
     const Floe__LaunchPlanSpec *lp = pn != NULL ? pn->launchplan : NULL;
     if (lp == NULL || lp->id == NULL || lp->workflow == NULL)
         return;
-    child_job *j = job_new(ex, CH_INSERT, node, attempt, NULL);
+    child_job *j = child_job_new(ex, CH_INSERT, node, attempt, NULL);
     if (j == NULL)
         return;
     floe_arena *a = j->arena;
@@ -506,21 +506,20 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
     g.entries = (Floe__NamedValue **)given;
     g.n_entries = n_given;
     floe_err err = {0};
-    floe_rc rc =
-        sched_inputs_merge(a, lp->interface, lp, given_binding, &g, NULL, NULL, &out, &err);
+    floe_rc rc = sched_inputs_merge(a, lp->interface, lp, child_given, &g, NULL, NULL, &out, &err);
     size_t len = rc == FLOE_OK ? floe__value_map__get_packed_size(&out) : 0;
     uint8_t *packed = rc == FLOE_OK ? floe_arena_alloc(a, len ? len : 1) : NULL;
     if (rc == FLOE_EINVAL) { /* a binding the compiler checked: only a changed plan */
         eng_term *t = ex->t;
         t->e->next.gate_failed(ex, node, attempt, "bad_input", err.msg, NULL);
         eng_op_free(j->op);
-        job_free(j);
+        child_job_free(j);
         return;
     }
-    if (packed == NULL || !row_init(j, ex, node, attempt, lp->id->project, lp->id->domain)) {
+    if (packed == NULL || !child_row_init(j, ex, node, attempt, lp->id->project, lp->id->domain)) {
         eng_term *t = ex->t;
         eng_op_free(j->op);
-        job_free(j);
+        child_job_free(j);
         eng_term_fail(t, "engine: out of memory (child execution)");
         return;
     }
@@ -531,7 +530,7 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
     j->row.workflow_version = lp->workflow->version;
     j->row.launch_plan_name = lp->id->name;
     j->row.launch_plan_version = lp->id->version;
-    wait(j);
+    child_wait(j);
 }
 
 void
@@ -544,7 +543,7 @@ eng_dynamic_start(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Val
         eng_ack(ex->t, pos);
         return;
     }
-    child_job *j = job_new(ex, CH_COMPILE, node, attempt, pos);
+    child_job *j = child_job_new(ex, CH_COMPILE, node, attempt, pos);
     if (j == NULL)
         return;
     size_t len = floe__value__get_packed_size(doc);
@@ -557,25 +556,25 @@ eng_dynamic_start(eng_exec *ex, uint32_t node, uint32_t attempt, const Floe__Val
     j->row.inputs = floe_arena_alloc(j->arena, 1); /* a dynamic workflow takes no inputs */
     j->row.inputs_len = 0;
     if (j->doc == NULL || j->row.inputs == NULL ||
-        !row_init(j, ex, node, attempt, scope->project, scope->domain)) {
+        !child_row_init(j, ex, node, attempt, scope->project, scope->domain)) {
         eng_term *t = ex->t;
         eng_op_free(j->op);
-        job_free(j);
+        child_job_free(j);
         eng_term_fail(t, "engine: out of memory (dynamic workflow)");
         return;
     }
-    submit(j);
+    child_submit(j);
 }
 
 void
 eng_child_due(eng_exec *ex, uint32_t node, uint32_t attempt)
 {
     const sched_pnode *pn = eng_pnode(ex, node, NULL);
-    child_job *j = pn != NULL ? job_new(ex, CH_CHECK, node, attempt, NULL) : NULL;
+    child_job *j = pn != NULL ? child_job_new(ex, CH_CHECK, node, attempt, NULL) : NULL;
     if (j == NULL)
         return;
     j->task = pn->task; /* a dynamic task's: no child yet means its worker's lease ran out */
-    submit(j);
+    child_submit(j);
 }
 
 /* --- A child ended ----------------------------------------------------------------------- */
@@ -627,9 +626,9 @@ eng_child_item(eng_exec *ex, const eng_item *it)
     if (idx < 0)
         return;
     bool ok = it->phase == FLOE_PHASE_SUCCEEDED;
-    apply(ex, (uint32_t)idx, it->attempt, child, floe_phase_name(it->phase),
-          ok ? it->payload : NULL, ok ? it->payload_len : 0,
-          !ok && it->payload != NULL ? (const char *)it->payload : NULL, NULL);
+    child_apply(ex, (uint32_t)idx, it->attempt, child, floe_phase_name(it->phase),
+                ok ? it->payload : NULL, ok ? it->payload_len : 0,
+                !ok && it->payload != NULL ? (const char *)it->payload : NULL, NULL);
 }
 
 void

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define WHAT_MAX (SPEC_NAME_MAX + 240)
+
 static bool
 fixed(const Floe__LaunchPlanSpec *lp, const char *name)
 {
@@ -50,7 +52,7 @@ wf_lp_callee(wf *w, wf_node *nd, const spec_y *ly, Floe__Node *node)
     const Floe__Interface *pifc = lp->interface;
     Floe__Interface *ifc = floe_arena_alloc(ctx->arena, sizeof(*ifc));
     Floe__InputSpec **ins = floe_arena_alloc(ctx->arena, (pifc->n_inputs + 1) * sizeof(*ins));
-    char *what = floe_arena_alloc(ctx->arena, SPEC_NAME_MAX + 24);
+    char *what = floe_arena_alloc(ctx->arena, WHAT_MAX);
     if (ifc == NULL || ins == NULL || what == NULL)
         return spec_fail(ctx, ly, FLOE_ENOMEM, "out of memory");
     floe__interface__init(ifc);
@@ -72,7 +74,13 @@ wf_lp_callee(wf *w, wf_node *nd, const spec_y *ly, Floe__Node *node)
     ifc->n_outputs = pifc->n_outputs;
     node->target = c->target;
     nd->ifc = ifc;
-    snprintf(what, SPEC_NAME_MAX + 24, "launch plan \"%s\"", name);
+    /* An input the plan fixes is not the node's to bind: the message says which are. */
+    int at = snprintf(what, WHAT_MAX, "launch plan \"%s\"", name);
+    for (size_t i = 0; i < lp->n_fixed_inputs && at > 0 && at < WHAT_MAX - 80; i++)
+        at += snprintf(what + at, WHAT_MAX - (size_t)at, "%s%.64s", i == 0 ? " (fixed: " : ", ",
+                       lp->fixed_inputs[i]->name);
+    if (lp->n_fixed_inputs > 0 && at > 0 && at < WHAT_MAX - 1)
+        snprintf(what + at, WHAT_MAX - (size_t)at, ")");
     nd->callee_what = what;
     return FLOE_OK;
 }

@@ -877,6 +877,31 @@ test_branch_and_gate(void **state)
     await(&a, store_state_node_wait(redis, EPOCH, "g2", 0, 1, 0, false, NULL, on_script, &a),
           "gate_wait");
     assert_int_equal(a.st, STORE_ST_NOOP);
+    /* again: a waiting node's due time moves */
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_node_wait(redis, EPOCH, "g2", 0, 1, 60000, true, NULL, on_script, &a),
+          "gate_wait again");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_true(in_zset(STORE_KEY_LEASES, "g2", 0, 1));
+
+    /* A dynamic task's node waits from its worker's success: only the claim holder's
+     * counts, and its claim goes with it (review H1). */
+    create(&a, EPOCH, "g3", 1);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "g3", 0, 1, "w1", 60000, on_script, &a), "claim");
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_node_wait(redis, EPOCH, "g3", 0, 1, 1000, true, "w2", on_script, &a),
+          "gate_wait by another worker");
+    assert_int_equal(a.st, STORE_ST_NOOP);
+    assert_int_equal(node("g3", 0).phase, FLOE_PHASE_READY);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_node_wait(redis, EPOCH, "g3", 0, 1, 1000, true, "w1", on_script, &a),
+          "gate_wait by the holder");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(node("g3", 0).phase, FLOE_PHASE_RUNNING);
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "g3", 0, 1, "w2", 60000, on_script, &a), "claim again");
+    assert_int_equal(a.st, STORE_ST_OK); /* the claim went with the wait */
 }
 
 int

@@ -192,6 +192,46 @@ test_branch(void **state)
     sched_plan_free(p);
 }
 
+/* A launch-plan node: no task, the plan it starts, its bindings like a task's; a static
+ * sub-workflow next to it inlined as "sub.x". */
+static void
+test_launchplan_node(void **state)
+{
+    (void)state;
+    static const char y[] =
+        "kind: task\nname: t\nversion: v1\ncontainer: {command: [x]}\n"
+        "inputs: {x: integer}\noutputs: {y: integer}\n"
+        "---\nkind: workflow\nname: inner\nversion: v1\ninputs: {x: integer, k: integer}\n"
+        "outputs: {y: {node: one, output: y}}\n"
+        "nodes: [{id: one, task: t, inputs: {x: {input: x}}}]\n"
+        "---\nkind: launchplan\nname: lp\nversion: v1\nworkflow: inner@v1\n"
+        "fixed_inputs: {k: 3}\n"
+        "---\nkind: workflow\nname: w\nversion: v1\ninputs: {n: integer}\n"
+        "outputs: {z: {node: after, output: y}}\n"
+        "nodes:\n"
+        "  - {id: sub, workflow: inner, inputs: {x: {input: n}, k: 1}}\n"
+        "  - {id: call, launchplan: lp, inputs: {x: {node: sub, output: y}}}\n"
+        "  - {id: after, task: t, inputs: {x: {node: call, output: y}}}\n";
+    floe_err err = {0};
+    sched_plan *p = plan_of(y, "w", 20000, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    int64_t one = sched_plan_find(p, "sub.one"), call = sched_plan_find(p, "call"),
+            after = sched_plan_find(p, "after");
+    assert_true(one >= 0 && call >= 0 && after >= 0);
+    assert_int_equal(p->n_nodes, 3);
+    assert_int_equal(p->nodes[call].role, SCHED_ROLE_CHILD);
+    assert_null(p->nodes[call].task);
+    assert_non_null(p->nodes[call].launchplan);
+    assert_string_equal(p->nodes[call].launchplan->id->name, "lp");
+    assert_string_equal(p->nodes[call].launchplan->workflow->version, "v1");
+    assert_int_equal(p->nodes[call].n_inputs, 1);
+    assert_int_equal(p->nodes[call].inputs[0].kind, SCHED_SRC_OUTPUT);
+    assert_int_equal(p->nodes[call].inputs[0].node, one);
+    assert_int_equal(p->nodes[after].inputs[0].node, call);
+    sched_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -199,6 +239,7 @@ main(void)
         cmocka_unit_test(test_h9_quadratic_plan_refused),
         cmocka_unit_test(test_map_items),
         cmocka_unit_test(test_branch),
+        cmocka_unit_test(test_launchplan_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * floe_sign_role — what a message signed by a key of each role may be (floe_sign.h). The
  * scheduler (its engine, API and launch plans) sends everything; a worker sends what
  * comes of an attempt it ran; a service (the client library, floectl publish --kafka)
- * launches and publishes data, only in the projects its key names and only as itself. A
+ * launches, publishes data and sends signals to gates, only in the projects its key names
+ * and only as itself. A
  * worker key may name the workers it speaks for: then a result in another worker's name
  * is refused here, and the engine's claim check (a result counts only from the worker
  * holding the attempt's claim) becomes a check of who signed it.
@@ -97,6 +98,22 @@ service_launch(const char *name, const char *const *projects, size_t n,
     return FLOE_OK;
 }
 
+/* A service's signal: to an execution of its projects, as itself, never a rejection. */
+static floe_rc
+service_signal(const char *name, const char *const *projects, size_t n, const Floe__GateResolved *m,
+               const char **reason, floe_err *err)
+{
+    if (!granted(m->project, projects, n))
+        return not_granted(reason, err, name, "may not signal in project",
+                           m->project[0] != '\0' ? m->project : "(none)");
+    if (strncmp(m->by, "svc:", 4) != 0 || strcmp(m->by + 4, name) != 0)
+        return not_granted(reason, err, name, "signals only as itself, not as", m->by);
+    if (!m->approved)
+        return not_granted(reason, err, name, "may not reject (a person's, through the API) in",
+                           m->project);
+    return FLOE_OK;
+}
+
 floe_rc
 floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *scope,
                       size_t n_scope, Floe__MessageType type, const ProtobufCMessage *msg,
@@ -132,6 +149,12 @@ floe_sign_role_admits(floe_sign_role role, const char *name, const char *const *
         ok = role != FLOE_SIGN_WORKER;
         break;
     }
+    case FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED:
+        if (role == FLOE_SIGN_SERVICE)
+            return service_signal(name, scope, n_scope, (const Floe__GateResolved *)msg, reason,
+                                  err);
+        ok = role == FLOE_SIGN_SCHEDULER || role == FLOE_SIGN_ANY;
+        break;
     default: /* dispatches, terminations, phase changes: the scheduler's alone */
         ok = role == FLOE_SIGN_SCHEDULER || role == FLOE_SIGN_ANY;
         break;

@@ -268,3 +268,33 @@ out:
     free(nvp);
     return rc;
 }
+
+int
+floe_client_signal(floe_client *c, const floe_signal *s, char *errbuf, size_t errlen)
+{
+    if (s == NULL || s->project == NULL || s->execution_id == NULL || s->node == NULL ||
+        s->value == NULL)
+        return fail(errbuf, errlen,
+                    "floe_client: project, execution_id, node and value are required");
+    Floe__Value v = FLOE__VALUE__INIT;
+    v.kind_case = FLOE__VALUE__KIND_STRING; /* text: the scheduler converts it */
+    v.string = (char *)s->value;
+    Floe__GateResolved m = FLOE__GATE_RESOLVED__INIT;
+    m.execution_id = (char *)s->execution_id;
+    m.node_id = (char *)s->node;
+    m.approved = true;
+    m.value = &v;
+    m.project = (char *)s->project;
+    m.comment = (char *)(s->comment != NULL ? s->comment : "");
+    char principal[FLOE_SIGN_PRINCIPAL_MAX + 1];
+    if (c->keys != NULL && floe_keyring_principal(c->keys, principal))
+        m.by = principal;
+    else
+        m.by = (char *)(s->by != NULL ? s->by : "floe-client");
+    floe_err err = {0};
+    if (floe_envelope_check_message(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, &m.base,
+                                    &err) != FLOE_OK)
+        return fail(errbuf, errlen, "floe_client: GateResolved: %s", err.msg);
+    return produce(c, s->execution_id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, &m.base,
+                   errbuf, errlen);
+}

@@ -1,7 +1,8 @@
 /*
  * floe_client — emit Floe events from a service in a few lines (broker-schemas/README.md):
- * announce a dataset partition (DataPublished, which fires launch-plan triggers) or ask
- * for an execution of a launch plan (ExecutionRequested). Messages are protobuf
+ * announce a dataset partition (DataPublished, which fires launch-plan triggers), ask
+ * for an execution of a launch plan (ExecutionRequested), or send a value to a waiting
+ * signal gate (GateResolved). Messages are protobuf
  * envelopes on <prefix>.events, produced with librdkafka; each call returns once the
  * broker acknowledged the message (or failed).
  *
@@ -67,6 +68,20 @@ typedef struct floe_launch {
  * message (see `floectl get execution ID`). */
 int floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, char *errbuf,
                         size_t errlen);
+
+typedef struct floe_signal {
+    const char *project;      /* required: the execution's (the service key must name it) */
+    const char *execution_id; /* required */
+    const char *node;         /* required: a signal gate of that execution, waiting */
+    const char *value;        /* required: text, converted to the gate's type */
+    const char *comment;      /* optional */
+    const char *by;           /* optional; a service key sends its own ("svc:NAME") */
+} floe_signal;
+
+/* Sends a value to a waiting signal gate (docs/spec.md#gates). The scheduler checks it
+ * (the gate waits, the value converts to its type) and dead-letters it with the reason
+ * otherwise; the gate's node then ends with the value. */
+int floe_client_signal(floe_client *c, const floe_signal *s, char *errbuf, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -132,6 +132,7 @@ api_gate_work(api_thread *t, api_req *r)
     }
     floe__gate_resolved__init(&st->msg);
     st->msg.execution_id = (char *)ex.id;
+    st->msg.project = (char *)ex.project;
     st->msg.node_id = floe_arena_strndup(r->arena, node, strlen(node));
     st->msg.approved = approved;
     st->msg.value = value;

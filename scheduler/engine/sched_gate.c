@@ -4,8 +4,9 @@
  * so the lease sweep ends it then (a sleep succeeds; an approval or a signal not given in
  * time fails as USER gate_timeout). A person's answer arrives as GateResolved (sent by
  * the API); an approval or a signal ends the node SUCCEEDED with the outputs the gate
- * gives, a rejection fails it (USER rejected). All of it is in Redis and on the bus, so a
- * new leader carries on where the old one stopped.
+ * gives, a rejection fails it (USER rejected). A service may send a signal on the bus
+ * itself (GateResolved naming its project; text converted to the gate's type). All of it
+ * is in Redis and on the bus, so a new leader carries on where the old one stopped.
  */
 #include "sched_engine_int.h"
 
@@ -101,10 +102,32 @@ eng_gate_resolved(eng_exec *ex, const Floe__GateResolved *m, const floe_bus_pos 
         eng_reject(t, pos, "GateResolved: a signal cannot be rejected");
         return;
     }
-    if (m->approved && g->type != NULL &&
-        (m->value == NULL || floe_value_check(g->type, m->value, &err) != FLOE_OK)) {
+    /* From a service (the bus role check made it name its project and itself): the
+     * execution must be of that project, and it sends signals, not a person's approval. */
+    const Floe__Identifier *wid = plan->spec->id;
+    if (m->project[0] != '\0' && (wid == NULL || strcmp(wid->project, m->project) != 0)) {
+        floe_text_fmt(why, sizeof(why), "GateResolved: execution %.64s is not of project %.64s",
+                      ex->id, m->project);
+        eng_reject(t, pos, why);
+        return;
+    }
+    if (strncmp(m->by, "svc:", 4) == 0 && approve) {
+        eng_reject(t, pos, "GateResolved: a service sends signals; an approval is a person's");
+        return;
+    }
+    Floe__Value *value = m->value;
+    if (value != NULL && g->type != NULL && value->kind_case == FLOE__VALUE__KIND_STRING &&
+        g->type->simple != FLOE__SIMPLE_TYPE__SIMPLE_TYPE_STRING &&
+        floe_value_from_text(g->type, value->string, e->scratch, &value, &err) != FLOE_OK) {
         floe_text_fmt(why, sizeof(why), "GateResolved: the value for gate \"%.64s\": %s",
-                      m->node_id, m->value == NULL ? "missing" : err.msg);
+                      m->node_id, err.msg);
+        eng_reject(t, pos, why);
+        return;
+    }
+    if (m->approved && g->type != NULL &&
+        (value == NULL || floe_value_check(g->type, value, &err) != FLOE_OK)) {
+        floe_text_fmt(why, sizeof(why), "GateResolved: the value for gate \"%.64s\": %s",
+                      m->node_id, value == NULL ? "missing" : err.msg);
         eng_reject(t, pos, why);
         return;
     }
@@ -128,7 +151,7 @@ eng_gate_resolved(eng_exec *ex, const Floe__GateResolved *m, const floe_bus_pos 
     }
     if (g->type != NULL) {
         names[n] = "value";
-        vals[n++] = m->value;
+        vals[n++] = value;
     }
     for (size_t k = 0; k < n; k++) {
         if (vals[k] == NULL) {

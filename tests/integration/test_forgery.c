@@ -11,7 +11,8 @@
  * half is all the worker holds, so whoever takes the worker's keys still cannot issue a
  * dispatch (dead-lettered as wrong_role, its command never runs), while the genuine
  * pipeline runs; a service key launches in its project as "svc:NAME", and neither in
- * another project, nor as someone else, nor with a forged task result; a worker's key
+ * another project, nor as someone else, nor with a forged task result; it signals a gate
+ * the same way (its text value converted), and not elsewhere nor as another; a worker's key
  * bound to the workers of its host reports in no other worker's name. A deposed leader's
  * dispatch, after a newer term's on its partition, is dead-lettered and never runs.
  */
@@ -298,6 +299,27 @@ write_keys(const char *dir, const char *name, const char *text, const char *proj
     chmod(path, 0600);
 }
 
+/* Whether the gate "level" of the execution whose nodes are at path waits (RUNNING). */
+static bool
+gate_waits(const char *path)
+{
+    json_t *j = NULL;
+    bool waits = false;
+    if (it_http(API, "GET", path, NULL, 0, &j) == 200) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(json_object_get(j, "items"), i, n)
+        {
+            const char *id = json_string_value(json_object_get(n, "id"));
+            const char *ph = json_string_value(json_object_get(n, "phase"));
+            waits |=
+                id != NULL && ph != NULL && strcmp(id, "level") == 0 && strcmp(ph, "RUNNING") == 0;
+        }
+    }
+    json_decref(j);
+    return waits;
+}
+
 static void
 test_keys_per_role(void **state)
 {
@@ -424,6 +446,37 @@ test_keys_per_role(void **state)
     produce(wbus, events, d->execution_id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED,
             &s.base);
     it_wait_metric(API, granted, g0 + 3, WAIT_MS);
+
+    /* A service signals a gate on the bus: in its project, as itself, its text value
+     * converted to the gate's type; elsewhere or as another, it is refused. */
+    it_register("kind: workflow\nname: signalled\nversion: v1\n"
+                "outputs: {v: {from: {node: level, output: value}}}\n"
+                "nodes: [{id: level, gate: {signal: {type: integer}}}]\n");
+    char gexec[64], nodes_path[128];
+    it_launch("signalled", "{}", gexec);
+    snprintf(nodes_path, sizeof(nodes_path), "/api/v1/executions/%s/nodes", gexec);
+    IT_WAIT_UNTIL(gate_waits(nodes_path), WAIT_MS, "the signal gate to wait");
+    Floe__Value seven = FLOE__VALUE__INIT;
+    seven.kind_case = FLOE__VALUE__KIND_STRING;
+    seven.string = "7";
+    Floe__GateResolved g = FLOE__GATE_RESOLVED__INIT;
+    g.execution_id = gexec;
+    g.node_id = "level";
+    g.approved = true;
+    g.value = &seven;
+    g.by = "svc:ingest";
+    g.project = "someone-else";
+    produce(sbus, events, gexec, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, &g.base);
+    g.project = it.project;
+    g.by = "admin";
+    produce(sbus, events, gexec, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, &g.base);
+    it_wait_metric(API, granted, g0 + 5, WAIT_MS);
+    g.by = "svc:ingest";
+    produce(sbus, events, gexec, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED, &g.base);
+    ex = it_wait_exec(gexec, WAIT_MS);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "v"), 7);
+    json_decref(ex);
     nothing_done(far, d, genuine_cmd, n_genuine);
     free(t.packed);
     floe_bus_free(wbus);

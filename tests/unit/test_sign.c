@@ -292,6 +292,33 @@ test_service_acts_in_its_projects_as_itself(void **state)
         if (want[i] == NULL ? why != NULL : why == NULL || strcmp(why, want[i]) != 0)
             fail_msg("DataPublished as \"%s\": %s", projects[i], why ? why : "accepted");
     }
+    /* A signal to a gate: in its projects, as itself, never a rejection; a worker never. */
+    Floe__GateResolved g = FLOE__GATE_RESOLVED__INIT;
+    g.execution_id = "01HEXEC";
+    g.node_id = "level";
+    g.approved = true;
+    g.by = "svc:ingest";
+    g.project = "ml";
+    const Floe__MessageType gate = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_GATE_RESOLVED;
+    envelope(&buf, svc, gate, &g.base);
+    assert_null(check(&buf, sched));
+    g.project = "finance";
+    envelope(&buf, svc, gate, &g.base);
+    assert_string_equal(check(&buf, sched), "not_granted");
+    g.project = "ml";
+    g.by = "alice";
+    envelope(&buf, svc, gate, &g.base);
+    assert_string_equal(check(&buf, sched), "not_granted");
+    g.by = "svc:ingest";
+    g.approved = false;
+    envelope(&buf, svc, gate, &g.base);
+    assert_string_equal(check(&buf, sched), "not_granted");
+    floe_keyring *work = ring("work", WORK);
+    g.approved = true;
+    envelope(&buf, work, gate, &g.base);
+    assert_string_equal(check(&buf, sched), "wrong_role");
+    floe_keyring_free(work);
+
     dispatch(&buf, svc);
     assert_string_equal(check(&buf, sched), "wrong_role");
     floe_buf_deinit(&buf);

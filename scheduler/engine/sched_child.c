@@ -1,7 +1,8 @@
 /*
  * sched_child — nodes whose work is an execution of its own (docs/engine.md#child-executions):
- * a launch-plan node, and a dynamic task's node once its task returned a workflow (compiled
- * against the registered tasks and registered first, on the pool).
+ * a launch-plan node, each item of a map over a launch plan or a sub-workflow, and a dynamic
+ * task's node once its task returned a workflow (compiled against the registered tasks and
+ * registered first, on the pool).
  *
  * Starting: the node waits first (gate_wait.lua: RUNNING, a check due engine.child_check
  * later in the lease set; for a dynamic task, only from the worker holding the claim), so
@@ -496,7 +497,11 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
 {
     const sched_pnode *pn = eng_pnode(ex, node, NULL);
     const Floe__LaunchPlanSpec *lp = pn != NULL ? pn->launchplan : NULL;
-    if (lp == NULL || lp->id == NULL || lp->workflow == NULL)
+    const Floe__WorkflowSpec *wf = pn != NULL ? pn->child_workflow : NULL;
+    const Floe__Identifier *wid = lp != NULL ? lp->workflow : wf != NULL ? wf->id : NULL;
+    const Floe__Identifier *scope = lp != NULL ? lp->id : wid;
+    const Floe__Interface *ifc = lp != NULL ? lp->interface : wf != NULL ? wf->interface : NULL;
+    if (wid == NULL || scope == NULL || ifc == NULL)
         return;
     child_job *j = child_job_new(ex, CH_INSERT, node, attempt, NULL);
     if (j == NULL)
@@ -506,7 +511,7 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
     g.entries = (Floe__NamedValue **)given;
     g.n_entries = n_given;
     floe_err err = {0};
-    floe_rc rc = sched_inputs_merge(a, lp->interface, lp, child_given, &g, NULL, NULL, &out, &err);
+    floe_rc rc = sched_inputs_merge(a, ifc, lp, child_given, &g, NULL, NULL, &out, &err);
     size_t len = rc == FLOE_OK ? floe__value_map__get_packed_size(&out) : 0;
     uint8_t *packed = rc == FLOE_OK ? floe_arena_alloc(a, len ? len : 1) : NULL;
     if (rc == FLOE_EINVAL) { /* a binding the compiler checked: only a changed plan */
@@ -516,7 +521,7 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
         child_job_free(j);
         return;
     }
-    if (packed == NULL || !child_row_init(j, ex, node, attempt, lp->id->project, lp->id->domain)) {
+    if (packed == NULL || !child_row_init(j, ex, node, attempt, scope->project, scope->domain)) {
         eng_term *t = ex->t;
         eng_op_free(j->op);
         child_job_free(j);
@@ -526,10 +531,12 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
     floe__value_map__pack(&out, packed);
     j->row.inputs = packed;
     j->row.inputs_len = len;
-    j->row.workflow_name = lp->workflow->name;
-    j->row.workflow_version = lp->workflow->version;
-    j->row.launch_plan_name = lp->id->name;
-    j->row.launch_plan_version = lp->id->version;
+    j->row.workflow_name = wid->name;
+    j->row.workflow_version = wid->version;
+    if (lp != NULL) {
+        j->row.launch_plan_name = lp->id->name;
+        j->row.launch_plan_version = lp->id->version;
+    }
     child_wait(j);
 }
 

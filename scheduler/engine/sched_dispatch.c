@@ -163,8 +163,14 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         }
         size_t nc = 0;
         for (uint32_t k = 0; k < pn->n_inputs; k++) {
-            const Floe__Value *v =
-                binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up, more);
+            const Floe__Value *v;
+            if (item >= 0 && strcmp(pn->inputs[k].name, pn->map->over) == 0)
+                v = element != NULL && element->data != NULL
+                        ? floe__value__unpack(floe_arena_pb_allocator(e->scratch), element->len,
+                                              element->data)
+                        : NULL;
+            else
+                v = binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up, more);
             if (v == NULL)
                 continue;
             floe__named_value__init(&cv[nc]);
@@ -173,7 +179,10 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
             cp[nc] = &cv[nc];
             nc++;
         }
-        eng_child_start(ex, node, attempt, cp, nc);
+        if (pn->map != NULL && item < 0) /* its items start; each starts a child */
+            eng_map_expand(ex, node, attempt, cp, nc);
+        else
+            eng_child_start(ex, node, attempt, cp, nc);
         return;
     }
     const Floe__TaskSpec *task = pn->task;

@@ -132,7 +132,7 @@ static void
 map_succeed(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__Value ***vals, uint32_t n)
 {
     const sched_pnode *pn = &ex->plan->plan->nodes[node];
-    const Floe__Interface *ifc = pn->task->interface;
+    const Floe__Interface *ifc = pn->ifc;
     size_t n_out = ifc != NULL ? ifc->n_outputs : 0;
     struct out {
         Floe__NamedValue nv;
@@ -375,7 +375,7 @@ gather_reply(const store_reply *rep, const floe_err *err, void *arg)
         eng_op_free(op);
         return;
     }
-    const Floe__Interface *ifc = op->ex->plan->plan->nodes[op->node].task->interface;
+    const Floe__Interface *ifc = op->ex->plan->plan->nodes[op->node].ifc;
     uint32_t end = g->next + GATHER_CHUNK < g->n ? g->next + GATHER_CHUNK : g->n;
     for (uint32_t k = g->next; k < end; k++) {
         size_t rl = 0, ol = 0;
@@ -435,7 +435,7 @@ eng_map_gather(eng_exec *ex, uint32_t node, uint32_t attempt, uint32_t n)
     eng_op *op = g != NULL ? eng_op_new(t, ex, OP_GATHER) : NULL;
     bool ok = op != NULL && (g->arena = floe_arena_new(65536, 0)) != NULL;
     if (ok) {
-        g->n_out = pn->task->interface != NULL ? pn->task->interface->n_outputs : 0;
+        g->n_out = pn->ifc != NULL ? pn->ifc->n_outputs : 0;
         ok = (g->vals = floe_arena_alloc(g->arena, (g->n_out + 1) * sizeof(*g->vals))) != NULL;
     }
     for (size_t j = 0; ok && j < g->n_out; j++)

@@ -53,6 +53,8 @@ typedef struct plan_tmp {
     const Floe__BranchSpec *branch;
     const Floe__GateSpec *gate;
     const Floe__LaunchPlanSpec *launchplan;
+    const Floe__WorkflowSpec *child_workflow;
+    const Floe__Interface *ifc;
     sched_binding *inputs;
     uint32_t n_inputs;
     u32vec deps;
@@ -144,7 +146,7 @@ resolve(plan_build *b, const plan_level *lv, const Floe__Binding *bind, sched_bi
             return floe_err_user(b->err, FLOE_EINVAL, "plan: output of unknown node \"%.128s\"",
                                  ref->node);
         const Floe__Node *src = lv->wf->nodes[at];
-        if (src->kind == FLOE__NODE_KIND__NODE_KIND_WORKFLOW) {
+        if (src->kind == FLOE__NODE_KIND__NODE_KIND_WORKFLOW && src->map == NULL) {
             const Floe__WorkflowSpec *sub = lv->wf->subworkflows[src->target];
             sched_binding *outs = lv->outs[at];
             for (size_t i = 0; i < sub->n_outputs; i++) {
@@ -237,7 +239,12 @@ add_task(plan_build *b, const char *id, const Floe__TaskSpec *task, sched_bindin
         b->cap = cap;
     }
     plan_tmp *t = &b->tmp[b->n];
-    *t = (plan_tmp){.id = id, .task = task, .inputs = inputs, .n_inputs = n_inputs, .deps = *deps};
+    *t = (plan_tmp){.id = id,
+                    .task = task,
+                    .ifc = task != NULL ? task->interface : NULL,
+                    .inputs = inputs,
+                    .n_inputs = n_inputs,
+                    .deps = *deps};
     *index = b->n++;
     return FLOE_OK;
 }
@@ -365,13 +372,19 @@ level_node(plan_build *b, plan_level *lv, size_t j)
         return floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");
     snprintf(id, plen, "%s%s", lv->prefix, nd->id);
 
+    /* A map over a sub-workflow runs it once per item as a child execution: not inlined. */
+    bool mapped_wf = nd->kind == FLOE__NODE_KIND__NODE_KIND_WORKFLOW && nd->map != NULL;
     if (nd->kind == FLOE__NODE_KIND__NODE_KIND_TASK ||
-        nd->kind == FLOE__NODE_KIND__NODE_KIND_LAUNCHPLAN) {
+        nd->kind == FLOE__NODE_KIND__NODE_KIND_LAUNCHPLAN || mapped_wf) {
         bool lp = nd->kind == FLOE__NODE_KIND__NODE_KIND_LAUNCHPLAN;
-        if (nd->target >= (lp ? wf->n_launchplans : wf->n_tasks) ||
-            (lp && wf->launchplans[nd->target]->workflow == NULL))
+        size_t have = lp ? wf->n_launchplans : mapped_wf ? wf->n_subworkflows : wf->n_tasks;
+        if (nd->target >= have || (lp && wf->launchplans[nd->target]->workflow == NULL) ||
+            (mapped_wf && wf->subworkflows[nd->target]->id == NULL))
             return floe_err_user(b->err, FLOE_EINVAL, "plan: node \"%.200s\": no %s %u", id,
-                                 lp ? "launch plan" : "task", nd->target);
+                                 lp          ? "launch plan"
+                                 : mapped_wf ? "workflow"
+                                             : "task",
+                                 nd->target);
         sched_binding *in =
             nd->n_inputs > 0 ? floe_arena_alloc(b->arena, nd->n_inputs * sizeof(*in)) : NULL;
         if (nd->n_inputs > 0 && in == NULL)
@@ -383,12 +396,18 @@ level_node(plan_build *b, plan_level *lv, size_t j)
                 return rc;
         }
         uint32_t idx = 0;
-        if ((rc = add_task(b, id, lp ? NULL : wf->tasks[nd->target], in, (uint32_t)nd->n_inputs,
+        bool task = !lp && !mapped_wf;
+        if ((rc = add_task(b, id, task ? wf->tasks[nd->target] : NULL, in, (uint32_t)nd->n_inputs,
                            &deps, &idx)) != FLOE_OK)
             return rc;
         if (lp) {
             b->tmp[idx].role = SCHED_ROLE_CHILD;
             b->tmp[idx].launchplan = wf->launchplans[nd->target];
+            b->tmp[idx].ifc = wf->launchplans[nd->target]->interface;
+        } else if (mapped_wf) {
+            b->tmp[idx].role = SCHED_ROLE_CHILD;
+            b->tmp[idx].child_workflow = wf->subworkflows[nd->target];
+            b->tmp[idx].ifc = wf->subworkflows[nd->target]->interface;
         }
         if (nd->map != NULL) {
             if (strlen(id) > SCHED_MAP_ID_MAX)
@@ -567,7 +586,9 @@ plan_assemble(plan_build *b, struct sched_plan_priv *pp, plan_level *top)
                                  .role = t->role,
                                  .branch = t->branch,
                                  .gate = t->gate,
-                                 .launchplan = t->launchplan};
+                                 .launchplan = t->launchplan,
+                                 .child_workflow = t->child_workflow,
+                                 .ifc = t->ifc};
         pos += (size_t)snprintf(csv + pos, 12, "%s%u", i ? "," : "", n_up);
         if (floe_map_put(pp->by_id, t->id, (void *)(uintptr_t)(i + 1)) != FLOE_OK) {
             rc = floe_err_sys(b->err, FLOE_ENOMEM, "plan: out of memory");

@@ -51,9 +51,14 @@ typedef struct sched_pnode {
     int role;
     const Floe__BranchSpec *branch; /* SCHED_ROLE_DECIDE */
     const Floe__GateSpec *gate;     /* SCHED_ROLE_GATE: no task; inputs: a sleep's "until" */
-    /* SCHED_ROLE_CHILD: no task; it starts a child execution of this launch plan, and its
-     * outputs are the child's (sched_child.c). */
+    /* SCHED_ROLE_CHILD: no task; it starts a child execution of this launch plan, or (a
+     * map over a sub-workflow: one child per item) of this workflow, and its outputs are
+     * the child's (sched_child.c). */
     const Floe__LaunchPlanSpec *launchplan;
+    const Floe__WorkflowSpec *child_workflow;
+    /* What it calls shows: the task's, the launch plan's or the workflow's interface (a
+     * map node's items run it); NULL for the leader's own nodes. */
+    const Floe__Interface *ifc;
 } sched_pnode;
 
 /* SCHED_ROLE_FAILURE: the workflow's on_failure handler, the plan's last node, released by

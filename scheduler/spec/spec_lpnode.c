@@ -2,8 +2,9 @@
  * A workflow node that calls a launch plan (docs/spec.md#launch-plan-nodes): it starts a
  * child execution of the plan's workflow version, with the plan's fixed inputs, its
  * defaults where the node binds nothing, and the node's bindings; its outputs are the
- * child's. The plan is pinned at compile time like any callee (its version is part of the
- * compiled workflow), so a later version of the plan changes nothing already registered.
+ * child's. With `map:` each item of the list starts a child. The plan is pinned at compile time
+ * like any callee (its version is part of the compiled workflow), so a later version of the plan
+ * changes nothing already registered.
  */
 #include "spec_int.h"
 #include "spec_wf.h"
@@ -35,9 +36,6 @@ floe_rc
 wf_lp_callee(wf *w, wf_node *nd, const spec_y *ly, Floe__Node *node)
 {
     spec_ctx *ctx = w->ctx;
-    if (spec_y_get(nd->y, "map") != NULL)
-        return spec_fail(ctx, nd->y, FLOE_EINVAL,
-                         "map: maps a task (a map over a launch plan is not supported yet)");
     const char *name, *version;
     const wf_callee *c;
     floe_rc rc;
@@ -82,5 +80,9 @@ wf_lp_callee(wf *w, wf_node *nd, const spec_y *ly, Floe__Node *node)
     if (lp->n_fixed_inputs > 0 && at > 0 && at < WHAT_MAX - 1)
         snprintf(what + at, WHAT_MAX - (size_t)at, ")");
     nd->callee_what = what;
-    return FLOE_OK;
+    const spec_y *my = spec_y_get(nd->y, "map");
+    if (my == NULL)
+        return FLOE_OK;
+    /* each item a child execution of the plan */
+    return spec_map_compile(ctx, my, nd->ifc, &node->map, &nd->ifc);
 }

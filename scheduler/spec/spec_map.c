@@ -114,13 +114,13 @@ spec_map_compile(spec_ctx *ctx, const spec_y *my, const Floe__Interface *task_if
     }
     if (oy == NULL || oy->kind != SPEC_Y_SCALAR)
         return spec_fail(ctx, my, FLOE_EINVAL,
-                         "map: over: expected the task input that takes "
+                         "map: over: expected the input that takes "
                          "one item");
     const Floe__InputSpec *in = spec_ifc_input(task_ifc, oy->str);
     if (in == NULL) {
         char names[160];
         return spec_fail(ctx, oy, FLOE_EINVAL,
-                         "map: over: the task has no input \"%.64s\" "
+                         "map: over: it has no input \"%.64s\" "
                          "(inputs: %s)",
                          oy->str, spec_ifc_names(task_ifc, false, names, sizeof(names)));
     }

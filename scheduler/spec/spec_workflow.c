@@ -315,12 +315,7 @@ wf_node_callee(wf *w, wf_node *nd)
     const spec_y *my = spec_y_get(nd->y, "map");
     if (my == NULL)
         return FLOE_OK;
-    if (kind != SPEC_TASK) {
-        nd->node = NULL;
-        return spec_fail(ctx, my, FLOE_EINVAL,
-                         "map: maps a task (a map over a sub-workflow is "
-                         "not supported yet: map a task)");
-    }
+    /* a map over a sub-workflow runs it once per item, each a child execution */
     if ((rc = spec_map_compile(ctx, my, nd->ifc, &node->map, &nd->ifc)) != FLOE_OK)
         nd->node = NULL;
     return rc;

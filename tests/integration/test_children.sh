@@ -8,7 +8,8 @@
 # (the parent ends when the child does, under the new leader). A dynamic task: the
 # workflow it returns runs as a child and gives the node's outputs; a document that does
 # not compile fails the node as USER with the located message; a dynamic task that calls
-# itself stops at spec.max_depth.
+# itself stops at spec.max_depth. Maps over a launch plan and a sub-workflow: a child per
+# item, gathered in order.
 # usage: test_children.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER   (settings from ops/stack env)
 set -uo pipefail
 ctl=$1 sched=$2 worker=$3
@@ -173,6 +174,42 @@ kill -9 $pid; wait $pid 2>/dev/null
 sched_up
 expect 0 "$ctl" wait "$kid_parent" --timeout 90s -o json
 json '.phase == "SUCCEEDED" and .outputs.r == 204'
+
+# Maps over a launch plan and over a sub-workflow: one child execution per item, the
+# outputs gathered in item order; a failing child fails its item only (the ratio allows).
+cat >"$work/fan.yaml" <<'YAML'
+kind: workflow
+name: fan_lp
+inputs: {xs: "list<integer>"}
+outputs: {sums: {node: many, output: sum}}
+nodes:
+  - {id: many, launchplan: add100, map: {over: a, concurrency: 2}, inputs: {a: {input: xs}}}
+---
+kind: workflow
+name: fan_wf
+inputs: {xs: "list<integer>"}
+outputs: {ys: {node: each, output: y}, total: {node: sum, output: sum}}
+nodes:
+  - {id: each, workflow: inner, map: x, inputs: {x: {input: xs}}}
+  - {id: sum, task: add, inputs: {a: 0, b: 0}, after: [each]}
+---
+kind: workflow
+name: fan_failing
+outputs: {sums: {node: many, output: sum}}
+nodes:
+  - {id: many, launchplan: failing_lp, map: {over: a, min_success_ratio: 0}, inputs: {a: [1, 2]}}
+YAML
+expect 0 "$ctl" register -f "$work/fan.yaml"
+expect 0 "$ctl" launch fan_lp --input 'xs=[1,2,3]' --wait --wait-timeout 90s -o json
+json '.phase == "SUCCEEDED" and .outputs.sums == [101, 102, 103]'
+json '([.children[].node] | sort) == ["many.0", "many.1", "many.2"] and ([.children[].phase] | unique) == ["SUCCEEDED"]'
+expect 0 "$ctl" launch fan_wf --input 'xs=[5,1,7,2]' --wait --wait-timeout 90s -o json
+json '.phase == "SUCCEEDED" and .outputs.ys == [7, 3, 9, 4] and (.children | length) == 4'
+kid=$(jq -r '.children[] | select(.node == "each.2") | .id' "$work/out")
+expect 0 "$ctl" get execution "$kid" -o json
+json '.workflow.name == "inner" and .inputs.x == 7 and .parent.node == "each.2" and .launch_plan == null'
+expect 0 "$ctl" launch fan_failing --wait --wait-timeout 90s -o json
+json '.phase == "SUCCEEDED" and .outputs.sums == [null, null]'
 
 # A dynamic task: it returns a chain of n add nodes, run as its node's child.
 cat >"$work/dyn.yaml" <<'YAML'

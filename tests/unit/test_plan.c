@@ -232,6 +232,43 @@ test_launchplan_node(void **state)
     sched_plan_free(p);
 }
 
+/* A map over a sub-workflow is one CHILD node (not inlined), its outputs lists read
+ * downstream as a task map's. */
+static void
+test_map_over_workflow(void **state)
+{
+    (void)state;
+    static const char y[] =
+        "kind: task\nname: t\nversion: v1\ncontainer: {command: [x]}\n"
+        "inputs: {x: integer}\noutputs: {y: integer}\n"
+        "---\nkind: task\nname: s\nversion: v1\ncontainer: {command: [x]}\n"
+        "inputs: {ys: \"list<integer>\"}\noutputs: {y: integer}\n"
+        "---\nkind: workflow\nname: inner\nversion: v1\ninputs: {x: integer}\n"
+        "outputs: {y: {node: one, output: y}}\n"
+        "nodes: [{id: one, task: t, inputs: {x: {input: x}}}, "
+        "{id: two, task: t, inputs: {x: {node: one, output: y}}}]\n"
+        "---\nkind: workflow\nname: w\nversion: v1\ninputs: {xs: \"list<integer>\"}\n"
+        "nodes:\n"
+        "  - {id: each, workflow: inner, map: x, inputs: {x: {input: xs}}}\n"
+        "  - {id: sum, task: s, inputs: {ys: {node: each, output: y}}}\n";
+    floe_err err = {0};
+    sched_plan *p = plan_of(y, "w", 20000, &err);
+    if (p == NULL)
+        fail_msg("%s", err.msg);
+    int64_t each = sched_plan_find(p, "each"), sum = sched_plan_find(p, "sum");
+    assert_int_equal(p->n_nodes, 2);
+    assert_true(each >= 0 && sum >= 0 && sched_plan_find(p, "each.one") < 0);
+    assert_int_equal(p->nodes[each].role, SCHED_ROLE_CHILD);
+    assert_non_null(p->nodes[each].map);
+    assert_non_null(p->nodes[each].child_workflow);
+    assert_null(p->nodes[each].launchplan);
+    assert_string_equal(p->nodes[each].child_workflow->id->name, "inner");
+    assert_ptr_equal(p->nodes[each].ifc, p->nodes[each].child_workflow->interface);
+    assert_int_equal(p->nodes[sum].inputs[0].node, each);
+    assert_int_equal(p->n_maps, 1);
+    sched_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -240,6 +277,7 @@ main(void)
         cmocka_unit_test(test_map_items),
         cmocka_unit_test(test_branch),
         cmocka_unit_test(test_launchplan_node),
+        cmocka_unit_test(test_map_over_workflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

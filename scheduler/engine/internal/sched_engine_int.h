@@ -371,8 +371,8 @@ void eng_gate_due(eng_exec *ex, uint32_t node, uint32_t attempt);
 void eng_gate_resolved(eng_exec *ex, const Floe__GateResolved *m, const floe_bus_pos *pos);
 
 /* sched_child.c: child executions (docs/engine.md#child-executions) */
-/* A READY launch-plan node starts its child with the node's bound inputs (given, valid
- * for the call only). */
+/* A READY launch-plan node (or an item of a map over a launch plan or a sub-workflow)
+ * starts its child with the node's bound inputs (given, valid for the call only). */
 void eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue *const *given,
                      size_t n_given);
 /* A dynamic task succeeded (TaskSucceeded at pos, from worker) returning doc, its

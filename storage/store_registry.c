@@ -4,6 +4,7 @@
  */
 #include "store_registry.h"
 
+#include "floe_spec.pb-c.h"
 #include "store_pg_int.h"
 
 #include <stdio.h>
@@ -259,4 +260,18 @@ store_launchplan_activate(store_pg *pg, const char *project, const char *domain,
 fail:
     store_pg_rollback(pg);
     return rc;
+}
+
+uint64_t
+store_registry_lp_timeout(store_pg *pg, const char *project, const char *domain, const char *name,
+                          const char *version, floe_arena *arena)
+{
+    store_entity e;
+    floe_err err;
+    if (name == NULL || store_registry_get(pg, STORE_LAUNCHPLAN, project, domain, name, version,
+                                           arena, &e, &err) != FLOE_OK)
+        return 0;
+    Floe__LaunchPlanSpec *lp =
+        floe__launch_plan_spec__unpack(floe_arena_pb_allocator(arena), e.spec_len, e.spec);
+    return lp != NULL ? lp->timeout_ms : 0;
 }

@@ -56,6 +56,12 @@ floe_rc store_registry_get(store_pg *pg, store_kind kind, const char *project, c
                            const char *name, const char *version, floe_arena *arena,
                            store_entity *out, floe_err *err);
 
+/* A launch plan version's execution timeout (LaunchPlanSpec.timeout_ms), what a relaunch
+ * or a re-request of one of its executions carries again; 0 when it has none or cannot be
+ * read. */
+uint64_t store_registry_lp_timeout(store_pg *pg, const char *project, const char *domain,
+                                   const char *name, const char *version, floe_arena *arena);
+
 /* Newest first. *rows is in arena; *more says whether rows remain after the last. */
 floe_rc store_registry_list(store_pg *pg, const store_list_query *q, floe_arena *arena,
                             store_entity **rows, size_t *n, bool *more, floe_err *err);

@@ -177,9 +177,14 @@ api_relaunch_work(api_thread *t, api_req *r)
     floe__execution_requested__init(m);
     m->execution_id = st->id;
     m->workflow = wf;
-    if (old.launch_plan_name != NULL)
+    if (old.launch_plan_name != NULL) {
         m->launch_plan =
             ident(r, old.project, old.domain, old.launch_plan_name, old.launch_plan_version);
+        /* the plan's execution timeout holds for its executions relaunched or recovered */
+        m->timeout_ms =
+            store_registry_lp_timeout(t->pg, old.project, old.domain, old.launch_plan_name,
+                                      old.launch_plan_version, r->arena);
+    }
     m->inputs = vm->entries;
     m->n_inputs = vm->n_entries;
     m->requested_by = (char *)by;

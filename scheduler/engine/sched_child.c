@@ -51,7 +51,8 @@ typedef struct child_job {
     /* out */
     store_exec child; /* its row as it is */
     bool found;
-    char code[24]; /* the node fails as USER with code and msg */
+    uint64_t timeout_ms; /* a launch plan's execution timeout, for the child's request */
+    char code[24];       /* the node fails as USER with code and msg */
     char msg[ENG_MSG_MAX];
     floe_rc rc;
     floe_err err;
@@ -325,7 +326,7 @@ child_apply(eng_exec *ex, uint32_t node, uint32_t attempt, const char *child, co
 
 /* The child's ExecutionRequested, like a launch's: its row holds what it runs. */
 static void
-child_request(eng_term *t, const store_exec *row)
+child_request(eng_term *t, const store_exec *row, uint64_t timeout_ms)
 {
     sched_engine *e = t->e;
     if (t->bus == NULL)
@@ -346,6 +347,7 @@ child_request(eng_term *t, const store_exec *row)
     m.inputs = vm != NULL ? vm->entries : NULL;
     m.n_inputs = vm != NULL ? vm->n_entries : 0;
     m.requested_by = (char *)row->requested_by;
+    m.timeout_ms = timeout_ms;
     floe_err err = {0};
     /* Not awaited: a request lost on the way leaves the row QUEUED, and the reconciler
      * requests it again. */
@@ -433,7 +435,7 @@ child_done(void *arg)
                     j->child.outputs_len, j->child.error, pos);
     } else if (j->found && j->kind == CH_INSERT) {
         if (strcmp(j->child.phase, "QUEUED") == 0)
-            child_request(t, &j->child);
+            child_request(t, &j->child, j->timeout_ms);
     } else if (j->found) {
         j->worker[0] = '\0';
         child_wait(j); /* still running: the next check */
@@ -536,6 +538,7 @@ eng_child_start(eng_exec *ex, uint32_t node, uint32_t attempt, Floe__NamedValue 
     if (lp != NULL) {
         j->row.launch_plan_name = lp->id->name;
         j->row.launch_plan_version = lp->id->version;
+        j->timeout_ms = lp->timeout_ms;
     }
     child_wait(j);
 }

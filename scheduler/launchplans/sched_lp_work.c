@@ -343,15 +343,8 @@ launch_pending(store_pg *pg, lp_tick_job *j, const store_lp_active *act,
 static uint64_t
 lp_timeout(store_pg *pg, lp_tick_job *j, const store_exec *ex)
 {
-    store_entity e;
-    floe_err err;
-    if (ex->launch_plan_name == NULL ||
-        store_registry_get(pg, STORE_LAUNCHPLAN, ex->project, ex->domain, ex->launch_plan_name,
-                           ex->launch_plan_version, j->arena, &e, &err) != FLOE_OK)
-        return 0;
-    Floe__LaunchPlanSpec *lp =
-        floe__launch_plan_spec__unpack(floe_arena_pb_allocator(j->arena), e.spec_len, e.spec);
-    return lp != NULL ? lp->timeout_ms : 0;
+    return store_registry_lp_timeout(pg, ex->project, ex->domain, ex->launch_plan_name,
+                                     ex->launch_plan_version, j->arena);
 }
 
 static floe_rc

@@ -269,6 +269,8 @@ expect 4 "$ctl" launch slow --wait --wait-timeout 60s -o json
 json '.phase == "TIMED_OUT" and (.error | test("ran past its timeout"))'
 expect 4 "$ctl" launch launchplan/bounded --wait --wait-timeout 60s -o json
 json '.phase == "TIMED_OUT"'
+expect 4 "$ctl" relaunch "$(jq -r .id "$work/out")" --wait -o json # the plan's timeout holds
+json '.phase == "TIMED_OUT"'
 [ $(( $(date +%s) - t0 )) -lt 40 ] || fail "the timeouts took $(( $(date +%s) - t0 )) s (the tasks sleep 60 s)"
 expect 0 "$ctl" launch unbounded --input s=1 --wait --wait-timeout 60s -o json
 json '.phase == "SUCCEEDED"'

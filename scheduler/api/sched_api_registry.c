@@ -5,6 +5,8 @@
  */
 #include "sched_api_int.h"
 
+#include "sched_resolve.h"
+
 #include "floe_text.h"
 #include "sched_plan.h"
 
@@ -44,32 +46,6 @@ static void
 collect_problem(void *arg, const floe_err *err)
 {
     json_array_append_new((json_t *)arg, json_string(err->msg));
-}
-
-typedef struct reg_resolver {
-    api_thread *t;
-    const char *project, *domain;
-} reg_resolver;
-
-static floe_rc
-reg_resolve(void *arg, spec_kind kind, const char *name, const char *version, floe_arena *arena,
-            const uint8_t **data, size_t *len, floe_err *err)
-{
-    reg_resolver *rr = arg;
-    store_entity e;
-    floe_err local;
-    floe_rc rc = store_registry_get(rr->t->pg, (store_kind)kind, rr->project, rr->domain, name,
-                                    version, arena, &e, &local);
-    if (rc == FLOE_ENOTFOUND)
-        return rc;
-    if (rc != FLOE_OK) {
-        if (err != NULL)
-            *err = local;
-        return rc;
-    }
-    *data = e.spec;
-    *len = e.spec_len;
-    return FLOE_OK;
 }
 
 /* Splits configured resource classes into an arena array. */
@@ -137,7 +113,7 @@ api_register_work(api_thread *t, api_req *r)
         !api_allow_role(t, r, project, dry_run ? STORE_ROLE_VIEWER : STORE_ROLE_MAINTAINER))
         return;
     const floe_config *cfg = api_cfg(r);
-    reg_resolver rr = {.t = t, .project = project, .domain = domain};
+    sched_resolve_scope rr = {.pg = t->pg, .project = project, .domain = domain};
     spec_env env = {.project = project,
                     .domain = domain,
                     .version = version,
@@ -146,7 +122,7 @@ api_register_work(api_thread *t, api_req *r)
                                .max_nesting = (unsigned)cfg->spec_max_nesting,
                                .max_nodes = (unsigned)cfg->spec_max_nodes,
                                .max_depth = (unsigned)cfg->spec_max_depth},
-                    .resolve = reg_resolve,
+                    .resolve = sched_resolve,
                     .resolve_arg = &rr};
     env.resource_classes = class_list(r, &env.n_resource_classes);
     if (env.resource_classes == NULL) {

@@ -21,7 +21,7 @@
 #include "sched_engine_int.h"
 
 #include "sched_inputs.h"
-#include "spec.h"
+#include "sched_resolve.h"
 
 #include "floe_digest.h"
 #include "floe_mem.h"
@@ -110,31 +110,6 @@ child_job_new(eng_exec *ex, int kind, uint32_t node, uint32_t attempt, const flo
 
 /* --- A dynamic task's workflow ----------------------------------------------------------- */
 
-typedef struct dyn_scope {
-    store_pg *pg;
-    const char *project, *domain;
-} dyn_scope;
-
-static floe_rc
-dyn_resolve(void *arg, spec_kind kind, const char *name, const char *version, floe_arena *arena,
-            const uint8_t **data, size_t *len, floe_err *err)
-{
-    dyn_scope *s = arg;
-    store_entity e;
-    floe_err local;
-    floe_rc rc = store_registry_get(s->pg, (store_kind)kind, s->project, s->domain, name, version,
-                                    arena, &e, &local);
-    if (rc == FLOE_ENOTFOUND)
-        return rc;
-    if (rc != FLOE_OK) {
-        *err = local;
-        return rc;
-    }
-    *data = e.spec;
-    *len = e.spec_len;
-    return FLOE_OK;
-}
-
 static floe_rc
 user_fail(child_job *j, const char *code, const char *msg)
 {
@@ -208,7 +183,7 @@ dyn_register(store_pg *pg, child_job *j, const Floe__Identifier *scope)
         list[n_classes++] = c;
         p = NULL;
     }
-    dyn_scope sc = {.pg = pg, .project = scope->project, .domain = scope->domain};
+    sched_resolve_scope sc = {.pg = pg, .project = scope->project, .domain = scope->domain};
     spec_env env = {.project = scope->project,
                     .domain = scope->domain,
                     .resource_classes = list,
@@ -218,7 +193,7 @@ dyn_register(store_pg *pg, child_job *j, const Floe__Identifier *scope)
                                .max_nesting = (unsigned)cfg->spec_max_nesting,
                                .max_nodes = (unsigned)cfg->spec_max_nodes,
                                .max_depth = (unsigned)cfg->spec_max_depth},
-                    .resolve = dyn_resolve,
+                    .resolve = sched_resolve,
                     .resolve_arg = &sc};
     spec_item *items;
     size_t n;

@@ -13,21 +13,7 @@ set -uo pipefail
 ctl=$1 sched=$2 worker=$3 big=${4:-100000}
 export FLOE_API_URL=http://127.0.0.1:18783
 export FLOE_PROJECT=map-$$-$RANDOM
-log=$(mktemp) wlog=$(mktemp) work=$(mktemp -d)
-fail() {
-    echo "FAIL: $*"
-    echo "--- scheduler log"; tail -n 60 "$log"
-    echo "--- worker log"; tail -n 40 "$wlog"
-    exit 1
-}
-expect() { # expect CODE CMD...: runs CMD, checks its exit code
-    local want=$1; shift
-    "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" = "$want" ] || fail "$* exited $got, want $want: $(cat "$work/err") $(head -c 2000 "$work/out")"
-}
-# json FILTER: jq on the last command's output, which must say "true"
-json() { [ "$(jq -r "$1" "$work/out")" = true ] || fail "$1 on: $(head -c 3000 "$work/out")"; }
+. "$(dirname "$0")/cli_lib.sh"
 
 pid= wpid=
 trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -rf "$log" "$wlog" "$work"' EXIT

@@ -91,6 +91,7 @@ typedef struct floe_config {
     int64_t worker_kill_grace_ms;
     int64_t worker_result_hold_ms;    /* lease kept on an attempt whose result is published */
     int64_t worker_log_ship_every_ms; /* 0: logs only at the end */
+    int64_t worker_started_after_ms;  /* TaskStarted once an attempt ran this long */
     char *worker_dir;
     char *worker_http;
     int64_t worker_threads;

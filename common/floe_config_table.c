@@ -284,6 +284,11 @@ const cfg_entry floe_config_table[] = {
      "FLOE_WORKER_RESULT_HOLD", 0, NULL, NULL,
      "once an attempt's result is in Kafka its lease is stretched to this, so a leader that "
      "reads it late (failover, backlog) does not retry it as lease_expired"},
+    {"worker.started_after", CFG_DURATION, OFF(worker_started_after_ms), "1s", 0, 3600000,
+     "FLOE_WORKER_STARTED_AFTER", 0, NULL, NULL,
+     "an attempt still running after this is announced (TaskStarted: the node shows RUNNING); "
+     "a shorter one's start travels in its result, one message less; 0 announces every "
+     "attempt at once"},
     {"worker.log_ship_every", CFG_DURATION, OFF(worker_log_ship_every_ms), "1s", 0, 3600000,
      "FLOE_WORKER_LOG_SHIP_EVERY", 0, NULL, NULL,
      "what a running task wrote since the last time is shipped to the blob store this often, "

@@ -51,6 +51,7 @@ struct wrk_att {
     int64_t lease_sent_mono, lease_ok_mono;
     int fence; /* the running task's entry in the lease fence (wrk_fence.h), or -1 */
     struct event *beat, *timeout, *retry, *ship;
+    struct event *started; /* TaskStarted, once the task ran worker.started_after */
     plug_run *run;
     plug_result res;
     bool timed_out, aborted, released, job_out, beat_out, linked, undelivered;

@@ -93,6 +93,8 @@ att_free(wrk_att *att)
         event_free(att->retry);
     if (att->ship != NULL)
         event_free(att->ship);
+    if (att->started != NULL)
+        event_free(att->started);
     unfence(att);
     if (att->run != NULL)
         att->w->exec[att->kind]->ops->run_free(att->run);
@@ -171,6 +173,8 @@ wrk_att_finish(wrk_att *att)
         event_del(att->timeout);
     if (att->ship != NULL)
         event_del(att->ship);
+    if (att->started != NULL)
+        event_del(att->started);
     att_unlink(att);
     wrk_att_maybe_free(att);
     att_pump(w);
@@ -464,6 +468,16 @@ on_beat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void
+on_started(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wrk_att *att = arg;
+    if (!att->aborted && att->state < ATT_PUBLISHING)
+        wrk_res_started(att);
+}
+
 /* Claimed, so that the engine hears of it (retried as SYSTEM, perhaps on a worker that has
  * the executor) instead of the node waiting for a result nobody will send. */
 static void
@@ -564,7 +578,16 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         wrk_att_release(att);
         return;
     }
-    wrk_res_started(att);
+    /* TaskStarted only for a task still running after worker.started_after (issue 25): a
+     * short one's start travels in its result, a message less. The claim already holds
+     * the lease, so nothing but the RUNNING phase waits for it. */
+    int64_t after = w->cfg->worker_started_after_ms;
+    if (after <= 0)
+        wrk_res_started(att);
+    else if ((att->started = evtimer_new(w->base, on_started, att)) != NULL) {
+        struct timeval tv = {(time_t)(after / 1000), (suseconds_t)(after % 1000) * 1000};
+        evtimer_add(att->started, &tv);
+    }
     uint32_t every = att->lease_ms / 3 > 0 ? att->lease_ms / 3 : 1;
     if ((att->beat = event_new(w->base, -1, EV_PERSIST, on_beat, att)) != NULL) {
         struct timeval tv = {every / 1000, (every % 1000) * 1000};

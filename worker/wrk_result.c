@@ -187,8 +187,9 @@ wrk_res_success(wrk_att *att)
     observe_times(att, "succeeded");
     att->state = ATT_PUBLISHING;
     /* Lineage first: on one key and partition, it is in the log before the success that
-     * may finish the execution, so a reader of a finished execution finds its lineage. */
-    if (arts != NULL && cons != NULL && prod != NULL)
+     * may finish the execution, so a reader of a finished execution finds its lineage.
+     * An attempt that consumed and produced nothing has none to record (issue 25). */
+    if (arts != NULL && cons != NULL && prod != NULL && d->n_inputs + n > 0)
         att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, &l.base, true);
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, true);
     FLOE_FAULT("worker.after_result_produced");

@@ -15,4 +15,7 @@ if not redis.call('SET', KEYS[2], ARGV[4], 'NX', 'PX', ARGV[5]) then
 end
 local now = now_us()
 redis.call('ZADD', KEYS[3], math.floor(now / 1000) + tonumber(ARGV[5]), ARGV[1])
+-- Who holds it since when, as TaskStarted would say (the worker sends that only for an
+-- attempt that runs on): a lost worker's lease then reads as lost, not as never claimed.
+if nd.p == READY then redis.call('HSET', KEYS[1], 's' .. ARGV[2], str(now) .. '|' .. ARGV[4]) end
 return {'ok', 0, ''}

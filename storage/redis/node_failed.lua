@@ -47,7 +47,8 @@ end
 -- A lease that expired on an attempt no worker ever claimed (its dispatch lost, or no
 -- worker of the class running): the deadline outbox_ack set, said as such.
 local code = ARGV[13]
-local unclaimed = ARGV[19] == '1' and nd.p == READY and redis.call('EXISTS', KEYS[8]) == 0
+local unclaimed = ARGV[19] == '1' and nd.p == READY and redis.call('EXISTS', KEYS[8]) == 0 and
+  redis.call('HEXISTS', KEYS[2], 's' .. i) == 0
 redis.call('ZREM', KEYS[6], member)
 redis.call('DEL', KEYS[8]) -- the attempt is over: a duplicate dispatch finds it stale
 local kind = tonumber(ARGV[5])

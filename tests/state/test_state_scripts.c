@@ -582,9 +582,27 @@ test_lease_check(void **state)
     store_member(m, "l1", 0, 1);
     ans x;
     cmd(&x, 4, "ZADD", STORE_KEY_LEASES, "1", m);
+    /* The claim key lapsed with the lease (a worker lost before it sent TaskStarted): a
+     * lost lease, not "never claimed" (the claim recorded who held it). */
+    char kc[STORE_KEY_MAX], kl[STORE_KEY_MAX];
+    assert_int_equal(store_key_claim(kc, "l1", 0, 1), FLOE_OK);
+    cmd(&x, 2, "DEL", kc);
     failed(&a, EPOCH, "l1", 0, 1, sweep);
     assert_int_equal(a.st, STORE_ST_RETRY);
     assert_false(in_zset(STORE_KEY_LEASES, "l1", 0, 1));
+    assert_int_equal(store_key_log(kl, "l1"), FLOE_OK);
+    cmd(&x, 3, "LINDEX", kl, "-1");
+    assert_non_null(strstr(x.str, "exit_1"));
+    assert_null(strstr(x.str, "not_claimed"));
+    /* An attempt never claimed: its expired lease says so. */
+    create(&a, EPOCH, "l2", 1);
+    store_member(m, "l2", 0, 1);
+    cmd(&x, 4, "ZADD", STORE_KEY_LEASES, "1", m);
+    failed(&a, EPOCH, "l2", 0, 1, sweep);
+    assert_int_equal(a.st, STORE_ST_RETRY);
+    assert_int_equal(store_key_log(kl, "l2"), FLOE_OK);
+    cmd(&x, 3, "LINDEX", kl, "-1");
+    assert_non_null(strstr(x.str, "not_claimed"));
 }
 
 /* --- Claims and heartbeats (the workers' scripts) ---------------------------------------- */

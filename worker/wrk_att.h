@@ -117,7 +117,8 @@ void wrk_ship_end(wrk_att *att);
 
 /* wrk_result.c: counts the attempt in floe_worker_attempts_total under result. */
 void wrk_res_count(wrk_att *att, const char *result);
-/* TaskStarted, untracked (the result that follows matters, this one does not). */
+/* TaskStarted, untracked (the result that follows matters, this one does not), once the
+ * attempt ran worker.started_after (0: at once). */
 void wrk_res_started(wrk_att *att);
 /* TaskFailed with the error class, code (exit, timeout, output, ...) and message; the
  * attempt finishes once the broker acknowledged it. */

@@ -468,16 +468,6 @@ on_beat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void
-on_started(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    wrk_att *att = arg;
-    if (!att->aborted && att->state < ATT_PUBLISHING)
-        wrk_res_started(att);
-}
-
 /* Claimed, so that the engine hears of it (retried as SYSTEM, perhaps on a worker that has
  * the executor) instead of the node waiting for a result nobody will send. */
 static void
@@ -578,16 +568,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         wrk_att_release(att);
         return;
     }
-    /* TaskStarted only for a task still running after worker.started_after (issue 25): a
-     * short one's start travels in its result, a message less. The claim already holds
-     * the lease, so nothing but the RUNNING phase waits for it. */
-    int64_t after = w->cfg->worker_started_after_ms;
-    if (after <= 0)
-        wrk_res_started(att);
-    else if ((att->started = evtimer_new(w->base, on_started, att)) != NULL) {
-        struct timeval tv = {(time_t)(after / 1000), (suseconds_t)(after % 1000) * 1000};
-        evtimer_add(att->started, &tv);
-    }
+    wrk_res_started(att);
     uint32_t every = att->lease_ms / 3 > 0 ? att->lease_ms / 3 : 1;
     if ((att->beat = event_new(w->base, -1, EV_PERSIST, on_beat, att)) != NULL) {
         struct timeval tv = {every / 1000, (every % 1000) * 1000};

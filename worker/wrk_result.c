@@ -11,6 +11,7 @@
 
 #include "floe_time.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -216,8 +217,8 @@ wrk_att_delivered(wrk *w, wrk_att *att, floe_rc rc)
         wrk_att_maybe_free(att);
 }
 
-void
-wrk_res_started(wrk_att *att)
+static void
+started_now(wrk_att *att)
 {
     Floe__TaskStarted st = FLOE__TASK_STARTED__INIT;
     st.execution_id = att->d->execution_id;
@@ -227,4 +228,29 @@ wrk_res_started(wrk_att *att)
     st.worker_id = att->w->worker_id;
     st.started_unix_us = att->started_us;
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_STARTED, &st.base, false);
+}
+
+static void
+on_started(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wrk_att *att = arg;
+    if (!att->aborted && att->state < ATT_PUBLISHING)
+        started_now(att);
+}
+
+void
+wrk_res_started(wrk_att *att)
+{
+    /* TaskStarted only for a task still running after worker.started_after (issue 25): a
+     * short one's start travels in its result, a message less. The claim already holds
+     * the lease, so nothing but the RUNNING phase waits for it. */
+    int64_t after = att->w->cfg->worker_started_after_ms;
+    if (after <= 0) {
+        started_now(att);
+    } else if ((att->started = evtimer_new(att->w->base, on_started, att)) != NULL) {
+        struct timeval tv = {(time_t)(after / 1000), (suseconds_t)(after % 1000) * 1000};
+        evtimer_add(att->started, &tv);
+    }
 }

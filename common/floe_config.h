@@ -79,6 +79,7 @@ typedef struct floe_config {
     int64_t child_check_ms;       /* a node waiting for its child execution checks it */
     int64_t claim_timeout_ms;     /* a dispatched attempt no worker claimed is retried after */
     int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */
+    int egress_batch;             /* 0 off, 1 on: PhaseChanges, one per execution and batch */
     int64_t engine_threads;
     int64_t redis_timeout_ms;
 

@@ -249,6 +249,10 @@ const cfg_entry floe_config_table[] = {
      "FLOE_RECONCILE_EVERY", 0, NULL, NULL,
      "the leader looks this often for RUNNING executions (started at least this long ago) "
      "whose state Redis lost, and requests them again; 0: never"},
+    {"engine.egress_batch", CFG_ENUM, OFF(egress_batch), "on", 0, 0, "FLOE_EGRESS_BATCH", 0, on_off,
+     NULL,
+     "on: the phase changes of one execution made while the engine handles one batch of work "
+     "go out together, one PhaseChanges message; off: one PhaseChanged each"},
     {"engine.egress_nodes", CFG_ENUM, OFF(egress_nodes), "on", 0, 0, "FLOE_EGRESS_NODES", 0, on_off,
      NULL, "publish node phase changes to <prefix>.egress (execution changes always are)"},
     {"engine.threads", CFG_INT, OFF(engine_threads), "2", 1, 32, "FLOE_ENGINE_THREADS", 0, NULL,

@@ -26,6 +26,7 @@ static floe_rc check_task_failed(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_data_published(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_lineage_recorded(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_phase_changed(const ProtobufCMessage *msg, floe_err *err);
+static floe_rc check_phase_changes(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_execution_terminate(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_gate_resolved(const ProtobufCMessage *msg, floe_err *err);
 static floe_rc check_container_secrets(const Floe__Container *c, floe_err *err);
@@ -47,6 +48,8 @@ static const env_type env_types[] = {
      &floe__lineage_recorded__descriptor, check_lineage_recorded},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_PHASE_CHANGED, "PhaseChanged",
      &floe__phase_changed__descriptor, check_phase_changed},
+    {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_PHASE_CHANGES, "PhaseChanges",
+     &floe__phase_changes__descriptor, check_phase_changes},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_DEAD_LETTER, "DeadLetter", &floe__dead_letter__descriptor,
      NULL},
     {FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_TERMINATE, "ExecutionTerminate",
@@ -392,6 +395,22 @@ check_phase_changed(const ProtobufCMessage *msg, floe_err *err)
 {
     const Floe__PhaseChanged *m = (const Floe__PhaseChanged *)msg;
     return check_exec_node_attempt(m->execution_id, NULL, 0, err);
+}
+
+static floe_rc
+check_phase_changes(const ProtobufCMessage *msg, floe_err *err)
+{
+    const Floe__PhaseChanges *m = (const Floe__PhaseChanges *)msg;
+    if (m->n_changes == 0)
+        return floe_err_user(err, FLOE_EINVAL, "changes: none");
+    for (size_t i = 0; i < m->n_changes; i++) {
+        floe_rc rc = check_phase_changed(&m->changes[i]->base, err);
+        if (rc != FLOE_OK)
+            return rc;
+        if (strcmp(m->changes[i]->execution_id, m->changes[0]->execution_id) != 0)
+            return floe_err_user(err, FLOE_EINVAL, "changes: of more than one execution");
+    }
+    return FLOE_OK;
 }
 
 floe_rc

@@ -111,7 +111,9 @@ term_start(sched_engine *e, uint64_t epoch)
     t->sweep_ev = event_new(e->base, -1, EV_PERSIST, term_sweep_cb, t);
     t->ack_ev = event_new(e->base, -1, 0, term_ack_cb, t);
     t->free_ev = event_new(e->base, -1, 0, term_free_cb, t);
-    if (t->execs == NULL || t->sweep_ev == NULL || t->ack_ev == NULL || t->free_ev == NULL)
+    t->egress = eng_egress_new(t);
+    if (t->execs == NULL || t->sweep_ev == NULL || t->ack_ev == NULL || t->free_ev == NULL ||
+        t->egress == NULL)
         goto fail;
     if ((t->bus = floe_bus_new(e->base, e->cfg, &cb, &err)) != NULL)
         floe_bus_count_into(t->bus, e->metrics, "engine");
@@ -135,6 +137,7 @@ fail:
         event_free(t->ack_ev);
     if (t->free_ev != NULL)
         event_free(t->free_ev);
+    eng_egress_free(t->egress);
     floe_map_free(t->execs);
     floe_free(t);
     return NULL;

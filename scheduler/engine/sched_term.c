@@ -1,6 +1,6 @@
 /*
  * sched_term — the plumbing of a leadership term every engine module shares: operations
- * and their references, acknowledgements, egress, and what to do when Redis fails (end the
+ * and their references, acknowledgements, and what to do when Redis fails (end the
  * term; start a new one under the same epoch once Redis answers again: every
  * unacknowledged event is delivered again and handled idempotently) or refuses the epoch
  * (stop, demote). The bottom of the engine: it calls nothing above it but through e->next.
@@ -78,6 +78,7 @@ eng_term_unref(eng_term *t)
         if ((*f)->free != NULL)
             (*f)->free(t);
     floe_map_free(t->execs);
+    eng_egress_free(t->egress);
     floe_free(t);
 }
 
@@ -88,6 +89,7 @@ eng_term_end(sched_engine *e, const char *why)
     if (t == NULL)
         return;
     e->term = NULL;
+    eng_egress_flush(t); /* what this term decided, while its bus still runs */
     t->dead = true;
     floe_log_warn(&t->log, "engine stops: %s", why);
     event_del(t->sweep_ev);
@@ -185,32 +187,6 @@ eng_csv(sched_engine *e, const uint32_t *v, size_t n)
         pos += (size_t)snprintf(e->csv + pos, 12, "%s%u", i ? "," : "", v[i]);
     e->csv[pos] = '\0';
     return e->csv;
-}
-
-void
-eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
-           floe_transition tr, floe_error_kind error_kind, const char *message)
-{
-    const floe_transition_def *d = floe_transition_get(tr);
-    sched_engine *e = t->e;
-    if (t->dead || t->bus == NULL || (node_id != NULL && !e->cfg->egress_nodes))
-        return;
-    Floe__PhaseChanged m = FLOE__PHASE_CHANGED__INIT;
-    m.execution_id = (char *)ex->id;
-    m.node_id = (char *)(node_id != NULL ? node_id : "");
-    m.attempt = attempt;
-    m.old_phase = (Floe__Phase)d->from;
-    m.new_phase = (Floe__Phase)d->to;
-    m.changed_unix_us = floe_now_us();
-    m.error_kind = (Floe__ErrorKind)error_kind;
-    m.message = (char *)(message != NULL ? message : "");
-    if (ex->plan != NULL && ex->plan->plan != NULL)
-        m.workflow = ex->plan->plan->spec->id;
-    floe_err err = {0};
-    if (floe_bus_produce(t->bus, e->topic_egress, ex->id, strlen(ex->id),
-                         FLOE__MESSAGE_TYPE__MESSAGE_TYPE_PHASE_CHANGED, &m.base, NULL, NULL,
-                         &err) != FLOE_OK)
-        floe_log_warn(&t->log, "egress: %s", err.msg);
 }
 
 /* --- Nodes and map items --------------------------------------------------------------- */

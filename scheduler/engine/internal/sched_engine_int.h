@@ -38,6 +38,7 @@ typedef struct eng_item eng_item;
 typedef struct eng_plan eng_plan;
 typedef struct eng_lin eng_lin;
 typedef struct eng_lps eng_lps;
+typedef struct eng_egress_buf eng_egress_buf;
 
 /* A plan in the cache, by workflow reference. */
 struct eng_plan {
@@ -114,7 +115,8 @@ struct eng_term {
     eng_lin *lin_head, *lin_tail; /* lineage records waiting to be written */
     size_t n_lin;
     bool lin_busy;
-    eng_lps *lp; /* launch plans (sched_lp.c) */
+    eng_lps *lp;            /* launch plans (sched_lp.c) */
+    eng_egress_buf *egress; /* phase changes held for the end of the batch (sched_egress.c) */
     floe_log_ctx log;
 };
 
@@ -249,12 +251,20 @@ const char *eng_node_id(const eng_exec *ex, uint32_t idx, char buf[SCHED_PLAN_ID
 /* A map item's place for the state scripts, "map node,first item,item,concurrency" in buf
  * (64 bytes); NULL for a plan node. */
 const char *eng_item_spec(const eng_exec *ex, uint32_t idx, char buf[64]);
-/* A PhaseChanged on egress (node_id NULL: the execution's). */
-void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
-                floe_transition tr, floe_error_kind error_kind, const char *message);
+
 /* The answer of a state script: false when the term can go on (the caller continues). */
 bool eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err,
                        store_state_res *res);
+
+/* sched_egress.c: phase changes for subscribers */
+eng_egress_buf *eng_egress_new(eng_term *t);
+void eng_egress_free(eng_egress_buf *g); /* NULL is a no-op */
+/* A phase change on egress (node_id NULL: the execution's): held for the batch's end
+ * (engine.egress_batch), or sent at once. */
+void eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attempt,
+                floe_transition tr, floe_error_kind error_kind, const char *message);
+/* The held changes out now: one PhaseChanges per execution. */
+void eng_egress_flush(eng_term *t);
 
 /* sched_plan_cache.c */
 /* Gives ex its plan now (EX_READY), or parks it until the plan loaded (EX_LOADING). */

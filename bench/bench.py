@@ -51,10 +51,16 @@ def run_floe(out, quick):
                     continue  # 35 s that says what layered (process) says: kept for the 10 min
                 prof = os.path.join(out, "scheduler-fanout.perf.data") \
                     if (name, executor) == ("fanout", "noop") else None
-                runs = [b.run(name, executor, shape, n, profile=prof if i == 0 else None)
+                wprof = os.path.join(out, "worker-fanout-process.perf.data") \
+                    if (name, executor) == ("fanout", "process") else None
+                runs = [b.run(name, executor, shape, n, profile=prof if i == 0 else None,
+                              worker_profile=wprof if i == 0 else None)
                         for i in range(NOOP_RUNS if executor == "noop" else 1)]
                 runs.sort(key=lambda x: x["tasks_per_s"])
                 r = runs[len(runs) // 2]  # the median run, all its figures together
+                # syscalls counted in a run of their own: tracing them slows a run
+                r["syscalls_per_task"] = b.run(name, executor, shape, n,
+                                               count_syscalls=True)["syscalls_per_task"]
                 r["runs_tasks_per_s"] = [x["tasks_per_s"] for x in runs]
                 r["worker_concurrency"] = conc
                 results.append(r)
@@ -138,14 +144,14 @@ def run_peers(out, quick):
     return results
 
 
-def profile_top(out, n=15):
-    data = os.path.join(out, "scheduler-fanout.perf.data")
+def profile_top(out, n=15, name="scheduler-fanout"):
+    data = os.path.join(out, name + ".perf.data")
     if not os.path.exists(data):
         return []
     r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
                         "--sort", "symbol", "--percent-limit", "0.5"],
                        capture_output=True, text=True)
-    with open(os.path.join(out, "scheduler-fanout.perf.txt"), "w") as f:
+    with open(os.path.join(out, name + ".perf.txt"), "w") as f:
         f.write(r.stdout)
     top = []
     for line in r.stdout.splitlines():
@@ -189,9 +195,9 @@ def summary(res):
         if "error" in p:
             lines.append("  %s %s: failed: %s" % (p["system"], p.get("workload", ""), p["error"]))
     lines += ["", "Floe inside (latencies in ms; CPU s per 1,000 tasks):", ""]
-    hdr = "%-8s %-8s %-2s %15s %17s %8s %6s %6s %6s %8s %6s" % (
+    hdr = "%-8s %-8s %-2s %15s %17s %8s %6s %6s %6s %8s %6s %7s" % (
         "workload", "executor", "w", "ready>disp p50/99", "done>downstr p50/99", "us/task",
-        "schedC", "wrkC", "RSS MiB", "Redis B/n", "msgs/t")
+        "schedC", "wrkC", "RSS MiB", "Redis B/n", "msgs/t", "sys/t")
     lines += [hdr, "-" * len(hdr)]
 
     def pp(d):
@@ -199,11 +205,13 @@ def summary(res):
     for r in floe:
         if r["workload"] in ("hops", "map"):
             continue
-        lines.append("%-8s %-8s %-2d %15s %17s %8.0f %6.3f %6.3f %6.1f %8.0f %6.2f" % (
+        sc = r.get("syscalls_per_task")
+        lines.append("%-8s %-8s %-2d %15s %17s %8.0f %6.3f %6.3f %6.1f %8.0f %6.2f %7s" % (
             r["workload"], r["executor"], r["workers"], pp(r["ready_to_dispatched_ms"]),
             pp(r["completion_to_downstream_received_ms"]), r["us_per_task"],
             r["sched_cpu_s_per_1000_tasks"], r["worker_cpu_s_per_1000_tasks"],
-            r["sched_peak_rss_mib"], r["redis_bytes_per_node"], r["kafka_msgs_per_task"]))
+            r["sched_peak_rss_mib"], r["redis_bytes_per_node"], r["kafka_msgs_per_task"],
+            "-" if sc is None else "%.0f" % sc))
     for r in floe:  # issue 23: one map node of many items
         if r["workload"] == "map":
             lines += ["", "Map: %d noop items, %d at once: %.0f items/s; scheduler %.0f B and Redis "
@@ -233,6 +241,11 @@ def summary(res):
         lines += ["", "Scheduler profile on fanout (noop), top functions by self time "
                   "(perf, scheduler-fanout.perf.txt):"]
         for p in res["profile_top"]:
+            lines.append("  %5.1f%%  %s" % (p["percent"], p["symbol"]))
+    if res.get("worker_profile_top"):
+        lines += ["", "Worker profile on fanout (process), top functions by self time "
+                  "(perf, worker-fanout-process.perf.txt):"]
+        for p in res["worker_profile_top"]:
             lines.append("  %5.1f%%  %s" % (p["percent"], p["symbol"]))
     return "\n".join(lines) + "\n"
 
@@ -293,7 +306,8 @@ def main():
     res = {"mode": "quick" if a.quick else "full", "host": platform.node(),
            "cores": os.cpu_count(), "sizes": shapes.sizes(a.quick),
            "started_unix": int(t0), "floe": floe, "peers": peers,
-           "profile_top": profile_top(a.out)}
+           "profile_top": profile_top(a.out),
+           "worker_profile_top": profile_top(a.out, name="worker-fanout-process")}
     res["targets"] = targets(floe, peers)
     res["duration_s"] = round(time.time() - t0, 1)
     with open(os.path.join(a.out, "results.json"), "w") as f:
@@ -302,7 +316,8 @@ def main():
     with open(os.path.join(a.out, "summary.txt"), "w") as f:
         f.write(text)
     sys.stdout.write("\n" + text)
-    log("results: %s/results.json, summary.txt, scheduler-fanout.perf.txt (%.0f s)" %
+    log("results: %s/results.json, summary.txt, scheduler-fanout.perf.txt, "
+        "worker-fanout-process.perf.txt (%.0f s)" %
         (a.out, res["duration_s"]))
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -373,7 +374,36 @@ class FloeBench:
 
     # -- one workload --
 
-    def run(self, name, executor, shape, n_exec, profile=None):
+    @staticmethod
+    def count_syscalls():
+        """System-wide syscalls until the returned stop() (everything a task costs: the
+        daemons, Kafka's JVM, Redis, PostgreSQL); stop() gives the count, or None without
+        perf."""
+        out = tempfile.NamedTemporaryFile(prefix="floe-syscalls-", suffix=".csv", delete=False)
+        out.close()
+        try:
+            p = subprocess.Popen(["perf", "stat", "-e", "raw_syscalls:sys_enter", "-a", "-x,",
+                                  "-o", out.name], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        except OSError:
+            os.unlink(out.name)
+            return lambda: None
+
+        def stop():
+            p.send_signal(signal.SIGINT)
+            p.wait(60)
+            n = None
+            with open(out.name) as f:
+                for line in f:
+                    parts = line.split(",")
+                    if len(parts) > 2 and parts[2] == "raw_syscalls:sys_enter" and parts[0].isdigit():
+                        n = int(parts[0])
+            os.unlink(out.name)
+            return n
+        return stop
+
+    def run(self, name, executor, shape, n_exec, profile=None, worker_profile=None,
+            count_syscalls=False):
         wf = self.wf(name, executor)
         tasks = len(shape) * n_exec
         self.log("floe: %s (%s executor): %d executions x %d nodes" % (name, executor, n_exec, len(shape)))
@@ -388,6 +418,15 @@ class FloeBench:
                                      "-p", str(self.sched.p.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)  # perf attaches asynchronously; nothing to await
+        wperf = None
+        if worker_profile and self.workers:
+            wperf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", worker_profile,
+                                      "-p", str(self.workers[0].p.pid)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        # Counting syscalls traces every one of them (it slows the run): only on request,
+        # in a run of its own.
+        syscalls = self.count_syscalls() if count_syscalls else (lambda: None)
         t0 = time.time()
         if n_exec == 1:
             ids = [self.api.launch(wf)]
@@ -395,15 +434,19 @@ class FloeBench:
             ids = self.launch_many(wf, n_exec)
         launched = time.time()
         done = self.wait_finished(ids, 600)
+        n_syscalls = syscalls()
         stop()
-        if perf is not None:
-            perf.send_signal(signal.SIGINT)
-            perf.wait(60)
+        for pr in (perf, wperf):
+            if pr is not None:
+                pr.send_signal(signal.SIGINT)
+                pr.wait(60)
         wall = max(f for _, f in done.values()) / 1e6 - t0
         after = self.sample()
         traces = self.wait_traces(ids, tasks)
-        return self.figures(name, executor, shape, ids, tasks, wall, launched - t0, before,
-                            after, peak[0] - base_mem, traces)
+        r = self.figures(name, executor, shape, ids, tasks, wall, launched - t0, before,
+                         after, peak[0] - base_mem, traces)
+        r["syscalls_per_task"] = None if n_syscalls is None else round(n_syscalls / tasks, 1)
+        return r
 
     def run_map(self, n_items, concurrency=1000):
         """One execution of one map node over n_items noop items (issue 23): its rate, and

@@ -27,8 +27,24 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
     snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
     const char *params[] = {ex->id, ep};
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg, "SELECT phase FROM executions WHERE id = $1", 1, params, NULL,
-                               NULL, &r, err);
+    /* The common case in one statement (issue 25: a start was four round trips): the row
+     * the API recorded, QUEUED, under this epoch's lease. Anything else takes the long
+     * way below, which says why. */
+    floe_rc rc = store_pg_exec(pg,
+                               "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"
+                               " started_at = coalesce(started_at, now()), updated_at = now()"
+                               " WHERE id = $1 AND phase = 'QUEUED' AND " FENCE " RETURNING phase",
+                               2, params, NULL, NULL, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    bool started = PQntuples(r) == 1;
+    PQclear(r);
+    if (started) {
+        snprintf(phase, 16, "RUNNING");
+        return FLOE_OK;
+    }
+    rc = store_pg_exec(pg, "SELECT phase FROM executions WHERE id = $1", 1, params, NULL, NULL, &r,
+                       err);
     if (rc != FLOE_OK)
         return rc;
     bool exists = PQntuples(r) == 1;

@@ -48,28 +48,6 @@ collect_problem(void *arg, const floe_err *err)
     json_array_append_new((json_t *)arg, json_string(err->msg));
 }
 
-/* Splits configured resource classes into an arena array. */
-static const char **
-class_list(api_req *r, size_t *n)
-{
-    const char *s = api_cfg(r)->resource_classes;
-    size_t count = 1;
-    for (const char *p = s; *p; p++)
-        count += *p == ',';
-    const char **out = floe_arena_alloc(r->arena, count * sizeof(*out));
-    if (out == NULL)
-        return NULL;
-    *n = 0;
-    for (const char *p = s; *p;) {
-        size_t len = strcspn(p, ",");
-        out[(*n)++] = floe_arena_strndup(r->arena, p, len);
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    return out;
-}
-
 /* File names only label messages; keep them short and printable. */
 static const char *
 file_label(api_req *r)
@@ -124,7 +102,8 @@ api_register_work(api_thread *t, api_req *r)
                                .max_depth = (unsigned)cfg->spec_max_depth},
                     .resolve = sched_resolve,
                     .resolve_arg = &rr};
-    env.resource_classes = class_list(r, &env.n_resource_classes);
+    env.resource_classes =
+        sched_resolve_classes(api_cfg(r)->resource_classes, r->arena, &env.n_resource_classes);
     if (env.resource_classes == NULL) {
         api_fail(r, FLOE_ENOMEM, "out of memory");
         return;

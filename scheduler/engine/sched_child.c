@@ -155,7 +155,7 @@ dyn_fits(const Floe__WorkflowSpec *w, const Floe__TaskSpec *t, char *why, size_t
  * parent's project and domain, and registers it (its version derived from its content, so
  * the same workflow registers once). FLOE_OK with j->code set: the document is wrong. */
 static floe_rc
-dyn_register(store_pg *pg, child_job *j, const Floe__Identifier *scope)
+dyn_register(store_pg *pg, child_job *j, const char *project, const char *domain)
 {
     const floe_config *cfg = j->cfg;
     const Floe__Value *doc = j->doc;
@@ -172,20 +172,13 @@ dyn_register(store_pg *pg, child_job *j, const Floe__Identifier *scope)
     if (doc->kind_case != FLOE__VALUE__KIND_STRING)
         return user_fail(j, "dynamic_invalid",
                          "its output \"workflow\" is not a string (a workflow document)");
-    char classes[512];
-    snprintf(classes, sizeof(classes), "%s", cfg->resource_classes);
-    const char *list[ENG_CLASSES_MAX];
     size_t n_classes = 0;
-    for (char *p = classes, *save = NULL; n_classes < ENG_CLASSES_MAX;) {
-        char *c = strtok_r(p, ",", &save);
-        if (c == NULL)
-            break;
-        list[n_classes++] = c;
-        p = NULL;
-    }
-    sched_resolve_scope sc = {.pg = pg, .project = scope->project, .domain = scope->domain};
-    spec_env env = {.project = scope->project,
-                    .domain = scope->domain,
+    const char **list = sched_resolve_classes(cfg->resource_classes, j->arena, &n_classes);
+    if (list == NULL)
+        return floe_err_sys(&j->err, FLOE_ENOMEM, "out of memory");
+    sched_resolve_scope sc = {.pg = pg, .project = project, .domain = domain};
+    spec_env env = {.project = project,
+                    .domain = domain,
                     .resource_classes = list,
                     .n_resource_classes = n_classes,
                     .limits = {.max_bytes = (size_t)cfg->spec_max_bytes,
@@ -218,8 +211,8 @@ dyn_register(store_pg *pg, child_job *j, const Floe__Identifier *scope)
                                        : user_fail(j, "dynamic_invalid", err.msg);
     sched_plan_free(plan);
     store_entity e = {.kind = STORE_WORKFLOW,
-                      .project = scope->project,
-                      .domain = scope->domain,
+                      .project = project,
+                      .domain = domain,
                       .name = items[0].name,
                       .version = items[0].version,
                       .digest = items[0].digest,
@@ -251,10 +244,7 @@ child_work(void *ctx, void *arg)
     if ((j->rc = store_pg_ensure(pg, &j->err)) != FLOE_OK)
         return;
     if (j->kind == CH_COMPILE) {
-        Floe__Identifier scope = FLOE__IDENTIFIER__INIT;
-        scope.project = (char *)j->row.project;
-        scope.domain = (char *)j->row.domain;
-        j->rc = dyn_register(pg, j, &scope);
+        j->rc = dyn_register(pg, j, j->row.project, j->row.domain);
         return;
     }
     floe_err err = {0};

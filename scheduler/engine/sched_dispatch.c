@@ -116,6 +116,16 @@ binding_value(sched_engine *e, const sched_plan *plan, const sched_binding *b, d
     return v;
 }
 
+/* A map item's value (its map's `over` input takes it), decoded into the scratch arena. */
+static const Floe__Value *
+item_value(sched_engine *e, const disp_src *element)
+{
+    return element != NULL && element->data != NULL
+               ? floe__value__unpack(floe_arena_pb_allocator(e->scratch), element->len,
+                                     element->data)
+               : NULL;
+}
+
 /* Builds and produces. up[k]/fields[k]: upstream outputs read for this dispatch; element:
  * a map item's value (packed floe.Value), which its map's `over` input takes. A map node
  * itself is not produced: with its inputs resolved, its items start. */
@@ -165,10 +175,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
         for (uint32_t k = 0; k < pn->n_inputs; k++) {
             const Floe__Value *v;
             if (item >= 0 && strcmp(pn->inputs[k].name, pn->map->over) == 0)
-                v = element != NULL && element->data != NULL
-                        ? floe__value__unpack(floe_arena_pb_allocator(e->scratch), element->len,
-                                              element->data)
-                        : NULL;
+                v = item_value(e, element);
             else
                 v = binding_value(e, plan, &pn->inputs[k], inputs, up, outs, n_up, more);
             if (v == NULL)
@@ -221,10 +228,7 @@ send_dispatch(eng_exec *ex, uint32_t node, uint32_t attempt, int64_t ready_us, c
                 b = &pn->inputs[k];
         const Floe__Value *v = NULL;
         if (item >= 0 && strcmp(want->name, pn->map->over) == 0) {
-            v = element != NULL && element->data != NULL
-                    ? floe__value__unpack(floe_arena_pb_allocator(e->scratch), element->len,
-                                          element->data)
-                    : NULL;
+            v = item_value(e, element);
         } else if (b == NULL) {
             v = want->default_value;
         } else {

@@ -2,6 +2,8 @@
 
 #include "store_registry.h"
 
+#include <string.h>
+
 floe_rc
 sched_resolve(void *arg, spec_kind kind, const char *name, const char *version, floe_arena *arena,
               const uint8_t **data, size_t *len, floe_err *err)
@@ -21,4 +23,26 @@ sched_resolve(void *arg, spec_kind kind, const char *name, const char *version, 
     *data = e.spec;
     *len = e.spec_len;
     return FLOE_OK;
+}
+
+const char **
+sched_resolve_classes(const char *csv, floe_arena *a, size_t *n)
+{
+    size_t count = 1;
+    for (const char *p = csv; *p; p++)
+        count += *p == ',';
+    const char **out = floe_arena_alloc(a, count * sizeof(*out));
+    if (out == NULL)
+        return NULL;
+    *n = 0;
+    for (const char *p = csv; *p;) {
+        size_t len = strcspn(p, ",");
+        if ((out[*n] = floe_arena_strndup(a, p, len)) == NULL)
+            return NULL;
+        (*n)++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return out;
 }

@@ -19,4 +19,8 @@ typedef struct sched_resolve_scope {
 floe_rc sched_resolve(void *arg, spec_kind kind, const char *name, const char *version,
                       floe_arena *arena, const uint8_t **data, size_t *len, floe_err *err);
 
+/* The configured resource classes ("a,b,c", the first the default) as spec_env wants
+ * them, in a; NULL when out of memory. */
+const char **sched_resolve_classes(const char *csv, floe_arena *a, size_t *n);
+
 #endif

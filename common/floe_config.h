@@ -54,6 +54,8 @@ typedef struct floe_config {
     int64_t api_max_inflight, api_max_inflight_bytes, api_max_connections;
     int64_t api_timeout_ms;           /* floectl: per request */
     int api_auth, api_metrics_public; /* on_off */
+    int api_console;                  /* on_off */
+    int64_t api_feed_max;             /* live feed streams per replica */
     char *api_bootstrap_token_file;
     int64_t api_auth_cache_ms;
     char *api_token, *api_token_file; /* floectl */

@@ -145,6 +145,10 @@ const cfg_entry floe_config_table[] = {
      "project), stored as its hash at start; replaced when the file changes"},
     {"api.metrics_public", CFG_ENUM, OFF(api_metrics_public), "on", 0, 0, "FLOE_API_METRICS_PUBLIC",
      0, on_off, NULL, "floe-scheduler: /metrics without a token (off: any valid token)"},
+    {"api.console", CFG_ENUM, OFF(api_console), "on", 0, 0, "FLOE_API_CONSOLE", 0, on_off, NULL,
+     "floe-scheduler: serve the web console at / (docs/console.md)"},
+    {"api.feed_max", CFG_INT, OFF(api_feed_max), "256", 0, 100000, "FLOE_API_FEED_MAX", 0, NULL,
+     NULL, "floe-scheduler: live feed streams open at once on a replica; 0 turns the feed off"},
     {"api.auth_cache", CFG_DURATION, OFF(api_auth_cache_ms), "5s", 0, 300000, "FLOE_API_AUTH_CACHE",
      0, NULL, NULL,
      "floe-scheduler: how long a replica trusts a token it looked up; a revocation reaches "

@@ -38,6 +38,7 @@ struct sched_api {
     api_tls *tls;      /* NULL: plain HTTP */
     store_blob *blobs; /* NULL when it could not be opened: blob_error says why */
     api_auth *auth;
+    api_feed *feed; /* NULL with api.feed_max 0 */
     char blob_error[FLOE_ERR_MSG_MAX];
 };
 
@@ -77,6 +78,7 @@ static const api_handler handlers[API_R_COUNT] = {
     [API_R_BLOB_UPLOAD] = {api_blob_upload_work, NULL},
     [API_R_BLOB_GET] = {api_blob_get_work, api_blob_get_done},
     [API_R_NODE_LOGS] = {api_node_logs_work, NULL},
+    [API_R_FEED] = {api_feed_work, api_feed_done},
 };
 
 /* Largest body of any route but register (launch inputs, terminate reasons, cache keys). */
@@ -108,6 +110,12 @@ api_auth *
 api_auth_of(const api_req *r)
 {
     return r->api->auth;
+}
+
+api_feed *
+api_feed_of(const api_req *r)
+{
+    return r->api->feed;
 }
 
 floe_bus *
@@ -276,112 +284,6 @@ api_req_answered(api_req *r, int status)
     api->inflight--;
     floe_metric_set(api->m_inflight, api->inflight);
     req_free(r);
-}
-
-/* --- parameters ----------------------------------------------------------------------- */
-
-const char *
-api_param(api_req *r, const char *key)
-{
-    return api_target_param(&r->t, key);
-}
-
-bool
-api_domain_known(const floe_config *cfg, const char *domain)
-{
-    size_t n = strlen(domain);
-    for (const char *p = cfg->domains; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && strncmp(p, domain, n) == 0)
-            return true;
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    return false;
-}
-
-const char *
-api_project(api_req *r, bool *ok)
-{
-    const char *p = api_param(r, "project");
-    if (p == NULL)
-        p = api_cfg(r)->project;
-    if (spec_check_project(p, &r->err) != FLOE_OK)
-        *ok = false;
-    return p;
-}
-
-const char *
-api_domain(api_req *r, bool *ok)
-{
-    const char *d = api_param(r, "domain");
-    if (d == NULL)
-        d = api_cfg(r)->domain;
-    if (!api_domain_known(api_cfg(r), d)) {
-        api_fail(r, FLOE_EINVAL, "domain \"%.64s\" is not one of the configured domains (%s)", d,
-                 api_cfg(r)->domains);
-        *ok = false;
-    }
-    return d;
-}
-
-static unsigned
-api_limit(api_req *r, bool *ok)
-{
-    const char *v = api_param(r, "limit");
-    if (v == NULL)
-        return API_LIST_LIMIT_DEFAULT;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (*end != '\0' || n < 1 || n > API_LIST_LIMIT_MAX) {
-        api_fail(r, FLOE_EINVAL, "limit \"%.32s\": expected 1 to %d", v, API_LIST_LIMIT_MAX);
-        *ok = false;
-        return 0;
-    }
-    return (unsigned)n;
-}
-
-static int64_t
-api_token(api_req *r, bool *ok)
-{
-    const char *v = api_param(r, "token");
-    if (v == NULL)
-        return 0;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*end != '\0' || n < 1) {
-        api_fail(r, FLOE_EINVAL, "token \"%.32s\" is not a page token from a previous answer", v);
-        *ok = false;
-        return 0;
-    }
-    return n;
-}
-
-bool
-api_list_scope(api_req *r, const char **project, const char **domain, unsigned *limit,
-               int64_t *before_seq)
-{
-    bool ok = true;
-    *project = api_project(r, &ok);
-    if (ok)
-        *domain = api_domain(r, &ok);
-    if (ok)
-        *limit = api_limit(r, &ok);
-    if (ok)
-        *before_seq = api_token(r, &ok);
-    return ok;
-}
-
-void
-api_reply_page(api_req *r, json_t *items, bool more, int64_t last_seq)
-{
-    char tok[24];
-    snprintf(tok, sizeof(tok), "%lld", (long long)last_seq);
-    r->reply =
-        json_pack("{s:o,s:o}", "items", items, "next_token", more ? json_string(tok) : json_null());
-    if (r->reply == NULL)
-        api_fail(r, FLOE_ENOMEM, "out of memory");
 }
 
 /* --- pool plumbing -------------------------------------------------------------------- */
@@ -614,6 +516,10 @@ on_request(struct evhttp_request *req, void *arg)
         r->status = path_known ? 405 : 0;
         goto reply;
     }
+    if (r->route->id == API_R_CONSOLE) {
+        api_console_serve(r);
+        return;
+    }
     if (r->route->id == API_R_HEALTHZ) {
         r->reply = json_pack("{s:s}", "status", "ok");
         goto reply;
@@ -747,6 +653,9 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
     }
     if ((api->auth = api_auth_new(cfg, err)) == NULL)
         goto fail;
+    if (cfg->api_feed_max > 0 &&
+        (api->feed = api_feed_new(base, cfg, api->pool, metrics, err)) == NULL)
+        goto fail;
     floe_log_info(&api->log, "listening on %s%s", cfg->api_url, https ? " (TLS)" : "");
     return api;
 fail:
@@ -791,6 +700,7 @@ sched_api_free(sched_api *api)
     if (api == NULL)
         return;
     sched_api_drain(api);
+    api_feed_free(api->feed); /* after the pool: no locate in flight */
     if (api->http != NULL)
         evhttp_free(api->http);
     store_blob_free(api->blobs);

@@ -183,6 +183,18 @@ bool api_labels_from_body(api_req *r, json_t *labels, const char **out);
 bool api_labels_from_query(api_req *r, const char **out);
 json_t *api_labels_render(const char *text);
 
+/* sched_api_feed.c: the live feed of phase changes (server-sent events) */
+typedef struct api_feed api_feed;
+api_feed *api_feed_new(struct event_base *base, const floe_config *cfg, floe_pool *pool,
+                       floe_metrics *metrics, floe_err *err);
+void api_feed_free(api_feed *f);
+api_feed *api_feed_of(const api_req *r); /* sched_api.c; NULL when off */
+void api_feed_work(api_thread *t, api_req *r);
+void api_feed_done(api_req *r);
+
+/* sched_api_console.c: the console's static files, answered on the loop */
+void api_console_serve(api_req *r);
+
 /* sched_api_logs.c: a running (or stopped) attempt's logs so far */
 void api_node_logs_work(api_thread *t, api_req *r);
 

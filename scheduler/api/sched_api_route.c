@@ -50,6 +50,10 @@ static const api_route routes[] = {
     {API_R_TOKEN_LIST, API_SIGNED_IN, "token_list", GET, "/api/v1/tokens"},
     {API_R_TOKEN_REVOKE, API_SIGNED_IN, "token_revoke", EVHTTP_REQ_DELETE, "/api/v1/tokens/:"},
     {API_R_AUDIT, API_ADMIN, "audit", GET, "/api/v1/audit"},
+    {API_R_FEED, API_VIEWER, "feed", GET, "/api/v1/feed"},
+    /* The console's static files: no data in them, so no token (docs/console.md). */
+    {API_R_CONSOLE, API_ANYONE, "console", GET, "/"},
+    {API_R_CONSOLE, API_ANYONE, "console", GET, "/console/:"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -47,6 +47,8 @@ typedef enum api_route_id {
     API_R_TOKEN_LIST,
     API_R_TOKEN_REVOKE,
     API_R_AUDIT,
+    API_R_FEED,
+    API_R_CONSOLE,
     API_R_COUNT
 } api_route_id;
 

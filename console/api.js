@@ -36,7 +36,7 @@ function headers(extra) {
   return h;
 }
 
-export async function api(path, { method = 'GET', query, body, raw, signal } = {}) {
+export async function api(path, { method = 'GET', query, body, raw, signal, signingIn } = {}) {
   const init = { method, headers: headers(), signal, cache: 'no-store' };
   if (body !== undefined) {
     if (raw) {
@@ -51,7 +51,7 @@ export async function api(path, { method = 'GET', query, body, raw, signal } = {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = { message: text.slice(0, 300) }; }
   if (!res.ok) {
-    if (res.status === 401) onUnauthenticated();
+    if (res.status === 401 && !signingIn) onUnauthenticated();
     throw new ApiError(res.status, json);
   }
   return json;

@@ -2,7 +2,7 @@
 // own modules; each renders into <main> and returns a function that stops what it
 // started (feeds, timers) when the page is left.
 import { api, token, setToken, clearToken, whenUnauthenticated } from './api.js';
-import { h, clear, errorBox } from './dom.js';
+import { h, add, clear, errorBox } from './dom.js';
 import { executionsPage } from './executions.js';
 import { executionPage } from './execution.js';
 import { entitiesPage, entityPage } from './registry.js';
@@ -29,41 +29,49 @@ function parseHash() {
 }
 
 const routes = [
-  [['executions', ':'], (p, q) => executionPage(main, p[1], q)],
-  [['executions'], (p, q) => executionsPage(main, q)],
-  [['workflows', ':'], (p, q) => entityPage(main, 'workflows', p[1], q)],
-  [['workflows'], (p, q) => entitiesPage(main, 'workflows', q)],
-  [['tasks', ':'], (p, q) => entityPage(main, 'tasks', p[1], q)],
-  [['tasks'], (p, q) => entitiesPage(main, 'tasks', q)],
-  [['launchplans', ':'], (p, q) => launchPlanPage(main, p[1], q)],
-  [['launchplans'], (p, q) => launchPlansPage(main, q)],
-  [['lineage'], (p, q) => lineagePage(main, q)],
-  [['cache'], (p, q) => cachePage(main, q)],
+  [['executions', ':'], (p, q, v) => executionPage(v, p[1], q)],
+  [['executions'], (p, q, v) => executionsPage(v, q)],
+  [['workflows', ':'], (p, q, v) => entityPage(v, 'workflows', p[1], q)],
+  [['workflows'], (p, q, v) => entitiesPage(v, 'workflows', q)],
+  [['tasks', ':'], (p, q, v) => entityPage(v, 'tasks', p[1], q)],
+  [['tasks'], (p, q, v) => entitiesPage(v, 'tasks', q)],
+  [['launchplans', ':'], (p, q, v) => launchPlanPage(v, p[1], q)],
+  [['launchplans'], (p, q, v) => launchPlansPage(v, q)],
+  [['lineage'], (p, q, v) => lineagePage(v, q)],
+  [['cache'], (p, q, v) => cachePage(v, q)],
 ];
 
 let leave = null;
+let generation = 0;
 
+// Each visit renders into a view of its own: a page still loading when the next visit
+// starts writes into its detached view, and what it started is stopped once it returns.
 async function route() {
+  const gen = ++generation;
   if (leave) { try { leave(); } catch (e) { /* the page is gone anyway */ } leave = null; }
   const { parts, query } = parseHash();
   if (!token()) { signIn(); return; }
   if (!ctx.me) {
-    try { ctx.me = await api('api/v1/whoami'); } catch (e) { if (e.status === 401) return; }
-    header();
+    try { ctx.me = await api('api/v1/whoami'); } catch (e) { return; }
+    if (gen !== generation) return;
   }
   if (query.get('project')) ctx.project = query.get('project');
   if (query.get('domain')) ctx.domain = query.get('domain');
   header();
+  const view = h('div', { class: 'view' });
+  add(clear(main), view);
   const hit = routes.find(([pat]) => pat.length === parts.length && pat.every((s, i) => s === ':' || s === parts[i]));
-  clear(main);
+  let stop = null;
   try {
-    if (parts.length === 0) leave = await executionsPage(main, query);
-    else if (hit) leave = await hit[1](parts, query);
-    else main.append(h('h1', null, 'Not found'), h('p', null, 'No page here. ', link('#/', 'Executions')));
+    if (parts.length === 0) stop = await executionsPage(view, query);
+    else if (hit) stop = await hit[1](parts, query, view);
+    else add(view, h('h1', null, 'Not found'), h('p', null, 'No page here. ', link('#/', 'Executions')));
   } catch (e) {
-    main.append(errorBox(e));
+    add(view, errorBox(e));
   }
-  const h1 = main.querySelector('h1');
+  if (gen !== generation) { if (stop) stop(); return; }
+  leave = stop;
+  const h1 = view.querySelector('h1');
   document.title = h1 ? `${h1.textContent} · Floe` : 'Floe';
 }
 
@@ -71,17 +79,27 @@ function header() {
   const nav = clear(document.getElementById('nav'));
   const here = location.hash.split('?')[0];
   for (const [href, text] of [['#/executions', 'Executions'], ['#/workflows', 'Workflows'], ['#/tasks', 'Tasks'], ['#/launchplans', 'Launch plans'], ['#/cache', 'Cache']]) {
-    nav.append(h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : null }, text));
+    add(nav, h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : null }, text));
   }
-  const who = clear(document.getElementById('who'));
-  if (!ctx.me) return;
+  const who = document.getElementById('who');
+  if (!ctx.me) { clear(who); return; }
+  // Built once per sign-in: rebuilding it would remove a focused field mid-change.
+  if (who.dataset.principal === ctx.me.principal) {
+    document.getElementById('ctx-project').value = ctx.project;
+    document.getElementById('ctx-domain').value = ctx.domain;
+    return;
+  }
+  clear(who);
+  who.dataset.principal = ctx.me.principal;
   const grants = ctx.me.grants || [];
   const projects = [...new Set(grants.map((g) => g.project).filter((p) => p !== '*'))];
   const proj = h('input', { id: 'ctx-project', value: ctx.project, list: 'ctx-projects', size: 12, 'aria-label': 'Project' });
   const dom = h('select', { id: 'ctx-domain', 'aria-label': 'Domain' },
     ['development', 'staging', 'production'].map((d) => h('option', { value: d, selected: d === ctx.domain }, d)));
   const apply = () => {
-    ctx.project = proj.value.trim() || 'default';
+    const p = proj.value.trim() || 'default';
+    if (p === ctx.project && dom.value === ctx.domain) return;
+    ctx.project = p;
     ctx.domain = dom.value;
     localStorage.setItem('floe.project', ctx.project);
     localStorage.setItem('floe.domain', ctx.domain);
@@ -89,7 +107,7 @@ function header() {
   };
   proj.addEventListener('change', apply);
   dom.addEventListener('change', apply);
-  who.append(h('datalist', { id: 'ctx-projects' }, projects.map((p) => h('option', { value: p }))),
+  add(who, h('datalist', { id: 'ctx-projects' }, projects.map((p) => h('option', { value: p }))),
     h('label', { class: 'ctx' }, 'Project ', proj), h('label', { class: 'ctx' }, 'Domain ', dom),
     h('span', { class: 'me', title: ctx.me.principal }, ctx.me.name || ctx.me.principal),
     h('button', { type: 'button', class: 'link', onclick: () => { clearToken(); ctx.me = null; signIn(); } }, 'Sign out'));
@@ -98,7 +116,8 @@ function header() {
 function signIn(message) {
   if (leave) { leave(); leave = null; }
   clear(document.getElementById('nav'));
-  clear(document.getElementById('who'));
+  const who = clear(document.getElementById('who'));
+  delete who.dataset.principal;
   clear(main);
   document.title = 'Sign in · Floe';
   const input = h('input', { id: 'token', type: 'password', autocomplete: 'off', required: true, size: 48 });
@@ -107,20 +126,20 @@ function signIn(message) {
     e.preventDefault();
     setToken(input.value.trim());
     try {
-      ctx.me = await api('api/v1/whoami');
+      ctx.me = await api('api/v1/whoami', { signingIn: true });
       if (location.hash === '' || location.hash === '#/signin') location.hash = '#/executions';
       else route();
     } catch (err) {
       clearToken();
-      clear(out).append(errorBox(err));
+      add(clear(out), errorBox(err));
     }
   } },
   h('h1', null, 'Sign in to Floe'),
   h('p', null, 'Paste an API token (floectl token create) or an access token from your identity provider. It is kept in this tab only.'),
   h('label', { for: 'token' }, 'Token'), input,
   h('button', { type: 'submit' }, 'Sign in'), out);
-  if (message) out.append(h('p', { class: 'error' }, message));
-  main.append(form);
+  if (message) add(out, h('p', { class: 'error' }, message));
+  add(main, form);
   input.focus();
 }
 

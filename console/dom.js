@@ -71,3 +71,6 @@ export function errorBox(e) {
   return h('div', { class: 'error', role: 'alert' },
     h('strong', null, e.code ? `${e.code}: ` : 'error: '), e.message || String(e));
 }
+
+// Appends kids as h() does: nested arrays flattened, null, undefined and false skipped.
+export function add(el, ...kids) { append(el, kids); return el; }

@@ -2,7 +2,7 @@
 // panel of the node in view (attempts, inputs and outputs, logs, gate answers), with the
 // execution's actions. The feed keeps phases current; the snapshot is read after `ready`.
 import { api, feed } from './api.js';
-import { h, clear, phaseBadge, fmtTime, fmtDuration, duration, errorBox, toast, TERMINAL } from './dom.js';
+import { h, add, clear, phaseBadge, fmtTime, fmtDuration, duration, errorBox, toast, TERMINAL } from './dom.js';
 import { GraphView } from './graph.js';
 import { nodePanel } from './node.js';
 import { go } from './app.js';
@@ -62,7 +62,7 @@ export async function executionPage(main, id, q) {
   const views = {};
   const panels = h('div', { class: 'views' });
   const aside = h('aside', { class: 'panel', 'aria-label': 'Node' }, h('p', { class: 'hint' }, 'Select a node in the graph or the table.'));
-  main.append(h('div', { class: 'titlebar' }, h('h1', null, `Execution ${ex.id}`), live), head, actions, tabs,
+  add(main, h('div', { class: 'titlebar' }, h('h1', null, `Execution ${ex.id}`), live), head, actions, tabs,
     h('div', { class: 'split' }, panels, aside));
 
   function tab(name, label, el) {
@@ -71,8 +71,8 @@ export async function executionPage(main, id, q) {
     el.setAttribute('role', 'tabpanel');
     el.setAttribute('aria-labelledby', `tab-${name}`);
     el.hidden = true;
-    tabs.append(b);
-    panels.append(el);
+    add(tabs, b);
+    add(panels, el);
     views[name] = { b, el };
   }
   let current = null;
@@ -107,7 +107,7 @@ export async function executionPage(main, id, q) {
     clear(groupBar);
     for (const g of built.groups) {
       const open = state.expanded.has(g);
-      groupBar.append(h('button', { type: 'button', 'aria-pressed': String(open), onclick: () => {
+      add(groupBar, h('button', { type: 'button', 'aria-pressed': String(open), onclick: () => {
         if (open) state.expanded.delete(g); else state.expanded.add(g);
         rebuild();
       } }, `${open ? '▾' : '▸'} ${g}`));
@@ -129,14 +129,14 @@ export async function executionPage(main, id, q) {
     const shown = ids.slice(0, 2000);
     for (const nid of shown) {
       const n = state.nodes.get(nid) || {};
-      tbody.append(h('tr', null,
+      add(tbody, h('tr', null,
         h('td', null, h('button', { type: 'button', class: 'link', onclick: () => select(nid) }, nid)),
         h('td', null, (specById.get(nid) || {}).kind || 'item'),
         h('td', null, phaseBadge(n.phase || 'QUEUED')),
         h('td', null, n.attempts || 0),
         h('td', null, n.error ? `${n.error.kind || ''} ${n.error.code || ''}: ${n.error.message || ''}` : '')));
     }
-    if (ids.length > shown.length) tbody.append(h('tr', null, h('td', { colspan: 5 }, `${ids.length - shown.length} more: find them by name in the graph.`)));
+    if (ids.length > shown.length) add(tbody, h('tr', null, h('td', { colspan: 5 }, `${ids.length - shown.length} more: find them by name in the graph.`)));
   }
 
   // --- the timeline
@@ -152,10 +152,10 @@ export async function executionPage(main, id, q) {
       for (const a of n.attempt_log || []) if (a.started_at) bars.push({ nid, a: a.attempt, phase: a.phase, s: new Date(a.started_at).getTime(), e: a.finished_at ? new Date(a.finished_at).getTime() : t1, worker: a.worker });
     }
     bars.sort((x, y) => x.s - y.s);
-    tl.append(h('p', { class: 'hint' }, `${bars.length} attempts over ${fmtDuration(span)}${bars.length > 1000 ? ': the first 1000 shown' : ''}.`));
+    add(tl, h('p', { class: 'hint' }, `${bars.length} attempts over ${fmtDuration(span)}${bars.length > 1000 ? ': the first 1000 shown' : ''}.`));
     for (const b of bars.slice(0, 1000)) {
       const left = ((b.s - t0) / span) * 100, width = Math.max(0.3, ((b.e - b.s) / span) * 100);
-      tl.append(h('div', { class: 'tl-row' },
+      add(tl, h('div', { class: 'tl-row' },
         h('button', { type: 'button', class: 'link tl-name', onclick: () => select(b.nid) }, `${b.nid} #${b.a}`),
         h('div', { class: 'tl-track' }, h('div', { class: `tl-bar phase-${b.phase.toLowerCase()}`, style: null, title: `${b.phase} ${fmtDuration(b.e - b.s)} on ${b.worker || '?'}`, dataset: { left: left.toFixed(2), width: width.toFixed(2) } }))));
     }
@@ -165,7 +165,7 @@ export async function executionPage(main, id, q) {
 
   // --- head and actions
   function drawHead() {
-    clear(head).append(h('dl', { class: 'facts' },
+    add(clear(head), h('dl', { class: 'facts' },
       h('dt', null, 'Phase'), h('dd', { id: 'exec-phase' }, phaseBadge(ex.phase)),
       h('dt', null, 'Workflow'), h('dd', null, h('a', { href: `#/workflows/${encodeURIComponent(ex.workflow.name)}?version=${encodeURIComponent(ex.workflow.version)}` }, `${ex.workflow.name}@${ex.workflow.version}`)),
       ex.launch_plan ? [h('dt', null, 'Launch plan'), h('dd', null, h('a', { href: `#/launchplans/${encodeURIComponent(ex.launch_plan.name)}` }, ex.launch_plan.name))] : null,
@@ -178,7 +178,7 @@ export async function executionPage(main, id, q) {
       (ex.children || []).length ? [h('dt', null, 'Children'), h('dd', null, ex.children.map((c) => h('a', { class: 'child', href: `#/executions/${encodeURIComponent(c.id)}` }, `${c.node}: ${c.phase}`)))] : null,
       h('dt', null, 'Inputs'), h('dd', null, h('code', null, JSON.stringify(ex.inputs || {}))),
       ex.outputs ? [h('dt', null, 'Outputs'), h('dd', { id: 'exec-outputs' }, h('code', null, JSON.stringify(ex.outputs)))] : null,
-      ex.error ? [h('dt', null, 'Error'), h('dd', { class: 'error' }, `${ex.error.kind || ''} ${ex.error.code || ''}: ${ex.error.message || ''}`)] : null));
+      ex.error ? [h('dt', null, 'Error'), h('dd', { class: 'error', id: 'exec-error' }, typeof ex.error === 'string' ? ex.error : JSON.stringify(ex.error))] : null));
     clear(actions);
     const act = async (what, path, body, then) => {
       try {
@@ -188,13 +188,13 @@ export async function executionPage(main, id, q) {
       } catch (e) { toast(`${what}: ${e.message}`, 'bad'); }
     };
     if (!TERMINAL.has(ex.phase)) {
-      actions.append(h('button', { type: 'button', class: 'danger', onclick: () => {
+      add(actions, h('button', { type: 'button', class: 'danger', onclick: () => {
         if (confirm(`Terminate ${ex.id}?`)) act('Terminate', `api/v1/executions/${encodeURIComponent(ex.id)}/terminate`, { reason: 'terminated from the console' });
       } }, 'Terminate'));
     }
-    actions.append(h('button', { type: 'button', onclick: () => act('Relaunch', `api/v1/executions/${encodeURIComponent(ex.id)}/relaunch`, {}, (r) => go(`#/executions/${encodeURIComponent(r.id)}`)) }, 'Relaunch'));
+    add(actions, h('button', { type: 'button', onclick: () => act('Relaunch', `api/v1/executions/${encodeURIComponent(ex.id)}/relaunch`, {}, (r) => go(`#/executions/${encodeURIComponent(r.id)}`)) }, 'Relaunch'));
     if (TERMINAL.has(ex.phase) && ex.phase !== 'SUCCEEDED') {
-      actions.append(h('button', { type: 'button', onclick: () => act('Recover', `api/v1/executions/${encodeURIComponent(ex.id)}/recover`, {}, (r) => go(`#/executions/${encodeURIComponent(r.id)}`)) }, 'Recover'));
+      add(actions, h('button', { type: 'button', onclick: () => act('Recover', `api/v1/executions/${encodeURIComponent(ex.id)}/recover`, {}, (r) => go(`#/executions/${encodeURIComponent(r.id)}`)) }, 'Recover'));
     }
   }
 

@@ -1,7 +1,7 @@
 // Executions: newest first, filtered in the url (phase, workflow, launch plan, time,
 // label), paged with the API's tokens, kept live by the project's feed.
 import { api, feed } from './api.js';
-import { h, clear, phaseBadge, fmtTime, fmtDuration, duration, errorBox } from './dom.js';
+import { h, add, clear, phaseBadge, fmtTime, fmtDuration, duration, errorBox } from './dom.js';
 import { ctx } from './app.js';
 
 const PHASES = ['', 'QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'];
@@ -35,7 +35,7 @@ export async function executionsPage(main, q) {
     body);
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
   const status = h('div');
-  main.append(h('div', { class: 'titlebar' }, h('h1', null, 'Executions'), live,
+  add(main, h('div', { class: 'titlebar' }, h('h1', null, 'Executions'), live,
     h('a', { class: 'button', href: '#/workflows' }, 'Launch…')), form, status, table, pager);
 
   const rows = new Map();
@@ -60,14 +60,14 @@ export async function executionsPage(main, q) {
       clear(body);
       rows.clear();
       clear(status);
-      for (const ex of page.items) body.append(row(ex));
-      if (!page.items.length) body.append(h('tr', null, h('td', { colspan: 7 }, 'No executions match.')));
+      for (const ex of page.items) add(body, row(ex));
+      if (!page.items.length) add(body, h('tr', null, h('td', { colspan: 7 }, 'No executions match.')));
       clear(pager);
       const p = new URLSearchParams(location.hash.split('?')[1] || '');
-      if (f.token) { p.delete('token'); pager.append(h('a', { href: `#/executions?${p}` }, '« Newest')); }
-      if (page.next_token) { p.set('token', page.next_token); pager.append(h('a', { href: `#/executions?${p}`, rel: 'next' }, 'Older »')); }
+      if (f.token) { p.delete('token'); add(pager, h('a', { href: `#/executions?${p}` }, '« Newest')); }
+      if (page.next_token) { p.set('token', page.next_token); add(pager, h('a', { href: `#/executions?${p}`, rel: 'next' }, 'Older »')); }
     } catch (e) {
-      clear(status).append(errorBox(e));
+      add(clear(status), errorBox(e));
     }
   }
   await load();
@@ -81,7 +81,7 @@ export async function executionsPage(main, q) {
         r.ex.phase = c.phase;
         if (c.phase === 'RUNNING' && !r.ex.started_at) r.ex.started_at = c.at;
         if (['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'].includes(c.phase)) r.ex.finished_at = c.at;
-        clear(r.tr.querySelector('.ph')).append(phaseBadge(c.phase));
+        add(clear(r.tr.querySelector('.ph')), phaseBadge(c.phase));
         r.tr.querySelector('.dur').textContent = fmtDuration(duration(r.ex.started_at, r.ex.finished_at));
       } else if (!f.token && !again) {
         // A new execution on the first page: read the page again, once a second at most.

@@ -68,7 +68,8 @@ export class GraphView {
     this.canvas.className = 'graph';
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute('role', 'img');
-    this.canvas.setAttribute('aria-label', label || 'Graph of the nodes. Arrow keys pan, + and - zoom, 0 fits. The node table lists the same nodes.');
+    this.label = label || 'Graph of the nodes (arrow keys pan, + and - zoom, 0 fits; the Nodes tab lists them).';
+    this.canvas.setAttribute('aria-label', this.label);
     parent.append(this.canvas);
     this.ctx = this.canvas.getContext('2d', { alpha: false });
     this.nodes = [];
@@ -92,6 +93,9 @@ export class GraphView {
     const t0 = performance.now();
     this.lay = layout(nodes, edges);
     this.layoutMs = performance.now() - t0;
+    this.counts = {};
+    for (const nd of nodes) this.counts[nd.phase] = (this.counts[nd.phase] || 0) + 1;
+    this.countsDirty = true;
     this.size();
     this.fit();
   }
@@ -99,6 +103,9 @@ export class GraphView {
   setPhase(id, phase) {
     const i = this.index.get(id);
     if (i === undefined || this.nodes[i].phase === phase) return;
+    this.counts[this.nodes[i].phase]--;
+    this.counts[phase] = (this.counts[phase] || 0) + 1;
+    this.countsDirty = true;
     this.nodes[i].phase = phase;
     this.draw();
   }
@@ -110,8 +117,10 @@ export class GraphView {
     this.canvas.width = Math.round(this.cw * dpr);
     this.canvas.height = Math.round(this.ch * dpr);
     this.dpr = dpr;
-    // Until someone pans or zooms, the whole graph stays in view.
-    if (!this.moved) this.fit(); else this.draw();
+    // Until someone pans or zooms, the whole graph stays in view. Painted now: a canvas
+    // given a new size is blank until then.
+    if (!this.moved) this.fit();
+    this.paint();
   }
 
   fit() {
@@ -285,6 +294,13 @@ export class GraphView {
       }
     }
     this.lastDrawn = { nodes: visible.length, edges: drawn };
+    if (this.countsDirty) {
+      // What the picture shows, in words: for screen readers, and for the browser tests.
+      this.countsDirty = false;
+      const parts = Object.entries(this.counts).filter(([, c]) => c > 0).map(([p, c]) => `${c} ${p.toLowerCase()}`);
+      this.canvas.dataset.phases = JSON.stringify(Object.fromEntries(Object.entries(this.counts).filter(([, c]) => c > 0)));
+      this.canvas.setAttribute('aria-label', `${this.label} ${n} nodes: ${parts.join(', ')}.`);
+    }
     this.canvas.dataset.state = 'ready';
   }
 }

@@ -1,14 +1,14 @@
 // Launch plans: each with its workflow, schedule or triggers, whether it is active, the
 // next fire times, recent firings, the datasets it awaits; activate and deactivate.
 import { api } from './api.js';
-import { h, fmtTime, phaseBadge, toast } from './dom.js';
+import { h, add, fmtTime, phaseBadge, toast } from './dom.js';
 import { ctx, go } from './app.js';
 
 export async function launchPlansPage(main, q) {
   const page = await api('api/v1/launchplans', { query: { project: ctx.project, domain: ctx.domain, limit: 1000, token: q.get('token') } });
   const byName = new Map();
   for (const it of page.items) if (!byName.has(it.name) || it.active) byName.set(it.name, it);
-  main.append(h('h1', null, 'Launch plans'), h('table', { class: 'list', 'aria-label': 'Launch plans' },
+  add(main, h('h1', null, 'Launch plans'), h('table', { class: 'list', 'aria-label': 'Launch plans' },
     h('thead', null, h('tr', null, ['Name', 'Version', 'Workflow', 'Active'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', null, [...byName.values()].map((lp) => h('tr', null,
       h('td', null, h('a', { href: `#/launchplans/${encodeURIComponent(lp.name)}` }, lp.name)), h('td', null, lp.version),
@@ -28,7 +28,7 @@ export async function launchPlanPage(main, name, q) {
       go(`#/launchplans/${encodeURIComponent(name)}?version=${encodeURIComponent(lp.version)}&t=${Date.now()}`);
     } catch (e) { toast(e.message, 'bad'); }
   };
-  main.append(h('h1', null, `Launch plan ${name}`),
+  add(main, h('h1', null, `Launch plan ${name}`),
     h('p', null, `version ${lp.version} of `, h('a', { href: `#/workflows/${encodeURIComponent(lp.workflow.name)}?version=${encodeURIComponent(lp.workflow.version)}` }, `${lp.workflow.name}@${lp.workflow.version}`),
       ' · ', lp.active ? 'active' : 'inactive', ' ', h('button', { type: 'button', onclick: toggle }, lp.active ? 'Deactivate' : 'Activate')),
     spec.description ? h('p', null, spec.description) : null,

@@ -2,7 +2,7 @@
 // items, inputs (read through the node's bindings) and outputs with blob downloads, and
 // each attempt with its worker, timing and logs (followed while the attempt runs).
 import { api, blobText, blobHex, download } from './api.js';
-import { h, clear, phaseBadge, fmtTime, fmtDuration, duration, showValue, toast, TERMINAL } from './dom.js';
+import { h, add, clear, phaseBadge, fmtTime, fmtDuration, duration, showValue, toast, TERMINAL } from './dom.js';
 
 const LOG_MAX = 1 << 20;
 
@@ -69,6 +69,7 @@ function logViewer(state, nid, attempt, stream, entry, running) {
 
 function gateForm(state, nid, sn) {
   const gate = sn.gate || {};
+  const type = typeof gate.type === 'string' ? gate.type : gate.type ? JSON.stringify(gate.type) : '';
   const comment = h('input', { id: 'gate-comment', size: 24 });
   const value = h('input', { id: 'gate-value', size: 16 });
   const send = async (verb, body) => {
@@ -78,15 +79,15 @@ function gateForm(state, nid, sn) {
     } catch (e) { toast(`${verb}: ${e.message}`, 'bad'); }
   };
   const parse = (s) => { try { return JSON.parse(s); } catch (e) { return s; } };
-  if (gate.signal) {
+  if (gate.kind === 'signal') {
     return h('form', { class: 'gate', onsubmit: (e) => { e.preventDefault(); send('signal', { value: parse(value.value) }); } },
-      h('label', { for: 'gate-value' }, `Value (${gate.signal.type || 'any'})`), value, h('button', { type: 'submit' }, 'Send signal'));
+      h('label', { for: 'gate-value' }, `Value${type ? ` (${type})` : ''}`), value, h('button', { type: 'submit' }, 'Send signal'));
   }
-  if (gate.approve) {
+  if (gate.kind === 'approve') {
     const body = () => { const b = { comment: comment.value }; if (value.value) b.value = parse(value.value); return b; };
     return h('form', { class: 'gate', onsubmit: (e) => e.preventDefault() },
       h('label', { for: 'gate-comment' }, 'Comment'), comment,
-      gate.approve.type ? [h('label', { for: 'gate-value' }, `Value (${gate.approve.type})`), value] : null,
+      type ? [h('label', { for: 'gate-value' }, `Value (${type})`), value] : null,
       h('button', { type: 'button', onclick: () => send('approve', body()) }, 'Approve'),
       h('button', { type: 'button', class: 'danger', onclick: () => send('reject', { comment: comment.value }) }, 'Reject'));
   }
@@ -96,12 +97,12 @@ function gateForm(state, nid, sn) {
 export function nodePanel(aside, state, nid) {
   const info = h('div');
   const logs = h('div');
-  aside.append(info, logs);
+  add(aside, info, logs);
   let viewer = null;
   const openLog = (attempt, stream, entry, running) => {
     if (viewer) viewer.close();
     viewer = logViewer(state, nid, attempt, stream, entry, running);
-    clear(logs).append(viewer.box);
+    add(clear(logs), viewer.box);
   };
   function render() {
     const n = state.nodes.get(nid) || { id: nid, phase: 'QUEUED', attempts: 0 };
@@ -111,7 +112,7 @@ export function nodePanel(aside, state, nid) {
     for (const it of items) counts[it.phase] = (counts[it.phase] || 0) + 1;
     const done = new Set((n.attempt_log || []).map((a) => a.attempt));
     const running = n.attempts && !done.has(n.attempts) && !TERMINAL.has(n.phase) ? n.attempts : 0;
-    clear(info).append(
+    add(clear(info), 
       h('h2', null, nid, ' ', phaseBadge(n.phase)),
       h('p', { class: 'hint' }, sn ? `${sn.kind}` : 'an item of a map', n.map ? ` · ${n.map.items} items` : ''),
       n.error ? h('p', { class: 'error', role: 'alert' }, `${n.error.kind || ''} ${n.error.code || ''}: ${n.error.message || ''}`) : null,
@@ -127,12 +128,12 @@ export function nodePanel(aside, state, nid) {
         h('tbody', null,
           (n.attempt_log || []).map((a) => h('tr', null, h('td', null, a.attempt), h('td', null, phaseBadge(a.phase)), h('td', null, a.worker || '—'),
             h('td', null, fmtTime(a.started_at)), h('td', null, fmtDuration(duration(a.started_at, a.finished_at))),
-            h('td', null, a.error_code ? `${a.error_kind} ${a.error_code}: ${a.message || ''}` : ''),
+            h('td', { title: a.message || null }, a.error_code ? `${a.error_kind} ${a.error_code}` : ''),
             h('td', null, ['stdout', 'stderr'].map((s) => h('button', { type: 'button', class: 'link', onclick: () => openLog(a.attempt, s, a, false) }, s))))),
           running ? h('tr', null, h('td', null, running), h('td', null, phaseBadge(n.phase)), h('td', { colspan: 4 }, 'running'),
             h('td', null, ['stdout', 'stderr'].map((s) => h('button', { type: 'button', class: 'link', onclick: () => openLog(running, s, null, true) }, s)))) : null)));
     if (sn && sn.kind === 'task' && n.outputs) {
-      info.append(h('p', null, h('a', { href: `#/lineage?execution=${encodeURIComponent(state.ex.id)}&node=${encodeURIComponent(nid)}` }, 'Lineage of its outputs')));
+      add(info, h('p', null, h('a', { href: `#/lineage?execution=${encodeURIComponent(state.ex.id)}&node=${encodeURIComponent(nid)}` }, 'Lineage of its outputs')));
     }
   }
   render();

@@ -1,7 +1,7 @@
 // Workflows and tasks: the names in a project (each with its versions), one version with
 // its typed interface, a workflow's graph, and the launch form its interface makes.
 import { api, upload } from './api.js';
-import { h, clear, fmtTime, errorBox, toast } from './dom.js';
+import { h, add, clear, fmtTime, errorBox, toast } from './dom.js';
 import { ctx, go } from './app.js';
 import { GraphView } from './graph.js';
 import { buildGraph } from './execution.js';
@@ -12,14 +12,14 @@ export async function entitiesPage(main, kind, q) {
   const page = await api(`api/v1/${kind}`, { query: { project: ctx.project, domain: ctx.domain, limit: 1000, token: q.get('token') } });
   const byName = new Map();
   for (const it of page.items) if (!byName.has(it.name)) byName.set(it.name, it);
-  main.append(h('h1', null, KIND[kind]),
+  add(main, h('h1', null, KIND[kind]),
     h('table', { class: 'list', 'aria-label': KIND[kind] },
       h('thead', null, h('tr', null, ['Name', 'Latest version', 'Registered'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', null, [...byName.values()].map((it) => h('tr', null,
         h('td', null, h('a', { href: `#/${kind}/${encodeURIComponent(it.name)}` }, it.name)),
         h('td', null, it.version), h('td', null, fmtTime(it.created_at)))),
       byName.size ? null : h('tr', null, h('td', { colspan: 3 }, `No ${kind} in ${ctx.project}/${ctx.domain}.`)))));
-  if (page.next_token) main.append(h('a', { href: `#/${kind}?token=${encodeURIComponent(page.next_token)}` }, 'More »'));
+  if (page.next_token) add(main, h('a', { href: `#/${kind}?token=${encodeURIComponent(page.next_token)}` }, 'More »'));
 }
 
 function ifaceTable(vars, caption) {
@@ -36,21 +36,21 @@ export async function entityPage(main, kind, name, q) {
   const spec = ent.spec;
   const pick = h('select', { id: 'version', onchange: () => go(`#/${kind}/${encodeURIComponent(name)}?version=${encodeURIComponent(pick.value)}`) },
     versions.items.map((v) => h('option', { value: v.version, selected: v.version === ent.version }, `${v.version} (${fmtTime(v.created_at)})`)));
-  main.append(h('h1', null, `${kind === 'workflows' ? 'Workflow' : 'Task'} ${name}`),
+  add(main, h('h1', null, `${kind === 'workflows' ? 'Workflow' : 'Task'} ${name}`),
     h('p', null, h('label', { for: 'version' }, 'Version '), pick, ' ', h('code', { title: 'digest' }, ent.digest.slice(0, 12))),
     spec.description ? h('p', null, spec.description) : null,
     h('div', { class: 'cols' }, ifaceTable(spec.interface.inputs, 'Inputs'), ifaceTable(spec.interface.outputs, 'Outputs')));
   if (kind === 'tasks') {
-    main.append(h('p', null, h('a', { href: `#/cache?task=${encodeURIComponent(name)}` }, 'Cached results of this task')),
+    add(main, h('p', null, h('a', { href: `#/cache?task=${encodeURIComponent(name)}` }, 'Cached results of this task')),
       h('details', null, h('summary', null, 'Compiled spec'), h('pre', null, JSON.stringify(spec, null, 2))));
     return null;
   }
-  main.append(h('h2', null, 'Launch'), launchForm(spec.interface.inputs, async (inputs, extra) => {
+  add(main, h('h2', null, 'Launch'), launchForm(spec.interface.inputs, async (inputs, extra) => {
     const r = await api('api/v1/executions', { method: 'POST', body: Object.assign({ project: ctx.project, domain: ctx.domain, workflow: `${name}@${ent.version}`, inputs }, extra) });
     go(`#/executions/${encodeURIComponent(r.id)}`);
   }));
   const gv = h('div', { class: 'graphview small' });
-  main.append(h('h2', null, 'Graph'), gv);
+  add(main, h('h2', null, 'Graph'), gv);
   const view = new GraphView(gv, {});
   const g = buildGraph(spec, () => 'QUEUED', new Set());
   view.setGraph(g.nodes, g.edges);
@@ -70,8 +70,8 @@ export function launchForm(inputs, submit) {
       const extra = { no_cache: form.querySelector('#no-cache').checked || undefined };
       await submit(values, extra);
     } catch (err) {
-      out.append(errorBox(err));
-      if (err.details && err.details.inputs) out.append(h('ul', null, err.details.inputs.map((d) => h('li', null, `${d.name || d.input || ''}: ${d.message || JSON.stringify(d)}`))));
+      add(out, errorBox(err));
+      if (err.details && err.details.inputs) add(out, h('ul', null, err.details.inputs.map((d) => h('li', null, `${d.name || d.input || ''}: ${d.message || JSON.stringify(d)}`))));
     }
   } });
   for (const v of inputs || []) {
@@ -99,9 +99,9 @@ export function launchForm(inputs, submit) {
       };
     }
     fields.push({ name: v.name, read });
-    form.append(h('div', { class: 'field' }, h('label', { for: id }, v.name, ' ', h('code', null, v.type), has ? '' : h('span', { class: 'req' }, ' required')), el));
+    add(form, h('div', { class: 'field' }, h('label', { for: id }, v.name, ' ', h('code', null, v.type), has ? '' : h('span', { class: 'req' }, ' required')), el));
   }
-  form.append(h('div', { class: 'field' }, h('label', { for: 'no-cache' }, h('input', { id: 'no-cache', type: 'checkbox' }), ' skip the cache')),
+  add(form, h('div', { class: 'field' }, h('label', { for: 'no-cache' }, h('input', { id: 'no-cache', type: 'checkbox' }), ' skip the cache')),
     h('button', { type: 'submit' }, 'Launch'), out);
   return form;
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The console's browser test against a real scheduler and worker (settings from ops/stack
+# env): runs console.test.mjs with Debian's chromium.
+# usage: test_console.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER
+set -uo pipefail
+ctl=$1 sched=$2 worker=$3
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+export FLOE_API_URL=http://127.0.0.1:18786
+export FLOE_PROJECT=console-$$-$RANDOM
+export NPM_HOME=${NPM_HOME:-$top/.cache/npm}
+. "$top/tests/integration/cli_lib.sh"
+[ -d "$NPM_HOME/node_modules/playwright-core" ] || fail "playwright-core is not in $NPM_HOME (run ops/setup)"
+command -v "${CHROMIUM:-chromium}" >/dev/null || fail "no chromium (run ops/setup)"
+
+pid= wpid=
+trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -rf "$log" "$wlog" "$work"' EXIT
+"$sched" >>"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do # up to 30 s for the API to answer
+    "$ctl" list tasks >/dev/null 2>&1 && break
+    kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
+    sleep 0.1
+done
+FLOE_WORKER_HTTP=127.0.0.1:18799 "$worker" --class default >>"$wlog" 2>&1 &
+wpid=$!
+
+marker=$work/fail-once
+touch "$marker"
+sed "s#MARKER#$marker#g" "$here/console_flow.yaml" >"$work/flow.yaml"
+expect 0 "$ctl" register -f "$work/flow.yaml"
+CONSOLE_MARKER=$marker CHROMIUM=$(command -v "${CHROMIUM:-chromium}") \
+    timeout 300 node "$here/console.test.mjs" || fail "the browser test failed (above)"
+echo "ok: console"

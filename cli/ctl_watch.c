@@ -1,7 +1,10 @@
 /*
  * floectl watch — an execution's node table as it changes, until the execution ends (as
  * `kubectl get -w`): on a terminal the table is redrawn in place; otherwise each change
- * is one line (time, node, phase, attempts), for logs and pipes. Exits as `floectl wait`
+ * is one line (time, node, phase, attempts), for logs and pipes. Changes come from the
+ * API's live feed (GET /api/v1/feed?execution=ID): the snapshot is read when the feed is
+ * ready, then each change is shown as it comes. Against a server without the feed, or
+ * when it breaks, the table is read every --interval instead. Exits as `floectl wait`
  * does: 0 succeeded, 4 failed, 3 still running after --timeout, 1 the API failed.
  */
 #include "ctl.h"
@@ -14,6 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "floe_httpc.h"
+#include "floe_mem.h"
 
 void
 ctl_watch_help(FILE *out)
@@ -62,6 +68,180 @@ print_changes(json_t *nodes, json_t *seen, const char *exec_phase)
     fflush(stdout);
 }
 
+typedef struct watch_state {
+    const ctl_ctx *ctx;
+    const char *id, *exec_url, *nodes_url;
+    bool tty;
+    json_t *seen; /* node -> "PHASE/ATTEMPTS" shown */
+    int64_t deadline;
+    int rc;    /* once the execution ended */
+    bool done; /* it ended (rc says how) or a call failed */
+    char *buf; /* the feed's text not yet a whole event */
+    size_t len, cap;
+    int64_t last_table_us;
+    char why[FLOE_ERR_MSG_MAX]; /* why the feed was not followed to the end */
+} watch_state;
+
+#define WATCH_POLL (-1)         /* the feed is not there: read every --interval */
+#define WATCH_BUF_MAX (1 << 20) /* an event longer than this is not the API's */
+#define WATCH_REDRAW_US 300000  /* a terminal's table redrawn at most this often */
+
+/* Reads the execution and its nodes and shows them; sets w->done when it ended. */
+static void
+watch_read(watch_state *w)
+{
+    json_t *ex = NULL, *nodes = NULL;
+    int rc;
+    if ((rc = ctl_call(w->ctx, "GET", w->exec_url, NULL, NULL, 0, &ex)) != CTL_OK ||
+        (rc = ctl_call(w->ctx, "GET", w->nodes_url, NULL, NULL, 0, &nodes)) != CTL_OK) {
+        json_decref(ex);
+        w->rc = rc;
+        w->done = true;
+        return;
+    }
+    const char *phase = json_string_value(json_object_get(ex, "phase"));
+    phase = phase != NULL ? phase : "?";
+    if (w->tty) { /* redraw in place */
+        printf("\033[H\033[2J%s  %s\n\n", w->id, phase);
+        static const char *const cols[] = {"id", "phase", "attempts", "error.message", NULL};
+        ctl_print(w->ctx, nodes, cols);
+        fflush(stdout);
+        w->last_table_us = floe_mono_us();
+    } else {
+        print_changes(nodes, w->seen, phase);
+    }
+    if (floe_phase_name_terminal(FLOE_SCOPE_EXEC, phase)) {
+        w->rc = floe_phase_parse(phase) == FLOE_PHASE_SUCCEEDED ? CTL_OK : CTL_EXEC_FAILED;
+        w->done = true;
+    }
+    json_decref(ex);
+    json_decref(nodes);
+}
+
+/* One change from the feed: a line, or (on a terminal) the table again. */
+static void
+watch_change(watch_state *w, const char *data)
+{
+    json_t *c = json_loads(data, 0, NULL);
+    const char *node = json_string_value(json_object_get(c, "node"));
+    const char *phase = json_string_value(json_object_get(c, "phase"));
+    if (phase == NULL) {
+        json_decref(c);
+        return;
+    }
+    bool exec_end = node == NULL && floe_phase_name_terminal(FLOE_SCOPE_EXEC, phase);
+    if (w->tty || exec_end) {
+        /* The end is read whole (outputs, the exit status); a terminal's table at most
+         * every WATCH_REDRAW_US. */
+        if (exec_end || floe_mono_us() - w->last_table_us > WATCH_REDRAW_US)
+            watch_read(w);
+        json_decref(c);
+        return;
+    }
+    char stamp[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime_r(&now, &tm));
+    if (node == NULL) {
+        printf("%s  %-24s %s\n", stamp, "(execution)", phase);
+        json_object_set_new(w->seen, "", json_string(phase));
+    } else {
+        long long att = (long long)json_integer_value(json_object_get(c, "attempt"));
+        const char *msg = json_string_value(json_object_get(c, "message"));
+        printf("%s  %-24s %-10s attempts %lld%s%s\n", stamp, node, phase, att,
+               msg != NULL ? "  " : "", msg != NULL ? msg : "");
+        char seen[64];
+        snprintf(seen, sizeof(seen), "%s/%lld", phase, att);
+        json_object_set_new(w->seen, node, json_string(seen));
+    }
+    fflush(stdout);
+    json_decref(c);
+}
+
+/* The feed's bytes: whole events ("event: ...\ndata: ...\n\n") handled, the rest kept. */
+static bool
+watch_data(const char *data, size_t len, void *arg)
+{
+    watch_state *w = arg;
+    if (w->len + len + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8192;
+        while (cap < w->len + len + 1)
+            cap *= 2;
+        char *nb = cap <= WATCH_BUF_MAX ? floe_realloc(w->buf, cap) : NULL;
+        if (nb == NULL) {
+            w->rc = CTL_FAILED;
+            w->done = true;
+            fprintf(stderr, "floectl watch: the feed sent an event over %d bytes\n", WATCH_BUF_MAX);
+            return false;
+        }
+        w->buf = nb;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, data, len);
+    w->len += len;
+    w->buf[w->len] = '\0';
+    char *start = w->buf, *end;
+    while (!w->done && (end = strstr(start, "\n\n")) != NULL) {
+        *end = '\0';
+        const char *ev = strstr(start, "event: ");
+        char *d = strstr(start, "data: ");
+        if (d != NULL) {
+            d += 6;
+            d[strcspn(d, "\n")] = '\0';
+        }
+        if (ev != NULL && strncmp(ev + 7, "ready", 5) == 0)
+            watch_read(w);
+        else if (ev != NULL && strncmp(ev + 7, "phase", 5) == 0 && d != NULL)
+            watch_change(w, d);
+        start = end + 2;
+    }
+    w->len -= (size_t)(start - w->buf);
+    memmove(w->buf, start, w->len + 1);
+    return !w->done;
+}
+
+/* Follows the execution through the feed until it ends; WATCH_POLL when the feed cannot
+ * be had (or broke before the end), so that polling takes over. */
+static int
+watch_feed(watch_state *w)
+{
+    char *esc = floe_url_escape(w->id);
+    char path[512];
+    if (esc == NULL)
+        return WATCH_POLL;
+    snprintf(path, sizeof(path), "/api/v1/feed?execution=%s", esc);
+    floe_free(esc);
+    int status = 0;
+    floe_err err = {0};
+    /* A keepalive comes every 15 s: 60 s of silence is a broken stream. */
+    floe_rc rc = floe_httpc_stream(w->ctx->cfg->api_url, path, 60000, w->deadline, watch_data, w,
+                                   &status, &err);
+    if (w->done)
+        return w->rc;
+    if (rc == FLOE_ETIMEDOUT && floe_mono_us() >= w->deadline)
+        return CTL_TIMEOUT;
+    if (status == 401 || status == 403 || status == 404) {
+        fprintf(stderr, "floectl watch: %s\n", err.msg);
+        return CTL_FAILED;
+    }
+    snprintf(w->why, sizeof(w->why), "%s", err.msg);
+    return WATCH_POLL;
+}
+
+/* The table read every every_us until the execution ends. */
+static int
+watch_poll(watch_state *w, int64_t every_us)
+{
+    for (;;) {
+        watch_read(w);
+        if (w->done)
+            return w->rc;
+        if (floe_mono_us() > w->deadline)
+            return CTL_TIMEOUT;
+        usleep((useconds_t)every_us); /* a remote table: nothing to wait on locally */
+    }
+}
+
 int
 ctl_watch(const ctl_ctx *ctx, int argc, char **argv)
 {
@@ -92,42 +272,22 @@ ctl_watch(const ctl_ctx *ctx, int argc, char **argv)
     if (ctl_exec_path(exec_url, sizeof(exec_url), id, NULL) != 0 ||
         ctl_exec_path(nodes_url, sizeof(nodes_url), id, "nodes") != 0)
         return CTL_FAILED;
-    bool tty = isatty(STDOUT_FILENO) && ctx->output == CTL_OUT_TABLE;
-    json_t *seen = json_object();
-    int64_t deadline = floe_mono_us() + timeout_us;
-    int rc;
-    for (;;) {
-        json_t *ex = NULL, *nodes = NULL;
-        if ((rc = ctl_call(ctx, "GET", exec_url, NULL, NULL, 0, &ex)) != CTL_OK ||
-            (rc = ctl_call(ctx, "GET", nodes_url, NULL, NULL, 0, &nodes)) != CTL_OK) {
-            json_decref(ex);
-            break;
-        }
-        const char *phase = json_string_value(json_object_get(ex, "phase"));
-        phase = phase != NULL ? phase : "?";
-        bool done = floe_phase_name_terminal(FLOE_SCOPE_EXEC, phase);
-        if (tty) { /* redraw in place */
-            printf("\033[H\033[2J%s  %s\n\n", id, phase);
-            static const char *const cols[] = {"id", "phase", "attempts", "error.message", NULL};
-            ctl_print(ctx, nodes, cols);
-            fflush(stdout);
-        } else {
-            print_changes(nodes, seen, phase);
-        }
-        json_decref(nodes);
-        if (done) {
-            rc = floe_phase_parse(phase) == FLOE_PHASE_SUCCEEDED ? CTL_OK : CTL_EXEC_FAILED;
-            json_decref(ex);
-            break;
-        }
-        json_decref(ex);
-        if (floe_mono_us() > deadline) {
-            fprintf(stderr, "floectl watch: %s has not finished after %s\n", id, timeout);
-            rc = CTL_TIMEOUT;
-            break;
-        }
-        usleep((useconds_t)every_us); /* a remote table: nothing to wait on locally */
+    watch_state w = {.ctx = ctx,
+                     .id = id,
+                     .exec_url = exec_url,
+                     .nodes_url = nodes_url,
+                     .tty = isatty(STDOUT_FILENO) && ctx->output == CTL_OUT_TABLE,
+                     .seen = json_object(),
+                     .deadline = floe_mono_us() + timeout_us};
+    int rc = watch_feed(&w);
+    if (rc == WATCH_POLL) {
+        fprintf(stderr, "floectl watch: no live feed (%s): reading the nodes every %s\n", w.why,
+                interval);
+        rc = watch_poll(&w, every_us);
     }
-    json_decref(seen);
+    if (rc == CTL_TIMEOUT)
+        fprintf(stderr, "floectl watch: %s has not finished after %s\n", id, timeout);
+    json_decref(w.seen);
+    floe_free(w.buf);
     return rc;
 }

@@ -1,4 +1,5 @@
 #include "floe_httpc.h"
+#include "floe_httpc_int.h"
 
 #include "floe_mem.h"
 
@@ -121,7 +122,7 @@ tls_connection(struct event_base *base, const char *host, int port, SSL_CTX **ct
     return conn;
 }
 
-static enum evhttp_cmd_type
+enum evhttp_cmd_type
 httpc_method(const char *m)
 {
     if (strcmp(m, "POST") == 0)
@@ -136,52 +137,47 @@ httpc_method(const char *m)
 }
 
 floe_rc
-floe_httpc_request(const char *base_url, const char *method, const char *path,
-                   const char *content_type, const void *body, size_t len, int timeout_ms,
-                   floe_http_resp *resp, floe_err *err)
+httpc_session_open(httpc_session *s, const char *base_url, int timeout_ms, floe_err *err)
 {
-    memset(resp, 0, sizeof(*resp));
-    floe_rc rc;
-    struct evhttp_uri *uri = evhttp_uri_parse(base_url);
-    const char *host = uri != NULL ? evhttp_uri_get_host(uri) : NULL;
+    memset(s, 0, sizeof(*s));
+    s->base_url = base_url;
+    s->uri = evhttp_uri_parse(base_url);
+    const char *host = s->uri != NULL ? evhttp_uri_get_host(s->uri) : NULL;
     if (host == NULL) {
-        rc =
-            floe_err_user(err, FLOE_EINVAL, "API address \"%s\" is not http://host:port", base_url);
-        goto out_uri;
+        httpc_session_close(s);
+        return floe_err_user(err, FLOE_EINVAL, "API address \"%s\" is not http://host:port",
+                             base_url);
     }
-    int port = evhttp_uri_get_port(uri);
-    struct event_base *base = event_base_new();
-    if (base == NULL) {
-        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an event base");
-        goto out_uri;
+    int port = evhttp_uri_get_port(s->uri);
+    if ((s->base = event_base_new()) == NULL) {
+        httpc_session_close(s);
+        return floe_err_sys(err, FLOE_ENOMEM, "cannot create an event base");
     }
-    const char *scheme = evhttp_uri_get_scheme(uri);
+    const char *scheme = evhttp_uri_get_scheme(s->uri);
     bool tls = scheme != NULL && strcmp(scheme, "https") == 0;
-    SSL_CTX *ctx = NULL;
-    struct bufferevent *bev = NULL;
-    struct evhttp_connection *conn =
-        tls ? tls_connection(base, host, port, &ctx, &bev, err)
-            : evhttp_connection_base_new(base, NULL, host, (unsigned short)(port > 0 ? port : 80));
-    if (conn == NULL) {
-        rc = tls ? err != NULL ? err->code : FLOE_EIO
-                 : floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP connection");
-        goto out_base;
+    s->conn = tls ? tls_connection(s->base, host, port, &s->ctx, &s->bev, err)
+                  : evhttp_connection_base_new(s->base, NULL, host,
+                                               (unsigned short)(port > 0 ? port : 80));
+    if (s->conn == NULL) {
+        floe_rc rc = tls ? err != NULL ? err->code : FLOE_EIO
+                         : floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP connection");
+        httpc_session_close(s);
+        return rc;
     }
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evhttp_connection_set_timeout_tv(conn, &tv);
-    evhttp_connection_set_retries(conn, 0);
-    httpc_call call = {.resp = resp, .rc = FLOE_EIO};
-    struct evhttp_request *req = evhttp_request_new(httpc_on_done, &call);
-    if (req == NULL) {
-        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP request");
-        goto out_conn;
-    }
-    evhttp_request_set_error_cb(req, httpc_on_error);
+    evhttp_connection_set_timeout_tv(s->conn, &tv);
+    evhttp_connection_set_retries(s->conn, 0);
+    snprintf(s->hostport, sizeof(s->hostport), "%s:%d", host, port > 0 ? port : 80);
+    return FLOE_OK;
+}
+
+void
+httpc_session_headers(httpc_session *s, struct evhttp_request *req, const char *accept,
+                      const char *content_type)
+{
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    char hostport[300];
-    snprintf(hostport, sizeof(hostport), "%s:%d", host, port > 0 ? port : 80);
-    evhttp_add_header(h, "Host", hostport);
-    evhttp_add_header(h, "Accept", "application/json");
+    evhttp_add_header(h, "Host", s->hostport);
+    evhttp_add_header(h, "Accept", accept);
     evhttp_add_header(h, "Connection", "close");
     if (content_type != NULL)
         evhttp_add_header(h, "Content-Type", content_type);
@@ -191,44 +187,75 @@ floe_httpc_request(const char *base_url, const char *method, const char *path,
         snprintf(auth, sizeof(auth), "Bearer %s", token);
         evhttp_add_header(h, "Authorization", auth);
     }
+}
+
+floe_rc
+httpc_session_failed(httpc_session *s, bool timed_out, int timeout_ms, floe_err *err)
+{
+    unsigned long ssl_err = 0;
+    if (timed_out)
+        return floe_err_sys(err, FLOE_ETIMEDOUT, "no response from %s within %d ms", s->base_url,
+                            timeout_ms);
+    if (s->bev != NULL && (ssl_err = bufferevent_get_openssl_error(s->bev)) != 0)
+        return floe_err_sys(err, FLOE_EIO, "TLS with %s failed: %s%s", s->base_url,
+                            ERR_reason_error_string(ssl_err),
+                            ERR_GET_REASON(ssl_err) == SSL_R_CERTIFICATE_VERIFY_FAILED
+                                ? " (api.ca_file / FLOE_CA_FILE names the CA to trust)"
+                                : "");
+    return floe_err_sys(
+        err, FLOE_EIO, "cannot reach the Floe API at %s (is floe-scheduler running?)", s->base_url);
+}
+
+void
+httpc_session_close(httpc_session *s)
+{
+    if (s->conn != NULL)
+        evhttp_connection_free(s->conn);
+    SSL_CTX_free(s->ctx);
+    if (s->base != NULL)
+        event_base_free(s->base);
+    if (s->uri != NULL)
+        evhttp_uri_free(s->uri);
+    memset(s, 0, sizeof(*s));
+}
+
+floe_rc
+floe_httpc_request(const char *base_url, const char *method, const char *path,
+                   const char *content_type, const void *body, size_t len, int timeout_ms,
+                   floe_http_resp *resp, floe_err *err)
+{
+    memset(resp, 0, sizeof(*resp));
+    httpc_session s;
+    floe_rc rc = httpc_session_open(&s, base_url, timeout_ms, err);
+    if (rc != FLOE_OK)
+        return rc;
+    httpc_call call = {.resp = resp, .rc = FLOE_EIO};
+    struct evhttp_request *req = evhttp_request_new(httpc_on_done, &call);
+    if (req == NULL) {
+        rc = floe_err_sys(err, FLOE_ENOMEM, "cannot create an HTTP request");
+        goto out;
+    }
+    evhttp_request_set_error_cb(req, httpc_on_error);
+    httpc_session_headers(&s, req, "application/json", content_type);
     if (body != NULL && len > 0)
         evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    if (evhttp_make_request(conn, req, httpc_method(method), path) != 0) {
+    if (evhttp_make_request(s.conn, req, httpc_method(method), path) != 0) {
         rc = floe_err_sys(err, FLOE_EIO, "cannot send the request to %s", base_url);
-        goto out_conn; /* evhttp frees req on failure */
+        goto out; /* evhttp frees req on failure */
     }
-    event_base_dispatch(base);
-    unsigned long ssl_err = 0;
-    if (call.too_big) {
+    event_base_dispatch(s.base);
+    if (call.too_big)
         rc = floe_err_sys(err, FLOE_ETOOBIG, "response from %s is larger than %u bytes", base_url,
                           FLOE_HTTPC_BODY_MAX);
-    } else if (call.rc == FLOE_ENOMEM) {
+    else if (call.rc == FLOE_ENOMEM)
         rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory reading the response");
-    } else if (call.rc != FLOE_OK) {
-        if (call.failed && call.error == EVREQ_HTTP_TIMEOUT)
-            rc = floe_err_sys(err, FLOE_ETIMEDOUT, "no response from %s within %d ms", base_url,
-                              timeout_ms);
-        else if (bev != NULL && (ssl_err = bufferevent_get_openssl_error(bev)) != 0)
-            rc = floe_err_sys(err, FLOE_EIO, "TLS with %s failed: %s%s", base_url,
-                              ERR_reason_error_string(ssl_err),
-                              ERR_GET_REASON(ssl_err) == SSL_R_CERTIFICATE_VERIFY_FAILED
-                                  ? " (api.ca_file / FLOE_CA_FILE names the CA to trust)"
-                                  : "");
-        else
-            rc = floe_err_sys(err, FLOE_EIO,
-                              "cannot reach the Floe API at %s (is floe-scheduler running?)",
-                              base_url);
-    } else {
+    else if (call.rc != FLOE_OK)
+        rc = httpc_session_failed(&s, call.failed && call.error == EVREQ_HTTP_TIMEOUT, timeout_ms,
+                                  err);
+    else
         rc = FLOE_OK;
-    }
-out_conn:
-    evhttp_connection_free(conn);
-out_base:
-    SSL_CTX_free(ctx);
-    event_base_free(base);
-out_uri:
-    if (uri != NULL)
-        evhttp_uri_free(uri);
+out:
+    httpc_session_close(&s);
     if (rc != FLOE_OK)
         floe_http_resp_deinit(resp);
     return rc;

@@ -7,7 +7,9 @@
 
 #include "floe_err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define FLOE_HTTPC_BODY_MAX (64u << 20) /* larger responses are refused */
 
@@ -26,6 +28,16 @@ floe_rc floe_httpc_request(const char *base_url, const char *method, const char 
                            floe_http_resp *resp, floe_err *err);
 
 void floe_http_resp_deinit(floe_http_resp *resp);
+
+/* Reads a streamed response (server-sent events, floe_httpc_stream.c): GET base_url +
+ * path, then on_data with each piece of the body as it comes, until on_data returns
+ * false (FLOE_OK), the server ends the stream (FLOE_EIO), nothing arrives for idle_ms
+ * (FLOE_ETIMEDOUT) or deadline_us on CLOCK_MONOTONIC passes (FLOE_ETIMEDOUT, err says
+ * which). A status other than 200 is FLOE_EINVAL with *status set and the body's
+ * message in err. */
+floe_rc floe_httpc_stream(const char *base_url, const char *path, int idle_ms, int64_t deadline_us,
+                          bool (*on_data)(const char *data, size_t len, void *arg), void *arg,
+                          int *status, floe_err *err);
 
 /* The bearer token every request sends (Authorization: Bearer ...): the one set here, else
  * $FLOE_TOKEN, else the contents of the file $FLOE_TOKEN_FILE; NULL when none. set copies

@@ -430,6 +430,8 @@ expect 0 "$ctl" watch "$id" --interval 200ms --timeout 60s
 grep -Eq '^[0-9:]{8}  second +SUCCEEDED +attempts 1' /tmp/floectl.out || fail "watch: $(cat /tmp/floectl.out)"
 grep -Eq '\(execution\) +SUCCEEDED$' /tmp/floectl.out || fail "watch: no end: $(cat /tmp/floectl.out)"
 [ "$(grep -c ' second ' /tmp/floectl.out)" -ge 2 ] || fail "watch did not follow second: $(cat /tmp/floectl.out)"
+# ... through the live feed (issue 24), not by reading the table again and again.
+! grep -q "no live feed" /tmp/floectl.err || fail "watch polled: $(cat /tmp/floectl.err)"
 
 # Logs while the task runs (issue 20): -f shows what the task printed while it still runs
 # (it waits for a marker the test creates only once it saw the line), then the rest and

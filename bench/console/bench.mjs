@@ -62,6 +62,7 @@ async function pan(steps) {
 const result = { graph_nodes: 10000, graph_edges: 19800, open_ms: [], pan_fit: null, pan_zoomed: null, list: {} };
 for (let i = 0; i < 3; i++) result.open_ms.push(Math.round(await openBig()));
 result.open_ms_median = median(result.open_ms);
+await page.screenshot({ path: process.env.OUT.replace(/[^/]*$/, 'graph-10k.png') });
 result.pan_fit = await pan(240);
 for (let i = 0; i < 10; i++) await page.click('button[aria-label="Zoom in"]');
 result.pan_zoomed = await pan(240);

@@ -242,10 +242,10 @@ export async function executionPage(main, id, q) {
     if (panel && (state.selected === c.node || (state.selected && c.node.startsWith(`${state.selected}.`)))) panel.refresh();
   }
 
-  drawHead();
+  // The nodes first, so that the graph's first picture is already the right one.
+  await snapshot();
   rebuild();
   show('graph');
-  await snapshot();
   if (state.selected) select(state.selected);
   const sub = TERMINAL.has(ex.phase) ? null : feed({ execution: ex.id }, {
     onReady: snapshot,

@@ -1,8 +1,9 @@
 // A DAG drawn on a canvas: layered by data edges (a node one column right of its deepest
-// upstream), wide layers wrapped into several columns, pan and zoom, hit testing, search.
+// upstream), wide layers wrapped into several columns (as tall as makes the whole closest
+// to a screen's shape), pan and zoom, hit testing, search.
 // Built for 10,000 nodes: the layout is linear in nodes and edges, a frame draws only
 // what is on screen, one path per colour, and nothing is drawn until something changed.
-const W = 168, H = 30, GX = 56, GY = 12, WRAP = 60;
+const W = 168, H = 30, GX = 56, GY = 12, ASPECT = 1.6;
 
 export const PHASE_COLORS = {
   QUEUED: ['#eef1f5', '#5b6778'], READY: ['#e3ecfb', '#2f5fb3'], RUNNING: ['#fff2cc', '#8a6100'],
@@ -35,6 +36,17 @@ export function layout(nodes, edges) {
   const ups = Array.from({ length: n }, () => []);
   for (const [a, b] of edges) ups[b].push(a);
   const xs = new Float64Array(n), ys = new Float64Array(n);
+  // The tallest column: the one whose drawing comes closest to ASPECT (width / height).
+  const widths = layers.filter(Boolean).map((l) => l.length);
+  const widest = Math.max(1, ...widths);
+  let wrap = widest, best = Infinity;
+  for (let hmax = 8; hmax < widest + 8; hmax = Math.ceil(hmax * 1.15)) {
+    const h = Math.min(hmax, widest);
+    let c = 0;
+    for (const w of widths) c += Math.ceil(w / h);
+    const miss = Math.abs(Math.log(((c * (W + GX)) / (h * (H + GY))) / ASPECT));
+    if (miss < best) { best = miss; wrap = h; }
+  }
   let col = 0;
   const cols = [];
   for (const layer of layers) {
@@ -46,7 +58,7 @@ export function layout(nodes, edges) {
       return [u.length ? s / u.length : i, i];
     });
     key.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-    const k = Math.ceil(key.length / WRAP);
+    const k = Math.ceil(key.length / wrap);
     const perCol = Math.ceil(key.length / k);
     for (let c = 0; c < k; c++) cols.push(key.slice(c * perCol, (c + 1) * perCol).map((p) => p[1]));
     let r = 0;
@@ -249,8 +261,10 @@ export class GraphView {
       if (curves) { const mx = (ax + bx) / 2; ctx.bezierCurveTo(mx, ay, mx, by, bx, by); } else ctx.lineTo(bx, by);
       drawn++;
     }
-    ctx.strokeStyle = '#9aa6b8';
-    ctx.lineWidth = Math.max(1, 1 / s);
+    // Zoomed far out, edges are a haze behind the nodes: light and hairline.
+    const far = s * H < 8;
+    ctx.strokeStyle = far ? 'rgba(154, 166, 184, 0.35)' : '#9aa6b8';
+    ctx.lineWidth = (far ? 0.5 : 1) / s;
     ctx.stroke();
     // Nodes by phase colour.
     const visible = [];
@@ -263,11 +277,14 @@ export class GraphView {
     for (const [p, list] of byPhase) {
       ctx.beginPath();
       for (const i of list) ctx.rect(xs[i], ys[i], W, H);
-      ctx.fillStyle = PHASE_COLORS[p][0];
+      // Far out a node is a few pixels: its phase's strong colour, no outline.
+      ctx.fillStyle = PHASE_COLORS[p][far ? 1 : 0];
       ctx.fill();
-      ctx.strokeStyle = PHASE_COLORS[p][1];
-      ctx.lineWidth = Math.max(1, 1 / s);
-      ctx.stroke();
+      if (!far) {
+        ctx.strokeStyle = PHASE_COLORS[p][1];
+        ctx.lineWidth = 1 / s;
+        ctx.stroke();
+      }
     }
     if (this.matches.size || this.selected >= 0) {
       ctx.lineWidth = Math.max(3, 3 / s);

@@ -205,6 +205,9 @@ watch_data(const char *data, size_t len, void *arg)
 static int
 watch_feed(watch_state *w)
 {
+    watch_read(w); /* at once: the feed's `ready` can wait for its brokers */
+    if (w->done)
+        return w->rc;
     char *esc = floe_url_escape(w->id);
     char path[512];
     if (esc == NULL)

@@ -24,6 +24,9 @@
 /* The tail stays this long after the last subscriber left, for the next one. */
 #define FEED_LINGER_S 60
 #define FEED_LOCATE_MS 5000
+/* A topic not there yet (nothing was ever egressed) or brokers away: asked again this often
+ * while someone waits. */
+#define FEED_RETRY_S 2
 
 typedef struct feed_sub {
     struct feed_sub *prev, *next;
@@ -43,9 +46,10 @@ struct api_feed {
     floe_tail *tail;
     bool locating;
     char locate_error[FLOE_ERR_MSG_MAX];
+    bool warned; /* the tail's trouble said, until it is over */
     feed_sub *subs;
     unsigned n_subs;
-    struct event *keepalive, *linger;
+    struct event *keepalive, *linger, *retry;
     floe_metric *m_subs, *m_sent, *m_dropped;
 };
 
@@ -209,6 +213,22 @@ locate_work(void *thread_ctx, void *job)
         snprintf(f->locate_error, sizeof(f->locate_error), "%s", err.msg);
 }
 
+static void locate_work(void *thread_ctx, void *job);
+static void locate_done(void *job);
+
+static void
+feed_locate(api_feed *f)
+{
+    f->locating = true;
+    if (floe_pool_submit(f->pool, locate_work, locate_done, f) != FLOE_OK) {
+        f->locating = false;
+        struct timeval tv = {FEED_RETRY_S, 0};
+        event_add(f->retry, &tv);
+    }
+}
+
+/* Located, or not: the waiting subscribers get `ready`, or wait for the next try (they
+ * hold their snapshot meanwhile; what they miss they read again at `ready`). */
 static void
 locate_done(void *job)
 {
@@ -218,28 +238,40 @@ locate_done(void *job)
     if (f->locate_error[0] == '\0' && floe_tail_start(f->tail, &err) != FLOE_OK)
         snprintf(f->locate_error, sizeof(f->locate_error), "%s", err.msg);
     if (f->locate_error[0] != '\0') {
-        floe_log_warn(&f->log, "the live feed cannot follow egress: %s", f->locate_error);
-        char text[FLOE_ERR_MSG_MAX + 64];
-        json_t *o = json_pack("{s:s, s:s}", "code", "unavailable", "message", f->locate_error);
-        char *data = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-        int n =
-            snprintf(text, sizeof(text), "event: error\ndata: %s\n\n", data != NULL ? data : "{}");
-        free(data);
-        json_decref(o);
-        for (feed_sub *s = f->subs, *next; s != NULL; s = next) {
-            next = s->next;
-            if (!s->ready && sub_send(s, text, (size_t)n))
-                sub_end(s);
-        }
-        floe_tail_free(f->tail); /* the next subscriber tries again */
-        f->tail = NULL;
+        if (!f->warned)
+            floe_log_warn(&f->log,
+                          "the live feed cannot follow egress yet (asked again every "
+                          "%d s while someone waits): %s",
+                          FEED_RETRY_S, f->locate_error);
+        f->warned = true;
+        struct timeval tv = {FEED_RETRY_S, 0};
+        event_add(f->retry, &tv);
         return;
     }
+    if (f->warned)
+        floe_log_info(&f->log, "the live feed follows egress again");
+    f->warned = false;
     for (feed_sub *s = f->subs, *next; s != NULL; s = next) {
         next = s->next;
         if (!s->ready)
             sub_ready(s);
     }
+}
+
+static void
+feed_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    api_feed *f = arg;
+    if (f->tail == NULL || f->locating)
+        return;
+    if (f->n_subs == 0) { /* nobody waits any more */
+        floe_tail_free(f->tail);
+        f->tail = NULL;
+        return;
+    }
+    feed_locate(f);
 }
 
 /* Makes sure the tail runs (or is being located); false when it cannot be made. */
@@ -256,14 +288,7 @@ feed_follow(api_feed *f, floe_err *err)
     }
     if ((f->tail = floe_tail_new(f->base, f->cfg, topic, feed_message, f, err)) == NULL)
         return false;
-    f->locating = true;
-    if (floe_pool_submit(f->pool, locate_work, locate_done, f) != FLOE_OK) {
-        f->locating = false;
-        floe_tail_free(f->tail);
-        f->tail = NULL;
-        floe_err_user(err, FLOE_EAGAIN, "the server is busy: retry");
-        return false;
-    }
+    feed_locate(f);
     return true;
 }
 
@@ -287,6 +312,7 @@ feed_linger_over(evutil_socket_t fd, short what, void *arg)
     (void)what;
     api_feed *f = arg;
     if (f->n_subs == 0 && !f->locating) {
+        event_del(f->retry);
         floe_tail_free(f->tail);
         f->tail = NULL;
     }
@@ -415,7 +441,8 @@ api_feed_new(struct event_base *base, const floe_config *cfg, floe_pool *pool,
     f->log.comp = "feed";
     f->keepalive = event_new(base, -1, EV_PERSIST, feed_keepalive, f);
     f->linger = event_new(base, -1, 0, feed_linger_over, f);
-    if (f->keepalive == NULL || f->linger == NULL) {
+    f->retry = event_new(base, -1, 0, feed_retry, f);
+    if (f->keepalive == NULL || f->linger == NULL || f->retry == NULL) {
         api_feed_free(f);
         floe_err_sys(err, FLOE_ENOMEM, "feed: out of memory");
         return NULL;
@@ -442,6 +469,8 @@ api_feed_free(api_feed *f)
         event_free(f->keepalive);
     if (f->linger != NULL)
         event_free(f->linger);
+    if (f->retry != NULL)
+        event_free(f->retry);
     floe_tail_free(f->tail);
     floe_free(f);
 }

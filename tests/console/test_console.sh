@@ -29,6 +29,19 @@ marker=$work/fail-once
 touch "$marker"
 sed "s#MARKER#$marker#g" "$here/console_flow.yaml" >"$work/flow.yaml"
 expect 0 "$ctl" register -f "$work/flow.yaml"
+# The feed's door: no token 401, another project's viewer 403, no such execution 404.
+url=$FLOE_API_URL/api/v1/feed
+code() { curl -s -o "$work/out" -w '%{http_code}' --max-time 10 "$@"; }
+[ "$(code "$url?project=$FLOE_PROJECT")" = 401 ] || fail "feed without a token: $(cat "$work/out")"
+admin=$(cat "$FLOE_TOKEN_FILE")
+other=$("$ctl" token create "feed-$$" --grant "elsewhere-$$=viewer" -q) || fail "token create"
+[ "$(code -H "Authorization: Bearer $other" "$url?project=$FLOE_PROJECT")" = 403 ] ||
+    fail "feed of a project not granted: $(cat "$work/out")"
+[ "$(code -H "Authorization: Bearer $admin" "$url?execution=nosuch")" = 404 ] ||
+    fail "feed of no execution: $(cat "$work/out")"
+[ "$(code -H "Authorization: Bearer $admin" "$url?execution=bad%2Fid")" = 400 ] ||
+    fail "feed of a bad id: $(cat "$work/out")"
+
 CONSOLE_MARKER=$marker CHROMIUM=$(command -v "${CHROMIUM:-chromium}") \
     timeout 300 node "$here/console.test.mjs" || fail "the browser test failed (above)"
 echo "ok: console"

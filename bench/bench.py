@@ -18,7 +18,7 @@ import shapes  # noqa: E402
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOOP_CONCURRENCY = 256   # the noop executor holds a slot for a Redis and a Kafka round trip
 PROCESS_CONCURRENCY = 4  # worker.concurrency's default: what a user starts with
-NOOP_RUNS = 3  # noop runs last 1-5 s: one JVM pause or checkpoint moves one by a third
+RUNS = 3  # a run lasts 1-20 s: one JVM pause or checkpoint moves one by a third
 
 
 def log(msg):
@@ -55,7 +55,7 @@ def run_floe(out, quick):
                     if (name, executor) == ("fanout", "process") else None
                 runs = [b.run(name, executor, shape, n, profile=prof if i == 0 else None,
                               worker_profile=wprof if i == 0 else None)
-                        for i in range(NOOP_RUNS if executor == "noop" else 1)]
+                        for i in range(RUNS)]
                 runs.sort(key=lambda x: x["tasks_per_s"])
                 r = runs[len(runs) // 2]  # the median run, all its figures together
                 # syscalls counted in a run of their own: tracing them slows a run
@@ -70,6 +70,24 @@ def run_floe(out, quick):
                 results.append(r)
                 log("  %.0f items/s, scheduler %.0f B and Redis %.0f B per item" % (
                     r["tasks_per_s"], r["sched_rss_bytes_per_item"], r["redis_peak_bytes_per_item"]))
+                # Per-task cost as the DAG grows (issue 25): one fan-out per size, the
+                # median of three runs below 100,000 nodes, one run at it.
+                first = None
+                for size in shapes.sizes(quick)["sizes"]:
+                    shape_n = shapes.fanout(size)
+                    runs = [b.run("fanout%d" % size, "noop", shape_n, 1)
+                            for _ in range(RUNS if size < 100000 else 1)]
+                    runs.sort(key=lambda x: x["tasks_per_s"])
+                    r = runs[len(runs) // 2]
+                    r["workload"] = "size"
+                    r["nodes"] = len(shape_n)
+                    r["runs_tasks_per_s"] = [x["tasks_per_s"] for x in runs]
+                    r["us_per_task_wall"] = 1e6 / r["tasks_per_s"]
+                    first = first or r["us_per_task_wall"]
+                    r["per_task_vs_smallest"] = r["us_per_task_wall"] / first
+                    results.append(r)
+                    log("  %d nodes: %.0f tasks/s, %.2fx the smallest's per-task time" % (
+                        len(shape_n), r["tasks_per_s"], r["per_task_vs_smallest"]))
         shape, n = wl["fanout"]
         for workers in (1, 2, 4):
             if workers == 2:  # the fanout (process) run above
@@ -178,7 +196,7 @@ def summary(res):
                                                  "wall s", "best peer t/s", "ratio")
     lines += [hdr, "-" * len(hdr)]
     for r in floe:
-        if r["workload"] in ("scale", "hops"):
+        if r["workload"] in ("scale", "hops", "size"):
             continue
         bp, cands = best_peer(peers, r["workload"], r["executor"])
         if bp:
@@ -203,7 +221,7 @@ def summary(res):
     def pp(d):
         return "%s/%s" % tuple("-" if d[k] is None else ("%.2f" % d[k]) for k in ("p50", "p99"))
     for r in floe:
-        if r["workload"] in ("hops", "map"):
+        if r["workload"] in ("hops", "map", "size"):
             continue
         sc = r.get("syscalls_per_task")
         lines.append("%-8s %-8s %-2d %15s %17s %8.0f %6.3f %6.3f %6.1f %8.0f %6.2f %7s" % (
@@ -219,6 +237,15 @@ def summary(res):
                           r["tasks"], r["map_concurrency"], r["tasks_per_s"],
                           r["sched_rss_bytes_per_item"], r["redis_peak_bytes_per_item"],
                           r["redis_held_bytes_per_item"], r["kafka_msgs_per_task"])]
+    sizes = [r for r in floe if r["workload"] == "size"]
+    if sizes:
+        lines += ["", "Per-task cost as the DAG grows (fan-out, noop; runs' tasks/s):", ""]
+        for r in sizes:
+            lines.append("  %7d nodes: %6.0f tasks/s, %6.1f us/task, %.2fx the smallest's; "
+                         "scheduler %.1f MiB peak  (%s)" % (
+                             r["nodes"], r["tasks_per_s"], r["us_per_task_wall"],
+                             r["per_task_vs_smallest"], r["sched_peak_rss_mib"],
+                             ", ".join("%.0f" % x for x in r["runs_tasks_per_s"])))
     lines += ["", "Per-task cost of each executor (hops: a chain of cp tasks, one worker; ms p50/p99):",
               ""]
     hdr = "%-8s %6s %18s %15s %15s %15s" % ("executor", "tasks", "received>published",
@@ -264,6 +291,12 @@ def targets(floe, peers):
                 ratio = r["tasks_per_s"] / bp["tasks_per_s"]
                 out.append({"target": "%s (%s) >= 3x best peer" % (w, e), "met": ratio >= 3,
                             "measured": "%.1fx (%s)" % (ratio, bp["system"])})
+    sizes = [r for r in floe if r["workload"] == "size"]
+    if len(sizes) > 1:
+        worst = max(r["per_task_vs_smallest"] for r in sizes)
+        out.append({"target": "per-task cost flat from %d to %d nodes (<= 1.25x)" % (
+            sizes[0]["nodes"], sizes[-1]["nodes"]), "met": worst <= 1.25,
+            "measured": "%.2fx at worst" % worst})
     r = find("fanout", "noop")
     if r:
         out.append({"target": "fanout noop >= 10,000 tasks/s", "met": r["tasks_per_s"] >= 10000,

@@ -37,9 +37,9 @@ def sizes(quick):
     """Workload sizes: the issue's, or scaled down for --quick."""
     if quick:
         return {"fanout": 2000, "chain": 200, "layers": 20, "width": 100, "many": 400,
-                "hops": 20, "map": 20000}
+                "hops": 20, "map": 20000, "sizes": (1000, 10000)}
     return {"fanout": 10000, "chain": 1000, "layers": 100, "width": 100, "many": 2000,
-            "hops": 100, "map": 100000}
+            "hops": 100, "map": 100000, "sizes": (1000, 10000, 100000)}
 
 
 def workloads(quick):

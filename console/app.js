@@ -39,7 +39,22 @@ const routes = [
   [['launchplans'], (p, q, v) => launchPlansPage(v, q)],
   [['lineage'], (p, q, v) => lineagePage(v, q)],
   [['cache'], (p, q, v) => cachePage(v, q)],
+  [['projects'], (p, q, v) => projectsPage(v)],
 ];
+
+const DOMAINS = ['development', 'staging', 'production'];
+
+// The projects this token has a role in, each with its domains: a link sets the view's.
+function projectsPage(view) {
+  const grants = (ctx.me && ctx.me.grants) || [];
+  const open = (project, domain) => `#/executions?project=${encodeURIComponent(project)}&domain=${encodeURIComponent(domain)}`;
+  add(view, h('h1', null, 'Projects'),
+    h('table', { class: 'list', 'aria-label': 'Projects' },
+      h('thead', null, h('tr', null, ['Project', 'Your role', 'Domains'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, grants.map((g) => h('tr', null,
+        h('td', null, g.project === '*' ? 'every project' : g.project), h('td', null, g.role),
+        h('td', null, g.project === '*' ? 'choose one in the bar above' : DOMAINS.map((d) => [h('a', { href: open(g.project, d) }, d), ' '])))))));
+}
 
 let leave = null;
 let generation = 0;
@@ -55,8 +70,8 @@ async function route() {
     try { ctx.me = await api('api/v1/whoami'); } catch (e) { return; }
     if (gen !== generation) return;
   }
-  if (query.get('project')) ctx.project = query.get('project');
-  if (query.get('domain')) ctx.domain = query.get('domain');
+  if (query.get('project')) localStorage.setItem('floe.project', (ctx.project = query.get('project')));
+  if (query.get('domain')) localStorage.setItem('floe.domain', (ctx.domain = query.get('domain')));
   header();
   const view = h('div', { class: 'view' });
   add(clear(main), view);
@@ -78,7 +93,7 @@ async function route() {
 function header() {
   const nav = clear(document.getElementById('nav'));
   const here = location.hash.split('?')[0];
-  for (const [href, text] of [['#/executions', 'Executions'], ['#/workflows', 'Workflows'], ['#/tasks', 'Tasks'], ['#/launchplans', 'Launch plans'], ['#/cache', 'Cache']]) {
+  for (const [href, text] of [['#/projects', 'Projects'], ['#/executions', 'Executions'], ['#/workflows', 'Workflows'], ['#/tasks', 'Tasks'], ['#/launchplans', 'Launch plans'], ['#/cache', 'Cache']]) {
     add(nav, h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : null }, text));
   }
   const who = document.getElementById('who');
@@ -95,7 +110,7 @@ function header() {
   const projects = [...new Set(grants.map((g) => g.project).filter((p) => p !== '*'))];
   const proj = h('input', { id: 'ctx-project', value: ctx.project, list: 'ctx-projects', size: 12, 'aria-label': 'Project' });
   const dom = h('select', { id: 'ctx-domain', 'aria-label': 'Domain' },
-    ['development', 'staging', 'production'].map((d) => h('option', { value: d, selected: d === ctx.domain }, d)));
+    DOMAINS.map((d) => h('option', { value: d, selected: d === ctx.domain }, d)));
   const apply = () => {
     const p = proj.value.trim() || 'default';
     if (p === ctx.project && dom.value === ctx.domain) return;

@@ -9,9 +9,13 @@ import { go } from './app.js';
 
 const FAILED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
 
+// Items of an expanded map drawn at most (a larger map stays one node; its panel lists them).
+const MAP_DRAWN_MAX = 10000;
+
 // The graph of a compiled workflow: its nodes (inlined sub-workflows' as "sub.x", grouped
-// by "sub" unless expanded) and edges by upstream index.
-export function buildGraph(spec, phaseOf, expanded) {
+// by "sub" unless expanded) and edges by upstream index. An expanded map node is followed
+// by its items (itemsOf(id): their ids), each between the map node and its downstream.
+export function buildGraph(spec, phaseOf, expanded, itemsOf = () => []) {
   const specNodes = spec.nodes || [];
   const groupOf = (id) => { const k = id.indexOf('.'); return k > 0 ? id.slice(0, k) : null; };
   const key = specNodes.map((nd) => { const g = groupOf(nd.id); return g && !expanded.has(g) ? g : nd.id; });
@@ -21,21 +25,34 @@ export function buildGraph(spec, phaseOf, expanded) {
     const k = key[i];
     if (!at.has(k)) {
       at.set(k, nodes.length);
-      nodes.push({ id: k, label: k === nd.id ? nd.id : `${k} ▸`, phase: 'QUEUED', members: [] });
+      nodes.push({ id: k, label: k === nd.id ? (nd.map ? `${nd.id} [map]` : nd.id) : `${k} ▸`, phase: 'QUEUED', members: [] });
     }
     nodes[at.get(k)].members.push(nd.id);
   });
   const seen = new Set();
   const edges = [];
+  const edge = (a, b) => {
+    const e = `${a}>${b}`;
+    if (a !== b && !seen.has(e)) { seen.add(e); edges.push([a, b]); }
+  };
   specNodes.forEach((nd, i) => {
-    for (const u of nd.upstream || []) {
-      const a = at.get(key[u]), b = at.get(key[i]);
-      const e = `${a}>${b}`;
-      if (a !== b && !seen.has(e)) { seen.add(e); edges.push([a, b]); }
-    }
+    for (const u of nd.upstream || []) edge(at.get(key[u]), at.get(key[i]));
   });
+  const maps = specNodes.filter((nd) => nd.map && !groupOf(nd.id)).map((nd) => nd.id);
+  for (const m of maps) {
+    if (!expanded.has(m)) continue;
+    const items = itemsOf(m).slice(0, MAP_DRAWN_MAX);
+    const from = at.get(m);
+    const down = (specNodes.find((nd) => nd.id === m).downstream || []).map((d) => at.get(key[d]));
+    for (const it of items) {
+      at.set(it, nodes.length);
+      nodes.push({ id: it, label: it, phase: 'QUEUED', members: [it] });
+      edge(from, nodes.length - 1);
+      for (const d of down) edge(nodes.length - 1, d);
+    }
+  }
   for (const n of nodes) n.phase = groupPhase(n.members.map(phaseOf));
-  return { nodes, edges, groups: [...new Set(specNodes.map((n) => groupOf(n.id)).filter(Boolean))] };
+  return { nodes, edges, groups: [...new Set(specNodes.map((n) => groupOf(n.id)).filter(Boolean))], maps };
 }
 
 export function groupPhase(ps) {
@@ -101,16 +118,22 @@ export async function executionPage(main, id, q) {
   tab('graph', 'Graph', h('div', null, tools, gview));
   const graph = new GraphView(gview, { onSelect: (nid) => select(nid) });
   let built = null;
+  const itemsOf = (m) => {
+    const out = [];
+    for (const nid of state.nodes.keys()) if (nid.startsWith(`${m}.`) && !specById.has(nid)) out.push(nid);
+    return out.sort((a, b) => Number(a.slice(m.length + 1)) - Number(b.slice(m.length + 1)));
+  };
   function rebuild() {
-    built = buildGraph(spec, phaseOf, state.expanded);
+    built = buildGraph(spec, phaseOf, state.expanded, itemsOf);
     graph.setGraph(built.nodes, built.edges);
     clear(groupBar);
-    for (const g of built.groups) {
+    const toggles = [...built.groups.map((g) => [g, g]), ...built.maps.map((m) => [m, `${m} (map items)`])];
+    for (const [g, text] of toggles) {
       const open = state.expanded.has(g);
       add(groupBar, h('button', { type: 'button', 'aria-pressed': String(open), onclick: () => {
         if (open) state.expanded.delete(g); else state.expanded.add(g);
         rebuild();
-      } }, `${open ? '▾' : '▸'} ${g}`));
+      } }, `${open ? '▾' : '▸'} ${text}`));
     }
   }
   function repaintPhases() {
@@ -234,10 +257,13 @@ export async function executionPage(main, id, q) {
     n.attempts = Math.max(n.attempts || 0, c.attempt);
     if (c.error_kind) n.error = { kind: c.error_kind, message: c.message };
     state.nodes.set(c.node, n);
-    const top = specById.has(c.node) ? c.node : null;
-    if (top && built) {
-      const g = built.nodes.find((x) => x.members.includes(top));
-      if (g) graph.setPhase(g.id, groupPhase(g.members.map(phaseOf)));
+    if (built) {
+      if (graph.index.has(c.node) && !specById.has(c.node)) {
+        graph.setPhase(c.node, c.phase); /* an item of an expanded map */
+      } else if (specById.has(c.node)) {
+        const g = built.nodes.find((x) => x.members.includes(c.node));
+        if (g) graph.setPhase(g.id, groupPhase(g.members.map(phaseOf)));
+      }
     }
     if (panel && (state.selected === c.node || (state.selected && c.node.startsWith(`${state.selected}.`)))) panel.refresh();
   }

@@ -279,6 +279,16 @@ api_reply(api_req *r)
 }
 
 void
+api_stream_closed(struct evhttp_request *req)
+{
+    /* A client gone while its reply streamed: evhttp detached the request from the
+     * connection (userdone unset) and leaves it to us; ending the reply frees it. A request
+     * still attached is the connection's to free. */
+    if (evhttp_request_get_connection(req) == NULL)
+        evhttp_send_reply_end(req);
+}
+
+void
 api_req_answered(api_req *r, int status)
 {
     sched_api *api = r->api;

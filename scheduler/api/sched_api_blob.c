@@ -220,7 +220,9 @@ static void
 stream_closed(struct evhttp_connection *conn, void *arg)
 {
     (void)conn;
-    stream_free(arg);
+    blob_stream *st = arg;
+    api_stream_closed(st->req);
+    stream_free(st);
 }
 
 static void

@@ -81,7 +81,9 @@ static void
 sub_closed(struct evhttp_connection *conn, void *arg)
 {
     (void)conn;
-    sub_unlink(arg); /* evhttp frees the request */
+    feed_sub *s = arg;
+    api_stream_closed(s->req);
+    sub_unlink(s);
 }
 
 /* Ends s's stream (the client reconnects) and forgets it. */

@@ -81,6 +81,9 @@ void api_reply(api_req *r); /* sends r->reply / r->err and frees r */
 /* Counts r as answered with status and frees it, when its reply was sent otherwise
  * (a streamed body). */
 void api_req_answered(api_req *r, int status);
+/* From a streamed reply's connection close callback: frees the request when evhttp left
+ * it to us (the client went away mid-stream). */
+void api_stream_closed(struct evhttp_request *req);
 /* The blob store the workers use; NULL (r failed, 503) when it could not be opened. */
 struct store_blob *api_blobs(api_req *r);
 /* The blob store, or NULL when it is unavailable (nothing said to the caller). */

@@ -61,10 +61,17 @@ try {
   const first = decodeURIComponent(page.url().split('#/executions/')[1].split('?')[0]);
 
   // Live: prep turns green and the gate waits, with no reload.
-  await waitFor('prep SUCCEEDED and the gate RUNNING on the graph', () => page.waitForFunction(() => {
+  await waitFor('prep and the map SUCCEEDED and the gate RUNNING on the graph', () => page.waitForFunction(() => {
     const p = JSON.parse(document.querySelector('canvas.graph').dataset.phases || '{}');
-    return p.SUCCEEDED === 1 && p.RUNNING === 1;
+    return p.SUCCEEDED === 2 && p.RUNNING === 1;
   }));
+  // The map drawn with its items: three more nodes, all green.
+  await page.click('button:text("each (map items)")');
+  await waitFor("the map's three items on the graph", () => page.waitForFunction(() => {
+    const p = JSON.parse(document.querySelector('canvas.graph').dataset.phases || '{}');
+    return p.SUCCEEDED === 5;
+  }));
+  await page.click('button:text("each (map items)")');
   await page.click('#tab-table');
   await page.click('table[aria-label=Nodes] button:text-is("review")');
   await waitFor('the gate form', () => page.waitForSelector('#gate-comment'));
@@ -91,6 +98,7 @@ try {
   await waitFor('the recovered execution page', () => page.waitForFunction((id) => location.hash.startsWith('#/executions/') && !location.hash.includes(id), first));
   await waitFor('the recovered execution SUCCEEDED, live', () => page.waitForFunction(() => document.querySelector('#exec-phase')?.textContent === 'SUCCEEDED'));
   assert.match(await page.textContent('#exec-outputs'), /"result":41/);
+  assert.match(await page.textContent('#exec-outputs'), /"doubled":\[2,4,6\]/);
   await page.click('#tab-table');
   const rows = await page.$$eval('table[aria-label=Nodes] tbody tr', (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, ' ')));
   assert.ok(rows.some((r) => /prep task RECOVERED/.test(r)), rows.join(' | '));

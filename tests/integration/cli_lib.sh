@@ -16,3 +16,15 @@ expect() { # expect CODE CMD...: runs CMD, checks its exit code
 }
 # json FILTER: jq on the last command's output, which must say "true"
 json() { [ "$(jq -r "$1" "$work/out")" = true ] || fail "$1 on: $(head -c 3000 "$work/out")"; }
+# sched_start [VAR=VALUE...]: $sched with these settings, its pid in $pid; fails unless its
+# API answers within 30 s.
+sched_start() {
+    env "$@" "$sched" >>"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        "$ctl" list tasks >/dev/null 2>&1 && return
+        kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
+        sleep 0.1
+    done
+    fail "the API did not answer within 30 s"
+}

@@ -19,17 +19,7 @@ export FLOE_PROJECT=kids-$$-$RANDOM
 
 pid= wpid=
 trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -rf "$log" "$wlog" "$work"' EXIT
-sched_up() {
-    env FLOE_CHILD_CHECK=2s "$sched" >>"$log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do # up to 30 s for the API to answer
-        "$ctl" list tasks >/dev/null 2>&1 && return
-        kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
-        sleep 0.1
-    done
-    fail "the API did not answer within 30 s"
-}
-sched_up
+sched_start FLOE_CHILD_CHECK=2s
 FLOE_WORKER_HTTP=127.0.0.1:18798 FLOE_WORKER_CONCURRENCY=4 "$worker" --class default >>"$wlog" 2>&1 &
 wpid=$!
 
@@ -157,7 +147,7 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 kill -9 $pid; wait $pid 2>/dev/null
-sched_up
+sched_start FLOE_CHILD_CHECK=2s
 expect 0 "$ctl" wait "$kid_parent" --timeout 90s -o json
 json '.phase == "SUCCEEDED" and .outputs.r == 204'
 

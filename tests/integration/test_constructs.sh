@@ -18,17 +18,10 @@ export FLOE_PROJECT=map-$$-$RANDOM
 pid= wpid=
 trap 'kill $pid $wpid 2>/dev/null; wait $pid $wpid 2>/dev/null; rm -rf "$log" "$wlog" "$work"' EXIT
 start() { # start [VAR=VALUE...]: a scheduler and a worker with these settings
-    env "$@" "$sched" >>"$log" 2>&1 &
-    pid=$!
     env "$@" FLOE_WORKER_HTTP=127.0.0.1:18799 FLOE_WORKER_NOOP=on FLOE_WORKER_CONCURRENCY=4 \
         "$worker" --class default >>"$wlog" 2>&1 &
     wpid=$!
-    for _ in $(seq 1 300); do # up to 30 s for the API to answer
-        "$ctl" list tasks >/dev/null 2>&1 && return
-        kill -0 $pid 2>/dev/null || fail "floe-scheduler exited"
-        sleep 0.1
-    done
-    fail "the API did not answer within 30 s"
+    sched_start "$@"
 }
 stop() { # both exit 0 on SIGTERM (under the sanitizers: nothing leaked)
     kill $pid $wpid

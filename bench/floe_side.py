@@ -150,18 +150,29 @@ class Api:
         self.auth = {}
 
     def call(self, method, path, body=None, ctype="application/json"):
-        c = getattr(self.local, "conn", None)
-        if c is None:
-            c = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         data = body.encode() if isinstance(body, str) else body
-        try:
-            c.request(method, path, body=data, headers={"Content-Type": ctype, **self.auth})
-            r = c.getresponse()
-            text = r.read().decode()
-        except (OSError, http.client.HTTPException):
-            self.local.conn = None
-            c.close()
-            raise
+        for attempt in (0, 1):
+            c = getattr(self.local, "conn", None)
+            reused = c is not None
+            if c is None:
+                c = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                c.request(method, path, body=data, headers={"Content-Type": ctype, **self.auth})
+                r = c.getresponse()
+                text = r.read().decode()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # The API closes a connection idle for 30 s (a long run in between): a
+                # kept-alive one found closed is opened again, once; the request never
+                # reached the server.
+                self.local.conn = None
+                c.close()
+                if not reused or attempt:
+                    raise
+            except (OSError, http.client.HTTPException):
+                self.local.conn = None
+                c.close()
+                raise
         if r.status >= 300:
             raise BenchError("%s %s: HTTP %d: %s" % (method, path, r.status, text[:500]))
         return json.loads(text) if text else {}

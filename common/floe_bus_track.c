@@ -122,10 +122,29 @@ bus_set_paused(floe_bus *bus, bool pause)
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (bus->cons == NULL || rd_kafka_assignment(bus->cons, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
-    if (pause)
+    if (pause) {
         rd_kafka_pause_partitions(bus->cons, parts);
-    else
+    } else {
         rd_kafka_resume_partitions(bus->cons, parts);
+        /* A resumed partition waited for its broker thread's next turn (up to a second in
+         * librdkafka 2.0) before fetching again: a worker whose backlog filled every
+         * fraction of a second ran at one backlog a second (2,560 tasks/s on a 100,000-
+         * node fan-out). Seeking each to where we are wakes the fetcher now. */
+        rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (size_t i = 0; at != NULL && i < bus->n_parts; i++) {
+            const bus_part *bp = &bus->parts[i];
+            if (bp->next >= 0)
+                rd_kafka_topic_partition_list_add(at, bus->in_topics[bp->topic].name, bp->partition)
+                    ->offset = bp->next;
+        }
+        if (at != NULL && at->cnt > 0) {
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(bus->cons, at, 0);
+            if (e != NULL)
+                rd_kafka_error_destroy(e);
+        }
+        if (at != NULL)
+            rd_kafka_topic_partition_list_destroy(at);
+    }
     rd_kafka_topic_partition_list_destroy(parts);
 }
 

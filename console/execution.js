@@ -2,7 +2,7 @@
 // panel of the node in view (attempts, inputs and outputs, logs, gate answers), with the
 // execution's actions. The feed keeps phases current; the snapshot is read after `ready`.
 import { api, feed } from './api.js';
-import { h, add, clear, phaseBadge, fmtTime, fmtDuration, duration, errorBox, toast, TERMINAL } from './dom.js';
+import { h, add, clear, phaseBadge, fmtTime, fmtDuration, duration, toast, TERMINAL } from './dom.js';
 import { GraphView } from './graph.js';
 import { nodePanel } from './node.js';
 import { go } from './app.js';

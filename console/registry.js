@@ -1,7 +1,7 @@
 // Workflows and tasks: the names in a project (each with its versions), one version with
 // its typed interface, a workflow's graph, and the launch form its interface makes.
 import { api, upload } from './api.js';
-import { h, add, clear, fmtTime, errorBox, toast } from './dom.js';
+import { h, add, clear, fmtTime, errorBox } from './dom.js';
 import { ctx, go } from './app.js';
 import { GraphView } from './graph.js';
 import { buildGraph } from './execution.js';
@@ -106,6 +106,3 @@ export function launchForm(inputs, submit) {
   return form;
 }
 
-export async function quickToast(p, what) {
-  try { await p; toast(`${what}: done`); } catch (e) { toast(`${what}: ${e.message}`, 'bad'); }
-}

@@ -20,6 +20,12 @@
 
 /* --- Start ----------------------------------------------------------------------------- */
 
+/* A QUEUED row moved to RUNNING under this epoch's lease ($1 id, $2 epoch). */
+#define START_QUEUED                                                                               \
+    "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"                                 \
+    " started_at = coalesce(started_at, now()), updated_at = now()"                                \
+    " WHERE id = $1 AND phase = 'QUEUED' AND " FENCE " RETURNING phase"
+
 floe_rc
 store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase, floe_err *err)
 {
@@ -30,11 +36,7 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
     /* The common case in one statement (issue 25: a start was four round trips): the row
      * the API recorded, QUEUED, under this epoch's lease. Anything else takes the long
      * way below, which says why. */
-    floe_rc rc = store_pg_exec(pg,
-                               "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"
-                               " started_at = coalesce(started_at, now()), updated_at = now()"
-                               " WHERE id = $1 AND phase = 'QUEUED' AND " FENCE " RETURNING phase",
-                               2, params, NULL, NULL, &r, err);
+    floe_rc rc = store_pg_exec(pg, START_QUEUED, 2, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     bool started = PQntuples(r) == 1;
@@ -56,11 +58,7 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
         if (rc != FLOE_OK && rc != FLOE_ECONFLICT)
             return rc;
     }
-    rc = store_pg_exec(pg,
-                       "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"
-                       " started_at = coalesce(started_at, now()), updated_at = now()"
-                       " WHERE id = $1 AND phase = 'QUEUED' AND " FENCE " RETURNING phase",
-                       2, params, NULL, NULL, &r, err);
+    rc = store_pg_exec(pg, START_QUEUED, 2, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     PQclear(r);

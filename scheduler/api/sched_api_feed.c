@@ -56,6 +56,15 @@ struct api_feed {
 /* --- subscribers ---------------------------------------------------------------------- */
 
 static void
+sub_free(feed_sub *s)
+{
+    floe_free(s->execution);
+    floe_free(s->project);
+    floe_free(s->domain);
+    floe_free(s);
+}
+
+static void
 sub_unlink(feed_sub *s)
 {
     api_feed *f = s->f;
@@ -71,10 +80,7 @@ sub_unlink(feed_sub *s)
         struct timeval tv = {FEED_LINGER_S, 0};
         event_add(f->linger, &tv);
     }
-    floe_free(s->execution);
-    floe_free(s->project);
-    floe_free(s->domain);
-    floe_free(s);
+    sub_free(s);
 }
 
 static void
@@ -382,21 +388,14 @@ api_feed_done(api_req *r)
     if (s == NULL || (fr->execution != NULL) != (s->execution != NULL) ||
         (fr->project != NULL) != (s->project != NULL) ||
         (fr->domain != NULL) != (s->domain != NULL)) {
-        if (s != NULL) {
-            floe_free(s->execution);
-            floe_free(s->project);
-            floe_free(s->domain);
-            floe_free(s);
-        }
+        if (s != NULL)
+            sub_free(s);
         api_fail(r, FLOE_ENOMEM, "out of memory");
         api_reply(r);
         return;
     }
     if (!feed_follow(f, &err)) {
-        floe_free(s->execution);
-        floe_free(s->project);
-        floe_free(s->domain);
-        floe_free(s);
+        sub_free(s);
         api_fail(r, err.code, "the live feed is unavailable: %s", err.msg);
         api_reply(r);
         return;

@@ -222,13 +222,21 @@ floe_rc
 store_audit_add(store_pg *pg, const store_audit *a, floe_err *err)
 {
     char status[16];
-    snprintf(status, sizeof(status), "%d", a->status);
-    const char *params[] = {a->principal, a->action, a->project, a->resource,
-                            a->outcome,   status,    a->remote,  a->detail};
+    const char *params[8];
+    store_audit_params(a, status, params);
     return run(pg,
-               "INSERT INTO audit_log (principal, action, project, resource, outcome, status,"
-               " remote, detail) VALUES ($1, $2, $3, $4, $5, $6::integer, $7, $8)",
+               "INSERT INTO audit_log (" STORE_AUDIT_COLUMNS
+               ") VALUES ($1, $2, $3, $4, $5, $6::integer, $7, $8)",
                8, params, NULL, NULL, err);
+}
+
+void
+store_audit_params(const store_audit *a, char status[16], const char *params[8])
+{
+    snprintf(status, 16, "%d", a->status);
+    const char *p[8] = {a->principal, a->action, a->project, a->resource,
+                        a->outcome,   status,    a->remote,  a->detail};
+    memcpy(params, p, sizeof(p));
 }
 
 floe_rc

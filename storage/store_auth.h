@@ -90,6 +90,10 @@ typedef struct store_audit {
 } store_audit;
 
 floe_rc store_audit_add(store_pg *pg, const store_audit *a, floe_err *err);
+/* The row store_audit_add writes, for a statement that records its audit row itself
+ * (store_exec_insert): the columns and their eight parameters from $N on. */
+#define STORE_AUDIT_COLUMNS "principal, action, project, resource, outcome, status, remote, detail"
+void store_audit_params(const store_audit *a, char status[16], const char *params[8]);
 
 typedef struct store_audit_query {
     const char *project, *principal, *action, *outcome; /* NULL: any */

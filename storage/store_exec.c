@@ -1,44 +1,54 @@
 #include "store_exec.h"
+#include "store_auth.h"
 
 #include "store_pg_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#define INSERT_EXEC                                                                                \
+    "INSERT INTO executions (id, project, domain, workflow_name, workflow_version,"                \
+    " launch_plan_name, launch_plan_version, inputs, requested_by, source_execution,"              \
+    " recover, no_cache, overwrite_cache, scheduled_at, labels) VALUES ($1, $2, $3, $4, $5,"       \
+    " $6, $7, $8, $9, $10, $11, $12, $13,"                                                         \
+    " CASE WHEN $14::bigint = 0 THEN NULL ELSE to_timestamp($14::bigint / 1e6) END,"               \
+    " COALESCE($15::jsonb, '{}'::jsonb))"
+/* A data-modifying WITH runs whether or not the statement reads it, in the statement's
+ * transaction: both rows or neither. */
+#define AUDITED                                                                                    \
+    "WITH audited AS (INSERT INTO audit_log (" STORE_AUDIT_COLUMNS ") VALUES ($16, $17, $18, $19," \
+    " $20, $21::integer, $22, $23)) "
+
 floe_rc
 store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
 {
     char scheduled[24];
     snprintf(scheduled, sizeof(scheduled), "%lld", (long long)ex->scheduled_us);
-    const char *params[] = {ex->id,
-                            ex->project,
-                            ex->domain,
-                            ex->workflow_name,
-                            ex->workflow_version,
-                            ex->launch_plan_name,
-                            ex->launch_plan_version,
-                            (const char *)ex->inputs,
-                            ex->requested_by != NULL ? ex->requested_by : "",
-                            ex->source_execution,
-                            ex->recover ? "true" : "false",
-                            ex->no_cache ? "true" : "false",
-                            ex->overwrite_cache ? "true" : "false",
-                            scheduled,
-                            ex->labels};
-    int lens[15] = {0};
-    int fmts[15] = {0};
+    const char *params[23] = {ex->id,
+                              ex->project,
+                              ex->domain,
+                              ex->workflow_name,
+                              ex->workflow_version,
+                              ex->launch_plan_name,
+                              ex->launch_plan_version,
+                              (const char *)ex->inputs,
+                              ex->requested_by != NULL ? ex->requested_by : "",
+                              ex->source_execution,
+                              ex->recover ? "true" : "false",
+                              ex->no_cache ? "true" : "false",
+                              ex->overwrite_cache ? "true" : "false",
+                              scheduled,
+                              ex->labels};
+    int lens[23] = {0};
+    int fmts[23] = {0};
     lens[7] = (int)ex->inputs_len;
     fmts[7] = 1;
+    char status[16];
+    if (ex->audit != NULL)
+        store_audit_params(ex->audit, status, params + 15);
     PGresult *r;
-    floe_rc rc = store_pg_exec(
-        pg,
-        "INSERT INTO executions (id, project, domain, workflow_name, workflow_version,"
-        " launch_plan_name, launch_plan_version, inputs, requested_by, source_execution,"
-        " recover, no_cache, overwrite_cache, scheduled_at, labels) VALUES ($1, $2, $3, $4, $5,"
-        " $6, $7, $8, $9, $10, $11, $12, $13,"
-        " CASE WHEN $14::bigint = 0 THEN NULL ELSE to_timestamp($14::bigint / 1e6) END,"
-        " COALESCE($15::jsonb, '{}'::jsonb))",
-        15, params, lens, fmts, &r, err);
+    floe_rc rc = store_pg_exec(pg, ex->audit != NULL ? AUDITED INSERT_EXEC : INSERT_EXEC,
+                               ex->audit != NULL ? 23 : 15, params, lens, fmts, &r, err);
     if (rc == FLOE_OK)
         PQclear(r);
     else if (rc == FLOE_ECONFLICT)
@@ -212,19 +222,19 @@ store_exec_child_insert(store_pg *pg, const store_exec *ex, uint32_t max_nesting
     char att[16], maxn[16];
     snprintf(att, sizeof(att), "%u", ex->parent_attempt);
     snprintf(maxn, sizeof(maxn), "%u", max_nesting);
-    const char *params[] = {ex->id,
-                            ex->project,
-                            ex->domain,
-                            ex->workflow_name,
-                            ex->workflow_version,
-                            ex->launch_plan_name,
-                            ex->launch_plan_version,
-                            (const char *)ex->inputs,
-                            ex->requested_by != NULL ? ex->requested_by : "",
-                            ex->parent_execution,
-                            ex->parent_node,
-                            att,
-                            maxn};
+    const char *params[23] = {ex->id,
+                              ex->project,
+                              ex->domain,
+                              ex->workflow_name,
+                              ex->workflow_version,
+                              ex->launch_plan_name,
+                              ex->launch_plan_version,
+                              (const char *)ex->inputs,
+                              ex->requested_by != NULL ? ex->requested_by : "",
+                              ex->parent_execution,
+                              ex->parent_node,
+                              att,
+                              maxn};
     int lens[13] = {0}, fmts[13] = {0};
     lens[7] = (int)ex->inputs_len;
     fmts[7] = 1;

@@ -36,6 +36,9 @@ typedef struct store_exec {
      * of its parent that started it; NULL/0 otherwise. nesting: parents above it. */
     const char *parent_execution, *parent_node;
     uint32_t parent_attempt, nesting;
+    /* Insert only: the request's audit row, written by the same statement (one commit, one
+     * round trip: a launch's hot path); NULL: none. */
+    const struct store_audit *audit;
 } store_exec;
 
 typedef struct store_exec_query {

@@ -119,23 +119,31 @@ remote_of(api_req *r, char *buf, size_t size)
 
 static floe_log_ctx audit_log = {.comp = "api"};
 
-static void
-audit(api_thread *t, api_req *r, const char *outcome, int status, const char *detail)
+void
+api_audit_fill(api_req *r, const char *outcome, int status, const char *detail, api_audit_buf *b,
+               store_audit *a)
 {
-    char remote[96], resource[256];
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(r->req));
-    floe_text_copy(resource, sizeof(resource), path != NULL ? path : "",
+    floe_text_copy(b->resource, sizeof(b->resource), path != NULL ? path : "",
                    path != NULL ? strlen(path) : 0);
-    store_audit a = {
+    *a = (store_audit){
         .principal = r->principal != NULL ? r->principal->id : "unauthenticated",
         .action = r->route != NULL ? r->route->name : "?",
         .project = r->audit_project,
-        .resource = resource,
+        .resource = b->resource,
         .outcome = outcome,
         .status = status,
-        .remote = remote_of(r, remote, sizeof(remote)),
+        .remote = remote_of(r, b->remote, sizeof(b->remote)),
         .detail = detail,
     };
+}
+
+static void
+audit(api_thread *t, api_req *r, const char *outcome, int status, const char *detail)
+{
+    api_audit_buf b;
+    store_audit a;
+    api_audit_fill(r, outcome, status, detail, &b, &a);
     floe_err err = {0};
     if (t != NULL && t->pg == NULL)
         t->pg = store_pg_connect(t->cfg->postgres_url, "floe-scheduler",

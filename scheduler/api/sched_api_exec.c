@@ -300,8 +300,17 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     ex->labels = labels;
     ex->no_cache = json_is_true(nc);
     ex->overwrite_cache = json_is_true(oc);
-    if (store_exec_insert(t->pg, ex, &r->err) != FLOE_OK)
+    /* The audit row goes with the execution's (one commit on the launch's path); if the
+     * insert fails, neither is written and the request is audited as failed as usual. */
+    api_audit_buf ab;
+    store_audit audit;
+    api_audit_fill(r, "ok", 201, NULL, &ab, &audit);
+    ex->audit = &audit;
+    floe_rc rc = store_exec_insert(t->pg, ex, &r->err);
+    ex->audit = NULL; /* the row is written; ex lives on in r->state */
+    if (rc != FLOE_OK)
         return;
+    r->audited = true;
     FLOE_FAULT("api.after_insert_before_publish");
 
     Floe__ExecutionRequested *m = &st->msg;

@@ -132,6 +132,13 @@ void api_forbid(api_thread *t, api_req *r, const char *fmt, ...)
 const char *api_requested_by(api_req *r, const char *given);
 /* Audits r's outcome when its route changes something (once). */
 void api_audit_outcome(api_thread *t, api_req *r);
+/* r's audit row, for a handler that writes it with its own statement (then sets
+ * r->audited): b holds the texts a points to. */
+typedef struct api_audit_buf {
+    char remote[96], resource[256];
+} api_audit_buf;
+void api_audit_fill(api_req *r, const char *outcome, int status, const char *detail,
+                    api_audit_buf *b, store_audit *a);
 void api_whoami_work(api_thread *t, api_req *r);
 void api_token_create_work(api_thread *t, api_req *r);
 void api_token_list_work(api_thread *t, api_req *r);

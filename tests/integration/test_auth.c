@@ -531,6 +531,24 @@ test_oidc_access_tokens(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "requested_by")), who_a);
     json_decref(j);
     assert_int_equal(audit_count(who_b, "denied"), 1);
+    /* The launch is audited (its row written with the execution's, one statement), and so
+     * is a launch that failed (no execution row, the audit row on its own). */
+    snprintf(path, sizeof(path), "/api/v1/audit?principal=%s&outcome=ok&limit=10", who_a);
+    assert_int_equal(call_as("", "GET", path, NULL, &j), 200);
+    const json_t *items = json_object_get(j, "items");
+    assert_int_equal(json_array_size(items), 1);
+    const json_t *row = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(row, "action")), "launch");
+    assert_string_equal(json_string_value(json_object_get(row, "project")), project);
+    assert_string_equal(json_string_value(json_object_get(row, "resource")), "/api/v1/executions");
+    assert_int_equal(json_integer_value(json_object_get(row, "status")), 201);
+    json_decref(j);
+    snprintf(body, sizeof(body),
+             "{\"project\": \"%s\", \"workflow\": {\"name\": \"greet\", \"version\": \"v0\"}}",
+             project);
+    assert_int_equal(call_as(alice, "POST", "/api/v1/executions", body, NULL), 404);
+    assert_int_equal(audit_count(who_a, "failed"), 1);
+    assert_int_equal(audit_count(who_a, "ok"), 1);
 
     /* Refused: another audience, the algorithm switched, expired, unknown key. */
     expect_401(oidc_token(idp_rsa, "RS256", "someone-else", 600, "eve", grants, NULL), "audience");

@@ -1,7 +1,7 @@
 /*
- * store_run — nodes and attempts go in as one INSERT each, from parallel arrays
- * (unnest), so a 10,000-node execution is three statements, not 20,000. The arrays are
- * parameters in PostgreSQL's array-literal syntax with every element quoted and escaped:
+ * store_run — nodes and attempts go in from parallel arrays (unnest), with the
+ * execution's row in one statement, so a 10,000-node execution is one statement, not 20,000. The
+ * arrays are parameters in PostgreSQL's array-literal syntax with every element quoted and escaped:
  * values never become SQL.
  */
 #include "store_run.h"
@@ -81,95 +81,103 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
 
 /* --- Finish ---------------------------------------------------------------------------- */
 
-static floe_rc
-finish_nodes(store_pg *pg, const store_run_result *res, floe_err *err)
+/* The execution's row, its nodes' and its attempts' in one statement (issue 25: a finish
+ * was five round trips and a transaction): the rows go in only where the fenced UPDATE
+ * took ("WHERE EXISTS (SELECT 1 FROM done)"; a data-modifying WITH runs whether or not it
+ * is read, in the statement's snapshot). $1 id, $2 epoch, $3-$7 the execution's fields,
+ * $8-$14 the nodes' arrays, $15-$25 the attempts'. */
+#define FINISH                                                                                     \
+    "WITH done AS (UPDATE executions SET phase = $3, outputs = $4, error = $5,"                    \
+    " epoch = $2::bigint, updated_at = now(),"                                                     \
+    " started_at = coalesce(started_at, CASE WHEN $6::bigint = 0 THEN NULL"                        \
+    "   ELSE to_timestamp($6::bigint / 1e6) END),"                                                 \
+    " finished_at = CASE WHEN $7::bigint = 0 THEN now() ELSE to_timestamp($7::bigint / 1e6) END"   \
+    " WHERE id = $1 AND " FENCE " RETURNING parent_execution, parent_node, parent_attempt),"       \
+    " nodes AS (INSERT INTO node_executions (execution_id, node_id, phase, attempts, outputs,"     \
+    " error_kind, error_code, error)"                                                              \
+    " SELECT $1, n, p, a, decode(o, 'hex'), k, c, m FROM unnest($8::text[], $9::text[],"           \
+    " $10::int[], $11::text[], $12::text[], $13::text[], $14::text[]) AS t(n, p, a, o, k, c, m)"   \
+    " WHERE EXISTS (SELECT 1 FROM done)"                                                           \
+    " ON CONFLICT (execution_id, node_id) DO UPDATE SET phase = excluded.phase,"                   \
+    " attempts = excluded.attempts, outputs = excluded.outputs,"                                   \
+    " error_kind = excluded.error_kind, error_code = excluded.error_code,"                         \
+    " error = excluded.error),"                                                                    \
+    " attempts AS (INSERT INTO node_attempts (execution_id, node_id, attempt, phase, error_kind,"  \
+    " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"               \
+    " SELECT $1, n, a, p, k, c, m, w,"                                                             \
+    " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"                                   \
+    " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"                              \
+    " FROM unnest($15::text[], $16::int[], $17::text[], $18::text[], $19::text[], $20::text[],"    \
+    " $21::text[], $22::bigint[], $23::bigint[], $24::text[], $25::text[])"                        \
+    " AS t(n, a, p, k, c, m, w, s, f, o, e) WHERE EXISTS (SELECT 1 FROM done)"                     \
+    " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING)"                                    \
+    " SELECT parent_execution, parent_node, parent_attempt FROM done"
+
+enum { NODE_COLS = 7, ATTEMPT_COLS = 11 };
+
+static void
+nodes_arrays(const store_run_result *res, store_pg_arr a[NODE_COLS])
 {
-    store_pg_arr ids = {0}, ph = {0}, att = {0}, out = {0}, ek = {0}, ec = {0}, em = {0};
     for (size_t i = 0; i < res->n_nodes; i++) {
         const store_run_node *n = &res->nodes[i];
-        store_pg_arr_add(&ids, n->node_id);
-        store_pg_arr_add(&ph, n->phase);
-        store_pg_arr_add_int(&att, n->attempts);
-        store_pg_arr_add_hex(&out, n->outputs, n->outputs_len);
-        store_pg_arr_add(&ek, n->error_kind);
-        store_pg_arr_add(&ec, n->error_code);
-        store_pg_arr_add(&em, n->error);
+        store_pg_arr_add(&a[0], n->node_id);
+        store_pg_arr_add(&a[1], n->phase);
+        store_pg_arr_add_int(&a[2], n->attempts);
+        store_pg_arr_add_hex(&a[3], n->outputs, n->outputs_len);
+        store_pg_arr_add(&a[4], n->error_kind);
+        store_pg_arr_add(&a[5], n->error_code);
+        store_pg_arr_add(&a[6], n->error);
     }
-    const char *params[] = {res->exec_id,           store_pg_arr_end(&ids), store_pg_arr_end(&ph),
-                            store_pg_arr_end(&att), store_pg_arr_end(&out), store_pg_arr_end(&ek),
-                            store_pg_arr_end(&ec),  store_pg_arr_end(&em)};
-    floe_rc rc = FLOE_OK;
-    for (int i = 1; i < 8; i++)
-        if (params[i] == NULL)
-            rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
-    PGresult *r;
-    if (rc == FLOE_OK)
-        rc = store_pg_exec(
-            pg,
-            "INSERT INTO node_executions (execution_id, node_id, phase, attempts, outputs,"
-            " error_kind, error_code, error)"
-            " SELECT $1, n, p, a, decode(o, 'hex'), k, c, m FROM unnest($2::text[], $3::text[],"
-            " $4::int[], $5::text[], $6::text[], $7::text[], $8::text[]) AS t(n, p, a, o, k, c, m)"
-            " ON CONFLICT (execution_id, node_id) DO UPDATE SET phase = excluded.phase,"
-            " attempts = excluded.attempts, outputs = excluded.outputs,"
-            " error_kind = excluded.error_kind, error_code = excluded.error_code,"
-            " error = excluded.error",
-            8, params, NULL, NULL, &r, err);
-    if (rc == FLOE_OK)
-        PQclear(r);
-    store_pg_arr *all[] = {&ids, &ph, &att, &out, &ek, &ec, &em};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        floe_buf_deinit(&all[i]->buf);
-    return rc;
 }
 
-static floe_rc
-finish_attempts(store_pg *pg, const store_run_result *res, floe_err *err)
+static void
+attempts_arrays(const store_run_result *res, store_pg_arr a[ATTEMPT_COLS])
 {
-    store_pg_arr ids = {0}, at = {0}, ph = {0}, ek = {0}, ec = {0}, msg = {0}, wk = {0}, st = {0},
-                 fin = {0}, so = {0}, se = {0};
     for (size_t i = 0; i < res->n_attempts; i++) {
-        const store_run_attempt *a = &res->attempts[i];
-        store_pg_arr_add(&ids, a->node_id);
-        store_pg_arr_add_int(&at, a->attempt);
-        store_pg_arr_add(&ph, a->phase);
-        store_pg_arr_add(&ek, a->error_kind);
-        store_pg_arr_add(&ec, a->error_code);
-        store_pg_arr_add(&msg, a->message);
-        store_pg_arr_add(&wk, a->worker);
-        store_pg_arr_add_int(&st, a->started_us);
-        store_pg_arr_add_int(&fin, a->finished_us);
-        store_pg_arr_add(&so, a->stdout_uri);
-        store_pg_arr_add(&se, a->stderr_uri);
+        const store_run_attempt *t = &res->attempts[i];
+        store_pg_arr_add(&a[0], t->node_id);
+        store_pg_arr_add_int(&a[1], t->attempt);
+        store_pg_arr_add(&a[2], t->phase);
+        store_pg_arr_add(&a[3], t->error_kind);
+        store_pg_arr_add(&a[4], t->error_code);
+        store_pg_arr_add(&a[5], t->message);
+        store_pg_arr_add(&a[6], t->worker);
+        store_pg_arr_add_int(&a[7], t->started_us);
+        store_pg_arr_add_int(&a[8], t->finished_us);
+        store_pg_arr_add(&a[9], t->stdout_uri);
+        store_pg_arr_add(&a[10], t->stderr_uri);
     }
-    const char *params[] = {res->exec_id,           store_pg_arr_end(&ids), store_pg_arr_end(&at),
-                            store_pg_arr_end(&ph),  store_pg_arr_end(&ek),  store_pg_arr_end(&ec),
-                            store_pg_arr_end(&msg), store_pg_arr_end(&wk),  store_pg_arr_end(&st),
-                            store_pg_arr_end(&fin), store_pg_arr_end(&so),  store_pg_arr_end(&se)};
-    floe_rc rc = FLOE_OK;
-    for (int i = 1; i < 12; i++)
-        if (params[i] == NULL)
-            rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
+}
+
+/* The finishing statement; with publications, in a transaction with their outbox rows. */
+static floe_rc
+finish_rows(store_pg *pg, const store_run_result *res, const char *params[], const int lens[],
+            const int fmts[], bool *updated, store_run_parent *parent, floe_err *err)
+{
     PGresult *r;
-    if (rc == FLOE_OK)
-        rc = store_pg_exec(
-            pg,
-            "INSERT INTO node_attempts (execution_id, node_id, attempt, phase, error_kind,"
-            " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"
-            " SELECT $1, n, a, p, k, c, m, w,"
-            " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"
-            " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"
-            " FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],"
-            " $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])"
-            " AS t(n, a, p, k, c, m, w, s, f, o, e)"
-            " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING",
-            12, params, NULL, NULL, &r, err);
-    if (rc == FLOE_OK)
+    floe_rc rc =
+        store_pg_exec(pg, FINISH, 7 + NODE_COLS + ATTEMPT_COLS, params, lens, fmts, &r, err);
+    if (rc != FLOE_OK)
+        return rc;
+    *updated = PQntuples(r) == 1;
+    if (*updated && parent != NULL && !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
+        snprintf(parent->execution, sizeof(parent->execution), "%s", PQgetvalue(r, 0, 0));
+        snprintf(parent->node, sizeof(parent->node), "%s", PQgetvalue(r, 0, 1));
+        parent->attempt = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
+    }
+    PQclear(r);
+    for (size_t i = 0; *updated && i < res->n_pubs; i++) {
+        const store_run_pub *p = &res->pubs[i];
+        const char *pp[] = {p->event_id, p->dataset, (const char *)p->payload, res->exec_id};
+        int plens[4] = {0, 0, (int)p->len, 0}, pfmts[4] = {0, 0, 1, 0};
+        if ((rc = store_pg_exec(pg,
+                                "INSERT INTO data_outbox (event_id, dataset, payload, execution_id)"
+                                " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+                                4, pp, plens, pfmts, &r, err)) != FLOE_OK)
+            return rc;
         PQclear(r);
-    store_pg_arr *all[] = {&ids, &at, &ph, &ek, &ec, &msg, &wk, &st, &fin, &so, &se};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        floe_buf_deinit(&all[i]->buf);
-    return rc;
+    }
+    return FLOE_OK;
 }
 
 floe_rc
@@ -182,63 +190,39 @@ store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
     snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
     snprintf(st, sizeof(st), "%" PRId64, res->started_us);
     snprintf(fin, sizeof(fin), "%" PRId64, res->finished_us);
-    const char *params[] = {res->exec_id, ep, res->phase, (const char *)res->outputs,
-                            res->error,   st, fin};
-    int lens[7] = {0, 0, 0, (int)res->outputs_len, 0, 0, 0};
-    int fmts[7] = {0, 0, 0, 1, 0, 0, 0};
-    floe_rc rc = store_pg_begin(pg, err);
-    if (rc != FLOE_OK)
+    store_pg_arr arr[NODE_COLS + ATTEMPT_COLS];
+    memset(arr, 0, sizeof(arr));
+    nodes_arrays(res, arr);
+    attempts_arrays(res, arr + NODE_COLS);
+    const char *params[7 + NODE_COLS + ATTEMPT_COLS] = {
+        res->exec_id, ep, res->phase, (const char *)res->outputs, res->error, st, fin};
+    int lens[7 + NODE_COLS + ATTEMPT_COLS] = {0, 0, 0, (int)res->outputs_len};
+    int fmts[7 + NODE_COLS + ATTEMPT_COLS] = {0, 0, 0, 1};
+    floe_rc rc = FLOE_OK;
+    for (int i = 0; i < NODE_COLS + ATTEMPT_COLS; i++)
+        if ((params[7 + i] = store_pg_arr_end(&arr[i])) == NULL)
+            rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
+    bool tx = res->n_pubs > 0, updated = false;
+    if (rc == FLOE_OK && tx)
+        rc = store_pg_begin(pg, err);
+    if (rc == FLOE_OK) {
+        rc = finish_rows(pg, res, params, lens, fmts, &updated, parent, err);
+        if (tx)
+            rc = rc == FLOE_OK && updated ? store_pg_commit(pg, err) : (store_pg_rollback(pg), rc);
+    }
+    for (int i = 0; i < NODE_COLS + ATTEMPT_COLS; i++)
+        floe_buf_deinit(&arr[i].buf);
+    if (rc != FLOE_OK || updated)
         return rc;
     PGresult *r;
-    rc = store_pg_exec(pg,
-                       "UPDATE executions SET phase = $3, outputs = $4, error = $5,"
-                       " epoch = $2::bigint, updated_at = now(),"
-                       " started_at = coalesce(started_at, CASE WHEN $6::bigint = 0 THEN NULL"
-                       "   ELSE to_timestamp($6::bigint / 1e6) END),"
-                       " finished_at = CASE WHEN $7::bigint = 0 THEN now()"
-                       "   ELSE to_timestamp($7::bigint / 1e6) END"
-                       " WHERE id = $1 AND " FENCE
-                       " RETURNING parent_execution, parent_node, parent_attempt",
-                       7, params, lens, fmts, &r, err);
-    if (rc != FLOE_OK)
-        goto fail;
-    bool updated = PQntuples(r) == 1;
-    if (updated && parent != NULL && !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
-        snprintf(parent->execution, sizeof(parent->execution), "%s", PQgetvalue(r, 0, 0));
-        snprintf(parent->node, sizeof(parent->node), "%s", PQgetvalue(r, 0, 1));
-        parent->attempt = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
-    }
+    if ((rc = store_pg_exec(pg, "SELECT " FENCE ", (SELECT count(*) FROM executions WHERE id = $1)",
+                            2, params, NULL, NULL, &r, err)) != FLOE_OK)
+        return rc;
+    bool current = store_pg_bool(r, 0, 0);
     PQclear(r);
-    if (!updated) {
-        rc = store_pg_exec(pg, "SELECT " FENCE ", (SELECT count(*) FROM executions WHERE id = $1)",
-                           2, params, NULL, NULL, &r, err);
-        if (rc != FLOE_OK)
-            goto fail;
-        bool current = store_pg_bool(r, 0, 0);
-        PQclear(r);
-        rc = current ? floe_err_sys(err, FLOE_ENOTFOUND, "execution %s: no row", res->exec_id)
-                     : floe_err_sys(err, FLOE_EFENCED,
-                                    "epoch %" PRIu64 " no longer holds the lease", epoch);
-        goto fail;
-    }
-    if ((rc = finish_nodes(pg, res, err)) != FLOE_OK ||
-        (rc = finish_attempts(pg, res, err)) != FLOE_OK)
-        goto fail;
-    for (size_t i = 0; i < res->n_pubs; i++) {
-        const store_run_pub *p = &res->pubs[i];
-        const char *pp[] = {p->event_id, p->dataset, (const char *)p->payload, res->exec_id};
-        int plens[4] = {0, 0, (int)p->len, 0}, pfmts[4] = {0, 0, 1, 0};
-        if ((rc = store_pg_exec(pg,
-                                "INSERT INTO data_outbox (event_id, dataset, payload, execution_id)"
-                                " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-                                4, pp, plens, pfmts, &r, err)) != FLOE_OK)
-            goto fail;
-        PQclear(r);
-    }
-    return store_pg_commit(pg, err);
-fail:
-    store_pg_rollback(pg);
-    return rc;
+    return current ? floe_err_sys(err, FLOE_ENOTFOUND, "execution %s: no row", res->exec_id)
+                   : floe_err_sys(err, FLOE_EFENCED, "epoch %" PRIu64 " no longer holds the lease",
+                                  epoch);
 }
 
 /* --- Recover --------------------------------------------------------------------------- */

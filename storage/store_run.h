@@ -64,7 +64,8 @@ typedef struct store_run_parent {
     uint32_t attempt;
 } store_run_parent;
 
-/* Writes the finished execution, its nodes and attempts in one transaction. Idempotent:
+/* Writes the finished execution, its nodes and attempts in one statement (with the
+ * datasets it publishes, one transaction). Idempotent:
  * writing the same result again changes nothing. FLOE_EFENCED when epoch no longer holds
  * the lease. parent (may be NULL) receives the execution's parent, when it has one. */
 floe_rc store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,

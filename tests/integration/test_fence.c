@@ -3,7 +3,8 @@
  * Review H7: a fenced launch-plan transaction held a row lock on floe_leader that blocked
  * the lease's renewal for as long as it ran; no statement had a timeout. Review C2/H5: a
  * value PostgreSQL refuses for its content must come back as the item's fault (EINVAL),
- * not as an infrastructure failure that restarts the engine.
+ * not as an infrastructure failure that restarts the engine. Issue 25: an execution's
+ * finish (its row, its nodes', its attempts') is one fenced statement: all or nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +18,11 @@
 #include "store_lp.h"
 #include "store_migrate.h"
 #include "store_pg_int.h"
+#include "store_registry.h"
+#include "store_run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -144,6 +148,105 @@ test_c2_data_errors_are_the_items_fault(void **state)
     store_pg_close(pg);
 }
 
+static long
+rows_of(store_pg *pg, const char *table, const char *id)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE execution_id = $1", table);
+    const char *params[] = {id};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, sql, 1, params, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("%s: %s", table, err.msg);
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+static void
+phase_of(store_pg *pg, const char *id, char *out, size_t size)
+{
+    const char *params[] = {id};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg,
+                      "SELECT phase || '/' || coalesce(error, '') FROM executions WHERE id = $1", 1,
+                      params, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("phase: %s", err.msg);
+    snprintf(out, size, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+static void
+test_finish_is_one_fenced_statement(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-finish", 5000);
+    uint64_t epoch = take_lease(pg, "test-fence-finish");
+    floe_err err = {0};
+    char id[FLOE_ID_LEN + 1], other[FLOE_ID_LEN + 1], phase[128];
+    assert_int_equal(floe_id_new(id), 0);
+    assert_int_equal(floe_id_new(other), 0);
+    assert_int_equal(store_project_ensure(pg, "fence-test", &err), FLOE_OK);
+    store_exec ex = {.id = id,
+                     .project = "fence-test",
+                     .domain = "development",
+                     .workflow_name = "wf",
+                     .workflow_version = "v1",
+                     .inputs = (const uint8_t *)"",
+                     .requested_by = "test"};
+    assert_int_equal(store_exec_insert(pg, &ex, &err), FLOE_OK);
+    store_run_node nodes[] = {
+        {.node_id = "a", .phase = "SUCCEEDED", .attempts = 1},
+        {.node_id = "b",
+         .phase = "FAILED",
+         .attempts = 2,
+         .error_kind = "user",
+         .error_code = "E1",
+         .error = "boom"},
+    };
+    store_run_attempt atts[] = {
+        {.node_id = "a",
+         .attempt = 1,
+         .phase = "SUCCEEDED",
+         .worker = "w1",
+         .started_us = 1700000000000000,
+         .finished_us = 1700000000100000},
+        {.node_id = "b", .attempt = 1, .phase = "FAILED", .message = "boom", .worker = "w1"},
+        {.node_id = "b", .attempt = 2, .phase = "FAILED", .message = "boom \"again\", {x}"},
+    };
+    store_run_result res = {.exec_id = id,
+                            .phase = "FAILED",
+                            .error = "b failed",
+                            .nodes = nodes,
+                            .n_nodes = 2,
+                            .attempts = atts,
+                            .n_attempts = 3};
+    /* An epoch that no longer holds the lease writes nothing, not even the node rows. */
+    assert_int_equal(store_run_finish(pg, epoch - 1, &res, NULL, &err), FLOE_EFENCED);
+    assert_int_equal(rows_of(pg, "node_executions", id), 0);
+    assert_int_equal(rows_of(pg, "node_attempts", id), 0);
+    phase_of(pg, id, phase, sizeof(phase));
+    assert_string_equal(phase, "QUEUED/");
+    /* The leader's writes all of it; again, nothing more (idempotent). */
+    store_run_parent parent;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_run_finish(pg, epoch, &res, &parent, &err), FLOE_OK);
+        assert_int_equal(rows_of(pg, "node_executions", id), 2);
+        assert_int_equal(rows_of(pg, "node_attempts", id), 3);
+        phase_of(pg, id, phase, sizeof(phase));
+        assert_string_equal(phase, "FAILED/b failed");
+        assert_int_equal(parent.execution[0], 0);
+    }
+    /* No such execution: said so, nothing written. */
+    res.exec_id = other;
+    assert_int_equal(store_run_finish(pg, epoch, &res, NULL, &err), FLOE_ENOTFOUND);
+    assert_int_equal(rows_of(pg, "node_executions", other), 0);
+    assert_int_equal(store_lease_release(pg, "scheduler", "test-fence-finish", epoch, &err),
+                     FLOE_OK);
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -174,6 +277,7 @@ main(void)
         cmocka_unit_test(test_h7_fenced_transaction_does_not_block_renewal),
         cmocka_unit_test(test_h7_statement_timeout),
         cmocka_unit_test(test_c2_data_errors_are_the_items_fault),
+        cmocka_unit_test(test_finish_is_one_fenced_statement),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -317,6 +317,7 @@ thread_fini(void *ctx)
     if (t == NULL)
         return;
     store_pg_close(t->pg);
+    api_wfcache_free(t->wf);
     floe_free(t);
 }
 

@@ -255,11 +255,12 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
         wf_name = lp->workflow->name;
         wf_version = lp->workflow->version;
     }
-    if (store_registry_get(t->pg, STORE_WORKFLOW, project, domain, wf_name, wf_version, r->arena,
-                           &e, &r->err) != FLOE_OK)
+    const uint8_t *spec;
+    size_t spec_len;
+    if (api_workflow_spec(t, r, project, domain, wf_name, wf_version, &spec, &spec_len) != FLOE_OK)
         return;
     const Floe__WorkflowSpec *wf =
-        floe__workflow_spec__unpack(floe_arena_pb_allocator(r->arena), e.spec_len, e.spec);
+        floe__workflow_spec__unpack(floe_arena_pb_allocator(r->arena), spec_len, spec);
     if (wf == NULL) {
         api_fail(r, FLOE_EIO, "workflow \"%s\" is stored in a form that does not decode", wf_name);
         return;

@@ -25,9 +25,11 @@
 #define API_LIST_LIMIT_MAX 1000
 #define API_LIST_LIMIT_DEFAULT 100
 
+typedef struct api_wfcache api_wfcache;
 typedef struct api_thread {
     const floe_config *cfg;
-    store_pg *pg; /* connected lazily; reconnects after a failure */
+    store_pg *pg;    /* connected lazily; reconnects after a failure */
+    api_wfcache *wf; /* workflow specs by version (sched_api_wfcache.c); NULL until one */
 } api_thread;
 
 typedef struct api_req api_req;
@@ -110,6 +112,12 @@ api_oidc *api_oidc_new(const floe_config *cfg, floe_err *err);
 void api_oidc_free(api_oidc *o);
 /* FLOE_EINVAL (err says why) when token is refused; FLOE_EAGAIN when no keys are held. */
 floe_rc api_oidc_verify(api_oidc *o, const char *token, store_principal *p, floe_err *err);
+
+/* sched_api_wfcache.c: the packed spec of a workflow (version NULL: the latest), in
+ * r's arena; a version read once comes from the thread's cache after. */
+floe_rc api_workflow_spec(api_thread *t, api_req *r, const char *project, const char *domain,
+                          const char *name, const char *version, const uint8_t **spec, size_t *len);
+void api_wfcache_free(api_wfcache *c);
 
 /* sched_api_auth.c */
 api_auth *api_auth_new(const floe_config *cfg, floe_err *err);

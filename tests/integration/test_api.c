@@ -38,6 +38,7 @@
 static const char *scheduler_bin;
 static int scheduler_pid;
 static char project[32];
+static int launched = 1; /* launches accepted before test_health_and_metrics counts them */
 static floe_config *cfg;
 
 static const char *const tasks_yaml =
@@ -420,6 +421,48 @@ test_launch_recorded_and_published(void **state)
     event_base_free(base);
 }
 
+/* A launch naming a version reads its spec once per API thread, then from memory (issue
+ * 25): the same name and version in two projects must stay two workflows, on every
+ * thread (api.threads, 4). */
+static void
+test_launch_reads_the_version_it_names(void **state)
+{
+    (void)state;
+    char other[40], path[160], body[256];
+    snprintf(other, sizeof(other), "%s-b", project);
+    const char *yaml[2] = {
+        "kind: task\nname: twin_t\nversion: v1\ncontainer: {command: [/bin/true]}\n"
+        "inputs: {a: integer}\n---\nkind: workflow\nname: twin\nversion: v1\n"
+        "inputs: {a: integer}\nnodes:\n  - {id: t, task: twin_t, inputs: {a: {input: a}}}\n",
+        "kind: task\nname: twin_t\nversion: v1\ncontainer: {command: [/bin/true]}\n"
+        "inputs: {b: string}\n---\nkind: workflow\nname: twin\nversion: v1\n"
+        "inputs: {b: string}\nnodes:\n  - {id: t, task: twin_t, inputs: {b: {input: b}}}\n"};
+    const char *in[2] = {"{\"a\": 1}", "{\"b\": \"x\"}"};
+    const char *projects[2] = {project, other};
+    json_t *out;
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof(path), "/api/v1/register?project=%s&file=twin.yaml", projects[k]);
+        assert_int_equal(post(path, yaml[k], &out), 201);
+        json_decref(out);
+    }
+    for (int round = 0; round < 8; round++)
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof(path), "/api/v1/executions?project=%s", projects[k]);
+            /* its own inputs, the other project's, its own: three a turn, so the turns of
+             * both projects go round the threads whichever way the pool hands them out */
+            for (int w = 0; w < 3; w++) {
+                snprintf(body, sizeof(body), "{\"workflow\": \"twin@v1\", \"inputs\": %s}",
+                         in[(k + w) % 2]);
+                int status = post(path, body, &out);
+                launched += status == 201;
+                if (status != (w != 1 ? 201 : 400))
+                    fail_msg("round %d, %s, inputs %s: %d (%s)", round, projects[k],
+                             in[(k + w) % 2], status, jstr(out, "message"));
+                json_decref(out);
+            }
+        }
+}
+
 /* --- hostile input --------------------------------------------------------------------- */
 
 static void
@@ -592,7 +635,9 @@ test_health_and_metrics(void **state)
     assert_int_equal(resp.status, 200);
     assert_non_null(strstr(resp.body, "# TYPE floe_api_requests_total counter"));
     assert_non_null(strstr(resp.body, "floe_api_requests_total{route=\"launch\",code=\"201\"}"));
-    assert_non_null(strstr(resp.body, "floe_executions_launched_total 1"));
+    char want[64];
+    snprintf(want, sizeof(want), "floe_executions_launched_total %d\n", launched);
+    assert_non_null(strstr(resp.body, want));
     floe_http_resp_deinit(&resp);
 }
 
@@ -612,6 +657,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_golden_errors_over_http),
         cmocka_unit_test(test_launch_input_errors_record_nothing),
         cmocka_unit_test(test_launch_recorded_and_published),
+        cmocka_unit_test(test_launch_reads_the_version_it_names),
         cmocka_unit_test(test_hostile_names_and_values),
         cmocka_unit_test(test_h10_body_bounded_per_route),
         cmocka_unit_test(test_h10_connections_capped),

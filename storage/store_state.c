@@ -484,6 +484,26 @@ store_state_heartbeat(store_redis *r, const char *exec, uint32_t node, uint32_t 
 }
 
 floe_rc
+store_state_hold(store_redis *r, const char *worker, uint32_t hold_ms, const char *const *claims,
+                 const char *const *members, size_t n, store_redis_cb cb, void *arg)
+{
+    if (n == 0 || n > STORE_HOLD_MAX)
+        return FLOE_EINVAL;
+    const char *argv[2 * STORE_HOLD_MAX + 3];
+    char hm[NUM];
+    snprintf(hm, NUM, "%u", hold_ms);
+    argv[0] = STORE_KEY_LEASES;
+    for (size_t i = 0; i < n; i++) {
+        argv[1 + i] = claims[i];
+        argv[n + 3 + i] = members[i];
+    }
+    argv[n + 1] = worker;
+    argv[n + 2] = hm;
+    return store_redis_script(r, STORE_SCRIPT_HOLD, (int)n + 1, 2 * (int)n + 3, argv, NULL, cb,
+                              arg);
+}
+
+floe_rc
 store_state_release(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
                     const char *worker, store_redis_cb cb, void *arg)
 {

@@ -176,6 +176,13 @@ floe_rc store_state_claim(store_redis *r, const char *exec, uint32_t node, uint3
                           const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg);
 floe_rc store_state_heartbeat(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
                               const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg);
+/* Results of these attempts are in Kafka: the leases worker still holds are stretched to
+ * hold_ms (one script for them all; n <= STORE_HOLD_MAX). claims[i] and members[i] are
+ * store_key_claim's and store_member's of attempt i. The answer's count says how many. */
+#define STORE_HOLD_MAX 256
+floe_rc store_state_hold(store_redis *r, const char *worker, uint32_t hold_ms,
+                         const char *const *claims, const char *const *members, size_t n,
+                         store_redis_cb cb, void *arg);
 floe_rc store_state_release(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
                             const char *worker, store_redis_cb cb, void *arg);
 

@@ -131,30 +131,18 @@ att_unlink(wrk_att *att)
     floe_metric_set(w->m_running, w->n_active);
 }
 
-static void
-hold_reply(const store_reply *rep, const floe_err *err, void *arg)
-{
-    (void)rep;
-    (void)err; /* at worst the lease runs out as before: the engine retries the attempt */
-    wrk_att *att = arg;
-    att->redis_out--;
-    wrk_att_maybe_free(att);
-}
-
 /* The result is in Kafka, but the engine may read it only after a failover or a backlog
  * longer than the lease: were the lease left to run out, a success would become a SYSTEM
- * lease_expired and run again (review H3). One last heartbeat stretches the lease to
- * worker.result_hold; the engine applying the result ends it sooner. */
+ * lease_expired and run again (review H3). The lease is stretched to worker.result_hold
+ * (with the others of the next few milliseconds: wrk_hold.c); the engine applying the
+ * result ends it sooner. */
 static void
 hold_lease(wrk_att *att)
 {
     const Floe__TaskDispatch *d = att->d;
     uint32_t hold = (uint32_t)att->w->cfg->worker_result_hold_ms;
-    if (hold <= att->lease_ms)
-        return;
-    if (store_state_heartbeat(att->w->redis, d->execution_id, d->node_index, d->attempt,
-                              att->w->worker_id, hold, hold_reply, att) == FLOE_OK)
-        att->redis_out++;
+    if (hold > att->lease_ms)
+        wrk_hold_add(att->w, d->execution_id, d->node_index, d->attempt, hold);
 }
 
 /* The attempt needs nothing more from this worker. */

@@ -55,6 +55,7 @@ typedef struct wrk {
     uint64_t seq;               /* attempt directory names */
     FILE *trace;                /* worker.trace, or NULL */
     struct floe_notify *notify; /* systemd: ready, stopping, watchdog */
+    struct wrk_hold *hold;      /* leases to stretch, batched (wrk_hold.c); NULL until one */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
     floe_metric *m_heartbeats, *m_lost, *m_fenced, *m_stale_epoch;
@@ -70,6 +71,13 @@ void wrk_att_delivered(wrk *w, wrk_att *att, floe_rc rc);
 void wrk_att_release_all(wrk *w);
 /* Frees whatever is left (the loop has stopped). */
 void wrk_att_free_all(wrk *w);
+
+/* wrk_hold: once an attempt's result is in Kafka, its lease is stretched to hold_ms,
+ * with the others of the next few milliseconds in one Redis script. */
+typedef struct wrk_hold wrk_hold;
+void wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt, uint32_t hold_ms);
+void wrk_hold_flush(wrk *w);
+void wrk_hold_free(wrk_hold *h);
 
 /* wrk_http: /metrics and /healthz. NULL (and nothing served) when worker.http is empty. */
 typedef struct wrk_http wrk_http;

@@ -424,7 +424,9 @@ out:
     floe_pool_free(w.pool); /* done callbacks may still publish or release */
     if (w.bus != NULL)
         floe_bus_flush(w.bus, 5000);
+    wrk_hold_flush(&w); /* what a last attempt left, sent if the connection still can */
     store_redis_free(w.redis);
+    wrk_hold_free(w.hold);
     wrk_att_free_all(&w);
     closed = true;
     floe_bus_free(w.bus);

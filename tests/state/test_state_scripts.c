@@ -637,6 +637,43 @@ test_claim_once(void **state)
     assert_int_equal(a.st, STORE_ST_OK);
 }
 
+/* Review H3, issue 25: the leases of attempts whose results are in Kafka are stretched in
+ * one call: the worker's own only; a claim another worker holds or one already gone (its
+ * result applied) is left as it is. */
+static void
+test_result_hold_batch(void **state)
+{
+    (void)state;
+    flush();
+    ans a, x;
+    create(&a, EPOCH, "r1", 1);
+    create(&a, EPOCH, "r2", 1);
+    char kc[3][STORE_KEY_MAX], m[3][STORE_KEY_MAX];
+    const char *ex[3] = {"r1", "r2", "r3"}; /* r3: no claim at all */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_key_claim(kc[i], ex[i], 0, 1), FLOE_OK);
+        assert_int_equal(store_member(m[i], ex[i], 0, 1), FLOE_OK);
+    }
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "r1", 0, 1, "w1", 60000, on_script, &a), "claim");
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "r2", 0, 1, "w2", 60000, on_script, &a), "claim");
+    const char *claims[3] = {kc[0], kc[1], kc[2]}, *members[3] = {m[0], m[1], m[2]};
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_hold(redis, "w1", 600000, claims, members, 3, on_script, &a), "hold");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(a.phase, 1); /* r1's only */
+    assert_true(atoll(cmd(&x, 2, "PTTL", kc[0])) > 590000);
+    assert_true(atoll(cmd(&x, 2, "PTTL", kc[1])) <= 60000);
+    /* Both claimed for 60 s at the same moment; r1's deadline is now 600 s out. */
+    long long due1 = atoll(cmd(&x, 3, "ZSCORE", STORE_KEY_LEASES, m[0]));
+    long long due2 = atoll(cmd(&x, 3, "ZSCORE", STORE_KEY_LEASES, m[1]));
+    assert_true(due1 - due2 > 530000);
+    assert_true(cmd(&x, 2, "EXISTS", kc[2])[0] == '0'); /* nothing made for r3 */
+    assert_true(store_state_hold(redis, "w1", 600000, claims, members, 0, on_script, &a) ==
+                FLOE_EINVAL);
+}
+
 /* Review H1: a success from a worker that does not hold the attempt's claim changes
  * nothing; the holder's does. */
 static void
@@ -937,6 +974,7 @@ main(void)
         cmocka_unit_test(test_finish_independent_skips_closure),
         cmocka_unit_test(test_lease_check),
         cmocka_unit_test(test_claim_once),
+        cmocka_unit_test(test_result_hold_batch),
         cmocka_unit_test(test_success_only_from_claim_holder),
         cmocka_unit_test(test_failure_only_from_claim_holder),
         cmocka_unit_test(test_abort_ends_and_stops_workers),

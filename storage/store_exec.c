@@ -222,19 +222,19 @@ store_exec_child_insert(store_pg *pg, const store_exec *ex, uint32_t max_nesting
     char att[16], maxn[16];
     snprintf(att, sizeof(att), "%u", ex->parent_attempt);
     snprintf(maxn, sizeof(maxn), "%u", max_nesting);
-    const char *params[23] = {ex->id,
-                              ex->project,
-                              ex->domain,
-                              ex->workflow_name,
-                              ex->workflow_version,
-                              ex->launch_plan_name,
-                              ex->launch_plan_version,
-                              (const char *)ex->inputs,
-                              ex->requested_by != NULL ? ex->requested_by : "",
-                              ex->parent_execution,
-                              ex->parent_node,
-                              att,
-                              maxn};
+    const char *params[] = {ex->id,
+                            ex->project,
+                            ex->domain,
+                            ex->workflow_name,
+                            ex->workflow_version,
+                            ex->launch_plan_name,
+                            ex->launch_plan_version,
+                            (const char *)ex->inputs,
+                            ex->requested_by != NULL ? ex->requested_by : "",
+                            ex->parent_execution,
+                            ex->parent_node,
+                            att,
+                            maxn};
     int lens[13] = {0}, fmts[13] = {0};
     lens[7] = (int)ex->inputs_len;
     fmts[7] = 1;

@@ -19,26 +19,35 @@
     "WITH audited AS (INSERT INTO audit_log (" STORE_AUDIT_COLUMNS ") VALUES ($16, $17, $18, $19," \
     " $20, $21::integer, $22, $23)) "
 
+/* $1-$9 of both inserts: the execution's identity, inputs and requester. */
+static void
+exec_params(const store_exec *ex, const char **p)
+{
+    const char *v[9] = {ex->id,
+                        ex->project,
+                        ex->domain,
+                        ex->workflow_name,
+                        ex->workflow_version,
+                        ex->launch_plan_name,
+                        ex->launch_plan_version,
+                        (const char *)ex->inputs,
+                        ex->requested_by != NULL ? ex->requested_by : ""};
+    memcpy(p, v, sizeof(v));
+}
+
 floe_rc
 store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
 {
     char scheduled[24];
     snprintf(scheduled, sizeof(scheduled), "%lld", (long long)ex->scheduled_us);
-    const char *params[23] = {ex->id,
-                              ex->project,
-                              ex->domain,
-                              ex->workflow_name,
-                              ex->workflow_version,
-                              ex->launch_plan_name,
-                              ex->launch_plan_version,
-                              (const char *)ex->inputs,
-                              ex->requested_by != NULL ? ex->requested_by : "",
-                              ex->source_execution,
-                              ex->recover ? "true" : "false",
-                              ex->no_cache ? "true" : "false",
-                              ex->overwrite_cache ? "true" : "false",
-                              scheduled,
-                              ex->labels};
+    const char *params[23] = {0};
+    exec_params(ex, params);
+    params[9] = ex->source_execution;
+    params[10] = ex->recover ? "true" : "false";
+    params[11] = ex->no_cache ? "true" : "false";
+    params[12] = ex->overwrite_cache ? "true" : "false";
+    params[13] = scheduled;
+    params[14] = ex->labels;
     int lens[23] = {0};
     int fmts[23] = {0};
     lens[7] = (int)ex->inputs_len;
@@ -222,19 +231,12 @@ store_exec_child_insert(store_pg *pg, const store_exec *ex, uint32_t max_nesting
     char att[16], maxn[16];
     snprintf(att, sizeof(att), "%u", ex->parent_attempt);
     snprintf(maxn, sizeof(maxn), "%u", max_nesting);
-    const char *params[] = {ex->id,
-                            ex->project,
-                            ex->domain,
-                            ex->workflow_name,
-                            ex->workflow_version,
-                            ex->launch_plan_name,
-                            ex->launch_plan_version,
-                            (const char *)ex->inputs,
-                            ex->requested_by != NULL ? ex->requested_by : "",
-                            ex->parent_execution,
-                            ex->parent_node,
-                            att,
-                            maxn};
+    const char *params[13] = {0};
+    exec_params(ex, params);
+    params[9] = ex->parent_execution;
+    params[10] = ex->parent_node;
+    params[11] = att;
+    params[12] = maxn;
     int lens[13] = {0}, fmts[13] = {0};
     lens[7] = (int)ex->inputs_len;
     fmts[7] = 1;

@@ -82,6 +82,7 @@ typedef struct floe_config {
     int64_t claim_timeout_ms;     /* a dispatched attempt no worker claimed is retried after */
     int egress_nodes;             /* 0 off, 1 on (an enum: stored as int) */
     int egress_batch;             /* 0 off, 1 on: PhaseChanges, one per execution and batch */
+    int64_t egress_delay_ms;      /* held this long after the first change (egress_batch) */
     int64_t engine_threads;
     int64_t redis_timeout_ms;
 

@@ -257,6 +257,11 @@ const cfg_entry floe_config_table[] = {
      NULL,
      "on: the phase changes of one execution made while the engine handles one batch of work "
      "go out together, one PhaseChanges message; off: one PhaseChanged each"},
+    {"engine.egress_delay", CFG_DURATION, OFF(egress_delay_ms), "10ms", 0, 1000,
+     "FLOE_EGRESS_DELAY", 0, NULL, NULL,
+     "with engine.egress_batch on, changes are held this long after the first of them, so "
+     "an execution's changes over a few hops share a message; 0: sent once the batch of work "
+     "that made them is done"},
     {"engine.egress_nodes", CFG_ENUM, OFF(egress_nodes), "on", 0, 0, "FLOE_EGRESS_NODES", 0, on_off,
      NULL, "publish node phase changes to <prefix>.egress (execution changes always are)"},
     {"engine.threads", CFG_INT, OFF(engine_threads), "2", 1, 32, "FLOE_ENGINE_THREADS", 0, NULL,

@@ -1,11 +1,12 @@
 /*
  * sched_egress — execution and node phase changes for subscribers, on <prefix>.egress
- * (broker-schemas/README.md). With engine.egress_batch on (the default) the changes made
- * while the loop handles one batch of work (a poll of events, a sweep) are kept and sent
- * when it is done: one PhaseChanges message per execution, its changes in the order they
- * were made (issue 25: a wide fan-out's thousand READY changes are one message, not a
- * thousand). Off: one PhaseChanged each, at once. Best effort either way: what a leader
- * held when it died is not sent (docs/engine.md, Known limits).
+ * (broker-schemas/README.md). With engine.egress_batch on (the default) the changes are
+ * held for engine.egress_delay (10 ms) after the first of them, or until the loop is done
+ * with the batch of work that made them (delay 0), and sent as one PhaseChanges message
+ * per execution, its changes in the order they were made (issue 25: a wide fan-out's
+ * thousand READY changes are one message, not a thousand; a small execution's changes
+ * over several hops, one or two). Off: one PhaseChanged each, at once. Best effort either way: what
+ * a leader held when it died is not sent (docs/engine.md, Known limits).
  */
 #include "sched_engine_int.h"
 
@@ -131,10 +132,16 @@ eng_egress(eng_term *t, const eng_exec *ex, const char *node_id, uint32_t attemp
             floe_log_warn(&t->log, "egress: out of memory; a phase change of %s not sent", ex->id);
             return;
         }
-        if (g->n >= EGRESS_HELD_MAX)
+        if (g->n >= EGRESS_HELD_MAX) {
+            event_del(g->ev);
             eng_egress_flush(t);
-        else if (g->n == 1)
+        } else if (g->n == 1 && e->cfg->egress_delay_ms > 0) {
+            int64_t ms = e->cfg->egress_delay_ms;
+            struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+            event_add(g->ev, &tv);
+        } else if (g->n == 1) {
             event_active(g->ev, EV_TIMEOUT, 0); /* once the loop is done with this batch */
+        }
         return;
     }
     floe_err err = {0};

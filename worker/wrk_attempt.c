@@ -142,7 +142,7 @@ hold_lease(wrk_att *att)
     const Floe__TaskDispatch *d = att->d;
     uint32_t hold = (uint32_t)att->w->cfg->worker_result_hold_ms;
     if (hold > att->lease_ms)
-        wrk_hold_add(att->w, d->execution_id, d->node_index, d->attempt, hold);
+        wrk_hold_add(att->w, d->execution_id, d->node_index, d->attempt);
 }
 
 /* The attempt needs nothing more from this worker. */

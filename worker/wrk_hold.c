@@ -24,7 +24,6 @@ typedef struct hold_entry {
 struct wrk_hold {
     wrk *w;
     struct event *timer;
-    uint32_t hold_ms;
     size_t n;
     hold_entry e[STORE_HOLD_MAX];
 };
@@ -49,8 +48,8 @@ wrk_hold_flush(wrk *w)
         claims[i] = h->e[i].claim;
         members[i] = h->e[i].member;
     }
-    if (store_state_hold(w->redis, w->worker_id, h->hold_ms, claims, members, h->n, hold_reply,
-                         h) != FLOE_OK)
+    if (store_state_hold(w->redis, w->worker_id, (uint32_t)w->cfg->worker_result_hold_ms, claims,
+                         members, h->n, hold_reply, h) != FLOE_OK)
         floe_log_info(&w->log, "result hold: %zu leases not stretched (Redis)", h->n);
     h->n = 0;
 }
@@ -64,7 +63,7 @@ on_hold_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt, uint32_t hold_ms)
+wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt)
 {
     wrk_hold *h = w->hold;
     if (h == NULL) {
@@ -81,7 +80,6 @@ wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt, uint32_t
     if (store_key_claim(e->claim, exec, node, attempt) != FLOE_OK ||
         store_member(e->member, exec, node, attempt) != FLOE_OK)
         return;
-    h->hold_ms = hold_ms; /* worker.result_hold: the same for every attempt */
     if (++h->n == STORE_HOLD_MAX || w->draining) {
         evtimer_del(h->timer);
         wrk_hold_flush(w);

@@ -5,8 +5,8 @@
  * with the batch of work that made them (delay 0), and sent as one PhaseChanges message
  * per execution, its changes in the order they were made (issue 25: a wide fan-out's
  * thousand READY changes are one message, not a thousand; a small execution's changes
- * over several hops, one or two). Off: one PhaseChanged each, at once. Best effort either way: what
- * a leader held when it died is not sent (docs/engine.md, Known limits).
+ * over several hops, one or two). Off: one PhaseChanged each, at once. Best effort either
+ * way: what a leader held when it died is not sent (docs/engine.md, Known limits).
  */
 #include "sched_engine_int.h"
 

@@ -7,6 +7,7 @@
 
 #include "floe_mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,12 +22,16 @@ struct plug_cgroups {
     int version;              /* 1 or 2 */
     char mem[PATH_MAX - 128]; /* v1: memory hierarchy dir of this worker; v2: its group */
     char cpu[PATH_MAX - 128]; /* v1: cpu hierarchy dir of this worker */
+    plug_cgroup *idle[PLUG_CGROUP_IDLE_MAX]; /* containing groups, empty, for the next runs */
+    size_t n_idle;
+    unsigned seq; /* containing groups' names */
 };
 
 struct plug_cgroup {
-    const plug_cgroups *cgs;
+    plug_cgroups *cgs;
     char mem[PATH_MAX], cpu[PATH_MAX];
     int fd[2];
+    bool pooled; /* no limits: reused for the next run once empty */
 };
 
 static bool
@@ -85,6 +90,35 @@ probe_dir(const char *dir)
     return true;
 }
 
+static bool remove_group(plug_cgroup *cg);
+
+/* Containing groups of workers gone without removing them (killed -9): named after their
+ * process, removed when no such process runs. */
+static void
+sweep_idle(plug_cgroups *cgs)
+{
+    DIR *dh = opendir(cgs->mem);
+    struct dirent *e;
+    if (dh == NULL)
+        return;
+    while ((e = readdir(dh)) != NULL) {
+        int pid = 0;
+        unsigned seq;
+        if (sscanf(e->d_name, "floe-idle-%d-%u", &pid, &seq) != 2 || pid <= 0 ||
+            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        plug_cgroup *cg = floe_calloc(1, sizeof(*cg));
+        if (cg == NULL)
+            break;
+        cg->fd[0] = cg->fd[1] = -1;
+        if (snprintf(cg->mem, sizeof(cg->mem), "%s/%s", cgs->mem, e->d_name) < (int)sizeof(cg->mem))
+            remove_group(cg);
+        else
+            floe_free(cg);
+    }
+    closedir(dh);
+}
+
 plug_cgroups *
 plug_cgroups_detect(char *why, size_t why_size)
 {
@@ -107,6 +141,7 @@ plug_cgroups_detect(char *why, size_t why_size)
             goto none;
         if (!probe_dir(cgs->cpu))
             cgs->cpu[0] = '\0';
+        sweep_idle(cgs);
         return cgs;
     }
     if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0 && own_path("", own, sizeof(own))) {
@@ -121,8 +156,10 @@ plug_cgroups_detect(char *why, size_t why_size)
             ok = access(f, W_OK) == 0;
             rmdir(probe);
         }
-        if (ok)
+        if (ok) {
+            sweep_idle(cgs);
             return cgs;
+        }
     }
 none:
     snprintf(why, why_size,
@@ -135,6 +172,10 @@ none:
 void
 plug_cgroups_free(plug_cgroups *cgs)
 {
+    if (cgs == NULL)
+        return;
+    for (size_t i = 0; i < cgs->n_idle; i++)
+        remove_group(cgs->idle[i]);
     floe_free(cgs);
 }
 
@@ -198,6 +239,35 @@ plug_cgroup_create(plug_cgroups *cgs, const char *name, uint64_t memory_bytes, u
     return FLOE_OK;
 }
 
+floe_rc
+plug_cgroup_take(plug_cgroups *cgs, plug_cgroup **out, floe_err *err)
+{
+    if (cgs->n_idle > 0) {
+        *out = cgs->idle[--cgs->n_idle];
+        return FLOE_OK;
+    }
+    plug_cgroup *cg = floe_calloc(1, sizeof(*cg));
+    if (cg == NULL)
+        return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
+    cg->cgs = cgs;
+    cg->pooled = true;
+    cg->fd[0] = cg->fd[1] = -1;
+    /* Named after this process: a worker's groups are told from another's under the
+     * same parent (two workers in one cgroup share it). */
+    if (snprintf(cg->mem, sizeof(cg->mem), "%s/floe-idle-%d-%u", cgs->mem, (int)getpid(),
+                 cgs->seq++) >= (int)sizeof(cg->mem) ||
+        mkdir(cg->mem, 0755) == -1) {
+        floe_free(cg);
+        return floe_err_sys(err, FLOE_EIO, "cgroup: mkdir: %s", strerror(errno));
+    }
+    if ((cg->fd[0] = open_procs(cg->mem)) == -1) {
+        remove_group(cg);
+        return floe_err_sys(err, FLOE_EIO, "cgroup: cgroup.procs: %s", strerror(errno));
+    }
+    *out = cg;
+    return FLOE_OK;
+}
+
 int
 plug_cgroup_fd(const plug_cgroup *cg, int which)
 {
@@ -208,7 +278,7 @@ bool
 plug_cgroup_oom(const plug_cgroup *cg)
 {
     char path[PATH_MAX + 32], buf[512];
-    if (cg == NULL)
+    if (cg == NULL || cg->pooled) /* no limit of the run's: nothing of ours to hit */
         return false;
     snprintf(path, sizeof(path), "%s/%s", cg->mem,
              cg->cgs->version == 1 ? "memory.failcnt" : "memory.events");
@@ -238,19 +308,55 @@ kill_rest(const char *dir)
     fclose(f);
 }
 
-void
-plug_cgroup_destroy(plug_cgroup *cg)
+/* No process in the group: read from cgroup.procs, which lists them (v1 and v2). */
+static bool
+group_empty(const char *dir)
 {
-    if (cg == NULL)
-        return;
+    char path[PATH_MAX + 32], c;
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return false;
+    ssize_t n = read(fd, &c, 1);
+    close(fd);
+    return n == 0;
+}
+
+/* Kills what is left, removes the group: true when it is gone (and so are its processes). */
+static bool
+remove_group(plug_cgroup *cg)
+{
     for (int i = 0; i < 2; i++)
         if (cg->fd[i] != -1)
             close(cg->fd[i]);
     kill_rest(cg->mem);
     /* A killed process leaves the group asynchronously: retry the rmdir briefly. */
-    for (int i = 0; i < 50 && rmdir(cg->mem) == -1 && errno == EBUSY; i++)
+    int i = 0;
+    while (rmdir(cg->mem) == -1 && errno == EBUSY && i++ < 50)
         usleep(2000);
+    bool gone = access(cg->mem, F_OK) == -1 && errno == ENOENT;
     if (cg->cpu[0] != '\0')
         rmdir(cg->cpu);
     floe_free(cg);
+    return gone;
+}
+
+bool
+plug_cgroup_end(plug_cgroup *cg)
+{
+    if (cg == NULL)
+        return false;
+    plug_cgroups *cgs = cg->cgs;
+    if (cg->pooled && cgs->n_idle < PLUG_CGROUP_IDLE_MAX && group_empty(cg->mem)) {
+        cgs->idle[cgs->n_idle++] = cg;
+        return true;
+    }
+    return remove_group(cg);
+}
+
+void
+plug_cgroup_destroy(plug_cgroup *cg)
+{
+    if (cg != NULL)
+        remove_group(cg);
 }

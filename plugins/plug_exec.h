@@ -75,6 +75,9 @@ typedef struct plug_result {
     int exit_code;
     int signal;
     bool oom; /* the kernel or the cluster killed it for memory */
+    /* Every process the run started is known gone (its cgroup emptied): nothing can
+     * write to its directory any more, which may then serve the next attempt. */
+    bool contained;
     floe_err err;
 } plug_result;
 

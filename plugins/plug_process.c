@@ -2,7 +2,9 @@
  * plug_process — the `process` executor: the task's argv run directly (fork + execve,
  * never a shell) in its own process group, with a minimal environment plus the task's,
  * rlimits, and cgroup memory/cpu limits when the machine allows them. Stopping a run
- * signals the whole group: SIGTERM, then SIGKILL after kill_grace_ms.
+ * signals the whole group: SIGTERM, then SIGKILL after kill_grace_ms. With cgroups every
+ * run is in one, limits or not: what it leaves running when it ends is killed, and an
+ * emptied group says so (plug_result.contained).
  * The task sees FLOE_INPUTS and FLOE_OUTPUTS as host paths and runs in the attempt's
  * directory.
  */
@@ -56,7 +58,7 @@ on_exit_status(pid_t pid, int status, void *arg)
         res.signal = WTERMSIG(status);
         res.oom = res.signal == SIGKILL && plug_cgroup_oom(run->cg);
     }
-    plug_cgroup_destroy(run->cg);
+    res.contained = plug_cgroup_end(run->cg);
     run->cg = NULL;
     if (run->kill_timer != NULL)
         event_del(run->kill_timer);
@@ -102,12 +104,15 @@ proc_start(plug_executor *ex, const plug_spec *spec, plug_done_fn done, void *ar
         goto fail;
     if ((rc = plug_open_logs(spec, &out_fd, &err_fd, err)) != FLOE_OK)
         goto fail;
-    if (px->cgs != NULL && (spec->memory_bytes > 0 || spec->cpu_millis > 0)) {
+    if (px->cgs != NULL) {
         floe_err cerr = {0};
-        if (plug_cgroup_create(px->cgs, spec->run_id, spec->memory_bytes, spec->cpu_millis,
-                               &run->cg, &cerr) != FLOE_OK) {
+        bool limits = spec->memory_bytes > 0 || spec->cpu_millis > 0;
+        if ((limits ? plug_cgroup_create(px->cgs, spec->run_id, spec->memory_bytes,
+                                         spec->cpu_millis, &run->cg, &cerr)
+                    : plug_cgroup_take(px->cgs, &run->cg, &cerr)) != FLOE_OK) {
             floe_log_ctx log = {.comp = "process", .exec = spec->exec, .node = spec->node};
-            floe_log_warn(&log, "no cgroup limits for this run: %s", cerr.msg);
+            floe_log_warn(&log, "no cgroup %s this run: %s", limits ? "limits for" : "to contain",
+                          cerr.msg);
         }
     }
     plug_spawn sp = {
@@ -138,7 +143,7 @@ fail:
         close(out_fd);
     if (err_fd != -1)
         close(err_fd);
-    plug_cgroup_destroy(run->cg);
+    plug_cgroup_end(run->cg); /* nothing ran in it: a containing group is kept */
     floe_free(argv);
     floe_free(envp);
     floe_free(run);

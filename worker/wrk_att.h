@@ -71,6 +71,7 @@ struct wrk_att {
     size_t n_pod_in, n_pod_out;
     wrk_secrets secrets; /* values in arena (wrk_secret.h) */
     bool secret_failed;
+    bool dir_kept; /* reset for the next attempt (wrk_dirs.c), not removed */
 
     /* logs shipped while the task runs (wrk_ship.c): the job's own fields, then the loop's */
     uint64_t shipped[2];

@@ -19,6 +19,7 @@
  * to it: no Redis request, pool job or delivery outstanding.
  */
 #include "wrk_att.h"
+#include "wrk_dirs.h"
 #include "wrk_fence.h"
 
 #include "floe_fault.h"
@@ -343,13 +344,14 @@ prepare_work(void *ctx, void *job)
     wrk *w = att->w;
     char tmpl[sizeof(att->dir)];
     snprintf(tmpl, sizeof(tmpl), "%s/att-XXXXXX", w->slot_dir);
-    if (mkdtemp(tmpl) == NULL) {
+    if (att->dir[0] == '\0' && mkdtemp(tmpl) == NULL) { /* else one reused (wrk_dirs.c) */
         att->job_failed = true;
         floe_err_sys(&att->err, FLOE_EIO, "attempt directory under %s: %s", w->slot_dir,
                      strerror(errno));
         return;
     }
-    snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
+    if (att->dir[0] == '\0')
+        snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
     /* A pod that moves its data fetches its blob inputs itself: not here as well. */
     bool pod_data = att->kind == WRK_KUBE && w->cfg->kube_helper_image[0] != '\0';
     /* Values by reference are read back here: the task sees values (issue 23). The
@@ -577,6 +579,8 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
     }
     att->state = ATT_PREPARING;
     att->job_out = true;
+    if (wrk_dirs_take(w->dirs, att->dir, sizeof(att->dir)))
+        floe_metric_add(w->m_dirs_reused, 1);
     if (floe_pool_submit(w->pool, prepare_work, prepare_done, att) != FLOE_OK) {
         att->job_out = false;
         wrk_res_failure(att, FLOE_ERR_SYSTEM, "busy", "the worker's file pool is full");

@@ -10,6 +10,7 @@
 #include "floe_mem.h"
 #include "floe_text.h"
 #include "store_valref.h"
+#include "wrk_dirs.h"
 #include "wrk_io.h"
 
 #include <limits.h>
@@ -61,7 +62,9 @@ collect_work(void *ctx, void *job)
             wrk_io_tail(path, att->tail, max);
         }
     }
-    if (att->dir[0] != '\0')
+    /* Reused when nothing the task started can write to it any more. */
+    if (att->dir[0] != '\0' && !(att->dir_kept = att->res.contained && !att->aborted &&
+                                                 wrk_dirs_reset(att->dir) == FLOE_OK))
         wrk_io_rmtree(att->dir);
 }
 
@@ -108,6 +111,10 @@ collect_done(void *job)
 {
     wrk_att *att = job;
     att->job_out = false;
+    if (att->dir_kept && !wrk_dirs_give(att->w->dirs, att->dir))
+        wrk_io_rmtree(att->dir); /* not expected: no more are out than the list holds */
+    att->dir_kept = false;
+    att->dir[0] = '\0'; /* the next attempt's now */
     wrk_ship_end(att);
     if (att->released) {
         wrk_att_release(att);

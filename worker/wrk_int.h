@@ -56,9 +56,10 @@ typedef struct wrk {
     FILE *trace;                /* worker.trace, or NULL */
     struct floe_notify *notify; /* systemd: ready, stopping, watchdog */
     struct wrk_hold *hold;      /* leases to stretch, batched (wrk_hold.c); NULL until one */
+    struct wrk_dirs *dirs;      /* attempt directories to reuse (wrk_dirs.c) */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
-    floe_metric *m_heartbeats, *m_lost, *m_fenced, *m_stale_epoch;
+    floe_metric *m_heartbeats, *m_lost, *m_fenced, *m_stale_epoch, *m_dirs_reused;
     /* The highest leader epoch of a dispatch seen on each partition (wrk_main.c). */
     uint64_t epoch_seen[WRK_EPOCH_PARTITIONS];
 } wrk;

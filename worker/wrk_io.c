@@ -37,10 +37,13 @@ wrk_io_name_ok(const char *name)
     return true;
 }
 
+/* replace: a file of the worker's own may be there (inputs.json in a reused directory),
+ * overwritten and then cut to length: truncating it first would free its block (on a
+ * filesystem mounted with discard, a discard) and allocate another. */
 static floe_rc
-write_all(const char *path, const char *data, size_t len, floe_err *err)
+write_all(const char *path, const char *data, size_t len, bool replace, floe_err *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | (replace ? 0 : O_EXCL) | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd == -1)
         return floe_err_sys(err, FLOE_EIO, "create %s: %s", path, strerror(errno));
     for (size_t off = 0; off < len;) {
@@ -53,6 +56,11 @@ write_all(const char *path, const char *data, size_t len, floe_err *err)
             return rc;
         }
         off += (size_t)w;
+    }
+    if (replace && ftruncate(fd, (off_t)len) == -1) {
+        floe_rc rc = floe_err_sys(err, FLOE_EIO, "truncate %s: %s", path, strerror(errno));
+        close(fd);
+        return rc;
     }
     if (close(fd) == -1)
         return floe_err_sys(err, FLOE_EIO, "close %s: %s", path, strerror(errno));
@@ -105,8 +113,10 @@ wrk_io_inputs(const char *dir, Floe__NamedValue *const *inputs, size_t n, store_
         return floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
-        /* outputs/ and tmp/ are the task's: writable whatever uid it runs as */
-        if (mkdir(path, i == 0 ? 0755 : 0777) == -1 || (i > 0 && chmod(path, 01777) == -1)) {
+        /* outputs/ and tmp/ are the task's: writable whatever uid it runs as. A directory
+         * reused (wrk_dirs.c) has them, reset. */
+        if (mkdir(path, i == 0 ? 0755 : 0777) == -1 ? errno != EEXIST
+                                                    : i > 0 && chmod(path, 01777) == -1) {
             rc = floe_err_sys(err, FLOE_EIO, "mkdir %s: %s", path, strerror(errno));
             goto out;
         }
@@ -136,7 +146,7 @@ wrk_io_inputs(const char *dir, Floe__NamedValue *const *inputs, size_t n, store_
                 rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory");
                 goto out;
             }
-            rc = write_all(path, text, strlen(text), err);
+            rc = write_all(path, text, strlen(text), false, err);
             floe_free(text);
             if (rc != FLOE_OK)
                 goto out;
@@ -153,7 +163,7 @@ wrk_io_inputs(const char *dir, Floe__NamedValue *const *inputs, size_t n, store_
         goto out;
     }
     snprintf(path, sizeof(path), "%s/inputs.json", dir);
-    rc = write_all(path, s, strlen(s), err);
+    rc = write_all(path, s, strlen(s), true, err);
     if (rc == FLOE_OK && (*json_out = floe_strdup(s)) == NULL)
         rc = floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     free(s);

@@ -21,6 +21,7 @@
 #include "plug_child.h"
 #include "wrk_att.h"
 #include "wrk_fence.h"
+#include "wrk_dirs.h"
 #include "wrk_int.h"
 #include "wrk_io.h"
 
@@ -249,6 +250,10 @@ make_metrics(wrk *w)
                                             "dispatches dead-lettered for a leader epoch older "
                                             "than one seen on their partition",
                                             NULL);
+    w->m_dirs_reused = floe_metrics_counter(m, "floe_worker_attempt_dirs_reused_total",
+                                            "attempt directories reset and reused, not made "
+                                            "anew: their task was known gone",
+                                            NULL);
     w->m_fenced = floe_metrics_counter(m, "floe_worker_lease_fence_kills_total",
                                        "tasks killed by the lease fence: the worker was frozen "
                                        "past their lease (wrk_fence.h)",
@@ -381,7 +386,8 @@ main(int argc, char **argv)
         (w.pool = floe_pool_new(w.base, &pc, &err)) == NULL ||
         (w.redis = store_redis_new(w.base, cfg->redis_url, (int)cfg->redis_timeout_ms, &err)) ==
             NULL ||
-        (w.bus = floe_bus_new(w.base, cfg, &cb, &err)) == NULL) {
+        (w.bus = floe_bus_new(w.base, cfg, &cb, &err)) == NULL ||
+        (w.dirs = wrk_dirs_new((size_t)cfg->worker_concurrency)) == NULL) {
         floe_log_error(&w.log, "cannot start: %s", err.msg[0] ? err.msg : "out of memory");
         goto out;
     }
@@ -428,6 +434,7 @@ out:
     store_redis_free(w.redis);
     wrk_hold_free(w.hold);
     wrk_att_free_all(&w);
+    wrk_dirs_free(w.dirs);
     closed = true;
     floe_bus_free(w.bus);
     if (stop_at != 0)

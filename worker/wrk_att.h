@@ -55,6 +55,7 @@ struct wrk_att {
     plug_run *run;
     plug_result res;
     bool timed_out, aborted, released, job_out, beat_out, linked, undelivered;
+    bool unslotted; /* its task is over and its result published: its slot is free */
     unsigned redis_out, deliveries_out;
 
     /* written by pool jobs */
@@ -92,6 +93,9 @@ extern const char *const wrk_att_kinds[WRK_EXECUTORS + 2]; /* by kind: metric la
 void wrk_att_finish(wrk_att *att);
 /* The task ended: collect its outputs and logs on the pool, then publish (wrk_collect.c). */
 void wrk_att_collect(wrk_att *att);
+/* Its result is published, its task long over: the slot goes to the next dispatch while
+ * the broker acknowledges (the attempt stays active, its lease renewed, until then). */
+void wrk_att_unslot(wrk_att *att);
 /* A failure before the task ran: publish it while the directory is removed. */
 void wrk_att_fail_and_clean(wrk_att *att, floe_err_class cls, const char *code,
                             const char *message);

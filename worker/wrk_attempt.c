@@ -129,7 +129,28 @@ att_unlink(wrk_att *att)
         att->next->prev = att->prev;
     att->linked = false;
     w->n_active--;
-    floe_metric_set(w->m_running, w->n_active);
+    if (att->unslotted)
+        w->n_publishing--;
+    floe_metric_set(w->m_running, w->n_active - w->n_publishing);
+}
+
+/* Attempts holding one of worker.concurrency's slots: claimed and not yet published. */
+static bool
+slot_free(const wrk *w)
+{
+    return w->n_active - w->n_publishing < (unsigned)w->cfg->worker_concurrency;
+}
+
+void
+wrk_att_unslot(wrk_att *att)
+{
+    wrk *w = att->w;
+    if (!att->linked || att->unslotted)
+        return;
+    att->unslotted = true;
+    w->n_publishing++;
+    floe_metric_set(w->m_running, w->n_active - w->n_publishing);
+    att_pump(w);
 }
 
 /* The result is in Kafka, but the engine may read it only after a failover or a backlog
@@ -602,7 +623,7 @@ att_start_claim(wrk_att *att)
         w->active = att;
         att->linked = true;
         w->n_active++;
-        floe_metric_set(w->m_running, w->n_active);
+        floe_metric_set(w->m_running, w->n_active - w->n_publishing);
     }
     att->lease_sent_mono = floe_mono_us();
     if (store_state_claim(w->redis, d->execution_id, d->node_index, d->attempt, w->worker_id,
@@ -618,8 +639,7 @@ att_start_claim(wrk_att *att)
 static void
 att_pump(wrk *w)
 {
-    while (!w->draining && w->backlog != NULL &&
-           w->n_active < (unsigned)w->cfg->worker_concurrency) {
+    while (!w->draining && w->backlog != NULL && slot_free(w)) {
         wrk_att *att = w->backlog;
         w->backlog = att->next;
         if (w->backlog == NULL)
@@ -726,7 +746,7 @@ wrk_att_receive(wrk *w, const floe_bus_msg *msg)
         att_free(att);
         return;
     }
-    if (w->n_active < (unsigned)w->cfg->worker_concurrency && w->backlog == NULL) {
+    if (slot_free(w) && w->backlog == NULL) {
         att_start_claim(att);
     } else {
         if (w->backlog_tail != NULL)

@@ -49,6 +49,7 @@ typedef struct wrk {
     wrk_att *backlog; /* received while full, FIFO (head) */
     wrk_att *backlog_tail;
     unsigned n_active, n_backlog;
+    unsigned n_publishing; /* of the active, those whose result awaits the broker's ack */
     struct floe_map *keys; /* "exec|node|attempt" -> attempt, queued or active */
     bool draining, paused;
     struct event *grace_timer;

@@ -132,6 +132,8 @@ wrk_res_failure(wrk_att *att, floe_err_class cls, const char *code, const char *
     att_publish(att, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_FAILED, &f.base, true);
     if (att->deliveries_out == 0)
         wrk_att_finish(att);
+    else
+        wrk_att_unslot(att);
 }
 
 void
@@ -197,6 +199,8 @@ wrk_res_success(wrk_att *att)
     floe_log_debug(&att->log, "attempt succeeded");
     if (att->deliveries_out == 0)
         wrk_att_finish(att);
+    else
+        wrk_att_unslot(att);
 }
 
 void

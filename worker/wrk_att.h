@@ -108,6 +108,8 @@ void wrk_att_maybe_free(wrk_att *att);
 
 /* wrk_attempt.c: starts the task (inputs are in place). */
 void wrk_att_run(wrk_att *att);
+/* wrk_prepare.c: the attempt's directory and inputs, then the run (or its failure). */
+void wrk_att_prepare(wrk_att *att);
 /* wrk_image.c: whether the task is an oci task given an image, and the unpacking of it,
  * which then runs the task (wrk_att_run) or fails the attempt. */
 bool wrk_image_needed(const wrk_att *att);

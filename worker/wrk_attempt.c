@@ -355,74 +355,6 @@ wrk_att_run(wrk_att *att)
     wrk_ship_start(att);
 }
 
-/* --- preparing (pool) ------------------------------------------------------------------ */
-
-static void
-prepare_work(void *ctx, void *job)
-{
-    (void)ctx;
-    wrk_att *att = job;
-    wrk *w = att->w;
-    char tmpl[sizeof(att->dir)];
-    snprintf(tmpl, sizeof(tmpl), "%s/att-XXXXXX", w->slot_dir);
-    if (att->dir[0] == '\0' && mkdtemp(tmpl) == NULL) { /* else one reused (wrk_dirs.c) */
-        att->job_failed = true;
-        floe_err_sys(&att->err, FLOE_EIO, "attempt directory under %s: %s", w->slot_dir,
-                     strerror(errno));
-        return;
-    }
-    if (att->dir[0] == '\0')
-        snprintf(att->dir, sizeof(att->dir), "%s", tmpl);
-    /* A pod that moves its data fetches its blob inputs itself: not here as well. */
-    bool pod_data = att->kind == WRK_KUBE && w->cfg->kube_helper_image[0] != '\0';
-    /* Values by reference are read back here: the task sees values (issue 23). The
-     * dispatch keeps its references (its lineage names them, not their bytes). */
-    size_t n_in = att->d->n_inputs;
-    Floe__NamedValue **in = floe_arena_alloc(att->arena, (n_in + 1) * sizeof(*in));
-    if (in == NULL) {
-        att->job_failed = true;
-        floe_err_sys(&att->err, FLOE_ENOMEM, "out of memory");
-        return;
-    }
-    if (n_in > 0)
-        memcpy(in, att->d->inputs, n_in * sizeof(*in));
-    att->job_failed =
-        store_valref_resolve(w->blobs, in, n_in, w->slot_dir, (uint64_t)w->cfg->values_max_bytes,
-                             att->arena, &att->err) != FLOE_OK ||
-        wrk_io_inputs(att->dir, in, n_in, pod_data ? NULL : w->blobs, &att->inputs_json,
-                      &att->err) != FLOE_OK;
-    if (!att->job_failed && pod_data)
-        att->job_failed = wrk_pod_prepare(att, &att->err) != FLOE_OK;
-    /* A pod takes its secrets from a Kubernetes Secret it references; the worker reads
-     * them too only when it has them, to mask them in the pod's log. */
-    bool pod_refs = att->kind == WRK_KUBE && w->cfg->worker_secrets_dir[0] == '\0';
-    if (!att->job_failed && !pod_refs &&
-        wrk_secrets_resolve(w->cfg->worker_secrets_dir, att->d->container, att->dir, att->arena,
-                            &att->secrets, &att->err) != FLOE_OK)
-        att->job_failed = att->secret_failed = true;
-}
-
-static void
-prepare_done(void *job)
-{
-    wrk_att *att = job;
-    att->job_out = false;
-    if (att->aborted || att->released) {
-        wrk_att_collect(att); /* removes the directory, publishes nothing */
-        return;
-    }
-    if (att->job_failed) {
-        wrk_att_fail_and_clean(att, att->err.cls == FLOE_ERR_USER ? FLOE_ERR_USER : FLOE_ERR_SYSTEM,
-                               att->secret_failed ? "secret" : "inputs", att->err.msg);
-        return;
-    }
-    if (wrk_image_needed(att)) {
-        wrk_image_resolve(att);
-        return;
-    }
-    wrk_att_run(att);
-}
-
 /* --- claiming and heartbeats ----------------------------------------------------------- */
 
 static void
@@ -598,14 +530,7 @@ claim_reply(const store_reply *rep, const floe_err *err, void *arg)
         wrk_res_failure(att, FLOE_ERR_USER, "start", "the task has no command");
         return;
     }
-    att->state = ATT_PREPARING;
-    att->job_out = true;
-    if (wrk_dirs_take(w->dirs, att->dir, sizeof(att->dir)))
-        floe_metric_add(w->m_dirs_reused, 1);
-    if (floe_pool_submit(w->pool, prepare_work, prepare_done, att) != FLOE_OK) {
-        att->job_out = false;
-        wrk_res_failure(att, FLOE_ERR_SYSTEM, "busy", "the worker's file pool is full");
-    }
+    wrk_att_prepare(att);
 }
 
 static void

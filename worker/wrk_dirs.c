@@ -116,8 +116,9 @@ wrk_dirs_reset(const char *dir)
     DIR *dh = opendir(dir);
     struct dirent *e;
     bool ok = dh != NULL;
-    /* A task may have replaced an entry by a symlink, made it a file or taken its
-     * permissions away: an entry is kept only as what it was made, else removed. */
+    /* A task may have replaced an entry by a symlink or a hard link, made it a file or
+     * taken its permissions away: an entry is kept only as what it was made, else
+     * removed (and then found short: the directory is not reused). */
     while (ok && (e = readdir(dh)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
@@ -129,8 +130,9 @@ wrk_dirs_reset(const char *dir)
         size_t k = 0;
         while (k < N_KEPT && strcmp(kept[k].name, e->d_name) != 0)
             k++;
+        /* A file with another link would take the next task's stdout elsewhere. */
         bool same = k < N_KEPT && st.st_uid == geteuid() &&
-                    (kept[k].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+                    (kept[k].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && st.st_nlink == 1);
         if (!same) {
             ok = wrk_io_rmtree(path) == FLOE_OK;
             continue;

@@ -6,8 +6,8 @@
 # has cgroups, that process is gone once the task ended and the next attempt of the
 # worker gets the same directory, as new (only inputs/, outputs/, tmp/ empty, inputs.json,
 # empty stdout and stderr), with the first task's logs stored and what its symlinks named
-# untouched. A task that turns tmp/ into a symlink out: its directory is not reused and
-# the symlink's target is untouched. Without cgroups: new directories, and the test says
+# untouched. A task that turns tmp/ into a symlink out and stderr into a hard link to a
+# file out: its directory is not reused and neither target is touched. Without cgroups: new directories, and the test says
 # so.
 # usage: test_attempt_dirs.sh FLOECTL FLOE-SCHEDULER FLOE-WORKER   (settings from ops/stack env)
 set -uo pipefail
@@ -25,6 +25,7 @@ wpid=$!
 mkdir -p "$work/victim/sub"
 echo keep >"$work/victim/file"
 echo keep >"$work/victim/sub/file"
+echo keep >"$work/victim/hard"
 export VICTIM=$work/victim
 
 cat >"$work/dirs.yaml" <<'YAML'
@@ -68,7 +69,7 @@ container:
 ---
 kind: task
 name: swap
-inputs: {victim: string}
+inputs: {victim: string, how: string}
 outputs: {cwd: string}
 container:
   command:
@@ -76,7 +77,11 @@ container:
     - -c
     - |
       printf %s "$PWD" > "$FLOE_OUTPUTS/cwd"
-      rm -rf tmp && ln -s "$(cat "$FLOE_INPUTS/victim")" tmp
+      v=$(cat "$FLOE_INPUTS/victim")
+      case $(cat "$FLOE_INPUTS/how") in
+      symlink) rm -rf tmp && ln -s "$v" tmp ;;
+      hardlink) rm -f stderr && ln "$v/hard" stderr ;;
+      esac
 ---
 kind: workflow
 name: litter_then_look
@@ -93,13 +98,13 @@ nodes:
 ---
 kind: workflow
 name: swap_then_look
-inputs: {victim: string}
+inputs: {victim: string, how: string}
 outputs:
   first: {node: swap, output: cwd}
   second: {node: look, output: cwd}
   seen: {node: look, output: seen}
 nodes:
-  - {id: swap, task: swap, inputs: {victim: {input: victim}}}
+  - {id: swap, task: swap, inputs: {victim: {input: victim}, how: {input: how}}}
   - {id: look, task: look, inputs: {after: {node: swap, output: cwd}}}
 YAML
 expect 0 "$ctl" register -f "$work/dirs.yaml"
@@ -130,11 +135,17 @@ alive=$(jq -r .outputs.alive "$work/first.json")
 reused=$(curl -sf http://127.0.0.1:18796/metrics | awk '$1 == "floe_worker_attempt_dirs_reused_total" {print $2}')
 [ "${reused:-0}" -ge 1 ] 2>/dev/null || fail "floe_worker_attempt_dirs_reused_total is \"$reused\""
 
-# A directory the worker cannot vouch for is not reused, and a symlink is not followed.
-expect 0 "$ctl" launch swap_then_look --input "victim=$VICTIM" --wait --wait-timeout 60s -o json
-json '.phase == "SUCCEEDED" and .outputs.first != .outputs.second'
-seen=$(jq -r .outputs.seen "$work/out")
-[ "$seen" = "$new" ] || fail "the task after swap saw \"$seen\", want \"$new\""
-[ "$(cat "$work/victim/file" "$work/victim/sub/file")" = "keep
-keep" ] || fail "the victim directory was changed: $(ls -laR "$work/victim")"
+# A directory the worker cannot vouch for is not reused, and no link is followed.
+for how in symlink hardlink; do
+    expect 0 "$ctl" launch swap_then_look --input "victim=$VICTIM" --input "how=$how" \
+        --wait --wait-timeout 60s -o json
+    json '.phase == "SUCCEEDED"'
+    [ "$(jq -r '.outputs.first != .outputs.second' "$work/out")" = true ] ||
+        fail "after a $how, the directory was reused: $(jq -c .outputs "$work/out")"
+    seen=$(jq -r .outputs.seen "$work/out")
+    [ "$seen" = "$new" ] || fail "the task after a $how saw \"$seen\", want \"$new\""
+    [ "$(cat "$work/victim/file" "$work/victim/sub/file" "$work/victim/hard")" = "keep
+keep
+keep" ] || fail "after a $how, the victim directory was changed: $(ls -laR "$work/victim")"
+done
 echo "ok: attempt directories reused as new, tasks contained"

@@ -297,9 +297,9 @@ floe_rc
 plug_open_logs(const plug_spec *spec, int *out_fd, int *err_fd, floe_err *err)
 {
     *out_fd = open(spec->stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    *err_fd = *out_fd == -1
-                  ? -1
-                  : open(spec->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    *err_fd = *out_fd == -1 ? -1
+                            : open(spec->stderr_path,
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (*err_fd != -1)
         return FLOE_OK;
     floe_rc rc = floe_err_sys(err, FLOE_EIO, "cannot create the log files: %s", strerror(errno));

@@ -13,10 +13,12 @@
 #include "wrk_dirs.h"
 #include "wrk_io.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void
 collect_work(void *ctx, void *job)
@@ -141,6 +143,47 @@ collect_done(void *job)
     wrk_res_failure(att, FLOE_ERR_USER, code, msg);
 }
 
+/* Read on the loop at most: as in wrk_prepare.c, a few small files cost less than the
+ * pool's two thread hand-offs (issue 25). */
+#define COLLECT_INLINE_MAX (64 * 1024)
+
+static bool
+small_file(const char *dir, const char *sub, const char *name, off_t *left)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (snprintf(path, sizeof(path), "%s/%s%s", dir, sub, name) >= (int)sizeof(path))
+        return false;
+    if (lstat(path, &st) == -1)
+        return errno == ENOENT; /* a missing output is an error said on the loop as well */
+    *left -= st.st_size;
+    return S_ISREG(st.st_mode) && *left >= 0;
+}
+
+/* Nothing to upload: the task is known gone (its directory is reset, not removed), no
+ * secret to mask, empty logs, and outputs that are small files and no blob. */
+static bool
+collect_inline(const wrk_att *att)
+{
+    const Floe__TaskDispatch *d = att->d;
+    int64_t inl = att->w->cfg->values_inline_max;
+    off_t left = inl > 0 && inl < COLLECT_INLINE_MAX ? (off_t)inl : COLLECT_INLINE_MAX;
+    off_t logs = 0;
+    if (!att->res.contained || att->dir[0] == '\0' || att->aborted || att->released ||
+        (d->container != NULL && d->container->n_secrets > 0) ||
+        !small_file(att->dir, "", "stdout", &logs) || !small_file(att->dir, "", "stderr", &logs) ||
+        logs != 0)
+        return false;
+    for (size_t i = 0; i < d->n_outputs; i++) {
+        const Floe__Variable *v = d->outputs[i];
+        if (v == NULL || v->type == NULL || !wrk_io_name_ok(v->name) ||
+            v->type->simple == FLOE__SIMPLE_TYPE__SIMPLE_TYPE_BLOB ||
+            !small_file(att->dir, "outputs/", v->name, &left))
+            return false;
+    }
+    return true;
+}
+
 void
 wrk_att_collect(wrk_att *att)
 {
@@ -148,6 +191,11 @@ wrk_att_collect(wrk_att *att)
     if (!wrk_ship_stop(att))
         return; /* a ship in flight: it calls back here when done */
     att->job_out = true;
+    if (collect_inline(att)) {
+        collect_work(NULL, att);
+        collect_done(att);
+        return;
+    }
     if (floe_pool_submit(att->w->pool, collect_work, collect_done, att) != FLOE_OK) {
         att->job_out = false;
         floe_log_error(&att->log, "file pool full: the attempt is left to its lease");

@@ -257,7 +257,7 @@ const cfg_entry floe_config_table[] = {
      NULL,
      "on: the phase changes of one execution made while the engine handles one batch of work "
      "go out together, one PhaseChanges message; off: one PhaseChanged each"},
-    {"engine.egress_delay", CFG_DURATION, OFF(egress_delay_ms), "10ms", 0, 1000,
+    {"engine.egress_delay", CFG_DURATION, OFF(egress_delay_ms), "25ms", 0, 1000,
      "FLOE_EGRESS_DELAY", 0, NULL, NULL,
      "with engine.egress_batch on, changes are held this long after the first of them, so "
      "an execution's changes over a few hops share a message; 0: sent once the batch of work "

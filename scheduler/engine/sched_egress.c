@@ -1,7 +1,7 @@
 /*
  * sched_egress — execution and node phase changes for subscribers, on <prefix>.egress
  * (broker-schemas/README.md). With engine.egress_batch on (the default) the changes are
- * held for engine.egress_delay (10 ms) after the first of them, or until the loop is done
+ * held for engine.egress_delay (25 ms) after the first of them, or until the loop is done
  * with the batch of work that made them (delay 0), and sent as one PhaseChanges message
  * per execution, its changes in the order they were made (issue 25: a wide fan-out's
  * thousand READY changes are one message, not a thousand; a small execution's changes

@@ -88,6 +88,16 @@ wrk_dirs_give(wrk_dirs *d, const char *dir)
     return true;
 }
 
+/* path removed, not following symlinks, and seen gone (wrk_io_rmtree goes on past what it
+ * cannot remove, say a directory without permissions for a worker not root). */
+static bool
+remove_all(const char *path)
+{
+    struct stat st;
+    wrk_io_rmtree(path);
+    return lstat(path, &st) == -1 && errno == ENOENT;
+}
+
 /* Removes everything in path (a directory), not following symlinks. */
 static bool
 empty_dir(const char *path)
@@ -100,7 +110,7 @@ empty_dir(const char *path)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         ok = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) < (int)sizeof(sub) &&
-             wrk_io_rmtree(sub) == FLOE_OK;
+             remove_all(sub);
     }
     if (dh != NULL)
         closedir(dh);
@@ -134,7 +144,7 @@ wrk_dirs_reset(const char *dir)
         bool same = k < N_KEPT && st.st_uid == geteuid() &&
                     (kept[k].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && st.st_nlink == 1);
         if (!same) {
-            ok = wrk_io_rmtree(path) == FLOE_OK;
+            ok = remove_all(path);
             continue;
         }
         ok = chmod(path, kept[k].mode) == 0 &&

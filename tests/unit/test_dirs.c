@@ -93,24 +93,14 @@ names(const char *dir, char *out, size_t size)
     free(list);
 }
 
-static mode_t
-mode_of(const char *name)
+static struct stat
+stat_of(const char *name)
 {
     char path[256];
     struct stat st;
     sub(path, sizeof(path), name);
     assert_int_equal(lstat(path, &st), 0);
-    return st.st_mode & 07777;
-}
-
-static off_t
-size_of(const char *name)
-{
-    char path[256];
-    struct stat st;
-    sub(path, sizeof(path), name);
-    assert_int_equal(lstat(path, &st), 0);
-    return st.st_size;
+    return st;
 }
 
 static void
@@ -155,12 +145,12 @@ test_littered_directory_comes_back_new(void **state)
         names(path, seen, sizeof(seen));
         assert_string_equal(seen, "");
     }
-    assert_int_equal(mode_of("tmp"), 01777);
-    assert_int_equal(mode_of("outputs"), 01777);
-    assert_int_equal(mode_of("inputs"), 0755);
-    assert_int_equal(size_of("stdout"), 0);
-    assert_int_equal(size_of("stderr"), 0);
-    assert_int_equal(size_of("inputs.json"), 2); /* overwritten by the next attempt */
+    assert_int_equal(stat_of("tmp").st_mode & 07777, 01777);
+    assert_int_equal(stat_of("outputs").st_mode & 07777, 01777);
+    assert_int_equal(stat_of("inputs").st_mode & 07777, 0755);
+    assert_int_equal(stat_of("stdout").st_size, 0);
+    assert_int_equal(stat_of("stderr").st_size, 0);
+    assert_int_equal(stat_of("inputs.json").st_size, 2); /* overwritten by the next attempt */
     names(victim, seen, sizeof(seen));
     assert_string_equal(seen, "file ");
     assert_int_equal(access(link_to, R_OK), 0);

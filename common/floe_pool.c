@@ -22,6 +22,7 @@
 typedef struct pool_job {
     struct pool_job *next;
     floe_pool_work_fn work;
+    floe_pool_batch_fn batch; /* instead of work */
     floe_pool_done_fn done;
     void *job;
 } pool_job;
@@ -66,11 +67,38 @@ list_pop(pool_list *l)
     return j;
 }
 
+/* Unlinks from todo the jobs queued behind first with its batch function, up to the
+ * batch's room, into b (first included); with the lock held. The look is bounded so a
+ * long queue of other work does not make the lock's holder scan it all. */
+static size_t
+take_batch(floe_pool *pool, pool_job *first, pool_list *b, void **jobs)
+{
+    size_t n = 0, looked = 0;
+    list_push(b, first);
+    jobs[n++] = first->job;
+    pool_job **link = &pool->todo.head, *prev = NULL;
+    while (*link != NULL && n < FLOE_POOL_BATCH_MAX && looked++ < 4 * FLOE_POOL_BATCH_MAX) {
+        pool_job *j = *link;
+        if (j->batch != first->batch) {
+            prev = j;
+            link = &j->next;
+            continue;
+        }
+        *link = j->next;
+        if (pool->todo.tail == j)
+            pool->todo.tail = prev;
+        list_push(b, j);
+        jobs[n++] = j->job;
+    }
+    return n;
+}
+
 static void *
 pool_thread(void *arg)
 {
     floe_pool *pool = arg;
     void *ctx = pool->cfg.thread_init != NULL ? pool->cfg.thread_init(pool->cfg.arg) : NULL;
+    void *jobs[FLOE_POOL_BATCH_MAX];
     pthread_mutex_lock(&pool->lock);
     for (;;) {
         pool_job *j = list_pop(&pool->todo);
@@ -80,19 +108,29 @@ pool_thread(void *arg)
             pthread_cond_wait(&pool->cond, &pool->lock);
             continue;
         }
-        pool->queued--;
-        pool->running++;
+        pool_list b = {0};
+        size_t n = 1;
+        if (j->batch != NULL)
+            n = take_batch(pool, j, &b, jobs);
+        else
+            list_push(&b, j);
+        pool->queued -= (unsigned)n;
+        pool->running += (unsigned)n;
         pthread_mutex_unlock(&pool->lock);
-        j->work(ctx, j->job);
+        if (j->batch != NULL)
+            j->batch(ctx, jobs, n);
+        else
+            j->work(ctx, j->job);
         pthread_mutex_lock(&pool->lock);
-        pool->running--;
-        pool->finished++;
+        pool->running -= (unsigned)n;
+        pool->finished += (unsigned)n;
         int was_empty = pool->done.head == NULL;
-        list_push(&pool->done, j);
+        while ((j = list_pop(&b)) != NULL)
+            list_push(&pool->done, j);
         if (was_empty) {
             uint64_t one = 1;
-            ssize_t n = write(pool->efd, &one, sizeof(one));
-            (void)n; /* a full counter still wakes the loop */
+            ssize_t w = write(pool->efd, &one, sizeof(one));
+            (void)w; /* a full counter still wakes the loop */
         }
     }
     pthread_mutex_unlock(&pool->lock);
@@ -184,13 +222,15 @@ fail_efd:
     return NULL;
 }
 
-floe_rc
-floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done, void *job)
+static floe_rc
+pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_batch_fn batch,
+            floe_pool_done_fn done, void *job)
 {
     pool_job *j = floe_malloc(sizeof(*j));
     if (j == NULL)
         return FLOE_ENOMEM;
     j->work = work;
+    j->batch = batch;
     j->done = done;
     j->job = job;
     pthread_mutex_lock(&pool->lock);
@@ -208,6 +248,18 @@ floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done
     if (rc != FLOE_OK)
         floe_free(j);
     return rc;
+}
+
+floe_rc
+floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done, void *job)
+{
+    return pool_submit(pool, work, NULL, done, job);
+}
+
+floe_rc
+floe_pool_submit_batch(floe_pool *pool, floe_pool_batch_fn batch, floe_pool_done_fn done, void *job)
+{
+    return pool_submit(pool, NULL, batch, done, job);
 }
 
 unsigned

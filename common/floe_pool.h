@@ -11,11 +11,19 @@
 
 #include "floe_err.h"
 
+#include <stddef.h>
+
 struct event_base;
 typedef struct floe_pool floe_pool;
 
 typedef void (*floe_pool_work_fn)(void *thread_ctx, void *job);
 typedef void (*floe_pool_done_fn)(void *job);
+/* Work for several jobs of one kind at once (jobs[0..n), n >= 1), e.g. one statement and
+ * one commit for all of them. */
+typedef void (*floe_pool_batch_fn)(void *thread_ctx, void **jobs, size_t n);
+
+/* The most jobs one batch takes. */
+#define FLOE_POOL_BATCH_MAX 64
 
 typedef struct floe_pool_config {
     unsigned threads;
@@ -33,6 +41,14 @@ floe_pool *floe_pool_new(struct event_base *base, const floe_pool_config *pc, fl
  * nothing is queued and the job still belongs to the caller. */
 floe_rc floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done,
                          void *job);
+
+/* As floe_pool_submit, for a job whose work can be done together with others queued with
+ * the same batch function: a thread taking it also takes the others waiting then (in
+ * submission order, at most FLOE_POOL_BATCH_MAX) and runs batch once for all; done still
+ * runs once per job. Nothing waits for a batch to fill: batches form only from jobs that
+ * queued while the threads were busy, so a lone job costs what it did alone. */
+floe_rc floe_pool_submit_batch(floe_pool *pool, floe_pool_batch_fn batch, floe_pool_done_fn done,
+                               void *job);
 
 /* Jobs queued or running. */
 unsigned floe_pool_pending(floe_pool *pool);

@@ -79,6 +79,47 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
     return FLOE_OK;
 }
 
+/* The common case for several executions in one statement and one commit (issue 25:
+ * concurrent launches share the commit); $1 the ids, $2 the epoch. */
+#define START_QUEUED_MANY                                                                          \
+    "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"                                 \
+    " started_at = coalesce(started_at, now()), updated_at = now()"                                \
+    " WHERE id = ANY($1::text[]) AND phase = 'QUEUED' AND " FENCE " RETURNING id"
+
+floe_rc
+store_run_start_many(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n, bool *started,
+                     floe_err *err)
+{
+    memset(started, 0, n * sizeof(*started));
+    store_pg_arr arr = {0};
+    for (size_t i = 0; i < n; i++)
+        store_pg_arr_add(&arr, ids[i]);
+    char ep[24];
+    snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+    const char *params[] = {store_pg_arr_end(&arr), ep};
+    floe_rc rc = FLOE_OK;
+    PGresult *r = NULL;
+    if (params[0] == NULL)
+        rc = floe_err_sys(err, FLOE_ENOMEM, "start: out of memory");
+    else
+        rc = store_pg_exec(pg, START_QUEUED_MANY, 2, params, NULL, NULL, &r, err);
+    floe_buf_deinit(&arr.buf);
+    if (rc != FLOE_OK)
+        return rc;
+    /* Ids are unique within a batch (one start per execution in flight): a returned id
+     * marks the first equal entry not yet marked. */
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, 0);
+        for (size_t i = 0; i < n; i++)
+            if (!started[i] && strcmp(ids[i], id) == 0) {
+                started[i] = true;
+                break;
+            }
+    }
+    PQclear(r);
+    return FLOE_OK;
+}
+
 /* --- Finish ---------------------------------------------------------------------------- */
 
 /* The execution's row, its nodes' and its attempts' in one statement (issue 25: a finish
@@ -223,6 +264,105 @@ store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
     return current ? floe_err_sys(err, FLOE_ENOTFOUND, "execution %s: no row", res->exec_id)
                    : floe_err_sys(err, FLOE_EFENCED, "epoch %" PRIu64 " no longer holds the lease",
                                   epoch);
+}
+
+/* Several executions' finishes in one statement and one commit: FINISH with a row per
+ * execution ($1 the epoch; $2-$7 the executions' arrays; $8-$15 the nodes', $16-$27 the
+ * attempts', each led by its execution's id). Nodes and attempts go in only for the
+ * executions whose fenced UPDATE took. */
+#define FINISH_MANY                                                                                \
+    "WITH r AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],"              \
+    " $6::bigint[], $7::bigint[]) AS r(id, p, o, m, s, f)),"                                       \
+    " done AS (UPDATE executions e SET phase = r.p, outputs = decode(r.o, 'hex'), error = r.m,"    \
+    " epoch = $1::bigint, updated_at = now(),"                                                     \
+    " started_at = coalesce(e.started_at, CASE WHEN r.s = 0 THEN NULL"                             \
+    "   ELSE to_timestamp(r.s / 1e6) END),"                                                        \
+    " finished_at = CASE WHEN r.f = 0 THEN now() ELSE to_timestamp(r.f / 1e6) END"                 \
+    " FROM r WHERE e.id = r.id AND (SELECT epoch FROM floe_leader WHERE name = 'scheduler')"       \
+    " = $1::bigint RETURNING e.id, e.parent_execution, e.parent_node, e.parent_attempt),"          \
+    " nodes AS (INSERT INTO node_executions (execution_id, node_id, phase, attempts, outputs,"     \
+    " error_kind, error_code, error)"                                                              \
+    " SELECT x, n, p, a, decode(o, 'hex'), k, c, m FROM unnest($8::text[], $9::text[],"            \
+    " $10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[])"                \
+    " AS t(x, n, p, a, o, k, c, m) WHERE x IN (SELECT id FROM done)"                               \
+    " ON CONFLICT (execution_id, node_id) DO UPDATE SET phase = excluded.phase,"                   \
+    " attempts = excluded.attempts, outputs = excluded.outputs,"                                   \
+    " error_kind = excluded.error_kind, error_code = excluded.error_code,"                         \
+    " error = excluded.error),"                                                                    \
+    " attempts AS (INSERT INTO node_attempts (execution_id, node_id, attempt, phase, error_kind,"  \
+    " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"               \
+    " SELECT x, n, a, p, k, c, m, w,"                                                              \
+    " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"                                   \
+    " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"                              \
+    " FROM unnest($16::text[], $17::text[], $18::int[], $19::text[], $20::text[], $21::text[],"    \
+    " $22::text[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::text[])"           \
+    " AS t(x, n, a, p, k, c, m, w, s, f, o, e) WHERE x IN (SELECT id FROM done)"                   \
+    " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING)"                                    \
+    " SELECT id, parent_execution, parent_node, parent_attempt FROM done"
+
+enum { EXEC_COLS = 6, MANY_COLS = EXEC_COLS + 1 + NODE_COLS + 1 + ATTEMPT_COLS };
+
+static void
+many_arrays(const store_run_result *const *res, size_t n, store_pg_arr a[MANY_COLS])
+{
+    store_pg_arr *nodes = a + EXEC_COLS, *atts = nodes + 1 + NODE_COLS;
+    for (size_t i = 0; i < n; i++) {
+        const store_run_result *r = res[i];
+        store_pg_arr_add(&a[0], r->exec_id);
+        store_pg_arr_add(&a[1], r->phase);
+        store_pg_arr_add_hex(&a[2], r->outputs, r->outputs_len);
+        store_pg_arr_add(&a[3], r->error);
+        store_pg_arr_add_int(&a[4], r->started_us);
+        store_pg_arr_add_int(&a[5], r->finished_us);
+        for (size_t k = 0; k < r->n_nodes; k++)
+            store_pg_arr_add(&nodes[0], r->exec_id);
+        for (size_t k = 0; k < r->n_attempts; k++)
+            store_pg_arr_add(&atts[0], r->exec_id);
+        nodes_arrays(r, nodes + 1);
+        attempts_arrays(r, atts + 1);
+    }
+}
+
+floe_rc
+store_run_finish_many(store_pg *pg, uint64_t epoch, const store_run_result *const *res, size_t n,
+                      bool *written, store_run_parent *parents, floe_err *err)
+{
+    memset(written, 0, n * sizeof(*written));
+    memset(parents, 0, n * sizeof(*parents));
+    char ep[24];
+    snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+    store_pg_arr arr[MANY_COLS];
+    memset(arr, 0, sizeof(arr));
+    many_arrays(res, n, arr);
+    const char *params[1 + MANY_COLS] = {ep};
+    floe_rc rc = FLOE_OK;
+    for (int i = 0; i < MANY_COLS; i++)
+        if ((params[1 + i] = store_pg_arr_end(&arr[i])) == NULL)
+            rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
+    PGresult *r = NULL;
+    if (rc == FLOE_OK)
+        rc = store_pg_exec(pg, FINISH_MANY, 1 + MANY_COLS, params, NULL, NULL, &r, err);
+    for (int i = 0; i < MANY_COLS; i++)
+        floe_buf_deinit(&arr[i].buf);
+    if (rc != FLOE_OK)
+        return rc;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, 0);
+        size_t i = 0;
+        while (i < n && (written[i] || strcmp(res[i]->exec_id, id) != 0))
+            i++;
+        if (i == n)
+            continue;
+        written[i] = true;
+        if (!PQgetisnull(r, row, 1) && !PQgetisnull(r, row, 2)) {
+            snprintf(parents[i].execution, sizeof(parents[i].execution), "%s",
+                     PQgetvalue(r, row, 1));
+            snprintf(parents[i].node, sizeof(parents[i].node), "%s", PQgetvalue(r, row, 2));
+            parents[i].attempt = (uint32_t)strtoul(PQgetvalue(r, row, 3), NULL, 10);
+        }
+    }
+    PQclear(r);
+    return FLOE_OK;
 }
 
 /* --- Recover --------------------------------------------------------------------------- */

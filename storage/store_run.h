@@ -56,6 +56,12 @@ typedef struct store_run_result {
 floe_rc store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
                         floe_err *err);
 
+/* The common case of store_run_start for n executions at once, one statement: started[i]
+ * says ids[i] went QUEUED -> RUNNING under epoch. Any other (no row yet, not QUEUED,
+ * fenced) is for store_run_start, which says which. */
+floe_rc store_run_start_many(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n,
+                             bool *started, floe_err *err);
+
 /* A child execution's parent: the node and attempt that started it (execution[0] == 0:
  * it has none). */
 typedef struct store_run_parent {
@@ -70,6 +76,13 @@ typedef struct store_run_parent {
  * the lease. parent (may be NULL) receives the execution's parent, when it has one. */
 floe_rc store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
                          store_run_parent *parent, floe_err *err);
+
+/* store_run_finish for n executions at once, in one statement (no datasets published:
+ * those take store_run_finish, in a transaction with their outbox rows): written[i] says
+ * res[i] was written under epoch, parents[i] its parent. Any not written (fenced, no row)
+ * is for store_run_finish, which says why; an error writes nothing. */
+floe_rc store_run_finish_many(store_pg *pg, uint64_t epoch, const store_run_result *const *res,
+                              size_t n, bool *written, store_run_parent *parents, floe_err *err);
 
 /* The nodes of ex->source_execution that produced outputs (SUCCEEDED, CACHED, RECOVERED),
  * provided it ran the same workflow version as ex: what a recovering execution takes

@@ -294,6 +294,8 @@ typedef struct start_job {
     store_run_node *rec; /* recover: the source's nodes with outputs */
     size_t n_rec;
     bool resolved; /* inputs merged with the launch plan's (row.inputs) */
+    floe_rc prc;   /* the workflow cannot run (with perr): recorded FAILED */
+    floe_err perr;
     floe_rc rc;
     floe_err err;
 } start_job;
@@ -353,27 +355,20 @@ request_inputs(start_job *j, const store_entity *e, floe_err *err)
     return FLOE_OK;
 }
 
-static void
-start_work(void *ctx, void *arg)
+/* Before the row moves: the launch plan and the workflow's plan, read. False when the job
+ * is over (a database error). */
+static bool
+start_pre(store_pg *pg, start_job *j)
 {
-    start_job *j = arg;
-    store_pg *pg = ctx;
-    if (pg == NULL) {
-        j->rc = floe_err_sys(&j->err, FLOE_EIO, "no PostgreSQL connection");
-        return;
-    }
-    if ((j->rc = store_pg_ensure(pg, &j->err)) != FLOE_OK)
-        return;
-    floe_err perr = {0};
-    floe_rc prc = FLOE_OK;
     if (j->row.workflow_name == NULL) {
         store_entity lp;
-        prc = store_registry_get(pg, STORE_LAUNCHPLAN, j->lp->project, j->lp->domain, j->lp->name,
-                                 j->lp->version[0] ? j->lp->version : NULL, j->arena, &lp, &perr);
-        if (prc == FLOE_OK) {
+        j->prc =
+            store_registry_get(pg, STORE_LAUNCHPLAN, j->lp->project, j->lp->domain, j->lp->name,
+                               j->lp->version[0] ? j->lp->version : NULL, j->arena, &lp, &j->perr);
+        if (j->prc == FLOE_OK) {
             j->row.workflow_name = lp.workflow_name;
             j->row.workflow_version = lp.workflow_version;
-            if ((prc = request_inputs(j, &lp, &perr)) == FLOE_OK)
+            if ((j->prc = request_inputs(j, &lp, &j->perr)) == FLOE_OK)
                 j->resolved = true;
         } else {
             j->row.workflow_name = j->row.workflow_version = "?";
@@ -381,27 +376,83 @@ start_work(void *ctx, void *arg)
     }
     snprintf(j->ref, sizeof(j->ref), "%s/%s/%s/%s", j->row.project, j->row.domain,
              j->row.workflow_name, j->row.workflow_version);
-    if (prc == FLOE_OK && j->need_plan)
-        prc = eng_plan_load(pg, j->row.project, j->row.domain, j->row.workflow_name,
-                            j->row.workflow_version, j->max_nodes, &j->plan, &perr);
-    if (prc == FLOE_EIO || prc == FLOE_ENOMEM) {
-        j->rc = prc;
-        j->err = perr;
-        return;
+    if (j->prc == FLOE_OK && j->need_plan)
+        j->prc = eng_plan_load(pg, j->row.project, j->row.domain, j->row.workflow_name,
+                               j->row.workflow_version, j->max_nodes, &j->plan, &j->perr);
+    if (j->prc == FLOE_EIO || j->prc == FLOE_ENOMEM) {
+        j->rc = j->prc;
+        j->err = j->perr;
+        return false;
     }
-    if ((j->rc = store_run_start(pg, j->epoch, &j->row, j->phase, &j->err)) != FLOE_OK)
-        return;
-    if (prc == FLOE_OK && j->row.recover && j->row.source_execution != NULL &&
+    return true;
+}
+
+/* After the row moved (j->phase says to what): a recovery's source nodes, or the
+ * execution recorded FAILED when its workflow cannot run. */
+static void
+start_post(store_pg *pg, start_job *j)
+{
+    if (j->prc == FLOE_OK && j->row.recover && j->row.source_execution != NULL &&
         (j->rc = store_run_recoverable(pg, &j->row, j->arena, &j->rec, &j->n_rec, &j->err)) !=
             FLOE_OK)
         return;
-    if (prc != FLOE_OK && strcmp(j->phase, "RUNNING") == 0) {
-        store_run_result res = {.exec_id = j->row.id, .phase = "FAILED", .error = perr.msg};
+    if (j->prc != FLOE_OK && strcmp(j->phase, "RUNNING") == 0) {
+        store_run_result res = {.exec_id = j->row.id, .phase = "FAILED", .error = j->perr.msg};
         if ((j->rc = store_run_finish(pg, j->epoch, &res, NULL, &j->err)) == FLOE_OK) {
             j->failed = true;
             snprintf(j->phase, sizeof(j->phase), "FAILED");
-            j->err = perr;
+            j->err = j->perr;
         }
+    }
+}
+
+/* The starts queued together: the usual QUEUED -> RUNNING of all of them in one statement
+ * (one commit), the rest each the long way (store_run_start says why). */
+static void
+start_batch(void *ctx, void **jobs, size_t n)
+{
+    store_pg *pg = ctx;
+    floe_rc rc = FLOE_EIO;
+    floe_err err = {0};
+    if (pg == NULL)
+        floe_err_sys(&err, FLOE_EIO, "no PostgreSQL connection");
+    else
+        rc = store_pg_ensure(pg, &err);
+    const char *ids[FLOE_POOL_BATCH_MAX];
+    bool live[FLOE_POOL_BATCH_MAX], in[FLOE_POOL_BATCH_MAX], started[FLOE_POOL_BATCH_MAX];
+    size_t k = 0;
+    uint64_t epoch = 0;
+    for (size_t i = 0; i < n; i++) {
+        start_job *j = jobs[i];
+        if (rc != FLOE_OK) {
+            j->rc = rc;
+            j->err = err;
+        }
+        live[i] = rc == FLOE_OK && start_pre(pg, j);
+        if (live[i] && k == 0)
+            epoch = j->epoch;
+        /* A term's starts only (jobs of a term just ended may still be queued). */
+        if ((in[i] = live[i] && j->epoch == epoch))
+            ids[k++] = j->row.id;
+    }
+    /* One alone takes the single-row statement: the same work. */
+    if (k > 1 && (rc = store_run_start_many(pg, epoch, ids, k, started, &err)) != FLOE_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (in[i]) {
+                ((start_job *)jobs[i])->rc = rc;
+                ((start_job *)jobs[i])->err = err;
+                live[i] = false;
+            }
+    }
+    for (size_t i = 0, s = 0; i < n; i++) {
+        start_job *j = jobs[i];
+        if (!live[i])
+            continue;
+        if (k > 1 && in[i] && started[s++])
+            snprintf(j->phase, sizeof(j->phase), "RUNNING");
+        else if ((j->rc = store_run_start(pg, j->epoch, &j->row, j->phase, &j->err)) != FLOE_OK)
+            continue;
+        start_post(pg, j);
     }
 }
 
@@ -553,7 +604,7 @@ eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m)
     } else {
         j->need_plan = true;
     }
-    if (!ok || floe_pool_submit(e->pool, start_work, start_done, j) != FLOE_OK) {
+    if (!ok || floe_pool_submit_batch(e->pool, start_batch, start_done, j) != FLOE_OK) {
         floe_arena_free(a);
         floe_free(j);
         eng_op_free(op);

@@ -339,6 +339,56 @@ fin_work(void *ctx, void *arg)
                                     &j->n_children, &j->err);
 }
 
+/* Executions this large are written alone: the statement's arrays stay modest. */
+#define FIN_BATCH_ROWS 2000
+
+/* The finishes queued together: those publishing no dataset, of one term, in one statement
+ * and one commit (issue 25); the rest, and any the statement did not write or an error
+ * stopped, each alone (fin_work, which says why and handles a refused record). */
+static void
+fin_batch(void *ctx, void **jobs, size_t n)
+{
+    store_pg *pg = ctx;
+    const store_run_result *res[FLOE_POOL_BATCH_MAX];
+    bool in[FLOE_POOL_BATCH_MAX] = {false}, written[FLOE_POOL_BATCH_MAX];
+    store_run_parent parents[FLOE_POOL_BATCH_MAX];
+    size_t k = 0;
+    uint64_t epoch = 0;
+    for (size_t i = 0; i < n; i++) {
+        fin_job *j = jobs[i];
+        if (j->res.n_pubs > 0 || j->res.n_nodes + j->res.n_attempts > FIN_BATCH_ROWS ||
+            (k > 0 && j->epoch != epoch))
+            continue;
+        epoch = j->epoch;
+        in[i] = true;
+        res[k++] = &j->res;
+    }
+    floe_err err = {0};
+    if (k > 1 && pg != NULL && store_pg_ensure(pg, &err) == FLOE_OK &&
+        store_run_finish_many(pg, epoch, res, k, written, parents, &err) == FLOE_OK) {
+        for (size_t i = 0, w = 0; i < n; i++) {
+            if (!in[i])
+                continue;
+            fin_job *j = jobs[i];
+            if (!written[w]) {
+                in[i] = false; /* the long way says why */
+                w++;
+                continue;
+            }
+            j->parent = parents[w++];
+            j->rc = FLOE_OK;
+            if (j->phase != FLOE_PHASE_SUCCEEDED)
+                j->rc = store_exec_children(pg, j->res.exec_id, true, 1000, j->arena, &j->children,
+                                            &j->n_children, &j->err);
+        }
+    } else {
+        memset(in, 0, sizeof(in));
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!in[i])
+            fin_work(ctx, jobs[i]);
+}
+
 static void
 fin_done(void *arg)
 {
@@ -409,7 +459,7 @@ log_reply(const store_reply *rep, const floe_err *err, void *arg)
     }
     j->op = op;
     j->epoch = t->epoch;
-    if (floe_pool_submit(t->e->pool, fin_work, fin_done, j) != FLOE_OK)
+    if (floe_pool_submit_batch(t->e->pool, fin_batch, fin_done, j) != FLOE_OK)
         fin_fail(op, "engine: the database queue is full");
 }
 

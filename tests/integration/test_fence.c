@@ -4,7 +4,8 @@
  * the lease's renewal for as long as it ran; no statement had a timeout. Review C2/H5: a
  * value PostgreSQL refuses for its content must come back as the item's fault (EINVAL),
  * not as an infrastructure failure that restarts the engine. Issue 25: an execution's
- * finish (its row, its nodes', its attempts') is one fenced statement: all or nothing.
+ * finish (its row, its nodes', its attempts') is one fenced statement: all or nothing; and
+ * several executions' starts, or finishes, are one statement each, fenced alike.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,6 +249,141 @@ test_finish_is_one_fenced_statement(void **state)
 }
 
 static int
+phase_is(store_pg *pg, const char *id, const char *want)
+{
+    char got[128];
+    phase_of(pg, id, got, sizeof(got));
+    return strcmp(got, want) == 0;
+}
+
+/* Issue 25: starts and finishes of several executions in one statement each. The fence
+ * holds for all of them; an execution with no row or not QUEUED is left for the single
+ * path; nodes and attempts go in only for the executions written; values survive. */
+static void
+test_many_in_one_statement(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-many", 5000);
+    uint64_t epoch = take_lease(pg, "test-fence-many");
+    floe_err err = {0};
+    enum { N = 4 };
+    char ids[N][FLOE_ID_LEN + 1];
+    const char *idp[N];
+    assert_int_equal(store_project_ensure(pg, "fence-test", &err), FLOE_OK);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(floe_id_new(ids[i]), 0);
+        idp[i] = ids[i];
+        if (i == 3)
+            continue; /* no row */
+        store_exec ex = {.id = ids[i],
+                         .project = "fence-test",
+                         .domain = "development",
+                         .workflow_name = "wf",
+                         .workflow_version = "v1",
+                         .inputs = (const uint8_t *)"",
+                         .requested_by = "test"};
+        assert_int_equal(store_exec_insert(pg, &ex, &err), FLOE_OK);
+    }
+    /* ids[2] is already past QUEUED, and a child of ids[0]'s node "p". */
+    const char *p2[] = {ids[2], ids[0]};
+    PGresult *r;
+    assert_int_equal(store_pg_exec(pg,
+                                   "UPDATE executions SET phase = 'ABORTED', parent_execution = $2,"
+                                   " parent_node = 'p', parent_attempt = 3 WHERE id = $1",
+                                   2, p2, NULL, NULL, &r, &err),
+                     FLOE_OK);
+    PQclear(r);
+    bool started[N];
+    assert_int_equal(store_run_start_many(pg, epoch - 1, idp, N, started, &err), FLOE_OK);
+    for (int i = 0; i < N; i++)
+        assert_false(started[i]);
+    assert_true(phase_is(pg, ids[0], "QUEUED/"));
+    assert_int_equal(store_run_start_many(pg, epoch, idp, N, started, &err), FLOE_OK);
+    assert_true(started[0] && started[1]);
+    assert_false(started[2] || started[3]);
+    assert_true(phase_is(pg, ids[1], "RUNNING/"));
+    assert_true(phase_is(pg, ids[2], "ABORTED/"));
+
+    static const uint8_t out[] = {0x0a, 0x00, 0x22, 0xff};
+    store_run_node nodes[] = {{.node_id = "a",
+                               .phase = "SUCCEEDED",
+                               .attempts = 1,
+                               .outputs = out,
+                               .outputs_len = sizeof(out)},
+                              {.node_id = "b\"{x}",
+                               .phase = "FAILED",
+                               .attempts = 1,
+                               .error_kind = "user",
+                               .error = "boom, \"again\""}};
+    store_run_attempt atts[] = {
+        {.node_id = "a", .attempt = 1, .phase = "SUCCEEDED", .started_us = 1700000000000000},
+        {.node_id = "b\"{x}", .attempt = 1, .phase = "FAILED", .message = "NULL"}};
+    store_run_result res[N];
+    const store_run_result *rp[N];
+    for (int i = 0; i < N; i++) {
+        res[i] = (store_run_result){.exec_id = ids[i],
+                                    .phase = i == 0 ? "SUCCEEDED" : "FAILED",
+                                    .outputs = i == 0 ? out : NULL,
+                                    .outputs_len = i == 0 ? sizeof(out) : 0,
+                                    .error = i == 0 ? NULL : "b failed",
+                                    .nodes = nodes,
+                                    .n_nodes = 2 - (size_t)(i == 1),
+                                    .attempts = atts,
+                                    .n_attempts = 2};
+        rp[i] = &res[i];
+    }
+    bool written[N];
+    store_run_parent parents[N];
+    assert_int_equal(store_run_finish_many(pg, epoch - 1, rp, N, written, parents, &err), FLOE_OK);
+    for (int i = 0; i < N; i++) {
+        assert_false(written[i]);
+        assert_int_equal(rows_of(pg, "node_executions", ids[i]), 0);
+        assert_int_equal(rows_of(pg, "node_attempts", ids[i]), 0);
+    }
+    assert_true(phase_is(pg, ids[0], "RUNNING/"));
+    for (int round = 0; round < 2; round++) { /* again: the same rows, nothing more */
+        assert_int_equal(store_run_finish_many(pg, epoch, rp, N, written, parents, &err), FLOE_OK);
+        assert_true(written[0] && written[1] && written[2]);
+        assert_false(written[3]);
+        assert_true(phase_is(pg, ids[0], "SUCCEEDED/"));
+        assert_true(phase_is(pg, ids[1], "FAILED/b failed"));
+        assert_int_equal(rows_of(pg, "node_executions", ids[0]), 2);
+        assert_int_equal(rows_of(pg, "node_executions", ids[1]), 1);
+        assert_int_equal(rows_of(pg, "node_attempts", ids[2]), 2);
+        assert_int_equal(rows_of(pg, "node_executions", ids[3]), 0);
+        assert_int_equal(parents[0].execution[0], 0);
+        assert_string_equal(parents[2].execution, ids[0]);
+        assert_string_equal(parents[2].node, "p");
+        assert_int_equal(parents[2].attempt, 3);
+    }
+    /* The bytes, the quoted names and the NULLs came through the arrays as they went in. */
+    const char *q[] = {ids[0]};
+    assert_int_equal(
+        store_pg_exec(pg,
+                      "SELECT encode(e.outputs, 'hex'), encode(n.outputs, 'hex'), m.error,"
+                      " m.error_code IS NULL, t.message, t.stdout_uri IS NULL,"
+                      " extract(epoch FROM t2.started_at)::bigint"
+                      " FROM executions e JOIN node_executions n ON n.execution_id = e.id"
+                      " AND n.node_id = 'a' JOIN node_executions m ON m.execution_id = e.id"
+                      " AND m.node_id = 'b\"{x}' JOIN node_attempts t ON t.execution_id = e.id"
+                      " AND t.node_id = m.node_id JOIN node_attempts t2"
+                      " ON t2.execution_id = e.id AND t2.node_id = 'a' WHERE e.id = $1",
+                      1, q, NULL, NULL, &r, &err),
+        FLOE_OK);
+    assert_int_equal(PQntuples(r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0a0022ff");
+    assert_string_equal(PQgetvalue(r, 0, 1), "0a0022ff");
+    assert_string_equal(PQgetvalue(r, 0, 2), "boom, \"again\"");
+    assert_string_equal(PQgetvalue(r, 0, 3), "t");
+    assert_string_equal(PQgetvalue(r, 0, 4), "NULL");
+    assert_string_equal(PQgetvalue(r, 0, 5), "t");
+    assert_string_equal(PQgetvalue(r, 0, 6), "1700000000");
+    PQclear(r);
+    assert_int_equal(store_lease_release(pg, "scheduler", "test-fence-many", epoch, &err), FLOE_OK);
+    store_pg_close(pg);
+}
+
+static int
 setup(void **state)
 {
     (void)state;
@@ -278,6 +414,7 @@ main(void)
         cmocka_unit_test(test_h7_statement_timeout),
         cmocka_unit_test(test_c2_data_errors_are_the_items_fault),
         cmocka_unit_test(test_finish_is_one_fenced_statement),
+        cmocka_unit_test(test_many_in_one_statement),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,219 @@
+/*
+ * Unit: floe_pool's batches (issue 25). Jobs submitted with a batch function while the
+ * threads are busy are worked together, in submission order, at most FLOE_POOL_BATCH_MAX
+ * at once, never mixed with another function's; each still gets its own done call on the
+ * loop. A lone job is a batch of one. Real threads and a real event loop.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "floe_pool.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <string.h>
+
+typedef struct job {
+    int kind; /* 0 plain, 1 batch a, 2 batch b */
+    int seq;
+    int batch_no; /* which call worked it */
+    int batch_n;  /* how many jobs that call had */
+    int pos;      /* its place in that call */
+    int done;
+} job;
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open, gate_entered;
+static int calls; /* batch calls so far (one pool thread: no race) */
+static int n_done, want_done;
+static struct event_base *base;
+
+static void
+blocker_work(void *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    pthread_mutex_lock(&gate_lock);
+    gate_entered = 1;
+    pthread_cond_broadcast(&gate_cond);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+static void
+plain_work(void *ctx, void *arg)
+{
+    (void)ctx;
+    job *j = arg;
+    j->batch_no = ++calls;
+    j->batch_n = 1;
+}
+
+static void
+batch_work(void *ctx, void **jobs, size_t n)
+{
+    (void)ctx;
+    calls++;
+    for (size_t i = 0; i < n; i++) {
+        job *j = jobs[i];
+        j->batch_no = calls;
+        j->batch_n = (int)n;
+        j->pos = (int)i;
+    }
+}
+
+/* A different function: never in the same batch as batch_work's jobs. */
+static void
+batch_work_b(void *ctx, void **jobs, size_t n)
+{
+    batch_work(ctx, jobs, n);
+}
+
+static void
+on_done(void *arg)
+{
+    job *j = arg;
+    j->done++;
+    if (++n_done == want_done)
+        event_base_loopbreak(base);
+}
+
+static void
+blocker_done(void *arg)
+{
+    (void)arg;
+}
+
+/* Holds the pool's only thread until the jobs are queued, then lets it go. */
+static floe_pool *
+busy_pool(void)
+{
+    base = event_base_new();
+    assert_non_null(base);
+    floe_pool_config pc = {.threads = 1};
+    floe_err err = {0};
+    floe_pool *pool = floe_pool_new(base, &pc, &err);
+    assert_non_null(pool);
+    gate_open = gate_entered = 0;
+    calls = n_done = 0;
+    assert_int_equal(floe_pool_submit(pool, blocker_work, blocker_done, NULL), FLOE_OK);
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_entered)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    return pool;
+}
+
+static void
+release_and_run(floe_pool *pool, int jobs)
+{
+    want_done = jobs;
+    pthread_mutex_lock(&gate_lock);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    struct timeval limit = {10, 0};
+    event_base_loopexit(base, &limit); /* fails below with what was missing */
+    event_base_dispatch(base);
+    floe_pool_free(pool);
+    event_base_free(base);
+}
+
+static void
+test_batches_take_their_kind_in_order(void **state)
+{
+    (void)state;
+    floe_pool *pool = busy_pool();
+    /* a a b plain a b a */
+    static const int kinds[] = {1, 1, 2, 0, 1, 2, 1};
+    enum { N = sizeof(kinds) / sizeof(kinds[0]) };
+    job jobs[N];
+    memset(jobs, 0, sizeof(jobs));
+    for (int i = 0; i < N; i++) {
+        jobs[i].kind = kinds[i];
+        jobs[i].seq = i;
+        floe_rc rc = kinds[i] == 0 ? floe_pool_submit(pool, plain_work, on_done, &jobs[i])
+                     : kinds[i] == 1
+                         ? floe_pool_submit_batch(pool, batch_work, on_done, &jobs[i])
+                         : floe_pool_submit_batch(pool, batch_work_b, on_done, &jobs[i]);
+        assert_int_equal(rc, FLOE_OK);
+    }
+    release_and_run(pool, N);
+    assert_int_equal(n_done, N);
+    /* First the a's (all four, in order), then the b's, then the plain one alone. */
+    int pos_a = 0, pos_b = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(jobs[i].done, 1);
+        if (jobs[i].kind == 1) {
+            assert_int_equal(jobs[i].batch_no, 1);
+            assert_int_equal(jobs[i].batch_n, 4);
+            assert_int_equal(jobs[i].pos, pos_a++);
+        } else if (jobs[i].kind == 2) {
+            assert_int_equal(jobs[i].batch_no, 2);
+            assert_int_equal(jobs[i].batch_n, 2);
+            assert_int_equal(jobs[i].pos, pos_b++);
+        } else {
+            assert_int_equal(jobs[i].batch_no, 3);
+            assert_int_equal(jobs[i].batch_n, 1);
+        }
+    }
+    assert_int_equal(calls, 3);
+}
+
+static void
+test_a_batch_is_bounded(void **state)
+{
+    (void)state;
+    floe_pool *pool = busy_pool();
+    enum { N = FLOE_POOL_BATCH_MAX + 6 };
+    job jobs[N];
+    memset(jobs, 0, sizeof(jobs));
+    for (int i = 0; i < N; i++)
+        assert_int_equal(floe_pool_submit_batch(pool, batch_work, on_done, &jobs[i]), FLOE_OK);
+    release_and_run(pool, N);
+    assert_int_equal(n_done, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(jobs[i].done, 1);
+        assert_int_equal(jobs[i].batch_no, i < FLOE_POOL_BATCH_MAX ? 1 : 2);
+        assert_int_equal(jobs[i].batch_n, i < FLOE_POOL_BATCH_MAX ? FLOE_POOL_BATCH_MAX : 6);
+    }
+    assert_int_equal(calls, 2);
+}
+
+static void
+test_a_lone_job_is_a_batch_of_one(void **state)
+{
+    (void)state;
+    base = event_base_new();
+    floe_pool_config pc = {.threads = 2};
+    floe_err err = {0};
+    floe_pool *pool = floe_pool_new(base, &pc, &err);
+    assert_non_null(pool);
+    calls = n_done = 0;
+    job j = {0};
+    assert_int_equal(floe_pool_submit_batch(pool, batch_work, on_done, &j), FLOE_OK);
+    want_done = 1;
+    struct timeval limit = {10, 0};
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    floe_pool_free(pool);
+    event_base_free(base);
+    assert_int_equal(j.done, 1);
+    assert_int_equal(j.batch_n, 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batches_take_their_kind_in_order),
+        cmocka_unit_test(test_a_batch_is_bounded),
+        cmocka_unit_test(test_a_lone_job_is_a_batch_of_one),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

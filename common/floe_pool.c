@@ -1,7 +1,9 @@
 /*
  * Two lists under one mutex: `todo` (submitted, not started) and `done` (work finished,
- * done function not yet called). A thread that finishes a job moves it to `done` and, if
- * the list was empty, writes the eventfd once; the loop swaps the whole list out and
+ * done function not yet called). Batches: at most one per batch function runs at a time,
+ * so what queues meanwhile is taken together by the next (the fewest commits for the
+ * same work, and no thread waits on a timer to fill one). A thread that finishes a job moves it to
+ * `done` and, if the list was empty, writes the eventfd once; the loop swaps the whole list out and
  * calls the done functions, at most POOL_BATCH per wake-up so timers and sockets are
  * served between batches.
  */
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -42,6 +45,7 @@ struct floe_pool {
     struct event *ev;
     pthread_t *threads;
     unsigned n_threads;
+    floe_pool_batch_fn *busy; /* per thread: the batch it runs, or NULL */
 };
 
 static void
@@ -65,6 +69,30 @@ list_pop(pool_list *l)
             l->tail = NULL;
     }
     return j;
+}
+
+/* The next job a thread may take: the first queued whose batch function no thread is
+ * running (its jobs wait for that batch, and are then taken together). The look is bounded;
+ * NULL when there is none within it. With the lock held. */
+static pool_job *
+next_job(floe_pool *pool)
+{
+    pool_job **link = &pool->todo.head, *prev = NULL;
+    for (unsigned looked = 0; *link != NULL && looked < 4 * FLOE_POOL_BATCH_MAX; looked++) {
+        pool_job *j = *link;
+        bool taken = false;
+        for (unsigned t = 0; j->batch != NULL && !taken && t < pool->cfg.threads; t++)
+            taken = pool->busy[t] == j->batch;
+        if (!taken) {
+            *link = j->next;
+            if (pool->todo.tail == j)
+                pool->todo.tail = prev;
+            return j;
+        }
+        prev = j;
+        link = &j->next;
+    }
+    return NULL;
 }
 
 /* Unlinks from todo the jobs queued behind first with its batch function, up to the
@@ -93,15 +121,23 @@ take_batch(floe_pool *pool, pool_job *first, pool_list *b, void **jobs)
     return n;
 }
 
+typedef struct pool_thread_arg {
+    floe_pool *pool;
+    unsigned no;
+} pool_thread_arg;
+
 static void *
 pool_thread(void *arg)
 {
-    floe_pool *pool = arg;
+    pool_thread_arg *ta = arg;
+    floe_pool *pool = ta->pool;
+    unsigned no = ta->no;
+    floe_free(ta);
     void *ctx = pool->cfg.thread_init != NULL ? pool->cfg.thread_init(pool->cfg.arg) : NULL;
     void *jobs[FLOE_POOL_BATCH_MAX];
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        pool_job *j = list_pop(&pool->todo);
+        pool_job *j = next_job(pool);
         if (j == NULL) {
             if (pool->stopping)
                 break;
@@ -116,12 +152,14 @@ pool_thread(void *arg)
             list_push(&b, j);
         pool->queued -= (unsigned)n;
         pool->running += (unsigned)n;
+        pool->busy[no] = j->batch;
         pthread_mutex_unlock(&pool->lock);
         if (j->batch != NULL)
             j->batch(ctx, jobs, n);
         else
             j->work(ctx, j->job);
         pthread_mutex_lock(&pool->lock);
+        pool->busy[no] = NULL;
         pool->running -= (unsigned)n;
         pool->finished += (unsigned)n;
         int was_empty = pool->done.head == NULL;
@@ -197,12 +235,19 @@ floe_pool_new(struct event_base *base, const floe_pool_config *pc, floe_err *err
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->cond, NULL);
     pool->threads = floe_calloc(pool->cfg.threads, sizeof(*pool->threads));
-    if (pool->threads == NULL) {
+    pool->busy = floe_calloc(pool->cfg.threads, sizeof(*pool->busy));
+    if (pool->threads == NULL || pool->busy == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "pool: out of memory");
         goto fail_threads;
     }
     for (; pool->n_threads < pool->cfg.threads; pool->n_threads++) {
-        int e = pthread_create(&pool->threads[pool->n_threads], NULL, pool_thread, pool);
+        pool_thread_arg *ta = floe_malloc(sizeof(*ta));
+        int e = ENOMEM;
+        if (ta != NULL) {
+            *ta = (pool_thread_arg){pool, pool->n_threads};
+            if ((e = pthread_create(&pool->threads[pool->n_threads], NULL, pool_thread, ta)) != 0)
+                floe_free(ta);
+        }
         if (e != 0) {
             floe_err_sys(err, FLOE_EIO, "pool: pthread_create: %s", strerror(e));
             floe_pool_free(pool);
@@ -211,6 +256,8 @@ floe_pool_new(struct event_base *base, const floe_pool_config *pc, floe_err *err
     }
     return pool;
 fail_threads:
+    floe_free(pool->threads);
+    floe_free(pool->busy);
     pthread_cond_destroy(&pool->cond);
     pthread_mutex_destroy(&pool->lock);
 fail_ev:
@@ -285,6 +332,7 @@ floe_pool_free(floe_pool *pool)
     while (pool_deliver(pool, UINT32_MAX) > 0)
         ;
     floe_free(pool->threads);
+    floe_free(pool->busy);
     pthread_cond_destroy(&pool->cond);
     pthread_mutex_destroy(&pool->lock);
     event_free(pool->ev);

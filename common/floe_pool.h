@@ -45,8 +45,9 @@ floe_rc floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done
 /* As floe_pool_submit, for a job whose work can be done together with others queued with
  * the same batch function: a thread taking it also takes the others waiting then (in
  * submission order, at most FLOE_POOL_BATCH_MAX) and runs batch once for all; done still
- * runs once per job. Nothing waits for a batch to fill: batches form only from jobs that
- * queued while the threads were busy, so a lone job costs what it did alone. */
+ * runs once per job. At most one batch of a function runs at a time: jobs submitted
+ * meanwhile wait for it (other work goes to the other threads) and form the next batch.
+ * Nothing waits for a batch to fill, so a lone job costs what it did alone. */
 floe_rc floe_pool_submit_batch(floe_pool *pool, floe_pool_batch_fn batch, floe_pool_done_fn done,
                                void *job);
 

@@ -65,6 +65,32 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
     return rc;
 }
 
+void
+store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n, floe_err *const *errs)
+{
+    size_t i = 0;
+    floe_rc rc = n > 1 ? store_pg_begin(pg, errs[0]) : FLOE_ESTATE;
+    if (rc == FLOE_OK) {
+        while (i < n && store_exec_insert(pg, ex[i], errs[i]) == FLOE_OK)
+            i++;
+        if (i == n) {
+            if (store_pg_commit(pg, errs[0]) != FLOE_OK) /* none or all of them */
+                for (size_t k = 1; k < n; k++)
+                    *errs[k] = *errs[0];
+            return;
+        }
+        store_pg_rollback(pg);
+    } else if (n > 1) {
+        for (size_t k = 1; k < n; k++)
+            *errs[k] = *errs[0];
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        floe_err_clear(errs[i]);
+        store_exec_insert(pg, ex[i], errs[i]);
+    }
+}
+
 floe_rc
 store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason, floe_err *err)
 {

@@ -57,6 +57,13 @@ typedef struct store_exec_query {
  * FLOE_ECONFLICT when the id exists. */
 floe_rc store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err);
 
+/* store_exec_insert of n rows in one transaction (one commit for launches that came
+ * together). Each row's outcome is in errs[i] (code FLOE_OK: written): when one is refused
+ * nothing of the transaction stays and each row is inserted alone, so a row fails for
+ * its own reason only. */
+void store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n,
+                            floe_err *const *errs);
+
 /* Marks an execution that was recorded but never published FAILED with reason (only
  * while it is still QUEUED). */
 floe_rc store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason,

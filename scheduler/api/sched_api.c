@@ -61,7 +61,7 @@ static const api_handler handlers[API_R_COUNT] = {
     [API_R_TOKEN_REVOKE] = {api_token_revoke_work, NULL},
     [API_R_AUDIT] = {api_audit_work, NULL},
     [API_R_REGISTER] = {api_register_work, NULL},
-    [API_R_LAUNCH] = {api_launch_work, api_launch_done},
+    [API_R_LAUNCH] = {api_launch_work, api_launch_record},
     [API_R_EXECUTION_LIST] = {api_exec_list_work, NULL},
     [API_R_EXECUTION_GET] = {api_exec_get_work, NULL},
     [API_R_EXECUTION_NODES] = {api_exec_nodes_work, NULL},
@@ -416,6 +416,27 @@ api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api
     if (rc != FLOE_OK)
         floe_free(j);
     return rc;
+}
+
+floe_rc
+api_resubmit_batch(api_req *r, floe_pool_batch_fn batch, void (*done)(api_req *))
+{
+    if (r->api->pool == NULL)
+        return FLOE_ESTATE;
+    api_job *j = floe_malloc(sizeof(*j));
+    if (j == NULL)
+        return FLOE_ENOMEM;
+    *j = (api_job){.r = r, .done = done};
+    floe_rc rc = floe_pool_submit_batch(r->api->pool, batch, job_done, j);
+    if (rc != FLOE_OK)
+        floe_free(j);
+    return rc;
+}
+
+api_req *
+api_job_req(void *job)
+{
+    return ((api_job *)job)->r;
 }
 
 /* --- built-in endpoints --------------------------------------------------------------- */

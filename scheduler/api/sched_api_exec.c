@@ -301,18 +301,12 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
     ex->labels = labels;
     ex->no_cache = json_is_true(nc);
     ex->overwrite_cache = json_is_true(oc);
-    /* The audit row goes with the execution's (one commit on the launch's path); if the
-     * insert fails, neither is written and the request is audited as failed as usual. */
-    api_audit_buf ab;
-    store_audit audit;
-    api_audit_fill(r, "ok", 201, NULL, &ab, &audit);
-    ex->audit = &audit;
-    floe_rc rc = store_exec_insert(t->pg, ex, &r->err);
-    ex->audit = NULL; /* the row is written; ex lives on in r->state */
-    if (rc != FLOE_OK)
-        return;
+    /* The audit row goes with the execution's (one commit on the launch's path), written
+     * by launch_record_batch; if the insert fails, neither is and the request is audited
+     * as failed there. */
+    api_audit_fill(r, "ok", 201, NULL, &st->audit_buf, &st->audit);
+    ex->audit = &st->audit;
     r->audited = true;
-    FLOE_FAULT("api.after_insert_before_publish");
 
     Floe__ExecutionRequested *m = &st->msg;
     floe__execution_requested__init(m);
@@ -332,6 +326,52 @@ launch_work_json(api_thread *t, api_req *r, json_t *body)
         lp != NULL ? json_pack("{s:s,s:s}", "name", lp->id->name, "version", lp->id->version)
                    : json_null(),
         "phase", "QUEUED", "inputs", api_render_values(r, packed, len));
+}
+
+/* Launches validated while another batch was being written go in together: one
+ * transaction, one commit (issue 25); each answered after its own row is. */
+static void
+launch_record_batch(void *ctx, void **jobs, size_t n)
+{
+    api_thread *t = ctx;
+    api_req *rs[FLOE_POOL_BATCH_MAX];
+    const store_exec *exs[FLOE_POOL_BATCH_MAX];
+    floe_err *errs[FLOE_POOL_BATCH_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        api_req *r = api_job_req(jobs[i]);
+        launch_state *st = r->state;
+        if (api_pg(t, r) != FLOE_OK) {
+            r->audited = false; /* as failed, with why */
+            api_audit_outcome(t, r);
+            continue;
+        }
+        rs[k] = r;
+        exs[k] = &st->ex;
+        errs[k++] = &r->err;
+    }
+    if (k > 0)
+        store_exec_insert_many(t->pg, exs, k, errs);
+    for (size_t i = 0; i < k; i++) {
+        launch_state *st = rs[i]->state;
+        st->ex.audit = NULL; /* ex lives on in r->state */
+        if (rs[i]->err.code != FLOE_OK) {
+            rs[i]->audited = false;
+            api_audit_outcome(t, rs[i]);
+        } else {
+            FLOE_FAULT("api.after_insert_before_publish");
+        }
+    }
+}
+
+void
+api_launch_record(api_req *r)
+{
+    floe_rc rc = api_resubmit_batch(r, launch_record_batch, api_launch_done);
+    if (rc != FLOE_OK) {
+        api_fail(r, FLOE_EAGAIN, "the server is busy (%s): retry", floe_rc_name(rc));
+        api_reply(r);
+    }
 }
 
 void

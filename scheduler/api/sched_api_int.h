@@ -94,6 +94,11 @@ void api_fail(api_req *r, floe_rc code, const char *fmt, ...) __attribute__((for
 floe_rc api_pg(api_thread *t, api_req *r); /* connects t->pg; on failure fills r */
 /* Resubmits r to the pool with another work/done pair (e.g. after a Kafka report). */
 floe_rc api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *));
+/* As api_resubmit, for work done in batches (floe_pool_submit_batch): batch gets the
+ * queued jobs of its kind, api_job_req gives each one's request; done runs per request
+ * (api_reply instead when it failed). */
+floe_rc api_resubmit_batch(api_req *r, floe_pool_batch_fn batch, void (*done)(api_req *));
+api_req *api_job_req(void *job);
 
 /* Query parameters, checked: NULL when absent; on a bad value r is failed and *ok false. */
 const char *api_param(api_req *r, const char *key);
@@ -164,12 +169,15 @@ void api_activate_work(api_thread *t, api_req *r);
 typedef struct launch_state {
     Floe__ExecutionRequested msg;
     store_exec ex;
+    store_audit audit; /* written with the row */
+    api_audit_buf audit_buf;
     char id[FLOE_ID_LEN + 1];
     char reason[FLOE_ERR_MSG_MAX];
 } launch_state;
 bool api_exec_id_valid(api_req *r, const char *id);
 void api_launch_work(api_thread *t, api_req *r);
 void api_launch_done(api_req *r);
+void api_launch_record(api_req *r); /* validated: the row recorded, in a batch */
 void api_exec_get_work(api_thread *t, api_req *r);
 void api_exec_nodes_work(api_thread *t, api_req *r);
 void api_exec_list_work(api_thread *t, api_req *r);

@@ -5,7 +5,8 @@
  * value PostgreSQL refuses for its content must come back as the item's fault (EINVAL),
  * not as an infrastructure failure that restarts the engine. Issue 25: an execution's
  * finish (its row, its nodes', its attempts') is one fenced statement: all or nothing; and
- * several executions' starts, or finishes, are one statement each, fenced alike.
+ * several executions' starts, or finishes, are one statement each, fenced alike; launches
+ * that came together one transaction, where a refused row fails alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "floe_time.h"
 #include "it_util.h"
+#include "store_auth.h"
 #include "store_lease.h"
 #include "store_lp.h"
 #include "store_migrate.h"
@@ -383,6 +385,79 @@ test_many_in_one_statement(void **state)
     store_pg_close(pg);
 }
 
+static long
+audit_rows(store_pg *pg, const char *resource)
+{
+    const char *params[] = {resource};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, "SELECT count(*) FROM audit_log WHERE resource = $1", 1, params, NULL,
+                      NULL, &r, &err) != FLOE_OK)
+        fail_msg("audit: %s", err.msg);
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+/* Issue 25: launches that came together are inserted in one transaction, each with its
+ * audit row; a refused one (here: an id taken) fails alone, the others are written. */
+static void
+test_inserts_together_fail_alone(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-inserts", 5000);
+    floe_err e[3] = {{0}}, *errs[3] = {&e[0], &e[1], &e[2]};
+    char ids[3][FLOE_ID_LEN + 1], res[3][128];
+    store_audit audit[3];
+    store_exec ex[3];
+    const store_exec *exp[3];
+    assert_int_equal(store_project_ensure(pg, "fence-test", &e[0]), FLOE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(floe_id_new(ids[i]), 0);
+        snprintf(res[i], sizeof(res[i]), "/test/%s", ids[i]);
+        audit[i] = (store_audit){.principal = "test",
+                                 .action = "launch",
+                                 .project = "fence-test",
+                                 .resource = res[i],
+                                 .outcome = "ok",
+                                 .status = 201};
+        ex[i] = (store_exec){.id = ids[i],
+                             .project = "fence-test",
+                             .domain = "development",
+                             .workflow_name = "wf",
+                             .workflow_version = "v1",
+                             .inputs = (const uint8_t *)"",
+                             .requested_by = "test",
+                             .audit = &audit[i]};
+        exp[i] = &ex[i];
+    }
+    /* ids[1] exists already (without an audit row of this resource). */
+    store_exec taken = ex[1];
+    taken.audit = NULL;
+    assert_int_equal(store_exec_insert(pg, &taken, &e[0]), FLOE_OK);
+    store_exec_insert_many(pg, exp, 3, errs);
+    assert_int_equal(e[0].code, FLOE_OK);
+    assert_int_equal(e[1].code, FLOE_ECONFLICT);
+    assert_int_equal(e[2].code, FLOE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_true(phase_is(pg, ids[i], "QUEUED/"));
+        assert_int_equal(audit_rows(pg, res[i]), i == 1 ? 0 : 1);
+    }
+    /* All fine: one transaction, all written. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(floe_id_new(ids[i]), 0);
+        snprintf(res[i], sizeof(res[i]), "/test/%s", ids[i]);
+        floe_err_clear(&e[i]);
+    }
+    store_exec_insert_many(pg, exp, 3, errs);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(e[i].code, FLOE_OK);
+        assert_true(phase_is(pg, ids[i], "QUEUED/"));
+        assert_int_equal(audit_rows(pg, res[i]), 1);
+    }
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -415,6 +490,7 @@ main(void)
         cmocka_unit_test(test_c2_data_errors_are_the_items_fault),
         cmocka_unit_test(test_finish_is_one_fenced_statement),
         cmocka_unit_test(test_many_in_one_statement),
+        cmocka_unit_test(test_inserts_together_fail_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,8 @@
  * Unit: floe_pool's batches (issue 25). Jobs submitted with a batch function while the
  * threads are busy are worked together, in submission order, at most FLOE_POOL_BATCH_MAX
  * at once, never mixed with another function's; each still gets its own done call on the
- * loop. A lone job is a batch of one. Real threads and a real event loop.
+ * loop; while one batch of a function runs, its kind waits and other work goes on. A lone
+ * job is a batch of one. Real threads and a real event loop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,8 +51,10 @@ plain_work(void *ctx, void *arg)
 {
     (void)ctx;
     job *j = arg;
+    pthread_mutex_lock(&gate_lock); /* another thread may be in a batch */
     j->batch_no = ++calls;
     j->batch_n = 1;
+    pthread_mutex_unlock(&gate_lock);
 }
 
 static void
@@ -207,6 +210,55 @@ test_a_lone_job_is_a_batch_of_one(void **state)
     assert_int_equal(j.batch_n, 1);
 }
 
+static void
+batch_block(void *ctx, void **jobs, size_t n)
+{
+    blocker_work(ctx, NULL);
+    pthread_mutex_lock(&gate_lock);
+    batch_work(ctx, jobs, n);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+static void
+test_one_batch_of_a_kind_at_a_time(void **state)
+{
+    (void)state;
+    base = event_base_new();
+    floe_pool_config pc = {.threads = 2};
+    floe_err err = {0};
+    floe_pool *pool = floe_pool_new(base, &pc, &err);
+    assert_non_null(pool);
+    gate_open = gate_entered = 0;
+    calls = n_done = 0;
+    job a[4], p = {0};
+    memset(a, 0, sizeof(a));
+    assert_int_equal(floe_pool_submit_batch(pool, batch_block, on_done, &a[0]), FLOE_OK);
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_entered)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    /* a[0]'s batch holds one thread: a[1..3] wait for it, the plain job takes the other. */
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(floe_pool_submit_batch(pool, batch_block, on_done, &a[i]), FLOE_OK);
+    assert_int_equal(floe_pool_submit(pool, plain_work, on_done, &p), FLOE_OK);
+    want_done = 1;
+    struct timeval limit = {10, 0};
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    assert_int_equal(p.done, 1); /* not stuck behind a second batch of a's */
+    pthread_mutex_lock(&gate_lock);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(a[i].batch_n, 0);
+    pthread_mutex_unlock(&gate_lock);
+    release_and_run(pool, 5);
+    assert_int_equal(n_done, 5);
+    assert_int_equal(a[0].batch_n, 1);
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(a[i].batch_n, 3);
+        assert_int_equal(a[i].pos, i - 1);
+    }
+}
+
 int
 main(void)
 {
@@ -214,6 +266,7 @@ main(void)
         cmocka_unit_test(test_batches_take_their_kind_in_order),
         cmocka_unit_test(test_a_batch_is_bounded),
         cmocka_unit_test(test_a_lone_job_is_a_batch_of_one),
+        cmocka_unit_test(test_one_batch_of_a_kind_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * phase, attempts and error; `floectl logs ID/NODE [-f]` prints an attempt's stdout (or
  * --stderr): an ended attempt's from its result, a running or stopped one's from what its
  * worker shipped while it ran (GET .../nodes/NODE/logs), and with -f follows it until it
- * ends, printing lines as the task writes them. Everything through the API.
+ * ends, printing lines as the task writes them (waiting first for a node of a running
+ * execution that has not started: `launch` then `logs -f` races the engine's start).
+ * Everything through the API.
  */
 #include "ctl.h"
 
@@ -43,13 +45,17 @@ typedef struct logs_ref {
     bool ended;
 } logs_ref;
 
+/* *pending (may be NULL: report instead): the node has no attempt yet in an execution that
+ * still runs (just launched, or its upstream still running), so a follower waits. */
 static int
-find_attempt(const ctl_ctx *ctx, logs_ref *lr, json_t **keep)
+find_attempt(const ctl_ctx *ctx, logs_ref *lr, json_t **keep, bool *pending)
 {
     json_t *out;
     int rc = fetch_nodes(ctx, lr->id, &out);
     if (rc != CTL_OK)
         return rc;
+    const char *source = json_string_value(json_object_get(out, "source"));
+    bool live = source != NULL && strcmp(source, "live") == 0;
     json_t *found = NULL, *v, *att = NULL;
     size_t i;
     json_array_foreach(json_object_get(out, "items"), i, v)
@@ -58,12 +64,17 @@ find_attempt(const ctl_ctx *ctx, logs_ref *lr, json_t **keep)
         if (nid != NULL && strcmp(nid, lr->node) == 0)
             found = v;
     }
+    long started = found != NULL ? (long)json_integer_value(json_object_get(found, "attempts")) : 0;
+    if (pending != NULL && live && (found == NULL || (lr->attempt == 0 && started == 0))) {
+        *pending = true;
+        json_decref(out);
+        return CTL_OK;
+    }
     if (found == NULL) {
         fprintf(stderr, "floectl logs: execution %s has no node \"%s\"\n", lr->id, lr->node);
         json_decref(out);
         return CTL_FAILED;
     }
-    long started = (long)json_integer_value(json_object_get(found, "attempts"));
     long want = lr->attempt > 0 ? lr->attempt : started;
     json_array_foreach(json_object_get(found, "attempt_log"), i, v)
     {
@@ -185,7 +196,15 @@ ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
     logs_ref lr = {
         .id = id, .node = slash + 1, .stream = want_err ? "stderr" : "stdout", .attempt = attempt};
     json_t *nodes = NULL;
-    int rc = find_attempt(ctx, &lr, &nodes);
+    bool pending = follow;
+    int rc = CTL_OK;
+    while (rc == CTL_OK && pending) { /* following: until the node's attempt starts */
+        pending = false;
+        if ((rc = find_attempt(ctx, &lr, &nodes, &pending)) == CTL_OK && pending)
+            pause_ms(300);
+    }
+    if (rc == CTL_OK && !follow)
+        rc = find_attempt(ctx, &lr, &nodes, NULL);
     if (rc != CTL_OK)
         return rc;
     if (lr.ended && lr.final_uri != NULL && !follow) { /* the common case: its result's log */
@@ -217,7 +236,7 @@ ctl_logs(const ctl_ctx *ctx, int argc, char **argv)
             json_decref(nodes);
             nodes = NULL;
             logs_ref again = lr;
-            if ((rc = find_attempt(ctx, &again, &nodes)) == CTL_OK)
+            if ((rc = find_attempt(ctx, &again, &nodes, NULL)) == CTL_OK)
                 lr = again;
         }
     }

@@ -54,7 +54,8 @@ static const ctl_verb verbs[] = {
      "usage: floectl logs EXECUTION_ID/NODE [--stderr] [--attempt N] [-f]\n"
      "The node's latest attempt unless --attempt says which, also while it runs (what\n"
      "its task wrote so far) and after it was stopped. -f follows a running attempt,\n"
-     "printing lines as the task writes them, until it ends. Through the API only.\n",
+     "printing lines as the task writes them, until it ends; a node that has not started\n"
+     "in a running execution (one just launched) is waited for. Through the API only.\n",
      NULL, ctl_logs},
     {"blob", "store files in the blob store and print their uris; fetch a blob",
      "usage: floectl blob put FILE...\n"

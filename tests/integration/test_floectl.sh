@@ -449,6 +449,16 @@ name: talkwf
 version: "1"
 nodes: [{id: t, task: talk}]
 ---
+kind: workflow
+name: afterwf
+version: "1"
+nodes: [{id: first, task: talk}, {id: then, task: bee, after: [first]}]
+---
+kind: task
+name: bee
+version: "1"
+container: {command: [/bin/sh, -c, 'echo bee']}
+---
 kind: task
 name: hang
 version: "1"
@@ -475,6 +485,23 @@ grep -q 'still running' /tmp/floectl.err || fail "logs of a running attempt did 
 touch "$marker"
 wait $fpid || fail "logs -f exited with $?: $(cat /tmp/floectl.follow.err)"
 [ "$(cat /tmp/floectl.follow)" = "$(printf 'first\nsecond')" ] || fail "logs -f printed: $(cat /tmp/floectl.follow)"
+rm -f "$marker"
+# -f on a node that has not started (its upstream runs) waits for it, then follows it;
+# without -f it says so.
+aid=$("$ctl" launch afterwf -q) || fail "launch afterwf"
+isolated "$ctl" logs "$aid/then" -f >/tmp/floectl.follow 2>/tmp/floectl.follow.err &
+fpid=$!
+for _ in $(seq 1 200); do # up to 20 s for the upstream to run
+    "$ctl" get nodes "$aid" -o table | grep -Eq '^first +RUNNING' && break
+    sleep 0.1
+done
+"$ctl" get nodes "$aid" -o table | grep -Eq '^first +RUNNING' || fail "the upstream did not run"
+expect 1 isolated "$ctl" logs "$aid/then"
+grep -q 'has not started' /tmp/floectl.err || fail "logs of a node not started: $(cat /tmp/floectl.err)"
+kill -0 $fpid 2>/dev/null || fail "logs -f of a node not started exited: $(cat /tmp/floectl.follow.err)"
+touch "$marker"
+wait $fpid || fail "logs -f of a node not started exited with $?: $(cat /tmp/floectl.follow.err)"
+[ "$(cat /tmp/floectl.follow)" = bee ] || fail "logs -f of a later node printed: $(cat /tmp/floectl.follow)"
 rm -f "$marker"
 # A terminated attempt's output is kept (it was lost once: issue 26).
 hid=$("$ctl" launch hangwf -q) || fail "launch hangwf"

@@ -122,38 +122,6 @@ store_run_start_many(store_pg *pg, uint64_t epoch, const char *const *ids, size_
 
 /* --- Finish ---------------------------------------------------------------------------- */
 
-/* The execution's row, its nodes' and its attempts' in one statement (issue 25: a finish
- * was five round trips and a transaction): the rows go in only where the fenced UPDATE
- * took ("WHERE EXISTS (SELECT 1 FROM done)"; a data-modifying WITH runs whether or not it
- * is read, in the statement's snapshot). $1 id, $2 epoch, $3-$7 the execution's fields,
- * $8-$14 the nodes' arrays, $15-$25 the attempts'. */
-#define FINISH                                                                                     \
-    "WITH done AS (UPDATE executions SET phase = $3, outputs = $4, error = $5,"                    \
-    " epoch = $2::bigint, updated_at = now(),"                                                     \
-    " started_at = coalesce(started_at, CASE WHEN $6::bigint = 0 THEN NULL"                        \
-    "   ELSE to_timestamp($6::bigint / 1e6) END),"                                                 \
-    " finished_at = CASE WHEN $7::bigint = 0 THEN now() ELSE to_timestamp($7::bigint / 1e6) END"   \
-    " WHERE id = $1 AND " FENCE " RETURNING parent_execution, parent_node, parent_attempt),"       \
-    " nodes AS (INSERT INTO node_executions (execution_id, node_id, phase, attempts, outputs,"     \
-    " error_kind, error_code, error)"                                                              \
-    " SELECT $1, n, p, a, decode(o, 'hex'), k, c, m FROM unnest($8::text[], $9::text[],"           \
-    " $10::int[], $11::text[], $12::text[], $13::text[], $14::text[]) AS t(n, p, a, o, k, c, m)"   \
-    " WHERE EXISTS (SELECT 1 FROM done)"                                                           \
-    " ON CONFLICT (execution_id, node_id) DO UPDATE SET phase = excluded.phase,"                   \
-    " attempts = excluded.attempts, outputs = excluded.outputs,"                                   \
-    " error_kind = excluded.error_kind, error_code = excluded.error_code,"                         \
-    " error = excluded.error),"                                                                    \
-    " attempts AS (INSERT INTO node_attempts (execution_id, node_id, attempt, phase, error_kind,"  \
-    " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"               \
-    " SELECT $1, n, a, p, k, c, m, w,"                                                             \
-    " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"                                   \
-    " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"                              \
-    " FROM unnest($15::text[], $16::int[], $17::text[], $18::text[], $19::text[], $20::text[],"    \
-    " $21::text[], $22::bigint[], $23::bigint[], $24::text[], $25::text[])"                        \
-    " AS t(n, a, p, k, c, m, w, s, f, o, e) WHERE EXISTS (SELECT 1 FROM done)"                     \
-    " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING)"                                    \
-    " SELECT parent_execution, parent_node, parent_attempt FROM done"
-
 enum { NODE_COLS = 7, ATTEMPT_COLS = 11 };
 
 static void
@@ -190,87 +158,14 @@ attempts_arrays(const store_run_result *res, store_pg_arr a[ATTEMPT_COLS])
     }
 }
 
-/* The finishing statement; with publications, in a transaction with their outbox rows. */
-static floe_rc
-finish_rows(store_pg *pg, const store_run_result *res, const char *params[], const int lens[],
-            const int fmts[], bool *updated, store_run_parent *parent, floe_err *err)
-{
-    PGresult *r;
-    floe_rc rc =
-        store_pg_exec(pg, FINISH, 7 + NODE_COLS + ATTEMPT_COLS, params, lens, fmts, &r, err);
-    if (rc != FLOE_OK)
-        return rc;
-    *updated = PQntuples(r) == 1;
-    if (*updated && parent != NULL && !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
-        snprintf(parent->execution, sizeof(parent->execution), "%s", PQgetvalue(r, 0, 0));
-        snprintf(parent->node, sizeof(parent->node), "%s", PQgetvalue(r, 0, 1));
-        parent->attempt = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
-    }
-    PQclear(r);
-    for (size_t i = 0; *updated && i < res->n_pubs; i++) {
-        const store_run_pub *p = &res->pubs[i];
-        const char *pp[] = {p->event_id, p->dataset, (const char *)p->payload, res->exec_id};
-        int plens[4] = {0, 0, (int)p->len, 0}, pfmts[4] = {0, 0, 1, 0};
-        if ((rc = store_pg_exec(pg,
-                                "INSERT INTO data_outbox (event_id, dataset, payload, execution_id)"
-                                " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-                                4, pp, plens, pfmts, &r, err)) != FLOE_OK)
-            return rc;
-        PQclear(r);
-    }
-    return FLOE_OK;
-}
-
-floe_rc
-store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
-                 store_run_parent *parent, floe_err *err)
-{
-    if (parent != NULL)
-        memset(parent, 0, sizeof(*parent));
-    char ep[24], st[24], fin[24];
-    snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
-    snprintf(st, sizeof(st), "%" PRId64, res->started_us);
-    snprintf(fin, sizeof(fin), "%" PRId64, res->finished_us);
-    store_pg_arr arr[NODE_COLS + ATTEMPT_COLS];
-    memset(arr, 0, sizeof(arr));
-    nodes_arrays(res, arr);
-    attempts_arrays(res, arr + NODE_COLS);
-    const char *params[7 + NODE_COLS + ATTEMPT_COLS] = {
-        res->exec_id, ep, res->phase, (const char *)res->outputs, res->error, st, fin};
-    int lens[7 + NODE_COLS + ATTEMPT_COLS] = {0, 0, 0, (int)res->outputs_len};
-    int fmts[7 + NODE_COLS + ATTEMPT_COLS] = {0, 0, 0, 1};
-    floe_rc rc = FLOE_OK;
-    for (int i = 0; i < NODE_COLS + ATTEMPT_COLS; i++)
-        if ((params[7 + i] = store_pg_arr_end(&arr[i])) == NULL)
-            rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
-    bool tx = res->n_pubs > 0, updated = false;
-    if (rc == FLOE_OK && tx)
-        rc = store_pg_begin(pg, err);
-    if (rc == FLOE_OK) {
-        rc = finish_rows(pg, res, params, lens, fmts, &updated, parent, err);
-        if (tx)
-            rc = rc == FLOE_OK && updated ? store_pg_commit(pg, err) : (store_pg_rollback(pg), rc);
-    }
-    for (int i = 0; i < NODE_COLS + ATTEMPT_COLS; i++)
-        floe_buf_deinit(&arr[i].buf);
-    if (rc != FLOE_OK || updated)
-        return rc;
-    PGresult *r;
-    if ((rc = store_pg_exec(pg, "SELECT " FENCE ", (SELECT count(*) FROM executions WHERE id = $1)",
-                            2, params, NULL, NULL, &r, err)) != FLOE_OK)
-        return rc;
-    bool current = store_pg_bool(r, 0, 0);
-    PQclear(r);
-    return current ? floe_err_sys(err, FLOE_ENOTFOUND, "execution %s: no row", res->exec_id)
-                   : floe_err_sys(err, FLOE_EFENCED, "epoch %" PRIu64 " no longer holds the lease",
-                                  epoch);
-}
-
-/* Several executions' finishes in one statement and one commit: FINISH with a row per
- * execution ($1 the epoch; $2-$7 the executions' arrays; $8-$15 the nodes', $16-$27 the
- * attempts', each led by its execution's id). Nodes and attempts go in only for the
- * executions whose fenced UPDATE took. */
-#define FINISH_MANY                                                                                \
+/* A terminal execution's row, its nodes' and its attempts' in one fenced statement (issue
+ * 25: a finish was five round trips and a transaction), for one execution or several (one
+ * commit for the finishes that queued together): the node and attempt rows go in from
+ * parallel arrays, only for the executions whose fenced UPDATE took (a data-modifying WITH
+ * runs whether or not it is read, in the statement's snapshot). $1 the epoch; $2-$7 the
+ * executions' arrays; $8-$15 the nodes', $16-$27 the attempts', each led by its
+ * execution's id. */
+#define FINISH                                                                                     \
     "WITH r AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],"              \
     " $6::bigint[], $7::bigint[]) AS r(id, p, o, m, s, f)),"                                       \
     " done AS (UPDATE executions e SET phase = r.p, outputs = decode(r.o, 'hex'), error = r.m,"    \
@@ -341,7 +236,7 @@ store_run_finish_many(store_pg *pg, uint64_t epoch, const store_run_result *cons
             rc = floe_err_sys(err, FLOE_ENOMEM, "finish: out of memory");
     PGresult *r = NULL;
     if (rc == FLOE_OK)
-        rc = store_pg_exec(pg, FINISH_MANY, 1 + MANY_COLS, params, NULL, NULL, &r, err);
+        rc = store_pg_exec(pg, FINISH, 1 + MANY_COLS, params, NULL, NULL, &r, err);
     for (int i = 0; i < MANY_COLS; i++)
         floe_buf_deinit(&arr[i].buf);
     if (rc != FLOE_OK)
@@ -363,6 +258,57 @@ store_run_finish_many(store_pg *pg, uint64_t epoch, const store_run_result *cons
     }
     PQclear(r);
     return FLOE_OK;
+}
+
+/* One execution's finish: the same statement; with datasets to publish, in a transaction
+ * with their outbox rows. */
+static floe_rc
+finish_one(store_pg *pg, uint64_t epoch, const store_run_result *res, bool *written,
+           store_run_parent *parent, floe_err *err)
+{
+    floe_rc rc = store_run_finish_many(pg, epoch, &res, 1, written, parent, err);
+    for (size_t i = 0; rc == FLOE_OK && *written && i < res->n_pubs; i++) {
+        const store_run_pub *p = &res->pubs[i];
+        const char *pp[] = {p->event_id, p->dataset, (const char *)p->payload, res->exec_id};
+        int plens[4] = {0, 0, (int)p->len, 0}, pfmts[4] = {0, 0, 1, 0};
+        PGresult *r;
+        if ((rc = store_pg_exec(pg,
+                                "INSERT INTO data_outbox (event_id, dataset, payload, execution_id)"
+                                " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+                                4, pp, plens, pfmts, &r, err)) == FLOE_OK)
+            PQclear(r);
+    }
+    return rc;
+}
+
+floe_rc
+store_run_finish(store_pg *pg, uint64_t epoch, const store_run_result *res,
+                 store_run_parent *parent, floe_err *err)
+{
+    store_run_parent none;
+    if (parent == NULL)
+        parent = &none;
+    bool tx = res->n_pubs > 0, written = false;
+    floe_rc rc = tx ? store_pg_begin(pg, err) : FLOE_OK;
+    if (rc == FLOE_OK) {
+        rc = finish_one(pg, epoch, res, &written, parent, err);
+        if (tx)
+            rc = rc == FLOE_OK && written ? store_pg_commit(pg, err) : (store_pg_rollback(pg), rc);
+    }
+    if (rc != FLOE_OK || written)
+        return rc;
+    char ep[24];
+    snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+    const char *params[] = {res->exec_id, ep};
+    PGresult *r;
+    if ((rc = store_pg_exec(pg, "SELECT " FENCE ", (SELECT count(*) FROM executions WHERE id = $1)",
+                            2, params, NULL, NULL, &r, err)) != FLOE_OK)
+        return rc;
+    bool current = store_pg_bool(r, 0, 0);
+    PQclear(r);
+    return current ? floe_err_sys(err, FLOE_ENOTFOUND, "execution %s: no row", res->exec_id)
+                   : floe_err_sys(err, FLOE_EFENCED, "epoch %" PRIu64 " no longer holds the lease",
+                                  epoch);
 }
 
 /* --- Recover --------------------------------------------------------------------------- */

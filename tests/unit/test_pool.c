@@ -92,37 +92,60 @@ blocker_done(void *arg)
     (void)arg;
 }
 
-/* Holds the pool's only thread until the jobs are queued, then lets it go. */
+/* A pool of threads on a new loop (base), the counters reset. */
 static floe_pool *
-busy_pool(void)
+pool_on_loop(unsigned threads)
 {
     base = event_base_new();
     assert_non_null(base);
-    floe_pool_config pc = {.threads = 1};
+    floe_pool_config pc = {.threads = threads};
     floe_err err = {0};
     floe_pool *pool = floe_pool_new(base, &pc, &err);
     assert_non_null(pool);
     gate_open = gate_entered = 0;
     calls = n_done = 0;
-    assert_int_equal(floe_pool_submit(pool, blocker_work, blocker_done, NULL), FLOE_OK);
+    return pool;
+}
+
+/* Waits until a job holds the gate. */
+static void
+gate_held(void)
+{
     pthread_mutex_lock(&gate_lock);
     while (!gate_entered)
         pthread_cond_wait(&gate_cond, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
+}
+
+/* Runs the loop until want_done jobs are done (at most 10 s: the asserts then say what
+ * was missing). */
+static void
+run_loop(int jobs)
+{
+    want_done = jobs;
+    struct timeval limit = {10, 0};
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+}
+
+/* Holds the pool's only thread until the jobs are queued, then lets it go. */
+static floe_pool *
+busy_pool(void)
+{
+    floe_pool *pool = pool_on_loop(1);
+    assert_int_equal(floe_pool_submit(pool, blocker_work, blocker_done, NULL), FLOE_OK);
+    gate_held();
     return pool;
 }
 
 static void
 release_and_run(floe_pool *pool, int jobs)
 {
-    want_done = jobs;
     pthread_mutex_lock(&gate_lock);
     gate_open = 1;
     pthread_cond_broadcast(&gate_cond);
     pthread_mutex_unlock(&gate_lock);
-    struct timeval limit = {10, 0};
-    event_base_loopexit(base, &limit); /* fails below with what was missing */
-    event_base_dispatch(base);
+    run_loop(jobs);
     floe_pool_free(pool);
     event_base_free(base);
 }
@@ -192,18 +215,10 @@ static void
 test_a_lone_job_is_a_batch_of_one(void **state)
 {
     (void)state;
-    base = event_base_new();
-    floe_pool_config pc = {.threads = 2};
-    floe_err err = {0};
-    floe_pool *pool = floe_pool_new(base, &pc, &err);
-    assert_non_null(pool);
-    calls = n_done = 0;
+    floe_pool *pool = pool_on_loop(2);
     job j = {0};
     assert_int_equal(floe_pool_submit_batch(pool, batch_work, on_done, &j), FLOE_OK);
-    want_done = 1;
-    struct timeval limit = {10, 0};
-    event_base_loopexit(base, &limit);
-    event_base_dispatch(base);
+    run_loop(1);
     floe_pool_free(pool);
     event_base_free(base);
     assert_int_equal(j.done, 1);
@@ -223,28 +238,16 @@ static void
 test_one_batch_of_a_kind_at_a_time(void **state)
 {
     (void)state;
-    base = event_base_new();
-    floe_pool_config pc = {.threads = 2};
-    floe_err err = {0};
-    floe_pool *pool = floe_pool_new(base, &pc, &err);
-    assert_non_null(pool);
-    gate_open = gate_entered = 0;
-    calls = n_done = 0;
+    floe_pool *pool = pool_on_loop(2);
     job a[4], p = {0};
     memset(a, 0, sizeof(a));
     assert_int_equal(floe_pool_submit_batch(pool, batch_block, on_done, &a[0]), FLOE_OK);
-    pthread_mutex_lock(&gate_lock);
-    while (!gate_entered)
-        pthread_cond_wait(&gate_cond, &gate_lock);
-    pthread_mutex_unlock(&gate_lock);
+    gate_held();
     /* a[0]'s batch holds one thread: a[1..3] wait for it, the plain job takes the other. */
     for (int i = 1; i < 4; i++)
         assert_int_equal(floe_pool_submit_batch(pool, batch_block, on_done, &a[i]), FLOE_OK);
     assert_int_equal(floe_pool_submit(pool, plain_work, on_done, &p), FLOE_OK);
-    want_done = 1;
-    struct timeval limit = {10, 0};
-    event_base_loopexit(base, &limit);
-    event_base_dispatch(base);
+    run_loop(1);
     assert_int_equal(p.done, 1); /* not stuck behind a second batch of a's */
     pthread_mutex_lock(&gate_lock);
     for (int i = 1; i < 4; i++)

@@ -2,10 +2,11 @@
 -- dispatch of a claimed attempt runs at most once while the lease lives.
 -- KEYS: exec, claim, leases
 -- ARGV: member, node, attempt, worker, lease_ms
-local ph = tonumber(redis.call('HGET', KEYS[1], 'ph') or '0')
+local f = redis.call('HMGET', KEYS[1], 'ph', ARGV[2], 'hr')
+local ph = tonumber(f[1] or '0')
 if ph == 0 then return {'stale', 0, 'no such execution'} end
-if not live(KEYS[1], ph, ARGV[2]) then return {'stale', 0, 'execution is in phase ' .. ph} end
-local nd = node_get(KEYS[1], ARGV[2])
+if not live_hr(ph, f[3], ARGV[2]) then return {'stale', 0, 'execution is in phase ' .. ph} end
+local nd = node_parse(f[2])
 if not nd then return {'stale', 0, 'no such node'} end
 if nd.a ~= tonumber(ARGV[3]) then return {'stale', 0, 'attempt ' .. ARGV[3] .. ' is not current (' .. nd.a .. ')'} end
 if nd.p ~= READY and nd.p ~= RUNNING then return {'stale', 0, 'node is in phase ' .. nd.p} end

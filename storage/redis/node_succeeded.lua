@@ -12,16 +12,18 @@
 local E = ARGV[2]
 local stale = fence(KEYS[1], ARGV[1])
 if stale then return {'fenced', 0, 'epoch ' .. ARGV[1] .. ' is older than ' .. stale} end
-local ph = tonumber(redis.call('HGET', KEYS[2], 'ph') or '0')
-if ph == 0 then return {'noop', 0, 'no such execution'} end
 local i, a = ARGV[3], tonumber(ARGV[4])
-local nd = node_get(KEYS[2], i)
+-- What the script reads of the execution, in one call: its phase, the node, its cache key,
+-- its running attempt's start, the on_failure handler running.
+local f = redis.call('HMGET', KEYS[2], 'ph', i, 'k' .. i, 's' .. i, 'hr')
+local ph = tonumber(f[1] or '0')
+if ph == 0 then return {'noop', 0, 'no such execution'} end
+local nd = node_parse(f[2])
 if not nd then return {'noop', 0, 'no such node'} end
 if nd.p == SUCCEEDED and nd.a == a and tonumber(ARGV[10]) == SUCCEEDED then
-  local k = redis.call('HGET', KEYS[2], 'k' .. i)
-  if k then return {'ok', 0, k} end
+  if f[3] then return {'ok', 0, f[3]} end
 end
-local handler = ph == FAILED and redis.call('HGET', KEYS[2], 'hr') == i
+local handler = ph == FAILED and f[5] == i
 if exec_terminal(ph) and not handler then return {'noop', 0, 'execution is terminal'} end
 if a ~= nd.a then return {'noop', 0, 'stale attempt ' .. a .. ' (current ' .. nd.a .. ')'} end
 if node_terminal(nd.p) then return {'noop', 0, 'node is already terminal (phase ' .. nd.p .. ')'} end
@@ -41,25 +43,28 @@ if nd.p == CACHED then
   redis.call('ZREM', KEYS[4], E .. '|' .. i .. '|' .. a)
   nd.a = 0
 else
-  key = redis.call('HGET', KEYS[2], 'k' .. i) or ''
+  key = f[3] or ''
 end
-node_put(KEYS[2], i, nd)
-if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'l' .. i .. '.' .. a, ARGV[11]) end
-redis.call('HSET', KEYS[2], 'o' .. i, ARGV[5])
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[2], i, node_str(nd), 'o' .. i, ARGV[5], 'l' .. i .. '.' .. a, ARGV[11])
+else
+  redis.call('HSET', KEYS[2], i, node_str(nd), 'o' .. i, ARGV[5])
+end
 redis.call('ZREM', KEYS[5], E .. '|' .. i .. '|' .. a)
 -- The claim goes with the attempt (a duplicate dispatch finds the node terminal) instead
 -- of holding ~120 bytes a node until its lease would have expired.
 redis.call('DEL', KEYS[7])
 local started = ARGV[7]
-if started == '0' then started = string.match(redis.call('HGET', KEYS[2], 's' .. i) or '0', '^(%d+)') end
-redis.call('HDEL', KEYS[2], 's' .. i) -- only the running attempt's; ~60 bytes a node kept
+if started == '0' then started = string.match(f[4] or '0', '^(%d+)') end
+-- only the running attempt's start is kept (~60 bytes a node)
+if f[4] then redis.call('HDEL', KEYS[2], 's' .. i) end
 if nd.p ~= CACHED then
   redis.call('RPUSH', KEYS[3], i .. '|' .. a .. '|' .. nd.p .. '|0||' .. ARGV[6] .. '|' .. started ..
     '|' .. (ARGV[8] ~= '0' and ARGV[8] or str(now)) .. '|')
 end
 local out = {'ok', 0, key}
 local ms = math.floor(now / 1000)
-for _, d in ipairs(split_ints(ARGV[9])) do release(KEYS[2], E, d, ms, out) end
+release_all(KEYS[2], E, split_ints(ARGV[9]), ms, out)
 if handler then -- the on_failure handler ran: the failed execution ends now
   redis.call('HSET', KEYS[2], 'hr', '-', 't1', str(now))
   redis.call('SADD', KEYS[6], E)

@@ -1,0 +1,204 @@
+/*
+ * The hot scripts' reads and writes of several nodes or members in one call (issue 25):
+ * a success releasing more downstream nodes than one call carries, a node listed twice
+ * downstream, an acknowledgement of dispatches with duplicates, absent and claimed ones.
+ * Against a redis-server of the test's own (state_harness.c).
+ */
+#include "floe_phase.h"
+#include "state_harness.h"
+#include "store_state.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* 1 -> WIDE -> 1: more than unpack() takes at once (8,000 values), over nine of the scripts' chunks
+ * of 1,000. */
+#define WIDE 9000
+
+static char *
+csv_of(unsigned first, unsigned n, unsigned value, bool counting)
+{
+    char *s = malloc((size_t)n * 8 + 1);
+    assert_non_null(s);
+    size_t at = 0;
+    for (unsigned i = 0; i < n; i++)
+        at += (size_t)sprintf(s + at, "%s%u", i ? "," : "", counting ? first + i : value);
+    s[at] = '\0';
+    return s;
+}
+
+static void
+create_n(const char *exec, unsigned n_nodes, const char *unresolved)
+{
+    ans a = {0};
+    store_create c = {.exec = exec,
+                      .wf_ref = "p/d/wide@1",
+                      .policy = 1,
+                      .inputs = "",
+                      .n_nodes = n_nodes,
+                      .unresolved_csv = unresolved,
+                      .flags = ""};
+    await(&a, store_state_exec_create(redis, EPOCH, &c, on_script, &a), "exec_create");
+    assert_int_equal(a.st, STORE_ST_OK);
+}
+
+static void
+succeed_as(ans *a, const char *exec, unsigned n, const char *down, store_st want)
+{
+    memset(a, 0, sizeof(*a));
+    store_success s = {.exec = exec,
+                       .node = n,
+                       .attempt = 1,
+                       .outputs = "",
+                       .worker = "w1",
+                       .down_csv = down,
+                       .phase = FLOE_PHASE_SUCCEEDED};
+    await(a, store_state_node_succeeded(redis, EPOCH, &s, on_script, a), "node_succeeded");
+    assert_int_equal(a->st, want);
+}
+
+static void
+succeed(ans *a, const char *exec, unsigned n, const char *down)
+{
+    succeed_as(a, exec, n, down, STORE_ST_OK);
+}
+
+static long long
+zcard(const char *key)
+{
+    ans a;
+    return atoll(cmd(&a, 2, "ZCARD", key));
+}
+
+/* A success releases every downstream node, however many: all READY and in the outbox,
+ * the join waiting for all of them; acknowledging them (512 a call, as the engine does)
+ * moves each from the outbox to the leases once. */
+static void
+test_success_releases_wide(void **state)
+{
+    (void)state;
+    flush();
+    char *counts = malloc((size_t)(WIDE + 2) * 8);
+    assert_non_null(counts);
+    char *ones = csv_of(0, WIDE, 1, false);
+    sprintf(counts, "0,%s,%u", ones, WIDE);
+    free(ones);
+    create_n("w1", WIDE + 2, counts);
+    free(counts);
+    char *down = csv_of(1, WIDE, 0, true);
+    ans a;
+    succeed(&a, "w1", 0, down);
+    free(down);
+    assert_int_equal(a.n_items, ITEMS_MAX); /* WIDE made ready; the answer keeps the first */
+    assert_int_equal(a.items[0], 1);
+    for (unsigned i = 1; i <= WIDE; i++) {
+        store_node_rec r = node("w1", i);
+        if (r.phase != FLOE_PHASE_READY || r.attempt != 1 || r.unresolved != 0)
+            fail_msg("node %u: phase %d attempt %u unresolved %u", i, r.phase, r.attempt,
+                     r.unresolved);
+    }
+    assert_true(in_zset(STORE_KEY_OUTBOX, "w1", WIDE, 1));
+    assert_int_equal(node("w1", WIDE + 1).phase, FLOE_PHASE_QUEUED);
+    assert_int_equal(node("w1", WIDE + 1).unresolved, WIDE);
+    assert_int_equal(zcard(STORE_KEY_OUTBOX), WIDE + 1); /* node 0's entry: not acked */
+
+    char(*m)[STORE_KEY_MAX] = malloc(sizeof(*m) * WIDE);
+    const char **members = malloc(sizeof(*members) * WIDE);
+    assert_true(m != NULL && members != NULL);
+    long long acked = 0;
+    for (unsigned i = 0; i < WIDE; i++) {
+        store_member(m[i], "w1", i + 1, 1);
+        members[i] = m[i];
+    }
+    for (unsigned at = 0; at < WIDE; at += 512) {
+        size_t n = WIDE - at < 512 ? WIDE - at : 512;
+        memset(&a, 0, sizeof(a));
+        await(&a, store_state_outbox_ack(redis, EPOCH, 1000, members + at, n, on_script, &a),
+              "outbox_ack");
+        acked += a.phase;
+    }
+    free(members);
+    free(m);
+    assert_int_equal(acked, WIDE);
+    assert_int_equal(zcard(STORE_KEY_OUTBOX), 1);
+    assert_int_equal(zcard(STORE_KEY_LEASES), WIDE);
+}
+
+/* A node listed twice downstream of one node waits for both: one success releases it. */
+static void
+test_success_downstream_listed_twice(void **state)
+{
+    (void)state;
+    flush();
+    create_n("t1", 4, "0,1,2,1");
+    ans a;
+    succeed(&a, "t1", 0, "2,1,2");
+    assert_int_equal(a.n_items, 2);
+    assert_int_equal(a.items[0], 1);
+    assert_int_equal(a.items[1], 2);
+    assert_int_equal(node("t1", 2).phase, FLOE_PHASE_READY);
+    assert_int_equal(node("t1", 2).unresolved, 0);
+    assert_int_equal(node("t1", 1).phase, FLOE_PHASE_READY);
+    /* A duplicate of the success releases nothing again. */
+    succeed_as(&a, "t1", 0, "2,1,2", STORE_ST_NOOP);
+    assert_int_equal(a.n_items, 0);
+    assert_int_equal(node("t1", 3).unresolved, 1);
+}
+
+/* An acknowledgement counts each dispatch still in the outbox once (a member named twice,
+ * one no longer there); a claimed attempt keeps its lease, an unclaimed one gets the claim
+ * deadline (its own when it names one). */
+static void
+test_outbox_ack_members(void **state)
+{
+    (void)state;
+    flush();
+    create_n("o1", 2, "0,1");
+    create_n("o2", 2, "0,1");
+    create_n("o3", 2, "0,1");
+    ans a, x;
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "o2", 0, 1, "w1", 600000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+    char m1[STORE_KEY_MAX], m2[STORE_KEY_MAX], m3[STORE_KEY_MAX + 16], gone[STORE_KEY_MAX];
+    store_member(m1, "o1", 0, 1);
+    store_member(m2, "o2", 0, 1);
+    store_member(gone, "o1", 1, 1); /* never dispatched */
+    char m3base[STORE_KEY_MAX];
+    store_member(m3base, "o3", 0, 1);
+    snprintf(m3, sizeof(m3), "%s#300000", m3base);
+    const char *members[] = {m1, m1, m2, gone, m3};
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_outbox_ack(redis, EPOCH, 1000, members, 5, on_script, &a), "ack");
+    assert_int_equal(a.st, STORE_ST_OK);
+    assert_int_equal(a.phase, 3);
+    assert_int_equal(zcard(STORE_KEY_OUTBOX), 0);
+    long long d1 = atoll(cmd(&x, 3, "ZSCORE", STORE_KEY_LEASES, m1));
+    long long d2 = atoll(cmd(&x, 3, "ZSCORE", STORE_KEY_LEASES, m2));
+    long long d3 = atoll(cmd(&x, 3, "ZSCORE", STORE_KEY_LEASES, m3base));
+    assert_true(d2 - d1 > 590000); /* the claim's 600 s, not the ack's 1 s */
+    assert_true(d3 - d1 > 290000 && d3 - d1 < 310000);
+    assert_false(in_zset(STORE_KEY_LEASES, "o1", 1, 1));
+    /* Again: nothing is left in the outbox to acknowledge. */
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_outbox_ack(redis, EPOCH, 1000, members, 5, on_script, &a), "ack");
+    assert_int_equal(a.phase, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_success_releases_wide),
+        cmocka_unit_test(test_success_downstream_listed_twice),
+        cmocka_unit_test(test_outbox_ack_members),
+    };
+    return cmocka_run_group_tests(tests, server_up, server_down);
+}

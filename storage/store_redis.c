@@ -61,9 +61,9 @@ static char script_sha[STORE_SCRIPT_COUNT][41];
 static bool script_sha_done;
 
 static const char *const script_names[STORE_SCRIPT_COUNT] = {
-    "branch_take",   "cache_done",     "cache_reserve", "claim",   "exec_abort", "exec_create",
-    "exec_recorded", "gate_wait",      "heartbeat",     "hold",    "map_expand", "node_failed",
-    "node_started",  "node_succeeded", "outbox_ack",    "release", "timer_fire",
+    "branch_take", "cache_done",    "cache_reserve",  "claim",      "claim_many", "exec_abort",
+    "exec_create", "exec_recorded", "gate_wait",      "heartbeat",  "hold",       "map_expand",
+    "node_failed", "node_started",  "node_succeeded", "outbox_ack", "release",    "timer_fire",
 };
 
 /* --- Scripts ------------------------------------------------------------------------- */

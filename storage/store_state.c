@@ -477,6 +477,50 @@ store_state_claim(store_redis *r, const char *exec, uint32_t node, uint32_t atte
 }
 
 floe_rc
+store_state_claim_many(store_redis *r, const char *worker, const store_claim *c, size_t n,
+                       store_redis_cb cb, void *arg)
+{
+    if (n == 0 || n > STORE_CLAIM_MAX)
+        return FLOE_EINVAL;
+    /* Per attempt: its exec and claim keys, its member and three numbers. */
+    typedef struct claim_args {
+        char kx[STORE_KEY_MAX], kc[STORE_KEY_MAX], m[STORE_KEY_MAX], nd[NUM], at[NUM], lm[NUM];
+    } claim_args;
+    claim_args *a = floe_malloc(sizeof(*a) * n);
+    const char **argv = floe_malloc(sizeof(*argv) * (6 * n + 2));
+    floe_rc rc = a != NULL && argv != NULL ? FLOE_OK : FLOE_ENOMEM;
+    size_t nk = 1 + 2 * n;
+    for (size_t i = 0; rc == FLOE_OK && i < n; i++) {
+        if (store_key_exec(a[i].kx, c[i].exec) != FLOE_OK ||
+            store_key_claim(a[i].kc, c[i].exec, c[i].node, c[i].attempt) != FLOE_OK ||
+            store_member(a[i].m, c[i].exec, c[i].node, c[i].attempt) != FLOE_OK) {
+            rc = FLOE_ETOOBIG;
+            break;
+        }
+        snprintf(a[i].nd, NUM, "%u", c[i].node);
+        snprintf(a[i].at, NUM, "%u", c[i].attempt);
+        snprintf(a[i].lm, NUM, "%u", c[i].lease_ms);
+        argv[1 + 2 * i] = a[i].kx;
+        argv[2 + 2 * i] = a[i].kc;
+        const char **v = argv + nk + 1 + 4 * i;
+        v[0] = a[i].m;
+        v[1] = a[i].nd;
+        v[2] = a[i].at;
+        v[3] = a[i].lm;
+    }
+    if (rc == FLOE_OK) {
+        argv[0] = STORE_KEY_LEASES;
+        argv[nk] = worker;
+        /* store_redis copies the arguments into its output buffer before returning. */
+        rc = store_redis_script(r, STORE_SCRIPT_CLAIM_MANY, (int)nk, (int)(nk + 1 + 4 * n), argv,
+                                NULL, cb, arg);
+    }
+    floe_free(argv);
+    floe_free(a);
+    return rc;
+}
+
+floe_rc
 store_state_heartbeat(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
                       const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg)
 {

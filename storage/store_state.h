@@ -174,6 +174,15 @@ floe_rc store_state_exec_recorded(store_redis *r, uint64_t epoch, const char *ex
 
 floe_rc store_state_claim(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
                           const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg);
+/* Claims of several attempts, of one execution or several, in one script: element i of
+ * the answer (an array) is attempt i's, as store_state_claim answers. n <= STORE_CLAIM_MAX. */
+#define STORE_CLAIM_MAX 64
+typedef struct store_claim {
+    const char *exec;
+    uint32_t node, attempt, lease_ms;
+} store_claim;
+floe_rc store_state_claim_many(store_redis *r, const char *worker, const store_claim *c, size_t n,
+                               store_redis_cb cb, void *arg);
 floe_rc store_state_heartbeat(store_redis *r, const char *exec, uint32_t node, uint32_t attempt,
                               const char *worker, uint32_t lease_ms, store_redis_cb cb, void *arg);
 /* Results of these attempts are in Kafka: the leases worker still holds are stretched to

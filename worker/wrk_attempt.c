@@ -479,10 +479,9 @@ claim_retry_later(wrk_att *att)
         evtimer_add(att->retry, &tv);
 }
 
-static void
-claim_reply(const store_reply *rep, const floe_err *err, void *arg)
+void
+wrk_att_claimed(wrk_att *att, const store_reply *rep, const floe_err *err)
 {
-    wrk_att *att = arg;
     wrk *w = att->w;
     att->redis_out--;
     if (err != NULL) { /* Redis unreachable: the dispatch stays unacknowledged, try again */
@@ -537,7 +536,6 @@ static void
 att_start_claim(wrk_att *att)
 {
     wrk *w = att->w;
-    const Floe__TaskDispatch *d = att->d;
     att->state = ATT_CLAIMING;
     if (!att->linked) {
         att->received_us = floe_now_us(); /* its overhead is counted from here, not the backlog */
@@ -551,8 +549,7 @@ att_start_claim(wrk_att *att)
         floe_metric_set(w->m_running, w->n_active - w->n_publishing);
     }
     att->lease_sent_mono = floe_mono_us();
-    if (store_state_claim(w->redis, d->execution_id, d->node_index, d->attempt, w->worker_id,
-                          att->lease_ms, claim_reply, att) == FLOE_OK) {
+    if (wrk_claim_add(w, att) == FLOE_OK) { /* answered in wrk_att_claimed */
         att->redis_out++;
         return;
     }

@@ -57,6 +57,7 @@ typedef struct wrk {
     FILE *trace;                /* worker.trace, or NULL */
     struct floe_notify *notify; /* systemd: ready, stopping, watchdog */
     struct wrk_hold *hold;      /* leases to stretch, batched (wrk_hold.c); NULL until one */
+    struct wrk_claims *claims;  /* claims to send together (wrk_claim.c); NULL until one */
     struct wrk_dirs *dirs;      /* attempt directories to reuse (wrk_dirs.c) */
 
     floe_metric *m_running, *m_backlog, *m_claim_ok, *m_claim_dup, *m_claim_stale;
@@ -80,6 +81,15 @@ typedef struct wrk_hold wrk_hold;
 void wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt);
 void wrk_hold_flush(wrk *w);
 void wrk_hold_free(wrk_hold *h);
+
+/* wrk_claim: the claims of attempts received together, one Redis script for them; each
+ * attempt hears its own answer through wrk_att_claimed (wrk_attempt.c). */
+typedef struct wrk_claims wrk_claims;
+floe_rc wrk_claim_add(wrk *w, wrk_att *att);
+void wrk_claim_flush(wrk *w);
+void wrk_claim_free(wrk *w);
+/* An attempt's claim answered: rep its answer, or err when Redis did not answer. */
+void wrk_att_claimed(wrk_att *att, const store_reply *rep, const floe_err *err);
 
 /* wrk_http: /metrics and /healthz. NULL (and nothing served) when worker.http is empty. */
 typedef struct wrk_http wrk_http;

@@ -430,9 +430,11 @@ out:
     floe_pool_free(w.pool); /* done callbacks may still publish or release */
     if (w.bus != NULL)
         floe_bus_flush(w.bus, 5000);
-    wrk_hold_flush(&w); /* what a last attempt left, sent if the connection still can */
+    wrk_hold_flush(&w);  /* what a last attempt left, sent if the connection still can */
+    wrk_claim_flush(&w); /* answered (failed) by store_redis_free, as claims in flight */
     store_redis_free(w.redis);
     wrk_hold_free(w.hold);
+    wrk_claim_free(&w);
     wrk_att_free_all(&w);
     wrk_dirs_free(w.dirs);
     closed = true;

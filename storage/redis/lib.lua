@@ -207,3 +207,26 @@ local function leader_node(p1, p2)
   end
   return nd
 end
+
+-- A worker claims attempt a of node i (member m) of execution hash kx before running it:
+-- SET NX of claim key kc with a lease of lease ms, its deadline in leases (at now, in
+-- microseconds). Answers {status, 0, note}. claim.lua claims one, claim_many.lua several.
+local function claim_one(kx, kc, leases, m, i, a, worker, lease, now)
+  local f = redis.call('HMGET', kx, 'ph', i, 'hr')
+  local ph = tonumber(f[1] or '0')
+  if ph == 0 then return {'stale', 0, 'no such execution'} end
+  if not live_hr(ph, f[3], i) then return {'stale', 0, 'execution is in phase ' .. ph} end
+  local nd = node_parse(f[2])
+  if not nd then return {'stale', 0, 'no such node'} end
+  if nd.a ~= tonumber(a) then return {'stale', 0, 'attempt ' .. a .. ' is not current (' .. nd.a .. ')'} end
+  if nd.p ~= READY and nd.p ~= RUNNING then return {'stale', 0, 'node is in phase ' .. nd.p} end
+  if not redis.call('SET', kc, worker, 'NX', 'PX', lease) then
+    local holder = redis.call('GET', kc) or ''
+    if holder ~= worker then return {'dup', 0, 'claimed by ' .. holder} end
+  end
+  redis.call('ZADD', leases, math.floor(now / 1000) + tonumber(lease), m)
+  -- Who holds it since when, as TaskStarted would say (the worker sends that only for an
+  -- attempt that runs on): a lost worker's lease then reads as lost, not as never claimed.
+  if nd.p == READY then redis.call('HSET', kx, 's' .. i, str(now) .. '|' .. worker) end
+  return {'ok', 0, ''}
+end

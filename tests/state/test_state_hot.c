@@ -77,6 +77,19 @@ zcard(const char *key)
     return atoll(cmd(&a, 2, "ZCARD", key));
 }
 
+/* A batch's answer: element i into each[i] (arg: ans[6]); each[0] done says it came. */
+static void
+on_each(const store_reply *rep, const floe_err *err, void *arg)
+{
+    ans *each = arg;
+    size_t n = err == NULL ? store_reply_len(rep) : 0;
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        memset(&each[i], 0, sizeof(each[i]));
+        on_script(store_reply_elem(rep, i), NULL, &each[i]);
+    }
+}
+
 /* A success releases every downstream node, however many: all READY and in the outbox,
  * the join waiting for all of them; acknowledging them (512 a call, as the engine does)
  * moves each from the outbox to the leases once. */
@@ -192,6 +205,55 @@ test_outbox_ack_members(void **state)
     assert_int_equal(a.phase, 0);
 }
 
+/* Claims together answer each as alone, in order: a claim, another worker's (dup), an
+ * attempt not current and an execution that does not exist (stale), the holder again
+ * (ok), across two executions; the claimed ones hold leases. */
+static void
+test_claim_many_answers_each(void **state)
+{
+    (void)state;
+    flush();
+    create_n("k1", 2, "0,1");
+    create_n("k2", 2, "0,0");
+    ans a;
+    memset(&a, 0, sizeof(a));
+    await(&a, store_state_claim(redis, "k2", 1, 1, "w2", 60000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+    const store_claim c[] = {
+        {.exec = "k1", .node = 0, .attempt = 1, .lease_ms = 60000},
+        {.exec = "k2", .node = 1, .attempt = 1, .lease_ms = 60000},
+        {.exec = "k2", .node = 0, .attempt = 2, .lease_ms = 60000},
+        {.exec = "nope", .node = 0, .attempt = 1, .lease_ms = 60000},
+        {.exec = "k1", .node = 0, .attempt = 1, .lease_ms = 60000},
+        {.exec = "k2", .node = 0, .attempt = 1, .lease_ms = 30000},
+    };
+    const store_st want[] = {STORE_ST_OK,    STORE_ST_DUP, STORE_ST_STALE,
+                             STORE_ST_STALE, STORE_ST_OK,  STORE_ST_OK};
+    ans each[6];
+    memset(each, 0, sizeof(each));
+    await(&each[0], store_state_claim_many(redis, "w1", c, 6, on_each, each), "claim_many");
+    for (int i = 0; i < 6; i++)
+        if (each[i].st != want[i])
+            fail_msg("claim %d: %s (%s), expected %s", i, store_st_name(each[i].st), each[i].note,
+                     store_st_name(want[i]));
+    assert_true(in_zset(STORE_KEY_LEASES, "k1", 0, 1));
+    assert_true(in_zset(STORE_KEY_LEASES, "k2", 0, 1));
+    assert_false(in_zset(STORE_KEY_LEASES, "nope", 0, 1));
+    ans x;
+    char kc[STORE_KEY_MAX];
+    store_key_claim(kc, "k2", 1, 1);
+    assert_string_equal(cmd(&x, 2, "GET", kc), "w2");
+    /* Each its own lease: 60 s for k1's, 30 s for k2's node 0. */
+    store_key_claim(kc, "k1", 0, 1);
+    assert_true(atoll(cmd(&x, 2, "PTTL", kc)) > 50000);
+    store_key_claim(kc, "k2", 0, 1);
+    long long ttl = atoll(cmd(&x, 2, "PTTL", kc));
+    assert_true(ttl > 20000 && ttl <= 30000);
+    assert_true(store_state_claim_many(redis, "w1", c, 0, on_each, each) == FLOE_EINVAL);
+    assert_true(store_state_claim_many(redis, "w1", c, STORE_CLAIM_MAX + 1, on_each, each) ==
+                FLOE_EINVAL);
+}
+
 int
 main(void)
 {
@@ -199,6 +261,7 @@ main(void)
         cmocka_unit_test(test_success_releases_wide),
         cmocka_unit_test(test_success_downstream_listed_twice),
         cmocka_unit_test(test_outbox_ack_members),
+        cmocka_unit_test(test_claim_many_answers_each),
     };
     return cmocka_run_group_tests(tests, server_up, server_down);
 }

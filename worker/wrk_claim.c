@@ -30,6 +30,15 @@ static void
 batch_reply(const store_reply *rep, const floe_err *err, void *arg)
 {
     claim_batch *b = arg;
+    floe_err bad = {0};
+    if (err == NULL &&
+        (store_reply_kind(rep) != STORE_REPLY_ARRAY || store_reply_len(rep) != b->n)) {
+        /* Not one answer an attempt: none is taken as an answer (each retries), rather
+         * than an attempt acknowledged and dropped on a misread. */
+        floe_err_sys(&bad, FLOE_EIO, "claims: %zu answers for %zu attempts",
+                     store_reply_kind(rep) == STORE_REPLY_ARRAY ? store_reply_len(rep) : 0, b->n);
+        err = &bad;
+    }
     for (size_t i = 0; i < b->n; i++)
         wrk_att_claimed(b->att[i], err == NULL ? store_reply_elem(rep, i) : NULL, err);
     floe_free(b);

@@ -91,21 +91,6 @@ store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n, floe
     }
 }
 
-floe_rc
-store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason, floe_err *err)
-{
-    const char *params[] = {id, reason};
-    PGresult *r;
-    floe_rc rc = store_pg_exec(pg,
-                               "UPDATE executions SET phase = 'FAILED', error = $2,"
-                               " finished_at = now(), updated_at = now()"
-                               " WHERE id = $1 AND phase = 'QUEUED'",
-                               2, params, NULL, NULL, &r, err);
-    if (rc == FLOE_OK)
-        PQclear(r);
-    return rc;
-}
-
 #define EXEC_COLUMNS                                                                               \
     "id, project, domain, workflow_name, workflow_version, launch_plan_name,"                      \
     " launch_plan_version, phase, requested_by, source_execution, error, recover, no_cache,"       \

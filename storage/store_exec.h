@@ -64,11 +64,6 @@ floe_rc store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err);
 void store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n,
                             floe_err *const *errs);
 
-/* Marks an execution that was recorded but never published FAILED with reason (only
- * while it is still QUEUED). */
-floe_rc store_exec_fail_unpublished(store_pg *pg, const char *id, const char *reason,
-                                    floe_err *err);
-
 /* FLOE_ENOTFOUND when there is no such execution. */
 floe_rc store_exec_get(store_pg *pg, const char *id, floe_arena *arena, store_exec *out,
                        floe_err *err);

@@ -22,6 +22,7 @@
 #include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -321,6 +322,13 @@ thread_fini(void *ctx)
     floe_free(t);
 }
 
+static void
+req_delivered(api_delivery *d, floe_rc rc, const char *reason)
+{
+    api_req *r = (api_req *)((char *)d - offsetof(api_req, dl));
+    r->delivered(r, rc, reason);
+}
+
 floe_rc
 api_produce_event(api_req *r, const char *key, Floe__MessageType type, const ProtobufCMessage *msg,
                   void (*delivered)(api_req *r, floe_rc rc, const char *reason), floe_err *err)
@@ -330,12 +338,9 @@ api_produce_event(api_req *r, const char *key, Floe__MessageType type, const Pro
         snprintf(err->msg, sizeof(err->msg), "topic name too long");
         return FLOE_EINVAL;
     }
-    r->delivery = r;
+    r->dl.done = req_delivered;
     r->delivered = delivered;
-    floe_rc rc = floe_bus_produce(api_bus(r), topic, key, strlen(key), type, msg, r, NULL, err);
-    if (rc != FLOE_OK)
-        r->delivery = NULL;
-    return rc;
+    return floe_bus_produce(api_bus(r), topic, key, strlen(key), type, msg, &r->dl, NULL, err);
 }
 
 floe_rc
@@ -718,9 +723,8 @@ sched_api_stop(sched_api *api)
 void
 sched_api_on_delivered(void *opaque, floe_rc rc, const char *reason)
 {
-    api_req *r = opaque;
-    r->delivery = NULL;
-    r->delivered(r, rc, reason);
+    api_delivery *d = opaque;
+    d->done(d, rc, reason);
 }
 
 void

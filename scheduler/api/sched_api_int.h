@@ -43,6 +43,12 @@ typedef struct api_handler {
     void (*done)(api_req *r);
 } api_handler;
 
+/* What the API hands the bus as a message's opaque: the report goes to done (a request's,
+ * or a launch's note that outlives its request: sched_api_launch.c). */
+typedef struct api_delivery {
+    void (*done)(struct api_delivery *d, floe_rc rc, const char *reason);
+} api_delivery;
+
 struct api_req {
     sched_api *api;
     struct evhttp_request *req;
@@ -71,7 +77,7 @@ struct api_req {
 
     void *state; /* route-specific, in arena */
     int64_t start_us;
-    void *delivery; /* set while a produced message awaits its report */
+    api_delivery dl; /* the bus's opaque while a produced message awaits its report */
     void (*delivered)(api_req *r, floe_rc rc, const char *reason); /* its report */
 };
 
@@ -172,7 +178,6 @@ typedef struct launch_state {
     store_audit audit; /* written with the row */
     api_audit_buf audit_buf;
     char id[FLOE_ID_LEN + 1];
-    char reason[FLOE_ERR_MSG_MAX];
 } launch_state;
 bool api_exec_id_valid(api_req *r, const char *id);
 void api_launch_work(api_thread *t, api_req *r);
@@ -181,7 +186,6 @@ void api_launch_record(api_req *r); /* validated: the row recorded, in a batch *
 void api_exec_get_work(api_thread *t, api_req *r);
 void api_exec_nodes_work(api_thread *t, api_req *r);
 void api_exec_list_work(api_thread *t, api_req *r);
-void api_launch_delivered(api_req *r, floe_rc rc, const char *reason);
 void api_terminate_work(api_thread *t, api_req *r);
 void api_terminate_done(api_req *r);
 /* sched_api_gate.c: a person answers a gate (approve, reject, signal) */

@@ -20,6 +20,8 @@ the API's answers. Per scenario it reports
                  the same time (must be 0)
   reruns         extra runs of nodes (at-least-once at work: allowed, counted)
   recovery_s     from the fault to the end of the probe launched at that moment
+  probe_accepted_s  from the fault to the probe's 201; with Kafka down it must come before
+                 the fault is undone (a launch is answered once PostgreSQL recorded it)
 Exit status 1 when any scenario lost an execution or applied an effect twice.
 """
 
@@ -495,10 +497,13 @@ def produce(build, topic, key, value):
 class Scenario:
     """inject() returns an undo callable (or None when the fault undoes itself)."""
 
-    def __init__(self, name, inject, hold_s=1.0):
+    def __init__(self, name, inject, hold_s=1.0, accept_in_fault=False):
         self.name = name
         self.inject = inject
         self.hold_s = hold_s
+        # The probe must be accepted while the fault lasts (before its undo returns): a
+        # launch is answered once PostgreSQL has it, whatever Kafka does.
+        self.accept_in_fault = accept_in_fault
 
 
 def sc_leader_kill9(c, env):
@@ -711,7 +716,7 @@ SCENARIOS = [
     Scenario("leader-kill9", sc_leader_kill9),
     Scenario("worker-kill9", sc_worker_kill9),
     Scenario("redis-kill9", sc_service_kill9("redis")),
-    Scenario("kafka-kill9", sc_service_kill9("kafka")),
+    Scenario("kafka-kill9", sc_service_kill9("kafka"), accept_in_fault=True),
     Scenario("zookeeper-kill9", sc_service_kill9("zookeeper")),
     Scenario("postgres-kill9", sc_service_kill9("postgres")),
     Scenario("postgres-immediate", sc_pg_immediate),
@@ -757,10 +762,12 @@ def run_scenario(sc, c, env, build_label, n_exec):
     undo = sc.inject(c, env)
     probe = [None]
     probe_err = [None]
+    probe_at = [None]
 
     def launch_probe():
         try:
             probe[0] = w.launch(deadline_s=90)
+            probe_at[0] = time.time()
         except TimeoutError as e:
             probe_err[0] = str(e)
     # The probe is launched at the fault (retried while the API refuses).
@@ -770,6 +777,7 @@ def run_scenario(sc, c, env, build_label, n_exec):
     time.sleep(sc.hold_s)
     if undo is not None:
         undo()
+    t_undone = time.time()
     th.join()
     all_ids = ids + ([probe[0]] if probe[0] else [])
     phases = {}
@@ -809,7 +817,11 @@ def run_scenario(sc, c, env, build_label, n_exec):
         "reruns": sum(v - 1 for v in starts.values()),
         "recovery_s": round(probe_end - t_fault, 2) if probe_end else None,
         "probe": phases.get(probe[0]) if probe[0] else ("not accepted: %s" % probe_err[0]),
+        "probe_accepted_s": round(probe_at[0] - t_fault, 2) if probe_at[0] else None,
     }
+    if sc.accept_in_fault and (probe_at[0] is None or probe_at[0] > t_undone):
+        res["accepted_late"] = "the probe was accepted %s s after the fault, its undo took %.2f s" % (
+            res["probe_accepted_s"], t_undone - t_fault)
     if lost:
         res["lost_examples"] = {e: phases.get(e) for e in lost[:5]}
     return res
@@ -866,7 +878,7 @@ def main():
             res["seconds"] = round(time.monotonic() - t0, 1)
             results.append(res)
             bad = ("error" in res or res["lost"] or res["double_effects"] or
-                   res["stuck_unacknowledged"])
+                   res["stuck_unacknowledged"] or "accepted_late" in res)
             failed |= bool(bad)
             log(("FAIL " if bad else "ok   ") + json.dumps(res))
             # Whatever a scenario left down comes back before the next one.

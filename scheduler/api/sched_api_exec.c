@@ -1,10 +1,10 @@
 /*
  * Execution routes. A launch (POST /api/v1/executions) resolves the workflow or launch
  * plan, checks the inputs against the interface (every missing, unknown or mistyped input
- * is reported in `details`), records the execution in PostgreSQL, then publishes an
- * ExecutionRequested to <prefix>.events and answers 201 once the broker acknowledged it.
- * If Kafka refuses it, the execution is marked FAILED (so no accepted execution is left
- * without an outcome) and the answer is 503.
+ * is reported in `details`), records the execution in PostgreSQL and answers 201, the
+ * ExecutionRequested to <prefix>.events produced on the way out (sched_api_launch.c: one
+ * Kafka refuses or loses is requested again by the leader's reconcile sweep, so no
+ * accepted execution is left without an outcome).
  */
 #include "sched_api_int.h"
 

@@ -15,7 +15,6 @@
 #include <string.h>
 
 struct wrk_claims {
-    wrk *w;
     struct event *flush_ev; /* made active by the first claim queued */
     size_t n;
     wrk_att *att[STORE_CLAIM_MAX];
@@ -96,7 +95,6 @@ wrk_claim_add(wrk *w, wrk_att *att)
             floe_free(c);
             return FLOE_ENOMEM;
         }
-        c->w = w;
         w->claims = c;
     }
     c->att[c->n++] = att;

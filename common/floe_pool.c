@@ -25,7 +25,8 @@
 typedef struct pool_job {
     struct pool_job *next;
     floe_pool_work_fn work;
-    floe_pool_batch_fn batch; /* instead of work */
+    floe_pool_step_fn step;   /* instead of work: then batch, if it says so */
+    floe_pool_batch_fn batch; /* instead of work (or after step) */
     floe_pool_done_fn done;
     void *job;
 } pool_job;
@@ -81,7 +82,8 @@ next_job(floe_pool *pool)
     for (unsigned looked = 0; *link != NULL && looked < 4 * FLOE_POOL_BATCH_MAX; looked++) {
         pool_job *j = *link;
         bool taken = false;
-        for (unsigned t = 0; j->batch != NULL && !taken && t < pool->cfg.threads; t++)
+        for (unsigned t = 0; j->batch != NULL && j->step == NULL && !taken && t < pool->cfg.threads;
+             t++)
             taken = pool->busy[t] == j->batch;
         if (!taken) {
             *link = j->next;
@@ -107,7 +109,8 @@ take_batch(floe_pool *pool, pool_job *first, pool_list *b, void **jobs)
     pool_job **link = &pool->todo.head, *prev = NULL;
     while (*link != NULL && n < FLOE_POOL_BATCH_MAX && looked++ < 4 * FLOE_POOL_BATCH_MAX) {
         pool_job *j = *link;
-        if (j->batch != first->batch) {
+        if (j->batch != first->batch ||
+            j->step != NULL) { /* another kind, or before its first step */
             prev = j;
             link = &j->next;
             continue;
@@ -119,6 +122,30 @@ take_batch(floe_pool *pool, pool_job *first, pool_list *b, void **jobs)
         jobs[n++] = j->job;
     }
     return n;
+}
+
+/* A job's first step (floe_pool_submit_then_batch), with the lock held on entry and
+ * return: true when the job went back to todo for its batch (at the tail, in submission
+ * order with the others; this thread takes it next when nothing is ahead), false when it
+ * is done (still counted as running, as a job whose work just ended). */
+static bool
+step_job(floe_pool *pool, pool_job *j, void *ctx)
+{
+    pool->queued--;
+    pool->running++;
+    pthread_mutex_unlock(&pool->lock);
+    bool go_on = j->step(ctx, j->job);
+    pthread_mutex_lock(&pool->lock);
+    if (!go_on)
+        return false;
+    j->step = NULL;
+    pool->running--;
+    pool->queued++;
+    bool ahead = pool->todo.head != NULL;
+    list_push(&pool->todo, j);
+    if (ahead) /* another thread may take it before this one is through what is ahead */
+        pthread_cond_signal(&pool->cond);
+    return true;
 }
 
 typedef struct pool_thread_arg {
@@ -146,20 +173,26 @@ pool_thread(void *arg)
         }
         pool_list b = {0};
         size_t n = 1;
-        if (j->batch != NULL)
-            n = take_batch(pool, j, &b, jobs);
-        else
+        if (j->step != NULL) {
+            if (step_job(pool, j, ctx))
+                continue; /* back in todo for its batch */
             list_push(&b, j);
-        pool->queued -= (unsigned)n;
-        pool->running += (unsigned)n;
-        pool->busy[no] = j->batch;
-        pthread_mutex_unlock(&pool->lock);
-        if (j->batch != NULL)
-            j->batch(ctx, jobs, n);
-        else
-            j->work(ctx, j->job);
-        pthread_mutex_lock(&pool->lock);
-        pool->busy[no] = NULL;
+        } else {
+            if (j->batch != NULL)
+                n = take_batch(pool, j, &b, jobs);
+            else
+                list_push(&b, j);
+            pool->queued -= (unsigned)n;
+            pool->running += (unsigned)n;
+            pool->busy[no] = j->batch;
+            pthread_mutex_unlock(&pool->lock);
+            if (j->batch != NULL)
+                j->batch(ctx, jobs, n);
+            else
+                j->work(ctx, j->job);
+            pthread_mutex_lock(&pool->lock);
+            pool->busy[no] = NULL;
+        }
         pool->running -= (unsigned)n;
         pool->finished += (unsigned)n;
         int was_empty = pool->done.head == NULL;
@@ -270,13 +303,14 @@ fail_efd:
 }
 
 static floe_rc
-pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_batch_fn batch,
-            floe_pool_done_fn done, void *job)
+pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_step_fn step,
+            floe_pool_batch_fn batch, floe_pool_done_fn done, void *job)
 {
     pool_job *j = floe_malloc(sizeof(*j));
     if (j == NULL)
         return FLOE_ENOMEM;
     j->work = work;
+    j->step = step;
     j->batch = batch;
     j->done = done;
     j->job = job;
@@ -300,13 +334,20 @@ pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_batch_fn batch,
 floe_rc
 floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done_fn done, void *job)
 {
-    return pool_submit(pool, work, NULL, done, job);
+    return pool_submit(pool, work, NULL, NULL, done, job);
 }
 
 floe_rc
 floe_pool_submit_batch(floe_pool *pool, floe_pool_batch_fn batch, floe_pool_done_fn done, void *job)
 {
-    return pool_submit(pool, NULL, batch, done, job);
+    return pool_submit(pool, NULL, NULL, batch, done, job);
+}
+
+floe_rc
+floe_pool_submit_then_batch(floe_pool *pool, floe_pool_step_fn step, floe_pool_batch_fn batch,
+                            floe_pool_done_fn done, void *job)
+{
+    return pool_submit(pool, NULL, step, batch, done, job);
 }
 
 unsigned

@@ -11,6 +11,7 @@
 
 #include "floe_err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -21,6 +22,11 @@ typedef void (*floe_pool_done_fn)(void *job);
 /* Work for several jobs of one kind at once (jobs[0..n), n >= 1), e.g. one statement and
  * one commit for all of them. */
 typedef void (*floe_pool_batch_fn)(void *thread_ctx, void **jobs, size_t n);
+
+/* Work for one job that may go on to a batch: true queues the job for the batch (as
+ * floe_pool_submit_batch would, without a trip through the loop thread), false sends it
+ * to its done function. */
+typedef bool (*floe_pool_step_fn)(void *thread_ctx, void *job);
 
 /* The most jobs one batch takes. */
 #define FLOE_POOL_BATCH_MAX 64
@@ -50,6 +56,15 @@ floe_rc floe_pool_submit(floe_pool *pool, floe_pool_work_fn work, floe_pool_done
  * Nothing waits for a batch to fill, so a lone job costs what it did alone. */
 floe_rc floe_pool_submit_batch(floe_pool *pool, floe_pool_batch_fn batch, floe_pool_done_fn done,
                                void *job);
+
+/* A job in two steps: step(ctx, job) on a thread, then, when it returns true, batch with
+ * the others queued for it (as floe_pool_submit_batch), done(job) on the loop thread
+ * after whichever step was the last. The job reaches its batch from the thread that did
+ * the first step, which takes it itself when nothing is ahead: two thread wake-ups fewer
+ * than a done function that submits the batch (e.g. a launch validated, then recorded
+ * with the launches validated meanwhile). Errors as floe_pool_submit. */
+floe_rc floe_pool_submit_then_batch(floe_pool *pool, floe_pool_step_fn step,
+                                    floe_pool_batch_fn batch, floe_pool_done_fn done, void *job);
 
 /* Jobs queued or running. */
 unsigned floe_pool_pending(floe_pool *pool);

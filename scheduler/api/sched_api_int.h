@@ -36,11 +36,14 @@ typedef struct api_req api_req;
 typedef struct api_auth api_auth;
 typedef struct api_oidc api_oidc;
 
-/* Who serves a route: work on a pool thread (NULL: the loop answers), done on the loop
- * thread (NULL: reply). */
+/* Who serves a route: work on a pool thread (NULL: the loop answers), then, when work
+ * succeeded and batch is set, batch with the requests of its kind queued meanwhile (on a
+ * pool thread too: api_job_req gives each job's request), then done on the loop thread
+ * (NULL, or the request failed: reply). */
 typedef struct api_handler {
     void (*work)(api_thread *t, api_req *r);
     void (*done)(api_req *r);
+    floe_pool_batch_fn batch;
 } api_handler;
 
 /* What the API hands the bus as a message's opaque: the report goes to done (a request's,
@@ -100,10 +103,6 @@ void api_fail(api_req *r, floe_rc code, const char *fmt, ...) __attribute__((for
 floe_rc api_pg(api_thread *t, api_req *r); /* connects t->pg; on failure fills r */
 /* Resubmits r to the pool with another work/done pair (e.g. after a Kafka report). */
 floe_rc api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *));
-/* As api_resubmit, for work done in batches (floe_pool_submit_batch): batch gets the
- * queued jobs of its kind, api_job_req gives each one's request; done runs per request
- * (api_reply instead when it failed). */
-floe_rc api_resubmit_batch(api_req *r, floe_pool_batch_fn batch, void (*done)(api_req *));
 api_req *api_job_req(void *job);
 
 /* Query parameters, checked: NULL when absent; on a bad value r is failed and *ok false. */
@@ -182,7 +181,8 @@ typedef struct launch_state {
 bool api_exec_id_valid(api_req *r, const char *id);
 void api_launch_work(api_thread *t, api_req *r);
 void api_launch_done(api_req *r);
-void api_launch_record(api_req *r); /* validated: the row recorded, in a batch */
+/* Validated launches recorded together (sched_api_launch.c). */
+void api_launch_record_batch(void *thread_ctx, void **jobs, size_t n);
 void api_exec_get_work(api_thread *t, api_req *r);
 void api_exec_nodes_work(api_thread *t, api_req *r);
 void api_exec_list_work(api_thread *t, api_req *r);

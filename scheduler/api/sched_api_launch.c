@@ -17,9 +17,11 @@
 /* --- recording ------------------------------------------------------------------------ */
 
 /* Launches validated while another batch was being written go in together: one
- * transaction, one commit (issue 25); each answered after its own row is. */
-static void
-launch_record_batch(void *ctx, void **jobs, size_t n)
+ * transaction, one commit (issue 25); each answered after its own row is. A launch comes
+ * here from its validation on the same pool (sched_api.c's handler table), not through the
+ * loop thread. */
+void
+api_launch_record_batch(void *ctx, void **jobs, size_t n)
 {
     api_thread *t = ctx;
     api_req *rs[FLOE_POOL_BATCH_MAX];
@@ -49,16 +51,6 @@ launch_record_batch(void *ctx, void **jobs, size_t n)
         } else {
             FLOE_FAULT("api.after_insert_before_publish");
         }
-    }
-}
-
-void
-api_launch_record(api_req *r)
-{
-    floe_rc rc = api_resubmit_batch(r, launch_record_batch, api_launch_done);
-    if (rc != FLOE_OK) {
-        api_fail(r, FLOE_EAGAIN, "the server is busy (%s): retry", floe_rc_name(rc));
-        api_reply(r);
     }
 }
 

@@ -3,7 +3,8 @@
  * threads are busy are worked together, in submission order, at most FLOE_POOL_BATCH_MAX
  * at once, never mixed with another function's; each still gets its own done call on the
  * loop; while one batch of a function runs, its kind waits and other work goes on. A lone
- * job is a batch of one. Real threads and a real event loop.
+ * job is a batch of one. A job in two steps reaches its batch only after its first step,
+ * and only when that step says so. Real threads and a real event loop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,9 @@ typedef struct job {
     int batch_n;  /* how many jobs that call had */
     int pos;      /* its place in that call */
     int done;
+    int go_on;         /* what its first step answers */
+    int stepped;       /* first steps run */
+    int stepped_batch; /* stepped, as its batch saw it */
 } job;
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -67,7 +71,17 @@ batch_work(void *ctx, void **jobs, size_t n)
         j->batch_no = calls;
         j->batch_n = (int)n;
         j->pos = (int)i;
+        j->stepped_batch = j->stepped;
     }
+}
+
+static bool
+step_work(void *ctx, void *arg)
+{
+    (void)ctx;
+    job *j = arg;
+    j->stepped++;
+    return j->go_on;
 }
 
 /* A different function: never in the same batch as batch_work's jobs. */
@@ -262,6 +276,41 @@ test_one_batch_of_a_kind_at_a_time(void **state)
     }
 }
 
+static void
+test_steps_go_on_to_their_batch(void **state)
+{
+    (void)state;
+    floe_pool *pool = busy_pool();
+    /* a plain batch job, then four in two steps, the third stopping after its first */
+    job a = {0}, s[4];
+    memset(s, 0, sizeof(s));
+    assert_int_equal(floe_pool_submit_batch(pool, batch_work, on_done, &a), FLOE_OK);
+    for (int i = 0; i < 4; i++) {
+        s[i].go_on = i != 2;
+        assert_int_equal(floe_pool_submit_then_batch(pool, step_work, batch_work, on_done, &s[i]),
+                         FLOE_OK);
+    }
+    release_and_run(pool, 5);
+    assert_int_equal(n_done, 5);
+    /* a's batch did not take the jobs still before their first step */
+    assert_int_equal(a.batch_no, 1);
+    assert_int_equal(a.batch_n, 1);
+    int pos = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(s[i].done, 1);
+        assert_int_equal(s[i].stepped, 1);
+        if (i == 2) {
+            assert_int_equal(s[i].batch_n, 0); /* done after its step */
+            continue;
+        }
+        assert_int_equal(s[i].batch_no, 2);
+        assert_int_equal(s[i].batch_n, 3);
+        assert_int_equal(s[i].pos, pos++);
+        assert_int_equal(s[i].stepped_batch, 1);
+    }
+    assert_int_equal(calls, 2);
+}
+
 int
 main(void)
 {
@@ -270,6 +319,7 @@ main(void)
         cmocka_unit_test(test_a_batch_is_bounded),
         cmocka_unit_test(test_a_lone_job_is_a_batch_of_one),
         cmocka_unit_test(test_one_batch_of_a_kind_at_a_time),
+        cmocka_unit_test(test_steps_go_on_to_their_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

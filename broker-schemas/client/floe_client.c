@@ -1,7 +1,8 @@
 /*
  * The client library: builds the messages of floe_messages.proto, wraps them in the bus
  * envelope (floe_envelope.c, the same encoder the daemons use) and produces them
- * synchronously: one in flight, the delivery report awaited with rd_kafka_flush.
+ * synchronously: one in flight, the delivery report awaited with rd_kafka_flush; or, for
+ * floe_client_request_many, all of them and then every report together.
  */
 #include "floe_client.h"
 #include "floe_sign.h"
@@ -17,6 +18,8 @@
 #include <string.h>
 
 #define FLUSH_MS 30000
+
+_Static_assert(FLOE_CLIENT_EXEC_ID_SIZE == FLOE_ID_LEN + 1, "an execution id and its NUL");
 #define MESSAGE_MAX (1024 * 1024)
 
 struct floe_client {
@@ -27,10 +30,22 @@ struct floe_client {
     floe_keyring *keys; /* $FLOE_BUS_KEYS_FILE: what it sends is signed (floe_sign.h) */
 };
 
+/* What became of one message of floe_client_request_many (its per-message opaque). */
+typedef struct dr_slot {
+    rd_kafka_resp_err_t err;
+    bool delivered;
+} dr_slot;
+
 static void
 dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
+    dr_slot *slot = m->_private;
+    if (slot != NULL) {
+        slot->err = m->err;
+        slot->delivered = true;
+        return;
+    }
     floe_client *c = opaque;
     c->last = m->err;
     c->delivered = true;
@@ -134,26 +149,47 @@ floe_client_free(floe_client *c)
     free(c);
 }
 
+/* msg as a (signed) envelope in buf. */
+static int
+encode(floe_client *c, Floe__MessageType type, const ProtobufCMessage *msg, floe_buf *buf,
+       char *errbuf, size_t errlen)
+{
+    floe_err err = {0};
+    if (floe_envelope_encode(type, msg, "floe-client", MESSAGE_MAX, buf, NULL, &err) != FLOE_OK ||
+        (c->keys != NULL && floe_envelope_sign(buf, c->keys, &err) != FLOE_OK)) {
+        floe_buf_deinit(buf);
+        return fail(errbuf, errlen, "floe_client: %s", err.msg);
+    }
+    return 0;
+}
+
+/* Queues buf's message; slot NULL: the client's own report (one message in flight). */
+static int
+enqueue(floe_client *c, const char *key, const floe_buf *buf, dr_slot *slot, char *errbuf,
+        size_t errlen)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        c->rk, RD_KAFKA_V_TOPIC(c->topic), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE(buf->data, buf->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return fail(errbuf, errlen, "floe_client: cannot produce to %s: %s", c->topic,
+                    rd_kafka_err2str(e));
+    return 0;
+}
+
 static int
 produce(floe_client *c, const char *key, Floe__MessageType type, const ProtobufCMessage *msg,
         char *errbuf, size_t errlen)
 {
     floe_buf buf = {0};
-    floe_err err = {0};
-    if (floe_envelope_encode(type, msg, "floe-client", MESSAGE_MAX, &buf, NULL, &err) != FLOE_OK ||
-        (c->keys != NULL && floe_envelope_sign(&buf, c->keys, &err) != FLOE_OK)) {
-        floe_buf_deinit(&buf);
-        return fail(errbuf, errlen, "floe_client: %s", err.msg);
-    }
+    if (encode(c, type, msg, &buf, errbuf, errlen) != 0)
+        return -1;
     c->delivered = false;
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(c->topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                          RD_KAFKA_V_VALUE(buf.data, buf.len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    int rc = enqueue(c, key, &buf, NULL, errbuf, errlen);
     floe_buf_deinit(&buf);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return fail(errbuf, errlen, "floe_client: cannot produce to %s: %s", c->topic,
-                    rd_kafka_err2str(e));
+    if (rc != 0)
+        return rc;
     rd_kafka_flush(c->rk, FLUSH_MS);
     if (!c->delivered)
         return fail(errbuf, errlen, "floe_client: %s did not acknowledge within 30 s", c->topic);
@@ -208,16 +244,17 @@ floe_client_publish(floe_client *c, const floe_data *d, char *event_id, char *er
     return 0;
 }
 
-int
-floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, char *errbuf,
-                    size_t errlen)
+/* l's ExecutionRequested, with a new execution id (id, FLOE_ID_LEN + 1 bytes), checked
+ * as the scheduler checks it and encoded into buf. */
+static int
+encode_request(floe_client *c, const floe_launch *l, char *id, floe_buf *buf, char *errbuf,
+               size_t errlen)
 {
     if (l == NULL || l->project == NULL || l->domain == NULL || l->launch_plan == NULL ||
         l->n_inputs > 256)
         return fail(errbuf, errlen,
                     "floe_client: project, domain and launch_plan are required "
                     "(and at most 256 inputs)");
-    char id[FLOE_ID_LEN + 1];
     if (floe_id_new(id) != 0)
         return fail(errbuf, errlen, "floe_client: no randomness for an execution id");
     Floe__NamedValue *nv = calloc(l->n_inputs + 1, sizeof(*nv));
@@ -258,15 +295,90 @@ floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, ch
         fail(errbuf, errlen, "floe_client: ExecutionRequested: %s", err.msg);
         goto out;
     }
-    if ((rc = produce(c, id, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &m.base, errbuf,
-                      errlen)) == 0 &&
-        execution_id != NULL)
-        snprintf(execution_id, FLOE_ID_LEN + 1, "%s", id);
+    rc = encode(c, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &m.base, buf, errbuf,
+                errlen);
 out:
     free(nv);
     free(vals);
     free(nvp);
     return rc;
+}
+
+int
+floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, char *errbuf,
+                    size_t errlen)
+{
+    char id[FLOE_ID_LEN + 1];
+    floe_buf buf = {0};
+    if (encode_request(c, l, id, &buf, errbuf, errlen) != 0)
+        return -1;
+    c->delivered = false;
+    int rc = enqueue(c, id, &buf, NULL, errbuf, errlen);
+    floe_buf_deinit(&buf);
+    if (rc == 0) {
+        rd_kafka_flush(c->rk, FLUSH_MS);
+        if (!c->delivered)
+            rc = fail(errbuf, errlen, "floe_client: %s did not acknowledge within 30 s", c->topic);
+        else if (c->last != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rc = fail(errbuf, errlen, "floe_client: not delivered to %s: %s", c->topic,
+                      rd_kafka_err2str(c->last));
+    }
+    if (rc == 0 && execution_id != NULL)
+        snprintf(execution_id, FLOE_ID_LEN + 1, "%s", id);
+    return rc;
+}
+
+int
+floe_client_request_many(floe_client *c, const floe_launch *ls, size_t n,
+                         char (*execution_ids)[FLOE_CLIENT_EXEC_ID_SIZE], char *errbuf,
+                         size_t errlen)
+{
+    if (n > FLOE_CLIENT_MANY_MAX)
+        return fail(errbuf, errlen, "floe_client: %zu launches at once (at most %d)", n,
+                    FLOE_CLIENT_MANY_MAX);
+    char(*ids)[FLOE_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
+    dr_slot *slots = calloc(n + 1, sizeof(*slots));
+    if (ids == NULL || slots == NULL) {
+        free(ids);
+        free(slots);
+        return fail(errbuf, errlen, "floe_client: out of memory");
+    }
+    /* All produced first (librdkafka batches them), then every report awaited at once. */
+    size_t queued = 0;
+    bool said = false;
+    for (; queued < n; queued++) {
+        floe_buf buf = {0};
+        int rc = encode_request(c, &ls[queued], ids[queued], &buf, errbuf, errlen);
+        if (rc == 0) {
+            rc = enqueue(c, ids[queued], &buf, &slots[queued], errbuf, errlen);
+            floe_buf_deinit(&buf);
+        }
+        if (rc != 0) {
+            said = true; /* errbuf says why; the ones queued before it are still awaited */
+            break;
+        }
+    }
+    rd_kafka_flush(c->rk, FLUSH_MS);
+    int ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool acked = i < queued && slots[i].delivered && slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (execution_ids != NULL)
+            snprintf(execution_ids[i], FLOE_CLIENT_EXEC_ID_SIZE, "%s", acked ? ids[i] : "");
+        if (acked) {
+            ok++;
+        } else if (!said && i < queued) {
+            said = true;
+            if (!slots[i].delivered)
+                fail(errbuf, errlen, "floe_client: launch %zu: %s did not acknowledge within 30 s",
+                     i, c->topic);
+            else
+                fail(errbuf, errlen, "floe_client: launch %zu: not delivered to %s: %s", i,
+                     c->topic, rd_kafka_err2str(slots[i].err));
+        }
+    }
+    free(ids);
+    free(slots);
+    return ok;
 }
 
 int

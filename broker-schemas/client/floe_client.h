@@ -69,6 +69,20 @@ typedef struct floe_launch {
 int floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, char *errbuf,
                         size_t errlen);
 
+#define FLOE_CLIENT_EXEC_ID_SIZE 27 /* an execution id and its NUL */
+#define FLOE_CLIENT_MANY_MAX 10000  /* within librdkafka's default queue of 100,000 */
+
+/* Requests n executions (ls[0..n), n at most FLOE_CLIENT_MANY_MAX) at once: every message
+ * produced, then the broker's acknowledgements awaited together, so a service launching a
+ * backfill pays one round trip, not n. Returns how many were acknowledged (n when all
+ * were); execution_ids (n entries, may be NULL) receives each one's id, "" for one that
+ * was not (the first such says why in errbuf, and so does a launch that could not be
+ * built: those after it are not sent). -1 (errbuf) for more than FLOE_CLIENT_MANY_MAX, or
+ * out of memory. */
+int floe_client_request_many(floe_client *c, const floe_launch *ls, size_t n,
+                             char (*execution_ids)[FLOE_CLIENT_EXEC_ID_SIZE], char *errbuf,
+                             size_t errlen);
+
 typedef struct floe_signal {
     const char *project;      /* required: the execution's (the service key must name it) */
     const char *execution_id; /* required */

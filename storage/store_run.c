@@ -120,6 +120,57 @@ store_run_start_many(store_pg *pg, uint64_t epoch, const char *const *ids, size_
     return FLOE_OK;
 }
 
+floe_rc
+store_run_record_many(store_pg *pg, const store_exec *const *ex, size_t n, bool *recorded,
+                      floe_err *err)
+{
+    memset(recorded, 0, n * sizeof(*recorded));
+    store_pg_arr arr = {0};
+    for (size_t i = 0; i < n; i++)
+        store_pg_arr_add(&arr, ex[i]->id);
+    const char *params[] = {store_pg_arr_end(&arr)};
+    PGresult *r = NULL;
+    floe_rc rc = params[0] == NULL
+                     ? floe_err_sys(err, FLOE_ENOMEM, "record: out of memory")
+                     : store_pg_exec(pg, "SELECT id FROM executions WHERE id = ANY($1::text[])", 1,
+                                     params, NULL, NULL, &r, err);
+    floe_buf_deinit(&arr.buf);
+    if (rc != FLOE_OK)
+        return rc;
+    bool *absent = recorded; /* absent first, recorded once committed */
+    for (size_t i = 0; i < n; i++)
+        absent[i] = true;
+    for (int row = 0; row < PQntuples(r); row++)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(ex[i]->id, PQgetvalue(r, row, 0)) == 0)
+                absent[i] = false;
+    PQclear(r);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += absent[i];
+    if (m == 0)
+        return FLOE_OK;
+    if ((rc = store_pg_begin(pg, err)) != FLOE_OK)
+        goto none;
+    for (size_t i = 0; i < n && rc == FLOE_OK; i++) {
+        if (!absent[i])
+            continue;
+        bool seen = false; /* each project ensured once */
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = absent[k] && strcmp(ex[k]->project, ex[i]->project) == 0;
+        if (!seen)
+            rc = store_project_ensure(pg, ex[i]->project, err);
+        if (rc == FLOE_OK)
+            rc = store_exec_insert(pg, ex[i], err);
+    }
+    if (rc == FLOE_OK && (rc = store_pg_commit(pg, err)) == FLOE_OK)
+        return FLOE_OK;
+    store_pg_rollback(pg);
+none:
+    memset(recorded, 0, n * sizeof(*recorded));
+    return rc;
+}
+
 /* --- Finish ---------------------------------------------------------------------------- */
 
 enum { NODE_COLS = 7, ATTEMPT_COLS = 11 };

@@ -62,6 +62,14 @@ floe_rc store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char
 floe_rc store_run_start_many(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n,
                              bool *started, floe_err *err);
 
+/* Requests that came on the bus (a service's) have no row yet: the rows of ex[0..n) that
+ * PostgreSQL does not have are inserted QUEUED in one transaction, with their projects
+ * (recorded[i] says which were; those that exist already are left alone), so that
+ * store_run_start_many can start them together. On an error nothing is recorded and
+ * store_run_start takes each the long way. */
+floe_rc store_run_record_many(store_pg *pg, const store_exec *const *ex, size_t n, bool *recorded,
+                              floe_err *err);
+
 /* A child execution's parent: the node and attempt that started it (execution[0] == 0:
  * it has none). */
 typedef struct store_run_parent {

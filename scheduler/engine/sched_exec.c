@@ -279,6 +279,12 @@ exec_load_head(eng_exec *ex)
 
 /* --- Loading an ExecutionRequested ----------------------------------------------------- */
 
+static const char *
+arena_str(floe_arena *a, const char *s)
+{
+    return s != NULL ? floe_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
 typedef struct start_job {
     eng_op *op;
     uint64_t epoch;
@@ -287,6 +293,8 @@ typedef struct start_job {
     store_exec row;
     floe_arena *arena;
     Floe__Identifier *lp; /* to resolve when no workflow was given */
+    store_entity lpe;     /* lp read (in arena), for the batch's later jobs naming it too */
+    bool have_lpe;
     sched_plan *plan;
     char ref[700];
     char phase[16];
@@ -355,27 +363,74 @@ request_inputs(start_job *j, const store_entity *e, floe_err *err)
     return FLOE_OK;
 }
 
-/* Before the row moves: the launch plan and the workflow's plan, read. False when the job
- * is over (a database error). */
 static bool
-start_pre(store_pg *pg, start_job *j)
+same_lp(const Floe__Identifier *a, const Floe__Identifier *b)
 {
+    return strcmp(a->project, b->project) == 0 && strcmp(a->domain, b->domain) == 0 &&
+           strcmp(a->name, b->name) == 0 && strcmp(a->version, b->version) == 0;
+}
+
+/* The launch plan of job i (a request naming only a plan): read, or taken from an earlier
+ * job of the batch that read the same (a service's backfill sends hundreds together; they
+ * are resolved at one instant, as if they had come one by one within it). */
+static floe_rc
+batch_lp(store_pg *pg, start_job *const *jobs, size_t i, store_entity *lp)
+{
+    start_job *j = jobs[i];
+    for (size_t k = i; k-- > 0;) {
+        if (jobs[k]->lp != NULL && jobs[k]->have_lpe && same_lp(jobs[k]->lp, j->lp)) {
+            *lp = jobs[k]->lpe;
+            return FLOE_OK;
+        }
+    }
+    floe_rc rc =
+        store_registry_get(pg, STORE_LAUNCHPLAN, j->lp->project, j->lp->domain, j->lp->name,
+                           j->lp->version[0] ? j->lp->version : NULL, j->arena, lp, &j->perr);
+    if (rc == FLOE_OK) {
+        j->lpe = *lp;
+        j->have_lpe = true;
+    }
+    return rc;
+}
+
+/* Whether an earlier job of the batch loaded job i's plan, or found it cached: the loop
+ * then has it when job i is done (done functions run in order; one evicted meanwhile is
+ * loaded again through the cache). */
+static bool
+batch_has_plan(start_job *const *jobs, size_t i)
+{
+    for (size_t k = i; k-- > 0;)
+        if (jobs[k]->prc == FLOE_OK && jobs[k]->rc == FLOE_OK &&
+            (jobs[k]->plan != NULL || !jobs[k]->need_plan) &&
+            strcmp(jobs[k]->ref, jobs[i]->ref) == 0)
+            return true;
+    return false;
+}
+
+/* Before the row moves: the launch plan and the workflow's plan, read (once a batch for
+ * jobs that name the same). False when the job is over (a database error). */
+static bool
+start_pre(store_pg *pg, start_job *const *jobs, size_t i)
+{
+    start_job *j = jobs[i];
     if (j->row.workflow_name == NULL) {
         store_entity lp;
-        j->prc =
-            store_registry_get(pg, STORE_LAUNCHPLAN, j->lp->project, j->lp->domain, j->lp->name,
-                               j->lp->version[0] ? j->lp->version : NULL, j->arena, &lp, &j->perr);
+        j->prc = batch_lp(pg, jobs, i, &lp);
         if (j->prc == FLOE_OK) {
-            j->row.workflow_name = lp.workflow_name;
-            j->row.workflow_version = lp.workflow_version;
-            if ((j->prc = request_inputs(j, &lp, &j->perr)) == FLOE_OK)
+            j->row.workflow_name = arena_str(j->arena, lp.workflow_name);
+            j->row.workflow_version = arena_str(j->arena, lp.workflow_version);
+            if (j->row.workflow_name == NULL || j->row.workflow_version == NULL)
+                j->prc = floe_err_sys(&j->perr, FLOE_ENOMEM, "out of memory");
+            else if ((j->prc = request_inputs(j, &lp, &j->perr)) == FLOE_OK)
                 j->resolved = true;
-        } else {
-            j->row.workflow_name = j->row.workflow_version = "?";
         }
+        if (j->prc != FLOE_OK)
+            j->row.workflow_name = j->row.workflow_version = "?";
     }
     snprintf(j->ref, sizeof(j->ref), "%s/%s/%s/%s", j->row.project, j->row.domain,
              j->row.workflow_name, j->row.workflow_version);
+    if (j->prc == FLOE_OK && j->need_plan && batch_has_plan(jobs, i))
+        j->need_plan = false;
     if (j->prc == FLOE_OK && j->need_plan)
         j->prc = eng_plan_load(pg, j->row.project, j->row.domain, j->row.workflow_name,
                                j->row.workflow_version, j->max_nodes, &j->plan, &j->perr);
@@ -406,20 +461,38 @@ start_post(store_pg *pg, start_job *j)
     }
 }
 
+/* QUEUED -> RUNNING of jobs[idx[0..k)) in one statement: run[idx] for those it moved. */
+static floe_rc
+start_together(store_pg *pg, uint64_t epoch, start_job *const *jobs, const size_t *idx, size_t k,
+               bool *run, floe_err *err)
+{
+    const char *ids[FLOE_POOL_BATCH_MAX] = {NULL};
+    bool started[FLOE_POOL_BATCH_MAX];
+    for (size_t s = 0; s < k; s++)
+        ids[s] = jobs[idx[s]]->row.id;
+    floe_rc rc = store_run_start_many(pg, epoch, ids, k, started, err);
+    for (size_t s = 0; rc == FLOE_OK && s < k; s++)
+        run[idx[s]] = started[s];
+    return rc;
+}
+
 /* The starts queued together: the usual QUEUED -> RUNNING of all of them in one statement
- * (one commit), the rest each the long way (store_run_start says why). */
+ * (one commit); requests a service sent on the bus, which have no row yet, recorded
+ * together and then started together (issue 25); the rest each the long way
+ * (store_run_start says why). */
 static void
-start_batch(void *ctx, void **jobs, size_t n)
+start_batch(void *ctx, void **vjobs, size_t n)
 {
     store_pg *pg = ctx;
+    start_job *const *jobs = (start_job *const *)vjobs;
     floe_rc rc = FLOE_EIO;
     floe_err err = {0};
     if (pg == NULL)
         floe_err_sys(&err, FLOE_EIO, "no PostgreSQL connection");
     else
         rc = store_pg_ensure(pg, &err);
-    const char *ids[FLOE_POOL_BATCH_MAX];
-    bool live[FLOE_POOL_BATCH_MAX], in[FLOE_POOL_BATCH_MAX], started[FLOE_POOL_BATCH_MAX];
+    size_t idx[FLOE_POOL_BATCH_MAX];
+    bool live[FLOE_POOL_BATCH_MAX], run[FLOE_POOL_BATCH_MAX] = {false};
     size_t k = 0;
     uint64_t epoch = 0;
     for (size_t i = 0; i < n; i++) {
@@ -428,27 +501,39 @@ start_batch(void *ctx, void **jobs, size_t n)
             j->rc = rc;
             j->err = err;
         }
-        live[i] = rc == FLOE_OK && start_pre(pg, j);
+        live[i] = rc == FLOE_OK && start_pre(pg, jobs, i);
         if (live[i] && k == 0)
             epoch = j->epoch;
         /* A term's starts only (jobs of a term just ended may still be queued). */
-        if ((in[i] = live[i] && j->epoch == epoch))
-            ids[k++] = j->row.id;
+        if (live[i] && j->epoch == epoch)
+            idx[k++] = i;
     }
-    /* One alone takes the single-row statement: the same work. */
-    if (k > 1 && (rc = store_run_start_many(pg, epoch, ids, k, started, &err)) != FLOE_OK) {
-        for (size_t i = 0; i < n; i++)
-            if (in[i]) {
-                ((start_job *)jobs[i])->rc = rc;
-                ((start_job *)jobs[i])->err = err;
-                live[i] = false;
+    /* One alone takes the single-row statements: the same work. */
+    if (k > 1 && start_together(pg, epoch, jobs, idx, k, run, &err) == FLOE_OK) {
+        const store_exec *rows[FLOE_POOL_BATCH_MAX];
+        size_t m = 0, absent[FLOE_POOL_BATCH_MAX];
+        for (size_t s = 0; s < k; s++)
+            if (!run[idx[s]]) {
+                absent[m] = idx[s];
+                rows[m++] = &jobs[idx[s]]->row;
             }
+        bool recorded[FLOE_POOL_BATCH_MAX];
+        if (m > 1 && store_run_record_many(pg, rows, m, recorded, &err) == FLOE_OK) {
+            size_t r = 0;
+            for (size_t s = 0; s < m; s++)
+                if (recorded[s])
+                    absent[r++] = absent[s];
+            if (r > 0)
+                (void)start_together(pg, epoch, jobs, absent, r, run, &err);
+        }
     }
-    for (size_t i = 0, s = 0; i < n; i++) {
+    /* Whatever a statement above did not start (or an error stopped) goes the long way:
+     * store_run_start starts it, or says why not. */
+    for (size_t i = 0; i < n; i++) {
         start_job *j = jobs[i];
         if (!live[i])
             continue;
-        if (k > 1 && in[i] && started[s++])
+        if (run[i])
             snprintf(j->phase, sizeof(j->phase), "RUNNING");
         else if ((j->rc = store_run_start(pg, j->epoch, &j->row, j->phase, &j->err)) != FLOE_OK)
             continue;
@@ -527,12 +612,6 @@ out:
     floe_arena_free(j->arena);
     floe_free(j);
     eng_op_free(op);
-}
-
-static const char *
-arena_str(floe_arena *a, const char *s)
-{
-    return s != NULL ? floe_arena_strndup(a, s, strlen(s)) : NULL;
 }
 
 void

@@ -439,6 +439,79 @@ test_burst(void **state)
     assert_int_equal(execs, launched);
 }
 
+/* Requests a service sends together (floe_client_request_many, a backfill): the leader
+ * records and starts them in batches, reading a launch plan and loading a plan once a
+ * batch for those naming the same (issue 25). Each still runs its own plan with its own
+ * inputs, interleaved with another plan's; one naming a plan that does not exist, and one
+ * giving an input its plan does not take, fail alone with the reason. */
+static void
+test_requests_together(void **state)
+{
+    (void)state;
+    use_live_api();
+    register_wf("echo_a", "printf a-%s \"$(cat $FLOE_INPUTS/x)\" > $FLOE_OUTPUTS/s", "{x: string}",
+                "{s: string}", "");
+    register_wf("echo_b", "printf b-%s \"$(cat $FLOE_INPUTS/x)\" > $FLOE_OUTPUTS/s", "{x: string}",
+                "{s: string}", "");
+    register_lp("many_a", "echo_a", "");
+    register_lp("many_b", "echo_b", "");
+    enum { N = 42, MISSING = 7, BAD_INPUT = 11 };
+    floe_launch ls[N];
+    floe_kv in[N];
+    char xs[N][16], ids[N][FLOE_CLIENT_EXEC_ID_SIZE], err[512];
+    for (int i = 0; i < N; i++) {
+        snprintf(xs[i], sizeof(xs[i]), "%d", i);
+        in[i] = (floe_kv){"x", xs[i]};
+        ls[i] = (floe_launch){.project = it.project,
+                              .domain = "development",
+                              .launch_plan = i % 2 ? "many_b" : "many_a",
+                              .inputs = &in[i],
+                              .n_inputs = 1,
+                              .requested_by = "test_launchplans"};
+    }
+    ls[MISSING].launch_plan = "no_such_plan";
+    in[BAD_INPUT] = (floe_kv){"y", "1"};
+    int ok = floe_client_request_many(client, ls, N, ids, err, sizeof(err));
+    if (ok != N)
+        fail_msg("%d of %d requested: %s", ok, N, err);
+    int succeeded = 0;
+    for (int i = 0; i < N; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/api/v1/executions/%s", ids[i]);
+        /* the leader records it once the request arrived: not found until then */
+        IT_WAIT_UNTIL(it_http(it.api, "GET", path, NULL, 0, NULL) == 200, 30000,
+                      "a requested execution to be recorded");
+        json_t *ex = it_wait_exec(ids[i], 60000);
+        const char *wf =
+            json_string_value(json_object_get(json_object_get(ex, "workflow"), "name"));
+        const json_t *e = json_object_get(ex, "error");
+        char *text = json_is_string(e) ? strdup(json_string_value(e))
+                                       : json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (i == MISSING || i == BAD_INPUT) {
+            it_expect_phase(ex, "FAILED");
+            if (text == NULL || strstr(text, i == MISSING ? "no_such_plan" : "\"y\"") == NULL)
+                fail_msg("execution %d (%s): error %s does not name the cause", i, ids[i], text);
+        } else {
+            it_expect_phase(ex, "SUCCEEDED");
+            char want[32];
+            snprintf(want, sizeof(want), "%c-%d", i % 2 ? 'b' : 'a', i);
+            const char *got =
+                json_string_value(json_object_get(json_object_get(ex, "outputs"), "s"));
+            if (got == NULL || strcmp(got, want) != 0 || wf == NULL ||
+                strcmp(wf, i % 2 ? "echo_b" : "echo_a") != 0)
+                fail_msg("execution %d (%s): workflow %s, output %s; expected %s", i, ids[i],
+                         wf ? wf : "?", got ? got : "none", want);
+            succeeded++;
+        }
+        free(text);
+        json_decref(ex);
+    }
+    printf("# %d requests together: %d succeeded, the missing plan and the bad input failed\n", N,
+           succeeded);
+    activate("many_a", "1", false);
+    activate("many_b", "1", false);
+}
+
 /* Workflow 1 publishes dataset chain_x; workflow 2 is triggered by it; lineage links them. */
 static void
 test_chain(void **state)
@@ -579,6 +652,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_trigger_and_dedup),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_requests_together),
         cmocka_unit_test(test_retention),
     };
     if (getenv("IT_FILTER") != NULL)

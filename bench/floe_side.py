@@ -25,6 +25,7 @@ import shapes
 
 PROJECT = "bench"
 DOMAIN = "development"
+BUS_LP = "bench_many_bus"  # the launch plan of `many` launched through the bus
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -319,6 +320,13 @@ class FloeBench:
                 self.versions[(name, executor)] = version
                 self.api.register(body.replace('version: "V"', 'version: "%s"' % version, 1),
                                   "bench-%s-%s.yaml" % (name, executor))
+        # many launched through the bus, as a service would (floe_client_request_many): a
+        # launch plan of the same workflow, active
+        version = self.versions[("many", "noop")]
+        self.api.register('kind: launchplan\nname: %s\nversion: "%s"\nworkflow: %s\n' % (
+            BUS_LP, version, self.wf("many", "noop")), "bench-many-lp.yaml")
+        self.api.call("POST", "/api/v1/launchplans/%s/%s/%s/%s/activate" % (
+            PROJECT, DOMAIN, BUS_LP, version), "")
 
     # -- waiting and reading results --
 
@@ -421,7 +429,9 @@ class FloeBench:
         return stop
 
     def run(self, name, executor, shape, n_exec, profile=None, worker_profile=None,
-            count_syscalls=False):
+            count_syscalls=False, bus=False):
+        """bus: the executions requested on Kafka together, as a service's backfill would
+        (floe_client_request_many through floe-publish-example), not through the API."""
         wf = self.wf(name, executor)
         tasks = len(shape) * n_exec
         self.log("floe: %s (%s executor): %d executions x %d nodes" % (name, executor, n_exec, len(shape)))
@@ -446,7 +456,9 @@ class FloeBench:
         # in a run of its own.
         syscalls = self.count_syscalls() if count_syscalls else (lambda: None)
         t0 = time.time()
-        if n_exec == 1:
+        if bus:
+            ids = self.launch_bus(n_exec)
+        elif n_exec == 1:
             ids = [self.api.launch(wf)]
         else:
             ids = self.launch_many(wf, n_exec)
@@ -463,6 +475,9 @@ class FloeBench:
         traces = self.wait_traces(ids, tasks)
         r = self.figures(name, executor, shape, ids, tasks, wall, launched - t0, before,
                          after, peak[0] - base_mem, traces)
+        if bus:
+            r["workload"] = name + "_bus"
+            r["launched_through"] = "bus: floe_client_request_many"
         r["syscalls_per_task"] = None if n_syscalls is None else round(n_syscalls / tasks, 1)
         return r
 
@@ -549,6 +564,15 @@ class FloeBench:
             t.join()
         if errors:
             raise BenchError("launching: %s" % errors[0])
+        return ids
+
+    def launch_bus(self, n):
+        p = subprocess.run([os.path.join(self.top, "build/bin/floe-publish-example"),
+                            "--launch-many", str(n), PROJECT, DOMAIN, BUS_LP],
+                           env=self.env, capture_output=True, text=True, timeout=120)
+        ids = p.stdout.split()
+        if p.returncode != 0 or len(ids) != n:
+            raise BenchError("launching through the bus: %s" % p.stderr.strip())
         return ids
 
     def wait_traces(self, ids, tasks):

@@ -178,18 +178,13 @@ enqueue(floe_client *c, const char *key, const floe_buf *buf, dr_slot *slot, cha
     return 0;
 }
 
+/* buf's message sent, its acknowledgement awaited (one message in flight). */
 static int
-produce(floe_client *c, const char *key, Floe__MessageType type, const ProtobufCMessage *msg,
-        char *errbuf, size_t errlen)
+send_sync(floe_client *c, const char *key, const floe_buf *buf, char *errbuf, size_t errlen)
 {
-    floe_buf buf = {0};
-    if (encode(c, type, msg, &buf, errbuf, errlen) != 0)
-        return -1;
     c->delivered = false;
-    int rc = enqueue(c, key, &buf, NULL, errbuf, errlen);
-    floe_buf_deinit(&buf);
-    if (rc != 0)
-        return rc;
+    if (enqueue(c, key, buf, NULL, errbuf, errlen) != 0)
+        return -1;
     rd_kafka_flush(c->rk, FLUSH_MS);
     if (!c->delivered)
         return fail(errbuf, errlen, "floe_client: %s did not acknowledge within 30 s", c->topic);
@@ -197,6 +192,18 @@ produce(floe_client *c, const char *key, Floe__MessageType type, const ProtobufC
         return fail(errbuf, errlen, "floe_client: not delivered to %s: %s", c->topic,
                     rd_kafka_err2str(c->last));
     return 0;
+}
+
+static int
+produce(floe_client *c, const char *key, Floe__MessageType type, const ProtobufCMessage *msg,
+        char *errbuf, size_t errlen)
+{
+    floe_buf buf = {0};
+    if (encode(c, type, msg, &buf, errbuf, errlen) != 0)
+        return -1;
+    int rc = send_sync(c, key, &buf, errbuf, errlen);
+    floe_buf_deinit(&buf);
+    return rc;
 }
 
 int
@@ -312,17 +319,8 @@ floe_client_request(floe_client *c, const floe_launch *l, char *execution_id, ch
     floe_buf buf = {0};
     if (encode_request(c, l, id, &buf, errbuf, errlen) != 0)
         return -1;
-    c->delivered = false;
-    int rc = enqueue(c, id, &buf, NULL, errbuf, errlen);
+    int rc = send_sync(c, id, &buf, errbuf, errlen);
     floe_buf_deinit(&buf);
-    if (rc == 0) {
-        rd_kafka_flush(c->rk, FLUSH_MS);
-        if (!c->delivered)
-            rc = fail(errbuf, errlen, "floe_client: %s did not acknowledge within 30 s", c->topic);
-        else if (c->last != RD_KAFKA_RESP_ERR_NO_ERROR)
-            rc = fail(errbuf, errlen, "floe_client: not delivered to %s: %s", c->topic,
-                      rd_kafka_err2str(c->last));
-    }
     if (rc == 0 && execution_id != NULL)
         snprintf(execution_id, FLOE_ID_LEN + 1, "%s", id);
     return rc;

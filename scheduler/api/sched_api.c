@@ -418,8 +418,10 @@ job_done(void *arg)
         api_reply(r);
 }
 
-floe_rc
-api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *))
+/* r's work on the pool, then (batch set) its batch there, then done on the loop. */
+static floe_rc
+submit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *),
+       floe_pool_batch_fn batch)
 {
     if (r->api->pool == NULL)
         return FLOE_ESTATE;
@@ -427,25 +429,18 @@ api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api
     if (j == NULL)
         return FLOE_ENOMEM;
     *j = (api_job){.r = r, .work = work, .done = done};
-    floe_rc rc = floe_pool_submit(r->api->pool, job_work, job_done, j);
+    floe_rc rc = batch != NULL
+                     ? floe_pool_submit_then_batch(r->api->pool, job_step, batch, job_done, j)
+                     : floe_pool_submit(r->api->pool, job_work, job_done, j);
     if (rc != FLOE_OK)
         floe_free(j);
     return rc;
 }
 
-static floe_rc
-submit_then_batch(api_req *r, const api_handler *h)
+floe_rc
+api_resubmit(api_req *r, void (*work)(api_thread *, api_req *), void (*done)(api_req *))
 {
-    if (r->api->pool == NULL)
-        return FLOE_ESTATE;
-    api_job *j = floe_malloc(sizeof(*j));
-    if (j == NULL)
-        return FLOE_ENOMEM;
-    *j = (api_job){.r = r, .work = h->work, .done = h->done};
-    floe_rc rc = floe_pool_submit_then_batch(r->api->pool, job_step, h->batch, job_done, j);
-    if (rc != FLOE_OK)
-        floe_free(j);
-    return rc;
+    return submit(r, work, done, NULL);
 }
 
 api_req *
@@ -617,7 +612,7 @@ on_request(struct evhttp_request *req, void *arg)
     r->body_len = len;
     api->body_bytes += len;
     const api_handler *h = &handlers[r->route->id];
-    floe_rc rc = h->batch != NULL ? submit_then_batch(r, h) : api_resubmit(r, h->work, h->done);
+    floe_rc rc = submit(r, h->work, h->done, h->batch);
     if (rc == FLOE_OK)
         return;
     api_fail(r, FLOE_EAGAIN, "the server is busy (%s): retry", floe_rc_name(rc));

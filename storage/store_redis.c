@@ -11,6 +11,7 @@
 #include "floe_log.h"
 #include "floe_mem.h"
 #include "floe_time.h"
+#include "store_redis_group.h"
 #include "store_redis_probe.h"
 
 #include <event2/event.h>
@@ -54,6 +55,8 @@ struct store_redis {
     const char **argv;
     size_t *argvlen;
     int argv_cap;
+    redis_group *group;     /* store_redis_script_group calls not yet sent */
+    struct event *group_ev; /* sends them at the end of the loop pass that opened it */
     floe_log_ctx log;
 };
 
@@ -146,6 +149,7 @@ req_unlink(store_redis *r, redis_req *q)
 }
 
 static void send_scripts(store_redis *r);
+static void on_group_due(evutil_socket_t fd, short what, void *arg);
 
 /* The trampoline: one typed call of the user's callback per request. */
 static void
@@ -354,7 +358,9 @@ store_redis_new(struct event_base *base, const char *url, int timeout_ms, floe_e
         goto fail;
     r->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, r);
     r->retry_ev = event_new(base, -1, 0, on_retry, r);
-    if (r->tick_ev == NULL || r->retry_ev == NULL) {
+    r->group_ev = event_new(base, -1, 0, on_group_due, r);
+    r->group = redis_group_new();
+    if (r->tick_ev == NULL || r->retry_ev == NULL || r->group_ev == NULL || r->group == NULL) {
         floe_err_sys(err, FLOE_ENOMEM, "redis: out of memory");
         goto fail;
     }
@@ -373,6 +379,13 @@ store_redis_free(store_redis *r)
     if (r == NULL)
         return;
     r->freeing = true;
+    if (r->group != NULL) {
+        floe_err err = {0};
+        floe_err_sys(&err, FLOE_ESTATE, "redis: client closing");
+        redis_group_free(r->group, &err);
+    }
+    if (r->group_ev != NULL)
+        event_free(r->group_ev);
     if (r->ac != NULL) {
         redisAsyncContext *ac = r->ac;
         r->ac = NULL;
@@ -401,7 +414,7 @@ store_redis_connected(const store_redis *r)
 unsigned
 store_redis_pending(const store_redis *r)
 {
-    return r->pending;
+    return r->pending + redis_group_calls(r->group);
 }
 
 /* --- Calls --------------------------------------------------------------------------- */
@@ -426,16 +439,66 @@ send_argv(store_redis *r, int argc, const char **argv, const size_t *argvlen, st
     return FLOE_OK;
 }
 
+static floe_rc script_send(store_redis *r, store_script_id id, int nkeys, int argc,
+                           const char **argv, const size_t *argvlen, store_redis_cb cb, void *arg);
+
+/* The open group goes before anything sent after it: Redis runs calls in the order they
+ * were made, grouped or not. */
+static void
+group_flush(store_redis *r)
+{
+    if (redis_group_calls(r->group) == 0)
+        return;
+    event_del(r->group_ev);
+    redis_group_send(r->group, r, script_send);
+}
+
+static void
+on_group_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    group_flush(arg);
+}
+
 floe_rc
 store_redis_cmd(store_redis *r, int argc, const char **argv, const size_t *argvlen,
                 store_redis_cb cb, void *arg)
 {
+    group_flush(r);
     return send_argv(r, argc, argv, argvlen, cb, arg);
 }
 
 floe_rc
 store_redis_script(store_redis *r, store_script_id id, int nkeys, int argc, const char **argv,
                    const size_t *argvlen, store_redis_cb cb, void *arg)
+{
+    group_flush(r);
+    return script_send(r, id, nkeys, argc, argv, argvlen, cb, arg);
+}
+
+floe_rc
+store_redis_script_group(store_redis *r, store_script_id id, int nk_shared, int nk_each,
+                         int na_shared, int na_each, const char **argv, const size_t *argvlen,
+                         store_redis_cb cb, void *arg)
+{
+    if ((unsigned)id >= STORE_SCRIPT_COUNT || nk_shared < 0 || nk_each < 0 || na_shared < 0 ||
+        na_each < 0)
+        return FLOE_EINVAL;
+    if (r->ac == NULL || r->freeing)
+        return FLOE_EAGAIN;
+    redis_group_call c = {id, nk_shared, nk_each, na_shared, na_each, argv, argvlen};
+    if (!redis_group_fits(r->group, &c))
+        group_flush(r);
+    floe_rc rc = redis_group_add(r->group, &c, cb, arg);
+    if (rc == FLOE_OK && redis_group_calls(r->group) == 1)
+        event_active(r->group_ev, EV_TIMEOUT, 0);
+    return rc;
+}
+
+static floe_rc
+script_send(store_redis *r, store_script_id id, int nkeys, int argc, const char **argv,
+            const size_t *argvlen, store_redis_cb cb, void *arg)
 {
     if ((unsigned)id >= STORE_SCRIPT_COUNT || argc < nkeys || nkeys < 0)
         return FLOE_EINVAL;

@@ -58,6 +58,20 @@ floe_rc store_redis_cmd(store_redis *r, int argc, const char **argv, const size_
 floe_rc store_redis_script(store_redis *r, store_script_id id, int nkeys, int argc,
                            const char **argv, const size_t *argvlen, store_redis_cb cb, void *arg);
 
+/* A call of script id that may go with other calls of the same script and the same shared
+ * keys and arguments as one EVALSHA (issue 25: a script's cost is mostly fixed; the
+ * leader's successes of one execution go together). argv is what a group of one sends:
+ * nk_shared keys, nk_each keys, na_shared arguments, na_each arguments; a group sends the
+ * shared ones once and each call's own in call order, and the script answers an array of
+ * one answer a call. The open group is sent before any other call of the client, at the
+ * end of the loop pass that opened it (an event made active), or when full; each callback
+ * gets its own answer, and an error of the whole call goes to each. Arguments are copied.
+ * FLOE_EAGAIN when disconnected (cb is not called); a connection lost before the group
+ * went fails it with FLOE_EIO. */
+floe_rc store_redis_script_group(store_redis *r, store_script_id id, int nk_shared, int nk_each,
+                                 int na_shared, int na_each, const char **argv,
+                                 const size_t *argvlen, store_redis_cb cb, void *arg);
+
 /* Reply accessors; elem and str are valid while the reply is. */
 store_reply_type store_reply_kind(const store_reply *rep);
 long long store_reply_int(const store_reply *rep);

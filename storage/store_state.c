@@ -212,6 +212,8 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
     snprintf(st, NUM, "%" PRId64, s->started_us);
     snprintf(fin, NUM, "%" PRId64, s->finished_us);
     snprintf(ph, NUM, "%d", s->phase);
+    /* One execution's successes go together (node_succeeded.lua): the keys and arguments
+     * up to the execution's id are the group's, the rest each success's. */
     const char *argv[] = {STORE_KEY_EPOCH,
                           kx,
                           kl,
@@ -234,7 +236,8 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
     size_t len[19];
     for (int i = 0; i < 19; i++) /* the outputs are binary */
         len[i] = i == 11 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
-    return store_redis_script(r, STORE_SCRIPT_NODE_SUCCEEDED, 7, 19, argv, len, cb, arg);
+    return store_redis_script_group(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 1, 2, 10, argv, len, cb,
+                                    arg);
 }
 
 floe_rc

@@ -10,8 +10,10 @@ local function node_parse(v)
   return {p = tonumber(p), a = tonumber(a), u = tonumber(u), fu = tonumber(fu), fs = tonumber(fs)}
 end
 
+-- One format, not five number concatenations (each a %.14g formatting in Lua 5.1):
+-- ~1 us less a record written.
 local function node_str(n)
-  return n.p .. ',' .. n.a .. ',' .. n.u .. ',' .. n.fu .. ',' .. n.fs
+  return string.format('%d,%d,%d,%d,%d', n.p, n.a, n.u, n.fu, n.fs)
 end
 
 local function node_get(h, i)
@@ -80,11 +82,13 @@ local function release(h, E, d, ms, out)
   end
 end
 
--- release for each node of ds (a list; a node listed twice waits for two), in one read and
--- one write of the records and one ZADD of the nodes made ready.
-local function release_all(h, E, ds, ms, out)
+-- release for each node of ds (a list of indices as strings; a node listed twice waits for
+-- two), in one read of the records. The records that moved are appended to put (field,
+-- value pairs of hash h) and the nodes made ready to ready (score, member pairs of the
+-- outbox) and to out: the caller writes them, with what else it writes, in one call each.
+local function release_all(h, E, ds, ms, out, put, ready)
   if #ds == 0 then return end
-  local recs, seen, order, ready = nodes_get(h, ds), {}, {}, {}
+  local recs, seen, order = nodes_get(h, ds), {}, {}
   for k, d in ipairs(ds) do
     local dn = seen[d]
     if dn == nil then
@@ -104,7 +108,6 @@ local function release_all(h, E, ds, ms, out)
       end
     end
   end
-  local put = {}
   for _, d in ipairs(order) do
     local dn = seen[d]
     if dn and dn.moved then
@@ -112,14 +115,21 @@ local function release_all(h, E, ds, ms, out)
       put[#put + 1] = node_str(dn)
     end
   end
-  put_pairs('HSET', h, put)
-  put_pairs('ZADD', KEYS[4], ready)
 end
 
 local function split_ints(s)
   local out = {}
   if s == nil or s == '' then return out end
   for x in string.gmatch(s, '%d+') do out[#out + 1] = tonumber(x) end
+  return out
+end
+
+-- "3,7,..." as strings: indices used as hash fields and in members, where a number would
+-- be formatted back.
+local function split_digits(s)
+  local out = {}
+  if s == nil or s == '' then return out end
+  for x in string.gmatch(s, '%d+') do out[#out + 1] = x end
   return out
 end
 

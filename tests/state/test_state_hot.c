@@ -254,6 +254,147 @@ test_claim_many_answers_each(void **state)
                 FLOE_EINVAL);
 }
 
+/* A success sent without waiting for its answer: it joins the open group. */
+static void
+succeed_later(ans *a, const char *exec, unsigned n, unsigned attempt, const char *worker,
+              const char *down)
+{
+    memset(a, 0, sizeof(*a));
+    store_success s = {.exec = exec,
+                       .node = n,
+                       .attempt = attempt,
+                       .outputs = "",
+                       .worker = worker,
+                       .down_csv = down,
+                       .phase = FLOE_PHASE_SUCCEEDED};
+    assert_int_equal(store_state_node_succeeded(redis, EPOCH, &s, on_script, a), FLOE_OK);
+}
+
+static void
+claim(const char *exec, unsigned n, const char *worker)
+{
+    ans a = {0};
+    await(&a, store_state_claim(redis, exec, n, 1, worker, 600000, on_script, &a), "claim");
+    assert_int_equal(a.st, STORE_ST_OK);
+}
+
+/* Successes of one execution made in one loop pass go as one call (issue 25) and answer
+ * each as alone, in order: a success, its duplicate, a stale attempt, one from a worker
+ * that does not hold the claim, another success; a command made after them sees them
+ * applied (the group goes first); the last success of the execution finishes it. */
+static void
+test_successes_together_answer_each(void **state)
+{
+    (void)state;
+    flush();
+    create_n("g1", 5, "0,0,0,3,1");
+    claim("g1", 0, "w1");
+    claim("g1", 1, "w1");
+    claim("g1", 2, "w2");
+    ans a[5];
+    succeed_later(&a[0], "g1", 0, 1, "w1", "3");
+    succeed_later(&a[1], "g1", 0, 1, "w1", "3");
+    succeed_later(&a[2], "g1", 1, 2, "w1", "3");
+    succeed_later(&a[3], "g1", 2, 1, "w1", "3");
+    succeed_later(&a[4], "g1", 1, 1, "w1", "3");
+    assert_int_equal(store_redis_pending(redis), 5);
+    store_node_rec r3 = node("g1", 3); /* a command: the group goes before it */
+    for (int i = 0; i < 5; i++)
+        assert_true(a[i].done);
+    assert_int_equal(r3.unresolved, 1);
+    assert_int_equal(r3.phase, FLOE_PHASE_QUEUED);
+    const store_st want[] = {STORE_ST_OK, STORE_ST_NOOP, STORE_ST_NOOP, STORE_ST_NOOP, STORE_ST_OK};
+    for (int i = 0; i < 5; i++)
+        if (a[i].st != want[i])
+            fail_msg("success %d: %s (%s), expected %s", i, store_st_name(a[i].st), a[i].note,
+                     store_st_name(want[i]));
+    assert_non_null(strstr(a[2].note, "stale attempt"));
+    assert_non_null(strstr(a[3].note, "w2 holds the claim"));
+    assert_int_equal(node("g1", 0).phase, FLOE_PHASE_SUCCEEDED);
+    assert_int_equal(node("g1", 1).phase, FLOE_PHASE_SUCCEEDED);
+    assert_int_equal(node("g1", 2).phase, FLOE_PHASE_READY); /* claimed, never started */
+    assert_false(in_zset(STORE_KEY_LEASES, "g1", 0, 1));
+    assert_true(in_zset(STORE_KEY_LEASES, "g1", 2, 1));
+    ans x;
+    char kc[STORE_KEY_MAX], kl[STORE_KEY_MAX];
+    store_key_claim(kc, "g1", 0, 1);
+    assert_string_equal(cmd(&x, 2, "GET", kc), ""); /* the claims went with the attempts */
+    store_key_claim(kc, "g1", 2, 1);
+    assert_string_equal(cmd(&x, 2, "GET", kc), "w2");
+    store_key_log(kl, "g1");
+    assert_string_equal(cmd(&x, 2, "LLEN", kl), "2"); /* one attempt record each */
+
+    /* The rest in one pass: node 2 releases 3; 3 and 4 were never dispatched, so the
+     * execution runs on; then 3 and 4 together finish it, 4's answer saying so. */
+    succeed_later(&a[0], "g1", 2, 1, "w2", "3");
+    await(&a[0], FLOE_OK, "node 2");
+    assert_int_equal(a[0].st, STORE_ST_OK);
+    assert_int_equal(a[0].n_items, 1);
+    assert_int_equal(a[0].items[0], 3);
+    claim("g1", 3, "w1");
+    succeed_later(&a[1], "g1", 3, 1, "w1", "4");
+    /* 4 is READY only once 3's success is applied: its claim waits for that answer. */
+    await(&a[1], FLOE_OK, "node 3");
+    assert_int_equal(a[1].st, STORE_ST_OK);
+    assert_int_equal(a[1].phase, 0);
+    claim("g1", 4, "w1");
+    succeed_later(&a[2], "g1", 4, 1, "w1", "");
+    succeed_later(&a[3], "g1", 4, 1, "w1", "");
+    await(&a[3], FLOE_OK, "node 4 twice");
+    assert_int_equal(a[2].st, STORE_ST_OK);
+    assert_int_equal(a[2].phase, FLOE_PHASE_SUCCEEDED);
+    assert_int_equal(a[3].st, STORE_ST_NOOP);
+    assert_int_equal(exec_phase("g1"), FLOE_PHASE_SUCCEEDED);
+    char kx[STORE_KEY_MAX];
+    store_key_exec(kx, "g1");
+    assert_string_equal(cmd(&x, 3, "HGET", kx, "left"), "0");
+}
+
+/* More successes in one pass than a group holds, of two executions taking turns: every
+ * one answered, in order, each execution's join released by its last source. */
+static void
+test_successes_over_groups(void **state)
+{
+    (void)state;
+    flush();
+    enum { N = 150 };
+    char *counts = malloc((size_t)(N + 2) * 4);
+    assert_non_null(counts);
+    char *zeros = csv_of(0, N, 0, false);
+    sprintf(counts, "%s,%u", zeros, N);
+    free(zeros);
+    create_n("h1", N + 1, counts);
+    create_n("h2", N + 1, counts);
+    free(counts);
+    char down[16];
+    snprintf(down, sizeof(down), "%u", N);
+    static ans a[2 * N];
+    for (unsigned i = 0; i < N; i++) {
+        claim("h1", i, "w1");
+        claim("h2", i, "w1");
+    }
+    /* h1 alone for its first 100 (more than one group), then both in turn */
+    for (unsigned i = 0; i < 100; i++)
+        succeed_later(&a[i], "h1", i, 1, "w1", down);
+    for (unsigned i = 100; i < N; i++) {
+        succeed_later(&a[2 * i - 100], "h1", i, 1, "w1", down);
+        succeed_later(&a[2 * i - 99], "h2", i - 100, 1, "w1", down);
+    }
+    for (unsigned i = 50; i < N; i++)
+        succeed_later(&a[150 + i], "h2", i, 1, "w1", down);
+    await(&a[2 * N - 1], FLOE_OK, "the last success");
+    for (unsigned i = 0; i < 2 * N; i++) {
+        if (!a[i].done || a[i].st != STORE_ST_OK)
+            fail_msg("success %u: %s (%s)", i, store_st_name(a[i].st), a[i].note);
+    }
+    assert_int_equal(node("h1", N).phase, FLOE_PHASE_READY);
+    assert_int_equal(node("h2", N).phase, FLOE_PHASE_READY);
+    assert_int_equal(a[2 * N - 102].n_items, 1); /* h1's last success, its join */
+    assert_int_equal(a[2 * N - 102].items[0], N);
+    assert_int_equal(a[2 * N - 1].n_items, 1);
+    assert_int_equal(store_redis_pending(redis), 0);
+}
+
 int
 main(void)
 {
@@ -262,6 +403,8 @@ main(void)
         cmocka_unit_test(test_success_downstream_listed_twice),
         cmocka_unit_test(test_outbox_ack_members),
         cmocka_unit_test(test_claim_many_answers_each),
+        cmocka_unit_test(test_successes_together_answer_each),
+        cmocka_unit_test(test_successes_over_groups),
     };
     return cmocka_run_group_tests(tests, server_up, server_down);
 }

@@ -326,6 +326,32 @@ test_service_acts_in_its_projects_as_itself(void **state)
     floe_keyring_free(svc);
 }
 
+/* The trailer's MAC is HMAC-SHA256 of the bytes before it, as any HMAC implementation
+ * computes it (a service signs with its own library): the value below is Python's
+ * hmac.new(K1's key, b"floe known answer", hashlib.sha256). */
+static void
+test_hmac_known_answer(void **state)
+{
+    (void)state;
+    static const uint8_t want[32] = {0xe6, 0x22, 0x18, 0x0f, 0x1d, 0x91, 0x8b, 0xbd,
+                                     0x8e, 0x8c, 0x76, 0xfc, 0x2e, 0x32, 0x78, 0x6f,
+                                     0x3a, 0x56, 0xeb, 0x5e, 0x47, 0x80, 0x08, 0x1e,
+                                     0x80, 0xf5, 0xec, 0x67, 0x49, 0x5d, 0xea, 0x2e};
+    floe_keyring *k1 = ring("k1", K1);
+    const char *text = "floe known answer";
+    floe_buf buf = {0};
+    buf.len = buf.cap = strlen(text);
+    buf.data = malloc(buf.cap);
+    assert_non_null(buf.data);
+    memcpy(buf.data, text, buf.len);
+    floe_err err = {0};
+    assert_int_equal(floe_envelope_sign(&buf, k1, &err), FLOE_OK);
+    assert_true(buf.len > strlen(text) + 32);
+    assert_memory_equal(buf.data + buf.len - 32, want, 32);
+    floe_buf_deinit(&buf);
+    floe_keyring_free(k1);
+}
+
 int
 main(void)
 {
@@ -337,6 +363,7 @@ main(void)
         cmocka_unit_test(test_signed_round_trip_and_rotation),
         cmocka_unit_test(test_unsigned_and_tampered_are_refused),
         cmocka_unit_test(test_bad_key_files),
+        cmocka_unit_test(test_hmac_known_answer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     static const char *const files[] = {"k1",    "k2",  "k21",   "other",

@@ -220,8 +220,10 @@ end
 
 -- A worker claims attempt a of node i (member m) of execution hash kx before running it:
 -- SET NX of claim key kc with a lease of lease ms, its deadline in leases (at now, in
--- microseconds). Answers {status, 0, note}. claim.lua claims one, claim_many.lua several.
-local function claim_one(kx, kc, leases, m, i, a, worker, lease, now)
+-- microseconds). Answers {status, 0, note}. claim.lua claims one, claim_many.lua several:
+-- with acc, the lease deadlines and start fields are left in it for claims_write to write
+-- once for all (no later claim reads them).
+local function claim_one(kx, kc, leases, m, i, a, worker, lease, now, acc)
   local f = redis.call('HMGET', kx, 'ph', i, 'hr')
   local ph = tonumber(f[1] or '0')
   if ph == 0 then return {'stale', 0, 'no such execution'} end
@@ -234,9 +236,36 @@ local function claim_one(kx, kc, leases, m, i, a, worker, lease, now)
     local holder = redis.call('GET', kc) or ''
     if holder ~= worker then return {'dup', 0, 'claimed by ' .. holder} end
   end
-  redis.call('ZADD', leases, math.floor(now / 1000) + tonumber(lease), m)
+  local due = math.floor(now / 1000) + tonumber(lease)
   -- Who holds it since when, as TaskStarted would say (the worker sends that only for an
   -- attempt that runs on): a lost worker's lease then reads as lost, not as never claimed.
-  if nd.p == READY then redis.call('HSET', kx, 's' .. i, str(now) .. '|' .. worker) end
+  local since = nd.p == READY and (str(now) .. '|' .. worker) or nil
+  if not acc then
+    redis.call('ZADD', leases, due, m)
+    if since then redis.call('HSET', kx, 's' .. i, since) end
+    return {'ok', 0, ''}
+  end
+  acc.due[#acc.due + 1] = due
+  acc.due[#acc.due + 1] = m
+  if since then
+    local h = acc.since[kx]
+    if not h then
+      h = {}
+      acc.since[kx] = h
+      acc.keys[#acc.keys + 1] = kx
+    end
+    h[#h + 1] = 's' .. i
+    h[#h + 1] = since
+  end
   return {'ok', 0, ''}
+end
+
+local function claims_acc()
+  return {due = {}, since = {}, keys = {}}
+end
+
+-- What claim_one left in acc: one ZADD of the deadlines, one HSET a execution.
+local function claims_write(leases, acc)
+  put_pairs('ZADD', leases, acc.due)
+  for _, kx in ipairs(acc.keys) do put_pairs('HSET', kx, acc.since[kx]) end
 end

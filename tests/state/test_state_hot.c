@@ -240,6 +240,13 @@ test_claim_many_answers_each(void **state)
     assert_true(in_zset(STORE_KEY_LEASES, "k2", 0, 1));
     assert_false(in_zset(STORE_KEY_LEASES, "nope", 0, 1));
     ans x;
+    /* who holds each since when, in each execution's hash (written once a call) */
+    char kx[STORE_KEY_MAX];
+    store_key_exec(kx, "k1");
+    assert_non_null(strstr(cmd(&x, 3, "HGET", kx, "s0"), "|w1"));
+    store_key_exec(kx, "k2");
+    assert_non_null(strstr(cmd(&x, 3, "HGET", kx, "s0"), "|w1"));
+    assert_non_null(strstr(cmd(&x, 3, "HGET", kx, "s1"), "|w2")); /* the claim before */
     char kc[STORE_KEY_MAX];
     store_key_claim(kc, "k2", 1, 1);
     assert_string_equal(cmd(&x, 2, "GET", kc), "w2");

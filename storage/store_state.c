@@ -212,14 +212,14 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
     snprintf(st, NUM, "%" PRId64, s->started_us);
     snprintf(fin, NUM, "%" PRId64, s->finished_us);
     snprintf(ph, NUM, "%d", s->phase);
-    /* One execution's successes go together (node_succeeded.lua): the keys and arguments
-     * up to the execution's id are the group's, the rest each success's. */
+    /* Successes go together (node_succeeded.lua), of one execution or several: the four
+     * shared keys and the epoch are the group's, the rest each success's. */
     const char *argv[] = {STORE_KEY_EPOCH,
+                          STORE_KEY_FINALIZE,
+                          STORE_KEY_LEASES,
+                          STORE_KEY_OUTBOX,
                           kx,
                           kl,
-                          STORE_KEY_OUTBOX,
-                          STORE_KEY_LEASES,
-                          STORE_KEY_FINALIZE,
                           kc,
                           ep,
                           s->exec,
@@ -236,7 +236,7 @@ store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *
     size_t len[19];
     for (int i = 0; i < 19; i++) /* the outputs are binary */
         len[i] = i == 11 ? (s->outputs != NULL ? s->outputs_len : 0) : strlen(argv[i]);
-    return store_redis_script_group(r, STORE_SCRIPT_NODE_SUCCEEDED, 6, 1, 2, 10, argv, len, cb,
+    return store_redis_script_group(r, STORE_SCRIPT_NODE_SUCCEEDED, 4, 3, 1, 11, argv, len, cb,
                                     arg);
 }
 

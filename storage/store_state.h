@@ -98,8 +98,8 @@ typedef struct store_success {
     const char *item;                /* a map item: "map node,first item,item,concurrency" */
 } store_success;
 
-/* Successes of one execution made in one loop pass go to Redis as one script call
- * (store_redis_script_group); each callback gets its own answer. */
+/* Successes made in one loop pass (of one execution or several) go to Redis as one script
+ * call (store_redis_script_group); each callback gets its own answer. */
 floe_rc store_state_node_succeeded(store_redis *r, uint64_t epoch, const store_success *s,
                                    store_redis_cb cb, void *arg);
 

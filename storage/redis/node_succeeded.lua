@@ -1,23 +1,23 @@
--- Attempts of one execution succeeded, applied in order as if each were a call of its own
--- (issue 25: the leader's successes of one execution that arrive together go in one call;
--- most of a script's cost is its calls into Redis, and a group makes four a success instead
--- of thirteen). Each success records its outputs, releases its downstream nodes
--- (O(out-degree)) and finishes the execution when it was the last node.
+-- Attempts succeeded, applied in order as if each were a call of its own (issue 25: the
+-- leader's successes that arrive together go in one call, of one execution or several;
+-- most of a script's cost is its calls into Redis, and a group makes four a success
+-- instead of thirteen). Each success records its outputs, releases its downstream nodes
+-- (O(out-degree)) and finishes its execution when it was the last node.
 -- A success answers its attempt's cache key (field k<node>, set by cache_reserve) as the
 -- note, so the caller records the outputs in the catalog; a duplicate of a success already
 -- applied answers it again ({'ok', 0, key}) so a recording cut short by a crash is
 -- completed. A CACHED node (outputs from the catalog) leaves the outbox and no attempt
 -- record.
--- KEYS: epoch, exec, log, outbox, leases, finalize, then the claim key of each success
--- ARGV: epoch, exec_id, then for each success: node, attempt, outputs, worker, started_us,
+-- KEYS: epoch, finalize, leases, outbox (KEYS[4], as item_done and handler_start in lib.lua
+--       want it), then for each success: exec, log, claim
+-- ARGV: epoch, then for each success: exec_id, node, attempt, outputs, worker, started_us,
 --       finished_us, downstream ("3,7,..."), phase (SUCCEEDED or CACHED), logs ("<stdout
 --       uri>|<stderr uri>", may be empty), map item ("map node,first item,item,concurrency";
 --       empty when the node is no map item: see item_done in lib.lua)
 -- Answers one {status, phase, note, ready nodes...} for each success, in order.
--- What no later success of the group reads (the leases, claims, start fields, the log, the
--- outbox and the count of nodes left) is written once, at the end.
-local E = ARGV[2]
-local n = #KEYS - 6
+-- What no later success of the group reads (the leases, claims, start fields, the attempt
+-- logs, the outbox and the counts of nodes left) is written once, at the end.
+local n = (#KEYS - 4) / 3
 local res = {}
 local stale = fence(KEYS[1], ARGV[1])
 if stale then
@@ -27,14 +27,27 @@ end
 local now = now_us()
 local ms = math.floor(now / 1000)
 local msx = str(ms)
-local leases, claims, starts, logs, ready = {}, {}, {}, {}, {}
-local left -- the nodes left, read when first needed, written at the end
+local leases, claims, ready = {}, {}, {}
+-- by execution hash: start fields to delete, nodes left (read when first needed); by log
+-- key: attempt records; each with its keys in the order first met
+local starts, lefts, logs, hashes, logkeys = {}, {}, {}, {}, {}
 
-local function succeed(kc, i, as, outputs, worker, started, finished, down, phase, lrefs, item)
+local function per(t, order, k)
+  local v = t[k]
+  if v == nil then
+    v = {}
+    t[k] = v
+    order[#order + 1] = k
+  end
+  return v
+end
+
+local function succeed(kx, kl, kc, E, i, as, outputs, worker, started, finished, down, phase,
+    lrefs, item)
   local a = tonumber(as)
   -- What the success reads of the execution, in one call: its phase, the node, its cache
   -- key, its running attempt's start, the on_failure handler running.
-  local f = redis.call('HMGET', KEYS[2], 'ph', i, 'k' .. i, 's' .. i, 'hr')
+  local f = redis.call('HMGET', kx, 'ph', i, 'k' .. i, 's' .. i, 'hr')
   local ph = tonumber(f[1] or '0')
   if ph == 0 then return {'noop', 0, 'no such execution'} end
   local nd = node_parse(f[2])
@@ -76,31 +89,37 @@ local function succeed(kc, i, as, outputs, worker, started, finished, down, phas
   claims[#claims + 1] = kc
   if started == '0' then started = string.match(f[4] or '0', '^(%d+)') end
   -- only the running attempt's start is kept (~60 bytes a node)
-  if f[4] then starts[#starts + 1] = 's' .. i end
+  if f[4] then
+    local h = per(starts, hashes, kx)
+    h[#h + 1] = 's' .. i
+  end
   if nd.p ~= CACHED then
-    logs[#logs + 1] = i .. '|' .. as .. '|' .. phase .. '|0||' .. worker .. '|' .. started ..
+    local l = per(logs, logkeys, kl)
+    l[#l + 1] = i .. '|' .. as .. '|' .. phase .. '|0||' .. worker .. '|' .. started ..
       '|' .. (finished ~= '0' and finished or str(now)) .. '|'
   end
   local out = {'ok', 0, key}
-  release_all(KEYS[2], E, split_digits(down), msx, out, put, ready)
-  put_pairs('HSET', KEYS[2], put)
+  release_all(kx, E, split_digits(down), msx, out, put, ready)
+  put_pairs('HSET', kx, put)
   if handler then -- the on_failure handler ran: the failed execution ends now
-    redis.call('HSET', KEYS[2], 'hr', '-', 't1', str(now))
-    redis.call('SADD', KEYS[6], E)
+    redis.call('HSET', kx, 'hr', '-', 't1', str(now))
+    redis.call('SADD', KEYS[2], E)
     out[2] = FAILED
     return out
   end
-  item_done(KEYS[2], E, item, ms, out)
-  left = (left or tonumber(redis.call('HGET', KEYS[2], 'left') or '0')) - 1
+  item_done(kx, E, item, ms, out)
+  local left = (lefts[kx] or tonumber(redis.call('HGET', kx, 'left') or '0')) - 1
+  if lefts[kx] == nil then hashes[#hashes + 1] = kx end
+  lefts[kx] = left
   if left <= 0 then
-    local fail = tonumber(redis.call('HGET', KEYS[2], 'fail') or '0')
+    local fail = tonumber(redis.call('HGET', kx, 'fail') or '0')
     local fin = fail > 0 and FAILED or SUCCEEDED
-    redis.call('HSET', KEYS[2], 'ph', fin, 't1', str(now))
-    local h = fin == FAILED and handler_start(KEYS[2], E, ms) or nil
+    redis.call('HSET', kx, 'ph', fin, 't1', str(now))
+    local h = fin == FAILED and handler_start(kx, E, ms) or nil
     if h then
       out[#out + 1] = h -- ready: the execution ends once it ran
     else
-      redis.call('SADD', KEYS[6], E)
+      redis.call('SADD', KEYS[2], E)
       out[2] = fin
     end
   end
@@ -108,22 +127,32 @@ local function succeed(kc, i, as, outputs, worker, started, finished, down, phas
 end
 
 for j = 1, n do
-  local b = 2 + 10 * (j - 1)
-  res[j] = succeed(KEYS[6 + j], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5],
-    ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], ARGV[b + 10])
+  local b, k = 1 + 11 * (j - 1), 4 + 3 * (j - 1)
+  res[j] = succeed(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3],
+    ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], ARGV[b + 10],
+    ARGV[b + 11])
 end
-if #leases > 0 then
-  for s = 1, #leases, CHUNK do
-    redis.call('ZREM', KEYS[5], unpack(leases, s, math.min(s + CHUNK - 1, #leases)))
-    redis.call('DEL', unpack(claims, s, math.min(s + CHUNK - 1, #claims)))
-  end
-end
-for s = 1, #starts, CHUNK do
-  redis.call('HDEL', KEYS[2], unpack(starts, s, math.min(s + CHUNK - 1, #starts)))
-end
-for s = 1, #logs, CHUNK do
-  redis.call('RPUSH', KEYS[3], unpack(logs, s, math.min(s + CHUNK - 1, #logs)))
+for s = 1, #leases, CHUNK do
+  local e = math.min(s + CHUNK - 1, #leases)
+  redis.call('ZREM', KEYS[3], unpack(leases, s, e))
+  redis.call('DEL', unpack(claims, s, e))
 end
 put_pairs('ZADD', KEYS[4], ready)
-if left then redis.call('HSET', KEYS[2], 'left', left) end
+-- an execution hash is listed once for its start fields and once for its count: the
+-- tables say which it has
+local done = {}
+for _, kx in ipairs(hashes) do
+  if not done[kx] then
+    done[kx] = true
+    local h = starts[kx]
+    if h then
+      for s = 1, #h, CHUNK do redis.call('HDEL', kx, unpack(h, s, math.min(s + CHUNK - 1, #h))) end
+    end
+    if lefts[kx] then redis.call('HSET', kx, 'left', lefts[kx]) end
+  end
+end
+for _, kl in ipairs(logkeys) do
+  local l = logs[kl]
+  for s = 1, #l, CHUNK do redis.call('RPUSH', kl, unpack(l, s, math.min(s + CHUNK - 1, #l))) end
+end
 return res

@@ -285,7 +285,7 @@ claim(const char *exec, unsigned n, const char *worker)
     assert_int_equal(a.st, STORE_ST_OK);
 }
 
-/* Successes of one execution made in one loop pass go as one call (issue 25) and answer
+/* Successes made in one loop pass go as one call (issue 25) and answer
  * each as alone, in order: a success, its duplicate, a stale attempt, one from a worker
  * that does not hold the claim, another success; a command made after them sees them
  * applied (the group goes first); the last success of the execution finishes it. */
@@ -357,8 +357,9 @@ test_successes_together_answer_each(void **state)
     assert_string_equal(cmd(&x, 3, "HGET", kx, "left"), "0");
 }
 
-/* More successes in one pass than a group holds, of two executions taking turns: every
- * one answered, in order, each execution's join released by its last source. */
+/* More successes in one pass than a group holds, of two executions taking turns (a group
+ * holds successes of several): every one answered, in order, each execution's join
+ * released by its last source and its count of nodes left its own. */
 static void
 test_successes_over_groups(void **state)
 {
@@ -400,6 +401,14 @@ test_successes_over_groups(void **state)
     assert_int_equal(a[2 * N - 102].items[0], N);
     assert_int_equal(a[2 * N - 1].n_items, 1);
     assert_int_equal(store_redis_pending(redis), 0);
+    /* each execution's count of nodes left is its own, whatever groups its successes
+     * shared: the join is left */
+    ans x;
+    char kx[STORE_KEY_MAX];
+    store_key_exec(kx, "h1");
+    assert_string_equal(cmd(&x, 3, "HGET", kx, "left"), "1");
+    store_key_exec(kx, "h2");
+    assert_string_equal(cmd(&x, 3, "HGET", kx, "left"), "1");
 }
 
 int

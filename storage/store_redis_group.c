@@ -32,7 +32,7 @@ struct redis_group {
     size_t len, cap;
     const char **argv; /* the layout sent, built by redis_group_send */
     size_t *argvlen;
-    size_t argv_cap;
+    size_t argv_cap, argvlen_cap;
 };
 
 /* A group on its way: its callbacks, until the answer. */
@@ -200,26 +200,6 @@ at(redis_group *g, size_t *i, const span *sp)
     (*i)++;
 }
 
-static bool
-argv_room(redis_group *g, size_t need)
-{
-    if (need <= g->argv_cap)
-        return true;
-    size_t n = g->argv_cap ? g->argv_cap : 64;
-    while (n < need)
-        n *= 2;
-    const char **v = floe_realloc(g->argv, n * sizeof(*v));
-    if (v == NULL)
-        return false;
-    g->argv = v;
-    size_t *l = floe_realloc(g->argvlen, n * sizeof(*l));
-    if (l == NULL)
-        return false;
-    g->argvlen = l;
-    g->argv_cap = n;
-    return true;
-}
-
 void
 redis_group_send(redis_group *g, store_redis *r, redis_group_send_fn send)
 {
@@ -230,7 +210,8 @@ redis_group_send(redis_group *g, store_redis *r, redis_group_send_fn send)
     size_t nkeys = (size_t)g->nks + (size_t)n * (size_t)g->nke;
     size_t argc = nkeys + (size_t)g->nas + (size_t)n * (size_t)g->nae;
     floe_err err = {0};
-    if (s == NULL || !argv_room(g, argc)) {
+    if (s == NULL || !grow((void **)&g->argv, &g->argv_cap, argc, sizeof(*g->argv)) ||
+        !grow((void **)&g->argvlen, &g->argvlen_cap, argc, sizeof(*g->argvlen))) {
         gcall calls[REDIS_GROUP_CALLS_MAX];
         memcpy(calls, g->calls, n * sizeof(gcall));
         g->n = g->len = g->n_spans = 0;

@@ -266,6 +266,18 @@ class FloeBench:
                 raise BenchError("%s exited (log: %s)" % (w.name, w.log_path))
         wait_for("%d workers to share the work" % n, all_took_part, 120, every=0.2)
 
+    def warm_up(self, seconds):
+        """Runs fan-outs and layered DAGs (noop), unmeasured, for `seconds`: on a stack just
+        started, Kafka's JVM runs the first ~50,000 tasks at half the speed it reaches once
+        it has compiled its hot paths (docs/bench.md, Noise)."""
+        end = time.monotonic() + seconds
+        runs = 0
+        while time.monotonic() < end:
+            for name in ("fanout", "layered"):
+                self.wait_finished([self.api.launch(self.wf(name, "noop"))], 600)
+                runs += 1
+        return runs
+
     def stop_workers(self):
         for w in self.workers:
             w.stop()

@@ -28,9 +28,9 @@ local now = now_us()
 local ms = math.floor(now / 1000)
 local msx = str(ms)
 local leases, claims, ready = {}, {}, {}
--- by execution hash: start fields to delete, nodes left (read when first needed); by log
--- key: attempt records; each with its keys in the order first met
-local starts, lefts, logs, hashes, logkeys = {}, {}, {}, {}, {}
+-- by execution hash: its start fields to delete (the array part) and left, its nodes left
+-- (read when first needed); by log key: attempt records; each with its keys in the order first met
+local execs, logs, hashes, logkeys = {}, {}, {}, {}
 
 local function per(t, order, k)
   local v = t[k]
@@ -90,7 +90,7 @@ local function succeed(kx, kl, kc, E, i, as, outputs, worker, started, finished,
   if started == '0' then started = string.match(f[4] or '0', '^(%d+)') end
   -- only the running attempt's start is kept (~60 bytes a node)
   if f[4] then
-    local h = per(starts, hashes, kx)
+    local h = per(execs, hashes, kx)
     h[#h + 1] = 's' .. i
   end
   if nd.p ~= CACHED then
@@ -108,9 +108,9 @@ local function succeed(kx, kl, kc, E, i, as, outputs, worker, started, finished,
     return out
   end
   item_done(kx, E, item, ms, out)
-  local left = (lefts[kx] or tonumber(redis.call('HGET', kx, 'left') or '0')) - 1
-  if lefts[kx] == nil then hashes[#hashes + 1] = kx end
-  lefts[kx] = left
+  local x = per(execs, hashes, kx)
+  local left = (x.left or tonumber(redis.call('HGET', kx, 'left') or '0')) - 1
+  x.left = left
   if left <= 0 then
     local fail = tonumber(redis.call('HGET', kx, 'fail') or '0')
     local fin = fail > 0 and FAILED or SUCCEEDED
@@ -138,18 +138,10 @@ for s = 1, #leases, CHUNK do
   redis.call('DEL', unpack(claims, s, e))
 end
 put_pairs('ZADD', KEYS[4], ready)
--- an execution hash is listed once for its start fields and once for its count: the
--- tables say which it has
-local done = {}
 for _, kx in ipairs(hashes) do
-  if not done[kx] then
-    done[kx] = true
-    local h = starts[kx]
-    if h then
-      for s = 1, #h, CHUNK do redis.call('HDEL', kx, unpack(h, s, math.min(s + CHUNK - 1, #h))) end
-    end
-    if lefts[kx] then redis.call('HSET', kx, 'left', lefts[kx]) end
-  end
+  local x = execs[kx] -- its start fields in its array part
+  for s = 1, #x, CHUNK do redis.call('HDEL', kx, unpack(x, s, math.min(s + CHUNK - 1, #x))) end
+  if x.left then redis.call('HSET', kx, 'left', x.left) end
 end
 for _, kl in ipairs(logkeys) do
   local l = logs[kl]

@@ -20,10 +20,20 @@
 
 /* --- Start ----------------------------------------------------------------------------- */
 
+/* A start's commit does not wait for the WAL to reach the disk (issue 25: with launches
+ * through the API one at a time, the fsync of each start cost `many` a third of its
+ * throughput). Nothing depends on it surviving a crash of PostgreSQL: the row it moves was
+ * committed QUEUED (the API's launch, or store_run_record_many) and stays so if this one
+ * is lost; a QUEUED row whose state is in Redis is left alone by the reconcile sweep, and
+ * the finish writes the phase, started_at and the epoch whatever the row said. The next
+ * synchronous commit on the server, or the WAL writer within wal_writer_delay, flushes it.
+ * set_config(..., true) holds for this statement's transaction only. */
+#define ASYNC_COMMIT " FROM (SELECT set_config('synchronous_commit', 'off', true)) sc"
+
 /* A QUEUED row moved to RUNNING under this epoch's lease ($1 id, $2 epoch). */
 #define START_QUEUED                                                                               \
     "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"                                 \
-    " started_at = coalesce(started_at, now()), updated_at = now()"                                \
+    " started_at = coalesce(started_at, now()), updated_at = now()" ASYNC_COMMIT                   \
     " WHERE id = $1 AND phase = 'QUEUED' AND " FENCE " RETURNING phase"
 
 floe_rc
@@ -83,7 +93,7 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
  * concurrent launches share the commit); $1 the ids, $2 the epoch. */
 #define START_QUEUED_MANY                                                                          \
     "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"                                 \
-    " started_at = coalesce(started_at, now()), updated_at = now()"                                \
+    " started_at = coalesce(started_at, now()), updated_at = now()" ASYNC_COMMIT                   \
     " WHERE id = ANY($1::text[]) AND phase = 'QUEUED' AND " FENCE " RETURNING id"
 
 floe_rc

@@ -458,6 +458,57 @@ test_inserts_together_fail_alone(void **state)
     store_pg_close(pg);
 }
 
+static void
+setting_is(store_pg *pg, const char *want)
+{
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, "SHOW synchronous_commit", 0, NULL, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("show: %s", err.msg);
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+}
+
+/* Issue 25: a start's commit does not wait for the disk, and only its own: the setting is
+ * the statement's transaction's, so the connection's next write (a finish, a launch) is
+ * durable when it returns. Both starts (one, several) still move the row and hold the
+ * fence. */
+static void
+test_start_commit_is_async_alone(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-async", 5000);
+    uint64_t epoch = take_lease(pg, "test-fence-async");
+    floe_err err = {0};
+    char ids[3][FLOE_ID_LEN + 1], phase[16];
+    const char *idp[2] = {ids[1], ids[2]};
+    assert_int_equal(store_project_ensure(pg, "fence-test", &err), FLOE_OK);
+    store_exec ex[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(floe_id_new(ids[i]), 0);
+        ex[i] = (store_exec){.id = ids[i],
+                             .project = "fence-test",
+                             .domain = "development",
+                             .workflow_name = "wf",
+                             .workflow_version = "v1",
+                             .inputs = (const uint8_t *)"",
+                             .requested_by = "test"};
+        assert_int_equal(store_exec_insert(pg, &ex[i], &err), FLOE_OK);
+    }
+    setting_is(pg, "on");
+    assert_int_equal(store_run_start(pg, epoch, &ex[0], phase, &err), FLOE_OK);
+    assert_string_equal(phase, "RUNNING");
+    setting_is(pg, "on");
+    bool started[2];
+    assert_int_equal(store_run_start_many(pg, epoch - 1, idp, 2, started, &err), FLOE_OK);
+    assert_false(started[0] || started[1]);
+    assert_int_equal(store_run_start_many(pg, epoch, idp, 2, started, &err), FLOE_OK);
+    assert_true(started[0] && started[1]);
+    assert_true(phase_is(pg, ids[2], "RUNNING/"));
+    setting_is(pg, "on");
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -490,6 +541,7 @@ main(void)
         cmocka_unit_test(test_c2_data_errors_are_the_items_fault),
         cmocka_unit_test(test_finish_is_one_fenced_statement),
         cmocka_unit_test(test_many_in_one_statement),
+        cmocka_unit_test(test_start_commit_is_async_alone),
         cmocka_unit_test(test_inserts_together_fail_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

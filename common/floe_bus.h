@@ -40,6 +40,11 @@ typedef struct floe_bus_pos {
     uint64_t generation; /* assignment generation: acks from before a rebalance are ignored */
 } floe_bus_pos;
 
+/* The position of a message that did not come from Kafka (handed over in-process):
+ * acking or rejecting it does nothing (no assignment has this generation). */
+#define FLOE_BUS_POS_NONE                                                                          \
+    ((floe_bus_pos){.topic = UINT32_MAX, .partition = -1, .offset = -1, .generation = UINT64_MAX})
+
 typedef struct floe_bus_msg {
     const char *topic;
     const void *key;
@@ -84,6 +89,8 @@ floe_rc floe_bus_unsubscribe(floe_bus *bus);
 /* Stop / resume fetching (e.g. a worker at its concurrency limit). */
 void floe_bus_pause(floe_bus *bus);
 void floe_bus_resume(floe_bus *bus);
+/* Whether fetching is paused, by floe_bus_pause or by the in-flight bounds. */
+bool floe_bus_paused(const floe_bus *bus);
 
 /* Encodes payload in an envelope of `type` and queues it to topic (full name) with key.
  * FLOE_EAGAIN when the local queue is full; FLOE_ETOOBIG over bus.max_message_bytes.

@@ -167,6 +167,12 @@ bus_update_pause(floe_bus *bus)
         bus_set_paused(bus, now);
 }
 
+bool
+floe_bus_paused(const floe_bus *bus)
+{
+    return bus->paused_full || bus->paused_user;
+}
+
 void
 floe_bus_pause(floe_bus *bus)
 {

@@ -78,6 +78,14 @@ on_demoted(uint64_t epoch, const char *why, void *arg)
     sched_engine_stop(s->engine, why);
 }
 
+/* The API's launches go straight to the engine while it leads here (sched_api_set_take). */
+static bool
+take_request(void *arg, const Floe__ExecutionRequested *req)
+{
+    sched *s = arg;
+    return s->engine != NULL && sched_engine_request(s->engine, req);
+}
+
 static void
 on_fenced(const char *why, void *arg)
 {
@@ -210,6 +218,7 @@ main(int argc, char **argv)
         floe_log_error(&s.log, "%s", err.msg);
         goto out;
     }
+    sched_api_set_take(s.api, take_request, &s);
     char holder[128], host[64] = "host", id[FLOE_ID_LEN + 1];
     gethostname(host, sizeof(host) - 1);
     if (floe_id_new(id) != 0)
@@ -234,6 +243,7 @@ main(int argc, char **argv)
 out:
     sched_leader_free(s.lease);
     sched_engine_free(s.engine);
+    s.engine = NULL; /* launches the drain finishes take the bus */
     if (s.api != NULL)
         sched_api_drain(s.api);
     if (s.bus != NULL && floe_bus_flush(s.bus, 5000) != FLOE_OK)

@@ -42,7 +42,9 @@ struct sched_api {
     api_tls *tls;      /* NULL: plain HTTP */
     store_blob *blobs; /* NULL when it could not be opened: blob_error says why */
     api_auth *auth;
-    api_feed *feed; /* NULL with api.feed_max 0 */
+    api_feed *feed;         /* NULL with api.feed_max 0 */
+    sched_api_take_fn take; /* NULL: every launch takes the bus */
+    void *take_arg;
     char blob_error[FLOE_ERR_MSG_MAX];
 };
 
@@ -126,6 +128,19 @@ floe_bus *
 api_bus(const api_req *r)
 {
     return r->api->bus;
+}
+
+void
+sched_api_set_take(sched_api *api, sched_api_take_fn take, void *arg)
+{
+    api->take = take;
+    api->take_arg = arg;
+}
+
+bool
+api_take_request(const api_req *r, const Floe__ExecutionRequested *req)
+{
+    return r->api->take != NULL && r->api->take(r->api->take_arg, req);
 }
 
 floe_metrics *

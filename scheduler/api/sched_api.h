@@ -5,8 +5,8 @@
  *
  * Requests are parsed and bounded on the loop thread; their database and compile work
  * runs on the pool (one PostgreSQL connection per pool thread); replies are sent from
- * the loop thread. A launch is recorded in PostgreSQL, then published to Kafka as an
- * ExecutionRequested, and answered once the broker has acknowledged it.
+ * the loop thread. A launch is recorded in PostgreSQL and answered; its
+ * ExecutionRequested goes to the engine when it leads in this process, else to Kafka.
  */
 #ifndef SCHED_API_H
 #define SCHED_API_H
@@ -23,6 +23,13 @@ typedef struct sched_api sched_api;
  * NULL with err when the address cannot be bound or memory runs out. */
 sched_api *sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus,
                          floe_metrics *metrics, floe_err *err);
+
+struct Floe__ExecutionRequested;
+/* Where a recorded launch goes before the bus: take(arg, req) returns true when it took
+ * the request (the engine leads in this process, sched_engine_request), false to produce
+ * it on <prefix>.events. Called on the loop thread before the launch is answered. */
+typedef bool (*sched_api_take_fn)(void *arg, const struct Floe__ExecutionRequested *req);
+void sched_api_set_take(sched_api *api, sched_api_take_fn take, void *arg);
 
 /* The bus delivery callback for messages the API produced (opaque from floe_bus). */
 void sched_api_on_delivered(void *opaque, floe_rc rc, const char *reason);

@@ -87,6 +87,8 @@ struct api_req {
 /* sched_api.c */
 const floe_config *api_cfg(const api_req *r);
 floe_bus *api_bus(const api_req *r);
+/* Whether the engine in this process took the request (sched_api_set_take). */
+bool api_take_request(const api_req *r, const Floe__ExecutionRequested *req);
 floe_metrics *api_metrics(const api_req *r);
 void api_reply(api_req *r); /* sends r->reply / r->err and frees r */
 /* Counts r as answered with status and frees it, when its reply was sent otherwise

@@ -182,6 +182,33 @@ sched_engine_lead(sched_engine *e, uint64_t epoch)
     eng_outbox_scan(t);
 }
 
+/* The request goes where one consumed from Kafka would (eng_on_bus), with a position that
+ * is nobody's: there is no offset to commit, and the row the API recorded QUEUED is what
+ * makes it durable (a term that ends before starting it leaves the row to the reconcile
+ * sweep, as a lost ExecutionRequested would). The API hands it over on the loop thread
+ * before answering, so anything later about the execution (a terminate) comes after it.
+ * While the term's intake is paused the request takes the bus, whose backlog waits in
+ * Kafka, not here. */
+bool
+sched_engine_request(sched_engine *e, const Floe__ExecutionRequested *req)
+{
+    eng_term *t = e->term;
+    if (t == NULL || t->dead || t->bus == NULL || floe_bus_paused(t->bus))
+        return false;
+    floe_envelope env = {.type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
+                         .time_unix_us = floe_now_us(),
+                         .producer = "api",
+                         .msg = &req->base,
+                         .key_id = ""};
+    floe_bus_msg msg = {.topic = e->topic_events,
+                        .key = req->execution_id,
+                        .key_len = strlen(req->execution_id),
+                        .env = &env,
+                        .pos = FLOE_BUS_POS_NONE};
+    eng_on_bus(t, &msg);
+    return true;
+}
+
 void
 sched_engine_stop(sched_engine *e, const char *why)
 {

@@ -17,6 +17,7 @@
 #include "floe_err.h"
 #include "floe_metrics.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct event_base;
@@ -38,6 +39,12 @@ sched_engine *sched_engine_new(struct event_base *base, const floe_config *cfg, 
                                const sched_engine_hooks *hooks, floe_err *err);
 void sched_engine_lead(sched_engine *e, uint64_t epoch);
 void sched_engine_stop(sched_engine *e, const char *why);
+struct Floe__ExecutionRequested;
+/* A request this process's API recorded, taken straight into the engine's intake when it
+ * leads here (issue 25): the same handling as one consumed from <prefix>.events, without
+ * the trip through Kafka. false when there is no live term or its intake is paused (too
+ * much in flight): produce it on the bus instead. Copies what it keeps. */
+bool sched_engine_request(sched_engine *e, const struct Floe__ExecutionRequested *req);
 /* Stops, then frees. Not from an engine callback. NULL is a no-op. */
 void sched_engine_free(sched_engine *e);
 

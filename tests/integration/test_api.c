@@ -2,7 +2,7 @@
  * The registry and launch API through real HTTP, PostgreSQL and Kafka: a floe-scheduler
  * is started for the test (argv[1]) on its own port. Covers register/get/list, immutable
  * versions, every golden compile error, launch input errors (nothing recorded), a launch
- * seen in PostgreSQL and as an ExecutionRequested on Kafka, launch-plan activation,
+ * recorded in PostgreSQL and started by this (leading) replica's engine, launch-plan activation,
  * pagination, and hostile names and values.
  */
 #include "floe_bus.h"
@@ -312,36 +312,6 @@ test_golden_errors_over_http(void **state)
 
 /* --- launches -------------------------------------------------------------------------- */
 
-typedef struct seen {
-    const char *id;
-    bool found;
-    char workflow[64];
-    long n_inputs;
-} seen;
-
-static void
-on_event(floe_bus *bus, const floe_bus_msg *msg, void *arg)
-{
-    seen *s = arg;
-    /* Acknowledged, or a long topic stops the read at the bus's in-flight bound. */
-    floe_bus_ack(bus, &msg->pos);
-    if (msg->env->type != FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
-        return;
-    const Floe__ExecutionRequested *er = (const Floe__ExecutionRequested *)msg->env->msg;
-    if (strcmp(er->execution_id, s->id) == 0) {
-        s->found = true;
-        snprintf(s->workflow, sizeof(s->workflow), "%s@%s", er->workflow->name,
-                 er->workflow->version);
-        s->n_inputs = (long)er->n_inputs;
-    }
-}
-
-static bool
-found(void *arg)
-{
-    return ((seen *)arg)->found;
-}
-
 static void
 test_launch_input_errors_record_nothing(void **state)
 {
@@ -372,10 +342,18 @@ test_launch_input_errors_record_nothing(void **state)
     assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1"), before);
 }
 
+/* This replica is the only one, so it leads: a launch goes from its API straight to its
+ * engine, nothing on floe.events (issue 25; test_engine's test_launch_paths has a
+ * standby's launch go through the bus). */
 static void
-test_launch_recorded_and_published(void **state)
+test_launch_recorded_and_started(void **state)
 {
     (void)state;
+    const char *produced = "floe_bus_messages_total{bus=\"api\",dir=\"produced\"}";
+    const char *requests = "floe_engine_events_total{type=\"ExecutionRequested\"}";
+    it_wait_metric(API, "floe_scheduler_is_leader", 1, 30000);
+    long long p0 = it_metric(API, produced), r0 = it_metric(API, requests);
+    assert_true(p0 >= 0 && r0 >= 0);
     char path[128];
     snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
     json_t *out;
@@ -402,23 +380,12 @@ test_launch_recorded_and_published(void **state)
                                 "('QUEUED', 'RUNNING')"),
                      1);
 
-    /* ... and it is on floe.events. */
-    struct event_base *base = event_base_new();
-    seen s = {.id = id};
-    floe_bus_callbacks cb = {.on_message = on_event, .arg = &s};
-    floe_err err;
-    floe_bus *bus = floe_bus_new(base, cfg, &cb, &err);
-    assert_non_null(bus);
-    char topic[128], group[64];
-    floe_config_topic(cfg, "events", topic, sizeof(topic));
-    snprintf(group, sizeof(group), "test-api-%s", project);
-    const char *topics[] = {topic};
-    assert_int_equal(floe_bus_subscribe(bus, group, topics, 1, &err), FLOE_OK);
-    it_wait(base, found, &s, 60000, "the ExecutionRequested of the launch on floe.events");
-    assert_string_equal(s.workflow, "greet@v1");
-    assert_int_equal(s.n_inputs, 2);
-    floe_bus_free(bus);
-    event_base_free(base);
+    /* ... and the engine started it (no worker here runs it), its request not produced. */
+    IT_WAIT_UNTIL(count_rows("SELECT count(*) FROM executions WHERE project = $1 AND phase = "
+                             "'RUNNING'") == 1,
+                  30000, "the execution RUNNING");
+    assert_true(it_metric(API, requests) >= r0 + 1);
+    assert_int_equal(it_metric(API, produced), p0);
 }
 
 /* A launch naming a version reads its spec once per API thread, then from memory (issue
@@ -656,7 +623,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_pagination_and_activation),
         cmocka_unit_test(test_golden_errors_over_http),
         cmocka_unit_test(test_launch_input_errors_record_nothing),
-        cmocka_unit_test(test_launch_recorded_and_published),
+        cmocka_unit_test(test_launch_recorded_and_started),
         cmocka_unit_test(test_launch_reads_the_version_it_names),
         cmocka_unit_test(test_hostile_names_and_values),
         cmocka_unit_test(test_h10_body_bounded_per_route),

@@ -436,11 +436,46 @@ test_terminate(void **state)
     assert_int_equal(it_http(it.api, "POST", path, body, strlen(body), NULL), 409);
 }
 
+/* Issue 25: a launch on the leading replica goes straight to its engine, nothing from its
+ * API on the bus; a launch on a standby goes through floe.events to the leader. Both run
+ * to the end. Leaves the standby B running for the failover below. */
+static void
+test_launch_paths(void **state)
+{
+    (void)state;
+    pid_b = it_fleet_scheduler(&fleet, "b", API_B, sched_env, false);
+    assert_int_equal(it_metric(API_B, "floe_scheduler_is_leader"), 0);
+    const char *produced = "floe_bus_messages_total{bus=\"api\",dir=\"produced\"}";
+    const char *requests = "floe_engine_events_total{type=\"ExecutionRequested\"}";
+    long long a0 = it_metric(API_A, produced), b0 = it_metric(API_B, produced);
+    long long r0 = it_metric(API_A, requests);
+    assert_true(a0 >= 0 && b0 >= 0 && r0 >= 0);
+    char id[64];
+    it_launch("diamond", "{\"x\": 5}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 122); /* (5+1+10) + (5+1+100) */
+    json_decref(ex);
+    assert_int_equal(it_metric(API_A, produced), a0);
+    assert_true(it_metric(API_A, requests) >= r0 + 1);
+
+    it.api = API_B;
+    it_launch("diamond", "{\"x\": 6}", id);
+    ex = it_wait_exec(id, 30000);
+    it.api = API_A;
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    assert_int_equal(it_metric(API_B, produced), b0 + 1);
+    assert_int_equal(it_metric(API_A, produced), a0);
+    assert_true(it_metric(API_A, requests) >= r0 + 2);
+}
+
 static void
 test_failover_kill9(void **state)
 {
     (void)state;
-    pid_b = it_fleet_scheduler(&fleet, "b", API_B, sched_env, false);
+    if (pid_b == 0)
+        pid_b = it_fleet_scheduler(&fleet, "b", API_B, sched_env, false);
     assert_int_equal(it_metric(API_B, "floe_scheduler_is_leader"), 0);
     char *y = shapes_yaml(200, 0, "wide", "slow");
     it_register(y);
@@ -664,6 +699,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_c2_terminate_reason_utf8),
         cmocka_unit_test(test_h4_forgotten_execution_reconciled),
         cmocka_unit_test(test_m5_unclaimed_dispatch_fails),
+        cmocka_unit_test(test_launch_paths),
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
         cmocka_unit_test(test_h8_redis_epoch_above_postgres),

@@ -40,11 +40,6 @@ typedef struct floe_bus_pos {
     uint64_t generation; /* assignment generation: acks from before a rebalance are ignored */
 } floe_bus_pos;
 
-/* The position of a message that did not come from Kafka (handed over in-process):
- * acking or rejecting it does nothing (no assignment has this generation). */
-#define FLOE_BUS_POS_NONE                                                                          \
-    ((floe_bus_pos){.topic = UINT32_MAX, .partition = -1, .offset = -1, .generation = UINT64_MAX})
-
 typedef struct floe_bus_msg {
     const char *topic;
     const void *key;

@@ -85,6 +85,7 @@ term_free_cb(evutil_socket_t fd, short what, void *arg)
     event_free(t->sweep_ev);
     event_free(t->ack_ev);
     event_free(t->free_ev);
+    eng_handoff_free(t);
     floe_log_info(&t->log, "term ended; left the consumer group");
     eng_term_unref(t);
 }
@@ -130,6 +131,7 @@ term_start(sched_engine *e, uint64_t epoch)
     event_add(t->sweep_ev, &tv);
     return t;
 fail:
+    eng_handoff_free(t);
     floe_bus_free(t->bus);
     if (t->sweep_ev != NULL)
         event_free(t->sweep_ev);
@@ -182,18 +184,20 @@ sched_engine_lead(sched_engine *e, uint64_t epoch)
     eng_outbox_scan(t);
 }
 
-/* The request goes where one consumed from Kafka would (eng_on_bus), with a position that
- * is nobody's: there is no offset to commit, and the row the API recorded QUEUED is what
- * makes it durable (a term that ends before starting it leaves the row to the reconcile
- * sweep, as a lost ExecutionRequested would). The API hands it over on the loop thread
- * before answering, so anything later about the execution (a terminate) comes after it.
- * While the term's intake is paused the request takes the bus, whose backlog waits in
- * Kafka, not here. */
+/* The request goes where one consumed from Kafka would (eng_on_bus), with a position of
+ * its own that the term holds it by until its effect is acknowledged (sched_handoff.c): a
+ * term that ends first produces it to the bus for the next. The row the API recorded
+ * QUEUED keeps it durable across a crash (the reconcile sweep). The API hands it over on
+ * the loop thread before answering, so anything later about the execution (a terminate)
+ * comes after it. While the term's intake is paused, or holds ENG_HANDOFF_MAX, the request
+ * takes the bus, whose backlog waits in Kafka, not here. */
 bool
 sched_engine_request(sched_engine *e, const Floe__ExecutionRequested *req)
 {
     eng_term *t = e->term;
-    if (t == NULL || t->dead || t->bus == NULL || floe_bus_paused(t->bus))
+    floe_bus_pos pos;
+    if (t == NULL || t->dead || t->bus == NULL || floe_bus_paused(t->bus) ||
+        !eng_handoff_add(t, req, &pos))
         return false;
     floe_envelope env = {.type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
                          .time_unix_us = floe_now_us(),
@@ -204,7 +208,7 @@ sched_engine_request(sched_engine *e, const Floe__ExecutionRequested *req)
                         .key = req->execution_id,
                         .key_len = strlen(req->execution_id),
                         .env = &env,
-                        .pos = FLOE_BUS_POS_NONE};
+                        .pos = pos};
     eng_on_bus(t, &msg);
     return true;
 }

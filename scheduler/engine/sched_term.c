@@ -90,6 +90,12 @@ eng_term_end(sched_engine *e, const char *why)
         return;
     e->term = NULL;
     eng_egress_flush(t); /* what this term decided, while its bus still runs */
+    unsigned handed = eng_handoff_requeue(t, e->topic_events);
+    if (handed > 0)
+        floe_log_info(&t->log,
+                      "%u requests taken from this replica's API, not yet started, "
+                      "produced to %s for the next term",
+                      handed, e->topic_events);
     t->dead = true;
     floe_log_warn(&t->log, "engine stops: %s", why);
     event_del(t->sweep_ev);
@@ -158,6 +164,8 @@ eng_script_failed(eng_term *t, const store_reply *rep, const floe_err *err, stor
 void
 eng_ack(eng_term *t, const floe_bus_pos *pos)
 {
+    if (eng_handoff_done(t, pos))
+        return;
     if (!t->dead && t->bus != NULL)
         floe_bus_ack(t->bus, pos);
 }
@@ -165,6 +173,11 @@ eng_ack(eng_term *t, const floe_bus_pos *pos)
 void
 eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why)
 {
+    if (eng_handoff_done(t, pos)) {
+        /* The API checked it as the engine does: a refusal here is a bug, said loudly. */
+        floe_log_error(&t->log, "a request taken from this replica's API was refused: %s", why);
+        return;
+    }
     if (t->dead || t->bus == NULL)
         return;
     floe_metric_add(t->e->m_dlq, 1);

@@ -470,6 +470,44 @@ test_launch_paths(void **state)
     assert_true(it_metric(API_A, requests) >= r0 + 2);
 }
 
+/* Issue 25: requests the leader took from its own API and had not started when it stopped
+ * (SIGTERM, as in a rolling restart) go to floe.events for the next leader, as their
+ * messages would have stayed in Kafka: every execution ends within seconds, where the
+ * next leader's reconcile sweep (here every 10 minutes) would have taken that long. Ends
+ * with a new A leading and no standby, as test_failover_kill9 expects. */
+static void
+test_launches_handed_on_at_shutdown(void **state)
+{
+    (void)state;
+    char *const slow_sweep[] = {"FLOE_LEADER_LEASE=3s", "FLOE_ATTEMPT_LEASE=2s",
+                                "FLOE_RECONCILE_EVERY=10m", "FLOE_CLAIM_TIMEOUT=3s", NULL};
+    assert_int_equal(it_stop(pid_b, 20000), 0);
+    pid_b = it_fleet_scheduler(&fleet, "c", API_B, slow_sweep, false);
+    enum { N = 60 };
+    static char ids[N][64];
+    for (int i = 0; i < N; i++)
+        it_launch("diamond", "{\"x\": 7}", ids[i]);
+    assert_int_equal(it_stop(pid_a, 20000), 0);
+    pid_a = 0;
+    it_wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    it.api = API_B;
+    for (int i = 0; i < N; i++) {
+        json_t *ex = it_wait_exec(ids[i], 30000);
+        it_expect_phase(ex, "SUCCEEDED");
+        json_decref(ex);
+    }
+    char *log = it_read_file("test_engine.a.log", NULL);
+    const char *at = log != NULL ? strstr(log, "requests taken from this replica's API") : NULL;
+    printf("# handed on at shutdown: %s\n",
+           at != NULL ? "yes (see test_engine.a.log)" : "none pending");
+    free(log);
+    pid_a = it_fleet_scheduler(&fleet, "a3", API_A, sched_env, false);
+    assert_int_equal(it_stop(pid_b, 20000), 0);
+    pid_b = 0;
+    it_wait_metric(API_A, "floe_scheduler_is_leader", 1, 30000);
+    it.api = API_A;
+}
+
 static void
 test_failover_kill9(void **state)
 {
@@ -700,6 +738,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_h4_forgotten_execution_reconciled),
         cmocka_unit_test(test_m5_unclaimed_dispatch_fails),
         cmocka_unit_test(test_launch_paths),
+        cmocka_unit_test(test_launches_handed_on_at_shutdown),
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
         cmocka_unit_test(test_h8_redis_epoch_above_postgres),

@@ -39,6 +39,7 @@ typedef struct eng_plan eng_plan;
 typedef struct eng_lin eng_lin;
 typedef struct eng_lps eng_lps;
 typedef struct eng_egress_buf eng_egress_buf;
+typedef struct eng_handoff eng_handoff;
 
 /* A plan in the cache, by workflow reference. */
 struct eng_plan {
@@ -117,6 +118,7 @@ struct eng_term {
     bool lin_busy;
     eng_lps *lp;            /* launch plans (sched_lp.c) */
     eng_egress_buf *egress; /* phase changes held for the end of the batch (sched_egress.c) */
+    eng_handoff *handoff;   /* requests taken from this replica's API (sched_handoff.c) */
     floe_log_ctx log;
 };
 
@@ -240,6 +242,15 @@ void eng_term_fail(eng_term *t, const char *why);
 /* A script said "fenced": stop the term and tell the lease. */
 void eng_fenced(eng_term *t, const char *note);
 void eng_ack(eng_term *t, const floe_bus_pos *pos);
+/* sched_handoff.c: requests taken in-process, held until acknowledged. A position with
+ * topic ENG_POS_LOCAL is one of theirs (the bus ignores it). add: false when full or out
+ * of memory (the request takes the bus). done: true when pos was theirs (freed). requeue:
+ * at a term's end, what is still held goes to topic on the term's bus; returns how many. */
+#define ENG_POS_LOCAL UINT32_MAX
+bool eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *pos);
+bool eng_handoff_done(eng_term *t, const floe_bus_pos *pos);
+unsigned eng_handoff_requeue(eng_term *t, const char *topic);
+void eng_handoff_free(eng_term *t);
 /* The event at pos failed for its own content: dead-lettered with why, then acknowledged. */
 void eng_reject(eng_term *t, const floe_bus_pos *pos, const char *why);
 const char *eng_csv(sched_engine *e, const uint32_t *v, size_t n);

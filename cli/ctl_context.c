@@ -318,7 +318,7 @@ set_context(ctx_file *f, int argc, char **argv)
         c = &f->c[f->n++];
         snprintf(c->name, sizeof(c->name), "%s", argv[2]);
     }
-    for (int i = 3; i < argc; i++) {
+    for (int i = 3; i < argc; i += 2) { /* a flag and its value */
         int k = -1;
         for (int j = 0; j < CTX_KEYS; j++) {
             char flag[32];
@@ -338,7 +338,6 @@ set_context(ctx_file *f, int argc, char **argv)
         }
         floe_free(c->val[k]);
         c->val[k] = argv[i + 1][0] != '\0' ? floe_strdup(argv[i + 1]) : NULL; /* "": unset */
-        i++;
     }
     if (f->current[0] == '\0')
         snprintf(f->current, sizeof(f->current), "%s", c->name);

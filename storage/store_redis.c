@@ -19,6 +19,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,8 +61,10 @@ struct store_redis {
     floe_log_ctx log;
 };
 
+/* Filled once per process, whichever thread asks first (review architecture.md: the
+ * table was filled lazily without synchronisation). */
 static char script_sha[STORE_SCRIPT_COUNT][41];
-static bool script_sha_done;
+static pthread_once_t script_sha_once = PTHREAD_ONCE_INIT;
 
 static const char *const script_names[STORE_SCRIPT_COUNT] = {
     "branch_take", "cache_done",    "cache_reserve",  "claim",      "claim_many", "exec_abort",
@@ -72,17 +75,20 @@ static const char *const script_names[STORE_SCRIPT_COUNT] = {
 /* --- Scripts ------------------------------------------------------------------------- */
 
 static void
-scripts_digest(void)
+scripts_digest_once(void)
 {
-    if (script_sha_done)
-        return;
     for (unsigned i = 0; i < STORE_SCRIPT_COUNT; i++) {
         unsigned char md[SHA_DIGEST_LENGTH];
         SHA1((const unsigned char *)store_scripts[i].body, store_scripts[i].len, md);
         for (int k = 0; k < SHA_DIGEST_LENGTH; k++)
             snprintf(script_sha[i] + 2 * k, 3, "%02x", md[k]);
     }
-    script_sha_done = true;
+}
+
+static void
+scripts_digest(void)
+{
+    pthread_once(&script_sha_once, scripts_digest_once);
 }
 
 const char *

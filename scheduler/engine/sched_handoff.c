@@ -1,11 +1,12 @@
 /*
  * sched_handoff — ExecutionRequested taken in-process from this replica's API (issue 25),
  * held as Kafka holds a consumed message: until the engine acknowledges its effect. Each
- * is known by a position of its own (topic ENG_POS_LOCAL, offset its slot), which the
- * bus ignores and eng_ack and eng_reject bring here. What a term still holds when it ends
- * (a start in flight, a state not yet created) goes to <prefix>.events for whoever leads
- * next, as its message would have stayed in Kafka, instead of waiting for the reconcile
- * sweep.
+ * is known by a position of its own (topic ENG_POS_LOCAL, offset its slot, generation the
+ * request's number, so an acknowledgement that comes twice cannot free a slot taken again
+ * meanwhile), which eng_ack and eng_reject bring here before the bus sees it. What a term still
+ * holds when it ends (a start in flight, a state not yet created) goes to <prefix>.events for
+ * whoever leads next, as its message would have stayed in Kafka, instead of waiting for the
+ * reconcile sweep.
  */
 #include "sched_engine_int.h"
 
@@ -13,14 +14,13 @@
 
 #include <string.h>
 
-/* Requests held at once: beyond, a launch takes the bus (its backlog waits in Kafka). */
-#define ENG_HANDOFF_MAX 4096
-
 struct eng_handoff {
     uint8_t **payload; /* packed request a slot, NULL when free */
     size_t *len;
+    uint64_t *seq; /* the request's number in its slot */
     uint32_t *free_list;
     uint32_t n_free, cap, held;
+    uint64_t next_seq;
 };
 
 static bool
@@ -39,6 +39,10 @@ handoff_grow(eng_handoff *h)
     if (l == NULL)
         return false;
     h->len = l;
+    uint64_t *q = floe_realloc(h->seq, cap * sizeof(*q));
+    if (q == NULL)
+        return false;
+    h->seq = q;
     uint32_t *f = floe_realloc(h->free_list, cap * sizeof(*f));
     if (f == NULL)
         return false;
@@ -67,9 +71,10 @@ eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *
     uint32_t slot = h->free_list[--h->n_free];
     h->payload[slot] = p;
     h->len[slot] = len;
+    h->seq[slot] = ++h->next_seq;
     h->held++;
     *pos = (floe_bus_pos){
-        .topic = ENG_POS_LOCAL, .partition = -1, .offset = slot, .generation = UINT64_MAX};
+        .topic = ENG_POS_LOCAL, .partition = -1, .offset = slot, .generation = h->seq[slot]};
     return true;
 }
 
@@ -79,7 +84,8 @@ eng_handoff_done(eng_term *t, const floe_bus_pos *pos)
     if (pos->topic != ENG_POS_LOCAL)
         return false;
     eng_handoff *h = t->handoff;
-    if (h != NULL && pos->offset >= 0 && pos->offset < h->cap && h->payload[pos->offset] != NULL) {
+    if (h != NULL && pos->offset >= 0 && pos->offset < h->cap && h->payload[pos->offset] != NULL &&
+        h->seq[pos->offset] == pos->generation) {
         floe_free(h->payload[pos->offset]);
         h->payload[pos->offset] = NULL;
         h->free_list[h->n_free++] = (uint32_t)pos->offset;
@@ -89,10 +95,17 @@ eng_handoff_done(eng_term *t, const floe_bus_pos *pos)
 }
 
 unsigned
+eng_handoff_held(const eng_term *t)
+{
+    return t->handoff != NULL ? t->handoff->held : 0;
+}
+
+unsigned
 eng_handoff_requeue(eng_term *t, const char *topic)
 {
     eng_handoff *h = t->handoff;
-    unsigned sent = 0;
+    unsigned sent = 0, lost = 0;
+    char first[FLOE_ERR_MSG_MAX] = "";
     if (h == NULL)
         return 0;
     for (uint32_t i = 0; i < h->cap; i++) {
@@ -101,20 +114,28 @@ eng_handoff_requeue(eng_term *t, const char *topic)
         Floe__ExecutionRequested *req =
             floe__execution_requested__unpack(NULL, h->len[i], h->payload[i]);
         floe_err err = {0};
-        if (req == NULL || t->bus == NULL ||
-            floe_bus_produce(t->bus, topic, req->execution_id, strlen(req->execution_id),
-                             FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &req->base, NULL,
-                             NULL, &err) != FLOE_OK)
-            floe_log_warn(&t->log,
-                          "execution %s: its request, taken from this replica's API, could not "
-                          "be handed on (%s); it stays QUEUED until the reconcile sweep",
-                          req != NULL ? req->execution_id : "?",
-                          err.msg[0] ? err.msg : "it does not decode");
+        floe_rc rc = FLOE_EINVAL;
+        if (req == NULL)
+            floe_err_sys(&err, FLOE_EINVAL, "it does not decode");
+        else if (t->bus == NULL)
+            floe_err_sys(&err, FLOE_ESTATE, "the term has no bus");
         else
+            rc = floe_bus_produce(t->bus, topic, req->execution_id, strlen(req->execution_id),
+                                  FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED, &req->base,
+                                  NULL, NULL, &err);
+        if (rc == FLOE_OK)
             sent++;
+        else if (lost++ == 0)
+            snprintf(first, sizeof(first), "%.40s: %.200s", req != NULL ? req->execution_id : "?",
+                     err.msg);
         if (req != NULL)
             floe__execution_requested__free_unpacked(req, NULL);
     }
+    if (lost > 0)
+        floe_log_warn(&t->log,
+                      "%u requests taken from this replica's API could not be handed on (first: "
+                      "%s); they stay QUEUED until the reconcile sweep",
+                      lost, first);
     eng_handoff_free(t);
     return sent;
 }
@@ -129,6 +150,7 @@ eng_handoff_free(eng_term *t)
         floe_free(h->payload[i]);
     floe_free(h->payload);
     floe_free(h->len);
+    floe_free(h->seq);
     floe_free(h->free_list);
     floe_free(h);
     t->handoff = NULL;

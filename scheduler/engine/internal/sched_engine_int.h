@@ -243,12 +243,16 @@ void eng_term_fail(eng_term *t, const char *why);
 void eng_fenced(eng_term *t, const char *note);
 void eng_ack(eng_term *t, const floe_bus_pos *pos);
 /* sched_handoff.c: requests taken in-process, held until acknowledged. A position with
- * topic ENG_POS_LOCAL is one of theirs (the bus ignores it). add: false when full or out
- * of memory (the request takes the bus). done: true when pos was theirs (freed). requeue:
- * at a term's end, what is still held goes to topic on the term's bus; returns how many. */
+ * topic ENG_POS_LOCAL is one of theirs (eng_ack and eng_reject keep it from the bus). add: false
+ * when full or out of memory (the request takes the bus). done: true when pos was theirs (freed).
+ * requeue: at a term's end, what is still held goes to topic on the term's bus; returns how many.
+ */
 #define ENG_POS_LOCAL UINT32_MAX
+/* Requests held at once: beyond, a launch takes the bus (its backlog waits in Kafka). */
+#define ENG_HANDOFF_MAX 4096
 bool eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *pos);
 bool eng_handoff_done(eng_term *t, const floe_bus_pos *pos);
+unsigned eng_handoff_held(const eng_term *t);
 unsigned eng_handoff_requeue(eng_term *t, const char *topic);
 void eng_handoff_free(eng_term *t);
 /* The event at pos failed for its own content: dead-lettered with why, then acknowledged. */

@@ -14,12 +14,18 @@
 
 #include <string.h>
 
+#define NO_SLOT UINT32_MAX
+
+typedef struct handoff_slot {
+    uint8_t *payload; /* the packed request, NULL when free */
+    size_t len;
+    uint64_t seq; /* the request's number */
+    uint32_t next_free;
+} handoff_slot;
+
 struct eng_handoff {
-    uint8_t **payload; /* packed request a slot, NULL when free */
-    size_t *len;
-    uint64_t *seq; /* the request's number in its slot */
-    uint32_t *free_list;
-    uint32_t n_free, cap, held;
+    handoff_slot *slot;
+    uint32_t cap, held, free_head;
     uint64_t next_seq;
 };
 
@@ -31,25 +37,13 @@ handoff_grow(eng_handoff *h)
         cap = ENG_HANDOFF_MAX;
     if (cap <= h->cap)
         return false;
-    uint8_t **p = floe_realloc(h->payload, cap * sizeof(*p));
-    if (p == NULL)
+    handoff_slot *s = floe_realloc(h->slot, cap * sizeof(*s));
+    if (s == NULL)
         return false;
-    h->payload = p;
-    size_t *l = floe_realloc(h->len, cap * sizeof(*l));
-    if (l == NULL)
-        return false;
-    h->len = l;
-    uint64_t *q = floe_realloc(h->seq, cap * sizeof(*q));
-    if (q == NULL)
-        return false;
-    h->seq = q;
-    uint32_t *f = floe_realloc(h->free_list, cap * sizeof(*f));
-    if (f == NULL)
-        return false;
-    h->free_list = f;
+    h->slot = s;
     for (uint32_t i = cap; i-- > h->cap;) {
-        h->payload[i] = NULL;
-        h->free_list[h->n_free++] = i;
+        s[i] = (handoff_slot){.next_free = h->free_head};
+        h->free_head = i;
     }
     h->cap = cap;
     return true;
@@ -58,23 +52,26 @@ handoff_grow(eng_handoff *h)
 bool
 eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *pos)
 {
-    if (t->handoff == NULL && (t->handoff = floe_calloc(1, sizeof(*t->handoff))) == NULL)
-        return false;
+    if (t->handoff == NULL) {
+        if ((t->handoff = floe_calloc(1, sizeof(*t->handoff))) == NULL)
+            return false;
+        t->handoff->free_head = NO_SLOT;
+    }
     eng_handoff *h = t->handoff;
-    if (h->n_free == 0 && !handoff_grow(h))
+    if (h->free_head == NO_SLOT && !handoff_grow(h))
         return false;
     size_t len = protobuf_c_message_get_packed_size(&req->base);
     uint8_t *p = floe_malloc(len ? len : 1);
     if (p == NULL)
         return false;
     protobuf_c_message_pack(&req->base, p);
-    uint32_t slot = h->free_list[--h->n_free];
-    h->payload[slot] = p;
-    h->len[slot] = len;
-    h->seq[slot] = ++h->next_seq;
+    uint32_t i = h->free_head;
+    handoff_slot *s = &h->slot[i];
+    h->free_head = s->next_free;
+    *s = (handoff_slot){.payload = p, .len = len, .seq = ++h->next_seq, .next_free = NO_SLOT};
     h->held++;
-    *pos = (floe_bus_pos){
-        .topic = ENG_POS_LOCAL, .partition = -1, .offset = slot, .generation = h->seq[slot]};
+    *pos =
+        (floe_bus_pos){.topic = ENG_POS_LOCAL, .partition = -1, .offset = i, .generation = s->seq};
     return true;
 }
 
@@ -84,11 +81,13 @@ eng_handoff_done(eng_term *t, const floe_bus_pos *pos)
     if (pos->topic != ENG_POS_LOCAL)
         return false;
     eng_handoff *h = t->handoff;
-    if (h != NULL && pos->offset >= 0 && pos->offset < h->cap && h->payload[pos->offset] != NULL &&
-        h->seq[pos->offset] == pos->generation) {
-        floe_free(h->payload[pos->offset]);
-        h->payload[pos->offset] = NULL;
-        h->free_list[h->n_free++] = (uint32_t)pos->offset;
+    if (h == NULL || pos->offset < 0 || pos->offset >= h->cap)
+        return true;
+    handoff_slot *s = &h->slot[pos->offset];
+    if (s->payload != NULL && s->seq == pos->generation) {
+        floe_free(s->payload);
+        *s = (handoff_slot){.next_free = h->free_head};
+        h->free_head = (uint32_t)pos->offset;
         h->held--;
     }
     return true;
@@ -109,10 +108,10 @@ eng_handoff_requeue(eng_term *t, const char *topic)
     if (h == NULL)
         return 0;
     for (uint32_t i = 0; i < h->cap; i++) {
-        if (h->payload[i] == NULL)
+        if (h->slot[i].payload == NULL)
             continue;
         Floe__ExecutionRequested *req =
-            floe__execution_requested__unpack(NULL, h->len[i], h->payload[i]);
+            floe__execution_requested__unpack(NULL, h->slot[i].len, h->slot[i].payload);
         floe_err err = {0};
         floe_rc rc = FLOE_EINVAL;
         if (req == NULL)
@@ -147,11 +146,8 @@ eng_handoff_free(eng_term *t)
     if (h == NULL)
         return;
     for (uint32_t i = 0; i < h->cap; i++)
-        floe_free(h->payload[i]);
-    floe_free(h->payload);
-    floe_free(h->len);
-    floe_free(h->seq);
-    floe_free(h->free_list);
+        floe_free(h->slot[i].payload);
+    floe_free(h->slot);
     floe_free(h);
     t->handoff = NULL;
 }

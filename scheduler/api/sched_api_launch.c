@@ -90,9 +90,10 @@ launch_answer(api_req *r)
 /* The row is recorded (QUEUED): the launch is answered now, its ExecutionRequested
  * handed to the engine when it leads in this process (issue 25: a produce and a fetch a
  * launch, and their wake-ups, saved), else produced on the way out. The engine starts the
- * execution when the request reaches it; a message Kafka refuses or loses, or a term that
- * ends first (a crash between the two included), leaves the row QUEUED and absent from
- * Redis, which the leader's reconcile sweep requests again after engine.reconcile_every.
+ * execution when the request reaches it (a term that ends first hands it on to the bus); a
+ * message Kafka refuses or loses, or a crash before the engine created its state, leaves
+ * the row QUEUED and absent from Redis, which the leader's reconcile sweep requests again
+ * after engine.reconcile_every.
  * Waiting for the broker's acknowledgement before answering cost a launch ~1 ms and more
  * under load (issue 25: `many` +30%). */
 void

@@ -151,6 +151,19 @@ test_c2_data_errors_are_the_items_fault(void **state)
     store_pg_close(pg);
 }
 
+/* An execution of the project the tests here write to, QUEUED once inserted. */
+static store_exec
+fence_row(const char *id)
+{
+    return (store_exec){.id = id,
+                        .project = "fence-test",
+                        .domain = "development",
+                        .workflow_name = "wf",
+                        .workflow_version = "v1",
+                        .inputs = (const uint8_t *)"",
+                        .requested_by = "test"};
+}
+
 static long
 rows_of(store_pg *pg, const char *table, const char *id)
 {
@@ -191,13 +204,7 @@ test_finish_is_one_fenced_statement(void **state)
     assert_int_equal(floe_id_new(id), 0);
     assert_int_equal(floe_id_new(other), 0);
     assert_int_equal(store_project_ensure(pg, "fence-test", &err), FLOE_OK);
-    store_exec ex = {.id = id,
-                     .project = "fence-test",
-                     .domain = "development",
-                     .workflow_name = "wf",
-                     .workflow_version = "v1",
-                     .inputs = (const uint8_t *)"",
-                     .requested_by = "test"};
+    store_exec ex = fence_row(id);
     assert_int_equal(store_exec_insert(pg, &ex, &err), FLOE_OK);
     store_run_node nodes[] = {
         {.node_id = "a", .phase = "SUCCEEDED", .attempts = 1},
@@ -277,13 +284,7 @@ test_many_in_one_statement(void **state)
         idp[i] = ids[i];
         if (i == 3)
             continue; /* no row */
-        store_exec ex = {.id = ids[i],
-                         .project = "fence-test",
-                         .domain = "development",
-                         .workflow_name = "wf",
-                         .workflow_version = "v1",
-                         .inputs = (const uint8_t *)"",
-                         .requested_by = "test"};
+        store_exec ex = fence_row(ids[i]);
         assert_int_equal(store_exec_insert(pg, &ex, &err), FLOE_OK);
     }
     /* ids[2] is already past QUEUED, and a child of ids[0]'s node "p". */
@@ -421,14 +422,8 @@ test_inserts_together_fail_alone(void **state)
                                  .resource = res[i],
                                  .outcome = "ok",
                                  .status = 201};
-        ex[i] = (store_exec){.id = ids[i],
-                             .project = "fence-test",
-                             .domain = "development",
-                             .workflow_name = "wf",
-                             .workflow_version = "v1",
-                             .inputs = (const uint8_t *)"",
-                             .requested_by = "test",
-                             .audit = &audit[i]};
+        ex[i] = fence_row(ids[i]);
+        ex[i].audit = &audit[i];
         exp[i] = &ex[i];
     }
     /* ids[1] exists already (without an audit row of this resource). */
@@ -486,13 +481,7 @@ test_start_commit_is_async_alone(void **state)
     store_exec ex[3];
     for (int i = 0; i < 3; i++) {
         assert_int_equal(floe_id_new(ids[i]), 0);
-        ex[i] = (store_exec){.id = ids[i],
-                             .project = "fence-test",
-                             .domain = "development",
-                             .workflow_name = "wf",
-                             .workflow_version = "v1",
-                             .inputs = (const uint8_t *)"",
-                             .requested_by = "test"};
+        ex[i] = fence_row(ids[i]);
         assert_int_equal(store_exec_insert(pg, &ex[i], &err), FLOE_OK);
     }
     setting_is(pg, "on");

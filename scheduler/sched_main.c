@@ -80,10 +80,19 @@ on_demoted(uint64_t epoch, const char *why, void *arg)
 
 /* The API's launches go straight to the engine while it leads here (sched_api_set_take). */
 static bool
-take_request(void *arg, const Floe__ExecutionRequested *req)
+take_request(void *arg, const Floe__ExecutionRequested *req, uint64_t started)
 {
     sched *s = arg;
-    return s->engine != NULL && sched_engine_request(s->engine, req);
+    return s->engine != NULL && sched_engine_request(s->engine, req, started);
+}
+
+/* The API records launches RUNNING under the epoch of the term leading here. */
+static void
+on_term(uint64_t epoch, void *arg)
+{
+    sched *s = arg;
+    if (s->api != NULL)
+        sched_api_set_lead_epoch(s->api, epoch);
 }
 
 static void
@@ -213,7 +222,8 @@ main(int argc, char **argv)
         goto out;
     }
     static const eng_feature *const features[] = {&eng_lineage_feature, &eng_lp_feature, NULL};
-    sched_engine_hooks hooks = {.on_fenced = on_fenced, .arg = &s, .features = features};
+    sched_engine_hooks hooks = {
+        .on_fenced = on_fenced, .on_term = on_term, .arg = &s, .features = features};
     if ((s.engine = sched_engine_new(s.base, cfg, s.metrics, &hooks, &err)) == NULL) {
         floe_log_error(&s.log, "%s", err.msg);
         goto out;

@@ -6,13 +6,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#define INSERT_EXEC                                                                                \
+#define INSERT_COLUMNS                                                                             \
     "INSERT INTO executions (id, project, domain, workflow_name, workflow_version,"                \
     " launch_plan_name, launch_plan_version, inputs, requested_by, source_execution,"              \
-    " recover, no_cache, overwrite_cache, scheduled_at, labels) VALUES ($1, $2, $3, $4, $5,"       \
-    " $6, $7, $8, $9, $10, $11, $12, $13,"                                                         \
+    " recover, no_cache, overwrite_cache, scheduled_at, labels"
+#define INSERT_VALUES                                                                              \
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"                             \
     " CASE WHEN $14::bigint = 0 THEN NULL ELSE to_timestamp($14::bigint / 1e6) END,"               \
-    " COALESCE($15::jsonb, '{}'::jsonb))"
+    " COALESCE($15::jsonb, '{}'::jsonb)"
+#define INSERT_EXEC INSERT_COLUMNS ")" INSERT_VALUES ")"
+/* Recorded RUNNING under epoch EP (a parameter) when the lease holds it, as the engine's
+ * start would have moved it (store_run.c's START_QUEUED, the same fence); else QUEUED. */
+#define HOLDS(EP) "(SELECT epoch FROM floe_leader WHERE name = 'scheduler') = " EP "::bigint"
+#define INSERT_EXEC_STARTED(EP)                                                                    \
+    INSERT_COLUMNS                                                                                 \
+    ", phase, epoch, started_at)" INSERT_VALUES                                                    \
+    ", CASE WHEN " HOLDS(EP) " THEN 'RUNNING' ELSE 'QUEUED' END, CASE WHEN " HOLDS(                \
+        EP) " THEN " EP                                                                            \
+            "::bigint ELSE 0 END, CASE WHEN " HOLDS(EP) " THEN now() END) RETURNING phase"
 /* A data-modifying WITH runs whether or not the statement reads it, in the statement's
  * transaction: both rows or neither. */
 #define AUDITED                                                                                    \
@@ -35,12 +46,22 @@ exec_params(const store_exec *ex, const char **p)
     memcpy(p, v, sizeof(v));
 }
 
-floe_rc
-store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
+/* The epoch is the parameter after the others: $24 after an audit row's, else $16. */
+static const char *
+insert_sql(const store_exec *ex)
 {
-    char scheduled[24];
+    if (ex->start_epoch == 0)
+        return ex->audit != NULL ? AUDITED INSERT_EXEC : INSERT_EXEC;
+    return ex->audit != NULL ? AUDITED INSERT_EXEC_STARTED("$24") : INSERT_EXEC_STARTED("$16");
+}
+
+static floe_rc
+insert_one(store_pg *pg, const store_exec *ex, bool *started, floe_err *err)
+{
+    char scheduled[24], epoch[24];
     snprintf(scheduled, sizeof(scheduled), "%lld", (long long)ex->scheduled_us);
-    const char *params[23] = {0};
+    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)ex->start_epoch);
+    const char *params[24] = {0};
     exec_params(ex, params);
     params[9] = ex->source_execution;
     params[10] = ex->recover ? "true" : "false";
@@ -48,16 +69,23 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
     params[12] = ex->overwrite_cache ? "true" : "false";
     params[13] = scheduled;
     params[14] = ex->labels;
-    int lens[23] = {0};
-    int fmts[23] = {0};
+    int lens[24] = {0};
+    int fmts[24] = {0};
     lens[7] = (int)ex->inputs_len;
     fmts[7] = 1;
     char status[16];
-    if (ex->audit != NULL)
+    int n = 15;
+    if (ex->audit != NULL) {
         store_audit_params(ex->audit, status, params + 15);
+        n = 23;
+    }
+    if (ex->start_epoch != 0)
+        params[n++] = epoch;
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg, ex->audit != NULL ? AUDITED INSERT_EXEC : INSERT_EXEC,
-                               ex->audit != NULL ? 23 : 15, params, lens, fmts, &r, err);
+    floe_rc rc = store_pg_exec(pg, insert_sql(ex), n, params, lens, fmts, &r, err);
+    if (started != NULL)
+        *started = rc == FLOE_OK && ex->start_epoch != 0 && PQntuples(r) == 1 &&
+                   strcmp(PQgetvalue(r, 0, 0), "RUNNING") == 0;
     if (rc == FLOE_OK)
         PQclear(r);
     else if (rc == FLOE_ECONFLICT)
@@ -65,18 +93,30 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
     return rc;
 }
 
-void
-store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n, floe_err *const *errs)
+floe_rc
+store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
 {
+    return insert_one(pg, ex, NULL, err);
+}
+
+void
+store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n, floe_err *const *errs,
+                       bool *started)
+{
+    bool scratch[1];
     size_t i = 0;
     floe_rc rc = n > 1 ? store_pg_begin(pg, errs[0]) : FLOE_ESTATE;
     if (rc == FLOE_OK) {
-        while (i < n && store_exec_insert(pg, ex[i], errs[i]) == FLOE_OK)
+        while (i < n &&
+               insert_one(pg, ex[i], started != NULL ? &started[i] : scratch, errs[i]) == FLOE_OK)
             i++;
         if (i == n) {
             if (store_pg_commit(pg, errs[0]) != FLOE_OK) /* none or all of them */
-                for (size_t k = 1; k < n; k++)
+                for (size_t k = 0; k < n; k++) {
                     *errs[k] = *errs[0];
+                    if (started != NULL)
+                        started[k] = false;
+                }
             return;
         }
         store_pg_rollback(pg);
@@ -87,7 +127,7 @@ store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n, floe
     }
     for (i = 0; i < n; i++) {
         floe_err_clear(errs[i]);
-        store_exec_insert(pg, ex[i], errs[i]);
+        insert_one(pg, ex[i], started != NULL ? &started[i] : scratch, errs[i]);
     }
 }
 

@@ -39,6 +39,10 @@ typedef struct store_exec {
     /* Insert only: the request's audit row, written by the same statement (one commit, one
      * round trip: a launch's hot path); NULL: none. */
     const struct store_audit *audit;
+    /* Insert only: not 0, the row is recorded RUNNING under this leader epoch when the
+     * lease still holds it (a launch the scheduler's API hands to its own engine, which
+     * then has no start to write, issue 25), else QUEUED; 0: QUEUED. */
+    uint64_t start_epoch;
 } store_exec;
 
 typedef struct store_exec_query {
@@ -60,9 +64,10 @@ floe_rc store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err);
 /* store_exec_insert of n rows in one transaction (one commit for launches that came
  * together). Each row's outcome is in errs[i] (code FLOE_OK: written): when one is refused
  * nothing of the transaction stays and each row is inserted alone, so a row fails for
- * its own reason only. */
+ * its own reason only. started (NULL: not wanted): started[i] whether row i was recorded
+ * RUNNING (its start_epoch held the lease). */
 void store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n,
-                            floe_err *const *errs);
+                            floe_err *const *errs, bool *started);
 
 /* FLOE_ENOTFOUND when there is no such execution. */
 floe_rc store_exec_get(store_pg *pg, const char *id, floe_arena *arena, store_exec *out,

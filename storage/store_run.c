@@ -30,11 +30,15 @@
  * set_config(..., true) holds for this statement's transaction only. */
 #define ASYNC_COMMIT " FROM (SELECT set_config('synchronous_commit', 'off', true)) sc"
 
-/* A QUEUED row moved to RUNNING under this epoch's lease ($1 id, $2 epoch). */
+/* A QUEUED row moved to RUNNING under this epoch's lease ($1 id, $2 epoch); one already
+ * RUNNING under it (recorded so by this replica's API, store_exec's start_epoch, then
+ * sent through the bus) is this term's to start as it is: the long way below would say
+ * RUNNING after three more statements. */
+#define STARTABLE "(phase = 'QUEUED' OR (phase = 'RUNNING' AND epoch = $2::bigint))"
 #define START_QUEUED                                                                               \
     "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"                                 \
     " started_at = coalesce(started_at, now()), updated_at = now()" ASYNC_COMMIT                   \
-    " WHERE id = $1 AND phase = 'QUEUED' AND " FENCE " RETURNING phase"
+    " WHERE id = $1 AND " STARTABLE " AND " FENCE " RETURNING phase"
 
 floe_rc
 store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase, floe_err *err)
@@ -94,7 +98,7 @@ store_run_start(store_pg *pg, uint64_t epoch, const store_exec *ex, char *phase,
 #define START_QUEUED_MANY                                                                          \
     "UPDATE executions SET phase = 'RUNNING', epoch = $2::bigint,"                                 \
     " started_at = coalesce(started_at, now()), updated_at = now()" ASYNC_COMMIT                   \
-    " WHERE id = ANY($1::text[]) AND phase = 'QUEUED' AND " FENCE " RETURNING id"
+    " WHERE id = ANY($1::text[]) AND " STARTABLE " AND " FENCE " RETURNING id"
 
 floe_rc
 store_run_start_many(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n, bool *started,

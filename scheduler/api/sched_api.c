@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct sched_api {
     api_feed *feed;         /* NULL with api.feed_max 0 */
     sched_api_take_fn take; /* NULL: every launch takes the bus */
     void *take_arg;
+    _Atomic uint64_t lead_epoch; /* read by the pool's threads */
     char blob_error[FLOE_ERR_MSG_MAX];
 };
 
@@ -138,9 +140,21 @@ sched_api_set_take(sched_api *api, sched_api_take_fn take, void *arg)
 }
 
 bool
-api_take_request(const api_req *r, const Floe__ExecutionRequested *req)
+api_take_request(const api_req *r, const Floe__ExecutionRequested *req, uint64_t started)
 {
-    return r->api->take != NULL && r->api->take(r->api->take_arg, req);
+    return r->api->take != NULL && r->api->take(r->api->take_arg, req, started);
+}
+
+void
+sched_api_set_lead_epoch(sched_api *api, uint64_t epoch)
+{
+    atomic_store(&api->lead_epoch, api->take != NULL ? epoch : 0);
+}
+
+uint64_t
+api_lead_epoch(const api_req *r)
+{
+    return atomic_load(&r->api->lead_epoch);
 }
 
 floe_metrics *

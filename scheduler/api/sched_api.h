@@ -16,6 +16,8 @@
 #include "floe_err.h"
 #include "floe_metrics.h"
 
+#include <stdint.h>
+
 struct event_base;
 typedef struct sched_api sched_api;
 
@@ -25,11 +27,18 @@ sched_api *sched_api_new(struct event_base *base, const floe_config *cfg, floe_b
                          floe_metrics *metrics, floe_err *err);
 
 struct Floe__ExecutionRequested;
-/* Where a recorded launch goes before the bus: take(arg, req) returns true when it took
- * the request (the engine leads in this process, sched_engine_request), false to produce
- * it on <prefix>.events. Called on the loop thread before the launch is answered. */
-typedef bool (*sched_api_take_fn)(void *arg, const struct Floe__ExecutionRequested *req);
+/* Where a recorded launch goes before the bus: take(arg, req, started) returns true when
+ * it took the request (the engine leads in this process, sched_engine_request), false to
+ * produce it on <prefix>.events. started: the epoch the row was recorded RUNNING under
+ * (sched_api_set_lead_epoch), 0 when it was recorded QUEUED. Called on the loop thread
+ * before the launch is answered. */
+typedef bool (*sched_api_take_fn)(void *arg, const struct Floe__ExecutionRequested *req,
+                                  uint64_t started);
 void sched_api_set_take(sched_api *api, sched_api_take_fn take, void *arg);
+/* The epoch of the term the engine in this process leads now, 0 when none (any thread may
+ * read it; set on the loop thread). Launches recorded meanwhile are recorded RUNNING under
+ * it when the lease still holds it: the engine they are handed to has no start to write. */
+void sched_api_set_lead_epoch(sched_api *api, uint64_t epoch);
 
 /* The bus delivery callback for messages the API produced (opaque from floe_bus). */
 void sched_api_on_delivered(void *opaque, floe_rc rc, const char *reason);

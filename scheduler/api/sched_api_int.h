@@ -88,7 +88,10 @@ struct api_req {
 const floe_config *api_cfg(const api_req *r);
 floe_bus *api_bus(const api_req *r);
 /* Whether the engine in this process took the request (sched_api_set_take). */
-bool api_take_request(const api_req *r, const Floe__ExecutionRequested *req);
+bool api_take_request(const api_req *r, const Floe__ExecutionRequested *req, uint64_t started);
+/* The epoch the engine in this process leads under, 0: none (sched_api_set_lead_epoch);
+ * any thread. */
+uint64_t api_lead_epoch(const api_req *r);
 floe_metrics *api_metrics(const api_req *r);
 void api_reply(api_req *r); /* sends r->reply / r->err and frees r */
 /* Counts r as answered with status and frees it, when its reply was sent otherwise
@@ -179,6 +182,7 @@ typedef struct launch_state {
     store_audit audit; /* written with the row */
     api_audit_buf audit_buf;
     char id[FLOE_ID_LEN + 1];
+    uint64_t started; /* recorded RUNNING under this epoch; 0: QUEUED */
 } launch_state;
 bool api_exec_id_valid(api_req *r, const char *id);
 void api_launch_work(api_thread *t, api_req *r);

@@ -19,7 +19,11 @@
 /* Launches validated while another batch was being written go in together: one
  * transaction, one commit (issue 25); each answered after its own row is. A launch comes
  * here from its validation on the same pool (sched_api.c's handler table), not through the
- * loop thread. */
+ * loop thread. While the engine in this process leads, each row is recorded RUNNING under
+ * its epoch if the lease still holds it (the fence of the engine's own start): the engine
+ * it is handed to then starts it without a statement and a trip through its pool (issue
+ * 25); a launch that takes the bus after all is started by one statement as before
+ * (store_run_start takes a row RUNNING under its own epoch as startable). */
 void
 api_launch_record_batch(void *ctx, void **jobs, size_t n)
 {
@@ -27,6 +31,7 @@ api_launch_record_batch(void *ctx, void **jobs, size_t n)
     api_req *rs[FLOE_POOL_BATCH_MAX];
     const store_exec *exs[FLOE_POOL_BATCH_MAX];
     floe_err *errs[FLOE_POOL_BATCH_MAX];
+    bool started[FLOE_POOL_BATCH_MAX];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         api_req *r = api_job_req(jobs[i]);
@@ -36,15 +41,19 @@ api_launch_record_batch(void *ctx, void **jobs, size_t n)
             api_audit_outcome(t, r);
             continue;
         }
+        st->ex.start_epoch = api_lead_epoch(r);
         rs[k] = r;
         exs[k] = &st->ex;
         errs[k++] = &r->err;
     }
     if (k > 0)
-        store_exec_insert_many(t->pg, exs, k, errs);
+        store_exec_insert_many(t->pg, exs, k, errs, started);
     for (size_t i = 0; i < k; i++) {
         launch_state *st = rs[i]->state;
         st->ex.audit = NULL; /* ex lives on in r->state */
+        st->started = rs[i]->err.code == FLOE_OK && started[i] ? st->ex.start_epoch : 0;
+        if (st->started != 0)
+            json_object_set_new(rs[i]->reply, "phase", json_string("RUNNING"));
         if (rs[i]->err.code != FLOE_OK) {
             rs[i]->audited = false;
             api_audit_outcome(t, rs[i]);
@@ -100,7 +109,7 @@ void
 api_launch_done(api_req *r)
 {
     launch_state *st = r->state;
-    if (api_take_request(r, &st->msg)) {
+    if (api_take_request(r, &st->msg, st->started)) {
         launch_answer(r);
         return;
     }

@@ -179,6 +179,8 @@ sched_engine_lead(sched_engine *e, uint64_t epoch)
         return;
     }
     e->term = t;
+    if (e->hooks.on_term != NULL)
+        e->hooks.on_term(epoch, e->hooks.arg);
     floe_log_info(&t->log, "engine leads (epoch %" PRIu64 "): re-sending the outbox", epoch);
     t->outbox_offset = 0;
     eng_outbox_scan(t);
@@ -192,12 +194,12 @@ sched_engine_lead(sched_engine *e, uint64_t epoch)
  * comes after it. While the term's intake is paused, or holds ENG_HANDOFF_MAX, the request
  * takes the bus, whose backlog waits in Kafka, not here. */
 bool
-sched_engine_request(sched_engine *e, const Floe__ExecutionRequested *req)
+sched_engine_request(sched_engine *e, const Floe__ExecutionRequested *req, uint64_t started)
 {
     eng_term *t = e->term;
     floe_bus_pos pos;
     if (t == NULL || t->dead || t->bus == NULL || floe_bus_paused(t->bus) ||
-        !eng_handoff_add(t, req, &pos))
+        !eng_handoff_add(t, req, started != 0 && started == t->epoch, &pos))
         return false;
     floe_envelope env = {.type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,
                          .time_unix_us = floe_now_us(),

@@ -28,6 +28,8 @@ extern const eng_feature eng_lineage_feature;
 
 typedef struct sched_engine_hooks {
     void (*on_fenced)(const char *why, void *arg);
+    /* A term began under epoch (its intake open), or ended (0); may be NULL. */
+    void (*on_term)(uint64_t epoch, void *arg);
     void *arg;
     /* The features in force, NULL-terminated, in the order their hooks run (borrowed for
      * the engine's life). The composition root (sched_main.c) lists them: the core never
@@ -42,9 +44,12 @@ void sched_engine_stop(sched_engine *e, const char *why);
 struct Floe__ExecutionRequested;
 /* A request this process's API recorded, taken straight into the engine's intake when it
  * leads here (issue 25): the same handling as one consumed from <prefix>.events, without
- * the trip through Kafka. false when there is no live term or its intake is paused (too
- * much in flight): produce it on the bus instead. Copies what it keeps. */
-bool sched_engine_request(sched_engine *e, const struct Floe__ExecutionRequested *req);
+ * the trip through Kafka. started: the epoch the API recorded the row RUNNING under (0:
+ * QUEUED); the term of that epoch starts it without writing the row. false when there is
+ * no live term or its intake is paused (too much in flight): produce it on the bus
+ * instead. Copies what it keeps. */
+bool sched_engine_request(sched_engine *e, const struct Floe__ExecutionRequested *req,
+                          uint64_t started);
 /* Stops, then frees. Not from an engine callback. NULL is a no-op. */
 void sched_engine_free(sched_engine *e);
 

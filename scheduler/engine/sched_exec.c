@@ -614,12 +614,38 @@ out:
     eng_op_free(op);
 }
 
+/* A launch this replica's API recorded RUNNING under the term's epoch, for a workflow
+ * whose plan is in memory: nothing to read or write before it runs (issue 25: the start's
+ * statement and its trip through the pool, a quarter of a small launch's statements).
+ * False: the start job, which also resolves launch plans, recoveries and plans to load. */
+static bool
+start_recorded(eng_exec *ex, const Floe__ExecutionRequested *m)
+{
+    const Floe__Identifier *wf = m->workflow;
+    if (wf == NULL || m->recover)
+        return false;
+    char ref[700];
+    int len =
+        snprintf(ref, sizeof(ref), "%s/%s/%s/%s", wf->project, wf->domain, wf->name, wf->version);
+    eng_plan *p = len > 0 && (size_t)len < sizeof(ref) ? floe_map_get(ex->t->e->plans, ref) : NULL;
+    if (p == NULL || p->plan == NULL)
+        return false;
+    ex->no_cache = m->no_cache;
+    ex->overwrite_cache = m->overwrite_cache;
+    ex->plan = p;
+    p->refs++;
+    eng_exec_loaded(ex, EX_READY);
+    return true;
+}
+
 void
-eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m)
+eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m, bool started)
 {
     eng_term *t = ex->t;
     sched_engine *e = t->e;
     ex->state = EX_LOADING;
+    if (started && start_recorded(ex, m))
+        return;
     start_job *j = floe_calloc(1, sizeof(*j));
     floe_arena *a = floe_arena_new(4096, 0);
     eng_op *op = j != NULL && a != NULL ? eng_op_new(t, ex, 0) : NULL;
@@ -761,7 +787,8 @@ eng_on_bus(eng_term *t, const floe_bus_msg *msg)
     eng_exec_push(ex, it);
     if (ex->state == EX_NEW) {
         if (type == FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED)
-            eng_exec_load_request(ex, (const Floe__ExecutionRequested *)msg->env->msg);
+            eng_exec_load_request(ex, (const Floe__ExecutionRequested *)msg->env->msg,
+                                  eng_handoff_started(t, &msg->pos));
         else
             eng_exec_load(ex);
     }

@@ -21,6 +21,7 @@ typedef struct handoff_slot {
     size_t len;
     uint64_t seq; /* the request's number */
     uint32_t next_free;
+    bool started; /* its row was recorded RUNNING under this term's epoch */
 } handoff_slot;
 
 struct eng_handoff {
@@ -50,7 +51,7 @@ handoff_grow(eng_handoff *h)
 }
 
 bool
-eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *pos)
+eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, bool started, floe_bus_pos *pos)
 {
     if (t->handoff == NULL) {
         if ((t->handoff = floe_calloc(1, sizeof(*t->handoff))) == NULL)
@@ -68,7 +69,8 @@ eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *
     uint32_t i = h->free_head;
     handoff_slot *s = &h->slot[i];
     h->free_head = s->next_free;
-    *s = (handoff_slot){.payload = p, .len = len, .seq = ++h->next_seq, .next_free = NO_SLOT};
+    *s = (handoff_slot){
+        .payload = p, .len = len, .seq = ++h->next_seq, .next_free = NO_SLOT, .started = started};
     h->held++;
     *pos =
         (floe_bus_pos){.topic = ENG_POS_LOCAL, .partition = -1, .offset = i, .generation = s->seq};
@@ -91,6 +93,16 @@ eng_handoff_done(eng_term *t, const floe_bus_pos *pos)
         h->held--;
     }
     return true;
+}
+
+bool
+eng_handoff_started(const eng_term *t, const floe_bus_pos *pos)
+{
+    const eng_handoff *h = t->handoff;
+    if (pos->topic != ENG_POS_LOCAL || h == NULL || pos->offset < 0 || pos->offset >= h->cap)
+        return false;
+    const handoff_slot *s = &h->slot[pos->offset];
+    return s->payload != NULL && s->seq == pos->generation && s->started;
 }
 
 unsigned
@@ -133,7 +145,7 @@ eng_handoff_requeue(eng_term *t, const char *topic)
     if (lost > 0)
         floe_log_warn(&t->log,
                       "%u requests taken from this replica's API could not be handed on (first: "
-                      "%s); they stay QUEUED until the reconcile sweep",
+                      "%s); they wait for the reconcile sweep",
                       lost, first);
     eng_handoff_free(t);
     return sent;

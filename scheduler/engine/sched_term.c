@@ -89,6 +89,8 @@ eng_term_end(sched_engine *e, const char *why)
     if (t == NULL)
         return;
     e->term = NULL;
+    if (e->hooks.on_term != NULL)
+        e->hooks.on_term(0, e->hooks.arg);
     eng_egress_flush(t); /* what this term decided, while its bus still runs */
     unsigned handed = eng_handoff_requeue(t, e->topic_events);
     if (handed > 0)

@@ -38,7 +38,7 @@
 static const char *scheduler_bin;
 static int scheduler_pid;
 static char project[32];
-static int launched = 1; /* launches accepted before test_health_and_metrics counts them */
+static int launched = 2; /* launches accepted before test_health_and_metrics counts them */
 static floe_config *cfg;
 
 static const char *const tasks_yaml =
@@ -342,49 +342,85 @@ test_launch_input_errors_record_nothing(void **state)
     assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1"), before);
 }
 
+/* Whether execution id's row satisfies cond (SQL over executions, the row e). */
+static bool
+row_is(const char *id, const char *cond)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM executions e WHERE id = $1 AND (%s)", cond);
+    PGconn *c = pg();
+    const char *params[] = {id};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    bool yes = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+    PQclear(r);
+    PQfinish(c);
+    return yes;
+}
+
+/* One launch of greet_daily@v1 with who: its id in id, the answer's phase checked. */
+static void
+launch_greet(const char *who, char id[64])
+{
+    char path[128], body[256];
+    snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
+    json_t *w = json_string(who), *out;
+    char *ws = json_dumps(w, JSON_ENCODE_ANY);
+    snprintf(body, sizeof(body), "{\"launch_plan\":\"greet_daily@v1\",\"inputs\":{\"who\":%s}}",
+             ws);
+    free(ws);
+    json_decref(w);
+    assert_int_equal(post(path, body, &out), 201);
+    snprintf(id, 64, "%s", jstr(out, "id"));
+    /* Recorded RUNNING under the epoch of the engine leading here: the answer says so. */
+    assert_string_equal(jstr(out, "phase"), "RUNNING");
+    json_decref(out);
+}
+
 /* This replica is the only one, so it leads: a launch goes from its API straight to its
  * engine, nothing on floe.events (issue 25; test_engine's test_launch_paths has a
- * standby's launch go through the bus). */
+ * standby's launch go through the bus), its row recorded RUNNING under the engine's epoch
+ * by the API; once the engine has the workflow's plan in memory, it starts such a launch
+ * without writing the row at all. */
 static void
 test_launch_recorded_and_started(void **state)
 {
     (void)state;
     const char *produced = "floe_bus_messages_total{bus=\"api\",dir=\"produced\"}";
     const char *requests = "floe_engine_events_total{type=\"ExecutionRequested\"}";
+    const char *dispatched = "floe_engine_dispatches_total{class=\"default\"}";
     it_wait_metric(API, "floe_scheduler_is_leader", 1, 30000);
     long long p0 = it_metric(API, produced), r0 = it_metric(API, requests);
-    assert_true(p0 >= 0 && r0 >= 0);
-    char path[128];
-    snprintf(path, sizeof(path), "/api/v1/executions?project=%s", project);
-    json_t *out;
+    long long d0 = it_metric(API, dispatched);
+    assert_true(p0 >= 0 && r0 >= 0 && d0 >= 0);
     /* A hostile string value is stored and returned verbatim. */
-    const char *body = "{\"launch_plan\":\"greet_daily@v1\",\"inputs\":{\"who\":"
-                       "\"'); DROP TABLE executions; -- ../../etc \\u00e9\"}}";
-    assert_int_equal(post(path, body, &out), 201);
-    char id[64];
-    snprintf(id, sizeof(id), "%s", jstr(out, "id"));
-    assert_string_equal(jstr(out, "phase"), "QUEUED");
-    json_decref(out);
-
+    const char *hostile = "'); DROP TABLE executions; -- ../../etc \xc3\xa9";
+    char id[64], path[128];
+    launch_greet(hostile, id);
     snprintf(path, sizeof(path), "/api/v1/executions/%s", id);
+    json_t *out;
     assert_int_equal(get(path, &out), 200);
-    assert_string_equal(jstr(out, "inputs.who"),
-                        "'); DROP TABLE executions; -- ../../etc \xc3\xa9");
+    assert_string_equal(jstr(out, "inputs.who"), hostile);
     assert_string_equal(jstr(out, "launch_plan.version"), "v1");
     assert_int_equal(json_integer_value(json_array_get(
                          json_object_get(json_object_get(out, "inputs"), "sizes"), 1)),
                      2);
     json_decref(out);
-    /* Recorded (the engine of this replica may already have it RUNNING). */
-    assert_int_equal(count_rows("SELECT count(*) FROM executions WHERE project = $1 AND phase IN "
-                                "('QUEUED', 'RUNNING')"),
-                     1);
+    assert_true(row_is(id, "phase = 'RUNNING' AND epoch > 0 AND started_at IS NOT NULL"));
 
-    /* ... and the engine started it (no worker here runs it), its request not produced. */
-    IT_WAIT_UNTIL(count_rows("SELECT count(*) FROM executions WHERE project = $1 AND phase = "
-                             "'RUNNING'") == 1,
-                  30000, "the execution RUNNING");
+    /* ... and the engine started it (its node dispatched; no worker here runs it), its
+     * request not produced. */
+    IT_WAIT_UNTIL(it_metric(API, dispatched) >= d0 + 1, 30000, "the first node dispatched");
     assert_true(it_metric(API, requests) >= r0 + 1);
+
+    /* The plan is in memory now: the next launch is started from the row as the API
+     * recorded it, which no statement of the engine touched (updated_at as inserted). */
+    char id2[64];
+    launch_greet("again", id2);
+    IT_WAIT_UNTIL(it_metric(API, dispatched) >= d0 + 2, 30000,
+                  "the second launch's node dispatched");
+    assert_true(row_is(id2, "phase = 'RUNNING' AND updated_at = created_at"));
     assert_int_equal(it_metric(API, produced), p0);
 }
 

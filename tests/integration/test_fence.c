@@ -430,7 +430,7 @@ test_inserts_together_fail_alone(void **state)
     store_exec taken = ex[1];
     taken.audit = NULL;
     assert_int_equal(store_exec_insert(pg, &taken, &e[0]), FLOE_OK);
-    store_exec_insert_many(pg, exp, 3, errs);
+    store_exec_insert_many(pg, exp, 3, errs, NULL);
     assert_int_equal(e[0].code, FLOE_OK);
     assert_int_equal(e[1].code, FLOE_ECONFLICT);
     assert_int_equal(e[2].code, FLOE_OK);
@@ -444,12 +444,104 @@ test_inserts_together_fail_alone(void **state)
         snprintf(res[i], sizeof(res[i]), "/test/%s", ids[i]);
         floe_err_clear(&e[i]);
     }
-    store_exec_insert_many(pg, exp, 3, errs);
+    store_exec_insert_many(pg, exp, 3, errs, NULL);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(e[i].code, FLOE_OK);
         assert_true(phase_is(pg, ids[i], "QUEUED/"));
         assert_int_equal(audit_rows(pg, res[i]), 1);
     }
+    store_pg_close(pg);
+}
+
+/* Whether id's row says epoch and has started_at (or not). */
+static bool
+started_under(store_pg *pg, const char *id, uint64_t epoch)
+{
+    PGresult *r;
+    floe_err err = {0};
+    const char *params[] = {id};
+    if (store_pg_exec(pg, "SELECT epoch, started_at IS NOT NULL FROM executions WHERE id = $1", 1,
+                      params, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("row: %s", err.msg);
+    bool yes = PQntuples(r) == 1 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) == epoch &&
+               strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    PQclear(r);
+    return yes;
+}
+
+/* Issue 25: a launch the API hands to the engine leading in its process is recorded
+ * RUNNING under that engine's epoch, by the same fence as the engine's start: only while
+ * the lease holds the epoch, else QUEUED. A row RUNNING under the starting term's epoch is
+ * startable in one statement (one the API recorded, sent through the bus after all); one
+ * RUNNING under another epoch takes the long way, which says RUNNING. */
+static void
+test_insert_started_under_the_lease(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-started", 5000);
+    uint64_t epoch = take_lease(pg, "test-fence-started");
+    floe_err e[3] = {{0}}, *errs[3] = {&e[0], &e[1], &e[2]};
+    char ids[3][FLOE_ID_LEN + 1], res[128], phase[16];
+    store_exec ex[3];
+    const store_exec *exp[3];
+    bool started[3];
+    assert_int_equal(store_project_ensure(pg, "fence-test", &e[0]), FLOE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(floe_id_new(ids[i]), 0);
+        ex[i] = fence_row(ids[i]);
+        exp[i] = &ex[i];
+    }
+    snprintf(res, sizeof(res), "/test/%s", ids[0]);
+    store_audit audit = {.principal = "test",
+                         .action = "launch",
+                         .project = "fence-test",
+                         .resource = res,
+                         .outcome = "ok",
+                         .status = 201};
+    ex[0].audit = &audit;
+    ex[0].start_epoch = epoch;
+    ex[1].start_epoch = epoch - 1; /* a term the lease has moved past */
+    store_exec_insert_many(pg, exp, 3, errs, started);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[i].code, FLOE_OK);
+    assert_true(started[0]);
+    assert_false(started[1] || started[2]);
+    assert_true(phase_is(pg, ids[0], "RUNNING/"));
+    assert_true(started_under(pg, ids[0], epoch));
+    assert_int_equal(audit_rows(pg, res), 1);
+    assert_true(phase_is(pg, ids[1], "QUEUED/"));
+    assert_true(phase_is(pg, ids[2], "QUEUED/"));
+
+    /* The term of that epoch starts it as it is; no other term does. */
+    assert_int_equal(store_run_start(pg, epoch - 1, &ex[0], phase, e), FLOE_EFENCED);
+    const char *both[] = {ids[0], ids[1]};
+    assert_int_equal(store_run_start_many(pg, epoch, both, 2, started, e), FLOE_OK);
+    assert_true(started[0] && started[1]);
+    assert_int_equal(store_run_start(pg, epoch, &ex[0], phase, e), FLOE_OK);
+    assert_string_equal(phase, "RUNNING");
+
+    /* RUNNING under an older epoch: not the one statement's, the long way's. */
+    PGresult *r;
+    const char *p2[] = {ids[2]};
+    assert_int_equal(store_pg_exec(pg,
+                                   "UPDATE executions SET phase = 'RUNNING', epoch = epoch - 1,"
+                                   " started_at = now() WHERE id = $1",
+                                   1, p2, NULL, NULL, &r, e),
+                     FLOE_OK);
+    PQclear(r);
+    assert_int_equal(store_run_start_many(pg, epoch, p2, 1, started, e), FLOE_OK);
+    assert_false(started[0]);
+    assert_int_equal(store_run_start(pg, epoch, &ex[2], phase, e), FLOE_OK);
+    assert_string_equal(phase, "RUNNING");
+
+    /* Alone (no transaction around it), the same. */
+    assert_int_equal(floe_id_new(ids[2]), 0);
+    ex[2].start_epoch = epoch;
+    store_exec_insert_many(pg, &exp[2], 1, &errs[2], started);
+    assert_int_equal(e[2].code, FLOE_OK);
+    assert_true(started[0]);
+    assert_true(started_under(pg, ids[2], epoch));
+    assert_int_equal(store_lease_release(pg, "scheduler", "test-fence-started", epoch, e), FLOE_OK);
     store_pg_close(pg);
 }
 
@@ -532,6 +624,7 @@ main(void)
         cmocka_unit_test(test_many_in_one_statement),
         cmocka_unit_test(test_start_commit_is_async_alone),
         cmocka_unit_test(test_inserts_together_fail_alone),
+        cmocka_unit_test(test_insert_started_under_the_lease),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -32,25 +32,33 @@ test_ack_frees_once(void **state)
     char id[32];
     floe_bus_pos a, b, c;
     request(&req, id, 1);
-    assert_true(eng_handoff_add(&t, &req, &a));
+    assert_true(eng_handoff_add(&t, &req, false, &a));
     request(&req, id, 2);
-    assert_true(eng_handoff_add(&t, &req, &b));
+    assert_true(eng_handoff_add(&t, &req, true, &b)); /* its row recorded RUNNING */
     assert_int_equal(a.topic, ENG_POS_LOCAL);
+    assert_false(eng_handoff_started(&t, &a));
+    assert_true(eng_handoff_started(&t, &b));
     assert_int_equal(eng_handoff_held(&t), 2);
     assert_true(eng_handoff_done(&t, &a));
     assert_int_equal(eng_handoff_held(&t), 1);
     /* The freed slot goes to the next request; a to-be-late second ack of a is its own. */
     request(&req, id, 3);
-    assert_true(eng_handoff_add(&t, &req, &c));
+    assert_true(eng_handoff_add(&t, &req, false, &c));
     assert_int_equal(c.offset, a.offset);
     assert_true(eng_handoff_done(&t, &a));
     assert_int_equal(eng_handoff_held(&t), 2);
     /* A Kafka position is not the hand-over's. */
     floe_bus_pos kafka = {.topic = 0, .partition = 3, .offset = 7, .generation = c.generation};
     assert_false(eng_handoff_done(&t, &kafka));
+    assert_false(eng_handoff_started(&t, &kafka));
+    /* A started request is so only while it is held, under its own number. */
+    floe_bus_pos stale = b;
+    stale.generation++;
+    assert_false(eng_handoff_started(&t, &stale));
     assert_int_equal(eng_handoff_held(&t), 2);
     assert_true(eng_handoff_done(&t, &c));
     assert_true(eng_handoff_done(&t, &b));
+    assert_false(eng_handoff_started(&t, &b));
     assert_int_equal(eng_handoff_held(&t), 0);
     eng_handoff_free(&t);
     assert_null(t.handoff);
@@ -66,13 +74,13 @@ test_bounded_and_handed_on(void **state)
     floe_bus_pos pos;
     for (int i = 0; i < ENG_HANDOFF_MAX; i++) {
         request(&req, id, i);
-        assert_true(eng_handoff_add(&t, &req, &pos));
+        assert_true(eng_handoff_add(&t, &req, false, &pos));
     }
     request(&req, id, ENG_HANDOFF_MAX);
-    assert_false(eng_handoff_add(&t, &req, &pos));
+    assert_false(eng_handoff_add(&t, &req, false, &pos));
     assert_int_equal(eng_handoff_held(&t), ENG_HANDOFF_MAX);
     assert_true(eng_handoff_done(&t, &pos)); /* the last one taken */
-    assert_true(eng_handoff_add(&t, &req, &pos));
+    assert_true(eng_handoff_add(&t, &req, false, &pos));
     /* No bus to hand them on: nothing sent, everything let go (the reconcile sweep's). */
     assert_int_equal(eng_handoff_requeue(&t, "floe.events"), 0);
     assert_null(t.handoff);

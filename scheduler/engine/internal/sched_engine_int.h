@@ -244,14 +244,18 @@ void eng_fenced(eng_term *t, const char *note);
 void eng_ack(eng_term *t, const floe_bus_pos *pos);
 /* sched_handoff.c: requests taken in-process, held until acknowledged. A position with
  * topic ENG_POS_LOCAL is one of theirs (eng_ack and eng_reject keep it from the bus). add: false
- * when full or out of memory (the request takes the bus). done: true when pos was theirs (freed).
- * requeue: at a term's end, what is still held goes to topic on the term's bus; returns how many.
+ * when full or out of memory (the request takes the bus); started: the API recorded its row
+ * RUNNING under this term's epoch. done: true when pos was theirs (freed). started: whether
+ * the request at pos is one whose row is RUNNING already. requeue: at a term's end, what is
+ * still held goes to topic on the term's bus; returns how many.
  */
 #define ENG_POS_LOCAL UINT32_MAX
 /* Requests held at once: beyond, a launch takes the bus (its backlog waits in Kafka). */
 #define ENG_HANDOFF_MAX 4096
-bool eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, floe_bus_pos *pos);
+bool eng_handoff_add(eng_term *t, const Floe__ExecutionRequested *req, bool started,
+                     floe_bus_pos *pos);
 bool eng_handoff_done(eng_term *t, const floe_bus_pos *pos);
+bool eng_handoff_started(const eng_term *t, const floe_bus_pos *pos);
 unsigned eng_handoff_held(const eng_term *t);
 unsigned eng_handoff_requeue(eng_term *t, const char *topic);
 void eng_handoff_free(eng_term *t);
@@ -301,7 +305,8 @@ void eng_term_drop_execs(eng_term *t);
 eng_item *eng_item_new(eng_item_kind kind);
 void eng_item_free(eng_item *it);
 /* Starts loading an execution first seen through ExecutionRequested. */
-void eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m);
+/* started: its row is RUNNING under the term's epoch already (eng_handoff_started). */
+void eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m, bool started);
 /* Starts loading an execution from its Redis state (any other event). */
 void eng_exec_load(eng_exec *ex);
 

@@ -260,6 +260,28 @@ test_rate_on_time_and_failover(void **state)
     assert_int_equal(distinct, n);
 }
 
+/* A plan with nothing due writes nothing (issue 25): its cursor stays at its activation
+ * while another plan's firings show the ticks going by, one each second. (Its one
+ * instant a year, 1 January 00:00 UTC, falls in the test's few seconds only then.) */
+static void
+test_idle_plan_writes_nothing(void **state)
+{
+    (void)state;
+    use_live_api();
+    register_lp("idle_yearly", "stamp", "schedule: {cron: \"0 0 1 1 *\", input: run_at}\n");
+    register_lp("busy_1s", "stamp", "schedule: {rate: 1s, input: run_at}\n");
+    const char *cursor = "SELECT (extract(epoch FROM cursor_at) * 1e6)::bigint FROM lp_cursors"
+                         " WHERE project = $1 AND name = 'idle_yearly'";
+    wait_count(1, 15000, "the idle plan's first evaluation",
+               "SELECT count(*) FROM lp_cursors WHERE project = $1 AND name = 'idle_yearly'");
+    long long c0 = sql_int("%s", cursor);
+    long long f0 = sql_int(FIRINGS("busy_1s", "true"));
+    wait_count(f0 + 3, 15000, "three more firings of busy_1s", FIRINGS("busy_1s", "true"));
+    assert_int_equal(sql_int("%s", cursor), c0);
+    activate("idle_yearly", "1", false);
+    activate("busy_1s", "1", false);
+}
+
 /* The scheduler is down for a while; on restart each plan catches up per its policy. */
 static void
 test_catch_up(void **state)
@@ -647,6 +669,7 @@ main(int argc, char **argv)
     worker_bin = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_on_time_and_failover),
+        cmocka_unit_test(test_idle_plan_writes_nothing),
         cmocka_unit_test(test_catch_up),
         cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_trigger_and_dedup),

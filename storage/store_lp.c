@@ -58,10 +58,16 @@ store_lp_active_list(store_pg *pg, size_t max, floe_arena *arena, store_lp_activ
     snprintf(lim, sizeof(lim), "%zu", max);
     const char *params[] = {lim};
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg,
-                               "SELECT project, domain, name, version, spec FROM launch_plans"
-                               " WHERE active ORDER BY project, domain, name LIMIT $1::bigint",
-                               1, params, NULL, NULL, &r, err);
+    floe_rc rc = store_pg_exec(
+        pg,
+        "SELECT l.project, l.domain, l.name, l.version, l.spec,"
+        " floor(extract(epoch FROM c.cursor_at))::bigint, c.cursor_at IS NOT NULL,"
+        " EXISTS (SELECT 1 FROM lp_firings f WHERE f.project = l.project AND f.domain = l.domain"
+        "  AND f.name = l.name AND f.state = 'PENDING')"
+        " FROM launch_plans l LEFT JOIN lp_cursors c ON c.project = l.project AND"
+        " c.domain = l.domain AND c.name = l.name"
+        " WHERE l.active ORDER BY l.project, l.domain, l.name LIMIT $1::bigint",
+        1, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     int rows = PQntuples(r);
@@ -74,6 +80,9 @@ store_lp_active_list(store_pg *pg, size_t max, floe_arena *arena, store_lp_activ
         a[i].key.name = store_pg_str(r, i, 2, arena, &rc);
         a[i].version = store_pg_str(r, i, 3, arena, &rc);
         a[i].spec = store_pg_bytea(r, i, 4, arena, &a[i].spec_len, &rc);
+        a[i].has_cursor = store_pg_bool(r, i, 6);
+        a[i].cursor_s = a[i].has_cursor ? store_pg_int64(r, i, 5) : 0;
+        a[i].pending = store_pg_bool(r, i, 7);
     }
     PQclear(r);
     if (rc != FLOE_OK)
@@ -84,24 +93,6 @@ store_lp_active_list(store_pg *pg, size_t max, floe_arena *arena, store_lp_activ
 }
 
 /* --- Schedules ------------------------------------------------------------------------- */
-
-floe_rc
-store_lp_cursor_get(store_pg *pg, const store_lp_key *k, int64_t *cursor_s, bool *found,
-                    floe_err *err)
-{
-    const char *params[] = {k->project, k->domain, k->name};
-    PGresult *r;
-    floe_rc rc = store_pg_exec(pg,
-                               "SELECT floor(extract(epoch FROM cursor_at))::bigint FROM lp_cursors"
-                               " WHERE project = $1 AND domain = $2 AND name = $3",
-                               3, params, NULL, NULL, &r, err);
-    if (rc != FLOE_OK)
-        return rc;
-    *found = PQntuples(r) == 1;
-    *cursor_s = *found ? store_pg_int64(r, 0, 0) : 0;
-    PQclear(r);
-    return FLOE_OK;
-}
 
 floe_rc
 store_lp_schedule_record(store_pg *pg, uint64_t epoch, const store_lp_key *k,

@@ -29,17 +29,18 @@ typedef struct store_lp_active {
     const char *version;
     const uint8_t *spec; /* packed floe.LaunchPlanSpec */
     size_t spec_len;
+    /* Read with the list, so an idle tick is one query whatever the number of plans: the
+     * schedule cursor (has_cursor false: never evaluated), and whether any firing of the
+     * plan was PENDING. */
+    int64_t cursor_s;
+    bool has_cursor, pending;
 } store_lp_active;
 
-/* Every active launch plan version (at most max). */
+/* Every active launch plan version (at most max), with its cursor and pending flag. */
 floe_rc store_lp_active_list(store_pg *pg, size_t max, floe_arena *arena, store_lp_active **out,
                              size_t *n, floe_err *err);
 
 /* --- Schedules ------------------------------------------------------------------------- */
-
-/* The schedule cursor; *found false for a plan never evaluated. */
-floe_rc store_lp_cursor_get(store_pg *pg, const store_lp_key *k, int64_t *cursor_s, bool *found,
-                            floe_err *err);
 
 typedef struct store_lp_fire {
     int64_t at_s;      /* the scheduled instant */

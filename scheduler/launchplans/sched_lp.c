@@ -38,6 +38,7 @@ struct eng_lps {
      * (after a burst of trigger firings, ticks stopped for tens of seconds). */
     struct event *tick_ev, *kick_ev;
     bool tick_busy, first, data_busy;
+    bool kicked;              /* a kick came while a tick ran: another tick once it is done */
     unsigned inflight;        /* our messages not yet acknowledged by Kafka */
     int64_t pruned_us;        /* monotonic time of the last retention run, 0 = none this term */
     int64_t reconciled_us;    /* ... of the last reconcile page (sched_reconcile) */
@@ -51,6 +52,7 @@ struct eng_lps {
 };
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg);
+static void kick_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 dp_free(lp_dp *d)
@@ -81,7 +83,7 @@ lp_start(eng_term *t)
     lp->acked_req = floe_calloc(ACKED_MAX, sizeof(char *));
     lp->acked_data = floe_calloc(ACKED_MAX, sizeof(char *));
     lp->tick_ev = event_new(e->base, -1, EV_PERSIST, tick_cb, t);
-    lp->kick_ev = event_new(e->base, -1, 0, tick_cb, t);
+    lp->kick_ev = event_new(e->base, -1, 0, kick_cb, t);
     if (lp->acked_req == NULL || lp->acked_data == NULL || lp->tick_ev == NULL ||
         lp->kick_ev == NULL) {
         if (lp->tick_ev != NULL)
@@ -204,6 +206,10 @@ tick_done(void *arg)
     if (!t->dead && t->lp != NULL) {
         eng_lps *lp = t->lp;
         lp->tick_busy = false;
+        if (lp->kicked) { /* what the kick was for may postdate this tick's reads */
+            lp->kicked = false;
+            event_active(lp->kick_ev, EV_TIMEOUT, 0);
+        }
         floe_metric_add(lp->m_launched, j->launched);
         floe_metric_add(lp->m_skipped, j->skipped);
         floe_metric_add(lp->m_missed, j->missed);
@@ -308,6 +314,20 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     eng_lp_tick(arg);
+}
+
+/* A tick now (a term's first, firings recorded by a trigger): one that is running may
+ * have listed the plans before the firings were there, so it is followed by another. */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    eng_term *t = arg;
+    if (t->lp != NULL && t->lp->tick_busy)
+        t->lp->kicked = true;
+    else
+        eng_lp_tick(t);
 }
 
 static void

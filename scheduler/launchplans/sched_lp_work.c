@@ -64,8 +64,9 @@ next_instant(const Floe__Schedule *s, const floe_cron *c, const floe_tz *tz, int
 }
 
 static floe_rc
-schedule_eval(store_pg *pg, lp_tick_job *j, const store_lp_key *k, const Floe__Schedule *s)
+schedule_eval(store_pg *pg, lp_tick_job *j, const store_lp_active *act, const Floe__Schedule *s)
 {
+    const store_lp_key *k = &act->key;
     floe_err err = {0};
     floe_cron c;
     if (s->rate_s == 0 && floe_cron_parse(s->cron, &c, &err) != FLOE_OK) {
@@ -78,13 +79,10 @@ schedule_eval(store_pg *pg, lp_tick_job *j, const store_lp_key *k, const Floe__S
         floe_log_warn(&lp_log, "launch plan %s/%s/%s: %s", k->project, k->domain, k->name, err.msg);
         return FLOE_OK;
     }
-    int64_t cursor;
-    bool found;
-    floe_rc rc = store_lp_cursor_get(pg, k, &cursor, &found, &j->err);
-    if (rc != FLOE_OK)
-        goto out;
+    floe_rc rc = FLOE_OK;
+    int64_t cursor = act->cursor_s;
     int64_t now = j->now_s;
-    if (!found) {
+    if (!act->has_cursor) {
         /* First evaluation: nothing before activation is owed. */
         rc = store_lp_schedule_record(pg, j->epoch, k, NULL, 0, now, 0, &j->err);
         goto out;
@@ -446,9 +444,13 @@ lp_tick_work(store_pg *pg, lp_tick_job *j)
         if (lp == NULL || (lp->schedule == NULL && lp->trigger == NULL) || lp->interface == NULL ||
             lp->workflow == NULL)
             continue;
-        if (lp->schedule != NULL && (j->rc = schedule_eval(pg, j, &act[i].key, lp->schedule)) != 0)
+        unsigned recorded = j->recorded;
+        if (lp->schedule != NULL && (j->rc = schedule_eval(pg, j, &act[i], lp->schedule)) != 0)
             return;
-        if (budget > 0 && (j->rc = launch_pending(pg, j, &act[i], lp, &budget)) != FLOE_OK)
+        /* Only a plan with firings waiting is asked for them: pending when listed, or
+         * recorded just now (a trigger firing recorded since kicks another tick). */
+        if (budget > 0 && (act[i].pending || j->recorded > recorded) &&
+            (j->rc = launch_pending(pg, j, &act[i], lp, &budget)) != FLOE_OK)
             return;
     }
     if (j->collect && (j->rc = collect_unpublished(pg, j)) != FLOE_OK)

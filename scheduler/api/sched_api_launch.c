@@ -80,8 +80,8 @@ note_delivered(api_delivery *d, floe_rc rc, const char *reason)
     launch_note *n = (launch_note *)d;
     if (rc != FLOE_OK)
         floe_log_warn(&note_log,
-                      "execution %s: its ExecutionRequested was not delivered (%s); it stays "
-                      "QUEUED until the reconcile sweep requests it again",
+                      "execution %s: its ExecutionRequested was not delivered (%s); it waits "
+                      "for the reconcile sweep to request it again",
                       n->id, reason != NULL ? reason : floe_rc_name(rc));
     floe_free(n);
 }
@@ -96,13 +96,14 @@ launch_answer(api_req *r)
     api_reply(r);
 }
 
-/* The row is recorded (QUEUED): the launch is answered now, its ExecutionRequested
+/* The row is recorded (QUEUED, or RUNNING under the epoch of the engine leading here):
+ * the launch is answered now, its ExecutionRequested
  * handed to the engine when it leads in this process (issue 25: a produce and a fetch a
  * launch, and their wake-ups, saved), else produced on the way out. The engine starts the
  * execution when the request reaches it (a term that ends first hands it on to the bus); a
  * message Kafka refuses or loses, or a crash before the engine created its state, leaves
- * the row QUEUED and absent from Redis, which the leader's reconcile sweep requests again
- * after engine.reconcile_every.
+ * the row without state in Redis, which the leader's reconcile sweep requests again after
+ * engine.reconcile_every.
  * Waiting for the broker's acknowledgement before answering cost a launch ~1 ms and more
  * under load (issue 25: `many` +30%). */
 void
@@ -127,8 +128,8 @@ api_launch_done(api_req *r)
                               n != NULL ? &n->dl : NULL, NULL, &err);
     if (rc != FLOE_OK) {
         floe_log_warn(&note_log,
-                      "execution %s: its ExecutionRequested was not produced (%s); it stays "
-                      "QUEUED until the reconcile sweep requests it again",
+                      "execution %s: its ExecutionRequested was not produced (%s); it waits "
+                      "for the reconcile sweep to request it again",
                       st->id, err.msg[0] ? err.msg : floe_rc_name(rc));
         floe_free(n);
     }

@@ -614,28 +614,17 @@ out:
     eng_op_free(op);
 }
 
-/* A launch this replica's API recorded RUNNING under the term's epoch, for a workflow
- * whose plan is in memory: nothing to read or write before it runs (issue 25: the start's
- * statement and its trip through the pool, a quarter of a small launch's statements).
- * False: the start job, which also resolves launch plans, recoveries and plans to load. */
+/* The request's workflow ("project/domain/name/version") in ref, and whether its plan is
+ * in memory; false for a request naming only a launch plan. */
 static bool
-start_recorded(eng_exec *ex, const Floe__ExecutionRequested *m)
+plan_cached(const sched_engine *e, const Floe__ExecutionRequested *m, char ref[700])
 {
     const Floe__Identifier *wf = m->workflow;
-    if (wf == NULL || m->recover)
+    if (wf == NULL)
         return false;
-    char ref[700];
-    int len =
-        snprintf(ref, sizeof(ref), "%s/%s/%s/%s", wf->project, wf->domain, wf->name, wf->version);
-    eng_plan *p = len > 0 && (size_t)len < sizeof(ref) ? floe_map_get(ex->t->e->plans, ref) : NULL;
-    if (p == NULL || p->plan == NULL)
-        return false;
-    ex->no_cache = m->no_cache;
-    ex->overwrite_cache = m->overwrite_cache;
-    ex->plan = p;
-    p->refs++;
-    eng_exec_loaded(ex, EX_READY);
-    return true;
+    int len = snprintf(ref, 700, "%s/%s/%s/%s", wf->project, wf->domain, wf->name, wf->version);
+    eng_plan *p = len > 0 && len < 700 ? floe_map_get(e->plans, ref) : NULL;
+    return p != NULL && p->plan != NULL;
 }
 
 void
@@ -644,8 +633,18 @@ eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m, bool star
     eng_term *t = ex->t;
     sched_engine *e = t->e;
     ex->state = EX_LOADING;
-    if (started && start_recorded(ex, m))
+    char ref[700];
+    bool cached = plan_cached(e, m, ref);
+    /* Recorded RUNNING under this term's epoch by this replica's API, its plan in memory:
+     * nothing to read or write before it runs (issue 25: the start's statement and its
+     * trip through the pool, a quarter of a small launch's statements). Anything else
+     * goes to the start job, which also resolves launch plans, recoveries and plans. */
+    if (started && cached && !m->recover) {
+        ex->no_cache = m->no_cache;
+        ex->overwrite_cache = m->overwrite_cache;
+        eng_plan_acquire(ex, ref);
         return;
+    }
     start_job *j = floe_calloc(1, sizeof(*j));
     floe_arena *a = floe_arena_new(4096, 0);
     eng_op *op = j != NULL && a != NULL ? eng_op_new(t, ex, 0) : NULL;
@@ -701,14 +700,7 @@ eng_exec_load_request(eng_exec *ex, const Floe__ExecutionRequested *m, bool star
     bool ok = row->id != NULL && row->project != NULL && row->domain != NULL && in != NULL &&
               (wf == NULL || (row->workflow_name != NULL && row->workflow_version != NULL)) &&
               (wf != NULL || j->lp != NULL);
-    if (wf != NULL) {
-        char ref[700];
-        snprintf(ref, sizeof(ref), "%s/%s/%s/%s", wf->project, wf->domain, wf->name, wf->version);
-        eng_plan *p = floe_map_get(e->plans, ref);
-        j->need_plan = p == NULL || p->plan == NULL;
-    } else {
-        j->need_plan = true;
-    }
+    j->need_plan = !cached;
     if (!ok || floe_pool_submit_batch(e->pool, start_batch, start_done, j) != FLOE_OK) {
         floe_arena_free(a);
         floe_free(j);

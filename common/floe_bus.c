@@ -118,17 +118,20 @@ bus_out_topic(floe_bus *bus, const char *name, floe_err *err)
     }
     if (strcmp(name, bus->dlq_topic) == 0)
         rd_kafka_topic_conf_set_opaque(tconf, &bus->dlq_marker);
-    char *copy = floe_strdup(name);
+    bus_group *grp = NULL;
+    char *copy = bus_group_topic(bus, name, tconf, &grp) == FLOE_OK ? floe_strdup(name) : NULL;
     rd_kafka_topic_t *rkt = copy != NULL ? rd_kafka_topic_new(bus->prod, name, tconf) : NULL;
     if (rkt == NULL) {
         if (copy == NULL)
             rd_kafka_topic_conf_destroy(tconf);
         floe_free(copy);
+        bus_group_free(grp);
         floe_err_sys(err, FLOE_ENOMEM, "bus: topic %s: cannot create handle", name);
         return NULL;
     }
     bus->out_topics[bus->n_out_topics].name = copy;
     bus->out_topics[bus->n_out_topics].rkt = rkt;
+    bus->out_topics[bus->n_out_topics].grp = grp;
     bus->n_out_topics++;
     return rkt;
 }
@@ -725,7 +728,10 @@ floe_bus_free(floe_bus *bus)
         if (bus->prod_q != NULL)
             rd_kafka_queue_destroy(bus->prod_q);
         rd_kafka_destroy(bus->prod);
+        for (size_t i = 0; i < bus->n_out_topics; i++) /* after: its partitioners' state */
+            bus_group_free(bus->out_topics[i].grp);
     }
+    floe_free(bus->group_prefix);
     if (bus->cons_ev != NULL)
         event_free(bus->cons_ev);
     if (bus->prod_ev != NULL)

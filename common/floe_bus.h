@@ -94,6 +94,15 @@ floe_rc floe_bus_produce(floe_bus *bus, const char *topic, const void *key, size
                          Floe__MessageType type, const ProtobufCMessage *payload, void *opaque,
                          char id_out[FLOE_ID_LEN + 1], floe_err *err);
 
+/* Messages to topics whose names begin with prefix get their partition from the load, not
+ * from their key (which they still carry): quiet, each goes to the next partition; busy,
+ * those produced together share one, up to run_max in a row (floe_bus_group.c). One
+ * produce request for what is produced at once, where librdkafka sends one a partition.
+ * Only for topics whose order per key does not matter; applies to topics first produced
+ * to after the call. run_max 0: by key again. FLOE_ENOMEM. */
+floe_rc floe_bus_group_partitions(floe_bus *bus, const char *prefix, unsigned run_max,
+                                  floe_err *err);
+
 /* Queues raw bytes, not checked (tests, DLQ replays). */
 floe_rc floe_bus_produce_raw(floe_bus *bus, const char *topic, const void *key, size_t key_len,
                              const void *value, size_t len, void *opaque, floe_err *err);

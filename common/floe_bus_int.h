@@ -14,6 +14,7 @@
 #include "floe_sign.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 
 #define BUS_DLQ_REASONS 4
 
@@ -31,9 +32,22 @@ typedef struct bus_part {
     int64_t next; /* offset after the last message handed over; -1 before the first */
 } bus_part;
 
+/* floe_bus_group.c: a topic's partitions chosen by the load (runs of messages produced
+ * together), not by key. */
+typedef struct bus_group {
+    pthread_mutex_t mu;
+    unsigned max;       /* longest run */
+    uint64_t run;       /* runs so far: the partition is run * stride */
+    uint32_t n;         /* messages in the current run */
+    int64_t since_us;   /* its first */
+    int64_t period_us;  /* start of the current load period */
+    uint32_t cur, prev; /* messages in the current period and in the one before */
+} bus_group;
+
 typedef struct bus_topic {
     char *name;
     rd_kafka_topic_t *rkt;
+    bus_group *grp; /* NULL: partitioned by key */
 } bus_topic;
 
 /* A dead-lettered message waiting for the DLQ's delivery report, then acked. */
@@ -85,7 +99,19 @@ struct floe_bus {
     char who[33];
     floe_metric *m_lag[BUS_MAX_TOPICS]; /* floe_bus_lag.c, by in_topics index */
     floe_keyring *keys;                 /* bus.keys_file; NULL: unsigned bus */
+    char *group_prefix;                 /* floe_bus_group_partitions; NULL: none */
+    unsigned group_max;
 };
+
+/* floe_bus_group.c */
+/* The partition (of cnt) of the next message at now_us; the run length the load allows. */
+int32_t bus_group_pick(bus_group *g, int64_t now_us, int32_t cnt);
+unsigned bus_group_run_max(const bus_group *g);
+/* For a topic handle about to be created: when name is grouped, *out gets its state and
+ * tconf its partitioner (the topic's opaque). FLOE_ENOMEM. */
+floe_rc bus_group_topic(floe_bus *bus, const char *name, rd_kafka_topic_conf_t *tconf,
+                        bus_group **out);
+void bus_group_free(bus_group *g);
 
 /* floe_bus_track.c */
 /* floe_bus_lag.c: librdkafka's statistics callback (consumer lag per topic). */

@@ -84,6 +84,7 @@ typedef struct floe_config {
     int egress_batch;             /* 0 off, 1 on: PhaseChanges, one per execution and batch */
     int64_t egress_delay_ms;      /* held this long after the first change (egress_batch) */
     int64_t engine_threads;
+    int64_t dispatch_group; /* longest run of dispatches on one partition; 0: by key */
     int64_t redis_timeout_ms;
 
     int64_t blob_max_bytes;

@@ -264,6 +264,12 @@ const cfg_entry floe_config_table[] = {
      "that made them is done"},
     {"engine.egress_nodes", CFG_ENUM, OFF(egress_nodes), "on", 0, 0, "FLOE_EGRESS_NODES", 0, on_off,
      NULL, "publish node phase changes to <prefix>.egress (execution changes always are)"},
+    {"engine.dispatch_group", CFG_INT, OFF(dispatch_group), "64", 0, 4096, "FLOE_DISPATCH_GROUP", 0,
+     NULL, NULL,
+     "dispatches produced together share a partition of their class's topic, at most this "
+     "many in a row and fewer the quieter the engine (one a partition when quiet, so a small "
+     "fan-out spreads over the workers): one produce request where there were one a "
+     "partition; 0: partitioned by key (execution/node), as Kafka's Java client would"},
     {"engine.threads", CFG_INT, OFF(engine_threads), "2", 1, 32, "FLOE_ENGINE_THREADS", 0, NULL,
      NULL, "threads (each with a PostgreSQL connection) for the engine's database work"},
     {"redis.timeout", CFG_DURATION, OFF(redis_timeout_ms), "5s", 100, 600000, "FLOE_REDIS_TIMEOUT",

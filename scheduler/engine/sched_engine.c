@@ -116,9 +116,14 @@ term_start(sched_engine *e, uint64_t epoch)
     if (t->execs == NULL || t->sweep_ev == NULL || t->ack_ev == NULL || t->free_ev == NULL ||
         t->egress == NULL)
         goto fail;
+    char tasks[160];
+    floe_config_topic(e->cfg, "tasks.", tasks, sizeof(tasks));
     if ((t->bus = floe_bus_new(e->base, e->cfg, &cb, &err)) != NULL)
         floe_bus_count_into(t->bus, e->metrics, "engine");
-    if (t->bus == NULL || floe_bus_subscribe(t->bus, group, topics, 1, &err) != FLOE_OK) {
+    if (t->bus == NULL ||
+        floe_bus_group_partitions(t->bus, tasks, (unsigned)e->cfg->dispatch_group, &err) !=
+            FLOE_OK ||
+        floe_bus_subscribe(t->bus, group, topics, 1, &err) != FLOE_OK) {
         floe_log_error(&t->log, "engine cannot start: %s", err.msg);
         goto fail;
     }

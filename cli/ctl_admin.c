@@ -44,8 +44,9 @@ ctl_admin_help(FILE *out)
           "Creates Floe's topics (FLOE_TOPIC_PREFIX's events, tasks.CLASS for each of\n"
           "FLOE_RESOURCE_CLASSES, egress, dlq, smoke) through the Kafka Admin API, with the\n"
           "replication factor (3), min.insync.replicas (2), retention (7d) and unclean leader\n"
-          "election off; partitions: events 4, tasks 8 (a class never runs more workers\n"
-          "than its topic has partitions), egress 4. Existing topics are left as they are.\n"
+          "election off; partitions: events 1 (the leader is its one consumer), tasks 8 (a\n"
+          "class never runs more workers than its topic has partitions), egress 4. Existing\n"
+          "topics are left as they are.\n"
           "--check creates nothing and exits 1 when a topic is missing or has fewer\n"
           "partitions than asked; --dry-run prints the plan. On a broker without the Admin\n"
           "API (Kafka 0.9, 0.10.0) it prints the kafka-topics.sh commands to run (with\n"
@@ -222,7 +223,7 @@ print_plan(const ctl_ctx *ctx, const plan *p)
 static int
 parse(const ctl_ctx *ctx, int argc, char **argv, plan *p, bool *check, bool *dry)
 {
-    int events = 4, tasks = 8, egress = 4;
+    int events = 1, tasks = 8, egress = 4;
     p->rf = 3;
     p->min_insync = 2;
     p->retention_ms = 7LL * 24 * 3600 * 1000;

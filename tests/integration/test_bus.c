@@ -4,7 +4,9 @@
  *    resumes after the last acknowledged offset: nothing lost, nothing seen twice except
  *    what was never acknowledged;
  *  - malformed and oversized messages go to the DLQ with the reason, are never handed to
- *    the application, and are acknowledged once the DLQ has them.
+ *    the application, and are acknowledged once the DLQ has them;
+ *  - a topic partitioned by the load (floe_bus_group_partitions, the engine's dispatches):
+ *    a quiet burst spread evenly, a burst under load on one partition, keys kept.
  * Each run uses its own id, consumer groups and message keys, so runs never disturb each
  * other on the shared topics.
  */
@@ -16,11 +18,13 @@
 
 #include "floe_bus.h"
 #include "floe_mem.h"
+#include "floe_time.h"
 #include "it_util.h"
 
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_MSGS 40
 #define N_ACKED 25 /* the consumer acknowledges seq 0..24 before it stops */
@@ -47,7 +51,12 @@ typedef struct probe {
     /* H5: a bad message with a huge key */
     char bigkey_reason[256];
     size_t bigkey_len;
+    /* grouped partitions: where each of our messages arrived, and its key */
+    int32_t part[N_MSGS];
+    bool key_ok[N_MSGS];
 } probe;
+
+#define LOAD_SEQ 2000000 /* the load of the grouped-partitions test: acknowledged, ignored */
 
 static void
 on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
@@ -64,8 +73,17 @@ on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
             floe_bus_ack(bus, &msg->pos);
             return;
         }
+        if (m->seq == LOAD_SEQ) {
+            floe_bus_ack(bus, &msg->pos);
+            return;
+        }
         assert_true(m->seq < N_MSGS);
         p->seen[m->seq]++;
+        p->part[m->seq] = msg->pos.partition;
+        char key[128];
+        int klen = snprintf(key, sizeof(key), "%s/%llu", p->run_id, (unsigned long long)m->seq);
+        p->key_ok[m->seq] =
+            msg->key_len == (size_t)klen && memcmp(msg->key, key, msg->key_len) == 0;
         p->ours++;
         if (p->keep)
             p->held[m->seq] = msg->pos;
@@ -493,6 +511,92 @@ test_m8_inflight_bytes_bounded(void **state)
     floe_config_free(cfg);
 }
 
+static void
+produce_one(floe_bus *prod, const probe *p, const char *topic, uint64_t seq)
+{
+    Floe__Smoke m = FLOE__SMOKE__INIT;
+    m.seq = seq;
+    m.run_id = (char *)p->run_id;
+    char key[128];
+    int klen = snprintf(key, sizeof(key), "%s/%llu", p->run_id, (unsigned long long)seq);
+    floe_err err;
+    if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                         &m.base, NULL, NULL, &err) != FLOE_OK)
+        fail_msg("produce: %s", err.msg);
+}
+
+static bool
+grouped_seen(void *arg)
+{
+    probe *p = arg;
+    for (int i = 0; i < 18; i++)
+        if (p->seen[i < 8 ? i : i + 2] == 0)
+            return false;
+    return true;
+}
+
+/* Issue 25: the engine's dispatches take their partition from the load. Quiet, eight
+ * messages produced at once land two on each of the topic's four partitions (keys hashed
+ * would leave some partitions more and others none, 96% of the time); after a load of
+ * thousands, ten produced at once share one partition (one produce request). The keys
+ * travel unchanged. */
+static void
+test_grouped_partitions(void **state)
+{
+    (void)state;
+    floe_config *cfg = it_config("test-bus-group", NULL, 0);
+    char topic[128], group[96];
+    floe_config_topic(cfg, "smoke", topic, sizeof(topic));
+    probe p;
+    memset(&p, 0, sizeof(p));
+    p.base = event_base_new();
+    assert_int_equal(floe_id_new(p.run_id), 0);
+    snprintf(group, sizeof(group), "test-bus-group-%s", p.run_id);
+    floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
+    floe_err err;
+    assert_int_equal(floe_bus_group_partitions(prod, topic, 64, &err), FLOE_OK);
+    /* One delivered first: the topic's partitions known, so the next are partitioned as
+     * they are produced, in order (not later, all together, by librdkafka's thread). */
+    produce_one(prod, &p, topic, LOAD_SEQ);
+    assert_int_equal(floe_bus_flush(prod, 30000), FLOE_OK);
+    for (uint64_t seq = 0; seq < 8; seq++) /* quiet */
+        produce_one(prod, &p, topic, seq);
+    /* Load for 250 ms, more than two of the policy's 100 ms periods: twenty a millisecond. */
+    int64_t t0 = floe_mono_us();
+    while (floe_mono_us() - t0 < 250000) {
+        for (int i = 0; i < 20; i++)
+            produce_one(prod, &p, topic, LOAD_SEQ);
+        event_base_loop(p.base, EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    usleep(3000); /* past the load's last run: the burst starts its own */
+    for (uint64_t seq = 10; seq < 20; seq++)
+        produce_one(prod, &p, topic, seq);
+    assert_int_equal(floe_bus_flush(prod, 30000), FLOE_OK);
+
+    p.ack_below = N_MSGS;
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, grouped_seen, &p, WAIT_MS, "the quiet eight and the busy ten");
+    unsigned per[4] = {0};
+    for (int i = 0; i < 8; i++) {
+        assert_true(p.part[i] >= 0 && p.part[i] < 4);
+        per[p.part[i]]++;
+        assert_true(p.key_ok[i]);
+    }
+    printf("# quiet: %u %u %u %u on the four partitions; busy: seq 10-19 on partition %d\n", per[0],
+           per[1], per[2], per[3], p.part[10]);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(per[i], 2);
+    for (int i = 10; i < 20; i++) {
+        assert_int_equal(p.part[i], p.part[10]);
+        assert_true(p.key_ok[i]);
+    }
+    floe_bus_free(p.bus);
+    floe_bus_free(prod);
+    event_base_free(p.base);
+    floe_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -502,6 +606,7 @@ main(void)
         cmocka_unit_test(test_unsigned_message_dead_lettered),
         cmocka_unit_test(test_h5_huge_key_dead_lettered),
         cmocka_unit_test(test_m8_inflight_bytes_bounded),
+        cmocka_unit_test(test_grouped_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

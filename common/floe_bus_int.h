@@ -37,7 +37,7 @@ typedef struct bus_part {
 typedef struct bus_group {
     pthread_mutex_t mu;
     unsigned max;       /* longest run */
-    uint64_t run;       /* runs so far: the partition is run * stride */
+    uint64_t run;       /* runs so far: the partition is its low bits reversed */
     uint32_t n;         /* messages in the current run */
     int64_t since_us;   /* its first */
     int64_t period_us;  /* start of the current load period */

@@ -81,7 +81,7 @@ on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
         p->seen[m->seq]++;
         p->part[m->seq] = msg->pos.partition;
         char key[128];
-        int klen = snprintf(key, sizeof(key), "%s/%llu", p->run_id, (unsigned long long)m->seq);
+        int klen = snprintf(key, sizeof(key), "%s/%llu/0", p->run_id, (unsigned long long)m->seq);
         p->key_ok[m->seq] =
             msg->key_len == (size_t)klen && memcmp(msg->key, key, msg->key_len) == 0;
         p->ours++;
@@ -147,23 +147,38 @@ bus_open(probe *p, const floe_config *cfg, const char *group, const char *topic)
     return bus;
 }
 
-/* Produces this run's 40 smoke messages, keyed "RUN/SEQ" (plus pad zeros), so they
- * spread over every partition. */
+/* Produces one message of this run, keyed "RUN/SEQ/0" (the 0 padded to pad digits). */
+static void
+produce_one(floe_bus *prod, const probe *p, const char *topic, uint64_t seq, int pad)
+{
+    Floe__Smoke m = FLOE__SMOKE__INIT;
+    m.seq = seq;
+    m.run_id = (char *)p->run_id;
+    char key[256];
+    int klen =
+        snprintf(key, sizeof(key), "%s/%llu/%0*d", p->run_id, (unsigned long long)seq, pad, 0);
+    floe_err err;
+    if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                         &m.base, NULL, NULL, &err) != FLOE_OK)
+        fail_msg("produce: %s", err.msg);
+}
+
+/* Produces this run's 40 smoke messages, so they spread over every partition. */
 static void
 produce_run(floe_bus *prod, const probe *p, const char *topic, int pad)
 {
-    for (uint64_t seq = 0; seq < N_MSGS; seq++) {
-        Floe__Smoke m = FLOE__SMOKE__INIT;
-        m.seq = seq;
-        m.run_id = (char *)p->run_id;
-        char key[256];
-        int klen =
-            snprintf(key, sizeof(key), "%s/%llu/%0*d", p->run_id, (unsigned long long)seq, pad, 0);
-        floe_err err;
-        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
-                             &m.base, NULL, NULL, &err) != FLOE_OK)
-            fail_msg("produce: %s", err.msg);
-    }
+    for (uint64_t seq = 0; seq < N_MSGS; seq++)
+        produce_one(prod, p, topic, seq, pad);
+}
+
+/* A probe of its own run (id), on a loop of its own, and its consumer group name. */
+static void
+probe_init(probe *p, const char *name, char group[96])
+{
+    memset(p, 0, sizeof(*p));
+    p->base = event_base_new();
+    assert_int_equal(floe_id_new(p->run_id), 0);
+    snprintf(group, 96, "%s-%s", name, p->run_id);
 }
 
 static bool
@@ -203,10 +218,7 @@ test_round_trip_and_restart_resumes(void **state)
     floe_config_topic(cfg, "smoke", topic, sizeof(topic));
 
     probe p;
-    memset(&p, 0, sizeof(p));
-    p.base = event_base_new();
-    assert_int_equal(floe_id_new(p.run_id), 0);
-    snprintf(group, sizeof(group), "test-bus-%s", p.run_id);
+    probe_init(&p, "test-bus", group);
 
     /* Produce 40 messages spread over every partition by key. */
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
@@ -478,10 +490,7 @@ test_m8_inflight_bytes_bounded(void **state)
     char topic[128], group[96];
     floe_config_topic(cfg, "smoke", topic, sizeof(topic));
     probe p;
-    memset(&p, 0, sizeof(p));
-    p.base = event_base_new();
-    assert_int_equal(floe_id_new(p.run_id), 0);
-    snprintf(group, sizeof(group), "test-bus-bytes-%s", p.run_id);
+    probe_init(&p, "test-bus-bytes", group);
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
     produce_run(prod, &p, topic, 200);
     it_wait(p.base, all_delivered, &p, WAIT_MS, "40 delivery reports");
@@ -511,20 +520,6 @@ test_m8_inflight_bytes_bounded(void **state)
     floe_config_free(cfg);
 }
 
-static void
-produce_one(floe_bus *prod, const probe *p, const char *topic, uint64_t seq)
-{
-    Floe__Smoke m = FLOE__SMOKE__INIT;
-    m.seq = seq;
-    m.run_id = (char *)p->run_id;
-    char key[128];
-    int klen = snprintf(key, sizeof(key), "%s/%llu", p->run_id, (unsigned long long)seq);
-    floe_err err;
-    if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
-                         &m.base, NULL, NULL, &err) != FLOE_OK)
-        fail_msg("produce: %s", err.msg);
-}
-
 static bool
 grouped_seen(void *arg)
 {
@@ -548,30 +543,27 @@ test_grouped_partitions(void **state)
     char topic[128], group[96];
     floe_config_topic(cfg, "smoke", topic, sizeof(topic));
     probe p;
-    memset(&p, 0, sizeof(p));
-    p.base = event_base_new();
-    assert_int_equal(floe_id_new(p.run_id), 0);
-    snprintf(group, sizeof(group), "test-bus-group-%s", p.run_id);
+    probe_init(&p, "test-bus-group", group);
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
     floe_err err;
     assert_int_equal(floe_bus_group_partitions(prod, topic, 64, &err), FLOE_OK);
     /* One delivered first: the topic's partitions known, so the next are partitioned as
      * they are produced, in order (not later, all together, by librdkafka's thread). */
-    produce_one(prod, &p, topic, LOAD_SEQ);
+    produce_one(prod, &p, topic, LOAD_SEQ, 0);
     assert_int_equal(floe_bus_flush(prod, 30000), FLOE_OK);
     for (uint64_t seq = 0; seq < 8; seq++) /* quiet */
-        produce_one(prod, &p, topic, seq);
+        produce_one(prod, &p, topic, seq, 0);
     /* Load for 250 ms, more than two of the policy's 100 ms periods: twenty a millisecond. */
     int64_t t0 = floe_mono_us();
     while (floe_mono_us() - t0 < 250000) {
         for (int i = 0; i < 20; i++)
-            produce_one(prod, &p, topic, LOAD_SEQ);
+            produce_one(prod, &p, topic, LOAD_SEQ, 0);
         event_base_loop(p.base, EVLOOP_NONBLOCK);
         usleep(1000);
     }
     usleep(3000); /* past the load's last run: the burst starts its own */
     for (uint64_t seq = 10; seq < 20; seq++)
-        produce_one(prod, &p, topic, seq);
+        produce_one(prod, &p, topic, seq, 0);
     assert_int_equal(floe_bus_flush(prod, 30000), FLOE_OK);
 
     p.ack_below = N_MSGS;

@@ -3,6 +3,8 @@
 
 #include "store_pg_int.h"
 
+#include "floe_mem.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -55,37 +57,56 @@ insert_sql(const store_exec *ex)
     return ex->audit != NULL ? AUDITED INSERT_EXEC_STARTED("$24") : INSERT_EXEC_STARTED("$16");
 }
 
+/* One insert's parameters, kept while its statement is out. */
+typedef struct insert_args {
+    const char *params[24];
+    int lens[24];
+    int fmts[24];
+    int n;
+    char scheduled[24], epoch[24], status[16];
+} insert_args;
+
+static store_pg_call
+insert_call(const store_exec *ex, insert_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->scheduled, sizeof(a->scheduled), "%lld", (long long)ex->scheduled_us);
+    snprintf(a->epoch, sizeof(a->epoch), "%llu", (unsigned long long)ex->start_epoch);
+    exec_params(ex, a->params);
+    a->params[9] = ex->source_execution;
+    a->params[10] = ex->recover ? "true" : "false";
+    a->params[11] = ex->no_cache ? "true" : "false";
+    a->params[12] = ex->overwrite_cache ? "true" : "false";
+    a->params[13] = a->scheduled;
+    a->params[14] = ex->labels;
+    a->lens[7] = (int)ex->inputs_len;
+    a->fmts[7] = 1;
+    a->n = 15;
+    if (ex->audit != NULL) {
+        store_audit_params(ex->audit, a->status, a->params + 15);
+        a->n = 23;
+    }
+    if (ex->start_epoch != 0)
+        a->params[a->n++] = a->epoch;
+    return (store_pg_call){insert_sql(ex), a->n, a->params, a->lens, a->fmts};
+}
+
+/* Whether r (an insert's RETURNING phase) says ex was recorded started. */
+static bool
+insert_started(const store_exec *ex, const PGresult *r)
+{
+    return ex->start_epoch != 0 && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "RUNNING") == 0;
+}
+
 static floe_rc
 insert_one(store_pg *pg, const store_exec *ex, bool *started, floe_err *err)
 {
-    char scheduled[24], epoch[24];
-    snprintf(scheduled, sizeof(scheduled), "%lld", (long long)ex->scheduled_us);
-    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)ex->start_epoch);
-    const char *params[24] = {0};
-    exec_params(ex, params);
-    params[9] = ex->source_execution;
-    params[10] = ex->recover ? "true" : "false";
-    params[11] = ex->no_cache ? "true" : "false";
-    params[12] = ex->overwrite_cache ? "true" : "false";
-    params[13] = scheduled;
-    params[14] = ex->labels;
-    int lens[24] = {0};
-    int fmts[24] = {0};
-    lens[7] = (int)ex->inputs_len;
-    fmts[7] = 1;
-    char status[16];
-    int n = 15;
-    if (ex->audit != NULL) {
-        store_audit_params(ex->audit, status, params + 15);
-        n = 23;
-    }
-    if (ex->start_epoch != 0)
-        params[n++] = epoch;
+    insert_args a;
+    store_pg_call c = insert_call(ex, &a);
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg, insert_sql(ex), n, params, lens, fmts, &r, err);
+    floe_rc rc = store_pg_exec(pg, c.sql, c.n, c.params, c.lens, c.formats, &r, err);
     if (started != NULL)
-        *started = rc == FLOE_OK && ex->start_epoch != 0 && PQntuples(r) == 1 &&
-                   strcmp(PQgetvalue(r, 0, 0), "RUNNING") == 0;
+        *started = rc == FLOE_OK && insert_started(ex, r);
     if (rc == FLOE_OK)
         PQclear(r);
     else if (rc == FLOE_ECONFLICT)
@@ -99,35 +120,62 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
     return insert_one(pg, ex, NULL, err);
 }
 
+/* All of ex in one transaction sent at once (a pipeline): FLOE_OK with started[] set
+ * (when not NULL), or nothing written, err says why and *failed which statement failed (n:
+ * the commit; 0 with FLOE_ENOMEM: not tried). */
+static floe_rc
+insert_pipelined(store_pg *pg, const store_exec *const *ex, size_t n, floe_err *err, size_t *failed,
+                 bool *started)
+{
+    insert_args *a = floe_malloc(n * sizeof(*a));
+    store_pg_call *calls = floe_malloc(n * sizeof(*calls));
+    PGresult **res = floe_malloc(n * sizeof(*res));
+    floe_rc rc = FLOE_ENOMEM;
+    *failed = 0;
+    if (a != NULL && calls != NULL && res != NULL) {
+        for (size_t i = 0; i < n; i++)
+            calls[i] = insert_call(ex[i], &a[i]);
+        rc = store_pg_pipeline(pg, calls, n, res, failed, err);
+        for (size_t i = 0; rc == FLOE_OK && i < n; i++) {
+            if (started != NULL)
+                started[i] = insert_started(ex[i], res[i]);
+            PQclear(res[i]);
+        }
+    } else {
+        floe_err_sys(err, FLOE_ENOMEM, "postgres: out of memory");
+    }
+    floe_free(res);
+    floe_free(calls);
+    floe_free(a);
+    return rc;
+}
+
 void
 store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n, floe_err *const *errs,
                        bool *started)
 {
-    bool scratch[1];
-    size_t i = 0;
-    floe_rc rc = n > 1 ? store_pg_begin(pg, errs[0]) : FLOE_ESTATE;
-    if (rc == FLOE_OK) {
-        while (i < n &&
-               insert_one(pg, ex[i], started != NULL ? &started[i] : scratch, errs[i]) == FLOE_OK)
-            i++;
-        if (i == n) {
-            if (store_pg_commit(pg, errs[0]) != FLOE_OK) /* none or all of them */
-                for (size_t k = 0; k < n; k++) {
-                    *errs[k] = *errs[0];
-                    if (started != NULL)
-                        started[k] = false;
-                }
+    if (n > 1) {
+        size_t failed;
+        floe_rc rc = insert_pipelined(pg, ex, n, errs[0], &failed, started);
+        if (rc == FLOE_OK)
+            return;
+        if (failed == n) { /* the commit: none or all of them */
+            for (size_t k = 0; k < n; k++) {
+                *errs[k] = *errs[0];
+                if (started != NULL)
+                    started[k] = false;
+            }
             return;
         }
-        store_pg_rollback(pg);
-    } else if (n > 1) {
-        for (size_t k = 1; k < n; k++)
-            *errs[k] = *errs[0];
-        return;
     }
-    for (i = 0; i < n; i++) {
+    /* One of them was refused (or alone): each on its own, so the others are written and
+     * the one says why. */
+    for (size_t i = 0; i < n; i++) {
         floe_err_clear(errs[i]);
-        insert_one(pg, ex[i], started != NULL ? &started[i] : scratch, errs[i]);
+        bool one = false;
+        insert_one(pg, ex[i], &one, errs[i]);
+        if (started != NULL)
+            started[i] = one;
     }
 }
 

@@ -62,10 +62,10 @@ typedef struct store_exec_query {
 floe_rc store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err);
 
 /* store_exec_insert of n rows in one transaction (one commit for launches that came
- * together). Each row's outcome is in errs[i] (code FLOE_OK: written): when one is refused
- * nothing of the transaction stays and each row is inserted alone, so a row fails for
- * its own reason only. started (NULL: not wanted): started[i] whether row i was recorded
- * RUNNING (its start_epoch held the lease). */
+ * together), sent at once (store_pg_pipeline: one round trip). Each row's outcome is in errs[i]
+ * (code FLOE_OK: written): when one is refused nothing of the transaction stays and each row is
+ * inserted alone, so a row fails for its own reason only. started (NULL: not wanted): started[i]
+ * whether row i was recorded RUNNING (its start_epoch held the lease). */
 void store_exec_insert_many(store_pg *pg, const store_exec *const *ex, size_t n,
                             floe_err *const *errs, bool *started);
 

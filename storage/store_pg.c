@@ -167,38 +167,34 @@ stmt_name(store_pg *pg, const char *sql, int n, char name[24])
     return true;
 }
 
-floe_rc
-store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, const int *lens,
-              const int *formats, PGresult **res, floe_err *err)
+/* PostgreSQL would refuse a text parameter that is not UTF-8 with 22021 after a round
+ * trip; say which parameter. (libpq sends a text parameter up to its NUL, whatever lens
+ * says.) */
+static floe_rc
+params_check(int n, const char *const *params, const int *formats, floe_err *err)
 {
-    *res = NULL;
-    /* PostgreSQL would refuse it with 22021 after a round trip; say which parameter.
-     * (libpq sends a text parameter up to its NUL, whatever lens says.) */
     for (int i = 0; i < n; i++) {
         if (params[i] != NULL && (formats == NULL || formats[i] == 0) &&
             !floe_utf8_valid(params[i], strlen(params[i])))
             return floe_err_user(err, FLOE_EINVAL, "postgres: parameter $%d is not valid UTF-8",
                                  i + 1);
     }
-    floe_rc rc = store_pg_ensure(pg, err);
-    if (rc != FLOE_OK)
-        return rc;
-    char name[24];
-    PGresult *r = n > 0 && stmt_name(pg, sql, n, name)
-                      ? PQexecPrepared(pg->conn, name, n, params, lens, formats, 0)
-                      : PQexecParams(pg->conn, sql, n, NULL, params, lens, formats, 0);
-    if (r == NULL)
-        return pg_flatten(err,
-                          floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn)));
+    return FLOE_OK;
+}
+
+/* r (not NULL) as a result code: FLOE_OK keeps it, anything else clears it with err saying
+ * what PostgreSQL said, classified. */
+static floe_rc
+result_rc(store_pg *pg, PGresult *r, floe_err *err)
+{
     ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        *res = r;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return FLOE_OK;
-    }
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     if (msg == NULL)
         msg = PQerrorMessage(pg->conn);
+    floe_rc rc;
     if (state != NULL && strcmp(state, "23505") == 0)
         rc = floe_err_user(err, FLOE_ECONFLICT, "postgres: %s", msg);
     else if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
@@ -211,6 +207,144 @@ store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, c
                           state ? state : "");
     PQclear(r);
     return pg_flatten(err, rc);
+}
+
+floe_rc
+store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params, const int *lens,
+              const int *formats, PGresult **res, floe_err *err)
+{
+    *res = NULL;
+    floe_rc rc = params_check(n, params, formats, err);
+    if (rc == FLOE_OK)
+        rc = store_pg_ensure(pg, err);
+    if (rc != FLOE_OK)
+        return rc;
+    char name[24];
+    PGresult *r = n > 0 && stmt_name(pg, sql, n, name)
+                      ? PQexecPrepared(pg->conn, name, n, params, lens, formats, 0)
+                      : PQexecParams(pg->conn, sql, n, NULL, params, lens, formats, 0);
+    if (r == NULL)
+        return pg_flatten(err,
+                          floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn)));
+    rc = result_rc(pg, r, err);
+    if (rc == FLOE_OK)
+        *res = r;
+    return rc;
+}
+
+/* --- pipelines ------------------------------------------------------------------------ */
+
+static bool
+pipe_send(store_pg *pg, const char *sql, int n, const char *const *params, const int *lens,
+          const int *formats, bool prepared)
+{
+    char name[24];
+    if (prepared && n > 0 && stmt_name(pg, sql, n, name))
+        return PQsendQueryPrepared(pg->conn, name, n, params, lens, formats, 0) == 1;
+    return PQsendQueryParams(pg->conn, sql, n, NULL, params, lens, formats, 0) == 1;
+}
+
+/* Reads one statement's results (a result, then NULL): the result, or NULL when libpq
+ * gave none. Extra results (there are none for one statement) are dropped. */
+static PGresult *
+pipe_take(store_pg *pg)
+{
+    PGresult *r = PQgetResult(pg->conn), *more;
+    while (r != NULL && (more = PQgetResult(pg->conn)) != NULL)
+        PQclear(more);
+    return r;
+}
+
+/* What the pipeline's statements gave, in order: BEGIN, each call, COMMIT. The first
+ * failure decides rc and *failed (what came after it was skipped, PGRES_PIPELINE_ABORTED). */
+static floe_rc
+pipe_read(store_pg *pg, size_t n, PGresult **res, size_t *failed, floe_err *err)
+{
+    floe_rc rc = FLOE_OK;
+    for (size_t i = 0; i < n + 2; i++) {
+        PGresult *r = pipe_take(pg);
+        size_t at = i == 0 ? 0 : i - 1 < n ? i - 1 : n; /* BEGIN fails as the first */
+        if (r == NULL) {
+            if (rc == FLOE_OK) {
+                *failed = n; /* the connection, not a statement */
+                rc = pg_flatten(
+                    err, floe_err_sys(err, FLOE_EIO, "postgres: %s", PQerrorMessage(pg->conn)));
+            }
+            continue;
+        }
+        if (rc != FLOE_OK) {
+            PQclear(r);
+            continue;
+        }
+        rc = result_rc(pg, r, err);
+        if (rc != FLOE_OK)
+            *failed = at;
+        else if (i >= 1 && i <= n)
+            res[i - 1] = r;
+        else
+            PQclear(r);
+    }
+    PGresult *sync = PQgetResult(pg->conn); /* PGRES_PIPELINE_SYNC */
+    if (sync != NULL && PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == FLOE_OK) {
+        *failed = n;
+        rc = floe_err_sys(err, FLOE_EIO, "postgres: pipeline out of step");
+    }
+    PQclear(sync);
+    return rc;
+}
+
+floe_rc
+store_pg_pipeline(store_pg *pg, const store_pg_call *calls, size_t n, PGresult **res,
+                  size_t *failed, floe_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        res[i] = NULL;
+    *failed = 0;
+    floe_rc rc = FLOE_OK;
+    for (size_t i = 0; i < n && rc == FLOE_OK; i++) {
+        rc = params_check(calls[i].n, calls[i].params, calls[i].formats, err);
+        *failed = i;
+    }
+    if (rc != FLOE_OK)
+        return rc;
+    *failed = n; /* until a statement's own result says otherwise */
+    if ((rc = store_pg_ensure(pg, err)) != FLOE_OK)
+        return rc;
+    /* Prepared now: PQprepare waits for its answer, which a pipeline cannot. */
+    char name[24];
+    for (size_t i = 0; i < n; i++)
+        if (calls[i].n > 0)
+            (void)stmt_name(pg, calls[i].sql, calls[i].n, name);
+    if (PQenterPipelineMode(pg->conn) != 1) /* only when not idle: a bug of ours */
+        return pg_flatten(err, floe_err_sys(err, FLOE_EIO, "postgres: no pipeline: %s",
+                                            PQerrorMessage(pg->conn)));
+    bool sent = pipe_send(pg, "BEGIN", 0, NULL, NULL, NULL, false);
+    for (size_t i = 0; sent && i < n; i++)
+        sent = pipe_send(pg, calls[i].sql, calls[i].n, calls[i].params, calls[i].lens,
+                         calls[i].formats, true);
+    sent = sent && pipe_send(pg, "COMMIT", 0, NULL, NULL, NULL, false) &&
+           PQpipelineSync(pg->conn) == 1;
+    if (!sent) {
+        /* The connection's state is unknown: the next use opens another. */
+        rc = pg_flatten(err, floe_err_sys(err, FLOE_EIO, "postgres: sending a pipeline: %s",
+                                          PQerrorMessage(pg->conn)));
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return rc;
+    }
+    rc = pipe_read(pg, n, res, failed, err);
+    if (PQexitPipelineMode(pg->conn) != 1) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    } else if (rc != FLOE_OK) {
+        store_pg_rollback(pg); /* an explicit BEGIN stays open, failed, past the Sync */
+    }
+    if (rc != FLOE_OK)
+        for (size_t i = 0; i < n; i++) {
+            PQclear(res[i]);
+            res[i] = NULL;
+        }
+    return rc;
 }
 
 static floe_rc

@@ -38,6 +38,23 @@ struct store_pg {
 floe_rc store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params,
                       const int *lens, const int *formats, PGresult **res, floe_err *err);
 
+/* One statement of a pipeline: what store_pg_exec takes. */
+typedef struct store_pg_call {
+    const char *sql;
+    int n;
+    const char *const *params;
+    const int *lens;
+    const int *formats;
+} store_pg_call;
+
+/* Runs calls[0..n) in one transaction sent at once (libpq's pipeline mode: BEGIN, the
+ * statements, COMMIT, one round trip where n + 2 were; issue 25). All or none: on FLOE_OK
+ * res[i] holds each statement's result (PQclear them); else nothing was kept, res[] is all
+ * NULL, *failed is the index of the statement PostgreSQL refused (n: the commit, or the
+ * connection) and err says why, as store_pg_exec would have. */
+floe_rc store_pg_pipeline(store_pg *pg, const store_pg_call *calls, size_t n, PGresult **res,
+                          size_t *failed, floe_err *err);
+
 /* Column helpers over a text-format result. */
 int64_t store_pg_int64(const PGresult *res, int row, int col);
 bool store_pg_bool(const PGresult *res, int row, int col);

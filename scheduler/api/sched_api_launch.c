@@ -17,8 +17,8 @@
 /* --- recording ------------------------------------------------------------------------ */
 
 /* Launches validated while another batch was being written go in together: one
- * transaction, one commit (issue 25); each answered after its own row is. A launch comes
- * here from its validation on the same pool (sched_api.c's handler table), not through the
+ * transaction, one commit, one round trip (issue 25); each answered after its own row is. A launch
+ * comes here from its validation on the same pool (sched_api.c's handler table), not through the
  * loop thread. While the engine in this process leads, each row is recorded RUNNING under
  * its epoch if the lease still holds it (the fence of the engine's own start): the engine
  * it is handed to then starts it without a statement and a trip through its pool (issue

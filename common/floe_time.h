@@ -18,7 +18,8 @@ void floe_time_format(int64_t unix_us, char *buf, size_t size);
 #define FLOE_ID_LEN 26 /* without the terminating NUL */
 
 /* A ULID: 48-bit millisecond time + 80 random bits in Crockford base32, 26 characters,
- * ordered by time. out: FLOE_ID_LEN + 1 bytes. Random bits come from getrandom(2);
+ * ordered by time. out: FLOE_ID_LEN + 1 bytes. Random bits come from getrandom(2), a
+ * block at a time per thread;
  * returns 0, or -1 if no randomness could be had. */
 int floe_id_new(char out[FLOE_ID_LEN + 1]);
 

@@ -10,6 +10,7 @@
  */
 #include "sched_api_int.h"
 
+#include "floe_digest.h"
 #include "floe_log.h"
 #include "floe_mem.h"
 #include "floe_text.h"
@@ -285,7 +286,7 @@ api_authenticate(api_thread *t, api_req *r)
         return false;
     }
     uint8_t hash[32];
-    SHA256((const unsigned char *)r->bearer, strlen(r->bearer), hash);
+    floe_sha256((const unsigned char *)r->bearer, strlen(r->bearer), hash);
     store_principal *p = floe_arena_alloc(r->arena, sizeof(*p));
     if (p == NULL) {
         api_fail(r, FLOE_ENOMEM, "out of memory");
@@ -416,7 +417,7 @@ sched_api_bootstrap(store_pg *pg, const floe_config *cfg, floe_err *err)
     if (rc != FLOE_OK)
         return rc;
     uint8_t hash[32];
-    SHA256((const unsigned char *)tok, strlen(tok), hash);
+    floe_sha256((const unsigned char *)tok, strlen(tok), hash);
     OPENSSL_cleanse(tok, sizeof(tok));
     return store_auth_bootstrap(pg, hash, err);
 }
@@ -554,7 +555,7 @@ api_token_create_work(api_thread *t, api_req *r)
     base64url(secret, sizeof(secret), enc);
     snprintf(tok, sizeof(tok), TOKEN_PREFIX "%s", enc);
     uint8_t hash[32];
-    SHA256((const unsigned char *)tok, strlen(tok), hash);
+    floe_sha256((const unsigned char *)tok, strlen(tok), hash);
     if (store_auth_create(t->pg, id, name, r->principal->id, hash, expires_us, g, n, &r->err) ==
         FLOE_OK) {
         char principal[48];

@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MAX_BYTES (64 * 1024)
 
@@ -103,6 +105,33 @@ test_ids_unique_and_ordered(void **state)
         assert_true(memcmp(a, b, 10) <= 0); /* time prefix never goes back */
         memcpy(a, b, sizeof(a));
     }
+}
+
+/* Ids' random bits come a block at a time per thread: a fork's child draws its own, not
+ * the rest of its parent's block. */
+static void
+test_ids_differ_across_fork(void **state)
+{
+    (void)state;
+    char a[FLOE_ID_LEN + 1], parent[FLOE_ID_LEN + 1], child[FLOE_ID_LEN + 1] = {0};
+    assert_int_equal(floe_id_new(a), 0); /* a block is being drawn from */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char id[FLOE_ID_LEN + 1];
+        ssize_t w = floe_id_new(id) == 0 ? write(fds[1], id, FLOE_ID_LEN) : -1;
+        _exit(w == FLOE_ID_LEN ? 0 : 1);
+    }
+    assert_int_equal(floe_id_new(parent), 0);
+    assert_int_equal(read(fds[0], child, FLOE_ID_LEN), FLOE_ID_LEN);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fds[0]);
+    close(fds[1]);
+    assert_memory_not_equal(parent + 10, child + 10, 16); /* the random part */
 }
 
 static void
@@ -453,6 +482,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test(test_ids_unique_and_ordered),
+        cmocka_unit_test(test_ids_differ_across_fork),
         cmocka_unit_test_setup_teardown(test_empty_and_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_truncation_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),

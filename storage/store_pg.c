@@ -333,6 +333,9 @@ store_pg_pipeline(store_pg *pg, const store_pg_call *calls, size_t n, PGresult *
         return rc;
     }
     rc = pipe_read(pg, n, res, failed, err);
+    /* The connection went (terminated, PostgreSQL restarting): no statement's fault. */
+    if (rc != FLOE_OK && PQstatus(pg->conn) != CONNECTION_OK)
+        *failed = n;
     if (PQexitPipelineMode(pg->conn) != 1) {
         PQfinish(pg->conn);
         pg->conn = NULL;

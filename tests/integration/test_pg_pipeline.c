@@ -10,11 +10,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "floe_time.h"
 #include "it_util.h"
 #include "store_pg_int.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static floe_config *cfg;
 
@@ -117,6 +121,126 @@ test_pipeline_all_or_none(void **state)
     store_pg_close(pg);
 }
 
+/* The connection ends under a pipeline (terminated, as a restart of PostgreSQL would):
+ * the failure is the connection's (n), not a statement's, and the next call connects
+ * again. */
+static void
+test_pipeline_connection_lost(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg(), *admin = connect_pg();
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", PQbackendPID(pg->conn));
+    const char *p1[1] = {pid};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(admin, "SELECT pg_terminate_backend($1::integer)", 1, p1, NULL, NULL, &r,
+                      &err) != FLOE_OK)
+        fail_msg("terminate: %s", err.msg);
+    assert_string_equal(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    /* gone, not only signalled */
+    int64_t deadline = floe_mono_us() + 5000000;
+    for (long left = 1; left > 0;) {
+        if (store_pg_exec(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::integer", 1,
+                          p1, NULL, NULL, &r, &err) != FLOE_OK)
+            fail_msg("pg_stat_activity: %s", err.msg);
+        left = (long)store_pg_int64(r, 0, 0);
+        PQclear(r);
+        if (left > 0 && floe_mono_us() > deadline)
+            fail_msg("timed out after 5000 ms waiting for backend %s to end", pid);
+        if (left > 0)
+            usleep(10000);
+    }
+    const char *one[1] = {"x"};
+    store_pg_call calls[2] = {{"SELECT length($1)", 1, one, NULL, NULL},
+                              {"SELECT length($1) + 1", 1, one, NULL, NULL}};
+    PGresult *res[2];
+    size_t failed = 99;
+    assert_int_equal(store_pg_pipeline(pg, calls, 2, res, &failed, &err), FLOE_EIO);
+    assert_int_equal(failed, 2);
+    assert_null(res[0]);
+    assert_null(res[1]);
+    floe_err_clear(&err);
+    assert_int_equal(store_pg_pipeline(pg, calls, 2, res, &failed, &err), FLOE_OK);
+    assert_string_equal(PQgetvalue(res[1], 0, 0), "2");
+    PQclear(res[0]);
+    PQclear(res[1]);
+    store_pg_close(admin);
+    store_pg_close(pg);
+}
+
+typedef struct killer {
+    int pid;
+    bool done;
+    char why[FLOE_ERR_MSG_MAX + 32];
+} killer;
+
+/* Waits (bounded) for backend k->pid to be running its pg_sleep, then terminates it. */
+static void *
+kill_when_active(void *arg)
+{
+    killer *k = arg;
+    store_pg *admin = connect_pg();
+    char pid[16];
+    snprintf(pid, sizeof(pid), "%d", k->pid);
+    const char *p1[1] = {pid};
+    int64_t deadline = floe_mono_us() + 5000000;
+    while (!k->done) {
+        PGresult *r;
+        floe_err err = {0};
+        if (store_pg_exec(admin,
+                          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid ="
+                          " $1::integer AND state = 'active' AND query LIKE '%pg_sleep%'",
+                          1, p1, NULL, NULL, &r, &err) != FLOE_OK) {
+            snprintf(k->why, sizeof(k->why), "terminate: %s", err.msg);
+            break;
+        }
+        k->done = PQntuples(r) == 1;
+        PQclear(r);
+        if (!k->done && floe_mono_us() > deadline) {
+            snprintf(k->why, sizeof(k->why),
+                     "timed out after 5000 ms waiting for backend %s "
+                     "to run its pg_sleep",
+                     pid);
+            break;
+        }
+        if (!k->done)
+            usleep(5000);
+    }
+    store_pg_close(admin);
+    return NULL;
+}
+
+/* The same while the pipeline's statements run: the connection's failure, not the
+ * statement's that was running. */
+static void
+test_pipeline_connection_lost_midway(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg();
+    killer k = {.pid = PQbackendPID(pg->conn)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, kill_when_active, &k), 0);
+    const char *one[1] = {"x"};
+    store_pg_call calls[3] = {{"SELECT length($1)", 1, one, NULL, NULL},
+                              {"SELECT pg_sleep(5) IS NULL OR $1 = ''", 1, one, NULL, NULL},
+                              {"SELECT length($1) + 1", 1, one, NULL, NULL}};
+    PGresult *res[3];
+    size_t failed = 99;
+    floe_err err = {0};
+    floe_rc rc = store_pg_pipeline(pg, calls, 3, res, &failed, &err);
+    pthread_join(th, NULL);
+    if (k.why[0] != '\0')
+        fail_msg("%s", k.why);
+    assert_int_equal(rc, FLOE_EIO);
+    assert_int_equal(failed, 3);
+    floe_err_clear(&err);
+    assert_int_equal(store_pg_pipeline(pg, calls, 1, res, &failed, &err), FLOE_OK);
+    PQclear(res[0]);
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -138,6 +262,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_all_or_none),
+        cmocka_unit_test(test_pipeline_connection_lost),
+        cmocka_unit_test(test_pipeline_connection_lost_midway),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

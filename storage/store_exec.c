@@ -122,7 +122,7 @@ store_exec_insert(store_pg *pg, const store_exec *ex, floe_err *err)
 
 /* All of ex in one transaction sent at once (a pipeline): FLOE_OK with started[] set
  * (when not NULL), or nothing written, err says why and *failed which statement failed (n:
- * the commit; 0 with FLOE_ENOMEM: not tried). */
+ * the commit or the connection, the same for all; 0 with FLOE_ENOMEM: not tried). */
 static floe_rc
 insert_pipelined(store_pg *pg, const store_exec *const *ex, size_t n, floe_err *err, size_t *failed,
                  bool *started)

@@ -250,6 +250,13 @@ def summary(res):
             r["sched_cpu_s_per_1000_tasks"], r["worker_cpu_s_per_1000_tasks"],
             r["sched_peak_rss_mib"], r["redis_bytes_per_node"], r["kafka_msgs_per_task"],
             "-" if sc is None else "%.0f" % sc))
+    for r in floe:  # issue 25: what a launch through the API takes, the client waiting
+        if r.get("launch_ms"):
+            lines += ["", "Launches through the API (%s, 4 clients, one at a time each): p50 %.2f ms, "
+                      "p99 %.2f ms a launch; the API's part (request read to reply sent) %s ms on "
+                      "average" % (r["workload"], r["launch_ms"]["p50"], r["launch_ms"]["p99"],
+                                   "-" if r.get("launch_api_ms_mean") is None
+                                   else "%.2f" % r["launch_api_ms_mean"])]
     for r in floe:  # issue 23: one map node of many items
         if r["workload"] == "map":
             lines += ["", "Map: %d noop items, %d at once: %.0f items/s; scheduler %.0f B and Redis "

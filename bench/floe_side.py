@@ -475,6 +475,8 @@ class FloeBench:
         # Counting syscalls traces every one of them (it slows the run): only on request,
         # in a run of its own.
         syscalls = self.count_syscalls() if count_syscalls else (lambda: None)
+        through_api = not bus and n_exec > 1
+        api0 = self.api_launch_time() if through_api else None
         t0 = time.time()
         if bus:
             ids = self.launch_bus(n_exec)
@@ -483,6 +485,7 @@ class FloeBench:
         else:
             ids = self.launch_many(wf, n_exec)
         launched = time.time()
+        api1 = self.api_launch_time() if through_api else None
         done = self.wait_finished(ids, 600)
         n_syscalls = syscalls()
         stop()
@@ -499,7 +502,20 @@ class FloeBench:
             r["workload"] = name + "_bus"
             r["launched_through"] = "bus: floe_client_request_many"
         r["syscalls_per_task"] = None if n_syscalls is None else round(n_syscalls / tasks, 1)
+        if through_api:
+            ms = [x * 1000 for x in self.launch_s]
+            r["launch_ms"] = {"p50": round(pct(ms, 0.5), 2), "p99": round(pct(ms, 0.99), 2),
+                              "n": len(ms)}
+            n_api = api1[1] - api0[1]
+            r["launch_api_ms_mean"] = round((api1[0] - api0[0]) * 1000 / n_api, 2) if n_api else None
         return r
+
+    def api_launch_time(self):
+        """(seconds, count) the API spent on launches so far: request read to reply sent
+        (floe_api_request_duration_seconds of route launch)."""
+        m = scrape(self.env["FLOE_API_URL"])
+        return (m.get('floe_api_request_duration_seconds_sum{route="launch"}', 0.0),
+                m.get('floe_api_request_duration_seconds_count{route="launch"}', 0.0))
 
     def run_map(self, n_items, concurrency=1000):
         """One execution of one map node over n_items noop items (issue 23): its rate, and
@@ -566,17 +582,24 @@ class FloeBench:
         return out
 
     def launch_many(self, wf, n):
-        ids, errors = [], []
+        """n launches by four clients, one at a time each; self.launch_s: each one's time."""
+        ids, errors, took = [], [], []
         lock = threading.Lock()
 
         def launcher(k):
+            got, t = [], []
             try:
-                got = [self.api.launch(wf) for _ in range(k)]
+                for _ in range(k):
+                    t0 = time.monotonic()
+                    got.append(self.api.launch(wf))
+                    t.append(time.monotonic() - t0)
             except Exception as e:  # reported below, the run fails
                 errors.append(e)
                 return
             with lock:
                 ids.extend(got)
+                took.extend(t)
+        self.launch_s = took
         threads = [threading.Thread(target=launcher, args=(n // 4 + (i < n % 4),)) for i in range(4)]
         for t in threads:
             t.start()

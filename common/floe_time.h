@@ -19,8 +19,8 @@ void floe_time_format(int64_t unix_us, char *buf, size_t size);
 
 /* A ULID: 48-bit millisecond time + 80 random bits in Crockford base32, 26 characters,
  * ordered by time. out: FLOE_ID_LEN + 1 bytes. Random bits come from getrandom(2), a
- * block at a time per thread;
- * returns 0, or -1 if no randomness could be had. */
+ * block at a time per thread (a fork's child draws its own); returns 0, or -1 if no
+ * randomness could be had. */
 int floe_id_new(char out[FLOE_ID_LEN + 1]);
 
 #endif

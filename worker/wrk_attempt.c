@@ -156,7 +156,7 @@ wrk_att_unslot(wrk_att *att)
 /* The result is in Kafka, but the engine may read it only after a failover or a backlog
  * longer than the lease: were the lease left to run out, a success would become a SYSTEM
  * lease_expired and run again (review H3). The lease is stretched to worker.result_hold
- * (with the others of the next few milliseconds: wrk_hold.c); the engine applying the
+ * (with many others, within a quarter of the lease: wrk_hold.c); the engine applying the
  * result ends it sooner. */
 static void
 hold_lease(wrk_att *att)
@@ -164,7 +164,7 @@ hold_lease(wrk_att *att)
     const Floe__TaskDispatch *d = att->d;
     uint32_t hold = (uint32_t)att->w->cfg->worker_result_hold_ms;
     if (hold > att->lease_ms)
-        wrk_hold_add(att->w, d->execution_id, d->node_index, d->attempt);
+        wrk_hold_add(att->w, d->execution_id, d->node_index, d->attempt, att->lease_ms);
 }
 
 /* The attempt needs nothing more from this worker. */

@@ -75,10 +75,10 @@ void wrk_att_release_all(wrk *w);
 /* Frees whatever is left (the loop has stopped). */
 void wrk_att_free_all(wrk *w);
 
-/* wrk_hold: once an attempt's result is in Kafka, its lease is stretched to
- * worker.result_hold, with the others of the next few milliseconds in one Redis script. */
+/* wrk_hold: once an attempt's result is in Kafka, its lease (of lease_ms) is stretched to
+ * worker.result_hold, with many others in one Redis script, within a quarter of it. */
 typedef struct wrk_hold wrk_hold;
-void wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt);
+void wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt, uint32_t lease_ms);
 void wrk_hold_flush(wrk *w);
 void wrk_hold_free(wrk_hold *h);
 

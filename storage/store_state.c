@@ -444,9 +444,9 @@ store_state_exec_recorded(store_redis *r, uint64_t epoch, const char *exec, int6
     char ep[NUM], ret[NUM];
     snprintf(ep, NUM, "%" PRIu64, epoch);
     snprintf(ret, NUM, "%" PRId64, retention_ms > 0 ? retention_ms : 1);
-    const char *argv[] = {STORE_KEY_EPOCH,     kx, kl,   STORE_KEY_FINALIZE,
-                          STORE_KEY_DEADLINES, ep, exec, ret};
-    return store_redis_script(r, STORE_SCRIPT_EXEC_RECORDED, 5, 8, argv, NULL, cb, arg);
+    const char *argv[] = {
+        STORE_KEY_EPOCH, STORE_KEY_FINALIZE, STORE_KEY_DEADLINES, kx, kl, ep, ret, exec};
+    return store_redis_script_group(r, STORE_SCRIPT_EXEC_RECORDED, 3, 2, 2, 1, argv, NULL, cb, arg);
 }
 
 /* --- Worker scripts ---------------------------------------------------------------------- */

@@ -169,6 +169,9 @@ floe_rc store_state_timer_fire(store_redis *r, uint64_t epoch, unsigned limit, s
                                void *arg);
 floe_rc store_state_exec_abort(store_redis *r, uint64_t epoch, const char *exec, int phase,
                                const char *message, store_redis_cb cb, void *arg);
+/* The execution's terminal state is in PostgreSQL: out of the finalize set and the deadlines,
+ * its state kept retention_ms more. The calls made in one loop pass go as one script
+ * (store_redis_script_group), each answered on its own. */
 floe_rc store_state_exec_recorded(store_redis *r, uint64_t epoch, const char *exec,
                                   int64_t retention_ms, store_redis_cb cb, void *arg);
 

@@ -482,6 +482,60 @@ test_result_hold_batch(void **state)
                 FLOE_EINVAL);
 }
 
+/* Issue 25: the executions recorded in one loop pass release their Redis state in one call,
+ * each answered on its own: each leaves the finalize set and the deadlines and keeps its
+ * state for the retention only; one not named stays as it was; a stale leader's calls are
+ * each refused and change nothing. */
+static void
+recorded_later(ans *a, uint64_t epoch, const char *exec)
+{
+    memset(a, 0, sizeof(*a));
+    assert_int_equal(store_state_exec_recorded(redis, epoch, exec, 60000, on_script, a), FLOE_OK);
+}
+
+static void
+test_exec_recorded_together(void **state)
+{
+    (void)state;
+    flush();
+    ans a[3], x;
+    const char *ex[4] = {"f1", "f2", "f3", "f4"}; /* f3: no state; f4: not recorded */
+    char kx[4][STORE_KEY_MAX];
+    for (int i = 0; i < 4; i++) {
+        if (i != 2)
+            create(&a[0], EPOCH, ex[i], 1);
+        assert_int_equal(store_key_exec(kx[i], ex[i]), FLOE_OK);
+        cmd(&x, 3, "SADD", STORE_KEY_FINALIZE, ex[i]);
+        cmd(&x, 4, "ZADD", STORE_KEY_DEADLINES, "1000", ex[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        recorded_later(&a[i], EPOCH - 1, ex[i]);
+    assert_int_equal(store_redis_pending(redis), 3);
+    assert_string_equal(cmd(&x, 2, "SCARD", STORE_KEY_FINALIZE), "4"); /* the group went first */
+    for (int i = 0; i < 3; i++) {
+        assert_true(a[i].done);
+        assert_int_equal(a[i].st, STORE_ST_FENCED);
+    }
+    assert_string_equal(cmd(&x, 2, "PTTL", kx[0]), "-1");
+    for (int i = 0; i < 3; i++)
+        recorded_later(&a[i], EPOCH, ex[i]);
+    assert_string_equal(cmd(&x, 2, "SCARD", STORE_KEY_FINALIZE), "1");
+    for (int i = 0; i < 3; i++) {
+        assert_true(a[i].done);
+        assert_int_equal(a[i].st, STORE_ST_OK);
+        assert_string_equal(cmd(&x, 3, "SISMEMBER", STORE_KEY_FINALIZE, ex[i]), "0");
+        assert_string_equal(cmd(&x, 3, "ZSCORE", STORE_KEY_DEADLINES, ex[i]), "");
+    }
+    for (int i = 0; i < 2; i++) {
+        long long ttl = atoll(cmd(&x, 2, "PTTL", kx[i]));
+        assert_true(ttl > 0 && ttl <= 60000);
+    }
+    assert_string_equal(cmd(&x, 2, "EXISTS", kx[2]), "0"); /* nothing made for f3 */
+    assert_string_equal(cmd(&x, 3, "SISMEMBER", STORE_KEY_FINALIZE, ex[3]), "1");
+    assert_string_equal(cmd(&x, 3, "ZSCORE", STORE_KEY_DEADLINES, ex[3]), "1000");
+    assert_string_equal(cmd(&x, 2, "PTTL", kx[3]), "-1");
+}
+
 /* Review H1: a success from a worker that does not hold the attempt's claim changes
  * nothing; the holder's does. */
 static void
@@ -783,6 +837,7 @@ main(void)
         cmocka_unit_test(test_lease_check),
         cmocka_unit_test(test_claim_once),
         cmocka_unit_test(test_result_hold_batch),
+        cmocka_unit_test(test_exec_recorded_together),
         cmocka_unit_test(test_success_only_from_claim_holder),
         cmocka_unit_test(test_failure_only_from_claim_holder),
         cmocka_unit_test(test_abort_ends_and_stops_workers),

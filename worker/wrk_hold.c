@@ -101,10 +101,10 @@ wrk_hold_add(wrk *w, const char *exec, uint32_t node, uint32_t attempt, uint32_t
         wrk_hold_flush(w);
         return;
     }
-    int64_t now = floe_mono_us(), due = now + hold_wait_ms(lease_ms) * 1000;
+    int64_t wait_us = hold_wait_ms(lease_ms) * 1000, due = floe_mono_us() + wait_us;
     if (h->n == 1 || due < h->due_us) { /* an attempt with a shorter lease goes sooner */
         h->due_us = due;
-        struct timeval tv = {(time_t)((due - now) / 1000000), (suseconds_t)((due - now) % 1000000)};
+        struct timeval tv = {(time_t)(wait_us / 1000000), (suseconds_t)(wait_us % 1000000)};
         evtimer_add(h->timer, &tv);
     }
 }

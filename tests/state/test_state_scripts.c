@@ -482,10 +482,7 @@ test_result_hold_batch(void **state)
                 FLOE_EINVAL);
 }
 
-/* Issue 25: the executions recorded in one loop pass release their Redis state in one call,
- * each answered on its own: each leaves the finalize set and the deadlines and keeps its
- * state for the retention only; one not named stays as it was; a stale leader's calls are
- * each refused and change nothing. */
+/* A call of exec_recorded left in the open group (not awaited). */
 static void
 recorded_later(ans *a, uint64_t epoch, const char *exec)
 {
@@ -493,6 +490,10 @@ recorded_later(ans *a, uint64_t epoch, const char *exec)
     assert_int_equal(store_state_exec_recorded(redis, epoch, exec, 60000, on_script, a), FLOE_OK);
 }
 
+/* Issue 25: the executions recorded in one loop pass release their Redis state in one call,
+ * each answered on its own: each leaves the finalize set and the deadlines and keeps its
+ * state for the retention only; one not named stays as it was; a stale leader's calls are
+ * each refused and change nothing. */
 static void
 test_exec_recorded_together(void **state)
 {

@@ -50,6 +50,7 @@ local code = ARGV[13]
 local unclaimed = ARGV[19] == '1' and nd.p == READY and redis.call('EXISTS', KEYS[8]) == 0 and
   redis.call('HEXISTS', KEYS[2], 's' .. i) == 0
 redis.call('ZREM', KEYS[6], member)
+redis.call('ZREM', KEYS[4], member) -- its dispatch's acknowledgement may come later (outbox_ack)
 redis.call('DEL', KEYS[8]) -- the attempt is over: a duplicate dispatch finds it stale
 local kind = tonumber(ARGV[5])
 if kind == ERR_SYSTEM then nd.fs = nd.fs + 1 else nd.fu = nd.fu + 1 end

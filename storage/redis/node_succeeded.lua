@@ -132,9 +132,12 @@ for j = 1, n do
     ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], ARGV[b + 10],
     ARGV[b + 11])
 end
+-- An attempt over leaves the outbox too: the broker's acknowledgement of its dispatch may
+-- come after its result, and would give it a claim deadline (outbox_ack.lua).
 for s = 1, #leases, CHUNK do
   local e = math.min(s + CHUNK - 1, #leases)
   redis.call('ZREM', KEYS[3], unpack(leases, s, e))
+  redis.call('ZREM', KEYS[4], unpack(leases, s, e))
   redis.call('DEL', unpack(claims, s, e))
 end
 put_pairs('ZADD', KEYS[4], ready)

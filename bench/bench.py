@@ -254,9 +254,11 @@ def summary(res):
         if r.get("launch_ms"):
             lines += ["", "Launches through the API (%s, 4 clients, one at a time each): p50 %.2f ms, "
                       "p99 %.2f ms a launch; the API's part (request read to reply sent) %s ms on "
-                      "average" % (r["workload"], r["launch_ms"]["p50"], r["launch_ms"]["p99"],
-                                   "-" if r.get("launch_api_ms_mean") is None
-                                   else "%.2f" % r["launch_api_ms_mean"])]
+                      "average; the benchmark's client %s us of CPU a launch" % (
+                          r["workload"], r["launch_ms"]["p50"], r["launch_ms"]["p99"],
+                          "-" if r.get("launch_api_ms_mean") is None
+                          else "%.2f" % r["launch_api_ms_mean"],
+                          r.get("launch_client_cpu_us", "-"))]
     for r in floe:  # issue 23: one map node of many items
         if r["workload"] == "map":
             lines += ["", "Map: %d noop items, %d at once: %.0f items/s; scheduler %.0f B and Redis "

@@ -155,7 +155,6 @@ class RawConn:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
-        self.got_any = False  # an answer came on it: a later failure may be its idle close
 
     def close(self):
         self.sock.close()
@@ -190,7 +189,6 @@ class RawConn:
         while len(self.buf) < length:
             self._fill()
         text, self.buf = self.buf[:length].decode(), self.buf[length:]
-        self.got_any = True
         return status, text, keep
 
 
@@ -201,32 +199,45 @@ class Api:
         self.local = threading.local()
         self.auth = {}
 
-    def call(self, method, path, body=None, ctype="application/json"):
-        data = body.encode() if isinstance(body, str) else body
+    def kept_alive(self, attr, opener, send):
+        """send(conn) on this thread's kept-alive connection (self.local.<attr>, opened by
+        opener when there is none) -> (status, text, keep). The API closes a connection idle
+        for 30 s (a long run in between): a kept-alive one found closed is opened again,
+        once; the request never reached the server. keep false: the server closes it."""
         for attempt in (0, 1):
-            c = getattr(self.local, "conn", None)
+            c = getattr(self.local, attr, None)
             reused = c is not None
             if c is None:
-                c = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                c = opener()
+                setattr(self.local, attr, c)
             try:
-                c.request(method, path, body=data, headers={"Content-Type": ctype, **self.auth})
-                r = c.getresponse()
-                text = r.read().decode()
+                status, text, keep = send(c)
                 break
             except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-                # The API closes a connection idle for 30 s (a long run in between): a
-                # kept-alive one found closed is opened again, once; the request never
-                # reached the server.
-                self.local.conn = None
+                setattr(self.local, attr, None)
                 c.close()
                 if not reused or attempt:
                     raise
             except (OSError, http.client.HTTPException):
-                self.local.conn = None
+                setattr(self.local, attr, None)
                 c.close()
                 raise
-        if r.status >= 300:
-            raise BenchError("%s %s: HTTP %d: %s" % (method, path, r.status, text[:500]))
+        if not keep:
+            setattr(self.local, attr, None)
+            c.close()
+        return status, text
+
+    def call(self, method, path, body=None, ctype="application/json"):
+        data = body.encode() if isinstance(body, str) else body
+
+        def send(c):
+            c.request(method, path, body=data, headers={"Content-Type": ctype, **self.auth})
+            r = c.getresponse()
+            return r.status, r.read().decode(), not r.will_close
+        status, text = self.kept_alive(
+            "conn", lambda: http.client.HTTPConnection(self.host, self.port, timeout=60), send)
+        if status >= 300:
+            raise BenchError("%s %s: HTTP %d: %s" % (method, path, status, text[:500]))
         return json.loads(text) if text else {}
 
     def register(self, yaml_text, label):
@@ -234,31 +245,13 @@ class Api:
         return self.call("POST", "/api/v1/register?" + q, yaml_text, "application/yaml")
 
     def post_raw(self, path, body):
-        """POST a JSON body on this thread's RawConn (opened again once when a kept-alive one
-        was found closed, as call does); answers the decoded JSON of a 2xx answer."""
+        """POST a JSON body on this thread's RawConn; answers the decoded JSON of a 2xx
+        answer."""
         head = ("POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n%s" % (
             path, self.host, self.port,
             "".join("%s: %s\r\n" % kv for kv in self.auth.items()))).encode()
-        for attempt in (0, 1):
-            c = getattr(self.local, "raw", None)
-            if c is None:
-                c = self.local.raw = RawConn(self.host, self.port, 60)
-            reused = c.got_any
-            try:
-                status, text, keep = c.request(head, body)
-                break
-            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-                self.local.raw = None
-                c.close()
-                if not reused or attempt:
-                    raise
-            except OSError:
-                self.local.raw = None
-                c.close()
-                raise
-        if not keep:
-            self.local.raw = None
-            c.close()
+        status, text = self.kept_alive("raw", lambda: RawConn(self.host, self.port, 60),
+                                       lambda c: c.request(head, body))
         if status >= 300:
             raise BenchError("POST %s: HTTP %d: %s" % (path, status, text[:500]))
         return json.loads(text) if text else {}

@@ -49,7 +49,9 @@ typedef struct store_lin_record {
     size_t n_uses;
 } store_lin_record;
 
-/* Writes n records in one transaction. */
+/* Writes n records: their statements in pipelines of whole records (one round trip each),
+ * each a transaction. Every statement is idempotent, so records written again after a
+ * failure (the pipelines before the failed one were committed) end as they were. */
 floe_rc store_lineage_write(store_pg *pg, const store_lin_record *recs, size_t n, floe_err *err);
 
 #define STORE_LIN_DEPTH_MAX 10000

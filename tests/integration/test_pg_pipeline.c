@@ -2,7 +2,9 @@
  * Integration: store_pg_pipeline against the stack's PostgreSQL (issue 25: launches that
  * came together are sent as one pipeline, one round trip). All or none whichever
  * statement fails, the commit included; the failed statement is named; the connection is
- * idle and usable afterwards.
+ * idle and usable afterwards. Lineage records written in pipelines of whole records
+ * (store_lineage_write): more than one pipeline's worth, again unchanged, and a batch
+ * with a refused record.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,11 +14,14 @@
 
 #include "floe_time.h"
 #include "it_util.h"
+#include "store_lineage.h"
+#include "store_migrate.h"
 #include "store_pg_int.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -241,6 +246,106 @@ test_pipeline_connection_lost_midway(void **state)
     store_pg_close(pg);
 }
 
+/* n records of execution exec: node "n<i>" with an output and, from the second on, a
+ * constant input and its use; record bad (if < n) has an artifact role the schema refuses. */
+typedef struct lin_batch {
+    store_lin_record recs[300];
+    store_lin_artifact arts[300][2];
+    store_lin_use uses[300];
+    char nodes[300][24];
+} lin_batch;
+
+static void
+lin_fill(lin_batch *b, const char *exec, size_t n, size_t bad)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(b->nodes[i], sizeof(b->nodes[i]), "n%zu", i);
+        b->arts[i][0] = (store_lin_artifact){.node_id = b->nodes[i],
+                                             .role = "output",
+                                             .name = "y",
+                                             .type = "integer",
+                                             .digest = "d1",
+                                             .size = -1,
+                                             .value = "1"};
+        b->arts[i][1] = (store_lin_artifact){.node_id = b->nodes[i],
+                                             .role = i == bad ? "bogus" : "constant",
+                                             .name = "x",
+                                             .type = "integer",
+                                             .digest = "d2",
+                                             .size = -1,
+                                             .value = "2"};
+        b->uses[i] = (store_lin_use){.input = "x", .artifact = 1};
+        b->recs[i] = (store_lin_record){.execution_id = exec,
+                                        .node_id = b->nodes[i],
+                                        .attempt = 1,
+                                        .project = "p",
+                                        .domain = "d",
+                                        .task_name = "t",
+                                        .task_version = "v1",
+                                        .phase = "SUCCEEDED",
+                                        .artifacts = b->arts[i],
+                                        .n_artifacts = i > 0 ? 2 : 1,
+                                        .uses = &b->uses[i],
+                                        .n_uses = i > 0 ? 1 : 0};
+    }
+}
+
+/* Rows of execution exec in table (one of the lineage tables: a name of ours). */
+static long
+lin_count(store_pg *pg, const char *table, const char *exec)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE execution_id = $1", table);
+    const char *params[] = {exec};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, sql, 1, params, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("%s: %s", sql, err.msg);
+    long n = (long)store_pg_int64(r, 0, 0);
+    PQclear(r);
+    return n;
+}
+
+static void
+test_lineage_pipelines(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg();
+    floe_err err = {0};
+    unsigned applied;
+    if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
+        fail_msg("migrations: %s", err.msg);
+    char ok_exec[40], bad_exec[48];
+    snprintf(ok_exec, sizeof(ok_exec), "linpipe-%lld", (long long)floe_now_us());
+    snprintf(bad_exec, sizeof(bad_exec), "%s-bad", ok_exec);
+    lin_batch *b = calloc(1, sizeof(*b));
+    assert_non_null(b);
+    /* 300 records of four statements: over a pipeline's 256, so several; and again,
+     * changing nothing. */
+    lin_fill(b, ok_exec, 300, 300);
+    for (int round = 0; round < 2; round++) {
+        if (store_lineage_write(pg, b->recs, 300, &err) != FLOE_OK)
+            fail_msg("lineage: %s", err.msg);
+        assert_int_equal(lin_count(pg, "lineage_nodes", ok_exec), 300);
+        assert_int_equal(lin_count(pg, "artifacts", ok_exec), 599);
+        assert_int_equal(lin_count(pg, "lineage_uses", ok_exec), 299);
+    }
+    /* Record 200 refused: the pipelines before its own are written, its own and those
+     * after are not; written one by one (as the engine does then), all but it are. */
+    lin_fill(b, bad_exec, 300, 200);
+    assert_int_equal(store_lineage_write(pg, b->recs, 300, &err), FLOE_EINVAL);
+    long written = lin_count(pg, "lineage_nodes", bad_exec);
+    assert_true(written > 0 && written <= 200);
+    for (size_t i = 0; i < 300; i++) {
+        floe_rc rc = store_lineage_write(pg, &b->recs[i], 1, &err);
+        assert_int_equal(rc, i == 200 ? FLOE_EINVAL : FLOE_OK);
+    }
+    assert_int_equal(lin_count(pg, "lineage_nodes", bad_exec), 299);
+    assert_int_equal(lin_count(pg, "lineage_uses", bad_exec), 298);
+    free(b);
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -264,6 +369,7 @@ main(void)
         cmocka_unit_test(test_pipeline_all_or_none),
         cmocka_unit_test(test_pipeline_connection_lost),
         cmocka_unit_test(test_pipeline_connection_lost_midway),
+        cmocka_unit_test(test_lineage_pipelines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -47,14 +47,17 @@ run(store_pg *pg, const char *sql)
     PQclear(r);
 }
 
+/* Rows in table (a name of ours), or only execution exec's when it is not NULL. */
 static long
-rows(store_pg *pg, const char *table)
+rows(store_pg *pg, const char *table, const char *exec)
 {
     char sql[96];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s%s", table,
+             exec != NULL ? " WHERE execution_id = $1" : "");
+    const char *params[] = {exec};
     PGresult *r;
     floe_err err = {0};
-    if (store_pg_exec(pg, sql, 0, NULL, NULL, NULL, &r, &err) != FLOE_OK)
+    if (store_pg_exec(pg, sql, exec != NULL ? 1 : 0, params, NULL, NULL, &r, &err) != FLOE_OK)
         fail_msg("%s: %s", sql, err.msg);
     long n = (long)store_pg_int64(r, 0, 0);
     PQclear(r);
@@ -86,7 +89,7 @@ test_pipeline_all_or_none(void **state)
     assert_string_equal(PQgetvalue(res[3], 0, 0), "3");
     for (int i = 0; i < 4; i++)
         PQclear(res[i]);
-    assert_int_equal(rows(pg, "pp"), 3);
+    assert_int_equal(rows(pg, "pp", NULL), 3);
 
     /* The last of four refused ("a" exists): none of them stays, the fourth is named. */
     run(pg, "DELETE FROM pp");
@@ -95,7 +98,7 @@ test_pipeline_all_or_none(void **state)
     assert_non_null(strstr(err.msg, "duplicate key"));
     for (int i = 0; i < 4; i++)
         assert_null(res[i]);
-    assert_int_equal(rows(pg, "pp"), 0);
+    assert_int_equal(rows(pg, "pp", NULL), 0);
     assert_int_equal(PQtransactionStatus(pg->conn), PQTRANS_IDLE);
 
     /* Text that is not UTF-8: named before anything is sent. */
@@ -105,7 +108,7 @@ test_pipeline_all_or_none(void **state)
     assert_int_equal(store_pg_pipeline(pg, calls2, 3, res, &failed, &err), FLOE_EINVAL);
     assert_int_equal(failed, 2);
     assert_non_null(strstr(err.msg, "$2"));
-    assert_int_equal(rows(pg, "pp"), 0);
+    assert_int_equal(rows(pg, "pp", NULL), 0);
 
     /* A constraint checked at the commit: the commit (n) is named, nothing stays. */
     run(pg, "CREATE TEMP TABLE pd (k text UNIQUE DEFERRABLE INITIALLY DEFERRED)");
@@ -115,14 +118,14 @@ test_pipeline_all_or_none(void **state)
     floe_err_clear(&err);
     assert_int_equal(store_pg_pipeline(pg, twice, 2, res, &failed, &err), FLOE_ECONFLICT);
     assert_int_equal(failed, 2);
-    assert_int_equal(rows(pg, "pd"), 0);
+    assert_int_equal(rows(pg, "pd", NULL), 0);
 
     /* And the connection goes on: a pipeline, then a statement of its own. */
     floe_err_clear(&err);
     assert_int_equal(store_pg_pipeline(pg, calls, 3, res, &failed, &err), FLOE_OK);
     for (int i = 0; i < 3; i++)
         PQclear(res[i]);
-    assert_int_equal(rows(pg, "pp"), 3);
+    assert_int_equal(rows(pg, "pp", NULL), 3);
     store_pg_close(pg);
 }
 
@@ -290,22 +293,6 @@ lin_fill(lin_batch *b, const char *exec, size_t n, size_t bad)
     }
 }
 
-/* Rows of execution exec in table (one of the lineage tables: a name of ours). */
-static long
-lin_count(store_pg *pg, const char *table, const char *exec)
-{
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE execution_id = $1", table);
-    const char *params[] = {exec};
-    PGresult *r;
-    floe_err err = {0};
-    if (store_pg_exec(pg, sql, 1, params, NULL, NULL, &r, &err) != FLOE_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    long n = (long)store_pg_int64(r, 0, 0);
-    PQclear(r);
-    return n;
-}
-
 static void
 test_lineage_pipelines(void **state)
 {
@@ -326,22 +313,22 @@ test_lineage_pipelines(void **state)
     for (int round = 0; round < 2; round++) {
         if (store_lineage_write(pg, b->recs, 300, &err) != FLOE_OK)
             fail_msg("lineage: %s", err.msg);
-        assert_int_equal(lin_count(pg, "lineage_nodes", ok_exec), 300);
-        assert_int_equal(lin_count(pg, "artifacts", ok_exec), 599);
-        assert_int_equal(lin_count(pg, "lineage_uses", ok_exec), 299);
+        assert_int_equal(rows(pg, "lineage_nodes", ok_exec), 300);
+        assert_int_equal(rows(pg, "artifacts", ok_exec), 599);
+        assert_int_equal(rows(pg, "lineage_uses", ok_exec), 299);
     }
     /* Record 200 refused: the pipelines before its own are written, its own and those
      * after are not; written one by one (as the engine does then), all but it are. */
     lin_fill(b, bad_exec, 300, 200);
     assert_int_equal(store_lineage_write(pg, b->recs, 300, &err), FLOE_EINVAL);
-    long written = lin_count(pg, "lineage_nodes", bad_exec);
+    long written = rows(pg, "lineage_nodes", bad_exec);
     assert_true(written > 0 && written <= 200);
     for (size_t i = 0; i < 300; i++) {
         floe_rc rc = store_lineage_write(pg, &b->recs[i], 1, &err);
         assert_int_equal(rc, i == 200 ? FLOE_EINVAL : FLOE_OK);
     }
-    assert_int_equal(lin_count(pg, "lineage_nodes", bad_exec), 299);
-    assert_int_equal(lin_count(pg, "lineage_uses", bad_exec), 298);
+    assert_int_equal(rows(pg, "lineage_nodes", bad_exec), 299);
+    assert_int_equal(rows(pg, "lineage_uses", bad_exec), 298);
     free(b);
     store_pg_close(pg);
 }

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -160,6 +161,11 @@ pool_thread(void *arg)
     floe_pool *pool = ta->pool;
     unsigned no = ta->no;
     floe_free(ta);
+    if (pool->cfg.name != NULL) {
+        char name[16]; /* the kernel's limit, with its NUL */
+        snprintf(name, sizeof(name), "%.12s-%u", pool->cfg.name, no % 100);
+        pthread_setname_np(pthread_self(), name);
+    }
     void *ctx = pool->cfg.thread_init != NULL ? pool->cfg.thread_init(pool->cfg.arg) : NULL;
     void *jobs[FLOE_POOL_BATCH_MAX];
     pthread_mutex_lock(&pool->lock);

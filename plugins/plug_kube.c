@@ -595,7 +595,8 @@ plug_kube_new(const plug_env *env, floe_err *err)
     floe_sha256_hex(seed, (size_t)n < sizeof(seed) ? (size_t)n : sizeof(seed) - 1, hex);
     snprintf(kx->slot, sizeof(kx->slot), "%.16s", hex);
     floe_pool_config pc = {.threads = (unsigned)env->cfg->worker_concurrency,
-                           .queue_max = (unsigned)env->cfg->worker_concurrency * 2};
+                           .queue_max = (unsigned)env->cfg->worker_concurrency * 2,
+                           .name = "kube"};
     if ((kx->pool = floe_pool_new(env->base, &pc, err)) == NULL) {
         plug_kube_conn_deinit(&kx->conn);
         floe_free(kx);

@@ -373,7 +373,8 @@ main(int argc, char **argv)
     floe_config_topic(cfg, "events", w.events_topic, sizeof(w.events_topic));
 
     floe_pool_config pc = {.threads = (unsigned)cfg->worker_threads,
-                           .queue_max = (unsigned)cfg->worker_concurrency * 4 + 16};
+                           .queue_max = (unsigned)cfg->worker_concurrency * 4 + 16,
+                           .name = "worker"};
     floe_bus_callbacks cb = {.on_message = on_message, .on_delivered = on_delivered, .arg = &w};
     const char *topics[] = {topic};
     /* notify before any thread: it takes systemd's variables out of the environment. */

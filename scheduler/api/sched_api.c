@@ -692,7 +692,8 @@ sched_api_new(struct event_base *base, const floe_config *cfg, floe_bus *bus, fl
                            .queue_max = 1024,
                            .thread_init = thread_init,
                            .thread_fini = thread_fini,
-                           .arg = (void *)cfg};
+                           .arg = (void *)cfg,
+                           .name = "api"};
     if ((api->pool = floe_pool_new(base, &pc, err)) == NULL)
         goto fail;
     if ((api->http = evhttp_new(base)) == NULL) {

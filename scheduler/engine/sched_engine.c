@@ -373,7 +373,8 @@ sched_engine_new(struct event_base *base, const floe_config *cfg, floe_metrics *
                            .queue_max = 100000,
                            .thread_init = pool_init,
                            .thread_fini = pool_fini,
-                           .arg = e};
+                           .arg = e,
+                           .name = "engine"};
     if ((e->redis = store_redis_new(base, cfg->redis_url, (int)cfg->redis_timeout_ms, err)) ==
             NULL ||
         (e->pool = floe_pool_new(base, &pc, err)) == NULL)

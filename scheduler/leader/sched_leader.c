@@ -196,7 +196,8 @@ sched_leader_new(struct event_base *base, const floe_config *cfg, floe_metrics *
                            .queue_max = 4,
                            .thread_init = thread_init,
                            .thread_fini = thread_fini,
-                           .arg = l};
+                           .arg = l,
+                           .name = "leader"};
     l->pool = floe_pool_new(base, &pc, err);
     l->tick_ev = event_new(base, -1, EV_PERSIST, lease_tick, l);
     l->kick_ev = event_new(base, -1, 0, lease_tick, l);

@@ -4,7 +4,8 @@
  * at once, never mixed with another function's; each still gets its own done call on the
  * loop; while one batch of a function runs, its kind waits and other work goes on. A lone
  * job is a batch of one. A job in two steps reaches its batch only after its first step,
- * and only when that step says so. Real threads and a real event loop.
+ * and only when that step says so. Its threads carry its name. Real threads and a real
+ * event loop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +312,43 @@ test_steps_go_on_to_their_batch(void **state)
     assert_int_equal(calls, 2);
 }
 
+/* Threads carry the pool's name (top -H, perf, gdb say which pool a busy thread is),
+ * cut to the kernel's 15 bytes. */
+static char seen_name[3][16];
+
+static void
+name_work(void *ctx, void *arg)
+{
+    (void)ctx;
+    job *j = arg;
+    pthread_getname_np(pthread_self(), seen_name[j->seq], sizeof(seen_name[j->seq]));
+}
+
+static void
+test_threads_are_named(void **state)
+{
+    (void)state;
+    const char *names[] = {"api", "a-name-too-long-for-it", NULL};
+    const char *want[] = {"api-0", "a-name-too-l-0", NULL};
+    for (int k = 0; k < 3; k++) {
+        base = event_base_new();
+        floe_pool_config pc = {.threads = 1, .name = names[k]};
+        floe_err err = {0};
+        floe_pool *pool = floe_pool_new(base, &pc, &err);
+        assert_non_null(pool);
+        n_done = 0;
+        job j = {.seq = k};
+        assert_int_equal(floe_pool_submit(pool, name_work, on_done, &j), FLOE_OK);
+        run_loop(1);
+        floe_pool_free(pool);
+        event_base_free(base);
+        if (want[k] != NULL)
+            assert_string_equal(seen_name[k], want[k]);
+        else /* unnamed: the process's name, as before */
+            assert_string_not_equal(seen_name[k], "");
+    }
+}
+
 int
 main(void)
 {
@@ -320,6 +358,7 @@ main(void)
         cmocka_unit_test(test_a_lone_job_is_a_batch_of_one),
         cmocka_unit_test(test_one_batch_of_a_kind_at_a_time),
         cmocka_unit_test(test_steps_go_on_to_their_batch),
+        cmocka_unit_test(test_threads_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

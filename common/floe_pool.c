@@ -162,8 +162,9 @@ pool_thread(void *arg)
     unsigned no = ta->no;
     floe_free(ta);
     if (pool->cfg.name != NULL) {
-        char name[16]; /* the kernel's limit, with its NUL */
-        snprintf(name, sizeof(name), "%.12s-%u", pool->cfg.name, no % 100);
+        char name[16], num[12]; /* the kernel's limit, with its NUL; the number kept whole */
+        int digits = snprintf(num, sizeof(num), "-%u", no);
+        snprintf(name, sizeof(name), "%.*s%s", (int)sizeof(name) - 1 - digits, pool->cfg.name, num);
         pthread_setname_np(pthread_self(), name);
     }
     void *ctx = pool->cfg.thread_init != NULL ? pool->cfg.thread_init(pool->cfg.arg) : NULL;

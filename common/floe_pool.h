@@ -37,7 +37,8 @@ typedef struct floe_pool_config {
     void *(*thread_init)(void *arg); /* per-thread context, on the thread; may be NULL */
     void (*thread_fini)(void *ctx);  /* on the thread, when it stops */
     void *arg;
-    const char *name; /* threads named "<name>-<n>" (top -H, perf): up to 12 bytes; may be NULL */
+    const char *name; /* threads named "<name>-<n>" (top -H, perf), the name cut to fit the
+                       * kernel's 15 bytes; may be NULL */
 } floe_pool_config;
 
 /* Starts the threads. Done functions run on base's loop. NULL with err on failure. */

@@ -329,7 +329,7 @@ test_threads_are_named(void **state)
 {
     (void)state;
     const char *names[] = {"api", "a-name-too-long-for-it", NULL};
-    const char *want[] = {"api-0", "a-name-too-l-0", NULL};
+    const char *want[] = {"api-0", "a-name-too-lo-0", NULL};
     for (int k = 0; k < 3; k++) {
         base = event_base_new();
         floe_pool_config pc = {.threads = 1, .name = names[k]};

@@ -465,10 +465,15 @@ store_pg_arr_add(store_pg_arr *a, const char *s)
         return;
     }
     store_pg_arr_put(a, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            store_pg_arr_put(a, "\\", 1);
-        store_pg_arr_put(a, p, 1);
+    /* Runs between the characters to escape in one copy each (a map's 100,000 rows). */
+    for (const char *p = s;;) {
+        size_t run = strcspn(p, "\"\\");
+        store_pg_arr_put(a, p, run);
+        p += run;
+        if (*p == '\0')
+            break;
+        store_pg_arr_put(a, "\\", 1);
+        store_pg_arr_put(a, p++, 1);
     }
     store_pg_arr_put(a, "\"", 1);
 }

@@ -5,10 +5,10 @@
  * so each consumed input is tied to what it came from: an upstream node's output, an
  * input of the execution, or a constant.
  *
- * Records queue on the term and are written in batches (one pool job at a time, its
- * statements pipelined, store_lineage_write); a LineageRecorded is acknowledged once its
- * batch is committed. Records of
- * cache hits and recoveries carry no event: a failover can lose the ones not yet written.
+ * Records queue on the term and are written in batches (one pool job at a time, four
+ * multi-row statements a batch, store_lineage_write); a LineageRecorded is acknowledged
+ * once its batch is committed. Records of cache hits and recoveries carry no event: a
+ * failover can lose the ones not yet written.
  */
 #include "sched_engine_int.h"
 

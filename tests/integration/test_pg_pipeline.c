@@ -2,9 +2,9 @@
  * Integration: store_pg_pipeline against the stack's PostgreSQL (issue 25: launches that
  * came together are sent as one pipeline, one round trip). All or none whichever
  * statement fails, the commit included; the failed statement is named; the connection is
- * idle and usable afterwards. Lineage records written in pipelines of whole records
- * (store_lineage_write): more than one pipeline's worth, again unchanged, and a batch
- * with a refused record.
+ * idle and usable afterwards. Lineage records written in batches (store_lineage_write):
+ * more than one batch's worth, again unchanged, a batch with a refused record, and
+ * derived-from links made within a batch, across batches and filled in later.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,8 +307,7 @@ test_lineage_pipelines(void **state)
     snprintf(bad_exec, sizeof(bad_exec), "%s-bad", ok_exec);
     lin_batch *b = calloc(1, sizeof(*b));
     assert_non_null(b);
-    /* 300 records of four statements: over a pipeline's 256, so several; and again,
-     * changing nothing. */
+    /* 300 records: over a batch's 256, so two; and again, changing nothing. */
     lin_fill(b, ok_exec, 300, 300);
     for (int round = 0; round < 2; round++) {
         if (store_lineage_write(pg, b->recs, 300, &err) != FLOE_OK)
@@ -317,19 +316,136 @@ test_lineage_pipelines(void **state)
         assert_int_equal(rows(pg, "artifacts", ok_exec), 599);
         assert_int_equal(rows(pg, "lineage_uses", ok_exec), 299);
     }
-    /* Record 200 refused: the pipelines before its own are written, its own and those
-     * after are not; written one by one (as the engine does then), all but it are. */
-    lin_fill(b, bad_exec, 300, 200);
+    /* Record 280 refused: the batch before its own is written, its own is not; written
+     * one by one (as the engine does then), all but it are. */
+    lin_fill(b, bad_exec, 300, 280);
     assert_int_equal(store_lineage_write(pg, b->recs, 300, &err), FLOE_EINVAL);
-    long written = rows(pg, "lineage_nodes", bad_exec);
-    assert_true(written > 0 && written <= 200);
+    assert_int_equal(rows(pg, "lineage_nodes", bad_exec), STORE_LIN_BATCH);
     for (size_t i = 0; i < 300; i++) {
         floe_rc rc = store_lineage_write(pg, &b->recs[i], 1, &err);
-        assert_int_equal(rc, i == 200 ? FLOE_EINVAL : FLOE_OK);
+        assert_int_equal(rc, i == 280 ? FLOE_EINVAL : FLOE_OK);
     }
     assert_int_equal(rows(pg, "lineage_nodes", bad_exec), 299);
     assert_int_equal(rows(pg, "lineage_uses", bad_exec), 298);
     free(b);
+    store_pg_close(pg);
+}
+
+/* "<execution>/<node>" of the artifact exec's (node, role, name) is derived from, "" for
+ * none, "?" when the artifact is missing. */
+static void
+derived(store_pg *pg, const char *exec, const char *node, const char *role, const char *name,
+        char *out, size_t size)
+{
+    const char *params[] = {exec, node, role, name};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg,
+                      "SELECT coalesce(d.execution_id || '/' || d.node_id, '') FROM artifacts a"
+                      " LEFT JOIN artifacts d ON d.id = a.derived_from WHERE a.execution_id = $1"
+                      " AND a.node_id = $2 AND a.role = $3 AND a.name = $4",
+                      4, params, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("derived: %s", err.msg);
+    snprintf(out, size, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?");
+    PQclear(r);
+}
+
+/* One record of exec: node produced output "y" (digest dig) or, with src, took it over
+ * from src's node "p"; with in_dig, the execution's blob input "in" of that digest
+ * (linked by digest) is among its artifacts, used as input "x". */
+typedef struct lin_one {
+    store_lin_record rec;
+    store_lin_artifact arts[2];
+    store_lin_use use;
+} lin_one;
+
+static void
+lin_one_fill(lin_one *o, const char *exec, const char *node, const char *dig, const char *src,
+             const char *in_dig)
+{
+    memset(o, 0, sizeof(*o));
+    o->arts[0] = (store_lin_artifact){.node_id = node,
+                                      .role = "output",
+                                      .name = "y",
+                                      .type = "blob",
+                                      .uri = "file:///b",
+                                      .digest = dig,
+                                      .size = 3,
+                                      .src_exec = src,
+                                      .src_node = src != NULL ? "p" : NULL};
+    o->arts[1] = (store_lin_artifact){.node_id = "",
+                                      .role = "input",
+                                      .name = "in",
+                                      .type = "blob",
+                                      .uri = "file:///b",
+                                      .digest = in_dig,
+                                      .size = 3,
+                                      .link_by_digest = true};
+    o->use = (store_lin_use){.input = "x", .artifact = 1};
+    o->rec = (store_lin_record){.execution_id = exec,
+                                .node_id = node,
+                                .attempt = 1,
+                                .project = "p",
+                                .domain = "d",
+                                .task_name = "t",
+                                .task_version = "v1",
+                                .phase = src != NULL ? "CACHED" : "SUCCEEDED",
+                                .source_execution = src,
+                                .source_node = src != NULL ? "p" : NULL,
+                                .artifacts = o->arts,
+                                .n_artifacts = in_dig != NULL ? 2 : 1,
+                                .uses = &o->use,
+                                .n_uses = in_dig != NULL ? 1 : 0};
+}
+
+static void
+test_lineage_links(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg();
+    floe_err err = {0};
+    unsigned applied;
+    if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
+        fail_msg("migrations: %s", err.msg);
+    char a[40], bx[48], c[48], d[48], dig[48], got[128], want[128];
+    snprintf(a, sizeof(a), "linlink-%lld", (long long)floe_now_us());
+    snprintf(bx, sizeof(bx), "%s-b", a);
+    snprintf(c, sizeof(c), "%s-c", a);
+    snprintf(d, sizeof(d), "%s-d", a);
+    snprintf(dig, sizeof(dig), "sha256:%s", a);
+    /* Within one batch: b's cached output from a's p, and b's input by a's digest. */
+    lin_one one[2];
+    lin_one_fill(&one[0], a, "p", dig, NULL, NULL);
+    lin_one_fill(&one[1], bx, "q", dig, a, dig);
+    store_lin_record recs[2] = {one[0].rec, one[1].rec};
+    if (store_lineage_write(pg, recs, 2, &err) != FLOE_OK)
+        fail_msg("lineage: %s", err.msg);
+    snprintf(want, sizeof(want), "%s/p", a);
+    derived(pg, bx, "q", "output", "y", got, sizeof(got));
+    assert_string_equal(got, want);
+    derived(pg, bx, "", "input", "in", got, sizeof(got));
+    assert_string_equal(got, want);
+    derived(pg, a, "p", "output", "y", got, sizeof(got));
+    assert_string_equal(got, "");
+    assert_int_equal(rows(pg, "lineage_uses", bx), 1);
+    /* A source recorded later: the link is missing, then filled when c's record comes
+     * again; written once more, it stays. */
+    lin_one_fill(&one[0], c, "q", dig, d, NULL);
+    if (store_lineage_write(pg, &one[0].rec, 1, &err) != FLOE_OK)
+        fail_msg("lineage: %s", err.msg);
+    derived(pg, c, "q", "output", "y", got, sizeof(got));
+    assert_string_equal(got, "");
+    lin_one_fill(&one[1], d, "p", "other", NULL, NULL);
+    for (int round = 0; round < 2; round++) {
+        store_lin_record two[2] = {one[1].rec, one[0].rec};
+        if (store_lineage_write(pg, two, 2, &err) != FLOE_OK)
+            fail_msg("lineage: %s", err.msg);
+        snprintf(want, sizeof(want), "%s/p", d);
+        derived(pg, c, "q", "output", "y", got, sizeof(got));
+        assert_string_equal(got, want);
+        assert_int_equal(rows(pg, "lineage_nodes", c), 1);
+        assert_int_equal(rows(pg, "artifacts", c), 1);
+    }
     store_pg_close(pg);
 }
 
@@ -357,6 +473,7 @@ main(void)
         cmocka_unit_test(test_pipeline_connection_lost),
         cmocka_unit_test(test_pipeline_connection_lost_midway),
         cmocka_unit_test(test_lineage_pipelines),
+        cmocka_unit_test(test_lineage_links),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

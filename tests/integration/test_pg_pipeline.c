@@ -37,6 +37,18 @@ connect_pg(void)
     return pg;
 }
 
+/* A connection to a database with Floe's tables (the lineage tests'). */
+static store_pg *
+connect_migrated(void)
+{
+    store_pg *pg = connect_pg();
+    floe_err err = {0};
+    unsigned applied;
+    if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
+        fail_msg("migrations: %s", err.msg);
+    return pg;
+}
+
 static void
 run(store_pg *pg, const char *sql)
 {
@@ -297,11 +309,8 @@ static void
 test_lineage_pipelines(void **state)
 {
     (void)state;
-    store_pg *pg = connect_pg();
+    store_pg *pg = connect_migrated();
     floe_err err = {0};
-    unsigned applied;
-    if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
-        fail_msg("migrations: %s", err.msg);
     char ok_exec[40], bad_exec[48];
     snprintf(ok_exec, sizeof(ok_exec), "linpipe-%lld", (long long)floe_now_us());
     snprintf(bad_exec, sizeof(bad_exec), "%s-bad", ok_exec);
@@ -402,11 +411,8 @@ static void
 test_lineage_links(void **state)
 {
     (void)state;
-    store_pg *pg = connect_pg();
+    store_pg *pg = connect_migrated();
     floe_err err = {0};
-    unsigned applied;
-    if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
-        fail_msg("migrations: %s", err.msg);
     char a[40], bx[48], c[48], d[48], dig[48], got[128], want[128];
     snprintf(a, sizeof(a), "linlink-%lld", (long long)floe_now_us());
     snprintf(bx, sizeof(bx), "%s-b", a);

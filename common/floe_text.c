@@ -39,12 +39,27 @@ seq_len(const unsigned char *p, size_t left)
     return (int)n + 1;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
 bool
 floe_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        /* Eight bytes at a time while they are ASCII and none is NUL: most of what is
+         * checked (ids, names, the array literals of a map's 100,000 rows) is ASCII, and a
+         * call a byte was ~4% of the scheduler's time on a map. */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (((w | ((w - ONES) & ~w)) & HIGHS) != 0)
+                break;
+            i += 8;
+        }
+        if (i == len)
+            break;
         int n = seq_len(p + i, len - i);
         if (n <= 0)
             return false;

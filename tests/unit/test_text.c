@@ -27,6 +27,24 @@ test_utf8_valid(void **state)
     assert_false(floe_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
     assert_false(floe_utf8_valid("\x80", 1));             /* lone continuation */
     assert_true(floe_utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
+    /* The eight-byte steps: a NUL or a bad byte at each place of a word, a character
+     * across two words, a tail shorter than a word. */
+    char buf[40];
+    for (size_t at = 0; at < 24; at++) {
+        memset(buf, 'a', sizeof(buf));
+        buf[at] = '\0';
+        assert_false(floe_utf8_valid(buf, 24));
+        buf[at] = (char)0xff;
+        assert_false(floe_utf8_valid(buf, 24));
+        memcpy(buf + at, "\xe2\x82\xac", 3); /* the euro sign */
+        assert_true(floe_utf8_valid(buf, 27));
+        assert_false(floe_utf8_valid(buf, at + 2)); /* cut inside it */
+    }
+    memset(buf, 'a', sizeof(buf));
+    assert_true(floe_utf8_valid(buf, 40));
+    buf[39] = (char)0x80;
+    assert_false(floe_utf8_valid(buf, 40));
+    assert_true(floe_utf8_valid(buf, 39));
 }
 
 static void

@@ -4,7 +4,8 @@
  * statement fails, the commit included; the failed statement is named; the connection is
  * idle and usable afterwards. Lineage records written in batches (store_lineage_write):
  * more than one batch's worth, again unchanged, a batch with a refused record, and
- * derived-from links made within a batch, across batches and filled in later.
+ * derived-from links made within a batch, across batches and filled in later, and values
+ * that mean something in an array literal written verbatim.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -455,6 +456,46 @@ test_lineage_links(void **state)
     store_pg_close(pg);
 }
 
+/* Values that mean something in an array literal (quotes, backslashes, braces, commas,
+ * the word NULL, spaces at the ends) come back from the batch's arrays as they went in. */
+static void
+test_lineage_values_verbatim(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_migrated();
+    floe_err err = {0};
+    char exec[40];
+    snprintf(exec, sizeof(exec), "linval-%lld", (long long)floe_now_us());
+    static const char *const values[] = {"NULL", "\"a\\\"b\"", "{1,2}", " x ", "", "é,\\N"};
+    enum { NV = sizeof(values) / sizeof(values[0]) };
+    lin_one one[NV];
+    store_lin_record recs[NV];
+    char nodes[NV][8];
+    for (size_t i = 0; i < NV; i++) {
+        snprintf(nodes[i], sizeof(nodes[i]), "v%zu", i);
+        lin_one_fill(&one[i], exec, nodes[i], values[i], NULL, NULL);
+        one[i].arts[0].value = values[i];
+        recs[i] = one[i].rec;
+    }
+    if (store_lineage_write(pg, recs, NV, &err) != FLOE_OK)
+        fail_msg("lineage: %s", err.msg);
+    for (size_t i = 0; i < NV; i++) {
+        const char *params[] = {exec, nodes[i]};
+        PGresult *r;
+        if (store_pg_exec(pg,
+                          "SELECT value, digest FROM artifacts WHERE execution_id = $1"
+                          " AND node_id = $2 AND role = 'output'",
+                          2, params, NULL, NULL, &r, &err) != FLOE_OK)
+            fail_msg("read: %s", err.msg);
+        assert_int_equal(PQntuples(r), 1);
+        assert_false(PQgetisnull(r, 0, 0));
+        assert_string_equal(PQgetvalue(r, 0, 0), values[i]);
+        assert_string_equal(PQgetvalue(r, 0, 1), values[i]);
+        PQclear(r);
+    }
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -480,6 +521,7 @@ main(void)
         cmocka_unit_test(test_pipeline_connection_lost_midway),
         cmocka_unit_test(test_lineage_pipelines),
         cmocka_unit_test(test_lineage_links),
+        cmocka_unit_test(test_lineage_values_verbatim),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

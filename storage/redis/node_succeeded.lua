@@ -27,7 +27,7 @@ end
 local now = now_us()
 local ms = math.floor(now / 1000)
 local msx = str(ms)
-local leases, claims, ready = {}, {}, {}
+local leases, claims, ready, maps = {}, {}, {}, {}
 -- by execution hash: its start fields to delete (the array part) and left, its nodes left
 -- (read when first needed); by log key: attempt records; each with its keys in the order first met
 local execs, logs, hashes, logkeys = {}, {}, {}, {}
@@ -45,6 +45,8 @@ end
 local function succeed(kx, kl, kc, E, i, as, outputs, worker, started, finished, down, phase,
     lrefs, item)
   local a = tonumber(as)
+  -- A map node whose items ended earlier in this call: its record as they left it.
+  map_flush_one(maps, kx, i)
   -- What the success reads of the execution, in one call: its phase, the node, its cache
   -- key, its running attempt's start, the on_failure handler running.
   local f = redis.call('HMGET', kx, 'ph', i, 'k' .. i, 's' .. i, 'hr')
@@ -107,7 +109,7 @@ local function succeed(kx, kl, kc, E, i, as, outputs, worker, started, finished,
     out[2] = FAILED
     return out
   end
-  item_done(kx, E, item, ms, out)
+  item_done(kx, E, item, ms, out, maps)
   local x = per(execs, hashes, kx)
   local left = (x.left or tonumber(redis.call('HGET', kx, 'left') or '0')) - 1
   x.left = left
@@ -141,6 +143,7 @@ for s = 1, #leases, CHUNK do
   redis.call('DEL', unpack(claims, s, e))
 end
 put_pairs('ZADD', KEYS[4], ready)
+map_flush(maps)
 for _, kx in ipairs(hashes) do
   local x = execs[kx] -- its start fields in its array part
   for s = 1, #x, CHUNK do redis.call('HDEL', kx, unpack(x, s, math.min(s + CHUNK - 1, #x))) end

@@ -197,7 +197,7 @@ local function item_done(h, E, spec, ms, out, maps)
 end
 
 -- Writes what item_done kept in maps. Node i of hash h about to be read by the same script
--- (flush_one) is written first, and not again at the end.
+-- (map_flush_one) is written first, and not again at the end.
 local function map_flush_one(maps, h, i)
   local m = maps[h .. '|' .. i]
   if m then

@@ -58,7 +58,8 @@ store_catalog_lookup(store_pg *pg, const char *cache_key, floe_arena *arena,
 }
 
 floe_rc
-store_catalog_record(store_pg *pg, const store_catalog_entry *e, bool overwrite, floe_err *err)
+store_catalog_record(store_pg *pg, uint64_t epoch, const store_catalog_entry *e, bool overwrite,
+                     floe_err *err)
 {
     char attempt[16], ttl[24];
     snprintf(attempt, sizeof(attempt), "%" PRIu32, e->attempt);
@@ -78,9 +79,7 @@ store_catalog_record(store_pg *pg, const store_catalog_entry *e, bool overwrite,
     int lens[12] = {0}, fmts[12] = {0};
     lens[6] = (int)e->outputs_len;
     fmts[6] = 1;
-    PGresult *r;
-    floe_rc rc = store_pg_exec(
-        pg,
+    store_pg_call call = {
         "INSERT INTO catalog AS c (cache_key, project, domain, task_name, task_version,"
         " cache_version, outputs, execution_id, node_id, attempt, expires_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
@@ -90,7 +89,10 @@ store_catalog_record(store_pg *pg, const store_catalog_entry *e, bool overwrite,
         " node_id = EXCLUDED.node_id, attempt = EXCLUDED.attempt, hits = 0,"
         " created_at = now(), expires_at = EXCLUDED.expires_at, last_hit_at = NULL"
         " WHERE $12::boolean OR c.expires_at <= now()",
-        12, params, lens, fmts, &r, err);
+        12, params, lens, fmts};
+    PGresult *r;
+    size_t failed;
+    floe_rc rc = store_pg_pipeline_fenced(pg, epoch, &call, 1, &r, &failed, err);
     if (rc == FLOE_OK)
         PQclear(r);
     return rc;
@@ -133,19 +135,21 @@ store_catalog_list(store_pg *pg, const char *project, const char *domain, const 
 }
 
 floe_rc
-store_catalog_delete(store_pg *pg, const char *project, const char *domain, const char *task_name,
-                     const char *cache_key, int64_t *deleted, floe_err *err)
+store_catalog_delete(store_pg *pg, uint64_t epoch, const char *project, const char *domain,
+                     const char *task_name, const char *cache_key, int64_t *deleted, floe_err *err)
 {
     *deleted = 0;
     if (cache_key == NULL && task_name == NULL)
         return floe_err_user(err, FLOE_EINVAL, "name a cache key or a task");
     const char *params[] = {project, domain, task_name, cache_key};
+    store_pg_call call = {"DELETE FROM catalog WHERE project = $1 AND domain = $2"
+                          " AND ($3::text IS NULL OR task_name = $3)"
+                          " AND ($4::text IS NULL OR cache_key = $4)",
+                          4, params, NULL, NULL};
     PGresult *r;
-    floe_rc rc = store_pg_exec(pg,
-                               "DELETE FROM catalog WHERE project = $1 AND domain = $2"
-                               " AND ($3::text IS NULL OR task_name = $3)"
-                               " AND ($4::text IS NULL OR cache_key = $4)",
-                               4, params, NULL, NULL, &r, err);
+    size_t failed;
+    floe_rc rc = epoch != 0 ? store_pg_pipeline_fenced(pg, epoch, &call, 1, &r, &failed, err)
+                            : store_pg_exec(pg, call.sql, call.n, params, NULL, NULL, &r, err);
     if (rc != FLOE_OK)
         return rc;
     *deleted = strtoll(PQcmdTuples(r), NULL, 10);

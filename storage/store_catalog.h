@@ -33,8 +33,11 @@ typedef struct store_catalog_entry {
 floe_rc store_catalog_lookup(store_pg *pg, const char *cache_key, floe_arena *arena,
                              store_catalog_entry *out, floe_err *err);
 
-floe_rc store_catalog_record(store_pg *pg, const store_catalog_entry *e, bool overwrite,
-                             floe_err *err);
+/* Records e, replacing an entry of its key only when overwrite or that one expired. The
+ * leader's write: fenced by epoch (FLOE_EFENCED, nothing written, when it no longer holds
+ * the lease). */
+floe_rc store_catalog_record(store_pg *pg, uint64_t epoch, const store_catalog_entry *e,
+                             bool overwrite, floe_err *err);
 
 /* Entries of project/domain (task_name NULL: every task), newest first, at most limit
  * (<= STORE_CATALOG_LIST_MAX), expired ones included (expires_us tells). */
@@ -43,8 +46,9 @@ floe_rc store_catalog_list(store_pg *pg, const char *project, const char *domain
                            store_catalog_entry **out, size_t *n, floe_err *err);
 
 /* Deletes one entry (cache_key) or every entry of a task (cache_key NULL, task_name set)
- * within project/domain; *deleted receives the count. */
-floe_rc store_catalog_delete(store_pg *pg, const char *project, const char *domain,
+ * within project/domain; *deleted receives the count. A user's delete through the API
+ * passes epoch 0 (no fence: it is not the leader's write); the engine's, its epoch. */
+floe_rc store_catalog_delete(store_pg *pg, uint64_t epoch, const char *project, const char *domain,
                              const char *task_name, const char *cache_key, int64_t *deleted,
                              floe_err *err);
 

@@ -18,19 +18,20 @@
     " COALESCE($15::jsonb, '{}'::jsonb)"
 #define INSERT_EXEC INSERT_COLUMNS ")" INSERT_VALUES ")"
 /* Recorded RUNNING under epoch EP (a parameter) when the lease holds it, as the engine's
- * start would have moved it (store_run.c's START_QUEUED, the same fence); else QUEUED. */
-#define HOLDS(EP) "(SELECT epoch FROM floe_leader WHERE name = 'scheduler') = " EP "::bigint"
+ * start would have moved it (store_run.c's START_QUEUED, the same fence); else QUEUED. The
+ * fence is asked once (a CTE read three times), not once a column. */
+#define LEASE_CTE(EP) "lease AS MATERIALIZED (SELECT floe_fence_holds(" EP "::bigint) AS h)"
+#define HOLDS "(SELECT h FROM lease)"
 #define INSERT_EXEC_STARTED(EP)                                                                    \
     INSERT_COLUMNS                                                                                 \
-    ", phase, epoch, started_at)" INSERT_VALUES                                                    \
-    ", CASE WHEN " HOLDS(EP) " THEN 'RUNNING' ELSE 'QUEUED' END, CASE WHEN " HOLDS(                \
-        EP) " THEN " EP                                                                            \
-            "::bigint ELSE 0 END, CASE WHEN " HOLDS(EP) " THEN now() END) RETURNING phase"
+    ", phase, epoch, started_at)" INSERT_VALUES ", CASE WHEN " HOLDS                               \
+    " THEN 'RUNNING' ELSE 'QUEUED' END, CASE WHEN " HOLDS " THEN " EP                              \
+    "::bigint ELSE 0 END, CASE WHEN " HOLDS " THEN now() END) RETURNING phase"
 /* A data-modifying WITH runs whether or not the statement reads it, in the statement's
  * transaction: both rows or neither. */
-#define AUDITED                                                                                    \
-    "WITH audited AS (INSERT INTO audit_log (" STORE_AUDIT_COLUMNS ") VALUES ($16, $17, $18, $19," \
-    " $20, $21::integer, $22, $23)) "
+#define AUDIT_CTE                                                                                  \
+    "audited AS (INSERT INTO audit_log (" STORE_AUDIT_COLUMNS ") VALUES ($16, $17, $18, $19,"      \
+    " $20, $21::integer, $22, $23))"
 
 /* $1-$9 of both inserts: the execution's identity, inputs and requester. */
 static void
@@ -53,8 +54,10 @@ static const char *
 insert_sql(const store_exec *ex)
 {
     if (ex->start_epoch == 0)
-        return ex->audit != NULL ? AUDITED INSERT_EXEC : INSERT_EXEC;
-    return ex->audit != NULL ? AUDITED INSERT_EXEC_STARTED("$24") : INSERT_EXEC_STARTED("$16");
+        return ex->audit != NULL ? "WITH " AUDIT_CTE " " INSERT_EXEC : INSERT_EXEC;
+    return ex->audit != NULL ? "WITH " AUDIT_CTE
+                               ", " LEASE_CTE("$24") " " INSERT_EXEC_STARTED("$24")
+                             : "WITH " LEASE_CTE("$16") " " INSERT_EXEC_STARTED("$16");
 }
 
 /* One insert's parameters, kept while its statement is out. */

@@ -124,9 +124,9 @@ add_record(lin_arrays *b, const store_lin_record *rec)
     return bytes;
 }
 
-/* Writes the batch's statements, those with rows, in one pipeline. */
+/* Writes the batch's statements, those with rows, in one pipeline after the fence. */
 static floe_rc
-write_batch(store_pg *pg, lin_arrays *b, floe_err *err)
+write_batch(store_pg *pg, uint64_t epoch, lin_arrays *b, floe_err *err)
 {
     store_pg_call calls[N_STMT];
     PGresult *res[N_STMT];
@@ -140,7 +140,7 @@ write_batch(store_pg *pg, lin_arrays *b, floe_err *err)
         calls[k++] = (store_pg_call){sql[s], cols[s], &b->p[off], NULL, NULL};
     }
     size_t failed;
-    floe_rc rc = store_pg_pipeline(pg, calls, k, res, &failed, err);
+    floe_rc rc = store_pg_pipeline_fenced(pg, epoch, calls, k, res, &failed, err);
     for (size_t q = 0; rc == FLOE_OK && q < k; q++)
         PQclear(res[q]);
     return rc;
@@ -155,7 +155,8 @@ arrays_reset(lin_arrays *b)
 }
 
 floe_rc
-store_lineage_write(store_pg *pg, const store_lin_record *recs, size_t n, floe_err *err)
+store_lineage_write(store_pg *pg, uint64_t epoch, const store_lin_record *recs, size_t n,
+                    floe_err *err)
 {
     lin_arrays *b = floe_calloc(1, sizeof(*b));
     if (b == NULL)
@@ -167,7 +168,7 @@ store_lineage_write(store_pg *pg, const store_lin_record *recs, size_t n, floe_e
             bytes += add_record(b, &recs[i++]);
             k++;
         }
-        rc = write_batch(pg, b, err);
+        rc = write_batch(pg, epoch, b, err);
         arrays_reset(b);
     }
     floe_free(b);

@@ -52,10 +52,12 @@ typedef struct store_lin_record {
 /* Writes n records in batches of up to STORE_LIN_BATCH records (fewer when their
  * parameters pass STORE_LIN_BATCH_BYTES): each batch is four statements, one transaction
  * and one round trip. Every statement is idempotent, so records written again after a
- * failure (the batches before the failed one were committed) end as they were. */
+ * failure (the batches before the failed one were committed) end as they were. Fenced:
+ * FLOE_EFENCED, and that batch not written, once epoch no longer holds the lease. */
 #define STORE_LIN_BATCH 256
 #define STORE_LIN_BATCH_BYTES (4u << 20)
-floe_rc store_lineage_write(store_pg *pg, const store_lin_record *recs, size_t n, floe_err *err);
+floe_rc store_lineage_write(store_pg *pg, uint64_t epoch, const store_lin_record *recs, size_t n,
+                            floe_err *err);
 
 #define STORE_LIN_DEPTH_MAX 10000
 #define STORE_LIN_VERTICES_MAX 50000

@@ -33,21 +33,10 @@ store_lp_fence(store_pg *pg, uint64_t epoch, floe_err *err)
     char ep[24];
     snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
     const char *params[] = {ep};
-    PGresult *r;
     /* No row lock on floe_leader, which would hold up the lease's renewal for as long as
-     * this transaction runs (review H7): a shared advisory lock instead, held to commit,
+     * this transaction runs (review H7): the shared advisory lock instead, held to commit,
      * which only a change of leader needs exclusively (store_lease_acquire). */
-    floe_rc rc = store_pg_exec(pg,
-                               "SELECT 1 FROM pg_advisory_xact_lock_shared(" STORE_LEASE_LOCK_KEY
-                               ") l, floe_leader WHERE name = 'scheduler' AND epoch = $1::bigint",
-                               1, params, NULL, NULL, &r, err);
-    if (rc != FLOE_OK)
-        return rc;
-    bool ok = PQntuples(r) == 1;
-    PQclear(r);
-    return ok ? FLOE_OK
-              : floe_err_sys(err, FLOE_EFENCED, "epoch %" PRIu64 " no longer holds the lease",
-                             epoch);
+    return run(pg, "SELECT " STORE_PG_FENCE("$1"), 1, params, err);
 }
 
 floe_rc
@@ -265,8 +254,7 @@ store_lp_skip(store_pg *pg, uint64_t epoch, int64_t firing_id, const char *reaso
     const char *params[] = {id, reason, ep};
     return run(pg,
                "UPDATE lp_firings SET state = 'SKIPPED', reason = $2 WHERE id = $1::bigint AND"
-               " state = 'PENDING' AND (SELECT epoch FROM floe_leader WHERE name = 'scheduler')"
-               " = $3::bigint",
+               " state = 'PENDING' AND " STORE_PG_FENCE_HOLDS("$3"),
                3, params, err);
 }
 
@@ -303,8 +291,9 @@ store_lp_unpublished(store_pg *pg, int older_s, unsigned limit, floe_arena *aren
     return rc != FLOE_OK ? rc : id_list(r, arena, ids, n, err);
 }
 
+/* Sets a flag on rows by id, fenced: a demoted leader's marks fail (FLOE_EFENCED). */
 static floe_rc
-mark(store_pg *pg, const char *sql, const char *const *ids, size_t n, floe_err *err)
+mark(store_pg *pg, uint64_t epoch, const char *sql, const char *const *ids, size_t n, floe_err *err)
 {
     if (n == 0)
         return FLOE_OK;
@@ -314,19 +303,21 @@ mark(store_pg *pg, const char *sql, const char *const *ids, size_t n, floe_err *
     const char *lit = store_pg_arr_end(&a);
     floe_rc rc = lit != NULL ? FLOE_OK : floe_err_sys(err, FLOE_ENOMEM, "out of memory");
     if (rc == FLOE_OK) {
-        const char *params[] = {lit};
-        rc = run(pg, sql, 1, params, err);
+        char ep[24];
+        snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+        const char *params[] = {lit, ep};
+        rc = run(pg, sql, 2, params, err);
     }
     floe_free(a.buf.data);
     return rc;
 }
 
 floe_rc
-store_lp_published(store_pg *pg, const char *const *ids, size_t n, floe_err *err)
+store_lp_published(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n, floe_err *err)
 {
-    return mark(pg,
-                "UPDATE lp_firings SET published = true WHERE execution_id = ANY($1::text[]) AND"
-                " state = 'LAUNCHED'",
+    return mark(pg, epoch,
+                "UPDATE lp_firings SET published = true WHERE " STORE_PG_FENCE(
+                    "$2") " AND execution_id = ANY($1::text[]) AND state = 'LAUNCHED'",
                 ids, n, err);
 }
 
@@ -498,28 +489,34 @@ store_lp_outbox_unsent(store_pg *pg, unsigned limit, floe_arena *arena, store_lp
 }
 
 floe_rc
-store_lp_prune(store_pg *pg, int64_t older_than_s, unsigned limit, int64_t *deleted, floe_err *err)
+store_lp_prune(store_pg *pg, uint64_t epoch, int64_t older_than_s, unsigned limit, int64_t *deleted,
+               floe_err *err)
 {
     /* ctid batches: DELETE has no LIMIT, and an unbounded delete of a long backlog would
      * hold one transaction (and the tick) for as long as it takes. */
     static const char *const sql[] = {
-        "DELETE FROM lp_firings WHERE ctid IN (SELECT ctid FROM lp_firings WHERE (state ="
-        " 'SKIPPED' OR (state = 'LAUNCHED' AND published)) AND created_at < now() -"
-        " $1::bigint * interval '1 second' LIMIT $2::bigint)",
-        "DELETE FROM trigger_events WHERE ctid IN (SELECT ctid FROM trigger_events WHERE"
-        " firing_id IS NOT NULL AND received_at < now() - $1::bigint * interval '1 second'"
-        " LIMIT $2::bigint)",
-        ("DELETE FROM data_outbox WHERE ctid IN (SELECT ctid FROM data_outbox WHERE sent AND"
-         " created_at < now() - $1::bigint * interval '1 second' LIMIT $2::bigint)"),
+        "DELETE FROM lp_firings WHERE " STORE_PG_FENCE(
+            "$3") " AND ctid IN (SELECT ctid FROM lp_firings WHERE (state ="
+                  " 'SKIPPED' OR (state = 'LAUNCHED' AND published)) AND created_at < now() -"
+                  " $1::bigint * interval '1 second' LIMIT $2::bigint)",
+        "DELETE FROM trigger_events WHERE " STORE_PG_FENCE(
+            "$3") " AND ctid IN (SELECT ctid FROM trigger_events WHERE"
+                  " firing_id IS NOT NULL AND received_at < now() - $1::bigint * interval '1 "
+                  "second'"
+                  " LIMIT $2::bigint)",
+        ("DELETE FROM data_outbox WHERE " STORE_PG_FENCE(
+            "$3") " AND ctid IN (SELECT ctid FROM data_outbox WHERE sent AND"
+                  " created_at < now() - $1::bigint * interval '1 second' LIMIT $2::bigint)"),
     };
-    char old[24], lim[16];
+    char old[24], lim[16], ep[24];
     snprintf(old, sizeof(old), "%lld", (long long)older_than_s);
     snprintf(lim, sizeof(lim), "%u", limit);
-    const char *params[] = {old, lim};
+    snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+    const char *params[] = {old, lim, ep};
     *deleted = 0;
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         PGresult *r;
-        floe_rc rc = store_pg_exec(pg, sql[i], 2, params, NULL, NULL, &r, err);
+        floe_rc rc = store_pg_exec(pg, sql[i], 3, params, NULL, NULL, &r, err);
         if (rc != FLOE_OK)
             return rc;
         *deleted += strtoll(PQcmdTuples(r), NULL, 10);
@@ -529,10 +526,12 @@ store_lp_prune(store_pg *pg, int64_t older_than_s, unsigned limit, int64_t *dele
 }
 
 floe_rc
-store_lp_outbox_sent(store_pg *pg, const char *const *ids, size_t n, floe_err *err)
+store_lp_outbox_sent(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n, floe_err *err)
 {
-    return mark(pg, "UPDATE data_outbox SET sent = true WHERE event_id = ANY($1::text[])", ids, n,
-                err);
+    return mark(pg, epoch,
+                "UPDATE data_outbox SET sent = true WHERE " STORE_PG_FENCE(
+                    "$2") " AND event_id = ANY($1::text[])",
+                ids, n, err);
 }
 
 /* --- Status ---------------------------------------------------------------------------- */

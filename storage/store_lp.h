@@ -86,7 +86,9 @@ floe_rc store_lp_skip(store_pg *pg, uint64_t epoch, int64_t firing_id, const cha
  * them, or those launched more than older_s seconds ago). */
 floe_rc store_lp_unpublished(store_pg *pg, int older_s, unsigned limit, floe_arena *arena,
                              const char ***ids, size_t *n, floe_err *err);
-floe_rc store_lp_published(store_pg *pg, const char *const *ids, size_t n, floe_err *err);
+/* Marks them published; fenced by epoch (FLOE_EFENCED), like the two below. */
+floe_rc store_lp_published(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n,
+                           floe_err *err);
 
 /* --- Trigger events -------------------------------------------------------------------- */
 
@@ -118,7 +120,7 @@ typedef struct store_lp_tfire {
 /* Records a trigger firing and marks its events; *created false when the key existed. */
 floe_rc store_lp_trigger_fire(store_pg *pg, const store_lp_key *k, const store_lp_tfire *f,
                               bool *created, floe_err *err);
-/* SELECT ... FOR SHARE of the lease row: FLOE_EFENCED unless epoch holds it. Inside a
+/* FLOE_EFENCED unless epoch holds the lease (floe_fence, store_pg_int.h). Inside a
  * transaction, a newer leader cannot take over before it ends. */
 floe_rc store_lp_fence(store_pg *pg, uint64_t epoch, floe_err *err);
 
@@ -132,15 +134,16 @@ typedef struct store_lp_outbox {
 
 floe_rc store_lp_outbox_unsent(store_pg *pg, unsigned limit, floe_arena *arena,
                                store_lp_outbox **out, size_t *n, floe_err *err);
-floe_rc store_lp_outbox_sent(store_pg *pg, const char *const *ids, size_t n, floe_err *err);
+floe_rc store_lp_outbox_sent(store_pg *pg, uint64_t epoch, const char *const *ids, size_t n,
+                             floe_err *err);
 
 /* Retention: deletes up to limit rows of each of the done firings (skipped, or launched and
  * published), the consumed trigger events and the sent outbox rows older than
  * older_than_s; *deleted is how many went. PENDING firings, trigger events still waiting
  * for a partner dataset and unsent rows are kept whatever their age. A replay of an event
  * older than the retention is no longer recognised as a duplicate. */
-floe_rc store_lp_prune(store_pg *pg, int64_t older_than_s, unsigned limit, int64_t *deleted,
-                       floe_err *err);
+floe_rc store_lp_prune(store_pg *pg, uint64_t epoch, int64_t older_than_s, unsigned limit,
+                       int64_t *deleted, floe_err *err);
 
 /* --- Status (the API) ------------------------------------------------------------------ */
 

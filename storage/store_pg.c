@@ -197,6 +197,8 @@ result_rc(store_pg *pg, PGresult *r, floe_err *err)
     floe_rc rc;
     if (state != NULL && strcmp(state, "23505") == 0)
         rc = floe_err_user(err, FLOE_ECONFLICT, "postgres: %s", msg);
+    else if (state != NULL && strcmp(state, STORE_PG_FENCED) == 0)
+        rc = floe_err_sys(err, FLOE_EFENCED, "postgres: %s", msg);
     else if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         rc = floe_err_sys(err, FLOE_EAGAIN, "postgres: %s", msg);
     else if (state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
@@ -348,6 +350,29 @@ store_pg_pipeline(store_pg *pg, const store_pg_call *calls, size_t n, PGresult *
             res[i] = NULL;
         }
     return rc;
+}
+
+floe_rc
+store_pg_pipeline_fenced(store_pg *pg, uint64_t epoch, const store_pg_call *calls, size_t n,
+                         PGresult **res, size_t *failed, floe_err *err)
+{
+    if (n > STORE_PG_FENCED_MAX)
+        return floe_err_sys(err, FLOE_EINVAL, "postgres: %zu statements in one fenced pipeline", n);
+    char ep[24];
+    snprintf(ep, sizeof(ep), "%" PRIu64, epoch);
+    const char *fp[] = {ep};
+    store_pg_call all[STORE_PG_FENCED_MAX + 1] = {
+        {"SELECT " STORE_PG_FENCE("$1"), 1, fp, NULL, NULL}};
+    PGresult *r[STORE_PG_FENCED_MAX + 1];
+    memcpy(&all[1], calls, n * sizeof(*calls));
+    size_t at = 0;
+    floe_rc rc = store_pg_pipeline(pg, all, n + 1, r, &at, err);
+    *failed = at > 0 ? at - 1 : n; /* the fence is none of the caller's statements */
+    if (rc != FLOE_OK)
+        return rc;
+    PQclear(r[0]);
+    memcpy(res, &r[1], n * sizeof(*res));
+    return FLOE_OK;
 }
 
 static floe_rc

@@ -38,6 +38,15 @@ struct store_pg {
 floe_rc store_pg_exec(store_pg *pg, const char *sql, int n, const char *const *params,
                       const int *lens, const int *formats, PGresult **res, floe_err *err);
 
+/* The leader's fence, in SQL (migration 0011_fence.sql): floe_fence_holds(epoch) answers
+ * whether epoch holds the lease, floe_fence(epoch) fails the statement with SQLSTATE
+ * STORE_PG_FENCED (FLOE_EFENCED here) when it does not. Either holds the lock a change of
+ * leader needs until the transaction ends. In a statement's WHERE, as an uncorrelated
+ * subquery, so it runs once, not once a row. */
+#define STORE_PG_FENCED "FL001"
+#define STORE_PG_FENCE_HOLDS(param) "(SELECT floe_fence_holds(" param "::bigint))"
+#define STORE_PG_FENCE(param) "(SELECT floe_fence(" param "::bigint))"
+
 /* One statement of a pipeline: what store_pg_exec takes. */
 typedef struct store_pg_call {
     const char *sql;
@@ -54,6 +63,13 @@ typedef struct store_pg_call {
  * connection) and err says why, as store_pg_exec would have. */
 floe_rc store_pg_pipeline(store_pg *pg, const store_pg_call *calls, size_t n, PGresult **res,
                           size_t *failed, floe_err *err);
+
+/* store_pg_pipeline with the fence first (STORE_PG_FENCE): FLOE_EFENCED, and nothing
+ * written, when epoch no longer holds the lease. Up to STORE_PG_FENCED_MAX calls; *failed
+ * indexes them as the caller does (n when the fence failed, as for the commit). */
+#define STORE_PG_FENCED_MAX 8
+floe_rc store_pg_pipeline_fenced(store_pg *pg, uint64_t epoch, const store_pg_call *calls, size_t n,
+                                 PGresult **res, size_t *failed, floe_err *err);
 
 /* Column helpers over a text-format result. */
 int64_t store_pg_int64(const PGresult *res, int row, int col);

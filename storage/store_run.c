@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FENCE "(SELECT epoch FROM floe_leader WHERE name = 'scheduler') = $2::bigint"
+#define FENCE STORE_PG_FENCE_HOLDS("$2")
 
 /* --- Start ----------------------------------------------------------------------------- */
 
@@ -238,27 +238,30 @@ attempts_arrays(const store_run_result *res, store_pg_arr a[ATTEMPT_COLS])
     " started_at = coalesce(e.started_at, CASE WHEN r.s = 0 THEN NULL"                             \
     "   ELSE to_timestamp(r.s / 1e6) END),"                                                        \
     " finished_at = CASE WHEN r.f = 0 THEN now() ELSE to_timestamp(r.f / 1e6) END"                 \
-    " FROM r WHERE e.id = r.id AND (SELECT epoch FROM floe_leader WHERE name = 'scheduler')"       \
-    " = $1::bigint RETURNING e.id, e.parent_execution, e.parent_node, e.parent_attempt),"          \
-    " nodes AS (INSERT INTO node_executions (execution_id, node_id, phase, attempts, outputs,"     \
-    " error_kind, error_code, error)"                                                              \
-    " SELECT x, n, p, a, decode(o, 'hex'), k, c, m FROM unnest($8::text[], $9::text[],"            \
-    " $10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[])"                \
-    " AS t(x, n, p, a, o, k, c, m) WHERE x IN (SELECT id FROM done)"                               \
-    " ON CONFLICT (execution_id, node_id) DO UPDATE SET phase = excluded.phase,"                   \
-    " attempts = excluded.attempts, outputs = excluded.outputs,"                                   \
-    " error_kind = excluded.error_kind, error_code = excluded.error_code,"                         \
-    " error = excluded.error),"                                                                    \
-    " attempts AS (INSERT INTO node_attempts (execution_id, node_id, attempt, phase, error_kind,"  \
-    " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"               \
-    " SELECT x, n, a, p, k, c, m, w,"                                                              \
-    " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"                                   \
-    " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"                              \
-    " FROM unnest($16::text[], $17::text[], $18::int[], $19::text[], $20::text[], $21::text[],"    \
-    " $22::text[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::text[])"           \
-    " AS t(x, n, a, p, k, c, m, w, s, f, o, e) WHERE x IN (SELECT id FROM done)"                   \
-    " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING)"                                    \
-    " SELECT id, parent_execution, parent_node, parent_attempt FROM done"
+    " FROM r WHERE e.id = r.id AND " STORE_PG_FENCE_HOLDS(                                         \
+        "$1") " RETURNING e.id, e.parent_execution, e.parent_node, e.parent_attempt),"             \
+              " nodes AS (INSERT INTO node_executions (execution_id, node_id, phase, attempts, "   \
+              "outputs,"                                                                           \
+              " error_kind, error_code, error)"                                                    \
+              " SELECT x, n, p, a, decode(o, 'hex'), k, c, m FROM unnest($8::text[], $9::text[],"  \
+              " $10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[])"      \
+              " AS t(x, n, p, a, o, k, c, m) WHERE x IN (SELECT id FROM done)"                     \
+              " ON CONFLICT (execution_id, node_id) DO UPDATE SET phase = excluded.phase,"         \
+              " attempts = excluded.attempts, outputs = excluded.outputs,"                         \
+              " error_kind = excluded.error_kind, error_code = excluded.error_code,"               \
+              " error = excluded.error),"                                                          \
+              " attempts AS (INSERT INTO node_attempts (execution_id, node_id, attempt, phase, "   \
+              "error_kind,"                                                                        \
+              " error_code, message, worker, started_at, finished_at, stdout_uri, stderr_uri)"     \
+              " SELECT x, n, a, p, k, c, m, w,"                                                    \
+              " CASE WHEN s = 0 THEN NULL ELSE to_timestamp(s / 1e6) END,"                         \
+              " CASE WHEN f = 0 THEN NULL ELSE to_timestamp(f / 1e6) END, o, e"                    \
+              " FROM unnest($16::text[], $17::text[], $18::int[], $19::text[], $20::text[], "      \
+              "$21::text[],"                                                                       \
+              " $22::text[], $23::text[], $24::bigint[], $25::bigint[], $26::text[], $27::text[])" \
+              " AS t(x, n, a, p, k, c, m, w, s, f, o, e) WHERE x IN (SELECT id FROM done)"         \
+              " ON CONFLICT (execution_id, node_id, attempt) DO NOTHING)"                          \
+              " SELECT id, parent_execution, parent_node, parent_attempt FROM done"
 
 enum { EXEC_COLS = 6, MANY_COLS = EXEC_COLS + 1 + NODE_COLS + 1 + ATTEMPT_COLS };
 

@@ -282,7 +282,7 @@ api_cache_delete_work(api_thread *t, api_req *r)
     if (!ok || api_pg(t, r) != FLOE_OK || !api_allow(t, r, project))
         return;
     int64_t n = 0;
-    if (store_catalog_delete(t->pg, project, domain, task, key, &n, &r->err) != FLOE_OK)
+    if (store_catalog_delete(t->pg, 0, project, domain, task, key, &n, &r->err) != FLOE_OK)
         return;
     r->reply = json_pack("{s:I}", "deleted", (json_int_t)n);
 }

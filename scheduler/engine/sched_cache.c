@@ -41,6 +41,7 @@ typedef struct cache_job {
     /* record */
     store_catalog_entry entry;
     bool overwrite;
+    uint64_t epoch; /* the term's: its writes are fenced by it */
     /* results */
     store_blob *blobs; /* the engine's, read on the pool thread */
     floe_arena *arena;
@@ -212,7 +213,7 @@ drop_if_stale(cache_job *j, store_pg *pg)
     floe_text_fmt(j->stale, sizeof(j->stale), "%s", gone);
     int64_t n = 0;
     floe_err derr; /* when it stays, the next look-up finds it stale again */
-    store_catalog_delete(pg, j->hit.project, j->hit.domain, NULL, j->key, &n, &derr);
+    store_catalog_delete(pg, j->epoch, j->hit.project, j->hit.domain, NULL, j->key, &n, &derr);
     j->rc = FLOE_ENOTFOUND;
 }
 
@@ -283,6 +284,7 @@ lookup(eng_op *op, cache_job *j)
     floe_arena_free(j->arena);
     j->arena = floe_arena_new(4096, 0);
     j->op = op;
+    j->epoch = t->epoch;
     j->blobs = t->e->blobs;
     op->kind = OP_LOOKUP;
     if (j->arena == NULL || floe_pool_submit(t->e->pool, lookup_work, lookup_done, j) != FLOE_OK) {
@@ -366,7 +368,7 @@ record_work(void *ctx, void *arg)
         return;
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
-        j->rc = store_catalog_record(pg, &j->entry, j->overwrite, &j->err);
+        j->rc = store_catalog_record(pg, j->epoch, &j->entry, j->overwrite, &j->err);
 }
 
 static void
@@ -383,9 +385,13 @@ record_done(void *arg)
     if (j->rc != FLOE_OK) {
         char msg[FLOE_ERR_MSG_MAX];
         floe_text_fmt(msg, sizeof(msg), "catalog record: %.200s", j->err.msg);
+        floe_rc rc = j->rc;
         job_free(j);
         eng_op_free(op);
-        eng_term_fail(t, msg); /* unacknowledged: the success is handled again */
+        if (rc == FLOE_EFENCED)
+            eng_fenced(t, msg);
+        else
+            eng_term_fail(t, msg); /* unacknowledged: the success is handled again */
         return;
     }
     floe_metric_add(t->e->m_cache[ENG_CACHE_RECORDED], 1);
@@ -435,6 +441,7 @@ eng_cache_record(eng_exec *ex, uint32_t node, uint32_t attempt, const char *key,
     }
     memcpy(j->key, key, FLOE_CANON_HEX_LEN + 1);
     j->op = op;
+    j->epoch = t->epoch;
     j->overwrite = ex->overwrite_cache;
     j->entry = (store_catalog_entry){.cache_key = j->key,
                                      .project = task->id->project,

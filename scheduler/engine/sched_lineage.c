@@ -40,7 +40,8 @@ typedef struct lin_job {
     eng_lin *head;
     store_lin_record *recs;
     size_t n;
-    uint8_t *bad; /* per record, after a batch refused for its content: this one was */
+    uint8_t *bad;   /* per record, after a batch refused for its content: this one was */
+    uint64_t epoch; /* the term's: the writes are fenced by it */
     floe_rc rc;
     floe_err err;
 } lin_job;
@@ -78,7 +79,7 @@ lin_work(void *ctx, void *arg)
         return;
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) == FLOE_OK)
-        j->rc = store_lineage_write(pg, j->recs, j->n, &j->err);
+        j->rc = store_lineage_write(pg, j->epoch, j->recs, j->n, &j->err);
     if (j->rc != FLOE_EINVAL)
         return;
     /* One record's content was refused: write them one by one to find which, so only
@@ -90,7 +91,7 @@ lin_work(void *ctx, void *arg)
     }
     for (size_t i = 0; i < j->n; i++) {
         floe_err one;
-        floe_rc rc = store_lineage_write(pg, &j->recs[i], 1, &one);
+        floe_rc rc = store_lineage_write(pg, j->epoch, &j->recs[i], 1, &one);
         if (rc == FLOE_EINVAL)
             j->bad[i] = 1;
         else if (rc != FLOE_OK) {
@@ -126,7 +127,10 @@ lin_done(void *arg)
     } else if (!t->dead) {
         char msg[FLOE_ERR_MSG_MAX];
         floe_text_fmt(msg, sizeof(msg), "lineage: %.200s", j->err.msg);
-        eng_term_fail(t, msg); /* unacknowledged events come again */
+        if (j->rc == FLOE_EFENCED)
+            eng_fenced(t, msg); /* a newer leader writes them */
+        else
+            eng_term_fail(t, msg); /* unacknowledged events come again */
     }
     lin_free(j->head);
     floe_free(j->recs);
@@ -166,6 +170,7 @@ flush(eng_term *t)
     t->n_lin -= j->n;
     j->recs = recs;
     j->op = op;
+    j->epoch = t->epoch;
     t->lin_busy = true;
     if (floe_pool_submit(t->e->pool, lin_work, lin_done, j) != FLOE_OK) {
         t->lin_busy = false;

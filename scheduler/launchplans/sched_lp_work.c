@@ -431,8 +431,10 @@ lp_tick_work(store_pg *pg, lp_tick_job *j)
     }
     if ((j->rc = store_pg_ensure(pg, &j->err)) != FLOE_OK)
         return;
-    if ((j->rc = store_lp_published(pg, j->acked_req, j->n_acked_req, &j->err)) != FLOE_OK ||
-        (j->rc = store_lp_outbox_sent(pg, j->acked_data, j->n_acked_data, &j->err)) != FLOE_OK)
+    if ((j->rc = store_lp_published(pg, j->epoch, j->acked_req, j->n_acked_req, &j->err)) !=
+            FLOE_OK ||
+        (j->rc = store_lp_outbox_sent(pg, j->epoch, j->acked_data, j->n_acked_data, &j->err)) !=
+            FLOE_OK)
         return;
     store_lp_active *act;
     size_t n;
@@ -458,8 +460,8 @@ lp_tick_work(store_pg *pg, lp_tick_job *j)
     if (j->reconcile && (j->rc = reconcile(pg, j)) != FLOE_OK)
         return;
     if (j->prune)
-        j->rc =
-            store_lp_prune(pg, j->cfg->lp_retention_ms / 1000, LP_PRUNE_BATCH, &j->pruned, &j->err);
+        j->rc = store_lp_prune(pg, j->epoch, j->cfg->lp_retention_ms / 1000, LP_PRUNE_BATCH,
+                               &j->pruned, &j->err);
 }
 
 /* --- Trigger events -------------------------------------------------------------------- */

@@ -6,7 +6,9 @@
  * not as an infrastructure failure that restarts the engine. Issue 25: an execution's
  * finish (its row, its nodes', its attempts') is one fenced statement: all or nothing; and
  * several executions' starts, or finishes, are one statement each, fenced alike; launches
- * that came together one transaction, where a refused row fails alone.
+ * that came together one transaction, where a refused row fails alone. Review M12: every
+ * write of the leader's is fenced (catalog, lineage, launch-plan marks and retention), and
+ * a fence that waited for a change of leader to commit sees the new epoch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +17,10 @@
 #include <cmocka.h>
 
 #include "floe_time.h"
+#include "it_pg.h"
 #include "it_util.h"
+#include "store_catalog.h"
+#include "store_lineage.h"
 #include "store_auth.h"
 #include "store_lease.h"
 #include "store_lp.h"
@@ -24,6 +29,7 @@
 #include "store_registry.h"
 #include "store_run.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,32 +40,13 @@ static floe_config *cfg;
 static store_pg *
 connect_pg(const char *app, int64_t timeout_ms)
 {
-    floe_err err = {0};
-    store_pg *pg = store_pg_connect(cfg->postgres_url, app, timeout_ms, &err);
-    if (pg == NULL)
-        fail_msg("postgres: %s", err.msg);
-    return pg;
+    return it_pg_connect(cfg, app, timeout_ms);
 }
 
-/* Takes the 'scheduler' lease for holder (waits out a lease a stopped test left). */
 static uint64_t
 take_lease(store_pg *pg, const char *holder)
 {
-    int64_t deadline = floe_mono_us() + 20000000;
-    for (;;) {
-        bool held = false;
-        uint64_t epoch = 0;
-        char cur[128];
-        floe_err err = {0};
-        if (store_lease_acquire(pg, "scheduler", holder, 3000, 0, &held, &epoch, cur, &err) !=
-            FLOE_OK)
-            fail_msg("lease: %s", err.msg);
-        if (held)
-            return epoch;
-        if (floe_mono_us() > deadline)
-            fail_msg("timed out after 20000 ms waiting for the lease (held by %s)", cur);
-        usleep(100000);
-    }
+    return it_pg_lease(pg, holder);
 }
 
 static void
@@ -590,6 +577,174 @@ test_start_commit_is_async_alone(void **state)
     store_pg_close(pg);
 }
 
+/* --- Review M12 ------------------------------------------------------------------------ */
+
+static void
+sql_ok(store_pg *pg, const char *sql)
+{
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, sql, 0, NULL, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("%s: %s", sql, err.msg);
+    PQclear(r);
+}
+
+static long
+count_of(store_pg *pg, const char *sql, const char *arg)
+{
+    const char *params[] = {arg};
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, sql, arg != NULL ? 1 : 0, params, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("%s: %s", sql, err.msg);
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+/* A fenced write on its own thread: the finish of one execution, or one lineage record. */
+typedef struct race {
+    store_pg *pg;
+    uint64_t epoch;
+    bool lineage;
+    const char *id;
+    floe_rc rc;
+    bool written;
+    floe_err err;
+} race;
+
+static void *
+race_write(void *arg)
+{
+    race *w = arg;
+    if (w->lineage) {
+        store_lin_record rec = {.execution_id = w->id,
+                                .node_id = "n",
+                                .attempt = 1,
+                                .project = "fence-test",
+                                .domain = "development",
+                                .task_name = "t",
+                                .task_version = "v1",
+                                .phase = "SUCCEEDED"};
+        w->rc = store_lineage_write(w->pg, w->epoch, &rec, 1, &w->err);
+        return NULL;
+    }
+    store_run_result res = {.exec_id = w->id, .phase = "SUCCEEDED"};
+    const store_run_result *rp = &res;
+    store_run_parent parent;
+    w->rc = store_run_finish_many(w->pg, w->epoch, &rp, 1, &w->written, &parent, &w->err);
+    return NULL;
+}
+
+/* A change of leader in progress (the lock taken exclusively, the epoch raised, not yet
+ * committed) while the old leader writes: the write waits for the lock, and once the change
+ * commits, it must read the new epoch, not the one its statement's snapshot held before
+ * it waited. Answers the epoch the change committed. */
+static uint64_t
+race_change(store_pg *change, store_pg *watch, race *w)
+{
+    sql_ok(change, "BEGIN");
+    sql_ok(change, "SELECT pg_advisory_xact_lock(" STORE_LEASE_LOCK_KEY ")");
+    sql_ok(change, "UPDATE floe_leader SET epoch = epoch + 1, holder = 'test-fence-race-new'"
+                   " WHERE name = 'scheduler'");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, race_write, w), 0);
+    IT_WAIT_UNTIL(count_of(watch,
+                           "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                           " AND NOT granted",
+                           NULL) == 1,
+                  5000, "the fenced write to wait for the change of leader's lock");
+    sql_ok(change, "COMMIT");
+    assert_int_equal(pthread_join(th, NULL), 0);
+    return (uint64_t)count_of(watch, "SELECT epoch FROM floe_leader WHERE name = $1", "scheduler");
+}
+
+static void
+test_m12_fence_reads_the_epoch_after_its_lock(void **state)
+{
+    (void)state;
+    store_pg *old = connect_pg("test-fence-race-old", 5000);
+    store_pg *change = connect_pg("test-fence-race-new", 5000);
+    store_pg *watch = connect_pg("test-fence-race-watch", 5000);
+    uint64_t epoch = take_lease(change, "test-fence-race-old");
+    floe_err err = {0};
+    char id[FLOE_ID_LEN + 1], phase[128];
+    assert_int_equal(floe_id_new(id), 0);
+    assert_int_equal(store_project_ensure(old, "fence-test", &err), FLOE_OK);
+    store_exec ex = fence_row(id);
+    assert_int_equal(store_exec_insert(old, &ex, &err), FLOE_OK);
+
+    /* The finish (a fence that answers): not written, the row as it was. */
+    race w = {.pg = old, .epoch = epoch, .id = id};
+    uint64_t now = race_change(change, watch, &w);
+    assert_int_equal(now, epoch + 1);
+    assert_int_equal(w.rc, FLOE_OK);
+    assert_false(w.written);
+    phase_of(old, id, phase, sizeof(phase));
+    assert_string_equal(phase, "QUEUED/");
+
+    /* Lineage (a fence that fails the transaction): refused, nothing written. */
+    w = (race){.pg = old, .epoch = now, .lineage = true, .id = id};
+    now = race_change(change, watch, &w);
+    assert_int_equal(now, epoch + 2);
+    assert_int_equal(w.rc, FLOE_EFENCED);
+    assert_int_equal(
+        count_of(old, "SELECT count(*) FROM lineage_nodes WHERE execution_id = $1", id), 0);
+    it_pg_lease_release(change, "test-fence-race-new", now);
+    store_pg_close(old);
+    store_pg_close(change);
+    store_pg_close(watch);
+}
+
+/* Every write of the leader's other than an execution's: under an epoch the lease has
+ * moved past, refused and nothing changed; under the lease's, done. */
+static void
+test_m12_leader_writes_fenced(void **state)
+{
+    (void)state;
+    store_pg *pg = connect_pg("test-fence-writes", 5000);
+    uint64_t epoch = take_lease(pg, "test-fence-writes");
+    floe_err err = {0};
+    char key[64];
+    snprintf(key, sizeof(key), "fence-key-%lld", (long long)floe_now_us());
+    assert_int_equal(store_project_ensure(pg, "fence-test", &err), FLOE_OK);
+    store_catalog_entry e = {.cache_key = key,
+                             .project = "fence-test",
+                             .domain = "development",
+                             .task_name = "t",
+                             .task_version = "v1",
+                             .cache_version = "1",
+                             .outputs = (const uint8_t *)"",
+                             .execution_id = "x",
+                             .node_id = "n",
+                             .attempt = 1};
+    const char *n_sql = "SELECT count(*) FROM catalog WHERE cache_key = $1";
+    assert_int_equal(store_catalog_record(pg, epoch - 1, &e, false, &err), FLOE_EFENCED);
+    assert_non_null(strstr(err.msg, "no longer holds the lease"));
+    assert_int_equal(count_of(pg, n_sql, key), 0);
+    assert_int_equal(store_catalog_record(pg, epoch, &e, false, &err), FLOE_OK);
+    assert_int_equal(count_of(pg, n_sql, key), 1);
+    int64_t n = 0;
+    assert_int_equal(
+        store_catalog_delete(pg, epoch - 1, "fence-test", "development", NULL, key, &n, &err),
+        FLOE_EFENCED);
+    assert_int_equal(count_of(pg, n_sql, key), 1);
+    assert_int_equal(
+        store_catalog_delete(pg, epoch, "fence-test", "development", NULL, key, &n, &err), FLOE_OK);
+    assert_int_equal(n, 1);
+
+    /* Launch plans: the published marks, the outbox's, the retention's deletes. */
+    const char *ids[] = {"no-such-execution"};
+    assert_int_equal(store_lp_published(pg, epoch - 1, ids, 1, &err), FLOE_EFENCED);
+    assert_int_equal(store_lp_outbox_sent(pg, epoch - 1, ids, 1, &err), FLOE_EFENCED);
+    assert_int_equal(store_lp_prune(pg, epoch - 1, 3600, 10, &n, &err), FLOE_EFENCED);
+    assert_int_equal(store_lp_published(pg, epoch, ids, 1, &err), FLOE_OK);
+    assert_int_equal(store_lp_outbox_sent(pg, epoch, ids, 1, &err), FLOE_OK);
+    assert_int_equal(store_lp_prune(pg, epoch, 3600, 10, &n, &err), FLOE_OK);
+    it_pg_lease_release(pg, "test-fence-writes", epoch);
+    store_pg_close(pg);
+}
+
 static int
 setup(void **state)
 {
@@ -625,6 +780,8 @@ main(void)
         cmocka_unit_test(test_start_commit_is_async_alone),
         cmocka_unit_test(test_inserts_together_fail_alone),
         cmocka_unit_test(test_insert_started_under_the_lease),
+        cmocka_unit_test(test_m12_fence_reads_the_epoch_after_its_lock),
+        cmocka_unit_test(test_m12_leader_writes_fenced),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,8 @@
  * idle and usable afterwards. Lineage records written in batches (store_lineage_write):
  * more than one batch's worth, again unchanged, a batch with a refused record, and
  * derived-from links made within a batch, across batches and filled in later, and values
- * that mean something in an array literal written verbatim.
+ * that mean something in an array literal written verbatim. Lineage is the leader's write:
+ * fenced by its epoch (review M12).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "floe_time.h"
+#include "it_pg.h"
 #include "it_util.h"
 #include "store_lineage.h"
 #include "store_migrate.h"
@@ -27,27 +29,20 @@
 #include <unistd.h>
 
 static floe_config *cfg;
+static store_pg *lease_pg;
+static uint64_t epoch; /* the lease's, taken for the lineage writes (fenced) */
 
 static store_pg *
 connect_pg(void)
 {
-    floe_err err = {0};
-    store_pg *pg = store_pg_connect(cfg->postgres_url, "test-pg-pipeline", 5000, &err);
-    if (pg == NULL)
-        fail_msg("postgres: %s", err.msg);
-    return pg;
+    return it_pg_connect(cfg, "test-pg-pipeline", 5000);
 }
 
 /* A connection to a database with Floe's tables (the lineage tests'). */
 static store_pg *
 connect_migrated(void)
 {
-    store_pg *pg = connect_pg();
-    floe_err err = {0};
-    unsigned applied;
-    if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
-        fail_msg("migrations: %s", err.msg);
-    return pg;
+    return it_pg_migrated(cfg, "test-pg-pipeline", 5000);
 }
 
 static void
@@ -319,8 +314,13 @@ test_lineage_pipelines(void **state)
     assert_non_null(b);
     /* 300 records: over a batch's 256, so two; and again, changing nothing. */
     lin_fill(b, ok_exec, 300, 300);
+    /* Under an epoch that no longer holds the lease: refused, nothing written. */
+    assert_int_equal(store_lineage_write(pg, epoch - 1, b->recs, 300, &err), FLOE_EFENCED);
+    assert_non_null(strstr(err.msg, "no longer holds the lease"));
+    assert_int_equal(rows(pg, "lineage_nodes", ok_exec), 0);
+    assert_int_equal(rows(pg, "artifacts", ok_exec), 0);
     for (int round = 0; round < 2; round++) {
-        if (store_lineage_write(pg, b->recs, 300, &err) != FLOE_OK)
+        if (store_lineage_write(pg, epoch, b->recs, 300, &err) != FLOE_OK)
             fail_msg("lineage: %s", err.msg);
         assert_int_equal(rows(pg, "lineage_nodes", ok_exec), 300);
         assert_int_equal(rows(pg, "artifacts", ok_exec), 599);
@@ -329,10 +329,10 @@ test_lineage_pipelines(void **state)
     /* Record 280 refused: the batch before its own is written, its own is not; written
      * one by one (as the engine does then), all but it are. */
     lin_fill(b, bad_exec, 300, 280);
-    assert_int_equal(store_lineage_write(pg, b->recs, 300, &err), FLOE_EINVAL);
+    assert_int_equal(store_lineage_write(pg, epoch, b->recs, 300, &err), FLOE_EINVAL);
     assert_int_equal(rows(pg, "lineage_nodes", bad_exec), STORE_LIN_BATCH);
     for (size_t i = 0; i < 300; i++) {
-        floe_rc rc = store_lineage_write(pg, &b->recs[i], 1, &err);
+        floe_rc rc = store_lineage_write(pg, epoch, &b->recs[i], 1, &err);
         assert_int_equal(rc, i == 280 ? FLOE_EINVAL : FLOE_OK);
     }
     assert_int_equal(rows(pg, "lineage_nodes", bad_exec), 299);
@@ -425,7 +425,7 @@ test_lineage_links(void **state)
     lin_one_fill(&one[0], a, "p", dig, NULL, NULL);
     lin_one_fill(&one[1], bx, "q", dig, a, dig);
     store_lin_record recs[2] = {one[0].rec, one[1].rec};
-    if (store_lineage_write(pg, recs, 2, &err) != FLOE_OK)
+    if (store_lineage_write(pg, epoch, recs, 2, &err) != FLOE_OK)
         fail_msg("lineage: %s", err.msg);
     snprintf(want, sizeof(want), "%s/p", a);
     derived(pg, bx, "q", "output", "y", got, sizeof(got));
@@ -438,14 +438,14 @@ test_lineage_links(void **state)
     /* A source recorded later: the link is missing, then filled when c's record comes
      * again; written once more, it stays. */
     lin_one_fill(&one[0], c, "q", dig, d, NULL);
-    if (store_lineage_write(pg, &one[0].rec, 1, &err) != FLOE_OK)
+    if (store_lineage_write(pg, epoch, &one[0].rec, 1, &err) != FLOE_OK)
         fail_msg("lineage: %s", err.msg);
     derived(pg, c, "q", "output", "y", got, sizeof(got));
     assert_string_equal(got, "");
     lin_one_fill(&one[1], d, "p", "other", NULL, NULL);
     for (int round = 0; round < 2; round++) {
         store_lin_record two[2] = {one[1].rec, one[0].rec};
-        if (store_lineage_write(pg, two, 2, &err) != FLOE_OK)
+        if (store_lineage_write(pg, epoch, two, 2, &err) != FLOE_OK)
             fail_msg("lineage: %s", err.msg);
         snprintf(want, sizeof(want), "%s/p", d);
         derived(pg, c, "q", "output", "y", got, sizeof(got));
@@ -477,7 +477,7 @@ test_lineage_values_verbatim(void **state)
         one[i].arts[0].value = values[i];
         recs[i] = one[i].rec;
     }
-    if (store_lineage_write(pg, recs, NV, &err) != FLOE_OK)
+    if (store_lineage_write(pg, epoch, recs, NV, &err) != FLOE_OK)
         fail_msg("lineage: %s", err.msg);
     for (size_t i = 0; i < NV; i++) {
         const char *params[] = {exec, nodes[i]};
@@ -501,6 +501,8 @@ setup(void **state)
 {
     (void)state;
     cfg = it_config("test-pg-pipeline", NULL, 0);
+    lease_pg = it_pg_migrated(cfg, "test-pg-pipeline-lease", 5000);
+    epoch = it_pg_lease(lease_pg, "test-pg-pipeline");
     return 0;
 }
 
@@ -508,6 +510,8 @@ static int
 teardown(void **state)
 {
     (void)state;
+    it_pg_lease_release(lease_pg, "test-pg-pipeline", epoch);
+    store_pg_close(lease_pg);
     floe_config_free(cfg);
     return 0;
 }

@@ -95,6 +95,13 @@ on_term(uint64_t epoch, void *arg)
         sched_api_set_lead_epoch(s->api, epoch);
 }
 
+static bool
+leading(void *arg)
+{
+    sched *s = arg;
+    return sched_leader_valid(s->lease);
+}
+
 static void
 on_fenced(const char *why, void *arg)
 {
@@ -222,8 +229,11 @@ main(int argc, char **argv)
         goto out;
     }
     static const eng_feature *const features[] = {&eng_lineage_feature, &eng_lp_feature, NULL};
-    sched_engine_hooks hooks = {
-        .on_fenced = on_fenced, .on_term = on_term, .arg = &s, .features = features};
+    sched_engine_hooks hooks = {.on_fenced = on_fenced,
+                                .leading = leading,
+                                .on_term = on_term,
+                                .arg = &s,
+                                .features = features};
     if ((s.engine = sched_engine_new(s.base, cfg, s.metrics, &hooks, &err)) == NULL) {
         floe_log_error(&s.log, "%s", err.msg);
         goto out;

@@ -25,9 +25,8 @@ term_on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
 {
     (void)bus;
     eng_term *t = arg;
-    if (t->dead)
-        return;
-    eng_on_bus(t, msg);
+    if (eng_leading(t))
+        eng_on_bus(t, msg);
 }
 
 static void
@@ -58,7 +57,7 @@ term_sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     eng_term *t = arg;
-    if (!t->dead)
+    if (eng_leading(t))
         eng_sweep(t);
 }
 
@@ -203,7 +202,7 @@ sched_engine_request(sched_engine *e, const Floe__ExecutionRequested *req, uint6
 {
     eng_term *t = e->term;
     floe_bus_pos pos;
-    if (t == NULL || t->dead || t->bus == NULL || floe_bus_paused(t->bus) ||
+    if (t == NULL || !eng_leading(t) || t->bus == NULL || floe_bus_paused(t->bus) ||
         !eng_handoff_add(t, req, started != 0 && started == t->epoch, &pos))
         return false;
     floe_envelope env = {.type = FLOE__MESSAGE_TYPE__MESSAGE_TYPE_EXECUTION_REQUESTED,

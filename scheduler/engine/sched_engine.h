@@ -28,6 +28,12 @@ extern const eng_feature eng_lineage_feature;
 
 typedef struct sched_engine_hooks {
     void (*on_fenced)(const char *why, void *arg);
+    /* Whether this replica still leads by its lease's clock (sched_leader_valid, which
+     * demotes it when the renew deadline passed); may be NULL. Asked before the engine acts
+     * on an event, a request or its sweep: a leader resumed after a pause past its deadline
+     * demotes before it writes, whatever order the loop serves what became ready meanwhile
+     * (review M12). */
+    bool (*leading)(void *arg);
     /* A term began under epoch (its intake open), or ended (0); may be NULL. */
     void (*on_term)(uint64_t epoch, void *arg);
     void *arg;

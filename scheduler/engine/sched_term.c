@@ -124,6 +124,15 @@ eng_term_fail(eng_term *t, const char *why)
     event_add(e->restart_ev, &tv);
 }
 
+bool
+eng_leading(eng_term *t)
+{
+    const sched_engine *e = t->e;
+    if (!t->dead && e->hooks.leading != NULL)
+        (void)e->hooks.leading(e->hooks.arg); /* a demotion ends t */
+    return !t->dead;
+}
+
 void
 eng_fenced(eng_term *t, const char *note)
 {
@@ -132,7 +141,7 @@ eng_fenced(eng_term *t, const char *note)
     if (t->dead)
         return;
     char why[FLOE_ERR_MSG_MAX];
-    snprintf(why, sizeof(why), "write refused by Redis: %s", note);
+    snprintf(why, sizeof(why), "write refused by the fence: %s", note);
     floe_log_warn(&t->log, "%s", why);
     e->restart_epoch = 0;
     eng_term_end(e, why);

@@ -5,7 +5,8 @@
  * with their outputs; a retry succeeding on the third attempt; fail-fast and
  * finish-independent; duplicate and stale events injected on the bus; an attempt whose
  * worker stops heartbeating; terminate; kill -9 of the leader with 200 nodes in flight;
- * a leader paused past its lease whose writes Redis then refuses.
+ * a leader paused past its lease whose writes Redis then refuses; a leader past its renew
+ * deadline whose lease timer has not run.
  */
 #include "floe_bus.h"
 #include "floe_httpc.h"
@@ -717,6 +718,47 @@ test_m5_unclaimed_dispatch_fails(void **state)
         it_sql_int("SELECT count(*) FROM node_attempts WHERE execution_id = $1", id, NULL), 2);
 }
 
+/* Review M12: a leader whose loop has not yet served the lease's timer when the renew
+ * deadline passes (resumed after a pause: whatever became ready meanwhile may be served
+ * first) must not act on anything. A replica whose lease timer never runs once it leads
+ * (test hook) stands for it: the engine's own check, before each event, request and sweep,
+ * demotes it; a standby then leads and runs what it was asked. */
+static void
+test_m12_leader_past_its_deadline_acts_no_more(void **state)
+{
+    (void)state;
+    char *const env[] = {"FLOE_LEADER_LEASE=3s", "FLOE_ATTEMPT_LEASE=2s",
+                         "FLOE_TEST_LEASE_TICK_LATE=1", NULL};
+    if (pid_a > 0)
+        it_stop(pid_a, 20000);
+    if (pid_b > 0)
+        it_stop(pid_b, 20000);
+    pid_b = 0;
+    pid_a = it_fleet_scheduler(&fleet, "a3", API_A, env, true);
+    it.api = API_A;
+    char id[64];
+    it_launch("diamond", "{\"x\": 6}", id);
+    json_t *ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    json_decref(ex);
+    /* Its renewals held back, the lease lapses in PostgreSQL (past its local deadline). */
+    IT_WAIT_UNTIL(it_sql_int("SELECT count(*) FROM floe_leader WHERE name = $1 AND"
+                             " expires_at < now()",
+                             "scheduler", NULL) == 1,
+                  10000, "the lease of the replica whose timer is late to lapse");
+    IT_WAIT_UNTIL(it_metric(API_A, "floe_scheduler_is_leader") == 0, 10000,
+                  "the replica past its deadline to demote itself when it next acts");
+    /* A launch it is asked for goes to the bus, for whoever leads next. */
+    it_launch("diamond", "{\"x\": 7}", id);
+    pid_b = it_fleet_scheduler(&fleet, "b3", API_B, sched_env, false);
+    it_wait_metric(API_B, "floe_scheduler_is_leader", 1, 30000);
+    ex = it_wait_exec(id, 30000);
+    it_expect_phase(ex, "SUCCEEDED");
+    assert_int_equal(it_output_int(ex, "result"), 126); /* (7+1+10) + (7+1+100) */
+    json_decref(ex);
+    assert_int_equal(it_metric(API_A, "floe_scheduler_is_leader"), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -742,6 +784,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_failover_kill9),
         cmocka_unit_test(test_paused_leader_fenced),
         cmocka_unit_test(test_h8_redis_epoch_above_postgres),
+        cmocka_unit_test(test_m12_leader_past_its_deadline_acts_no_more),
     };
     if (getenv("IT_FILTER") != NULL)
         cmocka_set_test_filter(getenv("IT_FILTER"));

@@ -241,6 +241,9 @@ void eng_term_unref(eng_term *t);
 void eng_term_fail(eng_term *t, const char *why);
 /* A script said "fenced": stop the term and tell the lease. */
 void eng_fenced(eng_term *t, const char *note);
+/* Whether t may act: alive, and its replica still leading by the lease's clock (the hook
+ * demotes it, ending t, when the deadline passed). */
+bool eng_leading(eng_term *t);
 void eng_ack(eng_term *t, const floe_bus_pos *pos);
 /* sched_handoff.c: requests taken in-process, held until acknowledged. A position with
  * topic ENG_POS_LOCAL is one of theirs (eng_ack and eng_reject keep it from the bus). add: false

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,72 +87,56 @@ wrk_dirs_give(wrk_dirs *d, const char *dir)
     return true;
 }
 
-/* path removed, not following symlinks, and seen gone (wrk_io_rmtree goes on past what it
- * cannot remove, say a directory without permissions for a worker not root). */
+/* Entry name of the directory open at dfd made again what kept[k] says, by a descriptor
+ * opened without following a link (the name may have become one since it was looked at,
+ * review L3): the same owner and type (a file with another link would take the next task's
+ * stdout elsewhere), its mode, and emptied. False when it is something else. */
 static bool
-remove_all(const char *path)
+reset_entry(int dfd, const char *name, size_t k)
 {
+    int fd = openat(dfd, name,
+                    (kept[k].dir ? O_RDONLY | O_DIRECTORY : O_WRONLY | O_NONBLOCK) | O_NOFOLLOW |
+                        O_CLOEXEC);
+    if (fd == -1)
+        return false;
     struct stat st;
-    wrk_io_rmtree(path);
-    return lstat(path, &st) == -1 && errno == ENOENT;
-}
-
-/* Removes everything in path (a directory), not following symlinks. */
-static bool
-empty_dir(const char *path)
-{
-    DIR *dh = opendir(path);
-    struct dirent *e;
-    char sub[PATH_MAX];
-    bool ok = dh != NULL;
-    while (ok && (e = readdir(dh)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        ok = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) < (int)sizeof(sub) &&
-             remove_all(sub);
-    }
-    if (dh != NULL)
-        closedir(dh);
+    bool ok = fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+              (kept[k].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && st.st_nlink == 1) &&
+              fchmod(fd, kept[k].mode) == 0 &&
+              (kept[k].dir ? wrk_io_empty_fd(fd)
+                           : strcmp(name, "inputs.json") == 0 || ftruncate(fd, 0) == 0);
+    close(fd);
     return ok;
 }
 
 floe_rc
 wrk_dirs_reset(const char *dir)
 {
-    char path[PATH_MAX];
-    struct stat st;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dh = dfd == -1 ? NULL : fdopendir(dfd);
+    if (dh == NULL) {
+        if (dfd != -1)
+            close(dfd);
+        return FLOE_EIO;
+    }
     unsigned found = 0;
-    DIR *dh = opendir(dir);
+    bool ok = true;
     struct dirent *e;
-    bool ok = dh != NULL;
     /* A task may have replaced an entry by a symlink or a hard link, made it a file or
-     * taken its permissions away: an entry is kept only as what it was made, else
-     * removed (and then found short: the directory is not reused). */
+     * taken its permissions away: an entry is kept only as what it was made, else removed
+     * (and then found short: the directory is not reused). */
     while (ok && (e = readdir(dh)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path) ||
-            lstat(path, &st) == -1) {
-            ok = false;
-            break;
-        }
         size_t k = 0;
         while (k < N_KEPT && strcmp(kept[k].name, e->d_name) != 0)
             k++;
-        /* A file with another link would take the next task's stdout elsewhere. */
-        bool same = k < N_KEPT && st.st_uid == geteuid() &&
-                    (kept[k].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && st.st_nlink == 1);
-        if (!same) {
-            ok = remove_all(path);
-            continue;
-        }
-        ok = chmod(path, kept[k].mode) == 0 &&
-             (kept[k].dir ? empty_dir(path)
-                          : strcmp(e->d_name, "inputs.json") == 0 || truncate(path, 0) == 0);
-        found++;
+        if (k < N_KEPT && reset_entry(dfd, e->d_name, k))
+            found++;
+        else
+            ok = wrk_io_rm_at(dfd, e->d_name);
     }
-    if (dh != NULL)
-        closedir(dh);
-    ok = ok && found == N_KEPT && chmod(dir, 0700) == 0;
+    ok = ok && found == N_KEPT && fchmod(dfd, 0700) == 0;
+    closedir(dh);
     return ok ? FLOE_OK : FLOE_EIO;
 }

@@ -11,7 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -369,18 +369,6 @@ out:
     return 0;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
 bool
 wrk_io_put_log(store_blob *bs, const char *path, store_blob_ref *ref)
 {
@@ -390,8 +378,127 @@ wrk_io_put_log(store_blob *bs, const char *path, store_blob_ref *ref)
            store_blob_put_file(bs, path, ref, &err) == FLOE_OK && ref->size > 0;
 }
 
+/* Removal by descriptors only: each directory is opened relative to its parent's,
+ * O_NOFOLLOW, so an entry that a process the task left behind swaps for a symlink while
+ * this runs is removed as the link it has become, never followed (review L3: nftw went by
+ * path, and "dir/sub/file" follows sub wherever it points by the time of the unlink).
+ * A descriptor is held for each level down to RM_DEPTH; a directory deeper than that is
+ * moved up to the top directory being emptied and removed from there in a later round, so
+ * any depth is removed with at most RM_DEPTH descriptors. */
+#define RM_DEPTH 32
+#define RM_ROUNDS 65536
+
+typedef struct rm_ctx {
+    int top;           /* the directory being emptied */
+    unsigned hoisted;  /* directories moved up to it this round */
+    unsigned long seq; /* names for them */
+} rm_ctx;
+
+static bool rm_entry(rm_ctx *c, int dfd, const char *name, int depth);
+
+/* Removes what the directory open at fd (taken, closed here) holds. */
+static bool
+rm_children(rm_ctx *c, int fd, int depth)
+{
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return false;
+    }
+    rewinddir(d); /* a dup of the top shares its offset with the last round's */
+    bool ok = true;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            ok = rm_entry(c, dirfd(d), e->d_name, depth) && ok;
+    closedir(d);
+    return ok;
+}
+
+/* Moves directory name (of dfd) up to the top under a name no entry has. */
+static bool
+rm_hoist(rm_ctx *c, int dfd, const char *name)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        char up[48];
+        snprintf(up, sizeof(up), ".floe-rm-%lu", c->seq++);
+        if (renameat2(dfd, name, c->top, up, RENAME_NOREPLACE) == 0) {
+            c->hoisted++;
+            return true;
+        }
+        if (errno != EEXIST)
+            return errno == ENOENT;
+    }
+    return false;
+}
+
+static bool
+rm_entry(rm_ctx *c, int dfd, const char *name, int depth)
+{
+    if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+        return true;
+    if (errno != EISDIR && errno != EPERM)
+        return false;
+    if (depth >= RM_DEPTH)
+        return rm_hoist(c, dfd, name);
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT;
+    bool ok = rm_children(c, fd, depth + 1);
+    return (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT) && ok;
+}
+
+bool
+wrk_io_empty_fd(int fd)
+{
+    rm_ctx c = {.top = fd};
+    bool ok = true;
+    for (int round = 0; round < RM_ROUNDS; round++) {
+        int own = dup(fd); /* rm_children closes what it is given */
+        if (own == -1)
+            return false;
+        c.hoisted = 0;
+        ok = rm_children(&c, own, 0);
+        if (c.hoisted == 0)
+            return ok;
+    }
+    return false;
+}
+
+bool
+wrk_io_rm_at(int dfd, const char *name)
+{
+    if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+        return true;
+    if (errno != EISDIR && errno != EPERM)
+        return false;
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT;
+    bool ok = wrk_io_empty_fd(fd);
+    close(fd);
+    return (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT) && ok;
+}
+
 floe_rc
 wrk_io_rmtree(const char *dir)
 {
-    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? FLOE_OK : FLOE_EIO;
+    const char *slash = strrchr(dir, '/');
+    const char *name = slash != NULL ? slash + 1 : dir;
+    if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return FLOE_EINVAL;
+    char parent[PATH_MAX] = ".";
+    if (slash != NULL) {
+        size_t len = slash == dir ? 1 : (size_t)(slash - dir);
+        if (len >= sizeof(parent))
+            return FLOE_EINVAL;
+        memcpy(parent, dir, len);
+        parent[len] = '\0';
+    }
+    int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd == -1)
+        return errno == ENOENT ? FLOE_OK : FLOE_EIO;
+    bool ok = wrk_io_rm_at(dfd, name);
+    close(dfd);
+    return ok ? FLOE_OK : FLOE_EIO;
 }

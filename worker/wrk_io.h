@@ -53,7 +53,14 @@ size_t wrk_io_tail(const char *path, char *buf, size_t max);
  * empty log is not stored (no blob, no fsync, no reference in the result). */
 bool wrk_io_put_log(store_blob *bs, const char *path, store_blob_ref *ref);
 
-/* Removes dir and everything under it, not following symlinks. */
+/* Removes dir and everything under it, never following a symlink, even one an entry
+ * becomes while this runs: by descriptors, each directory opened relative to its parent's
+ * (O_NOFOLLOW), any depth with a bounded number of them. Goes on past what it cannot
+ * remove and then says FLOE_EIO. A dir already gone is FLOE_OK. */
 floe_rc wrk_io_rmtree(const char *dir);
+/* The same for entry name of the directory open at dfd; true when it is gone. */
+bool wrk_io_rm_at(int dfd, const char *name);
+/* Removes everything in the directory open at fd (left open), the same way. */
+bool wrk_io_empty_fd(int fd);
 
 #endif

@@ -4,6 +4,8 @@
  * inputs.json kept for the next attempt to overwrite, nothing else) and what its
  * symlinks named is untouched; a directory with a link where an entry was, or an entry
  * missing, is refused (the worker then removes it); the idle list holds at most its room.
+ * Removal (wrk_io_rmtree) goes by descriptors (review L3): a tree deeper than PATH_MAX, as
+ * a task can make one, is removed with a bounded number of them, links in it not followed.
  * Runs on any machine: no cgroup is needed to reset a directory.
  */
 #include "wrk_dirs.h"
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -209,6 +212,65 @@ test_idle_list_holds_its_room(void **state)
     wrk_dirs_free(d);
 }
 
+static int
+open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    assert_non_null(d);
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and d's own */
+}
+
+/* A task can nest directories deeper than any path can name (mkdir, chdir, again): by path
+ * (nftw) they could not be removed. With few descriptors to spare, the whole tree goes, a
+ * link in it is removed and not followed, and the names the removal uses to move deep
+ * directories up do not clash with the task's. */
+static void
+test_rmtree_any_depth_few_descriptors(void **state)
+{
+    (void)state;
+    enum { DEPTH = 2100 }; /* "d/" a level: 4,200 bytes, past PATH_MAX */
+    char path[256], seen[64];
+    write_file(att, ".floe-rm-0", "the task's");
+    sub(path, sizeof(path), ".floe-rm-1");
+    assert_int_equal(mkdir(path, 0755), 0);
+    int fd = open(att, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    for (int i = 0; i < DEPTH; i++) {
+        assert_int_equal(mkdirat(fd, "d", 0755), 0);
+        if (i % 64 == 0) {
+            int f = openat(fd, "f", O_WRONLY | O_CREAT, 0644);
+            assert_true(f >= 0);
+            close(f);
+        }
+        if (i == DEPTH / 2)
+            assert_int_equal(symlinkat(victim, fd, "out"), 0);
+        int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+        assert_true(next >= 0);
+        close(fd);
+        fd = next;
+    }
+    close(fd);
+    int before = open_fds();
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)before + 48;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    floe_rc rc = wrk_io_rmtree(att);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(rc, FLOE_OK);
+    assert_int_equal(access(att, F_OK), -1);
+    assert_int_equal(open_fds(), before);
+    names(victim, seen, sizeof(seen));
+    assert_string_equal(seen, "file ");
+    /* Gone already: nothing to do. */
+    assert_int_equal(wrk_io_rmtree(att), FLOE_OK);
+}
+
 int
 main(void)
 {
@@ -217,6 +279,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_links_and_missing_entries_are_refused, setup,
                                         teardown),
         cmocka_unit_test(test_idle_list_holds_its_room),
+        cmocka_unit_test_setup_teardown(test_rmtree_any_depth_few_descriptors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

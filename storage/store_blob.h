@@ -20,6 +20,9 @@
 
 #define STORE_BLOB_URI_PREFIX "floe://blobs/"
 #define STORE_BLOB_URI_MAX 96 /* "floe://blobs/sha256/" + 64 hex + NUL fits */
+/* A local store's upload file nothing wrote to for this long was left by a crash: the next
+ * process to open the store removes it. */
+#define STORE_BLOB_TMP_STALE_S 3600
 
 typedef struct store_blob store_blob;
 

@@ -7,13 +7,16 @@
  * A put streams the file into a temporary file while hashing it, fsyncs it and renames
  * it to its content address, so a reader never sees a partial blob and two workers
  * uploading the same content race harmlessly (the second rename replaces identical
- * bytes). A get copies the blob while hashing and refuses content that does not match
- * its name, so on-disk corruption is reported instead of handed to a task.
+ * bytes). A temporary file a crashed process left is removed by the next process to open
+ * the store, once nothing has written to it for STORE_BLOB_TMP_STALE_S (review L4). A get copies
+ * the blob while hashing and refuses content that does not match its name, so on-disk corruption is
+ * reported instead of handed to a task.
  */
 #include "store_blob.h"
 
 #include "floe_mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,9 +24,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BLOB_IO_CHUNK 65536
+#define TMP_SWEEP_MAX 100000 /* entries looked at an open: its time is bounded */
 
 typedef struct blob_local {
     char root[PATH_MAX - 160];
@@ -50,6 +55,33 @@ mkdir_p(const char *path, floe_err *err)
     return FLOE_OK;
 }
 
+/* Removes tmp/put-* files unchanged for STORE_BLOB_TMP_STALE_S: a put in progress writes
+ * to its file as it copies, so one that old was left by a process that died mid-put. By
+ * descriptor and name (no path built from what is in the directory), links not followed. */
+static unsigned
+tmp_sweep(const char *tmp)
+{
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd == -1 ? NULL : fdopendir(fd);
+    if (d == NULL) {
+        if (fd != -1)
+            close(fd);
+        return 0;
+    }
+    time_t before = time(NULL) - STORE_BLOB_TMP_STALE_S;
+    unsigned removed = 0, seen = 0;
+    struct dirent *e;
+    while (seen++ < TMP_SWEEP_MAX && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (strncmp(e->d_name, "put-", 4) == 0 &&
+            fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_mtime < before && unlinkat(fd, e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 void *
 store_blob_local_new(const char *root, floe_err *err)
 {
@@ -74,6 +106,7 @@ store_blob_local_new(const char *root, floe_err *err)
         floe_free(bl);
         return NULL;
     }
+    (void)tmp_sweep(tmp);
     return bl;
 }
 

@@ -220,13 +220,20 @@ bus_handle_message(floe_bus *bus, rd_kafka_message_t *rkm)
     if (p->next >= 0 && rkm->offset < p->next)
         return; /* fetched again after a pause/resume (librdkafka refetches from the
                    application position): handed over once per assignment already */
+    if (p->again >= 0 && rkm->offset != p->again)
+        return; /* behind one not handed over: it comes again first, then these */
     uint32_t size = (uint32_t)(rkm->len + rkm->key_len);
     if (bus_part_push(p, rkm->offset, size) != FLOE_OK) {
-        /* Cannot track it, so cannot ack it: stop here; it is re-read after a restart. */
-        floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld",
+        /* Cannot track it, so cannot ack it. Handing over the ones behind it would let
+         * their acks commit past it (review L2): they are held back, and the partition is
+         * fetched again from it. */
+        floe_log_error(&bus->log, "out of memory tracking %s[%d]@%lld: fetched again",
                        rd_kafka_topic_name(rkm->rkt), rkm->partition, (long long)rkm->offset);
+        p->again = rkm->offset;
+        bus_part_refetch(bus, p, rkm->offset);
         return;
     }
+    p->again = -1;
     bus->inflight++;
     bus->inflight_bytes += size;
     p->next = rkm->offset + 1;

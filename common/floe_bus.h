@@ -139,4 +139,10 @@ floe_rc floe_bus_check(floe_bus *bus, int timeout_ms, floe_err *err);
  * called from a bus callback. NULL is a no-op. */
 void floe_bus_free(floe_bus *bus);
 
+#ifdef FLOE_TESTING
+/* Test builds: the next message consumed from this partition (any topic) is treated as if
+ * tracking it ran out of memory; -1 none. */
+extern int32_t floe_bus_test_fail_partition;
+#endif
+
 #endif

@@ -29,8 +29,12 @@ typedef struct bus_part {
     uint8_t *acked;
     uint32_t *size; /* bytes of each message (key and payload), for the byte budget */
     uint32_t head, count, cap;
-    int64_t next; /* offset after the last message handed over; -1 before the first */
+    int64_t next;  /* offset after the last message handed over; -1 before the first */
+    int64_t again; /* a message that could not be tracked, fetched again; -1 none */
 } bus_part;
+
+/* Fetches the partition again from offset (an asynchronous seek). */
+void bus_part_refetch(floe_bus *bus, const bus_part *p, int64_t offset);
 
 /* floe_bus_group.c: a topic's partitions chosen by the load (runs of messages produced
  * together), not by key. */

@@ -36,9 +36,19 @@ bus_parts_clear(floe_bus *bus)
     bus->stats.assigned = 0;
 }
 
+#ifdef FLOE_TESTING
+int32_t floe_bus_test_fail_partition = -1;
+#endif
+
 floe_rc
 bus_part_push(bus_part *p, int64_t offset, uint32_t size)
 {
+#ifdef FLOE_TESTING
+    if (p->partition == floe_bus_test_fail_partition) {
+        floe_bus_test_fail_partition = -1;
+        return FLOE_ENOMEM;
+    }
+#endif
     if (p->count == p->cap) {
         uint32_t cap = p->cap ? p->cap * 2 : 64;
         int64_t *off = floe_malloc(cap * sizeof(*off));
@@ -112,6 +122,23 @@ floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos)
                           rd_kafka_err2str(e));
     }
     bus_update_pause(bus);
+}
+
+void
+bus_part_refetch(floe_bus *bus, const bus_part *p, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new(1);
+    if (at == NULL)
+        return; /* the partition stalls until it is reassigned: nothing is skipped */
+    rd_kafka_topic_partition_list_add(at, bus->in_topics[p->topic].name, p->partition)->offset =
+        offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(bus->cons, at, 0);
+    if (e != NULL) {
+        floe_log_warn(&bus->log, "seeking %s[%d] to %lld: %s", bus->in_topics[p->topic].name,
+                      p->partition, (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(at);
 }
 
 /* --- pausing ------------------------------------------------------------------------- */
@@ -222,6 +249,7 @@ bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partiti
             bus->parts[bus->n_parts].topic = t < 0 ? UINT32_MAX : (uint32_t)t;
             bus->parts[bus->n_parts].partition = list->elems[i].partition;
             bus->parts[bus->n_parts].next = -1;
+            bus->parts[bus->n_parts].again = -1;
             bus->n_parts++;
         }
         bus->stats.assigned = list->cnt;

@@ -5,6 +5,7 @@
  *    what was never acknowledged;
  *  - malformed and oversized messages go to the DLQ with the reason, are never handed to
  *    the application, and are acknowledged once the DLQ has them;
+ *  - a message that could not be tracked (out of memory) is fetched again, not skipped;
  *  - a topic partitioned by the load (floe_bus_group_partitions, the engine's dispatches):
  *    a quiet burst spread evenly, a burst under load on one partition, keys kept.
  * Each run uses its own id, consumer groups and message keys, so runs never disturb each
@@ -54,6 +55,7 @@ typedef struct probe {
     /* grouped partitions: where each of our messages arrived, and its key */
     int32_t part[N_MSGS];
     bool key_ok[N_MSGS];
+    bool fail_next; /* L2: the message after our seq 0 on its partition fails to track */
 } probe;
 
 #define LOAD_SEQ 2000000 /* the load of the grouped-partitions test: acknowledged, ignored */
@@ -79,6 +81,10 @@ on_message(floe_bus *bus, const floe_bus_msg *msg, void *arg)
         }
         assert_true(m->seq < N_MSGS);
         p->seen[m->seq]++;
+        if (p->fail_next && m->seq == 0) {
+            p->fail_next = false;
+            floe_bus_test_fail_partition = msg->pos.partition;
+        }
         p->part[m->seq] = msg->pos.partition;
         char key[128];
         int klen = snprintf(key, sizeof(key), "%s/%llu/0", p->run_id, (unsigned long long)m->seq);
@@ -333,6 +339,75 @@ static bool
 marker_seen(void *arg)
 {
     return ((probe *)arg)->marker_seen > 0;
+}
+
+static bool
+ten_delivered(void *arg)
+{
+    return ((probe *)arg)->delivered >= 10;
+}
+
+static bool
+ten_ours(void *arg)
+{
+    return ((probe *)arg)->ours >= 10;
+}
+
+/* Review L2: a message the consumer could not track (out of memory) was dropped, and the
+ * acknowledgement of the next one on its partition committed past it: lost. Ten messages
+ * of one key (one partition); tracking the second fails once. It must still arrive, once,
+ * after the first; and a consumer of the same group started after all ten were
+ * acknowledged must get none of them again. */
+static void
+test_l2_untracked_message_fetched_again(void **state)
+{
+    (void)state;
+    enum { N = 10 };
+    floe_config *cfg = it_config("test-bus", NULL, 0);
+    char topic[128], group[96], key[128];
+    floe_config_topic(cfg, "smoke", topic, sizeof(topic));
+    probe p;
+    probe_init(&p, "test-bus-l2", group);
+    floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
+    int klen = snprintf(key, sizeof(key), "%s/one-partition", p.run_id);
+    for (uint64_t seq = 0; seq < N; seq++) {
+        Floe__Smoke m = FLOE__SMOKE__INIT;
+        m.seq = seq;
+        m.run_id = p.run_id;
+        floe_err err;
+        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                             &m.base, NULL, NULL, &err) != FLOE_OK)
+            fail_msg("produce: %s", err.msg);
+    }
+    it_wait(p.base, ten_delivered, &p, WAIT_MS, "10 delivery reports");
+    p.ack_below = N;
+    p.fail_next = true;
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, ten_ours, &p, WAIT_MS, "all 10 messages, the untracked one fetched again");
+    assert_int_equal(floe_bus_test_fail_partition, -1); /* the failure happened */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(p.seen[i], 1);
+    floe_bus_free(p.bus);
+    /* All acknowledged and committed: a new consumer of the group sees none again. A
+     * marker produced after them tells when it has read past where they were. */
+    memset(p.seen, 0, sizeof(p.seen));
+    p.ours = 0;
+    p.marker_seen = 0;
+    Floe__Smoke mk = FLOE__SMOKE__INIT;
+    mk.seq = 1000000;
+    mk.run_id = p.run_id;
+    floe_err err;
+    assert_int_equal(floe_bus_produce(prod, topic, key, (size_t)klen,
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &mk.base, NULL, NULL,
+                                      &err),
+                     FLOE_OK);
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, marker_seen, &p, WAIT_MS, "the marker after the ten");
+    assert_int_equal(p.ours, 0);
+    floe_bus_free(p.bus);
+    floe_bus_free(prod);
+    event_base_free(p.base);
+    floe_config_free(cfg);
 }
 
 static void
@@ -594,6 +669,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_restart_resumes),
+        cmocka_unit_test(test_l2_untracked_message_fetched_again),
         cmocka_unit_test(test_bad_messages_go_to_dlq),
         cmocka_unit_test(test_unsigned_message_dead_lettered),
         cmocka_unit_test(test_h5_huge_key_dead_lettered),

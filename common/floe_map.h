@@ -30,6 +30,10 @@ size_t floe_map_count(const floe_map *m);
  * change during an iteration (collect, then delete). */
 void *floe_map_next(const floe_map *m, size_t *pos);
 
+/* A string's hash for the maps: SipHash-1-3 under a key drawn at random once a process,
+ * so it differs between processes (never persist or send it). */
 uint64_t floe_hash_str(const char *s);
+/* SipHash-c-d of len bytes under key (16 bytes, little-endian words). */
+uint64_t floe_siphash(const uint8_t key[16], const void *data, size_t len, int c, int d);
 
 #endif

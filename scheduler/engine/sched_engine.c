@@ -280,6 +280,8 @@ metrics_init(sched_engine *e)
                                                   "resource class",
                                                   label);
     }
+    e->m_dlq = floe_metrics_counter(m, "floe_engine_events_rejected_total",
+                                    "events dead-lettered for their own content", NULL);
     e->m_dispatch_fail = floe_metrics_counter(
         m, "floe_engine_dispatch_failures_total",
         "dispatches Kafka did not take (left in the outbox and sent again)", NULL);

@@ -239,6 +239,43 @@ output_type(const Floe__Interface *ifc, const char *name)
     return NULL;
 }
 
+/* Whether the values are a record of this task's interface: each named as one of its
+ * inputs (consumed) or outputs (produced), no more than it has, with a value (a blob or a
+ * value kept by reference with its address and digest: artifact() needs them). A LineageRecorded is
+ * a worker's word (review L5): what fails here was a failure of the whole term, for ever, as the
+ * event came again after each restart. */
+static bool
+lin_valid(const Floe__Interface *ifc, Floe__NamedValue *const *vals, size_t n, bool outputs,
+          char *why, size_t size)
+{
+    size_t max = ifc == NULL ? 0 : outputs ? ifc->n_outputs : ifc->n_inputs;
+    const char *what = outputs ? "output" : "input";
+    if (n > max) {
+        floe_text_fmt(why, size, "%zu %ss recorded, the task has %zu", n, what, max);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Floe__NamedValue *v = vals[i];
+        const char *name = v != NULL && v->name != NULL ? v->name : "";
+        if (v == NULL || (outputs ? output_type(ifc, name) : input_type(ifc, name)) == NULL) {
+            floe_text_fmt(why, size, "the task has no %s \"%.64s\"", what, name);
+            return false;
+        }
+        const Floe__Value *x = v->value;
+        bool blob = x != NULL && x->kind_case == FLOE__VALUE__KIND_BLOB;
+        bool ref = x != NULL && x->kind_case == FLOE__VALUE__KIND_REF;
+        if (x == NULL ||
+            (blob && (x->blob == NULL || x->blob->uri == NULL || x->blob->digest == NULL)) ||
+            (ref && (x->ref == NULL || x->ref->uri == NULL || x->ref->canon == NULL ||
+                     strlen(x->ref->canon) != FLOE_CANON_HEX_LEN))) {
+            floe_text_fmt(why, size, "%s \"%.64s\" has no value, or one without its address", what,
+                          name);
+            return false;
+        }
+    }
+    return true;
+}
+
 void
 eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bus_pos *pos)
 {
@@ -254,6 +291,16 @@ eng_lineage_add(eng_exec *ex, uint32_t node, const eng_lin_in *in, const floe_bu
     const char *node_id = eng_node_id(ex, node, idbuf);
     const Floe__TaskSpec *task = pn->task;
     const Floe__Interface *ifc = task->interface;
+    char why[FLOE_ERR_MSG_MAX], bad[FLOE_ERR_MSG_MAX - 96];
+    if (!lin_valid(ifc, in->consumed, in->n_consumed, false, bad, sizeof(bad)) ||
+        !lin_valid(ifc, in->produced, in->n_produced, true, bad, sizeof(bad))) {
+        floe_text_fmt(why, sizeof(why), "lineage of %s/%s: %s", ex->id, node_id, bad);
+        if (pos != NULL)
+            eng_reject(t, pos, why);
+        else
+            floe_log_warn(&t->log, "%s; not recorded", why);
+        return;
+    }
     eng_lin *l = floe_calloc(1, sizeof(*l));
     floe_arena *a = l != NULL ? floe_arena_new(4096, 0) : NULL;
     size_t n_art = in->n_consumed + in->n_produced;

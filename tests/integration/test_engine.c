@@ -370,6 +370,30 @@ test_duplicates_and_stale_events(void **state)
     s.attempt = 1;
     produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_TASK_SUCCEEDED, &s.base, rid);
     it_wait_metric(API_A, "floe_engine_events_noop_total", noop0 + 4, 20000);
+    /* Review L5: lineage a worker recorded is its word. One naming an input the task does
+     * not have, one with an output without a value: each dead-lettered, the term going on
+     * (it restarted on them, for ever: the event came again after each restart). */
+    long long rej0 = it_metric(API_A, "floe_engine_events_rejected_total");
+    long long restarts0 = it_metric(API_A, "floe_engine_term_restarts_total");
+    Floe__Artifact bogus = FLOE__ARTIFACT__INIT, novalue = FLOE__ARTIFACT__INIT;
+    bogus.name = "no-such-input";
+    bogus.value = &v;
+    novalue.name = "out";
+    Floe__Artifact *consumed[] = {&bogus}, *produced[] = {&novalue};
+    Floe__LineageRecorded lr = FLOE__LINEAGE_RECORDED__INIT;
+    lr.execution_id = id;
+    lr.node_id = "top";
+    lr.attempt = 1;
+    lr.consumed = consumed;
+    lr.n_consumed = 1;
+    produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, &lr.base, id);
+    lr.consumed = NULL;
+    lr.n_consumed = 0;
+    lr.produced = produced;
+    lr.n_produced = 1;
+    produce(FLOE__MESSAGE_TYPE__MESSAGE_TYPE_LINEAGE_RECORDED, &lr.base, id);
+    it_wait_metric(API_A, "floe_engine_events_rejected_total", rej0 + 2, 20000);
+    assert_int_equal(it_metric(API_A, "floe_engine_term_restarts_total"), restarts0);
     ex = it_get_exec(id);
     it_expect_phase(ex, "SUCCEEDED");
     assert_int_equal(it_output_int(ex, "result"), 116);

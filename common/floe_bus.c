@@ -453,8 +453,10 @@ bus_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     floe_bus *bus = arg;
     bus_producer_ready(-1, 0, bus);
-    if (bus->cons != NULL)
+    if (bus->cons != NULL) {
         bus_consumer_ready(-1, 0, bus);
+        bus_offsets_refresh(bus);
+    }
 }
 
 static floe_rc

@@ -65,6 +65,7 @@ typedef struct floe_bus_stats {
     uint64_t delivered; /* acknowledged by the broker */
     uint64_t failed;    /* delivery failed for good */
     uint64_t acked;     /* floe_bus_ack calls that counted */
+    uint64_t refreshed; /* commits of unchanged offsets (bus.offset_refresh) */
     int assigned;       /* partitions held now */
 } floe_bus_stats;
 

@@ -21,6 +21,7 @@
 #define BUS_MAX_TOPICS 64
 #define BUS_MAX_INFLIGHT 100000 /* unacked messages held before fetching pauses */
 #define BUS_TICK_MS 500
+#define BUS_COMMITTED_WAIT_MS 2000 /* the committed offsets asked for at an assignment */
 
 typedef struct bus_part {
     uint32_t topic;
@@ -29,9 +30,13 @@ typedef struct bus_part {
     uint8_t *acked;
     uint32_t *size; /* bytes of each message (key and payload), for the byte budget */
     uint32_t head, count, cap;
-    int64_t next;  /* offset after the last message handed over; -1 before the first */
-    int64_t again; /* a message that could not be tracked, fetched again; -1 none */
+    int64_t next;   /* offset after the last message handed over; -1 before the first */
+    int64_t again;  /* a message that could not be tracked, fetched again; -1 none */
+    int64_t stored; /* the offset last stored for commit (the one after it is committed) */
 } bus_part;
+
+/* Every bus.offset_refresh, commits the stored offsets again though unchanged. */
+void bus_offsets_refresh(floe_bus *bus);
 
 /* Fetches the partition again from offset (an asynchronous seek). */
 void bus_part_refetch(floe_bus *bus, const bus_part *p, int64_t offset);
@@ -92,6 +97,7 @@ struct floe_bus {
     uint64_t inflight_bytes; /* key and payload bytes of the messages in flight */
     bool paused_full;        /* paused by the in-flight bound */
     bool paused_user;        /* paused by floe_bus_pause */
+    int64_t refreshed_us;    /* when bus_offsets_refresh last committed (monotonic) */
 
     floe_arena *arena; /* one consumed message at a time */
     floe_buf enc;      /* encoding buffer, reused */

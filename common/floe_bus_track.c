@@ -6,6 +6,7 @@
 #include "floe_bus_int.h"
 
 #include "floe_mem.h"
+#include "floe_time.h"
 
 #include <string.h>
 
@@ -114,6 +115,7 @@ floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos)
         bus->inflight--;
     }
     if (last >= 0) {
+        p->stored = last;
         rd_kafka_resp_err_t e =
             rd_kafka_offset_store(bus->in_topics[p->topic].rkt, p->partition, last);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -122,6 +124,40 @@ floe_bus_ack(floe_bus *bus, const floe_bus_pos *pos)
                           rd_kafka_err2str(e));
     }
     bus_update_pause(bus);
+}
+
+/* Kafka before 2.1 expires a group's committed offset by the age of its commit, whether or
+ * not the group is alive (offsets.retention.minutes, a day on 0.9), and librdkafka commits
+ * only offsets that moved: a consumer of a quiet topic lost its offset after a day and, at
+ * its next rebalance, read the whole topic again from the start (auto.offset.reset,
+ * review L7). The stored offsets are committed again, as they are, this often. */
+void
+bus_offsets_refresh(floe_bus *bus)
+{
+    int64_t every = bus->cfg->bus_offset_refresh_ms, now = floe_mono_us();
+    if (bus->cons == NULL || every <= 0)
+        return;
+    if (bus->refreshed_us == 0)
+        bus->refreshed_us = now;
+    if (now - bus->refreshed_us < every * 1000)
+        return;
+    bus->refreshed_us = now;
+    rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new((int)bus->n_parts);
+    for (size_t i = 0; at != NULL && i < bus->n_parts; i++) {
+        const bus_part *p = &bus->parts[i];
+        if (p->stored >= 0 && p->topic < bus->n_in_topics)
+            rd_kafka_topic_partition_list_add(at, bus->in_topics[p->topic].name, p->partition)
+                ->offset = p->stored + 1;
+    }
+    if (at != NULL && at->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(bus->cons, at, 1);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            bus->stats.refreshed++;
+        else
+            floe_log_warn(&bus->log, "committing offsets again: %s", rd_kafka_err2str(e));
+    }
+    if (at != NULL)
+        rd_kafka_topic_partition_list_destroy(at);
 }
 
 void
@@ -229,6 +265,31 @@ bus_in_topic_index(floe_bus *bus, const char *name)
     return -1;
 }
 
+/* The group's committed offsets of partitions just assigned, as the stored ones: a quiet
+ * partition's is refreshed (bus_offsets_refresh) though nothing is consumed from it. One
+ * round trip to the group's coordinator, bounded; without an answer they are refreshed
+ * once something is acknowledged. */
+static void
+parts_committed(floe_bus *bus, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list)
+{
+    if (bus->cfg->bus_offset_refresh_ms <= 0 || list->cnt == 0)
+        return;
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(list);
+    if (c == NULL ||
+        rd_kafka_committed(rk, c, BUS_COMMITTED_WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (c != NULL)
+            rd_kafka_topic_partition_list_destroy(c);
+        return;
+    }
+    for (int i = 0; i < c->cnt; i++) {
+        int t = bus_in_topic_index(bus, c->elems[i].topic);
+        bus_part *p = t < 0 ? NULL : bus_part_find(bus, (uint32_t)t, c->elems[i].partition);
+        if (p != NULL && c->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && c->elems[i].offset > 0)
+            p->stored = c->elems[i].offset - 1;
+    }
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 void
 bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *list,
                  void *opaque)
@@ -250,10 +311,12 @@ bus_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partiti
             bus->parts[bus->n_parts].partition = list->elems[i].partition;
             bus->parts[bus->n_parts].next = -1;
             bus->parts[bus->n_parts].again = -1;
+            bus->parts[bus->n_parts].stored = -1;
             bus->n_parts++;
         }
         bus->stats.assigned = list->cnt;
         floe_log_info(&bus->log, "group %s: assigned %d partitions", bus->group, list->cnt);
+        parts_committed(bus, rk, list);
         rd_kafka_assign(rk, list);
         if (bus->paused_user || bus->paused_full)
             bus_set_paused(bus, true);

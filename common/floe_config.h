@@ -33,6 +33,7 @@ typedef struct floe_config {
     char *bus_sign_key;  /* its signing key's name; empty = the first that can sign */
     int64_t bus_max_inflight_bytes;
     int64_t bus_batch_max;
+    int64_t bus_offset_refresh_ms; /* 0: offsets committed only when they move */
 
     char *redis_url;
     char *postgres_url;

@@ -61,6 +61,10 @@ const cfg_entry floe_config_table[] = {
      "bytes of consumed messages not yet acknowledged; fetching pauses beyond it"},
     {"bus.batch_max", CFG_INT, OFF(bus_batch_max), "256", 1, 100000, "FLOE_BUS_BATCH_MAX", 0, NULL,
      NULL, "messages handled per event-loop turn before yielding"},
+    {"bus.offset_refresh", CFG_DURATION, OFF(bus_offset_refresh_ms), "1h", 0, 86400000,
+     "FLOE_BUS_OFFSET_REFRESH", 0, NULL, NULL,
+     "commit a consumer's offsets again this often though unchanged (a broker before 2.1 "
+     "expires offsets by their commit's age, offsets.retention.minutes); 0: never"},
     {"redis.url", CFG_STRING, OFF(redis_url), "redis://127.0.0.1:6379", 1, 1024, "FLOE_REDIS_URL",
      CFG_URL, NULL, NULL, "Redis server, redis://[:password@]host:port[/db]"},
     {"postgres.url", CFG_STRING, OFF(postgres_url), "postgresql://floe@127.0.0.1:5432/floe", 1,

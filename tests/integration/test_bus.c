@@ -6,6 +6,8 @@
  *  - malformed and oversized messages go to the DLQ with the reason, are never handed to
  *    the application, and are acknowledged once the DLQ has them;
  *  - a message that could not be tracked (out of memory) is fetched again, not skipped;
+ *  - offsets committed again though unchanged (bus.offset_refresh), also where nothing
+ *    was consumed since the assignment;
  *  - a topic partitioned by the load (floe_bus_group_partitions, the engine's dispatches):
  *    a quiet burst spread evenly, a burst under load on one partition, keys kept.
  * Each run uses its own id, consumer groups and message keys, so runs never disturb each
@@ -410,6 +412,75 @@ test_l2_untracked_message_fetched_again(void **state)
     floe_config_free(cfg);
 }
 
+static bool
+refreshed_twice(void *arg)
+{
+    floe_bus_stats st;
+    floe_bus_stats_get(((probe *)arg)->bus, &st);
+    return st.refreshed >= 2;
+}
+
+/* Review L7: Kafka before 2.1 expires a committed offset by its commit's age, and
+ * librdkafka commits only offsets that moved, so a consumer of a quiet topic lost its
+ * offset after a day (offsets.retention.minutes) and read the topic again from the start
+ * at its next rebalance. The offsets are committed again as they are, every
+ * bus.offset_refresh (1 s here): after the consumer acknowledged everything, and on a new
+ * consumer of the group with nothing to consume (the offset it was assigned at); and what
+ * it commits is where the group was (a consumer after it gets nothing again). */
+static void
+test_l7_offsets_committed_again(void **state)
+{
+    (void)state;
+    const char *refresh[] = {"bus.offset_refresh=1s"};
+    floe_config *cfg = it_config("test-bus-l7", refresh, 1);
+    char topic[128], group[96], key[128];
+    floe_config_topic(cfg, "smoke", topic, sizeof(topic));
+    probe p;
+    probe_init(&p, "test-bus-l7", group);
+    floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
+    int klen = snprintf(key, sizeof(key), "%s/one-partition", p.run_id);
+    for (uint64_t seq = 0; seq < 10; seq++) {
+        Floe__Smoke m = FLOE__SMOKE__INIT;
+        m.seq = seq;
+        m.run_id = p.run_id;
+        floe_err err;
+        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                             &m.base, NULL, NULL, &err) != FLOE_OK)
+            fail_msg("produce: %s", err.msg);
+    }
+    it_wait(p.base, ten_delivered, &p, WAIT_MS, "10 delivery reports");
+    p.ack_below = N_MSGS;
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, ten_ours, &p, WAIT_MS, "the 10 messages");
+    it_wait(p.base, refreshed_twice, &p, WAIT_MS,
+            "the acknowledged offsets committed again, twice, with nothing new");
+    floe_bus_free(p.bus);
+    /* A consumer of the group with nothing to consume refreshes too, and what it commits
+     * keeps the group where it was. */
+    p.ours = 0;
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, refreshed_twice, &p, WAIT_MS,
+            "a new consumer's assigned offsets committed again, nothing consumed");
+    assert_int_equal(p.ours, 0);
+    floe_bus_free(p.bus);
+    Floe__Smoke mk = FLOE__SMOKE__INIT;
+    mk.seq = 1000000;
+    mk.run_id = p.run_id;
+    floe_err err;
+    assert_int_equal(floe_bus_produce(prod, topic, key, (size_t)klen,
+                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &mk.base, NULL, NULL,
+                                      &err),
+                     FLOE_OK);
+    p.marker_seen = 0;
+    p.bus = bus_open(&p, cfg, group, topic);
+    it_wait(p.base, marker_seen, &p, WAIT_MS, "the marker after the ten");
+    assert_int_equal(p.ours, 0);
+    floe_bus_free(p.bus);
+    floe_bus_free(prod);
+    event_base_free(p.base);
+    floe_config_free(cfg);
+}
+
 static void
 test_bad_messages_go_to_dlq(void **state)
 {
@@ -670,6 +741,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_restart_resumes),
         cmocka_unit_test(test_l2_untracked_message_fetched_again),
+        cmocka_unit_test(test_l7_offsets_committed_again),
         cmocka_unit_test(test_bad_messages_go_to_dlq),
         cmocka_unit_test(test_unsigned_message_dead_lettered),
         cmocka_unit_test(test_h5_huge_key_dead_lettered),

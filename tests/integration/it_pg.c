@@ -9,6 +9,7 @@
 #include "floe_time.h"
 #include "store_lease.h"
 #include "store_migrate.h"
+#include "store_pg_int.h"
 
 #include <stdbool.h>
 #include <unistd.h>
@@ -32,6 +33,16 @@ it_pg_migrated(const floe_config *cfg, const char *app, int64_t timeout_ms)
     if (store_migrate_apply(pg, &applied, &err) != FLOE_OK)
         fail_msg("migrations: %s", err.msg);
     return pg;
+}
+
+void
+it_pg_sql(store_pg *pg, const char *sql)
+{
+    PGresult *r;
+    floe_err err = {0};
+    if (store_pg_exec(pg, sql, 0, NULL, NULL, NULL, &r, &err) != FLOE_OK)
+        fail_msg("%s: %s", sql, err.msg);
+    PQclear(r);
 }
 
 uint64_t

@@ -14,6 +14,9 @@
 store_pg *it_pg_connect(const floe_config *cfg, const char *app, int64_t timeout_ms);
 store_pg *it_pg_migrated(const floe_config *cfg, const char *app, int64_t timeout_ms);
 
+/* Runs sql (no parameters), failing the test when PostgreSQL refuses it. */
+void it_pg_sql(store_pg *pg, const char *sql);
+
 /* Takes the 'scheduler' lease for holder, waiting out one a stopped scheduler left (up to
  * 20 s); answers its epoch. it_pg_lease_release gives it up. */
 uint64_t it_pg_lease(store_pg *pg, const char *holder);

@@ -179,6 +179,19 @@ produce_run(floe_bus *prod, const probe *p, const char *topic, int pad)
         produce_one(prod, p, topic, seq, pad);
 }
 
+/* Produces one message of this run with seq under key (one key: one partition, in order). */
+static void
+produce_keyed(floe_bus *prod, const probe *p, const char *topic, const char *key, uint64_t seq)
+{
+    Floe__Smoke m = FLOE__SMOKE__INIT;
+    m.seq = seq;
+    m.run_id = (char *)p->run_id;
+    floe_err err;
+    if (floe_bus_produce(prod, topic, key, strlen(key), FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
+                         &m.base, NULL, NULL, &err) != FLOE_OK)
+        fail_msg("produce: %s", err.msg);
+}
+
 /* A probe of its own run (id), on a loop of its own, and its consumer group name. */
 static void
 probe_init(probe *p, const char *name, char group[96])
@@ -355,6 +368,17 @@ ten_ours(void *arg)
     return ((probe *)arg)->ours >= 10;
 }
 
+/* Ten messages of this run, seq 0..9, under one key of it (written to key): one
+ * partition, in order; returns once the broker has them all. */
+static void
+produce_ten(floe_bus *prod, probe *p, const char *topic, char *key, size_t size)
+{
+    snprintf(key, size, "%s/one-partition", p->run_id);
+    for (uint64_t seq = 0; seq < 10; seq++)
+        produce_keyed(prod, p, topic, key, seq);
+    it_wait(p->base, ten_delivered, p, WAIT_MS, "10 delivery reports");
+}
+
 /* Review L2: a message the consumer could not track (out of memory) was dropped, and the
  * acknowledgement of the next one on its partition committed past it: lost. Ten messages
  * of one key (one partition); tracking the second fails once. It must still arrive, once,
@@ -371,17 +395,7 @@ test_l2_untracked_message_fetched_again(void **state)
     probe p;
     probe_init(&p, "test-bus-l2", group);
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
-    int klen = snprintf(key, sizeof(key), "%s/one-partition", p.run_id);
-    for (uint64_t seq = 0; seq < N; seq++) {
-        Floe__Smoke m = FLOE__SMOKE__INIT;
-        m.seq = seq;
-        m.run_id = p.run_id;
-        floe_err err;
-        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
-                             &m.base, NULL, NULL, &err) != FLOE_OK)
-            fail_msg("produce: %s", err.msg);
-    }
-    it_wait(p.base, ten_delivered, &p, WAIT_MS, "10 delivery reports");
+    produce_ten(prod, &p, topic, key, sizeof(key));
     p.ack_below = N;
     p.fail_next = true;
     p.bus = bus_open(&p, cfg, group, topic);
@@ -395,14 +409,7 @@ test_l2_untracked_message_fetched_again(void **state)
     memset(p.seen, 0, sizeof(p.seen));
     p.ours = 0;
     p.marker_seen = 0;
-    Floe__Smoke mk = FLOE__SMOKE__INIT;
-    mk.seq = 1000000;
-    mk.run_id = p.run_id;
-    floe_err err;
-    assert_int_equal(floe_bus_produce(prod, topic, key, (size_t)klen,
-                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &mk.base, NULL, NULL,
-                                      &err),
-                     FLOE_OK);
+    produce_keyed(prod, &p, topic, key, 1000000);
     p.bus = bus_open(&p, cfg, group, topic);
     it_wait(p.base, marker_seen, &p, WAIT_MS, "the marker after the ten");
     assert_int_equal(p.ours, 0);
@@ -438,17 +445,7 @@ test_l7_offsets_committed_again(void **state)
     probe p;
     probe_init(&p, "test-bus-l7", group);
     floe_bus *prod = bus_open(&p, cfg, NULL, NULL);
-    int klen = snprintf(key, sizeof(key), "%s/one-partition", p.run_id);
-    for (uint64_t seq = 0; seq < 10; seq++) {
-        Floe__Smoke m = FLOE__SMOKE__INIT;
-        m.seq = seq;
-        m.run_id = p.run_id;
-        floe_err err;
-        if (floe_bus_produce(prod, topic, key, (size_t)klen, FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE,
-                             &m.base, NULL, NULL, &err) != FLOE_OK)
-            fail_msg("produce: %s", err.msg);
-    }
-    it_wait(p.base, ten_delivered, &p, WAIT_MS, "10 delivery reports");
+    produce_ten(prod, &p, topic, key, sizeof(key));
     p.ack_below = N_MSGS;
     p.bus = bus_open(&p, cfg, group, topic);
     it_wait(p.base, ten_ours, &p, WAIT_MS, "the 10 messages");
@@ -463,14 +460,7 @@ test_l7_offsets_committed_again(void **state)
             "a new consumer's assigned offsets committed again, nothing consumed");
     assert_int_equal(p.ours, 0);
     floe_bus_free(p.bus);
-    Floe__Smoke mk = FLOE__SMOKE__INIT;
-    mk.seq = 1000000;
-    mk.run_id = p.run_id;
-    floe_err err;
-    assert_int_equal(floe_bus_produce(prod, topic, key, (size_t)klen,
-                                      FLOE__MESSAGE_TYPE__MESSAGE_TYPE_SMOKE, &mk.base, NULL, NULL,
-                                      &err),
-                     FLOE_OK);
+    produce_keyed(prod, &p, topic, key, 1000000);
     p.marker_seen = 0;
     p.bus = bus_open(&p, cfg, group, topic);
     it_wait(p.base, marker_seen, &p, WAIT_MS, "the marker after the ten");

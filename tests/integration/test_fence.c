@@ -579,16 +579,6 @@ test_start_commit_is_async_alone(void **state)
 
 /* --- Review M12 ------------------------------------------------------------------------ */
 
-static void
-sql_ok(store_pg *pg, const char *sql)
-{
-    PGresult *r;
-    floe_err err = {0};
-    if (store_pg_exec(pg, sql, 0, NULL, NULL, NULL, &r, &err) != FLOE_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    PQclear(r);
-}
-
 static long
 count_of(store_pg *pg, const char *sql, const char *arg)
 {
@@ -643,10 +633,10 @@ race_write(void *arg)
 static uint64_t
 race_change(store_pg *change, store_pg *watch, race *w)
 {
-    sql_ok(change, "BEGIN");
-    sql_ok(change, "SELECT pg_advisory_xact_lock(" STORE_LEASE_LOCK_KEY ")");
-    sql_ok(change, "UPDATE floe_leader SET epoch = epoch + 1, holder = 'test-fence-race-new'"
-                   " WHERE name = 'scheduler'");
+    it_pg_sql(change, "BEGIN");
+    it_pg_sql(change, "SELECT pg_advisory_xact_lock(" STORE_LEASE_LOCK_KEY ")");
+    it_pg_sql(change, "UPDATE floe_leader SET epoch = epoch + 1, holder = 'test-fence-race-new'"
+                      " WHERE name = 'scheduler'");
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, race_write, w), 0);
     IT_WAIT_UNTIL(count_of(watch,
@@ -654,7 +644,7 @@ race_change(store_pg *change, store_pg *watch, race *w)
                            " AND NOT granted",
                            NULL) == 1,
                   5000, "the fenced write to wait for the change of leader's lock");
-    sql_ok(change, "COMMIT");
+    it_pg_sql(change, "COMMIT");
     assert_int_equal(pthread_join(th, NULL), 0);
     return (uint64_t)count_of(watch, "SELECT epoch FROM floe_leader WHERE name = $1", "scheduler");
 }

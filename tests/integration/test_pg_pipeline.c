@@ -45,16 +45,6 @@ connect_migrated(void)
     return it_pg_migrated(cfg, "test-pg-pipeline", 5000);
 }
 
-static void
-run(store_pg *pg, const char *sql)
-{
-    PGresult *r;
-    floe_err err = {0};
-    if (store_pg_exec(pg, sql, 0, NULL, NULL, NULL, &r, &err) != FLOE_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    PQclear(r);
-}
-
 /* Rows in table (a name of ours), or only execution exec's when it is not NULL. */
 static long
 rows(store_pg *pg, const char *table, const char *exec)
@@ -79,7 +69,7 @@ test_pipeline_all_or_none(void **state)
 {
     (void)state;
     store_pg *pg = connect_pg();
-    run(pg, "CREATE TEMP TABLE pp (k text PRIMARY KEY, v text)");
+    it_pg_sql(pg, "CREATE TEMP TABLE pp (k text PRIMARY KEY, v text)");
     const char *p[4][2] = {{"a", "x"}, {"b", "yy"}, {"c", "zzz"}, {"a", "again"}};
     store_pg_call calls[4];
     for (int i = 0; i < 4; i++)
@@ -100,7 +90,7 @@ test_pipeline_all_or_none(void **state)
     assert_int_equal(rows(pg, "pp", NULL), 3);
 
     /* The last of four refused ("a" exists): none of them stays, the fourth is named. */
-    run(pg, "DELETE FROM pp");
+    it_pg_sql(pg, "DELETE FROM pp");
     assert_int_equal(store_pg_pipeline(pg, calls, 4, res, &failed, &err), FLOE_ECONFLICT);
     assert_int_equal(failed, 3);
     assert_non_null(strstr(err.msg, "duplicate key"));
@@ -119,7 +109,7 @@ test_pipeline_all_or_none(void **state)
     assert_int_equal(rows(pg, "pp", NULL), 0);
 
     /* A constraint checked at the commit: the commit (n) is named, nothing stays. */
-    run(pg, "CREATE TEMP TABLE pd (k text UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+    it_pg_sql(pg, "CREATE TEMP TABLE pd (k text UNIQUE DEFERRABLE INITIALLY DEFERRED)");
     const char *one[1] = {"same"};
     store_pg_call twice[2] = {{"INSERT INTO pd VALUES ($1)", 1, one, NULL, NULL},
                               {"INSERT INTO pd VALUES ($1)", 1, one, NULL, NULL}};

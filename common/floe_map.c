@@ -6,11 +6,11 @@
 #include "floe_map.h"
 
 #include "floe_mem.h"
+#include "floe_time.h"
 
 #include <endian.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,9 +90,9 @@ static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
 static void
 hash_key_init(void)
 {
-    if (getrandom(hash_key, sizeof(hash_key), 0) == (ssize_t)sizeof(hash_key))
+    if (floe_random_bytes(hash_key, sizeof(hash_key)) == 0)
         return;
-    /* No entropy yet (early boot): a key no one outside can read. */
+    /* No getrandom(2) (an old kernel, a seccomp filter): a key no one outside can read. */
     uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&t;
     memcpy(hash_key, &t, 8);
     t = (uint64_t)clock();

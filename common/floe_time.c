@@ -88,6 +88,12 @@ rnd_take(unsigned char *out, size_t len)
 }
 
 int
+floe_random_bytes(void *out, size_t len)
+{
+    return len <= RND_BLOCK ? rnd_take(out, len) : -1;
+}
+
+int
 floe_id_new(char out[FLOE_ID_LEN + 1])
 {
     static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -23,4 +23,7 @@ void floe_time_format(int64_t unix_us, char *buf, size_t size);
  * randomness could be had. */
 int floe_id_new(char out[FLOE_ID_LEN + 1]);
 
+/* len (at most 320) random bytes from the same source; 0, or -1 if none could be had. */
+int floe_random_bytes(void *out, size_t len);
+
 #endif

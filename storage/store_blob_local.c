@@ -7,10 +7,10 @@
  * A put streams the file into a temporary file while hashing it, fsyncs it and renames
  * it to its content address, so a reader never sees a partial blob and two workers
  * uploading the same content race harmlessly (the second rename replaces identical
- * bytes). A temporary file a crashed process left is removed by the next process to open
- * the store, once nothing has written to it for STORE_BLOB_TMP_STALE_S (review L4). A get copies
- * the blob while hashing and refuses content that does not match its name, so on-disk corruption is
- * reported instead of handed to a task.
+ * bytes). A temporary file a crashed process left is removed by the next process to
+ * open the store, once nothing has written to it for STORE_BLOB_TMP_STALE_S (review L4).
+ * A get copies the blob while hashing and refuses content that does not match its name,
+ * so on-disk corruption is reported instead of handed to a task.
  */
 #include "store_blob.h"
 
@@ -58,7 +58,7 @@ mkdir_p(const char *path, floe_err *err)
 /* Removes tmp/put-* files unchanged for STORE_BLOB_TMP_STALE_S: a put in progress writes
  * to its file as it copies, so one that old was left by a process that died mid-put. By
  * descriptor and name (no path built from what is in the directory), links not followed. */
-static unsigned
+static void
 tmp_sweep(const char *tmp)
 {
     int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -66,20 +66,19 @@ tmp_sweep(const char *tmp)
     if (d == NULL) {
         if (fd != -1)
             close(fd);
-        return 0;
+        return;
     }
     time_t before = time(NULL) - STORE_BLOB_TMP_STALE_S;
-    unsigned removed = 0, seen = 0;
+    unsigned seen = 0;
     struct dirent *e;
     while (seen++ < TMP_SWEEP_MAX && (e = readdir(d)) != NULL) {
         struct stat st;
         if (strncmp(e->d_name, "put-", 4) == 0 &&
             fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-            st.st_mtime < before && unlinkat(fd, e->d_name, 0) == 0)
-            removed++;
+            st.st_mtime < before)
+            unlinkat(fd, e->d_name, 0);
     }
     closedir(d);
-    return removed;
 }
 
 void *
@@ -106,7 +105,7 @@ store_blob_local_new(const char *root, floe_err *err)
         floe_free(bl);
         return NULL;
     }
-    (void)tmp_sweep(tmp);
+    tmp_sweep(tmp);
     return bl;
 }
 

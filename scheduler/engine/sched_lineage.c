@@ -241,9 +241,9 @@ output_type(const Floe__Interface *ifc, const char *name)
 
 /* Whether the values are a record of this task's interface: each named as one of its
  * inputs (consumed) or outputs (produced), no more than it has, with a value (a blob or a
- * value kept by reference with its address and digest: artifact() needs them). A LineageRecorded is
- * a worker's word (review L5): what fails here was a failure of the whole term, for ever, as the
- * event came again after each restart. */
+ * value kept by reference with its address and digest: artifact() needs them). A
+ * LineageRecorded is a worker's word (review L5): what fails here was a failure of the
+ * whole term, for ever, as the event came again after each restart. */
 static bool
 lin_valid(const Floe__Interface *ifc, Floe__NamedValue *const *vals, size_t n, bool outputs,
           char *why, size_t size)
